@@ -1,0 +1,48 @@
+# The two commands a new user needs (see README):
+#   make run    install what Linebox needs, then run it (simulated board when no HAT)
+#   make test   install what the tests need, then run the whole suite
+VENV   ?= .venv
+DATA   ?= data
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev \
+            espeak-ng sox alsa-utils
+APT_TEST := chromium libclang-rt-14-dev
+
+.PHONY: run test bench lint system-deps system-deps-test clean
+
+run: $(VENV)/.installed
+	$(VENV)/bin/linebox run --data $(DATA)
+
+test: $(VENV)/.installed-test
+	@$(PY) -m pytest tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+bench: $(VENV)/.installed-test
+	$(PY) -m bench
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+# apt: install only what is missing, so a second run costs nothing.
+system-deps:
+	@missing=$$(for p in $(APT_RUN); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+system-deps-test: system-deps
+	@missing=$$(for p in $(APT_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+$(VENV)/.installed: setup.py | system-deps
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel cffi
+	$(PY) -m pip install -q -e '.[hw]'
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed | system-deps-test
+	$(PY) -m pip install -q -e '.[hw,test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info dsp_ext/_dsp*.so dsp_ext/_dsp.c dsp_ext/_dsp.o

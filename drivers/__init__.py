@@ -1,0 +1,1 @@
+"""Hardware: FXS/FXO chips, GPIO, PCM audio, voice modems, and the simulated board."""

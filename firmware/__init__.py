@@ -1,0 +1,1 @@
+"""The PBX: media loop, channels and calls, dial plan, apps, storage, service main."""

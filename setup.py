@@ -1,0 +1,36 @@
+"""Linebox: builds the cffi DSP core from dsp_ext/ and installs the `linebox` command."""
+from setuptools import find_packages, setup
+
+setup(
+    name="linebox",
+    version="0.1.0",
+    description="Small-office PBX firmware for a Raspberry Pi with analog FXS/FXO HATs",
+    python_requires=">=3.11",
+    packages=find_packages(include=["firmware*", "drivers*", "dsp_ext*", "webui*", "board*"]),
+    include_package_data=True,
+    package_data={
+        "webui": ["templates/*.html", "static/*"],
+        "board": ["*.toml", "overlays/*"],
+        "dsp_ext": ["src/*.c", "src/*.h"],
+    },
+    setup_requires=["cffi>=1.15"],
+    cffi_modules=["dsp_ext/build.py:ffibuilder"],
+    install_requires=[
+        "cffi>=1.15",
+        "numpy>=1.24",
+        "fastapi>=0.110",
+        "uvicorn>=0.27",
+        "jinja2>=3.1",
+        "python-multipart>=0.0.9",
+        "tinydb>=4.8",
+        "argon2-cffi>=23.1",
+        "pyserial>=3.5",
+    ],
+    extras_require={
+        # Hardware access: only meaningful on the Pi, but installable anywhere so
+        # the drivers are exercised against emulators and ALSA's file/null PCMs.
+        "hw": ["spidev>=3.6", "pyalsaaudio>=0.10", "gpiod>=2.1"],
+        "test": ["pytest>=8", "httpx>=0.27", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4"],
+    },
+    entry_points={"console_scripts": ["linebox=firmware.cli:main"]},
+)

@@ -1,0 +1,25 @@
+"""Shared test set-up: keep the C extension in step with its sources."""
+import fcntl
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _ensure_dsp_built() -> None:
+    src = ROOT / "dsp_ext"
+    inputs = list((src / "src").glob("*.[ch]")) + [src / "build.py"]
+    if not inputs:
+        return
+    newest = max(p.stat().st_mtime for p in inputs)
+    with open(ROOT / "dsp_ext" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = list(src.glob("_dsp*.so"))
+        if built and min(p.stat().st_mtime for p in built) >= newest:
+            return
+        subprocess.run([sys.executable, "-m", "dsp_ext.build"], cwd=ROOT, check=True)
+
+
+_ensure_dsp_built()
