@@ -1,5 +1,6 @@
 """Shared test set-up: keep the C extension in step with its sources."""
 import fcntl
+import importlib.machinery
 import pathlib
 import subprocess
 import sys
@@ -16,8 +17,10 @@ def _ensure_dsp_built() -> None:
     newest = max(p.stat().st_mtime for p in inputs)
     with open(ROOT / "dsp_ext" / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        built = list(src.glob("_dsp*.so"))
-        if built and min(p.stat().st_mtime for p in built) >= newest:
+        # The file `import dsp_ext._dsp` will load: the first suffix that exists.
+        loaded = next((src / f"_dsp{sfx}" for sfx in importlib.machinery.EXTENSION_SUFFIXES
+                       if (src / f"_dsp{sfx}").exists()), None)
+        if loaded is not None and loaded.stat().st_mtime >= newest:
             return
         subprocess.run([sys.executable, "-m", "dsp_ext.build"], cwd=ROOT, check=True)
 
