@@ -1,0 +1,144 @@
+"""The Linebox web UI: `create_app(...)` builds the FastAPI application.
+
+The app never touches the engine's objects directly: live state comes from
+`EngineControl` (snapshot + subscribe), configuration from `Config`, call
+history from `CallRecords`. Its own data (users, sessions) lives in
+`data_dir/webui.sqlite`.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .accounts import UserAccounts
+from .guards import CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
+from .http_guard import MAX_BODY, HttpGuard
+from .login_limit import LoginThrottle
+from .rendering import render
+from .sessions import SessionStore
+from .state import WebState
+from .store import WebStore
+
+log = logging.getLogger("linebox.webui")
+HERE = Path(__file__).resolve().parent
+
+CSRF_MESSAGE = "Security token missing or wrong (CSRF check). Reload the page and try again."
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if is_api(request) or request.method != "GET":
+        if not is_api(request) and "text/html" in request.headers.get("accept", ""):
+            return render(request, "message.html", status_code=status, title="Request refused",
+                          message=message, link="/")
+        return JSONResponse({"error": message}, status_code=status)
+    return render(request, "message.html", status_code=status, title="Request refused",
+                  message=message, link="/")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path"))
+        if err.get("type") == "json_invalid":
+            return "Request body is not valid JSON."
+        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SetupRequired)
+    async def _setup(request: Request, exc: SetupRequired) -> Response:
+        if is_api(request):
+            return JSONResponse({"error": "No administrator yet: open /setup first."}, status_code=401)
+        return RedirectResponse("/setup", status_code=303)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if is_api(request) or request.method != "GET":
+            return JSONResponse({"error": "Not logged in (or the session expired)."}, status_code=401)
+        target = request.url.path
+        return RedirectResponse(f"/login?next={target}" if target != "/" else "/login", status_code=303)
+
+    @app.exception_handler(RoleForbidden)
+    async def _forbidden(request: Request, exc: RoleForbidden) -> Response:
+        return _error(request, 403, f"Your role ({exc.role}) may not open this page.")
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf(request: Request, exc: CsrfRejected) -> Response:
+        return _error(request, 403, CSRF_MESSAGE)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _error(request, 422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "No such page.", 405: "That method is not allowed here.",
+                    400: "Malformed request."}
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail and "parsing the body" in detail:
+            detail = "Malformed request body."
+        message = messages.get(exc.status_code) if exc.status_code in (404, 405) else detail
+        return _error(request, exc.status_code, message or "Request refused.")
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        # Logged in full for the installer; the browser gets no stack trace.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "Internal error; the details are in the Linebox log."},
+                            status_code=500)
+
+
+def _mount_sim_api(app: FastAPI, sim_token: str) -> None:
+    try:
+        sim_api = importlib.import_module("webui.sim_api")
+    except ImportError:
+        log.info("webui.sim_api not present; /api/sim not mounted")
+        return
+    router = getattr(sim_api, "router", None)
+    if router is None and hasattr(sim_api, "make_router"):
+        router = sim_api.make_router(sim_token)
+    if router is None:
+        log.warning("webui.sim_api has no router; /api/sim not mounted")
+        return
+    app.state.sim_token = sim_token
+    app.include_router(router)
+
+
+def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
+               sim_token: str | None = None, clock: Callable[[], float] = time.time,
+               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
+    """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
+    from . import routes_auth, routes_status
+
+    data_dir = Path(data_dir)
+    store = WebStore(data_dir / "webui.sqlite")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["app_name"] = "Linebox"
+    app = FastAPI(title="Linebox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = WebState(
+        control=control, config=config, records=records, data_dir=data_dir,
+        accounts=UserAccounts(store, clock=clock),
+        sessions=SessionStore(store, clock=clock),
+        throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
+        templates=templates, clock=clock,
+    )
+    _install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (routes_auth, routes_status):
+        app.include_router(module.router)
+    if sim_token:
+        _mount_sim_api(app, sim_token)
+    app.add_middleware(HttpGuard, max_body=max_body)
+    return app

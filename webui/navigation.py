@@ -1,0 +1,56 @@
+"""The sidebar: one list of sections and pages, each with the roles that may open it.
+
+Later pages (IVR builder, voicemail, recordings, messages, queues, agent desktop)
+slot in by adding a `Page` here and a router in `app.py`; the sidebar, the role
+check text and the landing page all follow from this list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_ROLES = ("admin", "supervisor", "agent")
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    path: str
+    roles: tuple[str, ...]
+    icon: str          # name of an inline SVG symbol in templates/_icons.html
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    pages: tuple[Page, ...]
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("Monitor", (
+        Page("Live status", "/status", ("admin", "supervisor"), "pulse"),
+        Page("My phone", "/me", ALL_ROLES, "phone"),
+        Page("Call history", "/history", ("admin", "supervisor"), "history"),
+    )),
+    Section("PBX", (
+        Page("Extensions", "/extensions", ("admin",), "ext"),
+        Page("Lines", "/lines", ("admin",), "line"),
+        # issue 5 pages go here: IVR menus, voicemail, recordings, messages
+    )),
+    Section("System", (
+        Page("Settings", "/settings", ("admin",), "gear"),
+        Page("Users", "/users", ("admin",), "users"),
+    )),
+)
+
+
+def sections_for(role: str) -> list[Section]:
+    out = []
+    for s in SECTIONS:
+        pages = tuple(p for p in s.pages if role in p.roles)
+        if pages:
+            out.append(Section(s.title, pages))
+    return out
+
+
+def landing_page(role: str) -> str:
+    return "/status" if role in ("admin", "supervisor") else "/me"

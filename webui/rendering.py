@@ -1,0 +1,32 @@
+"""Page rendering: every template gets the user, the CSRF token and the sidebar."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from .guards import PRE_SESSION_COOKIE, current_session, pre_session_token, web
+from .navigation import sections_for
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    session = current_session(request)
+    user = getattr(request.state, "user", None)
+    csrf = session.csrf_token if session is not None else pre_session_token(request)
+    context.update(
+        user=user,
+        csrf_token=csrf,
+        sections=sections_for(user.role) if user else [],
+        current_path=request.url.path,
+    )
+    response = web(request).templates.TemplateResponse(request, template, context, status_code=status_code)
+    set_pre_session_cookie(request, response)
+    return response
+
+
+def set_pre_session_cookie(request: Request, response: Response) -> None:
+    token = getattr(request.state, "new_pre_token", None)
+    if token and request.cookies.get(PRE_SESSION_COOKIE) != token:
+        response.set_cookie(PRE_SESSION_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")

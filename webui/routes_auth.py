@@ -1,0 +1,118 @@
+"""First-boot setup, login and logout."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from .accounts import AccountError, User
+from .guards import SESSION_COOKIE, client_ip, csrf_guard, current_session, current_user, web
+from .navigation import landing_page
+from .rendering import render
+
+router = APIRouter(dependencies=[Depends(csrf_guard)])
+
+
+def _safe_next(target: str | None, user: User) -> str:
+    """Only same-site paths: a crafted ?next= must not send the user elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return landing_page(user.role)
+
+
+def _start_session(request: Request, user: User, target: str) -> Response:
+    state = web(request)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:                      # never keep a session id from before login
+        state.sessions.end(old)
+    session_id, _ = state.sessions.create(user.username)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/",
+                        max_age=int(state.sessions.absolute_timeout))
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    user = await current_user(request)
+    return RedirectResponse(landing_page(user.role), status_code=303)
+
+
+@router.get("/setup")
+async def setup_form(request: Request) -> Response:
+    if web(request).accounts.any_user():
+        return RedirectResponse("/login", status_code=303)
+    return render(request, "setup.html", username="admin", error=None)
+
+
+@router.post("/setup")
+async def setup_submit(request: Request) -> Response:
+    state = web(request)
+    if state.accounts.any_user():
+        return render(request, "message.html", status_code=403, title="Setup is finished",
+                      message="The administrator account already exists. Log in instead.",
+                      link="/login")
+    form = await request.form()
+    username = str(form.get("username", "")).strip().lower()
+    password = str(form.get("password", ""))
+    confirm = str(form.get("confirm", ""))
+    error = None
+    if password != confirm:
+        error = "The two passwords do not match."
+    else:
+        try:
+            user = await run_in_threadpool(state.accounts.create, username, password, "admin",
+                                           first_admin=True)
+        except AccountError as exc:
+            error = str(exc)
+    if error:
+        return render(request, "setup.html", status_code=400, username=username, error=error)
+    return _start_session(request, user, landing_page(user.role))
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "") -> Response:
+    state = web(request)
+    if not state.accounts.any_user():
+        return RedirectResponse("/setup", status_code=303)
+    if current_session(request) is not None:
+        return RedirectResponse("/", status_code=303)
+    return render(request, "login.html", username="", next=next, error=None)
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    state = web(request)
+    if not state.accounts.any_user():
+        return RedirectResponse("/setup", status_code=303)
+    form = await request.form()
+    username = str(form.get("username", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))[:1024]
+    target = str(form.get("next", ""))
+    ip = client_ip(request)
+    wait = state.throttle.wait_seconds(ip, username)
+    if wait:
+        return render(request, "login.html", status_code=429, username=username, next=target,
+                      error=f"Too many attempts, try again in {wait} s.")
+    user = await run_in_threadpool(state.accounts.verify, username, password)
+    if user is None:
+        state.throttle.failed(ip, username)
+        return render(request, "login.html", status_code=401, username=username, next=target,
+                      error="Wrong username or password.")
+    state.throttle.succeeded(ip, username)
+    return _start_session(request, user, _safe_next(target, user))
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        web(request).sessions.end(session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

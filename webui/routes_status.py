@@ -1,0 +1,100 @@
+"""Live port status: the pages, the JSON snapshot and the Server-Sent Events stream."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from .accounts import User
+from .guards import SESSION_COOKIE, AnyUser, MonitorUser, csrf_guard, web
+from .rendering import render
+from .state import WebState
+
+router = APIRouter(dependencies=[Depends(csrf_guard)])
+
+KEEPALIVE_SECONDS = 15.0
+SEES_ALL_PORTS = ("admin", "supervisor")
+
+
+def _user_port(state: WebState, user: User) -> str | None:
+    """The FXS port of the user's own extension, if they have one."""
+    if not user.extension:
+        return None
+    try:
+        ext = state.config.extension(user.extension)
+    except Exception:          # unknown or removed extension: nothing to show
+        return None
+    if ext is None:
+        return None
+    return getattr(ext, "port", None) or (ext.get("port") if isinstance(ext, dict) else None)
+
+
+def visible_ports(state: WebState, user: User, ports: list) -> list[dict[str, Any]]:
+    rows = [p.as_dict() for p in ports]
+    if user.role in SEES_ALL_PORTS:
+        return rows
+    own = _user_port(state, user)
+    return [r for r in rows if own is not None and r["port"] == own]
+
+
+def _status_payload(state: WebState, user: User, ports: list) -> dict[str, Any]:
+    return {"server_time": state.clock(), "ports": visible_ports(state, user, ports)}
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n"
+
+
+@router.get("/status")
+async def status_page(request: Request, user: MonitorUser) -> Response:
+    state = web(request)
+    return render(request, "status.html", title="Live status",
+                  status=_status_payload(state, user, state.control.snapshot()))
+
+
+@router.get("/me")
+async def my_phone_page(request: Request, user: AnyUser) -> Response:
+    state = web(request)
+    return render(request, "me.html", title="My phone", own_port=_user_port(state, user),
+                  status=_status_payload(state, user, state.control.snapshot()))
+
+
+@router.get("/api/status")
+async def status_json(request: Request, user: AnyUser) -> JSONResponse:
+    state = web(request)
+    return JSONResponse(_status_payload(state, user, state.control.snapshot()))
+
+
+@router.get("/api/events")
+async def events(request: Request, user: AnyUser) -> StreamingResponse:
+    state = web(request)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    queue = state.control.subscribe()
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield "retry: 3000\n\n"
+            yield _sse("ports", _status_payload(state, user, state.control.snapshot()))
+            while True:
+                try:
+                    update = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    # a stream must not outlive its session (logout, expiry, deletion)
+                    if state.sessions.lookup(session_id, touch=False) is None:
+                        yield _sse("logout", {})
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                if update.ports:
+                    yield _sse("ports", _status_payload(state, user, update.ports))
+                if update.kind != "ports" and update.payload is not None and user.role in SEES_ALL_PORTS:
+                    yield _sse(update.kind, update.payload)
+        finally:
+            state.control.unsubscribe(queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
