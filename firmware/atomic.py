@@ -1,0 +1,132 @@
+"""Crash-safe file replacement: the one way Linebox publishes a file.
+
+A file written here is either entirely the old version or entirely the new
+one after a crash or power cut, never a torn mix. The recipe (POSIX):
+
+1. write the new bytes to a temporary file *in the same directory* (a rename
+   is only atomic within one file system),
+2. fsync the temporary file (its data reaches the disk before its name does),
+3. rename it over the target (atomic replace),
+4. fsync the directory (the rename itself is durable).
+
+`atomic_write` is for small files written in one go (config, greetings
+metadata); `AtomicFileWriter` streams large files (uploaded prompts,
+voicemail, fax PDFs, a finished recording) and publishes them only when they
+are complete. Temporary files are named `.<name>.<random>.tmp` so that a
+directory listing shows what a crash left behind (`temp_leftovers`).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+TEMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(directory: Path | str) -> None:
+    """Make renames/creations/deletions inside `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def temp_leftovers(target: Path | str) -> list[Path]:
+    """Temporary files of interrupted writes to `target` (a crash mid-write leaves them)."""
+    target = Path(target)
+    prefix = _temp_prefix(target)
+    try:
+        names = os.listdir(target.parent)
+    except FileNotFoundError:
+        return []
+    return sorted(target.parent / n for n in names if n.startswith(prefix) and n.endswith(TEMP_SUFFIX))
+
+
+class AtomicFileWriter:
+    """Write a file in pieces; it appears under its name only once complete.
+
+        with AtomicFileWriter(path) as out:
+            for chunk in chunks:
+                out.write(chunk)
+        # committed here; an exception inside the block discards the temp file
+
+    `commit()` / `abort()` may also be called explicitly (e.g. from a writer
+    thread that owns the file across many queue items). Not thread-safe: one
+    writer object belongs to one thread at a time.
+    """
+
+    def __init__(self, path: Path | str, *, mode: int = 0o644) -> None:
+        self.path = Path(path)
+        self._mode = mode
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(self.path), suffix=TEMP_SUFFIX, dir=self.path.parent)
+        self.temp_path = Path(tmp)
+        self._file = os.fdopen(fd, "wb")
+        self._done = False
+
+    def write(self, data: bytes) -> int:
+        if self._done:
+            raise ValueError(f"write to {self.path} after commit/abort")
+        return self._file.write(data)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """For formats whose header is patched at the end (WAV sizes)."""
+        return self._file.seek(offset, whence)
+
+    def commit(self) -> Path:
+        """fsync, rename over the target, fsync the directory. Returns the target path."""
+        if self._done:
+            raise ValueError(f"{self.path} already committed or aborted")
+        self._done = True
+        try:
+            self._file.flush()
+            os.fchmod(self._file.fileno(), self._mode)
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.temp_path, self.path)
+        except BaseException:
+            self._discard()
+            raise
+        fsync_dir(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop what was written; the target is left as it was."""
+        if not self._done:
+            self._done = True
+            self._discard()
+
+    def _discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temp_path)
+
+    def __enter__(self) -> AtomicFileWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            if not self._done:
+                self.commit()
+        else:
+            self.abort()
+
+
+def atomic_write(path: Path | str, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace `path` with `data` so that a crash leaves either the old or the new file."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"atomic_write needs bytes, got {type(data).__name__}")
+    with AtomicFileWriter(path, mode=mode) as out:
+        out.write(data)

@@ -1,0 +1,357 @@
+"""Call records: every call attempt in SQLite (WAL), written by one thread.
+
+The engine's media thread only puts small tuples on a queue (`call_started`,
+`call_answered`, `call_ended`, `update`); the writer thread drains the queue,
+commits whatever has gathered as one transaction, then tells the listeners.
+So the media path never waits for the disk, and a burst of events costs one
+commit. Readers (`search`, `get`, any thread) use their own connection per
+thread; WAL lets them read while the writer writes. A read sees what has been
+committed: call `flush()` first when you need your own last writes.
+
+Durability: WAL with `synchronous=FULL`. With NORMAL a commit is only made
+durable at the next checkpoint, so a power cut can drop the last calls (the
+database stays consistent, but principle 7 says nothing is lost). FULL costs
+one fsync of the WAL per commit, and since the writer batches everything that
+is queued into one commit, that is a few fsyncs per second at the very most.
+
+A record (dict) has the columns of `calls` plus two derived values:
+    call_id, start, answered, ended (epoch seconds or None), src, dst,
+    direction ("internal" | "outbound" | "inbound"), line, caller_id_number,
+    caller_id_name, disposition ("answered" | "no_answer" | "busy" | "failed" | None
+    while the call is up), duration (ended - start), talk (ended - answered).
+
+Adding a table or a column later (queue events, customers, voicemail index):
+append one SQL script to `MIGRATIONS`. `PRAGMA user_version` is the schema
+version; each script runs once, in its own transaction, on every existing
+database when it is opened.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("linebox.records")
+
+MIGRATIONS: list[str] = [
+    # 1: call records
+    """
+    CREATE TABLE calls (
+        call_id          TEXT PRIMARY KEY,
+        start            REAL NOT NULL,
+        answered         REAL,
+        ended            REAL,
+        src              TEXT NOT NULL DEFAULT '',
+        dst              TEXT NOT NULL DEFAULT '',
+        direction        TEXT NOT NULL,
+        line             TEXT,
+        caller_id_number TEXT,
+        caller_id_name   TEXT,
+        disposition      TEXT
+    );
+    CREATE INDEX calls_by_start ON calls (start DESC);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+DIRECTIONS = frozenset({"internal", "outbound", "inbound"})
+DISPOSITIONS = frozenset({"answered", "no_answer", "busy", "failed"})
+TEXT_MAX = 4096        # caller ID is untrusted: store it verbatim, but not without bound
+SEARCH_LIMIT_MAX = 1000
+_SEARCHED = ("src", "dst", "caller_id_number", "caller_id_name", "line")
+_PHONE_PUNCT = re.compile(r"[ \-().+]")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[str] = MIGRATIONS) -> int:
+    """Bring the database to len(migrations); returns the version it started at."""
+    start = schema_version(conn)
+    if start > len(migrations):
+        raise RuntimeError(f"call records database is schema version {start}, newer than this Linebox "
+                           f"({len(migrations)}); install the newer firmware again or restore an older backup")
+    for version in range(start + 1, len(migrations) + 1):
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{migrations[version - 1]}\n"
+                               f"PRAGMA user_version = {version};\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        log.info("call records: schema migrated to version %d", version)
+    return start
+
+
+def _row_dict(row: sqlite3.Row) -> dict:
+    rec = dict(row)
+    ended, answered = rec.get("ended"), rec.get("answered")
+    rec["duration"] = ended - rec["start"] if ended is not None else None
+    rec["talk"] = ended - answered if ended is not None and answered is not None else None
+    return rec
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)[:TEXT_MAX]
+
+
+class CallRecords:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_db = self._open_writer()
+        self._columns = [r[1] for r in self._writer_db.execute("PRAGMA table_info(calls)")]
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._listeners: list[Callable[[dict], None]] = []
+        self._readers = threading.local()
+        self._reader_dbs: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="records-writer", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)   # a normal exit still commits what is queued
+
+    # ---- opening
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _open_writer(self) -> sqlite3.Connection:
+        try:
+            return self._prepare_writer()
+        except sqlite3.DatabaseError as e:
+            if getattr(e, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+                raise
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(f"{self.path}{suffix}")
+                if p.exists():
+                    os.replace(p, p.with_name(f"{p.name}.corrupt-{stamp}"))
+            log.error("call records %s are unreadable (%s); kept aside as %s.corrupt-%s, starting a new "
+                      "database", self.path, e, self.path.name, stamp)
+            return self._prepare_writer()
+
+    def _prepare_writer(self) -> sqlite3.Connection:
+        db = self._connect()
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise RuntimeError(f"call records: SQLite refused WAL mode on {self.path} (got {mode})")
+            db.execute("PRAGMA synchronous=FULL")
+            migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            if self._closed:
+                raise RuntimeError("call records are closed")
+            db = self._connect()
+            db.execute("PRAGMA query_only=ON")
+            self._readers.db = db
+            with self._reader_lock:
+                self._reader_dbs.append(db)
+        return db
+
+    # ---- producers (any thread; never touch the disk)
+    def _put(self, op: tuple) -> None:
+        if self._closed:
+            log.warning("call records closed; dropped %s for call %s", op[0], op[1])
+            return
+        self._queue.put(op)
+
+    def call_started(self, call_id: str, *, start: float, src: str, dst: str, direction: str,
+                     line: str | None = None, caller_id_number: str | None = None,
+                     caller_id_name: str | None = None) -> None:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction {direction!r} is not one of {sorted(DIRECTIONS)}")
+        row = {"call_id": str(call_id), "start": float(start), "src": _text(src) or "", "dst": _text(dst) or "",
+               "direction": direction, "line": _text(line), "caller_id_number": _text(caller_id_number),
+               "caller_id_name": _text(caller_id_name)}
+        self._put(("start", row["call_id"], row))
+
+    def call_answered(self, call_id: str, *, at: float) -> None:
+        self._put(("answer", str(call_id), float(at)))
+
+    def call_ended(self, call_id: str, *, at: float, disposition: str) -> None:
+        if disposition not in DISPOSITIONS:
+            raise ValueError(f"disposition {disposition!r} is not one of {sorted(DISPOSITIONS)}")
+        self._put(("end", str(call_id), float(at), disposition))
+
+    def update(self, call_id: str, **fields: Any) -> None:
+        unknown = set(fields) - (set(self._columns) - {"call_id"})
+        if unknown:
+            raise ValueError(f"unknown call record field(s) {sorted(unknown)}; known: {self._columns}")
+        if "direction" in fields and fields["direction"] not in DIRECTIONS:
+            raise ValueError(f"direction {fields['direction']!r} is not one of {sorted(DIRECTIONS)}")
+        if fields.get("disposition") is not None and fields["disposition"] not in DISPOSITIONS:
+            raise ValueError(f"disposition {fields['disposition']!r} is not one of {sorted(DISPOSITIONS)}")
+        clean = {k: (_text(v) if isinstance(v, str) else v) for k, v in fields.items()}
+        if clean:
+            self._put(("update", str(call_id), clean))
+
+    def add_listener(self, fn: Callable[[dict], None]) -> None:
+        self._listeners.append(fn)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far is committed."""
+        if self._closed:
+            return
+        done = threading.Event()
+        self._queue.put(("flush", done))
+        if not done.wait(timeout):
+            raise TimeoutError(f"call records writer did not commit within {timeout} s")
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer, close every connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._queue.put(("stop", None))
+        self._thread.join(timeout=30)
+        with self._reader_lock:
+            for db in self._reader_dbs:
+                db.close()
+            self._reader_dbs.clear()
+
+    # ---- writer thread
+    def _run(self) -> None:
+        db = self._writer_db
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            writes = [op for op in batch if op[0] not in ("flush", "stop")]
+            changed = self._commit(db, writes) if writes else []
+            self._tell(db, changed)
+            for op in batch:
+                if op[0] == "flush":
+                    op[1].set()
+                elif op[0] == "stop":
+                    stop = True
+        db.close()
+
+    def _commit(self, db: sqlite3.Connection, writes: list[tuple]) -> list[str]:
+        """All writes in one transaction; if that fails, one by one so a bad one loses only itself."""
+        try:
+            return self._transaction(db, writes)
+        except sqlite3.Error as e:
+            log.error("call records: batch of %d writes failed (%s); retrying one by one", len(writes), e)
+        changed: list[str] = []
+        for op in writes:
+            try:
+                changed += self._transaction(db, [op])
+            except sqlite3.Error as e:
+                log.error("call records: %s for call %r lost: %s", op[0], op[1], e)
+        return changed
+
+    def _transaction(self, db: sqlite3.Connection, writes: Iterable[tuple]) -> list[str]:
+        changed: list[str] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for op in writes:
+                if self._apply(db, op):
+                    changed.append(op[1])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return changed
+
+    def _apply(self, db: sqlite3.Connection, op: tuple) -> bool:
+        kind, call_id = op[0], op[1]
+        if kind == "start":
+            row = op[2]
+            cur = db.execute(f"INSERT OR IGNORE INTO calls ({', '.join(row)}) "
+                             f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+            if not cur.rowcount:
+                log.warning("call records: call %r started twice; keeping the first record", call_id)
+            return bool(cur.rowcount)
+        if kind == "answer":
+            cur = db.execute("UPDATE calls SET answered = ? WHERE call_id = ? AND answered IS NULL", (op[2], call_id))
+        elif kind == "end":
+            cur = db.execute("UPDATE calls SET ended = ?, disposition = ? WHERE call_id = ?", (op[2], op[3], call_id))
+        else:   # update: field names were checked against the table's columns when queued
+            fields = op[2]
+            cur = db.execute(f"UPDATE calls SET {', '.join(f'{k} = ?' for k in fields)} WHERE call_id = ?",
+                             (*fields.values(), call_id))
+        if not cur.rowcount and kind != "answer":
+            log.warning("call records: %s for unknown call %r ignored", kind, call_id)
+        return bool(cur.rowcount)
+
+    def _tell(self, db: sqlite3.Connection, changed: list[str]) -> None:
+        if not self._listeners or not changed:
+            return
+        for call_id in dict.fromkeys(changed):
+            row = db.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+            if row is None:
+                continue
+            rec = _row_dict(row)
+            for fn in list(self._listeners):
+                try:
+                    fn(dict(rec))
+                except Exception:
+                    log.exception("call records listener %r failed", fn)
+
+    # ---- readers (any thread)
+    def get(self, call_id: str) -> dict | None:
+        row = self._reader().execute("SELECT * FROM calls WHERE call_id = ?", (str(call_id),)).fetchone()
+        return _row_dict(row) if row is not None else None
+
+    def search(self, q: str = "", *, limit: int = 50, offset: int = 0, since: float | None = None,
+               until: float | None = None, disposition: str | None = None) -> list[dict]:
+        """Newest first. `q` is a substring of src, dst, caller ID number/name or line (case-insensitive
+        for ASCII); a phone number also matches without its punctuation ("555-0100" finds 5550100).
+        `since` <= start < `until`."""
+        where: list[str] = []
+        args: list[Any] = []
+        q = (q or "").strip()
+        if q:
+            variants = {q}
+            digits = _PHONE_PUNCT.sub("", q)
+            if digits.isdigit() and digits != q:
+                variants.add(digits)
+            alternatives = []
+            for v in sorted(variants):
+                pattern = "%" + v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                alternatives += [f"{col} LIKE ? ESCAPE '\\'" for col in _SEARCHED]
+                args += [pattern] * len(_SEARCHED)
+            where.append("(" + " OR ".join(alternatives) + ")")
+        if since is not None:
+            where.append("start >= ?")
+            args.append(float(since))
+        if until is not None:
+            where.append("start < ?")
+            args.append(float(until))
+        if disposition is not None:
+            if disposition not in DISPOSITIONS:
+                raise ValueError(f"disposition {disposition!r} is not one of {sorted(DISPOSITIONS)}")
+            where.append("disposition = ?")
+            args.append(disposition)
+        limit = max(1, min(int(limit), SEARCH_LIMIT_MAX))
+        offset = max(0, int(offset))
+        sql = ("SELECT * FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?")
+        rows = self._reader().execute(sql, (*args, limit, offset)).fetchall()
+        return [_row_dict(r) for r in rows]
