@@ -1,0 +1,183 @@
+"""The simulated board: virtual phones on FXS ports, FXO ports on a simulated central office.
+
+    board = SimBoard(fxs=4, fxo=2, country="US", seed=0)
+    t = board.tick({"fxs1": frame, ...})       # exactly one 10 ms frame of the simulated world
+    board.phone(1).off_hook(); board.phone("fxs2").dial("202")
+    board.co.remote("5550100").call(board.co.line_number(1), name="ALICE")
+
+Indices are 1-based like the port names (phone 1 is on fxs1, line 1 on fxo1).
+With `realtime=False` (tests) ticks run as fast as the CPU allows; with
+`realtime=True` (the service) each tick is paced to the wall clock.
+
+Threads: tick() and everything it touches belong to the media thread. Other
+threads (web, CLI) hand actions over with `post(fn, ...)`, which runs them at
+the start of the next tick and returns a Future with the result.
+"""
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp_ext.levels import FRAME
+
+from ..port import Board, PortEvent, Tick
+from .co import CentralOffice
+from .line import SubscriberLine
+from .phone import VirtualPhone
+from .ports import SimFxoPort, SimFxsPort
+
+__all__ = ["SimBoard", "Recording"]
+
+FRAME_S = FRAME / 8000
+MAX_PORTS = 64
+MAX_LAG_S = 0.2              # realtime: further behind than this, resynchronise instead of bursting
+
+
+@dataclass
+class Recording:
+    """Result of `SimBoard.advance`: rx per port over the span, events with their frame number."""
+    rx: dict[str, np.ndarray]
+    events: list[tuple[int, PortEvent]] = field(default_factory=list)
+
+    def of(self, port: str) -> list[tuple[int, PortEvent]]:
+        return [(f, e) for f, e in self.events if e.port == port]
+
+
+class SimBoard(Board):
+    name = "sim"
+
+    def __init__(self, fxs: int = 4, fxo: int = 2, country: str = "US", seed: int = 0,
+                 realtime: bool = False, echo: bool = True, noise_dbm0: float | None = -70.0) -> None:
+        for what, n in (("fxs", fxs), ("fxo", fxo)):
+            if not isinstance(n, int) or not 0 <= n <= MAX_PORTS:
+                raise ValueError(f"{what} port count must be 0..{MAX_PORTS}, got {n!r}")
+        self.co = CentralOffice(country=country, seed=seed, echo=echo, noise_dbm0=noise_dbm0)
+        self._fxs = [SimFxsPort(f"fxs{i}") for i in range(1, fxs + 1)]
+        self._fxo = []
+        for i in range(1, fxo + 1):
+            self.co.add_line()
+            self._fxo.append(SimFxoPort(f"fxo{i}", i))
+        super().__init__([*self._fxs, *self._fxo])
+        self.frames = 0
+        self._realtime = bool(realtime)
+        self._deadline: float | None = None
+        self._posted: queue.SimpleQueue = queue.SimpleQueue()
+
+    @property
+    def realtime(self) -> bool:
+        return self._realtime
+
+    @property
+    def country(self) -> str:
+        return self.co.country
+
+    # --- the simulated world, by index or port name ---------------------------------------------
+    def phone(self, i_or_port: int | str) -> VirtualPhone:
+        return self._pick(self._fxs, "fxs", i_or_port).phone
+
+    def line(self, i_or_port: int | str) -> SubscriberLine:
+        return self.co.line(self._pick(self._fxo, "fxo", i_or_port).line_index)
+
+    def fxs(self, i_or_port: int | str) -> SimFxsPort:
+        return self._pick(self._fxs, "fxs", i_or_port)
+
+    def fxo(self, i_or_port: int | str) -> SimFxoPort:
+        return self._pick(self._fxo, "fxo", i_or_port)
+
+    @staticmethod
+    def _pick(ports: list, kind: str, key: int | str):
+        if isinstance(key, str) and key.startswith(kind) and key[len(kind):].isdigit():
+            key = int(key[len(kind):])
+        if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= len(ports):
+            return ports[key - 1]
+        raise ValueError(f"no {kind} port {key!r}: use 1..{len(ports)} or '{kind}1'..'{kind}{len(ports)}'")
+
+    # --- thread hand-over -----------------------------------------------------------------------
+    def post(self, fn: Callable, *args, **kwargs) -> Future:
+        """Run `fn(*args, **kwargs)` on the media thread at the start of the next tick."""
+        fut: Future = Future()
+        self._posted.put((fut, fn, args, kwargs))
+        return fut
+
+    def _run_posted(self) -> None:
+        while True:
+            try:
+                fut, fn, args, kwargs = self._posted.get_nowait()
+            except queue.Empty:
+                return
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except Exception as exc:        # the caller gets it through the Future; the tick goes on
+                fut.set_exception(exc)
+
+    # --- the media clock ------------------------------------------------------------------------
+    def tick(self, tx: Mapping[str, np.ndarray] | None = None) -> Tick:
+        tx = tx or {}
+        for name, frame in tx.items():
+            _check_frame(self.by_name, name, frame)
+        if not self._posted.empty():
+            self._run_posted()
+        events: list[PortEvent] = []
+        rx: dict[str, np.ndarray] = {}
+        for p in self._fxs:
+            rx[p.name] = p.step(tx.get(p.name), events)
+        if self._fxo:
+            signals = self.co.step({p.line_index: p.cpe_input(tx.get(p.name)) for p in self._fxo})
+            for p in self._fxo:
+                rx[p.name] = p.take_signal(signals[p.line_index], events)
+        else:
+            self.co.step({})
+        self.frames += 1
+        if self._realtime:
+            self._pace()
+        return Tick(rx, events)
+
+    def _pace(self) -> None:
+        now = time.monotonic()
+        if self._deadline is None or now - self._deadline > MAX_LAG_S:
+            self._deadline = now
+        self._deadline += FRAME_S
+        delay = self._deadline - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def advance(self, ms: int, tx: Mapping[str, np.ndarray] | None = None) -> Recording:
+        """Run `ms` of simulated time without an engine; `tx` holds whole signals to send per port.
+
+        Returns every port's rx over the span and the events with the board frame they happened in.
+        """
+        n = -(-int(ms) // 10)
+        tx = dict(tx or {})
+        for name in tx:
+            if name not in self.by_name:
+                raise ValueError(f"no port {name!r} on this board")
+        padded = {name: np.pad(np.asarray(sig, dtype=np.int16), (0, max(0, n * FRAME - len(sig))))
+                  for name, sig in tx.items()}
+        rx = {p.name: np.empty(n * FRAME, dtype=np.int16) for p in self.ports}
+        events: list[tuple[int, PortEvent]] = []
+        for k in range(n):
+            frame_tx = {name: sig[k * FRAME:(k + 1) * FRAME] for name, sig in padded.items()}
+            t = self.tick(frame_tx)
+            for name, frame in t.rx.items():
+                rx[name][k * FRAME:(k + 1) * FRAME] = frame
+            events.extend((self.frames, e) for e in t.events)
+        return Recording(rx, events)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "frames": self.frames, "co": self.co.describe()}
+
+
+def _check_frame(ports: Mapping, name: str, frame) -> None:
+    if name not in ports:
+        raise ValueError(f"tx for unknown port {name!r}")
+    if frame is not None and (not isinstance(frame, np.ndarray) or frame.shape != (FRAME,)
+                              or frame.dtype != np.int16):
+        raise ValueError(f"tx for {name} must be int16[{FRAME}], got "
+                         f"{getattr(frame, 'dtype', type(frame).__name__)}{getattr(frame, 'shape', '')}")

@@ -1,0 +1,120 @@
+"""The analog line's impairments: hybrid echo through an impulse response, and noise.
+
+A 2-wire line returns part of what the subscriber sends: the CO hybrid's
+imbalance reflects it after a short pure delay, smeared over a few
+milliseconds. We model that as an impulse response (IR) in the spirit of the
+G.168 Annex D hybrid models: a bulk delay followed by a decaying, band-limited
+dispersive part, scaled to a chosen echo return loss (ERL). The shapes here are
+our own parametric curves, not the tables of the Recommendation.
+
+The ERL is set on the average power response over the voice band
+(300-3400 Hz), which is what a speech-like or white signal sees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp_ext.levels import DBM0_RMS, FRAME, RATE
+
+__all__ = ["EchoShape", "ECHO_SHAPES", "hybrid_ir", "voice_band_erl_db", "EchoPath", "LineNoise"]
+
+
+@dataclass(frozen=True)
+class EchoShape:
+    delay_ms: float          # pure (bulk) delay before the first reflection
+    spread_ms: float         # how long the dispersive part lasts (to ~-40 dB)
+    resonance_hz: float      # where the hybrid's mismatch peaks
+    damping: float           # 0..1, how quickly the resonance dies relative to the spread
+
+
+ECHO_SHAPES: dict[str, EchoShape] = {
+    "short": EchoShape(delay_ms=5.0, spread_ms=4.0, resonance_hz=900.0, damping=1.0),
+    "medium": EchoShape(delay_ms=8.0, spread_ms=7.0, resonance_hz=1200.0, damping=0.8),
+    "long": EchoShape(delay_ms=12.0, spread_ms=8.0, resonance_hz=700.0, damping=0.7),
+    "ringing": EchoShape(delay_ms=6.0, spread_ms=14.0, resonance_hz=1800.0, damping=0.3),
+}
+DEFAULT_SHAPE = "medium"
+DEFAULT_ERL_DB = 12.0
+
+
+def voice_band_erl_db(ir: np.ndarray) -> float:
+    """ERL of an IR: minus the mean power gain over 300-3400 Hz, in dB."""
+    n = 4096
+    h = np.fft.rfft(np.asarray(ir, dtype=np.float64), n)
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    band = (f >= 300) & (f <= 3400)
+    gain = float(np.mean(np.abs(h[band]) ** 2))
+    return float("inf") if gain == 0 else -10 * np.log10(gain)
+
+
+def hybrid_ir(shape: str | EchoShape = DEFAULT_SHAPE, erl_db: float = DEFAULT_ERL_DB) -> np.ndarray:
+    """An echo impulse response (float64) of the named or given shape, scaled to `erl_db`."""
+    if isinstance(shape, str):
+        try:
+            shape = ECHO_SHAPES[shape]
+        except KeyError:
+            raise ValueError(f"unknown echo shape {shape!r}; known: {', '.join(ECHO_SHAPES)}") from None
+    delay = int(round(shape.delay_ms * RATE / 1000))
+    span = max(8, int(round(shape.spread_ms * RATE / 1000)))
+    n = np.arange(span, dtype=np.float64)
+    # envelope reaching about -40 dB at the end of the spread; damping slows the decay
+    tau = span / (4.6 * (0.5 + shape.damping))
+    w = 2 * np.pi * shape.resonance_hz / RATE
+    tail = np.exp(-n / tau) * (np.cos(w * n) + 0.5 * np.sin(0.5 * w * n))
+    tail *= np.hanning(2 * span)[span:] ** 0.5          # no abrupt cut at the end
+    tail -= tail.mean()                                 # the hybrid is AC-coupled: no DC echo
+    ir = np.concatenate([np.zeros(delay), tail])
+    return ir * 10 ** ((voice_band_erl_db(ir) - erl_db) / 20)
+
+
+class EchoPath:
+    """Convolves what the subscriber sends with the IR, frame by frame, keeping state."""
+
+    def __init__(self, ir: np.ndarray) -> None:
+        ir = np.asarray(ir, dtype=np.float64)
+        if ir.ndim != 1 or ir.size == 0:
+            raise ValueError("echo impulse response must be a non-empty 1-D array")
+        if ir.size > 1024:
+            raise ValueError(f"echo impulse response too long ({ir.size} taps, max 1024 = 128 ms)")
+        self.ir = ir
+        self._hist = np.zeros(ir.size - 1)
+        self._clean = True          # history is all zeros (skip resetting it every on-hook frame)
+
+    def process(self, tx: np.ndarray) -> np.ndarray:
+        x = np.concatenate([self._hist, tx])
+        self._clean = False
+        if self._hist.size:
+            self._hist = x[-self._hist.size:]
+        return np.convolve(x, self.ir, "valid")
+
+    def reset(self) -> None:
+        if not self._clean:
+            self._hist[:] = 0
+            self._clean = True
+
+
+class LineNoise:
+    """White Gaussian noise at a fixed level, from its own seeded generator.
+
+    Drawn a block of frames at a time: one generator call per frame costs more
+    than the noise itself."""
+
+    BLOCK_FRAMES = 100
+
+    def __init__(self, rng: np.random.Generator, level_dbm0: float | None) -> None:
+        self.rng = rng
+        self.sigma = 0.0 if level_dbm0 is None else DBM0_RMS * 10 ** (level_dbm0 / 20)
+        self._block = np.zeros(0)
+        self._pos = 0
+
+    def frame(self) -> np.ndarray | None:
+        if not self.sigma:
+            return None
+        if self._pos >= self._block.size:
+            self._block = self.rng.standard_normal(FRAME * self.BLOCK_FRAMES) * self.sigma
+            self._pos = 0
+        pos = self._pos
+        self._pos = pos + FRAME
+        return self._block[pos:pos + FRAME]

@@ -1,0 +1,246 @@
+"""One subscriber line as the simulated central office sees it: loop, digits, ringing, audio.
+
+The customer-premises side (our FXO port, or a DAA chip emulator) plugs in
+here. Each frame the CO hands it what the CPE does (`take_input`: loop closed?
+what it sends) and later asks what is on the wire toward the CPE (`signal`):
+audio (tones / far party / caller-ID FSK, plus the echo of what the CPE sent
+and line noise), ringing voltage, polarity, loop current, line voltage.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dsp_ext.levels import FRAME
+
+from ..hook import HookClassifier
+from ..port import EventType
+from .audio import Mouthpiece
+from .echo import EchoPath, LineNoise
+from .subscriber import FRAME_MS, Call, Subscriber, cadence_on
+
+if TYPE_CHECKING:
+    from .co import CentralOffice
+
+__all__ = ["SubscriberLine", "LineSignal", "to_pcm"]
+
+CID_AFTER_RING_MS = 500      # Bell/ETSI: FSK starts >= 500 ms after the first ring (cycle) ends
+CID_BEFORE_RING_MS = 300     # before-ring: pause after seizure of the call, before FSK
+RING_AFTER_CID_MS = 500      # and before the first ring once the FSK is over
+RING_GUARD_MS = 200          # keep the next ring this far after the end of the FSK
+
+
+def to_pcm(mix: np.ndarray) -> np.ndarray:
+    """float samples -> int16, rounded and saturated (in place on `mix`; ufuncs beat np.clip here)."""
+    np.rint(mix, out=mix)
+    np.minimum(mix, 32767, out=mix)
+    np.maximum(mix, -32768, out=mix)
+    return mix.astype(np.int16)
+
+
+@dataclass(slots=True)
+class LineSignal:
+    """What is on tip/ring toward the customer equipment during one frame."""
+    audio: np.ndarray          # int16[FRAME]
+    ringing: bool              # ringing voltage present
+    reversed: bool             # loop polarity reversed
+    loop_current: bool         # the CO feeds loop current (False during a loop-drop disconnect)
+    powered: bool              # line voltage present (False while unplugged)
+    in_use: bool               # a parallel phone on the same line is off hook
+
+
+class SubscriberLine(Subscriber):
+    kind = "line"
+
+    def __init__(self, co: CentralOffice, index: int, number: str, echo_ir: np.ndarray | None,
+                 noise: LineNoise) -> None:
+        super().__init__(co, number)
+        self.index = index                      # 1-based, like the fxoN port names
+        self.plugged = True
+        self.parallel_off_hook = False
+        self.reversed = False
+        self.digits = ""                        # dialled so far in this dialing state
+        self.rings = 0                          # ring bursts sent for the current call
+        self.ringing_now = False
+        self.echo = EchoPath(echo_ir) if echo_ir is not None else None
+        self.noise = noise
+        self._hook = HookClassifier()
+        self._cpe_off_hook = False
+        self._tx: np.ndarray | None = None
+        self._dtmf = None
+        self._last_digit_frame = 0
+        self._fsk = Mouthpiece()                # on-hook data (caller ID, MWI) being sent
+        self._loop_drop_until = 0
+        self._after_drop: str | None = None
+        self._ring0 = 0                         # CO frame the current ringing started
+        self._cad_start = 0                     # frames after _ring0 where the cadence begins
+        self._resume: int | None = None         # frames after _ring0 where cycle 2 begins
+        self._cid_at: int | None = None
+        self._cid: np.ndarray | None = None
+
+    # --- configuration --------------------------------------------------------------------------
+    def set_echo(self, ir: np.ndarray | None) -> None:
+        self.echo = EchoPath(ir) if ir is not None else None
+
+    def unplug(self) -> None:
+        if not self.plugged:
+            return
+        self.plugged = False
+        if self.current_call is not None or self.state != "idle":
+            self.co.hang_up(self)
+        self._hook = HookClassifier()           # plugging back in starts from a clean loop
+
+    def plug(self) -> None:
+        self.plugged = True
+
+    @property
+    def is_free(self) -> bool:
+        return self.state == "idle" and self.plugged and not self._hook.off_hook
+
+    # --- per frame, phase 1: what the CPE does --------------------------------------------------
+    def take_input(self, off_hook: bool, tx: np.ndarray | None) -> None:
+        cpe_off = bool(off_hook) and self.plugged
+        self._cpe_off_hook = cpe_off
+        self._tx = tx if cpe_off and tx is not None else None
+        self.uplink = self._tx
+        for ev, data in self._hook.feed(cpe_off or (self.parallel_off_hook and self.plugged)):
+            if ev is EventType.OFF_HOOK:
+                self._seized()
+            elif ev is EventType.ON_HOOK:
+                self.co.hang_up(self)
+            elif ev is EventType.PULSE_DIGIT and self.state == "dialing":
+                self._digit(str(data))
+
+    def _seized(self) -> None:
+        if self.state == "ringing" and self.current_call is not None:
+            self.co.answer(self.current_call)
+        elif self.state == "idle":
+            from dsp_ext.dtmf import DtmfReceiver
+            self.set_state("dialing")
+            self.digits = ""
+            self._dtmf = DtmfReceiver()
+            self._last_digit_frame = self.co.frames
+
+    def _digit(self, d: str) -> None:
+        if not self.digits:
+            self._tone = None                   # dial tone stops at the first digit
+        self.digits += d
+        self._last_digit_frame = self.co.frames
+        self.co.digits_dialled(self, final=False)
+
+    # --- per frame, phase 2: the CO's own timing ------------------------------------------------
+    def advance(self) -> None:
+        co = self.co
+        state = self.state
+        if state == "dialing":
+            if self._tx is not None and self._dtmf is not None:
+                for e in self._dtmf.process(self._tx):
+                    if e.kind == "start" and self.state == "dialing":
+                        self._digit(e.digit)
+            if self.state == "dialing":
+                since = (co.frames - self._last_digit_frame) * FRAME_MS
+                if self.digits and since >= co.interdigit_timeout_ms:
+                    co.digits_dialled(self, final=True)
+                elif not self.digits and since >= co.first_digit_timeout_ms:
+                    self.set_state("congestion")
+        elif state == "ringing":
+            self._advance_ringing()
+        elif state == "released" and self._after_drop and co.frames >= self._loop_drop_until:
+            self.set_state(self._after_drop)
+            self._after_drop = None
+
+    def _advance_ringing(self) -> None:
+        f = self.co.frames - self._ring0
+        if self._cid_at is not None and f == self._cid_at and self._cid is not None:
+            self._fsk.play(self._cid)
+        cad = self.co.profile.ring_cadence_ms
+        t = f - self._cad_start
+        if t < 0:
+            on = False
+        elif self._resume is not None and t * FRAME_MS >= sum(cad):
+            on = f >= self._resume and cadence_on(cad, (f - self._resume) * FRAME_MS)
+        else:
+            on = cadence_on(cad, t * FRAME_MS)
+        if on and not self.ringing_now:
+            self.rings += 1
+        self.ringing_now = on
+
+    # --- the CO's calls into this subscriber ----------------------------------------------------
+    def ring(self, call: Call) -> None:
+        co = self.co
+        self.current_call = call
+        self.set_state("ringing")
+        self.rings = 0
+        self.ringing_now = False
+        self._ring0 = co.frames
+        cid = co.caller_id_audio(call)
+        self._cid = cid
+        self._cad_start, self._resume, self._cid_at = 0, None, None
+        if cid is None:
+            return
+        cid_frames = -(-cid.size // FRAME)
+        cad = co.profile.ring_cadence_ms
+        if co.profile.cid_timing == "before_ring":
+            self._cid_at = CID_BEFORE_RING_MS // FRAME_MS
+            self._cad_start = self._cid_at + cid_frames + RING_AFTER_CID_MS // FRAME_MS
+        else:
+            self._cid_at = (sum(cad[:-1]) + CID_AFTER_RING_MS) // FRAME_MS
+            self._resume = max(sum(cad) // FRAME_MS,
+                               self._cid_at + cid_frames + RING_GUARD_MS // FRAME_MS)
+
+    def stop_ringing(self) -> None:
+        self.ringing_now = False
+        self._fsk.clear()
+        self._cid = None
+        self._cid_at = None
+
+    def far_end_left(self) -> None:
+        co = self.co
+        self.current_call = None
+        self.reversed = False
+        how = co.disconnect_signal
+        if how in ("loop_drop", "both"):
+            self._loop_drop_until = co.frames + co.loop_drop_ms // FRAME_MS
+            self._after_drop = "busy" if how == "both" else None
+            self.set_state("released")
+        else:
+            self.set_state("busy")
+
+    def went_idle(self) -> None:
+        """Called by the CO when this line's call is over and it is back on hook."""
+        self.current_call = None
+        self.reversed = False
+        self.digits = ""
+        self._dtmf = None
+        self._after_drop = None
+        self._loop_drop_until = 0
+        self.stop_ringing()
+        self.set_state("idle")
+
+    def send_onhook_data(self, samples: np.ndarray) -> None:
+        """Queue FSK (e.g. message waiting) on the line toward the on-hook CPE."""
+        self._fsk.play(samples)
+
+    # --- per frame, phase 3: what is on the wire ------------------------------------------------
+    def signal(self) -> LineSignal:
+        if not self.plugged:
+            return LineSignal(np.zeros(FRAME, dtype=np.int16), False, False, False, False, False)
+        mix = np.zeros(FRAME)
+        far = self.network_audio()
+        if far is not None:
+            mix += far
+        if self._fsk.busy:
+            mix += self._fsk.frame()
+        if self._tx is not None and self.echo is not None:
+            mix += self.echo.process(self._tx)
+        elif self.echo is not None and not self._cpe_off_hook:
+            self.echo.reset()
+        n = self.noise.frame()
+        if n is not None:
+            mix += n
+        audio = to_pcm(mix)
+        loop = self.co.frames >= self._loop_drop_until
+        return LineSignal(audio, self.ringing_now and self.state == "ringing", self.reversed, loop,
+                          True, self.parallel_off_hook)

@@ -1,0 +1,164 @@
+"""The simulated board's ports: an FXS port with a virtual phone on it, an FXO port on a CO line.
+
+`SimFxsPort` plays the SLIC: it feeds the phone's raw loop through the same
+`HookClassifier` as the hardware drivers, trips ringing when the phone
+answers, and passes audio to the on-hook phone only with on-hook transmission.
+
+`SimFxoPort` plays the DAA: hook relay, ring detector (ringing voltage
+debounced into RING_ON / RING_OFF), on-hook line monitor (rx carries the line
+audio while on hook, for caller ID), polarity-reversal detection, loop-current
+monitor (LOOP_DROP) and line-voltage monitor (LINE_DOWN / LINE_UP,
+LINE_IN_USE / LINE_FREE).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dsp_ext.levels import FRAME
+
+from ..hook import HookClassifier
+from ..port import EventType, FxoPort, FxsPort, PortEvent
+from .line import LineSignal
+from .phone import VirtualPhone
+
+__all__ = ["SimFxsPort", "SimFxoPort"]
+
+FRAME_MS = 10
+RING_ON_MS = 50             # ring detector: voltage present this long -> RING_ON
+RING_OFF_MS = 50            # ... absent this long -> RING_OFF (equal, so burst lengths are kept)
+LOOP_DROP_MS = 30           # loop current absent this long while off hook -> LOOP_DROP
+LINE_MONITOR_MS = 50        # line voltage change must hold this long (LINE_DOWN/UP, IN_USE/FREE)
+ONHOOK_V, OFFHOOK_V = 48.0, 8.0
+
+
+def _silence() -> np.ndarray:
+    return np.zeros(FRAME, dtype=np.int16)
+
+
+class SimFxsPort(FxsPort):
+    def __init__(self, name: str, phone: VirtualPhone | None = None) -> None:
+        super().__init__(name)
+        self.phone = phone or VirtualPhone(name)
+        self.hook = HookClassifier()
+        self.ringing = False
+        self.onhook_transmission = False
+        self.reverse_polarity = False
+        self.lamp = False
+
+    @property
+    def off_hook(self) -> bool:
+        return self.hook.off_hook
+
+    def set_ringing(self, on: bool) -> None:
+        self.ringing = bool(on)
+
+    def set_onhook_transmission(self, on: bool) -> None:
+        self.onhook_transmission = bool(on)
+
+    def set_reverse_polarity(self, on: bool) -> None:
+        self.reverse_polarity = bool(on)
+
+    def set_message_waiting_lamp(self, on: bool) -> None:
+        self.lamp = self.phone.lamp = bool(on)
+
+    def step(self, tx: np.ndarray | None, events: list[PortEvent]) -> np.ndarray:
+        """One frame: play `tx` to the phone, return what its mouthpiece sent; append hook events."""
+        ear = tx if tx is not None else _silence()
+        loop, mic = self.phone.step(ear, self.ringing, self.onhook_transmission, self.reverse_polarity)
+        if loop and self.ringing:
+            self.ringing = False            # ring trip: the SLIC drops ringing when the loop closes
+        for ev, data in self.hook.feed(loop):
+            events.append(PortEvent(self.name, ev, data))
+        return mic
+
+    def describe(self) -> dict:
+        return {**super().describe(), "chip": "simulated SLIC", "off_hook": self.off_hook,
+                "ringing": self.ringing, "phone_off_hook": self.phone.is_off_hook}
+
+
+class _Debounced:
+    """A boolean that changes only after the raw value held for `ms`."""
+
+    __slots__ = ("value", "_need", "_count")
+
+    def __init__(self, value: bool, ms: int) -> None:
+        self.value = value
+        self._need = max(1, ms // FRAME_MS)
+        self._count = 0
+
+    def feed(self, raw: bool) -> bool:
+        """Returns True when the debounced value changed this frame."""
+        if raw == self.value:
+            self._count = 0
+            return False
+        self._count += 1
+        if self._count >= self._need:
+            self.value, self._count = raw, 0
+            return True
+        return False
+
+
+class SimFxoPort(FxoPort):
+    def __init__(self, name: str, line_index: int) -> None:
+        super().__init__(name)
+        self.line_index = line_index
+        self._off_hook = False
+        self._ring = _Debounced(False, RING_ON_MS)
+        self._loop = _Debounced(True, LOOP_DROP_MS)
+        self._power = _Debounced(True, LINE_MONITOR_MS)
+        self._in_use = _Debounced(False, LINE_MONITOR_MS)
+        self._reversed = False
+        self._signal: LineSignal | None = None
+
+    @property
+    def is_off_hook(self) -> bool:
+        return self._off_hook
+
+    def set_off_hook(self, off: bool) -> None:
+        self._off_hook = bool(off)
+        if off:
+            self._loop = _Debounced(True, LOOP_DROP_MS)   # a fresh seizure starts with current
+
+    @property
+    def ringing(self) -> bool:
+        return self._ring.value
+
+    @property
+    def line_voltage(self) -> float | None:
+        s = self._signal
+        if s is None:
+            return ONHOOK_V
+        if not s.powered:
+            return 0.0
+        loaded = (self._off_hook and s.loop_current) or (not self._off_hook and s.in_use)
+        v = OFFHOOK_V if loaded else ONHOOK_V
+        return -v if s.reversed else v
+
+    def cpe_input(self, tx: np.ndarray | None) -> tuple[bool, np.ndarray | None]:
+        """What this port puts on the line this frame: (loop closed, audio). On hook sends nothing."""
+        return (self._off_hook, tx if self._off_hook else None)
+
+    def take_signal(self, s: LineSignal, events: list[PortEvent]) -> np.ndarray:
+        """The line's state this frame -> rx audio; appends the DAA's events."""
+        self._signal = s
+        name = self.name
+        if self._power.feed(s.powered):
+            events.append(PortEvent(name, EventType.LINE_UP if s.powered else EventType.LINE_DOWN))
+        if not self._power.value:
+            return _silence()
+        ringing = s.ringing and not self._off_hook
+        if self._ring.feed(ringing):
+            events.append(PortEvent(name, EventType.RING_ON if ringing else EventType.RING_OFF))
+        if s.reversed != self._reversed:
+            self._reversed = s.reversed
+            events.append(PortEvent(name, EventType.POLARITY_REVERSAL, s.reversed))
+        if self._off_hook:
+            if self._loop.feed(s.loop_current) and not s.loop_current:
+                events.append(PortEvent(name, EventType.LOOP_DROP))
+        elif self._in_use.feed(s.in_use):
+            events.append(PortEvent(name, EventType.LINE_IN_USE if s.in_use else EventType.LINE_FREE))
+        return s.audio
+
+    def describe(self) -> dict:
+        return {**super().describe(), "chip": "simulated DAA", "off_hook": self._off_hook,
+                "ringing": self.ringing, "line_voltage": self.line_voltage}
