@@ -1,0 +1,346 @@
+"""Handlers that give channel events their meaning: dialling, two-party calls, parked lines.
+
+* `DialSession`: an FXS phone off hook with dial tone, collecting digits for the dial plan.
+* `Call`: one call attempt between an originating leg and the leg that answers
+  (extension→extension, extension→line, line→extension/group), with its call record.
+* `Parked`: a phone left off hook after its call ended or failed, hearing busy or congestion.
+
+Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .channels import Channel, ChannelHandler, FxoChannel, FxsChannel
+from .clock import Timer
+from .dialplan import Route
+from .sources import PeerAudio
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class Parked(ChannelHandler):
+    """Off hook with nothing to do: busy or congestion tone until the phone hangs up or flashes."""
+
+    def __init__(self, engine: Engine, ch: FxsChannel, tone: str):
+        self.engine = engine
+        ch.handler = self
+        ch.listen_dtmf = False
+        ch.play_tone(tone)
+        ch.set_state(tone)
+
+    def on_flash(self, ch: Channel) -> None:
+        if isinstance(ch, FxsChannel):
+            DialSession(self.engine, ch)
+
+
+class DialSession(ChannelHandler):
+    def __init__(self, engine: Engine, ch: FxsChannel):
+        self.engine, self.ch = engine, ch
+        self.digits = ""
+        self._timer: Timer | None = None
+        ch.handler = self
+        ch.listen_dtmf = True
+        ch.play_tone("dial")
+        ch.set_state("dialtone", detail="")
+        self._arm(engine.settings.first_digit_ms)
+
+    def _arm(self, ms: int) -> None:
+        if self._timer:
+            self._timer.cancel()
+        self._timer = self.engine.timers.after_ms(ms, self._timeout)
+
+    def _done(self) -> bool:
+        return self.ch.handler is not self
+
+    def on_digit(self, ch: Channel, digit: str) -> None:
+        if self._done():
+            return
+        if not self.digits:
+            ch.silence()
+        self.digits += digit
+        ch.set_state("dialing", detail=self.digits)
+        route = self.engine.plan.resolve(self.digits)
+        if route.kind == "incomplete":
+            ac = self.engine.plan.access_code
+            outside = bool(ac) and self.digits.startswith(ac) and len(self.digits) > len(ac)
+            self._arm(self.engine.settings.outside_digit_ms if outside else self.engine.settings.interdigit_ms)
+        elif route.kind == "invalid":
+            # Give a mis-dialling caller a moment before the intercept, as exchanges do.
+            self._arm(self.engine.settings.invalid_ms)
+        else:
+            self._route(route)
+
+    def _timeout(self) -> None:
+        self._timer = None
+        if self._done():
+            return
+        if not self.digits:
+            Parked(self.engine, self.ch, "congestion")     # lifted the handset and never dialled
+            return
+        route = self.engine.plan.resolve(self.digits, final=True)
+        self._route(route)
+
+    def _route(self, route: Route) -> None:
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+        self.ch.listen_dtmf = False
+        self.engine.place_call(self.ch, route, self.digits)
+
+    def on_hangup(self, ch: Channel) -> None:
+        if self._timer:
+            self._timer.cancel()
+
+    def on_flash(self, ch: Channel) -> None:
+        if self._timer:
+            self._timer.cancel()
+        DialSession(self.engine, self.ch)
+
+
+class Call(ChannelHandler):
+    """One call attempt: `a` originates; `b` is the leg that answers (FXS) or the line dialled (FXO).
+
+    Inbound calls ring several phones (`ringing`); the first to pick up becomes `b`.
+    """
+
+    def __init__(self, engine: Engine, a: Channel, direction: str, src: str, dst: str,
+                 line: str | None = None, cid_number: str | None = None, cid_name: str | None = None):
+        self.engine = engine
+        self.a = a
+        self.b: Channel | None = None
+        self.ringing: list[FxsChannel] = []
+        self.direction = direction
+        self.src, self.dst = src, dst
+        self.cid_number, self.cid_name = cid_number, cid_name
+        self.answered = False
+        self.ended = False
+        self.waiting_for_cid = False      # inbound: phones not rung until caller ID is in
+        self._ring_gone: Timer | None = None
+        self._rings_seen = 0
+        self._timers: list[Timer] = []
+        self.id = engine.records_start(self, line)
+        a.handler = self
+        engine.calls.add(self)
+
+    # ---- helpers
+    def after(self, ms: int, fn) -> Timer:
+        self._timers = [t for t in self._timers if not t.cancelled]
+        t = self.engine.timers.after_ms(ms, fn)
+        self._timers.append(t)
+        return t
+
+    def _cancel_timers(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+
+    def peer_of(self, ch: Channel) -> Channel | None:
+        return self.b if ch is self.a else self.a if ch is self.b else None
+
+    # ---- extension -> extension
+    def ring_extension(self, target: FxsChannel) -> None:
+        eng = self.engine
+        self.ringing = [target]
+        target.handler = self
+        caller = self.a
+        target.set_state("ringing", peer=caller.label, caller_id=self.src)
+        target.start_ringing(self.cid_number, self.cid_name)
+        caller.play_tone("ringback")
+        caller.set_state("ringback", peer=target.label)
+        self.after(eng.settings.ring_timeout_ms, self._no_answer)
+
+    def _no_answer(self) -> None:
+        if self.answered or self.ended:
+            return
+        self._stop_ringing()
+        if isinstance(self.a, FxsChannel) and self.a.off_hook:
+            Parked(self.engine, self.a, "busy")
+        elif isinstance(self.a, FxoChannel):
+            self._free_line(self.a)
+        self._end("no_answer")
+
+    def _stop_ringing(self, keep: Channel | None = None) -> None:
+        for ch in self.ringing:
+            if ch is keep:
+                continue
+            ch.stop_ringing()
+            if ch.handler is self:
+                ch.handler = None
+                ch.silence()
+                ch.set_state("idle")
+        self.ringing = [c for c in self.ringing if c is keep]
+
+    # ---- extension -> outside line
+    def dial_line(self, line: FxoChannel, number: str) -> None:
+        eng = self.engine
+        self.b = line
+        line.handler = self
+        line.set_state("dialing", peer=self.a.label, detail=number)
+        self.a.silence()
+        self.a.set_state("dialing", peer=line.label, detail=number)
+        line.dial(number, eng.settings.line_seize_ms, self._dialled)
+
+    def _dialled(self) -> None:
+        if self.ended:
+            return
+        a, line = self.a, self.b
+        assert isinstance(line, FxoChannel)
+        self._bridge(a, line)
+        line.supervise = True
+        self.engine.start_supervision(line)
+        # An analog line gives no answer signal by default: the caller hears the
+        # exchange's ringback through the bridge; a polarity reversal (if the line
+        # has answer supervision) or the caller talking marks the answer.
+        a.set_state("in-call", peer=f"{line.label}: {self.dst}")
+        line.set_state("in-call", peer=a.label, detail=self.dst)
+        self.after(self.engine.settings.line_answer_ms, self._assume_answered)
+
+    def _assume_answered(self) -> None:
+        if not self.answered and not self.ended:
+            self._mark_answered()
+
+    # ---- line -> extension(s)
+    def ring_targets(self, targets: list[FxsChannel]) -> None:
+        self.ringing = []
+        for t in targets:
+            t.handler = self
+            t.set_state("ringing", peer=self.a.label, caller_id=self.cid_number or self.src)
+            t.start_ringing(self.cid_number, self.cid_name)
+            self.ringing.append(t)
+
+    # ---- events
+    def on_answer(self, ch: Channel) -> None:
+        if self.ended or ch not in self.ringing:
+            return
+        assert isinstance(ch, FxsChannel)
+        ch.stop_ringing()
+        self._stop_ringing(keep=ch)
+        self.ringing = []
+        self.b = ch
+        a = self.a
+        if isinstance(a, FxoChannel):
+            a.seize()                      # answer the line
+            a.supervise = True
+            self.engine.start_supervision(a)
+        self._bridge(a, ch)
+        a.set_state("in-call", peer=ch.label, caller_id=a.caller_id)
+        ch.set_state("in-call", peer=a.label if not isinstance(a, FxoChannel) else f"{a.label}: {self.src}",
+                     caller_id=ch.caller_id)
+        self._mark_answered()
+
+    def _bridge(self, x: Channel, y: Channel) -> None:
+        x.source = PeerAudio(y)
+        y.source = PeerAudio(x)
+        x.listen_dtmf = y.listen_dtmf = True
+
+    def _mark_answered(self) -> None:
+        self.answered = True
+        self._cancel_timers()
+        self.engine.records.call_answered(self.id, at=self.engine.clock.now())
+
+    def on_hangup(self, ch: Channel) -> None:
+        """`ch` is gone: an FXS phone hung up, or the far end of a line disconnected."""
+        if self.ended:
+            return
+        if ch in self.ringing:          # a ringing phone faulted; the others keep ringing
+            assert isinstance(ch, FxsChannel)
+            ch.stop_ringing()
+            self.ringing.remove(ch)
+            if self.ringing:
+                return
+            other: Channel | None = self.a
+        else:
+            other = self.peer_of(ch)
+        if isinstance(ch, FxoChannel):
+            self._free_line(ch)
+        if not self.answered:
+            self._stop_ringing()
+        if other is not None:
+            self._leave(other)
+        disposition = "answered" if self.answered else self._unanswered_disposition(ch)
+        self._end(disposition)
+
+    def _unanswered_disposition(self, gone: Channel) -> str:
+        return "no_answer"
+
+    def _leave(self, ch: Channel) -> None:
+        """The other side of `ch` went away: FXS phones hear busy, lines are cleared."""
+        if isinstance(ch, FxsChannel):
+            if ch.off_hook:
+                Parked(self.engine, ch, "busy")
+            else:
+                ch.handler = None
+                ch.silence()
+                ch.set_state("idle")
+        elif isinstance(ch, FxoChannel):
+            self._free_line(ch)
+
+    def _free_line(self, line: FxoChannel) -> None:
+        line.release()
+        if line.handler is self:
+            line.handler = None
+        line.set_state("idle")
+
+    def on_tone(self, ch: Channel, tone: str) -> None:
+        if tone in ("busy", "congestion") and isinstance(ch, FxoChannel):
+            self.far_end_gone(ch, f"{tone} tone")
+
+    def on_line_event(self, ch: Channel, event: str) -> None:
+        if not isinstance(ch, FxoChannel):
+            return
+        if event == "ring" and self.b is None and not self.answered:
+            if self._ring_gone is not None:
+                self._ring_gone.cancel()
+            self._ring_gone = self.after(self.engine.ring_gone_ms(), self._caller_gave_up)
+            if self.waiting_for_cid and self._rings_seen >= 1:
+                self.engine.ring_inbound(self)     # second ring and still no caller ID
+            self._rings_seen += 1
+        elif event == "loop_drop":
+            self.far_end_gone(ch, "loop drop")
+        elif event == "polarity_reversal":
+            if self.direction == "outbound" and not self.answered:
+                self._mark_answered()      # answer supervision
+            elif self.answered:
+                self.far_end_gone(ch, "polarity reversal")
+
+    def far_end_gone(self, line: FxoChannel, why: str) -> None:
+        if self.ended:
+            return
+        line.detail = why
+        disposition = "answered" if self.answered else "busy"
+        other = self.peer_of(line)
+        self._free_line(line)
+        if other is not None:
+            self._leave(other)
+        self._stop_ringing()
+        self._end(disposition)
+
+    def _caller_gave_up(self) -> None:
+        """Inbound: the exchange stopped ringing before anyone answered."""
+        if self.answered or self.ended:
+            return
+        self._stop_ringing()
+        assert isinstance(self.a, FxoChannel)
+        self._free_line(self.a)
+        self._end("no_answer" if self.dst_reachable else "busy")
+
+    dst_reachable = True
+
+    def on_caller_id(self, ch: Channel, number: str | None, name: str | None) -> None:
+        self.engine.inbound_caller_id(self, number, name)
+
+    def on_flash(self, ch: Channel) -> None:
+        pass                              # transfer / three-way: issue 5
+
+    def _end(self, disposition: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._cancel_timers()
+        for ch in (self.a, self.b, *self.ringing):
+            if ch is not None and ch.handler is self:
+                ch.handler = None
+        self.engine.calls.discard(self)
+        self.engine.records.call_ended(self.id, at=self.engine.clock.now(), disposition=disposition)

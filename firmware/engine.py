@@ -1,0 +1,386 @@
+"""The call engine: channels per port, the dial plan, calls, and what each port event means.
+
+Single-threaded: only the media thread calls in (events from `MediaLoop`,
+commands queued through `EngineControl.call`). All timing is frame-clocked
+(`self.timers`). Nothing here touches disk or network: config is read when it
+changes (on the media thread, via the config listener → `control.call`), and
+call records are queued to the records writer thread.
+
+Extension points for apps (issue 5): `register_app(name, factory, code=...)`
+adds a feature code whose digits hand the channel to `factory(engine, ch, arg)`,
+which installs its own `ChannelHandler`; apps use the same primitives as calls
+(`ch.play`, `ch.play_tone`, `PeerAudio`, `timers`, `ch.taps`).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from drivers.port import Board, EventType, FxoPort, FxsPort, PortEvent
+from dsp_ext.countries import CountryProfile, profile
+
+from .calls import Call, DialSession, Parked
+from .channels import Channel, ChannelHandler, FxoChannel, FxsChannel
+from .clock import FrameClock, FrameTimers
+from .control import EngineControl, PortStatus, StatusUpdate
+from .dialplan import DialPlan, FeatureCode, Route, inbound_targets
+from .plan_config import load_plan
+
+log = logging.getLogger("linebox.engine")
+
+AppFactory = Callable[["Engine", Channel, str], Any]
+
+
+@dataclass
+class EngineSettings:
+    """Timings and codes the engine reads from config `settings()` (all optional there)."""
+    country: str = "US"
+    access_code: str = "9"
+    first_digit_ms: int = 15000      # dial tone with nothing dialled -> congestion
+    interdigit_ms: int = 4000        # extension digits
+    outside_digit_ms: int = 3000     # after the last digit of an outside number, dial it
+    invalid_ms: int = 1500           # unknown number -> congestion after this pause
+    ring_timeout_ms: int = 60000     # ringing an extension with no answer
+    line_seize_ms: int = 1000        # line seized -> dial (exchange dial tone comes up)
+    line_answer_ms: int = 0          # 0: outside calls count as answered once dialled (no supervision)
+    cid_wait_ms: int = 7000          # inbound: wait this long for caller ID before ringing phones
+
+
+class Engine:
+    def __init__(self, board: Board, config: Any, records: Any, control: EngineControl | None = None,
+                 start_epoch: float | None = None, country: str | None = None):
+        self.board = board
+        self.config = config
+        self.records = records
+        self.control = control or EngineControl()
+        self.clock = FrameClock(time.time() if start_epoch is None else start_epoch)
+        self.timers = FrameTimers(self.clock)
+        self.channels: dict[str, Channel] = {}
+        for port in board.ports:
+            if isinstance(port, FxsPort):
+                self.channels[port.name] = FxsChannel(self, port)
+            elif isinstance(port, FxoPort):
+                self.channels[port.name] = FxoChannel(self, port)
+        self.fxs = [c for c in self.channels.values() if isinstance(c, FxsChannel)]
+        self.fxo = [c for c in self.channels.values() if isinstance(c, FxoChannel)]
+        self.calls: set[Call] = set()
+        self.apps: dict[str, AppFactory] = {}
+        self._feature_codes: list[FeatureCode] = []
+        self._country_override = country
+        self.settings = EngineSettings()
+        self.plan = DialPlan()
+        self.inbound_routes: dict[str, str] = {}
+        self.profile: CountryProfile = profile("US")
+        self.country = "US"
+        self._call_seq = 0
+        self._dirty = True
+        self.supervision_listeners: list[Callable[[FxoChannel], None]] = []
+        self.media_listeners: list[Callable[[], None]] = []   # told when country/profile changes
+        self.reload_config()
+        if hasattr(config, "add_listener"):
+            # The listener runs on the writer's thread: hop to the media thread.
+            config.add_listener(lambda *_a, **_k: self.control.call(lambda eng: eng.reload_config()))
+
+    # ---- configuration
+    def reload_config(self) -> None:
+        loaded = load_plan(self.config, self._feature_codes)
+        s = loaded.settings
+        if self._country_override:
+            s.country = self._country_override
+        try:
+            self.profile = profile(s.country)
+        except ValueError as exc:
+            log.error("config: %s; keeping %s", exc, self.country)
+            s.country = self.country
+        self.country = self.profile.code
+        self.settings = s
+        self.plan = loaded.plan
+        self.inbound_routes = loaded.inbound_routes
+        for ch in self.fxs:
+            ext = self.plan.extension_on_port(ch.name)
+            ch.extension = ext.number if ext else None
+            ch.ext_name = ext.name if ext else ""
+            ch.label = f"{ext.number} {ext.name}".strip() if ext else ch.name
+        for i, ch in enumerate(self.fxo, 1):
+            line = loaded.lines.get(ch.name)
+            ch.enabled = line.enabled if line else False
+            ch.line_number = line.number if line else ""
+            name = (line.name if line and line.name else f"Line {i}")
+            ch.label = f"{name} ({ch.line_number})" if ch.line_number else name
+        for fn in self.media_listeners:
+            fn()
+        self.mark_dirty()
+
+    def register_app(self, name: str, factory: AppFactory, code: str | None = None,
+                     takes_arg: bool = False) -> None:
+        """Make `factory(engine, channel, arg)` reachable by dialling `code` (or by route name)."""
+        self.apps[name] = factory
+        if code:
+            self._feature_codes = [fc for fc in self._feature_codes if fc.app != name]
+            self._feature_codes.append(FeatureCode(code, name, takes_arg))
+        self.reload_config()
+
+    # ---- status
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def port_status(self) -> list[PortStatus]:
+        out = []
+        for ch in self.channels.values():
+            state = "fault" if not ch.usable else ch.state
+            detail = ch.port.fault if not ch.usable else ch.detail
+            if isinstance(ch, FxoChannel) and state == "idle":
+                if ch.down:
+                    state = "down"
+                elif ch.in_use:
+                    state = "in-use"
+                elif not ch.enabled:
+                    state = "disabled"
+            out.append(PortStatus(port=ch.name, kind=str(ch.kind), label=ch.label, state=state,
+                                  peer=ch.peer, since=ch.since, caller_id=ch.caller_id, detail=detail))
+        return out
+
+    def publish_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.control.publish(StatusUpdate("ports", ports=self.port_status()))
+
+    # ---- records (queued to the writer thread by CallRecords)
+    def new_call_id(self) -> str:
+        self._call_seq += 1
+        return f"{int(self.clock.start_epoch * 1000):x}-{self._call_seq}"
+
+    def records_start(self, call: Call, line: str | None) -> str:
+        call_id = self.new_call_id()
+        self.records.call_started(call_id, start=self.clock.now(), src=call.src, dst=call.dst,
+                                  direction=call.direction, line=line,
+                                  caller_id_number=call.cid_number, caller_id_name=call.cid_name)
+        return call_id
+
+    def _record_failed(self, ch: Channel, dst: str, disposition: str, direction: str = "internal",
+                       line: str | None = None) -> None:
+        """An attempt that never got as far as ringing anything (busy, no line, invalid number)."""
+        call_id = self.new_call_id()
+        now = self.clock.now()
+        src = getattr(ch, "extension", None) or ch.name
+        self.records.call_started(call_id, start=now, src=src, dst=dst, direction=direction, line=line,
+                                  caller_id_number=None, caller_id_name=None)
+        self.records.call_ended(call_id, at=now, disposition=disposition)
+
+    # ---- events from the media loop
+    def on_port_event(self, ev: PortEvent) -> None:
+        ch = self.channels.get(ev.port)
+        if ch is None:
+            return
+        t = ev.type
+        if t is EventType.FAULT:
+            self._hangup(ch)
+            ch.set_state("idle", detail=str(ev.data))
+            return
+        if t is EventType.RECOVERED:
+            self.mark_dirty()
+            return
+        if isinstance(ch, FxsChannel):
+            self._fxs_event(ch, t, ev.data)
+        elif isinstance(ch, FxoChannel):
+            self._fxo_event(ch, t)
+
+    def _fxs_event(self, ch: FxsChannel, t: EventType, data: object) -> None:
+        if t is EventType.OFF_HOOK:
+            if ch.ringing or (ch.handler is not None and ch.state == "ringing"):
+                ch.stop_ringing()
+                if ch.handler is not None:
+                    ch.handler.on_answer(ch)
+            elif ch.handler is None:
+                if ch.usable:
+                    DialSession(self, ch)
+        elif t is EventType.ON_HOOK:
+            self._hangup(ch)
+        elif t is EventType.FLASH:
+            if ch.handler is not None:
+                ch.handler.on_flash(ch)
+        elif t is EventType.PULSE_DIGIT:
+            if ch.handler is not None:
+                ch.handler.on_digit(ch, str(data))
+
+    def _hangup(self, ch: Channel) -> None:
+        handler = ch.handler
+        ch.handler = None
+        if isinstance(ch, FxsChannel):
+            ch.stop_ringing()
+        elif isinstance(ch, FxoChannel):
+            ch.release()
+        ch.silence()
+        ch.listen_dtmf = False
+        ch.set_state("idle")
+        if handler is not None:
+            handler.on_hangup(ch)
+
+    def _fxo_event(self, ch: FxoChannel, t: EventType) -> None:
+        if t is EventType.RING_ON:
+            ch.ring_seen_frame = self.clock.frame
+            if ch.handler is None and ch.state == "idle":
+                self._inbound(ch)
+            if ch.handler is not None:
+                ch.handler.on_line_event(ch, "ring")
+        elif t is EventType.LOOP_DROP:
+            if ch.handler is not None:
+                ch.handler.on_line_event(ch, "loop_drop")
+        elif t is EventType.POLARITY_REVERSAL:
+            if ch.handler is not None:
+                ch.handler.on_line_event(ch, "polarity_reversal")
+        elif t in (EventType.LINE_IN_USE, EventType.LINE_FREE):
+            ch.in_use = t is EventType.LINE_IN_USE
+            self.mark_dirty()
+        elif t in (EventType.LINE_DOWN, EventType.LINE_UP):
+            ch.down = t is EventType.LINE_DOWN
+            if ch.down and ch.handler is not None:
+                ch.handler.on_line_event(ch, "loop_drop")
+            self.mark_dirty()
+
+    def on_digit(self, ch: Channel, digit: str) -> None:
+        if ch.handler is not None:
+            ch.handler.on_digit(ch, digit)
+
+    def on_tone(self, ch: Channel, tone: str) -> None:
+        if ch.handler is not None:
+            ch.handler.on_tone(ch, tone)
+
+    def on_caller_id(self, ch: FxoChannel, number: str | None, name: str | None) -> None:
+        ch.cid_number, ch.cid_name, ch.cid_frame = number, name, self.clock.frame
+        handler = ch.handler
+        if isinstance(handler, Call):
+            self.inbound_caller_id(handler, number, name)
+        elif handler is not None and hasattr(handler, "on_caller_id"):
+            handler.on_caller_id(ch, number, name)
+
+    def start_supervision(self, line: FxoChannel) -> None:
+        """Tell the media loop to (re)start far-end disconnect detection on `line`."""
+        for fn in self.supervision_listeners:
+            fn(line)
+
+    # ---- placing calls
+    def channel_for_extension(self, number: str) -> FxsChannel | None:
+        ext = self.plan.extensions.get(number)
+        if ext is None:
+            return None
+        ch = self.channels.get(ext.port)
+        return ch if isinstance(ch, FxsChannel) else None
+
+    def place_call(self, ch: FxsChannel, route: Route, digits: str) -> None:
+        src = ch.extension or ch.name
+        if route.kind == "extension":
+            target = self.channel_for_extension(route.target)
+            if target is None or not target.usable:
+                self._record_failed(ch, route.target, "failed")
+                Parked(self, ch, "congestion")
+            elif target is ch or target.handler is not None or target.off_hook or target.state != "idle":
+                self._record_failed(ch, route.target, "busy")
+                Parked(self, ch, "busy")
+            else:
+                call = Call(self, ch, "internal", src, route.target,
+                            cid_number=src, cid_name=ch.ext_name or None)
+                call.ring_extension(target)
+        elif route.kind == "outside":
+            line = self.pick_line()
+            if line is None:
+                self._record_failed(ch, route.target, "failed", direction="outbound")
+                Parked(self, ch, "congestion")
+            else:
+                call = Call(self, ch, "outbound", src, route.target, line=line.name,
+                            cid_number=src, cid_name=ch.ext_name or None)
+                call.dial_line(line, route.target)
+        elif route.kind == "app" and route.target in self.apps:
+            self.apps[route.target](self, ch, route.arg)
+        else:
+            self._record_failed(ch, digits, "failed")
+            Parked(self, ch, "congestion")
+
+    def pick_line(self) -> FxoChannel | None:
+        """First free, enabled, working line in configured order."""
+        for line in self.fxo:
+            if line.available:
+                return line
+        return None
+
+    # ---- inbound on a line
+    def _inbound(self, line: FxoChannel) -> None:
+        if not line.enabled or not line.usable:
+            return
+        fresh = self.clock.frame - line.cid_frame < 1000      # caller ID sent before the first ring
+        if not fresh:
+            line.forget_caller_id()
+        dest = self.inbound_routes.get(line.name, "group:all")
+        call = Call(self, line, "inbound", line.cid_number or "", dest, line=line.name,
+                    cid_number=line.cid_number, cid_name=line.cid_name)
+        line.set_state("ringing", caller_id=line.cid_number, detail=dest)
+        call.dst_reachable = bool(self._inbound_targets(call))
+        call.waiting_for_cid = True
+        if fresh or self.profile.cid_timing == "before_ring":
+            self.ring_inbound(call)
+        else:
+            # Caller ID arrives after the first ring: ring the phones once it is in
+            # (or at the second ring / a timeout) so they can display it.
+            call.after(self.settings.cid_wait_ms, lambda: self.ring_inbound(call))
+
+    def _inbound_targets(self, call: Call) -> list[FxsChannel]:
+        out = []
+        for ext in inbound_targets(call.dst, self.plan):
+            ch = self.channels.get(ext.port)
+            if isinstance(ch, FxsChannel) and ch.usable and ch.handler is None and not ch.off_hook:
+                out.append(ch)
+        return out
+
+    def ring_inbound(self, call: Call) -> None:
+        if call.ended or not getattr(call, "waiting_for_cid", False):
+            return
+        call.waiting_for_cid = False
+        call.ring_targets(self._inbound_targets(call))
+
+    def inbound_caller_id(self, call: Call, number: str | None, name: str | None) -> None:
+        if call.ended or call.direction != "inbound":
+            return
+        call.cid_number, call.cid_name = number, name
+        if number and not call.src:
+            call.src = number
+        line = call.a
+        line.set_state(line.state, peer=line.peer, caller_id=number, detail=line.detail)
+        update = getattr(self.records, "update", None)
+        if update is not None:
+            update(call.id, src=call.src, caller_id_number=number, caller_id_name=name)
+        self.ring_inbound(call)
+
+    def ring_gone_ms(self) -> int:
+        """No ring for this long after the last one: the caller has hung up."""
+        return sum(self.profile.ring_cadence_ms) + 2500
+
+    # ---- caller-ID signal towards our phones
+    def caller_id_fsk(self, number: str | None, name: str | None) -> np.ndarray | None:
+        from dsp_ext.callerid import encode_caller_id
+        std = self.profile.cid_standard
+        when = time.strftime("%m%d%H%M", time.localtime(self.clock.now()))
+        number = _clean_number(number)
+        name = None if std == "dtmf" else _clean_name(name)
+        try:
+            return encode_caller_id(std, "dtmf" if std == "dtmf" else "mdmf", number or None, name or None,
+                                    when, None if number else "unavailable")
+        except ValueError as exc:
+            log.warning("caller ID not sent: %s", exc)
+            return None
+
+
+def _clean_number(number: str | None) -> str:
+    """Caller ID is untrusted: keep what a phone display can show, bounded."""
+    return "".join(c for c in (number or "") if c in "0123456789*#+")[:20]
+
+
+def _clean_name(name: str | None) -> str:
+    return "".join(c for c in (name or "") if 32 <= ord(c) < 127)[:15]
+
+
+__all__ = ["Engine", "EngineSettings", "ChannelHandler", "Channel", "FxsChannel", "FxoChannel"]

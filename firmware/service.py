@@ -1,0 +1,121 @@
+"""`linebox run`: the service main. Media loop on its own thread, web server on the main thread.
+
+    board (HAT or simulator) → Config + CallRecords in DATA → Engine + MediaLoop (thread)
+    → FastAPI app (uvicorn, main thread) → SIGTERM/SIGINT: stop serving, stop the
+    media loop, flush records.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.port import Board
+
+from .control import EngineControl
+from .engine import Engine
+from .media import MediaLoop
+
+log = logging.getLogger("linebox")
+
+TOKEN_FILE = "sim.token"
+
+
+def make_board(kind: str, country: str, realtime: bool = True) -> tuple[Board, bool]:
+    """The board to run on and whether it is the simulator."""
+    if kind not in ("auto", "sim"):
+        raise ValueError(f"unknown board {kind!r}; use auto or sim")
+    if kind == "auto":
+        try:
+            detect = importlib.import_module("drivers.detect")
+        except ImportError:
+            detect = None
+        board = detect.detect_board() if detect is not None else None
+        if board is not None:
+            log.info("running on %s", getattr(board, "name", type(board).__name__))
+            return board, False
+        log.warning("no HAT found, running the simulated board")
+    from drivers.sim import SimBoard
+    return SimBoard(country=country, realtime=realtime), True
+
+
+def write_token(data_dir: Path) -> str:
+    """A fresh bearer token for /api/sim, readable by the owner only."""
+    token = secrets.token_urlsafe(32)
+    path = data_dir / TOKEN_FILE
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+@dataclass
+class Service:
+    board: Board
+    simulated: bool
+    config: Any
+    records: Any
+    control: EngineControl
+    engine: Engine
+    media: MediaLoop
+    data_dir: Path
+    sim_token: str | None = None
+
+    def stop(self) -> None:
+        self.media.stop()
+        for name in ("flush", "close"):
+            fn = getattr(self.records, name, None)
+            if fn is not None:
+                fn()
+        close = getattr(self.config, "close", None)
+        if close is not None:
+            close()
+        if self.sim_token:
+            with contextlib.suppress(FileNotFoundError):
+                (self.data_dir / TOKEN_FILE).unlink()
+
+
+def build_service(data_dir: Path, board_kind: str = "auto", country: str | None = None) -> Service:
+    from .config import Config
+    from .harness import seed_config
+    from .records import CallRecords
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = Config(data_dir / "config.json")
+    stored_country = str((config.settings() or {}).get("country") or "US")
+    board, simulated = make_board(board_kind, country or stored_country)
+    seed_config(config, board, country)
+    records = CallRecords(data_dir / "records.db")
+    control = EngineControl()
+    engine = Engine(board, config, records, control)
+    media = MediaLoop(board, engine, control)
+    token = write_token(data_dir) if simulated else None
+    return Service(board, simulated, config, records, control, engine, media, data_dir, token)
+
+
+def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: int = 8080,
+        country: str | None = None) -> int:
+    import uvicorn
+
+    from webui.app import create_app
+    svc = build_service(data_dir, board_kind, country)
+    app = create_app(control=svc.control, config=svc.config, records=svc.records,
+                     data_dir=svc.data_dir, sim_token=svc.sim_token)
+    svc.media.start()
+    log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
+             getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
+             svc.engine.country, svc.data_dir, host, port)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    try:
+        server.run()          # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
+    finally:
+        svc.stop()
+        log.info("Linebox stopped")
+    return 0
