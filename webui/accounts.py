@@ -62,7 +62,7 @@ class UserAccounts:
         # argon2id with the library's RFC 9106 "low memory" defaults (64 MiB,
         # t=3): fits a Pi and costs ~0.1 s, which is what makes guessing slow.
         self._hasher = hasher or PasswordHasher()
-        self._dummy_hash = self._hasher.hash("not-a-real-password-for-timing")
+        self._dummy_hash: str | None = None   # made on first use: hashing costs ~0.2 s
 
     # ---- queries
     def any_user(self) -> bool:
@@ -81,7 +81,12 @@ class UserAccounts:
     def verify(self, username: str, password: str) -> User | None:
         """The user when the password matches; slow by design either way."""
         rows = self._store.query("SELECT pw_hash FROM users WHERE username=?", (username,))
-        stored = rows[0]["pw_hash"] if rows else self._dummy_hash
+        if rows:
+            stored = rows[0]["pw_hash"]
+        else:   # an unknown name costs the same time, so timing does not reveal which names exist
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash("not-a-real-password-for-timing")
+            stored = self._dummy_hash
         try:
             self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -25,7 +25,8 @@ from .accounts import UserAccounts
 from .guards import CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
 from .login_limit import LoginThrottle
-from .rendering import render
+from .rendering import install_filters, render
+from .routes_config import BadRequest
 from .sessions import SessionStore
 from .state import WebState
 from .store import WebStore
@@ -78,6 +79,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _csrf(request: Request, exc: CsrfRejected) -> Response:
         return _error(request, 403, CSRF_MESSAGE)
 
+    @app.exception_handler(BadRequest)
+    async def _bad(request: Request, exc: BadRequest) -> Response:
+        return JSONResponse({"error": exc.message}, status_code=400)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return _error(request, 422, _validation_message(exc))
@@ -116,16 +121,26 @@ def _mount_sim_api(app: FastAPI, sim_token: str) -> None:
     app.include_router(router)
 
 
+def _forward_call_records(control: Any, records: Any) -> None:
+    """New and changed call records reach the live pages through the same event stream as
+    port status (published from the records writer thread; `publish` is thread-safe)."""
+    from firmware.control import StatusUpdate
+    add_listener = getattr(records, "add_listener", None)
+    if add_listener is not None:
+        add_listener(lambda record: control.publish(StatusUpdate("record", payload=record)))
+
+
 def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
     """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
-    from . import routes_auth, routes_status
+    from . import routes_auth, routes_config, routes_history, routes_status, routes_users
 
     data_dir = Path(data_dir)
     store = WebStore(data_dir / "webui.sqlite")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["app_name"] = "Linebox"
+    install_filters(templates)
     app = FastAPI(title="Linebox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebState(
         control=control, config=config, records=records, data_dir=data_dir,
@@ -136,8 +151,9 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (routes_auth, routes_status):
+    for module in (routes_auth, routes_status, routes_history, routes_config, routes_users):
         app.include_router(module.router)
+    _forward_call_records(control, records)
     if sim_token:
         _mount_sim_api(app, sim_token)
     app.add_middleware(HttpGuard, max_body=max_body)

@@ -1,10 +1,12 @@
 """Page rendering: every template gets the user, the CSRF token and the sidebar."""
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
 
 from .guards import PRE_SESSION_COOKIE, current_session, pre_session_token, web
 from .navigation import sections_for
@@ -30,3 +32,22 @@ def set_pre_session_cookie(request: Request, response: Response) -> None:
     if token and request.cookies.get(PRE_SESSION_COOKIE) != token:
         response.set_cookie(PRE_SESSION_COOKIE, token, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/")
+
+
+def _localtime(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _talk_time(record: dict) -> str:
+    talk = record.get("talk")
+    if not isinstance(talk, int | float) or talk < 0:
+        return ""
+    seconds = int(talk)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def install_filters(templates: Jinja2Templates) -> None:
+    templates.env.filters["localtime"] = _localtime
+    templates.env.filters["talk_time"] = _talk_time

@@ -1,0 +1,59 @@
+// Call history: new call records arrive over /api/events and are added to the top of page one.
+"use strict";
+(() => {
+  const table = document.getElementById("history");
+  if (!table) return;
+  const banner = document.getElementById("new-calls");
+  const live = table.dataset.live === "on";
+
+  function cell(text, extra) {
+    const td = document.createElement("td");
+    td.textContent = text || "";
+    if (extra) {
+      const span = document.createElement("span");
+      span.className = "muted";
+      span.textContent = ` ${extra}`;
+      td.append(span);
+    }
+    return td;
+  }
+
+  function when(t) {
+    return typeof t === "number" ? new Date(t * 1000).toLocaleString() : (t || "");
+  }
+
+  const LABELS = { answered: "Answered", no_answer: "No answer", busy: "Busy", failed: "Failed" };
+
+  function talkTime(r) {
+    return typeof r.talk === "number" ? window.linebox.formatDuration(r.talk) : "";
+  }
+
+  function addRecord(r) {
+    if (!r || !r.call_id) return;
+    if (!live) { banner.classList.add("show"); return; }
+    const body = table.tBodies[0];
+    const existing = [...body.rows].find((row) => row.dataset.callId === String(r.call_id));
+    const row = document.createElement("tr");
+    row.dataset.callId = String(r.call_id);
+    row.className = "new-row";
+    const badge = document.createElement("span");
+    badge.className = `badge ${(r.disposition || "up").replace(/_/g, "-")}`;
+    badge.textContent = LABELS[r.disposition] || "In progress";
+    const result = document.createElement("td");
+    result.append(badge);
+    row.append(cell(when(r.start)), cell(r.src, r.caller_id_name), cell(r.dst), cell(r.direction),
+      cell(r.line), result, cell(talkTime(r)));
+    for (const empty of body.querySelectorAll(".empty-row")) empty.remove();
+    if (existing) existing.replaceWith(row); else body.prepend(row);
+    while (body.rows.length > 25) body.deleteRow(body.rows.length - 1);
+  }
+
+  const events = new EventSource("/api/events");
+  for (const kind of ["record", "call"]) {
+    events.addEventListener(kind, (e) => {
+      const data = JSON.parse(e.data);
+      addRecord(data && data.record ? data.record : data);
+    });
+  }
+  events.addEventListener("logout", () => { events.close(); window.location.href = "/login"; });
+})();
