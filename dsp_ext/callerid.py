@@ -19,6 +19,7 @@ import numpy as np
 
 from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr
 from dsp_ext.cid_message import (
+    MAX_DTMF_DIGITS,
     CallerIdMessage,
     build_call_message,
     build_dtmf_digits,
@@ -239,10 +240,11 @@ class _FskMessageAssembler:
 
 
 class _DtmfCallerIdAssembler:
-    """Collects DTMF digits into `A...C`-style strings, bounded in length and time."""
+    """Collects DTMF digits into caller-ID strings, bounded in length and time:
+    a string ends at C or #; a start code (A, B, D) or a silence of a second
+    begins a new one."""
 
-    MAX_DIGITS = 40
-    GAP_SAMPLES = RATE      # a second without a digit abandons a partial string
+    GAP_SAMPLES = RATE
 
     def __init__(self) -> None:
         from dsp_ext.dtmf import DtmfReceiver  # owned by the DTMF module
@@ -253,13 +255,11 @@ class _DtmfCallerIdAssembler:
     def reset(self) -> None:
         self._digits = ""
         self._idle = 0
-        if hasattr(self._rx, "reset"):
-            self._rx.reset()
+        self._rx.reset()
 
     def process(self, samples: np.ndarray) -> list[CallerIdMessage]:
         found: list[CallerIdMessage] = []
-        digits = [_digit_of(event) for event in self._rx.process(samples)]
-        digits = [d for d in digits if d]
+        digits = [event.digit for event in self._rx.process(samples) if event.kind == "start"]
         if not digits:
             self._idle += len(samples)
             if self._idle > self.GAP_SAMPLES:
@@ -267,31 +267,17 @@ class _DtmfCallerIdAssembler:
             return found
         self._idle = 0
         for digit in digits:
-            if digit in "ABD":
-                self._digits = digit
-            elif self._digits:
-                self._digits += digit
-                if digit in "C#":
-                    message = parse_dtmf_digits(self._digits)
-                    if message:
-                        found.append(message)
+            if digit in "AD" or (digit == "B" and not self._digits.startswith("A")):
+                # a new start code; B and D may also be fields inside an A string
+                if not (digit == "D" and self._digits.startswith("A")):
                     self._digits = ""
-                elif len(self._digits) > self.MAX_DIGITS:
-                    self._digits = ""
+            self._digits = (self._digits + digit)[-MAX_DTMF_DIGITS:]
+            if digit in "C#":
+                message = parse_dtmf_digits(self._digits)
+                if message:
+                    found.append(message)
+                self._digits = ""
         return found
-
-
-def _digit_of(event: object) -> str | None:
-    """The digit of a DTMF receiver event (a str, or an object/dict with `digit`)."""
-    if isinstance(event, str):
-        return event if len(event) == 1 else None
-    if isinstance(event, dict):
-        digit = event.get("digit")
-        is_end = event.get("kind", event.get("event", "start")) in ("start", "digit")
-    else:
-        digit = getattr(event, "digit", None)
-        is_end = getattr(event, "kind", getattr(event, "event", "start")) in ("start", "digit")
-    return digit if isinstance(digit, str) and is_end else None
 
 
 class CallerIdReceiver:

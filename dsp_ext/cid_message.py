@@ -21,6 +21,7 @@ length-bounded and stripped of control characters before anyone sees it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 SDMF_CALL = 0x04
@@ -43,6 +44,7 @@ ENCODE_MAX_NAME = 50
 ABSENT_TO_CODE = {"private": "P", "unavailable": "O"}
 CODE_TO_ABSENT = {"P": "private", "O": "unavailable"}
 FSK_TYPES = {SDMF_CALL, SDMF_MWI, MDMF_CALL, MDMF_MWI}
+MAX_DTMF_DIGITS = 48
 NUMBER_CHARS = set("0123456789*#+")
 
 
@@ -231,17 +233,28 @@ def parse_fsk_message(raw: bytes, standard: str) -> CallerIdMessage | None:
 
 
 def parse_dtmf_digits(digits: str) -> CallerIdMessage | None:
-    """Parse one complete DTMF caller-ID string (start code to end code)."""
-    if len(digits) < 2 or digits[0] not in "ABD" or digits[-1] not in "C#":
+    """Parse one complete DTMF caller-ID string, start code (if any) to end code.
+
+    Variant 1: `A<number>[D<redirecting>][B<info>]C` (info 00 unavailable, 10
+    private); Taiwan: `D<number>C`; variant 2: `A<number>#` or `D1#`/`D2#`/`D3#`;
+    variant 4: `<number>#` with no start code.
+    """
+    if len(digits) < 2 or len(digits) > MAX_DTMF_DIGITS or digits[-1] not in "C#":
         return None
-    start, inner = digits[0], digits[1:-1]
-    if not inner.isdigit():
+    body, end = digits[:-1], digits[-1]
+    if body.isdigit():
+        number = clean_number(body.encode()) if end == "#" else None
+        return CallerIdMessage("dtmf", "dtmf", "call", number=number) if number else None
+    fields = re.fullmatch(r"(?:[ABD]\d*)+", body) and re.findall(r"([ABD])(\d*)", body)
+    if not fields:
         return None
-    if start == "B":
-        absent = {"00": "unavailable", "10": "private"}.get(inner)
+    code, value = fields[0]
+    if code == "D" and end == "#":
+        absent = {"1": "private", "2": "unavailable", "3": "unavailable"}.get(value)
         return CallerIdMessage("dtmf", "dtmf", "call", number_absent=absent) if absent else None
-    if start == "D" and digits[-1] == "#":
-        absent = {"1": "private", "2": "unavailable", "3": "unavailable"}.get(inner)
-        return CallerIdMessage("dtmf", "dtmf", "call", number_absent=absent) if absent else None
-    number = clean_number(inner.encode())
-    return CallerIdMessage("dtmf", "dtmf", "call", number=number) if number else None
+    info = dict(fields).get("B")
+    absent = {"00": "unavailable", "10": "private"}.get(info or "")
+    number = clean_number(value.encode()) if code in "AD" else None
+    if number is None and absent is None:
+        return None
+    return CallerIdMessage("dtmf", "dtmf", "call", number=number, number_absent=None if number else absent)
