@@ -232,7 +232,8 @@ class AtomicJSONStorage(Storage):
 
     def _refresh_backup(self) -> None:
         """config.json (known good) becomes config.json.bak, atomically, before it is replaced."""
-        link = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.link")
+        # Named like atomic_write's temp files, so a crash between link and rename leaves a known leftover.
+        link = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.tmp")
         with contextlib.suppress(FileNotFoundError):
             link.unlink()
         try:
@@ -242,6 +243,8 @@ class AtomicJSONStorage(Storage):
         except FileNotFoundError:
             pass
         except OSError as e:
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
             if e.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
                 raise
             atomic_write(self.backup_path, self.path.read_bytes())   # no hard links here (vfat): copy
@@ -252,11 +255,16 @@ class AtomicJSONStorage(Storage):
 DEFAULT_SETTINGS: dict[str, Any] = {"country": "US", "access_code": "9", "site_name": "Linebox",
                                     "timezone": "UTC"}
 
-# Engine timings (see firmware.engine.EngineSettings): name -> (low, high) in ms.
-TIMING_LIMITS: dict[str, tuple[int, int]] = {
-    "first_digit_ms": (2000, 120000), "interdigit_ms": (1000, 30000), "outside_digit_ms": (1000, 30000),
-    "invalid_ms": (0, 30000), "ring_timeout_ms": (5000, 600000), "line_seize_ms": (0, 10000),
-    "line_answer_ms": (0, 60000), "cid_wait_ms": (0, 20000),
+# Engine timings (see firmware.engine.EngineSettings): name -> (low, high, what it is), in ms.
+TIMING_LIMITS: dict[str, tuple[int, int, str]] = {
+    "first_digit_ms": (2000, 120000, "Time to dial the first digit"),
+    "interdigit_ms": (1000, 30000, "Time between digits of an extension"),
+    "outside_digit_ms": (1000, 30000, "Time after the last digit of an outside number"),
+    "invalid_ms": (0, 30000, "Pause before congestion for an unknown number"),
+    "ring_timeout_ms": (5000, 600000, "Ringing time before no answer"),
+    "line_seize_ms": (0, 10000, "Wait for the exchange after seizing a line"),
+    "line_answer_ms": (0, 60000, "Outside call answer delay"),
+    "cid_wait_ms": (0, 20000, "Wait for inbound caller ID"),
 }
 
 _EXT_NUMBER = re.compile(r"[0-9]{2,6}")
@@ -342,9 +350,9 @@ def _validate_setting(key: str, value: Any) -> Any:
                               "America/New_York or UTC.")
         return value.strip()
     if key in TIMING_LIMITS:
-        low, high = TIMING_LIMITS[key]
+        low, high, what = TIMING_LIMITS[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"{key} must be a whole number of milliseconds from {low} to {high}.")
+            raise ConfigError(f"{what} ({key}) must be a whole number of milliseconds from {low} to {high}.")
         return value
     raise ConfigError(f"Unknown setting {key[:40]!r}. Known settings: "
                       f"{', '.join(sorted([*DEFAULT_SETTINGS, *TIMING_LIMITS]))}.")
