@@ -242,10 +242,10 @@ def parse_dtmf_digits(digits: str) -> CallerIdMessage | None:
     if len(digits) < 2 or len(digits) > MAX_DTMF_DIGITS or digits[-1] not in "C#":
         return None
     body, end = digits[:-1], digits[-1]
-    if body.isdigit():
+    if body.isascii() and body.isdigit():
         number = clean_number(body.encode()) if end == "#" else None
         return CallerIdMessage("dtmf", "dtmf", "call", number=number) if number else None
-    fields = re.fullmatch(r"(?:[ABD]\d*)+", body) and re.findall(r"([ABD])(\d*)", body)
+    fields = re.fullmatch(r"(?:[ABD][0-9]*)+", body) and re.findall(r"([ABD])([0-9]*)", body)
     if not fields:
         return None
     code, value = fields[0]

@@ -50,10 +50,15 @@
 void fsk_tx_init(fsk_tx_t *s, double mark_hz, double space_hz, double baud, double amplitude)
 {
     memset(s, 0, sizeof(*s));
+    /* Out-of-range or NaN parameters give silence or a clamped tone, never UB. */
+    if (!(mark_hz >= 0.0 && mark_hz <= FSK_RATE))
+        mark_hz = 0.0;
+    if (!(space_hz >= 0.0 && space_hz <= FSK_RATE))
+        space_hz = 0.0;
     s->inc_mark = 2.0 * M_PI * mark_hz / FSK_RATE;
     s->inc_space = 2.0 * M_PI * space_hz / FSK_RATE;
-    s->samples_per_bit = baud > 1.0 ? FSK_RATE / baud : FSK_RATE;
-    if (amplitude < 0.0)
+    s->samples_per_bit = (baud >= 1.0 && baud <= FSK_RATE) ? FSK_RATE / baud : FSK_RATE;
+    if (!(amplitude > 0.0))
         amplitude = 0.0;
     s->amplitude = amplitude > 32767.0 ? 32767.0 : amplitude;
 }
@@ -61,6 +66,8 @@ void fsk_tx_init(fsk_tx_t *s, double mark_hz, double space_hz, double baud, doub
 int fsk_tx_bits(fsk_tx_t *s, const uint8_t *bits, int nbits, int16_t *out, int max_out)
 {
     int produced = 0;
+    if (bits == NULL || out == NULL)
+        return 0;
     for (int b = 0; b < nbits; b++) {
         double due = s->carry + s->samples_per_bit;
         int count = (int) due;
