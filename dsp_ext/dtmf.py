@@ -1,0 +1,155 @@
+"""DTMF receiver and generator: the Python face of `src/dtmf.c`.
+
+One `DtmfReceiver` and one `DtmfGenerator` per channel; both keep their state
+in C and accept frames of any length.
+
+Line echo of our own digits: pass what was sent to the line in the same call
+(`process(rx, sent=tx)`) and a digit that the line merely echoes back (the same
+digit, weaker than we sent it, within the echo tail) is not reported.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr
+from dsp_ext.levels import DBM0_PEAK, RATE, dbm0_to_peak
+
+DIGITS = "0123456789*#ABCD"
+ECHO_TAIL_S = 0.25          # a hybrid echo arrives well within this (G.168 tails are <= 128 ms)
+ECHO_MIN_LOSS_DB = 1.0      # an echo is at least this much weaker than what was sent
+
+
+@dataclass(frozen=True)
+class DtmfEvent:
+    kind: str           # "start" | "end"
+    digit: str
+    time: float         # seconds since the receiver was created (sample count / 8000)
+    level_dbm0: float   # level of the stronger tone at detection (end events repeat the start's)
+
+
+def check_digits(digits: str) -> str:
+    for i, ch in enumerate(digits):
+        if ch not in DIGITS:
+            raise ValueError(f"{ch!r} (position {i + 1} of {digits!r}) is not a DTMF digit; use 0-9 * # A-D")
+    return digits
+
+
+class _Detector:
+    """One C receiver state and its event buffer."""
+
+    def __init__(self) -> None:
+        self._state = ffi.new("dtmf_rx_t *")
+        lib.dtmf_rx_init(self._state, DBM0_PEAK)
+        self._events = ffi.new("dtmf_event_t[]", 64)
+
+    def reset(self) -> None:
+        lib.dtmf_rx_reset(self._state)
+
+    def process(self, x: np.ndarray) -> list[tuple[int, str, int, float]]:
+        if len(self._events) < x.size // 51 + 2:
+            self._events = ffi.new("dtmf_event_t[]", x.size // 51 + 2)
+        n = lib.dtmf_rx_process(self._state, samples_ptr(x), x.size, self._events, len(self._events))
+        return [(e.kind, e.digit.decode(), int(e.sample), float(e.level_dbm0))
+                for e in (self._events[i] for i in range(n))]
+
+
+class DtmfReceiver:
+    def __init__(self) -> None:
+        self._rx = _Detector()
+        self._tx = _Detector()
+        self._start_level = 0.0
+        # echo guard: per digit, (last time we were sending it, its level)
+        self._sent: dict[str, tuple[float, float]] = {}
+        self._sending: dict[str, float] = {}
+        self._suppressed: str | None = None
+
+    def reset(self) -> None:
+        self._rx.reset()
+        self._tx.reset()
+        self._sent.clear()
+        self._sending.clear()
+        self._suppressed = None
+
+    def process(self, samples: np.ndarray, sent: np.ndarray | None = None) -> list[DtmfEvent]:
+        x = as_int16(samples)
+        if sent is not None:
+            self._track_sent(as_int16(sent), x.size)
+        out = []
+        for kind, digit, sample, level in self._rx.process(x):
+            t = sample / RATE
+            if kind == lib.DTMF_EV_START:
+                if self._is_echo(digit, t, level):
+                    self._suppressed = digit
+                    continue
+                self._start_level = level
+                out.append(DtmfEvent("start", digit, t, level))
+            else:
+                if self._suppressed == digit:
+                    self._suppressed = None
+                    continue
+                out.append(DtmfEvent("end", digit, t, self._start_level))
+        return out
+
+    def _track_sent(self, tx: np.ndarray, n: int) -> None:
+        if tx.size != n:
+            raise ValueError(f"sent has {tx.size} samples but the received frame has {n}; pass the same span")
+        for kind, digit, sample, level in self._tx.process(tx):
+            if kind == lib.DTMF_EV_START:
+                self._sending[digit] = level
+            else:
+                self._sent[digit] = (sample / RATE, self._sending.pop(digit, level))
+
+    def _is_echo(self, digit: str, t: float, level: float) -> bool:
+        if digit in self._sending:
+            return level <= self._sending[digit] - ECHO_MIN_LOSS_DB
+        if digit in self._sent:
+            ended, sent_level = self._sent[digit]
+            return t <= ended + ECHO_TAIL_S and level <= sent_level - ECHO_MIN_LOSS_DB
+        return False
+
+
+class DtmfGenerator:
+    """Plays queued digits, `on_ms` of tone then `off_ms` of silence each,
+    continuously across calls to `generate`. `level_dbm0` is the row (low)
+    tone; the column (high) tone is `twist_db` louder, as phones send them."""
+
+    def __init__(self, on_ms: int = 80, off_ms: int = 80, level_dbm0: float = -10.0, twist_db: float = 2.0) -> None:
+        if on_ms <= 0 or off_ms < 0:
+            raise ValueError(f"on_ms must be > 0 and off_ms >= 0 (got {on_ms}, {off_ms})")
+        self._state = ffi.new("dtmf_tx_t *")
+        lib.dtmf_tx_init(self._state, int(on_ms), int(off_ms), dbm0_to_peak(level_dbm0),
+                         dbm0_to_peak(level_dbm0 + twist_db))
+        self._pending = ""   # digits that did not fit in the C queue yet
+
+    def queue(self, digits: str) -> None:
+        self._pending += check_digits(digits)
+        self._feed()
+
+    def _feed(self) -> None:
+        if self._pending:
+            took = lib.dtmf_tx_queue(self._state, self._pending.encode(), len(self._pending))
+            self._pending = self._pending[took:]
+
+    def generate(self, n: int) -> np.ndarray:
+        out = np.empty(n, dtype=np.int16)
+        done = 0
+        while done < n:
+            # generate in pieces no longer than it takes to drain the C queue
+            # to half, so `_pending` digits follow without a gap in time
+            step = n - done if not self._pending else min(n - done, 8000)
+            lib.dtmf_tx_generate(self._state, samples_ptr(out[done:done + step]), step)
+            done += step
+            self._feed()
+        return out
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending) or bool(lib.dtmf_tx_busy(self._state))
+
+
+def dtmf_encode(digits: str, on_ms: int = 80, off_ms: int = 80, level_dbm0: float = -10.0,
+                twist_db: float = 2.0) -> np.ndarray:
+    """The whole signal for `digits`: each digit on_ms of tone then off_ms of silence."""
+    gen = DtmfGenerator(on_ms, off_ms, level_dbm0, twist_db)
+    gen.queue(digits)
+    return gen.generate(len(digits) * (on_ms + off_ms) * RATE // 1000)

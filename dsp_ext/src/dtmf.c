@@ -1,0 +1,420 @@
+/* DTMF receiver and generator.
+ *
+ * Receiver design
+ * ---------------
+ * Eight Goertzel filters, one per Q.23 frequency, share one pass over the
+ * input. The inner loop updates all eight from one sample (arrays of eight
+ * floats, so the compiler vectorises it: two SSE/NEON registers), plus the
+ * block energy. Blocks are 102 samples (12.75 ms, bins 78 Hz apart, which
+ * separates adjacent DTMF rows by ~20 dB) split into two 51-sample halves;
+ * combining the halves' complex outputs gives the whole-block DFT, so the
+ * halves cost nothing extra per sample.
+ *
+ * A block *qualifies* as digit d when:
+ *   - the strongest row tone and the strongest column tone are each above
+ *     the minimum level (-40 dBm0), and each is >= 6 dB above the other
+ *     tones of its group;
+ *   - twist (column minus row) is within -4.8 .. +8.8 dB (Q.24: accept
+ *     reverse 4 dB and normal 8 dB);
+ *   - the two tones carry at least half of the block's energy (speech and
+ *     music spread their energy; this is the main talk-off guard);
+ *   - each tone's power in the two halves differs by < 2 dB, i.e. the tone
+ *     fills >= ~90% of the block. This is what makes the duration rule exact:
+ *     two qualifying blocks need >= 24 ms of tone, and any 40 ms tone
+ *     contains two whole blocks.
+ * A digit *starts* when two consecutive blocks qualify as the same digit and
+ * both tones are within 2.5% of nominal (Q.24: accept 1.5%, reject 3.5%).
+ * The frequency comes from the phase advance of the tone's DFT: between the
+ * halves (coarse, unambiguous to +-78 Hz) and between the two blocks (fine,
+ * ambiguous every 78 Hz, resolved by the coarse value). The powers used for
+ * twist and level are corrected for the bin's roll-off at that frequency.
+ * A started digit *continues* while the block or either half still shows
+ * its two tones (as winners, at >= 6 dB below the minimum, with >= 25% of
+ * the energy); it *ends* after two blocks that do not. A gap of <= 10 ms can
+ * spoil at most one block, so it is bridged.
+ */
+#include "dtmf.h"
+
+#include <math.h>
+#include <string.h>
+
+#define DTMF_RATE 8000.0f
+#define DTMF_MIN_LEVEL_DBM0 -40.0f
+#define DTMF_CONT_MARGIN 0.25f          /* continuation: 6 dB below the minimum */
+#define DTMF_TWIST_NORMAL_DB 8.8f
+#define DTMF_TWIST_REVERSE_DB 4.8f
+#define DTMF_REL_PEAK 0.25f             /* other tones of a group <= -6 dB */
+#define DTMF_PURITY 0.5f
+#define DTMF_CONT_PURITY 0.25f
+#define DTMF_HALF_BALANCE 1.585f        /* 2 dB */
+#define DTMF_FREQ_TOL 0.025f
+#define DTMF_END_MISSES 2
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+static const float dtmf_freqs[8] = {697, 770, 852, 941, 1209, 1336, 1477, 1633};
+static const char dtmf_keys[4][4] = {
+    {'1', '2', '3', 'A'}, {'4', '5', '6', 'B'}, {'7', '8', '9', 'C'}, {'*', '0', '#', 'D'}};
+
+int dtmf_digit_index(char digit)
+{
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            if (dtmf_keys[r][c] == digit)
+                return r * 4 + c;
+    return -1;
+}
+
+void dtmf_rx_reset(dtmf_rx_t *s)
+{
+    memset(s->s1, 0, sizeof(s->s1));
+    memset(s->s2, 0, sizeof(s->s2));
+    memset(s->h1_re, 0, sizeof(s->h1_re));
+    memset(s->h1_im, 0, sizeof(s->h1_im));
+    memset(s->prev_re, 0, sizeof(s->prev_re));
+    memset(s->prev_im, 0, sizeof(s->prev_im));
+    memset(s->h1_power, 0, sizeof(s->h1_power));
+    s->energy = s->h1_energy = 0.0f;
+    s->fill = s->half = 0;
+    s->samples = 0;
+    s->prev_hit = 0;
+    s->prev_hit_level = 0.0f;
+    s->prev_valid = 0;
+    s->current = 0;
+    s->misses = 0;
+    s->miss_start = 0;
+    s->events_dropped = 0;
+}
+
+void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak)
+{
+    memset(s, 0, sizeof(*s));
+    for (int k = 0; k < 8; k++) {
+        double w = 2.0 * M_PI * dtmf_freqs[k] / DTMF_RATE;
+        s->coef[k] = (float) (2.0 * cos(w));
+        s->cosw[k] = (float) cos(w);
+        s->sinw[k] = (float) sin(w);
+        s->half_rot_re[k] = (float) cos(w * DTMF_HALF);
+        s->half_rot_im[k] = (float) -sin(w * DTMF_HALF);
+    }
+    s->dbm0_rms2 = (float) (dbm0_peak * dbm0_peak / 2.0);
+    /* A sine of mean square m over N samples has block power (2|X|^2/N) N m. */
+    s->min_block_power = s->dbm0_rms2 * powf(10.0f, DTMF_MIN_LEVEL_DBM0 / 10.0f) * DTMF_BLOCK;
+    dtmf_rx_reset(s);
+}
+
+static float wrap_pi(float a)
+{
+    while (a > (float) M_PI)
+        a -= 2.0f * (float) M_PI;
+    while (a < -(float) M_PI)
+        a += 2.0f * (float) M_PI;
+    return a;
+}
+
+/* Power of a rectangular-window DFT bin relative to its peak, for a tone
+ * `df` Hz away, over n samples (the Dirichlet kernel, squared). */
+static float bin_rolloff(float df, int n)
+{
+    float x = (float) M_PI * df / DTMF_RATE;
+    if (fabsf(x) < 1e-6f)
+        return 1.0f;
+    float r = sinf(n * x) / (n * sinf(x));
+    return r * r;
+}
+
+typedef struct {
+    float re[8], im[8], power[8];
+} dtmf_block_t;
+
+static int strongest(const float *p, int from)
+{
+    int best = from;
+    for (int k = from + 1; k < from + 4; k++)
+        if (p[k] > p[best])
+            best = k;
+    return best;
+}
+
+static int dominates(const float *p, int best, int from)
+{
+    for (int k = from; k < from + 4; k++)
+        if (k != best && p[k] > DTMF_REL_PEAK * p[best])
+            return 0;
+    return 1;
+}
+
+/* Does this set of powers (block or half, `energy` over the same span,
+ * `min_power` scaled to its length) show digit (row r, column c)? */
+static int shows(const float *p, float energy, float min_power, int r, int c, float purity)
+{
+    int lo = strongest(p, 0), hi = strongest(p, 4);
+    if (lo != r || hi != 4 + c)
+        return 0;
+    if (p[lo] < min_power || p[hi] < min_power)
+        return 0;
+    if (!dominates(p, lo, 0) || !dominates(p, hi, 4))
+        return 0;
+    return p[lo] + p[hi] >= purity * energy;
+}
+
+static float freq_offset(const dtmf_rx_t *s, const dtmf_block_t *b, int k, const float *h2_re, const float *h2_im)
+{
+    /* coarse: phase advance over 51 samples, first half to second */
+    float cre = h2_re[k] * s->h1_re[k] + h2_im[k] * s->h1_im[k];
+    float cim = h2_im[k] * s->h1_re[k] - h2_re[k] * s->h1_im[k];
+    float w = 2.0f * (float) M_PI * dtmf_freqs[k] / DTMF_RATE;
+    float coarse = wrap_pi(atan2f(cim, cre) - wrap_pi(w * DTMF_HALF)) * DTMF_RATE / (2.0f * (float) M_PI * DTMF_HALF);
+    /* fine: phase advance over 102 samples, previous block to this one */
+    float fre = b->re[k] * s->prev_re[k] + b->im[k] * s->prev_im[k];
+    float fim = b->im[k] * s->prev_re[k] - b->re[k] * s->prev_im[k];
+    float step = DTMF_RATE / DTMF_BLOCK;
+    float fine = wrap_pi(atan2f(fim, fre) - wrap_pi(w * DTMF_BLOCK)) * DTMF_RATE / (2.0f * (float) M_PI * DTMF_BLOCK);
+    return fine + step * roundf((coarse - fine) / step);
+}
+
+static void emit(dtmf_rx_t *s, dtmf_event_t *events, int max_events, int *count, int kind, char digit,
+                 uint64_t sample, float level)
+{
+    if (*count >= max_events) {
+        s->events_dropped++;
+        return;
+    }
+    dtmf_event_t *e = &events[(*count)++];
+    e->kind = kind;
+    e->digit = digit;
+    e->sample = sample;
+    e->level_dbm0 = level;
+}
+
+static float level_dbm0(const dtmf_rx_t *s, float block_power)
+{
+    float ms = block_power / DTMF_BLOCK;
+    return ms > 0.0f ? 10.0f * log10f(ms / s->dbm0_rms2) : -200.0f;
+}
+
+/* Called when the second half of a block is complete. */
+static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, float h2_energy,
+                         dtmf_event_t *events, int max_events, int *count)
+{
+    dtmf_block_t b;
+    float h2_power[8];
+    for (int k = 0; k < 8; k++) {
+        b.re[k] = s->h1_re[k] + h2_re[k] * s->half_rot_re[k] - h2_im[k] * s->half_rot_im[k];
+        b.im[k] = s->h1_im[k] + h2_re[k] * s->half_rot_im[k] + h2_im[k] * s->half_rot_re[k];
+        b.power[k] = (b.re[k] * b.re[k] + b.im[k] * b.im[k]) * (2.0f / DTMF_BLOCK);
+        h2_power[k] = (h2_re[k] * h2_re[k] + h2_im[k] * h2_im[k]) * (2.0f / DTMF_HALF);
+    }
+    float energy = s->h1_energy + h2_energy;
+    uint64_t block_start = s->samples - DTMF_BLOCK;
+
+    /* Does the block qualify as a digit on its own? */
+    char hit = 0;
+    float hit_level = 0.0f;
+    int lo = strongest(b.power, 0), hi = strongest(b.power, 4);
+    if (shows(b.power, energy, s->min_block_power, lo, hi - 4, DTMF_PURITY)) {
+        float twist = b.power[hi] / b.power[lo];
+        int balanced = 1;
+        for (int i = 0; i < 2; i++) {
+            int k = i ? hi : lo;
+            float a = s->h1_power[k], c = h2_power[k];
+            if (a > DTMF_HALF_BALANCE * c || c > DTMF_HALF_BALANCE * a)
+                balanced = 0;
+        }
+        if (balanced && twist <= powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
+            && twist >= powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f)) {
+            hit = dtmf_keys[lo][hi - 4];
+            hit_level = level_dbm0(s, b.power[lo] > b.power[hi] ? b.power[lo] : b.power[hi]);
+        }
+    }
+
+    /* Continuation or end of the digit being reported. */
+    if (s->current) {
+        int idx = dtmf_digit_index(s->current);
+        int r = idx / 4, c = idx % 4;
+        float half_min = s->min_block_power * DTMF_CONT_MARGIN * ((float) DTMF_HALF / DTMF_BLOCK);
+        int present = shows(b.power, energy, s->min_block_power * DTMF_CONT_MARGIN, r, c, DTMF_CONT_PURITY)
+            || shows(s->h1_power, s->h1_energy, half_min, r, c, DTMF_CONT_PURITY)
+            || shows(h2_power, h2_energy, half_min, r, c, DTMF_CONT_PURITY);
+        if (present) {
+            s->misses = 0;
+        } else {
+            if (s->misses++ == 0)
+                s->miss_start = block_start;
+            if (s->misses >= DTMF_END_MISSES) {
+                emit(s, events, max_events, count, DTMF_EV_END, s->current, s->miss_start, 0.0f);
+                s->current = 0;
+                s->misses = 0;
+            }
+        }
+    }
+
+    /* A new digit: two qualifying blocks in a row, tones on frequency. */
+    if (!s->current && hit && hit == s->prev_hit && s->prev_valid) {
+        float dlo = freq_offset(s, &b, lo, h2_re, h2_im);
+        float dhi = freq_offset(s, &b, hi, h2_re, h2_im);
+        if (fabsf(dlo) <= DTMF_FREQ_TOL * dtmf_freqs[lo] && fabsf(dhi) <= DTMF_FREQ_TOL * dtmf_freqs[hi]) {
+            float plo = b.power[lo] / bin_rolloff(dlo, DTMF_BLOCK);
+            float phi = b.power[hi] / bin_rolloff(dhi, DTMF_BLOCK);
+            float twist = phi / plo;
+            if (twist <= powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
+                && twist >= powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f)) {
+                s->current = hit;
+                s->misses = 0;
+                emit(s, events, max_events, count, DTMF_EV_START, hit, block_start - DTMF_BLOCK,
+                     level_dbm0(s, plo > phi ? plo : phi));
+            }
+        }
+    }
+    (void) hit_level;
+    s->prev_hit = hit;
+    s->prev_valid = 1;
+    memcpy(s->prev_re, b.re, sizeof(b.re));
+    memcpy(s->prev_im, b.im, sizeof(b.im));
+}
+
+int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
+{
+    int count = 0;
+    int i = 0;
+    while (i < n) {
+        int take = DTMF_HALF - s->fill;
+        if (take > n - i)
+            take = n - i;
+        /* Hot loop: local copies so the compiler keeps the eight filters in
+         * registers and vectorises the k loop. */
+        float s1[8], s2[8], coef[8];
+        memcpy(s1, s->s1, sizeof(s1));
+        memcpy(s2, s->s2, sizeof(s2));
+        memcpy(coef, s->coef, sizeof(coef));
+        float energy = s->energy;
+        for (int j = 0; j < take; j++) {
+            float x = (float) in[i + j];
+            energy += x * x;
+            for (int k = 0; k < 8; k++) {
+                float s0 = x + coef[k] * s1[k] - s2[k];
+                s2[k] = s1[k];
+                s1[k] = s0;
+            }
+        }
+        i += take;
+        s->fill += take;
+        s->samples += (uint64_t) take;
+        s->energy = energy;
+        if (s->fill < DTMF_HALF) {
+            memcpy(s->s1, s1, sizeof(s1));
+            memcpy(s->s2, s2, sizeof(s2));
+            break;
+        }
+        /* Half complete: its DFT at each tone (up to a per-tone constant
+         * phase, the same for every half, which cancels in every use). */
+        float re[8], im[8];
+        for (int k = 0; k < 8; k++) {
+            re[k] = s1[k] - s->cosw[k] * s2[k];
+            im[k] = s->sinw[k] * s2[k];
+        }
+        memset(s->s1, 0, sizeof(s->s1));
+        memset(s->s2, 0, sizeof(s->s2));
+        s->fill = 0;
+        if (s->half == 0) {
+            memcpy(s->h1_re, re, sizeof(re));
+            memcpy(s->h1_im, im, sizeof(im));
+            for (int k = 0; k < 8; k++)
+                s->h1_power[k] = (re[k] * re[k] + im[k] * im[k]) * (2.0f / DTMF_HALF);
+            s->h1_energy = energy;
+            s->half = 1;
+        } else {
+            end_of_block(s, re, im, energy, events, max_events, &count);
+            s->half = 0;
+        }
+        s->energy = 0.0f;
+    }
+    return count;
+}
+
+/* ---- generator ---- */
+
+void dtmf_tx_init(dtmf_tx_t *s, int on_ms, int off_ms, double amp_low, double amp_high)
+{
+    memset(s, 0, sizeof(*s));
+    s->on_samples = on_ms > 0 ? on_ms * 8 : 0;
+    s->off_samples = off_ms > 0 ? off_ms * 8 : 0;
+    s->amp_low = amp_low;
+    s->amp_high = amp_high;
+}
+
+int dtmf_tx_queue(dtmf_tx_t *s, const char *digits, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (dtmf_digit_index(digits[i]) < 0)
+            return -1 - i;
+    int accepted = 0;
+    while (accepted < n && s->count < DTMF_TX_QUEUE) {
+        s->queue[(s->head + s->count) % DTMF_TX_QUEUE] = digits[accepted++];
+        s->count++;
+    }
+    return accepted;
+}
+
+int dtmf_tx_busy(const dtmf_tx_t *s)
+{
+    return s->state != 0 || s->count > 0;
+}
+
+static void next_period(dtmf_tx_t *s)
+{
+    if (s->state == 1 && s->off_samples > 0) {
+        s->state = 2;
+        s->remaining = s->off_samples;
+        return;
+    }
+    if (s->count == 0 || s->on_samples == 0) {
+        s->state = 0;
+        s->remaining = 0;
+        return;
+    }
+    int idx = dtmf_digit_index(s->queue[s->head]);
+    s->head = (s->head + 1) % DTMF_TX_QUEUE;
+    s->count--;
+    s->inc_low = 2.0 * M_PI * dtmf_freqs[idx / 4] / DTMF_RATE;
+    s->inc_high = 2.0 * M_PI * dtmf_freqs[4 + idx % 4] / DTMF_RATE;
+    s->ph_low = s->ph_high = 0.0;
+    s->state = 1;
+    s->remaining = s->on_samples;
+}
+
+void dtmf_tx_generate(dtmf_tx_t *s, int16_t *out, int n)
+{
+    int i = 0;
+    while (i < n) {
+        if (s->remaining == 0)
+            next_period(s);
+        if (s->state == 0) {
+            memset(out + i, 0, (size_t) (n - i) * sizeof(int16_t));
+            return;
+        }
+        int take = s->remaining < n - i ? s->remaining : n - i;
+        if (s->state == 2) {
+            memset(out + i, 0, (size_t) take * sizeof(int16_t));
+        } else {
+            for (int j = 0; j < take; j++) {
+                double v = s->amp_low * sin(s->ph_low) + s->amp_high * sin(s->ph_high);
+                s->ph_low += s->inc_low;
+                s->ph_high += s->inc_high;
+                if (v > 32767.0)
+                    v = 32767.0;
+                if (v < -32768.0)
+                    v = -32768.0;
+                out[i + j] = (int16_t) lrint(v);
+            }
+            if (s->ph_low > 2.0 * M_PI)
+                s->ph_low = fmod(s->ph_low, 2.0 * M_PI);
+            if (s->ph_high > 2.0 * M_PI)
+                s->ph_high = fmod(s->ph_high, 2.0 * M_PI);
+        }
+        s->remaining -= take;
+        i += take;
+    }
+}

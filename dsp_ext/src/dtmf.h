@@ -1,0 +1,91 @@
+/* DTMF (Q.23 tones) receiver and generator, 8 kHz int16.
+ *
+ * Receiver: eight Goertzel filters run over 102-sample blocks (12.75 ms),
+ * each block computed as two 51-sample halves so that one pass yields the
+ * block power, the per-half powers (is the tone present over the whole
+ * block?) and a frequency estimate (phase advance between halves, refined by
+ * the phase advance between consecutive blocks). See dtmf.c for the rules.
+ *
+ * The state structs are plain values: Python allocates them once per channel
+ * (ffi.new) and the per-sample path never allocates.
+ */
+#ifndef LINEBOX_DTMF_H
+#define LINEBOX_DTMF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* cdef-begin */
+#define DTMF_BLOCK 102
+#define DTMF_HALF 51
+#define DTMF_TX_QUEUE 128
+
+#define DTMF_EV_START 1
+#define DTMF_EV_END 2
+
+typedef struct {
+    int kind;            /* DTMF_EV_START or DTMF_EV_END */
+    char digit;          /* one of 0123456789*#ABCD */
+    uint64_t sample;     /* start: first sample of the tone; end: first sample after it */
+    float level_dbm0;    /* stronger of the two tones, at detection */
+} dtmf_event_t;
+
+typedef struct {
+    /* per-tone constants: 697 770 852 941 | 1209 1336 1477 1633 Hz */
+    float coef[8];                 /* 2 cos(w) */
+    float cosw[8], sinw[8];
+    float half_rot_re[8], half_rot_im[8];   /* e^{-j w 51}: aligns the second half to the first */
+    /* running Goertzel state, the block so far and the previous block */
+    float s1[8], s2[8];
+    float h1_re[8], h1_im[8];      /* first half of the current block */
+    float prev_re[8], prev_im[8];  /* whole previous block */
+    float h1_power[8];
+    float energy;                  /* sum of x^2 over the current half */
+    float h1_energy;
+    int fill;                      /* samples in the current half */
+    int half;                      /* 0: first half, 1: second half */
+    uint64_t samples;              /* samples consumed since init/reset */
+    /* decision state */
+    char prev_hit;                 /* digit the previous block qualified as, or 0 */
+    float prev_hit_level;
+    int prev_valid;                /* prev_re/prev_im hold a whole block */
+    char current;                  /* digit being reported, or 0 */
+    int misses;                    /* consecutive blocks without the current digit */
+    uint64_t miss_start;           /* first sample of the first missed block */
+    /* thresholds */
+    float dbm0_rms2;               /* mean square of a 0 dBm0 sine */
+    float min_block_power;         /* per-tone power over a block at the weakest accepted level */
+    uint32_t events_dropped;
+} dtmf_rx_t;
+
+typedef struct {
+    char queue[DTMF_TX_QUEUE];
+    int head;
+    int count;
+    int on_samples, off_samples;
+    double amp_low, amp_high;
+    double ph_low, ph_high, inc_low, inc_high;
+    int remaining;                 /* samples left in the current on or off period */
+    int state;                     /* 0 idle, 1 tone on, 2 pause after a tone */
+} dtmf_tx_t;
+
+/* dbm0_peak: peak amplitude of a 0 dBm0 sine (dsp_ext.levels.DBM0_PEAK). */
+void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak);
+void dtmf_rx_reset(dtmf_rx_t *s);
+/* Returns the number of events written; n / 51 + 2 slots always suffice. */
+int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events);
+
+/* Levels are peak amplitudes of each tone. */
+void dtmf_tx_init(dtmf_tx_t *s, int on_ms, int off_ms, double amp_low, double amp_high);
+/* Appends digits; returns how many fit (the rest must be queued later).
+ * Returns -1 - index of the first character that is not a DTMF digit
+ * (nothing is queued then). */
+int dtmf_tx_queue(dtmf_tx_t *s, const char *digits, int n);
+/* Always writes n samples (silence when idle). */
+void dtmf_tx_generate(dtmf_tx_t *s, int16_t *out, int n);
+int dtmf_tx_busy(const dtmf_tx_t *s);
+/* Row (0-3) and column (0-3) of a digit, or -1 if it is not one. */
+int dtmf_digit_index(char digit);
+/* cdef-end */
+
+#endif

@@ -1,0 +1,275 @@
+"""Call-progress tones: generation, cadence-aware detection, and learning an
+unknown line's tone from a recording.
+
+Detection has two layers. `src/tones.c` measures, every 25 ms block, the power
+at each frequency a country's tones use and the block's total power. Here, per
+block, each distinct *signature* (a set of frequencies, or a modulated pair)
+is judged on or off; on/off run lengths are then matched against each tone's
+cadence. Tones that share a signature (Germany's 425 Hz for everything) are
+told apart by cadence alone; a continuous tone (dial) is recognised once it has
+stayed on longer than any cadenced tone of the same signature could.
+"""
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr
+from dsp_ext.countries import ToneSpec, profile
+from dsp_ext.levels import DBM0_RMS, RATE, dbm0_to_peak
+
+BLOCK = 200                     # 25 ms: 40 Hz bins, so 440 and 480 Hz fall on each other's nulls
+BLOCK_MS = BLOCK * 1000 // RATE
+MODULATION_DEPTH = 0.5          # AM depth we generate for "f1 x f2" tones
+MIN_TONE_DBM0 = -42.0           # weakest tone component we still call "on"
+PURITY = 0.55                   # the signature must carry this share of the block's power
+GLITCH_MS = 100                 # on/off runs shorter than this are dropouts, not cadence
+CADENCE_TOL = 0.1               # relative tolerance on each on/off period ...
+CADENCE_SLACK_MS = 50           # ... plus this much for block quantisation
+TONE_NAMES = ("dial", "ringback", "busy", "congestion", "stutter_dial")
+
+
+def tone(freqs: Sequence[float], ms: int, level_dbm0: float = -10.0) -> np.ndarray:
+    """`ms` of the sum of sines at `freqs`, each at `level_dbm0`."""
+    t = np.arange(int(ms) * RATE // 1000) / RATE
+    x = sum(dbm0_to_peak(level_dbm0) * np.sin(2 * np.pi * f * t) for f in freqs)
+    return np.clip(np.rint(x), -32768, 32767).astype(np.int16) if len(freqs) else np.zeros(t.size, np.int16)
+
+
+class ToneGenerator:
+    """Plays a ToneSpec with its cadence, phase-continuous across calls."""
+
+    def __init__(self, spec: ToneSpec) -> None:
+        if not spec.freqs:
+            raise ValueError("a tone needs at least one frequency")
+        if spec.modulated and len(spec.freqs) != 2:
+            raise ValueError("a modulated tone is (carrier, modulating frequency)")
+        self.spec = spec
+        self._n = 0
+        self._edges = np.cumsum(np.array(spec.cadence_ms, dtype=np.int64) * RATE // 1000)
+
+    @classmethod
+    def for_country(cls, country: str, name: str) -> "ToneGenerator":
+        if name not in TONE_NAMES:
+            raise ValueError(f"unknown tone {name!r}; use one of {', '.join(TONE_NAMES)}")
+        spec = profile(country).tone(name)
+        if spec is None:
+            raise ValueError(f"{country} has no {name} tone")
+        return cls(spec)
+
+    def generate(self, n: int) -> np.ndarray:
+        idx = self._n + np.arange(n, dtype=np.int64)
+        self._n += n
+        t = idx / RATE
+        amp = dbm0_to_peak(self.spec.level_dbm0)
+        f = self.spec.freqs
+        if self.spec.modulated:
+            x = amp * (1 + MODULATION_DEPTH * np.sin(2 * np.pi * f[1] * t)) * np.sin(2 * np.pi * f[0] * t)
+        else:
+            x = sum(amp * np.sin(2 * np.pi * fr * t) for fr in f)
+        if self._edges.size:
+            period = int(self._edges[-1])
+            # even-numbered segments of the cadence are "on"
+            on = (np.searchsorted(self._edges, idx % period, side="right") % 2) == 0
+            if self.spec.then_continuous:
+                on |= idx >= period
+            x = np.where(on, x, 0.0)
+        return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+
+def _components(spec: ToneSpec) -> tuple[float, ...]:
+    if spec.modulated:
+        f1, f2 = spec.freqs
+        return (f1 - f2, f1, f1 + f2)
+    return tuple(spec.freqs)
+
+
+@dataclass(frozen=True)
+class ToneEvent:
+    kind: str    # "start" | "end"
+    tone: str
+    time: float
+
+
+@dataclass
+class _Run:
+    on: bool
+    start: int   # block index
+    length: int  # blocks
+
+
+class _Signature:
+    """On/off state and run history of one frequency set."""
+
+    def __init__(self, freq_index: list[int], modulated: bool) -> None:
+        self.freq_index = freq_index
+        self.modulated = modulated
+        self.runs: list[_Run] = []
+        self.level_dbm0 = -99.0
+
+    def is_on(self, powers: np.ndarray, total: float) -> bool:
+        p = powers[self.freq_index]
+        floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
+        if self.modulated:
+            ok = p[1] >= floor and p.sum() >= PURITY * total
+        else:
+            ok = bool(np.all(p >= floor)) and bool(np.all(p >= p.max() / 16)) and p.sum() >= PURITY * total
+        if ok:
+            self.level_dbm0 = 10 * math.log10(p.max() / DBM0_RMS ** 2)
+        return ok
+
+    def add(self, on: bool, block: int) -> None:
+        if self.runs and self.runs[-1].on == on:
+            self.runs[-1].length += 1
+            return
+        glitch = GLITCH_MS // BLOCK_MS
+        if len(self.runs) >= 2 and self.runs[-1].length < glitch:
+            # a short run between two of the other kind is a dropout: merge
+            short = self.runs.pop()
+            self.runs[-1].length += short.length + 1
+            return
+        self.runs.append(_Run(on, block, 1))
+        del self.runs[:-16]
+
+
+def _matches(ms: float, want: int) -> bool:
+    return abs(ms - want) <= CADENCE_TOL * want + CADENCE_SLACK_MS
+
+
+class ToneDetector:
+    """Recognises a country's call-progress tones by frequency and cadence.
+
+    `start` is reported once a tone is recognised (a cadenced tone after two
+    on/off cycles, a continuous one after it has outlasted every cadenced tone
+    on the same frequencies), with the time the tone began; `end` when the tone
+    stops following its cadence, with the time it stopped."""
+
+    def __init__(self, country: str, tones: Sequence[str] = ("busy", "congestion", "dial", "ringback")) -> None:
+        prof = profile(country)
+        self.specs: dict[str, ToneSpec] = {}
+        for name in tones:
+            if name not in TONE_NAMES:
+                raise ValueError(f"unknown tone {name!r}; use one of {', '.join(TONE_NAMES)}")
+            spec = prof.tone(name)
+            if spec is not None:
+                self.specs[name] = spec
+        freqs = sorted({f for s in self.specs.values() for f in _components(s)})
+        if len(freqs) > lib.TONE_MAX_FREQS:
+            raise ValueError(f"too many tone frequencies for one detector ({len(freqs)})")
+        self._state = ffi.new("tone_rx_t *")
+        lib.tone_rx_init(self._state, ffi.new("float[]", freqs), len(freqs), BLOCK)
+        self._sigs: dict[tuple, _Signature] = {}
+        self._sig_of: dict[str, _Signature] = {}
+        for name, spec in self.specs.items():
+            key = (_components(spec), spec.modulated)
+            if key not in self._sigs:
+                self._sigs[key] = _Signature([freqs.index(f) for f in key[0]], spec.modulated)
+            self._sig_of[name] = self._sigs[key]
+        self._nf = len(freqs)
+        self._block = 0
+        self._active: str | None = None
+        self._active_since = 0
+
+    def process(self, samples: np.ndarray) -> list[ToneEvent]:
+        x = as_int16(samples)
+        out = np.empty((x.size // BLOCK + 1) * (self._nf + 1), dtype=np.float32)
+        nb = lib.tone_rx_process(self._state, samples_ptr(x), x.size,
+                                 ffi.from_buffer("float[]", out), x.size // BLOCK + 1)
+        events: list[ToneEvent] = []
+        for row in out[: nb * (self._nf + 1)].reshape(nb, self._nf + 1):
+            for sig in self._sigs.values():
+                sig.add(sig.is_on(row[:-1], float(row[-1])), self._block)
+            self._block += 1
+            events += self._decide()
+        return events
+
+    def _time(self, block: int) -> float:
+        return block * BLOCK / RATE
+
+    def _decide(self) -> list[ToneEvent]:
+        events = []
+        if self._active is not None:
+            end = self._ended(self._active)
+            if end is not None:
+                events.append(ToneEvent("end", self._active, self._time(end)))
+                self._active = None
+        if self._active is None:
+            found = self._recognise()
+            if found is not None:
+                name, start = found
+                self._active = name
+                self._active_since = start
+                events.append(ToneEvent("start", name, self._time(start)))
+        return events
+
+    def _recognise(self) -> tuple[str, int] | None:
+        candidates = []
+        for name, spec in self.specs.items():
+            sig = self._sig_of[name]
+            start = self._continuous_start(name) if not spec.cadence_ms else self._cadence_start(name, spec, sig)
+            if start is not None:
+                candidates.append((abs(sig.level_dbm0 - spec.level_dbm0), name, start))
+        if not candidates:
+            return None
+        # tones identical but for level (Australia's busy and congestion): the nearer level wins
+        _, name, start = min(candidates)
+        return name, start
+
+    def _continuous_start(self, name: str) -> int | None:
+        sig = self._sig_of[name]
+        if not sig.runs or not sig.runs[-1].on:
+            return None
+        # a cadenced tone on overlapping frequencies can look like this one
+        # for one on-period (a 400 Hz busy burst vs a 400x25 Hz dial tone)
+        mine = _components(self.specs[name])
+        longest = max((max(s.cadence_ms[0::2]) for s in self.specs.values()
+                       if s.cadence_ms and any(abs(a - b) <= 30 for a in _components(s) for b in mine)),
+                      default=0)
+        need_ms = max(500, longest * (1 + CADENCE_TOL) + CADENCE_SLACK_MS + 100)
+        return sig.runs[-1].start if sig.runs[-1].length * BLOCK_MS >= need_ms else None
+
+    def _cadence_start(self, name: str, spec: ToneSpec, sig: _Signature) -> int | None:
+        # completed runs only (the last run is still growing), starting with an "on"
+        done = sig.runs[:-1]
+        pattern = spec.cadence_ms
+        need = max(3, len(pattern)) if name == "ringback" else max(4, len(pattern) + 2)
+        if len(done) < need or self._overrun(spec, sig):
+            return None
+        recent = done[-need:]
+        for phase in range(0, len(pattern)):
+            if recent[0].on != (phase % 2 == 0):
+                continue
+            if all(_matches(r.length * BLOCK_MS, pattern[(phase + i) % len(pattern)])
+                   for i, r in enumerate(recent)):
+                first_on = recent[0] if recent[0].on else recent[1]
+                return first_on.start
+        return None
+
+    def _ended(self, name: str) -> int | None:
+        spec = self.specs[name]
+        sig = self._sig_of[name]
+        last = sig.runs[-1]
+        if not spec.cadence_ms:
+            off_ms = last.length * BLOCK_MS if not last.on else 0
+            return last.start if off_ms >= 200 else None
+        if self._overrun(spec, sig):
+            return last.start if not last.on else last.start + last.length
+        return None
+
+    @staticmethod
+    def _overrun(spec: ToneSpec, sig: _Signature) -> bool:
+        """Has the ongoing run outlasted every on (or off) period of the cadence?"""
+        last = sig.runs[-1]
+        longest = max(spec.cadence_ms[0::2]) if last.on else max(spec.cadence_ms[1::2])
+        return last.length * BLOCK_MS > longest * (1 + CADENCE_TOL) + CADENCE_SLACK_MS
+
+
+@dataclass(frozen=True)
+class LearnedTone:
+    freqs: tuple[float, ...]
+    cadence_ms: tuple[int, ...]
+    level_dbm0: float          # per frequency component, as in ToneSpec
+
+    def as_spec(self) -> ToneSpec:
+        return ToneSpec(self.freqs, self.cadence_ms, round(self.level_dbm0, 1))
