@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +34,11 @@ from .store import WebStore
 log = logging.getLogger("linebox.webui")
 HERE = Path(__file__).resolve().parent
 
+INTERNAL_MESSAGE = "Internal error; the details are in the Linebox log."
+INTERNAL_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error · Linebox</title>'
+                 '<link rel="stylesheet" href="/static/app.css"></head><body class="auth"><main class="auth-card">'
+                 f'<h1>Something went wrong</h1><p>{INTERNAL_MESSAGE}</p><p><a class="btn" href="/">Back</a></p>'
+                 '</main></body></html>')
 CSRF_MESSAGE = "Security token missing or wrong (CSRF check). Reload the page and try again."
 
 
@@ -101,8 +106,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _crash(request: Request, exc: Exception) -> Response:
         # Logged in full for the installer; the browser gets no stack trace.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "Internal error; the details are in the Linebox log."},
-                            status_code=500)
+        if is_api(request) or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"error": INTERNAL_MESSAGE}, status_code=500)
+        # Plain page, no template: whatever failed may be what rendering needs.
+        return HTMLResponse(INTERNAL_PAGE, status_code=500)
 
 
 def _mount_sim_api(app: FastAPI, sim_token: str) -> None:

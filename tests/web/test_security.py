@@ -1,0 +1,58 @@
+"""Security headers, error pages without internals, malformed requests."""
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from .conftest import WebEnv, page_token
+
+
+def test_security_headers_on_pages_api_and_static(admin: TestClient) -> None:
+    for path in ("/status", "/api/status", "/static/app.css", "/login", "/no-such-page"):
+        h = admin.get(path).headers
+        csp = h["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, path
+        assert h["x-frame-options"] == "DENY"
+        assert h["referrer-policy"] == "same-origin"
+        assert h["x-content-type-options"] == "nosniff"
+    assert admin.get("/status").headers["cache-control"] == "no-store"
+
+
+def test_pages_have_no_inline_script_or_remote_assets(env: WebEnv, admin: TestClient) -> None:
+    env.config.save_extension({"number": "201", "name": "Reception", "port": "fxs1"})
+    for path in ("/status", "/me", "/history", "/extensions", "/lines", "/settings", "/users",
+                 "/extensions/201/edit"):
+        html = admin.get(path).text
+        for chunk in html.split("<script")[1:]:
+            head = chunk.split(">", 1)[0]
+            assert "src=\"/static/" in head or 'type="application/json"' in head, (path, head)
+        for attr in ('src="http', "src='http", 'href="http', "href='http", 'href="//', 'src="//', "url("):
+            assert attr not in html, (path, attr)
+        assert " style=" not in html and " onclick" not in html, path
+
+
+def test_errors_do_not_leak_internals(env: WebEnv, admin: TestClient) -> None:
+    plain = TestClient(admin.app, raise_server_exceptions=False, cookies=admin.cookies)
+    env.records.close()          # a real failure inside a handler: the records database is gone
+    r = plain.get("/history", headers={"accept": "text/html"})
+    assert r.status_code == 500
+    assert "Traceback" not in r.text and "sqlite" not in r.text.lower() and "Something went wrong" in r.text
+    r = plain.get("/api/history")
+    assert r.status_code == 500 and r.json() == {"error": "Internal error; the details are in the Linebox log."}
+    r = admin.get("/no-such-page")
+    assert r.status_code == 404 and "No such page." in r.text
+    r = admin.put("/status", headers={"X-CSRF-Token": page_token(admin)})
+    assert r.status_code == 405
+
+
+def test_malformed_requests_get_4xx(env: WebEnv, admin: TestClient) -> None:
+    token = page_token(admin)
+    r = admin.post("/api/extensions", content=b"{}", headers={"X-CSRF-Token": token, "Content-Length": "abc"})
+    assert r.status_code == 400
+    r = admin.post("/extensions", content=b"--xx\r\nbroken", headers={
+        "Content-Type": "multipart/form-data; boundary=xx"})
+    assert r.status_code in (400, 403)
+    r = admin.get("/history?page=" + "9" * 50)
+    assert r.status_code == 200             # clamped, not a crash
+    r = admin.post("/api/extensions", json={"number": "201"}, headers={"X-CSRF-Token": token * 50})
+    assert r.status_code == 403
+    assert env.config.extensions() == []
