@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
+BUSY_AFTER_DIAL_S = 5.0     # busy tone starting sooner than this after dialling: the number is busy
+
+
 class Parked(ChannelHandler):
     """Off hook with nothing to do: busy or congestion tone until the phone hangs up or flashes."""
 
@@ -117,6 +120,8 @@ class Call(ChannelHandler):
         self.answered = False
         self.ended = False
         self.waiting_for_cid = False      # inbound: phones not rung until caller ID is in
+        self.dialled_at: float | None = None   # outbound: when the number went out on the line
+        self.ringback_heard = False
         self._ring_gone: Timer | None = None
         self._rings_seen = 0
         self._timers: list[Timer] = []
@@ -188,14 +193,16 @@ class Call(ChannelHandler):
         a, line = self.a, self.b
         assert isinstance(line, FxoChannel)
         self._bridge(a, line)
-        line.supervise = True
-        self.engine.start_supervision(line)
-        # An analog line gives no answer signal by default: the caller hears the
-        # exchange's ringback through the bridge; a polarity reversal (if the line
-        # has answer supervision) or the caller talking marks the answer.
+        self.dialled_at = self.engine.clock.now()
+        # An analog line gives no answer signal unless it has polarity reversal on
+        # answer. Without it: the exchange's ringback, once recognised, ending means
+        # the far end answered; a call where no ringback was ever recognised counts
+        # as answered from the end of dialling (what a caller would say too).
+        self.engine.start_supervision(line, ("busy", "congestion", "ringback"))
         a.set_state("in-call", peer=f"{line.label}: {self.dst}")
         line.set_state("in-call", peer=a.label, detail=self.dst)
-        self.after(self.engine.settings.line_answer_ms, self._assume_answered)
+        if self.engine.settings.line_answer_ms:
+            self.after(self.engine.settings.line_answer_ms, self._assume_answered)
 
     def _assume_answered(self) -> None:
         if not self.answered and not self.ended:
@@ -222,7 +229,6 @@ class Call(ChannelHandler):
         a = self.a
         if isinstance(a, FxoChannel):
             a.seize()                      # answer the line
-            a.supervise = True
             self.engine.start_supervision(a)
         self._bridge(a, ch)
         a.set_state("in-call", peer=ch.label, caller_id=a.caller_id)
@@ -235,10 +241,10 @@ class Call(ChannelHandler):
         y.source = PeerAudio(x)
         x.listen_dtmf = y.listen_dtmf = True
 
-    def _mark_answered(self) -> None:
+    def _mark_answered(self, at: float | None = None) -> None:
         self.answered = True
         self._cancel_timers()
-        self.engine.records.call_answered(self.id, at=self.engine.clock.now())
+        self.engine.records.call_answered(self.id, at=self.engine.clock.now() if at is None else at)
 
     def on_hangup(self, ch: Channel) -> None:
         """`ch` is gone: an FXS phone hung up, or the far end of a line disconnected."""
@@ -263,6 +269,9 @@ class Call(ChannelHandler):
         self._end(disposition)
 
     def _unanswered_disposition(self, gone: Channel) -> str:
+        if self.direction == "outbound" and self.dialled_at is not None and not self.ringback_heard:
+            self._mark_answered(self.dialled_at)
+            return "answered"
         return "no_answer"
 
     def _leave(self, ch: Channel) -> None:
@@ -283,9 +292,22 @@ class Call(ChannelHandler):
             line.handler = None
         line.set_state("idle")
 
-    def on_tone(self, ch: Channel, tone: str) -> None:
-        if tone in ("busy", "congestion") and isinstance(ch, FxoChannel):
-            self.far_end_gone(ch, f"{tone} tone")
+    def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
+        if not isinstance(ch, FxoChannel) or self.ended:
+            return
+        if tone == "ringback":
+            if kind == "start":
+                self.ringback_heard = True
+                ch.set_state(ch.state, peer=ch.peer, detail=f"{self.dst} ringing")
+            elif not self.answered:
+                self._mark_answered(at)           # ringback stopped: the far end picked up
+        elif kind == "start" and tone in ("busy", "congestion"):
+            # Busy/congestion straight after dialling: the number was busy or unreachable.
+            # Later, with no ringback in between: someone answered and has hung up.
+            straight_away = (self.direction == "outbound" and not self.ringback_heard
+                             and self.dialled_at is not None and at - self.dialled_at < BUSY_AFTER_DIAL_S)
+            unanswered = ("busy" if tone == "busy" else "failed") if straight_away else None
+            self.far_end_gone(ch, f"{tone} tone", unanswered)
 
     def on_line_event(self, ch: Channel, event: str) -> None:
         if not isinstance(ch, FxoChannel):
@@ -298,18 +320,25 @@ class Call(ChannelHandler):
                 self.engine.ring_inbound(self)     # second ring and still no caller ID
             self._rings_seen += 1
         elif event == "loop_drop":
-            self.far_end_gone(ch, "loop drop")
+            self.far_end_gone(ch, "loop drop", None if self.answered else "failed")
         elif event == "polarity_reversal":
             if self.direction == "outbound" and not self.answered:
                 self._mark_answered()      # answer supervision
             elif self.answered:
                 self.far_end_gone(ch, "polarity reversal")
 
-    def far_end_gone(self, line: FxoChannel, why: str) -> None:
+    def far_end_gone(self, line: FxoChannel, why: str, unanswered: str | None = None) -> None:
+        """The line's far end left (or never came): `unanswered` is the disposition when the
+        call was not answered (busy tone straight after dialling = busy), else the usual rule."""
         if self.ended:
             return
         line.detail = why
-        disposition = "answered" if self.answered else "busy"
+        if self.answered:
+            disposition = "answered"
+        elif unanswered is not None:
+            disposition = unanswered
+        else:
+            disposition = self._unanswered_disposition(line)
         other = self.peer_of(line)
         self._free_line(line)
         if other is not None:

@@ -15,11 +15,16 @@ import numpy as np
 
 from drivers.port import FxoPort, FxsPort, PortKind
 
-from .clock import Timer
+from .clock import Timer, frames
 from .sources import MediaSource, SampleSource, ToneSource, dtmf_samples
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+
+# Longer than any exchange's flash window (up to ~1 s): seizing again sooner would
+# be taken as a hook flash, not a new call.
+RELEASE_GUARD_MS = 1500
 
 
 class ChannelHandler:
@@ -29,7 +34,7 @@ class ChannelHandler:
     def on_hangup(self, ch: Channel) -> None: ...           # FXS on hook / FXO far end gone
     def on_answer(self, ch: Channel) -> None: ...           # a ringing FXS phone picked up
     def on_flash(self, ch: Channel) -> None: ...
-    def on_tone(self, ch: Channel, tone: str) -> None: ...  # call-progress tone heard on a line
+    def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None: ...   # tone start/end on a line
     def on_line_event(self, ch: Channel, event: str) -> None: ...   # polarity reversal, ...
 
 
@@ -163,6 +168,7 @@ class FxoChannel(Channel):
         self.cid_name: str | None = None
         self.cid_frame = -10**9
         self._dial_timer: Timer | None = None
+        self.free_from_frame = 0     # just released: the exchange needs time to see us hang up
 
     @property
     def off_hook(self) -> bool:
@@ -171,7 +177,8 @@ class FxoChannel(Channel):
     @property
     def available(self) -> bool:
         return (self.enabled and self.usable and not self.in_use and not self.down
-                and self.state == "idle" and self.handler is None)
+                and self.state == "idle" and self.handler is None
+                and self.engine.clock.frame >= self.free_from_frame)
 
     def seize(self) -> None:
         self.port.set_off_hook(True)
@@ -183,6 +190,8 @@ class FxoChannel(Channel):
         self.supervise = False
         self.listen_dtmf = False
         self.source = None
+        if self.port.is_off_hook:
+            self.free_from_frame = self.engine.clock.frame + frames(RELEASE_GUARD_MS)
         self.port.set_off_hook(False)
 
     def dial(self, number: str, after_ms: int, on_done: Callable[[], None]) -> None:

@@ -79,7 +79,7 @@ class Engine:
         self.country = "US"
         self._call_seq = 0
         self._dirty = True
-        self.supervision_listeners: list[Callable[[FxoChannel], None]] = []
+        self.supervision_listeners: list[Callable[[FxoChannel, tuple[str, ...]], None]] = []
         self.media_listeners: list[Callable[[], None]] = []   # told when country/profile changes
         self.reload_config()
         if hasattr(config, "add_listener"):
@@ -247,9 +247,10 @@ class Engine:
         if ch.handler is not None:
             ch.handler.on_digit(ch, digit)
 
-    def on_tone(self, ch: Channel, tone: str) -> None:
+    def on_tone(self, ch: Channel, tone: str, kind: str = "start", at: float | None = None) -> None:
+        """A call-progress tone began ("start") or stopped ("end") on a line at engine time `at`."""
         if ch.handler is not None:
-            ch.handler.on_tone(ch, tone)
+            ch.handler.on_tone(ch, tone, kind, self.clock.now() if at is None else at)
 
     def on_caller_id(self, ch: FxoChannel, number: str | None, name: str | None) -> None:
         ch.cid_number, ch.cid_name, ch.cid_frame = number, name, self.clock.frame
@@ -259,10 +260,12 @@ class Engine:
         elif handler is not None and hasattr(handler, "on_caller_id"):
             handler.on_caller_id(ch, number, name)
 
-    def start_supervision(self, line: FxoChannel) -> None:
-        """Tell the media loop to (re)start far-end disconnect detection on `line`."""
+    def start_supervision(self, line: FxoChannel, tones: tuple[str, ...] = ("busy", "congestion")) -> None:
+        """Have the media loop (re)start call-progress tone detection on `line`: far-end
+        disconnect (busy/congestion) and, on outside calls we dial, ringback for answer."""
+        line.supervise = True
         for fn in self.supervision_listeners:
-            fn(line)
+            fn(line, tones)
 
     # ---- placing calls
     def channel_for_extension(self, number: str) -> FxsChannel | None:

@@ -20,7 +20,7 @@ import threading
 import numpy as np
 
 from drivers.port import Board, PortKind
-from dsp_ext.levels import FRAME
+from dsp_ext.levels import FRAME, dbm0_to_peak
 
 from .channels import Channel
 from .control import EngineControl
@@ -29,7 +29,8 @@ from .engine import Engine
 log = logging.getLogger("linebox.media")
 
 SILENCE = np.zeros(FRAME, dtype=np.int16)
-DETECTED = ("start", "on", "detected")
+CID_WAKE_PEAK = dbm0_to_peak(-40.0)      # FSK comes at about -13 dBm0; line noise is far below this
+CID_HANGOVER_FRAMES = 50
 
 
 class PortDsp:
@@ -41,6 +42,8 @@ class PortDsp:
         self.echo = None
         self.cid = None
         self.busy = None
+        self.busy_frame0 = 0
+        self.cid_awake = 0
         self.country = country
         if kind is PortKind.FXO:
             from dsp_ext.callerid import CallerIdReceiver
@@ -48,14 +51,11 @@ class PortDsp:
             self.echo = EchoCanceller(tail_ms=128)
             self.cid = CallerIdReceiver("auto")
 
-    def start_supervision(self) -> None:
+    def start_supervision(self, tones: tuple[str, ...], frame: int) -> None:
         # A fresh detector per call: no cadence state left over from the last one.
-        try:
-            from dsp_ext.tones import ToneDetector
-        except ImportError:
-            log.error("dsp_ext.tones missing: no busy-tone disconnect supervision")
-            return
-        self.busy = ToneDetector(self.country, tones=("busy", "congestion"))
+        from dsp_ext.tones import ToneDetector
+        self.busy = ToneDetector(self.country, tones=tones)
+        self.busy_frame0 = frame
 
 
 class MediaLoop:
@@ -72,8 +72,8 @@ class MediaLoop:
         engine.supervision_listeners.append(self._supervise)
         engine.media_listeners.append(self._country_changed)
 
-    def _supervise(self, line: Channel) -> None:
-        self._dsp[line.name].start_supervision()
+    def _supervise(self, line: Channel, tones: tuple[str, ...]) -> None:
+        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame)
 
     def _country_changed(self) -> None:
         for dsp in self._dsp.values():
@@ -99,12 +99,20 @@ class MediaLoop:
                         rx = dsp.echo.process(tx.get(ch.name, SILENCE), rx)
                         if ch.supervise and dsp.busy is not None:
                             for e in dsp.busy.process(rx):
-                                if e.kind in DETECTED:
-                                    eng.on_tone(ch, e.tone)
+                                # e.time counts from the detector's start: back to engine time
+                                at = eng.clock.at(dsp.busy_frame0) + e.time
+                                eng.on_tone(ch, e.tone, e.kind, at)
                 elif rx is not None:
-                    for m in dsp.cid.process(rx):
-                        if getattr(m, "kind", "call") == "call":
-                            eng.on_caller_id(ch, m.number, m.name)
+                    # Idle lines carry only noise almost all the time: wake the caller-ID
+                    # receiver on signal and keep it fed for a while after, so it sees whole
+                    # messages without costing a demodulator per idle line per frame.
+                    if int(rx.max()) > CID_WAKE_PEAK:
+                        dsp.cid_awake = CID_HANGOVER_FRAMES
+                    if dsp.cid_awake:
+                        dsp.cid_awake -= 1
+                        for m in dsp.cid.process(rx):
+                            if getattr(m, "kind", "call") == "call":
+                                eng.on_caller_id(ch, m.number, m.name)
                     rx = None            # an on-hook line carries no call audio
                 if rx is not None:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
