@@ -177,7 +177,6 @@ class SimBoard(Board):
 def _check_frame(ports: Mapping, name: str, frame) -> None:
     if name not in ports:
         raise ValueError(f"tx for unknown port {name!r}")
-    if frame is not None and (not isinstance(frame, np.ndarray) or frame.shape != (FRAME,)
-                              or frame.dtype != np.int16):
+    if frame is not None and (getattr(frame, "dtype", None) != np.int16 or frame.shape != (FRAME,)):
         raise ValueError(f"tx for {name} must be int16[{FRAME}], got "
                          f"{getattr(frame, 'dtype', type(frame).__name__)}{getattr(frame, 'shape', '')}")

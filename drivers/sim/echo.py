@@ -79,6 +79,7 @@ class EchoPath:
         if ir.size > 1024:
             raise ValueError(f"echo impulse response too long ({ir.size} taps, max 1024 = 128 ms)")
         self.ir = ir
+        self._ir_reversed = np.ascontiguousarray(ir[::-1])   # correlate with it == convolve, minus overhead
         self._hist = np.zeros(ir.size - 1)
         self._clean = True          # history is all zeros (skip resetting it every on-hook frame)
 
@@ -87,7 +88,7 @@ class EchoPath:
         self._clean = False
         if self._hist.size:
             self._hist = x[-self._hist.size:]
-        return np.convolve(x, self.ir, "valid")
+        return np.correlate(x, self._ir_reversed, "valid")
 
     def reset(self) -> None:
         if not self._clean:

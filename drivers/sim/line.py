@@ -227,16 +227,17 @@ class SubscriberLine(Subscriber):
     def signal(self) -> LineSignal:
         if not self.plugged:
             return LineSignal(np.zeros(FRAME, dtype=np.int16), False, False, False, False, False)
-        mix = np.zeros(FRAME)
+        if self._tx is not None and self.echo is not None:
+            mix = self.echo.process(self._tx)
+        else:
+            if self.echo is not None and not self._cpe_off_hook:
+                self.echo.reset()
+            mix = np.zeros(FRAME)
         far = self.network_audio()
         if far is not None:
             mix += far
         if self._fsk.busy:
             mix += self._fsk.frame()
-        if self._tx is not None and self.echo is not None:
-            mix += self.echo.process(self._tx)
-        elif self.echo is not None and not self._cpe_off_hook:
-            self.echo.reset()
         n = self.noise.frame()
         if n is not None:
             mix += n

@@ -133,3 +133,19 @@ def test_bad_input_is_refused_with_a_clear_error(board):
         board.tick({"fxs1": np.zeros(FRAME)})
     with pytest.raises(ValueError, match="unknown port"):
         board.tick({"fxs9": np.zeros(FRAME, dtype=np.int16)})
+
+
+def test_actions_posted_from_another_thread_run_at_the_next_tick(board):
+    import threading
+
+    done = []
+    t = threading.Thread(target=lambda: done.append(board.post(board.phone(2).off_hook)))
+    t.start()
+    t.join()
+    failing = board.post(board.phone(2).dial, "not digits")
+    assert not done[0].done() and not board.phone(2).is_off_hook
+    board.tick()
+    assert done[0].result() is None and board.phone(2).is_off_hook
+    with pytest.raises(ValueError, match="DTMF"):
+        failing.result()
+    assert fxs_events(board.advance(100), "fxs2") == [(EventType.OFF_HOOK, None)]
