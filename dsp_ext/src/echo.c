@@ -1,0 +1,413 @@
+/* Line echo canceller: two-path proportionate NLMS.
+ *
+ * Why this shape
+ * --------------
+ * The echo of a 2-wire hybrid is a short, sparse impulse response (G.168 Annex D
+ * models are 8-16 ms long) sitting somewhere inside a 128 ms window, and the
+ * signal that excites it is speech: coloured, bursty, and sometimes mixed with
+ * near-end speech (double talk) that must never be learned as "echo".
+ *
+ *  - Proportionate NLMS (IPNLMS, Benesty & Gay): each tap's step is scaled by a
+ *    gain that is half uniform, half proportional to |w_i|. The few taps that
+ *    carry the echo get most of the adaptation energy, so a 1024-tap filter
+ *    converges about as fast as a short one would. Gains are recomputed once per
+ *    5 ms block from the background weights (cheap, and they change slowly).
+ *  - Fixed pre-emphasis (1 - 0.8 z^-1) of both far and near before the filter:
+ *    it flattens the speech spectrum, which speeds NLMS up on coloured input.
+ *    Filtering both paths with the same LTI filter leaves the echo path to learn
+ *    unchanged; the output is de-emphasised back (exact inverse).
+ *  - Two paths (Ochiai-style): a background filter adapts on every sample;
+ *    a foreground filter, which is what produces the output, only receives a copy
+ *    of the background when the background has cancelled clearly better than it
+ *    for several consecutive blocks while the far end is talking. Near-end speech
+ *    can only hurt the background; if the background falls well behind the
+ *    foreground it is restored from it. This gives double-talk robustness without
+ *    a detector whose threshold must know the ERL, and it never freezes, so an
+ *    echo-path change is re-learned as fast as the first convergence.
+ *  - DC/hum: a 100 Hz Butterworth high-pass on both paths (same filter on both,
+ *    again so the path to learn is unchanged).
+ *  - NLP: when the far end is active and the output is at least 10 dB below the
+ *    near input for 10 ms (what is left is residual echo, not near speech), the
+ *    output is replaced by comfort noise at the background level, which is
+ *    tracked from the output while the far end is quiet. It releases at once
+ *    when the output rises towards the input level (near-end speech).
+ *  - Disabler: 2100 Hz with phase reversals (V.25 ANS/ANSam, i.e. a modem or
+ *    V.34 fax answering) on either path bypasses the canceller until both paths
+ *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not.
+ *
+ * Speed: the background update of sample n-1 and both filter outputs of sample n
+ * are one pass over the taps (one load of each weight, one store), over a
+ * history buffer kept contiguous by a memmove every ECHO_SHIFT samples, so the
+ * loop has no wrap branch and gcc vectorises it (check with -fopt-info-vec).
+ * On x86-64 the pass is cloned for Haswell-class CPUs (AVX2+FMA) and picked at
+ * load time; elsewhere the build flags decide (-O3 gives NEON on aarch64).
+ */
+#include "echo.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PRE_EMPHASIS 0.4f  /* partial whitening: stronger starves the low band and slows it */
+#define STEP 1.0f          /* background NLMS step */
+#define UNIFORM 0.5f       /* share of the step spread evenly over the taps */
+#define WEAK 0.05f         /* a region below this fraction of the strongest one holds no echo ... */
+#define LEAK 0.95f         /* ... and its weights leak by this factor per block */
+#define DBM0_MS 2.6052e8f               /* mean square of a 0 dBm0 sine (see levels.py) */
+#define FAR_ACTIVE_MS (DBM0_MS * 1e-5f) /* -50 dBm0 (pre-emphasised domain, roughly) */
+#define QUIET_MS (DBM0_MS * 1e-4f)      /* -40 dBm0: "no signal" for the disabler's release */
+#define TONE_MIN_MS (DBM0_MS * 2.5e-4f) /* -36 dBm0: weakest 2100 Hz tone we act on */
+#define REGULARISE (DBM0_MS * 1e-6f)    /* per tap: keeps the step sane on very quiet far signal */
+
+/* 100 Hz 2nd-order Butterworth high-pass at 8 kHz (bilinear transform). */
+static const float HP_B0 = 0.94597686f, HP_B1 = -1.89195371f, HP_B2 = 0.94597686f;
+static const float HP_A1 = -1.88903308f, HP_A2 = 0.89487434f;
+
+static float highpass(float *st, float x)
+{
+    float y = HP_B0 * x + HP_B1 * st[0] + HP_B2 * st[1] - HP_A1 * st[2] - HP_A2 * st[3];
+    st[1] = st[0];
+    st[0] = x;
+    st[3] = st[2];
+    st[2] = y;
+    return y;
+}
+
+/* The hot loop: apply last sample's background update, and compute both filter
+ * outputs for this sample. xn is this sample's window (newest first), xp the
+ * previous one (xn + 1). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("arch=haswell", "default")))
+#endif
+static void tap_pass(float *restrict wb, const float *restrict wf, const float *restrict g,
+                     const float *restrict xn, const float *restrict xp, int taps, float step,
+                     float *out3)
+{
+    float yb = 0.0f, yf = 0.0f, xgx = 0.0f;
+    for (int i = 0; i < taps; i++) {
+        float w = wb[i] + step * g[i] * xp[i];
+        wb[i] = w;
+        yb += w * xn[i];
+        yf += wf[i] * xn[i];
+        xgx += g[i] * xn[i] * xn[i];
+    }
+    out3[0] = yb;
+    out3[1] = yf;
+    out3[2] = xgx;
+}
+
+/* Proportionate step sizes from the background weights. The proportional part
+ * follows the |w| mass of 32-tap regions (smoothed over neighbours) rather than
+ * each tap: inside the echo's region every tap then adapts fast, including the
+ * ones that happen to be near zero now, and the rest of the 128 ms window gets
+ * only the small uniform share. */
+#define REGION 32
+static void update_gains(echo_t *s)
+{
+    float mass[ECHO_MAX_TAPS / REGION + 2];
+    int nreg = (s->taps + REGION - 1) / REGION;
+    mass[0] = mass[nreg + 1] = 0.0f;
+    for (int j = 0; j < nreg; j++) {
+        float m = 0.0f;
+        int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
+        for (int i = j * REGION; i < end; i++)
+            m += fabsf(s->w_bg[i]);
+        mass[j + 1] = m;
+    }
+    float total = 1e-9f;
+    float smooth[ECHO_MAX_TAPS / REGION];
+    for (int j = 0; j < nreg; j++) {
+        smooth[j] = 0.5f * mass[j + 1] + 0.25f * (mass[j] + mass[j + 2]);
+        int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
+        total += smooth[j] * (float)(end - j * REGION);
+    }
+    const float k = (1.0f - UNIFORM) * (float)s->taps / total;
+    float peak = 0.0f;
+    for (int j = 0; j < nreg; j++)
+        peak = fmaxf(peak, smooth[j]);
+    for (int j = 0; j < nreg; j++) {
+        float gj = UNIFORM + k * smooth[j];
+        int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
+        for (int i = j * REGION; i < end; i++)
+            s->gain[i] = gj;
+        /* Regions with almost no echo hold mostly adaptation noise picked up
+         * while the error was large; let it leak away. */
+        if (smooth[j] < WEAK * peak)
+            for (int i = j * REGION; i < end; i++)
+                s->w_bg[i] *= LEAK;
+    }
+}
+
+static void tone_table(void);
+
+static uint32_t xorshift(uint32_t *r)
+{
+    uint32_t x = *r;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *r = x;
+    return x;
+}
+
+void echo_reset(echo_t *s)
+{
+    int taps = s->taps, flags = s->flags;
+    memset(s, 0, sizeof(*s));
+    s->taps = taps;
+    s->flags = flags;
+    s->pos = ECHO_SHIFT;
+    for (int i = 0; i < ECHO_MAX_TAPS; i++)
+        s->gain[i] = 1.0f;
+    s->rng = 0x9E3779B9u;
+    s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
+}
+
+int echo_init(echo_t *s, int taps, int flags)
+{
+    if (taps < 8 || taps > ECHO_MAX_TAPS)
+        return -1;
+    tone_table();
+    s->taps = taps;
+    s->flags = flags;
+    echo_reset(s);
+    return 0;
+}
+
+void echo_set_flags(echo_t *s, int flags)
+{
+    s->flags = flags;
+}
+
+/* ---- 2100 Hz with phase reversal ---------------------------------------- */
+
+/* 2100/8000 = 21/80: the reference oscillator repeats every 80 samples. */
+static float tone_cos[80], tone_sin[80];
+static int tone_table_ready;
+
+static void tone_table(void)
+{
+    if (tone_table_ready)
+        return;
+    for (int n = 0; n < 80; n++) {
+        double ph = 2.0 * 3.14159265358979323846 * 21.0 * n / 80.0;
+        tone_cos[n] = (float)cos(ph);
+        tone_sin[n] = (float)sin(ph);
+    }
+    tone_table_ready = 1;
+}
+
+/* One 5 ms block of one path: is a 2100 Hz tone present, and did its phase
+ * flip by ~180 degrees against the block before the previous one? (Comparing
+ * k with k-2 skips the block in which the reversal happens; a +-15 Hz offset
+ * only turns the phase by 54 degrees over 10 ms.) Returns 1 on a reversal. */
+static int tone_block(echo_t *s, int path)
+{
+    float re = s->tz_re[path], im = s->tz_im[path], e = s->t_energy[path];
+    float mag2 = re * re + im * im;
+    /* A pure tone gives |Z|^2 = E * N / 2. */
+    int tone = e > TONE_MIN_MS * ECHO_BLOCK && mag2 > 0.7f * e * (0.5f * ECHO_BLOCK);
+    int reversal = 0;
+    if (tone && s->tone_ok_hist[path][1]) {
+        float pre = s->tz_hist_re[path][1], pim = s->tz_hist_im[path][1];
+        float dot = re * pre + im * pim;
+        float norm = sqrtf(mag2 * (pre * pre + pim * pim));
+        if (dot < -0.5f * norm && s->reversal_guard[path] == 0) {
+            reversal = 1;
+            s->reversal_guard[path] = 10;
+        }
+    }
+    if (s->reversal_guard[path] > 0)
+        s->reversal_guard[path]--;
+    if (tone) {
+        s->tone_run[path]++;
+        s->tone_miss[path] = 0;
+    } else if (++s->tone_miss[path] > 2) {
+        s->tone_run[path] = 0;
+    }
+    s->tz_hist_re[path][1] = s->tz_hist_re[path][0];
+    s->tz_hist_im[path][1] = s->tz_hist_im[path][0];
+    s->tone_ok_hist[path][1] = s->tone_ok_hist[path][0];
+    s->tz_hist_re[path][0] = re;
+    s->tz_hist_im[path][0] = im;
+    s->tone_ok_hist[path][0] = tone;
+    s->tz_re[path] = s->tz_im[path] = s->t_energy[path] = 0.0f;
+    return reversal && s->tone_run[path] >= 20; /* tone for 100 ms, then a reversal */
+}
+
+/* ---- per-block control --------------------------------------------------- */
+
+static void end_block(echo_t *s)
+{
+    const float a = 0.3f; /* smoothing: about 15 ms */
+    s->p_far += a * (s->acc_far - s->p_far);
+    s->p_near += a * (s->acc_near - s->p_near);
+    s->p_efg += a * (s->acc_efg - s->p_efg);
+    s->p_ebg += a * (s->acc_ebg - s->p_ebg);
+    int far_active = s->p_far > FAR_ACTIVE_MS * ECHO_BLOCK;
+    /* Echo may arrive up to a tail after the far signal stops. */
+    if (far_active)
+        s->far_hold = s->taps / ECHO_BLOCK + 2;
+    else if (s->far_hold > 0)
+        s->far_hold--;
+
+    if (far_active && !s->disabled) {
+        /* Background clearly better and actually cancelling: adopt it. */
+        if (s->p_ebg < 0.7f * s->p_efg && s->p_ebg < 0.125f * s->p_near) {
+            if (++s->better_run >= 4) {
+                memcpy(s->w_fg, s->w_bg, sizeof(float) * (size_t)s->taps);
+                s->better_run = 0;
+                s->p_efg = s->p_ebg;
+            }
+        } else {
+            s->better_run = 0;
+        }
+        /* Background lost (near-end speech taught it nonsense): restore it. */
+        if (s->p_ebg > 4.0f * s->p_efg && s->p_efg < 0.25f * s->p_near) {
+            if (++s->worse_run >= 4) {
+                memcpy(s->w_bg, s->w_fg, sizeof(float) * (size_t)s->taps);
+                s->pending = 0.0f;
+                s->worse_run = 0;
+                s->p_ebg = s->p_efg;
+            }
+        } else {
+            s->worse_run = 0;
+        }
+        float erle = 10.0f * log10f((s->p_near + 1.0f) / (s->p_efg + 1.0f));
+        s->double_talk = s->converged && erle < 6.0f;
+        if (!s->double_talk) {
+            s->erle_db += 0.1f * (erle - s->erle_db);
+            if (s->erle_db > 15.0f)
+                s->converged = 1;
+        }
+    } else {
+        s->better_run = s->worse_run = 0;
+        s->double_talk = 0;
+    }
+    update_gains(s);
+
+    /* Background noise: the output level while the far end (and its echo) is
+     * quiet; falls fast, rises ~3 dB/s so speech pauses do not pump it. */
+    float out_ms = s->acc_out / ECHO_BLOCK;
+    if (s->far_hold == 0 && !s->nlp_active) {
+        if (out_ms < s->noise_level)
+            s->noise_level += 0.3f * (out_ms - s->noise_level);
+        else
+            s->noise_level *= 1.0035f;
+    }
+
+    /* Disabler. */
+    int rev = tone_block(s, 0) | tone_block(s, 1);
+    if (rev)
+        s->disabled = 1;
+    if (s->disabled) {
+        int quiet = s->acc_nearhp / ECHO_BLOCK < QUIET_MS && s->p_far / ECHO_BLOCK < QUIET_MS
+                    && s->tone_run[0] == 0 && s->tone_run[1] == 0;
+        s->quiet_blocks = quiet ? s->quiet_blocks + 1 : 0;
+        if (s->quiet_blocks >= 50)
+            s->disabled = 0;
+    }
+    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_out = s->acc_nearhp = 0.0f;
+    s->blk_n = 0;
+}
+
+static int16_t to_int16(float x)
+{
+    if (x >= 32767.0f)
+        return 32767;
+    if (x <= -32768.0f)
+        return -32768;
+    return (int16_t)lrintf(x);
+}
+
+void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n)
+{
+    const int taps = s->taps;
+    const int hpf = (s->flags & ECHO_HPF) != 0;
+    for (size_t k = 0; k < n; k++) {
+        float f = (float)far[k], r = (float)near[k];
+
+        /* tone detector on the raw paths */
+        float c = tone_cos[s->tone_phase], sn = tone_sin[s->tone_phase];
+        s->tone_phase = s->tone_phase == 79 ? 0 : s->tone_phase + 1;
+        s->tz_re[0] += f * c;
+        s->tz_im[0] -= f * sn;
+        s->t_energy[0] += f * f;
+        s->tz_re[1] += r * c;
+        s->tz_im[1] -= r * sn;
+        s->t_energy[1] += r * r;
+
+        float fh = hpf ? highpass(s->hp_far, f) : f;
+        float nh = hpf ? highpass(s->hp_near, r) : r;
+        float xw = fh - PRE_EMPHASIS * s->pre_far;
+        float nw = nh - PRE_EMPHASIS * s->pre_near;
+        s->pre_far = fh;
+        s->pre_near = nh;
+
+        /* push the far sample; keep the window contiguous */
+        if (s->pos == 0) {
+            memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)taps);
+            s->pos = ECHO_SHIFT;
+        }
+        s->pos--;
+        float *xn = s->xbuf + s->pos;
+        xn[0] = xw;
+
+        float y[3];
+        tap_pass(s->w_bg, s->w_fg, s->gain, xn, xn + 1, taps, s->pending, y);
+        float eb = nw - y[0], ef = nw - y[1];
+        /* IPNLMS normalisation: x' G x, not |x|^2 (a speech onset on the
+         * high-gain taps would otherwise overshoot). */
+        s->pending = s->disabled ? 0.0f : STEP * eb / (y[2] + REGULARISE * (float)taps);
+
+        float o = ef + PRE_EMPHASIS * s->deemph;
+        s->deemph = o;
+
+        s->acc_far += xw * xw;
+        s->acc_near += nw * nw;
+        s->acc_efg += ef * ef;
+        s->acc_ebg += eb * eb;
+        s->acc_nearhp += nh * nh;
+
+        /* NLP: residual echo is what is left when the output is far below the
+         * input while the far end is (or just was) talking. */
+        s->st_near += 0.03f * (nh * nh - s->st_near);
+        s->st_out += 0.03f * (o * o - s->st_out);
+        float result = o;
+        if (s->flags & ECHO_NLP) {
+            int far_recent = s->far_hold > 0;
+            int residual = far_recent && s->converged && s->st_out < 0.1f * s->st_near;
+            if (!residual || s->disabled) {
+                s->nlp_run = 0;
+                s->nlp_active = 0;
+            } else if (++s->nlp_run >= 80) {
+                s->nlp_active = 1;
+            }
+            if (s->nlp_active) {
+                float cn = 0.0f;
+                if (s->flags & ECHO_CNG) {
+                    /* uniform noise has variance 1/3 of its peak^2 */
+                    float u = (float)(int32_t)xorshift(&s->rng) * (1.0f / 2147483648.0f);
+                    cn = u * sqrtf(3.0f * s->noise_level);
+                }
+                result = cn;
+            }
+        } else {
+            s->nlp_active = 0;
+        }
+        s->acc_out += result * result;
+        out[k] = s->disabled ? near[k] : to_int16(result);
+
+        if (++s->blk_n == ECHO_BLOCK)
+            end_block(s);
+    }
+}
+
+void echo_get_stats(const echo_t *s, echo_stats_t *st)
+{
+    st->erle_db = s->erle_db;
+    st->double_talk = s->double_talk;
+    st->converged = s->converged;
+    st->disabled = s->disabled;
+    st->nlp_active = s->nlp_active;
+    st->noise_dbm0 = 10.0f * log10f(s->noise_level / DBM0_MS + 1e-12f);
+}

@@ -1,0 +1,84 @@
+/* Line echo canceller for the 2-wire hybrid echo of FXS/FXO ports (design notes
+ * in echo.c). One echo_t per port: a plain value that Python allocates once
+ * (ffi.new); echo_process never allocates.
+ *
+ * far  = what we sent to the line, near = what came back,
+ * out  = near minus the estimated echo (then NLP / comfort noise).
+ */
+#ifndef LINEBOX_ECHO_H
+#define LINEBOX_ECHO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* cdef-begin */
+#define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
+#define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
+#define ECHO_XBUF 1280           /* ECHO_MAX_TAPS + ECHO_SHIFT */
+#define ECHO_BLOCK 40            /* 5 ms: control decisions (two-path, NLP levels, tone disabler) run per block */
+
+#define ECHO_NLP 1               /* non-linear processor on */
+#define ECHO_CNG 2               /* comfort noise while the NLP suppresses */
+#define ECHO_HPF 4               /* DC/hum high-pass on both paths */
+
+typedef struct {
+    float erle_db;               /* smoothed echo return loss enhancement of the output filter */
+    int double_talk;             /* near-end speech judged present over far-end speech */
+    int converged;               /* erle_db has been above ~15 dB while the far end spoke */
+    int disabled;                /* 2100 Hz with phase reversals seen; canceller bypassed */
+    int nlp_active;              /* the NLP is replacing the output right now */
+    float noise_dbm0;            /* background (comfort noise) level */
+} echo_stats_t;
+
+typedef struct {
+    /* adaptive filters: foreground (makes the output) and background (adapts) */
+    float w_fg[ECHO_MAX_TAPS];
+    float w_bg[ECHO_MAX_TAPS];
+    float gain[ECHO_MAX_TAPS];   /* proportionate step per tap, mean 1 */
+    float xbuf[ECHO_XBUF];       /* pre-emphasised far history, newest at xbuf[pos] */
+    int taps;
+    int pos;
+    int flags;
+    float pending;               /* step*error of the previous sample, applied inside the next tap pass */
+    /* input conditioning: biquad high-pass states (x1 x2 y1 y2) and pre-emphasis memories */
+    float hp_far[4];
+    float hp_near[4];
+    float pre_far;
+    float pre_near;
+    float deemph;
+    /* per-block accumulators and smoothed powers (pre-emphasised domain) */
+    int blk_n;
+    float acc_far, acc_near, acc_efg, acc_ebg, acc_out, acc_nearhp;
+    float p_far, p_near, p_efg, p_ebg;
+    int far_hold;                /* blocks left in which echo of past far signal may still arrive */
+    int better_run, worse_run;
+    float erle_db;
+    int converged;
+    int double_talk;
+    /* NLP and comfort noise */
+    float st_near, st_out;       /* short-term levels of the high-passed near input and the output */
+    int nlp_active;
+    int nlp_run;
+    float noise_level;           /* background mean square estimate */
+    float cn_lp;
+    uint32_t rng;
+    /* 2100 Hz + phase reversal disabler, on both paths */
+    int tone_phase;
+    float tz_re[2], tz_im[2], t_energy[2];
+    float tz_hist_re[2][2], tz_hist_im[2][2];
+    int tone_ok_hist[2][2];
+    int tone_run[2];
+    int tone_miss[2];
+    int reversal_guard[2];
+    int disabled;
+    int quiet_blocks;
+} echo_t;
+
+int echo_init(echo_t *s, int taps, int flags);   /* 0, or -1 if taps is not 8..ECHO_MAX_TAPS */
+void echo_reset(echo_t *s);                       /* forget the echo path and every state; keep taps/flags */
+void echo_set_flags(echo_t *s, int flags);
+void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n);
+void echo_get_stats(const echo_t *s, echo_stats_t *st);
+/* cdef-end */
+
+#endif

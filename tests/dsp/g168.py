@@ -1,0 +1,110 @@
+"""Echo-path models and test signals for the echo canceller tests and the bench.
+
+The eight G.168 Annex D hybrid models are read at run time from spandsp's
+`g168models.h` (Debian `libspandsp-dev`); the coefficients are not copied into
+this repository. Everything here is numpy only and deterministic given a seed.
+"""
+from __future__ import annotations
+
+import pathlib
+import re
+
+import numpy as np
+
+from dsp_ext.levels import DBM0_RMS, RATE
+
+HEADER = pathlib.Path("/usr/include/spandsp/g168models.h")
+MODEL_NAMES = ("d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9")
+
+
+def g168_models(header: pathlib.Path = HEADER) -> dict[str, np.ndarray]:
+    """Impulse responses (float, unscaled) of the Annex D models, keyed 'd2'..'d9'."""
+    text = header.read_text()
+    models = {}
+    for name, body in re.findall(r"line_model_(d\d)_coeffs\[\]\s*=\s*\{(.*?)\};", text, re.S):
+        gain = re.search(rf"#define\s+LINE_MODEL_{name.upper()}_GAIN\s+([0-9.eE+-]+)f?", text)
+        coeffs = np.array([int(v) for v in re.findall(r"-?\d+", body)], dtype=np.float64)
+        models[name] = coeffs * (float(gain.group(1)) if gain else 1.0)
+    missing = [m for m in MODEL_NAMES if m not in models]
+    if missing:
+        raise ValueError(f"{header}: models {missing} not found")
+    return models
+
+
+def echo_path(model: np.ndarray, erl_db: float, delay: int = 0) -> np.ndarray:
+    """`model` delayed by `delay` samples and scaled so that its power gain on a
+    flat-spectrum signal is -erl_db (ERL measured on white noise)."""
+    h = np.concatenate([np.zeros(delay), model])
+    return h * (10 ** (-erl_db / 20) / np.sqrt(np.sum(h * h)))
+
+
+def mulaw_roundtrip(x: np.ndarray) -> np.ndarray:
+    """Encode to G.711 mu-law and decode again (int16 in, int16 out)."""
+    v = np.clip(np.asarray(x, dtype=np.int64), -32768, 32767)
+    sign = v < 0
+    mag = np.minimum(np.abs(v), 32635) + 132
+    exponent = np.floor(np.log2(mag)).astype(np.int64) - 7
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    out = (((mantissa << 3) + 132) << exponent) - 132
+    return np.where(sign, -out, out).astype(np.int16)
+
+
+def _speech_shape(n: int) -> np.ndarray:
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    # long-term speech spectrum, roughly: rises to ~500 Hz, -6 dB/oct above ~800 Hz, band-limited 3.4 kHz
+    return (1 - np.exp(-(f / 250) ** 2)) / np.sqrt(1 + (f / 800) ** 2) * (f < 3500)
+
+
+def speech_like(seconds: float, level_dbm0: float, seed: int, voiced: float = 0.65) -> np.ndarray:
+    """A composite-source-like signal (float): syllables of voiced (harmonics of a
+    random pitch) or unvoiced (shaped noise) sound, 60-250 ms long with a
+    raised-cosine envelope, separated by 20-150 ms gaps. The active parts are at
+    `level_dbm0`."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    out = np.zeros(n)
+    active = np.zeros(n, dtype=bool)
+    t = int(rng.integers(0, 160))
+    while t < n:
+        length = int(rng.integers(480, 2000))
+        seg_n = min(length, n - t)
+        if rng.random() < voiced:
+            f0 = rng.uniform(90, 230)
+            k = np.arange(1, int(3500 / f0))
+            amps = _speech_shape_at(k * f0)
+            tt = np.arange(seg_n) / RATE
+            phases = rng.uniform(0, 2 * np.pi, k.size)
+            seg = (amps[:, None] * np.sin(2 * np.pi * f0 * k[:, None] * tt + phases[:, None])).sum(0)
+        else:
+            spec = np.fft.rfft(rng.standard_normal(length)) * _speech_shape(length)
+            spec *= 1 + np.fft.rfftfreq(length, 1 / RATE) / 1500  # unvoiced: brighter
+            seg = np.fft.irfft(spec, length)[:seg_n]
+        env = np.sin(np.pi * (np.arange(seg_n) + 0.5) / length) ** 0.5
+        seg = seg * env
+        seg *= 1 / np.sqrt(np.mean(seg * seg) + 1e-12)
+        out[t:t + seg_n] = seg
+        active[t:t + seg_n] = True
+        t += length + int(rng.integers(160, 1200))
+    rms = np.sqrt(np.mean(out[active] ** 2)) if active.any() else 1.0
+    return out * (DBM0_RMS * 10 ** (level_dbm0 / 20) / rms)
+
+
+def _speech_shape_at(freqs: np.ndarray) -> np.ndarray:
+    return (1 - np.exp(-(freqs / 250) ** 2)) / np.sqrt(1 + (freqs / 800) ** 2)
+
+
+def line(far: np.ndarray, h: np.ndarray, near_extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Send `far` (float) over a G.711 line with echo path `h`.
+
+    Returns (far_sent, near_received, echo): far as the canceller sees it
+    (mu-law decoded), what comes back (echo + near_extra, mu-law coded and
+    decoded) and the echo component alone (float, before coding)."""
+    far_sent = mulaw_roundtrip(np.rint(far))
+    echo = np.convolve(far_sent.astype(np.float64), h)[: far.size]
+    near = echo if near_extra is None else echo + near_extra
+    return far_sent, mulaw_roundtrip(np.rint(near)), echo
+
+
+def power_db(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    return 10 * np.log10(np.mean(x * x) + 1e-9)
