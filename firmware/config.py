@@ -428,6 +428,15 @@ class Config:
                 except Exception:
                     log.exception("config listener %r failed", fn)
 
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Group several changes into one commit: all of them or, if the block raises, none.
+
+            with config.transaction():
+                config.save_line(line)
+                config.set_inbound_route(line["port"], destination)
+        """
+        return self._transaction()
+
     def close(self) -> None:
         self._db.close()
 

@@ -202,6 +202,9 @@ class CallRecords:
         if fields.get("disposition") is not None and fields["disposition"] not in DISPOSITIONS:
             raise ValueError(f"disposition {fields['disposition']!r} is not one of {sorted(DISPOSITIONS)}")
         clean = {k: (_text(v) if isinstance(v, str) else v) for k, v in fields.items()}
+        for k in ("src", "dst"):           # NOT NULL columns: "unknown" is an empty string
+            if k in clean and clean[k] is None:
+                clean[k] = ""
         if clean:
             self._put(("update", str(call_id), clean))
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from firmware.config import Config, ConfigSaveError
+from firmware.config import Config, ConfigError, ConfigSaveError
 
 
 @pytest.fixture
@@ -154,3 +154,19 @@ def test_failed_save_loses_nothing(cfg):
     backup.rmdir()
     cfg.save_extension({"number": "250"})           # the disk is fine again: the next change goes through
     assert Config(cfg.path).extension("250") is not None
+
+
+def test_transaction_groups_changes_into_one_commit_or_none(cfg):
+    seen = []
+    cfg.add_listener(lambda: seen.append(cfg.version))
+    with cfg.transaction():
+        cfg.save_line({"port": "fxo3", "name": "Fax line"})
+        cfg.set_inbound_route("fxo3", "202")
+    assert seen == [2] and cfg.inbound_routes()[-1] == {"line": "fxo3", "destination": "202"}
+    before = cfg.path.read_bytes()
+    with pytest.raises(ConfigError, match="extension 299 does not exist"), cfg.transaction():
+        cfg.save_line({"port": "fxo4"})
+        cfg.set_inbound_route("fxo4", "299")          # refused: the line above is not kept either
+    assert [ln["port"] for ln in cfg.lines()] == ["fxo1", "fxo2", "fxo3"]
+    assert seen == [2] and cfg.version == 2 and cfg.path.read_bytes() == before
+    assert [ln["port"] for ln in Config(cfg.path).lines()] == ["fxo1", "fxo2", "fxo3"]
