@@ -241,3 +241,59 @@ def test_cas_rejects_short_single_and_fsk():
     noise = np.clip(rng.normal(0, 3000, RATE), -32768, 32767).astype(np.int16)
     for signal in (short, single, fsk, noise):
         assert _cas_hits(np.concatenate([np.zeros(400, np.int16), signal, np.zeros(400, np.int16)])) == 0
+
+
+# ---- DTMF caller ID ----------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,number,absent", [
+    (dict(number=NUMBER), NUMBER, None),
+    (dict(number="5550100"), "5550100", None),
+    (dict(number_absent="private"), None, "private"),
+    (dict(number_absent="unavailable"), None, "unavailable"),
+])
+@pytest.mark.parametrize("level", [-5.0, -25.0])
+def test_dtmf_caller_id_round_trip_in_noise(kwargs, number, absent, level):
+    rng = np.random.default_rng(11)
+    signal = encode_caller_id("dtmf", "dtmf", level_dbm0=level, **kwargs).astype(float)
+    samples = to_line(signal, 20.0, level, rng)
+    for rx_standard in ("dtmf", "auto"):
+        [msg] = receive(samples, rx_standard)
+        assert (msg.standard, msg.format, msg.number, msg.number_absent) == ("dtmf", "dtmf", number, absent)
+
+
+def test_dtmf_caller_id_rejects_what_dtmf_cannot_carry():
+    for kwargs in (dict(number="+4930123"), dict(number=NUMBER, name=NAME), dict(number="")):
+        with pytest.raises(ValueError):
+            encode_caller_id("dtmf", "dtmf", **kwargs)
+
+
+def test_auto_tells_the_three_standards_apart():
+    gap = np.zeros(4000, np.int16)
+    signals = [encode_caller_id("bell202", number="111", datetime=WHEN), gap,
+               encode_caller_id("v23", number="222", datetime=WHEN), gap,
+               encode_caller_id("dtmf", "dtmf", number="333"), gap]
+    got = receive(np.concatenate(signals))
+    assert [(m.standard, m.number) for m in got] == [("bell202", "111"), ("v23", "222"), ("dtmf", "333")]
+
+
+def test_caller_id_on_call_waiting_sequence():
+    # CAS while the call is up, the phone acknowledges, then the short FSK burst
+    rng = np.random.default_rng(5)
+    speech_like = rng.normal(0, dbm0_to_peak(-25), 4000)
+    cas = cas_tone(-20).astype(float)
+    fsk = encode_caller_id("bell202", "mdmf", number=NUMBER, name=NAME, datetime=WHEN, call_waiting=True)
+    x = np.concatenate([speech_like, cas, np.zeros(800), fsk.astype(float), np.zeros(800)])
+    samples = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    cas_at = _first_cas_frame(samples)
+    # confirmed once 60 ms of clean tone have been seen, before the tone ends
+    assert cas_at is not None and 4000 + 480 <= (cas_at + 1) * 80 <= 4000 + 640
+    [msg] = receive(samples[cas_at * 80:])
+    assert (msg.number, msg.name) == (NUMBER, NAME)
+
+
+def _first_cas_frame(samples: np.ndarray) -> int | None:
+    det = CasDetector()
+    for k in range(0, len(samples), 80):
+        if det.process(samples[k:k + 80]):
+            return k // 80
+    return None
