@@ -9,17 +9,28 @@ one after a crash or power cut, never a torn mix. The recipe (POSIX):
 3. rename it over the target (atomic replace),
 4. fsync the directory (the rename itself is durable).
 
-`atomic_write` is for small files written in one go (config, greetings
-metadata); `AtomicFileWriter` streams large files (uploaded prompts,
-voicemail, fax PDFs, a finished recording) and publishes them only when they
-are complete. Temporary files are named `.<name>.<random>.tmp` so that a
-directory listing shows what a crash left behind (`temp_leftovers`).
+Which helper for which file:
+
+* `atomic_write(path, bytes)`: small files written in one go (config,
+  metadata).
+* `AtomicFileWriter`: a file that only makes sense complete (uploaded or
+  converted prompts, fax PDFs, a voicemail message that is moved into the
+  mailbox once the caller hangs up). It appears under its name only when
+  committed; a crash leaves the previous version (or nothing) plus a temp
+  file named `.<name>.<random>.tmp` (`temp_leftovers` finds them).
+* `GrowingFile`: a file that must be useful even if the power goes mid-way
+  (call recordings): it exists under its final name from the start, data is
+  appended, and every `sync()` makes the data so far durable and then
+  rewrites the header (e.g. WAV sizes) to cover exactly that data. After a
+  crash the header describes the last synced length: a playable file, which
+  may have a few unsynced bytes after the end the header announces.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -130,3 +141,66 @@ def atomic_write(path: Path | str, data: bytes, *, mode: int = 0o644) -> None:
         raise TypeError(f"atomic_write needs bytes, got {type(data).__name__}")
     with AtomicFileWriter(path, mode=mode) as out:
         out.write(data)
+
+
+class GrowingFile:
+    """Append-only file with a header that always describes durable data (recordings).
+
+        rec = GrowingFile(path, header=lambda n: wav_header(n))   # header(data_len) -> bytes, fixed size
+        rec.append(frame_bytes)        # writer thread, as often as wanted
+        rec.sync()                     # every few seconds: data durable, then header updated
+        rec.close()                    # final sync
+
+    The file is created (exclusively: an existing file is never overwritten) with
+    a header for zero bytes of data, and made durable at once, so a recording
+    that started exists after a crash. Not thread-safe: one writer thread owns it.
+    """
+
+    def __init__(self, path: Path | str, header: Callable[[int], bytes], *, mode: int = 0o644) -> None:
+        self.path = Path(path)
+        self._header = header
+        first = header(0)
+        self._header_len = len(first)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        self._file = os.fdopen(fd, "wb")
+        self._file.write(first)
+        self.data_len = 0              # bytes appended so far
+        self.synced_len = 0            # bytes the header on disk covers
+        self._closed = False
+        self._file.flush()
+        os.fsync(fd)
+        fsync_dir(self.path.parent)
+
+    def append(self, data: bytes) -> None:
+        if self._closed:
+            raise ValueError(f"append to {self.path} after close")
+        self._file.write(data)
+        self.data_len += len(data)
+
+    def sync(self) -> None:
+        """Data first, header second: the header never announces bytes that are not on disk."""
+        if self._closed or self.synced_len == self.data_len:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        header = self._header(self.data_len)
+        if len(header) != self._header_len:
+            raise ValueError(f"header for {self.path} changed size ({self._header_len} -> {len(header)} bytes)")
+        os.pwrite(self._file.fileno(), header, 0)
+        os.fsync(self._file.fileno())
+        self.synced_len = self.data_len
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.sync()
+        finally:
+            self._closed = True
+            self._file.close()
+
+    def __enter__(self) -> GrowingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,6 +2,7 @@
 
     python3 crash_children.py config PATH FIRST_ROUND [FUNC before|after NTH]
     python3 crash_children.py records PATH FIRST_ROUND
+    python3 crash_children.py recording PATH 0     (prints the synced data length)
 
 After each *committed* write the child prints the round number on stdout, so
 the parent knows the last state that must survive a SIGKILL.
@@ -54,6 +55,29 @@ def records_rounds(path: Path, first: int, inject: list[str]) -> None:
         print(i, flush=True)
 
 
+def wav_header(data_len: int) -> bytes:
+    """44-byte PCM WAV header, 8 kHz mono 16-bit, for `data_len` bytes of samples."""
+    import struct
+    return (b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data" + struct.pack("<I", data_len))
+
+
+def frame(i: int) -> bytes:
+    """10 ms of 16-bit samples, different for every frame, so a misplaced byte shows."""
+    import struct
+    return struct.pack("<160h", *(((i * 160 + k) * 7) % 65536 - 32768 for k in range(160)))
+
+
+def recording_rounds(path: Path, first: int, inject: list[str]) -> None:
+    from firmware.atomic import GrowingFile
+    rec = GrowingFile(path, wav_header)
+    for i in range(1_000_000):
+        rec.append(frame(i))
+        if i % 50 == 49:               # sync twice a second of audio
+            rec.sync()
+            print(rec.synced_len, flush=True)
+
+
 if __name__ == "__main__":
     kind, path, first = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    {"config": config_rounds, "records": records_rounds}[kind](path, first, sys.argv[4:])
+    {"config": config_rounds, "records": records_rounds, "recording": recording_rounds}[kind](path, first, sys.argv[4:])
