@@ -41,8 +41,8 @@ typedef struct {
     int flags;
     float pending;               /* step*error of the previous sample, applied inside the next tap pass */
     /* input conditioning: biquad high-pass states (x1 x2 y1 y2) and pre-emphasis memories */
-    float hp_far[4];
-    float hp_near[4];
+    float hp_far[8];
+    float hp_near[8];
     float pre_far;
     float pre_near;
     float deemph;

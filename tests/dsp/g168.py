@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from dsp_ext.g711 import ulaw_decode, ulaw_encode
 from dsp_ext.levels import DBM0_RMS, RATE
 
 HEADER = pathlib.Path("/usr/include/spandsp/g168models.h")
@@ -39,14 +40,9 @@ def echo_path(model: np.ndarray, erl_db: float, delay: int = 0) -> np.ndarray:
 
 
 def mulaw_roundtrip(x: np.ndarray) -> np.ndarray:
-    """Encode to G.711 mu-law and decode again (int16 in, int16 out)."""
-    v = np.clip(np.asarray(x, dtype=np.int64), -32768, 32767)
-    sign = v < 0
-    mag = np.minimum(np.abs(v), 32635) + 132
-    exponent = np.floor(np.log2(mag)).astype(np.int64) - 7
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    out = (((mantissa << 3) + 132) << exponent) - 132
-    return np.where(sign, -out, out).astype(np.int16)
+    """Through a G.711 mu-law channel: round, clip, encode, decode (int16 out)."""
+    v = np.clip(np.rint(np.asarray(x, dtype=np.float64)), -32768, 32767).astype(np.int16)
+    return ulaw_decode(ulaw_encode(v))
 
 
 def _speech_shape(n: int) -> np.ndarray:
@@ -55,7 +51,7 @@ def _speech_shape(n: int) -> np.ndarray:
     return (1 - np.exp(-(f / 250) ** 2)) / np.sqrt(1 + (f / 800) ** 2) * (f < 3500)
 
 
-def speech_like(seconds: float, level_dbm0: float, seed: int, voiced: float = 0.65) -> np.ndarray:
+def speech_like(seconds: float, level_dbm0: float, seed: int, voiced: float = 0.0) -> np.ndarray:
     """A composite-source-like signal (float): syllables of voiced (harmonics of a
     random pitch) or unvoiced (shaped noise) sound, 60-250 ms long with a
     raised-cosine envelope, separated by 20-150 ms gaps. The active parts are at
@@ -99,10 +95,10 @@ def line(far: np.ndarray, h: np.ndarray, near_extra: np.ndarray | None = None) -
     Returns (far_sent, near_received, echo): far as the canceller sees it
     (mu-law decoded), what comes back (echo + near_extra, mu-law coded and
     decoded) and the echo component alone (float, before coding)."""
-    far_sent = mulaw_roundtrip(np.rint(far))
+    far_sent = mulaw_roundtrip(far)
     echo = np.convolve(far_sent.astype(np.float64), h)[: far.size]
     near = echo if near_extra is None else echo + near_extra
-    return far_sent, mulaw_roundtrip(np.rint(near)), echo
+    return far_sent, mulaw_roundtrip(near), echo
 
 
 def power_db(x: np.ndarray) -> float:
