@@ -11,6 +11,7 @@ start bit, 8 data bits LSB first, a 1 stop bit.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 
 from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr
 from dsp_ext.cid_message import (
+    FSK_TYPES,
     MAX_DTMF_DIGITS,
     CallerIdMessage,
     build_call_message,
@@ -27,6 +29,7 @@ from dsp_ext.cid_message import (
     parse_dtmf_digits,
     parse_fsk_message,
 )
+from dsp_ext.dtmf import DtmfReceiver, dtmf_encode
 from dsp_ext.levels import RATE, dbm0_to_peak
 
 __all__ = [
@@ -177,8 +180,6 @@ def cas_tone(level_dbm0: float = -15.0) -> np.ndarray:
 
 
 def _dtmf_signal(digits: str, level_dbm0: float) -> np.ndarray:
-    from dsp_ext.dtmf import dtmf_encode  # owned by the DTMF module; imported when needed
-
     return dtmf_encode(digits, level_dbm0=level_dbm0)
 
 
@@ -221,7 +222,7 @@ class _FskMessageAssembler:
         if self._state == self.IDLE:
             return None
         if self._state == self.ARMED:
-            if event != lib.FSK_EV_BYTE or payload not in (0x04, 0x06, 0x80, 0x82):
+            if event != lib.FSK_EV_BYTE or payload not in FSK_TYPES:
                 self._state = self.IDLE
                 return None
             self._state = self.COLLECTING
@@ -235,7 +236,7 @@ class _FskMessageAssembler:
         self.reset()
         message = parse_fsk_message(raw, standard)
         if message is not None and damaged and message.checksum_ok:
-            message = CallerIdMessage(**{**message.as_dict(), "checksum_ok": False})
+            message = dataclasses.replace(message, checksum_ok=False)
         return message
 
 
@@ -247,8 +248,6 @@ class _DtmfCallerIdAssembler:
     GAP_SAMPLES = RATE
 
     def __init__(self) -> None:
-        from dsp_ext.dtmf import DtmfReceiver  # owned by the DTMF module
-
         self._rx = DtmfReceiver()
         self.reset()
 
@@ -295,12 +294,7 @@ class CallerIdReceiver:
             self._fsk = FskDemodulator(listen.mark_hz, listen.space_hz, listen.baud)
             self._assembler = _FskMessageAssembler(standard)
         if standard in ("dtmf", "auto"):
-            try:
-                self._dtmf = _DtmfCallerIdAssembler()
-            except ImportError:
-                if standard == "dtmf":
-                    raise
-                self._dtmf = None     # DTMF module not installed: auto covers FSK only
+            self._dtmf = _DtmfCallerIdAssembler()
 
     def process(self, samples: np.ndarray) -> list[CallerIdMessage]:
         samples = np.asarray(samples)

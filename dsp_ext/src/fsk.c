@@ -15,16 +15,21 @@
  *      tone: 8 samples for Bell 202, 10 for V.23. The extra length costs a
  *      little inter-symbol interference but buys margin against line slope
  *      (twist) between the two tones.
- *   3. The per-sample decision is mark iff |Y_mark|^2 > |Y_space|^2. Only the
- *      sign matters, so the decision is independent of level.
+ *   3. The decision variable d = |Y_mark|^2 - |Y_space|^2, smoothed by a
+ *      3-tap [1 2 1]/4 filter (cuts noise-induced zero crossings near bit
+ *      edges); mark iff d > 0. Only the sign matters, so the decision is
+ *      independent of level.
  *   4. Carrier detect: the sum of both energies, scaled to the peak^2 of a
  *      tone and smoothed over ~4 ms, against an on/off threshold pair
  *      (3 dB hysteresis).
  *   5. Framing is a UART: a mark->space change while hunting is a start
  *      edge. A boxcar delays an edge by N/2 samples, and its window covers a
  *      whole bit T/2 samples after that delayed edge, so every bit is decided
- *      at edge + T/2 + k*T, with a fractional (double) bit clock. Re-timing
- *      on every start edge absorbs a baud-rate error of several percent.
+ *      at edge + T/2 + k*T, with a fractional (double) bit clock; the edge
+ *      time is interpolated between samples from d. Within a character each
+ *      data transition pulls the clock toward it (first-order loop, gain
+ *      0.3), and every start edge re-times it, so a baud-rate error of a few
+ *      percent and a noisy start edge do not accumulate.
  *   6. Idle runs: >= 10 bit times of continuous mark are reported (that is
  *      the "mark signal" before a caller-ID message; the channel seizure's
  *      alternations never produce it). Over that run the phase advance of
@@ -140,6 +145,7 @@ void fsk_rx_reset(fsk_rx_t *s)
     s->shift = 0;
     s->last_mark = 1;
     s->last_d = 0.0f;
+    s->d1 = s->d2 = 0.0f;
     s->mark_samples = 0;
     s->mark_run_reported = 0;
     s->freq_re = s->freq_im = 0.0;
@@ -237,6 +243,7 @@ int fsk_rx_process(fsk_rx_t *s, const int16_t *in, int n, uint32_t *events, int 
                 s->framing = 0;
                 s->last_mark = 1;
                 s->last_d = 0.0f;
+                s->d1 = s->d2 = 0.0f;
                 s->mark_samples = 0;
                 s->mark_run_reported = 0;
                 emit(s, events, max_events, &count, FSK_EV_CARRIER_UP, 0);
