@@ -18,19 +18,19 @@
  *     reverse 4 dB and normal 8 dB);
  *   - the two tones carry at least half of the block's energy (speech and
  *     music spread their energy; this is the main talk-off guard);
- *   - each tone's power in the two halves differs by < 2 dB, i.e. the tone
- *     fills >= ~90% of the block. This is what makes the duration rule exact:
- *     two qualifying blocks need >= 24 ms of tone, and any 40 ms tone
- *     contains two whole blocks.
- * A digit *starts* when two consecutive blocks qualify as the same digit and
- * both tones are within 2.5% of nominal (Q.24: accept 1.5%, reject 3.5%).
+ *   - the tone fills >= 85% of the block: a tone that starts (or ends) in a
+ *     block fills one half and part of the other, so the ratio of the two
+ *     halves' amplitudes measures how much of the block it fills.
+ * A digit starts when two consecutive blocks qualify as the same digit,
+ * both tones are within 2.5% of nominal (Q.24: accept 1.5%, reject 3.5%),
+ * and the tone carries on into the next half-block (see end_of_first_half).
  * The frequency comes from the phase advance of the tone's DFT: between the
  * halves (coarse, unambiguous to +-78 Hz) and between the two blocks (fine,
  * ambiguous every 78 Hz, resolved by the coarse value). The powers used for
  * twist and level are corrected for the bin's roll-off at that frequency.
  * A started digit *continues* while the block or either half still shows
- * its two tones (as winners, at >= 6 dB below the minimum, with >= 25% of
- * the energy); it *ends* after two blocks that do not. A gap of <= 10 ms can
+ * its two tones (each within 10 dB of its level at the start, together
+ * >= 25% of the energy); it *ends* after two blocks that do not. A gap of <= 10 ms can
  * spoil at most one block, so it is bridged.
  */
 #include "dtmf.h"
@@ -40,13 +40,14 @@
 
 #define DTMF_RATE 8000.0f
 #define DTMF_MIN_LEVEL_DBM0 -40.0f
-#define DTMF_CONT_MARGIN 0.25f          /* continuation: 6 dB below the minimum */
+#define DTMF_CONT_DROP 0.1f             /* continuation: each tone within 10 dB of its level at the start */
 #define DTMF_TWIST_NORMAL_DB 8.8f
 #define DTMF_TWIST_REVERSE_DB 4.8f
 #define DTMF_REL_PEAK 0.25f             /* other tones of a group <= -6 dB */
 #define DTMF_PURITY 0.5f
 #define DTMF_CONT_PURITY 0.25f
-#define DTMF_HALF_BALANCE 1.585f        /* 2 dB */
+#define DTMF_HALF_BALANCE 0.7f          /* quieter half >= 0.7 of the louder (amplitude) */
+#define DTMF_CONFIRM 0.16f              /* next half: tone power >= 0.16 of the last half's (>= ~20 samples) */
 #define DTMF_FREQ_TOL 0.025f
 #define DTMF_END_MISSES 2
 
@@ -75,12 +76,15 @@ void dtmf_rx_reset(dtmf_rx_t *s)
     memset(s->h1_im, 0, sizeof(s->h1_im));
     memset(s->prev_re, 0, sizeof(s->prev_re));
     memset(s->prev_im, 0, sizeof(s->prev_im));
-    memset(s->h1_power, 0, sizeof(s->h1_power));
     s->energy = s->h1_energy = 0.0f;
     s->fill = s->half = 0;
     s->samples = 0;
     s->prev_hit = 0;
-    s->prev_hit_level = 0.0f;
+    s->prev_fill = 0.0f;
+    s->pending = 0;
+    s->pending_start = 0;
+    s->pending_level = 0.0f;
+    s->pending_ref_row = s->pending_ref_col = 0.0f;
     s->prev_valid = 0;
     s->current = 0;
     s->misses = 0;
@@ -98,7 +102,24 @@ void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak)
         s->sinw[k] = (float) sin(w);
         s->half_rot_re[k] = (float) cos(w * DTMF_HALF);
         s->half_rot_im[k] = (float) -sin(w * DTMF_HALF);
+        s->ref_re[k] = (float) cos(w * (DTMF_HALF - 1));
+        s->ref_im[k] = (float) -sin(w * (DTMF_HALF - 1));
     }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) {
+            double dw = 2.0 * M_PI * (dtmf_freqs[4 + c] - dtmf_freqs[r]) / DTMF_RATE;
+            double re = 0.0, im = 0.0;
+            for (int n = 0; n < DTMF_BLOCK; n++) {
+                re += cos(dw * n);
+                im += sin(dw * n);
+                if (n == DTMF_HALF - 1) {
+                    s->leak_half_re[r * 4 + c] = (float) (re / DTMF_HALF);
+                    s->leak_half_im[r * 4 + c] = (float) (im / DTMF_HALF);
+                }
+            }
+            s->leak_block_re[r * 4 + c] = (float) (re / DTMF_BLOCK);
+            s->leak_block_im[r * 4 + c] = (float) (im / DTMF_BLOCK);
+        }
     s->dbm0_rms2 = (float) (dbm0_peak * dbm0_peak / 2.0);
     /* A sine of mean square m over N samples has block power (2|X|^2/N) N m. */
     s->min_block_power = s->dbm0_rms2 * powf(10.0f, DTMF_MIN_LEVEL_DBM0 / 10.0f) * DTMF_BLOCK;
@@ -128,6 +149,31 @@ static float bin_rolloff(float df, int n)
 typedef struct {
     float re[8], im[8], power[8];
 } dtmf_block_t;
+
+/* Complex amplitudes of one row and one column tone, with the leakage of
+ * each into the other's bin removed. With d = D(w_col - w_row) / N the bins
+ * see X_row = a + d b and X_col = conj(d) a + b; this solves for a and b. */
+typedef struct {
+    float a_re, a_im, b_re, b_im;
+    float pa, pb;                  /* powers, scaled like dtmf_block_t.power */
+} dtmf_pair_t;
+
+static dtmf_pair_t unmix(const float *re, const float *im, int r, int c, const float *leak_re,
+                         const float *leak_im, int n)
+{
+    float dr = leak_re[r * 4 + c], di = leak_im[r * 4 + c];
+    float xr = re[r], xi = im[r], yr = re[4 + c], yi = im[4 + c];
+    float det = 1.0f - (dr * dr + di * di);
+    dtmf_pair_t p;
+    /* a = (X_row - d X_col) / det,  b = (X_col - conj(d) X_row) / det */
+    p.a_re = (xr - (dr * yr - di * yi)) / det;
+    p.a_im = (xi - (dr * yi + di * yr)) / det;
+    p.b_re = (yr - (dr * xr + di * xi)) / det;
+    p.b_im = (yi - (dr * xi - di * xr)) / det;
+    p.pa = (p.a_re * p.a_re + p.a_im * p.a_im) * (2.0f / n);
+    p.pb = (p.b_re * p.b_re + p.b_im * p.b_im) * (2.0f / n);
+    return p;
+}
 
 static int strongest(const float *p, int from)
 {
@@ -160,18 +206,16 @@ static int shows(const float *p, float energy, float min_power, int r, int c, fl
     return p[lo] + p[hi] >= purity * energy;
 }
 
-static float freq_offset(const dtmf_rx_t *s, const dtmf_block_t *b, int k, const float *h2_re, const float *h2_im)
+/* Frequency offset (Hz) from the phase advance of a complex amplitude:
+ * coarse over `short_lag` samples (unambiguous), fine over `long_lag`. */
+static float offset_hz(float w, float c1r, float c1i, float c2r, float c2i, int short_lag,
+                       float f1r, float f1i, float f2r, float f2i, int long_lag)
 {
-    /* coarse: phase advance over 51 samples, first half to second */
-    float cre = h2_re[k] * s->h1_re[k] + h2_im[k] * s->h1_im[k];
-    float cim = h2_im[k] * s->h1_re[k] - h2_re[k] * s->h1_im[k];
-    float w = 2.0f * (float) M_PI * dtmf_freqs[k] / DTMF_RATE;
-    float coarse = wrap_pi(atan2f(cim, cre) - wrap_pi(w * DTMF_HALF)) * DTMF_RATE / (2.0f * (float) M_PI * DTMF_HALF);
-    /* fine: phase advance over 102 samples, previous block to this one */
-    float fre = b->re[k] * s->prev_re[k] + b->im[k] * s->prev_im[k];
-    float fim = b->im[k] * s->prev_re[k] - b->re[k] * s->prev_im[k];
-    float step = DTMF_RATE / DTMF_BLOCK;
-    float fine = wrap_pi(atan2f(fim, fre) - wrap_pi(w * DTMF_BLOCK)) * DTMF_RATE / (2.0f * (float) M_PI * DTMF_BLOCK);
+    float coarse = wrap_pi(atan2f(c2i * c1r - c2r * c1i, c2r * c1r + c2i * c1i) - wrap_pi(w * short_lag))
+        * DTMF_RATE / (2.0f * (float) M_PI * short_lag);
+    float fine = wrap_pi(atan2f(f2i * f1r - f2r * f1i, f2r * f1r + f2i * f1i) - wrap_pi(w * long_lag))
+        * DTMF_RATE / (2.0f * (float) M_PI * long_lag);
+    float step = DTMF_RATE / long_lag;
     return fine + step * roundf((coarse - fine) / step);
 }
 
@@ -195,49 +239,70 @@ static float level_dbm0(const dtmf_rx_t *s, float block_power)
     return ms > 0.0f ? 10.0f * log10f(ms / s->dbm0_rms2) : -200.0f;
 }
 
-/* Called when the second half of a block is complete. */
+/* Samples of tone in a block that a tone starts or ends in, from the
+ * powers of its two halves: the tone fills one half and (ratio) of the
+ * other, so a whole block gives 102. */
+static float fill_estimate(float p1, float p2)
+{
+    float lo = p1 < p2 ? p1 : p2, hi = p1 < p2 ? p2 : p1;
+    return hi > 0.0f ? DTMF_HALF * (1.0f + sqrtf(lo / hi)) : 0.0f;
+}
+
+static int twist_ok(float p_row, float p_col)
+{
+    return p_col <= p_row * powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
+        && p_col >= p_row * powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f);
+}
+
+/* Called when the second half of a block is complete; h2_re/h2_im are its
+ * DFT values referenced to the half's first sample. */
 static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, float h2_energy,
                          dtmf_event_t *events, int max_events, int *count)
 {
     dtmf_block_t b;
-    float h2_power[8];
     for (int k = 0; k < 8; k++) {
         b.re[k] = s->h1_re[k] + h2_re[k] * s->half_rot_re[k] - h2_im[k] * s->half_rot_im[k];
         b.im[k] = s->h1_im[k] + h2_re[k] * s->half_rot_im[k] + h2_im[k] * s->half_rot_re[k];
         b.power[k] = (b.re[k] * b.re[k] + b.im[k] * b.im[k]) * (2.0f / DTMF_BLOCK);
-        h2_power[k] = (h2_re[k] * h2_re[k] + h2_im[k] * h2_im[k]) * (2.0f / DTMF_HALF);
     }
     float energy = s->h1_energy + h2_energy;
     uint64_t block_start = s->samples - DTMF_BLOCK;
 
-    /* Does the block qualify as a digit on its own? */
+    /* Does the block qualify as a digit on its own? Winners are picked on
+     * the raw bins; their powers are then measured free of mutual leakage. */
     char hit = 0;
-    float hit_level = 0.0f;
+    float fill = 0.0f;
     int lo = strongest(b.power, 0), hi = strongest(b.power, 4);
-    if (shows(b.power, energy, s->min_block_power, lo, hi - 4, DTMF_PURITY)) {
-        float twist = b.power[hi] / b.power[lo];
-        int balanced = 1;
-        for (int i = 0; i < 2; i++) {
-            int k = i ? hi : lo;
-            float a = s->h1_power[k], c = h2_power[k];
-            if (a > DTMF_HALF_BALANCE * c || c > DTMF_HALF_BALANCE * a)
-                balanced = 0;
-        }
-        if (balanced && twist <= powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
-            && twist >= powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f)) {
-            hit = dtmf_keys[lo][hi - 4];
-            hit_level = level_dbm0(s, b.power[lo] > b.power[hi] ? b.power[lo] : b.power[hi]);
-        }
+    int r = lo, c = hi - 4;
+    dtmf_pair_t whole = unmix(b.re, b.im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+    dtmf_pair_t first = unmix(s->h1_re, s->h1_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    dtmf_pair_t second = unmix(h2_re, h2_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    if (shows(b.power, energy, s->min_block_power, r, c, 0.0f)
+        && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power
+        && whole.pa + whole.pb >= DTMF_PURITY * energy
+        && twist_ok(whole.pa, whole.pb)) {
+        fill = fill_estimate(first.pa, second.pa) < fill_estimate(first.pb, second.pb)
+            ? fill_estimate(first.pa, second.pa) : fill_estimate(first.pb, second.pb);
+        if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE))
+            hit = dtmf_keys[r][c];
     }
 
     /* Continuation or end of the digit being reported. */
     if (s->current) {
         int idx = dtmf_digit_index(s->current);
-        int r = idx / 4, c = idx % 4;
-        float half_min = s->min_block_power * DTMF_CONT_MARGIN * ((float) DTMF_HALF / DTMF_BLOCK);
-        int present = shows(b.power, energy, s->min_block_power * DTMF_CONT_MARGIN, r, c, DTMF_CONT_PURITY)
-            || shows(s->h1_power, s->h1_energy, half_min, r, c, DTMF_CONT_PURITY)
-            || shows(h2_power, h2_energy, half_min, r, c, DTMF_CONT_PURITY);
+        int cr = idx / 4, cc = idx % 4;
+        /* Levels relative to the digit's own start, so that line noise can
+         * never hold a digit on. Half-blocks cannot tell adjacent rows apart
+         * (their bins are 157 Hz wide), so for them only the digit's own two
+         * tones are measured; a half has half a block's power. */
+        float row_min = DTMF_CONT_DROP * s->ref_row, col_min = DTMF_CONT_DROP * s->ref_col;
+        dtmf_pair_t pb = unmix(b.re, b.im, cr, cc, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+        dtmf_pair_t p1 = unmix(s->h1_re, s->h1_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+        dtmf_pair_t p2 = unmix(h2_re, h2_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+        int present = (shows(b.power, energy, 0.0f, cr, cc, DTMF_CONT_PURITY)
+                       && pb.pa >= row_min && pb.pb >= col_min)
+            || (p1.pa >= row_min / 2 && p1.pb >= col_min / 2 && p1.pa + p1.pb >= DTMF_CONT_PURITY * s->h1_energy)
+            || (p2.pa >= row_min / 2 && p2.pb >= col_min / 2 && p2.pa + p2.pb >= DTMF_CONT_PURITY * h2_energy);
         if (present) {
             s->misses = 0;
         } else {
@@ -253,26 +318,51 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
 
     /* A new digit: two qualifying blocks in a row, tones on frequency. */
     if (!s->current && hit && hit == s->prev_hit && s->prev_valid) {
-        float dlo = freq_offset(s, &b, lo, h2_re, h2_im);
-        float dhi = freq_offset(s, &b, hi, h2_re, h2_im);
+        dtmf_pair_t prev = unmix(s->prev_re, s->prev_im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+        float wr = 2.0f * (float) M_PI * dtmf_freqs[lo] / DTMF_RATE;
+        float wc = 2.0f * (float) M_PI * dtmf_freqs[hi] / DTMF_RATE;
+        float dlo = offset_hz(wr, first.a_re, first.a_im, second.a_re, second.a_im, DTMF_HALF,
+                              prev.a_re, prev.a_im, whole.a_re, whole.a_im, DTMF_BLOCK);
+        float dhi = offset_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im, DTMF_HALF,
+                              prev.b_re, prev.b_im, whole.b_re, whole.b_im, DTMF_BLOCK);
         if (fabsf(dlo) <= DTMF_FREQ_TOL * dtmf_freqs[lo] && fabsf(dhi) <= DTMF_FREQ_TOL * dtmf_freqs[hi]) {
-            float plo = b.power[lo] / bin_rolloff(dlo, DTMF_BLOCK);
-            float phi = b.power[hi] / bin_rolloff(dhi, DTMF_BLOCK);
-            float twist = phi / plo;
-            if (twist <= powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
-                && twist >= powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f)) {
-                s->current = hit;
-                s->misses = 0;
-                emit(s, events, max_events, count, DTMF_EV_START, hit, block_start - DTMF_BLOCK,
-                     level_dbm0(s, plo > phi ? plo : phi));
+            float plo = whole.pa / bin_rolloff(dlo, DTMF_BLOCK);
+            float phi = whole.pb / bin_rolloff(dhi, DTMF_BLOCK);
+            if (twist_ok(plo, phi)) {
+                s->pending = hit;
+                s->pending_start = block_start - DTMF_BLOCK;
+                s->pending_level = level_dbm0(s, plo > phi ? plo : phi);
+                s->pending_ref_row = second.pa;
+                s->pending_ref_col = second.pb;
+                s->ref_row = whole.pa;
+                s->ref_col = whole.pb;
             }
         }
     }
-    (void) hit_level;
     s->prev_hit = hit;
+    s->prev_fill = fill;
     s->prev_valid = 1;
     memcpy(s->prev_re, b.re, sizeof(b.re));
     memcpy(s->prev_im, b.im, sizeof(b.im));
+}
+
+/* Called when the first half of a block is complete: confirm or drop a
+ * pending digit. Requiring the tone to carry on into this half is what
+ * rejects short tones by a wide margin: two qualifying blocks then need a
+ * whole block, >= 87 samples of another and ~20 of this half (>= 26 ms),
+ * while any 40 ms tone satisfies it at every alignment. */
+static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events, int *count)
+{
+    if (!s->pending)
+        return;
+    int idx = dtmf_digit_index(s->pending);
+    dtmf_pair_t h = unmix(s->h1_re, s->h1_im, idx / 4, idx % 4, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    if (h.pa >= DTMF_CONFIRM * s->pending_ref_row && h.pb >= DTMF_CONFIRM * s->pending_ref_col) {
+        s->current = s->pending;
+        s->misses = 0;
+        emit(s, events, max_events, count, DTMF_EV_START, s->pending, s->pending_start, s->pending_level);
+    }
+    s->pending = 0;
 }
 
 int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
@@ -308,12 +398,14 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
             memcpy(s->s2, s2, sizeof(s2));
             break;
         }
-        /* Half complete: its DFT at each tone (up to a per-tone constant
-         * phase, the same for every half, which cancels in every use). */
+        /* Half complete: the Goertzel output is e^{j w 50} X(w); rotate it
+         * back so X is referenced to the half's first sample. */
         float re[8], im[8];
         for (int k = 0; k < 8; k++) {
-            re[k] = s1[k] - s->cosw[k] * s2[k];
-            im[k] = s->sinw[k] * s2[k];
+            float gr = s1[k] - s->cosw[k] * s2[k];
+            float gi = s->sinw[k] * s2[k];
+            re[k] = gr * s->ref_re[k] - gi * s->ref_im[k];
+            im[k] = gr * s->ref_im[k] + gi * s->ref_re[k];
         }
         memset(s->s1, 0, sizeof(s->s1));
         memset(s->s2, 0, sizeof(s->s2));
@@ -321,10 +413,9 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         if (s->half == 0) {
             memcpy(s->h1_re, re, sizeof(re));
             memcpy(s->h1_im, im, sizeof(im));
-            for (int k = 0; k < 8; k++)
-                s->h1_power[k] = (re[k] * re[k] + im[k] * im[k]) * (2.0f / DTMF_HALF);
             s->h1_energy = energy;
             s->half = 1;
+            end_of_first_half(s, events, max_events, &count);
         } else {
             end_of_block(s, re, im, energy, events, max_events, &count);
             s->half = 0;

@@ -35,11 +35,15 @@ typedef struct {
     float coef[8];                 /* 2 cos(w) */
     float cosw[8], sinw[8];
     float half_rot_re[8], half_rot_im[8];   /* e^{-j w 51}: aligns the second half to the first */
+    float ref_re[8], ref_im[8];    /* e^{-j w 50}: Goertzel output -> DFT referenced to the half's start */
+    /* leakage of a column tone into a row bin, D(w_col - w_row) / N, for
+     * halves and whole blocks (index row * 4 + column) */
+    float leak_half_re[16], leak_half_im[16];
+    float leak_block_re[16], leak_block_im[16];
     /* running Goertzel state, the block so far and the previous block */
     float s1[8], s2[8];
     float h1_re[8], h1_im[8];      /* first half of the current block */
     float prev_re[8], prev_im[8];  /* whole previous block */
-    float h1_power[8];
     float energy;                  /* sum of x^2 over the current half */
     float h1_energy;
     int fill;                      /* samples in the current half */
@@ -47,7 +51,12 @@ typedef struct {
     uint64_t samples;              /* samples consumed since init/reset */
     /* decision state */
     char prev_hit;                 /* digit the previous block qualified as, or 0 */
-    float prev_hit_level;
+    float prev_fill;               /* estimated samples of tone in the previous block */
+    char pending;                  /* digit waiting for the next half-block to confirm it */
+    uint64_t pending_start;
+    float pending_level;
+    float pending_ref_row, pending_ref_col;   /* last half's tone powers, for the confirmation */
+    float ref_row, ref_col;        /* block powers of the current digit's tones when it started */
     int prev_valid;                /* prev_re/prev_im hold a whole block */
     char current;                  /* digit being reported, or 0 */
     int misses;                    /* consecutive blocks without the current digit */

@@ -1,0 +1,221 @@
+"""DTMF receiver and generator against the Q.24 bars of issue 3 (signals generated here)."""
+import numpy as np
+import pytest
+
+from dsp_ext.dtmf import DIGITS, DtmfGenerator, DtmfReceiver, dtmf_encode
+from dsp_ext.levels import RATE, dbm0_to_peak, rms_dbm0
+
+ROWS = (697, 770, 852, 941)
+COLS = (1209, 1336, 1477, 1633)
+KEYS = ("123A", "456B", "789C", "*0#D")
+FREQ = {KEYS[r][c]: (ROWS[r], COLS[c]) for r in range(4) for c in range(4)}
+
+
+def burst(digit, ms, low_dbm0=-10.0, twist_db=0.0, dev=0.0, phase=0.0):
+    lo, hi = FREQ[digit]
+    t = np.arange(ms * RATE // 1000) / RATE
+    x = (dbm0_to_peak(low_dbm0) * np.sin(2 * np.pi * lo * (1 + dev) * t + phase)
+         + dbm0_to_peak(low_dbm0 + twist_db) * np.sin(2 * np.pi * hi * (1 + dev) * t + 2 * phase))
+    return x
+
+
+def silence(ms):
+    return np.zeros(ms * RATE // 1000)
+
+
+def to16(x):
+    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+
+def run(x, frame=80):
+    rx = DtmfReceiver()
+    x = to16(x)
+    events = []
+    for i in range(0, x.size, frame):
+        events += rx.process(x[i:i + frame])
+    return events
+
+
+def digits(events):
+    return "".join(e.digit for e in events if e.kind == "start")
+
+
+def test_every_digit_round_trips_with_start_end_and_level():
+    x = np.concatenate([dtmf_encode(DIGITS, 60, 60, level_dbm0=-12, twist_db=2), np.zeros(800, np.int16)])
+    ev = run(x)
+    assert digits(ev) == DIGITS
+    assert [e.kind for e in ev] == ["start", "end"] * len(DIGITS)
+    for i, (s, e) in enumerate(zip(ev[0::2], ev[1::2], strict=True)):
+        assert s.digit == e.digit
+        assert abs(s.time - i * 0.120) <= 0.015 and abs(e.time - (i * 0.120 + 0.060)) <= 0.015
+        assert abs(s.level_dbm0 - (-10.0)) <= 0.5      # the stronger (column) tone
+
+
+@pytest.mark.parametrize("frame", [1, 7, 80, 160, 1000])
+def test_frame_size_does_not_matter(frame):
+    x = np.concatenate([dtmf_encode("159#", 50, 50), np.zeros(400, np.int16)])
+    ev = run(x, frame)
+    assert digits(ev) == "159#"
+    assert ev == run(x, 80)
+
+
+def test_generator_levels_timing_and_continuity():
+    gen = DtmfGenerator(on_ms=100, off_ms=50, level_dbm0=-10, twist_db=2)
+    assert not gen.busy
+    gen.queue("5")
+    assert gen.busy
+    x = np.concatenate([gen.generate(80) for _ in range(20)])      # 1600 samples = 200 ms
+    assert not gen.busy
+    on = x[:800].astype(float)
+    assert np.count_nonzero(x[800:]) == 0 and np.count_nonzero(on[:4]) > 0
+    t = np.arange(800) / RATE
+    basis = np.stack([f(2 * np.pi * fr * t) for fr in (770, 1336) for f in (np.sin, np.cos)], axis=1)
+    coef = np.linalg.lstsq(basis, on, rcond=None)[0]
+    for i, level in enumerate((-10, -8)):
+        amp = np.hypot(coef[2 * i], coef[2 * i + 1])
+        assert abs(20 * np.log10(amp / dbm0_to_peak(0)) - level) < 0.05
+    assert abs(rms_dbm0(on) - 10 * np.log10(10 ** -1 + 10 ** -0.8)) < 0.1
+    # phase continuity across frame boundaries: no jumps bigger than the tone's slope allows
+    assert np.max(np.abs(np.diff(on))) < 2 * np.pi * 1336 / RATE * dbm0_to_peak(-8) + 2 * np.pi * 770 / RATE * dbm0_to_peak(-10)
+
+
+def test_generator_rejects_bad_digits_and_keeps_its_queue():
+    gen = DtmfGenerator()
+    gen.queue("12")
+    with pytest.raises(ValueError, match="'x'"):
+        gen.queue("3x4")
+    x = gen.generate(8 * 320)
+    assert digits(run(np.concatenate([x, np.zeros(800, np.int16)]))) == "12"
+    with pytest.raises(ValueError, match="'E'"):
+        dtmf_encode("E")
+
+
+def test_long_digit_strings_queue_beyond_the_c_buffer():
+    s = (DIGITS * 20)[:300]
+    gen = DtmfGenerator(40, 40)
+    gen.queue(s)
+    x = gen.generate(len(s) * 640 + 800)
+    assert digits(run(x)) == s
+
+
+# ---- Q.24 conformance: each case is run at several alignments against the 102-sample blocks ----
+
+OFFSETS = (0, 17, 34, 51, 68, 85)
+
+
+def detected(x, offsets=OFFSETS):
+    """For each alignment, the digits reported for signal x (float samples)."""
+    return [digits(run(np.concatenate([silence(0)[:0], np.zeros(k), x, silence(100)]), frame=80)) for k in offsets]
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+@pytest.mark.parametrize("dev", [-0.015, 0.015])
+def test_accepts_frequency_deviation_of_1_5_percent(digit, dev):
+    assert detected(burst(digit, 50, -10, 2, dev)) == [digit] * len(OFFSETS)
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+@pytest.mark.parametrize("dev", [-0.035, 0.035])
+def test_rejects_frequency_deviation_of_3_5_percent(digit, dev):
+    assert detected(burst(digit, 100, -10, 2, dev)) == [""] * len(OFFSETS)
+
+
+@pytest.mark.parametrize("which", ["row", "col"])
+@pytest.mark.parametrize("dev", [-0.035, 0.035])
+def test_rejects_when_only_one_tone_is_off_frequency(which, dev):
+    lo, hi = FREQ["8"]
+    t = np.arange(800) / RATE
+    x = (dbm0_to_peak(-10) * np.sin(2 * np.pi * lo * (1 + (dev if which == "row" else 0)) * t)
+         + dbm0_to_peak(-8) * np.sin(2 * np.pi * hi * (1 + (dev if which == "col" else 0)) * t))
+    assert detected(x) == [""] * len(OFFSETS)
+
+
+@pytest.mark.parametrize("digit", list("1590*#AD"))
+@pytest.mark.parametrize("twist", [8.0, -4.0])
+def test_accepts_normal_twist_8db_and_reverse_twist_4db(digit, twist):
+    assert detected(burst(digit, 50, -14, twist)) == [digit] * len(OFFSETS)
+
+
+@pytest.mark.parametrize("digit", list("1590*#AD"))
+@pytest.mark.parametrize("twist", [10.0, -6.0])
+def test_rejects_twist_beyond(digit, twist):
+    assert detected(burst(digit, 100, -14, twist)) == [""] * len(OFFSETS)
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_accepts_40ms(digit):
+    offsets = range(0, 102, 6)
+    assert detected(burst(digit, 40), offsets) == [digit] * len(offsets)
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_rejects_23ms(digit):
+    offsets = range(0, 102, 6)
+    assert detected(burst(digit, 23), offsets) == [""] * len(offsets)
+
+
+def test_bridges_gaps_up_to_10ms_and_splits_at_40ms():
+    for gap_at in (10, 17, 25, 33, 40, 47):
+        x = np.concatenate([burst("6", gap_at, phase=0), silence(10), burst("6", 100 - gap_at, phase=1.0)])
+        assert detected(x) == ["6"] * len(OFFSETS), gap_at
+    x = np.concatenate([burst("6", 60), silence(40), burst("6", 60)])
+    assert detected(x) == ["66"] * len(OFFSETS)
+
+
+def test_dynamic_range_35db():
+    # per-tone levels from 0 dBm0 (a little below full scale for the pair) down to -35 dBm0
+    for level in (0, -5, -10, -15, -20, -25, -30, -35):
+        assert detected(burst("9", 50, level, 0.0), (0, 40)) == ["9", "9"], level
+    assert detected(burst("9", 50, -50, 0.0), (0, 40)) == ["", ""]
+
+
+def test_level_report():
+    for level, twist in ((-5.0, 2.0), (-20.0, -3.0), (-33.0, 0.0)):
+        ev = run(np.concatenate([burst("3", 60, level, twist), silence(50)]))
+        assert abs(ev[0].level_dbm0 - max(level, level + twist)) < 0.3
+
+
+def test_all_1000_bursts_in_white_noise_at_15db_snr():
+    """1000 bursts of 50 ms / 50 ms gap at -4 dBm0 (composite) with white noise at -19 dBm0."""
+    rng = np.random.default_rng(1000)
+    seq = "".join(rng.choice(list(DIGITS), 1000))
+    per_tone = -4 - 10 * np.log10(2)
+    x = dtmf_encode(seq, 50, 50, level_dbm0=per_tone, twist_db=0).astype(np.float64)
+    assert abs(rms_dbm0(x) - (-4 - 3.0103)) < 0.1        # on half the time
+    from dsp_ext.levels import DBM0_RMS
+    x += rng.normal(0, DBM0_RMS * 10 ** (-19 / 20), x.size)
+    rx = DtmfReceiver()
+    ev = rx.process(to16(x))
+    assert digits(ev) == seq
+
+
+def test_works_with_dial_tone_present():
+    from dsp_ext.tones import ToneGenerator
+    for country in ("US", "UK", "DE", "FR"):
+        dial = ToneGenerator.for_country(country, "dial").generate(8 * 1200).astype(float)
+        sig = dtmf_encode("1234567890*#", 50, 50, level_dbm0=-10, twist_db=2).astype(float)
+        assert digits(run(dial + np.concatenate([sig, np.zeros(dial.size - sig.size)]))) == "1234567890*#", country
+
+
+def test_no_digit_from_line_echo_of_a_digit_we_sent():
+    """We send digits; the hybrid echoes them back (6-20 dB down, 2-20 ms late) plus line noise.
+    Given what we sent, the receiver reports nothing; a real far-end digit during the echo is reported."""
+    from dsp_ext.levels import DBM0_RMS
+    rng = np.random.default_rng(7)
+    sent = dtmf_encode("0123456789*#ABCD", 70, 70, level_dbm0=-8, twist_db=2)
+    for erl_db, delay in ((6, 16), (12, 80), (20, 160)):
+        echo = np.concatenate([np.zeros(delay), sent[:sent.size - delay] * 10 ** (-erl_db / 20)])
+        near = echo + rng.normal(0, DBM0_RMS * 10 ** (-50 / 20), echo.size)
+        rx = DtmfReceiver()
+        ev = []
+        for i in range(0, sent.size, 80):
+            ev += rx.process(to16(near[i:i + 80]), sent=sent[i:i + 80])
+        assert ev == [], (erl_db, delay)
+        assert digits(run(near)) == "0123456789*#ABCD"       # without the guard, the echo is detected
+    # a real digit from the far end while we are sending a different one still gets through
+    far = np.concatenate([np.zeros(2240), burst("7", 100, -6, 2), np.zeros(sent.size - 2240 - 800)])
+    rx = DtmfReceiver()
+    ev = []
+    for i in range(0, sent.size, 80):
+        ev += rx.process(to16(far[i:i + 80] + 0.25 * sent[i:i + 80]), sent=sent[i:i + 80])
+    assert digits(ev) == "7"
