@@ -73,7 +73,10 @@ def _utc_stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-def _parse(raw: bytes) -> tuple[dict, int]:
+TableCheck = Callable[[dict], "str | None"]   # tables -> what is wrong with them, or None
+
+
+def _parse(raw: bytes, check: TableCheck | None = None) -> tuple[dict, int]:
     """File bytes -> (tables, version); raises _Unreadable with a reason a human can act on."""
     if not raw.strip():
         raise _Unreadable("the file is empty")
@@ -94,6 +97,9 @@ def _parse(raw: bytes) -> tuple[dict, int]:
             raise _Unreadable(f"table {name!r} is not a JSON object of documents")
         if not all(k.isdigit() for k in table):
             raise _Unreadable(f"table {name!r} has a document id that is not a number")
+    problem = check(doc) if check else None
+    if problem:
+        raise _Unreadable(problem)
     return doc, version
 
 
@@ -105,8 +111,9 @@ class AtomicJSONStorage(Storage):
     cannot touch the committed state.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, check: TableCheck | None = None) -> None:
         self.path = Path(path)
+        self._check = check                # content rules on top of "is a TinyDB file"
         self.backup_path = self.path.with_name(self.path.name + ".bak")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock = threading.RLock()
@@ -127,7 +134,7 @@ class AtomicJSONStorage(Storage):
             raise _Unreadable("the file does not exist") from None
         except OSError as e:
             raise _Unreadable(f"cannot read it ({e.strerror})") from None
-        return _parse(raw)
+        return _parse(raw, self._check)
 
     def _keep_aside(self, path: Path) -> Path | None:
         """Rename an unreadable file out of the way (never delete: someone may rescue it)."""
@@ -238,8 +245,7 @@ class AtomicJSONStorage(Storage):
             link.unlink()
         try:
             os.link(self.path, link)
-            os.replace(link, self.backup_path)
-            fsync_dir(self.path.parent)
+            os.replace(link, self.backup_path)   # made durable by atomic_write's directory fsync that follows
         except FileNotFoundError:
             pass
         except OSError as e:
@@ -376,6 +382,29 @@ def _extension_list_problem(cfg: Config, value: str) -> str | None:
 
 # --------------------------------------------------------------------------- Config
 
+# The fields every reader relies on, by type: a hand-edited file that breaks them is unreadable
+# (it falls back to the last good copy) rather than crashing the engine or the web pages later.
+_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "extensions": {"number": (str,), "name": (str,), "port": (str, type(None)), "enabled": (bool,)},
+    "lines": {"port": (str,), "name": (str,), "number": (str,), "enabled": (bool,)},
+    "inbound_routes": {"line": (str,), "destination": (str,)},
+}
+
+
+def _check_shapes(tables: dict) -> str | None:
+    for table, fields in _SHAPES.items():
+        for doc_id, doc in tables.get(table, {}).items():
+            for name, types in fields.items():
+                if not isinstance(doc.get(name), types):
+                    return (f"{table} entry {doc_id} has no valid {name!r} "
+                            f"(found {json.dumps(doc.get(name), ensure_ascii=False)[:40]})")
+    return None
+
+
+def _numeric_key(text: str) -> tuple[int, int, str]:
+    return (0, int(text), text) if text.isdigit() else (1, 0, text)
+
+
 EXTENSION_FIELDS = {"number", "name", "port", "enabled"}
 LINE_FIELDS = {"name", "port", "number", "enabled"}
 _BUILTIN_TABLES = {"settings", "extensions", "lines", "inbound_routes"}
@@ -386,7 +415,7 @@ class Config:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._storage = AtomicJSONStorage(self.path)
+        self._storage = AtomicJSONStorage(self.path, _check_shapes)
         self._lock = self._storage.lock
         self._db = TinyDB(storage=lambda: self._storage)
         self._listeners: list[Callable[[], None]] = []
@@ -463,7 +492,7 @@ class Config:
     def extensions(self) -> list[dict]:
         with self._lock:
             docs = [dict(d) for d in self._tbl("extensions").all()]
-        return sorted(docs, key=lambda e: (int(e["number"]), e["number"]))
+        return sorted(docs, key=lambda e: _numeric_key(e["number"]))
 
     def extension(self, number: str) -> dict | None:
         with self._lock:
@@ -547,7 +576,7 @@ class Config:
     def lines(self) -> list[dict]:
         with self._lock:
             docs = [dict(d) for d in self._tbl("lines").all()]
-        return sorted(docs, key=lambda ln: (int(ln["port"][3:]), ln["port"]))
+        return sorted(docs, key=lambda ln: _numeric_key(ln["port"][3:]))
 
     def _line_label(self, port: str) -> str:
         line = self._tbl("lines").get(Query().port == port)
@@ -605,7 +634,7 @@ class Config:
     def inbound_routes(self) -> list[dict]:
         with self._lock:
             docs = [dict(d) for d in self._tbl("inbound_routes").all()]
-        return sorted(docs, key=lambda r: (int(r["line"][3:]), r["line"]))
+        return sorted(docs, key=lambda r: _numeric_key(r["line"][3:]))
 
     def set_inbound_route(self, line_port: str, destination: str) -> None:
         """destination: an extension ("201"), several ("201,202"), "group:all" or "kind:value" of a feature."""

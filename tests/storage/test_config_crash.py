@@ -85,7 +85,7 @@ def test_sigkill_at_random_moments(seeded, caplog):
 
 
 # One commit is: link config.json -> .bak temp, rename it to .bak, fsync dir, then atomic_write:
-# write temp, fsync it, rename over config.json, fsync dir. nth 1-3 fall in the first round, 4-6 in the second.
+# write temp, fsync it, rename over config.json, fsync dir (two fsyncs and two renames per round).
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("func,nths", [("link", (1, 2)), ("replace", (1, 2, 3, 4)), ("fsync", (1, 2, 3, 4, 5, 6))])
 def test_sigkill_at_every_step_of_a_commit(seeded, caplog, func, nths, when):

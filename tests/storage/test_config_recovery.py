@@ -31,7 +31,15 @@ DAMAGE = {
     "not an object": lambda raw: b"[1, 2, 3]",
     "bad table": lambda raw: json.dumps({"extensions": [1, 2]}).encode(),
     "bad version": lambda raw: json.dumps({"_meta": {"version": "x"}}).encode(),
+    "hand edit broke an extension": lambda raw: _edit(raw, lambda d: d["extensions"]["1"].pop("number")),
+    "hand edit wrong type": lambda raw: _edit(raw, lambda d: d["lines"]["1"].update(enabled="yes")),
 }
+
+
+def _edit(raw: bytes, change) -> bytes:
+    doc = json.loads(raw)
+    change(doc)
+    return json.dumps(doc, indent=2).encode()
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
