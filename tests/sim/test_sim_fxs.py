@@ -149,3 +149,21 @@ def test_actions_posted_from_another_thread_run_at_the_next_tick(board):
     with pytest.raises(ValueError, match="DTMF"):
         failing.result()
     assert fxs_events(board.advance(100), "fxs2") == [(EventType.OFF_HOOK, None)]
+
+
+def test_phone_plays_a_wav_file_into_the_line(board, tmp_path):
+    from dsp_ext.wav import write_wav
+
+    t = np.arange(RATE // 2) / RATE
+    write_wav(tmp_path / "hello.wav", np.round(4000 * np.sin(2 * np.pi * 700 * t)))
+    phone = board.phone(1)
+    phone.off_hook()
+    phone.say_silence(200)
+    phone.play(tmp_path / "hello.wav")
+    rx = board.advance(1000).rx["fxs1"]
+    assert not rx[:1600].any()                                      # the pause comes first
+    assert tone_dbm0(rx[1600:5600], 700) == pytest.approx(tone_dbm0(4000 * np.sin(2 * np.pi * 700 * t), 700), abs=0.1)
+    (tmp_path / "stereo.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    with pytest.raises(ValueError):
+        phone.play(tmp_path / "stereo.wav")
+    assert not phone.busy_dialling

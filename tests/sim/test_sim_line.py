@@ -32,8 +32,7 @@ def test_line_returns_an_echo_at_the_expected_loss_and_delay():
     erl = rms_dbm0(tx[800:]) - rms_dbm0(rx[800:])
     assert erl == pytest.approx(12, abs=1.5)
     # the echo is what we sent, delayed 5..20 ms: find the lag that explains most of it
-    x, y = tx.astype(float), rx.astype(float)
-    corr = [abs(np.dot(x[800:-200], y[800 + k:len(y) - 200 + k])) for k in range(25 * RATE // 1000)]
+    corr = np.abs(np.correlate(rx[800:].astype(float), tx[800:-200].astype(float), "valid"))  # lag 0..25 ms
     assert 5 <= int(np.argmax(corr)) * 1000 / RATE <= 20
 
 
