@@ -32,6 +32,10 @@ RING_AFTER_CID_MS = 500      # and before the first ring once the FSK is over
 RING_GUARD_MS = 200          # keep the next ring this far after the end of the FSK
 
 
+_SILENCE = np.zeros(FRAME, dtype=np.int16)
+_SILENCE.flags.writeable = False
+
+
 def to_pcm(mix: np.ndarray) -> np.ndarray:
     """float samples -> int16, rounded and saturated (in place on `mix`; ufuncs beat np.clip here)."""
     np.rint(mix, out=mix)
@@ -103,7 +107,8 @@ class SubscriberLine(Subscriber):
     def take_input(self, off_hook: bool, tx: np.ndarray | None) -> None:
         cpe_off = bool(off_hook) and self.plugged
         self._cpe_off_hook = cpe_off
-        self._tx = tx if cpe_off and tx is not None else None
+        # off hook, "nothing sent" is silence on the wire: the digit receiver must see the gaps
+        self._tx = (tx if tx is not None else _SILENCE) if cpe_off else None
         self.uplink = self._tx
         for ev, data in self._hook.feed(cpe_off or (self.parallel_off_hook and self.plugged)):
             if ev is EventType.OFF_HOOK:

@@ -176,3 +176,17 @@ def test_unplugging_mid_call_ends_it_for_the_far_end():
     assert far.state == "busy"
     with pytest.raises(ValueError, match="lines are 1..1"):
         board.co.unplug(2)
+
+
+def test_frames_left_out_of_tx_are_silence_on_the_line():
+    # an engine that sends nothing between digits must not glue "55" into one long "5"
+    board = SimBoard(fxs=0, fxo=1)
+    board.co.remote("5550100")
+    board.fxo(1).set_off_hook(True)
+    board.advance(300)
+    sig = dtmf_encode("5550100")
+    for k in range(0, sig.size, 80):
+        frame = sig[k:k + 80]
+        board.tick({"fxo1": frame} if frame.any() else {})
+    board.advance(100)
+    assert board.line(1).digits == "5550100"
