@@ -1,0 +1,103 @@
+"""The HAT's audio: one full-duplex ALSA stream, 8 kHz S16_LE, one channel per TDM timeslot.
+
+The Pi's I2S/PCM block runs in TDM mode with every chip on its own 16-bit slot
+(see the board overlay), so ALSA shows one multi-channel PCM: channel k is
+timeslot k. Periods are one 10 ms frame (80 samples); `exchange` writes the
+frame to play and returns the frame captured, and the blocking capture read is
+what paces the media loop on hardware.
+
+xruns: an overrun/underrun (read/write returning -EPIPE, or the stream found
+in a bad state) restarts both directions and substitutes silence for the lost
+period. Port state lives in the chips and drivers, not in the stream, so calls
+stay up; `xruns` counts them for the status page.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+
+import numpy as np
+
+from dsp_ext.levels import FRAME, RATE
+
+__all__ = ["AlsaTdmStream", "PcmError"]
+
+log = logging.getLogger("linebox.alsa")
+
+
+class PcmError(RuntimeError):
+    pass
+
+
+class AlsaTdmStream:
+    def __init__(self, device: str, channels: int, capture_device: str | None = None,
+                 periods: int = 4, prefill_periods: int = 2) -> None:
+        self.playback_device = device
+        self.capture_device = capture_device or device
+        self.channels = channels
+        self.periods = periods
+        self.prefill_periods = prefill_periods
+        self.playback = self.capture = None
+        self.xruns = 0
+        self.frames = 0
+
+    def _open_pcm(self, kind, device: str):
+        import alsaaudio
+        try:
+            return alsaaudio.PCM(kind, alsaaudio.PCM_NORMAL, device=device, channels=self.channels, rate=RATE,
+                                 format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=FRAME, periods=self.periods)
+        except alsaaudio.ALSAAudioError as exc:
+            raise PcmError(f"cannot open ALSA device {device!r} ({self.channels} ch, {RATE} Hz, S16_LE): {exc}; "
+                           "is the board's dtoverlay loaded (aplay -l)?") from exc
+
+    def open(self) -> None:
+        import alsaaudio
+        self.playback = self._open_pcm(alsaaudio.PCM_PLAYBACK, self.playback_device)
+        self.capture = self._open_pcm(alsaaudio.PCM_CAPTURE, self.capture_device)
+        got = self.capture.info().get("period_size", FRAME)
+        if got != FRAME:
+            log.warning("ALSA gave %d-frame periods instead of %d; the loop still moves 10 ms at a time",
+                        got, FRAME)
+        # headroom so the first capture wait does not underrun playback
+        silence = bytes(FRAME * self.channels * 2)
+        for _ in range(self.prefill_periods):
+            self.playback.write(silence)
+
+    def close(self) -> None:
+        for pcm in (self.playback, self.capture):
+            if pcm is not None:
+                pcm.close()
+        self.playback = self.capture = None
+
+    def _recover(self, why: str) -> None:
+        self.xruns += 1
+        log.warning("ALSA xrun #%d on %s (%s): restarting the stream; calls stay up",
+                    self.xruns, self.playback_device, why)
+        self.close()
+        self.open()
+
+    def exchange(self, tx: np.ndarray) -> np.ndarray:
+        """Play int16[FRAME, channels], return the captured int16[FRAME, channels]."""
+        import alsaaudio
+        if self.playback is None:
+            self.open()
+        data = np.ascontiguousarray(tx, dtype="<i2").tobytes()
+        try:
+            n = self.playback.write(data)
+            if n < 0:
+                raise OSError(-n, "write")
+        except (alsaaudio.ALSAAudioError, OSError) as exc:
+            self._recover(f"playback: {exc}")
+            self.playback.write(data)
+        try:
+            n, buf = self.capture.read()
+            if n < 0:
+                raise OSError(-n, errno.errorcode.get(-n, "read"))
+        except (alsaaudio.ALSAAudioError, OSError) as exc:
+            self._recover(f"capture: {exc}")
+            return np.zeros((FRAME, self.channels), dtype=np.int16)
+        self.frames += 1
+        rx = np.frombuffer(buf, dtype="<i2").reshape(-1, self.channels)
+        if rx.shape[0] != FRAME:                   # short read: pad, the next period realigns
+            rx = np.pad(rx[:FRAME], ((0, max(0, FRAME - rx.shape[0])), (0, 0)))
+        return rx.astype(np.int16)

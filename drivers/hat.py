@@ -1,0 +1,151 @@
+"""A Linebox HAT as a `Board`: chips on SPI, reset/interrupt/LED lines on GPIO, audio on one TDM stream.
+
+    board = HatBoard(load_board("2fxs2fxo"), SpidevBus(0), open_gpio(), AlsaTdmStream(dev, 4))
+    board.start()                # reset pulse, bring up every chip; a chip that fails faults its port only
+    t = board.tick({"fxs1": frame})
+
+`tick` moves one 10 ms period through the PCM stream (blocking on hardware),
+then lets every port read its chip: events come out in the same frame.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from board import BoardDefinition
+
+from .gpio import GpioLines
+from .port import Board, EventType, Port, PortEvent, Tick
+from .si3050 import Si3050Port
+from .si3215 import ChipInitError, Si3215Port
+from .spi import ChipNotAnswering, SpiBus
+
+__all__ = ["HatBoard"]
+
+log = logging.getLogger("linebox.hat")
+RESET_LOW_MS = 10
+RESET_SETTLE_MS = 50
+FRAME = 80
+
+
+class HatBoard(Board):
+    def __init__(self, definition: BoardDefinition, bus: SpiBus, gpio: GpioLines, pcm, country: str = "US",
+                 open_modem: Callable[[str], object] | None = None) -> None:
+        self.definition = definition
+        self.name = definition.id
+        self.bus, self.gpio, self.pcm = bus, gpio, pcm
+        self.country = country
+        ports: list[Port] = []
+        self.slots: dict[str, int] = {}
+        self.leds: dict[str, int] = {}
+        for pd in definition.ports:
+            irq = self._irq_reader(pd.irq)
+            if pd.chip in ("si3215", "si3210"):
+                ports.append(Si3215Port(pd.name, bus, pd.cs, pd.timeslot, country, irq))
+            elif pd.chip == "si3050":
+                ports.append(Si3050Port(pd.name, bus, pd.cs, pd.timeslot, country, irq))
+            else:                                   # modem
+                if open_modem is None:
+                    import serial
+
+                    from .modem import VoiceModemPort
+                    ports.append(VoiceModemPort(pd.name, serial.Serial(pd.device, 115200, timeout=0),
+                                                bus.sleep_ms))
+                else:
+                    ports.append(open_modem(pd.device, pd.name))
+            if pd.timeslot is not None:
+                self.slots[pd.name] = pd.timeslot
+            if pd.led is not None:
+                self.leds[pd.name] = pd.led
+        super().__init__(ports)
+        self._pending: list[PortEvent] = []
+        self.started = False
+
+    def _irq_reader(self, pin: int | None) -> Callable[[], bool] | None:
+        if pin is None:
+            return None
+        return lambda: self.gpio.get(pin) == 0          # INT is active low (open drain, shared)
+
+    def start(self) -> None:
+        d = self.definition
+        if d.reset is not None:
+            self.gpio.setup_output(d.reset, 0)          # hold every chip in reset ...
+            self.bus.sleep_ms(RESET_LOW_MS)
+            self.gpio.set(d.reset, 1)                   # ... and release them together
+            self.bus.sleep_ms(RESET_SETTLE_MS)
+        for pin in sorted({p.irq for p in d.ports if p.irq is not None}):
+            self.gpio.setup_input(pin)
+        for pin in self.leds.values():
+            self.gpio.setup_output(pin, 0)
+        if d.status_led is not None:
+            self.gpio.setup_output(d.status_led, 1)
+        for port in self.ports:
+            try:
+                port.init()
+                log.info("%s: %s", port.name, _summary(port))
+            except (ChipNotAnswering, ChipInitError, OSError, RuntimeError) as exc:
+                reason = str(exc)
+                log.error("%s out of service: %s", port.name, reason)
+                if hasattr(port, "_go_fault"):
+                    port._go_fault("lost", reason, self._pending)
+                else:
+                    port.fault = reason
+                    self._pending.append(PortEvent(port.name, EventType.FAULT, reason))
+        self.pcm.open()
+        self.started = True
+
+    def stop(self) -> None:
+        for port in self.ports:
+            try:
+                if hasattr(port, "set_ringing"):
+                    port.set_ringing(False)
+                elif port.is_off_hook:
+                    port.set_off_hook(False)
+            except (ChipNotAnswering, OSError):
+                pass
+        self.pcm.close()
+        self.gpio.close()
+
+    @property
+    def realtime(self) -> bool:
+        return True
+
+    def tick(self, tx: Mapping[str, np.ndarray] | None = None) -> Tick:
+        if not self.started:
+            self.start()
+        tx = tx or {}
+        frame = np.zeros((FRAME, self.pcm.channels), dtype=np.int16)
+        for name, samples in tx.items():
+            slot = self.slots.get(name)
+            if slot is not None and samples is not None:
+                frame[:, slot] = samples
+        captured = self.pcm.exchange(frame)
+        rx: dict[str, np.ndarray] = {}
+        events, self._pending = self._pending, []
+        for port in self.ports:
+            slot = self.slots.get(port.name)
+            if slot is None:
+                rx[port.name] = port.exchange_audio(tx.get(port.name))
+            else:
+                rx[port.name] = captured[:, slot].copy() if port.fault is None else np.zeros(FRAME, np.int16)
+            events.extend(port.poll())
+        self._update_leds()
+        return Tick(rx, events)
+
+    def _update_leds(self) -> None:
+        for port in self.ports:
+            pin = self.leds.get(port.name)
+            if pin is None:
+                continue
+            busy = getattr(port, "off_hook", None) if hasattr(port, "set_ringing") else port.is_off_hook
+            self.gpio.set(pin, 1 if (busy or port.fault) else 0)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "board_name": self.definition.name, "xruns": getattr(self.pcm, "xruns", 0)}
+
+
+def _summary(port: Port) -> str:
+    d = port.describe()
+    return ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("name", "kind", "fault"))
