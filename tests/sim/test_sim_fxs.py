@@ -167,3 +167,13 @@ def test_phone_plays_a_wav_file_into_the_line(board, tmp_path):
     with pytest.raises(ValueError):
         phone.play(tmp_path / "stereo.wav")
     assert not phone.busy_dialling
+
+
+def test_fsk_message_waiting_sets_the_phone_indicator(board):
+    from dsp_ext.callerid import encode_mwi
+
+    board.fxs(1).set_onhook_transmission(True)
+    board.advance(1500, {"fxs1": encode_mwi(True)})
+    assert board.phone(1).message_waiting is True
+    board.advance(1500, {"fxs1": encode_mwi(False)})
+    assert board.phone(1).message_waiting is False and board.phone(1).caller_id is None

@@ -102,3 +102,17 @@ def test_remote_call_errors_are_clear():
         alice.answer()
     with pytest.raises(ValueError, match="our line"):
         board.co.remote("5550001")
+
+
+def test_remote_dtmf_reaches_our_line_as_audio():
+    from dsp_ext.dtmf import DtmfReceiver
+
+    board = SimBoard(fxs=0, fxo=1)
+    alice = board.co.remote("5550100")
+    alice.call("5550001")
+    board.advance(100)
+    board.fxo(1).set_off_hook(True)
+    board.advance(200)
+    alice.dial("2#")
+    rx = board.advance(600).rx["fxo1"]
+    assert [e.digit for e in DtmfReceiver().process(rx) if e.kind == "start"] == ["2", "#"]
