@@ -164,7 +164,7 @@ class Call(ChannelHandler):
             Parked(self.engine, self.a, "busy")
         elif isinstance(self.a, FxoChannel):
             self._free_line(self.a)
-        self._end("no_answer")
+        self.end("no_answer")
 
     def _stop_ringing(self, keep: Channel | None = None) -> None:
         for ch in self.ringing:
@@ -266,7 +266,7 @@ class Call(ChannelHandler):
         if other is not None:
             self._leave(other)
         disposition = "answered" if self.answered else self._unanswered_disposition(ch)
-        self._end(disposition)
+        self.end(disposition)
 
     def _unanswered_disposition(self, gone: Channel) -> str:
         if self.direction == "outbound" and self.dialled_at is not None and not self.ringback_heard:
@@ -344,7 +344,7 @@ class Call(ChannelHandler):
         if other is not None:
             self._leave(other)
         self._stop_ringing()
-        self._end(disposition)
+        self.end(disposition)
 
     def _caller_gave_up(self) -> None:
         """Inbound: the exchange stopped ringing before anyone answered."""
@@ -353,7 +353,7 @@ class Call(ChannelHandler):
         self._stop_ringing()
         assert isinstance(self.a, FxoChannel)
         self._free_line(self.a)
-        self._end("no_answer" if self.dst_reachable else "busy")
+        self.end("no_answer" if self.dst_reachable else "busy")
 
     dst_reachable = True
 
@@ -363,7 +363,7 @@ class Call(ChannelHandler):
     def on_flash(self, ch: Channel) -> None:
         pass                              # transfer / three-way: issue 5
 
-    def _end(self, disposition: str) -> None:
+    def end(self, disposition: str) -> None:
         if self.ended:
             return
         self.ended = True

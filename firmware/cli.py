@@ -37,7 +37,8 @@ def _sim_request(args: argparse.Namespace, method: str, path: str, body: dict | 
             return json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
-            detail = json.loads(exc.read()).get("detail") or exc.reason
+            body = json.loads(exc.read())
+            detail = body.get("error") or body.get("detail") or exc.reason
         except (ValueError, AttributeError):
             detail = exc.reason
         if isinstance(detail, dict | list):

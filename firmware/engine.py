@@ -172,6 +172,11 @@ class Engine:
                                   caller_id_number=None, caller_id_name=None)
         self.records.call_ended(call_id, at=now, disposition=disposition)
 
+    def shutdown(self) -> None:
+        """Service stopping (media loop already stopped): close the records of calls still up."""
+        for call in list(self.calls):
+            call.end("answered" if call.answered else "failed")
+
     # ---- events from the media loop
     def on_port_event(self, ev: PortEvent) -> None:
         ch = self.channels.get(ev.port)

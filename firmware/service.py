@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import secrets
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class Service:
 
     def stop(self) -> None:
         self.media.stop()
+        self.engine.shutdown()
         for name in ("flush", "close"):
             fn = getattr(self.records, name, None)
             if fn is not None:
@@ -113,9 +115,19 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+
+    def stop_requested(signum: int, frame: object) -> None:
+        # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to
+        # the handler that was there before: this one, so we still get to flush records.
+        server.should_exit = True
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop_requested)
     try:
-        server.run()          # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
+        server.run()
     finally:
         svc.stop()
         log.info("Linebox stopped")
+    if not server.started:
+        log.error("could not serve the web UI on %s:%d (is another Linebox running there?)", host, port)
+        return 1
     return 0

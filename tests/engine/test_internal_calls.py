@@ -3,10 +3,9 @@ import asyncio
 
 import numpy as np
 import pytest
+from engine_scenarios import off_hook_and_dial, port_of, records
 
 from firmware.harness import Pbx, dominant_freqs, tone_level
-
-from engine_scenarios import off_hook_and_dial, port_of, records
 
 
 def _dial_tone_freqs(country: str) -> list[float]:
