@@ -129,7 +129,7 @@ def fsk_bits(message: bytes, seizure_bits: int = SEIZURE_BITS, mark_bits: int = 
 
 def _fsk_signal(standard: str, message: bytes, level_dbm0: float, call_waiting: bool) -> np.ndarray:
     if standard not in FSK_STANDARDS:
-        raise ValueError(f"standard must be one of bell202, v23, dtmf; got {standard!r}")
+        raise ValueError(f"standard must be bell202 or v23 (or dtmf for caller ID); got {standard!r}")
     if not -60.0 <= level_dbm0 <= 3.0:
         raise ValueError(f"level_dbm0 must be between -60 and +3, got {level_dbm0}")
     std = FSK_STANDARDS[standard]
@@ -165,6 +165,8 @@ def encode_caller_id(standard: str = "bell202", fmt: str = "mdmf", number: str |
 
 def encode_mwi(active: bool, standard: str = "bell202", level_dbm0: float = -13.0) -> np.ndarray:
     """On-line message-waiting indication (MDMF type 0x82, visual indicator)."""
+    if standard == "dtmf":
+        raise ValueError("DTMF caller ID has no message-waiting signal; use bell202 or v23")
     return _fsk_signal(standard, build_mwi_message(bool(active)), level_dbm0, False)
 
 

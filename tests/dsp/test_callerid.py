@@ -118,6 +118,12 @@ def test_mwi(standard, active):
     assert (msg.kind, msg.message_waiting, msg.standard, msg.checksum_ok) == ("mwi", active, standard, True)
 
 
+def test_mwi_needs_an_fsk_standard():
+    for standard in ("dtmf", "bell103"):
+        with pytest.raises(ValueError):
+            encode_mwi(True, standard)
+
+
 def test_sdmf_mwi_is_understood():
     # GR-30 SDMF message waiting: type 0x06, three bytes 0x42 (on) / 0x6F (off)
     for body, waiting in ((b"\x42\x42\x42", True), (b"\x6f\x6f\x6f", False)):
