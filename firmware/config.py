@@ -67,6 +67,10 @@ class _Unreadable(Exception):
     pass
 
 
+class ConfigConflictError(ConfigSaveError):
+    """config.json was replaced by someone else since we loaded it; saving would undo their change."""
+
+
 # --------------------------------------------------------------------------- storage
 
 def _utc_stamp() -> str:
@@ -123,6 +127,7 @@ class AtomicJSONStorage(Storage):
         self._pending: str | None = None   # uncommitted writes inside a batch
         self._depth = 0
         self._main_is_good = False         # config.json holds our last committed state
+        self._identity: tuple[int, int, int] | None = None   # stat of config.json as we left it
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._load()
 
@@ -154,16 +159,24 @@ class AtomicJSONStorage(Storage):
         fsync_dir(path.parent)
         return aside
 
+    def _file_identity(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def _load(self) -> None:
         for tmp in temp_leftovers(self.path):
             # An interrupted write: the rename never happened, so it holds no committed state.
             log.info("removing %s, left by a write interrupted before it was committed", tmp.name)
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 tmp.unlink()
         try:
             tables, self.version = self._read_file(self.path)
             self._committed = json.dumps(tables)
             self._main_is_good = True
+            self._identity = self._file_identity()
             return
         except _Unreadable as e:
             main_problem = str(e)
@@ -174,22 +187,33 @@ class AtomicJSONStorage(Storage):
             if main_missing and not self.backup_path.exists():
                 log.info("no configuration at %s yet; starting from defaults", self.path)
                 return
-            kept = [str(p) for p in (self._keep_aside(self.path), self._keep_aside(self.backup_path)) if p]
+            try:
+                kept = [str(p) for p in (self._keep_aside(self.path), self._keep_aside(self.backup_path)) if p]
+            except OSError as err:
+                kept = []
+                log.error("could not keep the unreadable configuration aside: %s", err)
+            self._identity = self._file_identity()
             self.recovery = (f"configuration {self.path} is unreadable ({main_problem}) and so is the last "
                              f"good copy {self.backup_path.name} ({e}); starting from defaults"
                              + (f"; the unreadable files are kept as {', '.join(kept)}" if kept else ""))
             log.error("%s", self.recovery)
             return
-        aside = self._keep_aside(self.path)
+        self.version = version
+        self._committed = json.dumps(tables)
+        try:
+            aside = self._keep_aside(self.path)
+            # Put the good copy back in place now, so a second failure cannot leave us with nothing.
+            atomic_write(self.path, self.backup_path.read_bytes())
+        except OSError as e:   # read-only card: run on the good copy, saving will say what is wrong
+            aside = None
+            log.error("could not restore %s from %s: %s", self.path, self.backup_path.name, e)
+        else:
+            self._main_is_good = True
+        self._identity = self._file_identity()
         self.recovery = (f"configuration {self.path} is unreadable ({main_problem}); falling back to the last "
                          f"good copy {self.backup_path.name} (version {version})"
                          + (f"; the unreadable file is kept as {aside}" if aside else ""))
         log.warning("%s", self.recovery)
-        self.version = version
-        self._committed = json.dumps(tables)
-        # Put the good copy back in place now, so a second failure cannot leave us with nothing.
-        atomic_write(self.path, self.backup_path.read_bytes())
-        self._main_is_good = True
 
     # ---- TinyDB Storage interface
     def read(self) -> dict[str, dict[str, Any]] | None:
@@ -230,9 +254,17 @@ class AtomicJSONStorage(Storage):
         body = json.dumps({META_KEY: meta, **tables}, ensure_ascii=False, indent=2) + "\n"
         with open(self._lock_path, "a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)   # released by the kernel if we are killed
+            if self._file_identity() != self._identity:
+                log.error("%s was replaced by another program since it was loaded; not saving over it",
+                          self.path)
+                raise ConfigConflictError(
+                    f"The configuration file was changed by another program since Linebox loaded it, so this "
+                    f"change was not saved (it would undo theirs). Restart Linebox to load {self.path.name}, "
+                    "then make the change again.")
             if self._main_is_good:
                 self._refresh_backup()
             atomic_write(self.path, body.encode("utf-8"))
+            self._identity = self._file_identity()
         self.version = version
         self._committed = json.dumps(tables)
         self._main_is_good = True

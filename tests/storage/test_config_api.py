@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from firmware.config import Config, ConfigError, ConfigSaveError
+from firmware.config import Config, ConfigConflictError, ConfigError, ConfigSaveError
 
 
 @pytest.fixture
@@ -170,3 +170,15 @@ def test_transaction_groups_changes_into_one_commit_or_none(cfg):
     assert [ln["port"] for ln in cfg.lines()] == ["fxo1", "fxo2", "fxo3"]
     assert seen == [2] and cfg.version == 2 and cfg.path.read_bytes() == before
     assert [ln["port"] for ln in Config(cfg.path).lines()] == ["fxo1", "fxo2", "fxo3"]
+
+
+def test_saving_over_someone_elses_change_is_refused(cfg):
+    other = Config(cfg.path)                       # e.g. a second process, or an installer's editor
+    other.update_settings(site_name="theirs")
+    with pytest.raises(ConfigConflictError) as err:
+        cfg.update_settings(site_name="mine")
+    assert "changed by another program" in str(err.value) and "Restart Linebox" in str(err.value)
+    assert cfg.settings()["site_name"] == "Linebox" and cfg.version == 1
+    assert Config(cfg.path).settings()["site_name"] == "theirs"
+    other.update_settings(site_name="theirs again")    # the one that saved last keeps working
+    assert Config(cfg.path).settings()["site_name"] == "theirs again"
