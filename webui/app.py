@@ -71,8 +71,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
-        if is_api(request) or request.method != "GET":
+        browser_form = request.method == "POST" and "text/html" in request.headers.get("accept", "")
+        if is_api(request) or (request.method != "GET" and not browser_form):
             return JSONResponse({"error": "Not logged in (or the session expired)."}, status_code=401)
+        if browser_form:         # a form sent after the session expired: log in again, then retry
+            return RedirectResponse("/login", status_code=303)
         target = request.url.path
         return RedirectResponse(f"/login?next={target}" if target != "/" else "/login", status_code=303)
 

@@ -109,6 +109,8 @@ async def csrf_guard(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     if not expected or not given or not secrets.compare_digest(expected.encode(), given.encode()):
+        if current_session(request) is None and request.cookies.get(SESSION_COOKIE):
+            raise LoginRequired      # the page was sent by a session that has since expired
         raise CsrfRejected
 
 

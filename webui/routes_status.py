@@ -52,7 +52,9 @@ def _sse(event: str, data: Any) -> str:
 @router.get("/status")
 async def status_page(request: Request, user: MonitorUser) -> Response:
     state = web(request)
-    return render(request, "status.html", title="Live status",
+    # Config fell back to its backup (or defaults) at start-up: the owner must know.
+    recovery = getattr(state.config, "recovery", None) if user.role == "admin" else None
+    return render(request, "status.html", title="Live status", recovery=recovery,
                   status=_status_payload(state, user, state.control.snapshot()))
 
 

@@ -56,3 +56,18 @@ def test_malformed_requests_get_4xx(env: WebEnv, admin: TestClient) -> None:
     r = admin.post("/api/extensions", json={"number": "201"}, headers={"X-CSRF-Token": token * 50})
     assert r.status_code == 403
     assert env.config.extensions() == []
+
+
+def test_sim_api_mounted_only_with_token_and_needs_it(env: WebEnv) -> None:
+    assert env.client().get("/api/sim/status").status_code == 404
+    with_token = env.client(sim_token="sim-secret-token")
+    r = with_token.get("/api/sim/status", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and "token" in r.json()["error"]
+
+
+def test_form_after_session_expiry_goes_back_to_login(env: WebEnv, admin: TestClient) -> None:
+    token = page_token(admin, "/extensions")
+    env.clock.advance(3600)
+    r = admin.post("/extensions", data={"number": "240", "csrf_token": token}, headers={"accept": "text/html"})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert env.config.extension("240") is None
