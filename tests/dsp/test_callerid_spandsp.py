@@ -9,9 +9,11 @@ import pytest
 
 from dsp_ext.callerid import CallerIdReceiver, CasDetector, encode_caller_id, encode_mwi
 from dsp_ext.cid_message import build_call_message, build_mwi_message
+from dsp_ext.levels import rms_dbm0
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spandsp_adsi  # noqa: E402  (test helper next to this file)
+from test_callerid import line_model, to_line  # noqa: E402  (the line model of our conformance tests)
 
 try:
     SPANDSP = spandsp_adsi.load()
@@ -104,6 +106,17 @@ def test_we_decode_spandsp_mdmf(standard, receiver):
     [msg] = ours_decode(spandsp_sends(code, message), standard if receiver == "fixed" else "auto")
     assert (msg.standard, msg.format, msg.number, msg.name, msg.datetime, msg.checksum_ok) == (
         standard, "mdmf", NUMBER, NAME, WHEN, True)
+
+
+@pytest.mark.parametrize("standard", ["bell202", "v23"])
+def test_we_decode_spandsp_through_a_noisy_line(standard):
+    code = CODES[standard]
+    message = _spandsp_message(code, 0x80, [(1, WHEN.encode()), (2, NUMBER.encode()), (7, NAME.encode())])
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x = line_model(spandsp_sends(code, message).astype(float) * 0.1)      # 20 dB of loop loss
+        [msg] = ours_decode(to_line(x, 20.0, rms_dbm0(x), rng, pad=0))
+        assert (msg.standard, msg.number, msg.name, msg.checksum_ok) == (standard, NUMBER, NAME, True)
 
 
 def test_we_decode_spandsp_sdmf_mwi_and_absent():
