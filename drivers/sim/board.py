@@ -26,6 +26,7 @@ import numpy as np
 from dsp_ext.levels import FRAME
 
 from ..port import Board, PortEvent, Tick
+from .audio import as_pcm
 from .co import CentralOffice
 from .line import SubscriberLine
 from .phone import VirtualPhone
@@ -158,8 +159,8 @@ class SimBoard(Board):
         for name in tx:
             if name not in self.by_name:
                 raise ValueError(f"no port {name!r} on this board")
-        padded = {name: np.pad(np.asarray(sig, dtype=np.int16), (0, max(0, n * FRAME - len(sig))))
-                  for name, sig in tx.items()}
+        pcm = {name: as_pcm(sig) for name, sig in tx.items()}
+        padded = {name: np.pad(sig, (0, max(0, n * FRAME - sig.size))) for name, sig in pcm.items()}
         rx = {p.name: np.empty(n * FRAME, dtype=np.int16) for p in self.ports}
         events: list[tuple[int, PortEvent]] = []
         for k in range(n):
