@@ -213,8 +213,8 @@ class CallRecords:
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is committed."""
-        if self._closed:
-            return
+        if self._closed or threading.current_thread() is self._thread:
+            return          # from a listener: everything before it is committed already
         done = threading.Event()
         self._queue.put(("flush", done))
         if not done.wait(timeout):
@@ -227,7 +227,8 @@ class CallRecords:
         self._closed = True
         atexit.unregister(self.close)
         self._queue.put(("stop", None))
-        self._thread.join(timeout=30)
+        if threading.current_thread() is not self._thread:   # a listener may close us: no self-join
+            self._thread.join(timeout=30)
         with self._reader_lock:
             for db in self._reader_dbs:
                 db.close()

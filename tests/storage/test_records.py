@@ -117,6 +117,14 @@ def test_listener_gets_each_changed_record(rec):
     assert seen == [("a", None, "records-writer"), ("a", "busy", "records-writer")]
 
 
+def test_listener_may_read_and_flush(rec):
+    seen = []
+    rec.add_listener(lambda r: (rec.flush(), seen.append(rec.get(r["call_id"])["src"])))
+    rec.call_started("a", start=1.0, src="201", dst="202", direction="internal")
+    rec.flush()
+    assert seen == ["201"]
+
+
 def test_a_failing_listener_does_not_stop_the_writer(rec, caplog):
     rec.add_listener(lambda r: 1 / 0)
     rec.call_started("a", start=1.0, src="201", dst="202", direction="internal")
