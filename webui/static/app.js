@@ -32,5 +32,30 @@
     return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
   }
 
-  window.linebox = { csrfToken, send, formatDuration };
+  // The live event stream, reopened after the server restarts; back to the login page
+  // once the session has ended. `handlers` maps event names to callbacks.
+  function openEvents(handlers, onState) {
+    let source = null;
+    const report = onState || (() => {});
+    function connect() {
+      source = new EventSource("/api/events");
+      source.addEventListener("open", () => report("live"));
+      for (const [name, fn] of Object.entries(handlers)) {
+        source.addEventListener(name, (e) => { report("live"); fn(JSON.parse(e.data)); });
+      }
+      source.addEventListener("logout", () => { source.close(); window.location.href = "/login"; });
+      source.addEventListener("error", () => {
+        report("lost");
+        if (source.readyState !== EventSource.CLOSED) return;   // the browser retries by itself
+        fetch("/api/status", { credentials: "same-origin" }).then((r) => {
+          if (r.status === 401) window.location.href = "/login";
+          else setTimeout(connect, 5000);
+        }).catch(() => setTimeout(connect, 5000));
+      });
+    }
+    connect();
+    return () => source && source.close();
+  }
+
+  window.linebox = { csrfToken, send, formatDuration, openEvents };
 })();

@@ -48,12 +48,5 @@
     while (body.rows.length > 25) body.deleteRow(body.rows.length - 1);
   }
 
-  const events = new EventSource("/api/events");
-  for (const kind of ["record", "call"]) {
-    events.addEventListener(kind, (e) => {
-      const data = JSON.parse(e.data);
-      addRecord(data && data.record ? data.record : data);
-    });
-  }
-  events.addEventListener("logout", () => { events.close(); window.location.href = "/login"; });
+  window.linebox.openEvents({ record: (data) => addRecord(data) });
 })();

@@ -89,9 +89,6 @@
   if (dataEl) apply(JSON.parse(dataEl.textContent));
   setInterval(tick, 1000);
 
-  const events = new EventSource("/api/events");
-  events.addEventListener("open", () => setIndicator("live", "Live"));
-  events.addEventListener("error", () => setIndicator("lost", "Reconnecting…"));
-  events.addEventListener("ports", (e) => { setIndicator("live", "Live"); apply(JSON.parse(e.data)); });
-  events.addEventListener("logout", () => { events.close(); window.location.href = "/login"; });
+  window.linebox.openEvents({ ports: apply }, (state) =>
+    setIndicator(state, state === "live" ? "Live" : "Reconnecting…"));
 })();
