@@ -170,6 +170,8 @@ def test_close_commits_what_is_queued(tmp_path):
         r.call_started(f"c{i}", start=float(i), src="201", dst="202", direction="internal")
     r.close()
     r.close()
+    wal = tmp_path / "calls.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0          # folded into the database at close
     again = CallRecords(tmp_path / "calls.db")
     assert len(again.search(limit=100)) == 50
     again.close()
