@@ -153,7 +153,8 @@ class GrowingFile:
 
     The file is created (exclusively: an existing file is never overwritten) with
     a header for zero bytes of data, and made durable at once, so a recording
-    that started exists after a crash. Not thread-safe: one writer thread owns it.
+    that started exists after a crash, and its name never shows a file without
+    a complete header. Not thread-safe: one writer thread owns it.
     """
 
     def __init__(self, path: Path | str, header: Callable[[int], bytes], *, mode: int = 0o644) -> None:
@@ -161,15 +162,23 @@ class GrowingFile:
         self._header = header
         first = header(0)
         self._header_len = len(first)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-        self._file = os.fdopen(fd, "wb")
-        self._file.write(first)
+        # The name appears only with a complete header behind it: write a temp file, then hard-link
+        # it to the final name (which, unlike rename, refuses to replace an existing recording).
+        start = AtomicFileWriter(self.path, mode=mode)
+        try:
+            start.write(first)
+            start._file.flush()
+            os.fchmod(start._file.fileno(), mode)
+            os.fsync(start._file.fileno())
+            os.link(start.temp_path, self.path)
+        finally:
+            start.abort()                  # drops the temp name; the data lives on under self.path
+        fsync_dir(self.path.parent)
+        self._file = open(self.path, "r+b")   # owned by this object until close()
+        self._file.seek(0, os.SEEK_END)
         self.data_len = 0              # bytes appended so far
         self.synced_len = 0            # bytes the header on disk covers
         self._closed = False
-        self._file.flush()
-        os.fsync(fd)
-        fsync_dir(self.path.parent)
 
     def append(self, data: bytes) -> None:
         if self._closed:

@@ -109,6 +109,7 @@ def test_growing_file_header_follows_synced_data(tmp_path):
         assert w.getnframes() == 31 * 160 and w.readframes(31 * 160) == b"".join(frame(i) for i in range(31))
     with pytest.raises(FileExistsError):
         GrowingFile(path, wav_header)                        # never overwrites a recording
+    assert os.listdir(tmp_path) == ["rec.wav"]               # and leaves no temp file behind
     with pytest.raises(ValueError, match="after close"):
         rec.append(b"x")
 
