@@ -42,9 +42,10 @@ typedef struct {
     int window;
     int pos;
     float energy_scale;             /* maps |Y|^2 to the peak^2 of the tone */
-    /* DC blocker */
-    float dc_x1;
-    float dc_y1;
+    /* high-pass in front (DC, mains hum): two biquad sections, transposed direct form II */
+    float hp_b[2][3];
+    float hp_a[2][2];
+    float hp_z[2][2];
     /* carrier detect */
     float energy;
     float on_threshold;

@@ -196,6 +196,21 @@ def test_decodes_with_twist_between_the_tones(standard, twist_db):
         assert (msg.number, msg.standard, msg.checksum_ok) == (NUMBER, standard, True)
 
 
+@pytest.mark.parametrize("standard", ["bell202", "v23"])
+def test_decodes_under_mains_hum_and_dc(standard):
+    # hum 20 dB above the caller ID (poor longitudinal balance) plus a DC offset
+    rng = np.random.default_rng(4)
+    std = FSK_STANDARDS[standard]
+    message = build_call_message("mdmf", NUMBER, NAME, WHEN, None)
+    x = np.concatenate([np.zeros(800), reference_fsk(fsk_bits(message), std.mark_hz, std.space_hz, std.baud,
+                                                     -30, rng), np.zeros(800)])
+    t = np.arange(len(x)) / RATE
+    for mains in (50, 60):
+        hum = dbm0_to_peak(-10) * (np.sin(2 * np.pi * mains * t) + 0.3 * np.sin(2 * np.pi * 3 * mains * t))
+        [msg] = receive(to_line(x + hum + 3000, 30.0, -30, rng, pad=0))
+        assert (msg.number, msg.standard, msg.checksum_ok) == (NUMBER, standard, True)
+
+
 def test_frame_size_does_not_matter():
     samples = _impaired("v23", "mdmf", -20, 0.01, -0.01, 7, True)
     whole = receive(samples, frame=len(samples))
