@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,11 +23,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .accounts import UserAccounts
-from .guards import CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
+from .guards import BadRequest, CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
 from .login_limit import LoginThrottle
 from .rendering import install_filters, render
-from .routes_config import BadRequest
 from .sessions import SessionStore
 from .state import WebState
 from .store import WebStore
@@ -42,11 +42,15 @@ INTERNAL_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
 CSRF_MESSAGE = "Security token missing or wrong (CSRF check). Reload the page and try again."
 
 
+def _wants_json(request: Request) -> bool:
+    """API calls and scripts get JSON errors; a browser opening or posting a page gets a page."""
+    if is_api(request):
+        return True
+    return request.method != "GET" and "text/html" not in request.headers.get("accept", "")
+
+
 def _error(request: Request, status: int, message: str) -> Response:
-    if is_api(request) or request.method != "GET":
-        if not is_api(request) and "text/html" in request.headers.get("accept", ""):
-            return render(request, "message.html", status_code=status, title="Request refused",
-                          message=message, link="/")
+    if _wants_json(request):
         return JSONResponse({"error": message}, status_code=status)
     return render(request, "message.html", status_code=status, title="Request refused",
                   message=message, link="/")
@@ -77,7 +81,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if browser_form:         # a form sent after the session expired: log in again, then retry
             return RedirectResponse("/login", status_code=303)
         target = request.url.path
-        return RedirectResponse(f"/login?next={target}" if target != "/" else "/login", status_code=303)
+        return RedirectResponse(f"/login?next={quote(target)}" if target != "/" else "/login", status_code=303)
 
     @app.exception_handler(RoleForbidden)
     async def _forbidden(request: Request, exc: RoleForbidden) -> Response:

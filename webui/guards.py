@@ -40,6 +40,14 @@ class CsrfRejected(Exception):
     """State-changing request without the right per-session token."""
 
 
+class BadRequest(Exception):
+    """Malformed input (not JSON, wrong shape); the message says what to send instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def web(request: Request) -> WebState:
     return request.app.state.web
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from .guards import AdminUser, csrf_guard, web
+from .guards import AdminUser, BadRequest, csrf_guard, web
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -235,12 +235,6 @@ async def settings_save(request: Request, user: AdminUser) -> Response:
 
 
 # --------------------------------------------------------------------------- JSON API
-
-class BadRequest(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 async def _json_body(request: Request) -> Any:
     raw = await request.body()

@@ -177,3 +177,24 @@ def test_login_rate_limit_per_address_across_usernames(env: WebEnv, admin: TestC
     # another client address is not held up by this one
     far = TestClient(admin.app, follow_redirects=False, client=("10.0.0.9", 50000))
     assert login(far, ADMIN, ADMIN_PASSWORD).status_code == 303
+
+
+def test_throttle_back_off_is_capped_and_expires() -> None:
+    from webui.login_limit import FREE_FAILURES, MAX_DELAY, LoginThrottle
+
+    from .conftest import FakeClock
+    clock = FakeClock(0.0)
+    throttle = LoginThrottle(clock=clock)
+    waits = []
+    for _ in range(FREE_FAILURES + 14):
+        throttle.failed("10.0.0.1", "owner")
+        waits.append(throttle.wait_seconds("10.0.0.1", "owner"))
+        clock.advance(waits[-1])
+    assert waits[:FREE_FAILURES] == [0] * FREE_FAILURES
+    assert waits[FREE_FAILURES:FREE_FAILURES + 4] == [2, 4, 8, 16]
+    assert waits[-1] == MAX_DELAY
+    assert throttle.wait_seconds("10.0.0.2", "someone") == 0
+    throttle.succeeded("10.0.0.1", "owner")     # the account is cleared; the address keeps its record
+    assert throttle.wait_seconds("10.0.0.3", "owner") == 0
+    throttle.failed("10.0.0.1", "other")
+    assert throttle.wait_seconds("10.0.0.1", "other") == MAX_DELAY
