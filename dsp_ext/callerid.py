@@ -130,12 +130,16 @@ def fsk_bits(message: bytes, seizure_bits: int = SEIZURE_BITS, mark_bits: int = 
 def _fsk_signal(standard: str, message: bytes, level_dbm0: float, call_waiting: bool) -> np.ndarray:
     if standard not in FSK_STANDARDS:
         raise ValueError(f"standard must be bell202 or v23 (or dtmf for caller ID); got {standard!r}")
-    if not -60.0 <= level_dbm0 <= 3.0:
-        raise ValueError(f"level_dbm0 must be between -60 and +3, got {level_dbm0}")
     std = FSK_STANDARDS[standard]
+    _check_level(level_dbm0)
     bits = fsk_bits(message, 0 if call_waiting else SEIZURE_BITS,
                     MARK_BITS_CALL_WAITING if call_waiting else MARK_BITS)
     return FskModulator(std.mark_hz, std.space_hz, std.baud, level_dbm0).modulate(bits)
+
+
+def _check_level(level_dbm0: float) -> None:
+    if not -60.0 <= level_dbm0 <= 3.0:
+        raise ValueError(f"level_dbm0 must be between -60 and +3, got {level_dbm0}")
 
 
 def _now_mmddhhmm() -> str:
@@ -158,6 +162,7 @@ def encode_caller_id(standard: str = "bell202", fmt: str = "mdmf", number: str |
             raise ValueError(f"format must be 'dtmf' for DTMF caller ID, got {fmt!r}")
         if name is not None:
             raise ValueError("DTMF caller ID carries no name")
+        _check_level(level_dbm0)
         return _dtmf_signal(build_dtmf_digits(number, number_absent), level_dbm0)
     message = build_call_message(fmt, number, name, datetime or _now_mmddhhmm(), number_absent)
     return _fsk_signal(standard, message, level_dbm0, call_waiting)

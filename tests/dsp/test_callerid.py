@@ -302,7 +302,8 @@ def test_dtmf_caller_id_round_trip_in_noise(kwargs, number, absent, level):
 
 
 def test_dtmf_caller_id_rejects_what_dtmf_cannot_carry():
-    for kwargs in (dict(number="+4930123"), dict(number=NUMBER, name=NAME), dict(number="")):
+    for kwargs in (dict(number="+4930123"), dict(number=NUMBER, name=NAME), dict(number=""),
+                   dict(number=NUMBER, level_dbm0=float("nan"))):
         with pytest.raises(ValueError):
             encode_caller_id("dtmf", "dtmf", **kwargs)
 
