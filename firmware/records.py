@@ -157,10 +157,10 @@ class CallRecords:
         return db
 
     def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("call records are closed")
         db = getattr(self._readers, "db", None)
         if db is None:
-            if self._closed:
-                raise RuntimeError("call records are closed")
             db = self._connect()
             db.execute("PRAGMA query_only=ON")
             self._readers.db = db
