@@ -206,7 +206,7 @@ class Call(ChannelHandler):
 
     def _assume_answered(self) -> None:
         if not self.answered and not self.ended:
-            self._mark_answered()
+            self.mark_answered()
 
     # ---- line -> extension(s)
     def ring_targets(self, targets: list[FxsChannel]) -> None:
@@ -234,17 +234,28 @@ class Call(ChannelHandler):
         a.set_state("in-call", peer=ch.label, caller_id=a.caller_id)
         ch.set_state("in-call", peer=a.label if not isinstance(a, FxoChannel) else f"{a.label}: {self.src}",
                      caller_id=ch.caller_id)
-        self._mark_answered()
+        self.mark_answered()
+
+    def hand_to_app(self, factory, arg: str) -> None:
+        """Inbound line routed to an app ("ivr:main"): answer the line and let the app drive it."""
+        line = self.a
+        assert isinstance(line, FxoChannel)
+        line.seize()
+        self.mark_answered()
+        self.engine.start_supervision(line)
+        factory(self.engine, line, arg, self)
 
     def _bridge(self, x: Channel, y: Channel) -> None:
         x.source = PeerAudio(y)
         y.source = PeerAudio(x)
         x.listen_dtmf = y.listen_dtmf = True
 
-    def _mark_answered(self, at: float | None = None) -> None:
+    def mark_answered(self, at: float | None = None) -> None:
         self.answered = True
         self._cancel_timers()
-        self.engine.records.call_answered(self.id, at=self.engine.clock.now() if at is None else at)
+        at = self.engine.clock.now() if at is None else at
+        self.engine.records.call_answered(self.id, at=at)
+        self.engine.publish_call(self.id, "answered")
 
     def on_hangup(self, ch: Channel) -> None:
         """`ch` is gone: an FXS phone hung up, or the far end of a line disconnected."""
@@ -270,7 +281,7 @@ class Call(ChannelHandler):
 
     def _unanswered_disposition(self, gone: Channel) -> str:
         if self.direction == "outbound" and self.dialled_at is not None and not self.ringback_heard:
-            self._mark_answered(self.dialled_at)
+            self.mark_answered(self.dialled_at)
             return "answered"
         return "no_answer"
 
@@ -300,7 +311,7 @@ class Call(ChannelHandler):
                 self.ringback_heard = True
                 ch.set_state(ch.state, peer=ch.peer, detail=f"{self.dst} ringing")
             elif not self.answered:
-                self._mark_answered(at)           # ringback stopped: the far end picked up
+                self.mark_answered(at)           # ringback stopped: the far end picked up
         elif kind == "start" and tone in ("busy", "congestion"):
             # Busy/congestion straight after dialling: the number was busy or unreachable.
             # Later, with no ringback in between: someone answered and has hung up.
@@ -323,7 +334,7 @@ class Call(ChannelHandler):
             self.far_end_gone(ch, "loop drop", None if self.answered else "failed")
         elif event == "polarity_reversal":
             if self.direction == "outbound" and not self.answered:
-                self._mark_answered()      # answer supervision
+                self.mark_answered()      # answer supervision
             elif self.answered:
                 self.far_end_gone(ch, "polarity reversal")
 
@@ -373,3 +384,4 @@ class Call(ChannelHandler):
                 ch.handler = None
         self.engine.calls.discard(self)
         self.engine.records.call_ended(self.id, at=self.engine.clock.now(), disposition=disposition)
+        self.engine.publish_call(self.id, "ended", disposition=disposition)

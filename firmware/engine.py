@@ -33,7 +33,9 @@ from .plan_config import load_plan
 
 log = logging.getLogger("linebox.engine")
 
-AppFactory = Callable[["Engine", Channel, str], Any]
+# factory(engine, channel, arg) from a feature code; factory(engine, line, arg, call) for an
+# inbound line routed to "name:arg" (the line already answered, `call` holds its record).
+AppFactory = Callable[..., Any]
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Engine:
         self.supervision_listeners: list[Callable[[FxoChannel, tuple[str, ...]], None]] = []
         self.media_listeners: list[Callable[[], None]] = []   # told when country/profile changes
         self.reload_config()
+        from .apps import register_builtin
+        register_builtin(self)
         if hasattr(config, "add_listener"):
             # The listener runs on the writer's thread: hop to the media thread.
             config.add_listener(lambda *_a, **_k: self.control.call(lambda eng: eng.reload_config()))
@@ -120,10 +124,10 @@ class Engine:
                      takes_arg: bool = False) -> None:
         """Make `factory(engine, channel, arg)` reachable by dialling `code` (or by route name)."""
         self.apps[name] = factory
+        self._feature_codes = [fc for fc in self._feature_codes if fc.app != name]
         if code:
-            self._feature_codes = [fc for fc in self._feature_codes if fc.app != name]
             self._feature_codes.append(FeatureCode(code, name, takes_arg))
-        self.reload_config()
+        self.plan.feature_codes = list(self._feature_codes)
 
     # ---- status
     def mark_dirty(self) -> None:
@@ -160,7 +164,13 @@ class Engine:
         self.records.call_started(call_id, start=self.clock.now(), src=call.src, dst=call.dst,
                                   direction=call.direction, line=line,
                                   caller_id_number=call.cid_number, caller_id_name=call.cid_name)
+        self.publish_call(call_id, "started", src=call.src, dst=call.dst, direction=call.direction, line=line)
         return call_id
+
+    def publish_call(self, call_id: str, event: str, **info: Any) -> None:
+        """Live call events for the web UI ("started" | "answered" | "ended")."""
+        self.control.publish(StatusUpdate("call", payload={"call_id": call_id, "event": event,
+                                                            "at": self.clock.now(), **info}))
 
     def _record_failed(self, ch: Channel, dst: str, disposition: str, direction: str = "internal",
                        line: str | None = None) -> None:
@@ -171,6 +181,7 @@ class Engine:
         self.records.call_started(call_id, start=now, src=src, dst=dst, direction=direction, line=line,
                                   caller_id_number=None, caller_id_name=None)
         self.records.call_ended(call_id, at=now, disposition=disposition)
+        self.publish_call(call_id, "ended", src=src, dst=dst, direction=direction, disposition=disposition)
 
     def shutdown(self) -> None:
         """Service stopping (media loop already stopped): close the records of calls still up."""
@@ -327,7 +338,8 @@ class Engine:
         call = Call(self, line, "inbound", line.cid_number or "", dest, line=line.name,
                     cid_number=line.cid_number, cid_name=line.cid_name)
         line.set_state("ringing", caller_id=line.cid_number, detail=dest)
-        call.dst_reachable = bool(self._inbound_targets(call))
+        kind, _, arg = dest.partition(":")
+        call.dst_reachable = bool(arg and kind in self.apps) or bool(self._inbound_targets(call))
         call.waiting_for_cid = True
         if fresh or self.profile.cid_timing == "before_ring":
             self.ring_inbound(call)
@@ -345,10 +357,14 @@ class Engine:
         return out
 
     def ring_inbound(self, call: Call) -> None:
-        if call.ended or not getattr(call, "waiting_for_cid", False):
+        if call.ended or not call.waiting_for_cid:
             return
         call.waiting_for_cid = False
-        call.ring_targets(self._inbound_targets(call))
+        kind, _, arg = call.dst.partition(":")
+        if arg and kind in self.apps:
+            call.hand_to_app(self.apps[kind], arg)
+        else:
+            call.ring_targets(self._inbound_targets(call))
 
     def inbound_caller_id(self, call: Call, number: str | None, name: str | None) -> None:
         if call.ended or call.direction != "inbound":

@@ -171,6 +171,9 @@ def test_status_is_published_live(pbx):
     while not q.empty():
         seen.append(q.get_nowait())
     loop.close()
+    calls = [u.payload for u in seen if u.kind == "call"]
+    assert [(c["event"], c["src"], c["dst"]) for c in calls] == [("started", "201", "202")]
+    seen = [u for u in seen if u.kind == "ports"]
     states = [{p.port: p.state for p in u.ports}["fxs1"] for u in seen]
     assert states[0] == "dialtone" and "dialing" in states and states[-1] == "ringback"
     last = {p.port: p for p in seen[-1].ports}

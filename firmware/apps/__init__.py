@@ -1,0 +1,118 @@
+"""Apps: what a channel does when it is not simply bridged to another one.
+
+An app is a `ChannelHandler` started by the engine for a channel, either from
+a feature code dialled on a phone (`engine.register_app(name, factory,
+code="*97")`) or as the destination of an inbound line (`inbound_routes`
+destination "name:arg", e.g. "ivr:main"). It drives the channel with the same
+primitives calls use: `ch.play(samples, on_done)`, `ch.play_tone(name)`,
+`PeerAudio`, `engine.timers`, `ch.taps` for recording, and can hand the
+channel on (`engine.place_call`, a new `Call`, another app).
+
+`AppSession` does the bookkeeping every app needs: the call record, hang-up
+of either side, far-end disconnect on lines, and its own timers.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..calls import Call, Parked
+from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
+from ..clock import Timer
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+
+class AppSession(ChannelHandler):
+    """Base for apps. Subclasses implement `start()` and override the events they use."""
+
+    name = "app"
+
+    def __init__(self, engine: Engine, ch: Channel, arg: str = "", call: Call | None = None):
+        self.engine, self.ch, self.arg = engine, ch, arg
+        self.finished = False
+        self._timers: list[Timer] = []
+        if call is None:
+            # Reached by a feature code: the attempt gets its own record.
+            src = getattr(ch, "extension", None) or ch.name
+            call = Call(engine, ch, "internal", src, f"{self.name}{':' + arg if arg else ''}")
+            call.mark_answered()
+        self.call = call
+        ch.handler = self
+        ch.listen_dtmf = True
+        ch.set_state("in-call", peer=self.name, caller_id=ch.caller_id)
+        self.start()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def after(self, ms: int, fn: Callable[[], None]) -> Timer:
+        t = self.engine.timers.after_ms(ms, fn)
+        self._timers.append(t)
+        return t
+
+    # ---- endings
+    def on_hangup(self, ch: Channel) -> None:
+        self.finish()
+
+    def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
+        if isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
+            self.leave()
+
+    def on_line_event(self, ch: Channel, event: str) -> None:
+        if event == "loop_drop":
+            self.leave()
+
+    def leave(self) -> None:
+        """The app is done with a caller still there: a phone hears busy, a line is released."""
+        ch = self.ch
+        if isinstance(ch, FxoChannel):
+            ch.release()
+            ch.handler = None
+            ch.silence()
+            ch.set_state("idle")
+        elif isinstance(ch, FxsChannel) and ch.off_hook:
+            Parked(self.engine, ch, "busy")
+        self.finish()
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        for t in self._timers:
+            t.cancel()
+        self.call.end("answered")
+
+
+class EchoTest(AppSession):
+    """*43 from a phone: hear yourself half a second later (checks the phone and its port).
+
+    Not offered to lines: looped back through a line, the line's own echo re-enters the
+    loop and can build up into howl."""
+
+    name = "echo-test"
+    delay_ms = 500
+
+    def start(self) -> None:
+        self.ch.source = DelayedLoop(self.ch, self.delay_ms)
+
+
+class DelayedLoop:
+    """Media source: the channel's own captured audio, `delay_ms` later."""
+
+    def __init__(self, ch: Channel, delay_ms: int):
+        self.ch = ch
+        self._buf: deque[np.ndarray | None] = deque([None] * max(1, delay_ms // 10))
+
+    def frame(self) -> np.ndarray | None:
+        rx = self.ch.rx
+        self._buf.append(None if rx is None else rx.copy())
+        return self._buf.popleft()
+
+
+def register_builtin(engine: Engine) -> None:
+    engine.register_app("echo-test", EchoTest, code="*43")
