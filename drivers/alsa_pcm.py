@@ -76,12 +76,27 @@ class AlsaTdmStream:
         self.close()
         self.open()
 
+    def _bad_state(self) -> str | None:
+        """A stream the kernel stopped (XRUN), paused or suspended under us; alsaaudio does not always
+        surface -EPIPE, so the state is checked every period."""
+        import alsaaudio
+        ok = (alsaaudio.PCM_STATE_PREPARED, alsaaudio.PCM_STATE_RUNNING)
+        for what, pcm in (("playback", self.playback), ("capture", self.capture)):
+            st = pcm.state()
+            if st not in ok:
+                names = {getattr(alsaaudio, n): n[10:] for n in dir(alsaaudio) if n.startswith("PCM_STATE_")}
+                return f"{what} stream {names.get(st, st)}"
+        return None
+
     def exchange(self, tx: np.ndarray) -> np.ndarray:
         """Play int16[FRAME, channels], return the captured int16[FRAME, channels]."""
         import alsaaudio
         if self.playback is None:
             self.open()
         data = np.ascontiguousarray(tx, dtype="<i2").tobytes()
+        bad = self._bad_state()
+        if bad:
+            self._recover(bad)
         try:
             n = self.playback.write(data)
             if n < 0:

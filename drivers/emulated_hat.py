@@ -48,7 +48,7 @@ def synthetic_definition(fxs: int, fxo: int) -> BoardDefinition:
 
 class EmulatedHatBoard(HatBoard):
     def __init__(self, definition: BoardDefinition, country: str = "US", seed: int = 0, echo: bool = True,
-                 noise_dbm0: float | None = -70.0) -> None:
+                 noise_dbm0: float | None = -70.0, autostart: bool = True) -> None:
         from .spi import EmulatedSpiBus
         self.co = CentralOffice(country=country, seed=seed, echo=echo, noise_dbm0=noise_dbm0)
         self.world = EmulatedWorld(definition.channels, co=self.co)
@@ -80,7 +80,8 @@ class EmulatedHatBoard(HatBoard):
         self._fxo = [p for p in self.ports if p.name.startswith("fxo")]
         self.frames = 0
         self._posted: queue.SimpleQueue = queue.SimpleQueue()
-        self.start()
+        if autostart:
+            self.start()
 
     @property
     def realtime(self) -> bool:

@@ -197,8 +197,8 @@ class Si3050Port(FxoPort):
         expect = 0x01 if self._off_hook else 0x08
         if r5 & 0x92 or r5 & 0x09 != expect:              # reserved bits high, or our own bits gone
             if r5 & 0x92 or not self._rd(11) & 0xF0:
-                raise ChipNotAnswering(f"{self.name}: DAA on SPI chip-select {self.cs} stopped answering "
-                                       f"(R5={r5:#04x})")
+                raise ChipNotAnswering(f"{self.name}: DAA on SPI chip-select {self.cs} stopped answering or was "
+                                       f"reset (R5={r5:#04x})")
             self._wr(5, expect)
         raw_v = self._rd(29)
         self._volts = float(raw_v - 256 if raw_v & 0x80 else raw_v)

@@ -244,9 +244,10 @@ class Si3215Port(FxsPort):
         if lf_reg & 0x88 or lcr & 0xF8:                     # reserved bits read 1: MISO floats high
             raise ChipNotAnswering(f"{self.name}: chip on SPI chip-select {self.cs} stopped answering "
                                    f"(DR64={lf_reg:#04x}, DR68={lcr:#04x})")
-        if lf_reg & 0x07 != self._lf:
+        moved = lf_reg & 0x07 != self._lf
+        if moved:
             self._linefeed_moved(lf_reg & 0x07)
-        if self.irq is None or self.irq():
+        if self.irq is None or moved or self.irq():
             status = self._rd(19)
             if status:
                 self._wr(19, status)
@@ -267,6 +268,9 @@ class Si3215Port(FxsPort):
             if self._rd(11) != 0x33:                         # all zeros and no ID: MISO floats low
                 raise ChipNotAnswering(f"{self.name}: chip on SPI chip-select {self.cs} stopped answering "
                                        "(registers read 0x00)")
+            if not self._rd(1) & 0x20:                       # PCM off again: registers back at reset values
+                raise ChipInitError(f"{self.name}: the chip on chip-select {self.cs} was reset (power glitch or "
+                                    "reset line); bringing it up again")
             return                                           # auto-open after a power alarm: DR19 says why
         self._set_lf(self._lf)                               # something else moved it: put ours back
 
