@@ -206,14 +206,18 @@ struct model {
     int len;
 };
 
-static void ec_quality(const struct model *m, double erl_db, int delay)
+static void ec_quality(const struct model *m, double erl_db, int delay, int white)
 {
     const int n = 6 * RATE;
     double *sig = malloc(sizeof(double) * n);
     double *h = malloc(sizeof(double) * (delay + m->len));
     int16_t *far = malloc(2 * n), *near = malloc(2 * n), *out = malloc(2 * n);
     rng_state = 0x9E3779B97F4A7C15ull;
-    speech_like(sig, n, -15.0);
+    if (white)
+        for (int i = 0; i < n; i++)
+            sig[i] = gauss() * DBM0_RMS * pow(10.0, -15.0 / 20.0);
+    else
+        speech_like(sig, n, -15.0);
     int hlen = echo_path(m->coeffs, m->len, delay, erl_db, h);
     line(sig, n, h, hlen, far, near);
 
@@ -230,9 +234,10 @@ static void ec_quality(const struct model *m, double erl_db, int delay)
         }
         double e1 = 10 * log10(mean_square(near + RATE, RATE) / mean_square(out + RATE, RATE));
         double e5 = 10 * log10(mean_square(near + 5 * RATE, RATE) / mean_square(out + 5 * RATE, RATE));
-        printf("{\"what\":\"ec_erle\",\"impl\":\"%s\",\"model\":\"%s\",\"delay\":%d,\"erl_db\":%.0f,"
-               "\"erle_1s_db\":%.1f,\"erle_5s_db\":%.1f}\n",
-               impl == 0 ? "linebox" : "spandsp", m->name, delay, erl_db, e1, e5);
+        printf("{\"what\":\"ec_erle\",\"impl\":\"%s\",\"model\":\"%s\",\"signal\":\"%s\",\"delay\":%d,"
+               "\"erl_db\":%.0f,\"erle_1s_db\":%.1f,\"erle_5s_db\":%.1f}\n",
+               impl == 0 ? "linebox" : "spandsp", m->name, white ? "white noise" : "speech-like", delay, erl_db,
+               e1, e5);
     }
     free(sig);
     free(h);
@@ -346,7 +351,8 @@ int main(int argc, char **argv)
         {"d9", line_model_d9_coeffs, sizeof(line_model_d9_coeffs) / sizeof(int32_t)},
     };
     for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
-        ec_quality(&models[i], 6.0, 200);
+        for (int white = 0; white < 2; white++)
+            ec_quality(&models[i], 6.0, 200, white);
 
     bench_dtmf(runs);
     free(sig);
