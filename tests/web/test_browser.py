@@ -185,5 +185,25 @@ def test_setup_login_extension_and_live_call(office: SimulatedOffice, browser_pa
         expect(row.locator("td").nth(1)).to_contain_text("201")
         expect(row.locator("td").nth(2)).to_have_text("202")
         _shot(page, "history")
+
+        # ---- an agent sees only their own phone
+        page.click("nav >> text=Users")
+        form = page.locator("form[action='/users']")
+        form.locator("input[name=username]").fill("alice")
+        form.locator("input[name=extension]").fill("201")
+        form.locator("input[name=password]").fill("Copper-Window-Sail-4")
+        form.locator("button[type=submit]").click()
+        expect(page.locator(".alert.ok")).to_have_text("User added.")
+        page.click("text=Log out")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "Copper-Window-Sail-4")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(base + "/me")
+        expect(page.locator(".port")).to_have_count(1)
+        expect(page.locator(f'.port[data-port="{office.port("201")}"]')).to_have_class("port state-idle")
+        expect(page.locator("nav")).not_to_contain_text("Extensions")
+        _shot(page, "me")
+        page.goto(base + "/extensions")
+        expect(page.locator(".card")).to_contain_text("Your role (agent) may not open this page.")
         page.goto("about:blank")              # close the event stream before the server stops
     assert page.console_errors == []
