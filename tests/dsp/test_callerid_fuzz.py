@@ -149,45 +149,5 @@ def test_random_audio_and_bad_sample_values():
             assert_safe(msg)
 
 
-# ---- the C fuzz driver, under AddressSanitizer/UBSan --------------------------
-
-FUZZ_MAIN = r"""
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-void fuzz_callerid(const int16_t *buf, size_t n, uint32_t seed);
-int main(int argc, char **argv) {
-    static int16_t buf[20000];
-    uint32_t runs = argc > 1 ? (uint32_t) atoi(argv[1]) : 50, r = 12345;
-    for (uint32_t seed = 0; seed < runs; seed++) {
-        size_t n = (seed * 7919u) % 20000;
-        for (size_t i = 0; i < n; i++) { r = r * 1103515245u + 12345u; buf[i] = (int16_t) (r >> 16); }
-        fuzz_callerid(buf, n, seed);
-    }
-    fuzz_callerid(NULL, 0, 1);
-    puts("fuzz ok");
-    return 0;
-}
-"""
-
-
-def test_c_fuzz_driver_runs_clean_under_sanitizers(tmp_path):
-    """Our own run of tests/dsp/c/fuzz_callerid.c against src/fsk.c (the shared
-    sanitizer harness also runs it, against every C file)."""
-    import pathlib
-    import shutil
-    import subprocess
-
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not installed")
-    root = pathlib.Path(__file__).resolve().parents[2]
-    main = tmp_path / "main.c"
-    main.write_text(FUZZ_MAIN)
-    exe = tmp_path / "fuzz"
-    subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
-                    "-fsanitize=address,undefined,float-cast-overflow", "-fno-sanitize-recover=all",
-                    "-I", str(root / "dsp_ext/src"), str(root / "dsp_ext/src/fsk.c"),
-                    str(root / "tests/dsp/c/fuzz_callerid.c"), str(main), "-lm", "-o", str(exe)],
-                   check=True, capture_output=True)
-    run = subprocess.run([str(exe), "40"], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and "fuzz ok" in run.stdout, run.stderr[-2000:]
+# The C fuzz driver, tests/dsp/c/fuzz_callerid.c, is run under ASan/UBSan by
+# tests/dsp/test_sanitizers.py together with every other fuzzer.
