@@ -404,6 +404,22 @@ DESTINATION_KINDS: dict[str, DestinationCheck] = {
 }
 
 
+def register_destination_kind(kind: str, check: DestinationCheck | None = None) -> None:
+    """Let inbound routes go to "kind:value" (an app: "ivr:main", "voicemail:201", ...).
+
+    `check(config, value)` returns what is wrong with `value` (shown to the owner) or None;
+    without one, any short printable value is accepted.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,19}", kind):
+        raise ValueError(f"destination kind {kind!r}: use lower-case letters, digits, - and _")
+
+    def printable(cfg: Config, value: str) -> str | None:
+        if not value or len(value) > NAME_MAX or not value.isprintable():
+            return f"after '{kind}:' give a name of 1 to {NAME_MAX} printable characters"
+        return None
+    DESTINATION_KINDS[kind] = check or printable
+
+
 def _extension_list_problem(cfg: Config, value: str) -> str | None:
     numbers = [p.strip() for p in value.split(",")]
     missing = [n for n in numbers if cfg.extension(n) is None]

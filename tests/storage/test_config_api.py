@@ -4,7 +4,14 @@ import threading
 
 import pytest
 
-from firmware.config import Config, ConfigConflictError, ConfigError, ConfigSaveError
+from firmware.config import (
+    DESTINATION_KINDS,
+    Config,
+    ConfigConflictError,
+    ConfigError,
+    ConfigSaveError,
+    register_destination_kind,
+)
 
 
 @pytest.fixture
@@ -182,3 +189,21 @@ def test_saving_over_someone_elses_change_is_refused(cfg):
     assert Config(cfg.path).settings()["site_name"] == "theirs"
     other.update_settings(site_name="theirs again")    # the one that saved last keeps working
     assert Config(cfg.path).settings()["site_name"] == "theirs again"
+
+
+def test_features_register_inbound_destination_kinds(cfg):
+    register_destination_kind("echo-test")
+    register_destination_kind("voicemail", lambda c, v: None if c.extension(v) else f"there is no mailbox {v}")
+    try:
+        cfg.set_inbound_route("fxo1", "echo-test:x")
+        cfg.set_inbound_route("fxo2", "voicemail:202")
+        assert [r["destination"] for r in cfg.inbound_routes()] == ["echo-test:x", "voicemail:202"]
+        with pytest.raises(ConfigError, match="there is no mailbox 299"):
+            cfg.set_inbound_route("fxo2", "voicemail:299")
+        with pytest.raises(ConfigError, match="1 to 40 printable characters"):
+            cfg.set_inbound_route("fxo2", "echo-test:")
+        with pytest.raises(ValueError):
+            register_destination_kind("Bad Kind")
+    finally:
+        DESTINATION_KINDS.pop("echo-test", None)
+        DESTINATION_KINDS.pop("voicemail", None)
