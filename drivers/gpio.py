@@ -92,7 +92,7 @@ class RpiGpioLines:
 
     def close(self) -> None:
         if self._pins:
-            self.GPIO.cleanup(self._pins)
+            self.GPIO.cleanup(list(self._pins))
         self._pins.clear()
 
 

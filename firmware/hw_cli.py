@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, out=None) -> int:
         return 1
     try:
         if args.hw_cmd == "probe":
-            return _probe(board, found_by, out)
+            return probe(board, found_by, out)
         return _test(board, args, out)
     finally:
         board.stop()
@@ -95,7 +95,8 @@ def _ticks(board, n: int, tx=None) -> list:
     return events
 
 
-def _probe(board, found_by: str, out) -> int:
+def probe(board, found_by: str, out) -> int:
+    """Print what the board has; returns 1 if any port is out of service."""
     if not getattr(board, "started", True):
         board.start()
     _ticks(board, 10)                                        # let the monitors read the lines
@@ -190,7 +191,8 @@ def _test_fxs(board, port, args, out) -> int:
 
 def _test_fxo(board, port, args, out) -> int:
     v = port.line_voltage
-    print(f"{port.name}: line voltage on hook {v if v is not None else 0:+.0f} V; going off hook", file=out)
+    volts = f"{v:+.0f} V" if v is not None else "not measurable on this port"
+    print(f"{port.name}: line voltage on hook {volts}; going off hook", file=out)
     port.set_off_hook(True)
     frames = max(50, round(min(args.seconds, 3.0) * FRAMES_PER_S))
     rx = []

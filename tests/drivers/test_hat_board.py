@@ -96,3 +96,25 @@ def test_gpiod_api_surface_errors():
 def test_no_gpio_at_all_is_a_clear_error(tmp_path):
     with pytest.raises(GpioError, match="no usable GPIO: .*gpiochip.* does not exist"):
         open_gpio(str(tmp_path / "gpiochip0"))
+
+
+def test_rpi_gpio_fallback_when_there_is_no_gpiochip(tmp_path, monkeypatch):
+    """Images without libgpiod's chip device get RPi.GPIO (BCM numbering, pull-ups on inputs)."""
+    import sys
+    import types
+    calls = []
+    fake = types.SimpleNamespace(BCM="BCM", OUT="OUT", IN="IN", HIGH=1, LOW=0, PUD_UP="PUD_UP",
+                                 setwarnings=lambda w: None, setmode=lambda m: calls.append(("mode", m)),
+                                 setup=lambda pin, d, **kw: calls.append(("setup", pin, d, kw)),
+                                 output=lambda pin, v: calls.append(("out", pin, v)),
+                                 input=lambda pin: 0, cleanup=lambda pins: calls.append(("cleanup", pins)))
+    monkeypatch.setitem(sys.modules, "RPi", types.SimpleNamespace(GPIO=fake))
+    monkeypatch.setitem(sys.modules, "RPi.GPIO", fake)
+    g = open_gpio(str(tmp_path / "gpiochip0"))
+    g.setup_output(17, 0)
+    g.setup_input(22)
+    g.set(17, 1)
+    assert g.get(22) == 0
+    g.close()
+    assert calls == [("mode", "BCM"), ("setup", 17, "OUT", {"initial": 0}),
+                     ("setup", 22, "IN", {"pull_up_down": "PUD_UP"}), ("out", 17, 1), ("cleanup", [17, 22])]

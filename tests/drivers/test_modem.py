@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 import serial
 
+from board import parse_board
+from drivers.emulators.gpiochip import EmulatedGpioChip
 from drivers.emulators.modem import EmulatedVoiceModem
+from drivers.emulators.pcm import EmulatedTdmLink
+from drivers.emulators.si3215 import Si3215Emulator
+from drivers.emulators.world import EmulatedWorld
+from drivers.gpio import GpiodLines
+from drivers.hat import HatBoard
 from drivers.modem import ModemError, VoiceModemPort
 from drivers.port import EventType
+from drivers.spi import EmulatedSpiBus
 from dsp_ext.levels import FRAME
 
 
@@ -93,3 +101,41 @@ def test_refused_off_hook_faults_the_port(rig):
     port.set_off_hook(True)
     evs, _ = frames(port, modem, 3)
     assert [e.type for e in evs] == [EventType.FAULT] and "AT+VLS=1" in evs[0].data
+
+
+def test_modem_port_on_a_hat_board(rig):
+    """A board file may list a voice modem as an FXO port: HatBoard moves its audio and events."""
+    port, modem = rig
+    d = parse_board("""
+[board]
+id = "fxs-plus-modem"
+name = "1 FXS + modem"
+hat_product = "x"
+overlay = "x"
+[audio]
+alsa_device = "hw:0"
+channels = 1
+[[port]]
+name = "fxs1"
+chip = "si3215"
+cs = 0
+timeslot = 0
+[[port]]
+name = "fxo1"
+chip = "modem"
+device = "/dev/ttyUSB0"
+""")
+    assert d.port("fxo1").device == "/dev/ttyUSB0"
+    world = EmulatedWorld(1)
+    world.slics.append(Si3215Emulator())
+    bus = EmulatedSpiBus(lambda ms: (world.advance_ms(ms), modem.step()))
+    bus.attach(0, world.slics[0])
+    opened = []
+    board = HatBoard(d, bus, GpiodLines(api=EmulatedGpioChip()), EmulatedTdmLink(world),
+                     open_modem=lambda dev, name: opened.append(dev) or port)
+    board.start()
+    assert opened == ["/dev/ttyUSB0"] and modem.fclass == 8
+    modem.ring("5550100")
+    modem.step()
+    t = board.tick({})
+    assert [e.type for e in t.events] == [EventType.RING_ON] and t.rx["fxo1"].shape == (FRAME,)
