@@ -17,6 +17,10 @@ from .state import WebState
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 KEEPALIVE_SECONDS = 15.0
+# A stream ends itself after this long and the browser reconnects at once (fresh
+# snapshot, session checked again). uvicorn waits for open responses when it shuts
+# down, so this also bounds how long an open status page can hold up a restart.
+STREAM_SECONDS = 25.0
 SEES_ALL_PORTS = ("admin", "supervisor")
 
 
@@ -78,12 +82,17 @@ async def events(request: Request, user: AnyUser) -> StreamingResponse:
     queue = state.control.subscribe()
 
     async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + STREAM_SECONDS
         try:
-            yield "retry: 3000\n\n"
+            yield "retry: 500\n\n"
             yield _sse("ports", _status_payload(state, user, state.control.snapshot()))
             while True:
+                left = ends_at - loop.time()
+                if left <= 0:
+                    return
                 try:
-                    update = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    update = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, left))
                 except TimeoutError:
                     # a stream must not outlive its session (logout, expiry, deletion)
                     if state.sessions.lookup(session_id, touch=False) is None:

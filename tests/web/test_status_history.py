@@ -132,3 +132,16 @@ def test_history_bad_filters_are_explained(env: WebEnv, admin: TestClient) -> No
         r = admin.get(f"/history?{query}")
         assert r.status_code == 400 and message in error_of(r.text), query
         assert admin.get(f"/api/history?{query}").status_code == 400
+
+
+def test_event_stream_ends_itself_so_shutdown_is_not_held(env: WebEnv, monkeypatch) -> None:
+    from webui import routes_status
+    monkeypatch.setattr(routes_status, "STREAM_SECONDS", 0.05)
+    with serve(env.app()) as base, httpx.Client(base_url=base, timeout=10) as http:
+        page = http.get("/setup").text
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        http.post("/setup", data={"username": ADMIN, "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD,
+                                  "csrf_token": token})
+        with http.stream("GET", "/api/events") as stream:
+            body = "".join(stream.iter_text())      # returns because the server closed the stream
+    assert body.startswith("retry: 500") and "event: ports" in body

@@ -36,21 +36,25 @@
   // once the session has ended. `handlers` maps event names to callbacks.
   function openEvents(handlers, onState) {
     let source = null;
+    let lostTimer = null;
     const report = onState || (() => {});
+    const live = () => { clearTimeout(lostTimer); lostTimer = null; report("live"); };
     function connect() {
       source = new EventSource("/api/events");
-      source.addEventListener("open", () => report("live"));
+      source.addEventListener("open", live);
       for (const [name, fn] of Object.entries(handlers)) {
-        source.addEventListener(name, (e) => { report("live"); fn(JSON.parse(e.data)); });
+        source.addEventListener(name, (e) => { live(); fn(JSON.parse(e.data)); });
       }
       source.addEventListener("logout", () => { source.close(); window.location.href = "/login"; });
       source.addEventListener("error", () => {
-        report("lost");
+        // The server ends each stream after a while and the browser reconnects at once:
+        // only call it lost when no new stream opens within two seconds.
+        if (!lostTimer) lostTimer = setTimeout(() => report("lost"), 2000);
         if (source.readyState !== EventSource.CLOSED) return;   // the browser retries by itself
         fetch("/api/status", { credentials: "same-origin" }).then((r) => {
           if (r.status === 401) window.location.href = "/login";
-          else setTimeout(connect, 5000);
-        }).catch(() => setTimeout(connect, 5000));
+          else setTimeout(connect, 3000);
+        }).catch(() => setTimeout(connect, 3000));
       });
     }
     connect();
