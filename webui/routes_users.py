@@ -33,6 +33,13 @@ def _text(form, name: str, limit: int = 64) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
+def _check_extension(request: Request, number: str) -> None:
+    """A user's phone must be a configured extension (it decides what an agent sees)."""
+    if number and web(request).config.extension(number) is None:
+        raise AccountError(f"Extension {number[:10]} does not exist; add it on the Extensions page first, "
+                           "or leave the field empty.")
+
+
 @router.get("/users")
 async def users_page(request: Request, user: AdminUser, done: str = "") -> Response:
     return _page(request, done=done)
@@ -45,6 +52,7 @@ async def add_user(request: Request, user: AdminUser) -> Response:
     password = form.get("password", "")
     password = password if isinstance(password, str) else ""
     try:
+        _check_extension(request, fields["extension"])
         await run_in_threadpool(web(request).accounts.create, fields["username"], password,
                                 fields["role"], fields["extension"] or None)
     except AccountError as exc:
@@ -56,6 +64,7 @@ async def add_user(request: Request, user: AdminUser) -> Response:
 async def update_user(request: Request, username: str, user: AdminUser) -> Response:
     form = await request.form()
     try:
+        _check_extension(request, _text(form, "extension"))
         web(request).accounts.update(username, _text(form, "role"), _text(form, "extension") or None)
     except AccountError as exc:
         return _page(request, status_code=400, error=str(exc))

@@ -73,6 +73,10 @@ def test_admin_manages_users(env: WebEnv, admin: TestClient) -> None:
     r = admin.post("/users", data={"username": "erin", "role": "boss", "password": AGENT_PW,
                                    "csrf_token": page_token(admin, "/users")})
     assert r.status_code == 400 and "Role must be one of" in error_of(r.text)
+    r = admin.post("/users", data={"username": "erin", "role": "agent", "password": AGENT_PW, "extension": "277",
+                                   "csrf_token": page_token(admin, "/users")})
+    assert r.status_code == 400 and "Extension 277 does not exist" in error_of(r.text)
+    assert "erin" not in admin.get("/users").text
     # promote, reset password (ends dave's sessions), then delete
     dave = TestClient(admin.app, follow_redirects=False)
     assert login(dave, "dave", AGENT_PW).status_code == 303
