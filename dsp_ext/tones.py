@@ -23,7 +23,7 @@ BLOCK = 200                     # 25 ms: 40 Hz bins, so 440 and 480 Hz fall on e
 BLOCK_MS = BLOCK * 1000 // RATE
 MODULATION_DEPTH = 0.5          # AM depth we generate for "f1 x f2" tones
 MIN_TONE_DBM0 = -42.0           # weakest tone component we still call "on"
-PURITY = 0.55                   # the signature must carry this share of the block's power
+PURITY = 0.75                   # the signature must carry this share of the block's power
 GLITCH_MS = 100                 # on/off runs shorter than this are dropouts, not cadence
 CADENCE_TOL = 0.1               # relative tolerance on each on/off period ...
 CADENCE_SLACK_MS = 50           # ... plus this much for block quantisation
@@ -112,7 +112,11 @@ class _Signature:
         p = powers[self.freq_index]
         floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
         if self.modulated:
-            ok = p[1] >= floor and p.sum() >= PURITY * total
+            # carrier strongest and the sidebands balanced: a plain tone a few
+            # Hz off the carrier (a held note of music) leans to one side
+            lo, mid, hi = p
+            ok = (mid >= floor and mid >= max(lo, hi) and max(lo, hi) <= 2 * min(lo, hi)
+                  and p.sum() >= PURITY * total)
         else:
             ok = bool(np.all(p >= floor)) and bool(np.all(p >= p.max() / 16)) and p.sum() >= PURITY * total
         if ok:

@@ -14,7 +14,7 @@
  *   - the strongest row tone and the strongest column tone are each above
  *     the minimum level (-40 dBm0), and each is >= 6 dB above the other
  *     tones of its group;
- *   - twist (column minus row) is within -4.8 .. +8.8 dB (Q.24: accept
+ *   - twist (column minus row) is within -5 .. +9 dB (Q.24: accept
  *     reverse 4 dB and normal 8 dB);
  *   - the two tones carry at least half of the block's energy (speech and
  *     music spread their energy; this is the main talk-off guard);
@@ -41,11 +41,12 @@
 #define DTMF_RATE 8000.0f
 #define DTMF_MIN_LEVEL_DBM0 -40.0f
 #define DTMF_CONT_DROP 0.1f             /* continuation: each tone within 10 dB of its level at the start */
-#define DTMF_TWIST_NORMAL_DB 8.8f
-#define DTMF_TWIST_REVERSE_DB 4.8f
+#define DTMF_TWIST_NORMAL_DB 9.0f
+#define DTMF_TWIST_REVERSE_DB 5.0f
 #define DTMF_REL_PEAK 0.25f             /* other tones of a group <= -6 dB */
 #define DTMF_PURITY 0.5f
 #define DTMF_CONT_PURITY 0.25f
+#define DTMF_HF_PURITY 0.65f
 #define DTMF_HALF_BALANCE 0.7f          /* quieter half >= 0.7 of the louder (amplitude) */
 #define DTMF_CONFIRM 0.16f              /* next half: tone power >= 0.16 of the last half's (>= ~20 samples) */
 #define DTMF_FREQ_TOL 0.025f
@@ -77,6 +78,8 @@ void dtmf_rx_reset(dtmf_rx_t *s)
     memset(s->prev_re, 0, sizeof(s->prev_re));
     memset(s->prev_im, 0, sizeof(s->prev_im));
     s->energy = s->h1_energy = 0.0f;
+    s->x1 = s->x2 = 0.0f;
+    s->hf_energy = s->h1_hf_energy = 0.0f;
     s->fill = s->half = 0;
     s->samples = 0;
     s->prev_hit = 0;
@@ -102,6 +105,7 @@ void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak)
         s->sinw[k] = (float) sin(w);
         s->half_rot_re[k] = (float) cos(w * DTMF_HALF);
         s->half_rot_im[k] = (float) -sin(w * DTMF_HALF);
+        s->hf_weight[k] = (float) (4.0 * pow(sin(w / 2.0), 2.0));
         s->ref_re[k] = (float) cos(w * (DTMF_HALF - 1));
         s->ref_im[k] = (float) -sin(w * (DTMF_HALF - 1));
     }
@@ -121,6 +125,7 @@ void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak)
             s->leak_block_im[r * 4 + c] = (float) (im / DTMF_BLOCK);
         }
     s->dbm0_rms2 = (float) (dbm0_peak * dbm0_peak / 2.0);
+    s->hf_purity = DTMF_HF_PURITY;
     /* A sine of mean square m over N samples has block power (2|X|^2/N) N m. */
     s->min_block_power = s->dbm0_rms2 * powf(10.0f, DTMF_MIN_LEVEL_DBM0 / 10.0f) * DTMF_BLOCK;
     dtmf_rx_reset(s);
@@ -257,7 +262,7 @@ static int twist_ok(float p_row, float p_col)
 /* Called when the second half of a block is complete; h2_re/h2_im are its
  * DFT values referenced to the half's first sample. */
 static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, float h2_energy,
-                         dtmf_event_t *events, int max_events, int *count)
+                         float hf_energy, dtmf_event_t *events, int max_events, int *count)
 {
     dtmf_block_t b;
     for (int k = 0; k < 8; k++) {
@@ -280,6 +285,7 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     if (shows(b.power, energy, s->min_block_power, r, c, 0.0f)
         && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power
         && whole.pa + whole.pb >= DTMF_PURITY * energy
+        && s->hf_weight[lo] * whole.pa + s->hf_weight[hi] * whole.pb >= s->hf_purity * hf_energy
         && twist_ok(whole.pa, whole.pb)) {
         fill = fill_estimate(first.pa, second.pa) < fill_estimate(first.pb, second.pb)
             ? fill_estimate(first.pa, second.pa) : fill_estimate(first.pb, second.pb);
@@ -379,10 +385,14 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         memcpy(s1, s->s1, sizeof(s1));
         memcpy(s2, s->s2, sizeof(s2));
         memcpy(coef, s->coef, sizeof(coef));
-        float energy = s->energy;
+        float energy = s->energy, hf = s->hf_energy, x1 = s->x1, x2 = s->x2;
         for (int j = 0; j < take; j++) {
             float x = (float) in[i + j];
+            float d = x - x1;
+            x2 = x1;
+            x1 = x;
             energy += x * x;
+            hf += d * d;
             for (int k = 0; k < 8; k++) {
                 float s0 = x + coef[k] * s1[k] - s2[k];
                 s2[k] = s1[k];
@@ -393,6 +403,9 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         s->fill += take;
         s->samples += (uint64_t) take;
         s->energy = energy;
+        s->hf_energy = hf;
+        s->x1 = x1;
+        s->x2 = x2;
         if (s->fill < DTMF_HALF) {
             memcpy(s->s1, s1, sizeof(s1));
             memcpy(s->s2, s2, sizeof(s2));
@@ -414,13 +427,15 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
             memcpy(s->h1_re, re, sizeof(re));
             memcpy(s->h1_im, im, sizeof(im));
             s->h1_energy = energy;
+            s->h1_hf_energy = hf;
             s->half = 1;
             end_of_first_half(s, events, max_events, &count);
         } else {
-            end_of_block(s, re, im, energy, events, max_events, &count);
+            end_of_block(s, re, im, energy, s->h1_hf_energy + hf, events, max_events, &count);
             s->half = 0;
         }
         s->energy = 0.0f;
+        s->hf_energy = 0.0f;
     }
     return count;
 }

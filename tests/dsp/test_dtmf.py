@@ -1,4 +1,7 @@
 """DTMF receiver and generator against the Q.24 bars of issue 3 (signals generated here)."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,6 +10,8 @@ from dsp_ext.levels import RATE, dbm0_to_peak, rms_dbm0
 
 ROWS = (697, 770, 852, 941)
 COLS = (1209, 1336, 1477, 1633)
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # corpus.py
+
 KEYS = ("123A", "456B", "789C", "*0#D")
 FREQ = {KEYS[r][c]: (ROWS[r], COLS[c]) for r in range(4) for c in range(4)}
 
@@ -219,3 +224,34 @@ def test_no_digit_from_line_echo_of_a_digit_we_sent():
     for i in range(0, sent.size, 80):
         ev += rx.process(to16(far[i:i + 80] + 0.25 * sent[i:i + 80]), sent=sent[i:i + 80])
     assert digits(ev) == "7"
+
+
+# ---- talk-off: speech (espeak-ng, many voices and languages), synthetic music, noise ----
+
+def _corpus():
+    import corpus
+    if not corpus.tools_available():
+        pytest.skip("espeak-ng and sox are needed to build the talk-off corpus")
+    return corpus.speech() + corpus.music() + corpus.noises()
+
+
+def test_no_talk_off_on_speech_music_and_noise():
+    hits = []
+    total = 0
+    for name, x in _corpus():
+        total += x.size
+        for frame in (80,):
+            ev = run(x, frame)
+            hits += [(name, e.digit, round(e.time, 2)) for e in ev if e.kind == "start"]
+    assert total / RATE > 600           # at least ten minutes of material
+    assert hits == []
+
+
+def test_digits_still_detected_over_background_speech():
+    import corpus
+    if not corpus.tools_available():
+        pytest.skip("espeak-ng and sox are needed")
+    speech = dict(corpus.speech())["speech en-us+f3 p70 -18 dBm0"].astype(float)
+    sig = dtmf_encode("159D#0", 60, 200, level_dbm0=-6, twist_db=2).astype(float)
+    x = speech[:sig.size] * 10 ** (-8 / 20) + sig        # speech at -26 dBm0 behind the digits
+    assert digits(run(x)) == "159D#0"

@@ -76,3 +76,14 @@ def test_c_api_reports_reversals_within_a_second_for_the_echo_canceller():
     assert abs(lib.faxtone_rx_ans_freq(state) - 2100) < 1
     tail = np.zeros(400, np.int16)
     assert lib.faxtone_rx_process(state, samples_ptr(tail), tail.size) == 0
+
+
+def test_no_fax_tone_in_speech_music_or_noise():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corpus
+    if not corpus.tools_available():
+        pytest.skip("espeak-ng and sox are needed to build the talk-off corpus")
+    hits = [(name, FaxToneDetector().process(x)) for name, x in corpus.speech() + corpus.music() + corpus.noises()]
+    assert [h for h in hits if h[1]] == []

@@ -68,3 +68,16 @@ def test_busy_recognised_after_two_cycles_for_disconnect_supervision():
             assert 1.9 <= (i + 80) / RATE <= 2.3     # two 500/500 cycles after the tone began at 0.1 s
             return
     pytest.fail("busy tone not recognised")
+
+
+def test_no_call_progress_tone_in_speech_music_or_noise():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corpus
+    if not corpus.tools_available():
+        pytest.skip("espeak-ng and sox are needed to build the talk-off corpus")
+    material = corpus.speech()[::2] + corpus.music() + corpus.noises()
+    hits = [(name, cc, ev) for name, x in material for cc in sorted(PROFILES)
+            if (ev := ToneDetector(cc).process(x))]
+    assert hits == []
