@@ -17,13 +17,17 @@ is queued into one commit, that is a few fsyncs per second at the very most.
 A record (dict) has the columns of `calls` plus two derived values:
     call_id, start, answered, ended (epoch seconds or None), src, dst,
     direction ("internal" | "outbound" | "inbound"), line, caller_id_number,
-    caller_id_name, disposition ("answered" | "no_answer" | "busy" | "failed" | None
-    while the call is up), duration (ended - start), talk (ended - answered).
+    caller_id_name, disposition ("answered" | "no_answer" | "busy" | "failed" | "denied" |
+    None while the call is up), duration (ended - start), talk (ended - answered).
+Why a call was denied or cut short is kept apart (`set_reason`, `reasons`), so a
+record keeps its shape.
 
 Adding a table or a column later (queue events, customers, voicemail index):
-append one SQL script to `MIGRATIONS`. `PRAGMA user_version` is the schema
-version; each script runs once, in its own transaction, on every existing
-database when it is opened.
+append one SQL script to `MIGRATIONS` (never edit one that has shipped).
+`PRAGMA user_version` is the schema version; each script runs once, in its
+own transaction, on every existing database when it is opened. Write rows
+with `insert(table, **values)` (queued to the same writer thread) and read
+them with `query(sql, params)` from any thread.
 """
 from __future__ import annotations
 
@@ -59,11 +63,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX calls_by_start ON calls (start DESC);
     """,
+    # 2: why a call was refused or cut (outbound permissions: "denied", maximum duration)
+    """
+    CREATE TABLE call_reasons (
+        call_id TEXT PRIMARY KEY,
+        reason  TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 DIRECTIONS = frozenset({"internal", "outbound", "inbound"})
-DISPOSITIONS = frozenset({"answered", "no_answer", "busy", "failed"})
+DISPOSITIONS = frozenset({"answered", "no_answer", "busy", "failed", "denied"})
 TEXT_MAX = 4096        # caller ID is untrusted: store it verbatim, but not without bound
 SEARCH_LIMIT_MAX = 1000
 _SEARCHED = ("src", "dst", "caller_id_number", "caller_id_name", "line")
@@ -74,8 +85,9 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-def migrate(conn: sqlite3.Connection, migrations: list[str] = MIGRATIONS) -> int:
-    """Bring the database to len(migrations); returns the version it started at."""
+def migrate(conn: sqlite3.Connection, migrations: list[str] | None = None) -> int:
+    """Bring the database to len(migrations) (default: MIGRATIONS); returns the version it started at."""
+    migrations = MIGRATIONS if migrations is None else migrations
     start = schema_version(conn)
     if start > len(migrations):
         raise RuntimeError(f"call records database is schema version {start}, newer than this Linebox "
@@ -117,6 +129,8 @@ class CallRecords:
         self._readers = threading.local()
         self._reader_dbs: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
+        self._schema: dict[str, list[str]] = {}   # table -> columns, for insert()
+        self._schema_lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="records-writer", daemon=True)
         self._thread.start()
@@ -208,6 +222,30 @@ class CallRecords:
         if clean:
             self._put(("update", str(call_id), clean))
 
+    def insert(self, table: str, **values: Any) -> None:
+        """Queue a row for a table a later migration added (queue events, voicemail index, ...).
+
+        Names are checked against the schema here, values are bound parameters."""
+        columns = self._table_columns(table)
+        unknown = set(values) - set(columns)
+        if unknown or not values:
+            raise ValueError(f"table {table!r}: unknown or no columns {sorted(unknown)}; known: {columns}")
+        self._put(("insert", table, dict(values)))
+
+    def _table_columns(self, table: str) -> list[str]:
+        if table not in self._schema:
+            with self._schema_lock:
+                rows = self._reader().execute(
+                    "SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
+                if not rows or table == "calls":
+                    raise ValueError(f"no table {table!r} to insert into (calls have their own methods)")
+                self._schema[table] = [r[0] for r in rows]
+        return self._schema[table]
+
+    def set_reason(self, call_id: str, reason: str) -> None:
+        """Why call `call_id` was denied or cut short (shown in the history); untrusted text is bounded."""
+        self._put(("reason", str(call_id), _text(reason) or ""))
+
     def add_listener(self, fn: Callable[[dict], None]) -> None:
         self._listeners.append(fn)
 
@@ -289,6 +327,14 @@ class CallRecords:
 
     def _apply(self, db: sqlite3.Connection, op: tuple) -> bool:
         kind, call_id = op[0], op[1]
+        if kind == "insert":   # op[1] is the table name, checked against the schema when queued
+            values = op[2]
+            db.execute(f"INSERT INTO {op[1]} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                       tuple(values.values()))
+            return False       # listeners hear about calls only
+        if kind == "reason":
+            db.execute("INSERT OR REPLACE INTO call_reasons (call_id, reason) VALUES (?, ?)", (call_id, op[2]))
+            return False       # the call's own row did not change
         if kind == "start":
             row = op[2]
             cur = db.execute(f"INSERT OR IGNORE INTO calls ({', '.join(row)}) "
@@ -323,6 +369,19 @@ class CallRecords:
                     log.exception("call records listener %r failed", fn)
 
     # ---- readers (any thread)
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        """Read-only SQL for later features' tables (the connection refuses writes)."""
+        return [dict(r) for r in self._reader().execute(sql, params).fetchall()]
+
+    def reasons(self, call_ids: Iterable[str]) -> dict[str, str]:
+        """call_id -> why it was denied or cut short, for those of `call_ids` that have one."""
+        ids = [str(c) for c in call_ids][:SEARCH_LIMIT_MAX]
+        if not ids:
+            return {}
+        rows = self._reader().execute(f"SELECT call_id, reason FROM call_reasons WHERE call_id IN "
+                                      f"({', '.join('?' * len(ids))})", ids).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def get(self, call_id: str) -> dict | None:
         row = self._reader().execute("SELECT * FROM calls WHERE call_id = ?", (str(call_id),)).fetchone()
         return _row_dict(row) if row is not None else None

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from firmware import records as records_module
 from firmware.records import MIGRATIONS, SCHEMA_VERSION, TEXT_MAX, CallRecords, migrate, schema_version
 
 
@@ -38,10 +39,13 @@ def test_wal_mode_and_schema(rec, tmp_path):
 
 def test_call_lifecycle(rec):
     _calls(rec)
-    assert rec.get("c1") == {
+    expected = {
         "call_id": "c1", "start": 1000.0, "answered": 1003.0, "ended": 1063.5, "src": "201", "dst": "202",
         "direction": "internal", "line": None, "caller_id_number": None, "caller_id_name": None,
         "disposition": "answered", "duration": 63.5, "talk": 60.5}
+    got = rec.get("c1")
+    assert {k: got[k] for k in expected} == expected
+    assert all(got[k] is None for k in set(got) - set(expected))     # columns later migrations added
     assert rec.get("c3")["dst"] == "0800123456" and rec.get("c3")["talk"] is None
     assert rec.get("c4")["disposition"] is None and rec.get("c4")["duration"] is None
     assert rec.get("nope") is None
@@ -241,3 +245,32 @@ def test_readers_in_many_threads(rec):
     for t in threads:
         t.join()
     assert results == [["c4", "c3", "c2", "c1"]] * 8
+
+
+def test_a_later_feature_adds_a_table_in_one_step(tmp_path, monkeypatch):
+    path = tmp_path / "calls.db"
+    old = CallRecords(path)
+    old.call_started("before", start=1.0, src="201", dst="202", direction="internal")
+    old.close()
+    monkeypatch.setattr(records_module, "MIGRATIONS", [*MIGRATIONS, """
+        CREATE TABLE queue_events (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, call_id TEXT, event TEXT, at REAL);
+        CREATE INDEX queue_events_by_at ON queue_events (at);
+    """])
+    rec = CallRecords(path)
+    try:
+        rec.insert("queue_events", queue="sales", call_id="before", event="joined", at=2.0)
+        rec.insert("queue_events", queue="sales", call_id="before", event="'; DROP TABLE calls; --", at=3.0)
+        rec.flush()
+        rows = rec.query("SELECT event FROM queue_events WHERE queue = ? ORDER BY at", ("sales",))
+        assert rows == [{"event": "joined"}, {"event": "'; DROP TABLE calls; --"}]
+        assert rec.get("before") is not None
+        with pytest.raises(ValueError, match="unknown or no columns"):
+            rec.insert("queue_events", queue="x", colour="red")
+        with pytest.raises(ValueError, match="no table"):
+            rec.insert("nope", a=1)
+        with pytest.raises(ValueError, match="own methods"):
+            rec.insert("calls", call_id="x")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            rec.query("DELETE FROM calls")
+    finally:
+        rec.close()
