@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +18,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     user = getattr(request.state, "user", None)
     csrf = session.csrf_token if session is not None else pre_session_token(request)
     context.update(
+        site_tz=site_timezone(request).key,
         user=user,
         csrf_token=csrf,
         sections=sections_for(user.role) if user else [],
@@ -34,8 +36,20 @@ def set_pre_session_cookie(request: Request, response: Response) -> None:
                             secure=request.url.scheme == "https", path="/")
 
 
-def _localtime(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+def site_timezone(request: Request) -> ZoneInfo:
+    """The timezone the owner set (Settings); times on the pages and date filters use it."""
+    try:
+        return ZoneInfo(str(web(request).config.settings().get("timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _localtime(epoch: float, tz_name: str = "UTC") -> str:
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return datetime.datetime.fromtimestamp(epoch, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _talk_time(record: dict) -> str:

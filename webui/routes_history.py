@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from datetime import tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .guards import MonitorUser, csrf_guard, web
-from .rendering import render
+from .rendering import render, site_timezone
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
@@ -22,24 +23,23 @@ class HistoryQueryError(ValueError):
     pass
 
 
-def _day_start(text: str, label: str) -> float | None:
+def _day_start(text: str, label: str, tz: tzinfo, days_after: int = 0) -> float | None:
     if not text:
         return None
     try:
-        day = dt.date.fromisoformat(text)
-    except ValueError as exc:
+        day = dt.date.fromisoformat(text) + dt.timedelta(days=days_after)
+    except (ValueError, OverflowError) as exc:
         raise HistoryQueryError(f"{label}: use a date like 2026-01-31.") from exc
-    return dt.datetime.combine(day, dt.time()).timestamp()   # local midnight
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp()   # midnight at the site
 
 
-def parse_query(q: str, disposition: str, date_from: str, date_to: str, page: str) -> dict[str, Any]:
+def parse_query(q: str, disposition: str, date_from: str, date_to: str, page: str,
+                tz: tzinfo = dt.UTC) -> dict[str, Any]:
     """The `CallRecords.search` arguments for these form values (or a clear error)."""
     if disposition and disposition not in DISPOSITIONS:
         raise HistoryQueryError(f"Result must be one of: {', '.join(DISPOSITIONS)}.")
-    since = _day_start(date_from, "From")
-    until = _day_start(date_to, "To")
-    if until is not None:
-        until += 86400           # "to" includes that whole day
+    since = _day_start(date_from, "From", tz)
+    until = _day_start(date_to, "To", tz, days_after=1)      # "to" includes that whole day
     if since is not None and until is not None and until <= since:
         raise HistoryQueryError("The 'To' date is before the 'From' date.")
     try:
@@ -64,7 +64,7 @@ async def history_page(request: Request, user: MonitorUser, q: str = "", disposi
                        date_from: str = "", date_to: str = "", page: str = "1") -> Response:
     form = {"q": q, "disposition": disposition, "date_from": date_from, "date_to": date_to}
     try:
-        args = parse_query(q, disposition, date_from, date_to, page)
+        args = parse_query(q, disposition, date_from, date_to, page, site_timezone(request))
     except HistoryQueryError as exc:
         return render(request, "history.html", status_code=400, title="Call history", rows=[], form=form,
                       error=str(exc), page=1, has_next=False, dispositions=DISPOSITIONS, filtered=True)
@@ -78,7 +78,7 @@ async def history_page(request: Request, user: MonitorUser, q: str = "", disposi
 async def history_json(request: Request, user: MonitorUser, q: str = "", disposition: str = "",
                        date_from: str = "", date_to: str = "", page: str = "1") -> JSONResponse:
     try:
-        args = parse_query(q, disposition, date_from, date_to, page)
+        args = parse_query(q, disposition, date_from, date_to, page, site_timezone(request))
     except HistoryQueryError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     rows, has_next = await _search(request, args)

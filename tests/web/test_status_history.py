@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi.testclient import TestClient
@@ -83,11 +84,15 @@ def test_new_call_records_are_published(env: WebEnv) -> None:
     assert last["call_id"] == "c9" and last["disposition"] == "busy"
 
 
+SITE_TZ = "America/New_York"      # not the test machine's zone: dates must follow the site setting
+
+
 def _local(y: int, m: int, d: int, hour: int = 12) -> float:
-    return dt.datetime(y, m, d, hour).timestamp()
+    return dt.datetime(y, m, d, hour, tzinfo=ZoneInfo(SITE_TZ)).timestamp()
 
 
 def _fill_history(env: WebEnv) -> None:
+    env.config.update_settings(timezone=SITE_TZ)
     r = env.records
     r.call_started("a1", start=_local(2026, 1, 1), src="201", dst="202", direction="internal")
     r.call_answered("a1", at=_local(2026, 1, 1) + 5)
@@ -119,6 +124,10 @@ def test_history_search_filters_and_pages(env: WebEnv, admin: TestClient) -> Non
     assert _rows(admin.get("/history?disposition=answered").text) == ["a1"]
     assert _rows(admin.get("/history?date_from=2026-01-02&date_to=2026-01-03").text) == ["b1"]
     assert _rows(admin.get("/history?date_to=2026-01-01").text) == ["a1"]
+    env.records.call_started("late", start=_local(2026, 1, 1, 23), src="204", dst="201", direction="internal")
+    env.records.flush()        # 23:00 in New York is already Jan 2 in UTC: still Jan 1 at the site
+    assert _rows(admin.get("/history?date_from=2026-01-01&date_to=2026-01-01").text) == ["late", "a1"]
+    assert "2026-01-01 23:00:00" in admin.get("/history?date_to=2026-01-01").text
     page = admin.get("/history?q=acme").text
     assert "ACME &lt;b&gt;Corp&lt;/b&gt;" in page and "<b>Corp" not in page     # caller ID is untrusted
     assert "2:05" in admin.get("/history?disposition=answered").text          # talk time

@@ -61,5 +61,16 @@
     return () => source && source.close();
   }
 
-  window.linebox = { csrfToken, send, formatDuration, openEvents };
+  // Times are shown in the site's timezone (Settings), whatever the browser's own is.
+  const siteZone = document.body.dataset.timezone || undefined;
+  function formatTime(epoch, options) {
+    const date = new Date(epoch * 1000);
+    try {
+      return date.toLocaleString([], { ...options, timeZone: siteZone });
+    } catch (e) {
+      return date.toLocaleString([], options);
+    }
+  }
+
+  window.linebox = { csrfToken, send, formatDuration, formatTime, openEvents };
 })();

@@ -19,7 +19,19 @@
   }
 
   function when(t) {
-    return typeof t === "number" ? new Date(t * 1000).toLocaleString() : (t || "");
+    if (typeof t !== "number") return t || "";
+    // same form as the server-rendered rows: 2026-01-31 14:05:09
+    const parts = {};
+    const opts = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: "2-digit", hourCycle: "h23" };
+    let fmt;
+    try {
+      fmt = new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: document.body.dataset.timezone });
+    } catch (e) {
+      fmt = new Intl.DateTimeFormat("en-GB", opts);
+    }
+    for (const p of fmt.formatToParts(new Date(t * 1000))) parts[p.type] = p.value;
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
   }
 
   const LABELS = { answered: "Answered", no_answer: "No answer", busy: "Busy", failed: "Failed" };

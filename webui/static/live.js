@@ -75,7 +75,7 @@
       const idle = timer.parentElement.classList.contains("state-idle");
       if (!since) { timer.textContent = ""; continue; }
       timer.textContent = idle
-        ? `since ${new Date(since * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`
+        ? `since ${window.linebox.formatTime(since, { hour: "2-digit", minute: "2-digit" })}`
         : window.linebox.formatDuration(now - since);
     }
   }
