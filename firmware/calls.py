@@ -45,7 +45,7 @@ class DialSession(ChannelHandler):
         self._timer: Timer | None = None
         ch.handler = self
         ch.listen_dtmf = True
-        ch.play_tone("dial")
+        ch.play_tone(engine.dial_tone_for(ch))
         ch.set_state("dialtone", detail="")
         self._arm(engine.settings.first_digit_ms)
 
@@ -160,6 +160,11 @@ class Call(ChannelHandler):
         if self.answered or self.ended:
             return
         self._stop_ringing()
+        divert = self.engine.unanswered_destination(self.dst, "unavailable")
+        if divert is not None and isinstance(self.a, FxsChannel) and self.a.off_hook:
+            self.end("no_answer")
+            divert[0](self.engine, self.a, divert[1])
+            return
         if isinstance(self.a, FxsChannel) and self.a.off_hook:
             Parked(self.engine, self.a, "busy")
         elif isinstance(self.a, FxoChannel):
@@ -216,6 +221,18 @@ class Call(ChannelHandler):
             t.set_state("ringing", peer=self.a.label, caller_id=self.cid_number or self.src)
             t.start_ringing(self.cid_number, self.cid_name)
             self.ringing.append(t)
+        if self.dst in self.engine.plan.extensions and self.engine.unanswered_policies:
+            # One extension rung for an outside caller: after the ring timeout an app
+            # (voicemail, forward) may take the call; without one it rings on as before.
+            self.after(self.engine.settings.ring_timeout_ms, self._inbound_no_answer)
+
+    def _inbound_no_answer(self) -> None:
+        if self.answered or self.ended or not isinstance(self.a, FxoChannel):
+            return
+        divert = self.engine.unanswered_destination(self.dst, "unavailable")
+        if divert is not None:
+            self._stop_ringing()
+            self.hand_to_app(*divert)
 
     # ---- events
     def on_answer(self, ch: Channel) -> None:

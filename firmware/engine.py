@@ -36,6 +36,7 @@ log = logging.getLogger("linebox.engine")
 # factory(engine, channel, arg) from a feature code; factory(engine, line, arg, call) for an
 # inbound line routed to "name:arg" (the line already answered, `call` holds its record).
 AppFactory = Callable[..., Any]
+UnansweredPolicy = Callable[["Engine", str, str], "str | None"]
 
 
 @dataclass
@@ -83,6 +84,12 @@ class Engine:
         self._dirty = True
         self.supervision_listeners: list[Callable[[FxoChannel, tuple[str, ...]], None]] = []
         self.media_listeners: list[Callable[[], None]] = []   # told when country/profile changes
+        # Apps that take the calls an extension cannot answer (voicemail, call forward...):
+        # fn(engine, extension, reason "busy"|"unavailable") -> "app:arg" destination or None.
+        self.unanswered_policies: list[tuple[int, UnansweredPolicy]] = []
+        # Apps that change the dial tone a phone hears (message waiting: stutter dial tone):
+        # fn(engine, channel) -> tone name or None.
+        self.dial_tone_policies: list[Callable[[Engine, FxsChannel], str | None]] = []
         self.reload_config()
         from .apps import register_builtin
         register_builtin(self)
@@ -128,6 +135,36 @@ class Engine:
         if code:
             self._feature_codes.append(FeatureCode(code, name, takes_arg))
         self.plan.feature_codes = list(self._feature_codes)
+
+    def add_unanswered_policy(self, fn: UnansweredPolicy, order: int = 100) -> None:
+        """Lower `order` is asked first (call forward before voicemail, which uses 100)."""
+        self.unanswered_policies.append((order, fn))
+        self.unanswered_policies.sort(key=lambda p: p[0])
+
+    def unanswered_destination(self, extension: str, reason: str) -> tuple[AppFactory, str] | None:
+        """Where a call to `extension` goes when it is busy or not answered, if an app takes it."""
+        for _order, fn in self.unanswered_policies:
+            try:
+                dest = fn(self, extension, reason)
+            except Exception:           # a broken policy must not break plain calling
+                log.exception("unanswered-call policy %r failed", fn)
+                continue
+            if dest:
+                kind, _, arg = dest.partition(":")
+                if kind in self.apps:
+                    return self.apps[kind], arg
+        return None
+
+    def dial_tone_for(self, ch: FxsChannel) -> str:
+        for fn in self.dial_tone_policies:
+            try:
+                tone = fn(self, ch)
+            except Exception:
+                log.exception("dial-tone policy %r failed", fn)
+                continue
+            if tone:
+                return tone
+        return "dial"
 
     # ---- status
     def mark_dirty(self) -> None:
@@ -299,6 +336,10 @@ class Engine:
                 self._record_failed(ch, route.target, "failed")
                 Parked(self, ch, "congestion")
             elif target is ch or target.handler is not None or target.off_hook or target.state != "idle":
+                divert = None if target is ch else self.unanswered_destination(route.target, "busy")
+                if divert is not None:
+                    divert[0](self, ch, divert[1])
+                    return
                 self._record_failed(ch, route.target, "busy")
                 Parked(self, ch, "busy")
             else:
@@ -363,8 +404,14 @@ class Engine:
         kind, _, arg = call.dst.partition(":")
         if arg and kind in self.apps:
             call.hand_to_app(self.apps[kind], arg)
-        else:
-            call.ring_targets(self._inbound_targets(call))
+            return
+        targets = self._inbound_targets(call)
+        if not targets and call.dst in self.plan.extensions:
+            divert = self.unanswered_destination(call.dst, "busy")
+            if divert is not None:
+                call.hand_to_app(*divert)
+                return
+        call.ring_targets(targets)
 
     def inbound_caller_id(self, call: Call, number: str | None, name: str | None) -> None:
         if call.ended or call.direction != "inbound":

@@ -7,7 +7,7 @@ def off_hook_and_dial(pbx: Pbx, ext: str, digits: str, pulse: bool = False):
     phone = pbx.phone(ext)
     phone.off_hook()
     pbx.run_until(lambda: pbx.state(pbx.engine.plan.extensions[ext].port) == "dialtone", 1)
-    pbx.run(0.32)
+    pbx.run(0.3)
     if pulse:
         phone.dial_pulse(digits)
     else:
