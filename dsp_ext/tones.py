@@ -10,7 +10,7 @@ told apart by cadence alone; a continuous tone (dial) is recognised once it has
 stayed on longer than any cadenced tone of the same signature could.
 """
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,7 +149,9 @@ class ToneDetector:
     on the same frequencies), with the time the tone began; `end` when the tone
     stops following its cadence, with the time it stopped."""
 
-    def __init__(self, country: str, tones: Sequence[str] = ("busy", "congestion", "dial", "ringback")) -> None:
+    def __init__(self, country: str, tones: Sequence[str] = ("busy", "congestion", "dial", "ringback"),
+                 extra: Mapping[str, ToneSpec] | None = None) -> None:
+        """`extra` adds tones by name, e.g. {"disconnect": learn_tone(recording).as_spec()}."""
         prof = profile(country)
         self.specs: dict[str, ToneSpec] = {}
         for name in tones:
@@ -158,6 +160,10 @@ class ToneDetector:
             spec = prof.tone(name)
             if spec is not None:
                 self.specs[name] = spec
+        for name, spec in (extra or {}).items():
+            if not spec.freqs or (spec.modulated and len(spec.freqs) != 2):
+                raise ValueError(f"tone {name!r}: needs frequencies (a modulated tone: carrier, modulation)")
+            self.specs[name] = spec
         freqs = sorted({f for s in self.specs.values() for f in _components(s)})
         if len(freqs) > lib.TONE_MAX_FREQS:
             raise ValueError(f"too many tone frequencies for one detector ({len(freqs)})")
@@ -271,9 +277,178 @@ class ToneDetector:
 
 @dataclass(frozen=True)
 class LearnedTone:
-    freqs: tuple[float, ...]
+    freqs: tuple[float, ...]   # summed tones; or (carrier, modulation) when `modulated`
     cadence_ms: tuple[int, ...]
-    level_dbm0: float          # per frequency component, as in ToneSpec
+    level_dbm0: float          # per frequency component (the carrier if modulated), as in ToneSpec
+    modulated: bool = False
 
     def as_spec(self) -> ToneSpec:
-        return ToneSpec(self.freqs, self.cadence_ms, round(self.level_dbm0, 1))
+        return ToneSpec(self.freqs, self.cadence_ms, round(self.level_dbm0, 1), self.modulated)
+
+    def as_dict(self) -> dict:
+        return {"freqs": list(self.freqs), "cadence_ms": list(self.cadence_ms),
+                "level_dbm0": round(self.level_dbm0, 1), "modulated": self.modulated}
+
+
+LEARN_FRAME = 40             # 5 ms envelope resolution
+LEARN_MIN_S = 1.0
+
+
+def _spectrum_peaks(segments: list[np.ndarray]) -> tuple[list[float], list[float]]:
+    """Frequencies and powers of the spectral peaks common to the on-segments."""
+    nfft = 1 << 16                       # 0.12 Hz grid; the Hann main lobe sets the real resolution
+    acc = np.zeros(nfft // 2 + 1)
+    for seg in segments:
+        w = np.hanning(seg.size)
+        acc += np.abs(np.fft.rfft(seg * w, nfft)) ** 2 / np.sum(w ** 2) / seg.size
+    f = np.fft.rfftfreq(nfft, 1 / RATE)
+    band = (f >= 100) & (f <= 3400)
+    top = acc[band].max()
+    idx = [i for i in np.nonzero(band)[0][1:-1]
+           if acc[i] >= acc[i - 1] and acc[i] > acc[i + 1] and acc[i] >= top / 40]
+    # keep the strongest few, then refine each by a parabola through the log spectrum
+    idx = sorted(sorted(idx, key=lambda i: -acc[i])[:5])
+    freqs, powers = [], []
+    for i in idx:
+        a, b, c = np.log(acc[i - 1:i + 2] + 1e-30)
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+        freqs.append(float(f[i] + shift * (f[1] - f[0])))
+        powers.append(float(acc[i]))
+    # merge peaks closer than the resolution (window side lobes)
+    merged_f, merged_p = [], []
+    for fr, pw in zip(freqs, powers, strict=True):
+        if merged_f and fr - merged_f[-1] < 8:
+            if pw > merged_p[-1]:
+                merged_f[-1], merged_p[-1] = fr, pw
+            continue
+        merged_f.append(fr)
+        merged_p.append(pw)
+    return merged_f, merged_p
+
+
+def _runs(mask: np.ndarray) -> list[tuple[bool, int]]:
+    edges = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
+    bounds = np.concatenate([[0], edges, [mask.size]])
+    return [(bool(mask[a]), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _cadence(runs_ms: list[tuple[bool, float]]) -> tuple[int, ...]:
+    """The repeating on/off pattern in complete runs (first and last are cut by the recording)."""
+    inner = runs_ms[1:-1]
+    if inner and not inner[0][0]:
+        inner = inner[1:]
+    if not any(not on for on, _ in inner):
+        return ()
+    lengths = [ms for _, ms in inner]
+    for period in (2, 4, 6):
+        if len(lengths) < period:
+            break
+        reps = len(lengths) // period
+        if reps >= 2 or period == 2 or len(lengths) < 2 * period:
+            ok = all(abs(lengths[i] - lengths[i + period]) <= max(30, 0.1 * lengths[i])
+                     for i in range(len(lengths) - period))
+            if ok:
+                cad = [float(np.median(lengths[k::period])) for k in range(period)]
+                break
+    else:
+        cad = lengths[: 2 * (len(lengths) // 2)] or lengths
+    if len(cad) % 2:
+        cad = cad[:-1]
+    if not cad:
+        return ()
+    # start the cycle so that it ends with its longest pause
+    offs = cad[1::2]
+    k = int(np.argmax(offs))
+    start = 2 * k + 2
+    cad = cad[start:] + cad[:start]
+    return tuple(int(5 * round(c / 5)) for c in cad)
+
+
+def _smoothed_db(power: np.ndarray, window: int, step: int) -> np.ndarray:
+    """Centred moving average of per-sample power over `window`, every `step` samples, in dBm0."""
+    c = np.concatenate([[0.0], np.cumsum(power)])
+    centres = np.arange(step // 2, power.size, step)
+    lo = np.clip(centres - window // 2, 0, power.size)
+    hi = np.clip(centres + window // 2, 0, power.size)
+    mean = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    return 10 * np.log10(mean / DBM0_RMS ** 2 + 1e-12)
+
+
+def _segments(mask: np.ndarray, step: int, min_ms: float, trim: int) -> list[tuple[int, int]]:
+    """Sample ranges of the on-runs of `mask` (one entry per `step` samples) lasting >= min_ms."""
+    out, pos = [], 0
+    for on, n in _runs(mask):
+        if on and n * step * 1000 / RATE >= min_ms:
+            out.append((pos * step + trim, (pos + n) * step - trim))
+        pos += n
+    return out
+
+
+def learn_tone(samples: np.ndarray) -> LearnedTone:
+    """Frequencies, cadence and level of the steady tone in a recording (a line's
+    unknown disconnect or busy tone). ValueError if there is no steady tone."""
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    if x.size < LEARN_MIN_S * RATE:
+        raise ValueError(f"recording too short ({x.size / RATE:.2f} s); record at least "
+                         f"{LEARN_MIN_S:g} s, better two cadence cycles")
+    step, smooth = LEARN_FRAME, 320      # 5 ms steps, 40 ms smoothing (beats of dual tones, AM)
+    # 1. where is it loud? broadband, to find the tone's frequencies
+    level = _smoothed_db(x * x, smooth, step)
+    loud = np.percentile(level, 95)
+    if loud < MIN_TONE_DBM0:
+        raise ValueError(f"no tone found: the recording is silent (loudest {loud:.0f} dBm0)")
+    coarse = _segments(level > loud - 10, step, 100, 160)
+    if not coarse:
+        raise ValueError("no steady tone found: no part of the recording holds a level for 100 ms")
+    freqs, powers = _spectrum_peaks([x[a:b] for a, b in coarse if b > a])
+    if not 1 <= len(freqs) <= 3:
+        raise ValueError(f"no steady tone found: {len(freqs)} spectral peaks (speech or noise?)")
+    modulated = (len(freqs) == 3 and abs((freqs[2] - freqs[1]) - (freqs[1] - freqs[0])) < 3
+                 and powers[1] >= max(powers[0], powers[2]))
+    if modulated:
+        found: tuple[float, ...] = (round(freqs[1]), round((freqs[2] - freqs[0]) / 2))
+    else:
+        found = tuple(round(f) for f in freqs)
+    # 2. the tone band alone: its envelope gives the cadence, immune to line noise
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(x.size, 1 / RATE)
+    keep = np.zeros(f.size, bool)
+    for fr in freqs:
+        keep |= np.abs(f - fr) <= 40
+    band = np.fft.irfft(spec * keep, x.size)
+    env = _smoothed_db(band * band, smooth, step)
+    hi, lo = np.percentile(env, 95), np.percentile(env, 3)
+    on_level = float(np.median(env[env > hi - 10]))
+    mask = env > on_level - 3            # half power: where the centred average crosses at an edge
+    # 3. level, and how much of the sound the tone is, fitted on each on-run
+    fitted, total, share_num = np.zeros(len(freqs)), 0.0, 0.0
+    for a, b in _segments(mask, step, 100, 160):
+        seg = x[a:b]
+        t = np.arange(seg.size) / RATE
+        basis = np.stack([fn(2 * np.pi * fr * t) for fr in freqs for fn in (np.sin, np.cos)], axis=1)
+        coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
+        amp2 = (coef[0::2] ** 2 + coef[1::2] ** 2) / 2
+        fitted += amp2 * seg.size
+        share_num += float(np.sum(amp2)) * seg.size
+        total += float(np.sum(seg * seg))
+    if total <= 0:
+        raise ValueError("no steady tone found: the tone never lasts 100 ms")
+    share = share_num / total
+    if share < 0.6:
+        raise ValueError(f"no steady tone found: only {100 * share:.0f}% of the sound is at "
+                         f"{', '.join(f'{fr:.0f}' for fr in freqs)} Hz (speech, music or noise?)")
+    per_component = fitted / max(1, sum(b - a for a, b in _segments(mask, step, 100, 160)))
+    level_dbm0 = 10 * math.log10(float(per_component[1] if modulated else np.mean(per_component)) / DBM0_RMS ** 2)
+    # 4. cadence
+    if hi - lo < 10:
+        cadence: tuple[int, ...] = ()
+    else:
+        merged: list[list] = []
+        for on, n in _runs(mask):
+            ms = n * step * 1000 / RATE
+            if merged and (merged[-1][0] == on or ms < 30):    # dropouts shorter than 30 ms
+                merged[-1][1] += ms
+            else:
+                merged.append([on, ms])
+        cadence = _cadence([(on, ms) for on, ms in merged])
+    return LearnedTone(found, cadence, level_dbm0, modulated)

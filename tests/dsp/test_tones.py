@@ -81,3 +81,56 @@ def test_no_call_progress_tone_in_speech_music_or_noise():
     hits = [(name, cc, ev) for name, x in material for cc in sorted(PROFILES)
             if (ev := ToneDetector(cc).process(x))]
     assert hits == []
+
+
+# ---- learning an unknown line's tone ----
+
+from dsp_ext.countries import ToneSpec  # noqa: E402
+from dsp_ext.tones import learn_tone  # noqa: E402
+
+
+def _recording(spec, seconds, noise_dbm0=-40.0, lead=0.37, seed=11):
+    body = ToneGenerator(spec).generate(int(seconds * RATE)).astype(float)
+    x = np.concatenate([np.zeros(int(lead * RATE)), body])
+    return np.clip(np.rint(x + noise(x.size, noise_dbm0, seed)), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("country", sorted(PROFILES))
+@pytest.mark.parametrize("name", ["busy", "congestion", "dial", "ringback"])
+def test_learns_every_profile_tone(country, name):
+    spec = PROFILES[country].tone(name)
+    learned = learn_tone(_recording(spec, 14 if name == "ringback" else 6))
+    assert learned.freqs == tuple(spec.freqs) and learned.modulated == spec.modulated
+    assert len(learned.cadence_ms) == len(spec.cadence_ms)
+    assert all(abs(a - b) <= 20 for a, b in zip(learned.cadence_ms, spec.cadence_ms, strict=True))
+    assert abs(learned.level_dbm0 - spec.level_dbm0) <= 0.5
+
+
+def test_learned_unknown_disconnect_tone_is_then_detected():
+    odd = ToneSpec((470.0, 590.0), (300, 200), -27.0)        # in no profile
+    learned = learn_tone(_recording(odd, 4, noise_dbm0=-45))
+    assert learned.freqs == (470, 590) and learned.cadence_ms == (300, 200)
+    assert learned.as_dict() == {"freqs": [470, 590], "cadence_ms": [300, 200],
+                                 "level_dbm0": pytest.approx(-27.0, abs=0.3), "modulated": False}
+    det = ToneDetector("DE", ("busy",), extra={"disconnect": learned.as_spec()})
+    ev = det.process(_recording(odd, 5, noise_dbm0=-45, seed=12))
+    assert [(e.kind, e.tone) for e in ev][:1] == [("start", "disconnect")]
+    assert abs(ev[0].time - 0.37) <= 0.05
+
+
+@pytest.mark.parametrize("what", ["silence", "noise", "speech", "short"])
+def test_learning_refuses_what_is_not_a_tone(what):
+    if what == "speech":
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import corpus
+        if not corpus.tools_available():
+            pytest.skip("espeak-ng and sox are needed")
+        x = corpus.speech()[0][1]
+    else:
+        x = {"silence": np.zeros(RATE * 3, np.int16),
+             "noise": np.clip(noise(RATE * 3, -15), -32768, 32767).astype(np.int16),
+             "short": tone((425,), 500, -13)}[what]
+    with pytest.raises(ValueError, match="no tone|no steady tone|too short"):
+        learn_tone(x)
