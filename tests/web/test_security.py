@@ -71,3 +71,33 @@ def test_form_after_session_expiry_goes_back_to_login(env: WebEnv, admin: TestCl
     r = admin.post("/extensions", data={"number": "240", "csrf_token": token}, headers={"accept": "text/html"})
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert env.config.extension("240") is None
+
+
+def test_garbage_on_every_route_never_gives_500(env: WebEnv, admin: TestClient) -> None:
+    env.config.save_extension({"number": "201", "name": "Reception", "port": "fxs1"})
+    token = page_token(admin)
+    odd = ["201", "x" * 300, "%00", "..%2F..%2Fetc", "fxo1", "-1", "ü"]
+    paths = ["/", "/status", "/me", "/history", "/settings", "/users", "/extensions", "/lines",
+             "/api/status", "/api/history", "/api/extensions", "/api/lines", "/api/settings"]
+    for v in odd:
+        paths += [f"/extensions/{v}", f"/extensions/{v}/edit", f"/extensions/{v}/delete", f"/lines/{v}",
+                  f"/lines/{v}/edit", f"/lines/{v}/delete", f"/api/extensions/{v}", f"/api/lines/{v}",
+                  f"/api/lines/{v}/route", "/users/nobody/update", "/users/nobody/password",
+                  "/history?page=-5&date_from=9999-99-99&q=" + v, "/api/history?disposition=" + v]
+    bodies = [
+        {},
+        {"content": b'{"number": {"$gt": ""}, "name": null}', "headers": {"Content-Type": "application/json"}},
+        {"content": b"\x00\xff" * 50, "headers": {"Content-Type": "application/json"}},
+        {"data": {"number": ["1", "2"], "port": "fxs1", "enabled": "maybe", "destination": "group:" + "9" * 80,
+                  "country": "??", "access_code": "", "ring_timeout_ms": "1e9", "role": "root"}},
+        {"content": b"--b\r\nContent-Disposition: form-data; name=\"number\"; filename=\"a.txt\"\r\n\r\nx\r\n--b--\r\n",
+         "headers": {"Content-Type": "multipart/form-data; boundary=b"}},
+    ]
+    for path in paths:
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            for body in bodies if method != "GET" else [{}]:
+                headers = {"X-CSRF-Token": token, **body.get("headers", {})}
+                kwargs = {k: v for k, v in body.items() if k != "headers"}
+                r = admin.request(method, path, headers=headers, **kwargs)
+                assert r.status_code < 500, (method, path, body, r.status_code, r.text[:200])
+    assert admin.get("/status").status_code == 200          # still logged in, still working
