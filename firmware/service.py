@@ -36,7 +36,7 @@ def make_board(kind: str, country: str, realtime: bool = True) -> tuple[Board, b
             detect = importlib.import_module("drivers.detect")
         except ImportError:
             detect = None
-        board = detect.detect_board() if detect is not None else None
+        board = detect.detect_board(country=country) if detect is not None else None
         if board is not None:
             log.info("running on %s", getattr(board, "name", type(board).__name__))
             return board, False

@@ -207,3 +207,23 @@ def test_uk_caller_id_before_ring(pbx):
         uk.run(2)
         edges = np.diff([f for f, _ in phone.ring_edges[:5]]) * 10
         assert list(edges[:3]) == pytest.approx([400, 200, 400], abs=20)
+
+
+def test_unplugged_and_disabled_lines_are_skipped(pbx):
+    pbx.co.unplug(1)
+    pbx.run(0.5)
+    assert pbx.state("fxo1") == "down"
+    _call_out(pbx, "201", "5550100")
+    assert records(pbx)[0]["line"] == "fxo2"
+    # Line 2 taken, line 1 down: nothing left.
+    c = off_hook_and_dial(pbx, "203", "95550101")
+    pbx.run_until(lambda: pbx.state("fxs3") == "congestion", 5)
+    c.on_hook()
+    pbx.co.plug(1)
+    line = next(ln for ln in pbx.config.lines() if ln["port"] == "fxo1")
+    pbx.config.save_line({**line, "enabled": False}, original_port="fxo1")
+    pbx.run(1.5)
+    assert pbx.state("fxo1") == "disabled"
+    c = off_hook_and_dial(pbx, "203", "95550101")
+    pbx.run_until(lambda: pbx.state("fxs3") == "congestion", 5)
+    assert pbx.co.remote("5550101").state == "idle"
