@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pathlib
 import re
+import shutil
+import subprocess
 
 import numpy as np
 
@@ -104,3 +106,19 @@ def line(far: np.ndarray, h: np.ndarray, near_extra: np.ndarray | None = None) -
 def power_db(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     return 10 * np.log10(np.mean(x * x) + 1e-9)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None and shutil.which("sox") is not None
+
+
+def espeak_speech(text: str, voice: str, level_dbm0: float, wpm: int = 170) -> np.ndarray:
+    """Synthetic real speech (espeak-ng, resampled to 8 kHz by sox), float, with the
+    active part (samples above -45 dBm0 peak) at `level_dbm0`."""
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text],
+                         check=True, capture_output=True).stdout
+    raw = subprocess.run(["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16",
+                          "-e", "signed-integer", "-"], input=wav, check=True, capture_output=True).stdout
+    x = np.frombuffer(raw, dtype=np.int16).astype(np.float64)
+    active = np.abs(x) > DBM0_RMS * 10 ** (-45 / 20)
+    return x * (DBM0_RMS * 10 ** (level_dbm0 / 20) / np.sqrt(np.mean(x[active] ** 2)))
