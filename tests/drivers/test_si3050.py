@@ -114,11 +114,24 @@ def test_gains_are_written_and_applied(fxo):
         fxo.port.set_gains(20, 0)
 
 
-def test_chip_that_stops_answering(fxo):
+@pytest.mark.parametrize("reads_as", [0xFF, 0x00])
+def test_chip_that_stops_answering(fxo, reads_as):
     fxo.frames(3)
-    fxo.bus.disconnect(1)
+    fxo.bus.disconnect(1, reads_as)
     ev = fxo.frames(1)
     assert kinds(ev) == [EventType.FAULT] and "chip-select 1" in ev[0][1].data
     fxo.bus.reconnect(1)
     assert kinds(fxo.frames(210)) == [EventType.RECOVERED]
     assert fxo.chip.monitor
+
+
+def test_missing_line_side_device_is_a_clear_init_error():
+    from drivers.emulators.si3050 import Si3050Emulator
+    from drivers.si3050 import Si3050Port
+    from drivers.si3215 import ChipInitError
+    from drivers.spi import EmulatedSpiBus
+    chip = Si3050Emulator(line_side_id=0)            # the isolation link never reports a line side
+    bus = EmulatedSpiBus(lambda ms: chip.elapse(int(ms * 1000)))
+    bus.attach(0, chip)
+    with pytest.raises(ChipInitError, match="line-side chip \\(Si3019\\) did not come up"):
+        Si3050Port("fxo1", bus, 0, 0).init()
