@@ -335,8 +335,10 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
             float plo = whole.pa / bin_rolloff(dlo, DTMF_BLOCK);
             float phi = whole.pb / bin_rolloff(dhi, DTMF_BLOCK);
             if (twist_ok(plo, phi)) {
+                /* the tone began (102 - fill) samples into the first block */
+                float lead = DTMF_BLOCK - s->prev_fill;
                 s->pending = hit;
-                s->pending_start = block_start - DTMF_BLOCK;
+                s->pending_start = block_start - DTMF_BLOCK + (uint64_t) (lead > 0.0f ? lrintf(lead) : 0);
                 s->pending_level = level_dbm0(s, plo > phi ? plo : phi);
                 s->pending_ref_row = second.pa;
                 s->pending_ref_col = second.pb;
