@@ -148,7 +148,7 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
     """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
-    from . import routes_auth, routes_config, routes_history, routes_status, routes_users
+    from . import routes_account, routes_auth, routes_config, routes_history, routes_status, routes_users
 
     data_dir = Path(data_dir)
     store = WebStore(data_dir / "webui.sqlite")
@@ -165,7 +165,7 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (routes_auth, routes_status, routes_history, routes_config, routes_users):
+    for module in (routes_auth, routes_account, routes_status, routes_history, routes_config, routes_users):
         app.include_router(module.router)
     _forward_call_records(control, records)
     if sim_token:

@@ -24,7 +24,7 @@ def _safe_next(target: str | None, user: User) -> str:
     return landing_page(user.role)
 
 
-def _start_session(request: Request, user: User, target: str) -> Response:
+def start_session(request: Request, user: User, target: str) -> Response:
     state = web(request)
     old = request.cookies.get(SESSION_COOKIE)
     if old:                      # never keep a session id from before login
@@ -72,7 +72,7 @@ async def setup_submit(request: Request) -> Response:
             error = str(exc)
     if error:
         return render(request, "setup.html", status_code=400, username=username, error=error)
-    return _start_session(request, user, landing_page(user.role))
+    return start_session(request, user, landing_page(user.role))
 
 
 @router.get("/login")
@@ -105,7 +105,7 @@ async def login_submit(request: Request) -> Response:
         return render(request, "login.html", status_code=401, username=username, next=target,
                       error="Wrong username or password.")
     state.throttle.succeeded(ip, username)
-    return _start_session(request, user, _safe_next(target, user))
+    return start_session(request, user, _safe_next(target, user))
 
 
 @router.post("/logout")

@@ -107,3 +107,26 @@ def test_last_admin_cannot_be_deleted_or_demoted(env: WebEnv, admin: TestClient)
     assert admin.get("/status").status_code == 303         # and our own session ended with it
     other = TestClient(admin.app, follow_redirects=False)
     assert login(other, ADMIN, ADMIN_PASSWORD).status_code == 401
+
+
+def test_user_changes_own_password(env: WebEnv, admin: TestClient) -> None:
+    agent = _as(admin, "gina", "agent", AGENT_PW)
+    elsewhere = TestClient(admin.app, follow_redirects=False)
+    assert login(elsewhere, "gina", AGENT_PW).status_code == 303
+
+    def change(current: str, new: str, confirm: str | None = None):
+        return agent.post("/account/password", data={"current": current, "password": new,
+                                                      "confirm": new if confirm is None else confirm,
+                                                      "csrf_token": page_token(agent, "/account")})
+    r = change("not-my-password", "Maple-Orbit-Candle-6")
+    assert r.status_code == 400 and error_of(r.text) == "The current password is wrong."
+    r = change(AGENT_PW, "Maple-Orbit-Candle-6", "Maple-Orbit-Candle-7")
+    assert r.status_code == 400 and "do not match" in error_of(r.text)
+    r = change(AGENT_PW, "gina-gina-gina-1")
+    assert r.status_code == 400 and "username" in error_of(r.text)
+    r = change(AGENT_PW, "Maple-Orbit-Candle-6")
+    assert r.status_code == 303 and r.headers["location"] == "/account?done=password"
+    assert agent.get("/me").status_code == 200                   # this browser stays logged in
+    assert elsewhere.get("/me").status_code == 303               # the other session is ended
+    assert login(elsewhere, "gina", AGENT_PW).status_code == 401
+    assert login(elsewhere, "gina", "Maple-Orbit-Candle-6").status_code == 303

@@ -20,7 +20,7 @@ def test_security_headers_on_pages_api_and_static(admin: TestClient) -> None:
 def test_pages_have_no_inline_script_or_remote_assets(env: WebEnv, admin: TestClient) -> None:
     env.config.save_extension({"number": "201", "name": "Reception", "port": "fxs1"})
     for path in ("/status", "/me", "/history", "/extensions", "/lines", "/settings", "/users",
-                 "/extensions/201/edit"):
+                 "/extensions/201/edit", "/account"):
         html = admin.get(path).text
         for chunk in html.split("<script")[1:]:
             head = chunk.split(">", 1)[0]
@@ -77,7 +77,7 @@ def test_garbage_on_every_route_never_gives_500(env: WebEnv, admin: TestClient) 
     env.config.save_extension({"number": "201", "name": "Reception", "port": "fxs1"})
     token = page_token(admin)
     odd = ["201", "x" * 300, "..%2F..%2Fetc%00", "fxo1"]
-    paths = ["/", "/status", "/me", "/history", "/settings", "/users", "/extensions", "/lines",
+    paths = ["/", "/status", "/me", "/history", "/settings", "/users", "/extensions", "/lines", "/account",
              "/api/status", "/api/history", "/api/extensions", "/api/lines", "/api/settings"]
     for v in odd:
         paths += [f"/extensions/{v}", f"/extensions/{v}/edit", f"/extensions/{v}/delete", f"/lines/{v}",

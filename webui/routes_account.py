@@ -1,0 +1,41 @@
+"""Every user's own account page: change one's own password (needs the current one)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from .accounts import AccountError
+from .guards import AnyUser, client_ip, csrf_guard, web
+from .rendering import render
+from .routes_auth import start_session
+
+router = APIRouter(dependencies=[Depends(csrf_guard)])
+
+
+@router.get("/account")
+async def account_page(request: Request, user: AnyUser) -> Response:
+    return render(request, "account.html", title="My account", error=None)
+
+
+@router.post("/account/password")
+async def change_own_password(request: Request, user: AnyUser) -> Response:
+    state = web(request)
+    form = await request.form()
+    current, new, confirm = (str(form.get(k, ""))[:1024] for k in ("current", "password", "confirm"))
+    ip = client_ip(request)
+    # Same back-off as the login form: a borrowed session must not become a password oracle.
+    wait = state.throttle.wait_seconds(ip, user.username)
+    if wait:
+        return render(request, "account.html", status_code=429, error=f"Too many attempts, try again in {wait} s.")
+    if await run_in_threadpool(state.accounts.verify, user.username, current) is None:
+        state.throttle.failed(ip, user.username)
+        return render(request, "account.html", status_code=400, error="The current password is wrong.")
+    if new != confirm:
+        return render(request, "account.html", status_code=400, error="The two new passwords do not match.")
+    try:
+        await run_in_threadpool(state.accounts.set_password, user.username, new)
+    except AccountError as exc:
+        return render(request, "account.html", status_code=400, error=str(exc))
+    # set_password ended every session of this user (other browsers too); this one gets a fresh one.
+    return start_session(request, user, "/account?done=password")
