@@ -181,3 +181,18 @@ def test_status_is_published_live(pbx):
     assert last["fxs1"].peer == "202 Extension 202"
     assert last["fxs1"].since == pytest.approx(pbx.now, abs=1.0)
     assert [p.state for p in pbx.control.snapshot()] == [p.state for p in seen[-1].ports]
+
+
+@pytest.mark.parametrize("country,cadence,std,ringback", [("DE", (1000, 4000), "v23", [425]),
+                                                         ("CN", (1000, 4000), "bell202", [450])])
+def test_ringing_cadence_and_caller_id_follow_the_country(country, cadence, std, ringback):
+    with Pbx(country=country) as pbx:
+        b = pbx.phone("202")
+        a = off_hook_and_dial(pbx, "201", "202")
+        pbx.run_until(lambda: b.is_ringing, 3)
+        a.clear_heard()
+        pbx.run(10.5)
+        gaps = np.diff([f for f, _ in b.ring_edges]) * 10
+        assert list(gaps[:3]) == pytest.approx([cadence[0], cadence[1], cadence[0]], abs=20)
+        assert b.caller_id.number == "201" and b.caller_id.standard == std
+        assert dominant_freqs(a.heard(), 1) == pytest.approx(ringback, abs=6)
