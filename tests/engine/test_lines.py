@@ -227,3 +227,21 @@ def test_unplugged_and_disabled_lines_are_skipped(pbx):
     c = off_hook_and_dial(pbx, "203", "95550101")
     pbx.run_until(lambda: pbx.state("fxs3") == "congestion", 5)
     assert pbx.co.remote("5550101").state == "idle"
+
+
+def test_polarity_reversal_answer_and_disconnect(pbx):
+    pbx.co.reverse_on_answer = True
+    a, r = _call_out(pbx, "201", "5550100")
+    pbx.run(3)
+    answered_at = pbx.now
+    r.answer()
+    pbx.run(3)
+    r.hang_up()
+    took = pbx.run_until(lambda: pbx.state("fxo1") == "idle", 3)
+    assert took < 0.5                      # the reversal back, long before busy tone could be recognised
+    assert pbx.state("fxs1") == "busy"
+    a.on_hook()
+    pbx.run(1.5)
+    (rec,) = records(pbx)
+    assert rec["disposition"] == "answered"
+    assert rec["answered"] == pytest.approx(answered_at, abs=0.2)
