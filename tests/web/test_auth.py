@@ -70,6 +70,7 @@ def test_password_stored_as_argon2id_hash_only(env: WebEnv, client: TestClient) 
     assert pw_hash.startswith("$argon2id$")
     raw = b"".join(p.read_bytes() for p in env.data_dir.iterdir() if p.is_file())
     assert ADMIN_PASSWORD.encode() not in raw
+    assert (env.data_dir / "webui.sqlite").stat().st_mode & 0o077 == 0      # owner-only file
 
 
 def test_session_cookie_flags_and_logout(env: WebEnv, client: TestClient) -> None:

@@ -83,6 +83,8 @@ def office(tmp_path: Path) -> Iterator[SimulatedOffice]:
 
 @pytest.fixture
 def browser_page():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (make system-deps-test installs it)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         # launch() gives every run a fresh temporary profile (user-data-dir), removed on close
