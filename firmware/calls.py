@@ -185,6 +185,8 @@ class Call(ChannelHandler):
     # ---- extension -> outside line
     def dial_line(self, line: FxoChannel, number: str) -> None:
         eng = self.engine
+        if not eng.outside_policy.admit(self, line, number):   # toll-fraud gate: no line without it
+            return
         self.b = line
         line.handler = self
         line.set_state("dialing", peer=self.a.label, detail=number)

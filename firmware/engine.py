@@ -24,6 +24,7 @@ import numpy as np
 from drivers.port import Board, EventType, FxoPort, FxsPort, PortEvent
 from dsp_ext.countries import CountryProfile, profile
 
+from .apps.permissions import Decision, Origin, OutsidePolicy
 from .calls import Call, DialSession, Parked
 from .channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from .clock import FrameClock, FrameTimers
@@ -90,6 +91,7 @@ class Engine:
         # Apps that change the dial tone a phone hears (message waiting: stutter dial tone):
         # fn(engine, channel) -> tone name or None.
         self.dial_tone_policies: list[Callable[[Engine, FxsChannel], str | None]] = []
+        self.outside_policy = OutsidePolicy(self)   # the one gate before any outside line (toll fraud)
         self.reload_config()
         from .apps import register_builtin
         register_builtin(self)
@@ -112,6 +114,7 @@ class Engine:
         self.settings = s
         self.plan = loaded.plan
         self.inbound_routes = loaded.inbound_routes
+        self.outside_policy.reload()
         for ch in self.fxs:
             ext = self.plan.extension_on_port(ch.name)
             ch.extension = ext.number if ext else None
@@ -347,19 +350,23 @@ class Engine:
                             cid_number=src, cid_name=ch.ext_name or None)
                 call.ring_extension(target)
         elif route.kind == "outside":
-            line = self.pick_line()
-            if line is None:
-                self._record_failed(ch, route.target, "failed", direction="outbound")
-                Parked(self, ch, "congestion")
-            else:
-                call = Call(self, ch, "outbound", src, route.target, line=line.name,
-                            cid_number=src, cid_name=ch.ext_name or None)
-                call.dial_line(line, route.target)
+            self.dial_outside(ch, route.target)
         elif route.kind == "app" and route.target in self.apps:
             self.apps[route.target](self, ch, route.arg)
         else:
             self._record_failed(ch, digits, "failed")
             Parked(self, ch, "congestion")
+
+    # ---- outside numbers: every path (dial plan, transfer, forward, IVR, call-back, DISA) asks here
+    def authorise_outside(self, origin: Origin, number: str) -> Decision:
+        """May `origin` reach outside number `number`? (class of service, patterns, PIN override,
+        call-rate limit, outside-caller rules). `Call.dial_line` asks again before seizing a line."""
+        return self.outside_policy.authorise(origin, number)
+
+    def dial_outside(self, ch: Channel, number: str, origin: Origin | None = None) -> Call | None:
+        """Call outside number `number` from `ch` on a free line, if permitted (else intercept + a
+        "denied" record). `origin` defaults to `ch` itself dialling (`Origin(via="transfer", ...)`)."""
+        return self.outside_policy.dial(ch, number, origin)
 
     def pick_line(self) -> FxoChannel | None:
         """First free, enabled, working line in configured order."""

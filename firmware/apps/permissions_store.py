@@ -83,9 +83,9 @@ def load(config: Any) -> dict[str, Any]:
         doc = dict(stored)
     out = copy.deepcopy(DEFAULTS)
     for key, value in doc.items():
-        if key in out and isinstance(value, type(out[key])) and not isinstance(value, bool) | isinstance(
-                out[key], bool):
-            if isinstance(value, dict) and key in ("disa", "trunk_to_trunk"):
+        # a hand-edited value of the wrong type is ignored (the default stands), never trusted
+        if key in out and type(value) is type(out[key]):
+            if key in ("disa", "trunk_to_trunk"):
                 out[key].update(value)
             else:
                 out[key] = copy.deepcopy(value)
