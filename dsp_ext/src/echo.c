@@ -102,32 +102,41 @@ static float highpass(float *st, float x)
 
 /* The hot loop: apply last sample's background update, and compute both filter
  * outputs and the proportionate input energy x'Gx for this sample. xn is this
- * sample's window (newest first), xp the previous one (xn + 1).
+ * sample's window (newest first), xp the previous one (xn + 1); g holds one
+ * step gain per REGION taps, so no per-tap gain has to be loaded.
  * Sums go into LANES independent partial sums so that the vectorised loop is
  * not bound by the latency of one accumulator chain (gcc turns the inner j
  * loop into 2-4 vector registers per sum). */
 #define LANES 16
+#define REGION (ECHO_MAX_TAPS / ECHO_REGIONS)
 static inline __attribute__((always_inline)) void tap_pass_body(
     float *restrict wb, const float *restrict wf, const float *restrict g, const float *restrict xn,
     const float *restrict xp, int taps, float step, float *out3)
 {
     float yb[LANES] = {0}, yf[LANES] = {0}, xgx[LANES] = {0};
     int i = 0;
-    for (; i + LANES <= taps; i += LANES) {
-        for (int j = 0; j < LANES; j++) {
-            float w = wb[i + j] + step * g[i + j] * xp[i + j];
-            wb[i + j] = w;
-            yb[j] += w * xn[i + j];
-            yf[j] += wf[i + j] * xn[i + j];
-            xgx[j] += g[i + j] * xn[i + j] * xn[i + j];
+    for (int r = 0; i + REGION <= taps; r++, i += REGION) {
+        const float gs = step * g[r], gr = g[r];
+        for (int k = i; k < i + REGION; k += LANES) {
+            for (int j = 0; j < LANES; j++) {
+                float x = xn[k + j];
+                float w = wb[k + j] + gs * xp[k + j];
+                wb[k + j] = w;
+                yb[j] += w * x;
+                yf[j] += wf[k + j] * x;
+                xgx[j] += gr * x * x;
+            }
         }
     }
-    for (; i < taps; i++) {
-        float w = wb[i] + step * g[i] * xp[i];
-        wb[i] = w;
-        yb[0] += w * xn[i];
-        yf[0] += wf[i] * xn[i];
-        xgx[0] += g[i] * xn[i] * xn[i];
+    if (i < taps) {
+        const float gs = step * g[i / REGION], gr = g[i / REGION];
+        for (; i < taps; i++) {
+            float w = wb[i] + gs * xp[i];
+            wb[i] = w;
+            yb[0] += w * xn[i];
+            yf[0] += wf[i] * xn[i];
+            xgx[0] += gr * xn[i] * xn[i];
+        }
     }
     float sb = 0.0f, sf = 0.0f, sg = 0.0f;
     for (int j = 0; j < LANES; j++) {
@@ -178,7 +187,6 @@ static void pick_tap_pass(void)
  * each tap: inside the echo's region every tap then adapts fast, including the
  * ones that happen to be near zero now, and the rest of the 128 ms window gets
  * only the small uniform share. */
-#define REGION 32
 static void update_gains(echo_t *s, float leak)
 {
     float mass[ECHO_MAX_TAPS / REGION + 2];
@@ -205,8 +213,7 @@ static void update_gains(echo_t *s, float leak)
     for (int j = 0; j < nreg; j++) {
         float gj = UNIFORM + k * smooth[j];
         int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
-        for (int i = j * REGION; i < end; i++)
-            s->gain[i] = gj;
+        s->gain[j] = gj;
         /* Regions with almost no echo hold mostly adaptation noise picked up
          * while the error was large; let it leak away. */
         if (smooth[j] < WEAK * peak)
@@ -234,8 +241,8 @@ void echo_reset(echo_t *s)
     s->taps = taps;
     s->flags = flags;
     s->pos = ECHO_SHIFT;
-    for (int i = 0; i < ECHO_MAX_TAPS; i++)
-        s->gain[i] = 1.0f;
+    for (int j = 0; j < ECHO_REGIONS; j++)
+        s->gain[j] = 1.0f;
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
 }

@@ -15,6 +15,7 @@
 #define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
 #define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
 #define ECHO_XBUF 1280           /* ECHO_MAX_TAPS + ECHO_SHIFT */
+#define ECHO_REGIONS 32          /* step-size regions of ECHO_MAX_TAPS / ECHO_REGIONS = 32 taps */
 #define ECHO_BLOCK 40            /* 5 ms: control decisions (two-path, NLP levels, tone disabler) run per block */
 
 #define ECHO_NLP 1               /* non-linear processor on */
@@ -34,7 +35,7 @@ typedef struct {
     /* adaptive filters: foreground (makes the output) and background (adapts) */
     float w_fg[ECHO_MAX_TAPS];
     float w_bg[ECHO_MAX_TAPS];
-    float gain[ECHO_MAX_TAPS];   /* proportionate step per tap, mean 1 */
+    float gain[ECHO_REGIONS];    /* proportionate step per 32-tap region, mean 1 over the taps */
     float xbuf[ECHO_XBUF];       /* pre-emphasised far history, newest at xbuf[pos] */
     int taps;
     int pos;

@@ -29,7 +29,7 @@ static uint32_t next_random(uint32_t *state)
 static void check_state(const echo_t *s)
 {
     for (int i = 0; i < s->taps; i++)
-        if (!isfinite(s->w_fg[i]) || !isfinite(s->w_bg[i]) || !isfinite(s->gain[i]))
+        if (!isfinite(s->w_fg[i]) || !isfinite(s->w_bg[i]) || !isfinite(s->gain[i / (ECHO_MAX_TAPS / ECHO_REGIONS)]))
             __builtin_trap();
     echo_stats_t st;
     echo_get_stats(s, &st);
