@@ -1,0 +1,136 @@
+/* Fuzz driver for the call-progress tone analyser (tones.c), the fax-tone
+ * detector (faxtone.c) and G.711 (g711.c).
+ *
+ * Tone analyser: random frequency sets (including out-of-range counts, which
+ * init must refuse, and frequencies at 0 Hz and Nyquist), random block sizes,
+ * random chunking, output arrays sized exactly as the header says. Fax-tone
+ * detector: the harness buffer and hostile 1100/2100 Hz signals of its own
+ * (reversals every few samples, frequency sweeps through the tolerance edges)
+ * in random chunks; the state must only ever hold known bits. G.711: every
+ * input must survive encode -> decode -> encode unchanged (codes are a
+ * fixed point), for both laws.
+ * No heap use.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "faxtone.h"
+#include "g711.h"
+#include "tones.h"
+
+#define FUZZ_LEN 8192
+
+static uint32_t next_random(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x ? x : 0x9E3779B9u;
+}
+
+static int16_t clip(double v)
+{
+    return v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : (int16_t) v;
+}
+
+static void run_tone_rx(const int16_t *buf, size_t n, uint32_t *r)
+{
+    tone_rx_t s;
+    float freqs[TONE_MAX_FREQS + 2];
+    int nfreq = (int) (next_random(r) % (TONE_MAX_FREQS + 3)) - 1;     /* -1 .. MAX+1 */
+    for (int k = 0; k < TONE_MAX_FREQS + 2; k++)
+        freqs[k] = (float) (next_random(r) % 4001);                    /* 0 .. 4000 Hz */
+    int block = (int) (next_random(r) % 600);
+    int ok = tone_rx_init(&s, freqs, nfreq, block);
+    if ((ok == 0) != (nfreq >= 1 && nfreq <= TONE_MAX_FREQS && block >= 16))
+        __builtin_trap();
+    if (ok != 0)
+        return;
+    static float out[(FUZZ_LEN / 16 + 1) * (TONE_MAX_FREQS + 1) + 1];
+    size_t i = 0;
+    while (i < n) {
+        size_t take = next_random(r) % 3000;
+        if (take > n - i)
+            take = n - i;
+        int max_blocks = (int) take / block + 1;
+        out[(size_t) max_blocks * (size_t) (nfreq + 1)] = 12345.0f;    /* guard just past the end */
+        int got = tone_rx_process(&s, buf + i, (int) take, out, max_blocks);
+        if (got < 0 || got > max_blocks || out[(size_t) max_blocks * (size_t) (nfreq + 1)] != 12345.0f)
+            __builtin_trap();
+        for (int k = 0; k < got * (nfreq + 1); k++)
+            if (!(out[k] >= 0.0f) || !isfinite(out[k]))
+                __builtin_trap();
+        i += take ? take : 1;
+    }
+}
+
+static void hostile_fax(int16_t *b, size_t n, uint32_t *r)
+{
+    const double tau = 6.283185307179586;
+    double f = next_random(r) % 2 ? 1100.0 : 2100.0;
+    double sweep = ((double) (next_random(r) % 200) - 100.0) / 8000.0;   /* Hz per sample */
+    int flip = 1 + (int) (next_random(r) % 400);
+    double amp = (double) (next_random(r) % 70000);
+    double phase = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        phase += tau * (f + sweep * (double) i) / 8000.0;
+        b[i] = clip(amp * sin(phase + ((i / (size_t) flip) % 2 ? 3.14159265 : 0.0)));
+    }
+}
+
+static void run_faxtone(const int16_t *buf, size_t n, uint32_t *r)
+{
+    faxtone_rx_t s;
+    faxtone_rx_init(&s, 22826.36);
+    size_t i = 0;
+    while (i < n) {
+        size_t take = next_random(r) % 900;
+        if (take > n - i)
+            take = n - i;
+        int state = faxtone_rx_process(&s, buf + i, (int) take);
+        if (state & ~(FAXTONE_CNG | FAXTONE_ANS | FAXTONE_REVERSALS | FAXTONE_AM))
+            __builtin_trap();
+        if ((state & (FAXTONE_REVERSALS | FAXTONE_AM)) && !(state & FAXTONE_ANS))
+            __builtin_trap();
+        if (!isfinite(faxtone_rx_ans_freq(&s)))
+            __builtin_trap();
+        i += take ? take : 1;
+    }
+    faxtone_rx_reset(&s);
+}
+
+static void run_g711(const int16_t *buf, size_t n)
+{
+    static uint8_t codes[FUZZ_LEN], again[FUZZ_LEN];
+    static int16_t lin[FUZZ_LEN];
+    if (n > FUZZ_LEN)
+        n = FUZZ_LEN;
+    g711_ulaw_encode(buf, codes, n);
+    g711_ulaw_decode(codes, lin, n);
+    g711_ulaw_encode(lin, again, n);
+    for (size_t i = 0; i < n; i++)
+        if (again[i] != codes[i] && !(codes[i] == 0x7F && again[i] == 0xFF))   /* mu-law's two zeros */
+            __builtin_trap();
+    g711_alaw_encode(buf, codes, n);
+    g711_alaw_decode(codes, lin, n);
+    g711_alaw_encode(lin, again, n);
+    if (memcmp(codes, again, n) != 0)
+        __builtin_trap();
+}
+
+void fuzz_tones(const int16_t *buf, size_t n, uint32_t seed)
+{
+    static int16_t own[FUZZ_LEN];
+    uint32_t r = seed * 2246822519u + 7u;
+    run_tone_rx(buf, n, &r);
+    run_faxtone(buf, n, &r);
+    run_g711(buf, n);
+    size_t m = 1 + next_random(&r) % FUZZ_LEN;
+    hostile_fax(own, m, &r);
+    run_faxtone(own, m, &r);
+    run_tone_rx(own, m, &r);
+}
