@@ -106,7 +106,14 @@ def fxs_index(board, port: str) -> int:
 
 def seed_config(config, board, country: str | None = None) -> None:
     """First start: extensions 201.. on the FXS ports, lines on the FXO ports, country."""
+    first_run = not config.extensions() and not config.lines()
     config.seed_defaults([p.name for p in board.fxs_ports], [p.name for p in board.fxo_ports])
+    co = getattr(board, "co", None)
+    if first_run and co is not None:
+        # On the simulator we know each line's number: show it ("Line 1 (5550001)").
+        for line in config.lines():
+            index = int(line["port"].removeprefix("fxo"))
+            config.save_line({**line, "number": co.line_number(index)}, original_port=line["port"])
     if country:
         config.update_settings(country=country)
 
