@@ -52,6 +52,7 @@ class BoardDefinition:
     alsa_device: str
     channels: int
     overlay: str
+    pcm_format: str = "s16"                  # TDM slots: "s16" 16-bit linear, "ulaw"/"alaw" 8-bit G.711
     ports: tuple[PortDefinition, ...] = field(default_factory=tuple)
     source: str = "<string>"
 
@@ -121,6 +122,9 @@ class _Checker:
         channels = self.get(audio, "channels", int, "[audio]")
         if not 1 <= channels <= 32:
             raise self.fail("[audio]", f"channels must be 1..32, got {channels}")
+        pcm_format = self.get(audio, "format", str, "[audio]", "s16")
+        if pcm_format not in ("s16", "ulaw", "alaw"):
+            raise self.fail("[audio]", f"format must be s16, ulaw or alaw, got {pcm_format!r}")
         pins: dict[int, str] = {}
         reset = self.pin(gpio, "reset", "[gpio]", pins, shared=True)
         status = self.pin(gpio, "status_led", "[gpio]", pins)
@@ -173,7 +177,8 @@ class _Checker:
             gpio_chip=self.get(gpio, "chip", str, "[gpio]", "/dev/gpiochip0"),
             reset=reset, status_led=status,
             alsa_device=self.get(audio, "alsa_device", str, "[audio]"), channels=channels,
-            overlay=self.get(b, "overlay", str, "[board]"), ports=tuple(ports), source=self.source)
+            overlay=self.get(b, "overlay", str, "[board]"), pcm_format=pcm_format, ports=tuple(ports),
+            source=self.source)
 
     def pin(self, table: dict, key: str, where: str, used: dict[int, str], shared: bool = False) -> int | None:
         if key not in table:

@@ -1,5 +1,8 @@
 """The HAT's audio: one full-duplex ALSA stream, 8 kHz S16_LE, one channel per TDM timeslot.
 
+(Boards with 8-bit companded slots use MU_LAW / A_LAW instead: `fmt="ulaw"` / `"alaw"`;
+frames are then uint8 G.711 codes and the board does the expansion.)
+
 The Pi's I2S/PCM block runs in TDM mode with every chip on its own 16-bit slot
 (see the board overlay), so ALSA shows one multi-channel PCM: channel k is
 timeslot k. Periods are one 10 ms frame (80 samples); `exchange` writes the
@@ -23,6 +26,8 @@ from dsp_ext.levels import FRAME, RATE
 __all__ = ["AlsaTdmStream", "PcmError"]
 
 log = logging.getLogger("linebox.alsa")
+SAMPLE_BYTES = {"s16": 2, "ulaw": 1, "alaw": 1}
+ALSA_FORMAT = {"s16": "PCM_FORMAT_S16_LE", "ulaw": "PCM_FORMAT_MU_LAW", "alaw": "PCM_FORMAT_A_LAW"}
 
 
 class PcmError(RuntimeError):
@@ -31,7 +36,10 @@ class PcmError(RuntimeError):
 
 class AlsaTdmStream:
     def __init__(self, device: str, channels: int, capture_device: str | None = None,
-                 periods: int = 4, prefill_periods: int = 2) -> None:
+                 periods: int = 4, prefill_periods: int = 2, fmt: str = "s16") -> None:
+        if fmt not in SAMPLE_BYTES:
+            raise ValueError(f"PCM format must be one of {', '.join(SAMPLE_BYTES)}, got {fmt!r}")
+        self.fmt = fmt
         self.playback_device = device
         self.capture_device = capture_device or device
         self.channels = channels
@@ -45,9 +53,10 @@ class AlsaTdmStream:
         import alsaaudio
         try:
             return alsaaudio.PCM(kind, alsaaudio.PCM_NORMAL, device=device, channels=self.channels, rate=RATE,
-                                 format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=FRAME, periods=self.periods)
+                                 format=getattr(alsaaudio, ALSA_FORMAT[self.fmt]), periodsize=FRAME,
+                                 periods=self.periods)
         except alsaaudio.ALSAAudioError as exc:
-            raise PcmError(f"cannot open ALSA device {device!r} ({self.channels} ch, {RATE} Hz, S16_LE): {exc}; "
+            raise PcmError(f"cannot open ALSA device {device!r} ({self.channels} ch, {RATE} Hz, {self.fmt}): {exc}; "
                            "is the board's dtoverlay loaded (aplay -l)?") from exc
 
     def open(self) -> None:
@@ -59,7 +68,8 @@ class AlsaTdmStream:
             log.warning("ALSA gave %d-frame periods instead of %d; the loop still moves 10 ms at a time",
                         got, FRAME)
         # headroom so the first capture wait does not underrun playback
-        silence = bytes(FRAME * self.channels * 2)
+        silence = bytes([{"s16": 0, "ulaw": 0xFF, "alaw": 0xD5}[self.fmt]]) * (FRAME * self.channels
+                                                                             * SAMPLE_BYTES[self.fmt])
         for _ in range(self.prefill_periods):
             self.playback.write(silence)
 
@@ -93,7 +103,8 @@ class AlsaTdmStream:
         import alsaaudio
         if self.playback is None:
             self.open()
-        data = np.ascontiguousarray(tx, dtype="<i2").tobytes()
+        dtype = "<i2" if self.fmt == "s16" else np.uint8
+        data = np.ascontiguousarray(tx, dtype=dtype).tobytes()
         bad = self._bad_state()
         if bad:
             self._recover(bad)
@@ -110,9 +121,12 @@ class AlsaTdmStream:
                 raise OSError(-n, errno.errorcode.get(-n, "read"))
         except (alsaaudio.ALSAAudioError, OSError) as exc:
             self._recover(f"capture: {exc}")
-            return np.zeros((FRAME, self.channels), dtype=np.int16)
+            silent = np.zeros((FRAME, self.channels), dtype=dtype)
+            if self.fmt != "s16":
+                silent[:] = 0xFF if self.fmt == "ulaw" else 0xD5
+            return silent
         self.frames += 1
-        rx = np.frombuffer(buf, dtype="<i2").reshape(-1, self.channels)
+        rx = np.frombuffer(buf, dtype=dtype).reshape(-1, self.channels)
         if rx.shape[0] != FRAME:                   # short read: pad, the next period realigns
-            rx = np.pad(rx[:FRAME], ((0, max(0, FRAME - rx.shape[0])), (0, 0)))
-        return rx.astype(np.int16)
+            rx = np.pad(rx[:FRAME], ((0, max(0, FRAME - rx.shape[0])), (0, 0)), mode="edge")
+        return rx.astype(np.int16 if self.fmt == "s16" else np.uint8)

@@ -60,7 +60,8 @@ def _default_build(definition: BoardDefinition, bus: SpiBus, country: str):
     from .gpio import open_gpio
     from .hat import HatBoard
     return HatBoard(definition, bus, open_gpio(definition.gpio_chip),
-                    AlsaTdmStream(definition.alsa_device, definition.channels), country=country)
+                    AlsaTdmStream(definition.alsa_device, definition.channels, fmt=definition.pcm_format),
+                    country=country)
 
 
 def detect_board(log: logging.Logger | None = None, country: str = "US", hat_dir: Path | str = HAT_DIR,

@@ -35,7 +35,7 @@ from .sim.phone import VirtualPhone
 __all__ = ["emulated_hat_board", "EmulatedHatBoard", "synthetic_definition"]
 
 
-def synthetic_definition(fxs: int, fxo: int) -> BoardDefinition:
+def synthetic_definition(fxs: int, fxo: int, pcm_format: str = "s16") -> BoardDefinition:
     """A board of any shape for emulation (chip-selects and slots in port order, shared reset/IRQ)."""
     ports = [PortDefinition(f"fxs{i}", "si3215", cs=i - 1, timeslot=i - 1, irq=22) for i in range(1, fxs + 1)]
     ports += [PortDefinition(f"fxo{i}", "si3050", cs=fxs + i - 1, timeslot=fxs + i - 1, irq=23)
@@ -43,7 +43,7 @@ def synthetic_definition(fxs: int, fxo: int) -> BoardDefinition:
     return BoardDefinition(id=f"emulated-{fxs}fxs{fxo}fxo", name=f"Emulated {fxs}FXS/{fxo}FXO HAT",
                            hat_product="", spi_bus=0, spi_speed_hz=1_000_000, gpio_chip="/dev/gpiochip0",
                            reset=17, status_led=27, alsa_device="emulated", channels=max(1, fxs + fxo),
-                           overlay="", ports=tuple(ports), source="<synthetic>")
+                           overlay="", pcm_format=pcm_format, ports=tuple(ports), source="<synthetic>")
 
 
 class EmulatedHatBoard(HatBoard):
@@ -51,7 +51,7 @@ class EmulatedHatBoard(HatBoard):
                  noise_dbm0: float | None = -70.0, autostart: bool = True) -> None:
         from .spi import EmulatedSpiBus
         self.co = CentralOffice(country=country, seed=seed, echo=echo, noise_dbm0=noise_dbm0)
-        self.world = EmulatedWorld(definition.channels, co=self.co)
+        self.world = EmulatedWorld(definition.channels, co=self.co, fmt=definition.pcm_format)
         self.gpiochip = EmulatedGpioChip(definition.gpio_chip)
         bus = EmulatedSpiBus(self.world.advance_ms)
         self.chips: dict[str, Si3215Emulator | Si3050Emulator] = {}
@@ -151,10 +151,11 @@ class EmulatedHatBoard(HatBoard):
 
 
 def emulated_hat_board(definition: str | BoardDefinition | None = "2fxs2fxo", country: str = "US", seed: int = 0,
-                       fxs: int | None = None, fxo: int | None = None, **options) -> EmulatedHatBoard:
+                       fxs: int | None = None, fxo: int | None = None, pcm_format: str = "s16",
+                       **options) -> EmulatedHatBoard:
     """An emulated HAT. `definition`: a shipped board id, a BoardDefinition, or None with fxs=/fxo=."""
     if fxs is not None or fxo is not None:
-        definition = synthetic_definition(fxs or 0, fxo or 0)
+        definition = synthetic_definition(fxs or 0, fxo or 0, pcm_format)
     elif isinstance(definition, str):
         definition = load_board(definition)
     options.pop("realtime", None)

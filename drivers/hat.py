@@ -43,9 +43,11 @@ class HatBoard(Board):
         for pd in definition.ports:
             irq = self._irq_reader(pd.irq)
             if pd.chip in ("si3215", "si3210"):
-                ports.append(Si3215Port(pd.name, bus, pd.cs, pd.timeslot, country, irq))
+                ports.append(Si3215Port(pd.name, bus, pd.cs, pd.timeslot, country, irq,
+                                        pcm_format=definition.pcm_format))
             elif pd.chip == "si3050":
-                ports.append(Si3050Port(pd.name, bus, pd.cs, pd.timeslot, country, irq))
+                ports.append(Si3050Port(pd.name, bus, pd.cs, pd.timeslot, country, irq,
+                                        pcm_format=definition.pcm_format))
             else:                                   # modem
                 if open_modem is None:
                     import serial
@@ -116,12 +118,17 @@ class HatBoard(Board):
         if not self.started:
             self.start()
         tx = tx or {}
-        frame = np.zeros((FRAME, self.pcm.channels), dtype=np.int16)
+        law = self.definition.pcm_format
+        frame = np.zeros((FRAME, self.pcm.channels), dtype=np.int16 if law == "s16" else np.uint8)
+        if law != "s16":
+            frame[:] = _SILENCE_CODE[law]
         for name, samples in tx.items():
             slot = self.slots.get(name)
             if slot is not None and samples is not None:
-                frame[:, slot] = samples
+                frame[:, slot] = samples if law == "s16" else _compress(samples, law)
         captured = self.pcm.exchange(frame)
+        if law != "s16":
+            captured = _expand(captured.reshape(-1), law).reshape(captured.shape)
         rx: dict[str, np.ndarray] = {}
         events, self._pending = self._pending, []
         for port in self.ports:
@@ -144,6 +151,19 @@ class HatBoard(Board):
 
     def describe(self) -> dict:
         return {**super().describe(), "board_name": self.definition.name, "xruns": getattr(self.pcm, "xruns", 0)}
+
+
+_SILENCE_CODE = {"ulaw": 0xFF, "alaw": 0xD5}
+
+
+def _compress(x: np.ndarray, law: str) -> np.ndarray:
+    from dsp_ext.g711 import alaw_encode, ulaw_encode
+    return ulaw_encode(x) if law == "ulaw" else alaw_encode(x)
+
+
+def _expand(codes: np.ndarray, law: str) -> np.ndarray:
+    from dsp_ext.g711 import alaw_decode, ulaw_decode
+    return ulaw_decode(codes) if law == "ulaw" else alaw_decode(codes)
 
 
 def _summary(port: Port) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from dsp_ext.countries import profile
 
 from .port import EventType, FxoPort, PortEvent
-from .si3215 import ChipInitError
+from .si3215 import PCM_MODES, ChipInitError
 from .spi import ChipNotAnswering, SpiBus, floating
 
 __all__ = ["Si3050Port", "DaaCountry", "DAA_COUNTRIES"]
@@ -81,9 +81,13 @@ class _Debounced:
 
 class Si3050Port(FxoPort):
     def __init__(self, name: str, bus: SpiBus, cs: int, timeslot: int, country: str = "US",
-                 irq: Callable[[], bool] | None = None, tx_gain_db: int = 0, rx_gain_db: int = 0) -> None:
+                 irq: Callable[[], bool] | None = None, tx_gain_db: int = 0, rx_gain_db: int = 0,
+                 pcm_format: str = "s16") -> None:
         super().__init__(name)
+        if pcm_format not in PCM_MODES:
+            raise ValueError(f"{name}: PCM format must be one of {', '.join(PCM_MODES)}, got {pcm_format!r}")
         self.bus, self.cs, self.timeslot, self.irq = bus, cs, timeslot, irq
+        self.pcm_format = pcm_format
         self.country = profile(country).code
         self.tx_gain_db, self.rx_gain_db = tx_gain_db, rx_gain_db
         self.revision = self.line_side = "?"
@@ -132,10 +136,11 @@ class Si3050Port(FxoPort):
         self.line_side = {0x1: "Si3018", 0x3: "Si3019"}.get(lsid, f"line side id {lsid}")
         self.line_side += f" rev {chr(ord('A') + ((self._rd(13) >> 2) & 0x0F) - 1)}"
         self.set_country(self.country)
-        bits = self.timeslot * 16
+        fmt_bits, width = PCM_MODES[self.pcm_format]
+        bits = self.timeslot * width
         for reg, val in ((34, bits & 0xFF), (35, bits >> 8), (36, bits & 0xFF), (37, bits >> 8)):
             self._wr(reg, val)
-        self._wr(33, 0x20 | (0x03 << 3))                  # PCM on, 16-bit linear
+        self._wr(33, 0x20 | (fmt_bits << 3))              # PCM on, the board's slot format
         self.set_gains(self.tx_gain_db, self.rx_gain_db)
         self._wr(3, 0x80 | 0x08 | 0x04 | 0x01)            # ring, drop-out, overload, polarity interrupts
         self._wr(4, 0x00)

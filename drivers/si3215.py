@@ -25,7 +25,7 @@ from .hook import HookClassifier, HookTiming
 from .port import EventType, FxsPort, PortEvent
 from .spi import ChipNotAnswering, SpiBus, floating
 
-__all__ = ["Si3215Port", "ChipInitError"]
+__all__ = ["Si3215Port", "ChipInitError", "PCM_MODES"]
 
 LF_OPEN, LF_FWD_ACTIVE, LF_FWD_OHT, LF_RINGING, LF_REV_ACTIVE, LF_REV_OHT = 0, 1, 2, 4, 5, 6
 LF_NAMES = {0: "open", 1: "forward active", 2: "forward on-hook transmission", 3: "tip open", 4: "ringing",
@@ -37,6 +37,7 @@ ALARM_RETRY_MS = 1000
 ALARM_CLEAR_MS = 300           # a retry counts as good after this long without a new alarm
 LOST_RETRY_MS = 2000
 RING_HZ = {"DE": 25, "FR": 50, "UK": 25, "AU": 25, "IN": 25, "CN": 25}   # others 20 Hz
+PCM_MODES = {"s16": (0x3, 16), "ulaw": (0x1, 8), "alaw": (0x0, 8)}   # format -> (mode bits, slot width)
 TRANSISTOR_HINT = {1: "tip feed", 2: "ring feed", 3: "tip (loop current overload?)", 4: "ring (loop current "
                    "overload?)", 5: "tip ringing/thermal", 6: "ring ringing/thermal"}
 
@@ -47,9 +48,12 @@ class ChipInitError(RuntimeError):
 
 class Si3215Port(FxsPort):
     def __init__(self, name: str, bus: SpiBus, cs: int, timeslot: int, country: str = "US",
-                 irq: Callable[[], bool] | None = None, hook_timing: HookTiming | None = None) -> None:
+                 irq: Callable[[], bool] | None = None, hook_timing: HookTiming | None = None,
+                 pcm_format: str = "s16") -> None:
         super().__init__(name)
-        self.bus, self.cs, self.timeslot = bus, cs, timeslot
+        if pcm_format not in PCM_MODES:
+            raise ValueError(f"{name}: PCM format must be one of {', '.join(PCM_MODES)}, got {pcm_format!r}")
+        self.bus, self.cs, self.timeslot, self.pcm_format = bus, cs, timeslot, pcm_format
         self.country = profile(country).code
         self.irq = irq                       # returns True while the chip's interrupt line is asserted
         self.hook = HookClassifier(hook_timing)
@@ -182,12 +186,13 @@ class Si3215Port(FxsPort):
             waited += 5
 
     def _setup_pcm(self) -> None:
-        bits = self.timeslot * 16
+        fmt_bits, width = PCM_MODES[self.pcm_format]
+        bits = self.timeslot * width
         self._wr(2, bits & 0xFF)
         self._wr(3, bits >> 8)
         self._wr(4, bits & 0xFF)
         self._wr(5, bits >> 8)
-        self._wr(1, 0x20 | (0x03 << 3))         # PCM on, 16-bit linear (one 16-bit TDM slot per port)
+        self._wr(1, 0x20 | (fmt_bits << 3))     # PCM on; 16-bit linear, or 8-bit G.711 (companded) slots
 
     # --- port commands ------------------------------------------------------------------------
     @property

@@ -24,8 +24,9 @@ class EmulatedTdmLink:
         pass
 
     def exchange(self, tx: np.ndarray) -> np.ndarray:
-        if tx.shape != (FRAME, self.channels):
-            raise ValueError(f"tx must be int16[{FRAME}, {self.channels}], got {tx.shape}")
+        if tx.shape != (FRAME, self.channels) or tx.dtype != self.world.tdm.down.dtype:
+            raise ValueError(f"tx must be {self.world.tdm.down.dtype}[{FRAME}, {self.channels}], "
+                             f"got {tx.dtype}{tx.shape}")
         self.world.tdm.down[:] = tx
         self.world.advance_ms(10)
         self.frames += 1

@@ -29,7 +29,7 @@ import numpy as np
 
 from dsp_ext.levels import FRAME
 
-from .world import TdmBus
+from .world import TdmBus, chip_pcm_format
 
 __all__ = ["Si3050Emulator"]
 
@@ -106,12 +106,16 @@ class Si3050Emulator:
     def monitor(self) -> bool:
         return bool(self.r[5] & 0x08)
 
-    def _slot(self, lo: int, tdm: TdmBus) -> int | None:
-        return tdm.slot_of(self.r[lo] | ((self.r[lo + 1] & 0x03) << 8))
+    def _bits(self, lo: int) -> int:
+        return self.r[lo] | ((self.r[lo + 1] & 0x03) << 8)
+
+    @property
+    def pcm_format(self) -> str | None:
+        return chip_pcm_format(self.r[33] >> 3) if self.r[33] & 0x20 else None
 
     @property
     def pcm_on(self) -> bool:
-        return bool(self.r[33] & 0x20) and (self.r[33] >> 3) & 0x03 == 0x03
+        return self.pcm_format is not None
 
     def elapse(self, us: int) -> None:
         if self.in_reset:
@@ -136,11 +140,9 @@ class Si3050Emulator:
     def cpe_output(self, tdm: TdmBus) -> tuple[bool, np.ndarray | None]:
         if self.in_reset or not self.off_hook:
             return (False, None)
-        slot = self._slot(36, tdm)
-        audio = None
-        if self.pcm_on and slot is not None:
-            audio = _gain(tdm.down[:, slot], self.r[38])
-        return (True, audio if audio is not None else np.zeros(FRAME, dtype=np.int16))
+        heard = tdm.read(self._bits(36), self.pcm_format)
+        audio = _gain(heard, self.r[38]) if heard is not None else np.zeros(FRAME, dtype=np.int16)
+        return (True, audio)
 
     def take_line(self, sig, tdm: TdmBus) -> None:
         if self.in_reset or not self.link_up:
@@ -174,9 +176,8 @@ class Si3050Emulator:
                 self.r[4] |= 0x80
             self._rdt_us = RDT_HOLD_US
         self._ringing = ringing
-        slot = self._slot(34, tdm)
-        if self.pcm_on and slot is not None and sig.powered and (off or self.monitor):
-            tdm.up[:, slot] = _gain(sig.audio, self.r[39])
+        if sig.powered and (off or self.monitor):
+            tdm.write(self._bits(34), self.pcm_format, _gain(sig.audio, self.r[39]))
 
 
 def _gain(samples: np.ndarray, reg: int) -> np.ndarray:

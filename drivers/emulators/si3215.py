@@ -29,7 +29,7 @@ import numpy as np
 
 from dsp_ext.levels import FRAME
 
-from .world import TdmBus
+from .world import TdmBus, chip_pcm_format
 
 __all__ = ["Si3215Emulator", "LF_NAMES"]
 
@@ -169,8 +169,13 @@ class Si3215Emulator:
         return bool(self.dr[1] & 0x20)
 
     @property
+    def pcm_format(self) -> str | None:
+        """"s16", "ulaw", "alaw" from DR1 bits 4:3 (None: PCM off or an unsupported mode)."""
+        return chip_pcm_format(self.dr[1] >> 3) if self.pcm_enabled else None
+
+    @property
     def pcm_linear(self) -> bool:
-        return (self.dr[1] >> 3) & 0x03 == 0x03
+        return self.pcm_format == "s16"
 
     @property
     def tx_slot_bits(self) -> int:
@@ -253,10 +258,9 @@ class Si3215Emulator:
                 self._set_linefeed(LF_OPEN)
                 lf = LF_OPEN
         ear = np.zeros(FRAME, dtype=np.int16)
-        rx_slot = tdm.slot_of(self.rx_slot_bits)
-        talking = self.pcm_enabled and self.pcm_linear and powered
-        if talking and rx_slot is not None and lf in FEEDING:
-            ear = _gain(tdm.down[:, rx_slot], self.ir[26])
+        heard = tdm.read(self.rx_slot_bits, self.pcm_format) if powered else None
+        if heard is not None and lf in FEEDING:
+            ear = _gain(heard, self.ir[26])
         ringing = self.ringing_voltage and powered
         loop, mic = (False, None)
         if self.phone is not None:
@@ -277,9 +281,8 @@ class Si3215Emulator:
         ilim_ma = 20 + 3 * (self.dr[71] & 0x07)
         self.dr[79] = round(min(ilim_ma, 25.0) / 1.1) if lcr else 0
         self.dr[78] = 0 if not powered or lf == LF_OPEN else (round(8 / 1.5) if lcr else self.dr[72] & 0x3F)
-        tx_slot = tdm.slot_of(self.tx_slot_bits)
-        if talking and tx_slot is not None and lcr and mic is not None:
-            tdm.up[:, tx_slot] = _gain(mic, self.ir[27])
+        if powered and lcr and mic is not None:
+            tdm.write(self.tx_slot_bits, self.pcm_format, _gain(mic, self.ir[27]))
 
 
 def _gain(samples: np.ndarray, reg: int) -> np.ndarray:

@@ -69,3 +69,23 @@ def test_forced_xrun_restarts_the_stream_and_keeps_going(alsa):
 def test_missing_device_is_a_clear_error(alsa):
     with pytest.raises(PcmError, match="cannot open ALSA device 'nope'"):
         AlsaTdmStream("nope", CH).open()
+
+
+def test_mulaw_stream_moves_codes(tmp_path, monkeypatch):
+    infile, outfile = tmp_path / "in.ulaw", tmp_path / "out.ulaw"
+    codes = (np.arange(FRAME * 2 * CH) % 256).astype(np.uint8)
+    infile.write_bytes(codes.tobytes())
+    conf = tmp_path / "asound.conf"
+    conf.write_text(f"""
+pcm.lb_play {{ type file  slave.pcm {{ type null }}  file "{outfile}"  format "raw" }}
+pcm.lb_cap  {{ type file  slave.pcm {{ type null }}  file "/dev/null"  infile "{infile}"  format "raw" }}
+""")
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
+    s = AlsaTdmStream("lb_play", CH, capture_device="lb_cap", prefill_periods=1, fmt="ulaw")
+    s.open()
+    assert s.capture.info()["format_name"] == "MU_LAW"
+    rx = s.exchange(np.full((FRAME, CH), 0x7F, dtype=np.uint8))
+    s.close()
+    assert rx.dtype == np.uint8 and np.array_equal(rx.reshape(-1), codes[:FRAME * CH])
+    out = outfile.read_bytes()
+    assert out == bytes([0xFF]) * (FRAME * CH) + bytes([0x7F]) * (FRAME * CH)   # μ-law silence prefill

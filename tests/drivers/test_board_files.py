@@ -56,6 +56,7 @@ def test_good_minimal_board_parses():
     (('alsa_device = "hw:0"\n', ""), "missing required key 'alsa_device'"),
     (("irq = 22\n[[port]]", "irq = 22\nspeed = 3\n[[port]]"), "port fxs1: unknown key(s) speed"),
     (('id = "x"', 'id = "X Y"'), "id must be lower-case"),
+    (("channels = 2", 'channels = 2\nformat = "pcm24"'), "[audio]: format must be s16, ulaw or alaw"),
     (("[board]", "[bord]\n[board]"), "unknown table(s) bord"),
 ])
 def test_mistakes_are_one_clear_line(change, message):

@@ -118,3 +118,20 @@ def test_rpi_gpio_fallback_when_there_is_no_gpiochip(tmp_path, monkeypatch):
     g.close()
     assert calls == [("mode", "BCM"), ("setup", 17, "OUT", {"initial": 0}),
                      ("setup", 22, "IN", {"pull_up_down": "PUD_UP"}), ("out", 17, 1), ("cleanup", [17, 22])]
+
+
+def test_mulaw_board_carries_audio_both_ways_and_to_the_line():
+    """A board with 8-bit G.711 slots: the drivers set the chips' companding, the board expands/compresses."""
+    from dsp_ext.levels import dbm0_to_peak, rms_dbm0
+    b = emulated_hat_board(None, fxs=2, fxo=1, pcm_format="ulaw")
+    assert b.chip("fxs2").pcm_format == "ulaw" and b.chip("fxo1").pcm_format == "ulaw"
+    assert b.world.tdm.down.dtype == np.uint8
+    b.phone(1).off_hook()
+    b.fxo(1).set_off_hook(True)                                  # the CO answers with dial tone
+    t = np.arange(FRAME * 100) / 8000
+    tone = (dbm0_to_peak(-10) * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+    b.phone(1).play(tone)
+    rec = b.advance(1000, {"fxs1": tone})
+    assert abs(rms_dbm0(b.phone(1).heard(500)) + 10) < 0.5       # Pi -> phone through a μ-law slot
+    assert abs(rms_dbm0(rec.rx["fxs1"][4000:]) + 10) < 0.5       # phone -> Pi
+    assert rms_dbm0(rec.rx["fxo1"][4000:]) > -20                 # the line's dial tone reaches us

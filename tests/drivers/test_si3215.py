@@ -207,3 +207,33 @@ def test_reset_line_holds_the_chip_silent():
         Si3215Port("fxs1", bus, 0, 0).identify()
     chip.set_reset_pin(1)
     assert Si3215Port("fxs1", bus, 0, 0).identify() == ("Si3215", "C")
+
+
+@pytest.mark.parametrize("driver_fmt,bus_fmt,clean", [("ulaw", "ulaw", True), ("alaw", "alaw", True),
+                                                      ("s16", "ulaw", False), ("ulaw", "alaw", False)])
+def test_companded_timeslots(driver_fmt, bus_fmt, clean):
+    from drivers.emulators.world import EmulatedWorld
+    from drivers.sim import VirtualPhone
+    world = EmulatedWorld(channels=4, fmt=bus_fmt)
+    phone = VirtualPhone()
+    chip = Si3215Emulator(phone)
+    world.slics.append(chip)
+    bus = EmulatedSpiBus(world.advance_ms)
+    bus.attach(0, chip)
+    port = Si3215Port("fxs1", bus, 0, timeslot=2, pcm_format=driver_fmt)
+    port.init()
+    assert chip.rx_slot_bits == 2 * (16 if driver_fmt == "s16" else 8)   # slot 2 of 16- or 8-bit slots
+    assert chip.pcm_format == driver_fmt
+    phone.off_hook()
+    t = np.arange(FRAME * 30) / 8000
+    tone = (dbm0_to_peak(-10) * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+    from dsp_ext.g711 import alaw_encode, ulaw_encode
+    enc = ulaw_encode if bus_fmt == "ulaw" else alaw_encode
+    for k in range(30):
+        world.tdm.down[:, 2] = enc(tone[k * FRAME:(k + 1) * FRAME])
+        world.advance_ms(10)
+        port.poll()
+    heard = phone.heard(200)
+    err = heard.astype(float) - tone[-heard.size:].astype(float)
+    snr = 10 * np.log10(np.mean(tone.astype(float) ** 2) / max(np.mean(err ** 2), 1e-9))
+    assert (snr > 30) == clean                                   # G.711 is ~38 dB SNR; the wrong law is not
