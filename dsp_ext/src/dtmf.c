@@ -4,34 +4,44 @@
  * ---------------
  * Eight Goertzel filters, one per Q.23 frequency, share one pass over the
  * input. The inner loop updates all eight from one sample (arrays of eight
- * floats, so the compiler vectorises it: two SSE/NEON registers), plus the
- * block energy. Blocks are 102 samples (12.75 ms, bins 78 Hz apart, which
- * separates adjacent DTMF rows by ~20 dB) split into two 51-sample halves;
- * combining the halves' complex outputs gives the whole-block DFT, so the
- * halves cost nothing extra per sample.
+ * floats, so the compiler vectorises it: two SSE/NEON registers), plus two
+ * energies: of x and of its first difference x[n] - x[n-1]. Blocks are 102
+ * samples (12.75 ms, bins 78 Hz apart, which separates adjacent rows by
+ * ~20 dB) split into two 51-sample halves; combining the halves' complex
+ * outputs gives the whole-block DFT, so the halves cost nothing per sample.
+ * The row and column tone leak into each other's bins (up to -17 dB in a
+ * half); knowing both frequencies, a 2x2 solve removes that exactly, so the
+ * measured powers, twist and phases are those of the tones alone.
  *
  * A block *qualifies* as digit d when:
  *   - the strongest row tone and the strongest column tone are each above
  *     the minimum level (-40 dBm0), and each is >= 6 dB above the other
  *     tones of its group;
- *   - twist (column minus row) is within -5 .. +9 dB (Q.24: accept
- *     reverse 4 dB and normal 8 dB);
- *   - the two tones carry at least half of the block's energy (speech and
- *     music spread their energy; this is the main talk-off guard);
+ *   - twist (column minus row) is within -5 .. +9 dB (Q.24: accept reverse
+ *     4 dB and normal 8 dB, reject beyond);
+ *   - the two tones carry >= 50% of the block's energy, and >= 65% of the
+ *     first-difference energy. The second test is the talk-off guard: the
+ *     difference weights the spectrum by 4 sin^2(w/2), which flattens
+ *     speech's falling spectrum so that the many upper harmonics and
+ *     formants of a voice count against it, while dial tone (350-450 Hz)
+ *     hardly counts at all, and white noise at 15 dB S/N costs ~10%;
  *   - the tone fills >= 85% of the block: a tone that starts (or ends) in a
  *     block fills one half and part of the other, so the ratio of the two
  *     halves' amplitudes measures how much of the block it fills.
- * A digit starts when two consecutive blocks qualify as the same digit,
+ * A digit *starts* when two consecutive blocks qualify as the same digit,
  * both tones are within 2.5% of nominal (Q.24: accept 1.5%, reject 3.5%),
- * and the tone carries on into the next half-block (see end_of_first_half).
- * The frequency comes from the phase advance of the tone's DFT: between the
- * halves (coarse, unambiguous to +-78 Hz) and between the two blocks (fine,
- * ambiguous every 78 Hz, resolved by the coarse value). The powers used for
- * twist and level are corrected for the bin's roll-off at that frequency.
+ * and the tone carries on into the next half-block (see end_of_first_half);
+ * together these need >= 26 ms of tone, while any 40 ms tone passes at every
+ * alignment. The frequency comes from the phase advance of each tone's DFT:
+ * between the halves (coarse, unambiguous to +-78 Hz) and between the two
+ * blocks (fine, ambiguous every 78 Hz, resolved by the coarse value). The
+ * powers used for twist and level are corrected for the bin's roll-off at
+ * that frequency. The reported start time is corrected by the first block's
+ * fill.
  * A started digit *continues* while the block or either half still shows
  * its two tones (each within 10 dB of its level at the start, together
- * >= 25% of the energy); it *ends* after two blocks that do not. A gap of <= 10 ms can
- * spoil at most one block, so it is bridged.
+ * >= 25% of the energy); it *ends* after two blocks that do not. A gap of
+ * <= 10 ms can spoil at most one block, so it is bridged.
  */
 #include "dtmf.h"
 

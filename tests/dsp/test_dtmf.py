@@ -255,3 +255,61 @@ def test_digits_still_detected_over_background_speech():
     sig = dtmf_encode("159D#0", 60, 200, level_dbm0=-6, twist_db=2).astype(float)
     x = speech[:sig.size] * 10 ** (-8 / 20) + sig        # speech at -26 dBm0 behind the digits
     assert digits(run(x)) == "159D#0"
+
+
+# ---- interoperability with spandsp (loaded with cffi in ABI mode; declarations from dtmf.h) ----
+
+def _spandsp():
+    from cffi import FFI
+    ffi = FFI()
+    ffi.cdef("""
+        typedef struct dtmf_tx_state_s dtmf_tx_state_t;
+        typedef struct dtmf_rx_state_s dtmf_rx_state_t;
+        typedef void (*digits_rx_callback_t)(void *user_data, const char *digits, int len);
+        dtmf_tx_state_t *dtmf_tx_init(dtmf_tx_state_t *s);
+        int dtmf_tx_put(dtmf_tx_state_t *s, const char *digits, int len);
+        void dtmf_tx_set_level(dtmf_tx_state_t *s, int level, int twist);
+        void dtmf_tx_set_timing(dtmf_tx_state_t *s, int on_time, int off_time);
+        int dtmf_tx(dtmf_tx_state_t *s, int16_t amp[], int max_samples);
+        int dtmf_tx_free(dtmf_tx_state_t *s);
+        dtmf_rx_state_t *dtmf_rx_init(dtmf_rx_state_t *s, digits_rx_callback_t callback, void *user_data);
+        int dtmf_rx(dtmf_rx_state_t *s, const int16_t amp[], int samples);
+        size_t dtmf_rx_get(dtmf_rx_state_t *s, char *digits, int max);
+        int dtmf_rx_free(dtmf_rx_state_t *s);
+    """)
+    for name in ("libspandsp.so.2", "libspandsp.so"):
+        try:
+            return ffi, ffi.dlopen(name)
+        except OSError:
+            continue
+    pytest.skip("libspandsp not installed (apt install libspandsp-dev)")
+
+
+def test_spandsp_decodes_our_digits():
+    ffi, sp = _spandsp()
+    seq = "0123456789*#ABCD" * 4
+    x = np.concatenate([dtmf_encode(seq, 50, 50, level_dbm0=-20, twist_db=2), np.zeros(800, np.int16)])
+    rx = sp.dtmf_rx_init(ffi.NULL, ffi.NULL, ffi.NULL)
+    try:
+        sp.dtmf_rx(rx, ffi.from_buffer("int16_t[]", x), x.size)
+        buf = ffi.new("char[]", 256)
+        got = ffi.string(buf, sp.dtmf_rx_get(rx, buf, 255)).decode()
+    finally:
+        sp.dtmf_rx_free(rx)
+    assert got == seq
+
+
+def test_we_decode_spandsp_digits():
+    ffi, sp = _spandsp()
+    seq = "0123456789*#ABCD" * 4
+    tx = sp.dtmf_tx_init(ffi.NULL)
+    try:
+        sp.dtmf_tx_set_level(tx, -20, 2)
+        sp.dtmf_tx_set_timing(tx, 50, 50)
+        assert sp.dtmf_tx_put(tx, seq.encode(), len(seq)) == 0
+        x = np.zeros(len(seq) * 800 + 1600, np.int16)
+        n = sp.dtmf_tx(tx, ffi.from_buffer("int16_t[]", x), x.size)
+    finally:
+        sp.dtmf_tx_free(tx)
+    assert n >= len(seq) * 800 - 400
+    assert digits(run(x)) == seq
