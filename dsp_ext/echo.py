@@ -25,7 +25,9 @@ class EchoCanceller:
                  highpass: bool = True) -> None:
         if isinstance(tail_ms, bool) or not isinstance(tail_ms, int) or not 1 <= tail_ms <= MAX_TAIL_MS:
             raise ValueError(f"tail_ms must be an integer from 1 to {MAX_TAIL_MS}, got {tail_ms!r}")
-        self._state = ffi.new("echo_t *")
+        self._mem = ffi.new("char[]", lib.echo_state_size())   # opaque C state, owned here
+        self._state = ffi.cast("echo_t *", self._mem)
+        self._stats = ffi.new("echo_stats_t *")
         self._flags = ((lib.ECHO_NLP if nlp else 0) | (lib.ECHO_CNG if comfort_noise else 0)
                        | (lib.ECHO_HPF if highpass else 0))
         taps = max(8, tail_ms * RATE // 1000)
@@ -52,7 +54,8 @@ class EchoCanceller:
     @property
     def disabled(self) -> bool:
         """True after 2100 Hz with phase reversals until both paths have gone quiet."""
-        return bool(self._state.disabled)
+        lib.echo_get_stats(self._state, self._stats)
+        return bool(self._stats.disabled)
 
     @property
     def nlp(self) -> bool:
@@ -65,7 +68,7 @@ class EchoCanceller:
 
     def stats(self) -> dict:
         """Diagnostics: ERLE estimate (dB), double talk, converged, disabled, NLP, noise level."""
-        st = ffi.new("echo_stats_t *")
+        st = self._stats
         lib.echo_get_stats(self._state, st)
         return {
             "erle_db": round(float(st.erle_db), 1),

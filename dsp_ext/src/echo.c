@@ -41,7 +41,8 @@
  *    when the output rises towards the input level (near-end speech).
  *  - Disabler: 2100 Hz with phase reversals (V.25 ANS/ANSam, i.e. a modem or
  *    V.34 fax answering) on either path bypasses the canceller until both paths
- *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not.
+ *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not. The
+ *    detector is the fax-tone module's (faxtone.h), one per path.
  *
  * Known limit: on real (harmonic) speech convergence to 30 dB takes 2-3 s
  * rather than 1 s (tests/dsp/test_echo.py::test_real_speech_converges).
@@ -67,7 +68,7 @@
 #define DBM0_MS 2.6052e8f               /* mean square of a 0 dBm0 sine (see levels.py) */
 #define FAR_ACTIVE_MS (DBM0_MS * 1e-5f) /* -50 dBm0 (pre-emphasised domain, roughly) */
 #define QUIET_MS (DBM0_MS * 1e-4f)      /* -40 dBm0: "no signal" for the disabler's release */
-#define TONE_MIN_MS (DBM0_MS * 2.5e-4f) /* -36 dBm0: weakest 2100 Hz tone we act on */
+#define DBM0_PEAK 22826.36098786756      /* peak of a 0 dBm0 sine (levels.py) */
 #define REGULARISE (DBM0_MS * 1e-6f)    /* per tap: keeps the step sane on very quiet far signal */
 
 /* Decaying recursions (filters, leaks, level trackers) would otherwise end in
@@ -222,8 +223,6 @@ static void update_gains(echo_t *s, float leak)
     }
 }
 
-static void tone_table(void);
-
 static uint32_t xorshift(uint32_t *r)
 {
     uint32_t x = *r;
@@ -245,13 +244,14 @@ void echo_reset(echo_t *s)
         s->gain[j] = 1.0f;
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
+    faxtone_rx_init(&s->tone_rx[0], DBM0_PEAK);
+    faxtone_rx_init(&s->tone_rx[1], DBM0_PEAK);
 }
 
 int echo_init(echo_t *s, int taps, int flags)
 {
     if (taps < 8 || taps > ECHO_MAX_TAPS)
         return -1;
-    tone_table();
     pick_tap_pass();
     s->taps = taps;
     s->flags = flags;
@@ -259,65 +259,14 @@ int echo_init(echo_t *s, int taps, int flags)
     return 0;
 }
 
+size_t echo_state_size(void)
+{
+    return sizeof(echo_t);
+}
+
 void echo_set_flags(echo_t *s, int flags)
 {
     s->flags = flags;
-}
-
-/* ---- 2100 Hz with phase reversal ---------------------------------------- */
-
-/* 2100/8000 = 21/80: the reference oscillator repeats every 80 samples. */
-static float tone_cos[80], tone_sin[80];
-static int tone_table_ready;
-
-static void tone_table(void)
-{
-    if (tone_table_ready)
-        return;
-    for (int n = 0; n < 80; n++) {
-        double ph = 2.0 * 3.14159265358979323846 * 21.0 * n / 80.0;
-        tone_cos[n] = (float)cos(ph);
-        tone_sin[n] = (float)sin(ph);
-    }
-    tone_table_ready = 1;
-}
-
-/* One 5 ms block of one path: is a 2100 Hz tone present, and did its phase
- * flip by ~180 degrees against the block before the previous one? (Comparing
- * k with k-2 skips the block in which the reversal happens; a +-15 Hz offset
- * only turns the phase by 54 degrees over 10 ms.) Returns 1 on a reversal. */
-static int tone_block(echo_t *s, int path)
-{
-    float re = s->tz_re[path], im = s->tz_im[path], e = s->t_energy[path];
-    float mag2 = re * re + im * im;
-    /* A pure tone gives |Z|^2 = E * N / 2. */
-    int tone = e > TONE_MIN_MS * ECHO_BLOCK && mag2 > 0.7f * e * (0.5f * ECHO_BLOCK);
-    int reversal = 0;
-    if (tone && s->tone_ok_hist[path][1]) {
-        float pre = s->tz_hist_re[path][1], pim = s->tz_hist_im[path][1];
-        float dot = re * pre + im * pim;
-        float norm = sqrtf(mag2 * (pre * pre + pim * pim));
-        if (dot < -0.5f * norm && s->reversal_guard[path] == 0) {
-            reversal = 1;
-            s->reversal_guard[path] = 10;
-        }
-    }
-    if (s->reversal_guard[path] > 0)
-        s->reversal_guard[path]--;
-    if (tone) {
-        s->tone_run[path]++;
-        s->tone_miss[path] = 0;
-    } else if (++s->tone_miss[path] > 2) {
-        s->tone_run[path] = 0;
-    }
-    s->tz_hist_re[path][1] = s->tz_hist_re[path][0];
-    s->tz_hist_im[path][1] = s->tz_hist_im[path][0];
-    s->tone_ok_hist[path][1] = s->tone_ok_hist[path][0];
-    s->tz_hist_re[path][0] = re;
-    s->tz_hist_im[path][0] = im;
-    s->tone_ok_hist[path][0] = tone;
-    s->tz_re[path] = s->tz_im[path] = s->t_energy[path] = 0.0f;
-    return reversal && s->tone_run[path] >= 20; /* tone for 100 ms, then a reversal */
 }
 
 /* ---- per-block control --------------------------------------------------- */
@@ -386,13 +335,12 @@ static void end_block(echo_t *s)
         s->noise_level += (out_ms < s->noise_level ? 0.05f : 0.01f) * (out_ms - s->noise_level);
     }
 
-    /* Disabler. */
-    int rev = tone_block(s, 0) | tone_block(s, 1);
-    if (rev)
+    /* Disabler (tone_state is refreshed by echo_process just before this). */
+    if ((s->tone_state[0] | s->tone_state[1]) & FAXTONE_REVERSALS)
         s->disabled = 1;
     if (s->disabled) {
         int quiet = s->acc_nearhp / ECHO_BLOCK < QUIET_MS && s->acc_far / ECHO_BLOCK < QUIET_MS
-                    && s->tone_run[0] == 0 && s->tone_run[1] == 0;
+                    && !((s->tone_state[0] | s->tone_state[1]) & FAXTONE_ANS);
         s->quiet_blocks = quiet ? s->quiet_blocks + 1 : 0;
         if (s->quiet_blocks >= 50)
             s->disabled = 0;
@@ -410,22 +358,22 @@ static int16_t to_int16(float x)
     return (int16_t)lrintf(x);
 }
 
+/* The raw samples of the block so far go to the 2100 Hz detectors. */
+static void feed_tone_detectors(echo_t *s, const int16_t *far, const int16_t *near, size_t n)
+{
+    if (n == 0)
+        return;
+    s->tone_state[0] = faxtone_rx_process(&s->tone_rx[0], far, (int)n);
+    s->tone_state[1] = faxtone_rx_process(&s->tone_rx[1], near, (int)n);
+}
+
 void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n)
 {
+    size_t seg = 0; /* start of the current block's samples in this call */
     const int taps = s->taps;
     const int hpf = (s->flags & ECHO_HPF) != 0;
     for (size_t k = 0; k < n; k++) {
         float f = (float)far[k], r = (float)near[k];
-
-        /* tone detector on the raw paths */
-        float c = tone_cos[s->tone_phase], sn = tone_sin[s->tone_phase];
-        s->tone_phase = s->tone_phase == 79 ? 0 : s->tone_phase + 1;
-        s->tz_re[0] += f * c;
-        s->tz_im[0] -= f * sn;
-        s->t_energy[0] += f * f;
-        s->tz_re[1] += r * c;
-        s->tz_im[1] -= r * sn;
-        s->t_energy[1] += r * r;
 
         float fh = hpf ? highpass(s->hp_far, f) : f;
         float nh = hpf ? highpass(s->hp_near, r) : r;
@@ -488,9 +436,13 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         s->acc_out += result * result;
         out[k] = s->disabled ? near[k] : to_int16(result);
 
-        if (++s->blk_n == ECHO_BLOCK)
+        if (++s->blk_n == ECHO_BLOCK) {
+            feed_tone_detectors(s, far + seg, near + seg, k + 1 - seg);
+            seg = k + 1;
             end_block(s);
+        }
     }
+    feed_tone_detectors(s, far + seg, near + seg, n - seg);
 }
 
 void echo_get_stats(const echo_t *s, echo_stats_t *st)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "faxtone.h"
+
 /* cdef-begin */
 #define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
 #define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
@@ -31,7 +33,20 @@ typedef struct {
     float noise_dbm0;            /* background (comfort noise) level */
 } echo_stats_t;
 
-typedef struct {
+/* The state is opaque to Python (it embeds the fax-tone detector, whose cdef
+ * comes later): allocate echo_state_size() bytes and cast. */
+typedef struct echo_s echo_t;
+
+size_t echo_state_size(void);
+
+int echo_init(echo_t *s, int taps, int flags);   /* 0, or -1 if taps is not 8..ECHO_MAX_TAPS */
+void echo_reset(echo_t *s);                       /* forget the echo path and every state; keep taps/flags */
+void echo_set_flags(echo_t *s, int flags);
+void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n);
+void echo_get_stats(const echo_t *s, echo_stats_t *st);
+/* cdef-end */
+
+struct echo_s {
     /* adaptive filters: foreground (makes the output) and background (adapts) */
     float w_fg[ECHO_MAX_TAPS];
     float w_bg[ECHO_MAX_TAPS];
@@ -63,23 +78,11 @@ typedef struct {
     float noise_level;           /* background mean square estimate */
     float cn_lp;
     uint32_t rng;
-    /* 2100 Hz + phase reversal disabler, on both paths */
-    int tone_phase;
-    float tz_re[2], tz_im[2], t_energy[2];
-    float tz_hist_re[2][2], tz_hist_im[2][2];
-    int tone_ok_hist[2][2];
-    int tone_run[2];
-    int tone_miss[2];
-    int reversal_guard[2];
+    /* disabler: the fax-tone detector (faxtone.h) on both paths */
+    faxtone_rx_t tone_rx[2];
+    int tone_state[2];
     int disabled;
     int quiet_blocks;
-} echo_t;
-
-int echo_init(echo_t *s, int taps, int flags);   /* 0, or -1 if taps is not 8..ECHO_MAX_TAPS */
-void echo_reset(echo_t *s);                       /* forget the echo path and every state; keep taps/flags */
-void echo_set_flags(echo_t *s, int flags);
-void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n);
-void echo_get_stats(const echo_t *s, echo_stats_t *st);
-/* cdef-end */
+};
 
 #endif
