@@ -55,7 +55,7 @@ class Channel:
         self.source: MediaSource | None = None
         self.rx: np.ndarray | None = None        # this tick's captured frame (after echo cancelling)
         self.taps: list[Callable[[np.ndarray | None, np.ndarray | None], None]] = []   # recorders
-        self.listen_dtmf = False
+        self.listen_dtmf = False     # deliver DTMF digits heard on this port to the handler
 
     # ---- status
     def set_state(self, state: str, peer: str | None = None, caller_id: str | None = None,

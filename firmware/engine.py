@@ -300,7 +300,9 @@ class Engine:
             self.mark_dirty()
 
     def on_digit(self, ch: Channel, digit: str) -> None:
-        if ch.handler is not None:
+        """A DTMF digit heard on `ch` (the receiver runs on every off-hook port; the handler
+        says with `listen_dtmf` whether digits mean anything to it right now)."""
+        if ch.handler is not None and ch.listen_dtmf:
             ch.handler.on_digit(ch, digit)
 
     def on_tone(self, ch: Channel, tone: str, kind: str = "start", at: float | None = None) -> None:

@@ -196,3 +196,28 @@ def test_ringing_cadence_and_caller_id_follow_the_country(country, cadence, std,
         assert list(gaps[:3]) == pytest.approx([cadence[0], cadence[1], cadence[0]], abs=20)
         assert b.caller_id.number == "201" and b.caller_id.standard == std
         assert dominant_freqs(a.heard(), 1) == pytest.approx(ringback, abs=6)
+
+
+def test_flash_on_busy_tone_gives_a_new_dial_tone(pbx):
+    a = off_hook_and_dial(pbx, "201", "203")
+    pbx.run_until(lambda: pbx.phone("203").is_ringing, 3)
+    pbx.phone("203").off_hook()
+    pbx.run(0.5)
+    pbx.phone("203").on_hook()
+    pbx.run(1.5)
+    assert pbx.state("fxs1") == "busy"
+    a.flash()
+    pbx.run(1)
+    assert pbx.state("fxs1") == "dialtone"
+    assert sorted(dominant_freqs(a.heard(500), 2)) == pytest.approx([350, 440], abs=6)
+    a.dial("204")
+    pbx.run_until(lambda: pbx.phone("204").is_ringing, 3)
+
+
+def test_no_digits_after_dial_tone_gives_congestion(pbx):
+    pbx.phone("201").off_hook()
+    pbx.run(14.5)
+    assert pbx.state("fxs1") == "dialtone"
+    pbx.run(1)
+    assert pbx.state("fxs1") == "congestion"
+    assert records(pbx) == []                       # nothing was dialled: no call attempt
