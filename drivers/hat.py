@@ -17,7 +17,7 @@ import numpy as np
 from board import BoardDefinition
 
 from .gpio import GpioLines
-from .port import Board, EventType, Port, PortEvent, Tick
+from .port import Board, EventType, FxsPort, Port, PortEvent, Tick
 from .si3050 import Si3050Port
 from .si3215 import ChipInitError, Si3215Port
 from .spi import ChipNotAnswering, SpiBus
@@ -90,8 +90,8 @@ class HatBoard(Board):
             except (ChipNotAnswering, ChipInitError, OSError, RuntimeError) as exc:
                 reason = str(exc)
                 log.error("%s out of service: %s", port.name, reason)
-                if hasattr(port, "_go_fault"):
-                    port._go_fault("lost", reason, self._pending)
+                if hasattr(port, "mark_failed"):
+                    self._pending.extend(port.mark_failed(reason))
                 else:
                     port.fault = reason
                     self._pending.append(PortEvent(port.name, EventType.FAULT, reason))
@@ -101,7 +101,7 @@ class HatBoard(Board):
     def stop(self) -> None:
         for port in self.ports:
             try:
-                if hasattr(port, "set_ringing"):
+                if isinstance(port, FxsPort):
                     port.set_ringing(False)
                 elif port.is_off_hook:
                     port.set_off_hook(False)
@@ -146,7 +146,7 @@ class HatBoard(Board):
             pin = self.leds.get(port.name)
             if pin is None:
                 continue
-            busy = getattr(port, "off_hook", None) if hasattr(port, "set_ringing") else port.is_off_hook
+            busy = port.off_hook if isinstance(port, FxsPort) else port.is_off_hook
             self.gpio.set(pin, 1 if (busy or port.fault) else 0)
 
     def describe(self) -> dict:

@@ -241,6 +241,12 @@ class Si3050Port(FxoPort):
             if self._in_use.feed(in_use):
                 events.append(PortEvent(name, EventType.LINE_IN_USE if in_use else EventType.LINE_FREE))
 
+    def mark_failed(self, reason: str) -> list[PortEvent]:
+        """Bring-up failed (board start): out of service, re-probed like a chip that stopped answering."""
+        events: list[PortEvent] = []
+        self._go_fault("lost", reason, events)
+        return events
+
     def _go_fault(self, kind: str, reason: str, events: list[PortEvent]) -> None:
         was = self.fault
         self.fault, self._fault_kind = reason, kind

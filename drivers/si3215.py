@@ -284,6 +284,12 @@ class Si3215Port(FxsPort):
         reason = f"power alarm on transistor Q{q} ({TRANSISTOR_HINT.get(q, '?')}); port shut down, line open"
         self._go_fault("alarm", reason, events)
 
+    def mark_failed(self, reason: str) -> list[PortEvent]:
+        """Bring-up failed (board start): out of service, re-probed like a chip that stopped answering."""
+        events: list[PortEvent] = []
+        self._go_fault("lost", reason, events)
+        return events
+
     def _go_fault(self, kind: str, reason: str, events: list[PortEvent]) -> None:
         was = self.fault
         self._fault_kind = kind
