@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.port import Board
+from dsp_ext.countries import profile
 
 from .control import EngineControl
 from .engine import Engine
@@ -88,6 +89,8 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     from .config import Config
     from .harness import seed_config
     from .records import CallRecords
+    if country:
+        country = profile(country).code        # unknown country: one clear error before anything starts
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     config = Config(data_dir / "config.json")
