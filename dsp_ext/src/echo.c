@@ -286,8 +286,13 @@ static void end_block(echo_t *s)
         s->far_hold--;
 
     if (far_active && !s->disabled) {
-        /* Background clearly better and actually cancelling: adopt it. */
-        if (s->p_ebg < 0.7f * s->p_efg && s->p_ebg < 0.125f * s->p_near) {
+        /* Background clearly better and actually cancelling: adopt it. Within
+         * 200 ms of near-end speech, "better over the last 20 ms" is weak
+         * evidence (the talker may have bent the background in ways the current
+         * far spectrum does not show), so then it must be 6 dB better, which
+         * only a real echo-path change produces. */
+        float margin = s->dt_hold > 0 ? 0.25f : 0.7f;
+        if (s->p_ebg < margin * s->p_efg && s->p_ebg < 0.125f * s->p_near) {
             if (++s->better_run >= 4) {
                 memcpy(s->w_fg, s->w_bg, sizeof(float) * (size_t)s->taps);
                 s->better_run = 0;
@@ -309,6 +314,10 @@ static void end_block(echo_t *s)
         }
         float erle = 10.0f * log10f((s->p_near + 1.0f) / (s->p_efg + 1.0f));
         s->double_talk = s->converged && erle < 6.0f;
+        if (s->double_talk)
+            s->dt_hold = 40;
+        else if (s->dt_hold > 0)
+            s->dt_hold--;
         if (!s->double_talk) {
             s->erle_db += 0.1f * (erle - s->erle_db);
             if (s->erle_db > 15.0f)

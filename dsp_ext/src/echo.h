@@ -71,6 +71,7 @@ struct echo_s {
     float erle_db;
     int converged;
     int double_talk;
+    int dt_hold;                 /* blocks left of the hold-off after near-end speech was seen */
     /* NLP and comfort noise */
     float st_near, st_out;       /* short-term levels of the high-passed near input and the output */
     int nlp_active;

@@ -144,6 +144,38 @@ def test_real_speech_converges(models):
     assert np.mean(list(results.values())) >= 28.0, results
 
 
+@pytest.mark.skipif(not g168.espeak_available(), reason="espeak-ng and sox needed for real speech")
+@pytest.mark.parametrize("name", ["d2", "d9"])
+def test_double_talk_with_real_speech(models, name):
+    """Two espeak voices talking over each other for 3 s at the same level."""
+    far_sig = np.zeros(8 * RATE)
+    speech = g168.espeak_speech(SPEECH_TEXT, "en-us", FAR_DBM0)[: 8 * RATE]
+    far_sig[: speech.size] = speech
+    talker = np.zeros(8 * RATE)
+    words = g168.espeak_speech("Hello, this is the near end speaking over you. Can you hear me now? "
+                               "I am talking at the same time.", "de", FAR_DBM0)[: 3 * RATE]
+    talker[3 * RATE: 3 * RATE + words.size] = words
+    h = g168.echo_path(models[name], 6, 400)
+    far, near, _ = g168.line(far_sig, h, near_extra=talker)
+    _, echo_only, _ = g168.line(far_sig, h)
+
+    ec = EchoCanceller(nlp=True, highpass=False)
+    outs, flags = [], []
+    for k in range(0, far.size, BLOCK):
+        outs.append(ec.process(far[k:k + BLOCK], near[k:k + BLOCK]))
+        flags.append(ec.stats()["double_talk"])
+    out = np.concatenate(outs)
+    dt = seconds(3.0, 6.0)
+    snr = g168.power_db(talker[dt]) - g168.power_db(out[dt] - talker[dt])
+    assert snr >= 20.0, f"near-end speech damaged: SNR {snr:.1f} dB"
+    assert any(flags[30:60]) and not flags[-1]
+
+    plain = run(EchoCanceller(nlp=False, highpass=False), far, near)
+    before = erle_db(echo_only[seconds(2.0, 3.0)], plain[seconds(2.0, 3.0)])
+    after = erle_db(echo_only[seconds(6.0, 8.0)], plain[seconds(6.0, 8.0)])
+    assert after >= 25.0 and after >= before - 3.0, (before, after)
+
+
 def test_weak_second_reflection_is_learned(models):
     """Two hybrids: a reflection 20 dB under the main echo, 60 ms later. The
     leak that speeds up convergence must fade once the canceller is close, or
