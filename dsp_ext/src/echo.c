@@ -31,7 +31,10 @@
  *    can only hurt the background; if the background falls well behind the
  *    foreground it is restored from it. This gives double-talk robustness without
  *    a detector whose threshold must know the ERL, and it never freezes, so an
- *    echo-path change is re-learned as fast as the first convergence.
+ *    echo-path change is re-learned as fast as the first convergence. Near-end
+ *    speech is recognised when the (converged) foreground suddenly cancels
+ *    < 6 dB; for 200 ms after that a copy needs the background 6 dB better,
+ *    which a talker cannot fake but an echo-path change produces at once.
  *  - DC/hum: a 120 Hz 4th-order Butterworth high-pass on both paths (the same
  *    filter on both, again so the path to learn is unchanged).
  *  - NLP: when the far end is active and the output is at least 10 dB below the
