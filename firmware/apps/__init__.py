@@ -116,3 +116,5 @@ class DelayedLoop:
 
 def register_builtin(engine: Engine) -> None:
     engine.register_app("echo-test", EchoTest, code="*43")
+    from .voicemail import register as register_voicemail
+    register_voicemail(engine)

@@ -1,0 +1,114 @@
+"""What voicemail plays: spoken prompts when the prompt set is installed, tone cues otherwise.
+
+`voicemail_prompt(name)` is the one place voicemail asks for a prompt. The
+prompt set (`firmware/prompts.py`, built by the prompts feature) is used when
+present and it has the prompt; until then, and for any prompt it lacks, a short
+tone cue stands in so every menu still works (and is testable) without speech.
+Prompts are built once when voicemail starts, never on the media tick.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+import numpy as np
+
+from dsp_ext.levels import RATE
+from dsp_ext.tones import tone
+
+log = logging.getLogger("linebox.voicemail")
+
+BEEP_HZ = 1000.0          # "record after the tone"
+BEEP_MS = 500
+PIP_HZ = 1400.0           # one pip per message when counts are given as cues
+
+PROMPT_NAMES = ("greeting_unavailable", "greeting_busy", "enter_mailbox", "enter_pin", "new_pin",
+                "repeat_pin", "pin_refused", "locked", "main_menu", "message_menu", "greetings_menu",
+                "no_more_messages", "deleted", "saved", "goodbye", "invalid", "message_saved",
+                "no_mailbox")
+
+
+def _gap(ms: int) -> np.ndarray:
+    return np.zeros(RATE * ms // 1000, dtype=np.int16)
+
+
+def _cue(name: str) -> np.ndarray:
+    """Distinct tone patterns (well away from DTMF pairs) standing in for speech."""
+    two = [tone([660], 120, -16), _gap(80), tone([660], 120, -16)]
+    cues: dict[str, list[np.ndarray]] = {
+        "greeting_unavailable": [tone([523], 300, -16), _gap(100), tone([659], 300, -16)],
+        "greeting_busy": [tone([659], 300, -16), _gap(100), tone([523], 300, -16)],
+        "enter_mailbox": [tone([784], 150, -16), _gap(80), tone([784], 150, -16), _gap(80),
+                          tone([784], 150, -16)],
+        "enter_pin": two,
+        "new_pin": two + [_gap(80), tone([880], 120, -16)],
+        "repeat_pin": two + [_gap(80), tone([988], 120, -16)],
+        "pin_refused": [tone([330], 400, -16)],
+        "invalid": [tone([330], 200, -16)],
+        "locked": [tone([330], 200, -16), _gap(100), tone([330], 200, -16), _gap(100), tone([330], 200, -16)],
+        "main_menu": [tone([880], 200, -16)],
+        "message_menu": [tone([988], 150, -16)],
+        "greetings_menu": [tone([740], 200, -16)],
+        "no_more_messages": [tone([587], 300, -16), _gap(100), tone([440], 300, -16)],
+        "deleted": [tone([440], 150, -16)],
+        "saved": [tone([880], 150, -16)],
+        "message_saved": [tone([880], 150, -16), _gap(80), tone([1175], 150, -16)],
+        "goodbye": [tone([587], 200, -16), _gap(50), tone([440], 300, -16)],
+        "no_mailbox": [tone([330], 600, -16)],
+    }
+    return np.concatenate([*cues[name], _gap(200)])
+
+
+def _prompt_set():
+    try:
+        return importlib.import_module("firmware.prompts")
+    except ImportError:
+        return None
+
+
+def voicemail_prompt(name: str, language: str = "en") -> np.ndarray:
+    """Samples (8 kHz int16) for prompt `name`: from the prompt set if it has it, else a tone cue."""
+    if name not in PROMPT_NAMES:
+        raise KeyError(f"unknown voicemail prompt {name!r}")
+    prompts = _prompt_set()
+    load = getattr(prompts, "load_prompt", None) if prompts is not None else None
+    if load is not None:
+        try:
+            samples = load(f"voicemail/{name}", language)
+        except (KeyError, OSError, ValueError) as exc:
+            log.info("prompt voicemail/%s not available (%s); using a tone cue", name, exc)
+        else:
+            if samples is not None and len(samples):
+                return np.asarray(samples, dtype=np.int16)
+    return _cue(name)
+
+
+def beep() -> np.ndarray:
+    return np.concatenate([tone([BEEP_HZ], BEEP_MS, -10), _gap(100)])
+
+
+def count_pips(n: int) -> np.ndarray:
+    """A number as pips (up to 9; more is one long tone), for when no spoken digits exist."""
+    if n <= 0:
+        return _gap(300)
+    if n > 9:
+        return np.concatenate([tone([PIP_HZ], 900, -16), _gap(300)])
+    parts = []
+    for _ in range(n):
+        parts += [tone([PIP_HZ], 80, -16), _gap(120)]
+    return np.concatenate([*parts, _gap(300)])
+
+
+class PromptCache:
+    """Every voicemail prompt, built once at start-up (prompt files are read here, not on the tick)."""
+
+    def __init__(self, language: str = "en") -> None:
+        self._samples = {name: voicemail_prompt(name, language) for name in PROMPT_NAMES}
+        self.beep = beep()
+        self._pips = [count_pips(n) for n in range(11)]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._samples[name]
+
+    def count(self, n: int) -> np.ndarray:
+        return self._pips[min(max(n, 0), 10)]
