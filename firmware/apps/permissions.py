@@ -216,7 +216,8 @@ class OutsidePolicy:
         return True
 
     def _refuse_call(self, call: Call, decision: Decision) -> None:
-        log.info("outside call %s -> %s denied: %s", call.src[:40], decision.number, decision.reason)
+        # %r: src may be an outside caller's caller ID (untrusted: quotes, escapes, no raw newlines)
+        log.info("outside call %r -> %r denied: %s", call.src[:40], decision.number, decision.reason)
         self.engine.records.set_reason(call.id, decision.reason)
         a = call.a
         call.end("denied")
@@ -252,6 +253,7 @@ class OutsidePolicy:
         call_id = eng.new_call_id()
         now = eng.clock.now()
         src = getattr(ch, "extension", None) or ch.name
+        log.info("outside call %r -> %r denied: %s", src, dst, reason)
         eng.records.call_started(call_id, start=now, src=src, dst=dst, direction="outbound", line=None,
                                  caller_id_number=None, caller_id_name=None)
         eng.records.set_reason(call_id, reason)
