@@ -21,7 +21,7 @@ from .si3050 import Si3050Port
 from .si3215 import Si3215Port
 from .spi import ChipNotAnswering, SpiBus
 
-__all__ = ["detect_board", "read_hat_product", "probe_chips", "HAT_DIR"]
+__all__ = ["detect_board", "read_hat_product", "probe_chips", "open_spi_bus", "build_hat_board", "HAT_DIR"]
 
 HAT_DIR = Path("/proc/device-tree/hat")
 _log = logging.getLogger("linebox.detect")
@@ -50,12 +50,12 @@ def probe_chips(definition: BoardDefinition, bus: SpiBus) -> dict[str, str]:
     return found
 
 
-def _default_bus(definition: BoardDefinition) -> SpiBus:
+def open_spi_bus(definition: BoardDefinition) -> SpiBus:
     from .spi import SpidevBus
     return SpidevBus(definition.spi_bus, definition.spi_speed_hz)
 
 
-def _default_build(definition: BoardDefinition, bus: SpiBus, country: str):
+def build_hat_board(definition: BoardDefinition, bus: SpiBus, country: str):
     from .alsa_pcm import AlsaTdmStream
     from .gpio import open_gpio
     from .hat import HatBoard
@@ -66,8 +66,8 @@ def _default_build(definition: BoardDefinition, bus: SpiBus, country: str):
 
 def detect_board(log: logging.Logger | None = None, country: str = "US", hat_dir: Path | str = HAT_DIR,
                  definitions: list[BoardDefinition] | None = None,
-                 open_bus: Callable[[BoardDefinition], SpiBus] = _default_bus,
-                 build: Callable[[BoardDefinition, SpiBus, str], object] = _default_build):
+                 open_bus: Callable[[BoardDefinition], SpiBus] = open_spi_bus,
+                 build: Callable[[BoardDefinition, SpiBus, str], object] = build_hat_board):
     log = log or _log
     if definitions is None:
         definitions = []

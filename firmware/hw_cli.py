@@ -77,9 +77,9 @@ def _open_board(args):
     from drivers.detect import HAT_DIR, detect_board, read_hat_product
     if args.board:
         from board import load_board
-        from drivers.detect import _default_build, _default_bus
+        from drivers.detect import build_hat_board, open_spi_bus
         d = load_board(args.board)
-        return _default_build(d, _default_bus(d), args.country), f"--board {args.board}"
+        return build_hat_board(d, open_spi_bus(d), args.country), f"--board {args.board}"
     product = read_hat_product(HAT_DIR)
     board = detect_board(log, country=args.country)
     if board is None:
