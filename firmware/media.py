@@ -29,7 +29,7 @@ from .engine import Engine
 log = logging.getLogger("linebox.media")
 
 SILENCE = np.zeros(FRAME, dtype=np.int16)
-CID_WAKE_PEAK = dbm0_to_peak(-40.0)      # FSK comes at about -13 dBm0; line noise is far below this
+CID_WAKE_PEAK = dbm0_to_peak(-46.0)      # the receiver decodes down to -46 dBm0; line noise is far below this
 CID_HANGOVER_FRAMES = 50
 
 
@@ -111,7 +111,8 @@ class MediaLoop:
                     if dsp.cid_awake:
                         dsp.cid_awake -= 1
                         for m in dsp.cid.process(rx):
-                            if getattr(m, "kind", "call") == "call":
+                            # A message failing its checksum is line noise or tampering: not a caller.
+                            if m.kind == "call" and m.checksum_ok:
                                 eng.on_caller_id(ch, m.number, m.name)
                     rx = None            # an on-hook line carries no call audio
                 if rx is not None:

@@ -117,7 +117,8 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                           timeout_graceful_shutdown=2))
 
     def stop_requested(signum: int, frame: object) -> None:
         # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to

@@ -171,8 +171,11 @@ class CentralOffice:
         from dsp_ext.callerid import encode_caller_id
         std = self.profile.cid_standard
         name = None if std == "dtmf" else call.caller_name
-        pcm = encode_caller_id(std, "dtmf" if std == "dtmf" else self.caller_id_format,
-                               call.caller.number, name, self.now.strftime("%m%d%H%M"))
+        try:
+            pcm = encode_caller_id(std, "dtmf" if std == "dtmf" else self.caller_id_format,
+                                   call.caller.number, name, self.now.strftime("%m%d%H%M"))
+        except ValueError:      # not sendable in this standard (e.g. "+" over DTMF): the CO withholds it
+            return None
         return np.asarray(pcm, dtype=np.int16)
 
     # --- routing and call control ---------------------------------------------------------------
