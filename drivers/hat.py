@@ -54,7 +54,7 @@ class HatBoard(Board):
 
                     from .modem import VoiceModemPort
                     ports.append(VoiceModemPort(pd.name, serial.Serial(pd.device, 115200, timeout=0),
-                                                bus.sleep_ms))
+                                                bus.sleep_ms, country))
                 else:
                     ports.append(open_modem(pd.device, pd.name))
             if pd.timeslot is not None:

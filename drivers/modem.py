@@ -4,9 +4,12 @@
     port.init()            # ATZ, ATE0, AT+FCLASS=8 (voice), AT+VCID=1 (formatted caller ID), AT+VSM
 
 Incoming: "RING" lines become RING_ON (and RING_OFF one nominal burst later:
-a modem reports ring bursts, not their length); the modem's decoded caller
-ID (DATE/TIME/NMBR/NAME lines between the first and second ring) is attached
-to the next RING_ON as `data` and kept in `caller_id`.
+a modem reports ring bursts, not their length). The modem decodes caller ID
+itself (DATE/TIME/NMBR/NAME lines between the first and second ring); so that
+the engine treats this port like any other FXO, the driver re-encodes it as
+the country's on-hook caller-ID signal and plays it into rx after the ring
+burst, exactly where a DAA's line monitor would have put it. It is also kept
+in `caller_id` and attached to the next RING_ON as `data`.
 Off hook: AT+VLS=1 then AT+VTR (full-duplex voice): audio is 8-bit unsigned
 linear at 8 kHz in both directions with DLE (0x10) shielding; DLE events
 from the modem are decoded (DLE l: loop-current break -> LOOP_DROP).
@@ -22,6 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dsp_ext.countries import profile
 from dsp_ext.levels import FRAME
 
 from .port import EventType, FxoPort, PortEvent
@@ -39,8 +43,11 @@ class ModemError(RuntimeError):
 
 
 class VoiceModemPort(FxoPort):
-    def __init__(self, name: str, serial, sleep_ms: Callable[[float], None]) -> None:
+    def __init__(self, name: str, serial, sleep_ms: Callable[[float], None], country: str = "US") -> None:
         super().__init__(name)
+        self.country = profile(country).code
+        self._cid_audio: np.ndarray | None = None          # re-encoded caller ID waiting for the ring gap
+        self._cid_new = False
         self.serial = serial
         self.sleep_ms = sleep_ms
         self.model = "?"
@@ -153,16 +160,45 @@ class VoiceModemPort(FxoPort):
             out = (np.asarray(tx, dtype=np.int16).astype(np.int32) >> 8) + 128
             raw = bytes(out.astype(np.uint8))
             self.serial.write(raw.replace(bytes([DLE]), bytes([DLE, DLE])))
+        if not self._streaming:
+            return self._caller_id_frame()
         if len(self._audio) < FRAME:
             return np.zeros(FRAME, dtype=np.int16)
         chunk = np.frombuffer(bytes(self._audio[:FRAME]), dtype=np.uint8)
         del self._audio[:FRAME]
         return ((chunk.astype(np.int16) - 128) << 8).astype(np.int16)
 
+    def _caller_id_frame(self) -> np.ndarray:
+        out = np.zeros(FRAME, dtype=np.int16)
+        if self._cid_audio is not None and self._ring_left_ms <= 0 and not self._off_hook:
+            n = min(FRAME, self._cid_audio.size)
+            out[:n] = self._cid_audio[:n]
+            self._cid_audio = self._cid_audio[n:] if self._cid_audio.size > n else None
+        return out
+
+    def _encode_caller_id(self) -> None:
+        from dsp_ext.callerid import encode_caller_id
+        cid = self.caller_id or {}
+        std = profile(self.country).cid_standard
+        when = (cid.get("date") or "") + (cid.get("time") or "")
+        try:
+            self._cid_audio = encode_caller_id(
+                std, number=cid.get("number") or None,
+                name=None if std == "dtmf" else cid.get("name") or None,
+                datetime=when if len(when) == 8 and when.isdigit() else None,
+                number_absent=None if cid.get("number") else "unavailable")
+        except ValueError:                 # the modem passed something no standard can carry
+            self._cid_audio = None
+
     def poll(self) -> list[PortEvent]:
         events, self._events = self._events, []
-        for line in self._pump():
+        lines = self._pump()
+        for line in lines:
             self._line_in(line, events)
+        if self._cid_new and not any(ln.partition("=")[0].strip() in ("DATE", "TIME", "NMBR", "NAME")
+                                     for ln in lines):
+            self._cid_new = False              # the block of caller-ID lines is complete
+            self._encode_caller_id()
         if self._ring_left_ms:
             self._ring_left_ms -= FRAME_MS
             if self._ring_left_ms <= 0:
@@ -196,6 +232,7 @@ class VoiceModemPort(FxoPort):
             if key.strip() in ("NMBR", "NAME") and "nmbr" in self._cid_partial:
                 self.caller_id = {"number": self._cid_partial.get("nmbr"), "name": self._cid_partial.get("name"),
                                   "date": self._cid_partial.get("date"), "time": self._cid_partial.get("time")}
+                self._cid_new = True
             return
         if self._waiting is None:
             return
@@ -203,7 +240,7 @@ class VoiceModemPort(FxoPort):
             if self._waiting == "AT+VTR" and line == "CONNECT":
                 self._streaming = True
             if self._waiting == "ATH0":
-                self.caller_id, self._cid_partial = None, {}
+                self.caller_id, self._cid_partial, self._cid_audio = None, {}, None
             self._waiting = None
             if self.fault is not None:
                 self.fault = None

@@ -139,3 +139,20 @@ device = "/dev/ttyUSB0"
     modem.step()
     t = board.tick({})
     assert [e.type for e in t.events] == [EventType.RING_ON] and t.rx["fxo1"].shape == (FRAME,)
+
+
+def test_modem_caller_id_reaches_rx_as_the_line_signal(rig):
+    """The engine decodes caller ID from rx on every FXO port; the modem's text is re-encoded there."""
+    from dsp_ext.callerid import CallerIdReceiver
+    port, modem = rig
+    port.init()
+    modem.ring("5551234", "ALICE")
+    cid = CallerIdReceiver(standard="auto")
+    msgs = []
+    for _ in range(400):
+        modem.step()
+        rx = port.exchange_audio(None)
+        port.poll()
+        msgs += cid.process(rx)
+    got = [m for m in msgs if getattr(m, "number", None)]
+    assert [(m.number, m.name) for m in got] == [("5551234", "ALICE")]
