@@ -4,6 +4,7 @@
  * file names (an X-macro: HARNESS_FUZZERS expands X(name) for each).
  *
  *   harness CASES [NAME]   run CASES buffers through every fuzzer (or only NAME)
+ *   harness 0 smoke        the non-fuzz API smoke in harness_smoke.c
  *
  * Buffers: silence, full-scale noise, rail-to-rail squares, clipped sines at
  * random frequencies, 2100 Hz with phase reversals, DTMF pairs, FSK-like
@@ -25,6 +26,8 @@ typedef void (*fuzz_fn)(const int16_t *buf, size_t n, uint32_t seed);
 #define X(name) void fuzz_##name(const int16_t *buf, size_t n, uint32_t seed);
 HARNESS_FUZZERS
 #undef X
+
+void harness_smoke(void);
 
 static const struct {
     const char *name;
@@ -100,6 +103,11 @@ int main(int argc, char **argv)
 {
     int cases = argc > 1 ? atoi(argv[1]) : 100;
     const char *only = argc > 2 ? argv[2] : NULL;
+    if (only && strcmp(only, "smoke") == 0) {
+        harness_smoke();
+        printf("harness: smoke passed\n");
+        return 0;
+    }
     for (int c = 0; c < cases; c++) {
         uint32_t seed = (uint32_t)c;
         size_t n = lengths[(size_t)c % (sizeof(lengths) / sizeof(lengths[0]))];
