@@ -19,7 +19,8 @@ Modelled from the datasheet's register map (Si3210 numbering):
   DR93  DC-DC: bit 7 calibration, self-clearing      DR96 calibration: bit 6 starts, self-clearing
 Indirect registers are not initialised by reset (they read 0 until written):
 the audio gains (IR26 DAC, IR27 ADC, 0x4000 = 0 dB) must be written or the
-channel stays silent, as on the real chip.
+channel stays silent, and power-alarm thresholds (IR32..34) left at 0 trip as
+soon as loop current flows.
 
 Line side: a `VirtualPhone` (or anything with its `step` contract).
 """
@@ -252,8 +253,15 @@ class Si3215Emulator:
             return
         lf = self.linefeed
         powered = self.dcdc_on and self.dr[82] > 0
-        if self.alarm is not None and lf != LF_OPEN:
-            self.dr[19] |= 1 << (self.alarm + 1)                     # pq1..pq6 = bits 2..7
+        alarm = self.alarm
+        if alarm is None and self._prev_lcr and lf in FEEDING:
+            # transistor power thresholds (IR32..34) still at 0: any loop current trips them
+            for pair, thr in enumerate(self.ir[32:35]):
+                if thr == 0:
+                    alarm = 2 * pair + 1
+                    break
+        if alarm is not None and lf != LF_OPEN:
+            self.dr[19] |= 1 << (alarm + 1)                          # pq1..pq6 = bits 2..7
             if self.dr[67] & 0x01:                                     # auto-open on power alarm
                 self._set_linefeed(LF_OPEN)
                 lf = LF_OPEN

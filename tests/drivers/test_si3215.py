@@ -237,3 +237,12 @@ def test_companded_timeslots(driver_fmt, bus_fmt, clean):
     err = heard.astype(float) - tone[-heard.size:].astype(float)
     snr = 10 * np.log10(np.mean(tone.astype(float) ** 2) / max(np.mean(err ** 2), 1e-9))
     assert (snr > 30) == clean                                   # G.711 is ~38 dB SNR; the wrong law is not
+
+
+def test_unset_power_alarm_threshold_trips_on_the_first_call(fxs):
+    fxs.port.write_indirect(33, 0)                 # as if bring-up had skipped the Q3/Q4 threshold
+    fxs.phone.off_hook()
+    ev = fxs.frames(5)
+    assert EventType.FAULT in types(ev) and "Q3" in fxs.port.fault
+    fxs.port.write_indirect(33, 0x2600)
+    assert types(fxs.frames(150))[0] == EventType.RECOVERED
