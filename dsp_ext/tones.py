@@ -24,6 +24,7 @@ BLOCK_MS = BLOCK * 1000 // RATE
 MODULATION_DEPTH = 0.5          # AM depth we generate for "f1 x f2" tones
 MIN_TONE_DBM0 = -42.0           # weakest tone component we still call "on"
 PURITY = 0.75                   # the signature must carry this share of the block's power
+FREQ_TOL = 0.025                # accepted frequency error of a tone (exchanges hold ~1%)
 GLITCH_MS = 100                 # on/off runs shorter than this are dropouts, not cadence
 CADENCE_TOL = 0.1               # relative tolerance on each on/off period ...
 CADENCE_SLACK_MS = 50           # ... plus this much for block quantisation
@@ -78,6 +79,14 @@ class ToneGenerator:
         return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
 
 
+def _rolloff(df):
+    """Power of a BLOCK-sample DFT bin for a tone `df` Hz off its centre, relative to on-centre."""
+    x = np.pi * np.asarray(df, dtype=np.float64) / RATE
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(np.abs(x) < 1e-9, 1.0, np.sin(BLOCK * x) / (BLOCK * np.sin(x)))
+    return np.maximum(r * r, 0.05)
+
+
 def _components(spec: ToneSpec) -> tuple[float, ...]:
     if spec.modulated:
         f1, f2 = spec.freqs
@@ -102,26 +111,39 @@ class _Run:
 class _Signature:
     """On/off state and run history of one frequency set."""
 
-    def __init__(self, freq_index: list[int], modulated: bool) -> None:
+    def __init__(self, freq_index: list[int], freqs: tuple[float, ...], modulated: bool) -> None:
         self.freq_index = freq_index
         self.modulated = modulated
+        # frequency tolerance of each component (the carrier's for a modulated tone)
+        self.tol = np.array([max(FREQ_TOL * f, 6.0) for f in freqs])
         self.runs: list[_Run] = []
         self.level_dbm0 = -99.0
 
-    def is_on(self, powers: np.ndarray, total: float) -> bool:
-        p = powers[self.freq_index]
+    def judge(self, power: np.ndarray, offset: np.ndarray, known: np.ndarray,
+              total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per block (rows): is this signature on, and its level in dBm0.
+
+        power: mean square at each analysed frequency; offset: measured
+        frequency offset (Hz), valid where `known` (the tone was there in the
+        previous block too); total: the block's mean square."""
+        idx = self.freq_index
         floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
         if self.modulated:
-            # carrier strongest and the sidebands balanced: a plain tone a few
-            # Hz off the carrier (a held note of music) leans to one side
-            lo, mid, hi = p
-            ok = (mid >= floor and mid >= max(lo, hi) and max(lo, hi) <= 2 * min(lo, hi)
-                  and p.sum() >= PURITY * total)
+            lo, mid, hi = idx
+            # the carrier's offset applies to the sidebands as well
+            bad = known[:, mid] & (np.abs(offset[:, mid]) > self.tol[0])
+            p = power[:, idx] / np.where(known[:, mid], _rolloff(offset[:, mid]), 1.0)[:, None]
+            # sidebands count only as much as the weaker one: a plain tone near the
+            # carrier leaks into one sideband bin, real AM fills both
+            share = p[:, 1] + 2 * np.minimum(p[:, 0], p[:, 2])
+            ok = ~bad & (p[:, 1] >= floor) & (p[:, 1] >= 0.5 * np.maximum(p[:, 0], p[:, 2])) & (share >= PURITY * total)
         else:
-            ok = bool(np.all(p >= floor)) and bool(np.all(p >= p.max() / 16)) and p.sum() >= PURITY * total
-        if ok:
-            self.level_dbm0 = 10 * math.log10(p.max() / DBM0_RMS ** 2)
-        return ok
+            bad = np.any(known[:, idx] & (np.abs(offset[:, idx]) > self.tol), axis=1)
+            p = power[:, idx] / np.where(known[:, idx], _rolloff(offset[:, idx]), 1.0)
+            ok = (~bad & np.all(p >= floor, axis=1) & np.all(p >= p.max(axis=1, keepdims=True) / 16, axis=1)
+                  & (p.sum(axis=1) >= PURITY * total))
+        level = 10 * np.log10(np.maximum(p.max(axis=1), 1e-12) / DBM0_RMS ** 2)
+        return ok, level
 
     def add(self, on: bool, block: int) -> None:
         if self.runs and self.runs[-1].on == on:
@@ -174,22 +196,41 @@ class ToneDetector:
         for name, spec in self.specs.items():
             key = (_components(spec), spec.modulated)
             if key not in self._sigs:
-                self._sigs[key] = _Signature([freqs.index(f) for f in key[0]], spec.modulated)
+                self._sigs[key] = _Signature([freqs.index(f) for f in key[0]],
+                                             (spec.freqs[0],) if spec.modulated else key[0], spec.modulated)
             self._sig_of[name] = self._sigs[key]
         self._nf = len(freqs)
+        self._advance = 2 * np.pi * np.array(freqs) * BLOCK / RATE      # nominal phase advance per block
+        self._prev = np.zeros(len(freqs), complex)
         self._block = 0
         self._active: str | None = None
         self._active_since = 0
 
     def process(self, samples: np.ndarray) -> list[ToneEvent]:
         x = as_int16(samples)
-        out = np.empty((x.size // BLOCK + 1) * (self._nf + 1), dtype=np.float32)
+        width = 2 * self._nf + 1
+        out = np.empty((x.size // BLOCK + 1) * width, dtype=np.float32)
         nb = lib.tone_rx_process(self._state, samples_ptr(x), x.size,
                                  ffi.from_buffer("float[]", out), x.size // BLOCK + 1)
         events: list[ToneEvent] = []
-        for row in out[: nb * (self._nf + 1)].reshape(nb, self._nf + 1):
-            for sig in self._sigs.values():
-                sig.add(sig.is_on(row[:-1], float(row[-1])), self._block)
+        if nb == 0:
+            return events
+        rows = out[: nb * width].reshape(nb, width).astype(np.float64)
+        spectrum = rows[:, 0:-1:2] + 1j * rows[:, 1:-1:2]
+        prev = np.vstack([self._prev[None, :], spectrum[:-1]])
+        self._prev = spectrum[-1].copy()
+        power = np.abs(spectrum) ** 2
+        floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
+        known = (power >= floor) & (np.abs(prev) ** 2 >= floor)
+        # frequency from the phase advance since the previous block
+        turn = np.angle(spectrum * np.conj(prev)) - self._advance
+        offset = ((turn + np.pi) % (2 * np.pi) - np.pi) * (RATE / (2 * np.pi * BLOCK))
+        judged = [(sig, *sig.judge(power, offset, known, rows[:, -1])) for sig in self._sigs.values()]
+        for b in range(nb):
+            for sig, on, level in judged:
+                if on[b]:
+                    sig.level_dbm0 = float(level[b])
+                sig.add(bool(on[b]), self._block)
             self._block += 1
             events += self._decide()
         return events

@@ -15,10 +15,14 @@ int tone_rx_init(tone_rx_t *s, const float *freqs, int nfreq, int block)
         return -1;
     s->nfreq = nfreq;
     s->block = block;
-    for (int k = 0; k < nfreq; k++)
-        s->coef[k] = (float) (2.0 * cos(2.0 * M_PI * freqs[k] / 8000.0));
-    /* a sine of peak A gives |X| = A N / 2, so |X|^2 * 2 / N^2 = A^2 / 2 */
-    s->scale = 2.0f / ((float) block * (float) block);
+    for (int k = 0; k < nfreq; k++) {
+        double w = 2.0 * M_PI * freqs[k] / 8000.0;
+        s->coef[k] = (float) (2.0 * cos(w));
+        s->cosw[k] = (float) cos(w);
+        s->sinw[k] = (float) sin(w);
+    }
+    /* a sine of peak A gives |X| = A N / 2, so (|X| sqrt(2) / N)^2 = A^2 / 2 */
+    s->scale = (float) (sqrt(2.0) / block);
     return 0;
 }
 
@@ -61,13 +65,13 @@ int tone_rx_process(tone_rx_t *s, const int16_t *in, int n, float *out, int max_
             break;
         }
         if (blocks < max_blocks) {
-            float *o = out + (size_t) blocks * (size_t) (nf + 1);
+            float *o = out + (size_t) blocks * (size_t) (2 * nf + 1);
             for (int k = 0; k < nf; k++) {
-                /* |X|^2 = s1^2 + s2^2 - coef s1 s2 */
-                float p = s1[k] * s1[k] + s2[k] * s2[k] - s->coef[k] * s1[k] * s2[k];
-                o[k] = p > 0.0f ? p * s->scale : 0.0f;
+                /* X e^{j w (N-1)} = s1 - e^{-j w} s2 */
+                o[2 * k] = (s1[k] - s->cosw[k] * s2[k]) * s->scale;
+                o[2 * k + 1] = s->sinw[k] * s2[k] * s->scale;
             }
-            o[nf] = energy / (float) s->block;
+            o[2 * nf] = energy / (float) s->block;
             blocks++;
         }
         tone_rx_reset(s);

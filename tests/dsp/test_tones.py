@@ -134,3 +134,31 @@ def test_learning_refuses_what_is_not_a_tone(what):
              "short": tone((425,), 500, -13)}[what]
     with pytest.raises(ValueError, match="no tone|no steady tone|too short"):
         learn_tone(x)
+
+
+@pytest.mark.parametrize("dev", [-0.02, 0.02])
+def test_tones_two_percent_off_frequency_are_recognised(dev):
+    missed = []
+    for country in sorted(PROFILES):
+        for name in NAMES:
+            spec = PROFILES[country].tone(name)
+            freqs = ((spec.freqs[0] * (1 + dev), spec.freqs[1]) if spec.modulated
+                     else tuple(f * (1 + dev) for f in spec.freqs))
+            gen = ToneGenerator(ToneSpec(freqs, spec.cadence_ms, spec.level_dbm0, spec.modulated))
+            seconds = 13 if name == "ringback" else 4
+            x = np.concatenate([np.zeros(RATE // 2, np.int16), gen.generate(RATE * seconds), np.zeros(RATE, np.int16)])
+            if [e.tone for e in ToneDetector(country).process(x) if e.kind == "start"] != [name]:
+                missed.append((country, name))
+    assert missed == []
+
+
+@pytest.mark.parametrize("level, noise_dbm0", [(-36, -50), (-30, -40)])
+def test_weak_busy_tone_in_line_noise_for_disconnect_supervision(level, noise_dbm0):
+    for country in sorted(PROFILES):
+        spec = PROFILES[country].busy
+        x = ToneGenerator(ToneSpec(spec.freqs, spec.cadence_ms, level, spec.modulated)).generate(RATE * 6).astype(float)
+        x = np.concatenate([np.zeros(RATE // 2), x, np.zeros(RATE * 3)])
+        x = np.clip(np.rint(x + noise(x.size, noise_dbm0)), -32768, 32767).astype(np.int16)
+        starts = [e.tone for e in ToneDetector(country, ("busy", "congestion")).process(x) if e.kind == "start"]
+        # Japan and Australia send busy and congestion alike but for level; either means "far end gone"
+        assert starts == (["busy"] if country not in ("JP", "AU") else starts[:1]) and len(starts) == 1, country

@@ -50,19 +50,20 @@ static void run_tone_rx(const int16_t *buf, size_t n, uint32_t *r)
         __builtin_trap();
     if (ok != 0)
         return;
-    static float out[(FUZZ_LEN / 16 + 1) * (TONE_MAX_FREQS + 1) + 1];
+    static float out[(FUZZ_LEN / 16 + 1) * (2 * TONE_MAX_FREQS + 1) + 1];
     size_t i = 0;
     while (i < n) {
         size_t take = next_random(r) % 3000;
         if (take > n - i)
             take = n - i;
         int max_blocks = (int) take / block + 1;
-        out[(size_t) max_blocks * (size_t) (nfreq + 1)] = 12345.0f;    /* guard just past the end */
+        size_t row = (size_t) (2 * nfreq + 1);
+        out[(size_t) max_blocks * row] = 12345.0f;    /* guard just past the end */
         int got = tone_rx_process(&s, buf + i, (int) take, out, max_blocks);
-        if (got < 0 || got > max_blocks || out[(size_t) max_blocks * (size_t) (nfreq + 1)] != 12345.0f)
+        if (got < 0 || got > max_blocks || out[(size_t) max_blocks * row] != 12345.0f)
             __builtin_trap();
-        for (int k = 0; k < got * (nfreq + 1); k++)
-            if (!(out[k] >= 0.0f) || !isfinite(out[k]))
+        for (size_t k = 0; k < (size_t) got * row; k++)
+            if (!isfinite(out[k]) || ((k + 1) % row == 0 && !(out[k] >= 0.0f)))
                 __builtin_trap();
         i += take ? take : 1;
     }
