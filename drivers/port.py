@@ -144,11 +144,11 @@ class Board(abc.ABC):
     def fxo_ports(self) -> list[FxoPort]:
         return [p for p in self.ports if isinstance(p, FxoPort)]
 
-    def start(self) -> None:
-        pass
+    def start(self) -> None:  # noqa: B027 - optional hook: most boards have nothing to start
+        """Bring the hardware up (reset chips, open the PCM stream)."""
 
-    def stop(self) -> None:
-        pass
+    def stop(self) -> None:  # noqa: B027 - optional hook
+        """Release the hardware: ports on hook / open, streams closed."""
 
     @property
     def realtime(self) -> bool:
