@@ -167,6 +167,8 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (routes_auth, routes_account, routes_status, routes_history, routes_config, routes_users):
         app.include_router(module.router)
+    from . import routes_permissions
+    app.include_router(routes_permissions.router)
     _forward_call_records(control, records)
     if sim_token:
         _mount_sim_api(app, sim_token)

@@ -34,6 +34,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("PBX", (
         Page("Extensions", "/extensions", ("admin",), "ext"),
         Page("Lines", "/lines", ("admin",), "line"),
+        Page("Permissions", "/permissions", ("admin",), "gear"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
     Section("System", (

@@ -16,7 +16,8 @@ router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 PAGE_SIZE = 25
 # `CallRecords` dispositions and how the page names them (None = the call is still up).
-DISPOSITIONS = {"answered": "Answered", "no_answer": "No answer", "busy": "Busy", "failed": "Failed"}
+DISPOSITIONS = {"answered": "Answered", "no_answer": "No answer", "busy": "Busy", "failed": "Failed",
+                "denied": "Denied"}
 
 
 class HistoryQueryError(ValueError):
@@ -56,6 +57,11 @@ async def _search(request: Request, args: dict[str, Any]) -> tuple[list[dict], b
     search_args["limit"] = PAGE_SIZE + 1      # one extra row says whether a next page exists
     rows = await run_in_threadpool(lambda: records.search(**search_args))
     rows = [dict(r) for r in rows]
+    reasons = getattr(records, "reasons", None)     # why a call was denied or cut short
+    if reasons is not None and rows:
+        why = await run_in_threadpool(lambda: reasons(r["call_id"] for r in rows))
+        for r in rows:
+            r["reason"] = why.get(r["call_id"])
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 

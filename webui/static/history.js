@@ -34,7 +34,7 @@
     return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
   }
 
-  const LABELS = { answered: "Answered", no_answer: "No answer", busy: "Busy", failed: "Failed" };
+  const LABELS = { answered: "Answered", no_answer: "No answer", busy: "Busy", failed: "Failed", denied: "Denied" };
 
   function talkTime(r) {
     return typeof r.talk === "number" ? window.linebox.formatDuration(r.talk) : "";
