@@ -91,7 +91,7 @@ void dtmf_rx_reset(dtmf_rx_t *s)
     s->x1 = s->x2 = 0.0f;
     s->hf_energy = s->h1_hf_energy = 0.0f;
     s->fill = s->half = 0;
-    s->samples = 0;
+    /* s->samples keeps counting: event times stay on the receiver's own clock */
     s->prev_hit = 0;
     s->prev_fill = 0.0f;
     s->pending = 0;

@@ -54,7 +54,7 @@ typedef struct {
     float hf_purity;               /* the tones' share of that energy needed to qualify */
     int fill;                      /* samples in the current half */
     int half;                      /* 0: first half, 1: second half */
-    uint64_t samples;              /* samples consumed since init/reset */
+    uint64_t samples;              /* samples consumed since init (reset keeps counting) */
     /* decision state */
     char prev_hit;                 /* digit the previous block qualified as, or 0 */
     float prev_fill;               /* estimated samples of tone in the previous block */

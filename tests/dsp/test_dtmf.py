@@ -313,3 +313,14 @@ def test_we_decode_spandsp_digits():
         sp.dtmf_tx_free(tx)
     assert n >= len(seq) * 800 - 400
     assert digits(run(x)) == seq
+
+
+def test_reset_forgets_a_digit_in_progress_but_keeps_the_clock():
+    rx = DtmfReceiver()
+    x = to16(burst("5", 200))
+    assert [e.kind for e in rx.process(x[:800])] == ["start"]
+    rx.reset()
+    ev = rx.process(np.concatenate([x[800:], to16(silence(100))]))
+    # the tone still playing after the reset is a new digit, timed on the same clock
+    assert [(e.kind, e.digit) for e in ev] == [("start", "5"), ("end", "5")]
+    assert 0.1 <= ev[0].time <= 0.12 and abs(ev[1].time - 0.2) <= 0.015
