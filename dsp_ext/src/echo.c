@@ -344,7 +344,7 @@ static void end_block(echo_t *s)
     float out_ms = s->acc_out / ECHO_BLOCK;
     if (s->far_hold == 0 && !s->nlp_active) {
         /* asymmetric smoothing: quick to fall, slow to rise */
-        s->noise_level += (out_ms < s->noise_level ? 0.05f : 0.01f) * (out_ms - s->noise_level);
+        s->noise_level = flush(s->noise_level + (out_ms < s->noise_level ? 0.05f : 0.01f) * (out_ms - s->noise_level));
     }
 
     /* Disabler (tone_state is refreshed by echo_process just before this). */
@@ -437,7 +437,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
                 float cn = 0.0f;
                 if (s->flags & ECHO_CNG) {
                     /* uniform noise has variance 1/3 of its peak^2 */
-                    float u = (float)(int32_t)xorshift(&s->rng) * (1.0f / 2147483648.0f);
+                    float u = (float)xorshift(&s->rng) * (2.0f / 4294967296.0f) - 1.0f;
                     cn = u * sqrtf(3.0f * s->noise_level);
                 }
                 result = cn;
