@@ -301,9 +301,13 @@ class OutsidePolicy:
     def revoke(self, channel: str) -> None:
         self._grants.pop(channel, None)
 
-    def _auth_code_app(self, engine: Engine, ch: Channel, arg: str = "") -> None:
+    def _auth_code_app(self, engine: Engine, ch: Channel, arg: str = "", call: Call | None = None) -> None:
         """*0<code># on a phone: the next outside call from it uses the code's class."""
-        if not isinstance(ch, FxsChannel):
+        if not isinstance(ch, FxsChannel):       # a (hand-edited) inbound route to it: never for a line
+            if call is not None:
+                engine.records.set_reason(call.id, "authorisation codes are for extensions only")
+                call.end("denied")
+            Refused(engine, ch)
             return
         source = ch.extension or ch.name
         if self.locked(source):

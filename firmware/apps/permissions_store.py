@@ -23,12 +23,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from typing import Any
 
 from ..config import ConfigError
 from .permissions_patterns import CATEGORIES, PatternError, country_numbers, normalise_pattern
+
+log = logging.getLogger("linebox.permissions")
 
 TABLE = "permissions"
 CLASSES = ("internal", "local", "national", "international", "premium")
@@ -86,9 +89,12 @@ def load(config: Any) -> dict[str, Any]:
         # a hand-edited value of the wrong type is ignored (the default stands), never trusted
         if key in out and type(value) is type(out[key]):
             if key in ("disa", "trunk_to_trunk"):
-                out[key].update(value)
+                out[key].update({k: v for k, v in value.items()
+                                 if k in out[key] and type(v) is type(out[key][k])})
             else:
                 out[key] = copy.deepcopy(value)
+    if out["default_class"] not in CLASSES:
+        out["default_class"] = DEFAULTS["default_class"]
     return out
 
 
@@ -96,8 +102,19 @@ def effective_classes(perms: dict[str, Any], country: str) -> dict[str, dict[str
     classes = default_class_patterns(country)
     for cls, custom in perms.get("classes", {}).items():
         if cls in classes and isinstance(custom, dict):
-            classes[cls] = {"allow": list(custom.get("allow", [])), "deny": list(custom.get("deny", []))}
+            classes[cls] = {k: _valid_patterns(custom.get(k), f"class {cls} {k}") for k in ("allow", "deny")}
     return classes
+
+
+def _valid_patterns(value: Any, what: str) -> list[str]:
+    """Stored patterns, minus any a hand edit broke (logged): the engine must never trip on one."""
+    out = []
+    for p in value if isinstance(value, list) else []:
+        try:
+            out.append(normalise_pattern(p) if isinstance(p, str) else normalise_pattern(""))
+        except PatternError as exc:
+            log.error("permissions: %s: ignoring stored pattern %r: %s", what, str(p)[:30], exc)
+    return out
 
 
 def _write(config: Any, perms: dict[str, Any]) -> None:
