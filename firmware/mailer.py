@@ -93,17 +93,21 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     return msg
 
 
-def deliver(msg: EmailMessage, settings: dict) -> None:
-    """One SMTP conversation with the configured server; raises on any failure."""
+def deliver(msg: EmailMessage, settings: dict, context: ssl.SSLContext | None = None,
+            timeout: float = TIMEOUT_S) -> None:
+    """One SMTP conversation with the configured server; raises on any failure.
+
+    TLS (STARTTLS or SSL) verifies the server's certificate against `context`
+    (default: the system's CAs), so the password never goes to an impostor."""
     host, port = settings.get("smtp_host") or "", int(settings.get("smtp_port") or 25)
     security = settings.get("smtp_security") or "starttls"
     if not host:
         raise MailError("No SMTP server configured.")
-    context = settings.get("ssl_context") or ssl.create_default_context()
+    context = context or ssl.create_default_context()
     if security == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_S, context=context)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
     else:
-        client = smtplib.SMTP(host, port, timeout=TIMEOUT_S)
+        client = smtplib.SMTP(host, port, timeout=timeout)
     with client:
         client.ehlo()
         if security == "starttls":
@@ -115,9 +119,13 @@ def deliver(msg: EmailMessage, settings: dict) -> None:
 
 
 class Mailer:
-    def __init__(self, settings: Callable[[], dict], retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS) -> None:
+    def __init__(self, settings: Callable[[], dict], retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
+                 ssl_context: ssl.SSLContext | None = None, timeout: float = TIMEOUT_S) -> None:
         self._settings = settings
+        self.timeout = timeout
         self.retry_delays = retry_delays
+        self.ssl_context = ssl_context
+        self.attempts = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._cond = threading.Condition()
@@ -153,19 +161,39 @@ class Mailer:
             settings = self._settings()
             try:
                 msg = build_message(mail, settings.get("smtp_from") or "")
-                deliver(msg, settings)
+                deliver(msg, settings, self.ssl_context, self.timeout)
             except MailError as exc:        # nothing a retry would fix
                 log.error("e-mail to %s not sent: %s", header_text(mail.to, 80), exc)
                 self.failed += 1
                 return
+            except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused,
+                    smtplib.SMTPSenderRefused) as exc:
+                # Refused for good (wrong password, unknown address): retrying only repeats it.
+                self._attempted()
+                log.error("e-mail to %s refused by the server: %s", header_text(mail.to, 80),
+                          header_text(exc, 200))
+                self.failed += 1
+                return
             except (OSError, smtplib.SMTPException) as exc:
+                self._attempted()
                 log.warning("e-mail to %s: attempt %d failed: %s", header_text(mail.to, 80), attempt + 1,
                             header_text(exc, 200))
                 continue
             self.sent += 1
+            self._attempted()
             return
         self.failed += 1
         log.error("e-mail to %s given up after %d attempts", header_text(mail.to, 80), len(self.retry_delays) + 1)
+
+    def _attempted(self) -> None:
+        with self._cond:
+            self.attempts += 1
+            self._cond.notify_all()
+
+    def wait_attempts(self, n: int, timeout: float = 10.0) -> bool:
+        """True once `n` delivery attempts (failed or not) have been made (tests)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.attempts >= n, timeout)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once every queued mail was delivered or given up (tests, shutdown)."""
