@@ -207,13 +207,18 @@ class OutsidePolicy:
         if not decision.allowed:
             self._refuse_call(call, decision)
             return False
+        self.commit(call, line, decision)
+        return True
+
+    def commit(self, call: Call, line: FxoChannel, decision: Decision) -> None:
+        """An allowed outside leg starts: count it, use up the code, arm the duration limit.
+        (`admit` does this; a transfer that joins existing legs after `authorise` calls it.)"""
         if decision.rate_key is not None:
             self._recent_calls(decision.rate_key).append(self.engine.clock.now())
         if decision.grant_channel is not None:
             self._grants.pop(decision.grant_channel, None)      # one call per code entry
         if decision.max_duration_s:
             DurationLimit(self, call, line, decision.max_duration_s)
-        return True
 
     def _refuse_call(self, call: Call, decision: Decision) -> None:
         # %r: src may be an outside caller's caller ID (untrusted: quotes, escapes, no raw newlines)
