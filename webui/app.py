@@ -169,6 +169,8 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         app.include_router(module.router)
     from . import routes_permissions
     app.include_router(routes_permissions.router)
+    from . import routes_voicemail
+    app.include_router(routes_voicemail.router)
     _forward_call_records(control, records)
     if sim_token:
         _mount_sim_api(app, sim_token)

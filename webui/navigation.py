@@ -35,6 +35,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Extensions", "/extensions", ("admin",), "ext"),
         Page("Lines", "/lines", ("admin",), "line"),
         Page("Permissions", "/permissions", ("admin",), "gear"),
+        Page("Voicemail", "/voicemail", ALL_ROLES, "phone"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
     Section("System", (
