@@ -40,7 +40,7 @@ def _field(form: Any, name: str, limit: int = 200) -> str:
 
 
 def _page(request: Request, *, status_code: int = 200, error: str | None = None, done: str = "",
-          anchor: str = "") -> Response:
+          anchor: str = "", typed: dict[str, Any] | None = None) -> Response:
     store = _store()
     config = web(request).config
     perms = store.load(config)
@@ -53,14 +53,18 @@ def _page(request: Request, *, status_code: int = 200, error: str | None = None,
                   perms=perms, classes=classes, class_names=store.CLASSES, class_labels=store.CLASS_LABELS,
                   customised=set(perms["classes"]), extensions=extensions, codes=codes, country=country,
                   emergency=country_numbers(country).emergency, trunk_vias=store.TRUNK_VIAS,
-                  error=error, flash=DONE.get(done), anchor=anchor)
+                  error=error, flash=DONE.get(done), anchor=anchor, typed=typed or {"section": ""})
 
 
-async def _change(request: Request, fn: Callable[[Any], Any], done: str, anchor: str) -> Response:
+async def _change(request: Request, fn: Callable[[Any], Any], done: str, anchor: str,
+                  typed: dict[str, Any] | None = None) -> Response:
+    """Apply one change; on a refusal show the page again with the error and what was typed
+    (`typed["section"]` names the form it belongs to; codes are never sent back)."""
     try:
         await run_in_threadpool(lambda: fn(web(request).config))
     except _config_error() as exc:
-        return _page(request, status_code=400, error=str(exc), anchor=anchor)
+        return _page(request, status_code=400, error=str(exc), anchor=anchor,
+                     typed=dict(typed or {}, section=anchor))
     return RedirectResponse(f"/permissions?done={done}#{anchor}", status_code=303)
 
 
@@ -77,7 +81,8 @@ async def save_general(request: Request, user: AdminUser) -> Response:
     for key in store.LIMITS:
         changes[key] = _field(form, key, 10).strip()
     changes["trunk_to_trunk"] = {v: form.get(f"trunk_{v}") in ("on", "true", "1") for v in store.TRUNK_VIAS}
-    return await _change(request, lambda cfg: store.update_general(cfg, **changes), "saved", "general")
+    return await _change(request, lambda cfg: store.update_general(cfg, **changes), "saved", "general",
+                         changes)
 
 
 @router.post("/permissions/extensions/{number}")
@@ -88,7 +93,8 @@ async def save_extension(request: Request, number: str, user: AdminUser) -> Resp
     rate = _field(form, "calls_per_hour", 10).strip() or None
     minutes = _field(form, "max_minutes", 10).strip() or None
     return await _change(request, lambda cfg: store.set_extension_policy(cfg, number[:10], cls, rate, minutes),
-                         "saved", "extensions")
+                         "saved", "extensions",
+                         {"number": number[:10], "class": cls, "calls_per_hour": rate or "", "max_minutes": minutes or ""})
 
 
 @router.post("/permissions/classes/{cls}")
@@ -97,7 +103,7 @@ async def save_class(request: Request, cls: str, user: AdminUser) -> Response:
     store = _store()
     allow, deny = _field(form, "allow", 2000), _field(form, "deny", 2000)
     return await _change(request, lambda cfg: store.set_class_patterns(cfg, cls[:20], allow, deny),
-                         "saved", f"class-{cls[:20]}")
+                         "saved", f"class-{cls[:20]}", {"allow": allow, "deny": deny})
 
 
 @router.post("/permissions/classes/{cls}/reset")
@@ -112,7 +118,8 @@ async def add_code(request: Request, user: AdminUser) -> Response:
     form = await request.form()
     store = _store()
     label, code, cls = _field(form, "label", 100), _field(form, "code", 40), _field(form, "class", 20)
-    return await _change(request, lambda cfg: store.add_auth_code(cfg, label, code, cls), "added", "codes")
+    return await _change(request, lambda cfg: store.add_auth_code(cfg, label, code, cls), "added", "codes",
+                         {"label": label, "class": cls})
 
 
 @router.post("/permissions/codes/delete")

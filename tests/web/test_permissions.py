@@ -77,6 +77,8 @@ def test_class_patterns_validated_saved_and_reset(env: WebEnv, admin: TestClient
         assert r.status_code == 400 and message in error_of(r.text), (allow, error_of(r.text))
         assert "<SCRIPT>" not in r.text                     # the typed pattern comes back escaped
     assert "&lt;SCRIPT&gt;" in r.text
+    r = _post(admin, "/permissions/classes/national", allow="NXXXXXX\n1NXX*", deny="1900.")
+    assert '<textarea name="allow" rows="4" maxlength="2000">NXXXXXX\n1NXX*</textarea>' in r.text   # kept
     r = _post(admin, "/permissions/classes/internal", allow="NXXXXXX", deny="")
     assert r.status_code == 400 and "reaches no outside number" in error_of(r.text)
     r = _post(admin, "/permissions/classes/bogus", allow="", deny="")
@@ -90,8 +92,10 @@ def test_authorisation_codes_are_write_only_and_checked(env: WebEnv, admin: Test
     _office(env)
     for code, message in (("1234", "consecutive digits"), ("7777", "one digit repeated"), ("12a4", "4 to 12 digits"),
                           ("201", "4 to 12 digits")):
-        r = _post(admin, "/permissions/codes", label="Alice", code=code, **{"class": "international"})
+        r = _post(admin, "/permissions/codes", label="Alice", code=code, **{"class": "local"})
         assert r.status_code == 400 and message in error_of(r.text), (code, error_of(r.text))
+        assert 'value="Alice"' in r.text and f'value="{code}"' not in r.text     # label kept, code not
+        assert '<option value="local" selected>' in r.text
     r = _post(admin, "/permissions/codes", label="Alice <b>", code="480157", **{"class": "international"})
     assert r.status_code == 303
     page = admin.get("/permissions").text
@@ -113,6 +117,7 @@ def test_disa_needs_a_code_and_general_limits_are_checked(env: WebEnv, admin: Te
                "pin_attempts": "3", "lockout_minutes": "15"}
     r = _post(admin, "/permissions/general", **general)
     assert r.status_code == 400 and "before the end of the call" in error_of(r.text)
+    assert 'name="warning_s" inputmode="numeric" maxlength="3" value="90"' in r.text
     r = _post(admin, "/permissions/general", **dict(general, warning_s="20", trunk_forward="on"))
     assert r.status_code == 303
     perms = store.load(env.config)
