@@ -46,11 +46,11 @@ typedef struct {
     float prev_re[8], prev_im[8];  /* whole previous block */
     float energy;                  /* sum of x^2 over the current half */
     float h1_energy;
-    /* talk-off guard: energy of the second difference x[n] - 2x[n-1] + x[n-2],
-     * which weights the spectrum by 16 sin^4(w/2) (see dtmf.c) */
+    /* talk-off guard: energy of x[n] - x[n-2], which weights the spectrum by
+     * 4 sin^2(w) (see dtmf.c) */
     float x1, x2;                  /* last two input samples */
     float hf_energy, h1_hf_energy;
-    float hf_weight[8];            /* 16 sin^4(w/2) of each tone */
+    float hf_weight[8];            /* 4 sin^2(w) of each tone */
     float hf_purity;               /* the tones' share of that energy needed to qualify */
     int fill;                      /* samples in the current half */
     int half;                      /* 0: first half, 1: second half */

@@ -243,7 +243,7 @@ def test_no_talk_off_on_speech_music_and_noise():
         for frame in (80,):
             ev = run(x, frame)
             hits += [(name, e.digit, round(e.time, 2)) for e in ev if e.kind == "start"]
-    assert total / RATE > 600           # at least ten minutes of material
+    assert total / RATE > 45 * 60       # at least 45 minutes of material
     assert hits == []
 
 
@@ -251,7 +251,7 @@ def test_digits_still_detected_over_background_speech():
     import corpus
     if not corpus.tools_available():
         pytest.skip("espeak-ng and sox are needed")
-    speech = dict(corpus.speech())["speech en-us+f3 p70 -18 dBm0"].astype(float)
+    speech = dict(corpus.speech(more=False))["speech en-us+f3 p70 s175 -18 dBm0"].astype(float)
     sig = dtmf_encode("159D#0", 60, 200, level_dbm0=-6, twist_db=2).astype(float)
     x = speech[:sig.size] * 10 ** (-8 / 20) + sig        # speech at -26 dBm0 behind the digits
     assert digits(run(x)) == "159D#0"
