@@ -66,6 +66,7 @@ LOCK_AFTER = 3                 # consecutive wrong PINs (any call) that lock the
 LOCK_BASE_S = 60.0             # first lock-out; doubles with each further one
 LOCK_MAX_S = 3600.0
 MWI_RETRY_MS = 5000            # phone busy when the indication changed: try again later
+MWI_GAP_S = 2.0                # quiet between two FSK messages to one phone (receivers need it)
 
 
 @dataclass
@@ -112,6 +113,7 @@ class VoicemailService:
         self.counts: dict[str, tuple[int, int]] = {}
         self.mwi_sent: dict[str, bool] = {}
         self._mwi_retry: dict[str, Timer] = {}
+        self._mwi_quiet_until: dict[str, float] = {}
         self.reload()
         for ext in self.boxes:             # start-up, not the tick: reading the disk is fine here
             self.counts[ext] = self.store.counts(ext)
@@ -168,6 +170,13 @@ class VoicemailService:
         pending = self._mwi_retry.pop(ext, None)
         if pending is not None:
             pending.cancel()
+        now = self.engine.clock.now()
+        quiet = self._mwi_quiet_until.get(ext, 0.0)
+        if now < quiet:
+            # Straight after the last message the phone's receiver is not listening yet.
+            self._mwi_retry[ext] = self.engine.timers.after_ms(int((quiet - now) * 1000) + 10,
+                                                               lambda: self.update_mwi(ext))
+            return
         if ch.handler is not None or ch.off_hook or ch.ringing or ch.source is not None or not ch.usable:
             # The phone is in use: on-hook FSK now would collide; its dial tone already tells.
             self._mwi_retry[ext] = self.engine.timers.after_ms(MWI_RETRY_MS, lambda: self.update_mwi(ext))
@@ -181,6 +190,7 @@ class VoicemailService:
             return                       # DTMF caller-ID countries have no FSK MWI; stutter tone only
         from dsp_ext.callerid import encode_mwi
         fsk = encode_mwi(want, std)
+        self._mwi_quiet_until[ext] = now + len(fsk) / RATE + MWI_GAP_S
         ch.port.set_onhook_transmission(True)
 
         def done() -> None:

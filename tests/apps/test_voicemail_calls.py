@@ -247,3 +247,17 @@ def test_call_back_to_an_outside_caller_goes_through_the_outside_line_dialling(p
     outbound = [r for r in pbx.records.search() if r["direction"] == "outbound"]
     # Whatever the outbound permissions decide, the call back is an ordinary outside call from 202.
     assert [(r["src"], r["dst"]) for r in outbound] == [("202", "5550177")]
+
+
+def test_indication_cleared_right_after_it_was_set_still_reaches_the_phone(pbx):
+    """Two FSK messages back to back: the second waits for the phone's receiver to be ready."""
+    leave_tone_message(pbx, "201", "202").on_hook()
+    owner = pbx.phone("202")
+    wait_mwi = service_of(pbx.engine).writer
+    pbx.run_until(lambda: wait_mwi.flush(10) and owner.message_waiting is True, 10)
+    svc = service_of(pbx.engine)
+    (msg,) = svc.store.messages("202", "new")
+    svc.store.delete("202", msg.id)              # as the web page does, then tells the engine
+    svc.refresh("202")
+    pbx.run_until(lambda: wait_mwi.flush(10) and owner.message_waiting is False, 10)
+    assert not owner.lamp
