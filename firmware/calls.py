@@ -63,7 +63,7 @@ class DialSession(ChannelHandler):
         if not self.digits:
             ch.silence()
         self.digits += digit
-        ch.set_state("dialing", detail=self.digits)
+        ch.set_state("dialing", detail=self.engine.shown_digits(self.digits))
         route = self.engine.plan.resolve(self.digits)
         if route.kind == "incomplete":
             ac = self.engine.plan.access_code

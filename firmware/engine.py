@@ -91,6 +91,7 @@ class Engine:
         # Apps that change the dial tone a phone hears (message waiting: stutter dial tone):
         # fn(engine, channel) -> tone name or None.
         self.dial_tone_policies: list[Callable[[Engine, FxsChannel], str | None]] = []
+        self.secret_digit_prefixes: list[str] = []    # feature codes followed by a secret (see shown_digits)
         self.outside_policy = OutsidePolicy(self)   # the one gate before any outside line (toll fraud)
         self.reload_config()
         from .apps import register_builtin
@@ -129,6 +130,14 @@ class Engine:
         for fn in self.media_listeners:
             fn()
         self.mark_dirty()
+
+    def shown_digits(self, digits: str) -> str:
+        """Dialled digits as the status page may show them: a secret after a feature code that
+        takes one (an authorisation code after *0) is masked."""
+        for prefix in self.secret_digit_prefixes:
+            if digits.startswith(prefix) and len(digits) > len(prefix):
+                return prefix + "•" * (len(digits) - len(prefix))
+        return digits
 
     def register_app(self, name: str, factory: AppFactory, code: str | None = None,
                      takes_arg: bool = False) -> None:

@@ -113,6 +113,7 @@ class OutsidePolicy:
         self._locked_until: dict[str, float] = {}       # source ("*" = everyone) -> end of lock-out
         self._grants: dict[str, Grant] = {}             # port -> code accepted on it
         engine.register_app("auth-code", self._auth_code_app, code=AUTH_CODE_FEATURE, takes_arg=True)
+        engine.secret_digit_prefixes.append(AUTH_CODE_FEATURE)    # never shown on the status page
         engine.register_app("disa", Disa)
         try:
             from ..config import DESTINATION_KINDS

@@ -170,7 +170,10 @@ def test_authorisation_code_lifts_the_class_for_one_call_and_is_never_recorded(p
     store.add_auth_code(pbx.config, "Boss", CODE, "international")
     settle(pbx)
     far = pbx.co.remote("01144207946000")
-    a = dial(pbx, "201", f"*0{CODE}#")
+    a = dial(pbx, "201", f"*0{CODE}")
+    status = {p.port: p for p in pbx.control.snapshot()}
+    assert status["fxs1"].detail == "*0" + "•" * len(CODE)       # the live status page never sees it
+    a.dial("#")
     pbx.run_until(lambda: pbx.state("fxs1") == "dialtone", 2)   # accepted: dial tone again
     a.clear_heard()
     pbx.run(0.5)
