@@ -49,7 +49,7 @@ def _write_raw(path, rate=RATE, channels=1, width=2, frames=b"\0\0" * 800):
 @pytest.mark.parametrize("command", ["dtmf-decode", "cid-decode", "faxtone-detect", "tones-learn",
                                      "tones-detect"])
 @pytest.mark.parametrize("problem, words", [
-    ("not-wav", "not a PCM WAV"), ("rate", "16000 Hz"), ("stereo", "stereo"), ("missing", "no such file"),
+    ("not-wav", "not a WAV file"), ("rate", "16000 Hz"), ("stereo", "stereo"), ("missing", "no such file"),
     ("8bit", "8-bit")])
 def test_bad_input_files(tmp_path, capsys, command, problem, words):
     path = tmp_path / "in.wav"
