@@ -162,3 +162,25 @@ def test_weak_busy_tone_in_line_noise_for_disconnect_supervision(level, noise_db
         starts = [e.tone for e in ToneDetector(country, ("busy", "congestion")).process(x) if e.kind == "start"]
         # Japan and Australia send busy and congestion alike but for level; either means "far end gone"
         assert starts == (["busy"] if country not in ("JP", "AU") else starts[:1]) and len(starts) == 1, country
+
+
+def test_stutter_dial_tone_then_continuous_and_am_tones():
+    x = ToneGenerator.for_country("US", "stutter_dial").generate(RATE * 3)
+    on = np.abs(x.reshape(-1, 400)).max(axis=1) > 0                 # 50 ms slices
+    assert on[:40].tolist() == ([True, True, False, False] * 10) and on[40:].all()
+    # Australia's dial tone: 425 Hz carrier, 25 Hz envelope, no energy at 425 +- 100 Hz
+    y = ToneGenerator.for_country("AU", "dial").generate(RATE).astype(float)
+    spec = np.abs(np.fft.rfft(y)) / (RATE / 2)
+    peaks = sorted(int(i) for i in np.argsort(spec)[-3:])
+    assert peaks == [400, 425, 450]
+    from dsp_ext.levels import dbm0_to_peak
+    assert abs(spec[425] - dbm0_to_peak(-13)) / dbm0_to_peak(-13) < 0.01
+    assert abs(spec[400] / spec[425] - 0.25) < 0.01                 # sidebands at depth / 2
+
+
+@pytest.mark.parametrize("country, name, words", [("US", "beep", "unknown tone"), ("XX", "busy", "unknown country")])
+def test_generator_and_detector_name_what_is_wrong(country, name, words):
+    with pytest.raises(ValueError, match=words):
+        ToneGenerator.for_country(country, name)
+    with pytest.raises(ValueError, match=words):
+        ToneDetector(country, (name,))
