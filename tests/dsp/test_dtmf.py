@@ -324,3 +324,13 @@ def test_reset_forgets_a_digit_in_progress_but_keeps_the_clock():
     # the tone still playing after the reset is a new digit, timed on the same clock
     assert [(e.kind, e.digit) for e in ev] == [("start", "5"), ("end", "5")]
     assert 0.1 <= ev[0].time <= 0.12 and abs(ev[1].time - 0.2) <= 0.015
+
+
+@pytest.mark.parametrize("law", ["ulaw", "alaw"])
+def test_through_g711_at_every_level(law):
+    """The line is G.711: quantisation noise grows relative to weak tones."""
+    from dsp_ext import g711
+    enc, dec = getattr(g711, f"{law}_encode"), getattr(g711, f"{law}_decode")
+    for level in (-3, -10, -20, -30, -35):
+        x = dtmf_encode("0123456789*#ABCD", 50, 50, level_dbm0=level, twist_db=2)
+        assert digits(run(np.concatenate([dec(enc(x)), np.zeros(800, np.int16)]))) == "0123456789*#ABCD", level
