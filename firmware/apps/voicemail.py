@@ -57,6 +57,7 @@ log = logging.getLogger("linebox.voicemail")
 OWN_MAILBOX_CODE = "*97"
 ANY_MAILBOX_CODE = "*98"
 MIN_MESSAGE_S = 1.0            # shorter than this: a hang-up after the beep, not a message
+KEY_TAIL_S = 0.3               # dropped from a message ended by a key: the key's DTMF tone
 MAX_GREETING_S = 60
 DIGIT_TIMEOUT_MS = 5000        # end of a PIN / mailbox number without #
 MENU_TIMEOUT_MS = 8000         # menu repeated after this silence, goodbye after MENU_TRIES
@@ -450,7 +451,10 @@ class LeaveMessage(VoicemailSession):
         now = self.engine.clock.now()
         self.message_id = mid = svc.store.new_message_id(now)
         self._caller = " ".join(p for p in (name, number) if p)
-        self.recording = svc.writer.recording(lambda: svc.store.begin_message(box, mid, number, name, now))
+        # A line caller's hang-up shows as busy tone seconds later: hold that much back to drop it.
+        hold = 400 if isinstance(self.ch, FxoChannel) else 30
+        self.recording = svc.writer.recording(lambda: svc.store.begin_message(box, mid, number, name, now),
+                                              hold_frames=hold)
         self.ch.taps.append(self._tap)
         self.after(int(svc.settings.get("max_message_s", 180)) * 1000, self._max_length)
 
@@ -460,23 +464,23 @@ class LeaveMessage(VoicemailSession):
 
     def _max_length(self) -> None:
         if self.mode == "recording":
-            self._stop(drop_tail=False)
+            self._stop()
             self.say(self.svc.prompts["message_saved"], self.svc.prompts["goodbye"], then=self.leave)
 
-    def _stop(self, drop_tail: bool) -> bool:
-        """End the recording; True when it was long enough to keep."""
+    def _stop(self, drop_s: float = 0.0) -> bool:
+        """End the recording without its last `drop_s` seconds; True when long enough to keep."""
         rec = self.recording
         if rec is None or rec.closed:
             return False
         if self._tap in self.ch.taps:
             self.ch.taps.remove(self._tap)
         self.mode = "recorded"
-        keep = rec.seconds - (0.3 if drop_tail else 0.0) >= MIN_MESSAGE_S
+        keep = rec.seconds - drop_s >= MIN_MESSAGE_S
         svc, box, mid, caller = self.svc, self.box, self.message_id, self._caller
         if keep:
-            rec.close(drop_tail, then=lambda _path: svc.message_recorded(box, mid, caller))
+            rec.close(drop_s, then=lambda _path: svc.message_recorded(box, mid, caller))
         else:
-            rec.close(True)
+            rec.close(rec.seconds)
             svc.writer.submit(lambda: svc.store.discard(box, mid))
         return keep
 
@@ -495,10 +499,10 @@ class LeaveMessage(VoicemailSession):
                 self.to_operator()
         elif self.mode == "recording":
             if digit in "#*":
-                self._stop(drop_tail=True)
+                self._stop(KEY_TAIL_S)
                 self.say(self.svc.prompts["message_saved"], self.svc.prompts["goodbye"], then=self.leave)
             elif digit == "0":
-                self._stop(drop_tail=True)
+                self._stop(KEY_TAIL_S)
                 self.to_operator()
 
     def end_session_keep_call(self) -> None:
@@ -511,15 +515,17 @@ class LeaveMessage(VoicemailSession):
         self.ch.silence()
 
     def on_hangup(self, ch: Channel) -> None:
-        self._stop(drop_tail=False)
+        self._stop()
         super().on_hangup(ch)
 
-    def leave(self) -> None:
-        self._stop(drop_tail=True)      # a line's far end gone: busy tone is the tail
-        super().leave()
+    def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
+        if isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
+            # The caller hung up when the tone began: drop the tone from the message.
+            self._stop(max(0.0, self.engine.clock.now() - at) + 0.2)
+        super().on_tone(ch, tone, kind, at)
 
     def finish(self) -> None:
-        self._stop(drop_tail=False)
+        self._stop()
         super().finish()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dsp_ext.levels import RATE
+from dsp_ext.levels import FRAME, RATE
 
 from ..atomic import GrowingFile
 from .voicemail_store import wav_header
@@ -72,15 +72,16 @@ class VoicemailWriter:
         with self._cond:
             return self._cond.wait_for(lambda: self._busy == 0, timeout)
 
-    def recording(self, open_path: Callable[[], Path]) -> Recording:
-        return Recording(self, open_path)
+    def recording(self, open_path: Callable[[], Path], hold_frames: int = 30) -> Recording:
+        return Recording(self, open_path, hold_frames)
 
 
 class Recording:
     """A WAV being recorded; `write` from the media tick, the file work on the writer thread.
 
-    The last `hold_frames` frames stay in memory before going to the file, so a
-    recording ended by a key press can drop the key's DTMF tone (`close(drop_tail=True)`).
+    The last `hold_frames` frames stay in memory before going to the file, so the
+    end of a recording can still be dropped when it closes (`close(drop_s=...)`): the
+    DTMF key that ended it, or the busy tone of a line whose caller hung up.
     """
 
     def __init__(self, writer: VoicemailWriter, open_path: Callable[[], Path], hold_frames: int = 30) -> None:
@@ -121,13 +122,14 @@ class Recording:
             self._unsynced = 0
             f.sync()
 
-    def close(self, drop_tail: bool = False, then: Callable[[Path | None], None] | None = None) -> None:
-        """Finish the file (final sync); `then(path)` runs on the media thread afterwards."""
+    def close(self, drop_s: float = 0.0, then: Callable[[Path | None], None] | None = None) -> None:
+        """Finish the file without its last `drop_s` seconds (as far as still held in memory);
+        `then(path)` runs on the media thread once it is synced and closed."""
         if self.closed:
             return
-        if not drop_tail:
-            while self._hold:
-                self._send(self._hold.popleft())
+        keep = max(0, len(self._hold) - round(drop_s * RATE / FRAME))
+        for _ in range(keep):
+            self._send(self._hold.popleft())
         self._hold.clear()
         self.closed = True
         self.writer.submit(self._close, then)

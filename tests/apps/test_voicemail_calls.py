@@ -152,6 +152,8 @@ def test_outside_caller_unanswered_leaves_message_with_caller_id(pbx):
     assert (msg.caller_number, msg.caller_name) == ("5550142", "ACME LTD")
     x = read_pcm(msg.wav)
     assert tone_level(x[RATE // 2: RATE + RATE // 2], 700) == pytest.approx(-10, abs=3)
+    assert 1.9 < len(x) / RATE < 3.0                 # the exchange's busy tone after the hang-up is cut
+    assert max(tone_level(x[-RATE // 2:], f) for f in (480, 620)) < -45
     pbx.run_until(lambda: pbx.state("fxo1") == "idle", 5)
 
 
