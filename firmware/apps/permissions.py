@@ -20,7 +20,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,6 +77,7 @@ class Decision:
     rate_key: str | None = None    # whose call-rate budget the call uses (None: not counted)
     max_duration_s: int = 0        # 0: no limit
     grant_channel: str | None = None   # an authorisation code on this port was used
+    origin: Origin | None = None   # who asked (the gate asks again for them when the line is seized)
 
 
 @dataclass
@@ -153,7 +154,9 @@ class OutsidePolicy:
         return g
 
     def authorise(self, origin: Origin, number: str) -> Decision:
-        number = str(number)
+        return replace(self._decide(origin, str(number)), origin=origin)
+
+    def _decide(self, origin: Origin, number: str) -> Decision:
         if not number.isdigit() or len(number) > MAX_NUMBER_DIGITS:
             return Decision(False, number[:MAX_NUMBER_DIGITS], "not a number that can be dialled")
         if origin.outside_party and not self.perms["trunk_to_trunk"].get(origin.via, False):
@@ -200,11 +203,13 @@ class OutsidePolicy:
 
     # ---- the gate in Call.dial_line
     def admit(self, call: Call, line: FxoChannel, number: str) -> bool:
-        """Before `call` seizes `line` to dial `number`: check (unless already decided for this
-        very number), count the call, arm the duration limit. A refused call ends as "denied"."""
-        decision: Decision | None = getattr(call, "outside_decision", None)
-        if decision is None or decision.number != number or not decision.allowed:
-            decision = self.authorise(self.origin_of(call.a), number)
+        """Before `call` seizes `line` to dial `number`: check, count the call, arm the duration
+        limit. A refused call ends as "denied"."""
+        earlier: Decision | None = getattr(call, "outside_decision", None)
+        # An earlier decision only says who is asking; the answer is always worked out afresh here,
+        # at the moment the line is seized (limits, codes and config may have changed meanwhile).
+        origin = earlier.origin if earlier is not None and earlier.origin is not None else self.origin_of(call.a)
+        decision = self.authorise(origin, number)
         call.outside_decision = decision
         if not decision.allowed:
             self._refuse_call(call, decision)

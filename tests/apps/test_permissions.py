@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from firmware.apps import permissions_store as store
-from firmware.apps.permissions import SIT_TONES, WARNING_FREQ, Origin
+from firmware.apps.permissions import SIT_TONES, WARNING_FREQ, Decision, Origin
 from firmware.calls import Call
 from firmware.config import ConfigError
 from firmware.harness import Pbx, dominant_freqs, tone_level
@@ -356,6 +356,23 @@ def test_outside_caller_on_a_line_cannot_be_dialled_out_by_a_raw_call(pbx):
     watch.run(3)
     assert call.ended and "fxo2" not in watch.seized
     assert reasons(pbx)[call.id].startswith("an outside caller may not be connected to an outside line")
+
+
+def test_a_decision_made_up_by_a_feature_does_not_open_the_gate(pbx):
+    store.set_extension_policy(pbx.config, "201", "internal")
+    settle(pbx)
+    eng = pbx.engine
+    phone = pbx.phone("201")
+    phone.off_hook()
+    pbx.run(0.5)
+    a = eng.channels["fxs1"]
+    call = Call(eng, a, "outbound", "201", "19005551234", line="fxo1")
+    call.outside_decision = Decision(True, "19005551234", "made up", "premium", "premium")
+    watch = LineWatch(pbx)
+    call.dial_line(eng.channels["fxo1"], "19005551234")
+    watch.run(2)
+    assert call.ended and watch.seized == set()
+    assert reasons(pbx)[call.id] == "premium number denied for class internal (pattern 1900NXXXXXX)"
 
 
 def test_transfer_and_forward_of_outside_callers_need_the_owners_permission(pbx):
