@@ -37,7 +37,7 @@
  * both tones are within 2% of nominal (Q.24: accept 1.5%, reject 3.5%;
  * voices' harmonics that pass the other tests sit 1.8-2.3% off),
  * and the tone carries on into the next half-block (see end_of_first_half);
- * together these need >= 26 ms of tone, while any 40 ms tone passes at every
+ * together these need >= 25.8 ms of tone, while any 40 ms tone passes at every
  * alignment. The frequency comes from the phase advance of each tone's DFT:
  * between the halves (coarse, unambiguous to +-78 Hz) and between the two
  * blocks (fine, ambiguous every 78 Hz, resolved by the coarse value). The
@@ -64,7 +64,7 @@
 #define DTMF_CONT_PURITY 0.25f
 #define DTMF_HF_PURITY 0.82f
 #define DTMF_HALF_BALANCE 0.7f          /* quieter half >= 0.7 of the louder (amplitude) */
-#define DTMF_CONFIRM 0.16f              /* next half: tone power >= 0.16 of the last half's (>= ~20 samples) */
+#define DTMF_CONFIRM 0.12f              /* next half: tone power >= 0.12 of the last half's (>= ~18 samples) */
 #define DTMF_FREQ_TOL 0.02f
 #define DTMF_END_MISSES 2
 
@@ -307,7 +307,7 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     /* Does the block qualify as a digit on its own? Winners are picked on
      * the raw bins; their powers are then measured free of mutual leakage. */
     char hit = 0;
-    float fill = 0.0f;
+    float fill;
     int lo = strongest(b.power, 0), hi = strongest(b.power, 4);
     int r = lo, c = hi - 4;
     dtmf_pair_t whole = unmix(b.re, b.im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
@@ -317,16 +317,19 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     float wc = 2.0f * (float) M_PI * dtmf_freqs[hi] / DTMF_RATE;
     float pr = corrected(whole.pa, coarse_hz(wr, first.a_re, first.a_im, second.a_re, second.a_im), dtmf_freqs[lo]);
     float pc = corrected(whole.pb, coarse_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im), dtmf_freqs[hi]);
-    if (shows(b.power, energy, s->min_block_power, r, c, 0.0f)
+    /* A tone filling a fraction f of the block has f^2 of a whole block's
+     * DFT power but f of its energy: the purity tests compare energies. */
+    float fill_r = fill_estimate(first.pa, second.pa), fill_c = fill_estimate(first.pb, second.pb);
+    fill = fill_r < fill_c ? fill_r : fill_c;
+    float er = pr * DTMF_BLOCK / (fill_r > 1.0f ? fill_r : 1.0f);
+    float ec = pc * DTMF_BLOCK / (fill_c > 1.0f ? fill_c : 1.0f);
+    if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE)
+        && shows(b.power, energy, s->min_block_power, r, c, 0.0f)
         && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power
-        && pr + pc >= DTMF_PURITY * energy
-        && s->hf_weight[lo] * pr + s->hf_weight[hi] * pc >= s->hf_purity * hf_energy
-        && twist_ok(pr, pc)) {
-        fill = fill_estimate(first.pa, second.pa) < fill_estimate(first.pb, second.pb)
-            ? fill_estimate(first.pa, second.pa) : fill_estimate(first.pb, second.pb);
-        if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE))
-            hit = dtmf_keys[r][c];
-    }
+        && er + ec >= DTMF_PURITY * energy
+        && s->hf_weight[lo] * er + s->hf_weight[hi] * ec >= s->hf_purity * hf_energy
+        && twist_ok(pr, pc))
+        hit = dtmf_keys[r][c];
 
     /* Continuation or end of the digit being reported. */
     if (s->current) {
@@ -390,7 +393,7 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
 /* Called when the first half of a block is complete: confirm or drop a
  * pending digit. Requiring the tone to carry on into this half is what
  * rejects short tones by a wide margin: two qualifying blocks then need a
- * whole block, >= 87 samples of another and ~20 of this half (>= 26 ms),
+ * whole block, >= 87 samples of another and ~18 of this half (>= 25.8 ms),
  * while any 40 ms tone satisfies it at every alignment. */
 static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events, int *count)
 {
