@@ -584,6 +584,14 @@ class MailboxOwner(VoicemailSession):
         if self.svc.locked(self.box):
             self.say(self.svc.prompts["locked"], then=self.goodbye)
             return
+        if not pin:
+            # Nothing keyed (timeout or a lone #): not a guess, so no lock-out count; the call's tries still.
+            self.pin_tries += 1
+            if self.pin_tries >= SESSION_PIN_TRIES:
+                self.goodbye()
+            else:
+                self._ask_pin()
+            return
         self.mode = "checking"
         stored = self.svc.boxes.get(self.box, {}).get("pin_hash")
         self.svc.writer.submit(lambda: check_pin(pin, stored), self._pin_checked)

@@ -141,6 +141,12 @@ def test_pin_brute_force_by_dtmf_locks_the_mailbox_with_back_off(pbx):
     assert "main" in seen
 
 
+def test_empty_pin_entries_end_the_call_but_do_not_lock_the_owner_out(pbx):
+    seen = login_attempt(pbx, ["", "", ""])
+    assert seen[-1] == "busy" and not service_of(pbx.engine).locked("202")
+    assert "main" in login_attempt(pbx, [PIN])
+
+
 def test_weak_pins_are_refused():
     for weak in ("123", "1111", "1234", "4321", "7890", "0987", "1212", "2020", "202", "20255", "123456789"):
         assert pin_problem(weak, "202") is not None, weak
