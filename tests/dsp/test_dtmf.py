@@ -180,15 +180,17 @@ def test_level_report():
         assert abs(ev[0].level_dbm0 - max(level, level + twist)) < 0.3
 
 
-def test_all_1000_bursts_in_white_noise_at_15db_snr():
-    """1000 bursts of 50 ms / 50 ms gap at -4 dBm0 (composite) with white noise at -19 dBm0."""
-    rng = np.random.default_rng(1000)
+@pytest.mark.parametrize("on_ms, snr_db", [(50, 15), (40, 15), (50, 12)])
+def test_all_1000_bursts_in_white_noise(on_ms, snr_db):
+    """1000 bursts (50 ms gaps) at -4 dBm0 (composite) in white noise at S/N 15 dB and worse."""
+    rng = np.random.default_rng(1000 + on_ms + snr_db)
     seq = "".join(rng.choice(list(DIGITS), 1000))
     per_tone = -4 - 10 * np.log10(2)
-    x = dtmf_encode(seq, 50, 50, level_dbm0=per_tone, twist_db=0).astype(np.float64)
-    assert abs(rms_dbm0(x) - (-4 - 3.0103)) < 0.1        # on half the time
+    x = dtmf_encode(seq, on_ms, 50, level_dbm0=per_tone, twist_db=0).astype(np.float64)
+    duty = on_ms / (on_ms + 50)
+    assert abs(rms_dbm0(x) - (-4 + 10 * np.log10(duty))) < 0.1
     from dsp_ext.levels import DBM0_RMS
-    x += rng.normal(0, DBM0_RMS * 10 ** (-19 / 20), x.size)
+    x += rng.normal(0, DBM0_RMS * 10 ** ((-4 - snr_db) / 20), x.size)
     rx = DtmfReceiver()
     ev = rx.process(to16(x))
     assert digits(ev) == seq
