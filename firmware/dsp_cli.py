@@ -4,7 +4,7 @@ JSON object per line on stdout; errors are one line on stderr with a non-zero
 exit status (2: bad input or usage, 1: the analysis found nothing usable, or
 the output could not be written).
 
-    linebox dsp dtmf-decode IN.wav
+    linebox dsp dtmf-decode IN.wav [--sent SENT.wav]
     linebox dsp dtmf-encode DIGITS OUT.wav [--on-ms --off-ms --level-dbm0 --twist-db]
     linebox dsp echo-cancel --far FAR.wav --near NEAR.wav OUT.wav [--tail-ms 128] [--no-nlp]
     linebox dsp cid-encode --standard bell202|v23|dtmf [--format sdmf|mdmf] --number N [--name NAME]
@@ -75,11 +75,15 @@ def _pairs(events, key, start_fields):
 
 def _dtmf_decode(args, out) -> int:
     from dsp_ext.dtmf import DtmfReceiver
-    x = read_wav(args.input)
+    x = np.concatenate([read_wav(args.input), np.zeros(FRAME * 4, np.int16)])   # 40 ms of silence ends a last digit
+    sent = None
+    if args.sent:
+        sent = read_wav(args.sent)[:x.size]
+        sent = np.concatenate([sent, np.zeros(x.size - sent.size, np.int16)])
     rx = DtmfReceiver()
     events = []
-    for f in _frames(np.concatenate([x, np.zeros(FRAME * 4, np.int16)])):   # 40 ms of silence ends a last digit
-        events += rx.process(f)
+    for i in range(0, x.size, FRAME):
+        events += rx.process(x[i:i + FRAME], sent=None if sent is None else sent[i:i + FRAME])
     for d in _pairs(events, lambda e: e.digit, lambda e: {"digit": e.digit, "level_dbm0": round(e.level_dbm0, 1)}):
         _emit(out, {"digit": d["digit"], "start": d["start"], "end": d["end"], "level_dbm0": d["level_dbm0"]})
     return 0
@@ -193,6 +197,8 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("dtmf-decode", help="list the DTMF digits in a recording")
     p.add_argument("input", metavar="IN.wav")
+    p.add_argument("--sent", metavar="SENT.wav",
+                   help="what was sent to the line meanwhile: digits that are only its echo are ignored")
     p.set_defaults(fn=_run, dsp_fn=_dtmf_decode)
 
     p = sub.add_parser("dtmf-encode", help="write DTMF digits to a WAV file")

@@ -172,3 +172,17 @@ def test_registered_in_the_linebox_command(tmp_path, capsys):
     from firmware.cli import main as linebox
     assert linebox(["dsp", "dtmf-encode", "42", str(tmp_path / "x.wav")]) == 0
     assert json.loads(capsys.readouterr().out)["digits"] == "42"
+
+
+def test_dtmf_decode_ignores_the_echo_of_what_was_sent(tmp_path, capsys):
+    from dsp_ext.dtmf import dtmf_encode
+    sent = dtmf_encode("123", 80, 80, level_dbm0=-8)
+    echo = np.concatenate([np.zeros(64), sent[:-64] * 0.3])                   # ~10 dB down, 8 ms late
+    far_digit = np.concatenate([np.zeros(sent.size), dtmf_encode("9", 80, 80, level_dbm0=-12)])
+    line = np.concatenate([echo, np.zeros(far_digit.size - echo.size)]) + far_digit
+    write_wav(tmp_path / "sent.wav", sent)
+    write_wav(tmp_path / "line.wav", line)
+    status, out, _ = cli(capsys, "dtmf-decode", tmp_path / "line.wav")
+    assert status == 0 and "".join(d["digit"] for d in out) == "1239"
+    status, out, _ = cli(capsys, "dtmf-decode", tmp_path / "line.wav", "--sent", tmp_path / "sent.wav")
+    assert status == 0 and "".join(d["digit"] for d in out) == "9"
