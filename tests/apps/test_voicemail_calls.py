@@ -263,3 +263,17 @@ def test_indication_cleared_right_after_it_was_set_still_reaches_the_phone(pbx):
     svc.refresh("202")
     pbx.run_until(lambda: wait_mwi.flush(10) and owner.message_waiting is False, 10)
     assert not owner.lamp
+
+
+def test_outside_caller_to_a_busy_extension_gets_the_mailbox_at_once(pbx):
+    pbx.config.set_inbound_route("fxo1", "202")
+    pbx.phone("202").off_hook()                       # 202 is busy
+    pbx.run(0.5)
+    r = pbx.co.remote("5550155")
+    r.call(pbx.co.line_number(1))
+    writer = service_of(pbx.engine).writer
+    waited = pbx.run_until(lambda: writer.flush(10) and
+                           getattr(pbx.engine.channels["fxo1"].handler, "reason", None) == "busy", 12)
+    assert waited < 10                                # no ring timeout first: busy goes straight there
+    pbx.run(0.5)
+    assert r.state == "connected"                     # the line was answered for the greeting
