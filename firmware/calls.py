@@ -391,7 +391,9 @@ class Call(ChannelHandler):
         self.engine.inbound_caller_id(self, number, name)
 
     def on_flash(self, ch: Channel) -> None:
-        pass                              # transfer / three-way: issue 5
+        # Transfer, three-way and call waiting live in an app (phone services), if registered.
+        if not self.ended and self.engine.call_flash is not None:
+            self.engine.call_flash(self, ch)
 
     def end(self, disposition: str) -> None:
         if self.ended:

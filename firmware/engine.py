@@ -91,6 +91,12 @@ class Engine:
         # Apps that change the dial tone a phone hears (message waiting: stutter dial tone):
         # fn(engine, channel) -> tone name or None.
         self.dial_tone_policies: list[Callable[[Engine, FxsChannel], str | None]] = []
+        # Apps that take a call to an extension before it rings at all (do-not-disturb,
+        # forward always): fn(engine, extension) -> "app:arg" destination or None.
+        self.before_ring_policies: list[Callable[[Engine, str], str | None]] = []
+        # Hook flash on a phone in a two-party call (transfer, three-way, call waiting):
+        # fn(call, channel). Without one, a flash in a call does nothing.
+        self.call_flash: Callable[[Call, Channel], None] | None = None
         self.secret_digit_prefixes: list[str] = []    # feature codes followed by a secret (see shown_digits)
         self.outside_policy = OutsidePolicy(self)   # the one gate before any outside line (toll fraud)
         self.reload_config()
@@ -160,6 +166,20 @@ class Engine:
                 dest = fn(self, extension, reason)
             except Exception:           # a broken policy must not break plain calling
                 log.exception("unanswered-call policy %r failed", fn)
+                continue
+            if dest:
+                kind, _, arg = dest.partition(":")
+                if kind in self.apps:
+                    return self.apps[kind], arg
+        return None
+
+    def redirect_destination(self, extension: str) -> tuple[AppFactory, str] | None:
+        """Where a call to `extension` goes instead of ringing it (DND, forward always), if anywhere."""
+        for fn in self.before_ring_policies:
+            try:
+                dest = fn(self, extension)
+            except Exception:           # a broken policy must not break plain calling
+                log.exception("before-ring policy %r failed", fn)
                 continue
             if dest:
                 kind, _, arg = dest.partition(":")
@@ -346,6 +366,10 @@ class Engine:
         src = ch.extension or ch.name
         if route.kind == "extension":
             target = self.channel_for_extension(route.target)
+            redirect = self.redirect_destination(route.target) if target is not ch else None
+            if redirect is not None:
+                redirect[0](self, ch, redirect[1])
+                return
             if target is None or not target.usable:
                 self._record_failed(ch, route.target, "failed")
                 Parked(self, ch, "congestion")
@@ -423,6 +447,11 @@ class Engine:
         if arg and kind in self.apps:
             call.hand_to_app(self.apps[kind], arg)
             return
+        if call.dst in self.plan.extensions:
+            redirect = self.redirect_destination(call.dst)
+            if redirect is not None:
+                call.hand_to_app(*redirect)
+                return
         targets = self._inbound_targets(call)
         if not targets and call.dst in self.plan.extensions:
             divert = self.unanswered_destination(call.dst, "busy")
