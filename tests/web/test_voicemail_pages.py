@@ -146,3 +146,27 @@ def test_smtp_settings_validated_and_password_kept(office, admin):
         r = admin.post("/voicemail/settings", data={**form, **bad})
         assert r.status_code == 400 and error_of(r.text), bad
     assert settings(office.config)["smtp_port"] == 587
+
+
+def test_user_without_an_extension_sees_no_mailbox(office, admin):
+    add_user(admin, AGENT, "agent", AGENT_PASSWORD)
+    mid = put_message(office, "201")
+    admin.cookies.clear()
+    assert login(admin, AGENT, AGENT_PASSWORD).status_code == 303
+    page = admin.get("/voicemail")
+    assert page.status_code == 200 and "not linked to an extension" in page.text and mid not in page.text
+    assert admin.get(f"/voicemail/201/{mid}.wav").status_code == 403
+
+
+def test_greeting_removed_from_the_web(office, admin):
+    store_of(office).set_greeting("202", "unavailable", np.zeros(8000, dtype=np.int16))
+    page = admin.get("/voicemail?box=202")
+    assert 'src="/voicemail/202/greetings/unavailable.wav"' in page.text
+    r = admin.post("/voicemail/202/greetings/unavailable/delete", data={"csrf_token": csrf_of_page(admin)})
+    assert r.status_code == 303 and store_of(office).greeting("202", "unavailable") is None
+    assert admin.get("/voicemail/202/greetings/unavailable.wav").status_code == 404
+    assert admin.get("/voicemail/202/greetings/other.wav").status_code == 404
+
+
+def csrf_of_page(client) -> str:
+    return page_token(client, "/voicemail?box=202")
