@@ -75,7 +75,7 @@ def voicemail_prompt(name: str, language: str = "en") -> np.ndarray:
     if load is not None:
         try:
             samples = load(f"voicemail/{name}", language)
-        except (KeyError, OSError, ValueError) as exc:
+        except Exception as exc:         # a missing or broken prompt must not stop voicemail starting
             log.info("prompt voicemail/%s not available (%s); using a tone cue", name, exc)
         else:
             if samples is not None and len(samples):
