@@ -329,3 +329,17 @@ def test_message_survives_a_kill_mid_recording(tmp_path):
         assert again.phone("202").message_waiting is True
         (msg,) = service_of(again.engine).store.messages("202", "new")
         assert msg.caller_number == "201"
+
+
+def test_caller_hears_the_default_greeting_then_the_beep(pbx):
+    phone = lift_and_dial(pbx, "201", "202")
+    wait_mode(pbx, "201", "greeting", 10)
+    phone.clear_heard()
+    wait_mode(pbx, "201", "beep", 10)
+    greeting = phone.heard()
+    # The "unavailable" cue (the prompt set's speech once installed): 523 Hz, then 659 Hz, at -16 dBm0.
+    assert tone_level(greeting[400:2000], 523) == pytest.approx(-16, abs=1.5)
+    assert tone_level(greeting[3600:5200], 659) == pytest.approx(-16, abs=1.5)
+    phone.clear_heard()
+    pbx.run(0.45)
+    assert tone_level(phone.heard(), 1000) == pytest.approx(-10, abs=1)          # the beep
