@@ -184,3 +184,12 @@ def test_generator_and_detector_name_what_is_wrong(country, name, words):
         ToneGenerator.for_country(country, name)
     with pytest.raises(ValueError, match=words):
         ToneDetector(country, (name,))
+
+
+def test_frame_size_does_not_change_the_events():
+    x = np.concatenate([np.zeros(RATE // 3, np.int16), ToneGenerator.for_country("UK", "congestion").generate(RATE * 6),
+                        np.zeros(RATE * 2, np.int16)])
+    reference = detect("UK", x, frame=80)
+    assert [e.kind for e in reference] == ["start", "end"]
+    for frame in (1, 7, 160, 1000, x.size):
+        assert detect("UK", x, frame=frame) == reference
