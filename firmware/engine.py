@@ -91,6 +91,8 @@ class Engine:
         # Apps that change the dial tone a phone hears (message waiting: stutter dial tone):
         # fn(engine, channel) -> tone name or None.
         self.dial_tone_policies: list[Callable[[Engine, FxsChannel], str | None]] = []
+        # Told when the service stops (media loop already stopped): apps finish their files.
+        self.shutdown_listeners: list[Callable[[], None]] = []
         # Apps that take a call to an extension before it rings at all (do-not-disturb,
         # forward always): fn(engine, extension) -> "app:arg" destination or None.
         self.before_ring_policies: list[Callable[[Engine, str], str | None]] = []
@@ -254,6 +256,11 @@ class Engine:
 
     def shutdown(self) -> None:
         """Service stopping (media loop already stopped): close the records of calls still up."""
+        for fn in self.shutdown_listeners:
+            try:
+                fn()
+            except Exception:
+                log.exception("shutdown listener %r failed", fn)
         for call in list(self.calls):
             call.end("answered" if call.answered else "failed")
 
