@@ -121,7 +121,18 @@ class VoicemailService:
         engine.media_listeners.append(self.reload)
         engine.dial_tone_policies.append(self._dial_tone)
         engine.add_unanswered_policy(self._unanswered, 100)
+        if hasattr(engine, "shutdown_listeners"):
+            engine.shutdown_listeners.append(self.close)
         engine.timers.after_ms(1000, self.update_all_mwi)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Service stopping: messages being left are finished and written out (not cut at the
+        last sync), then the writer is given `timeout` seconds to get everything to disk."""
+        for ch in self.engine.channels.values():
+            if isinstance(ch.handler, LeaveMessage):
+                ch.handler.finish()
+        if not self.writer.flush(timeout):
+            log.warning("voicemail writer still busy at shutdown; the last second of a message may be lost")
 
     # ---- configuration (config reads are in memory; called when the config changes)
     def reload(self) -> None:

@@ -343,3 +343,14 @@ def test_caller_hears_the_default_greeting_then_the_beep(pbx):
     phone.clear_heard()
     pbx.run(0.45)
     assert tone_level(phone.heard(), 1000) == pytest.approx(-10, abs=1)          # the beep
+
+
+def test_service_stop_finishes_a_message_being_left(pbx):
+    phone = lift_and_dial(pbx, "201", "202")
+    wait_mode(pbx, "201", "recording", 15)
+    phone.play_tone([1000], 5000, -10)
+    pbx.run(2.55)
+    pbx.media.stop()
+    pbx.engine.shutdown()                             # what `linebox run` does on SIGTERM
+    (msg,) = service_of(pbx.engine).store.messages("202", "new")
+    assert msg.seconds == pytest.approx(2.55, abs=0.05)   # all of it, held tail included, not cut at a sync
