@@ -15,14 +15,16 @@ def as_int16(samples: np.ndarray) -> np.ndarray:
     """A C-contiguous 1-D int16 view of `samples` (copied only if needed).
 
     Other integer and float inputs are rounded and clipped to the int16 range,
-    so a caller that mixes in float never wraps around silently.
+    so a caller that mixes in float never wraps around silently; NaN becomes 0
+    and infinities the rails.
     """
     a = np.asarray(samples)
     if a.dtype == np.int16:
         return np.ascontiguousarray(a.reshape(-1))
     if a.dtype.kind not in "iufb":
         raise TypeError(f"samples must be numeric (int16 expected), got dtype {a.dtype}")
-    return np.ascontiguousarray(np.clip(np.rint(a.astype(np.float64)), -32768, 32767).astype(np.int16).reshape(-1))
+    f = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=32767.0, neginf=-32768.0)
+    return np.ascontiguousarray(np.clip(np.rint(f), -32768, 32767).astype(np.int16).reshape(-1))
 
 
 def samples_ptr(a: np.ndarray):
