@@ -336,3 +336,12 @@ def test_through_g711_at_every_level(law):
     for level in (-3, -10, -20, -30, -35):
         x = dtmf_encode("0123456789*#ABCD", 50, 50, level_dbm0=level, twist_db=2)
         assert digits(run(np.concatenate([dec(enc(x)), np.zeros(800, np.int16)]))) == "0123456789*#ABCD", level
+
+
+def test_float_input_is_rounded_and_clipped_never_wrapped():
+    from dsp_ext._ffi import as_int16
+    assert as_int16(np.array([np.nan, np.inf, -np.inf, 1.6, 4e4, -1e9])).tolist() == [0, 32767, -32768, 2, 32767, -32768]
+    x = burst("8", 100, -10).astype(np.float64)
+    x[50] = np.nan
+    ev = DtmfReceiver().process(np.concatenate([x, silence(60)]))
+    assert digits(ev) == "8"
