@@ -354,3 +354,22 @@ def test_service_stop_finishes_a_message_being_left(pbx):
     pbx.engine.shutdown()                             # what `linebox run` does on SIGTERM
     (msg,) = service_of(pbx.engine).store.messages("202", "new")
     assert msg.seconds == pytest.approx(2.55, abs=0.05)   # all of it, held tail included, not cut at a sync
+
+
+@pytest.mark.parametrize("country,fsk", [("DE", True), ("IN", False)])
+def test_message_waiting_follows_the_country(country, fsk):
+    """V.23 FSK where caller ID is FSK; DTMF caller-ID countries have no FSK MWI: stutter tone only."""
+    with Pbx(country=country, seed=4) as pbx:
+        pbx.config.update_settings(ring_timeout_ms=5000)
+        save_mailbox(pbx.config, "202", enabled=True, pin=PIN)
+        pbx.run(0.2)
+        leave_tone_message(pbx, "201", "202").on_hook()
+        settle(pbx)
+        pbx.run(4)
+        owner = pbx.phone("202")
+        assert owner.message_waiting is (True if fsk else None) and owner.lamp
+        owner.off_hook()
+        pbx.run(1.5)
+        dial_freq = pbx.engine.profile.dial.freqs[0]
+        on = [tone_level(owner.heard()[i:i + 400], dial_freq) > -30 for i in range(0, 8000, 400)]
+        assert on.count(False) >= 4                    # stutter in that country's dial tone
