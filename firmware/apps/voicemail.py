@@ -165,7 +165,9 @@ class VoicemailService:
             return
         self.writer.submit(lambda: self.store.counts(ext), lambda c: self.set_counts(ext, c))
 
-    def set_counts(self, ext: str, counts: tuple[int, int]) -> None:
+    def set_counts(self, ext: str, counts: tuple[int, int] | None) -> None:
+        if counts is None:             # the mailbox directory could not be read (logged)
+            return
         self.counts[ext] = counts
         self.update_mwi(ext)
 
@@ -489,7 +491,7 @@ class LeaveMessage(VoicemailSession):
         keep = rec.seconds - drop_s >= MIN_MESSAGE_S
         svc, box, mid, caller = self.svc, self.box, self.message_id, self._caller
         if keep:
-            rec.close(drop_s, then=lambda _path: svc.message_recorded(box, mid, caller))
+            rec.close(drop_s, then=lambda path: path is not None and svc.message_recorded(box, mid, caller))
         else:
             rec.close(rec.seconds)
             svc.writer.submit(lambda: svc.store.discard(box, mid))

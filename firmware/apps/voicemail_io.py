@@ -41,6 +41,8 @@ class VoicemailWriter:
         self._lock = threading.Lock()
 
     def submit(self, job: Callable[[], Any], then: Callable[[Any], None] | None = None) -> None:
+        """Run `job()` on the writer thread, then `then(result)` on the media thread (result
+        None if the job failed; the failure is logged)."""
         with self._cond:
             self._busy += 1
         self._jobs.put((job, then))
@@ -59,8 +61,7 @@ class VoicemailWriter:
                 result = job()
             except Exception:          # one bad file must not stop the others
                 log.exception("voicemail job failed")
-                result = None
-                then = None
+                result = None          # the session is still told (None: nothing there), so it moves on
             if then is not None:
                 self._post(lambda fn=then, r=result: fn(r))
             with self._cond:

@@ -294,3 +294,15 @@ def test_hostile_caller_id_stays_out_of_file_names_and_logs(pbx, caplog):
     for rec in caplog.records:
         text = rec.getMessage()
         assert "\r" not in text and "\n" not in text.strip() and "A" * 200 not in text
+
+
+def test_unreadable_message_file_does_not_stall_the_menu(pbx, caplog):
+    svc = service_of(pbx.engine)
+    mid = svc.store.new_message_id(pbx.now)
+    svc.store.begin_message("202", mid, "5550100", "X", pbx.now).write_bytes(b"garbage, not a WAV" * 10)
+    phone = reach(pbx, "main")
+    key(pbx, phone, "1", 0.1)
+    wait_mode(pbx, "fxs1", "message", 5)              # the bad file is skipped over, the menu goes on
+    key(pbx, phone, "7", 0.1)                         # and it can be deleted
+    wait_mode(pbx, "fxs1", "main", 5)
+    assert svc.store.messages("202", "new") == [] and svc.store.messages("202", "saved") == []
