@@ -28,6 +28,7 @@ DONE = {"deleted": "Message deleted.", "read": "Marked as read.", "greeting": "G
         "greeting-deleted": "Greeting removed; callers hear the default one.", "mailbox": "Mailbox saved.",
         "settings": "Voicemail settings saved."}
 UPLOAD_HINT = "WAV, 8000 Hz mono 16-bit, up to 15 seconds"
+CONVERTED_HINT = "WAV or MP3, any rate (converted to 8 kHz); up to 256 KiB per upload"
 
 
 def _vm():
@@ -87,7 +88,8 @@ def _page(request: Request, user: User, box: str | None, *, status_code: int = 2
     greetings = {k: store.greeting_path(box, k).exists() for k in store_mod.GREETINGS} if box else {}
     return render(request, "voicemail.html", status_code=status_code, title="Voicemail", box=box,
                   boxes=boxes, mailbox=mailbox, new=new, saved=saved, greetings=greetings,
-                  error=error, flash=DONE.get(done), upload_hint=UPLOAD_HINT,
+                  error=error, flash=DONE.get(done),
+                  upload_hint=CONVERTED_HINT if upload_converter() is not None else UPLOAD_HINT,
                   is_admin=user.role == "admin")
 
 
@@ -137,17 +139,22 @@ async def message_delete(request: Request, box: str, message_id: str, user: AnyU
 
 # --------------------------------------------------------------------------- greetings
 
-def upload_to_samples(data: bytes) -> np.ndarray:
-    """An uploaded greeting as 8 kHz samples.
-
-    Conversion of other formats/rates belongs to the prompts feature's converter
-    (`firmware.prompts.convert_upload`); until it is installed only 8 kHz mono
-    16-bit WAV is accepted, with a message saying so."""
+def upload_converter() -> Any:
+    """The prompt set's upload converter (`firmware.prompts.convert_upload`), or None."""
     try:
         from firmware import prompts  # type: ignore[attr-defined]
     except ImportError:
-        prompts = None
-    convert = getattr(prompts, "convert_upload", None) if prompts is not None else None
+        return None
+    return getattr(prompts, "convert_upload", None)
+
+
+def upload_to_samples(data: bytes) -> np.ndarray:
+    """An uploaded greeting as 8 kHz samples (ValueError with the reason).
+
+    Conversion of other formats/rates is the prompts feature's converter
+    (`firmware.prompts.convert_upload`, sox); without it only 8 kHz mono 16-bit
+    WAV is accepted, with a message saying so."""
+    convert = upload_converter()
     if convert is not None:
         return np.asarray(convert(data), dtype=np.int16)
     try:

@@ -93,6 +93,11 @@ def service_of(engine: Engine) -> VoicemailService | None:
     return _SERVICES.get(engine)
 
 
+def _prompts_root(config: Any) -> Path | None:
+    path = getattr(config, "path", None)
+    return Path(path).parent / "prompts" if path is not None else None
+
+
 def voicemail_root(config: Any) -> Path | None:
     path = getattr(config, "path", None)
     return Path(path).parent / "voicemail" if path is not None else None
@@ -107,7 +112,7 @@ class VoicemailService:
         self.store = VoicemailStore(root)
         self.writer = VoicemailWriter(lambda fn: engine.control.call(lambda _eng: _logged(fn)))
         self.mailer = Mailer(lambda: settings(engine.config))
-        self.prompts = PromptCache()
+        self.prompts = PromptCache(_prompts_root(engine.config), "zh" if engine.country == "CN" else "en")
         self.boxes: dict[str, dict] = {}
         self.settings: dict = {}
         self.guards: dict[str, PinGuard] = {}
@@ -628,7 +633,7 @@ class MailboxOwner(VoicemailSession):
         new, saved = self.svc.counts.get(self.box, (0, 0))
         self.menu(p["main_menu"], {"1": self.listen, "3": self.greetings_menu, "4": self._choose_pin,
                                    "*": self.goodbye, "#": self.goodbye}, "main",
-                  intro=np.concatenate([p.count(new), p.count(saved)]) if intro else None)
+                  intro=np.concatenate([p.count(new), p.saved_count(saved)]) if intro else None)
 
     # ---- listening
     def listen(self) -> None:
@@ -664,8 +669,9 @@ class MailboxOwner(VoicemailSession):
     def message_menu(self, samples: np.ndarray | None) -> None:
         p = self.svc.prompts
         self._message_audio = samples
-        choices = {"5": self._repeat, "6": self._next, "#": self._next, "7": self._delete, "9": self._save,
-                   "8": self._call_back, "*": self.main_menu}
+        # As the spoken menu says (1 repeat, 2 next, 7 delete, 9 save); 5/6 as on many voicemail systems.
+        choices = {"1": self._repeat, "5": self._repeat, "2": self._next, "6": self._next, "#": self._next,
+                   "7": self._delete, "9": self._save, "8": self._call_back, "*": self.main_menu}
         self.menu(p["message_menu"], choices, "message", intro=samples)
         msg = self.messages[self.index]
         if msg.folder == "new":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -67,7 +69,8 @@ def _prompt_set():
 
 
 def voicemail_prompt(name: str, language: str = "en") -> np.ndarray:
-    """Samples (8 kHz int16) for prompt `name`: from the prompt set if it has it, else a tone cue."""
+    """Samples (8 kHz int16) for prompt `name`, read now (start-up, tools): from the prompt
+    set if it has it, else a tone cue. Reads the disk: never call it on the media tick."""
     if name not in PROMPT_NAMES:
         raise KeyError(f"unknown voicemail prompt {name!r}")
     prompts = _prompt_set()
@@ -100,15 +103,55 @@ def count_pips(n: int) -> np.ndarray:
 
 
 class PromptCache:
-    """Every voicemail prompt, built once at start-up (prompt files are read here, not on the tick)."""
+    """What voicemail plays, answered from memory on the media tick.
 
-    def __init__(self, language: str = "en") -> None:
-        self._samples = {name: voicemail_prompt(name, language) for name in PROMPT_NAMES}
+    With the prompt set installed, its `PromptLibrary` loads the spoken prompts on
+    its own thread; until a prompt is there (first start: the default set is still
+    being generated) its tone cue plays, and the load is asked again now and then."""
+
+    RETRY_S = 30.0
+
+    def __init__(self, root: Path | None = None, language: str = "en") -> None:
+        self.language = language
+        self._cues = {name: _cue(name) for name in PROMPT_NAMES}
         self.beep = beep()
         self._pips = [count_pips(n) for n in range(11)]
+        prompts = _prompt_set()
+        library = getattr(prompts, "PromptLibrary", None) if prompts is not None else None
+        self.library = library(root) if library is not None and root is not None else None
+        self._asked = 0.0
+        self._ask()
+
+    def _refs(self) -> list[tuple[str, str]]:
+        names = [f"voicemail/{n}" for n in (*PROMPT_NAMES, "you_have", "new_messages")]
+        return [(r, self.language) for r in (*names, *(f"digits/{d}" for d in range(10)))]
+
+    def _ask(self) -> None:
+        if self.library is not None:
+            self._asked = time.monotonic()
+            self.library.want(self._refs())
+
+    def _spoken(self, ref: str) -> np.ndarray | None:
+        if self.library is None:
+            return None
+        samples = self.library.get(ref, self.language)
+        if samples is None and time.monotonic() - self._asked > self.RETRY_S:
+            self._ask()
+        return samples
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._samples[name]
+        spoken = self._spoken(f"voicemail/{name}")
+        return spoken if spoken is not None else self._cues[name]
 
     def count(self, n: int) -> np.ndarray:
-        return self._pips[min(max(n, 0), 10)]
+        """"You have <n> new messages" when spoken, else n pips."""
+        n = max(n, 0)
+        parts = [self._spoken("voicemail/you_have"), *(self._spoken(f"digits/{d}") for d in str(n)),
+                 self._spoken("voicemail/new_messages")]
+        if all(p is not None for p in parts):
+            return np.concatenate([*parts, _gap(200)])    # type: ignore[arg-type]
+        return self._pips[min(n, 10)]
+
+    def saved_count(self, n: int) -> np.ndarray:
+        """Saved messages as pips after the new count; the spoken set says only the new count."""
+        return _gap(0) if self._spoken("voicemail/you_have") is not None else self._pips[min(max(n, 0), 10)]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dsp_ext.levels import RATE
+from dsp_ext.tones import tone
 from firmware.apps.voicemail import service_of
 from firmware.apps.voicemail_store import check_pin, mailbox_config, read_pcm, save_mailbox, wav_header
 from firmware.harness import Pbx, tone_level
@@ -373,3 +374,22 @@ def test_message_waiting_follows_the_country(country, fsk):
         dial_freq = pbx.engine.profile.dial.freqs[0]
         on = [tone_level(owner.heard()[i:i + 400], dial_freq) > -30 for i in range(0, 8000, 400)]
         assert on.count(False) >= 4                    # stutter in that country's dial tone
+
+
+def test_spoken_greeting_from_the_prompt_set_when_installed(tmp_path):
+    prompts = pytest.importorskip("firmware.prompts")
+    root = tmp_path / "prompts"
+    path = prompts.prompt_path(root, "voicemail/greeting_unavailable", "en")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(prompts.wav_bytes(tone([900], 800, -12)))      # stands in for the espeak-ng phrase
+    with Pbx(country="US", seed=3, data_dir=tmp_path) as pbx:
+        pbx.config.update_settings(ring_timeout_ms=5000)
+        save_mailbox(pbx.config, "202", enabled=True, pin=PIN)
+        svc = service_of(pbx.engine)
+        assert svc.prompts.library.flush(10)
+        pbx.run(0.2)
+        phone = lift_and_dial(pbx, "201", "202")
+        wait_mode(pbx, "201", "greeting", 10)
+        phone.clear_heard()
+        wait_mode(pbx, "201", "beep", 10)
+        assert tone_level(phone.heard()[800:5600], 900) == pytest.approx(-12, abs=1.5)

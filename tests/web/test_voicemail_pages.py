@@ -11,6 +11,7 @@ import pytest
 
 from firmware.apps.voicemail import voicemail_root
 from firmware.apps.voicemail_store import VoicemailStore, check_pin, mailbox_config, settings, wav_header
+from webui.routes_voicemail import upload_converter
 
 from .conftest import add_user, error_of, login, page_token
 
@@ -103,10 +104,14 @@ def test_greeting_upload_checks_the_format(office, admin):
     token = page_token(admin, "/voicemail?box=202")
     r = admin.post("/voicemail/202/greeting", data={"csrf_token": token, "kind": "busy"},
                    files={"file": ("g.wav", wav_bytes(44100, 2, 0.5), "audio/wav")})
-    assert r.status_code == 400 and "8000 Hz mono 16-bit" in error_of(r.text)
+    if upload_converter() is None:
+        assert r.status_code == 400 and "8000 Hz mono 16-bit" in error_of(r.text)
+    else:                                   # the prompt converter (sox) is installed: converted to 8 kHz
+        assert r.status_code == 303
+        assert abs(len(store_of(office).greeting("202", "busy")) - 4000) < 100
     r = admin.post("/voicemail/202/greeting", data={"csrf_token": token, "kind": "busy"},
                    files={"file": ("g.wav", b"not a wav", "audio/wav")})
-    assert r.status_code == 400 and "not a WAV" in error_of(r.text)
+    assert r.status_code == 400 and error_of(r.text)
     r = admin.post("/voicemail/202/greeting", data={"csrf_token": token, "kind": "busy"},
                    files={"file": ("g.wav", wav_bytes(8000, 1, 2.0), "audio/wav")})
     assert r.status_code == 303
