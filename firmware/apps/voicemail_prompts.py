@@ -1,10 +1,10 @@
 """What voicemail plays: spoken prompts when the prompt set is installed, tone cues otherwise.
 
-`voicemail_prompt(name)` is the one place voicemail asks for a prompt. The
-prompt set (`firmware/prompts.py`, built by the prompts feature) is used when
-present and it has the prompt; until then, and for any prompt it lacks, a short
-tone cue stands in so every menu still works (and is testable) without speech.
-Prompts are built once when voicemail starts, never on the media tick.
+`PromptCache` is the one place voicemail asks for a prompt. The prompt set
+(`firmware/prompts.py`: "voicemail/<name>", "digits/<d>") is used when present
+and it has the prompt; until then, and for any prompt it lacks, a short tone cue
+stands in so every menu still works (and is testable) without speech. Prompt
+files are read by the prompt set's loader thread, never on the media tick.
 """
 from __future__ import annotations
 
@@ -66,24 +66,6 @@ def _prompt_set():
         return importlib.import_module("firmware.prompts")
     except ImportError:
         return None
-
-
-def voicemail_prompt(name: str, language: str = "en") -> np.ndarray:
-    """Samples (8 kHz int16) for prompt `name`, read now (start-up, tools): from the prompt
-    set if it has it, else a tone cue. Reads the disk: never call it on the media tick."""
-    if name not in PROMPT_NAMES:
-        raise KeyError(f"unknown voicemail prompt {name!r}")
-    prompts = _prompt_set()
-    load = getattr(prompts, "load_prompt", None) if prompts is not None else None
-    if load is not None:
-        try:
-            samples = load(f"voicemail/{name}", language)
-        except Exception as exc:         # a missing or broken prompt must not stop voicemail starting
-            log.info("prompt voicemail/%s not available (%s); using a tone cue", name, exc)
-        else:
-            if samples is not None and len(samples):
-                return np.asarray(samples, dtype=np.int16)
-    return _cue(name)
 
 
 def beep() -> np.ndarray:
