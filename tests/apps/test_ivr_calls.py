@@ -1,0 +1,217 @@
+"""Auto attendant end to end on the simulated board: an outside caller on a line routed to the
+IVR hears the greeting (measured against the prompt's own samples), presses keys and reaches
+extensions, sub-menus, the directory; invalid keys and silence retry then fall back; business
+hours choose the menu; no key sequence reaches an outside line."""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsp_ext.levels import RATE
+from firmware.apps.ivr import service_of as ivr_service
+from firmware.apps.ivr_store import save_menu
+from firmware.apps.timeconditions import condition, is_open, local_time, save_condition
+from firmware.harness import START_EPOCH, Pbx
+from firmware.prompts import generate_defaults, load_prompt
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "tests" / ".artifacts" / "prompts"
+NEEDED = ["ivr/welcome", "ivr/closed", "ivr/invalid", "ivr/goodbye", "ivr/directory",
+          "ivr/directory_press", "ivr/unavailable", "ivr/directory_none", "ivr/enter_extension",
+          "ivr/main_menu", *(f"digits/{d}" for d in range(10))]
+CALLER = "5550142"
+
+
+def cached_prompts() -> Path:
+    """The prompts these tests use, spoken once by espeak-ng and kept between runs."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        generate_defaults(CACHE, ["en"], NEEDED)
+    return CACHE
+
+
+@pytest.fixture
+def pbx(tmp_path):
+    shutil.copytree(cached_prompts() / "en", tmp_path / "prompts" / "en")
+    with Pbx(country="US", seed=5, data_dir=tmp_path) as p:
+        cfg = p.config
+        cfg.update_settings(ring_timeout_ms=20000)
+        save_menu(cfg, {"id": "sales", "name": "Sales", "greeting": "ivr/main_menu", "timeout_s": 3,
+                        "retries": 1, "fallback": "extension:201", "options": {"1": "extension:203"}})
+        save_menu(cfg, {"id": "main", "name": "Main", "greeting": "ivr/welcome", "timeout_s": 3,
+                        "retries": 2, "fallback": "extension:201",
+                        "options": {"2": "extension:202", "3": "ivr:sales", "5": "directory:name",
+                                    "8": "hangup:"}})
+        cfg.set_inbound_route("fxo1", "ivr:main")
+        settle(p)
+        yield p
+
+
+def settle(pbx: Pbx) -> None:
+    """Config changes reach the engine on the next frames; their prompts load off the tick."""
+    pbx.run(0.2)
+    assert ivr_service(pbx.engine).library.flush(10)
+
+
+def prompt(ref: str) -> np.ndarray:
+    return load_prompt(ref, "en", CACHE)
+
+
+def call_in(pbx: Pbx):
+    r = pbx.co.remote(CALLER, name="CUSTOMER")
+    r.call(pbx.co.line_number(1))
+    pbx.run_until(lambda: getattr(pbx.engine.channels["fxo1"].handler, "mode", None) == "menu", 15)
+    r.clear_heard()
+    return r
+
+
+def contains(heard: np.ndarray, ref: np.ndarray, threshold: float = 0.6) -> float:
+    """Peak normalised cross-correlation of `ref` inside `heard` (1.0: the very same samples)."""
+    h = heard.astype(np.float64)
+    x = ref.astype(np.float64)
+    if len(h) < len(x):
+        return 0.0
+    n = 1 << int(np.ceil(np.log2(len(h) + len(x))))
+    corr = np.fft.irfft(np.fft.rfft(h, n) * np.conj(np.fft.rfft(x, n)), n)[: len(h) - len(x) + 1]
+    energy = np.sqrt(np.convolve(h * h, np.ones(len(x)), "valid"))
+    score = corr / (np.linalg.norm(x) * np.maximum(energy, 1e-9))
+    return float(score.max())
+
+
+def key(pbx: Pbx, r, digits: str, then_s: float = 0.3) -> None:
+    r.dial(digits)
+    pbx.run(len(digits) * 0.16 + then_s)
+
+
+def test_greeting_heard_then_2_rings_the_extension(pbx):
+    r = call_in(pbx)
+    greeting = prompt("ivr/welcome")
+    pbx.run(len(greeting) / RATE + 0.5)
+    heard = r.heard()
+    score = contains(heard, greeting)
+    assert score > 0.8, f"greeting not heard at the caller (correlation {score:.2f})"
+    assert not pbx.phone("202").is_ringing
+    key(pbx, r, "2")
+    pbx.run_until(lambda: pbx.phone("202").is_ringing, 3)
+    r.clear_heard()
+    pbx.run(1.0)
+    assert r.heard().std() > 100                       # ringback, not silence, while it rings
+    pbx.phone("202").off_hook()
+    pbx.run(0.5)
+    pbx.phone("202").play_tone([1000], 600, -12)
+    r.clear_heard()
+    pbx.run(0.8)
+    from firmware.harness import tone_level
+    assert tone_level(r.heard()[800:4000], 1000) > -25   # talking to the person at 202
+
+
+def test_invalid_key_plays_invalid_then_the_greeting_again(pbx):
+    r = call_in(pbx)
+    key(pbx, r, "7")
+    invalid = prompt("ivr/invalid")
+    pbx.run(len(invalid) / RATE + 1.0)
+    heard = r.heard()
+    assert contains(heard, invalid) > 0.8
+    assert contains(heard[len(invalid) // 2:], prompt("ivr/welcome")[RATE // 4: RATE * 3 // 4]) > 0.8
+    assert pbx.engine.channels["fxo1"].handler.mode == "menu"
+
+
+def test_silence_retries_then_fallback_destination(pbx):
+    r = call_in(pbx)
+    greeting_s = len(prompt("ivr/welcome")) / RATE
+    # retries=2: greeting + 3 s, twice again, then the fallback (extension 201) rings.
+    pbx.run_until(lambda: pbx.phone("201").is_ringing, 3 * (greeting_s + 3) + 3)
+    waited = pbx.now
+    assert contains(r.heard(), prompt("ivr/welcome")) > 0.8
+    assert not pbx.phone("202").is_ringing and waited > 0
+
+
+def test_sub_menu_and_star_goes_back(pbx):
+    r = call_in(pbx)
+    r.clear_heard()
+    key(pbx, r, "3")
+    assert pbx.engine.channels["fxo1"].handler.menu.get("id") == "sales"
+    pbx.run(1.5)
+    assert contains(r.heard(), prompt("ivr/main_menu")[RATE: RATE * 3 // 2]) > 0.8
+    key(pbx, r, "*")
+    handler = pbx.engine.channels["fxo1"].handler
+    assert handler.menu["id"] == "main"
+    key(pbx, r, "3")
+    key(pbx, r, "1")
+    pbx.run_until(lambda: pbx.phone("203").is_ringing, 3)
+
+
+def test_direct_dial_of_an_extension_number(pbx):
+    r = call_in(pbx)
+    key(pbx, r, "204")
+    pbx.run_until(lambda: pbx.phone("204").is_ringing, 4)
+
+
+def test_after_hours_the_closed_menu_answers(tmp_path):
+    shutil.copytree(cached_prompts() / "en", tmp_path / "prompts" / "en")
+    # 2026-01-01 10:00 UTC is 05:00 in New York: closed; then 14:00 UTC on a Friday: open.
+    with Pbx(country="US", seed=6, data_dir=tmp_path) as pbx:
+        cfg = pbx.config
+        cfg.update_settings(timezone="America/New_York")
+        save_menu(cfg, {"id": "main", "greeting": "ivr/welcome", "options": {"2": "extension:202"}})
+        save_menu(cfg, {"id": "closed", "greeting": "ivr/closed", "options": {"1": "voicemail:202"}})
+        save_condition(cfg, {"id": "hours", "name": "Office hours",
+                             "rules": [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}],
+                             "holidays": [], "open": "ivr:main", "closed": "ivr:closed"})
+        cfg.set_inbound_route("fxo1", "timecondition:hours")
+        settle(pbx)
+        assert dt.datetime.fromtimestamp(pbx.now, dt.UTC).hour == 10
+        r = call_in(pbx)
+        assert pbx.engine.channels["fxo1"].handler.menu["id"] == "closed"
+        closed = prompt("ivr/closed")
+        pbx.run(len(closed) / RATE + 0.3)
+        assert contains(r.heard(), closed) > 0.8
+        assert contains(r.heard(), prompt("ivr/welcome")[RATE // 4: RATE * 3 // 4]) < 0.5
+    # The same configuration at 15:00 UTC (10:00 in New York, a Thursday): the main menu answers.
+    with Pbx(country="US", seed=6, data_dir=tmp_path, start_epoch=START_EPOCH + 5 * 3600) as pbx:
+        settle(pbx)
+        assert local_time(pbx.now, "America/New_York").weekday() == 3
+        call_in(pbx)
+        assert pbx.engine.channels["fxo1"].handler.menu["id"] == "main"
+        # A holiday closes the whole day.
+        cond = condition(pbx.config, "hours")
+        save_condition(pbx.config, {**cond, "holidays": [{"date": "2026-01-01", "name": "New Year"}]},
+                       original_id="hours")
+        assert condition(pbx.config, "hours")["holidays"][0]["date"] == "2026-01-01"
+        assert not is_open(condition(pbx.config, "hours"), local_time(pbx.now, "America/New_York"))
+
+
+def test_dial_by_name_directory(pbx):
+    cfg = pbx.config
+    ext = cfg.extension("203")
+    cfg.save_extension({**ext, "name": "Alice Martin"}, original_number="203")
+    settle(pbx)
+    r = call_in(pbx)
+    key(pbx, r, "5")                                  # directory
+    pbx.run(0.5)
+    r.clear_heard()
+    key(pbx, r, "254")                                # A-L-I
+    assert pbx.engine.channels["fxo1"].handler.mode == "dir-pick"
+    spoken = [prompt(f"digits/{d}") for d in "203"]
+    pbx.run(sum(len(s) for s in spoken) / RATE + 0.2)
+    for digit in spoken:                              # the number is read out: two, zero, three
+        assert contains(r.heard(), digit[len(digit) // 4: len(digit) * 3 // 4]) > 0.8
+    key(pbx, r, "1")
+    pbx.run_until(lambda: pbx.phone("203").is_ringing, 3)
+
+
+def test_no_key_sequence_reaches_an_outside_line(pbx):
+    r = call_in(pbx)
+    before = pbx.co.calls_placed if hasattr(pbx.co, "calls_placed") else None
+    for digits in ("9", "95551234#", "0", "*", "#", "99115551234"):
+        key(pbx, r, digits, 0.5)
+    pbx.run(10)
+    assert pbx.engine.channels["fxo2"].state == "idle"
+    assert not pbx.engine.channels["fxo2"].port.is_off_hook
+    assert before is None or pbx.co.calls_placed == before
