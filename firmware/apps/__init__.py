@@ -118,3 +118,5 @@ def register_builtin(engine: Engine) -> None:
     engine.register_app("echo-test", EchoTest, code="*43")
     from .voicemail import register as register_voicemail
     register_voicemail(engine)
+    from .ivr import register as register_ivr
+    register_ivr(engine)
