@@ -120,3 +120,5 @@ def register_builtin(engine: Engine) -> None:
     register_voicemail(engine)
     from .ivr import register as register_ivr
     register_ivr(engine)
+    from .transfer import register_phone_services
+    register_phone_services(engine)
