@@ -171,6 +171,9 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     app.include_router(routes_permissions.router)
     from . import routes_voicemail
     app.include_router(routes_voicemail.router)
+    from . import routes_ivr, routes_prompts
+    app.include_router(routes_ivr.router)
+    app.include_router(routes_prompts.router)
     _forward_call_records(control, records)
     if sim_token:
         _mount_sim_api(app, sim_token)

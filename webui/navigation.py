@@ -36,6 +36,9 @@ SECTIONS: tuple[Section, ...] = (
         Page("Lines", "/lines", ("admin",), "line"),
         Page("Permissions", "/permissions", ("admin",), "gear"),
         Page("Voicemail", "/voicemail", ALL_ROLES, "phone"),
+        Page("Auto attendant", "/ivr", ("admin",), "line"),
+        Page("Time conditions", "/timeconditions", ("admin",), "history"),
+        Page("Prompts", "/prompts", ("admin",), "phone"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
     Section("System", (
