@@ -100,6 +100,8 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     records = CallRecords(data_dir / "records.db")
     control = EngineControl()
     engine = Engine(board, config, records, control)
+    from .apps.ivr import start_prompt_generation
+    start_prompt_generation(engine, data_dir)      # first run: default prompts, in the background
     media = MediaLoop(board, engine, control)
     token = write_token(data_dir) if simulated else None
     return Service(board, simulated, config, records, control, engine, media, data_dir, token)

@@ -531,3 +531,19 @@ def register(engine: Engine) -> IvrService | None:
 
 def condition_exists(cfg: Any, cond_id: str) -> bool:
     return condition(cfg, cond_id) is not None
+
+
+def start_prompt_generation(engine: Engine, data_dir: Any) -> None:
+    """Service start-up: make `DATA/prompts` the default prompt set and speak whatever of it is
+    missing (first run) on a background thread; the IVR then loads the new files off the tick."""
+    from ..prompts import prompts_root as root_of
+    from ..prompts import set_default_root, start_default_generation
+    root = root_of(data_dir)
+    assert root is not None
+    set_default_root(root)
+
+    def generated(n: int) -> None:
+        svc = service_of(engine)
+        if n and svc is not None:
+            engine.control.call(lambda _eng: svc.reload())
+    start_default_generation(root, generated)
