@@ -215,3 +215,77 @@ def test_no_key_sequence_reaches_an_outside_line(pbx):
     assert pbx.engine.channels["fxo2"].state == "idle"
     assert not pbx.engine.channels["fxo2"].port.is_off_hook
     assert before is None or pbx.co.calls_placed == before
+
+
+def test_a_key_during_the_greeting_interrupts_it(pbx):
+    r = call_in(pbx)
+    pbx.run(0.4)                                       # the greeting has started...
+    key(pbx, r, "3", then_s=0.0)                       # ...and is cut short by the key
+    handler = pbx.engine.channels["fxo1"].handler
+    assert handler.menu["id"] == "sales"
+    r.clear_heard()
+    pbx.run(1.5)
+    heard = r.heard()
+    assert contains(heard, prompt("ivr/welcome")[RATE: RATE * 3 // 2]) < 0.5
+
+
+def test_zero_escapes_to_the_fallback(pbx):
+    r = call_in(pbx)
+    key(pbx, r, "0")
+    pbx.run_until(lambda: pbx.phone("201").is_ringing, 3)
+
+
+def test_owner_configured_outside_destination_still_needs_permission(pbx):
+    save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome", "options": {"4": "outside:5550199"}},
+              original_id="main")
+    settle(pbx)
+    r = call_in(pbx)
+    key(pbx, r, "4")
+    pbx.run(5)
+    # Outside caller → outside line through the IVR is off unless the owner allows it (permissions).
+    assert not pbx.engine.channels["fxo2"].port.is_off_hook
+    pbx.records.flush()
+    denied = pbx.records.query("SELECT dst FROM calls WHERE disposition = 'denied'")
+    assert [row["dst"] for row in denied] == ["5550199"]
+
+
+def test_hostile_caller_id_reaches_the_extension_cleaned(tmp_path):
+    shutil.copytree(cached_prompts() / "en", tmp_path / "prompts" / "en")
+    with Pbx(country="US", seed=7, data_dir=tmp_path) as pbx:
+        save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome", "options": {"2": "extension:202"}})
+        pbx.config.set_inbound_route("fxo1", "ivr:main")
+        settle(pbx)
+        r = pbx.co.remote("5550142", name="$(rm -rf /);`id`|" + "A" * 1000)
+        r.call(pbx.co.line_number(1))
+        pbx.run_until(lambda: getattr(pbx.engine.channels["fxo1"].handler, "mode", None) == "menu", 15)
+        key(pbx, r, "2")
+        pbx.run_until(lambda: pbx.phone("202").is_ringing, 3)
+        pbx.records.flush()
+        (row,) = pbx.records.query("SELECT caller_id_name FROM calls WHERE dst = '202'")
+        assert len(row["caller_id_name"] or "") <= 1000          # stored as data, never run
+        assert not (tmp_path / "id").exists()
+
+
+def test_outside_destination_is_decided_by_the_permissions_gate(pbx):
+    """The IVR asks the one outside-line gate (via "ivr", outside party): first the owner's
+    outside-to-outside rule, then the class of service (an IVR has no extension: internal)."""
+    save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome", "options": {"4": "outside:5550199"}},
+              original_id="main")
+    settle(pbx)
+    reasons = []
+    for allow in (False, True):
+        from firmware.apps.permissions_store import update_general
+        update_general(pbx.config, trunk_to_trunk={"ivr": allow})
+        settle(pbx)
+        r = call_in(pbx)
+        key(pbx, r, "4")
+        pbx.run(3)
+        assert not pbx.engine.channels["fxo2"].port.is_off_hook
+        r.hang_up()
+        pbx.run_until(lambda: pbx.state("fxo1") == "idle", 15)
+        pbx.run(2)
+        pbx.records.flush()
+        reasons = [row["reason"] for row in pbx.records.query(
+            "SELECT reason FROM call_reasons JOIN calls USING (call_id) WHERE dst = '5550199' ORDER BY start")]
+    assert "outside caller may not be connected" in reasons[0] and "by ivr" in reasons[0]
+    assert "not allowed for class internal" in reasons[1]

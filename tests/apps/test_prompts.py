@@ -1,0 +1,91 @@
+"""The prompt set: espeak-ng defaults generated once per language, 8 kHz mono; the prompt
+player (queue, done callback, interruption); prompt names that cannot reach outside the
+prompt directory; voicemail speaking from the same set."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsp_ext.levels import FRAME, RATE
+from firmware.prompts import (
+    PromptLibrary,
+    PromptPlayer,
+    generate_defaults,
+    list_prompts,
+    load_prompt,
+    prompt_path,
+    read_wav,
+)
+
+
+def test_defaults_generated_once_in_english_and_mandarin(tmp_path):
+    made = generate_defaults(tmp_path, ["en", "zh"], ["ivr/goodbye", "digits/7"])
+    assert made == 4
+    en, zh = load_prompt("ivr/goodbye", "en", tmp_path), load_prompt("ivr/goodbye", "zh", tmp_path)
+    for x in (en, zh):
+        assert 0.2 < len(x) / RATE < 3.0
+        assert np.sqrt(np.mean(x.astype(float) ** 2)) > 300          # speech, not silence
+    assert len(en) != len(zh) or not np.array_equal(en, zh)         # two different voices
+    assert prompt_path(tmp_path, "ivr/goodbye", "zh").parent == tmp_path / "zh" / "ivr"
+    before = prompt_path(tmp_path, "ivr/goodbye", "en").stat().st_mtime_ns
+    assert generate_defaults(tmp_path, ["en", "zh"], ["ivr/goodbye", "digits/7"]) == 0
+    assert prompt_path(tmp_path, "ivr/goodbye", "en").stat().st_mtime_ns == before
+    listed = {p["ref"]: p for p in list_prompts(tmp_path)}
+    assert listed["ivr/goodbye"]["languages"] == ["en", "zh"]
+    assert listed["ivr/welcome"]["languages"] == []
+
+
+def test_a_language_without_the_file_falls_back_to_english(tmp_path):
+    generate_defaults(tmp_path, ["en"], ["ivr/goodbye"])
+    assert np.array_equal(load_prompt("ivr/goodbye", "zh", tmp_path), load_prompt("ivr/goodbye", "en", tmp_path))
+    with pytest.raises(OSError):
+        load_prompt("ivr/welcome", "en", tmp_path)
+
+
+@pytest.mark.parametrize("ref", ["../config", "custom/../../x", "ivr/../../etc/passwd", "ivr/nope",
+                                 "custom/a b", "custom/" + "x" * 60, "/etc/passwd", ""])
+def test_prompt_names_never_leave_the_prompt_directory(tmp_path, ref):
+    with pytest.raises(KeyError):
+        prompt_path(tmp_path, ref)
+
+
+def test_player_plays_the_queue_then_calls_done_once():
+    a = np.arange(1, 2 * FRAME + 7, dtype=np.int16)
+    b = np.full(FRAME, 5, dtype=np.int16)
+    done = []
+    player = PromptPlayer(lambda: done.append(True)).enqueue(a, None, b)
+    frames = []
+    while (f := player.frame()) is not None:
+        frames.append(f)
+    out = np.concatenate(frames)
+    assert np.array_equal(out[: len(a)], a) and not out[len(a): 3 * FRAME].any()   # last frame padded
+    assert np.array_equal(out[3 * FRAME:], b)
+    assert done == [True] and player.frame() is None and done == [True]
+
+
+def test_interrupted_player_goes_silent_without_calling_done():
+    done = []
+    player = PromptPlayer(lambda: done.append(True)).enqueue(np.ones(5 * FRAME, dtype=np.int16))
+    assert player.frame() is not None
+    player.interrupt()
+    assert player.frame() is None and player.frame() is None
+    assert done == [] and player.interrupted
+
+
+def test_library_loads_off_the_caller_thread(tmp_path):
+    generate_defaults(tmp_path, ["en"], ["digits/7"])
+    lib = PromptLibrary(tmp_path)
+    assert lib.get("digits/7") is None
+    lib.want([("digits/7", "en"), ("ivr/welcome", "en")])      # one exists, one was never generated
+    assert lib.flush(10)
+    assert np.array_equal(lib.get("digits/7"), load_prompt("digits/7", "en", tmp_path))
+    assert lib.get("ivr/welcome") is None
+
+
+def test_voicemail_speaks_from_the_prompt_set(tmp_path):
+    from firmware.apps.voicemail_prompts import PromptCache
+    generate_defaults(tmp_path, ["en"], ["voicemail/goodbye"])
+    cache = PromptCache(tmp_path)
+    assert cache.library is not None and cache.library.flush(10)
+    assert np.array_equal(cache["goodbye"], read_wav(prompt_path(tmp_path, "voicemail/goodbye")))
+    assert not np.array_equal(cache["invalid"], cache["goodbye"])     # not generated here: its tone cue
