@@ -33,15 +33,18 @@
   }
 
   // The live event stream, reopened after the server restarts; back to the login page
-  // once the session has ended. `handlers` maps event names to callbacks.
-  function openEvents(handlers, onState) {
+  // once the session has ended. `handlers` maps event names to callbacks. `onConnect`
+  // runs each time a stream opens: events published while no stream was open (page
+  // still loading, the periodic reconnect, a server restart) are never replayed, so a
+  // page whose data arrives only as events re-reads it there.
+  function openEvents(handlers, onState, onConnect) {
     let source = null;
     let lostTimer = null;
     const report = onState || (() => {});
     const live = () => { clearTimeout(lostTimer); lostTimer = null; report("live"); };
     function connect() {
       source = new EventSource("/api/events");
-      source.addEventListener("open", live);
+      source.addEventListener("open", () => { live(); if (onConnect) onConnect(); });
       for (const [name, fn] of Object.entries(handlers)) {
         source.addEventListener(name, (e) => { live(); fn(JSON.parse(e.data)); });
       }

@@ -40,25 +40,52 @@
     return typeof r.talk === "number" ? window.linebox.formatDuration(r.talk) : "";
   }
 
-  function addRecord(r) {
+  function addRecord(r, quiet) {
     if (!r || !r.call_id) return;
     if (!live) { banner.classList.add("show"); return; }
     const body = table.tBodies[0];
     const existing = [...body.rows].find((row) => row.dataset.callId === String(r.call_id));
+    if (quiet && existing && existing.dataset.disposition === String(r.disposition || "")) return;
     const row = document.createElement("tr");
     row.dataset.callId = String(r.call_id);
+    row.dataset.disposition = r.disposition || "";
     row.className = "new-row";
     const badge = document.createElement("span");
     badge.className = `badge ${(r.disposition || "up").replace(/_/g, "-")}`;
     badge.textContent = LABELS[r.disposition] || "In progress";
     const result = document.createElement("td");
     result.append(badge);
-    row.append(cell(when(r.start)), cell(r.src, r.caller_id_name), cell(r.dst), cell(r.direction),
-      cell(r.line), result, cell(talkTime(r)));
+    if (r.reason) {
+      const why = document.createElement("small");
+      why.className = "muted reason";
+      why.textContent = r.reason;
+      result.append(" ", why);
+    }
+    const from = cell(r.src, r.caller_id_name);
+    if (r.caller_id_number && r.caller_id_number !== r.src) {
+      const number = document.createElement("span");
+      number.className = "muted";
+      number.textContent = ` (${r.caller_id_number})`;
+      from.append(number);
+    }
+    row.append(cell(when(r.start)), from, cell(r.dst), cell(r.direction), cell(r.line), result,
+      cell(talkTime(r)));
     for (const empty of body.querySelectorAll(".empty-row")) empty.remove();
     if (existing) existing.replaceWith(row); else body.prepend(row);
     while (body.rows.length > 25) body.deleteRow(body.rows.length - 1);
   }
 
-  window.linebox.openEvents({ record: (data) => addRecord(data) });
+  // The records that changed while no stream was open (the page was still loading, or the
+  // stream was reconnecting) are read again; addRecord replaces rows by call id.
+  async function resync() {
+    if (!live) return;
+    try {
+      const response = await fetch("/api/history", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      for (const r of (data.calls || []).slice().reverse()) addRecord(r, true);
+    } catch (e) { /* the next reconnect tries again */ }
+  }
+
+  window.linebox.openEvents({ record: (data) => addRecord(data) }, null, resync);
 })();

@@ -1,0 +1,93 @@
+"""Found by trying Linebox as a new user, in real Chromium against the simulated board:
+
+- a call that ends while the history page's event stream is not open (the page is still
+  loading, or the stream is reconnecting, which it does every 25 s) stayed "In progress"
+  on an open history page forever (and made test_browser flaky under load);
+- on a phone-width window the sidebar filled the first screen and the Extensions and Lines
+  tables widened the whole page past the screen.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from webui.app import create_app
+
+from .live_server import serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+ADMIN, PASSWORD = "owner", "Quiet-Harbour-Lantern-8"
+PHONE_PAGES = ("/status", "/me", "/history", "/extensions", "/lines", "/settings", "/users", "/account")
+
+
+def test_history_catches_up_on_calls_that_ended_while_the_stream_was_closed_and_fits_a_phone(
+        tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import expect, sync_playwright
+
+    from firmware.harness import Pbx
+    pbx = Pbx(data_dir=tmp_path / "pbx")
+    pbx.run(0.1)
+    app = create_app(control=pbx.control, config=pbx.config, records=pbx.records,
+                     data_dir=Path(tempfile.mkdtemp(dir=tmp_path)), clock=lambda: pbx.now)
+    try:
+        with serve(app) as base, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(base + "/setup")
+            page.fill("input[name=username]", ADMIN)
+            page.fill("input[name=password]", PASSWORD)
+            page.fill("input[name=confirm]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(base + "/status")
+
+            # ---- 201 calls 202, 202 answers: the call is up when the history page opens
+            caller, callee = pbx.phone("201"), pbx.phone("202")
+            caller.off_hook()
+            pbx.run_until(lambda: pbx.state("fxs1") == "dialtone", 2)
+            pbx.run(0.3)
+            caller.dial("202")
+            pbx.run_until(lambda: callee.is_ringing, 10)
+            callee.off_hook()
+            pbx.run_until(lambda: pbx.state("fxs1") == "in-call", 3)
+            pbx.records.flush()
+
+            # ---- the page's event stream is held back (as while it loads or reconnects) ...
+            held: list = []
+            page.route("**/api/events", lambda route: held.append(route))
+            with page.expect_request("**/api/events"):
+                page.goto(base + "/history")
+            row = page.locator("#history tbody tr[data-call-id]")
+            expect(row).to_contain_text("In progress")
+            assert held, "the history page did not open its event stream"
+            # ... while the call ends: that record event reaches no browser
+            caller.on_hook()
+            pbx.run(0.5)
+            callee.on_hook()
+            pbx.run(0.5)
+            pbx.records.flush()
+            assert pbx.records.search()[0]["disposition"] == "answered"
+            for route in held:
+                route.continue_()
+            page.unroute("**/api/events")
+            expect(row).to_contain_text("Answered")
+            expect(row).to_have_count(1)
+
+            # ---- a phone-width window: content first, nothing wider than the screen
+            page.set_viewport_size({"width": 375, "height": 740})
+            for path in PHONE_PAGES:
+                page.goto(base + path)
+                widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+                assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide on a {widths[1]} px screen"
+                top = page.locator("main.content").bounding_box()["y"]
+                assert top < 200, f"{path}: the content starts {top:.0f} px down, below the navigation"
+            browser.close()
+    finally:
+        pbx.close()
