@@ -348,6 +348,8 @@ class IvrSession(AppSession):
         # The next app takes the caller and this call's record with it.
         self.handed_off = True
         self._release_channel()
+        if isinstance(self.ch, FxoChannel):
+            self.ch.handler = self.call      # as the engine leaves a line it hands to an app
         factory(eng, self.ch, value, self.call)
 
     def _to_outside(self, number: str) -> None:

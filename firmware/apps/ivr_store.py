@@ -134,6 +134,27 @@ register_ivr_destination("hangup", "Say goodbye and hang up", needs_value=False,
 register_ivr_destination("outside", "Outside number (owner's, permission rules apply)", _outside_problem)
 
 
+def _offer_ring_groups() -> None:
+    """Ring groups are another helper's app: offered when it is installed (its own check)."""
+    try:
+        from . import ringgroups
+    except ImportError:
+        return
+    from ..config import DESTINATION_KINDS
+
+    def check(cfg: Any, value: str) -> str | None:
+        inbound_check = DESTINATION_KINDS.get("ringgroup")
+        return inbound_check(cfg, value) if inbound_check else "ring groups are not available"
+
+    def choices(cfg: Any) -> list[tuple[str, str]]:
+        return [(g["number"], f"{g['number']} {g.get('name', '')}".strip())
+                for g in ringgroups.load_groups(cfg) if g.get("kind") == "ring"]
+    register_ivr_destination("ringgroup", "Ring group", check, choices)
+
+
+_offer_ring_groups()
+
+
 def destination_problem(cfg: Any, dest: Any) -> str | None:
     if not isinstance(dest, str) or ":" not in dest:
         return f"{str(dest)[:40]!r} is not a destination (kind:value)"

@@ -289,3 +289,37 @@ def test_outside_destination_is_decided_by_the_permissions_gate(pbx):
             "SELECT reason FROM call_reasons JOIN calls USING (call_id) WHERE dst = '5550199' ORDER BY start")]
     assert "outside caller may not be connected" in reasons[0] and "by ivr" in reasons[0]
     assert "not allowed for class internal" in reasons[1]
+
+
+def test_ring_group_destination_rings_the_group(pbx):
+    from firmware.apps.ringgroups import save_group
+    save_group(pbx.config, {"number": "600", "name": "Sales team", "kind": "ring", "strategy": "ringall",
+                            "members": ["203", "204"]})
+    save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome",
+                           "options": {"6": "ringgroup:600", "7": "voicemail:202"}}, original_id="main")
+    settle(pbx)
+    r = call_in(pbx)
+    key(pbx, r, "6")
+    pbx.run_until(lambda: pbx.phone("203").is_ringing and pbx.phone("204").is_ringing, 3)
+    pbx.phone("204").off_hook()
+    pbx.run(0.5)
+    pbx.phone("204").play_tone([1000], 600, -12)
+    r.clear_heard()
+    pbx.run(0.8)
+    from firmware.harness import tone_level
+    assert tone_level(r.heard()[800:4000], 1000) > -25
+    assert not pbx.phone("203").is_ringing
+
+
+def test_voicemail_destination_takes_the_caller_and_the_call_record(pbx):
+    from firmware.apps.voicemail_store import save_mailbox
+    save_mailbox(pbx.config, "202", enabled=True, pin="2580")
+    save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome", "options": {"7": "voicemail:202"}},
+              original_id="main")
+    settle(pbx)
+    r = call_in(pbx)
+    ivr_call = pbx.engine.channels["fxo1"].handler.call
+    key(pbx, r, "7")
+    handler = pbx.engine.channels["fxo1"].handler
+    assert type(handler).__name__ == "LeaveMessage" and handler.call is ivr_call
+    assert handler.box == "202"
