@@ -174,6 +174,8 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     from . import routes_ivr, routes_prompts
     app.include_router(routes_ivr.router)
     app.include_router(routes_prompts.router)
+    from . import routes_phone_services
+    app.include_router(routes_phone_services.router)
     _forward_call_records(control, records)
     if sim_token:
         _mount_sim_api(app, sim_token)

@@ -39,6 +39,10 @@ SECTIONS: tuple[Section, ...] = (
         Page("Auto attendant", "/ivr", ("admin",), "line"),
         Page("Time conditions", "/timeconditions", ("admin",), "history"),
         Page("Prompts", "/prompts", ("admin",), "phone"),
+        Page("Ring & page groups", "/phone/groups", ("admin",), "users"),
+        Page("Forwarding & DND", "/phone/services", ALL_ROLES, "phone"),
+        Page("Address book", "/phone/addressbook", ALL_ROLES, "users"),
+        Page("Messages", "/phone/messages", ALL_ROLES, "pulse"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
     Section("System", (

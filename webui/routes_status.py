@@ -102,6 +102,10 @@ async def events(request: Request, user: AnyUser) -> StreamingResponse:
                     continue
                 if update.ports:
                     yield _sse("ports", _status_payload(state, user, update.ports))
+                if update.kind == "message":       # a user's message: to its recipient only
+                    if isinstance(update.payload, dict) and update.payload.get("to") == user.username:
+                        yield _sse("message", update.payload)
+                    continue
                 if update.kind != "ports" and update.payload is not None and user.role in SEES_ALL_PORTS:
                     yield _sse(update.kind, update.payload)
         finally:
