@@ -421,3 +421,17 @@ def test_flash_on_an_idle_extension_call_does_not_break_plain_calls(pbx):
     b.on_hook()
     pbx.run(1.0)
     assert pbx.state("fxs1") == "busy"
+
+
+def test_transfer_to_a_premium_number_is_refused_and_flash_returns(pbx):
+    a, b = connect(pbx, "201", "202")
+    flash_and_dial(pbx, b, "919005551234#")
+    pbx.run_until(lambda: pbx.state("fxs2") == "congestion", 5)
+    assert pbx.state("fxo1") == "idle" and pbx.state("fxo2") == "idle" and not pbx.co.calls
+    rec = records(pbx)[-1]
+    assert (rec["dst"], rec["disposition"]) == ("19005551234", "denied")
+    b.on_hook()                                                  # no transfer: 201 rings back 202
+    pbx.run_until(lambda: b.is_ringing, 3)
+    b.off_hook()
+    pbx.run(0.3)
+    assert hears(pbx, a, b) == pytest.approx(-10, abs=1.5)
