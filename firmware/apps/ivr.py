@@ -41,6 +41,8 @@ log = logging.getLogger("linebox.ivr")
 INTERDIGIT_MS = 2500           # after a digit that may start an extension number
 DIRECTORY_LETTERS = 3
 MAX_MENU_DEPTH = 10
+MAX_FALLBACKS = 3              # a silent caller sent round a menu loop: goodbye after this many
+MAX_SESSION_MS = 15 * 60_000   # nobody stays in the attendant longer (a line left off hook)
 SYSTEM_PROMPTS = ("ivr/invalid", "ivr/goodbye", "ivr/unavailable", "ivr/directory", "ivr/directory_none",
                   "ivr/directory_press", "ivr/enter_extension", *(f"digits/{d}" for d in range(10)))
 KEYPAD = {c: d for d, letters in {"2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO",
@@ -128,6 +130,7 @@ class IvrSession(AppSession):
         self._matches: list[tuple[str, str]] = []
         self._match_index = 0
         self.handed_off = False
+        self.fallbacks = 0
         super().__init__(engine, ch, arg, call)
 
     # ---- playing and waiting
@@ -158,6 +161,7 @@ class IvrSession(AppSession):
 
     # ---- menus
     def start(self) -> None:
+        self.after(MAX_SESSION_MS, self.goodbye)
         self.enter_menu(self.arg, push=False)
 
     def enter_menu(self, menu_id: str, push: bool = True) -> None:
@@ -193,7 +197,9 @@ class IvrSession(AppSession):
         self.tries += 1
         self.entry = ""
         if self.tries > self.menu.get("retries", 3):
-            self.go(self.menu.get("fallback") or "hangup:")
+            self.fallbacks += 1
+            fallback = self.menu.get("fallback") or "hangup:"
+            self.go("hangup:" if self.fallbacks > MAX_FALLBACKS and fallback.startswith("ivr:") else fallback)
             return
         if invalid:
             self.mode = "menu"

@@ -323,3 +323,12 @@ def test_voicemail_destination_takes_the_caller_and_the_call_record(pbx):
     handler = pbx.engine.channels["fxo1"].handler
     assert type(handler).__name__ == "LeaveMessage" and handler.call is ivr_call
     assert handler.box == "202"
+
+
+def test_a_silent_caller_in_a_menu_loop_is_eventually_sent_away(pbx):
+    save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome", "timeout_s": 2, "retries": 1,
+                           "fallback": "ivr:main", "options": {"2": "extension:202"}}, original_id="main")
+    settle(pbx)
+    call_in(pbx)
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 60)
+    assert not any(pbx.phone(e).is_ringing for e in ("201", "202", "203", "204"))
