@@ -366,8 +366,16 @@ def _code_app(field: str, value: Any):
             return
         new = arg.rstrip("#") if value is None else value
         try:
-            if value is None and new and engine.plan.resolve(new, final=True).kind not in ("extension", "outside"):
+            route = engine.plan.resolve(new, final=True) if value is None and new else None
+            if route is not None and route.kind not in ("extension", "outside"):
                 raise ConfigError("not a number that can be dialled")
+            if route is not None and route.kind == "outside":
+                # Checked again on every forwarded call; refusing now tells the user at once.
+                from .permissions import Origin
+                decision = engine.authorise_outside(
+                    Origin(extension=ch.extension, channel=ch.name, via="forward"), route.target)
+                if not decision.allowed:
+                    raise ConfigError(decision.reason)
             prefs_service(engine).change(ch.extension, **{field: new})
         except ConfigError as exc:
             log.info("phone %s: %s refused: %s", ch.extension, field, exc)

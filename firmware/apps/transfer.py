@@ -475,6 +475,11 @@ class Switchboard(ChannelHandler):
             x.ch.set_state("in-call", peer=y.label())
             y.ch.set_state("in-call", peer=x.label())
             joined.mark_answered()
+            decision = getattr(y.call, "outside_decision", None)
+            if y.outside and decision is not None and decision.max_duration_s:
+                from .permissions import DurationLimit
+                assert isinstance(y.ch, FxoChannel)
+                DurationLimit(eng.outside_policy, joined, y.ch, decision.max_duration_s)   # the limit goes on
         else:
             assert isinstance(y.ch, FxsChannel)
             joined.b = None

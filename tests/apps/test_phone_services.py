@@ -435,3 +435,12 @@ def test_transfer_to_a_premium_number_is_refused_and_flash_returns(pbx):
     b.off_hook()
     pbx.run(0.3)
     assert hears(pbx, a, b) == pytest.approx(-10, abs=1.5)
+
+
+def test_forward_to_premium_by_phone_code_is_refused_and_not_stored(pbx):
+    p = dial(pbx, "202", "*72919005551234#")
+    pbx.run_until(lambda: pbx.state("fxs2") == "congestion", 6)
+    p.on_hook()
+    prefs_service(pbx.engine).flush()
+    assert prefs_service(pbx.engine).of("202").fwd_always == ""
+    assert save_prefs(pbx.config, "202").fwd_always == ""
