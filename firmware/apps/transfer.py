@@ -396,6 +396,8 @@ class Switchboard(ChannelHandler):
                 self._drop_all()
             elif self.held is not None:
                 self._back_to_held()
+            elif self.waiting is not None:
+                self.phone.play_tone("busy")      # flash (or hang up and be rung) takes the waiting call
             elif self.phone.off_hook:
                 self._dissolve()
                 Parked(self.engine, self.phone, "busy")

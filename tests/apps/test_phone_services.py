@@ -444,3 +444,43 @@ def test_forward_to_premium_by_phone_code_is_refused_and_not_stored(pbx):
     prefs_service(pbx.engine).flush()
     assert prefs_service(pbx.engine).of("202").fwd_always == ""
     assert save_prefs(pbx.config, "202").fwd_always == ""
+
+
+def test_outside_caller_forwarded_to_an_extension_and_a_ring_group_on_a_line(pbx):
+    save_prefs(pbx.config, "201", fwd_always="203")
+    ringgroups.save_group(pbx.config, {"number": "600", "name": "Sales", "members": ["202", "204"]})
+    pbx.config.set_inbound_route("fxo2", "ringgroup:600")
+    pbx.run(0.1)
+    caller = pbx.co.remote("5550100", name="ACME")
+    caller.call(pbx.co.line_number(1))                  # line 1 goes to 201, forwarded to 203
+    c = pbx.phone("203")
+    pbx.run_until(lambda: c.is_ringing, 12)
+    assert not pbx.phone("201").is_ringing
+    pbx.run_until(lambda: c.caller_id is not None, 8)
+    assert c.caller_id.number == "5550100"
+    c.off_hook()
+    pbx.run(0.5)
+    assert hears(pbx, caller, c) > -25
+    other = pbx.co.remote("5550111")
+    other.call(pbx.co.line_number(2))                   # line 2 rings the group
+    pbx.run_until(lambda: pbx.phone("202").is_ringing and pbx.phone("204").is_ringing, 12)
+    pbx.phone("204").off_hook()
+    pbx.run(0.5)
+    assert pbx.state("fxs2") == "idle"
+    assert hears(pbx, other, pbx.phone("204")) > -25
+
+
+def test_call_waiting_for_an_outside_caller(pbx):
+    a, b = connect(pbx, "201", "202")
+    pbx.config.set_inbound_route("fxo1", "202")
+    pbx.run(0.1)
+    b.clear_heard()
+    caller = pbx.co.remote("5550100", name="ACME")
+    caller.call(pbx.co.line_number(1))
+    pbx.run(10)
+    msgs = CallerIdReceiver("bell202").process(b.heard())
+    assert [m.number for m in msgs] == ["5550100"]
+    b.flash(500)
+    pbx.run(1.0)
+    assert hears(pbx, caller, b) > -25
+    assert hears(pbx, a, b, 1400) < -50
