@@ -103,8 +103,9 @@ def _groups_page(request: Request, error: str | None = None, form: dict | None =
 
 
 @router.get("/phone/groups")
-async def groups_page(request: Request, user: AdminUser) -> Response:
-    return _groups_page(request)
+async def groups_page(request: Request, user: AdminUser, edit: str | None = None) -> Response:
+    found = [g for g in ringgroups.load_groups(web(request).config) if g["number"] == edit]
+    return _groups_page(request, form={**found[0], "original": found[0]["number"]} if found else None)
 
 
 @router.post("/phone/groups")
@@ -118,7 +119,7 @@ async def groups_save(request: Request, user: AdminUser) -> Response:
     try:
         await run_in_threadpool(ringgroups.save_group, web(request).config, group, original)
     except ConfigError as exc:
-        return _groups_page(request, str(exc), group, 400)
+        return _groups_page(request, str(exc), {**group, "original": original or ""}, 400)
     return RedirectResponse("/phone/groups?saved=1", status_code=303)
 
 

@@ -50,10 +50,16 @@ def test_ring_groups_page_add_and_delete(env, admin):
     (g,) = ringgroups.load_groups(env.config)
     assert (g["number"], g["strategy"], g["members"], g["ring_s"]) == ("600", "order", ["201", "203"], 15)
     assert "Sales" in admin.get("/phone/groups").text
+    page = admin.get("/phone/groups?edit=600").text
+    assert 'name="original" value="600"' in page
+    r = admin.post("/phone/groups", data={"csrf_token": token, "original": "600", "number": "610",
+                                         "name": "Sales", "strategy": "ringall", "members": ["202"]})
+    assert r.status_code == 303
+    assert [(g["number"], g["members"]) for g in ringgroups.load_groups(env.config)] == [("610", ["202"])]
     r = admin.post("/phone/groups", data={"csrf_token": token, "number": "601", "members": ["299"]},
                    headers={"accept": "text/html"})
     assert r.status_code == 400 and "not an extension" in error_of(r.text)
-    admin.post("/phone/groups/600/delete", data={"csrf_token": token})
+    admin.post("/phone/groups/610/delete", data={"csrf_token": token})
     assert ringgroups.load_groups(env.config) == []
 
 
