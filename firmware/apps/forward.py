@@ -43,7 +43,7 @@ CODES = {                        # feature code -> (app name, takes digits after
     "*72": ("forward-always", True), "*73": ("forward-always-off", False),
     "*90": ("forward-busy", True), "*91": ("forward-busy-off", False),
     "*92": ("forward-noanswer", True), "*93": ("forward-noanswer-off", False),
-    "*56": ("call-waiting-on", False), "*57": ("call-waiting-off", False),
+    "*71": ("call-waiting-on", False), "*70": ("call-waiting-off", False),
 }
 
 

@@ -484,3 +484,15 @@ def test_call_waiting_for_an_outside_caller(pbx):
     pbx.run(1.0)
     assert hears(pbx, caller, b) > -25
     assert hears(pbx, a, b, 1400) < -50
+
+
+def test_every_feature_code_is_reachable(pbx):
+    """No code may start with another one (the shorter would always win, or swallow the longer)."""
+    codes = [fc.code for fc in pbx.engine.plan.feature_codes]
+    assert {"*8", "**", "*5", "*72", "*74", "*70", "*71", "*78", "*79"} <= set(codes)
+    clashes = [(x, y) for x in codes for y in codes if x != y and y.startswith(x)]
+    assert clashes == []
+    p = dial(pbx, "202", "*70")
+    pbx.run(2)
+    p.on_hook()
+    assert prefs_service(pbx.engine).of("202").call_waiting is False
