@@ -99,7 +99,7 @@ class Switchboard(ChannelHandler):
         self.waiting: Party | None = None     # call waiting, not answered yet
         self.conference = None                # the conference app's room, in a three-way
         self.swapping = False                 # flash swaps (after answering a waiting call)
-        self.mode = "talk"                    # talk | dial | recall
+        self.mode = "talk"                    # talk | dial | dial-failed | recall
         self.digits = ""
         self._timer: Timer | None = None
         self.alert = None                     # call-waiting alert in progress (callwaiting.py)
@@ -145,7 +145,7 @@ class Switchboard(ChannelHandler):
             self._answer_waiting()
         elif self.conference is not None:
             self._end_conference(drop=self.active)
-        elif self.mode == "dial":
+        elif self.mode in ("dial", "dial-failed"):
             if self.active is not None:
                 self._drop(self.active)
             self._back_to_held()
@@ -160,6 +160,7 @@ class Switchboard(ChannelHandler):
         elif self.held is not None:
             self._back_to_held()
         elif self.active is not None and self.active.answered:
+            self.swapping = False                # one party again: flash is hold-and-dial
             self.hold(self.active)
             self.active = None
             self._dial_tone()
@@ -250,6 +251,7 @@ class Switchboard(ChannelHandler):
                     or target.off_hook):
                 phone.play_tone("busy")
                 phone.set_state("busy", detail="transfer")
+                self.mode = "dial-failed"         # flash: back to the held party
                 return
             call = Call(eng, phone, "internal", src, route.target, cid_number=src, cid_name=phone.ext_name or None)
             phone.handler = self
@@ -265,6 +267,7 @@ class Switchboard(ChannelHandler):
         else:
             phone.play_tone("congestion")
             phone.set_state("congestion", detail="transfer")
+            self.mode = "dial-failed"
 
     def _dial_outside(self, number: str) -> None:
         from .permissions import Origin, _sit
@@ -279,9 +282,10 @@ class Switchboard(ChannelHandler):
                 phone.play_tone("congestion")
             else:
                 eng.outside_policy.record_denied(phone, number, decision.reason)
-                phone.play(_sit(), lambda: phone.handler is self and self.mode == "dial"
+                phone.play(_sit(), lambda: phone.handler is self and self.mode == "dial-failed"
                            and phone.play_tone("congestion"))
             phone.set_state("congestion", detail="not permitted" if not decision.allowed else "no line")
+            self.mode = "dial-failed"
             return
         src = phone.extension or phone.name
         call = Call(eng, phone, "outbound", src, number, line=line.name, cid_number=src,
@@ -291,6 +295,7 @@ class Switchboard(ChannelHandler):
         call.dial_line(line, number)
         if call.ended:                     # refused at the gate after all
             phone.handler = self
+            self.mode = "dial-failed"
             return
         self.active = Party(self, line, call, answered=True, number=number)
         self.mode = "talk"
