@@ -332,3 +332,27 @@ def test_a_silent_caller_in_a_menu_loop_is_eventually_sent_away(pbx):
     call_in(pbx)
     pbx.run_until(lambda: pbx.state("fxo1") == "idle", 60)
     assert not any(pbx.phone(e).is_ringing for e in ("201", "202", "203", "204"))
+
+
+def test_a_mandarin_menu_speaks_mandarin(tmp_path):
+    cache = cached_prompts()
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        generate_defaults(cache, ["zh"], ["ivr/welcome", "ivr/invalid"])
+    shutil.copytree(cache / "en", tmp_path / "prompts" / "en")
+    shutil.copytree(cache / "zh", tmp_path / "prompts" / "zh")
+    with Pbx(country="US", seed=8, data_dir=tmp_path) as pbx:
+        save_menu(pbx.config, {"id": "main", "language": "zh", "greeting": "ivr/welcome",
+                               "options": {"2": "extension:202"}})
+        pbx.config.set_inbound_route("fxo1", "ivr:main")
+        settle(pbx)
+        r = call_in(pbx)
+        zh = load_prompt("ivr/welcome", "zh", cache)
+        pbx.run(len(zh) / RATE + 0.3)
+        key(pbx, r, "7")                               # invalid, in Mandarin too
+        pbx.run(1.5)
+        heard = r.heard()
+        assert contains(heard, zh[RATE // 4: RATE * 3 // 4]) > 0.8
+        assert contains(heard, prompt("ivr/welcome")[RATE // 4: RATE * 3 // 4]) < 0.5
+        zh_invalid = load_prompt("ivr/invalid", "zh", cache)
+        assert contains(heard, zh_invalid[: len(zh_invalid) // 2]) > 0.8
