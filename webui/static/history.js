@@ -45,6 +45,9 @@
     if (!live) { banner.classList.add("show"); return; }
     const body = table.tBodies[0];
     const existing = [...body.rows].find((row) => row.dataset.callId === String(r.call_id));
+    // A call's result is final once it has one: a slower re-read (or a late event) that still
+    // says "in progress" must not undo it.
+    if (existing && existing.dataset.disposition && !r.disposition) return;
     if (quiet && existing && existing.dataset.disposition === String(r.disposition || "")) return;
     const row = document.createElement("tr");
     row.dataset.callId = String(r.call_id);
