@@ -39,6 +39,21 @@ def _known_ports(request: Request, kind: str) -> list[str]:
     return ports or list(DEFAULT_FXS if kind == "fxs" else DEFAULT_FXO)
 
 
+def _port_not_on_board(request: Request, port: str | None, kind: str, keep: str | None) -> str | None:
+    """Why `port` cannot be used here: the running board has no such port (Config itself
+    accepts any well-formed name, so a typo such as fxs9 was saved and silently never rang).
+    `keep` is the port the entry already has: a config moved to a smaller board stays editable."""
+    if not port:
+        return None
+    name = port.strip().lower()
+    present = [p.port for p in web(request).control.snapshot() if p.kind == kind]
+    if not present or name in present or name == (keep or "").strip().lower():
+        return None
+    if not name.startswith(kind):
+        return None          # the wrong kind of port: Config explains that one
+    return f"Port {name[:20]} is not on this board; it has {', '.join(present)}."
+
+
 def _field(form: Any, name: str, limit: int = 200) -> str:
     value = form.get(name, "")
     return value[:limit] if isinstance(value, str) else ""
@@ -93,6 +108,11 @@ async def extension_update(request: Request, number: str, user: AdminUser) -> Re
 async def _extension_save(request: Request, original: str | None) -> Response:
     form = await request.form()
     ext = _extension_from_form(form)
+    current = web(request).config.extension(original) if original else None
+    problem = _port_not_on_board(request, ext["port"], "fxs", current and current.get("port"))
+    if problem:
+        return _extensions_page(request, status_code=400, error=f"Extension {ext['number'][:10]}: {problem}",
+                                form=ext, editing=original)
     try:
         await _apply(web(request).config.save_extension, ext, original_number=original)
     except _config_error() as exc:
@@ -180,6 +200,10 @@ async def _line_save(request: Request, original: str | None) -> Response:
     line = {"name": _field(form, "name"), "port": _field(form, "port", 20).strip(),
             "number": _field(form, "number", 40).strip(), "enabled": _checked(form, "enabled")}
     destination = _field(form, "destination", 200).strip()
+    problem = _port_not_on_board(request, line["port"], "fxo", original)
+    if problem:
+        return _lines_page(request, status_code=400, error=f"The line: {problem}",
+                           form=dict(line, destination=destination), editing=original)
     try:
         await _apply(save_line_with_route, web(request).config, line, destination, original)
     except _config_error() as exc:
