@@ -102,6 +102,10 @@ async def phone_action(request: Request, ext: str, body: PhoneAction) -> dict:
     def act(engine) -> dict:
         p = _phone(engine, ext)
         a = body.action
+        if a in ("dial", "tone") and not p.is_off_hook:
+            # A keypad on a hung-up phone sends nothing: queued, the digits would go out at the
+            # next off-hook and misdial (`dial 202` then `offhook` rang nobody: "202202").
+            raise ValueError(f"phone {ext} is on hook; take it off hook first (linebox sim phone {ext} offhook)")
         if a == "offhook":
             p.off_hook()
         elif a == "onhook":
