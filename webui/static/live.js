@@ -28,7 +28,8 @@
     state.append(el("span", "dot"), el("span", "state-name", STATE_NAMES[p.state] || p.state));
     const peer = el("div", "port-peer");
     if (p.peer) peer.append(document.createTextNode((p.state === "in-call" ? "with " : "") + p.peer));
-    if (p.caller_id && p.caller_id !== p.peer) peer.append(" ", el("span", "muted", `(${p.caller_id})`));
+    // the caller's number, unless the peer text already names it ("Line 1: 5550100")
+    if (p.caller_id && !(p.peer || "").includes(p.caller_id)) peer.append(" ", el("span", "muted", `(${p.caller_id})`));
     if (p.detail) peer.append(" ", el("span", "muted", p.detail));
     const timer = el("div", "port-timer");
     timer.dataset.since = String(p.since || 0);
