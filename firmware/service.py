@@ -19,13 +19,14 @@ from typing import Any
 from drivers.port import Board
 from dsp_ext.countries import profile
 
-from .control import EngineControl
+from .control import EngineControl, StatusUpdate
 from .engine import Engine
 from .media import MediaLoop
 
 log = logging.getLogger("linebox")
 
 TOKEN_FILE = "sim.token"
+SHUTDOWN_EVENT = "shutdown"     # published when the service is asked to stop: event streams end
 
 
 def make_board(kind: str, country: str, realtime: bool = True) -> tuple[Board, bool]:
@@ -107,6 +108,27 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     return Service(board, simulated, config, records, control, engine, media, data_dir, token)
 
 
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn that tells the open live pages to end their event streams when asked to stop.
+
+        Otherwise each open status or history tab holds the shutdown for the whole graceful
+        timeout and is then cancelled with a page of traceback in the log.
+        """
+
+        def __init__(self, config: uvicorn.Config, control: EngineControl) -> None:
+            super().__init__(config)
+            self._control = control
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                self._control.publish(StatusUpdate(SHUTDOWN_EVENT))
+            super().handle_exit(sig, frame)
+    return Server
+
+
 def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: int = 8080,
         country: str | None = None) -> int:
     import uvicorn
@@ -119,8 +141,8 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                           timeout_graceful_shutdown=2))
+    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                            timeout_graceful_shutdown=2), svc.control)
 
     def stop_requested(signum: int, frame: object) -> None:
         # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to

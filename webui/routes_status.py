@@ -21,6 +21,7 @@ KEEPALIVE_SECONDS = 15.0
 # snapshot, session checked again). uvicorn waits for open responses when it shuts
 # down, so this also bounds how long an open status page can hold up a restart.
 STREAM_SECONDS = 25.0
+SHUTDOWN_EVENT = "shutdown"     # what `linebox run` publishes when asked to stop (firmware/service.py)
 SEES_ALL_PORTS = ("admin", "supervisor")
 
 
@@ -100,6 +101,8 @@ async def events(request: Request, user: AnyUser) -> StreamingResponse:
                         return
                     yield ": keepalive\n\n"
                     continue
+                if update.kind == SHUTDOWN_EVENT:
+                    return      # the service is stopping: do not hold it up (the browser reconnects)
                 if update.ports:
                     yield _sse("ports", _status_payload(state, user, update.ports))
                 if update.kind == "message":       # a user's message: to its recipient only

@@ -1,0 +1,73 @@
+"""`linebox run` stops promptly and quietly while a browser has a live page open.
+
+Found by trying Linebox as a new user: with a status page open, SIGTERM/Ctrl-C waited out
+uvicorn's whole graceful timeout and then printed a page of CancelledError traceback.
+"""
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "Quiet-Harbour-Lantern-8"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_with_an_open_event_stream_stops_at_once_without_a_traceback(tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--board", "sim", "--data",
+                             str(tmp_path), "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = httpx.Client(base_url=url, timeout=5)
+        deadline = time.monotonic() + 30          # a real process: real time
+        while True:
+            try:
+                page = client.get("/setup")
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+                time.sleep(0.1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = client.post("/setup", data={"username": "owner", "password": PASSWORD, "confirm": PASSWORD,
+                                        "csrf_token": token})
+        assert r.status_code == 303
+        opened = threading.Event()
+        ended = threading.Event()
+
+        def watch() -> None:      # a browser tab on the status page
+            try:
+                with client.stream("GET", "/api/events", timeout=30) as events:
+                    for line in events.iter_lines():
+                        if line.startswith("event: ports"):
+                            opened.set()
+            except httpx.HTTPError:
+                pass
+            ended.set()
+        threading.Thread(target=watch, daemon=True).start()
+        assert opened.wait(10), "the event stream did not open"
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        took = time.monotonic() - start
+        log = proc.stdout.read()
+        assert ended.wait(5)
+        assert "Traceback" not in log and "CancelledError" not in log, log[-2000:]
+        assert "Linebox stopped" in log
+        assert took < 1.5, f"stopping took {took:.1f} s with one page open"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
