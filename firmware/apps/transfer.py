@@ -505,7 +505,7 @@ class Switchboard(ChannelHandler):
             self._swap()
             return
         assert self.active is not None and self.held is not None
-        room = Conference(self.engine)
+        room = Conference(self.engine, capacity=3, cues=False)   # a three-way call has no join beeps
         for ch in (self.phone, self.held.ch, self.active.ch):
             room.add(ch)
         self.conference = room

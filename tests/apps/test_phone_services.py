@@ -135,12 +135,27 @@ def test_three_way_conference_by_flash_all_hear_each_other(pbx):
         talker.play_tone([freq], 1000, -10)
         pbx.run(1.2)
         for listener in (a, b, c):
-            if listener is not talker:
-                assert tone_level(listener.heard(900), freq) > -16, (talker, listener)
+            level = tone_level(listener.heard(900), freq)
+            if listener is talker:
+                assert level < -50                                # nobody hears themselves
+            else:
+                assert level == pytest.approx(-10, abs=1.5), (talker, listener)
     b.flash(500)                                                # drop the last party added (203)
     pbx.run(1.0)
     assert pbx.state("fxs3") == "busy"
     assert hears(pbx, a, b) == pytest.approx(-10, abs=1.5)
+    c.on_hook()
+    pbx.run(1.6)
+    flash_and_dial(pbx, b, "203")                               # three-way again, then 202 hangs up:
+    pbx.run_until(lambda: c.is_ringing, 3)
+    c.off_hook()
+    pbx.run(0.3)
+    b.flash(500)
+    pbx.run(1.0)
+    b.on_hook()
+    pbx.run(1.0)
+    assert hears(pbx, a, c) == pytest.approx(-10, abs=1.5)      # the other two stay connected
+    assert hears(pbx, c, a, 1700) == pytest.approx(-10, abs=1.5)
 
 
 def test_transfer_of_an_outside_caller_to_an_outside_number_is_refused_unless_permitted(pbx):
