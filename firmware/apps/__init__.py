@@ -122,3 +122,5 @@ def register_builtin(engine: Engine) -> None:
     register_ivr(engine)
     from .transfer import register_phone_services
     register_phone_services(engine)
+    from .conference import register as register_conference
+    register_conference(engine)
