@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -123,15 +124,33 @@ def _add_sim(sub) -> None:
     sim.set_defaults(fn=_sim)
 
 
+class CommandLine(argparse.ArgumentParser):
+    """argparse with a one-line error (usage stays available with --help): an installer's
+    script or log gets one clear line, as for every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _tcp_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (1-65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="linebox", description="Linebox small-office PBX")
+    parser = CommandLine(prog="linebox", description="Linebox small-office PBX")
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="start the PBX and its web UI")
     run.add_argument("--board", choices=["auto", "sim"], default="auto",
                      help="auto: the detected HAT, else the simulated board")
     run.add_argument("--data", default="data", help="directory holding all state")
     run.add_argument("--host", default="0.0.0.0")
-    run.add_argument("--port", type=int, default=8080)
+    run.add_argument("--port", type=_tcp_port, default=8080)
     run.add_argument("--country", help="country profile (US, UK, DE, CN, ...); stored in the config")
     run.set_defaults(fn=_run)
     _add_sim(sub)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import logging
 import os
@@ -26,6 +27,7 @@ from .media import MediaLoop
 log = logging.getLogger("linebox")
 
 TOKEN_FILE = "sim.token"
+PID_FILE = "linebox.pid"
 SHUTDOWN_EVENT = "shutdown"     # published when the service is asked to stop: event streams end
 
 
@@ -70,6 +72,7 @@ class Service:
     media: MediaLoop
     data_dir: Path
     sim_token: str | None = None
+    data_claim: Any = None       # the locked pid file: DATA belongs to this process while it is open
 
     def stop(self) -> None:
         self.media.stop()
@@ -84,6 +87,43 @@ class Service:
         if self.sim_token:
             with contextlib.suppress(FileNotFoundError):
                 (self.data_dir / TOKEN_FILE).unlink()
+        if self.data_claim is not None:
+            self.data_claim.close()          # releases the lock
+            self.data_claim = None
+
+
+class DataDirError(ValueError):
+    """The data directory cannot be used (shown to the user as one line)."""
+
+
+def open_data_dir(data_dir: Path) -> Any:
+    """Create DATA if needed and claim it for this process (an open, locked file to keep).
+
+    Two services on one DATA would both write its config and records and take each other's
+    simulator token; the second is refused, naming the first one's pid."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirError(f"cannot use {data_dir} as the data directory: it is a file, not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(f"cannot use {data_dir} as the data directory: {exc.strerror or exc}") from None
+    try:
+        claim = open(data_dir / PID_FILE, "a+")
+    except OSError as exc:
+        raise DataDirError(f"cannot write in the data directory {data_dir}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        claim.seek(0)
+        pid = claim.read().strip() or "?"
+        claim.close()
+        raise DataDirError(f"another Linebox (pid {pid}) is already running with the data directory "
+                           f"{data_dir}; stop it first, or give this one another --data") from None
+    claim.seek(0)
+    claim.truncate()
+    claim.write(f"{os.getpid()}\n")
+    claim.flush()
+    return claim
 
 
 def build_service(data_dir: Path, board_kind: str = "auto", country: str | None = None) -> Service:
@@ -93,7 +133,7 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     if country:
         country = profile(country).code        # unknown country: one clear error before anything starts
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    claim = open_data_dir(data_dir)
     config = Config(data_dir / "config.json")
     stored_country = str((config.settings() or {}).get("country") or "US")
     board, simulated = make_board(board_kind, country or stored_country)
@@ -105,7 +145,7 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     start_prompt_generation(engine, data_dir)      # first run: default prompts, in the background
     media = MediaLoop(board, engine, control)
     token = write_token(data_dir) if simulated else None
-    return Service(board, simulated, config, records, control, engine, media, data_dir, token)
+    return Service(board, simulated, config, records, control, engine, media, data_dir, token, claim)
 
 
 def _server_class() -> type:
@@ -148,14 +188,18 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
         # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to
         # the handler that was there before: this one, so we still get to flush records.
         server.should_exit = True
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop_requested)
+    previous = {sig: signal.signal(sig, stop_requested) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run()
+    except SystemExit:
+        pass        # uvicorn exits when it cannot bind; said clearly below
     finally:
         svc.stop()
+        for sig, handler in previous.items():      # run() may be called in a longer-lived process
+            signal.signal(sig, handler)
         log.info("Linebox stopped")
     if not server.started:
-        log.error("could not serve the web UI on %s:%d (is another Linebox running there?)", host, port)
+        log.error("could not serve the web UI on %s:%d: the address is in use or not available "
+                  "(another program there? choose another with --port)", host, port)
         return 1
     return 0
