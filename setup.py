@@ -1,16 +1,20 @@
 """Linebox: builds the cffi DSP core from dsp_ext/ and installs the `linebox` command."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="linebox",
     version="0.1.0",
     description="Small-office PBX firmware for a Raspberry Pi with analog FXS/FXO HATs",
     python_requires=">=3.11",
-    packages=find_packages(include=["firmware*", "drivers*", "dsp_ext*", "webui*", "board*"]),
+    # Namespace discovery: the data folders (webui/static, webui/templates, board/boards, ...)
+    # are packages too, so setuptools ships them without a page of "Package would be
+    # ignored" warnings in every `make run`.
+    packages=find_namespace_packages(include=["firmware*", "drivers*", "dsp_ext*", "webui*", "board*"],
+                                     exclude=["*.__pycache__"]),
     include_package_data=True,
     package_data={
         "webui": ["templates/*.html", "static/*"],
-        "board": ["*.toml", "overlays/*"],
+        "board": ["boards/*.toml", "overlays/*", "*.md"],    # the shipped board files live in boards/
         "dsp_ext": ["src/*.c", "src/*.h"],
     },
     setup_requires=["cffi>=1.15"],
