@@ -70,6 +70,16 @@ MIGRATIONS: list[str] = [
         reason  TEXT NOT NULL
     );
     """,
+    # 3: call recordings: which WAV files (names in the recordings directory) belong to a call
+    """
+    CREATE TABLE call_recordings (
+        file     TEXT PRIMARY KEY,
+        call_id  TEXT NOT NULL,
+        started  REAL NOT NULL,
+        trigger  TEXT NOT NULL
+    );
+    CREATE INDEX call_recordings_by_call ON call_recordings (call_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
