@@ -80,6 +80,15 @@ def test_history_catches_up_on_calls_that_ended_while_the_stream_was_closed_and_
             expect(row).to_contain_text("Answered")
             expect(row).to_have_count(1)
 
+            # ---- checkboxes keep their size next to long labels (one was squeezed into a dot)
+            for path in ("/extensions", "/voicemail"):
+                page.goto(base + path)
+                sizes = page.evaluate("""[...document.querySelectorAll('input[type=checkbox]')]
+                    .filter(c => c.offsetParent).map(c => [c.getBoundingClientRect().width,
+                                                           c.getBoundingClientRect().height])""")
+                assert sizes, path
+                assert all(w >= 13 and abs(w - h) < 1 for w, h in sizes), f"{path}: checkboxes {sizes}"
+
             # ---- a phone-width window: content first, nothing wider than the screen
             page.set_viewport_size({"width": 375, "height": 740})
             for path in PHONE_PAGES:
