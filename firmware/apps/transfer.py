@@ -59,7 +59,25 @@ class Party(ChannelHandler):
         self.answered = answered
         self.number = number          # outside number dialled to reach it ("" otherwise)
         self.gone = False
+        self.started = board.engine.clock.now()
         ch.handler = self
+        self._limit: Timer | None = None
+        decision = getattr(call, "outside_decision", None)
+        if isinstance(ch, FxoChannel) and decision is not None and decision.max_duration_s:
+            # The permissions' DurationLimit follows the call's own handler; held, swapped or
+            # conferenced, the line is ours now, so the same limit is kept here.
+            left_ms = int((self.start_time() + decision.max_duration_s - board.engine.clock.now()) * 1000)
+            self._limit = board.engine.timers.after_ms(max(0, left_ms), self._cut)
+
+    def start_time(self) -> float:
+        return self.call.dialled_at if self.call.dialled_at is not None else self.started
+
+    def _cut(self) -> None:
+        if self.gone:
+            return
+        self.board.engine.records.set_reason(self.call.id, "maximum call duration reached")
+        log.info("outside call %s cut: maximum call duration reached", self.call.id)
+        self.board.party_gone(self)
 
     @property
     def outside(self) -> bool:
@@ -421,6 +439,8 @@ class Switchboard(ChannelHandler):
 
     def _release(self, party: Party, hung_up: bool) -> None:
         party.gone = True
+        if party._limit is not None:
+            party._limit.cancel()
         ch = party.ch
         if isinstance(ch, FxoChannel):
             ch.release()
@@ -438,7 +458,7 @@ class Switchboard(ChannelHandler):
                     ch.silence()
                     ch.set_state("idle")
         if not party.call.ended:
-            party.call.end("answered" if party.call.answered else "no_answer")
+            party.call.end(_disposition(party))
 
     def _dissolve(self) -> None:
         if self.phone.handler is self:
@@ -465,8 +485,10 @@ class Switchboard(ChannelHandler):
         line = y.ch.name if y.outside else x.ch.name if x.outside else None
         for p in (x, y):
             p.gone = True
+            if p._limit is not None:
+                p._limit.cancel()
             if not p.call.ended:
-                p.call.end("answered" if p.call.answered else "no_answer")
+                p.call.end(_disposition(p))
         self.active = self.held = None
         self._dissolve()
         joined = Call(eng, x.ch, direction, src, dst, line=line, cid_number=x.call.cid_number,
@@ -486,7 +508,8 @@ class Switchboard(ChannelHandler):
             if y.outside and decision is not None and decision.max_duration_s:
                 from .permissions import DurationLimit
                 assert isinstance(y.ch, FxoChannel)
-                DurationLimit(eng.outside_policy, joined, y.ch, decision.max_duration_s)   # the limit goes on
+                left_s = y.start_time() + decision.max_duration_s - eng.clock.now()
+                DurationLimit(eng.outside_policy, joined, y.ch, max(1, int(left_s)))   # the limit goes on
         else:
             assert isinstance(y.ch, FxsChannel)
             joined.b = None
@@ -530,9 +553,16 @@ class Switchboard(ChannelHandler):
             room.close()
 
 
+def _disposition(party: Party) -> str:
+    call = party.call
+    return "answered" if call.answered else call._unanswered_disposition(party.ch)
+
+
 def on_call_flash(call: Call, ch: Channel) -> None:
     """Engine hook: a flash in a plain two-party call. Phones take it over with a switchboard."""
-    if not isinstance(ch, FxsChannel) or not call.answered or call.ringing or call.peer_of(ch) is None:
+    # An outside call with no answer signal counts as answered once dialled (as in Call).
+    up = call.answered or (call.direction == "outbound" and call.dialled_at is not None)
+    if not isinstance(ch, FxsChannel) or not up or call.ringing or call.peer_of(ch) is None:
         return
     if call.b is None or (isinstance(call.peer_of(ch), FxoChannel) and call.dialled_at is None
                           and call.direction == "outbound"):

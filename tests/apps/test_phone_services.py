@@ -511,3 +511,22 @@ def test_every_feature_code_is_reachable(pbx):
     pbx.run(2)
     p.on_hook()
     assert prefs_service(pbx.engine).of("202").call_waiting is False
+
+
+def test_maximum_call_duration_still_cuts_an_outside_call_that_was_put_on_hold(pbx):
+    perms.update_general(pbx.config, max_minutes=1)
+    pbx.run(0.1)
+    far = pbx.co.remote("5550199")
+    b = dial(pbx, "201", "95550199#")
+    pbx.run_until(lambda: far.is_ringing, 8)
+    far.answer()
+    pbx.run(1)
+    b.flash(500)                                   # hold the outside party, then back
+    pbx.run(2)
+    assert pbx.state("fxs1") == "dialtone" and pbx.state("fxo1") == "held"
+    b.flash(500)
+    pbx.run(1)
+    assert far.state == "connected" and hears(pbx, far, b) > -25
+    pbx.run(62)
+    assert pbx.state("fxo1") == "idle" and far.state != "connected"
+    assert pbx.state("fxs1") == "busy"
