@@ -422,6 +422,9 @@ def register_destination_kind(kind: str, check: DestinationCheck | None = None) 
 
 def _extension_list_problem(cfg: Config, value: str) -> str | None:
     numbers = [p.strip() for p in value.split(",")]
+    if "" in numbers:
+        # "201,,202" or a trailing comma: said as such, not as "extension  does not exist"
+        return "the list has an empty entry; separate extension numbers with single commas, such as 201,202"
     missing = [n for n in numbers if cfg.extension(n) is None]
     if missing:
         return f"extension {', '.join(m[:10] for m in missing)} does not exist"
