@@ -98,7 +98,8 @@ def can_wait(engine: Engine, extension: str) -> bool:
         return False
     h = ch.handler
     if isinstance(h, Call):
-        return h.answered and not h.ended and not h.ringing and h.b is not None and h.peer_of(ch) is not None
+        up = h.answered or (h.direction == "outbound" and h.dialled_at is not None)
+        return up and not h.ended and not h.ringing and h.b is not None and h.peer_of(ch) is not None
     if isinstance(h, Switchboard):
         return h.waiting is None and h.held is None and h.mode == "talk" and h.conference is None
     return False
