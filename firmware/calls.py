@@ -275,6 +275,7 @@ class Call(ChannelHandler):
         at = self.engine.clock.now() if at is None else at
         self.engine.records.call_answered(self.id, at=at)
         self.engine.publish_call(self.id, "answered")
+        self.engine.call_event(self, "answered")
 
     def on_hangup(self, ch: Channel) -> None:
         """`ch` is gone: an FXS phone hung up, or the far end of a line disconnected."""
@@ -390,6 +391,11 @@ class Call(ChannelHandler):
     def on_caller_id(self, ch: Channel, number: str | None, name: str | None) -> None:
         self.engine.inbound_caller_id(self, number, name)
 
+    def on_digit(self, ch: Channel, digit: str) -> None:
+        # Keys in a call mean nothing to the call itself; features (recording *1) may take them.
+        if not self.ended:
+            self.engine.in_call_digit(self, ch, digit)
+
     def on_flash(self, ch: Channel) -> None:
         # Transfer, three-way and call waiting live in an app (phone services), if registered.
         if not self.ended and self.engine.call_flash is not None:
@@ -406,3 +412,4 @@ class Call(ChannelHandler):
         self.engine.calls.discard(self)
         self.engine.records.call_ended(self.id, at=self.engine.clock.now(), disposition=disposition)
         self.engine.publish_call(self.id, "ended", disposition=disposition)
+        self.engine.call_event(self, "ended")

@@ -99,6 +99,12 @@ class Engine:
         # Hook flash on a phone in a two-party call (transfer, three-way, call waiting):
         # fn(call, channel). Without one, a flash in a call does nothing.
         self.call_flash: Callable[[Call, Channel], None] | None = None
+        # Told when a call is answered or ends: fn(call, "answered" | "ended") (recording policies).
+        self.call_listeners: list[Callable[[Call, str], None]] = []
+        # Keys pressed during a two-party call: fn(call, channel, digit) -> True when taken (the
+        # recording code *1); a taken key goes no further. Only the digit event: its audio has
+        # already gone to the far end by the time the receiver recognises it.
+        self.in_call_digit_listeners: list[Callable[[Call, Channel, str], bool]] = []
         self.secret_digit_prefixes: list[str] = []    # feature codes followed by a secret (see shown_digits)
         self.outside_policy = OutsidePolicy(self)   # the one gate before any outside line (toll fraud)
         self.reload_config()
@@ -188,6 +194,22 @@ class Engine:
                 if kind in self.apps:
                     return self.apps[kind], arg
         return None
+
+    def call_event(self, call: Call, event: str) -> None:
+        for fn in self.call_listeners:
+            try:
+                fn(call, event)
+            except Exception:           # a broken listener must not break plain calling
+                log.exception("call listener %r failed", fn)
+
+    def in_call_digit(self, call: Call, ch: Channel, digit: str) -> bool:
+        for fn in self.in_call_digit_listeners:
+            try:
+                if fn(call, ch, digit):
+                    return True
+            except Exception:
+                log.exception("in-call digit listener %r failed", fn)
+        return False
 
     def dial_tone_for(self, ch: FxsChannel) -> str:
         for fn in self.dial_tone_policies:
