@@ -698,6 +698,9 @@ class Config:
                                   "extension number such as 201, or group:all.")
             dest = destination.strip()
             kind, sep, value = dest.partition(":")
+            advice = "Choose an existing extension."
+            if sep and kind != "group":
+                advice = f"Choose an existing {kind}, or create it first."   # an app's own destination
             if sep:
                 check = DESTINATION_KINDS.get(kind)
                 if check is None:
@@ -709,7 +712,7 @@ class Config:
                 problem = _extension_list_problem(self, dest)
             if problem:
                 raise ConfigError(f"Inbound calls on {self._line_label(port)} cannot go to {dest[:40]!r}: "
-                                  f"{problem}. Choose an existing extension.")
+                                  f"{problem}. {advice}")
             self._tbl("inbound_routes").upsert({"line": port, "destination": dest}, Query().line == port)
 
     # ---- later features

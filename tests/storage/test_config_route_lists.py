@@ -15,3 +15,17 @@ def test_an_empty_entry_in_a_list_is_named_as_such(tmp_path, destination) -> Non
     assert cfg.inbound_routes() == [{"line": "fxo1", "destination": "201"}]      # nothing changed
     cfg.set_inbound_route("fxo1", destination.replace(",,", ",").strip(","))     # the fixed list is taken
     cfg.close()
+
+
+def test_an_apps_missing_destination_is_not_called_an_extension(tmp_path) -> None:
+    from firmware.config import DESTINATION_KINDS, register_destination_kind
+    register_destination_kind("qaprobe", lambda cfg, v: f"there is no qaprobe {v!r}")
+    cfg = Config(tmp_path / "config.json")
+    try:
+        cfg.seed_defaults(["fxs1"], ["fxo1"])
+        with pytest.raises(ConfigError) as err:
+            cfg.set_inbound_route("fxo1", "qaprobe:main")
+        assert str(err.value).endswith("there is no qaprobe 'main'. Choose an existing qaprobe, or create it first.")
+    finally:
+        DESTINATION_KINDS.pop("qaprobe", None)       # other tests see the registry as it was
+        cfg.close()
