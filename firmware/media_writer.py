@@ -1,0 +1,196 @@
+"""Call recordings to disk on their own thread: the media tick only hands over bytes.
+
+    writer = MediaWriter(min_free_bytes=200 << 20, on_disk_low=...)
+    rec = writer.open_stereo(path)        # tick: returns at once, the file is created on the thread
+    rec.write(left, right)                # tick, every frame: int16[FRAME] or None (silence)
+    rec.close()                           # tick: the rest is flushed and the header finished
+
+The tick interleaves each frame into a preallocated block and hands the block over
+every `BLOCK_FRAMES` frames (one `bytes` copy per 100 ms, no per-frame jobs). The thread
+appends to a `GrowingFile` and every `SYNC_SECONDS` of audio makes the data durable,
+then rewrites the WAV header's sizes, so a recording cut off by a crash (SIGKILL, power
+cut) is a playable WAV of everything up to the last sync.
+
+Disk-space guard: before opening and at every sync the thread checks the free space of
+the recordings' file system; under `min_free_bytes` the recording is closed where it is
+(`stopped = "disk"`), one log line says why, and `on_disk_low()` is called, so the SD
+card never fills up.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsp_ext.levels import FRAME, RATE
+
+from .atomic import GrowingFile
+
+log = logging.getLogger("linebox.recording")
+
+CHANNELS = 2
+SAMPLE_BYTES = 2
+BLOCK_FRAMES = 10                 # 100 ms per hand-over
+SYNC_SECONDS = 1.0                # most audio a crash can lose
+
+
+def wav_header(data_len: int, channels: int = CHANNELS, rate: int = RATE) -> bytes:
+    """44-byte PCM WAV header, 16-bit, for `data_len` bytes of (interleaved) samples."""
+    block = channels * SAMPLE_BYTES
+    return (b"RIFF" + (36 + data_len).to_bytes(4, "little") + b"WAVEfmt "
+            + (16).to_bytes(4, "little") + (1).to_bytes(2, "little") + channels.to_bytes(2, "little")
+            + rate.to_bytes(4, "little") + (rate * block).to_bytes(4, "little") + block.to_bytes(2, "little")
+            + (16).to_bytes(2, "little") + b"data" + data_len.to_bytes(4, "little"))
+
+
+class MediaWriter:
+    def __init__(self, min_free_bytes: int = 0, on_disk_low: Callable[[Path], None] | None = None,
+                 name: str = "recording-writer") -> None:
+        self.min_free_bytes = min_free_bytes
+        self.on_disk_low = on_disk_low
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._name = name
+
+    # ---- jobs
+    def submit(self, job: Callable[[], Any]) -> None:
+        with self._cond:
+            self._busy += 1
+        self._jobs.put(job)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:          # one bad file must not stop the others
+                log.exception("recording writer job failed")
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted job has run (tests, shutdown)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout)
+
+    # ---- disk space (writer thread)
+    def space_ok(self, directory: Path) -> bool:
+        if self.min_free_bytes <= 0:
+            return True
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError:
+            return False
+        if free >= self.min_free_bytes:
+            return True
+        log.warning("recording stopped: only %d MB free in %s (minimum %d MB)",
+                    free >> 20, directory, self.min_free_bytes >> 20)
+        if self.on_disk_low is not None:
+            self.on_disk_low(directory)
+        return False
+
+    def open_stereo(self, path: Path, on_closed: Callable[[StereoRecording], None] | None = None) -> StereoRecording:
+        return StereoRecording(self, Path(path), on_closed)
+
+
+class StereoRecording:
+    """A two-channel WAV being recorded: left and right written on the tick, the file on the thread."""
+
+    def __init__(self, writer: MediaWriter, path: Path,
+                 on_closed: Callable[[StereoRecording], None] | None = None) -> None:
+        self.writer = writer
+        self.path = path
+        self.closed = False
+        self.stopped: str | None = None      # "disk" when the guard closed it (writer thread sets it)
+        self.frames = 0
+        self._block = np.zeros((BLOCK_FRAMES * FRAME, CHANNELS), dtype="<i2")
+        self._fill = 0
+        self._file: GrowingFile | None = None
+        self._unsynced = 0
+        self._on_closed = on_closed
+        self._finishing = False
+        writer.submit(self._open)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames * FRAME / RATE
+
+    # ---- tick side
+    def write(self, left: np.ndarray | None, right: np.ndarray | None) -> None:
+        if self.closed:
+            return
+        if self.stopped:                     # the disk guard closed the file: stop feeding it
+            self.closed = True
+            return
+        rows = self._block[self._fill:self._fill + FRAME]
+        if left is None:
+            rows[:, 0] = 0
+        else:
+            rows[:, 0] = left
+        if right is None:
+            rows[:, 1] = 0
+        else:
+            rows[:, 1] = right
+        self._fill += FRAME
+        self.frames += 1
+        if self._fill == len(self._block):
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._fill:
+            data = self._block[:self._fill].tobytes()
+            self._fill = 0
+            self.writer.submit(lambda: self._append(data))
+
+    def close(self) -> None:
+        """Hand over what is left and finish the file (also after the disk guard stopped it)."""
+        if self._finishing:
+            return
+        self._finishing = True
+        if not self.closed:
+            self._hand_over()
+        self.closed = True
+        self.writer.submit(self._finish)
+
+    # ---- writer thread
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.writer.space_ok(self.path.parent):
+            self.stopped = "disk"
+            return
+        self._file = GrowingFile(self.path, header=wav_header)
+
+    def _append(self, data: bytes) -> None:
+        f = self._file
+        if f is None:
+            return
+        f.append(data)
+        self._unsynced += len(data)
+        if self._unsynced >= SYNC_SECONDS * RATE * CHANNELS * SAMPLE_BYTES:
+            self._unsynced = 0
+            f.sync()
+            if not self.writer.space_ok(self.path.parent):
+                self.stopped = "disk"
+                f.close()
+                self._file = None
+
+    def _finish(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
+        if self._on_closed is not None:
+            self._on_closed(self)
