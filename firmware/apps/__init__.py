@@ -124,3 +124,5 @@ def register_builtin(engine: Engine) -> None:
     register_phone_services(engine)
     from .conference import register as register_conference
     register_conference(engine)
+    from .recording import register as register_recording
+    register_recording(engine)
