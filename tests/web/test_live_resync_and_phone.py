@@ -97,6 +97,12 @@ def test_history_catches_up_on_calls_that_ended_while_the_stream_was_closed_and_
                 assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide on a {widths[1]} px screen"
                 top = page.locator("main.content").bounding_box()["y"]
                 assert top < 200, f"{path}: the content starts {top:.0f} px down, below the navigation"
+                if path != "/account":                  # the account page has no nav link
+                    link = page.locator(".nav-link.active").bounding_box()
+                    assert link["x"] >= 0 and link["x"] + link["width"] <= widths[1], f"{path}: nav link off screen"
+            page.goto(base + "/history")
+            result = page.locator("#history th", has_text="Result").bounding_box()
+            assert result["x"] + result["width"] <= 375, "the call's result is off screen on a phone"
             browser.close()
     finally:
         pbx.close()

@@ -75,5 +75,12 @@
     }
   }
 
+  // On a phone the navigation is one scrolling row: bring the current page's link into view.
+  const active = document.querySelector(".sidebar .nav-link.active");
+  const nav = active && active.parentElement;
+  if (nav && nav.scrollWidth > nav.clientWidth) {
+    nav.scrollLeft = active.offsetLeft - (nav.clientWidth - active.offsetWidth) / 2;
+  }
+
   window.linebox = { csrfToken, send, formatDuration, formatTime, openEvents };
 })();
