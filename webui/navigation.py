@@ -30,6 +30,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Live status", "/status", ("admin", "supervisor"), "pulse"),
         Page("My phone", "/me", ALL_ROLES, "phone"),
         Page("Call history", "/history", ("admin", "supervisor"), "history"),
+        Page("Recordings", "/recordings", ("admin", "supervisor"), "history"),
     )),
     Section("PBX", (
         Page("Extensions", "/extensions", ("admin",), "ext"),
@@ -43,6 +44,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Forwarding & DND", "/phone/services", ALL_ROLES, "phone"),
         Page("Address book", "/phone/addressbook", ALL_ROLES, "users"),
         Page("Messages", "/phone/messages", ALL_ROLES, "pulse"),
+        Page("Conference room", "/conference", ("admin",), "users"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
     Section("System", (
