@@ -28,8 +28,11 @@ log = logging.getLogger("linebox.conference")
 
 ROOM_CODE = "*60"
 ROOM_CAPACITY = 12
-PIN_TRIES = 3
+PIN_TRIES = 3                     # per call; then the caller hears busy / the line is let go
 PIN_WAIT_MS = 10000
+LOCK_AFTER = 10                   # wrong PINs (all callers together) within LOCK_WINDOW_S lock the room
+LOCK_WINDOW_S = 15 * 60
+LOCK_S = 15 * 60                  # brute force by DTMF: at 3 tries a call, the room stays locked this long
 TABLE = "conference"
 
 
@@ -111,6 +114,35 @@ def room_of(engine: Engine) -> Conference:
     return room
 
 
+class PinGuard:
+    """Wrong PINs counted across calls: guessing by calling again and again locks the room."""
+
+    def __init__(self) -> None:
+        self.failures: list[float] = []
+        self.locked_until = 0.0
+
+    def locked(self, now: float) -> bool:
+        return now < self.locked_until
+
+    def failed(self, now: float) -> None:
+        self.failures = [t for t in self.failures if now - t < LOCK_WINDOW_S] + [now]
+        if len(self.failures) >= LOCK_AFTER:
+            self.locked_until = now + LOCK_S
+            self.failures.clear()
+            log.warning("conference: %d wrong PINs within %d min; room PIN entry locked for %d min",
+                        LOCK_AFTER, LOCK_WINDOW_S // 60, LOCK_S // 60)
+
+
+_guards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def pin_guard(engine: Engine) -> PinGuard:
+    guard = _guards.get(engine)
+    if guard is None:
+        guard = _guards[engine] = PinGuard()
+    return guard
+
+
 def room_settings(config) -> dict:
     """{"number": "", "pin": ""}: the room's own number (optional) and PIN (optional)."""
     table = getattr(config, "table", None)
@@ -142,11 +174,15 @@ class RoomSession(AppSession):
     name = "conference"
 
     def start(self) -> None:
-        self.pin = room_settings(self.engine.config).get("pin", "")
+        self.pin = _settings.get(self.engine, {}).get("pin", "")
         self.entered = ""
         self.tries = 0
         self.joined = False
         self._pin_timer = None
+        if self.pin and pin_guard(self.engine).locked(self.engine.clock.now()):
+            log.info("conference: PIN entry locked; %s turned away", self.ch.name)
+            self.leave()
+            return
         if self.pin:
             self.ch.play_tone("dial")            # "enter the PIN": dial tone until the first key
             self.ch.set_state("in-call", peer="conference (PIN)")
@@ -180,12 +216,21 @@ class RoomSession(AppSession):
             return
         self.tries += 1
         self.entered = ""
+        guard = pin_guard(self.engine)
+        guard.failed(self.engine.clock.now())
+        if guard.locked(self.engine.clock.now()):
+            self.leave()
+            return
         log.info("conference: wrong PIN on %s (try %d)", ch.name, self.tries)
         if self.tries >= PIN_TRIES:
             self.leave()
         else:
-            ch.play_tone("congestion")
-            self.after(700, lambda: None if self.joined or self.finished else ch.play_tone("dial"))
+            ch.play_tone("congestion")            # wrong: a short error tone, then the PIN prompt again
+            self.after(700, self._prompt_again)
+
+    def _prompt_again(self) -> None:
+        if not self.joined and not self.finished and not self.entered:   # not once keys are coming
+            self.ch.play_tone("dial")
 
     def _pin_timeout(self) -> None:
         if not self.joined and not self.finished:
@@ -209,9 +254,14 @@ def _destination_problem(config, value: str) -> str | None:
 register_destination_kind("conference", _destination_problem)
 
 
+_settings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()    # engine -> room settings
+
+
 def apply_room_number(engine: Engine) -> None:
-    """The room's own number (if set) dials like an extension."""
-    number = room_settings(engine.config).get("number", "")
+    """Config changed: keep the room settings (read here, not when a caller joins); the room's
+    own number (if set) dials like an extension."""
+    _settings[engine] = room_settings(engine.config)
+    number = _settings[engine].get("number", "")
     engine.register_app("conference-number", _room_app, code=number or None)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dsp_ext.levels import FRAME
-from firmware.apps.conference import ROOM_CODE, room_of, save_room_settings
+from firmware.apps.conference import LOCK_S, ROOM_CODE, pin_guard, room_of, save_room_settings
 from firmware.apps.conference_mixer import ConferenceFull, ConferenceMixer
 from firmware.config import ConfigError
 from firmware.harness import Pbx, dominant_freqs, tone_level
@@ -152,3 +152,27 @@ def test_mixer_is_n_minus_one_and_saturates():
     m.join()
     with pytest.raises(ConferenceFull):
         m.join()
+
+
+def test_pin_brute_force_by_dtmf_locks_the_room():
+    with Pbx(country="US", seed=6, fxs=2, fxo=1) as pbx:
+        save_room_settings(pbx.config, "", "580213")
+        pbx.config.set_inbound_route("fxo1", "conference:room")
+        pbx.run(0.2)
+        guesses = iter(f"{n:06d}" for n in range(100))
+        for _call in range(4):                            # an outside caller calling again and again
+            remote = join_from_outside(pbx, 1, "5550166")
+            for _ in range(3):
+                if pbx.state("fxo1") != "in-call":
+                    break
+                remote.dial(next(guesses) + "#")
+                pbx.run(2.2)                              # the guess, then the error tone
+            pbx.run_until(lambda: pbx.state("fxo1") == "idle", 10)      # let go after 3 wrong PINs
+            remote.hang_up()
+            pbx.run(2.0)
+        guard = pin_guard(pbx.engine)
+        assert guard.locked(pbx.now)
+        phone = join_by_phone(pbx, "201", "580213")     # even the right PIN, while locked
+        assert len(room_of(pbx.engine)) == 0 and pbx.state("fxs1") == "busy"
+        assert not guard.locked(pbx.now + LOCK_S + 1)
+        phone.on_hook()
