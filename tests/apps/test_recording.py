@@ -241,3 +241,27 @@ def test_recording_cut_by_sigkill_is_a_playable_wav(tmp_path):
     assert path.stat().st_size > 44 + params.nframes * 4           # the unsynced tail is beyond the header
     assert dominant_freqs(left[:8000], 1) == [pytest.approx(1000, abs=10)]
     assert dominant_freqs(right[:8000], 1) == [pytest.approx(1500, abs=10)]
+
+
+def test_disk_guard_closes_a_recording_in_progress_as_a_playable_file(tmp_path, caplog):
+    from dsp_ext.levels import FRAME
+    from firmware.media_writer import MediaWriter
+    low = []
+    writer = MediaWriter(min_free_bytes=10 << 20, on_disk_low=low.append)
+    rec = writer.open_stereo(tmp_path / "r.wav")
+    tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(FRAME) / 8000)).astype(np.int16)
+    for _ in range(150):                                  # 1.5 s with space to spare
+        rec.write(tone, None)
+    assert writer.flush(10) and rec.stopped is None
+    writer.min_free_bytes = 1 << 60                       # the card fills up (more than any disk has)
+    for _ in range(150):
+        rec.write(tone, None)
+    assert writer.flush(10) and rec.stopped == "disk" and low == [tmp_path]
+    rec.write(tone, None)                                 # the tick stops feeding it
+    assert rec.closed
+    rec.close()
+    assert writer.flush(10)
+    left, right, params = read_wav(tmp_path / "r.wav")
+    assert 1.0 <= params.nframes / 8000 <= 2.1 and not right.any()
+    assert dominant_freqs(left, 1) == [pytest.approx(1000, abs=10)]
+    assert any("recording stopped" in r.message for r in caplog.records)
