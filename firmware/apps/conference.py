@@ -160,6 +160,12 @@ def save_room_settings(config, number: str, pin: str) -> dict:
         raise ConfigError("The room number must be 2 to 6 digits (or empty for the feature code only).")
     if number and number in {str(e.get("number")) for e in config.extensions()}:
         raise ConfigError(f"{number} is already an extension; choose another room number.")
+    access = str(config.settings().get("access_code", "9") or "")
+    if number and access and number.startswith(access):
+        raise ConfigError(f"The room number must not start with the outside-line access code {access}.")
+    from .recording_store import group_numbers
+    if number and number in group_numbers(config):
+        raise ConfigError(f"{number} is already a ring group; choose another room number.")
     if pin and not (pin.isdigit() and 4 <= len(pin) <= 8):
         raise ConfigError("The PIN must be 4 to 8 digits (or empty for no PIN).")
     table = config.table(TABLE)

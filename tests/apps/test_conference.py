@@ -176,3 +176,13 @@ def test_pin_brute_force_by_dtmf_locks_the_room():
         assert len(room_of(pbx.engine)) == 0 and pbx.state("fxs1") == "busy"
         assert not guard.locked(pbx.now + LOCK_S + 1)
         phone.on_hook()
+
+
+def test_room_number_may_not_clash_with_a_ring_group_or_the_access_code():
+    from firmware.apps import ringgroups
+    with Pbx(country="US", seed=4, fxs=2, fxo=0) as pbx:
+        ringgroups.save_group(pbx.config, {"number": "600", "name": "Sales", "members": ["201"]})
+        with pytest.raises(ConfigError, match="ring group"):
+            save_room_settings(pbx.config, "600", "")
+        with pytest.raises(ConfigError, match="access code"):
+            save_room_settings(pbx.config, "900", "")

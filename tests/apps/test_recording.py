@@ -35,11 +35,11 @@ def policy(pbx: Pbx, **values) -> None:
     pbx.run(0.1)
 
 
-def connect(pbx: Pbx, a: str, b: str):
+def connect(pbx: Pbx, a: str, b: str, dial: str | None = None):
     pa, pb = pbx.phone(a), pbx.phone(b)
     pa.off_hook()
     pbx.run(0.5)
-    pa.dial(b)
+    pa.dial(dial or b)
     pbx.run_until(lambda: pb.is_ringing, 5)
     pb.off_hook()
     pbx.run(0.4)
@@ -265,3 +265,19 @@ def test_disk_guard_closes_a_recording_in_progress_as_a_playable_file(tmp_path, 
     assert 1.0 <= params.nframes / 8000 <= 2.1 and not right.any()
     assert dominant_freqs(left, 1) == [pytest.approx(1000, abs=10)]
     assert any("recording stopped" in r.message for r in caplog.records)
+
+
+def test_ring_group_policy_records_calls_to_the_group(pbx):
+    from firmware.apps import ringgroups
+    ringgroups.save_group(pbx.config, {"number": "600", "name": "Sales", "strategy": "ringall",
+                                       "members": ["202", "203"]})
+    policy(pbx, groups=["600"])
+    a, b = connect(pbx, "201", "202", dial="600")      # 202 (a member) answers the group call
+    pbx.run(1.0)
+    hang_up(pbx, a, b)
+    files = finished(pbx)
+    assert len(files) == 1 and files[0].dst == "600"
+    a, b = connect(pbx, "201", "202")                  # the same phones, not through the group
+    pbx.run(1.0)
+    hang_up(pbx, a, b)
+    assert len(finished(pbx)) == 1
