@@ -200,3 +200,20 @@ def apply_retention(root: Path | None, now: float, days: int, max_total_mb: int,
     if deleted:
         log.info("recordings: retention deleted %d file(s)", len(deleted))
     return deleted
+
+
+def recordings_by_call(records: Any, root: Path | None, call_ids: list[str]) -> dict[str, list[str]]:
+    """call id -> names of its recordings still on disk (for the call history)."""
+    ids = [str(c) for c in call_ids][:1000]
+    if not ids or root is None or not hasattr(records, "query"):
+        return {}
+    try:
+        rows = records.query(f"SELECT call_id, file FROM call_recordings WHERE call_id IN "
+                             f"({', '.join('?' * len(ids))}) ORDER BY started", tuple(ids))
+    except Exception:                  # a records database without the table: nothing linked
+        return {}
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if NAME_RE.fullmatch(r["file"]) and (root / r["file"]).is_file():
+            out.setdefault(r["call_id"], []).append(r["file"])
+    return out

@@ -3,6 +3,7 @@
 audio knows its length), download it, delete it."""
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,7 +76,9 @@ def test_recordings_policy_listen_download_delete(pbx: Pbx, browser_page, tmp_pa
         assert store.settings(pbx.config)["extensions"] == ["201"]
         pbx.run(0.1)                                   # the engine picks up the new config
         recorded_call(pbx)
-        page.goto(base + "/recordings")
+        page.click("nav >> text=Call history")         # from the call history to its recording
+        page.locator("#history a.rec-link").first.click()
+        expect(page).to_have_url(re.compile(r"/recordings\?call="))
         row = page.locator("#recordings tr[data-recording]")
         expect(row).to_have_count(1)
         expect(row).to_contain_text("201")

@@ -132,3 +132,18 @@ def test_disk_low_is_shown(office, admin):
     (store.recordings_root(office.config) / store.DISK_LOW_MARK).touch()
     page = admin.get("/recordings")
     assert 'id="disk-low"' in page.text and "Recording is stopped" in page.text
+
+
+def test_call_history_links_to_the_calls_recordings(office, admin):
+    name = put_recording(office, call_id="abc-7")
+    office.records.call_started("abc-8", start=EPOCH + 60, src="201", dst="202", direction="internal",
+                                line=None, caller_id_number=None, caller_id_name=None)
+    office.records.flush()
+    page = admin.get("/history")
+    assert page.text.count('class="rec-link"') == 1 and 'href="/recordings?call=abc-7"' in page.text
+    calls = {c["call_id"]: c for c in admin.get("/api/history").json()["calls"]}
+    assert calls["abc-7"]["recordings"] == [name] and calls["abc-8"]["recordings"] == []
+    one = admin.get("/recordings?call=abc-7")
+    assert one.text.count("data-recording=") == 1
+    (store.recordings_root(office.config) / name).unlink()          # removed by retention
+    assert 'class="rec-link"' not in admin.get("/history").text
