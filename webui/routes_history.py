@@ -62,6 +62,13 @@ async def _search(request: Request, args: dict[str, Any]) -> tuple[list[dict], b
         why = await run_in_threadpool(lambda: reasons(r["call_id"] for r in rows))
         for r in rows:
             r["reason"] = why.get(r["call_id"])
+    if rows:                                        # recordings of these calls (recordings pages)
+        from firmware.apps import recording_store
+        root = recording_store.recordings_root(web(request).config)
+        linked = await run_in_threadpool(
+            lambda: recording_store.recordings_by_call(records, root, [r["call_id"] for r in rows]))
+        for r in rows:
+            r["recordings"] = linked.get(r["call_id"], [])
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 

@@ -64,6 +64,13 @@
       why.textContent = r.reason;
       result.append(" ", why);
     }
+    if (r.recordings && r.recordings.length) {
+      const rec = document.createElement("a");
+      rec.className = "rec-link";
+      rec.href = `/recordings?call=${encodeURIComponent(r.call_id)}`;
+      rec.textContent = r.recordings.length > 1 ? `Recordings (${r.recordings.length})` : "Recording";
+      result.append(" ", rec);
+    }
     const from = cell(r.src, r.caller_id_name);
     if (r.caller_id_number && r.caller_id_number !== r.src) {
       const number = document.createElement("span");
