@@ -91,7 +91,10 @@ def test_history_catches_up_on_calls_that_ended_while_the_stream_was_closed_and_
 
             # ---- a phone-width window: content first, nothing wider than the screen
             page.set_viewport_size({"width": 375, "height": 740})
-            for path in PHONE_PAGES:
+            # every page in the navigation (later features' pages too) and the account page
+            pages = page.eval_on_selector_all(".sidebar .nav-link", "els => els.map(e => e.getAttribute('href'))")
+            assert set(PHONE_PAGES) - {"/account"} <= set(pages)
+            for path in [*pages, "/account"]:
                 page.goto(base + path)
                 widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
                 assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide on a {widths[1]} px screen"
