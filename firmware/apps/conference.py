@@ -233,6 +233,9 @@ class RoomSession(AppSession):
         else:
             ch.play_tone("congestion")            # wrong: a short error tone, then the PIN prompt again
             self.after(700, self._prompt_again)
+            if self._pin_timer:
+                self._pin_timer.cancel()
+            self._pin_timer = self.after(PIN_WAIT_MS, self._pin_timeout)    # a fresh wait per try
 
     def _prompt_again(self) -> None:
         if not self.joined and not self.finished and not self.entered:   # not once keys are coming
