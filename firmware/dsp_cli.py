@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -104,8 +105,21 @@ def _dtmf_encode(args, out) -> int:
     return 0
 
 
+def _refuse_overwriting_an_input(output: str, **inputs: str) -> None:
+    """OUT must be a new name: written over FAR or NEAR, the recording would be lost."""
+    for option, path in inputs.items():
+        try:
+            same = os.path.samefile(output, path)
+        except OSError:          # OUT does not exist yet (or the input is unreadable: said later)
+            same = False
+        if same:
+            raise _Failed(f"{output} is one of the inputs (--{option} {path}); write the result to another "
+                          "file, the recording would be lost")
+
+
 def _echo_cancel(args, out) -> int:
     from dsp_ext.echo import EchoCanceller
+    _refuse_overwriting_an_input(args.output, far=args.far, near=args.near)
     far, near = read_wav(args.far), read_wav(args.near)
     if far.size < near.size:            # nothing sent after FAR ends
         far = np.concatenate([far, np.zeros(near.size - far.size, np.int16)])
