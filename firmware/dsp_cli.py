@@ -139,6 +139,8 @@ def _echo_cancel(args, out) -> int:
 def _cid_encode(args, out) -> int:
     from dsp_ext.callerid import encode_caller_id
     fmt = "dtmf" if args.standard == "dtmf" else args.format
+    if args.name and fmt == "sdmf":      # said in the CLI's own words (the library names its parameter)
+        raise _Failed("--format sdmf carries no name; use --format mdmf, or leave out --name")
     x = encode_caller_id(standard=args.standard, fmt=fmt, number=args.number, name=args.name,
                          datetime=args.datetime)
     _write(args.output, x)

@@ -29,3 +29,12 @@ def test_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path, capsys,
     assert status == 2 and stdout == ""
     assert len(err.strip().splitlines()) == 1 and "is one of the inputs" in err, err
     assert {name: (tmp_path / name).read_bytes() for name in kept} == kept
+
+
+def test_sdmf_with_a_name_is_explained_in_the_cli_s_terms(tmp_path, capsys) -> None:
+    status = main(["dsp", "cid-encode", "--standard", "bell202", "--format", "sdmf", "--number", "5550100",
+                   "--name", "ALICE", str(tmp_path / "cid.wav")])
+    _, err = capsys.readouterr()
+    assert status == 2 and not (tmp_path / "cid.wav").exists()
+    assert err == ("linebox dsp cid-encode: --format sdmf carries no name; use --format mdmf, "
+                   "or leave out --name\n")
