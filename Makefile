@@ -6,7 +6,7 @@ DATA   ?= data
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev \
-            espeak-ng sox alsa-utils
+            espeak-ng sox libsox-fmt-mp3 alsa-utils
 APT_TEST := chromium libclang-rt-14-dev
 
 .PHONY: run test bench lint system-deps system-deps-test clean

@@ -6,10 +6,15 @@ passes through untouched and an oversized body is refused before anyone reads it
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 256 * 1024
+# Audio uploads (prompts, voicemail greetings) are legitimately large; the
+# routes themselves cap size and duration after conversion.
+MAX_UPLOAD_BODY = 24 * 1024 * 1024
+UPLOAD_PATHS = re.compile(r"^/(prompts/upload|voicemail/[^/]+/greeting)$")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -47,13 +52,14 @@ class HttpGuard:
                 message = {**message, "headers": headers}
             await send(message)
 
+        limit = MAX_UPLOAD_BODY if UPLOAD_PATHS.match(scope.get("path", "")) else self.max_body
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await self._refuse(send_with_headers, 400, "Content-Length is not a number.")
                 return
-            if int(declared) > self.max_body:
-                await self._refuse(send_with_headers, 413, self._too_large())
+            if int(declared) > limit:
+                await self._refuse(send_with_headers, 413, self._too_large(limit))
                 return
 
         if scope.get("method") not in {"POST", "PUT", "PATCH", "DELETE"}:
@@ -69,8 +75,8 @@ class HttpGuard:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                await self._refuse(send_with_headers, 413, self._too_large())
+            if size > limit:
+                await self._refuse(send_with_headers, 413, self._too_large(limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -86,8 +92,9 @@ class HttpGuard:
 
         await self.app(scope, replay_receive, send_with_headers)
 
-    def _too_large(self) -> str:
-        return f"Request body too large (limit {self.max_body // 1024} KiB)."
+    @staticmethod
+    def _too_large(limit: int) -> str:
+        return f"Request body too large (limit {limit // 1024} KiB)."
 
     @staticmethod
     async def _refuse(send: Send, status: int, message: str) -> None:

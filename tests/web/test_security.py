@@ -101,3 +101,10 @@ def test_garbage_on_every_route_never_gives_500(env: WebEnv, admin: TestClient) 
                 r = admin.request(method, path, headers=headers, **kwargs)
                 assert r.status_code < 500, (method, path, body, r.status_code, r.text[:200])
     assert admin.get("/status").status_code == 200          # still logged in, still working
+
+
+def test_audio_uploads_may_exceed_the_form_body_cap_but_not_the_upload_cap():
+    from webui.http_guard import MAX_BODY, MAX_UPLOAD_BODY, UPLOAD_PATHS
+    assert UPLOAD_PATHS.match("/prompts/upload") and UPLOAD_PATHS.match("/voicemail/201/greeting")
+    assert not UPLOAD_PATHS.match("/extensions") and not UPLOAD_PATHS.match("/prompts/upload/../x")
+    assert MAX_BODY < 1024 * 1024 < MAX_UPLOAD_BODY
