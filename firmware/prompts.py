@@ -235,11 +235,14 @@ def _trim(x: np.ndarray, pad_ms: int = 80) -> np.ndarray:
 
 
 def generate_defaults(root: Path, languages: Iterable[str] | None = None,
-                      names: Iterable[str] | None = None) -> int:
-    """Generate every missing default prompt; returns how many were made (existing kept)."""
+                      names: Iterable[str] | None = None, stop: threading.Event | None = None) -> int:
+    """Generate every missing default prompt; returns how many were made (existing kept).
+    Setting `stop` ends the run after the prompt in progress (service shutdown)."""
     made = 0
     for lang in (languages or LANGUAGES):
         for ref in (names or list(CATALOG)):
+            if stop is not None and stop.is_set():
+                return made
             if prompt_path(root, ref, lang).exists():
                 continue
             try:
@@ -250,10 +253,11 @@ def generate_defaults(root: Path, languages: Iterable[str] | None = None,
     return made
 
 
-def start_default_generation(root: Path, on_done: Callable[[int], None] | None = None) -> threading.Thread:
+def start_default_generation(root: Path, on_done: Callable[[int], None] | None = None,
+                             stop: threading.Event | None = None) -> threading.Thread:
     """First run: generate the default set on a background thread (never on the media tick)."""
     def run() -> None:
-        n = generate_defaults(root)
+        n = generate_defaults(root, stop=stop)
         if n:
             log.info("generated %d default prompts in %s", n, root)
         if on_done is not None:

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,10 @@ class DataDirError(ValueError):
     """The data directory cannot be used (shown to the user as one line)."""
 
 
+LOCK_RETRIES = 40
+LOCK_RETRY_S = 0.05
+
+
 def open_data_dir(data_dir: Path) -> Any:
     """Create DATA if needed and claim it for this process (an open, locked file to keep).
 
@@ -111,9 +116,15 @@ def open_data_dir(data_dir: Path) -> Any:
         claim = open(data_dir / PID_FILE, "a+")
     except OSError as exc:
         raise DataDirError(f"cannot write in the data directory {data_dir}: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    # A forked helper process (espeak-ng, sox) holds a copy of the descriptor, and so the
+    # lock, until it execs: a quick restart must not mistake that for another Linebox.
+    for _attempt in range(LOCK_RETRIES):
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            time.sleep(LOCK_RETRY_S)
+    else:
         claim.seek(0)
         pid = claim.read().strip() or "?"
         claim.close()

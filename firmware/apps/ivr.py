@@ -18,6 +18,7 @@ and the dial-by-name / dial-by-extension directory.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -554,4 +555,6 @@ def start_prompt_generation(engine: Engine, data_dir: Any) -> None:
         svc = service_of(engine)
         if n and svc is not None:
             engine.control.call(lambda _eng: svc.reload())
-    start_default_generation(root, generated)
+    stop = threading.Event()
+    engine.shutdown_listeners.append(stop.set)     # no espeak-ng left running after shutdown
+    start_default_generation(root, generated, stop)
