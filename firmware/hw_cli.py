@@ -24,6 +24,17 @@ log = logging.getLogger("linebox.hw")
 FRAMES_PER_S = 100
 
 
+def _test_seconds(text: str) -> float:
+    """A test rings a real phone: keep it between 1 s and 2 minutes."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 1 <= value <= 120:
+        raise argparse.ArgumentTypeError("--seconds must be between 1 and 120")
+    return value
+
+
 def register(subparsers) -> None:
     hw = subparsers.add_parser("hw", help="probe and test the telephony HAT")
     sub = hw.add_subparsers(dest="hw_cmd", required=True)
@@ -32,7 +43,8 @@ def register(subparsers) -> None:
         p = sub.add_parser(name, help=helptext)
         if name == "test":
             p.add_argument("port", help="port name, e.g. fxs1 or fxo2")
-            p.add_argument("--seconds", type=float, default=6.0, help="how long to ring / listen (default 6)")
+            p.add_argument("--seconds", type=_test_seconds, default=6.0,
+                           help="how long to ring / listen, 1-120 (default 6)")
             p.add_argument("--answer-after", type=float, default=None,
                            help="--emulated only: the emulated phone picks up after this many seconds")
         p.add_argument("--board", help="board id (e.g. 2fxs2fxo) instead of detecting it")

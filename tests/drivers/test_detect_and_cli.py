@@ -113,3 +113,10 @@ def test_hw_probe_without_hardware_says_what_to_check():
     assert "No Linebox HAT found" in out.getvalue() and "dtoverlay" in out.getvalue()
 
 
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "100000", "abc"])
+def test_hw_test_refuses_unreasonable_durations(seconds, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["hw", "test", "fxs1", "--emulated", "--seconds", seconds])
+    assert exc.value.code != 0 and "--seconds" in capsys.readouterr().err
