@@ -27,7 +27,7 @@ from .emulators.si3215 import Si3215Emulator
 from .emulators.world import EmulatedWorld
 from .gpio import GpiodLines
 from .hat import HatBoard
-from .port import Tick
+from .port import Tick, pick_port
 from .sim.board import Recording
 from .sim.co import CentralOffice
 from .sim.phone import VirtualPhone
@@ -89,27 +89,20 @@ class EmulatedHatBoard(HatBoard):
 
     # --- what SimBoard offers tests -------------------------------------------------------------
     def phone(self, i_or_port: int | str) -> VirtualPhone:
-        return self.phones[self._pick(self._fxs, "fxs", i_or_port).name]
+        return self.phones[pick_port(self._fxs, "fxs", i_or_port).name]
 
     def fxs(self, i_or_port: int | str):
-        return self._pick(self._fxs, "fxs", i_or_port)
+        return pick_port(self._fxs, "fxs", i_or_port)
 
     def fxo(self, i_or_port: int | str):
-        return self._pick(self._fxo, "fxo", i_or_port)
+        return pick_port(self._fxo, "fxo", i_or_port)
 
     def line(self, i_or_port: int | str):
-        return self.co.line(self.chips[self._pick(self._fxo, "fxo", i_or_port).name].line_index)
+        return self.co.line(self.chips[pick_port(self._fxo, "fxo", i_or_port).name].line_index)
 
     def chip(self, port: str):
         return self.chips[port]
 
-    @staticmethod
-    def _pick(ports: list, kind: str, key: int | str):
-        if isinstance(key, str) and key.startswith(kind) and key[len(kind):].isdigit():
-            key = int(key[len(kind):])
-        if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= len(ports):
-            return ports[key - 1]
-        raise ValueError(f"no {kind} port {key!r}: use 1..{len(ports)} or '{kind}1'..'{kind}{len(ports)}'")
 
     def post(self, fn: Callable, *args, **kwargs) -> Future:
         fut: Future = Future()

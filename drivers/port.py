@@ -25,7 +25,7 @@ import numpy as np
 from dsp_ext.levels import FRAME, RATE
 
 __all__ = ["FRAME", "RATE", "PortKind", "EventType", "PortEvent", "Port", "FxsPort", "FxoPort",
-           "Board", "Tick", "silence"]
+           "Board", "Tick", "pick_port", "silence"]
 
 
 class PortKind(StrEnum):
@@ -64,6 +64,15 @@ class PortEvent:
 class Tick:
     rx: dict[str, np.ndarray]                      # port name -> int16[FRAME]
     events: list[PortEvent] = field(default_factory=list)
+
+
+def pick_port(ports: list, kind: str, key: int | str):
+    """The port a test or the CLI means by 1-based index or by name ("fxs2")."""
+    if isinstance(key, str) and key.startswith(kind) and key[len(kind):].isdigit():
+        key = int(key[len(kind):])
+    if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= len(ports):
+        return ports[key - 1]
+    raise ValueError(f"no {kind} port {key!r}: use 1..{len(ports)} or '{kind}1'..'{kind}{len(ports)}'")
 
 
 def silence() -> np.ndarray:

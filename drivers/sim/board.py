@@ -25,7 +25,7 @@ import numpy as np
 
 from dsp_ext.levels import FRAME
 
-from ..port import Board, PortEvent, Tick
+from ..port import Board, PortEvent, Tick, pick_port
 from .audio import as_pcm
 from .co import CentralOffice
 from .line import SubscriberLine
@@ -79,24 +79,17 @@ class SimBoard(Board):
 
     # --- the simulated world, by index or port name ---------------------------------------------
     def phone(self, i_or_port: int | str) -> VirtualPhone:
-        return self._pick(self._fxs, "fxs", i_or_port).phone
+        return pick_port(self._fxs, "fxs", i_or_port).phone
 
     def line(self, i_or_port: int | str) -> SubscriberLine:
-        return self.co.line(self._pick(self._fxo, "fxo", i_or_port).line_index)
+        return self.co.line(pick_port(self._fxo, "fxo", i_or_port).line_index)
 
     def fxs(self, i_or_port: int | str) -> SimFxsPort:
-        return self._pick(self._fxs, "fxs", i_or_port)
+        return pick_port(self._fxs, "fxs", i_or_port)
 
     def fxo(self, i_or_port: int | str) -> SimFxoPort:
-        return self._pick(self._fxo, "fxo", i_or_port)
+        return pick_port(self._fxo, "fxo", i_or_port)
 
-    @staticmethod
-    def _pick(ports: list, kind: str, key: int | str):
-        if isinstance(key, str) and key.startswith(kind) and key[len(kind):].isdigit():
-            key = int(key[len(kind):])
-        if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= len(ports):
-            return ports[key - 1]
-        raise ValueError(f"no {kind} port {key!r}: use 1..{len(ports)} or '{kind}1'..'{kind}{len(ports)}'")
 
     # --- thread hand-over -----------------------------------------------------------------------
     def post(self, fn: Callable, *args, **kwargs) -> Future:
