@@ -33,3 +33,12 @@ def serve(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def create_admin(page, base: str, username: str, password: str) -> None:
+    """First boot in the browser: fill the setup form; the app then logs the owner in."""
+    page.goto(base + "/setup")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=confirm]", password)
+    page.click("button[type=submit]")
