@@ -10,6 +10,9 @@ way AMI/ARI are for Asterisk. A command is a plain function registered by name:
         ...
         return {"id": 7}
 
+  Put a domain's commands in a module named `commands` or `*_commands` anywhere under
+  `firmware/`: `load_commands()` finds and imports them when the engine API starts.
+
 * Arguments are keyword arguments with type hints; they are validated (pydantic) before the
   function runs, so a caller sending the wrong types gets `ApiError("bad_request", ...)`.
   Results must be JSON-serialisable (dicts, lists, str, int, float, bool, None).
@@ -144,10 +147,25 @@ class ApiContext:
         self.control.publish(StatusUpdate(kind, payload=payload))
 
 
+def load_commands() -> None:
+    """Import every command module: any module under `firmware` named `commands` or `*_commands`
+    (e.g. `firmware/callcenter/commands.py`, `firmware/apps/voicemail_commands.py`). A domain adds
+    its commands by adding such a module; no central list to edit."""
+    import importlib
+    import pkgutil
+
+    import firmware
+    for info in pkgutil.walk_packages(firmware.__path__, "firmware."):
+        last = info.name.rsplit(".", 1)[-1]
+        if last == "commands" or last.endswith("_commands"):
+            importlib.import_module(info.name)
+
+
 class EngineApi:
     """The engine-side dispatcher: validates, then runs each command on its thread."""
 
     def __init__(self, *, config: Any, records: Any, data_dir: Path, control: Any) -> None:
+        load_commands()
         self.config = config
         self.records = records
         self.data_dir = Path(data_dir)
