@@ -10,6 +10,7 @@ then lets every port read its chip: events come out in the same frame.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -126,7 +127,9 @@ class HatBoard(Board):
             slot = self.slots.get(name)
             if slot is not None and samples is not None:
                 frame[:, slot] = samples if law == "s16" else _compress(samples, law)
+        t0 = time.perf_counter()
         captured = self.pcm.exchange(frame)
+        self.last_wait = time.perf_counter() - t0      # mostly the blocking wait for the period
         if law != "s16":
             captured = _expand(captured.reshape(-1), law).reshape(captured.shape)
         rx: dict[str, np.ndarray] = {}
@@ -148,6 +151,11 @@ class HatBoard(Board):
                 continue
             busy = port.off_hook if isinstance(port, FxsPort) else port.is_off_hook
             self.gpio.set(pin, 1 if (busy or port.fault) else 0)
+
+    @property
+    def frames_lost(self) -> int:
+        """Audio periods lost to ALSA xruns (the media loop's health figures)."""
+        return int(getattr(self.pcm, "xruns", 0))
 
     def describe(self) -> dict:
         return {**super().describe(), "board_name": self.definition.name, "xruns": getattr(self.pcm, "xruns", 0)}

@@ -1,5 +1,6 @@
-"""The `linebox` command: `run` the service, drive the simulator (`sim ...`), and the
-`dsp ...` / `hw ...` tools when those modules are installed."""
+"""The `linebox` command: `run` the service (or its two halves, `engine` and `web`, for
+systemd), drive the simulator (`sim ...`, over the engine API socket), and the `dsp ...` /
+`hw ...` tools when those modules are installed."""
 from __future__ import annotations
 
 import argparse
@@ -7,46 +8,45 @@ import importlib
 import json
 import logging
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NoReturn
 
 
+def _run_options(args: argparse.Namespace) -> dict:
+    return {"board_kind": args.board, "country": args.country, "sim_phones": args.sim_phones,
+            "sim_lines": args.sim_lines, "realtime": args.realtime}
+
+
 def _run(args: argparse.Namespace) -> int:
     from .service import run
-    return run(Path(args.data), args.board, args.host, args.port, args.country)
+    return run(Path(args.data), host=args.host, port=args.port, single_process=args.single_process,
+               api_group=args.api_group, **_run_options(args))
 
 
-# ---- linebox sim ... : HTTP client of /api/sim on the running service
+def _engine(args: argparse.Namespace) -> int:
+    from .service import run
+    return run(Path(args.data), web=False, api_group=args.api_group, **_run_options(args))
 
-def _sim_request(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> dict:
-    token = args.token
-    if not token:
-        token_file = Path(args.data) / "sim.token"
-        try:
-            token = token_file.read_text().strip()
-        except OSError:
-            raise SystemExit(f"linebox sim: cannot read {token_file}: is `linebox run --data {args.data}` "
-                             "running on the simulated board?") from None
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(args.url.rstrip("/") + "/api/sim" + path, data=data, method=method,
-                                 headers={"Authorization": f"Bearer {token}",
-                                          "Content-Type": "application/json"})
+
+def _web(args: argparse.Namespace) -> int:
+    from .service import run_web
+    return run_web(Path(args.data), args.host, args.port, nice=args.nice)
+
+
+# ---- linebox sim ... : engine API client (DATA/engine.sock) of the running service
+
+def _sim_call(args: argparse.Namespace, name: str, **body) -> dict:
+    from .api import ApiError
+    from .api_client import ApiConnection, EngineUnreachable
+    from .api_wire import SOCKET_NAME
+    path = Path(args.data) / SOCKET_NAME
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read())
-            detail = body.get("error") or body.get("detail") or exc.reason
-        except (ValueError, AttributeError):
-            detail = exc.reason
-        if isinstance(detail, dict | list):
-            detail = json.dumps(detail)
-        raise SystemExit(f"linebox sim: {detail} (HTTP {exc.code})") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise SystemExit(f"linebox sim: cannot reach {args.url}: {getattr(exc, 'reason', exc)}") from None
+        with ApiConnection(path, client="linebox sim") as api:
+            return api.call(name, **body)
+    except EngineUnreachable as exc:
+        raise SystemExit(f"linebox sim: {exc}: is `linebox run --data {args.data}` running?") from None
+    except ApiError as exc:
+        raise SystemExit(f"linebox sim: {exc.message} ({exc.code})") from None
 
 
 def _freqs(text: str) -> list[float]:
@@ -57,31 +57,36 @@ def _freqs(text: str) -> list[float]:
 
 
 def _sim_phone(args: argparse.Namespace) -> dict:
-    body: dict = {"action": args.action, "ms": args.ms, "level_dbm0": args.level}
+    body: dict = {"ext": args.ext, "action": args.action, "ms": args.ms, "level_dbm0": args.level}
     if args.action in ("dial", "pulse"):
         if not args.arg:
             raise SystemExit(f"linebox sim: `phone {args.ext} {args.action}` needs the digits")
         body["digits"] = args.arg
     elif args.action == "tone":
         body["freqs"] = _freqs(args.arg or "1000")
-    return _sim_request(args, "POST", f"/phone/{args.ext}", body)
+    return _sim_call(args, "sim.phone", **body)
 
 
-def _sim_call(args: argparse.Namespace) -> dict:
-    return _sim_request(args, "POST", "/call", {"line": args.line, "from": args.from_number, "name": args.name})
+def _sim_incoming(args: argparse.Namespace) -> dict:
+    return _sim_call(args, "sim.call", line=args.line, from_number=args.from_number, name=args.name)
 
 
 def _sim_remote(args: argparse.Namespace) -> dict:
-    body: dict = {"action": args.action, "ms": args.ms, "level_dbm0": args.level}
+    body: dict = {"number": args.number, "action": args.action, "ms": args.ms, "level_dbm0": args.level}
     if args.action in ("dial", "call"):
         body["digits"] = args.arg or ""
     elif args.action == "tone":
         body["freqs"] = _freqs(args.arg or "1000")
-    return _sim_request(args, "POST", f"/remote/{args.number}", body)
+    return _sim_call(args, "sim.remote", **body)
 
 
 def _sim_status(args: argparse.Namespace) -> dict:
-    return _sim_request(args, "GET", "/status")
+    return _sim_call(args, "sim.status")
+
+
+def _sim_heard(args: argparse.Namespace) -> dict:
+    who = {"ext": args.who} if not args.remote else {"remote": args.who}
+    return _sim_call(args, "sim.heard", freq=args.freq, ms=args.ms, **who)
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -92,9 +97,9 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _add_sim(sub) -> None:
     sim = sub.add_parser("sim", help="drive the simulated board of a running Linebox")
-    sim.add_argument("--url", default="http://127.0.0.1:8080", help="where `linebox run` serves")
-    sim.add_argument("--data", default="data", help="the service's data dir (holds sim.token)")
-    sim.add_argument("--token", help="bearer token (default: read DATA/sim.token)")
+    sim.add_argument("--data", default="data", help="the service's data dir (holds engine.sock)")
+    sim.add_argument("--url", help=argparse.SUPPRESS)       # was: HTTP; the engine socket is used now
+    sim.add_argument("--token", help=argparse.SUPPRESS)
     ss = sim.add_subparsers(dest="sim_cmd", required=True)
 
     p = ss.add_parser("phone", help="phone EXT offhook|onhook|flash|dial DIGITS|pulse DIGITS|tone HZ[,HZ]")
@@ -109,11 +114,11 @@ def _add_sim(sub) -> None:
     c.add_argument("--line", type=int, default=1)
     c.add_argument("--from", dest="from_number", required=True)
     c.add_argument("--name")
-    c.set_defaults(sim_fn=_sim_call)
+    c.set_defaults(sim_fn=_sim_incoming)
 
     r = ss.add_parser("remote", help="remote NUMBER answer|hangup|dial DIGITS|tone HZ|call NUMBER")
     r.add_argument("number")
-    r.add_argument("action", choices=["answer", "hangup", "dial", "tone", "call"])
+    r.add_argument("action", choices=["answer", "hangup", "dial", "tone", "call", "clear"])
     r.add_argument("arg", nargs="?")
     r.add_argument("--ms", type=int, default=1000)
     r.add_argument("--level", type=float, default=-10.0)
@@ -121,6 +126,13 @@ def _add_sim(sub) -> None:
 
     s = ss.add_parser("status", help="phones, remote parties and port states")
     s.set_defaults(sim_fn=_sim_status)
+
+    h = ss.add_parser("heard", help="level (dBm0) of a tone a phone (EXT) or remote party (--remote NUMBER) heard")
+    h.add_argument("who")
+    h.add_argument("--remote", action="store_true", help="WHO is a remote party's number")
+    h.add_argument("--freq", type=float, default=1000.0)
+    h.add_argument("--ms", type=int, default=500)
+    h.set_defaults(sim_fn=_sim_heard)
     sim.set_defaults(fn=_sim)
 
 
@@ -142,6 +154,24 @@ def _tcp_port(text: str) -> int:
     return port
 
 
+def _port_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"{n} is out of range (0-64)")
+    return n
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sim-phones", type=_port_count, default=4, help="phones on the simulated board (0-64)")
+    p.add_argument("--sim-lines", type=_port_count, default=2, help="lines on the simulated board (0-64)")
+    p.add_argument("--realtime", choices=["auto", "off"], default="auto",
+                   help="auto: SCHED_FIFO media thread, locked memory, frozen GC where permitted")
+    p.add_argument("--api-group", help="group that may use the engine API socket (default: owner only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandLine(prog="linebox", description="Linebox small-office PBX")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -152,7 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="0.0.0.0")
     run.add_argument("--port", type=_tcp_port, default=8080)
     run.add_argument("--country", help="country profile (US, UK, DE, CN, ...); stored in the config")
+    _engine_options(run)
+    run.add_argument("--single-process", action="store_true",
+                     help="web server in the engine's process (the old layout; for comparison only)")
     run.set_defaults(fn=_run)
+    eng = sub.add_parser("engine", help="the engine process only (board, calls, engine API socket): systemd")
+    eng.add_argument("--board", choices=["auto", "sim"], default="auto")
+    eng.add_argument("--data", default="data")
+    eng.add_argument("--country")
+    _engine_options(eng)
+    eng.set_defaults(fn=_engine)
+    web = sub.add_parser("web", help="the web UI process only, a client of a running engine: systemd")
+    web.add_argument("--data", default="data")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=_tcp_port, default=8080)
+    web.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
+    web.set_defaults(fn=_web)
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
     for module in ("firmware.dsp_cli", "firmware.hw_cli"):

@@ -288,6 +288,47 @@ class AtomicJSONStorage(Storage):
             atomic_write(self.backup_path, self.path.read_bytes())   # no hard links here (vfat): copy
 
 
+class ReadOnlyJSONStorage(Storage):
+    """A reader's view of config.json (the web process): re-read whenever the engine replaced
+    the file (it does so atomically, so a read sees one whole version); never written."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.lock = threading.RLock()
+        self.version = 0
+        self.recovery: str | None = None
+        self._tables: dict = {}
+        self._identity: tuple[int, int, int] | None = None
+
+    def _refresh(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if identity == self._identity:
+            return
+        try:
+            self._tables, self.version = _parse(self.path.read_bytes(), _check_shapes)
+            self._identity = identity
+        except (_Unreadable, OSError) as e:       # the engine restores it; keep the last good view
+            log.warning("configuration %s cannot be read (%s); showing the last good view", self.path, e)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        with self.lock:
+            self._refresh()
+            return json.loads(json.dumps(self._tables))
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        raise ConfigSaveError("This process only reads the configuration; changes go through the engine API "
+                              "(the telephony process is its one writer). Nothing was changed.")
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        with self.lock:
+            yield
+
+
 # --------------------------------------------------------------------------- validation
 
 DEFAULT_SETTINGS: dict[str, Any] = {"country": "US", "access_code": "9", "site_name": "Linebox",
@@ -470,6 +511,17 @@ class Config:
         self._lock = self._storage.lock
         self._db = TinyDB(storage=lambda: self._storage)
         self._listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def read_only(cls, path: Path | str) -> Config:
+        """A view of `path` that follows the engine's changes and refuses to write (the web process)."""
+        cfg = cls.__new__(cls)
+        cfg.path = Path(path)
+        cfg._storage = ReadOnlyJSONStorage(cfg.path)      # type: ignore[assignment]
+        cfg._lock = cfg._storage.lock
+        cfg._db = TinyDB(storage=lambda: cfg._storage)
+        cfg._listeners = []
+        return cfg
 
     # ---- plumbing
     @property

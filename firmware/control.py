@@ -51,6 +51,10 @@ class EngineControl:
         self._lock = threading.Lock()
         self._snapshot: list[PortStatus] = []
         self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        # Plain callables told of every update on the publishing thread (the engine API server's
+        # connections): each must return at once (a non-blocking queue put), never do I/O.
+        self._sinks: frozenset[Callable[[StatusUpdate], None]] = frozenset()
+        self.health: Any = None    # the media loop's TickHealth (read by the metrics command)
 
     # ---- any thread -> engine
     def call(self, fn: Callable[[Any], Any]) -> concurrent.futures.Future:
@@ -80,11 +84,24 @@ class EngineControl:
         if update.ports:
             with self._lock:
                 self._snapshot = list(update.ports)
+        for sink in self._sinks:
+            try:
+                sink(update)
+            except Exception:          # a broken sink must not break the publisher (the media loop)
+                self.remove_sink(sink)
         for loop, q in list(self._subscribers):
             try:
                 loop.call_soon_threadsafe(q.put_nowait, update)
             except RuntimeError:       # that loop has closed
                 self._subscribers.discard((loop, q))
+
+    def add_sink(self, fn: Callable[[StatusUpdate], None]) -> None:
+        with self._lock:
+            self._sinks = self._sinks | {fn}
+
+    def remove_sink(self, fn: Callable[[StatusUpdate], None]) -> None:
+        with self._lock:
+            self._sinks = self._sinks - {fn}
 
     # ---- web side
     def snapshot(self) -> list[PortStatus]:

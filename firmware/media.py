@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from dsp_ext.levels import FRAME, dbm0_to_peak
 from .channels import Channel
 from .control import EngineControl
 from .engine import Engine
+from .media_health import TickHealth
 
 log = logging.getLogger("linebox.media")
 
@@ -69,6 +71,9 @@ class MediaLoop:
         self._stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.errors = 0
+        self.health = TickHealth()
+        self.control.health = self.health      # read by the `metrics.read` command (store thread)
+        self.on_start: list = []               # fn() run on the media thread before the first tick
         engine.supervision_listeners.append(self._supervise)
         engine.media_listeners.append(self._country_changed)
 
@@ -149,9 +154,16 @@ class MediaLoop:
 
     # ---- service thread
     def run_forever(self) -> None:
+        for fn in self.on_start:
+            fn()
         self.board.start()
+        health = self.health
+        health.start()
+        board = self.board
+        clock = time.perf_counter
         try:
             while not self._stop.is_set():
+                t0 = clock()
                 try:
                     self.step()
                 except Exception:       # keep the phones alive; the log says what broke
@@ -159,8 +171,13 @@ class MediaLoop:
                     log.exception("media loop step failed")
                     if self.errors > 1000:
                         raise
+                # in memory only: the time the board blocked on the audio period is not work
+                health.tick(t0, clock() - t0 - getattr(board, "last_wait", 0.0))
+                health.frames_lost = getattr(board, "frames_lost", 0)
+                health.active_calls = len(self.engine.calls)
         finally:
             self.board.stop()
+            health.close()
 
     def start(self) -> threading.Thread:
         self.thread = threading.Thread(target=self.run_forever, name="media-loop", daemon=True)

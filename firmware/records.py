@@ -432,3 +432,43 @@ class CallRecords:
                + " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?")
         rows = self._reader().execute(sql, (*args, limit, offset)).fetchall()
         return [_row_dict(r) for r in rows]
+
+
+class CallRecordsReader(CallRecords):
+    """The call records opened read-only (SQLite `mode=ro`): the web process's view.
+
+    The engine process is the only writer; the web reads history straight from the file
+    (WAL lets it read while the engine writes) and can never change it: every connection
+    is opened read-only and `query_only`, and the write methods refuse."""
+
+    def __init__(self, path: Path | str) -> None:      # no writer connection, no writer thread
+        self.path = Path(path)
+        self._listeners = []
+        self._readers = threading.local()
+        self._reader_dbs = []
+        self._reader_lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                             isolation_level=None, timeout=10.0)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _put(self, op: tuple) -> None:
+        raise PermissionError("call records are read-only here; the engine process writes them")
+
+    def insert(self, table: str, **values: Any) -> None:
+        self._put(("insert", table))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        return
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._reader_lock:
+            for db in self._reader_dbs:
+                db.close()
+            self._reader_dbs.clear()

@@ -1,8 +1,17 @@
-"""`linebox run`: the service main. Media loop on its own thread, web server on the main thread.
+"""`linebox run` / `linebox engine` / `linebox web`: the service, as two processes.
 
-    board (HAT or simulator) → Config + CallRecords in DATA → Engine + MediaLoop (thread)
-    → FastAPI app (uvicorn, main thread) → SIGTERM/SIGINT: stop serving, stop the
-    media loop, flush records.
+    engine process (`linebox engine`, or `linebox run`, which also supervises the web):
+        board (HAT or simulator) → Config + CallRecords in DATA → Engine + MediaLoop (thread)
+        → EngineApi (store thread) → ApiServer on DATA/engine.sock (its own threads)
+        → real-time hygiene (GC frozen, SCHED_FIFO media thread, memory locked, where permitted)
+    web process (`linebox web`, started and restarted by `linebox run`):
+        FastAPI (uvicorn) with an EngineClient on DATA/engine.sock; config and records read-only;
+        unprivileged (`linebox-web` user when started as root and it exists) and niced.
+
+Why two processes: in one process the web server's page rendering held the interpreter lock
+while the media loop waited (tick p99 20 ms with 4 browsers, see bench/realtime); and a web
+crash could take the calls with it. `--single-process` keeps the old layout for comparison.
+SIGTERM/SIGINT: stop the web, stop serving the API, stop the media loop, flush records.
 """
 from __future__ import annotations
 
@@ -13,6 +22,9 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +44,8 @@ PID_FILE = "linebox.pid"
 SHUTDOWN_EVENT = "shutdown"     # published when the service is asked to stop: event streams end
 
 
-def make_board(kind: str, country: str, realtime: bool = True) -> tuple[Board, bool]:
+def make_board(kind: str, country: str, realtime: bool = True, sim_phones: int = 4,
+               sim_lines: int = 2) -> tuple[Board, bool]:
     """The board to run on and whether it is the simulator."""
     if kind not in ("auto", "sim"):
         raise ValueError(f"unknown board {kind!r}; use auto or sim")
@@ -47,7 +60,7 @@ def make_board(kind: str, country: str, realtime: bool = True) -> tuple[Board, b
             return board, False
         log.warning("no HAT found, running the simulated board")
     from drivers.sim import SimBoard
-    return SimBoard(country=country, realtime=realtime), True
+    return SimBoard(fxs=sim_phones, fxo=sim_lines, country=country, realtime=realtime), True
 
 
 def write_token(data_dir: Path) -> str:
@@ -74,9 +87,38 @@ class Service:
     data_dir: Path
     sim_token: str | None = None
     data_claim: Any = None       # the locked pid file: DATA belongs to this process while it is open
+    api: Any = None              # firmware.api.EngineApi
+    server: Any = None           # firmware.api_server.ApiServer (two-process service)
+    housekeeper: Any = None
+
+    def start_engine(self, *, api_socket: bool = True, api_group: str | None = None,
+                     realtime: str = "auto") -> None:
+        """API server, then real-time hygiene, then the media loop."""
+        from .api_wire import SOCKET_NAME
+        if api_socket:
+            from .api_server import ApiServer
+            self.server = ApiServer(self.api, self.data_dir / SOCKET_NAME, group=api_group)
+            self.server.start()
+        if realtime != "off":
+            from . import realtime as rt
+            rt.tune_gc()
+            rt.lock_memory()
+            self.media.on_start.append(rt.media_thread_realtime)
+            self.housekeeper = rt.GcHousekeeper(lambda: len(self.engine.calls))
+            self.housekeeper.start()
+        self.media.start()
 
     def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
         self.media.stop()
+        if self.housekeeper is not None:
+            from . import realtime as rt
+            rt.restore()
+        if self.api is not None:
+            self.api.close()
         self.engine.shutdown()
         for name in ("flush", "close"):
             fn = getattr(self.records, name, None)
@@ -137,7 +179,8 @@ def open_data_dir(data_dir: Path) -> Any:
     return claim
 
 
-def build_service(data_dir: Path, board_kind: str = "auto", country: str | None = None) -> Service:
+def build_service(data_dir: Path, board_kind: str = "auto", country: str | None = None,
+                  sim_phones: int = 4, sim_lines: int = 2) -> Service:
     from .config import Config
     from .harness import seed_config
     from .records import CallRecords
@@ -147,7 +190,7 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     claim = open_data_dir(data_dir)
     config = Config(data_dir / "config.json")
     stored_country = str((config.settings() or {}).get("country") or "US")
-    board, simulated = make_board(board_kind, country or stored_country)
+    board, simulated = make_board(board_kind, country or stored_country, sim_phones=sim_phones, sim_lines=sim_lines)
     seed_config(config, board, country)
     records = CallRecords(data_dir / "records.db")
     control = EngineControl()
@@ -156,7 +199,11 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     start_prompt_generation(engine, data_dir)      # first run: default prompts, in the background
     media = MediaLoop(board, engine, control)
     token = write_token(data_dir) if simulated else None
-    return Service(board, simulated, config, records, control, engine, media, data_dir, token, claim)
+    from .api import EngineApi
+    from .record_events import forward_call_records
+    api = EngineApi(config=config, records=records, data_dir=data_dir, control=control)
+    forward_call_records(control, records)          # call records on the event stream, engine side
+    return Service(board, simulated, config, records, control, engine, media, data_dir, token, claim, api)
 
 
 def _server_class() -> type:
@@ -169,31 +216,36 @@ def _server_class() -> type:
         timeout and is then cancelled with a page of traceback in the log.
         """
 
-        def __init__(self, config: uvicorn.Config, control: EngineControl) -> None:
+        def __init__(self, config: uvicorn.Config, on_exit: Any) -> None:
             super().__init__(config)
-            self._control = control
+            self._on_exit = on_exit
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             if not self.should_exit:
-                self._control.publish(StatusUpdate(SHUTDOWN_EVENT))
+                self._on_exit()
             super().handle_exit(sig, frame)
     return Server
 
 
-def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: int = 8080,
-        country: str | None = None) -> int:
+def run_single_process(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: int = 8080,
+                       country: str | None = None, sim_phones: int = 4, sim_lines: int = 2,
+                       realtime: str = "auto") -> int:
+    """The old layout (web server and media loop in one process), kept to measure against."""
     import uvicorn
 
     from webui.app import create_app
-    svc = build_service(data_dir, board_kind, country)
-    app = create_app(control=svc.control, config=svc.config, records=svc.records,
+
+    from .api import LocalClient
+    svc = build_service(data_dir, board_kind, country, sim_phones, sim_lines)
+    app = create_app(api=LocalClient(svc.api), control=svc.control, config=svc.config, records=svc.records,
                      data_dir=svc.data_dir, sim_token=svc.sim_token)
-    svc.media.start()
+    svc.start_engine(api_socket=True, realtime=realtime)
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)
     server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                            timeout_graceful_shutdown=2), svc.control)
+                                            timeout_graceful_shutdown=2),
+                             lambda: svc.control.publish(StatusUpdate(SHUTDOWN_EVENT)))
 
     def stop_requested(signum: int, frame: object) -> None:
         # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to
@@ -214,3 +266,206 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
                   "(another program there? choose another with --port)", host, port)
         return 1
     return 0
+
+
+# ---- two processes --------------------------------------------------------------------------
+
+WEB_USER = "linebox-web"
+WEB_NICE = 10
+EXIT_CANNOT_BIND = 3            # `linebox web` could not listen on --host/--port
+RESTART_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+STABLE_AFTER_S = 30.0           # a web process up this long starts the back-off afresh
+
+
+def _web_account() -> tuple[int, int] | None:
+    """(uid, gid) of the web's own user when we are root and it exists; else run as we are."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        import pwd
+        pw = pwd.getpwnam(WEB_USER)
+    except (KeyError, ImportError):
+        return None
+    return pw.pw_uid, pw.pw_gid
+
+
+def _hand_web_files(data_dir: Path, uid: int, gid: int) -> None:
+    """The web's own files (users, sessions; the tokens it checks) belong to its user; DATA and the
+    records are group-readable for it. Everything else stays the engine's."""
+    for name in ("webui.sqlite", "webui.sqlite-wal", "webui.sqlite-shm", "webui.sqlite-journal",
+                 TOKEN_FILE, "metrics.token"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chown(data_dir / name, uid, gid)
+    with contextlib.suppress(PermissionError):
+        os.chown(data_dir, -1, gid)
+        os.chmod(data_dir, 0o770)
+    for name in ("records.db", "records.db-wal", "records.db-shm", "config.json"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chown(data_dir / name, -1, gid)
+            os.chmod(data_dir / name, 0o640 if not name.endswith("-shm") else 0o660)
+
+
+class WebSupervisor:
+    """Starts `linebox web` and restarts it when it dies (back-off), until `stop()`."""
+
+    def __init__(self, data_dir: Path, host: str, port: int) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self.failed: str | None = None         # set when it cannot run at all (port in use)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="web-supervisor", daemon=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "firmware.cli", "web", "--data", str(self.data_dir),
+                "--host", self.host, "--port", str(self.port), "--nice", str(WEB_NICE)]
+
+    def _spawn(self) -> subprocess.Popen:
+        account = _web_account()
+        kwargs: dict[str, Any] = {}
+        if account is not None:
+            uid, gid = account
+            _hand_web_files(self.data_dir, uid, gid)
+            kwargs = {"user": uid, "group": gid, "extra_groups": []}
+        return subprocess.Popen(self.command(), close_fds=True, **kwargs)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.proc = self._spawn()
+            rc = self.proc.wait()
+            if self._stop.is_set():
+                return
+            if rc == EXIT_CANNOT_BIND and self.restarts == 0:
+                self.failed = (f"could not serve the web UI on {self.host}:{self.port}: the address is in use or "
+                               "not available (another program there? choose another with --port)")
+                self._stop.set()
+                return
+            if time.monotonic() - started > STABLE_AFTER_S:
+                attempt = 0
+            delay = RESTART_BACKOFF_S[min(attempt, len(RESTART_BACKOFF_S) - 1)]
+            log.warning("web process exited (status %s); restarting it in %.1f s (calls are not affected)", rc, delay)
+            attempt += 1
+            self.restarts += 1
+            if self._stop.wait(delay):
+                return
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once stopped (asked to, or the web cannot run)."""
+        return self._stop.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.thread.join(timeout)
+
+
+def _until_signalled(wait: Any) -> dict[int, Any]:
+    """Install SIGINT/SIGTERM handlers that end `wait`; returns the previous handlers."""
+    def stop_requested(signum: int, frame: object) -> None:
+        wait.set()
+    return {sig: signal.signal(sig, stop_requested) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: int = 8080,
+        country: str | None = None, sim_phones: int = 4, sim_lines: int = 2, single_process: bool = False,
+        realtime: str = "auto", api_group: str | None = None, web: bool = True) -> int:
+    """`linebox run` (engine + supervised web process) and `linebox engine` (`web=False`)."""
+    if single_process:
+        return run_single_process(data_dir, board_kind, host, port, country, sim_phones, sim_lines, realtime)
+    svc = build_service(data_dir, board_kind, country, sim_phones, sim_lines)
+    stop = threading.Event()
+    previous = _until_signalled(stop)
+    supervisor = None
+    try:
+        if web and api_group is None and _web_account() is not None:
+            api_group = WEB_USER                    # the web process's user may use the socket
+        svc.start_engine(api_group=api_group, realtime=realtime)
+        log.info("Linebox engine on %s (%s), country %s, %d phones, %d lines, data in %s, API on %s",
+                 getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
+                 svc.engine.country, len(svc.board.fxs_ports), len(svc.board.fxo_ports), svc.data_dir,
+                 svc.server.path if svc.server else "-")
+        if web:
+            supervisor = WebSupervisor(svc.data_dir, host, port)
+            supervisor.start()
+            log.info("web UI on http://%s:%d/ (its own process)", host, port)
+            while not stop.wait(0.2):
+                if supervisor.wait(0):
+                    break
+        else:
+            stop.wait()
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        svc.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("Linebox stopped")
+    if supervisor is not None and supervisor.failed:
+        log.error("%s", supervisor.failed)
+        return 1
+    return 0
+
+
+def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int = 0) -> int:
+    """`linebox web`: the web UI as a client of the engine's socket (records and config read-only)."""
+    import uvicorn
+
+    from webui.app import create_app
+    from webui.engine_client import EngineClient
+
+    from .api_wire import SOCKET_NAME
+    from .config import Config
+    from .records import CallRecordsReader
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+    data_dir = Path(data_dir)
+    client = EngineClient(data_dir / SOCKET_NAME)
+    token = None
+    with contextlib.suppress(OSError):
+        token = (data_dir / TOKEN_FILE).read_text().strip() or None
+    app = create_app(api=client, config=Config.read_only(data_dir / "config.json"),
+                     records=CallRecordsReader(data_dir / "records.db"), data_dir=data_dir, sim_token=token)
+
+    async def connect() -> None:           # the first page already has the port snapshot
+        import asyncio
+        client.snapshot()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_connected(client), 5.0)
+
+    async def disconnect() -> None:
+        await client.close()
+    app.router.on_startup.append(connect)
+    app.router.on_shutdown.append(disconnect)
+    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                            timeout_graceful_shutdown=2),
+                             lambda: client.publish_local(StatusUpdate(SHUTDOWN_EVENT)))
+    try:
+        server.run()
+    except SystemExit:
+        pass
+    if not server.started:
+        log.error("could not serve the web UI on %s:%d: the address is in use or not available "
+                  "(another program there? choose another with --port)", host, port)
+        return EXIT_CANNOT_BIND
+    return 0
+
+
+async def _connected(client: Any) -> None:
+    import asyncio
+    while not client.connected:
+        await asyncio.sleep(0.02)

@@ -1,8 +1,10 @@
 """The Linebox web UI: `create_app(...)` builds the FastAPI application.
 
-The app never touches the engine's objects directly: live state comes from
-`EngineControl` (snapshot + subscribe), configuration from `Config`, call
-history from `CallRecords`. Its own data (users, sessions) lives in
+The app never touches the engine's objects directly: it reaches the engine through the
+engine API client `api` (`firmware.api.LocalClient` in one process, as the tests build it;
+`webui.engine_client.EngineClient` over the engine's socket in the service), which gives
+commands, the port snapshot and the event stream. It reads configuration and call history
+(read-only in the service's web process). Its own data (users, sessions) lives in
 `data_dir/webui.sqlite`.
 """
 from __future__ import annotations
@@ -135,22 +137,34 @@ def _mount_sim_api(app: FastAPI, sim_token: str) -> None:
     app.include_router(router)
 
 
-def _forward_call_records(control: Any, records: Any) -> None:
-    """New and changed call records reach the live pages through the same event stream as
-    port status (published from the records writer thread; `publish` is thread-safe)."""
-    from firmware.control import StatusUpdate
-    add_listener = getattr(records, "add_listener", None)
-    if add_listener is not None:
-        add_listener(lambda record: control.publish(StatusUpdate("record", payload=record)))
+API_ERROR_STATUS = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
+                    "unavailable": 503, "too_large": 413, "internal": 500}
 
 
-def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
-               sim_token: str | None = None, clock: Callable[[], float] = time.time,
+def _install_api_errors(app: FastAPI) -> None:
+    """An engine API refusal becomes an HTTP answer with its message (503 while the engine restarts)."""
+    from firmware.api import ApiError
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return _error(request, API_ERROR_STATUS.get(exc.code, 500), exc.message)
+
+
+def create_app(*, api: Any = None, control: Any = None, config: Any = None, records: Any = None,
+               data_dir: Path, sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
-    """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
+    """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests.
+
+    `api` is the engine API client; without one the app runs the engine API in this process
+    (tests, `linebox run --single-process`): `LocalClient(EngineApi(...))` over `control`."""
     from . import routes_account, routes_auth, routes_config, routes_history, routes_status, routes_users
 
     data_dir = Path(data_dir)
+    if api is None:
+        from firmware.api import EngineApi, LocalClient
+        from firmware.record_events import forward_call_records
+        api = LocalClient(EngineApi(config=config, records=records, data_dir=data_dir, control=control))
+        forward_call_records(control, records)
     store = WebStore(data_dir / "webui.sqlite")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["app_name"] = "Linebox"
@@ -161,9 +175,10 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         accounts=UserAccounts(store, clock=clock),
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
-        templates=templates, clock=clock,
+        templates=templates, clock=clock, api=api,
     )
     _install_error_handlers(app)
+    _install_api_errors(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (routes_auth, routes_account, routes_status, routes_history, routes_config, routes_users):
         app.include_router(module.router)
@@ -178,7 +193,9 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     app.include_router(routes_phone_services.router)
     from . import routes_recordings
     app.include_router(routes_recordings.router)
-    _forward_call_records(control, records)
+    from . import routes_metrics
+    app.include_router(routes_metrics.router)
+    routes_metrics.ensure_token(data_dir)
     if sim_token:
         _mount_sim_api(app, sim_token)
     app.add_middleware(HttpGuard, max_body=max_body)

@@ -1,4 +1,7 @@
-"""Live port status: the pages, the JSON snapshot and the Server-Sent Events stream."""
+"""Live port status: the pages, the JSON snapshot and the Server-Sent Events stream.
+
+Everything live comes from the engine API client (`state.api`: snapshot + event stream);
+while the engine is away the page shows "telephony restarting" and recovers by itself."""
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +26,26 @@ KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 25.0
 SHUTDOWN_EVENT = "shutdown"     # what `linebox run` publishes when asked to stop (firmware/service.py)
 SEES_ALL_PORTS = ("admin", "supervisor")
+ENGINE_EVENT = "engine"         # the engine went away / came back (webui.engine_client)
+
+
+def engine_up(state: WebState) -> bool:
+    return bool(getattr(state.api, "connected", True))
+
+
+async def engine_health(state: WebState) -> dict[str, Any] | None:
+    """The media loop's figures for administrators (None while the engine is away)."""
+    from firmware.api import ApiError
+    try:
+        h = await state.api.call("metrics.read", window_s=60.0)
+    except ApiError:
+        return None
+    rtt = getattr(state.api, "rtt_s", None)
+    w = h["window"]
+    return {"tick_p50_ms": w["work_p50"] * 1e3, "tick_p99_ms": w["work_p99"] * 1e3,
+            "tick_max_ms": w["work_max"] * 1e3, "late_ticks": h["late_ticks"], "frames_lost": h["frames_lost"],
+            "active_calls": h["active_calls"], "gen2": h["gc"]["collections"][2],
+            "rtt_ms": rtt * 1e3 if rtt is not None else None}
 
 
 def _user_port(state: WebState, user: User) -> str | None:
@@ -59,35 +82,40 @@ async def status_page(request: Request, user: MonitorUser) -> Response:
     state = web(request)
     # Config fell back to its backup (or defaults) at start-up: the owner must know.
     recovery = getattr(state.config, "recovery", None) if user.role == "admin" else None
-    return render(request, "status.html", title="Live status", recovery=recovery,
-                  status=_status_payload(state, user, state.control.snapshot()))
+    health = await engine_health(state) if user.role == "admin" else None
+    return render(request, "status.html", title="Live status", recovery=recovery, engine_up=engine_up(state),
+                  health=health, status=_status_payload(state, user, state.api.snapshot()))
 
 
 @router.get("/me")
 async def my_phone_page(request: Request, user: AnyUser) -> Response:
     state = web(request)
     return render(request, "me.html", title="My phone", own_port=_user_port(state, user),
-                  status=_status_payload(state, user, state.control.snapshot()))
+                  status=_status_payload(state, user, state.api.snapshot()))
 
 
 @router.get("/api/status")
 async def status_json(request: Request, user: AnyUser) -> JSONResponse:
     state = web(request)
-    return JSONResponse(_status_payload(state, user, state.control.snapshot()))
+    payload = _status_payload(state, user, state.api.snapshot())
+    payload["engine"] = "up" if engine_up(state) else "restarting"
+    return JSONResponse(payload)
 
 
 @router.get("/api/events")
 async def events(request: Request, user: AnyUser) -> StreamingResponse:
     state = web(request)
     session_id = request.cookies.get(SESSION_COOKIE)
-    queue = state.control.subscribe()
+    queue = state.api.subscribe()
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + STREAM_SECONDS
         try:
             yield "retry: 500\n\n"
-            yield _sse("ports", _status_payload(state, user, state.control.snapshot()))
+            if not engine_up(state):
+                yield _sse(ENGINE_EVENT, {"state": "restarting"})
+            yield _sse("ports", _status_payload(state, user, state.api.snapshot()))
             while True:
                 left = ends_at - loop.time()
                 if left <= 0:
@@ -105,6 +133,9 @@ async def events(request: Request, user: AnyUser) -> StreamingResponse:
                     return      # the service is stopping: do not hold it up (the browser reconnects)
                 if update.ports:
                     yield _sse("ports", _status_payload(state, user, update.ports))
+                if update.kind == ENGINE_EVENT:        # every user sees that telephony is restarting
+                    yield _sse(ENGINE_EVENT, update.payload)
+                    continue
                 if update.kind == "message":       # a user's message: to its recipient only
                     if isinstance(update.payload, dict) and update.payload.get("to") == user.username:
                         yield _sse("message", update.payload)
@@ -112,7 +143,7 @@ async def events(request: Request, user: AnyUser) -> StreamingResponse:
                 if update.kind != "ports" and update.payload is not None and user.role in SEES_ALL_PORTS:
                     yield _sse(update.kind, update.payload)
         finally:
-            state.control.unsubscribe(queue)
+            state.api.unsubscribe(queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -2,8 +2,8 @@
 
 Only mounted when the service runs on the simulated board; every request must
 carry `Authorization: Bearer <token>` with the token `linebox run` wrote to
-`DATA/sim.token` (0600). Every action runs on the media thread through
-`EngineControl.acall`, because only that thread may touch the board.
+`DATA/sim.token` (0600). Every action is a `sim.*` engine API command
+(`firmware/sim_commands.py`): this is only their HTTP face.
 """
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
-
-PHONE_ACTIONS = ("offhook", "onhook", "flash", "dial", "pulse", "tone", "clear")
-REMOTE_ACTIONS = ("answer", "hangup", "dial", "tone", "call")
 
 
 async def require_sim_token(request: Request) -> None:
@@ -51,122 +48,29 @@ class RemoteAction(BaseModel):
     name: str | None = Field(None, max_length=64)
 
 
-def _control(request: Request) -> Any:
-    return request.app.state.web.control
-
-
-async def _run(request: Request, fn) -> Any:
-    try:
-        return await _control(request).acall(fn)
-    except (KeyError, ValueError, RuntimeError, IndexError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        raise HTTPException(400, str(msg)) from None
-
-
-def _phone(engine, ext: str):
-    from firmware.harness import fxs_index
-    e = engine.plan.extensions.get(ext)
-    if e is None:
-        raise KeyError(f"no extension {ext!r}; have {', '.join(sorted(engine.plan.extensions)) or 'none'}")
-    return engine.board.phone(fxs_index(engine.board, e.port))
-
-
-def _phone_state(p) -> dict:
-    return {"off_hook": p.is_off_hook, "ringing": p.is_ringing,
-            "caller_id": getattr(p.caller_id, "number", None) if p.caller_id else None,
-            "caller_name": getattr(p.caller_id, "name", None) if p.caller_id else None}
+async def _call(request: Request, name: str, **args: Any) -> dict:
+    """One `sim.*` engine command (a refusal becomes its HTTP status with the message)."""
+    return await request.app.state.web.api.call(name, **args)
 
 
 @router.get("/status")
 async def status(request: Request) -> dict:
-    def read(engine) -> dict:
-        phones = {}
-        for number in sorted(engine.plan.extensions):
-            try:
-                phones[number] = _phone_state(_phone(engine, number))
-            except KeyError:
-                continue
-        co = engine.board.co
-        remotes = {num: r.state for num, r in getattr(co, "remotes", {}).items()}
-        return {"time": engine.clock.now(), "phones": phones, "remotes": remotes}
-    result = await _run(request, read)
-    result["ports"] = [p.as_dict() for p in _control(request).snapshot()]
-    return result
+    return await _call(request, "sim.status")
 
 
 @router.post("/phone/{ext}")
 async def phone_action(request: Request, ext: str, body: PhoneAction) -> dict:
-    if body.action not in PHONE_ACTIONS:
-        raise HTTPException(400, f"unknown phone action {body.action!r}; use one of {', '.join(PHONE_ACTIONS)}")
-
-    def act(engine) -> dict:
-        p = _phone(engine, ext)
-        a = body.action
-        if a in ("dial", "tone") and not p.is_off_hook:
-            # A keypad on a hung-up phone sends nothing: queued, the digits would go out at the
-            # next off-hook and misdial (`dial 202` then `offhook` rang nobody: "202202").
-            raise ValueError(f"phone {ext} is on hook; take it off hook first (linebox sim phone {ext} offhook)")
-        if a == "offhook":
-            p.off_hook()
-        elif a == "onhook":
-            p.on_hook()
-        elif a == "flash":
-            p.flash()
-        elif a == "dial":
-            p.dial(_digits(body.digits))
-        elif a == "pulse":
-            p.dial_pulse(_digits(body.digits))
-        elif a == "tone":
-            p.play_tone(tuple(_freqs(body.freqs)), body.ms, body.level_dbm0)
-        elif a == "clear":
-            p.clear_heard()
-        return _phone_state(p)
-    return {"ok": True, "phone": ext, **(await _run(request, act))}
+    return await _call(request, "sim.phone", ext=ext, action=body.action, digits=body.digits,
+                       freqs=body.freqs, ms=body.ms, level_dbm0=body.level_dbm0)
 
 
 @router.post("/call")
 async def call_in(request: Request, body: CallIn) -> dict:
     """A remote party calls one of our lines: `{"line": 1, "from": "5550100", "name": "ALICE"}`."""
-    def act(engine) -> dict:
-        co = engine.board.co
-        if body.line > len(engine.board.fxo_ports):
-            raise ValueError(f"no line {body.line}; the board has {len(engine.board.fxo_ports)}")
-        remote = co.remote(body.from_number)
-        remote.call(co.line_number(body.line), name=body.name)
-        return {"remote": body.from_number, "line": body.line, "state": remote.state}
-    return {"ok": True, **(await _run(request, act))}
+    return await _call(request, "sim.call", line=body.line, from_number=body.from_number, name=body.name)
 
 
 @router.post("/remote/{number}")
 async def remote_action(request: Request, number: str, body: RemoteAction) -> dict:
-    if body.action not in REMOTE_ACTIONS:
-        raise HTTPException(400, f"unknown remote action {body.action!r}; use one of {', '.join(REMOTE_ACTIONS)}")
-
-    def act(engine) -> dict:
-        r = engine.board.co.remote(number)
-        a = body.action
-        if a == "answer":
-            r.answer()
-        elif a == "hangup":
-            r.hang_up()
-        elif a == "dial":
-            r.dial(_digits(body.digits))
-        elif a == "tone":
-            r.play_tone(tuple(_freqs(body.freqs)), body.ms, body.level_dbm0)
-        elif a == "call":
-            r.call(_digits(body.digits), name=body.name)
-        return {"remote": number, "state": r.state}
-    return {"ok": True, **(await _run(request, act))}
-
-
-def _digits(digits: str) -> str:
-    d = digits.strip()
-    if not d or any(c not in "0123456789*#ABCDabcd" for c in d):
-        raise ValueError(f"digits must be 0-9 * # A-D, got {digits!r}")
-    return d
-
-
-def _freqs(freqs: list[float]) -> list[float]:
-    if not freqs or any(not 50 <= f <= 3900 for f in freqs):
-        raise ValueError("tone needs 1-4 frequencies between 50 and 3900 Hz")
-    return freqs
+    return await _call(request, "sim.remote", number=number, action=body.action, digits=body.digits,
+                       freqs=body.freqs, ms=body.ms, level_dbm0=body.level_dbm0, name=body.name)

@@ -68,6 +68,8 @@ class SimBoard(Board):
         self._realtime = bool(realtime)
         self._deadline: float | None = None
         self._posted: queue.SimpleQueue = queue.SimpleQueue()
+        self.last_wait = 0.0          # realtime: how long the last tick slept for its period
+        self.frames_lost = 0          # realtime: frames skipped by re-synchronising the clock
 
     @property
     def realtime(self) -> bool:
@@ -136,11 +138,16 @@ class SimBoard(Board):
     def _pace(self) -> None:
         now = time.monotonic()
         if self._deadline is None or now - self._deadline > MAX_LAG_S:
+            if self._deadline is not None:      # too far behind: those frames are gone
+                self.frames_lost += int((now - self._deadline) / FRAME_S)
             self._deadline = now
         self._deadline += FRAME_S
         delay = self._deadline - now
         if delay > 0:
             time.sleep(delay)
+            self.last_wait = time.monotonic() - now
+        else:
+            self.last_wait = 0.0
 
     def advance(self, ms: int, tx: Mapping[str, np.ndarray] | None = None) -> Recording:
         """Run `ms` of simulated time without an engine; `tx` holds whole signals to send per port.

@@ -94,8 +94,11 @@ def test_linebox_run_serves_and_sim_commands_drive_it(service):
 
 def test_sim_command_without_a_service_says_so(tmp_path):
     out = _sim("http://127.0.0.1:9", tmp_path, "status")
-    assert out.returncode != 0 and "sim.token" in out.stderr
-    (tmp_path / "sim.token").write_text("x")
-    os.chmod(tmp_path / "sim.token", 0o600)
+    assert out.returncode != 0 and "cannot reach the engine at" in out.stderr and "engine.sock" in out.stderr
+    assert f"is `linebox run --data {tmp_path}` running?" in out.stderr
+    stale = socket.socket(socket.AF_UNIX)       # a socket file left by an engine that died
+    stale.bind(str(tmp_path / "engine.sock"))
+    stale.close()
     out = _sim("http://127.0.0.1:9", tmp_path, "status")
-    assert out.returncode != 0 and "cannot reach" in out.stderr
+    assert out.returncode != 0 and "cannot reach the engine" in out.stderr and "refused" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

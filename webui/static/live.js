@@ -90,6 +90,12 @@
   if (dataEl) apply(JSON.parse(dataEl.textContent));
   setInterval(tick, 1000);
 
-  window.linebox.openEvents({ ports: apply }, (state) =>
+  // The engine (telephony) process went away or came back: the banner says so.
+  const banner = document.getElementById("engine-banner");
+  function engine(ev) {
+    if (banner) banner.hidden = ev.state !== "restarting";
+  }
+
+  window.linebox.openEvents({ ports: apply, engine: engine }, (state) =>
     setIndicator(state, state === "live" ? "Live" : "Reconnecting…"));
 })();
