@@ -39,6 +39,7 @@ OUT_QUEUE = 512                 # frames waiting for a slow reader before it is 
 MAX_INFLIGHT = 64               # commands one connection may have running at once
 MAX_CONNECTIONS = 64
 HELLO_TIMEOUT_S = 5.0
+SEND_BUFFER = 64 * 1024
 SEND_TIMEOUT_S = 5.0            # a client that does not take a frame for this long is dropped
 _CLOSE = object()
 
@@ -196,7 +197,9 @@ class _Connection:
                 if self.dropped_reason is not None:
                     return
                 self.sock.sendall(self.frame(item))
-        except (OSError, TimeoutError) as exc:
+        except TimeoutError:
+            self.drop(f"it stopped reading (took nothing for {SEND_TIMEOUT_S:.0f} s)")
+        except OSError as exc:
             self.drop(f"sending failed ({exc})")
         finally:
             self.closed.set()
@@ -270,6 +273,8 @@ class ApiServer:
             except OSError:
                 return
             csock.settimeout(SEND_TIMEOUT_S)
+            with contextlib.suppress(OSError):      # bounds what a stalled reader can pin in the kernel
+                csock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             with self._lock:
                 self._count += 1
                 conn = _Connection(self, csock, self._count)

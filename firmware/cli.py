@@ -30,7 +30,7 @@ def _engine(args: argparse.Namespace) -> int:
 
 def _web(args: argparse.Namespace) -> int:
     from .service import run_web
-    return run_web(Path(args.data), args.host, args.port, nice=args.nice)
+    return run_web(Path(args.data), args.host, args.port, nice=args.nice, supervised=args.supervised)
 
 
 # ---- linebox sim ... : engine API client (DATA/engine.sock) of the running service
@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="0.0.0.0")
     web.add_argument("--port", type=_tcp_port, default=8080)
     web.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
+    web.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)   # started by `linebox run`
     web.set_defaults(fn=_web)
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.

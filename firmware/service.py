@@ -320,7 +320,7 @@ class WebSupervisor:
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "firmware.cli", "web", "--data", str(self.data_dir),
-                "--host", self.host, "--port", str(self.port), "--nice", str(WEB_NICE)]
+                "--host", self.host, "--port", str(self.port), "--nice", str(WEB_NICE), "--supervised"]
 
     def _spawn(self) -> subprocess.Popen:
         account = _web_account()
@@ -420,8 +420,20 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     return 0
 
 
-def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int = 0) -> int:
+def _exit_with_parent() -> None:
+    """A supervised web process ends when the engine that started it dies (even by kill -9)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        raise SystemExit(0)                  # it died before we asked
+
+
+def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int = 0,
+            supervised: bool = False) -> int:
     """`linebox web`: the web UI as a client of the engine's socket (records and config read-only)."""
+    if supervised:
+        _exit_with_parent()
     import uvicorn
 
     from webui.app import create_app
