@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from linebox_processes import api, api_up, linebox, stop, ticks, until
 
 from firmware.api import ApiError
 from firmware.api_wire import MAX_REQUEST_BYTES, WIRE_VERSION, encode
-
-from linebox_processes import api, api_up, linebox, stop, ticks, until
-
 
 PHONES, LINES = 40, 32
 

@@ -1,6 +1,5 @@
 """`linebox run` as a real process: serves HTTP, and `linebox sim ...` drives it (real time, short)."""
 import json
-import os
 import signal
 import socket
 import subprocess
