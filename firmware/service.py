@@ -289,20 +289,38 @@ def _web_account() -> tuple[int, int] | None:
     return pw.pw_uid, pw.pw_gid
 
 
-def _hand_web_files(data_dir: Path, uid: int, gid: int) -> None:
-    """The web's own files (users, sessions; the tokens it checks) belong to its user; DATA and the
-    records are group-readable for it. Everything else stays the engine's."""
-    for name in ("webui.sqlite", "webui.sqlite-wal", "webui.sqlite-shm", "webui.sqlite-journal",
-                 TOKEN_FILE, "metrics.token"):
-        with contextlib.suppress(FileNotFoundError, PermissionError):
-            os.chown(data_dir / name, uid, gid)
-    with contextlib.suppress(PermissionError):
+def share_with_web(data_dir: Path, group: str) -> None:
+    """Give the web process's account (`group`, and the user of that name) what it needs in DATA,
+    nothing more: DATA itself group-writable with the sticky bit (the web creates its own
+    webui.sqlite; it cannot remove or rename the engine's files), call records and config
+    group-readable (it opens them read-only), the simulator token group-readable, and its
+    own files (webui.sqlite*, metrics.token) owned by it."""
+    import grp
+    import pwd
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        log.warning("no group %s: the web process gets no extra access to %s", group, data_dir)
+        return
+    try:
+        uid = pwd.getpwnam(group).pw_uid
+    except KeyError:
+        uid = -1
+    try:
         os.chown(data_dir, -1, gid)
-        os.chmod(data_dir, 0o770)
-    for name in ("records.db", "records.db-wal", "records.db-shm", "config.json"):
-        with contextlib.suppress(FileNotFoundError, PermissionError):
-            os.chown(data_dir / name, -1, gid)
-            os.chmod(data_dir / name, 0o640 if not name.endswith("-shm") else 0o660)
+        os.chmod(data_dir, 0o1770)
+        for name in ("records.db", "records.db-wal", "records.db-shm", "config.json", TOKEN_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(data_dir / name, -1, gid)
+                os.chmod(data_dir / name, 0o640)
+        if uid != -1:
+            for name in ("webui.sqlite", "webui.sqlite-wal", "webui.sqlite-shm", "webui.sqlite-journal",
+                         "metrics.token"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chown(data_dir / name, uid, gid)
+    except PermissionError as exc:
+        log.warning("cannot share %s with group %s (%s); run the engine as root or set it up by hand",
+                    data_dir, group, exc)
 
 
 class WebSupervisor:
@@ -327,7 +345,7 @@ class WebSupervisor:
         kwargs: dict[str, Any] = {}
         if account is not None:
             uid, gid = account
-            _hand_web_files(self.data_dir, uid, gid)
+            share_with_web(self.data_dir, WEB_USER)
             kwargs = {"user": uid, "group": gid, "extra_groups": []}
         return subprocess.Popen(self.command(), close_fds=True, **kwargs)
 
@@ -393,6 +411,8 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     try:
         if web and api_group is None and _web_account() is not None:
             api_group = WEB_USER                    # the web process's user may use the socket
+        if api_group:
+            share_with_web(svc.data_dir, api_group)
         svc.start_engine(api_group=api_group, realtime=realtime)
         log.info("Linebox engine on %s (%s), country %s, %d phones, %d lines, data in %s, API on %s",
                  getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
