@@ -1,8 +1,12 @@
-"""`python3 -m bench [RUNS]`: our DSP core against spandsp, speed and quality in one run.
+"""`python3 -m bench [RUNS]`: every benchmark (`make bench`).
 
-Compiles bench/c/bench.c against dsp_ext/src/*.c (with the product's CFLAGS from
-dsp_ext/build.py) and -lspandsp, runs it, prints Markdown tables and writes them
-to bench/RESULTS.md.
+1. Our DSP core against spandsp, speed and quality: compiles bench/c/bench.c against
+   dsp_ext/src/*.c (with the product's CFLAGS from dsp_ext/build.py) and -lspandsp, runs it,
+   prints Markdown tables and writes them to bench/RESULTS.md.
+2. The real-time core (`bench/realtime.py`): the media loop of a real `linebox run` under
+   outside calls and web load, two processes against one; bench/REALTIME.md.
+
+`python3 -m bench dsp [RUNS]` or `python3 -m bench realtime [--quick ...]` runs one of them.
 """
 from __future__ import annotations
 
@@ -124,7 +128,17 @@ def tables(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    args = sys.argv[1:]
+    which = args.pop(0) if args and args[0] in ("dsp", "realtime") else "all"
+    if which in ("dsp", "all"):
+        dsp_main(args if which == "dsp" else args[:1])
+    if which in ("realtime", "all"):
+        from bench import realtime
+        realtime.main(args if which == "realtime" else [])
+
+
+def dsp_main(args: list[str]) -> None:
+    runs = int(args[0]) if args else 7
     with tempfile.TemporaryDirectory(prefix="linebox-bench-") as tmp:
         exe = build(pathlib.Path(tmp))
         raw = run([str(exe), str(runs)])

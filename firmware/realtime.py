@@ -74,6 +74,25 @@ def restore() -> None:
             pass
 
 
+ENGINE_NICE = -10
+
+
+def raise_priority(nice: int = ENGINE_NICE) -> bool:
+    """Lower the engine's nice value (call first, on the main thread: Linux threads inherit it
+    from the thread that creates them). Why, besides the SCHED_FIFO media thread: another engine
+    thread holding the interpreter lock must not be preempted by the web process or anything
+    else at normal priority while the media thread waits for that lock."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if current > nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except (OSError, AttributeError) as exc:
+        log.info("engine at normal priority (nice %d not permitted: %s)", nice, exc)
+        return False
+    log.info("engine threads at nice %d", nice)
+    return True
+
+
 def media_thread_realtime(priority: int = MEDIA_PRIORITY) -> bool:
     """Called on the media thread: SCHED_FIFO for this thread only (Linux: pid 0 = the caller)."""
     try:

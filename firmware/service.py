@@ -404,6 +404,10 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     """`linebox run` (engine + supervised web process) and `linebox engine` (`web=False`)."""
     if single_process:
         return run_single_process(data_dir, board_kind, host, port, country, sim_phones, sim_lines, realtime)
+    if realtime != "off":
+        from . import realtime as rt
+        old_nice = os.getpriority(os.PRIO_PROCESS, 0)
+        rt.raise_priority()                 # before any thread exists: they all inherit it
     svc = build_service(data_dir, board_kind, country, sim_phones, sim_lines)
     stop = threading.Event()
     previous = _until_signalled(stop)
@@ -433,6 +437,9 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
         svc.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if realtime != "off":
+            with contextlib.suppress(OSError):      # a service run inside a longer-lived process (tests)
+                os.setpriority(os.PRIO_PROCESS, 0, old_nice)
         log.info("Linebox stopped")
     if supervisor is not None and supervisor.failed:
         log.error("%s", supervisor.failed)
