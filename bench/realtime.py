@@ -140,13 +140,19 @@ def place_calls(data: Path, n: int) -> None:
             a.call("sim.phone", ext=str(200 + k), action="tone", freqs=[1500.0], ms=600_000, level_dbm0=-15.0)
 
 
-async def web_client(base: str, stop_at: float, latencies: list[float], errors: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as c:
-        r = await c.get("/login")
-        r = await c.post("/login", data={"username": ADMIN, "password": PASSWORD, "csrf_token": _csrf(r.text)})
-        if r.status_code != 303:
-            errors.append(f"login: HTTP {r.status_code}")
-            return
+async def logged_in(base: str) -> httpx.AsyncClient:
+    """A browser-like client with its own session (logging in hashes a password: done before
+    the measured window)."""
+    c = httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False)
+    r = await c.get("/login")
+    r = await c.post("/login", data={"username": ADMIN, "password": PASSWORD, "csrf_token": _csrf(r.text)})
+    if r.status_code != 303:
+        raise SystemExit(f"bench.realtime: login failed (HTTP {r.status_code})")
+    return c
+
+
+async def web_client(c: httpx.AsyncClient, stop_at: float, latencies: list[float], errors: list[str]) -> None:
+    async with c:
 
         async def stream() -> None:
             while time.monotonic() < stop_at:
@@ -174,12 +180,15 @@ async def web_client(base: str, stop_at: float, latencies: list[float], errors: 
                 await events
 
 
-async def load(base: str, clients: int, seconds: float) -> tuple[list[float], list[str]]:
+async def load(base: str, clients: int, seconds: float, data: Path) -> tuple[list[float], list[str], dict, float]:
     latencies: list[float] = []
     errors: list[str] = []
-    stop_at = time.monotonic() + seconds
-    await asyncio.gather(*(web_client(base, stop_at, latencies, errors) for _ in range(clients)))
-    return latencies, errors
+    sessions = [await logged_in(base) for _ in range(clients)]
+    with api(data) as a:
+        before = a.call("metrics.read", window_s=1)
+    t0 = time.monotonic()
+    await asyncio.gather(*(web_client(c, t0 + seconds, latencies, errors) for c in sessions))
+    return latencies, errors, before, time.monotonic() - t0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -201,15 +210,14 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
         wait(lambda: api(data).call("api.ping"), 30, "the engine API")
         place_calls(data, calls)
         time.sleep(2.0)                                     # calls settled, recorders open
-        with api(data) as a:
-            before = a.call("metrics.read", window_s=1)
-        t0 = time.monotonic()
         if clients:
-            latencies, errors = asyncio.run(load(base, clients, seconds))
+            latencies, errors, before, took = asyncio.run(load(base, clients, seconds, data))
         else:
             latencies, errors = [], []
+            with api(data) as a:
+                before = a.call("metrics.read", window_s=1)
             time.sleep(seconds)
-        took = time.monotonic() - t0
+            took = seconds
         with api(data) as a:
             after = a.call("metrics.read", window_s=took)
         if after["active_calls"] < calls:

@@ -24,6 +24,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from firmware.api import ApiError
+
 from .accounts import UserAccounts
 from .guards import BadRequest, CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
@@ -41,6 +43,8 @@ INTERNAL_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
                  '<link rel="stylesheet" href="/static/app.css"></head><body class="auth"><main class="auth-card">'
                  f'<h1>Something went wrong</h1><p>{INTERNAL_MESSAGE}</p><p><a class="btn" href="/">Back</a></p>'
                  '</main></body></html>')
+API_ERROR_STATUS = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
+                    "unavailable": 503, "too_large": 413, "internal": 500}
 CSRF_MESSAGE = "Security token missing or wrong (CSRF check). Reload the page and try again."
 
 
@@ -97,6 +101,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _bad(request: Request, exc: BadRequest) -> Response:
         return JSONResponse({"error": exc.message}, status_code=400)
 
+    @app.exception_handler(ApiError)
+    async def _engine_refused(request: Request, exc: ApiError) -> Response:
+        # The one place an engine API refusal becomes HTTP (pages re-render their own form errors).
+        if exc.code == "internal":
+            log.error("engine API error on %s %s: %s", request.method, request.url.path, exc.message)
+        return _error(request, API_ERROR_STATUS.get(exc.code, 500), exc.message)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return _error(request, 422, _validation_message(exc))
@@ -137,19 +148,6 @@ def _mount_sim_api(app: FastAPI, sim_token: str) -> None:
     app.include_router(router)
 
 
-API_ERROR_STATUS = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
-                    "unavailable": 503, "too_large": 413, "internal": 500}
-
-
-def _install_api_errors(app: FastAPI) -> None:
-    """An engine API refusal becomes an HTTP answer with its message (503 while the engine restarts)."""
-    from firmware.api import ApiError
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> Response:
-        return _error(request, API_ERROR_STATUS.get(exc.code, 500), exc.message)
-
-
 def create_app(*, api: Any = None, control: Any = None, config: Any = None, records: Any = None,
                data_dir: Path, sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
@@ -178,7 +176,6 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
         templates=templates, clock=clock, api=api,
     )
     _install_error_handlers(app)
-    _install_api_errors(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (routes_auth, routes_account, routes_status, routes_history, routes_config, routes_users):
         app.include_router(module.router)

@@ -24,4 +24,4 @@ class WebState:
     throttle: LoginThrottle
     templates: Jinja2Templates
     clock: Callable[[], float]
-    api: Any = None         # the engine API client: firmware.api.LocalClient or webui.engine_client.EngineClient
+    api: Any = None         # the engine API client (firmware.api.LocalClient or the socket client)
