@@ -43,7 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "REALTIME.md"
 PHONES = LINES = 16
 ADMIN, PASSWORD = "owner", "Bench-Harbour-Lantern-8"
-LAYOUTS = {"two": ("two processes", []), "single": ("one process (before)", ["--single-process", "--realtime", "off"])}
+LAYOUTS = {"two": ("two processes", []),
+           "two-plain": ("two processes, no real-time hygiene", ["--realtime", "off"]),
+           "single": ("one process (before)", ["--single-process", "--realtime", "off"])}
 
 
 def free_port() -> int:
@@ -152,7 +154,7 @@ async def logged_in(base: str) -> httpx.AsyncClient:
 
 
 async def web_client(c: httpx.AsyncClient, stop_at: float, latencies: list[float], errors: list[str]) -> None:
-    async with c:
+    try:
 
         async def stream() -> None:
             while time.monotonic() < stop_at:
@@ -178,6 +180,8 @@ async def web_client(c: httpx.AsyncClient, stop_at: float, latencies: list[float
             events.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await events
+    finally:
+        await c.aclose()
 
 
 async def load(base: str, clients: int, seconds: float, data: Path) -> tuple[list[float], list[str], dict, float]:
@@ -259,7 +263,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python3 -m bench.realtime", description=__doc__.split("\n")[0])
     p.add_argument("--calls", default="4,8,16")
     p.add_argument("--clients", default="0,4,16")
-    p.add_argument("--layouts", default="two,single")
+    p.add_argument("--layouts", default="two,single",
+                   help="two, single, and two-plain (two processes with --realtime off: what the split alone does)")
     p.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
     p.add_argument("--quick", action="store_true", help="8 calls x 16 clients, 15 s windows")
     args = p.parse_args(argv)
