@@ -378,11 +378,17 @@ class WebSupervisor:
         """True once stopped (asked to, or the web cannot run)."""
         return self._stop.wait(timeout)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def terminate(self) -> None:
+        """Ask the web process to stop (it ends its open pages' streams, then exits)."""
         self._stop.set()
         proc = self.proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.terminate()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -391,10 +397,11 @@ class WebSupervisor:
         self.thread.join(timeout)
 
 
-def _until_signalled(wait: Any) -> dict[int, Any]:
-    """Install SIGINT/SIGTERM handlers that end `wait`; returns the previous handlers."""
+def _until_signalled(flag: list[bool]) -> dict[int, Any]:
+    """Install SIGINT/SIGTERM handlers that set `flag[0]`; returns the previous handlers.
+    (A plain flag: a handler taking a lock the interrupted main thread holds would deadlock.)"""
     def stop_requested(signum: int, frame: object) -> None:
-        wait.set()
+        flag[0] = True
     return {sig: signal.signal(sig, stop_requested) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
@@ -404,13 +411,17 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     """`linebox run` (engine + supervised web process) and `linebox engine` (`web=False`)."""
     if single_process:
         return run_single_process(data_dir, board_kind, host, port, country, sim_phones, sim_lines, realtime)
+    old_nice = os.getpriority(os.PRIO_PROCESS, 0)
     if realtime != "off":
         from . import realtime as rt
-        old_nice = os.getpriority(os.PRIO_PROCESS, 0)
         rt.raise_priority()                 # before any thread exists: they all inherit it
-    svc = build_service(data_dir, board_kind, country, sim_phones, sim_lines)
-    stop = threading.Event()
-    previous = _until_signalled(stop)
+    try:
+        svc = build_service(data_dir, board_kind, country, sim_phones, sim_lines)
+    except BaseException:
+        _restore_nice(old_nice)
+        raise
+    stopping = [False]
+    previous = _until_signalled(stopping)
     supervisor = None
     try:
         if web and api_group is None and _web_account() is not None:
@@ -426,25 +437,32 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
             supervisor = WebSupervisor(svc.data_dir, host, port)
             supervisor.start()
             log.info("web UI on http://%s:%d/ (its own process)", host, port)
-            while not stop.wait(0.2):
-                if supervisor.wait(0):
-                    break
+            while not stopping[0] and not supervisor.wait(0.2):
+                pass
         else:
-            stop.wait()
+            while not stopping[0]:
+                time.sleep(0.2)
     finally:
         if supervisor is not None:
-            supervisor.stop()
+            supervisor.terminate()          # the web and the engine wind down side by side
         svc.stop()
+        if supervisor is not None:
+            supervisor.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if realtime != "off":
-            with contextlib.suppress(OSError):      # a service run inside a longer-lived process (tests)
-                os.setpriority(os.PRIO_PROCESS, 0, old_nice)
+        _restore_nice(old_nice)
         log.info("Linebox stopped")
     if supervisor is not None and supervisor.failed:
         log.error("%s", supervisor.failed)
         return 1
     return 0
+
+
+def _restore_nice(nice: int) -> None:
+    """Back to the nice value we started with (a service run inside a longer-lived process: tests)."""
+    with contextlib.suppress(OSError):
+        if os.getpriority(os.PRIO_PROCESS, 0) != nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 def _exit_with_parent() -> None:
