@@ -93,17 +93,27 @@ class TickHealth:
 
     # ---- readers (any thread but the media one)
     def read(self, window_s: float = 60.0) -> dict[str, Any]:
-        """The figures; percentiles over the last `window_s`. A page refreshed by many browsers
-        costs one computation per half second (the interpreter lock is the media loop's too)."""
+        """The figures. Counters are read fresh every time; the percentiles over the last
+        `window_s` are computed at most twice a second (a page refreshed by many browsers must
+        not cost the media loop the interpreter lock for each of them)."""
         now = time.monotonic()
         cached = self._cache.get(window_s)
         if cached is not None and now - cached[0] < 0.5:
-            return cached[1]
-        out = self._read(window_s)
-        self._cache = {window_s: (now, out)}
-        return out
+            window = cached[1]
+        else:
+            window = self._window(window_s)
+            self._cache = {window_s: (now, window)}
+        return {
+            "ticks": self.ticks, "late_ticks": self.late_ticks, "late_work": self.late_work,
+            "late_gap": self.late_gap, "frames_lost": self.frames_lost, "active_calls": self.active_calls,
+            "work_sum": self.work_sum, "work_max": self.work_max, "gap_max": self.gap_max,
+            "buckets": list(BUCKETS), "bucket_counts": list(self.bucket_counts),
+            "window": window,
+            "gc": self.gc.read() if self.gc is not None else GcWatch.idle(),
+            "uptime_s": time.time() - self.started_at,
+        }
 
-    def _read(self, window_s: float) -> dict[str, Any]:
+    def _window(self, window_s: float) -> dict[str, Any]:
         n = min(self.ticks, self.ring.size, max(1, int(window_s / self.period_s)))
         end = self.ticks
         idx = (np.arange(end - n, end) % RING) if n else np.array([], dtype=int)
@@ -113,18 +123,10 @@ class TickHealth:
 
         def pct(a: np.ndarray, q: float) -> float:
             return float(np.percentile(a, q)) if a.size else 0.0
-        return {
-            "ticks": self.ticks, "late_ticks": self.late_ticks, "late_work": self.late_work,
-            "late_gap": self.late_gap, "frames_lost": self.frames_lost, "active_calls": self.active_calls,
-            "work_sum": self.work_sum, "work_max": self.work_max, "gap_max": self.gap_max,
-            "buckets": list(BUCKETS), "bucket_counts": list(self.bucket_counts),
-            "window": {"ticks": int(n), "work_p50": pct(work, 50), "work_p99": pct(work, 99),
-                       "work_max": float(work.max()) if work.size else 0.0,
-                       "late": int((work > self.period_s).sum() + (gaps > 1.5 * self.period_s).sum()),
-                       "gap_max": float(gaps.max()) if gaps.size else 0.0},
-            "gc": self.gc.read() if self.gc is not None else GcWatch.idle(),
-            "uptime_s": time.time() - self.started_at,
-        }
+        return {"ticks": int(n), "work_p50": pct(work, 50), "work_p99": pct(work, 99),
+                "work_max": float(work.max()) if work.size else 0.0,
+                "late": int((work > self.period_s).sum() + (gaps > 1.5 * self.period_s).sum()),
+                "gap_max": float(gaps.max()) if gaps.size else 0.0}
 
 
 class GcWatch:

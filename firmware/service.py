@@ -510,7 +510,7 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
     app.router.on_shutdown.append(disconnect)
     server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
                                             timeout_graceful_shutdown=2),
-                             lambda: client.publish_local(StatusUpdate(SHUTDOWN_EVENT)))
+                             lambda: client.shutting_down(StatusUpdate(SHUTDOWN_EVENT)))
     try:
         server.run()
     except SystemExit:

@@ -84,6 +84,12 @@ class EngineClient:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(update)
 
+    def shutting_down(self, update: StatusUpdate) -> None:
+        """This web process is stopping: tell its open pages, and do not call the engine's
+        going away (it stops at the same time) a loss."""
+        self._closing = True
+        self.publish_local(update)
+
     async def close(self) -> None:
         self._closing = True
         if self._task is not None:
