@@ -15,18 +15,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from firmware.api import ApiError
+
 from .accounts import UserAccounts
 from .guards import BadRequest, CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
 from .login_limit import LoginThrottle
-from .rendering import install_filters, render
+from .rendering import install_filters, load_site_timezone, render
 from .sessions import SessionStore
 from .state import WebState
 from .store import WebStore
@@ -39,6 +41,8 @@ INTERNAL_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
                  '<link rel="stylesheet" href="/static/app.css"></head><body class="auth"><main class="auth-card">'
                  f'<h1>Something went wrong</h1><p>{INTERNAL_MESSAGE}</p><p><a class="btn" href="/">Back</a></p>'
                  '</main></body></html>')
+API_ERROR_STATUS = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
+                    "unavailable": 503, "too_large": 413, "internal": 500}
 CSRF_MESSAGE = "Security token missing or wrong (CSRF check). Reload the page and try again."
 
 
@@ -95,6 +99,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _bad(request: Request, exc: BadRequest) -> Response:
         return JSONResponse({"error": exc.message}, status_code=400)
 
+    @app.exception_handler(ApiError)
+    async def _engine_refused(request: Request, exc: ApiError) -> Response:
+        # The one place an engine API refusal becomes HTTP (pages re-render their own form errors).
+        if exc.code == "internal":
+            log.error("engine API error on %s %s: %s", request.method, request.url.path, exc.message)
+        return _error(request, API_ERROR_STATUS.get(exc.code, 500), exc.message)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return _error(request, 422, _validation_message(exc))
@@ -146,22 +157,28 @@ def _forward_call_records(control: Any, records: Any) -> None:
 
 def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
-               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
-    """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
+               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY,
+               api: Any = None) -> FastAPI:
+    """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests.
+    `api` is the engine API client; without one, the engine API runs in this process."""
     from . import routes_account, routes_auth, routes_config, routes_history, routes_status, routes_users
 
     data_dir = Path(data_dir)
+    if api is None:
+        from firmware.api import EngineApi, LocalClient
+        api = LocalClient(EngineApi(config=config, records=records, data_dir=data_dir, control=control))
     store = WebStore(data_dir / "webui.sqlite")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["app_name"] = "Linebox"
     install_filters(templates)
-    app = FastAPI(title="Linebox", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Linebox", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(load_site_timezone)])
     app.state.web = WebState(
         control=control, config=config, records=records, data_dir=data_dir,
         accounts=UserAccounts(store, clock=clock),
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
-        templates=templates, clock=clock,
+        templates=templates, clock=clock, api=api,
     )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
