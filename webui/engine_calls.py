@@ -21,12 +21,12 @@ from firmware.api import ApiError
 from .guards import web
 
 
-async def call(request: Request, name: str, **args: Any) -> Any:
+async def call(request: Request, name: str, /, **args: Any) -> Any:
     """Run engine API command `name`; refusals raise ApiError."""
     return await web(request).api.call(name, **args)
 
 
-async def attempt(request: Request, name: str, **args: Any) -> tuple[Any, str | None]:
+async def attempt(request: Request, name: str, /, **args: Any) -> tuple[Any, str | None]:
     """(result, None), or (None, message) when the engine refused the input."""
     try:
         return await web(request).api.call(name, **args), None
