@@ -109,3 +109,22 @@ def test_uploads_are_taken_from_the_spool_folder_only(env, admin) -> None:
                    files={"file": ("x.wav", b"not audio", "audio/wav")}, headers={"accept": "text/html"})
     assert r.status_code == 400
     assert list((env.data_dir / "spool").glob("*")) == []
+
+
+def test_spooled_uploads_nobody_took_are_swept(env) -> None:
+    import os
+    import time
+    spool = env.data_dir / "spool"
+    spool.mkdir()
+    stale, fresh = spool / ("a" * 32 + ".upload"), spool / ("b" * 32 + ".upload")
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    api = EngineApi(config=env.config, records=env.records, data_dir=env.data_dir, control=env.control)
+    try:
+        with pytest.raises(ApiError):
+            api.submit("prompts.upload", {"slug": "x", "upload": "c" * 32 + ".upload"}).result(5)
+    finally:
+        api.close()
+    assert not stale.exists() and fresh.exists()
