@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.api import REGISTRY, ApiContext, ApiError, EngineApi, command, load_commands
+from firmware.api import REGISTRY, ApiContext, ApiError, EngineApi, LocalClient, command, load_commands
+from firmware.apps import speeddial
 
 from .conftest import page_token
 
@@ -128,3 +129,40 @@ def test_spooled_uploads_nobody_took_are_swept(env) -> None:
     finally:
         api.close()
     assert not stale.exists() and fresh.exists()
+
+
+PAGES = ["/extensions", "/lines", "/settings", "/users", "/phone/services", "/phone/groups", "/phone/messages",
+         "/phone/addressbook", "/voicemail", "/voicemail/settings", "/ivr", "/timeconditions", "/prompts",
+         "/permissions", "/recordings", "/recordings/settings", "/conference", "/history", "/account",
+         "/api/extensions", "/api/lines", "/api/settings", "/api/recordings", "/api/history"]
+
+
+def test_the_web_needs_no_config_object(env) -> None:
+    """As in the two-process design: the web gets an engine API client and no Config. Every page
+    of the converted route modules opens, and a change made through a form reaches the engine's
+    configuration."""
+    from fastapi.testclient import TestClient
+
+    from webui.app import create_app
+
+    from .conftest import do_setup
+
+    env.config.seed_defaults(["fxs1", "fxs2"], ["fxo1"])
+    api = EngineApi(config=env.config, records=env.records, data_dir=env.data_dir, control=env.control)
+    try:
+        app = create_app(control=env.control, config=None, records=env.records, data_dir=env.data_dir,
+                         clock=env.clock, throttle_clock=env.clock, api=LocalClient(api))
+        assert app.state.web.config is None
+        client = TestClient(app, follow_redirects=False)
+        assert do_setup(client).status_code == 303
+        for path in PAGES:
+            r = client.get(path)
+            assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        token = page_token(client, "/phone/addressbook?ext=201")
+        r = client.post("/phone/addressbook", data={"csrf_token": token, "ext": "201", "name": "Ann",
+                                                    "number": "202"})
+        assert r.status_code == 303
+        assert [e["name"] for e in speeddial.load_book(env.config, "201")] == ["Ann"]
+        assert "Ann" in client.get("/phone/addressbook?ext=201").text
+    finally:
+        api.close()
