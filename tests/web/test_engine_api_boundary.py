@@ -44,7 +44,9 @@ def test_web_module_reaches_the_engine_only_through_the_api(path: Path) -> None:
 
 def test_every_command_is_documented_and_described() -> None:
     load_commands()
-    undocumented = sorted(name for name, c in REGISTRY.items() if not c.doc.strip())
+    # (other tests register throw-away commands of their own; only the firmware's count here)
+    undocumented = sorted(name for name, c in REGISTRY.items()
+                          if c.fn.__module__.startswith("firmware.") and not c.doc.strip())
     assert undocumented == []
     for domain in ("config", "forward", "groups", "messages", "addressbook", "voicemail", "ivr",
                    "timeconditions", "prompts", "permissions", "recordings", "conference"):
