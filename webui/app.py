@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,7 +30,7 @@ from .accounts import UserAccounts
 from .guards import BadRequest, CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
 from .login_limit import LoginThrottle
-from .rendering import install_filters, render
+from .rendering import install_filters, load_site_timezone, render
 from .sessions import SessionStore
 from .state import WebState
 from .store import WebStore
@@ -167,7 +167,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["app_name"] = "Linebox"
     install_filters(templates)
-    app = FastAPI(title="Linebox", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Linebox", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(load_site_timezone)])
     app.state.web = WebState(
         control=control, config=config, records=records, data_dir=data_dir,
         accounts=UserAccounts(store, clock=clock),

@@ -1,6 +1,7 @@
 """Page rendering: every template gets the user, the CSRF token and the sidebar."""
 from __future__ import annotations
 
+import asyncio
 import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,11 +38,27 @@ def set_pre_session_cookie(request: Request, response: Response) -> None:
 
 
 def site_timezone(request: Request) -> ZoneInfo:
-    """The timezone the owner set (Settings); times on the pages and date filters use it."""
+    """The timezone the owner set (Settings); times on the pages and date filters use it.
+    Fetched from the engine once per request by `load_site_timezone` (UTC when not fetched)."""
     try:
-        return ZoneInfo(str(web(request).config.settings().get("timezone") or "UTC"))
+        return ZoneInfo(str(getattr(request.state, "site_tz", None) or "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+SITE_TZ_WAIT_S = 2.0
+
+
+async def load_site_timezone(request: Request) -> None:
+    """App-wide dependency: the site timezone for this request, asked of the engine. A busy or
+    restarting engine does not stop pages from rendering: they show UTC then."""
+    api = getattr(web(request), "api", None)
+    if api is None:
+        return
+    try:
+        request.state.site_tz = await asyncio.wait_for(api.call("config.timezone"), SITE_TZ_WAIT_S)
+    except Exception:  # noqa: BLE001 - any failure: UTC for this page, the engine error shows elsewhere
+        request.state.site_tz = None
 
 
 def _localtime(epoch: float, tz_name: str = "UTC") -> str:

@@ -1,20 +1,19 @@
 """PBX configuration pages for administrators: extensions, lines (with inbound route), settings.
 
-All validation is `Config`'s: a refused change comes back as `ConfigError`, whose
-message is shown next to the form with the user's input kept. Config writes
-(fsync'd file replaces) run in the thread pool so live pages keep streaming.
+Every read and write is an engine API command (`config.*`, firmware/config_commands.py).
+All validation is the engine's: a refused change comes back as `bad_request` with Config's
+message, shown next to the form with the user's input kept.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from .guards import AdminUser, BadRequest, csrf_guard, web
+from .engine_calls import attempt, call, port_names
+from .guards import AdminUser, BadRequest, csrf_guard
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -24,18 +23,8 @@ DEFAULT_FXS = ("fxs1", "fxs2", "fxs3", "fxs4")
 DEFAULT_FXO = ("fxo1", "fxo2")
 
 
-def _config_error() -> type[Exception]:
-    # Imported late so the web UI can be imported (and its pure parts tested) on its own.
-    from firmware.config import ConfigError
-    return ConfigError
-
-
-async def _apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return await run_in_threadpool(lambda: fn(*args, **kwargs))
-
-
 def _known_ports(request: Request, kind: str) -> list[str]:
-    ports = [p.port for p in web(request).control.snapshot() if p.kind == kind]
+    ports = port_names(request, kind)
     return ports or list(DEFAULT_FXS if kind == "fxs" else DEFAULT_FXO)
 
 
@@ -46,7 +35,7 @@ def _port_not_on_board(request: Request, port: str | None, kind: str, keep: str 
     if not port:
         return None
     name = port.strip().lower()
-    present = [p.port for p in web(request).control.snapshot() if p.kind == kind]
+    present = port_names(request, kind)
     if not present or name in present or name == (keep or "").strip().lower():
         return None
     if not name.startswith(kind):
@@ -65,12 +54,11 @@ def _checked(form: Any, name: str) -> bool:
 
 # --------------------------------------------------------------------------- extensions
 
-def _extensions_page(request: Request, *, status_code: int = 200, error: str | None = None,
-                     form: dict | None = None, editing: str | None = None, done: str = "") -> Response:
-    state = web(request)
-    routes = state.config.inbound_routes()
+async def _extensions_page(request: Request, *, status_code: int = 200, error: str | None = None,
+                           form: dict | None = None, editing: str | None = None, done: str = "") -> Response:
+    routes = (await call(request, "config.lines"))["inbound_routes"]
     return render(request, "extensions.html", status_code=status_code, title="Extensions",
-                  extensions=state.config.extensions(), error=error, editing=editing,
+                  extensions=await call(request, "config.extensions"), error=error, editing=editing,
                   form=form or {"number": "", "name": "", "port": "", "enabled": True},
                   fxs_ports=_known_ports(request, "fxs"), routes=routes,
                   flash=DONE_MESSAGES.get(done))
@@ -83,16 +71,16 @@ def _extension_from_form(form: Any) -> dict[str, Any]:
 
 @router.get("/extensions")
 async def extensions_page(request: Request, user: AdminUser, done: str = "") -> Response:
-    return _extensions_page(request, done=done)
+    return await _extensions_page(request, done=done)
 
 
 @router.get("/extensions/{number}/edit")
 async def extension_edit(request: Request, number: str, user: AdminUser) -> Response:
-    ext = web(request).config.extension(number)
+    ext = await call(request, "config.extension", number=number[:20])
     if ext is None:
-        return _extensions_page(request, status_code=404,
+        return await _extensions_page(request, status_code=404,
                                 error=f"Extension {number[:10]} does not exist (it may have been deleted).")
-    return _extensions_page(request, form=ext, editing=ext["number"])
+    return await _extensions_page(request, form=ext, editing=ext["number"])
 
 
 @router.post("/extensions")
@@ -108,54 +96,52 @@ async def extension_update(request: Request, number: str, user: AdminUser) -> Re
 async def _extension_save(request: Request, original: str | None) -> Response:
     form = await request.form()
     ext = _extension_from_form(form)
-    current = web(request).config.extension(original) if original else None
+    current = await call(request, "config.extension", number=original[:20]) if original else None
     problem = _port_not_on_board(request, ext["port"], "fxs", current and current.get("port"))
     if problem:
-        return _extensions_page(request, status_code=400, error=f"Extension {ext['number'][:10]}: {problem}",
+        return await _extensions_page(request, status_code=400, error=f"Extension {ext['number'][:10]}: {problem}",
                                 form=ext, editing=original)
-    try:
-        await _apply(web(request).config.save_extension, ext, original_number=original)
-    except _config_error() as exc:
-        return _extensions_page(request, status_code=400, error=str(exc), form=ext, editing=original)
+    _, error = await attempt(request, "config.save_extension", extension=ext, original_number=original)
+    if error:
+        return await _extensions_page(request, status_code=400, error=error, form=ext, editing=original)
     return RedirectResponse("/extensions?done=" + ("saved" if original else "added"), status_code=303)
 
 
 @router.post("/extensions/{number}/delete")
 async def extension_delete(request: Request, number: str, user: AdminUser) -> Response:
-    try:
-        await _apply(web(request).config.delete_extension, number)
-    except _config_error() as exc:
-        return _extensions_page(request, status_code=400, error=str(exc))
+    _, error = await attempt(request, "config.delete_extension", number=number)
+    if error:
+        return await _extensions_page(request, status_code=400, error=error)
     return RedirectResponse("/extensions?done=deleted", status_code=303)
 
 
 # --------------------------------------------------------------------------- lines
 
-def _lines_page(request: Request, *, status_code: int = 200, error: str | None = None,
-                form: dict | None = None, editing: str | None = None, done: str = "") -> Response:
-    state = web(request)
-    routes = {r["line"]: r["destination"] for r in state.config.inbound_routes()}
-    lines = [dict(ln, destination=routes.get(ln["port"], "")) for ln in state.config.lines()]
+async def _lines_page(request: Request, *, status_code: int = 200, error: str | None = None,
+                      form: dict | None = None, editing: str | None = None, done: str = "") -> Response:
+    current = await call(request, "config.lines")
+    routes = {r["line"]: r["destination"] for r in current["inbound_routes"]}
+    lines = [dict(ln, destination=routes.get(ln["port"], "")) for ln in current["lines"]]
     return render(request, "lines.html", status_code=status_code, title="Lines", lines=lines,
                   error=error, editing=editing,
                   form=form or {"name": "", "port": "", "number": "", "enabled": True, "destination": ""},
-                  fxo_ports=_known_ports(request, "fxo"), extensions=state.config.extensions(),
+                  fxo_ports=_known_ports(request, "fxo"), extensions=await call(request, "config.extensions"),
                   flash=DONE_MESSAGES.get(done))
 
 
 @router.get("/lines")
 async def lines_page(request: Request, user: AdminUser, done: str = "") -> Response:
-    return _lines_page(request, done=done)
+    return await _lines_page(request, done=done)
 
 
 @router.get("/lines/{port}/edit")
 async def line_edit(request: Request, port: str, user: AdminUser) -> Response:
-    state = web(request)
-    line = next((ln for ln in state.config.lines() if ln["port"] == port), None)
+    current = await call(request, "config.lines")
+    line = next((ln for ln in current["lines"] if ln["port"] == port), None)
     if line is None:
-        return _lines_page(request, status_code=404, error=f"There is no line on port {port[:10]!r}.")
-    routes = {r["line"]: r["destination"] for r in state.config.inbound_routes()}
-    return _lines_page(request, form=dict(line, destination=routes.get(port, "")), editing=port)
+        return await _lines_page(request, status_code=404, error=f"There is no line on port {port[:10]!r}.")
+    routes = {r["line"]: r["destination"] for r in current["inbound_routes"]}
+    return await _lines_page(request, form=dict(line, destination=routes.get(port, "")), editing=port)
 
 
 @router.post("/lines")
@@ -168,33 +154,6 @@ async def line_update(request: Request, port: str, user: AdminUser) -> Response:
     return await _line_save(request, port)
 
 
-def save_line_with_route(config: Any, line: dict, destination: str, original_port: str | None) -> dict:
-    """Save a line and its inbound route as one change from the owner's point of view.
-
-    They are two Config transactions, so if the route is refused the line is put
-    back as it was (or removed again when it was new): a refused form changes nothing.
-    """
-    before = None
-    old_route = None
-    if original_port is not None:
-        before = next((ln for ln in config.lines() if ln["port"] == original_port), None)
-        old_route = next((r["destination"] for r in config.inbound_routes() if r["line"] == original_port), None)
-    saved = config.save_line(line, original_port=original_port)
-    if not destination:
-        return saved
-    try:
-        config.set_inbound_route(saved["port"], destination)
-    except Exception:
-        if before is None:
-            config.delete_line(saved["port"])
-        else:
-            config.save_line(before, original_port=saved["port"])
-            if old_route:
-                config.set_inbound_route(before["port"], old_route)
-        raise
-    return saved
-
-
 async def _line_save(request: Request, original: str | None) -> Response:
     form = await request.form()
     line = {"name": _field(form, "name"), "port": _field(form, "port", 20).strip(),
@@ -202,59 +161,54 @@ async def _line_save(request: Request, original: str | None) -> Response:
     destination = _field(form, "destination", 200).strip()
     problem = _port_not_on_board(request, line["port"], "fxo", original)
     if problem:
-        return _lines_page(request, status_code=400, error=f"The line: {problem}",
+        return await _lines_page(request, status_code=400, error=f"The line: {problem}",
                            form=dict(line, destination=destination), editing=original)
-    try:
-        await _apply(save_line_with_route, web(request).config, line, destination, original)
-    except _config_error() as exc:
-        return _lines_page(request, status_code=400, error=str(exc),
-                           form=dict(line, destination=destination), editing=original)
+    _, error = await attempt(request, "config.save_line", line=line, original_port=original,
+                             destination=destination or None)
+    if error:
+        return await _lines_page(request, status_code=400, error=error,
+                                 form=dict(line, destination=destination), editing=original)
     return RedirectResponse("/lines?done=" + ("saved" if original else "added"), status_code=303)
 
 
 @router.post("/lines/{port}/delete")
 async def line_delete(request: Request, port: str, user: AdminUser) -> Response:
-    try:
-        await _apply(web(request).config.delete_line, port)
-    except _config_error() as exc:
-        return _lines_page(request, status_code=400, error=str(exc))
+    _, error = await attempt(request, "config.delete_line", port=port)
+    if error:
+        return await _lines_page(request, status_code=400, error=error)
     return RedirectResponse("/lines?done=deleted", status_code=303)
 
 
 # --------------------------------------------------------------------------- settings
 
-def _settings_page(request: Request, *, status_code: int = 200, error: str | None = None,
-                   form: dict | None = None, done: str = "") -> Response:
-    from dsp_ext.countries import PROFILES
-    from firmware.config import TIMING_LIMITS
-    state = web(request)
-    countries = sorted((code, getattr(p, "name", code)) for code, p in PROFILES.items())
+async def _settings_page(request: Request, *, status_code: int = 200, error: str | None = None,
+                         form: dict | None = None, done: str = "") -> Response:
+    offer = await call(request, "config.settings_form")
     return render(request, "settings.html", status_code=status_code, title="Settings",
-                  form=form or state.config.settings(), countries=countries, timings=TIMING_LIMITS,
+                  form=form or offer["settings"], countries=offer["countries"], timings=offer["timing_limits"],
                   error=error, flash=DONE_MESSAGES.get(done))
 
 
 @router.get("/settings")
 async def settings_page(request: Request, user: AdminUser, done: str = "") -> Response:
-    return _settings_page(request, done=done)
+    return await _settings_page(request, done=done)
 
 
 @router.post("/settings")
 async def settings_save(request: Request, user: AdminUser) -> Response:
-    from firmware.config import TIMING_LIMITS
     form = await request.form()
+    offer = await call(request, "config.settings_form")
     changes: dict[str, Any] = {k: _field(form, k, 100).strip()
                                for k in ("country", "access_code", "site_name", "timezone")}
-    for key in TIMING_LIMITS:
+    for key in offer["timing_limits"]:
         raw = _field(form, key, 20).strip()
         if raw:
             # A number goes as int; anything else goes as typed so Config explains what is wrong.
             changes[key] = int(raw) if raw.isdigit() else raw
-    try:
-        await _apply(lambda: web(request).config.update_settings(**changes))
-    except _config_error() as exc:
-        return _settings_page(request, status_code=400, error=str(exc),
-                              form={**web(request).config.settings(), **changes})
+    _, error = await attempt(request, "config.update_settings", changes=changes)
+    if error:
+        return await _settings_page(request, status_code=400, error=error,
+                                    form={**offer["settings"], **changes})
     return RedirectResponse("/settings?done=saved", status_code=303)
 
 
@@ -268,57 +222,55 @@ async def _json_body(request: Request) -> Any:
         raise BadRequest("Request body is not valid JSON.") from exc
 
 
-async def _json_call(fn: Callable[[], Any], status_code: int = 200) -> JSONResponse:
-    try:
-        result = await run_in_threadpool(fn)
-    except _config_error() as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+async def _json_call(request: Request, name: str, status_code: int = 200, **args: Any) -> JSONResponse:
+    result, error = await attempt(request, name, **args)
+    if error:
+        return JSONResponse({"error": error}, status_code=400)
     return JSONResponse(result if result is not None else {"ok": True}, status_code=status_code)
 
 
 @router.get("/api/extensions")
 async def api_extensions(request: Request, user: AdminUser) -> JSONResponse:
-    return JSONResponse(web(request).config.extensions())
+    return JSONResponse(await call(request, "config.extensions"))
 
 
 @router.post("/api/extensions")
 async def api_extension_add(request: Request, user: AdminUser) -> JSONResponse:
     body = await _json_body(request)
-    return await _json_call(lambda: web(request).config.save_extension(body), 201)
+    return await _json_call(request, "config.save_extension", 201, extension=body)
 
 
 @router.put("/api/extensions/{number}")
 async def api_extension_update(request: Request, number: str, user: AdminUser) -> JSONResponse:
     body = await _json_body(request)
-    return await _json_call(lambda: web(request).config.save_extension(body, original_number=number))
+    return await _json_call(request, "config.save_extension", extension=body, original_number=number)
 
 
 @router.delete("/api/extensions/{number}")
 async def api_extension_delete(request: Request, number: str, user: AdminUser) -> JSONResponse:
-    return await _json_call(lambda: web(request).config.delete_extension(number))
+    return await _json_call(request, "config.delete_extension", number=number)
 
 
 @router.get("/api/lines")
 async def api_lines(request: Request, user: AdminUser) -> JSONResponse:
-    state = web(request)
-    return JSONResponse({"lines": state.config.lines(), "inbound_routes": state.config.inbound_routes()})
+    return JSONResponse(await call(request, "config.lines"))
 
 
 @router.post("/api/lines")
 async def api_line_add(request: Request, user: AdminUser) -> JSONResponse:
     body = await _json_body(request)
-    return await _json_call(lambda: web(request).config.save_line(body), 201)
+    return await _json_call(request, "config.save_line", 201, line=body)
 
 
 @router.put("/api/lines/{port}")
 async def api_line_update(request: Request, port: str, user: AdminUser) -> JSONResponse:
     body = await _json_body(request)
-    return await _json_call(lambda: web(request).config.save_line(body, original_port=port))
+    return await _json_call(request, "config.save_line", line=body, original_port=port)
 
 
 @router.delete("/api/lines/{port}")
 async def api_line_delete(request: Request, port: str, user: AdminUser) -> JSONResponse:
-    return await _json_call(lambda: web(request).config.delete_line(port))
+    return await _json_call(request, "config.delete_line", port=port)
 
 
 @router.put("/api/lines/{port}/route")
@@ -326,12 +278,12 @@ async def api_line_route(request: Request, port: str, user: AdminUser) -> JSONRe
     body = await _json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("destination"), str):
         raise BadRequest('Send {"destination": "201"} (an extension number, several, or group:all).')
-    return await _json_call(lambda: web(request).config.set_inbound_route(port, body["destination"]))
+    return await _json_call(request, "config.set_inbound_route", port=port, destination=body["destination"])
 
 
 @router.get("/api/settings")
 async def api_settings(request: Request, user: AdminUser) -> JSONResponse:
-    return JSONResponse(web(request).config.settings())
+    return JSONResponse(await call(request, "config.settings"))
 
 
 @router.patch("/api/settings")
@@ -341,4 +293,4 @@ async def api_settings_update(request: Request, user: AdminUser) -> JSONResponse
         raise BadRequest('Send the settings to change as a JSON object, such as {"access_code": "9"}.')
     if "self" in body:    # would clash with the method's own parameter
         raise BadRequest("Unknown setting 'self'.")
-    return await _json_call(lambda: web(request).config.update_settings(**body))
+    return await _json_call(request, "config.update_settings", changes=body)

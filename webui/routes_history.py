@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from .engine_calls import call
 from .guards import MonitorUser, csrf_guard, web
 from .rendering import render, site_timezone
 
@@ -63,10 +64,7 @@ async def _search(request: Request, args: dict[str, Any]) -> tuple[list[dict], b
         for r in rows:
             r["reason"] = why.get(r["call_id"])
     if rows:                                        # recordings of these calls (recordings pages)
-        from firmware.apps import recording_store
-        root = recording_store.recordings_root(web(request).config)
-        linked = await run_in_threadpool(
-            lambda: recording_store.recordings_by_call(records, root, [r["call_id"] for r in rows]))
+        linked = await call(request, "recordings.by_call", call_ids=[r["call_id"] for r in rows])
         for r in rows:
             r["recordings"] = linked.get(r["call_id"], [])
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE

@@ -2,9 +2,10 @@
 
 One form per menu: greeting, timeout, retries, fallback, and an options table (key →
 destination) whose rows ivr.js adds and removes. Destinations come from the IVR's
-destination registry (`firmware.apps.ivr_store.DESTINATIONS`), so apps that register a
-kind appear in the list by themselves. Validation is the store's: a refused change comes
-back as `ConfigError`, shown above the form with what was typed, nothing stored.
+destination registry in the engine (`ivr.destinations`), so apps that register a kind appear
+in the list by themselves. Reads and writes are engine API commands (ivr.*, timeconditions.*:
+firmware/apps/ivr_commands.py); a refused change comes back as `bad_request`, shown above the
+form with what was typed, nothing stored.
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from .guards import AdminUser, csrf_guard, web
+from .engine_calls import attempt, call
+from .guards import AdminUser, csrf_guard
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -23,19 +24,8 @@ DONE = {"saved": "Saved.", "deleted": "Deleted."}
 MAX_ROWS = 12
 
 
-def _store():
-    from firmware.apps import ivr_store
-    return ivr_store
-
-
-def _tc():
-    from firmware.apps import timeconditions
-    return timeconditions
-
-
-def _config_error() -> type[Exception]:
-    from firmware.config import ConfigError
-    return ConfigError
+class FormError(ValueError):
+    """A form that cannot be sent as it is (shown like the engine's own refusals)."""
 
 
 def _field(form: Any, name: str, limit: int = 100) -> str:
@@ -43,24 +33,13 @@ def _field(form: Any, name: str, limit: int = 100) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def destination_choices(cfg: Any) -> list[dict]:
-    """Every destination the owner can pick: [{"label": kind label, "items": [(dest, text)]}]."""
-    store = _store()
-    out = []
-    for kind, spec in store.DESTINATIONS.items():
-        if not spec.needs_value:
-            items = [(f"{kind}:", spec.label)]
-        else:
-            items = [(f"{kind}:{value}", text) for value, text in spec.choices(cfg)]
-        if items:
-            out.append({"label": spec.label, "items": items})
-    return out
-
-
-def _prompt_choices(request: Request) -> list[str]:
-    from firmware import prompts
-    root = prompts.prompts_root(web(request).config)
-    return [p["ref"] for p in prompts.list_prompts(root) if p["ref"].startswith(("ivr/", "custom/"))]
+def destination_label(kind_labels: dict[str, str], dest: str) -> str:
+    """How a destination is shown: "Extension: 201", "Hang up"."""
+    kind, _, value = str(dest).partition(":")
+    label = kind_labels.get(kind)
+    if label is None:
+        return dest
+    return f"{label}: {value}" if value else label
 
 
 def _menu_from_form(form: Any) -> dict:
@@ -73,8 +52,7 @@ def _menu_from_form(form: Any) -> dict:
         if not key and not dest:
             continue
         if key in options:
-            from firmware.config import ConfigError
-            raise ConfigError(f"Key {key} is used twice; each key can lead to one place only.")
+            raise FormError(f"Key {key} is used twice; each key can lead to one place only.")
         options[key] = dest
     fallback = _field(form, "fallback_custom", 60) or _field(form, "fallback", 60)
     return {"id": _field(form, "id", 40), "name": _field(form, "name", 60), "language": _field(form, "language", 5),
@@ -83,73 +61,69 @@ def _menu_from_form(form: Any) -> dict:
             "fallback": fallback, "options": options}
 
 
-def _ivr_page(request: Request, *, edit: str = "", status_code: int = 200, error: str | None = None,
-              done: str = "", typed: dict | None = None) -> Response:
-    from firmware import prompts
-    cfg = web(request).config
-    store = _store()
-    menus = store.menus(cfg)
-    current = typed or (store.menu(cfg, edit) if edit else None) or {
+async def _ivr_page(request: Request, *, edit: str = "", status_code: int = 200, error: str | None = None,
+                   done: str = "", typed: dict | None = None) -> Response:
+    data = await call(request, "ivr.page", menu=edit if not typed else "")
+    current = typed or data["menu"] or {
         "id": "", "name": "", "language": "en", "greeting": "ivr/welcome", "timeout_s": 5, "retries": 3,
         "direct_dial": True, "fallback": "hangup:", "options": {}}
     rows = [{"key": k, "dest": v} for k, v in current.get("options", {}).items()]
-    choices = destination_choices(cfg)
+    choices = data["choices"]
     known = {d for g in choices for d, _ in g["items"]}
-    return render(request, "ivr.html", status_code=status_code, title="Auto attendant (IVR)", menus=menus,
+    kinds = data["kind_labels"]
+    return render(request, "ivr.html", status_code=status_code, title="Auto attendant (IVR)", menus=data["menus"],
                   current=current, editing=edit if not typed else typed.get("original", ""), rows=rows,
-                  choices=choices, known=known, option_keys=store.OPTION_KEYS, prompts=_prompt_choices(request),
-                  languages=prompts.LANGUAGE_LABELS, label=lambda d: store.destination_label(cfg, d),
+                  choices=choices, known=known, option_keys=data["option_keys"], prompts=data["prompts"],
+                  languages=data["languages"], label=lambda d: destination_label(kinds, d),
                   error=error, flash=DONE.get(done))
 
 
 @router.get("/ivr")
 async def ivr_page(request: Request, user: AdminUser, menu: str = "", done: str = "") -> Response:
-    return await run_in_threadpool(lambda: _ivr_page(request, edit=menu[:40], done=done))
+    return await _ivr_page(request, edit=menu[:40], done=done)
 
 
 @router.post("/ivr/save")
 async def ivr_save(request: Request, user: AdminUser) -> Response:
     form = await request.form()
     original = _field(form, "original", 40) or None
-    store = _store()
     data: dict = {"options": {}}
     try:
         data = _menu_from_form(form)
-        saved = await run_in_threadpool(lambda: store.save_menu(web(request).config, data, original))
-    except _config_error() as exc:
-        return _ivr_page(request, status_code=400, error=str(exc), typed={**data, "original": original or ""})
+    except FormError as exc:
+        return await _ivr_page(request, status_code=400, error=str(exc), typed={**data, "original": original or ""})
+    saved, error = await attempt(request, "ivr.save_menu", menu=data, original=original)
+    if error:
+        return await _ivr_page(request, status_code=400, error=error, typed={**data, "original": original or ""})
     return RedirectResponse(f"/ivr?menu={saved['id']}&done=saved", status_code=303)
 
 
 @router.post("/ivr/{menu_id}/delete")
 async def ivr_delete(request: Request, menu_id: str, user: AdminUser) -> Response:
-    store = _store()
-    try:
-        await run_in_threadpool(lambda: store.delete_menu(web(request).config, menu_id[:40]))
-    except _config_error() as exc:
-        return _ivr_page(request, edit=menu_id[:40], status_code=400, error=str(exc))
+    _, error = await attempt(request, "ivr.delete_menu", menu_id=menu_id[:40])
+    if error:
+        return await _ivr_page(request, edit=menu_id[:40], status_code=400, error=error)
     return RedirectResponse("/ivr?done=deleted", status_code=303)
 
 
 # ---- time conditions
 
-def _tc_page(request: Request, *, edit: str = "", status_code: int = 200, error: str | None = None,
-             done: str = "", typed: dict | None = None) -> Response:
-    cfg = web(request).config
-    tc = _tc()
-    items = tc.conditions(cfg)
-    current = typed or (tc.condition(cfg, edit) if edit else None) or {
+async def _tc_page(request: Request, *, edit: str = "", status_code: int = 200, error: str | None = None,
+                  done: str = "", typed: dict | None = None) -> Response:
+    data = await call(request, "timeconditions.page", condition=edit if not typed else "")
+    current = typed or data["condition"] or {
         "id": "", "name": "", "rules": [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}],
         "holidays": [], "open": "", "closed": ""}
     rules = list(current.get("rules", [])) + [{"days": [], "start": "", "end": ""}] * 2
     holidays = "\n".join(f"{h['date']} {h.get('name', '')}".strip() for h in current.get("holidays", []))
-    choices = [g for g in destination_choices(cfg) if g["label"] != _store().DESTINATIONS["timecondition"].label]
+    choices = [g for g in data["choices"] if g["kind"] != "timecondition"]
+    kinds = data["kind_labels"]
     return render(request, "timeconditions.html", status_code=status_code, title="Time conditions",
-                  items=items, current=current, rules=rules[:max(3, len(current.get("rules", [])) + 1)],
-                  holidays=holidays, days=tc.DAY_NAMES, choices=choices,
+                  items=data["conditions"], current=current, rules=rules[:max(3, len(current.get("rules", [])) + 1)],
+                  holidays=holidays, days=data["day_names"], choices=choices,
                   editing=edit if not typed else typed.get("original", ""),
-                  timezone=cfg.settings().get("timezone", "UTC"),
-                  label=lambda d: _store().destination_label(cfg, d), error=error, flash=DONE.get(done))
+                  timezone=data["timezone"],
+                  label=lambda d: destination_label(kinds, d), error=error, flash=DONE.get(done))
 
 
 def _condition_from_form(form: Any) -> dict:
@@ -170,7 +144,7 @@ def _condition_from_form(form: Any) -> dict:
 
 @router.get("/timeconditions")
 async def tc_page(request: Request, user: AdminUser, edit: str = "", done: str = "") -> Response:
-    return await run_in_threadpool(lambda: _tc_page(request, edit=edit[:40], done=done))
+    return await _tc_page(request, edit=edit[:40], done=done)
 
 
 @router.post("/timeconditions/save")
@@ -178,17 +152,15 @@ async def tc_save(request: Request, user: AdminUser) -> Response:
     form = await request.form()
     original = _field(form, "original", 40) or None
     data = _condition_from_form(form)
-    try:
-        saved = await run_in_threadpool(lambda: _tc().save_condition(web(request).config, data, original))
-    except _config_error() as exc:
-        return _tc_page(request, status_code=400, error=str(exc), typed={**data, "original": original or ""})
+    saved, error = await attempt(request, "timeconditions.save", condition=data, original=original)
+    if error:
+        return await _tc_page(request, status_code=400, error=error, typed={**data, "original": original or ""})
     return RedirectResponse(f"/timeconditions?edit={saved['id']}&done=saved", status_code=303)
 
 
 @router.post("/timeconditions/{cond_id}/delete")
 async def tc_delete(request: Request, cond_id: str, user: AdminUser) -> Response:
-    try:
-        await run_in_threadpool(lambda: _tc().delete_condition(web(request).config, cond_id[:40]))
-    except _config_error() as exc:
-        return _tc_page(request, status_code=400, error=str(exc))
+    _, error = await attempt(request, "timeconditions.delete", condition_id=cond_id[:40])
+    if error:
+        return await _tc_page(request, status_code=400, error=error)
     return RedirectResponse("/timeconditions?done=deleted", status_code=303)

@@ -3,50 +3,38 @@ personal address book and speed dial.
 
 Who may change what: an administrator any extension's settings and address book; every other
 user only those of the extension linked to their account. Ring/page groups: administrators.
+Everything is read and written through engine API commands (forward.*, groups.*, messages.*,
+addressbook.*: firmware/apps/phone_services_commands.py): the engine is their one writer.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
-
-from firmware.apps import forward, ringgroups, speeddial
-from firmware.apps.messages import MessageError, MessageStore
-from firmware.config import ConfigError
 
 from .accounts import User
+from .engine_calls import attempt, call
 from .guards import AdminUser, AnyUser, csrf_guard, web
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
-_STORES: dict[Path, MessageStore] = {}
 FIELD_MAX = 100
-
-
-def message_store(request: Request) -> MessageStore:
-    path = Path(web(request).data_dir) / "messages.sqlite"
-    store = _STORES.get(path)
-    if store is None:
-        store = _STORES[path] = MessageStore(path)
-    return store
 
 
 def _field(form: Any, name: str) -> str:
     return str(form.get(name, "") or "")[:FIELD_MAX]
 
 
-def _extensions(request: Request) -> list[dict]:
-    return [dict(e) for e in web(request).config.extensions()]
+async def _extensions(request: Request) -> list[dict]:
+    return [dict(e) for e in await call(request, "config.extensions")]
 
 
-def _target_extension(request: Request, user: User, asked: str | None) -> str | None:
+async def _target_extension(request: Request, user: User, asked: str | None) -> str | None:
     """The extension `user` works on: their own, or (administrators) the one asked for."""
     if user.role == "admin":
-        numbers = [e["number"] for e in _extensions(request)]
+        numbers = [e["number"] for e in await _extensions(request)]
         if asked in numbers:
             return asked
         return user.extension if user.extension in numbers else (numbers[0] if numbers else None)
@@ -55,26 +43,26 @@ def _target_extension(request: Request, user: User, asked: str | None) -> str | 
 
 # ---------------------------------------------------------------- forwards / DND
 
-def _services_page(request: Request, user: User, ext: str | None, error: str | None = None,
-                   status_code: int = 200, form: dict | None = None) -> Response:
-    prefs = forward.prefs_of(web(request).config, ext) if ext else None
-    values = form or (vars(prefs) if prefs is not None else {})
+async def _services_page(request: Request, user: User, ext: str | None, error: str | None = None,
+                         status_code: int = 200, form: dict | None = None) -> Response:
+    current = await call(request, "forward.get", extension=ext or "")
+    values = form or (current["prefs"] if ext else {})
     return render(request, "phone_services.html", status_code=status_code, title="Call forwarding & DND",
-                  ext=ext, prefs=values, error=error, extensions=_extensions(request),
-                  codes=forward.CODES)
+                  ext=ext, prefs=values, error=error, extensions=await _extensions(request),
+                  codes=current["codes"])
 
 
 @router.get("/phone/services")
 async def services_page(request: Request, user: AnyUser, ext: str | None = None) -> Response:
-    return _services_page(request, user, _target_extension(request, user, ext))
+    return await _services_page(request, user, await _target_extension(request, user, ext))
 
 
 @router.post("/phone/services")
 async def services_save(request: Request, user: AnyUser) -> Response:
     form = await request.form()
-    ext = _target_extension(request, user, _field(form, "ext"))
+    ext = await _target_extension(request, user, _field(form, "ext"))
     if ext is None:
-        return _services_page(request, user, None, "No extension is linked to your account.", 400)
+        return await _services_page(request, user, None, "No extension is linked to your account.", 400)
     changes: dict[str, Any] = {
         "dnd": form.get("dnd") == "on",
         "call_waiting": form.get("call_waiting") == "on",
@@ -84,28 +72,27 @@ async def services_save(request: Request, user: AnyUser) -> Response:
     }
     if user.role == "admin":
         changes["pickup_group"] = _field(form, "pickup_group")
-    try:
-        await run_in_threadpool(forward.save, web(request).config, ext, **changes)
-    except ConfigError as exc:
-        return _services_page(request, user, ext, str(exc), 400,
-                              form={**vars(forward.prefs_of(web(request).config, ext)), **changes})
+    _, error = await attempt(request, "forward.save", extension=ext, changes=changes)
+    if error:
+        current = (await call(request, "forward.get", extension=ext))["prefs"]
+        return await _services_page(request, user, ext, error, 400, form={**current, **changes})
     return RedirectResponse(f"/phone/services?ext={ext}&saved=1", status_code=303)
 
 
 # ---------------------------------------------------------------- ring / page groups
 
-def _groups_page(request: Request, error: str | None = None, form: dict | None = None,
-                 status_code: int = 200) -> Response:
-    groups = ringgroups.load_groups(web(request).config)
+async def _groups_page(request: Request, error: str | None = None, form: dict | None = None,
+                       status_code: int = 200) -> Response:
+    groups = await call(request, "groups.list")
     return render(request, "phone_groups.html", status_code=status_code, title="Ring & page groups",
-                  groups=groups, error=error, extensions=_extensions(request),
+                  groups=groups, error=error, extensions=await _extensions(request),
                   form=form or {"kind": "ring", "strategy": "ringall", "ring_s": 20})
 
 
 @router.get("/phone/groups")
 async def groups_page(request: Request, user: AdminUser, edit: str | None = None) -> Response:
-    found = [g for g in ringgroups.load_groups(web(request).config) if g["number"] == edit]
-    return _groups_page(request, form={**found[0], "original": found[0]["number"]} if found else None)
+    found = [g for g in await call(request, "groups.list") if g["number"] == edit]
+    return await _groups_page(request, form={**found[0], "original": found[0]["number"]} if found else None)
 
 
 @router.post("/phone/groups")
@@ -116,92 +103,87 @@ async def groups_save(request: Request, user: AdminUser) -> Response:
              "members": [str(m)[:10] for m in form.getlist("members")][:64] or _field(form, "members_text"),
              "ring_s": _field(form, "ring_s") or "20"}
     original = _field(form, "original") or None
-    try:
-        await run_in_threadpool(ringgroups.save_group, web(request).config, group, original)
-    except ConfigError as exc:
-        return _groups_page(request, str(exc), {**group, "original": original or ""}, 400)
+    _, error = await attempt(request, "groups.save", group=group, original=original)
+    if error:
+        return await _groups_page(request, error, {**group, "original": original or ""}, 400)
     return RedirectResponse("/phone/groups?saved=1", status_code=303)
 
 
 @router.post("/phone/groups/{number}/delete")
 async def groups_delete(request: Request, number: str, user: AdminUser) -> Response:
-    await run_in_threadpool(ringgroups.delete_group, web(request).config, number[:10])
+    await call(request, "groups.delete", number=number[:10])
     return RedirectResponse("/phone/groups", status_code=303)
 
 
 # ---------------------------------------------------------------- messages
 
-def _messages_page(request: Request, user: User, error: str | None = None, status_code: int = 200,
-                   draft: dict | None = None) -> Response:
-    store = message_store(request)
-    inbox = store.inbox(user.username)
-    store.mark_read(user.username)
+async def _messages_page(request: Request, user: User, error: str | None = None, status_code: int = 200,
+                         draft: dict | None = None) -> Response:
+    mine = await call(request, "messages.open", user=user.username, sent_limit=20)
     users = [u.username for u in web(request).accounts.all() if u.username != user.username]
     return render(request, "phone_messages.html", status_code=status_code, title="Messages",
-                  inbox=inbox, sent=store.sent(user.username, 20), users=users, error=error,
-                  draft=draft or {})
+                  inbox=mine["inbox"], sent=mine["sent"], users=users, error=error, draft=draft or {})
 
 
 @router.get("/phone/messages")
 async def messages_page(request: Request, user: AnyUser) -> Response:
-    return _messages_page(request, user)
+    return await _messages_page(request, user)
 
 
 @router.post("/phone/messages")
 async def messages_send(request: Request, user: AnyUser) -> Response:
-    from firmware.control import StatusUpdate
     state = web(request)
     form = await request.form()
     to = str(form.get("to", ""))[:64]
     body = str(form.get("body", ""))[:2000]
     if state.accounts.get(to) is None:
-        return _messages_page(request, user, "Choose who the message is for.", 400, {"to": to, "body": body})
-    try:
-        msg = message_store(request).send(user.username, to, body, state.clock())
-    except MessageError as exc:
-        return _messages_page(request, user, str(exc), 400, {"to": to, "body": body})
-    state.control.publish(StatusUpdate("message", payload=msg))
+        return await _messages_page(request, user, "Choose who the message is for.", 400, {"to": to, "body": body})
+    _, error = await attempt(request, "messages.send", sender=user.username, recipient=to, body=body,
+                             at=state.clock())
+    if error:
+        return await _messages_page(request, user, error, 400, {"to": to, "body": body})
     return RedirectResponse("/phone/messages?sent=1", status_code=303)
 
 
 # ---------------------------------------------------------------- address book / speed dial
 
-def _book_page(request: Request, user: User, ext: str | None, error: str | None = None,
-               status_code: int = 200, form: dict | None = None) -> Response:
-    book = speeddial.load_book(web(request).config, ext) if ext else []
+async def _book_page(request: Request, user: User, ext: str | None, error: str | None = None,
+                     status_code: int = 200, form: dict | None = None) -> Response:
+    book = await call(request, "addressbook.list", extension=ext or "")
     return render(request, "phone_addressbook.html", status_code=status_code, title="Address book",
-                  ext=ext, book=book, error=error, form=form or {}, extensions=_extensions(request),
-                  code=speeddial.SPEED_CODE)
+                  ext=ext, book=book["entries"] if ext else [], error=error, form=form or {},
+                  extensions=await _extensions(request), code=book["code"])
 
 
 @router.get("/phone/addressbook")
 async def book_page(request: Request, user: AnyUser, ext: str | None = None) -> Response:
-    return _book_page(request, user, _target_extension(request, user, ext))
+    return await _book_page(request, user, await _target_extension(request, user, ext))
 
 
 @router.post("/phone/addressbook")
 async def book_add(request: Request, user: AnyUser) -> Response:
     form = await request.form()
-    ext = _target_extension(request, user, _field(form, "ext"))
+    ext = await _target_extension(request, user, _field(form, "ext"))
     entry = {"name": _field(form, "name"), "number": _field(form, "number"), "speed": _field(form, "speed")}
     if ext is None:
-        return _book_page(request, user, None, "No extension is linked to your account.", 400, entry)
-    try:
-        await run_in_threadpool(speeddial.add_entry, web(request).config, ext, entry)
-    except ConfigError as exc:
-        return _book_page(request, user, ext, str(exc), 400, entry)
+        return await _book_page(request, user, None, "No extension is linked to your account.", 400, entry)
+    _, error = await attempt(request, "addressbook.add", extension=ext, entry=entry)
+    if error:
+        return await _book_page(request, user, ext, error, 400, entry)
     return RedirectResponse(f"/phone/addressbook?ext={ext}", status_code=303)
 
 
 @router.post("/phone/addressbook/delete")
 async def book_delete(request: Request, user: AnyUser) -> Response:
     form = await request.form()
-    ext = _target_extension(request, user, _field(form, "ext"))
+    ext = await _target_extension(request, user, _field(form, "ext"))
     try:
         index = int(_field(form, "index"))
-        if ext is None:
-            raise ConfigError("No extension is linked to your account.")
-        await run_in_threadpool(speeddial.delete_entry, web(request).config, ext, index)
-    except (ConfigError, ValueError) as exc:
-        return _book_page(request, user, ext, str(exc) if isinstance(exc, ConfigError) else "No such entry.", 400)
+    except ValueError:
+        return await _book_page(request, user, ext, "No such entry.", 400)
+    if ext is None:
+        return await _book_page(request, user, ext, "No extension is linked to your account.", 400)
+    _, error = await attempt(request, "addressbook.delete", extension=ext, index=index)
+    if error:
+        return await _book_page(request, user, ext, error, 400)
     return RedirectResponse(f"/phone/addressbook?ext={ext}", status_code=303)

@@ -6,6 +6,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .accounts import ROLES, AccountError
+from .engine_calls import call
 from .guards import AdminUser, csrf_guard, web
 from .rendering import render
 
@@ -33,9 +34,9 @@ def _text(form, name: str, limit: int = 64) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def _check_extension(request: Request, number: str) -> None:
+async def _check_extension(request: Request, number: str) -> None:
     """A user's phone must be a configured extension (it decides what an agent sees)."""
-    if number and web(request).config.extension(number) is None:
+    if number and await call(request, "config.extension", number=number[:20]) is None:
         raise AccountError(f"Extension {number[:10]} does not exist; add it on the Extensions page first, "
                            "or leave the field empty.")
 
@@ -52,7 +53,7 @@ async def add_user(request: Request, user: AdminUser) -> Response:
     password = form.get("password", "")
     password = password if isinstance(password, str) else ""
     try:
-        _check_extension(request, fields["extension"])
+        await _check_extension(request, fields["extension"])
         await run_in_threadpool(web(request).accounts.create, fields["username"], password,
                                 fields["role"], fields["extension"] or None)
     except AccountError as exc:
@@ -64,7 +65,7 @@ async def add_user(request: Request, user: AdminUser) -> Response:
 async def update_user(request: Request, username: str, user: AdminUser) -> Response:
     form = await request.form()
     try:
-        _check_extension(request, _text(form, "extension"))
+        await _check_extension(request, _text(form, "extension"))
         web(request).accounts.update(username, _text(form, "role"), _text(form, "extension") or None)
     except AccountError as exc:
         return _page(request, status_code=400, error=str(exc))

@@ -111,9 +111,12 @@ def save(config: Any, extension: str, **changes: Any) -> Prefs:
     """Change an extension's preferences (web page or phone code); one atomic config write."""
     from tinydb import Query
     fields = validate(extension, changes, config)
-    current = dataclasses.asdict(prefs_of(config, extension))
-    current.update(fields)
-    config.table(TABLE).upsert({"extension": extension, **current}, Query().extension == extension)
+    # Read and write as one transaction: the engine's own writer (feature codes, PhonePrefs) and
+    # the engine API's store thread both change these documents.
+    with config.transaction():
+        current = dataclasses.asdict(prefs_of(config, extension))
+        current.update(fields)
+        config.table(TABLE).upsert({"extension": extension, **current}, Query().extension == extension)
     return Prefs(**current)
 
 

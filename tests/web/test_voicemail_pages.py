@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from firmware.apps.voicemail import voicemail_root
+from firmware.apps.voicemail_commands import upload_converter
 from firmware.apps.voicemail_store import VoicemailStore, check_pin, mailbox_config, settings, wav_header
-from webui.routes_voicemail import upload_converter
 
 from .conftest import add_user, error_of, login, page_token
 

@@ -1,0 +1,72 @@
+"""How a route reaches the engine: named engine API commands, nothing else.
+
+    rows = await call(request, "config.extensions")
+    saved, error = await attempt(request, "config.save_extension", extension=ext)
+
+`attempt` is for forms: a refusal of the input (`bad_request`) comes back as the message to
+show next to what was typed; any other refusal (not_found, unavailable, ...) propagates to the
+one ApiError handler in `webui.app`, which turns it into the HTTP status.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from firmware.api import ApiError
+
+from .guards import web
+
+
+async def call(request: Request, name: str, /, **args: Any) -> Any:
+    """Run engine API command `name`; refusals raise ApiError."""
+    return await web(request).api.call(name, **args)
+
+
+async def attempt(request: Request, name: str, /, **args: Any) -> tuple[Any, str | None]:
+    """(result, None), or (None, message) when the engine refused the input."""
+    try:
+        return await web(request).api.call(name, **args), None
+    except ApiError as exc:
+        if exc.code != "bad_request":
+            raise
+        return None, exc.message
+
+
+def port_names(request: Request, kind: str) -> list[str]:
+    """The ports of `kind` ("fxs" / "fxo") on the running board, from the live status."""
+    return [p.port for p in web(request).api.snapshot() if p.kind == kind]
+
+
+SPOOL_DIR = "spool"            # firmware.api_uploads.SPOOL_DIR: the engine takes uploads from here
+CHUNK = 64 * 1024
+
+
+async def spool_upload(request: Request, upload: Any, max_bytes: int) -> str:
+    """Stream an uploaded file into the spool folder and return the name to pass to the engine
+    command that takes it (at most `max_bytes + 1` bytes are kept: the engine says "too big")."""
+    spool = Path(web(request).data_dir) / SPOOL_DIR
+    name = secrets.token_hex(16) + ".upload"
+    path = spool / name
+
+    def open_file() -> Any:
+        spool.mkdir(mode=0o770, exist_ok=True)
+        return open(path, "wb")
+    f = await run_in_threadpool(open_file)
+    try:
+        left = max_bytes + 1
+        while left > 0:
+            chunk = await upload.read(min(CHUNK, left))
+            if not chunk:
+                break
+            await run_in_threadpool(f.write, chunk)
+            left -= len(chunk)
+    except BaseException:
+        f.close()
+        path.unlink(missing_ok=True)
+        raise
+    await run_in_threadpool(f.close)
+    return name
