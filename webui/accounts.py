@@ -29,6 +29,13 @@ monkey1234 master1234 secret1234 default123 password!1 pa55word12
 """.split())
 
 
+# argon2id sized for a Pi (OWASP's 19 MiB, t=2, p=1): ~36 ms on the x86 build host, so
+# ~110-180 ms on a Pi 4 (3-5x slower), and 19 MiB each; `HashSlots` allows two at once.
+# The library's defaults (64 MiB, t=3, p=4) let 60 simultaneous logins take 2.4 GB.
+# Hashes made with other parameters still verify and are re-hashed at the next good login.
+HASH_PARAMETERS = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
+
+
 class AccountError(ValueError):
     """A user-facing reason why an account change was refused."""
 
@@ -59,9 +66,7 @@ class UserAccounts:
                  hasher: PasswordHasher | None = None) -> None:
         self._store = store
         self._clock = clock
-        # argon2id with the library's RFC 9106 "low memory" defaults (64 MiB,
-        # t=3): fits a Pi and costs ~0.1 s, which is what makes guessing slow.
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or PasswordHasher(**HASH_PARAMETERS)
         self._dummy_hash: str | None = None   # made on first use: hashing costs ~0.2 s
 
     # ---- queries

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .accounts import UserAccounts
+from .devices import KnownDevices
 from .guards import BadRequest, CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
 from .login_limit import LoginThrottle
@@ -161,7 +162,7 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         accounts=UserAccounts(store, clock=clock),
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
-        templates=templates, clock=clock,
+        templates=templates, clock=clock, devices=KnownDevices(store),
     )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -8,7 +8,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .accounts import AccountError, User
+from .devices import DEVICE_COOKIE, DEVICE_MAX_AGE
 from .guards import SESSION_COOKIE, client_ip, csrf_guard, current_session, current_user, web
+from .login_limit import BUSY_RETRY_AFTER
 from .navigation import landing_page
 from .rendering import render
 
@@ -95,17 +97,35 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))[:1024]
     target = str(form.get("next", ""))
     ip = client_ip(request)
-    wait = state.throttle.wait_seconds(ip, username)
+    device = state.devices.device_of(request.cookies.get(DEVICE_COOKIE), username) if state.devices else None
+    # Throttled before any hashing; every attempt is charged up front (a success is refunded).
+    wait = state.throttle.wait_seconds(ip, username, device)
     if wait:
-        return render(request, "login.html", status_code=429, username=username, next=target,
-                      error=f"Too many attempts, try again in {wait} s.")
-    user = await run_in_threadpool(state.accounts.verify, username, password)
+        return _refused(request, username, target, wait, f"Too many attempts, try again in {wait} s.")
+    if not state.hash_slots.try_take():
+        return _refused(request, username, target, BUSY_RETRY_AFTER,
+                        "The box is busy checking other logins; try again in a moment.")
+    state.throttle.charge(ip, username, device)
+    try:
+        user = await run_in_threadpool(state.accounts.verify, username, password)
+    finally:
+        state.hash_slots.give_back()
     if user is None:
-        state.throttle.failed(ip, username)
         return render(request, "login.html", status_code=401, username=username, next=target,
                       error="Wrong username or password.")
-    state.throttle.succeeded(ip, username)
-    return start_session(request, user, _safe_next(target, user))
+    state.throttle.succeeded(ip, username, device)
+    response = start_session(request, user, _safe_next(target, user))
+    if state.devices is not None:      # this browser is now a known device for this name
+        response.set_cookie(DEVICE_COOKIE, state.devices.issue(user.username, request.cookies.get(DEVICE_COOKIE)),
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                            path="/", max_age=DEVICE_MAX_AGE)
+    return response
+
+
+def _refused(request: Request, username: str, target: str, retry_after: int, message: str) -> Response:
+    response = render(request, "login.html", status_code=429, username=username, next=target, error=message)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @router.post("/logout")

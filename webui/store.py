@@ -8,6 +8,7 @@ survives power loss and restarts.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     csrf_token TEXT NOT NULL,
     created    REAL NOT NULL,
     last_seen  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL
 );
 """
 
@@ -63,6 +68,16 @@ class WebStore:
     def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
+
+    def secret(self, name: str) -> str:
+        """A random key kept in this file (made on first use), e.g. for signing device cookies."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone()
+            if row is not None:
+                return row["value"]
+            value = secrets.token_hex(32)
+            db.execute("INSERT INTO secrets(name, value) VALUES (?,?)", (name, value))
+            return value
 
     def close(self) -> None:
         with self._lock:
