@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -145,6 +146,21 @@ def _forward_call_records(control: Any, records: Any) -> None:
         add_listener(lambda record: control.publish(StatusUpdate("record", payload=record)))
 
 
+def _announce_setup_code(state: WebState) -> None:
+    """No administrator yet: make sure a setup code exists and print it for the person at the box."""
+    from firmware.firstboot import SETUP_CODE_FEATURE, ensure_code
+    try:
+        if state.accounts.any_user():
+            return
+        code = ensure_code(state.data_dir)
+    except (OSError, sqlite3.Error) as exc:
+        log.error("no setup code could be made in %s: %s", state.data_dir, exc)
+        return
+    log.warning("No administrator yet. Open /setup in a browser and enter the setup code %s "
+                "(also in %s/setup.code, and read out on any phone: dial %s).",
+                code, state.data_dir, SETUP_CODE_FEATURE)
+
+
 def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
@@ -164,6 +180,7 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
         templates=templates, clock=clock, devices=KnownDevices(store),
     )
+    _announce_setup_code(app.state.web)
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (routes_auth, routes_account, routes_status, routes_history, routes_config, routes_users):
