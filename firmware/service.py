@@ -182,8 +182,6 @@ def _server_class() -> type:
 
 def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: int = 8080,
         country: str | None = None) -> int:
-    import uvicorn
-
     from webui.app import create_app
     svc = build_service(data_dir, board_kind, country)
     app = create_app(control=svc.control, config=svc.config, records=svc.records,
@@ -192,8 +190,9 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)
-    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                            timeout_graceful_shutdown=2), svc.control)
+    from webui.http_server import server_config
+    trusted = (svc.config.settings() or {}).get("trusted_proxies") or []
+    server = _server_class()(server_config(app, host, port, trusted), svc.control)
 
     def stop_requested(signum: int, frame: object) -> None:
         # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to

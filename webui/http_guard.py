@@ -30,6 +30,34 @@ SECURITY_HEADERS = [
 ]
 
 
+MAX_JSON_DEPTH = 32
+
+
+def json_too_deep(body: bytes, limit: int) -> bool:
+    """Does this (possibly invalid) JSON nest arrays/objects deeper than `limit`? Checked before
+    any parser sees it: Python's json raises RecursionError (a 500) on a few thousand levels."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:          # backslash
+                escaped = True
+            elif byte == 0x22:          # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):      # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):      # ] }
+            depth -= 1
+    return False
+
+
 class HttpGuard:
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
         self.app = app
@@ -81,6 +109,13 @@ class HttpGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"").lower()
+        if b"json" in content_type:
+            body = b"".join(chunks)
+            if json_too_deep(body, MAX_JSON_DEPTH):
+                await self._refuse(send_with_headers, 400,
+                                   f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels).")
+                return
         replayed = False
 
         async def replay_receive() -> Message:
