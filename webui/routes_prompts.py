@@ -63,10 +63,9 @@ async def prompt_upload(request: Request, user: AdminUser) -> Response:
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return _page(request, status_code=400, error="Choose a WAV or MP3 file to upload.", name=name)
-    data = await upload.read(p.MAX_UPLOAD_BYTES + 1)
     root = _root(request)
-    try:
-        ref = await run_in_threadpool(lambda: p.save_upload(root, name, data))
+    try:      # spooled to disk by the form parser; checked (soxi) before it is converted
+        ref = await run_in_threadpool(lambda: p.save_upload(root, name, upload.file))
     except p.PromptError as exc:
         return _page(request, status_code=400, error=str(exc), name=name)
     _tell_engine(request, ref)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import wave
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
@@ -28,7 +28,7 @@ DONE = {"deleted": "Message deleted.", "read": "Marked as read.", "greeting": "G
         "greeting-deleted": "Greeting removed; callers hear the default one.", "mailbox": "Mailbox saved.",
         "settings": "Voicemail settings saved."}
 UPLOAD_HINT = "WAV, 8000 Hz mono 16-bit, up to 15 seconds"
-CONVERTED_HINT = "WAV or MP3, any rate (converted to 8 kHz); up to 256 KiB per upload"
+CONVERTED_HINT = "WAV or MP3, 4 to 192 kHz (converted to 8 kHz); up to 60 seconds and 2 MB"
 
 
 def _vm():
@@ -148,15 +148,23 @@ def upload_converter() -> Any:
     return getattr(prompts, "convert_upload", None)
 
 
-def upload_to_samples(data: bytes) -> np.ndarray:
+GREETING_MAX_BYTES = 2 * 1024 * 1024       # as firmware.prompts.MAX_GREETING_BYTES
+GREETING_MAX_SECONDS = 60.0
+
+
+def upload_to_samples(upload: bytes | BinaryIO) -> np.ndarray:
     """An uploaded greeting as 8 kHz samples (ValueError with the reason).
 
     Conversion of other formats/rates is the prompts feature's converter
-    (`firmware.prompts.convert_upload`, sox); without it only 8 kHz mono 16-bit
-    WAV is accepted, with a message saying so."""
+    (`firmware.prompts.convert_upload`, sox; format and length checked before converting);
+    without it only 8 kHz mono 16-bit WAV is accepted, with a message saying so."""
     convert = upload_converter()
     if convert is not None:
-        return np.asarray(convert(data), dtype=np.int16)
+        return np.asarray(convert(upload, max_seconds=GREETING_MAX_SECONDS, max_bytes=GREETING_MAX_BYTES),
+                          dtype=np.int16)
+    data = upload if isinstance(upload, bytes) else upload.read(GREETING_MAX_BYTES + 1)
+    if len(data) > GREETING_MAX_BYTES:
+        raise ValueError(f"The file is larger than {GREETING_MAX_BYTES // (1024 * 1024)} MB.")
     try:
         with wave.open(io.BytesIO(data), "rb") as w:
             rate, channels, width, comp = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getcomptype()
@@ -184,9 +192,8 @@ async def greeting_upload(request: Request, box: str, user: AnyUser) -> Response
     elif upload is None or isinstance(upload, str):
         error = "Choose a file to upload."
     else:
-        data = await upload.read()
-        try:
-            samples = upload_to_samples(data)
+        try:          # spooled to disk by the form parser; converted off the event loop
+            samples = await run_in_threadpool(upload_to_samples, upload.file)
         except ValueError as exc:
             error = str(exc)
         else:
