@@ -159,6 +159,17 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     return Service(board, simulated, config, records, control, engine, media, data_dir, token, claim)
 
 
+async def _web_unavailable(scope: dict, receive: Any, send: Any) -> None:
+    """The stand-in web app when the real one could not start (the log says why)."""
+    if scope["type"] != "http":
+        return
+    body = b"The Linebox web UI could not start; the phones keep working. The reason is in the Linebox log.\n"
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _server_class() -> type:
     import uvicorn
 
@@ -184,8 +195,12 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
         country: str | None = None) -> int:
     from webui.app import create_app
     svc = build_service(data_dir, board_kind, country)
-    app = create_app(control=svc.control, config=svc.config, records=svc.records,
-                     data_dir=svc.data_dir, sim_token=svc.sim_token)
+    try:
+        app = create_app(control=svc.control, config=svc.config, records=svc.records,
+                         data_dir=svc.data_dir, sim_token=svc.sim_token)
+    except Exception:     # a web problem must never take the phones down
+        log.exception("the web UI could not start; the phones keep working, the web answers 503")
+        app = _web_unavailable
     svc.media.start()
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",

@@ -146,6 +146,12 @@ def _forward_call_records(control: Any, records: Any) -> None:
         add_listener(lambda record: control.publish(StatusUpdate("record", payload=record)))
 
 
+def _local_api(control: Any, config: Any, records: Any, data_dir: Path) -> Any:
+    """The engine API in this process (until the engine has its own process and transport)."""
+    from firmware.api import EngineApi, LocalClient
+    return LocalClient(EngineApi(config=config, records=records, data_dir=data_dir, control=control))
+
+
 def _announce_setup_code(state: WebState) -> None:
     """No administrator yet: make sure a setup code exists and print it for the person at the box."""
     from firmware.firstboot import SETUP_CODE_FEATURE, ensure_code
@@ -163,7 +169,8 @@ def _announce_setup_code(state: WebState) -> None:
 
 def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
-               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
+               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY,
+               api: Any = None) -> FastAPI:
     """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
     from . import routes_account, routes_auth, routes_config, routes_history, routes_status, routes_users
 
@@ -179,6 +186,8 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
         templates=templates, clock=clock, devices=KnownDevices(store),
+        api=api if api is not None else _local_api(control, config, records, data_dir),
+        store_alarm=store.alarm,
     )
     _announce_setup_code(app.state.web)
     _install_error_handlers(app)

@@ -26,3 +26,5 @@ class WebState:
     clock: Callable[[], float]
     devices: Any = None     # webui.devices.KnownDevices (signed device cookies)
     hash_slots: HashSlots = field(default_factory=HashSlots)
+    api: Any = None         # firmware.api.LocalClient (the engine API)
+    store_alarm: str | None = None     # the web's own store was damaged and started anew
