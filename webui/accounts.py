@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +100,10 @@ class UserAccounts:
         if not rows:
             return None
         if self._hasher.check_needs_rehash(stored):
-            self._set_hash(username, self._hasher.hash(password))
+            try:
+                self._set_hash(username, self._hasher.hash(password), end_sessions=False)
+            except sqlite3.OperationalError:      # full disk: re-hash at a later login
+                pass
         return self.get(username)
 
     # ---- changes
@@ -148,11 +152,11 @@ class UserAccounts:
             db.execute("DELETE FROM users WHERE username=?", (username,))
 
     # ---- internals
-    def _set_hash(self, username: str, pw_hash: str) -> bool:
+    def _set_hash(self, username: str, pw_hash: str, end_sessions: bool = True) -> bool:
         with self._store.transaction() as db:
             cur = db.execute("UPDATE users SET pw_hash=? WHERE username=?", (pw_hash, username))
             changed = cur.rowcount > 0
-            if changed:   # a new password ends every other session of that user
+            if changed and end_sessions:   # a new password ends every other session of that user
                 db.execute("DELETE FROM sessions WHERE username=?", (username,))
             return changed
 

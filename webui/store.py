@@ -110,14 +110,19 @@ class WebStore:
             return self._db.execute(sql, args).fetchall()
 
     def secret(self, name: str) -> str:
-        """A random key kept in this file (made on first use), e.g. for signing device cookies."""
-        with self.transaction() as db:
-            row = db.execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone()
-            if row is not None:
-                return row["value"]
-            value = secrets.token_hex(32)
-            db.execute("INSERT INTO secrets(name, value) VALUES (?,?)", (name, value))
+        """A random key kept in this file (made on first use), e.g. for signing device cookies.
+        If the disk refuses to store it, it lives in memory until the next start."""
+        rows = self.query("SELECT value FROM secrets WHERE name=?", (name,))
+        if rows:
+            return rows[0]["value"]
+        value = secrets.token_hex(32)
+        try:
+            with self.transaction() as db:
+                db.execute("INSERT OR IGNORE INTO secrets(name, value) VALUES (?,?)", (name, value))
+        except sqlite3.OperationalError as exc:
+            log.warning("web store: key %s kept in memory only (%s)", name, exc)
             return value
+        return self.query("SELECT value FROM secrets WHERE name=?", (name,))[0]["value"]
 
     def close(self) -> None:
         with self._lock:
