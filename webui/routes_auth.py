@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from firmware.firstboot import SETUP_CODE_FEATURE, code_matches, renew_code
+from firmware.firstboot import SETUP_CODE_FEATURE
 
 from .accounts import AccountError, User
 from .devices import DEVICE_COOKIE, DEVICE_MAX_AGE
@@ -83,7 +83,7 @@ async def setup_submit(request: Request) -> Response:
     if wait:
         return page(429, f"Too many attempts, try again in {wait} s.")
     state.throttle.charge(ip, SETUP_THROTTLE_NAME)
-    if not await run_in_threadpool(code_matches, state.data_dir, code):
+    if not await state.api.call("setup.check_code", code=code):
         return page(400, keep_code=False, error="The setup code is wrong. It is printed on the Linebox console at start, kept in "
                          f"setup.code in the data folder, and read out on any phone: dial {SETUP_CODE_FEATURE}.")
     state.throttle.succeeded(ip, SETUP_THROTTLE_NAME)
@@ -98,7 +98,7 @@ async def setup_submit(request: Request) -> Response:
         return page(400, str(exc))
     finally:
         state.hash_slots.give_back()
-    await run_in_threadpool(renew_code, state.data_dir)       # single use
+    await state.api.call("setup.renew_code")                  # single use
     log.info("administrator %r created with the setup code; the code was renewed", user.username)
     return start_session(request, user, landing_page(user.role))
 
