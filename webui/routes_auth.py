@@ -71,27 +71,27 @@ async def setup_submit(request: Request) -> Response:
     code = str(form.get("setup_code", ""))[:64]
     ip = client_ip(request)
 
-    def page(status: int, error: str, keep_code: bool = True) -> Response:
+    def page(status: int, error: str, keep_code: bool = True, retry_after: int = 0) -> Response:
         response = render(request, "setup.html", status_code=status, username=username, error=error,
                           setup_feature=SETUP_CODE_FEATURE, setup_code=code if keep_code else "")
-        if status == 429:
-            response.headers["Retry-After"] = str(wait or BUSY_RETRY_AFTER)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
     # The setup code is what makes the first administrator the owner, not whoever came first:
     # throttled like a login (the code has 10^8 values), checked before anything is hashed.
     wait = state.throttle.wait_seconds(ip, SETUP_THROTTLE_NAME)
     if wait:
-        return page(429, f"Too many attempts, try again in {wait} s.")
+        return page(429, f"Too many attempts, try again in {wait} s.", retry_after=wait)
     state.throttle.charge(ip, SETUP_THROTTLE_NAME)
     if not await state.api.call("setup.check_code", code=code):
-        return page(400, keep_code=False, error="The setup code is wrong. It is printed on the Linebox console at start, kept in "
-                         f"setup.code in the data folder, and read out on any phone: dial {SETUP_CODE_FEATURE}.")
+        return page(400, keep_code=False,
+                    error="The setup code is wrong. It is printed on the Linebox console at start, kept in "
+                          f"setup.code in the data folder, and read out on any phone: dial {SETUP_CODE_FEATURE}.")
     state.throttle.succeeded(ip, SETUP_THROTTLE_NAME)
     if password != confirm:
         return page(400, "The two passwords do not match.")
     if not state.hash_slots.try_take():
-        wait = 0
-        return page(429, "The box is busy; try again in a moment.")
+        return page(429, "The box is busy; try again in a moment.", retry_after=BUSY_RETRY_AFTER)
     try:
         user = await run_in_threadpool(state.accounts.create, username, password, "admin", first_admin=True)
     except AccountError as exc:
