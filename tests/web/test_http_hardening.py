@@ -81,13 +81,13 @@ class QuickDeadline(RequestDeadlineH11):
 
 
 @contextmanager
-def serve_guarded(app) -> Iterator[tuple[str, int]]:
+def serve_guarded(app, **overrides) -> Iterator[tuple[str, int]]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(app, "127.0.0.1", port, http=QuickDeadline, lifespan="off",
-                                          log_level="warning", timeout_graceful_shutdown=1))
+    options = dict(http=QuickDeadline, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, **{**options, **overrides}))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -137,6 +137,19 @@ def test_slow_connections_are_closed_and_the_web_still_answers(env: WebEnv) -> N
         assert _closed_by_server(body_slow, 5) and _closed_by_server(keep, 5)
         assert httpx.get(f"http://{host}:{port}/setup", timeout=5).status_code == 200
         for s in (*slow, body_slow, keep):
+            s.close()
+
+
+def test_connections_beyond_the_limit_are_refused_not_queued(env: WebEnv) -> None:
+    from webui.http_server import MAX_CONNECTIONS
+    assert 50 <= MAX_CONNECTIONS <= 500
+    with serve_guarded(env.app(), limit_concurrency=5) as (host, port):
+        held = [socket.create_connection((host, port)) for _ in range(5)]
+        for i, s in enumerate(held):
+            s.sendall(b"GET /setup HTTP/1.1\r\nHost: box\r\nX-Held-" + str(i).encode() + b": ")
+        time.sleep(0.1)
+        assert httpx.get(f"http://{host}:{port}/setup", timeout=5).status_code == 503
+        for s in held:
             s.close()
 
 
