@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS secrets (
 """
 
 
+class DamagedStore(sqlite3.DatabaseError):
+    """The file opens but SQLite's integrity check finds damaged pages."""
+
+
 class WebStore:
     """One connection shared by the server's threads, serialised by a lock.
 
@@ -57,6 +61,10 @@ class WebStore:
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
+            # Only damage sets the file aside; "locked", "unable to open", permissions... are raised.
+            if not isinstance(exc, DamagedStore) and \
+                    getattr(exc, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+                raise
             self.alarm = self._set_aside(exc)
             self._db = self._open()
 
@@ -70,7 +78,7 @@ class WebStore:
             db.execute("PRAGMA journal_mode=WAL")
             problems = [r[0] for r in db.execute("PRAGMA quick_check(5)").fetchall()]
             if problems != ["ok"]:
-                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems)[:300])
+                raise DamagedStore("; ".join(str(p) for p in problems)[:300])
             db.execute("SELECT name, sql FROM sqlite_master").fetchall()
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")

@@ -78,6 +78,22 @@ def test_a_damaged_web_store_is_set_aside_and_started_clean(tmp_path, caplog, ki
     assert WebStore(path).alarm is None                                                  # and healthy
 
 
+def test_a_locked_web_store_is_not_mistaken_for_damage(tmp_path):
+    path = tmp_path / "webui.sqlite"
+    web_store_with_users(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")
+    holder.execute("BEGIN EXCLUSIVE")                 # another process holds the file
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            WebStore(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert aside(path) == []                            # nothing renamed away
+    assert WebStore(path).query("SELECT count(*) AS n FROM users")[0]["n"] == 300
+
+
 def test_page_damage_inside_records_is_noticed_at_start(tmp_path):
     path = tmp_path / "records.db"
     records = CallRecords(path)
