@@ -208,6 +208,17 @@ class GrowingFile:
             self._closed = True
             self._file.close()
 
+    def abandon(self) -> None:
+        """Stop after a write failed (disk full, I/O error): close without raising; the file is cut
+        back to what its header covers (durable data; this also gives the space back)."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._file.close()          # its flush may fail again; the descriptor is closed anyway
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, self._header_len + self.synced_len)
+
     def __enter__(self) -> GrowingFile:
         return self
 

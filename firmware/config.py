@@ -332,7 +332,7 @@ class ReadOnlyJSONStorage(Storage):
 # --------------------------------------------------------------------------- validation
 
 DEFAULT_SETTINGS: dict[str, Any] = {"country": "US", "access_code": "9", "site_name": "Linebox",
-                                    "timezone": "UTC"}
+                                    "timezone": "UTC", "trusted_proxies": []}
 
 # Engine timings (see firmware.engine.EngineSettings): name -> (low, high, what it is), in ms.
 TIMING_LIMITS: dict[str, tuple[int, int, str]] = {
@@ -410,6 +410,22 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
+def _proxy_list(value: Any) -> list[str]:
+    """Reverse proxies whose X-Forwarded-For the web UI believes: addresses or networks."""
+    import ipaddress
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or len(items) > 20:
+        raise ConfigError("Trusted proxies: a list of up to 20 IP addresses or networks (e.g. 192.168.1.2).")
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(f"Trusted proxies: {str(item)[:40]!r} is not an IP address or network "
+                              "(e.g. 192.168.1.2 or 10.0.0.0/8).") from None
+    return out
+
+
 def _validate_setting(key: str, value: Any) -> Any:
     if key == "country":
         if not isinstance(value, str) or value.strip().upper() not in PROFILES:
@@ -428,6 +444,8 @@ def _validate_setting(key: str, value: Any) -> Any:
             raise ConfigError(f"Unknown timezone {str(value)[:40]!r}. Use a name such as Europe/London, "
                               "America/New_York or UTC.")
         return value.strip()
+    if key == "trusted_proxies":
+        return _proxy_list(value)
     if key in TIMING_LIMITS:
         low, high, what = TIMING_LIMITS[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

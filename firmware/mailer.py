@@ -11,9 +11,14 @@ seconds, then given up (logged). The settings are read at each attempt, so a
 corrected password in the web UI applies to mail already queued.
 
 Header safety: subject and display names often carry caller ID, which is
-untrusted. `header_text` removes line breaks and control characters (the
-header-injection vector) and bounds the length; addresses are checked by
-`email.headerregistry` and refused if they are not a single plain address.
+untrusted. Every header is built by `EmailMessage` with the SMTP policy, never by
+string formatting. The policy's header parser decodes RFC 2047 encoded words
+(`=?a?q?=0ABcc:x@y?=` is a line break and a Bcc once decoded), so `header_text`
+decodes them the same way first, then removes line breaks and control characters
+(the header-injection vector) and bounds the length, until the text no longer
+changes: what is stored is exactly what the library will encode on the way out.
+Addresses are checked by `email.headerregistry` and refused if they are not a
+single plain address.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("linebox.mailer")
+_UNSTRUCTURED = SMTP.header_factory
 
 HEADER_MAX = 200
 DEFAULT_RETRY_DELAYS = (10.0, 60.0, 300.0, 1800.0)
@@ -43,10 +49,28 @@ class MailError(ValueError):
     """A mail that cannot be built (bad address); the message says which field."""
 
 
+def _one_line(text: str, limit: int) -> str:
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+
+
+def _decoded(text: str) -> str:
+    """The text as the e-mail library's header parser reads it (encoded words decoded)."""
+    try:
+        return str(_UNSTRUCTURED("x-linebox", text))
+    except Exception:           # the parser refusing odd input: keep the raw text (it is made one line)
+        return text
+
+
 def header_text(value: Any, limit: int = HEADER_MAX) -> str:
-    """Untrusted text made safe for a header: one line, printable characters only, bounded."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in str(value or "")).split())
-    return text[:limit]
+    """Untrusted text made safe for a header: one line, printable characters only, bounded,
+    and unchanged when the e-mail library parses it again (no encoded word left to decode)."""
+    text = _one_line(str(value or ""), limit)
+    for _ in range(8):                  # an encoded word may hide another one: decode to a fixed point
+        again = _one_line(_decoded(text), limit)
+        if again == text:
+            return text
+        text = again
+    return _one_line(text.replace("=?", "= ?"), limit)    # still unstable: break every encoded word
 
 
 def _address(value: str, what: str) -> Address:

@@ -14,7 +14,10 @@ cut) is a playable WAV of everything up to the last sync.
 Disk-space guard: before opening and at every sync the thread checks the free space of
 the recordings' file system; under `min_free_bytes` the recording is closed where it is
 (`stopped = "disk"`), one log line says why, and `on_disk_low()` is called, so the SD
-card never fills up.
+card never fills up. A write that fails anyway (the disk filled up between two checks:
+ENOSPC, EDQUOT, EIO...) stops that recording the same way. Either is one *episode*: it is
+logged once, not per block, until a recording opens again with enough space
+(`on_disk_ok()`, one line "recordings work again").
 """
 from __future__ import annotations
 
@@ -51,9 +54,11 @@ def wav_header(data_len: int, channels: int = CHANNELS, rate: int = RATE) -> byt
 
 class MediaWriter:
     def __init__(self, min_free_bytes: int = 0, on_disk_low: Callable[[Path], None] | None = None,
-                 name: str = "recording-writer") -> None:
+                 name: str = "recording-writer", on_disk_ok: Callable[[Path], None] | None = None) -> None:
         self.min_free_bytes = min_free_bytes
         self.on_disk_low = on_disk_low
+        self.on_disk_ok = on_disk_ok
+        self.trouble = False              # in a disk episode (logged once), writer thread
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._busy = 0
         self._cond = threading.Condition()
@@ -93,25 +98,45 @@ class MediaWriter:
             return True
         try:
             free = shutil.disk_usage(directory).free
-        except OSError:
+        except OSError as exc:
+            self.disk_failed(directory, exc)
             return False
         if free >= self.min_free_bytes:
             return True
-        log.warning("recording stopped: only %d MB free in %s (minimum %d MB)",
-                    free >> 20, directory, self.min_free_bytes >> 20)
-        if self.on_disk_low is not None:
-            self.on_disk_low(directory)
+        self._episode(directory, f"only {free >> 20} MB free in {directory} (minimum {self.min_free_bytes >> 20} MB)")
         return False
 
-    def open_stereo(self, path: Path, on_closed: Callable[[StereoRecording], None] | None = None) -> StereoRecording:
-        return StereoRecording(self, Path(path), on_closed)
+    def disk_failed(self, directory: Path, exc: OSError) -> None:
+        """A write, sync or open failed (writer thread): the recording stops, once logged."""
+        self._episode(directory, f"writing in {directory} failed: {exc.strerror or exc}")
+
+    def disk_works(self, directory: Path) -> None:
+        """A recording opened with enough space (writer thread): the episode is over."""
+        if self.trouble:
+            self.trouble = False
+            log.info("recordings work again in %s", directory)
+        if self.on_disk_ok is not None:
+            self.on_disk_ok(directory)
+
+    def _episode(self, directory: Path, why: str) -> None:
+        if not self.trouble:
+            self.trouble = True
+            log.error("recording stopped: %s; calls are not recorded until there is room again "
+                      "(free space under Recordings; this is logged once)", why)
+        if self.on_disk_low is not None:
+            self.on_disk_low(directory)
+
+    def open_stereo(self, path: Path, on_closed: Callable[[StereoRecording], None] | None = None,
+                    on_opened: Callable[[StereoRecording], None] | None = None) -> StereoRecording:
+        return StereoRecording(self, Path(path), on_closed, on_opened)
 
 
 class StereoRecording:
     """A two-channel WAV being recorded: left and right written on the tick, the file on the thread."""
 
     def __init__(self, writer: MediaWriter, path: Path,
-                 on_closed: Callable[[StereoRecording], None] | None = None) -> None:
+                 on_closed: Callable[[StereoRecording], None] | None = None,
+                 on_opened: Callable[[StereoRecording], None] | None = None) -> None:
         self.writer = writer
         self.path = path
         self.closed = False
@@ -122,6 +147,7 @@ class StereoRecording:
         self._file: GrowingFile | None = None
         self._unsynced = 0
         self._on_closed = on_closed
+        self._on_opened = on_opened
         self._finishing = False
         writer.submit(self._open)
 
@@ -168,29 +194,52 @@ class StereoRecording:
 
     # ---- writer thread
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.writer.space_ok(self.path.parent):
-            self.stopped = "disk"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.writer.space_ok(self.path.parent):
+                self.stopped = "disk"
+                return
+            self._file = GrowingFile(self.path, header=wav_header)
+        except OSError as exc:
+            self._failed(exc)
             return
-        self._file = GrowingFile(self.path, header=wav_header)
+        self.writer.disk_works(self.path.parent)
+        if self._on_opened is not None:
+            self._on_opened(self)
 
     def _append(self, data: bytes) -> None:
         f = self._file
         if f is None:
             return
-        f.append(data)
-        self._unsynced += len(data)
-        if self._unsynced >= SYNC_SECONDS * RATE * CHANNELS * SAMPLE_BYTES:
-            self._unsynced = 0
-            f.sync()
-            if not self.writer.space_ok(self.path.parent):
-                self.stopped = "disk"
-                f.close()
-                self._file = None
+        try:
+            f.append(data)
+            self._unsynced += len(data)
+            if self._unsynced >= SYNC_SECONDS * RATE * CHANNELS * SAMPLE_BYTES:
+                self._unsynced = 0
+                f.sync()
+                if not self.writer.space_ok(self.path.parent):
+                    self.stopped = "disk"
+                    f.close()
+                    self._file = None
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        """The disk refused (full, quota, I/O error): keep what is durable, stop this recording."""
+        self.stopped = "disk"
+        f, self._file = self._file, None
+        if f is not None:
+            f.abandon()
+        self.writer.disk_failed(self.path.parent, exc)
 
     def _finish(self) -> None:
         f, self._file = self._file, None
         if f is not None:
-            f.close()
+            try:
+                f.close()
+            except OSError as exc:
+                self.stopped = "disk"
+                f.abandon()
+                self.writer.disk_failed(self.path.parent, exc)
         if self._on_closed is not None:
             self._on_closed(self)

@@ -26,7 +26,7 @@ import wave
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -40,9 +40,21 @@ log = logging.getLogger("linebox.prompts")
 LANGUAGES: dict[str, str] = {"en": "en-us", "zh": "cmn"}
 LANGUAGE_LABELS = {"en": "English", "zh": "Mandarin"}
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Uploads. A 300 s prompt as 8 kHz mono 16-bit WAV is 4.6 MiB (an MP3 of it far less); a
+# 60 s greeting 0.9 MiB. The caps leave room for a higher rate or stereo, not for hours of audio.
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024            # prompts (administrators)
 MAX_UPLOAD_SECONDS = 300.0
+MAX_GREETING_BYTES = 2 * 1024 * 1024          # voicemail greetings (each user, own mailbox)
+MAX_GREETING_SECONDS = 60.0
+MIN_UPLOAD_RATE, MAX_UPLOAD_RATE = 4000, 192000
+MAX_UPLOAD_CHANNELS = 8
 SOX_TIMEOUT_S = 60
+# The converter runs with these limits (prlimit): an odd file cannot take the box's memory,
+# CPU or disk. Output is at most MAX_UPLOAD_SECONDS of 8 kHz 16-bit audio.
+SOX_MEMORY_BYTES = 256 * 1024 * 1024
+SOX_CPU_SECONDS = 30
+SOX_OUTPUT_BYTES = int(MAX_UPLOAD_SECONDS * RATE * 2) + 1024 * 1024
+SPOOL_CHUNK = 64 * 1024
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 REF_RE = re.compile(r"[a-z0-9_-]{1,20}/[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -184,6 +196,56 @@ def set_default_root(root: Path | None) -> None:
 
 # ---- sox and espeak-ng (argument lists only: no shell ever sees a name or a text) ---------------
 
+def _limited(cmd: list[str]) -> list[str]:
+    """`cmd` under memory, CPU and output-size limits (util-linux prlimit; no preexec_fn in threads)."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        return cmd
+    return [prlimit, f"--as={SOX_MEMORY_BYTES}", f"--cpu={SOX_CPU_SECONDS}", f"--fsize={SOX_OUTPUT_BYTES}",
+            "--", *cmd]
+
+
+def probe_audio(src: Path, kind: str) -> tuple[int, int, float]:
+    """(rate, channels, seconds) from the file's header, read by soxi before anything is converted."""
+    sox = shutil.which("sox")
+    if sox is None:
+        raise PromptError("sox is not installed; the prompt cannot be converted.")
+    values = []
+    for flag in ("-r", "-c", "-D"):
+        try:
+            proc = subprocess.run(_limited([sox, "--info", flag, str(src)]), capture_output=True,
+                                  timeout=SOX_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise PromptError("Reading the file took too long; upload a shorter recording.") from exc
+        text = proc.stdout.decode("ascii", "replace").strip()
+        try:
+            values.append(float(text))
+        except ValueError:
+            err = proc.stderr.decode("utf-8", "replace")
+            if kind == "mp3" and ("no handler" in err or "not supported" in err or "unknown" in err.lower()):
+                raise PromptError("This Linebox cannot read MP3 files (sox MP3 support, package libsox-fmt-mp3, "
+                                  "is missing). Upload a WAV file instead.") from None
+            raise PromptError(f"The file is not audio Linebox can read as {kind.upper()} "
+                              "(upload a WAV or MP3 file).") from None
+    return int(values[0]), int(values[1]), values[2]
+
+
+def check_audio(rate: int, channels: int, seconds: float, max_seconds: float) -> None:
+    """Refuse what no telephone prompt needs, before converting it (the converter's time and
+    memory grow with duration x rate: 19 MB at 200 Hz is 13 hours of audio)."""
+    if not MIN_UPLOAD_RATE <= rate <= MAX_UPLOAD_RATE:
+        raise PromptError(f"The file's sample rate is {rate} Hz; Linebox takes {MIN_UPLOAD_RATE} to "
+                          f"{MAX_UPLOAD_RATE} Hz (8000 Hz or more is usual). Export it again at 8000 Hz or more.")
+    if not 1 <= channels <= MAX_UPLOAD_CHANNELS:
+        raise PromptError(f"The file has {channels} channels; upload mono or stereo audio.")
+    if seconds <= 0:
+        raise PromptError("The file does not say how long it is (an unfinished recording?); "
+                          "save it again as a WAV or MP3 file.")
+    if seconds > max_seconds + 0.5:
+        raise PromptError(f"The recording is {seconds:.0f} seconds long; at most {int(max_seconds)} seconds "
+                          "are accepted. Shorten it and upload again.")
+
+
 def _sox_to_8k(src: Path, dst: Path, kind: str) -> None:
     sox = shutil.which("sox")
     if sox is None:
@@ -192,7 +254,7 @@ def _sox_to_8k(src: Path, dst: Path, kind: str) -> None:
            "-b", "16", "-e", "signed-integer", str(dst)]
     # A prompt is speech for the telephone: remix to mono (sox averages channels) and resample.
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=SOX_TIMEOUT_S, check=False)
+        proc = subprocess.run(_limited(cmd), capture_output=True, timeout=SOX_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:
         raise PromptError("Converting the file took too long; upload a shorter recording.") from exc
     if proc.returncode != 0:
@@ -284,26 +346,52 @@ def slug_problem(slug: str) -> str | None:
     return None
 
 
-def convert_upload(data: bytes) -> np.ndarray:
-    """An uploaded WAV/MP3 (any rate, channels, bit depth) as 8 kHz mono int16 samples."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise PromptError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-    if not data:
-        raise PromptError("The file is empty.")
-    kind = _audio_kind(data)
+def _spool(source: bytes | BinaryIO, dst: Path, max_bytes: int) -> int:
+    """Copy an upload to `dst` in chunks, refusing it past `max_bytes` (never all in memory)."""
+    size = 0
+    with open(dst, "wb") as out:
+        if isinstance(source, bytes | bytearray):
+            if len(source) > max_bytes:
+                raise PromptError(_too_big(max_bytes))
+            out.write(source)
+            return len(source)
+        while chunk := source.read(SPOOL_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise PromptError(_too_big(max_bytes))
+            out.write(chunk)
+    return size
+
+
+def _too_big(max_bytes: int) -> str:
+    size = f"{max_bytes // (1024 * 1024)} MB" if max_bytes >= 1024 * 1024 else f"{max_bytes // 1024} KB"
+    return f"The file is larger than {size}; upload a shorter recording (or an MP3)."
+
+
+def convert_upload(source: bytes | BinaryIO, max_seconds: float = MAX_UPLOAD_SECONDS,
+                   max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    """An uploaded WAV/MP3 (any rate, channels, bit depth) as 8 kHz mono int16 samples.
+
+    The upload is spooled to a temporary file (capped), its header read by soxi and checked
+    (rate, channels, duration) before sox converts it under memory/CPU/output limits."""
     with tempfile.TemporaryDirectory(prefix="linebox-upload-") as tmp:
-        src, dst = Path(tmp) / f"in.{kind}", Path(tmp) / "out.wav"
-        src.write_bytes(data)
+        raw = Path(tmp) / "upload"
+        if _spool(source, raw, max_bytes) == 0:
+            raise PromptError("The file is empty.")
+        with open(raw, "rb") as f:
+            kind = _audio_kind(f.read(16))
+        src, dst = raw.rename(Path(tmp) / f"in.{kind}"), Path(tmp) / "out.wav"
+        check_audio(*probe_audio(src, kind), max_seconds)
         _sox_to_8k(src, dst, kind)
         samples = read_wav(dst)
-    if len(samples) > MAX_UPLOAD_SECONDS * RATE:
-        raise PromptError(f"The recording is longer than {int(MAX_UPLOAD_SECONDS)} seconds.")
+    if len(samples) > max_seconds * RATE + RATE // 2:
+        raise PromptError(f"The recording is longer than {int(max_seconds)} seconds.")
     if len(samples) < RATE // 10:
         raise PromptError("The recording is shorter than a tenth of a second.")
     return samples
 
 
-def save_upload(root: Path, slug: str, data: bytes) -> str:
+def save_upload(root: Path, slug: str, data: bytes | BinaryIO) -> str:
     """Convert and store an upload as `custom/<slug>`; nothing is stored if anything is wrong."""
     problem = slug_problem(slug)
     if problem:

@@ -128,10 +128,15 @@ def _text(value: Any) -> str | None:
     return str(value)[:TEXT_MAX]
 
 
+class DamagedDatabase(sqlite3.DatabaseError):
+    """The file opens but SQLite's integrity check finds damaged pages."""
+
+
 class CallRecords:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.alarm: str | None = None          # what start-up had to do, for the status page
         self._writer_db = self._open_writer()
         self._columns = [r[1] for r in self._writer_db.execute("PRAGMA table_info(calls)")]
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -156,7 +161,8 @@ class CallRecords:
         try:
             return self._prepare_writer()
         except sqlite3.DatabaseError as e:
-            if getattr(e, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            if not isinstance(e, DamagedDatabase) and \
+                    getattr(e, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
                 raise
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
             for suffix in ("", "-wal", "-shm"):
@@ -165,6 +171,8 @@ class CallRecords:
                     os.replace(p, p.with_name(f"{p.name}.corrupt-{stamp}"))
             log.error("call records %s are unreadable (%s); kept aside as %s.corrupt-%s, starting a new "
                       "database", self.path, e, self.path.name, stamp)
+            self.alarm = (f"The call history {self.path.name} was damaged ({str(e)[:200]}); it was set aside as "
+                          f"{self.path.name}.corrupt-{stamp} and a new, empty history started.")
             return self._prepare_writer()
 
     def _prepare_writer(self) -> sqlite3.Connection:
@@ -174,6 +182,11 @@ class CallRecords:
             if mode != "wal":
                 raise RuntimeError(f"call records: SQLite refused WAL mode on {self.path} (got {mode})")
             db.execute("PRAGMA synchronous=FULL")
+            # Damage inside a file that still opens (a bad page) would otherwise lose every new
+            # record and break the history page: look at every page once, at start.
+            problems = [r[0] for r in db.execute("PRAGMA quick_check(5)").fetchall()]
+            if problems != ["ok"]:
+                raise DamagedDatabase("; ".join(str(p) for p in problems)[:300])
             migrate(db)
         except BaseException:
             db.close()

@@ -206,6 +206,17 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     return Service(board, simulated, config, records, control, engine, media, data_dir, token, claim, api)
 
 
+async def _web_unavailable(scope: dict, receive: Any, send: Any) -> None:
+    """The stand-in web app when the real one could not start (the log says why)."""
+    if scope["type"] != "http":
+        return
+    body = b"The Linebox web UI could not start; the phones keep working. The reason is in the Linebox log.\n"
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _server_class() -> type:
     import uvicorn
 
@@ -231,20 +242,24 @@ def run_single_process(data_dir: Path, board_kind: str = "auto", host: str = "0.
                        country: str | None = None, sim_phones: int = 4, sim_lines: int = 2,
                        realtime: str = "auto") -> int:
     """The old layout (web server and media loop in one process), kept to measure against."""
-    import uvicorn
 
     from webui.app import create_app
 
     from .api import LocalClient
     svc = build_service(data_dir, board_kind, country, sim_phones, sim_lines)
-    app = create_app(api=LocalClient(svc.api), control=svc.control, config=svc.config, records=svc.records,
-                     data_dir=svc.data_dir, sim_token=svc.sim_token)
+    try:
+        app = create_app(api=LocalClient(svc.api), control=svc.control, config=svc.config, records=svc.records,
+                         data_dir=svc.data_dir, sim_token=svc.sim_token)
+    except Exception:     # a web problem must never take the phones down
+        log.exception("the web UI could not start; the phones keep working, the web answers 503")
+        app = _web_unavailable
     svc.start_engine(api_socket=True, realtime=realtime)
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)
-    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                            timeout_graceful_shutdown=2),
+    from webui.http_server import server_config
+    trusted = (svc.config.settings() or {}).get("trusted_proxies") or []
+    server = _server_class()(server_config(app, host, port, trusted),
                              lambda: svc.control.publish(StatusUpdate(SHUTDOWN_EVENT)))
 
     def stop_requested(signum: int, frame: object) -> None:
@@ -495,8 +510,13 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
     token = None
     with contextlib.suppress(OSError):
         token = (data_dir / TOKEN_FILE).read_text().strip() or None
-    app = create_app(api=client, config=Config.read_only(data_dir / "config.json"),
-                     records=CallRecordsReader(data_dir / "records.db"), data_dir=data_dir, sim_token=token)
+    config = Config.read_only(data_dir / "config.json")
+    try:
+        app = create_app(api=client, config=config,
+                         records=CallRecordsReader(data_dir / "records.db"), data_dir=data_dir, sim_token=token)
+    except Exception:     # a web problem must never take the phones down
+        log.exception("the web UI could not start; the phones keep working, the web answers 503")
+        app = _web_unavailable
 
     async def connect() -> None:           # the first page already has the port snapshot
         import asyncio
@@ -506,10 +526,12 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
 
     async def disconnect() -> None:
         await client.close()
-    app.router.on_startup.append(connect)
-    app.router.on_shutdown.append(disconnect)
-    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                            timeout_graceful_shutdown=2),
+    if app is not _web_unavailable:
+        app.router.on_startup.append(connect)
+        app.router.on_shutdown.append(disconnect)
+    from webui.http_server import server_config
+    trusted = (config.settings() or {}).get("trusted_proxies") or []
+    server = _server_class()(server_config(app, host, port, trusted),
                              lambda: client.shutting_down(StatusUpdate(SHUTDOWN_EVENT)))
     try:
         server.run()

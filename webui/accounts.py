@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,13 @@ linebox123 linebox1234 lineboxadmin telephone1 telephone123 1234qwerty qwerty123
 qwerty12345 abcdefghij abc1234567 abcd123456 superman12 starwars12 dragon1234
 monkey1234 master1234 secret1234 default123 password!1 pa55word12
 """.split())
+
+
+# argon2id sized for a Pi (OWASP's 19 MiB, t=2, p=1): ~36 ms on the x86 build host, so
+# ~110-180 ms on a Pi 4 (3-5x slower), and 19 MiB each; `HashSlots` allows two at once.
+# The library's defaults (64 MiB, t=3, p=4) let 60 simultaneous logins take 2.4 GB.
+# Hashes made with other parameters still verify and are re-hashed at the next good login.
+HASH_PARAMETERS = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 
 
 class AccountError(ValueError):
@@ -59,9 +67,7 @@ class UserAccounts:
                  hasher: PasswordHasher | None = None) -> None:
         self._store = store
         self._clock = clock
-        # argon2id with the library's RFC 9106 "low memory" defaults (64 MiB,
-        # t=3): fits a Pi and costs ~0.1 s, which is what makes guessing slow.
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or PasswordHasher(**HASH_PARAMETERS)
         self._dummy_hash: str | None = None   # made on first use: hashing costs ~0.2 s
 
     # ---- queries
@@ -94,7 +100,10 @@ class UserAccounts:
         if not rows:
             return None
         if self._hasher.check_needs_rehash(stored):
-            self._set_hash(username, self._hasher.hash(password))
+            try:
+                self._set_hash(username, self._hasher.hash(password), end_sessions=False)
+            except sqlite3.OperationalError:      # full disk: re-hash at a later login
+                pass
         return self.get(username)
 
     # ---- changes
@@ -143,11 +152,11 @@ class UserAccounts:
             db.execute("DELETE FROM users WHERE username=?", (username,))
 
     # ---- internals
-    def _set_hash(self, username: str, pw_hash: str) -> bool:
+    def _set_hash(self, username: str, pw_hash: str, end_sessions: bool = True) -> bool:
         with self._store.transaction() as db:
             cur = db.execute("UPDATE users SET pw_hash=? WHERE username=?", (pw_hash, username))
             changed = cur.rowcount > 0
-            if changed:   # a new password ends every other session of that user
+            if changed and end_sessions:   # a new password ends every other session of that user
                 db.execute("DELETE FROM sessions WHERE username=?", (username,))
             return changed
 

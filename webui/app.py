@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from firmware.api import ApiError
 
 from .accounts import UserAccounts
+from .devices import KnownDevices
 from .guards import BadRequest, CsrfRejected, LoginRequired, RoleForbidden, SetupRequired, is_api
 from .http_guard import MAX_BODY, HttpGuard
 from .login_limit import LoginThrottle
@@ -148,6 +149,44 @@ def _mount_sim_api(app: FastAPI, sim_token: str) -> None:
     app.include_router(router)
 
 
+def _announce_setup_code(app: FastAPI) -> None:
+    """No administrator yet: make sure a setup code exists and print it for the person at the box.
+
+    An in-process engine answers at once; the engine's socket only once the web has started, so
+    then the code is asked for (with retries while the engine comes up) after start-up."""
+    state: WebState = app.state.web
+    if state.accounts.any_user():
+        return
+    if hasattr(state.api, "call_sync"):
+        try:
+            _log_setup_code(state, state.api.call_sync("setup.ensure_code"))   # the file belongs to the engine
+        except Exception as exc:         # no code now: /setup says it is wrong; the log says why
+            log.error("no setup code could be made in %s: %s", state.data_dir, exc)
+        return
+
+    async def ask_engine() -> None:
+        import asyncio
+        for _attempt in range(60):
+            try:
+                _log_setup_code(state, await state.api.call("setup.ensure_code"))
+                return
+            except Exception:            # engine not up yet
+                await asyncio.sleep(1.0)
+        log.error("no setup code could be made in %s: the engine did not answer", state.data_dir)
+
+    async def start() -> None:
+        import asyncio
+        app.state.setup_code_task = asyncio.get_running_loop().create_task(ask_engine())
+    app.router.on_startup.append(start)
+
+
+def _log_setup_code(state: WebState, code: str) -> None:
+    from firmware.firstboot import SETUP_CODE_FEATURE
+    log.warning("No administrator yet. Open /setup in a browser and enter the setup code %s "
+                "(also in %s/setup.code, and read out on any phone: dial %s).",
+                code, state.data_dir, SETUP_CODE_FEATURE)
+
+
 def create_app(*, api: Any = None, control: Any = None, config: Any = None, records: Any = None,
                data_dir: Path, sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
@@ -174,8 +213,10 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
         accounts=UserAccounts(store, clock=clock),
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
-        templates=templates, clock=clock, api=api,
+        templates=templates, clock=clock, devices=KnownDevices(store), api=api,
+        store_alarm=store.alarm,
     )
+    _announce_setup_code(app)
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (routes_auth, routes_account, routes_status, routes_history, routes_config, routes_users):

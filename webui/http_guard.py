@@ -11,10 +11,19 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 256 * 1024
-# Audio uploads (prompts, voicemail greetings) are legitimately large; the
-# routes themselves cap size and duration after conversion.
-MAX_UPLOAD_BODY = 24 * 1024 * 1024
+# Audio uploads are larger: a prompt (administrators) up to 8 MiB, a voicemail greeting up to
+# 2 MiB (firmware.prompts MAX_UPLOAD_BYTES / MAX_GREETING_BYTES), plus the form around the file.
+# They are streamed to the form parser (which spools files to disk), never buffered here; the
+# routes check format and duration before converting.
+FORM_OVERHEAD = 64 * 1024
+UPLOAD_LIMITS = ((re.compile(r"^/prompts/upload$"), 8 * 1024 * 1024 + FORM_OVERHEAD),
+                 (re.compile(r"^/voicemail/[^/]+/greeting$"), 2 * 1024 * 1024 + FORM_OVERHEAD))
+MAX_UPLOAD_BODY = max(limit for _path, limit in UPLOAD_LIMITS)
 UPLOAD_PATHS = re.compile(r"^/(prompts/upload|voicemail/[^/]+/greeting)$")
+
+
+def upload_limit(path: str) -> int | None:
+    return next((limit for pattern, limit in UPLOAD_LIMITS if pattern.match(path)), None)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -28,6 +37,34 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+
+
+MAX_JSON_DEPTH = 32
+
+
+def json_too_deep(body: bytes, limit: int) -> bool:
+    """Does this (possibly invalid) JSON nest arrays/objects deeper than `limit`? Checked before
+    any parser sees it: Python's json raises RecursionError (a 500) on a few thousand levels."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:          # backslash
+                escaped = True
+            elif byte == 0x22:          # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):      # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):      # ] }
+            depth -= 1
+    return False
 
 
 class HttpGuard:
@@ -52,7 +89,8 @@ class HttpGuard:
                 message = {**message, "headers": headers}
             await send(message)
 
-        limit = MAX_UPLOAD_BODY if UPLOAD_PATHS.match(scope.get("path", "")) else self.max_body
+        upload = upload_limit(scope.get("path", ""))
+        limit = upload if upload is not None else self.max_body
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -64,6 +102,9 @@ class HttpGuard:
 
         if scope.get("method") not in {"POST", "PUT", "PATCH", "DELETE"}:
             await self.app(scope, receive, send_with_headers)
+            return
+        if upload is not None:
+            await self._stream_capped(scope, receive, send_with_headers, limit)
             return
         # Read the (bounded) body before the app sees it, so a chunked upload
         # without Content-Length is cut off at the cap too.
@@ -81,6 +122,13 @@ class HttpGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"").lower()
+        if b"json" in content_type:
+            body = b"".join(chunks)
+            if json_too_deep(body, MAX_JSON_DEPTH):
+                await self._refuse(send_with_headers, 400,
+                                   f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels).")
+                return
         replayed = False
 
         async def replay_receive() -> Message:
@@ -91,6 +139,37 @@ class HttpGuard:
             return await receive()
 
         await self.app(scope, replay_receive, send_with_headers)
+
+    async def _stream_capped(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Pass an upload through as it arrives, counting: past `limit` the app sees the client
+        go away and the client gets 413 (a chunked upload without Content-Length included)."""
+        size, over, started = 0, False, False
+
+        async def counting_receive() -> Message:
+            nonlocal size, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over:
+                return              # the app's own answer to a cut-off body is dropped
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(send, 413, self._too_large(limit))
 
     @staticmethod
     def _too_large(limit: int) -> str:

@@ -28,9 +28,16 @@ async def change_own_password(request: Request, user: AnyUser) -> Response:
     wait = state.throttle.wait_seconds(ip, user.username)
     if wait:
         return render(request, "account.html", status_code=429, error=f"Too many attempts, try again in {wait} s.")
-    if await run_in_threadpool(state.accounts.verify, user.username, current) is None:
-        state.throttle.failed(ip, user.username)
+    if not state.hash_slots.try_take():
+        return render(request, "account.html", status_code=429, error="The box is busy; try again in a moment.")
+    state.throttle.charge(ip, user.username)
+    try:
+        verified = await run_in_threadpool(state.accounts.verify, user.username, current)
+    finally:
+        state.hash_slots.give_back()
+    if verified is None:
         return render(request, "account.html", status_code=400, error="The current password is wrong.")
+    state.throttle.succeeded(ip, user.username)
     if new != confirm:
         return render(request, "account.html", status_code=400, error="The two new passwords do not match.")
     try:

@@ -83,11 +83,20 @@ def _sse(event: str, data: Any) -> str:
 @router.get("/status")
 async def status_page(request: Request, user: MonitorUser) -> Response:
     state = web(request)
-    # Config fell back to its backup (or defaults) at start-up: the owner must know.
-    recovery = getattr(state.config, "recovery", None) if user.role == "admin" else None
+    # Damaged stores set aside, config fallen back, a full disk: the owner must know.
+    alarms = await _alarms(state) if user.role == "admin" else []
     health = await engine_health(state) if user.role == "admin" else None
-    return render(request, "status.html", title="Live status", recovery=recovery, engine_up=engine_up(state),
+    return render(request, "status.html", title="Live status", alarms=alarms, engine_up=engine_up(state),
                   health=health, status=_status_payload(state, user, state.api.snapshot()))
+
+
+async def _alarms(state: WebState) -> list[str]:
+    messages = [state.store_alarm] if state.store_alarm else []
+    try:
+        messages += [a["message"] for a in await state.api.call("system.alarms")]
+    except Exception as exc:           # the status page must open even when the engine cannot answer
+        messages.append(f"The engine did not answer about its health ({type(exc).__name__}); see the log.")
+    return messages
 
 
 @router.get("/me")

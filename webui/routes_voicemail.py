@@ -27,9 +27,9 @@ DONE = {"deleted": "Message deleted.", "read": "Marked as read.", "greeting": "G
         "greeting-deleted": "Greeting removed; callers hear the default one.", "mailbox": "Mailbox saved.",
         "settings": "Voicemail settings saved."}
 UPLOAD_HINT = "WAV, 8000 Hz mono 16-bit, up to 15 seconds"
-CONVERTED_HINT = "WAV or MP3, any rate (converted to 8 kHz); up to 256 KiB per upload"
+CONVERTED_HINT = "WAV or MP3, 4 to 192 kHz (converted to 8 kHz); up to 60 seconds and 2 MB"
 GREETINGS = ("busy", "unavailable")
-UPLOAD_MAX_BYTES = 20 * 1024 * 1024          # the engine refuses more (voicemail.set_greeting)
+UPLOAD_MAX_BYTES = 2 * 1024 * 1024           # the engine refuses more (voicemail.set_greeting)
 
 
 async def _boxes_for(request: Request, user: User) -> list[str]:

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
 from .accounts import UserAccounts
-from .login_limit import LoginThrottle
+from .login_limit import HashSlots, LoginThrottle
 from .sessions import SessionStore
 
 
@@ -24,4 +24,7 @@ class WebState:
     throttle: LoginThrottle
     templates: Jinja2Templates
     clock: Callable[[], float]
-    api: Any = None         # the engine API client (firmware.api.LocalClient or the socket client)
+    devices: Any = None     # webui.devices.KnownDevices (signed device cookies)
+    hash_slots: HashSlots = field(default_factory=HashSlots)
+    api: Any = None         # firmware.api.LocalClient (the engine API)
+    store_alarm: str | None = None     # the web's own store was damaged and started anew

@@ -126,3 +126,5 @@ def register_builtin(engine: Engine) -> None:
     register_conference(engine)
     from .recording import register as register_recording
     register_recording(engine)
+    from ..firstboot.readout import register as register_setup_code
+    register_setup_code(engine)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..alarms import clear_alarm, raise_alarm
 from ..calls import Call
 from ..channels import Channel, FxoChannel, FxsChannel
 from ..media_writer import MediaWriter, StereoRecording
@@ -71,7 +72,7 @@ class RecordingService:
     _pending: dict[Call, _Pending] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.writer = MediaWriter(on_disk_low=self._disk_low)
+        self.writer = MediaWriter(on_disk_low=self._disk_low, on_disk_ok=self._disk_ok)
         self.reload()
         eng = self.engine
         eng.call_listeners.append(self._call_event)
@@ -126,16 +127,17 @@ class RecordingService:
 
     # ---- recordings
     def start(self, call: Call, ch: Channel, trigger: str) -> Active | None:
-        if self.disk_low:
-            log.warning("recording of call %s not started: disk space low", call.id)
-            self.writer.submit(self._check_space)        # maybe freed since: next call records again
-            return None
+        # Even while the disk was low: the writer thread checks the space when it opens the file
+        # (no disk I/O here, on the tick), so the first call after space was freed is recorded.
         eng = self.engine
         n = self.counts.get(call.id, 0) + 1
         self.counts[call.id] = n
         now = eng.clock.now()
         name = store.file_name(now, call.id, n, call.src, call.dst)
-        rec = self.writer.open_stereo(self.root / name)
+        row = {"file": name, "call_id": call.id, "started": now, "trigger": trigger}
+        # The history row is written once the file exists (records' queue: any thread).
+        rec = self.writer.open_stereo(self.root / name,
+                                      on_opened=lambda _rec: eng.records.insert("call_recordings", **row))
         active = Active(call, ch, rec, trigger)
 
         def tap(rx: np.ndarray | None, tx: np.ndarray | None, rec: StereoRecording = rec) -> None:
@@ -143,7 +145,6 @@ class RecordingService:
         active.tap = tap
         ch.taps.append(tap)
         self.active[call] = active
-        eng.records.insert("call_recordings", file=name, call_id=call.id, started=now, trigger=trigger)
         self._schedule_housekeeping(0)
         log.info("recording call %s (%s) to %s", call.id, trigger, name)
         return active
@@ -162,17 +163,27 @@ class RecordingService:
 
     # ---- writer thread: disk guard and retention
     def _disk_low(self, directory: Path) -> None:
+        if not self.disk_low:
+            raise_alarm("disk-full", "Calls are not being recorded: the disk is full (or under the minimum free "
+                                     "space). Delete recordings under Recordings; recording resumes by itself.")
         self.disk_low = True
         try:
             (directory / store.DISK_LOW_MARK).touch()
         except OSError:
             pass
 
+    def _disk_ok(self, directory: Path) -> None:
+        clear_alarm("disk-full")
+        if self.disk_low:
+            self.disk_low = False
+            (directory / store.DISK_LOW_MARK).unlink(missing_ok=True)
+
     def _check_space(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         mark = self.root / store.DISK_LOW_MARK
         if self.writer.space_ok(self.root):
             self.disk_low = False
+            clear_alarm("disk-full")
             mark.unlink(missing_ok=True)
 
     def _schedule_housekeeping(self, delay_ms: int) -> None:

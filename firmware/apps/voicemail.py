@@ -121,7 +121,12 @@ class VoicemailService:
         self._mwi_retry: dict[str, Timer] = {}
         self._mwi_quiet_until: dict[str, float] = {}
         self.reload()
-        for ext in self.boxes:             # start-up, not the tick: reading the disk is fine here
+        # start-up, not the tick: reading the disk is fine here
+        dropped = self.store.drop_unfinished(MIN_MESSAGE_S)
+        if dropped:
+            log.warning("removed %d voicemail message(s) cut off before %.0f s of audio (crash or power cut): %s",
+                        len(dropped), MIN_MESSAGE_S, ", ".join(dropped[:10]))
+        for ext in self.boxes:
             self.counts[ext] = self.store.counts(ext)
         engine.media_listeners.append(self.reload)
         engine.dial_tone_policies.append(self._dial_tone)

@@ -21,8 +21,9 @@ from ..api_uploads import take_upload
 from . import voicemail, voicemail_store
 
 UPLOAD_HINT = "WAV, 8000 Hz mono 16-bit, up to 15 seconds"
-CONVERTED_HINT = "WAV or MP3, any rate (converted to 8 kHz); up to 256 KiB per upload"
-GREETING_MAX_BYTES = 20 * 1024 * 1024
+CONVERTED_HINT = "WAV or MP3, 4 to 192 kHz (converted to 8 kHz); up to 60 seconds and 2 MB"
+GREETING_MAX_BYTES = 2 * 1024 * 1024       # as firmware.prompts.MAX_GREETING_BYTES
+GREETING_MAX_SECONDS = 60.0
 
 
 def upload_converter() -> Any:
@@ -41,7 +42,8 @@ def upload_to_samples(data: bytes) -> np.ndarray:
     sox); without it only 8 kHz mono 16-bit WAV is accepted, with a message saying so."""
     convert = upload_converter()
     if convert is not None:
-        return np.asarray(convert(data), dtype=np.int16)
+        return np.asarray(convert(data, max_seconds=GREETING_MAX_SECONDS, max_bytes=GREETING_MAX_BYTES),
+                          dtype=np.int16)
     try:
         with wave.open(io.BytesIO(data), "rb") as w:
             rate, channels, width, comp = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getcomptype()

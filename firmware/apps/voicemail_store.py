@@ -299,6 +299,31 @@ class VoicemailStore:
                 with contextlib.suppress(FileNotFoundError):
                     (self.box(extension) / folder / f"{message_id}{suffix}").unlink()
 
+    def drop_unfinished(self, min_seconds: float) -> list[str]:
+        """Start-up, before anything records: remove messages a crash or power cut left with less
+        than `min_seconds` of durable audio (a 0-second "new message" helps nobody), and
+        metadata whose WAV never appeared. Returns "box/id" of what was removed."""
+        dropped: list[str] = []
+        if not self.root.is_dir():
+            return dropped
+        for box in sorted(p for p in self.root.iterdir() if p.is_dir() and EXTENSION_RE.fullmatch(p.name)):
+            for folder in FOLDERS:
+                path = box / folder
+                if not path.is_dir():
+                    continue
+                ids = {p.stem for p in path.iterdir() if p.suffix in (".wav", ".json")
+                       and MESSAGE_ID_RE.fullmatch(p.stem)}
+                for mid in sorted(ids):
+                    wav = path / f"{mid}.wav"
+                    try:
+                        short = not wav.exists() or _wav_seconds(wav) < min_seconds
+                    except OSError:
+                        short = True
+                    if short:
+                        self.discard(box.name, mid)
+                        dropped.append(f"{box.name}/{mid}")
+        return dropped
+
     # ---- listing
     def messages(self, extension: str, folder: str) -> list[Message]:
         path = self.box(extension) / folder
@@ -317,6 +342,8 @@ class VoicemailStore:
                 seconds = _wav_seconds(wav)
             except OSError:
                 continue
+            if seconds <= 0:           # being recorded, or cut off before any audio: not a message
+                continue
             out.append(Message(mid, folder, extension, clean_caller_text(meta.get("caller_number")),
                                clean_caller_text(meta.get("caller_name")),
                                float(meta.get("received") or int(mid[:13]) / 1000), seconds, wav))
@@ -324,7 +351,9 @@ class VoicemailStore:
         return out
 
     def counts(self, extension: str) -> tuple[int, int]:
-        return tuple(sum(1 for w in (self.box(extension) / f).glob("*.wav") if MESSAGE_ID_RE.fullmatch(w.stem))
+        """(new, saved), counting only messages with audio (as `messages` lists them)."""
+        return tuple(sum(1 for w in (self.box(extension) / f).glob("*.wav")
+                         if MESSAGE_ID_RE.fullmatch(w.stem) and _has_audio(w))
                      if (self.box(extension) / f).is_dir() else 0 for f in FOLDERS)  # type: ignore[return-value]
 
     def find(self, extension: str, message_id: str) -> Message | None:
@@ -392,6 +421,13 @@ class VoicemailStore:
     def delete_greeting(self, extension: str, kind: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.greeting_path(extension, kind).unlink()
+
+
+def _has_audio(path: Path) -> bool:
+    try:
+        return _wav_seconds(path) > 0
+    except OSError:
+        return False
 
 
 def _wav_seconds(path: Path) -> float:

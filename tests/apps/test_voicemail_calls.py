@@ -332,6 +332,34 @@ def test_message_survives_a_kill_mid_recording(tmp_path):
         assert msg.caller_number == "201"
 
 
+def test_a_message_killed_in_its_first_second_is_not_a_new_message(tmp_path):
+    """Issue 9 item 8: a crash in the first second left a 0-second "new message" (and its
+    message-waiting lamp) for good. At start such leftovers are removed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    early = CRASH_CHILD.replace("pbx.run(3.5)", "pbx.run(0.3)")
+    child = subprocess.Popen([sys.executable, "-c", early, str(tmp_path)], cwd=root,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "RECORDING"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    new = tmp_path / "voicemail" / "202" / "new"
+    assert list(new.glob("*.wav")) and list(new.glob("*.json"))      # what the crash left behind
+    with Pbx(country="US", seed=3, data_dir=tmp_path) as again:
+        again.run(4)
+        svc = service_of(again.engine)
+        assert svc.counts["202"] == (0, 0)
+        assert svc.store.messages("202", "new") == []
+        assert again.phone("202").message_waiting is not True
+    assert not list(new.glob("*.wav")) and not list(new.glob("*.json"))
+
+
 def test_caller_hears_the_default_greeting_then_the_beep(pbx):
     phone = lift_and_dial(pbx, "201", "202")
     wait_mode(pbx, "201", "greeting", 10)

@@ -20,6 +20,8 @@ from firmware.mailer import Mail, Mailer, MailError, build_message
 
 HOSTILE_NUMBER = "$(reboot)`id`\r\nBcc: victim@example.com"
 HOSTILE_NAME = "Evil\r\nSubject: pwned\r\n\r\n" + "B" * 1024
+# An RFC 2047 encoded word whose decoded text is a line break and a Bcc header (issue 9 item 3).
+ENCODED_BCC = "=?a?q?=0ABcc:thief@evil.example?="
 USER, PASSWORD = "pbx", "mail-secret-9"
 
 
@@ -80,7 +82,7 @@ def test_voicemail_is_mailed_with_the_recording_and_safe_headers(tmp_path):
             pbx.config.set_inbound_route("fxo1", "voicemail:202")
             pbx.run(0.2)
             svc = service_of(pbx.engine)
-            pbx.engine.on_caller_id(pbx.engine.channels["fxo1"], HOSTILE_NUMBER, HOSTILE_NAME)
+            pbx.engine.on_caller_id(pbx.engine.channels["fxo1"], HOSTILE_NUMBER, ENCODED_BCC)
             r = pbx.co.remote("5550123")
             r.call(pbx.co.line_number(1))
             pbx.run_until(lambda: svc.writer.flush(10) and
@@ -181,3 +183,19 @@ def test_subject_from_caller_id_is_one_bounded_line():
     assert [ln for ln in lines if ln.lower().startswith(b"subject:")][0].startswith(b"Subject: Evil Subject: pwned")
     assert sum(ln.lower().startswith(b"subject:") for ln in lines) == 1
     assert len(str(msg["Subject"])) <= 200
+
+
+@pytest.mark.parametrize("subject", [
+    ENCODED_BCC,
+    "Voicemail from " + ENCODED_BCC,
+    "=?utf-8?q?=3D=3Fa=3Fq=3F=3D0ABcc:thief@evil.example=3F=3D?=",     # an encoded word inside one
+    "=?utf-8?b?DQpCY2M6IHRoaWVmQGV2aWwuZXhhbXBsZQ==?=",                # base64: CR LF Bcc
+])
+def test_encoded_words_in_caller_id_never_become_headers(subject):
+    msg = build_message(Mail(to="a@b.com", subject=subject, body="b", from_name=subject), "pbx@example.com")
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert parsed["Bcc"] is None and parsed["Cc"] is None
+    assert sorted(parsed.keys()) == sorted(["From", "To", "Subject", "Date", "Message-ID", "Content-Type",
+                                            "Content-Transfer-Encoding", "MIME-Version"])
+    assert parsed["To"] == "a@b.com" and parsed["From"].addresses[0].addr_spec == "pbx@example.com"
+    assert "\n" not in str(parsed["Subject"]) and "thief@evil.example" in str(parsed["Subject"])

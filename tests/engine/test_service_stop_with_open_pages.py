@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from firmware.firstboot import read_code
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Quiet-Harbour-Lantern-8"
 
@@ -42,7 +44,7 @@ def test_sigterm_with_an_open_event_stream_stops_at_once_without_a_traceback(tmp
                 time.sleep(0.1)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         r = client.post("/setup", data={"username": "owner", "password": PASSWORD, "confirm": PASSWORD,
-                                        "csrf_token": token})
+                                        "setup_code": read_code(tmp_path), "csrf_token": token})
         assert r.status_code == 303
         opened = threading.Event()
         ended = threading.Event()

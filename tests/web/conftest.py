@@ -83,9 +83,16 @@ def error_of(html: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def do_setup(client: TestClient, username: str = ADMIN, password: str = ADMIN_PASSWORD):
+def setup_code_of(client: TestClient) -> str:
+    """The first-boot setup code (printed on the console; read out on any phone)."""
+    from firmware.firstboot import read_code
+    return read_code(client.app.state.web.data_dir) or ""
+
+
+def do_setup(client: TestClient, username: str = ADMIN, password: str = ADMIN_PASSWORD, code: str | None = None):
     page = client.get("/setup")
     return client.post("/setup", data={"username": username, "password": password, "confirm": password,
+                                       "setup_code": setup_code_of(client) if code is None else code,
                                        "csrf_token": csrf_of(page.text)})
 
 

@@ -35,9 +35,19 @@ def serve(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-def create_admin(page, base: str, username: str, password: str) -> None:
-    """First boot in the browser: fill the setup form; the app then logs the owner in."""
+def setup_code(app: FastAPI) -> str:
+    """The first-boot setup code of this app's data directory (what the console prints)."""
+    from firmware.firstboot import read_code
+    code = read_code(app.state.web.data_dir)
+    assert code is not None, "the app made no setup code"
+    return code
+
+
+def create_admin(page, base: str, username: str, password: str, code: str) -> None:
+    """First boot in the browser: fill the setup form (with the setup code: `setup_code(app)`);
+    the app then logs the owner in."""
     page.goto(base + "/setup")
+    page.fill("input[name=setup_code]", code)
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.fill("input[name=confirm]", password)

@@ -7,7 +7,17 @@ from fastapi.testclient import TestClient
 
 from webui.sessions import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
 
-from .conftest import ADMIN, ADMIN_PASSWORD, WebEnv, csrf_of, do_setup, error_of, login, page_token
+from .conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    WebEnv,
+    csrf_of,
+    do_setup,
+    error_of,
+    login,
+    page_token,
+    setup_code_of,
+)
 
 
 def test_first_boot_every_page_goes_to_setup(client: TestClient) -> None:
@@ -45,6 +55,39 @@ def test_setup_creates_admin_then_is_gone(client: TestClient) -> None:
     assert login(again, "mallory", "Another-Long-Secret-9").status_code == 401
 
 
+def test_setup_needs_the_setup_code_from_the_box(env: WebEnv, caplog) -> None:
+    """Issue 9 item 7: whoever reaches /setup first must not become the administrator."""
+    import logging
+    import stat
+
+    from firmware.firstboot import SETUP_CODE_FEATURE, code_path, read_code
+    with caplog.at_level(logging.WARNING, logger="linebox.webui"):
+        client = env.client()
+    code = read_code(env.data_dir)
+    assert code and len(code) == 8 and code.isdigit()
+    assert stat.S_IMODE(code_path(env.data_dir).stat().st_mode) == 0o600
+    assert code in caplog.text and SETUP_CODE_FEATURE in caplog.text      # printed for the person at the box
+    assert SETUP_CODE_FEATURE in client.get("/setup").text                # the form says how to get it
+    for wrong in ("", "00000000" if code != "00000000" else "11111111", code[:-1]):
+        r = do_setup(client, code=wrong)
+        assert r.status_code == 400 and "setup code is wrong" in error_of(r.text)
+    assert client.get("/status").headers["location"] == "/setup"         # nothing created
+    r = do_setup(client, code=f" {code[:4]} {code[4:]} ")                   # spaces as read aloud are fine
+    assert r.status_code == 303
+    renewed = read_code(env.data_dir)
+    assert renewed and renewed != code                                    # single use
+
+
+def test_setup_code_guessing_is_throttled(env: WebEnv, client: TestClient) -> None:
+    from webui.login_limit import FREE_FAILURES
+    for i in range(FREE_FAILURES + 1):
+        assert do_setup(client, code=f"9999999{i}").status_code == 400
+    r = do_setup(client)                                  # even the right code waits now
+    assert r.status_code == 429 and r.headers["retry-after"] == "2"
+    env.clock.advance(2)
+    assert do_setup(client).status_code == 303
+
+
 def test_password_rules(client: TestClient) -> None:
     cases = {
         "short1!": "at least 10",
@@ -58,7 +101,7 @@ def test_password_rules(client: TestClient) -> None:
         assert reason in error_of(r.text), (password, error_of(r.text))
     page = client.get("/setup")
     r = client.post("/setup", data={"username": ADMIN, "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD + "x",
-                                    "csrf_token": csrf_of(page.text)})
+                                    "setup_code": setup_code_of(client), "csrf_token": csrf_of(page.text)})
     assert r.status_code == 400 and "do not match" in error_of(r.text)
     assert client.get("/status").headers["location"] == "/setup"   # still nothing created
 

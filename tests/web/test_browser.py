@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.firstboot import read_code
 from webui.app import create_app
 
 from .live_server import serve
@@ -115,6 +116,7 @@ def test_setup_login_extension_and_live_call(office: SimulatedOffice, browser_pa
         # ---- first boot: every page leads to setup; weak password refused, then the admin is created
         page.goto(base + "/history")
         expect(page).to_have_url(base + "/setup")
+        page.fill("input[name=setup_code]", read_code(web_dir) or "")
         page.fill("input[name=username]", ADMIN)
         page.fill("input[name=password]", "owner-owner-1")
         page.fill("input[name=confirm]", "owner-owner-1")

@@ -14,7 +14,7 @@ from firmware.apps.ivr_store import menu
 from firmware.harness import Pbx
 from webui.app import create_app
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 from .test_browser import ADMIN, PASSWORD, _shot, browser_page  # noqa: F401 (fixture)
 from .test_ivr_pages import wav_file
 
@@ -38,7 +38,7 @@ def test_upload_preview_then_build_a_menu(pbx: Pbx, browser_page, tmp_path: Path
     app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
                      clock=lambda: pbx.now)
     with serve(app) as base:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
         # ---- prompts: a non-audio file is refused, a WAV is converted and plays in the browser
         page.click("nav >> text=Prompts")
         bad = tmp_path / "notes.wav"

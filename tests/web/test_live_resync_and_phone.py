@@ -15,7 +15,7 @@ import pytest
 
 from webui.app import create_app
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def test_history_catches_up_on_calls_that_ended_while_the_stream_was_closed_and_
         with serve(app) as base, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            create_admin(page, base, ADMIN, PASSWORD)
+            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
             expect(page).to_have_url(base + "/status")
 
             # ---- 201 calls 202, 202 answers: the call is up when the history page opens

@@ -10,7 +10,7 @@ import pytest
 
 from webui.app import create_app
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def test_owner_restricts_an_extension_and_sees_the_denial(tmp_path: Path) -> Non
             page = browser.new_page(viewport={"width": 1360, "height": 900})
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            create_admin(page, base, ADMIN, PASSWORD)
+            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
             expect(page).to_have_url(base + "/status")
 
             # ---- 201 becomes internal-only

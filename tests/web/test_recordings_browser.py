@@ -15,7 +15,7 @@ from firmware.apps.recording import service_of
 from firmware.harness import Pbx
 from webui.app import create_app
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 from .test_browser import ADMIN, PASSWORD, _shot, browser_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,7 @@ def test_recordings_policy_listen_download_delete(pbx: Pbx, browser_page, tmp_pa
     app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
                      clock=lambda: pbx.now)
     with serve(app) as base:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
         page.click("nav >> text=Recordings")
         expect(page.locator("#recordings")).to_contain_text("No recordings")
         page.click("text=Recording settings")

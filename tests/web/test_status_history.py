@@ -10,6 +10,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from firmware.control import PortStatus
+from firmware.firstboot import read_code
 
 from .conftest import ADMIN, ADMIN_PASSWORD, EPOCH, WebEnv, error_of
 from .live_server import serve
@@ -52,7 +53,7 @@ def test_event_stream_sends_snapshot_then_updates(env: WebEnv) -> None:
         page = http.get("/setup").text
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         r = http.post("/setup", data={"username": ADMIN, "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD,
-                                      "csrf_token": token})
+                                      "setup_code": read_code(env.data_dir), "csrf_token": token})
         assert r.status_code == 303
         with http.stream("GET", "/api/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -150,7 +151,7 @@ def test_event_stream_ends_itself_so_shutdown_is_not_held(env: WebEnv, monkeypat
         page = http.get("/setup").text
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         http.post("/setup", data={"username": ADMIN, "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD,
-                                  "csrf_token": token})
+                                  "setup_code": read_code(env.data_dir), "csrf_token": token})
         with http.stream("GET", "/api/events") as stream:
             body = "".join(stream.iter_text())      # returns because the server closed the stream
     assert body.startswith("retry: 500") and "event: ports" in body
