@@ -494,7 +494,6 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
     """`linebox web`: the web UI as a client of the engine's socket (records and config read-only)."""
     if supervised:
         _exit_with_parent()
-    import uvicorn
 
     from webui.app import create_app
     from webui.engine_client import EngineClient
