@@ -142,8 +142,17 @@ def _tcp_port(text: str) -> int:
     return port
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("linebox")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandLine(prog="linebox", description="Linebox small-office PBX")
+    parser.add_argument("--version", action="version", version=f"linebox {_version()}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="start the PBX and its web UI")
     run.add_argument("--board", choices=["auto", "sim"], default="auto",
