@@ -24,3 +24,4 @@ class WebState:
     throttle: LoginThrottle
     templates: Jinja2Templates
     clock: Callable[[], float]
+    api: Any = None         # the engine API client (firmware.api.LocalClient or the socket client)
