@@ -140,7 +140,15 @@ def _lines_page(request: Request, *, status_code: int = 200, error: str | None =
                   error=error, editing=editing,
                   form=form or {"name": "", "port": "", "number": "", "enabled": True, "destination": ""},
                   fxo_ports=_known_ports(request, "fxo"), extensions=state.config.extensions(),
-                  flash=DONE_MESSAGES.get(done))
+                  flash=DONE_MESSAGES.get(done), **_destination_context(state.config))
+
+
+def _destination_context(cfg: Any) -> dict:
+    """The destination picker's choices and plain names for line routes (firmware.destinations)."""
+    from firmware.destinations import catalog, plain_name
+    groups = [{"label": k["label"], "kind": k["kind"], "items": [(t["value"], t["name"]) for t in k["targets"]]}
+              for k in catalog(cfg, "line")]
+    return {"choices": groups, "label": lambda d: plain_name(cfg, d)}
 
 
 @router.get("/lines")

@@ -43,18 +43,18 @@ def _field(form: Any, name: str, limit: int = 100) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def destination_choices(cfg: Any) -> list[dict]:
-    """Every destination the owner can pick: [{"label": kind label, "items": [(dest, text)]}]."""
-    store = _store()
-    out = []
-    for kind, spec in store.DESTINATIONS.items():
-        if not spec.needs_value:
-            items = [(f"{kind}:", spec.label)]
-        else:
-            items = [(f"{kind}:{value}", text) for value, text in spec.choices(cfg)]
-        if items:
-            out.append({"label": spec.label, "items": items})
-    return out
+def destination_choices(cfg: Any, purpose: str = "ivr") -> list[dict]:
+    """Every destination the owner can pick, with plain names (firmware.destinations):
+    [{"label": kind label, "kind": kind, "items": [(dest, name)]}]."""
+    from firmware.destinations import catalog
+    return [{"label": k["label"], "kind": k["kind"], "items": [(t["value"], t["name"]) for t in k["targets"]]}
+            for k in catalog(cfg, purpose)]
+
+
+def _used_by(cfg: Any, kind: str) -> Any:
+    """For the delete question: what still sends calls to `kind:id`, in plain words."""
+    from firmware.destinations import used_by, used_by_text
+    return lambda item_id: used_by_text(used_by(cfg, f"{kind}:{item_id}"))
 
 
 def _prompt_choices(request: Request) -> list[str]:
@@ -99,7 +99,7 @@ def _ivr_page(request: Request, *, edit: str = "", status_code: int = 200, error
                   current=current, editing=edit if not typed else typed.get("original", ""), rows=rows,
                   choices=choices, known=known, option_keys=store.OPTION_KEYS, prompts=_prompt_choices(request),
                   languages=prompts.LANGUAGE_LABELS, label=lambda d: store.destination_label(cfg, d),
-                  error=error, flash=DONE.get(done))
+                  used_by=_used_by(cfg, "ivr"), error=error, flash=DONE.get(done))
 
 
 @router.get("/ivr")
@@ -149,7 +149,8 @@ def _tc_page(request: Request, *, edit: str = "", status_code: int = 200, error:
                   holidays=holidays, days=tc.DAY_NAMES, choices=choices,
                   editing=edit if not typed else typed.get("original", ""),
                   timezone=cfg.settings().get("timezone", "UTC"),
-                  label=lambda d: _store().destination_label(cfg, d), error=error, flash=DONE.get(done))
+                  label=lambda d: _store().destination_label(cfg, d), used_by=_used_by(cfg, "timecondition"),
+                  error=error, flash=DONE.get(done))
 
 
 def _condition_from_form(form: Any) -> dict:

@@ -75,7 +75,7 @@ def _field(form: Any, name: str, limit: int = 300) -> str:
 # --------------------------------------------------------------------------- the page
 
 def _page(request: Request, user: User, box: str | None, *, status_code: int = 200, error: str | None = None,
-          done: str = "") -> Response:
+          done: str = "", typed: dict | None = None) -> Response:
     _, store_mod = _vm()
     boxes = _boxes_for(request, user)
     if box is None or box not in boxes:
@@ -88,7 +88,7 @@ def _page(request: Request, user: User, box: str | None, *, status_code: int = 2
     greetings = {k: store.greeting_path(box, k).exists() for k in store_mod.GREETINGS} if box else {}
     return render(request, "voicemail.html", status_code=status_code, title="Voicemail", box=box,
                   boxes=boxes, mailbox=mailbox, new=new, saved=saved, greetings=greetings,
-                  error=error, flash=DONE.get(done),
+                  error=error, flash=DONE.get(done), typed=typed,
                   upload_hint=CONVERTED_HINT if upload_converter() is not None else UPLOAD_HINT,
                   is_admin=user.role == "admin")
 
@@ -231,11 +231,15 @@ async def mailbox_save(request: Request, box: str, user: AnyUser) -> Response:
     if user.role == "admin":
         changes["enabled"] = form.get("enabled") in ("on", "true", "1")
     config = web(request).config
+    mailbox = store_mod.mailbox_config(config, box)
     try:
         await run_in_threadpool(lambda: store_mod.save_mailbox(config, box, **changes))
     except _config_error() as exc:
         message = str(exc)
-        return await run_in_threadpool(lambda: _page(request, user, box, status_code=400, error=message))
+        typed = {"email": changes["email"],
+                 "enabled": changes.get("enabled", (mailbox or {}).get("enabled"))}    # what was typed stays
+        return await run_in_threadpool(lambda: _page(request, user, box, status_code=400, error=message,
+                                                     typed=typed))
     if pin:
         voicemail, _ = _vm()
         web(request).control.call(lambda eng: (svc := voicemail.service_of(eng)) and svc.unlock(box))
