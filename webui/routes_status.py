@@ -60,7 +60,17 @@ async def status_page(request: Request, user: MonitorUser) -> Response:
     # Config fell back to its backup (or defaults) at start-up: the owner must know.
     recovery = getattr(state.config, "recovery", None) if user.role == "admin" else None
     return render(request, "status.html", title="Live status", recovery=recovery,
+                  offer_wizard=user.role == "admin" and await _wizard_open(request),
                   status=_status_payload(state, user, state.control.snapshot()))
+
+
+async def _wizard_open(request: Request) -> bool:
+    """The setup wizard is offered until it is finished or skipped (engine API setup.state)."""
+    from .engine_calls import EngineRefused, engine_call
+    try:
+        return not (await engine_call(request, "setup.done"))["done"]
+    except EngineRefused:
+        return False
 
 
 @router.get("/me")
