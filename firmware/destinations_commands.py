@@ -24,3 +24,12 @@ def destinations_names(ctx: ApiContext, destinations: list[str]) -> dict:
 def destinations_used_by(ctx: ApiContext, destination: str) -> dict:
     """Menus, time conditions and lines that still send calls to `destination`."""
     return {"destination": destination, "used_by": used_by(ctx.config, destination[:200])}
+
+
+@command("destinations.party_names")
+def destinations_party_names(ctx: ApiContext) -> dict:
+    """Names for call history: line ports ("fxo1" -> "Line 1") and extensions ("201" -> "201 Alice")."""
+    cfg = ctx.config
+    names = {ln["port"]: ln.get("name") or ln["port"] for ln in cfg.lines()}
+    names.update({e["number"]: f"{e['number']} {e.get('name', '')}".strip() for e in cfg.extensions()})
+    return names
