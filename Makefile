@@ -1,21 +1,26 @@
-# The two commands a new user needs (see README):
-#   make run    install what Linebox needs, then run it (simulated board when no HAT)
-#   make test   install what the tests need, then run the whole suite
+# The two commands a new user needs (see README; on a bare Debian without make, ./linebox.sh
+# installs make and calls these):
+#   make run [PORT=8080] [DATA=data]   install what Linebox needs, then run it (simulated board when no HAT)
+#   make test [PYTEST_ARGS=...]        install what the tests need, then run the whole suite
 VENV   ?= .venv
 DATA   ?= data
+PORT   ?= 8080
+PYTEST_ARGS ?= tests
+# Python dependencies are pinned: every install takes the versions the suite was run with.
+PIP_PINS := -c constraints.txt
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev \
             espeak-ng sox libsox-fmt-mp3 alsa-utils
-APT_TEST := chromium libclang-rt-14-dev
+APT_TEST := chromium
 
 .PHONY: run test bench lint system-deps system-deps-test clean
 
 run: $(VENV)/.installed
-	$(VENV)/bin/linebox run --data $(DATA)
+	$(VENV)/bin/linebox run --data $(DATA) --port $(PORT)
 
 test: $(VENV)/.installed-test
-	@$(PY) -m pytest tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: $(VENV)/.installed-test
 	$(PY) -m bench
@@ -34,14 +39,15 @@ system-deps-test: system-deps
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-$(VENV)/.installed: setup.py | system-deps
+$(VENV)/.installed: setup.py constraints.txt | system-deps
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel cffi
-	$(PY) -m pip install -q -e '.[hw]'
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PIP_PINS) --upgrade setuptools wheel cffi
+	$(PY) -m pip install -q $(PIP_PINS) -e '.[hw]'
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed | system-deps-test
-	$(PY) -m pip install -q -e '.[hw,test]'
+	$(PY) -m pip install -q $(PIP_PINS) -e '.[hw,test]'
 	@touch $@
 
 clean:

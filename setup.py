@@ -23,6 +23,7 @@ setup(
         "cffi>=1.15",
         "numpy>=1.24",
         "fastapi>=0.110",
+        "pydantic>=2.5",
         "uvicorn>=0.27",
         "jinja2>=3.1",
         "python-multipart>=0.0.9",
@@ -34,7 +35,7 @@ setup(
         # Hardware access: only meaningful on the Pi, but installable anywhere so
         # the drivers are exercised against emulators and ALSA's file/null PCMs.
         "hw": ["spidev>=3.6", "pyalsaaudio>=0.10", "gpiod>=2.1"],
-        "test": ["pytest>=8", "httpx>=0.27", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4", "import-linter>=2.0",
+        "test": ["pytest>=8", "httpx>=0.27", "httpx2>=2.16", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4", "import-linter>=2.0",
                  "schemathesis"],
     },
     entry_points={"console_scripts": ["linebox=firmware.cli:console_main"]},

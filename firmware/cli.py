@@ -171,10 +171,17 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", choices=["auto", "off"], default="auto",
                    help="auto: SCHED_FIFO media thread, locked memory, frozen GC where permitted")
     p.add_argument("--api-group", help="group that may use the engine API socket (default: owner only)")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("linebox")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandLine(prog="linebox", description="Linebox small-office PBX")
+    parser.add_argument("--version", action="version", version=f"linebox {_version()}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="start the PBX and its web UI")
     run.add_argument("--board", choices=["auto", "sim"], default="auto",

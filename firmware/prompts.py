@@ -517,6 +517,11 @@ class PromptLibrary:
             return
         try:
             samples = load_prompt(key[0], key[1], self.root)
+        except FileNotFoundError:
+            # Not spoken yet (first start) or not uploaded: one summary line in load_now, not one each.
+            log.debug("prompt %s (%s) has no file yet", key[0], key[1])
+            self._missing.add(key)
+            return
         except (KeyError, OSError, ValueError) as exc:
             log.info("prompt %s (%s) not available: %s", key[0], key[1], exc)
             self._missing.add(key)
@@ -525,8 +530,13 @@ class PromptLibrary:
         self._missing.discard(key)
 
     def load_now(self, refs: Iterable[tuple[str, str]]) -> None:
+        missing = 0
         for key in refs:
             self._read(key)
+            missing += key in self._missing
+        if missing:
+            log.info("%d voice prompts have no sound file yet; on a first start they are being spoken "
+                     "in the background and are used as soon as they are ready", missing)
 
     def forget(self, ref: str) -> None:
         for key in [k for k in self._cache if k[0] == ref]:

@@ -235,6 +235,9 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     from . import routes_metrics
     app.include_router(routes_metrics.router)
     routes_metrics.ensure_token(data_dir)
+    from . import routes_calls, routes_welcome
+    app.include_router(routes_calls.router)
+    app.include_router(routes_welcome.router)
     if sim_token:
         _mount_sim_api(app, sim_token)
     app.add_middleware(HttpGuard, max_body=max_body)

@@ -126,7 +126,18 @@ async def _lines_page(request: Request, *, status_code: int = 200, error: str | 
                   error=error, editing=editing,
                   form=form or {"name": "", "port": "", "number": "", "enabled": True, "destination": ""},
                   fxo_ports=_known_ports(request, "fxo"), extensions=await call(request, "config.extensions"),
-                  flash=DONE_MESSAGES.get(done))
+                  flash=DONE_MESSAGES.get(done), **await _destination_context(request, lines, form))
+
+
+async def _destination_context(request: Request, lines: list[dict], form: dict | None) -> dict:
+    """The destination picker's choices and plain names for line routes (engine: destinations.*)."""
+    kinds = (await call(request, "destinations.list", purpose="line"))["kinds"]
+    groups = [{"label": k["label"], "kind": k["kind"], "items": [(t["value"], t["name"]) for t in k["targets"]]}
+              for k in kinds]
+    wanted = sorted({ln["destination"] for ln in lines if ln.get("destination")}
+                    | ({form["destination"]} if form and form.get("destination") else set()))
+    names = await call(request, "destinations.names", destinations=wanted) if wanted else {}
+    return {"choices": groups, "label": lambda d: names.get(d, d)}
 
 
 @router.get("/lines")

@@ -82,7 +82,17 @@ async def history_page(request: Request, user: MonitorUser, q: str = "", disposi
     rows, has_next = await _search(request, args)
     filtered = any(form.values()) or args["page"] > 1
     return render(request, "history.html", title="Call history", rows=rows, form=form, error=None,
-                  page=args["page"], has_next=has_next, dispositions=DISPOSITIONS, filtered=filtered)
+                  page=args["page"], has_next=has_next, dispositions=DISPOSITIONS, filtered=filtered,
+                  names=await _party_names(request))
+
+
+async def _party_names(request: Request) -> dict:
+    """Lines and extensions by name, not raw ids (engine API destinations.party_names)."""
+    from .engine_calls import EngineRefused, engine_call
+    try:
+        return await engine_call(request, "destinations.party_names")
+    except EngineRefused:
+        return {}
 
 
 @router.get("/api/history")

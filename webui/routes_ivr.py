@@ -74,8 +74,8 @@ async def _ivr_page(request: Request, *, edit: str = "", status_code: int = 200,
     return render(request, "ivr.html", status_code=status_code, title="Auto attendant (IVR)", menus=data["menus"],
                   current=current, editing=edit if not typed else typed.get("original", ""), rows=rows,
                   choices=choices, known=known, option_keys=data["option_keys"], prompts=data["prompts"],
-                  languages=data["languages"], label=lambda d: destination_label(kinds, d),
-                  error=error, flash=DONE.get(done))
+                  languages=data["languages"], label=lambda d: data["names"].get(d) or destination_label(kinds, d),
+                  used_by=lambda i: data["used_by"].get(i, ""), error=error, flash=DONE.get(done))
 
 
 @router.get("/ivr")
@@ -123,7 +123,8 @@ async def _tc_page(request: Request, *, edit: str = "", status_code: int = 200, 
                   holidays=holidays, days=data["day_names"], choices=choices,
                   editing=edit if not typed else typed.get("original", ""),
                   timezone=data["timezone"],
-                  label=lambda d: destination_label(kinds, d), error=error, flash=DONE.get(done))
+                  label=lambda d: data["names"].get(d) or destination_label(kinds, d),
+                  used_by=lambda i: data["used_by"].get(i, ""), error=error, flash=DONE.get(done))
 
 
 def _condition_from_form(form: Any) -> dict:

@@ -87,7 +87,8 @@ async def status_page(request: Request, user: MonitorUser) -> Response:
     alarms = await _alarms(state) if user.role == "admin" else []
     health = await engine_health(state) if user.role == "admin" else None
     return render(request, "status.html", title="Live status", alarms=alarms, engine_up=engine_up(state),
-                  health=health, status=_status_payload(state, user, state.api.snapshot()))
+                  health=health, offer_wizard=user.role == "admin" and await _wizard_open(request),
+                  status=_status_payload(state, user, state.api.snapshot()))
 
 
 async def _alarms(state: WebState) -> list[str]:
@@ -97,6 +98,15 @@ async def _alarms(state: WebState) -> list[str]:
     except Exception as exc:           # the status page must open even when the engine cannot answer
         messages.append(f"The engine did not answer about its health ({type(exc).__name__}); see the log.")
     return messages
+
+
+async def _wizard_open(request: Request) -> bool:
+    """The setup wizard is offered until it is finished or skipped (engine API setup.state)."""
+    from .engine_calls import EngineRefused, engine_call
+    try:
+        return not (await engine_call(request, "setup.done"))["done"]
+    except EngineRefused:
+        return False
 
 
 @router.get("/me")

@@ -53,7 +53,7 @@ def _field(form: Any, name: str, limit: int = 300) -> str:
 # --------------------------------------------------------------------------- the page
 
 async def _page(request: Request, user: User, box: str | None, *, status_code: int = 200,
-                error: str | None = None, done: str = "") -> Response:
+                error: str | None = None, done: str = "", typed: dict | None = None) -> Response:
     boxes = await _boxes_for(request, user)
     if box is None or box not in boxes:
         box = boxes[0] if boxes else None
@@ -61,7 +61,7 @@ async def _page(request: Request, user: User, box: str | None, *, status_code: i
     return render(request, "voicemail.html", status_code=status_code, title="Voicemail", box=box,
                   boxes=boxes, mailbox=shown["mailbox"] if shown else None,
                   new=shown["new"] if shown else [], saved=shown["saved"] if shown else [],
-                  greetings=shown["greetings"] if shown else {}, error=error, flash=DONE.get(done),
+                  greetings=shown["greetings"] if shown else {}, error=error, flash=DONE.get(done), typed=typed,
                   upload_hint=CONVERTED_HINT if shown and shown["converts_uploads"] else UPLOAD_HINT,
                   is_admin=user.role == "admin")
 
@@ -163,7 +163,11 @@ async def mailbox_save(request: Request, box: str, user: AnyUser) -> Response:
         changes["enabled"] = form.get("enabled") in ("on", "true", "1")
     _, error = await attempt(request, "voicemail.save_mailbox", box=box, **changes)
     if error:
-        return await _page(request, user, box, status_code=400, error=error)
+        typed = {"email": changes["email"], "enabled": changes.get("enabled")}     # what was typed stays
+        if "enabled" not in changes:
+            shown = await call(request, "voicemail.mailbox", box=box)
+            typed["enabled"] = (shown.get("mailbox") or {}).get("enabled")
+        return await _page(request, user, box, status_code=400, error=error, typed=typed)
     return _back(box, "mailbox")
 
 

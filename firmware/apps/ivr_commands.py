@@ -14,17 +14,24 @@ from ..api_refusals import refusals
 from . import ivr_store, timeconditions
 
 
-def _choices(cfg: Any) -> list[dict]:
-    """Every destination the owner can pick: [{"kind", "label", "items": [[dest, text]]}]."""
-    out = []
-    for kind, spec in ivr_store.DESTINATIONS.items():
-        if not spec.needs_value:
-            items = [[f"{kind}:", spec.label]]
-        else:
-            items = [[f"{kind}:{value}", text] for value, text in spec.choices(cfg)]
-        if items:
-            out.append({"kind": kind, "label": spec.label, "items": items})
-    return out
+def _choices(cfg: Any, purpose: str = "ivr") -> list[dict]:
+    """Every destination the owner can pick, with plain names (firmware.destinations):
+    [{"kind", "label", "items": [[dest, name]]}]."""
+    from ..destinations import catalog
+    return [{"kind": k["kind"], "label": k["label"], "items": [[t["value"], t["name"]] for t in k["targets"]]}
+            for k in catalog(cfg, purpose)]
+
+
+def _names(cfg: Any, dests: set[str]) -> dict[str, str]:
+    """Plain names of the destinations a page shows ("ivr:main" -> "Menu: Main menu (main)")."""
+    from ..destinations import plain_name
+    return {d: plain_name(cfg, d) for d in sorted(dests) if d}
+
+
+def _used_by(cfg: Any, kind: str, ids: list[str]) -> dict[str, str]:
+    """For the delete question: what still sends calls to `kind:id`, in plain words."""
+    from ..destinations import used_by, used_by_text
+    return {i: used_by_text(used_by(cfg, f"{kind}:{i}")) for i in ids}
 
 
 def _kind_labels() -> dict[str, str]:
@@ -46,7 +53,13 @@ def page(ctx: ApiContext, menu: str = "") -> dict:
     cfg = ctx.config
     root = prompts.prompts_root(cfg)
     refs = [p["ref"] for p in prompts.list_prompts(root)] if root is not None else []
-    return {"menus": ivr_store.menus(cfg), "menu": ivr_store.menu(cfg, menu[:40]) if menu else None,
+    menus = ivr_store.menus(cfg)
+    shown = ivr_store.menu(cfg, menu[:40]) if menu else None
+    dests = {m.get("fallback", "") for m in menus} | {d for m in menus for d in (m.get("options") or {}).values()}
+    if shown:
+        dests |= {shown.get("fallback", "")} | set((shown.get("options") or {}).values())
+    return {"menus": menus, "menu": shown, "names": _names(cfg, dests),
+            "used_by": _used_by(cfg, "ivr", [m["id"] for m in menus]),
             "choices": _choices(cfg), "kind_labels": _kind_labels(), "option_keys": ivr_store.OPTION_KEYS,
             "prompts": [r for r in refs if r.startswith(("ivr/", "custom/"))],
             "languages": dict(prompts.LANGUAGE_LABELS)}
@@ -75,9 +88,12 @@ def tc_page(ctx: ApiContext, condition: str = "") -> dict:
     """The time-conditions page's data: {"conditions": [...], "condition": the one asked for or
     null, "choices", "kind_labels" (as ivr.destinations), "day_names", "timezone"}."""
     cfg = ctx.config
-    return {"conditions": timeconditions.conditions(cfg),
-            "condition": timeconditions.condition(cfg, condition[:40]) if condition else None,
-            "choices": _choices(cfg), "kind_labels": _kind_labels(),
+    items = timeconditions.conditions(cfg)
+    shown = timeconditions.condition(cfg, condition[:40]) if condition else None
+    dests = {c.get(k, "") for c in items + ([shown] if shown else []) for k in ("open", "closed")}
+    return {"conditions": items, "condition": shown, "names": _names(cfg, dests),
+            "used_by": _used_by(cfg, "timecondition", [c["id"] for c in items]),
+            "choices": _choices(cfg, "timecondition"), "kind_labels": _kind_labels(),
             "day_names": list(timeconditions.DAY_NAMES),
             "timezone": cfg.settings().get("timezone", "UTC")}
 

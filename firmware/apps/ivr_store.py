@@ -169,11 +169,9 @@ def destination_problem(cfg: Any, dest: Any) -> str | None:
 
 
 def destination_label(cfg: Any, dest: str) -> str:
-    kind, _, value = dest.partition(":")
-    spec = DESTINATIONS.get(kind)
-    if spec is None:
-        return dest
-    return f"{spec.label}: {value}" if value else spec.label
+    """The plain name the owner sees ("Ring 202 Reception", "Menu: Main menu (main)")."""
+    from ..destinations import plain_name
+    return plain_name(cfg, dest)
 
 
 # ---- menus -------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_setup_login_extension_and_live_call(office: SimulatedOffice, browser_pa
         expect(row).to_have_count(1)
         expect(row).to_contain_text("Answered")
         expect(row.locator("td").nth(1)).to_contain_text("201")
-        expect(row.locator("td").nth(2)).to_have_text("202")
+        expect(row.locator("td").nth(2)).to_have_text("202 Extension 202")     # the name, not just the number
         _shot(page, "history")
 
         # ---- an agent sees only their own phone

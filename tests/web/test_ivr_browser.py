@@ -67,10 +67,14 @@ def test_upload_preview_then_build_a_menu(pbx: Pbx, browser_page, tmp_path: Path
         expect(page.locator("#greeting-preview")).to_have_attribute("src", "/prompts/audio/custom/hello.wav?lang=en")
         rows = page.locator("tr.option-row")
         rows.nth(0).locator("select[name=opt_key]").select_option("1")
-        rows.nth(0).locator("select[name=opt_dest]").select_option("extension:202")
+        # the destination picker: kind first, then the target, by plain names
+        rows.nth(0).locator("select.dest-kind").select_option(label="Extension")
+        rows.nth(0).locator("select[name=opt_dest]").select_option(label="Ring 202 Extension 202")
         page.click("#add-option")
         expect(rows).to_have_count(2)
         rows.nth(1).locator("select[name=opt_key]").select_option("2")
+        expect(rows.nth(1).locator("select.dest-kind")).to_have_value("")       # a new row starts empty
+        rows.nth(1).locator("select.dest-kind").select_option(label="Directory")
         rows.nth(1).locator("select[name=opt_dest]").select_option("directory:name")
         page.click("#add-option")
         rows.nth(2).locator(".remove-option").click()        # added by mistake: removed again
@@ -78,8 +82,11 @@ def test_upload_preview_then_build_a_menu(pbx: Pbx, browser_page, tmp_path: Path
         page.click("#menu-form button[type=submit]")
         expect(page.locator(".alert.ok")).to_have_text("Saved.")
         page.reload()
-        expect(page.locator("tr[data-menu=main]")).to_contain_text("1 → Extension: 202")
-        expect(page.locator("tr[data-menu=main]")).to_contain_text("2 → Directory: name")
+        expect(page.locator("tr[data-menu=main]")).to_contain_text("1 → Ring 202 Extension 202")
+        expect(page.locator("tr[data-menu=main]")).to_contain_text("2 → Directory: Dial by name")
+        # the saved option shows up in the picker under its kind
+        expect(rows.nth(0).locator("select.dest-kind")).to_have_value("extension")
+        expect(rows.nth(0).locator("select[name=opt_dest]")).to_have_value("extension:202")
         expect(page.locator("#greeting")).to_have_value("custom/hello")
         _shot(page, "ivr")
         assert menu(pbx.config, "main")["options"] == {"1": "extension:202", "2": "directory:name"}

@@ -97,10 +97,15 @@ def test_history_catches_up_on_calls_that_ended_while_the_stream_was_closed_and_
                 top = page.locator("main.content").bounding_box()["y"]
                 assert top < 200, f"{path}: the content starts {top:.0f} px down, below the navigation"
                 if path != "/account":                  # the account page has no nav link
+                    page.get_by_role("button", name="Menu", exact=True).click()     # the navigation folds behind it
                     link = page.locator(".nav-link.active").bounding_box()
                     assert link["x"] >= 0 and link["x"] + link["width"] <= widths[1], f"{path}: nav link off screen"
             page.goto(base + "/history")
-            result = page.locator("#history th", has_text="Result").bounding_box()
+            # a table on a phone is one card per row; the result is labelled and on screen
+            cell = page.locator('#history tbody tr[data-call-id] td[data-label="Result"]').first
+            from playwright.sync_api import expect as expect_
+            expect_(cell).to_contain_text("Answered")
+            result = cell.bounding_box()
             assert result["x"] + result["width"] <= 375, "the call's result is off screen on a phone"
             browser.close()
     finally:

@@ -96,3 +96,41 @@ def test_owner_restricts_an_extension_and_sees_the_denial(tmp_path: Path) -> Non
             browser.close()
     finally:
         pbx.close()
+
+
+def test_saving_one_row_warns_about_unsaved_edits_in_other_rows(tmp_path: Path) -> None:
+    """Issue 9, item 13: saving one extension's row reloaded the page and silently dropped edits
+    typed in another row. Now the other row is marked unsaved and the save asks first."""
+    from playwright.sync_api import expect
+
+    from .browser_kit import chromium_page, office_and_server
+    with office_and_server(tmp_path) as (office, base), chromium_page() as page:
+        create_admin(page, base, ADMIN, PASSWORD)
+        page.goto(base + "/permissions")
+        r201 = page.locator('#extension-classes tr[data-number="201"]')
+        r202 = page.locator('#extension-classes tr[data-number="202"]')
+        r201.locator("select[name=class]").select_option("internal")
+        r202.locator("input[name=max_minutes]").fill("15")
+        expect(r202.locator(".unsaved-note")).to_have_text("unsaved")
+        expect(r201.locator(".unsaved-note")).to_have_text("unsaved")
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        r201.locator("button[type=submit]").click()
+        expect(r202.locator("input[name=max_minutes]")).to_have_value("15")     # nothing was sent
+        assert asked and "202" in asked[0] and "will be lost" in asked[0], asked
+        # saving 202 itself (201 still unsaved): asked again, accepted, 202 is saved
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        r202.locator("button[type=submit]").click()
+        expect(page.locator(".alert.ok")).to_have_text("Saved.")
+        assert "201" in asked[-1]
+        expect(page.locator('#extension-classes tr[data-number="202"] input[name=max_minutes]')).to_have_value("15")
+        expect(page.locator('#extension-classes tr[data-number="201"] .unsaved-note')).to_have_count(0)
+        # 201's edit was never sent (the owner chose to drop it, having been told)
+        expect(page.locator('#extension-classes tr[data-number="201"] select[name=class]')).not_to_have_value("internal")
+        # an edit taken back is not "unsaved"
+        r203 = page.locator('#extension-classes tr[data-number="203"]')
+        r203.locator("input[name=calls_per_hour]").fill("5")
+        expect(r203.locator(".unsaved-note")).to_have_count(1)
+        r203.locator("input[name=calls_per_hour]").fill("")
+        expect(r203.locator(".unsaved-note")).to_have_count(0)
+        assert not page.console_errors, page.console_errors

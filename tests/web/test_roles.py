@@ -46,7 +46,7 @@ def test_agent_sees_only_own_phone(env: WebEnv, admin: TestClient) -> None:
     assert [p["port"] for p in ports] == ["fxs2"]
     page = agent.get("/me")
     assert page.status_code == 200 and 'data-port="fxs2"' in page.text and 'data-port="fxs1"' not in page.text
-    nav = page.text.split("<nav>")[1].split("</nav>")[0]
+    nav = page.text.split('<nav id="site-nav" aria-label="Main">')[1].split("</nav>")[0]
     assert "/me" in nav and "/extensions" not in nav and "/status" not in nav
 
 

@@ -155,3 +155,16 @@ def test_event_stream_ends_itself_so_shutdown_is_not_held(env: WebEnv, monkeypat
         with http.stream("GET", "/api/events") as stream:
             body = "".join(stream.iter_text())      # returns because the server closed the stream
     assert body.startswith("retry: 500") and "event: ports" in body
+
+
+def test_history_shows_line_and_extension_names_not_raw_ids(env: WebEnv, admin: TestClient) -> None:
+    """Issue 9, item 10: "fxo1" and "201" mean nothing to the owner."""
+    env.config.seed_defaults(["fxs1", "fxs2"], ["fxo1"])
+    env.config.save_extension({"name": "Reception"}, original_number="201")
+    env.config.save_line({"port": "fxo1", "name": "Shop line"}, original_port="fxo1")
+    env.records.call_started("n1", start=EPOCH, src="5550100", dst="201", direction="inbound", line="fxo1")
+    env.records.flush()
+    page = admin.get("/history").text
+    row = page.split('data-call-id="n1"')[1].split("</tr>")[0]
+    assert "<td>201 Reception</td>" in row and "<td>Shop line</td>" in row
+    assert '"fxo1": "Shop line"' in page          # the live rows (history.js) use the same names

@@ -175,3 +175,14 @@ def test_greeting_removed_from_the_web(office, admin):
 
 def csrf_of_page(client) -> str:
     return page_token(client, "/voicemail?box=202")
+
+
+def test_a_refused_pin_keeps_the_tick_and_the_email_typed(office, admin):
+    """Issue 9, item 11: the form came back with "Voicemail on" unticked and the e-mail empty."""
+    token = page_token(admin, "/voicemail?box=202")
+    r = admin.post("/voicemail/202/mailbox", data={"csrf_token": token, "pin": "1234", "enabled": "on",
+                                                   "email": "ann@example.com"})
+    assert r.status_code == 400 and "PIN" in error_of(r.text)
+    assert 'name="email" type="email" value="ann@example.com"' in r.text
+    assert '<input type="checkbox" name="enabled" checked>' in r.text
+    assert mailbox_config(office.config, "202")["enabled"] is False        # still nothing saved

@@ -75,11 +75,45 @@
     }
   }
 
-  // On a phone the navigation is one scrolling row: bring the current page's link into view.
-  const active = document.querySelector(".sidebar .nav-link.active");
-  const nav = active && active.parentElement;
-  if (nav && nav.scrollWidth > nav.clientWidth) {
-    nav.scrollLeft = active.offsetLeft - (nav.clientWidth - active.offsetWidth) / 2;
+  // On a phone the navigation folds behind the Menu button.
+  const menuButton = document.querySelector(".menu-button");
+  const sidebar = document.querySelector(".sidebar");
+  if (menuButton && sidebar) {
+    const setOpen = (open) => {
+      sidebar.classList.toggle("nav-open", open);
+      menuButton.setAttribute("aria-expanded", String(open));
+    };
+    menuButton.addEventListener("click", () => {
+      const open = menuButton.getAttribute("aria-expanded") !== "true";
+      setOpen(open);
+      if (open) {
+        const current = sidebar.querySelector('.nav-link[aria-current="page"]') || sidebar.querySelector(".nav-link");
+        if (current) current.focus();
+      }
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menuButton.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        menuButton.focus();
+      }
+    });
+  }
+
+  // Tables on a phone show one card per row: every cell carries its column's name.
+  // Rows that scripts add later (history, live calls) are labelled as they arrive.
+  function labelCells(table) {
+    const head = table.tHead && table.tHead.rows[0];
+    if (!head || !table.tBodies[0]) return;
+    const names = [...head.cells].map((c) => c.textContent.trim());
+    for (const row of table.tBodies[0].rows) {
+      for (const cell of row.cells) {
+        if (cell.colSpan === 1 && cell.dataset.label === undefined) cell.dataset.label = names[cell.cellIndex] || "";
+      }
+    }
+  }
+  for (const table of document.querySelectorAll("table.data")) {
+    labelCells(table);
+    if (table.tBodies[0]) new MutationObserver(() => labelCells(table)).observe(table.tBodies[0], { childList: true });
   }
 
   window.linebox = { csrfToken, send, formatDuration, formatTime, openEvents };

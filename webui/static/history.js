@@ -78,7 +78,10 @@
       number.textContent = ` (${r.caller_id_number})`;
       from.append(number);
     }
-    row.append(cell(when(r.start)), from, cell(r.dst), cell(r.direction), cell(r.line), result,
+    const namesEl = document.getElementById("history-names");
+    const names = namesEl ? JSON.parse(namesEl.textContent) : {};
+    const named = (id) => (id && Object.prototype.hasOwnProperty.call(names, id) ? names[id] : id);
+    row.append(cell(when(r.start)), from, cell(named(r.dst)), cell(r.direction), cell(named(r.line)), result,
       cell(talkTime(r)));
     for (const empty of body.querySelectorAll(".empty-row")) empty.remove();
     if (existing) existing.replaceWith(row); else body.prepend(row);
