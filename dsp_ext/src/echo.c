@@ -73,6 +73,58 @@
 #define QUIET_MS (DBM0_MS * 1e-4f)      /* -40 dBm0: "no signal" for the disabler's release */
 #define DBM0_PEAK 22826.36098786756      /* peak of a 0 dBm0 sine (levels.py) */
 #define REGULARISE (DBM0_MS * 1e-6f)    /* per tap: keeps the step sane on very quiet far signal */
+#define TONAL_GAIN 316.0f /* 25 dB order-4 prediction gain: one or two sinusoids, not speech */
+
+/* Flush-to-zero and denormals-are-zero for the duration of one echo_process
+ * call (restored on return, so the host process is not affected): a decaying
+ * state (weights of idle taps, filter memories in a speech pause) would
+ * otherwise reach the subnormal range, where each operation costs ~100 cycles
+ * on x86 and one 10 ms frame takes ~10x longer. */
+#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+#include <xmmintrin.h>
+static unsigned int fp_enter(void)
+{
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return csr;
+}
+static void fp_leave(unsigned int csr)
+{
+    _mm_setcsr(csr);
+}
+#elif defined(__aarch64__)
+static unsigned int fp_enter(void)
+{
+    unsigned long fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ul << 24))); /* FZ */
+    return (unsigned int)fpcr;
+}
+static void fp_leave(unsigned int fpcr)
+{
+    unsigned long v = fpcr;
+    __asm__ volatile("msr fpcr, %0" : : "r"(v));
+}
+#else
+static unsigned int fp_enter(void)
+{
+    return 0;
+}
+static void fp_leave(unsigned int x)
+{
+    (void)x;
+}
+#endif
+
+/* The tonal test's window (a Hann window, filled once by echo_init; every
+ * init writes the same values). */
+static float hann[ECHO_TONAL_N];
+
+static void make_hann(void)
+{
+    for (int i = 0; i < ECHO_TONAL_N; i++)
+        hann[i] = 0.5f - 0.5f * cosf(6.2831853f * ((float)i + 0.5f) / (float)ECHO_TONAL_N);
+}
 
 /* Decaying recursions (filters, leaks, level trackers) would otherwise end in
  * subnormal floats, which cost ~100 cycles per operation on x86 unless the
@@ -247,6 +299,7 @@ void echo_reset(echo_t *s)
         s->gain[j] = 1.0f;
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
+    s->win_min = s->floor_min[0] = s->floor_min[1] = s->floor_min[2] = 3.4e38f;
     faxtone_rx_init(&s->tone_rx[0], DBM0_PEAK);
     faxtone_rx_init(&s->tone_rx[1], DBM0_PEAK);
 }
@@ -256,6 +309,7 @@ int echo_init(echo_t *s, int taps, int flags)
     if (taps < 8 || taps > ECHO_MAX_TAPS)
         return -1;
     pick_tap_pass();
+    make_hann();
     s->taps = taps;
     s->flags = flags;
     echo_reset(s);
@@ -274,6 +328,79 @@ void echo_set_flags(echo_t *s, int flags)
 
 /* ---- per-block control --------------------------------------------------- */
 
+/* Order-4 linear prediction gain of the far signal over the last 20 ms
+ * (autocorrelation method: Hann window, Levinson-Durbin). One or two sinusoids
+ * (a call-progress tone, DTMF, a modem's carrier) are predicted to 30 dB and
+ * more; speech, pre-emphasised as the filter sees it, to about 15 dB at most. */
+static float prediction_gain(const echo_t *s)
+{
+    const float *win = hann;
+    float x[ECHO_TONAL_N];
+    for (int i = 0; i < ECHO_TONAL_N; i++)
+        x[i] = s->far_hist[(s->hist_pos + i) % ECHO_TONAL_N] * win[i];
+    float r[5];
+    for (int k = 0; k < 5; k++) {
+        float acc = 0.0f;
+        for (int i = k; i < ECHO_TONAL_N; i++)
+            acc += x[i] * x[i - k];
+        r[k] = acc;
+    }
+    if (r[0] < 0.375f * FAR_ACTIVE_MS * ECHO_TONAL_N) /* Hann: 0.375 of the power */
+        return 1.0f;
+    float a[5] = {1.0f, 0.0f, 0.0f, 0.0f, 0.0f}, err = r[0];
+    for (int i = 1; i <= 4; i++) {
+        float acc = r[i];
+        for (int j = 1; j < i; j++)
+            acc += a[j] * r[i - j];
+        float k = -acc / err;
+        if (k >= 1.0f || k <= -1.0f)
+            return 1e6f;
+        float tmp[5];
+        for (int j = 1; j < i; j++)
+            tmp[j] = a[j] + k * a[i - j];
+        for (int j = 1; j < i; j++)
+            a[j] = tmp[j];
+        a[i] = k;
+        err *= 1.0f - k * k;
+        if (err <= r[0] * 1e-6f)
+            return 1e6f;
+    }
+    return r[0] / err;
+}
+
+static void clear_filters(echo_t *s)
+{
+    memset(s->w_fg, 0, sizeof(s->w_fg));
+    memset(s->w_bg, 0, sizeof(s->w_bg));
+    for (int j = 0; j < ECHO_REGIONS; j++)
+        s->gain[j] = 1.0f;
+    s->pending = 0.0f;
+    s->converged = 0;
+    s->erle_db = 0.0f;
+    s->p_efg = s->p_ebg = s->p_near;
+    s->resets++;
+}
+
+/* The background (comfort-noise) level: the mean of the blocks in which
+ * neither side talks. "Nobody talks" = the far end has been quiet for a tail
+ * and the block is within 6 dB of the quietest blocks of the last 1-1.5 s
+ * (minimum statistics), so near-end speech never teaches it. */
+static void track_background(echo_t *s)
+{
+    const float level = s->acc_clean / ECHO_BLOCK;
+    s->win_min = fminf(s->win_min, level);
+    if (++s->win_n >= 100) { /* 0.5 s windows */
+        s->floor_min[2] = s->floor_min[1];
+        s->floor_min[1] = s->floor_min[0];
+        s->floor_min[0] = s->win_min;
+        s->win_min = 3.4e38f;
+        s->win_n = 0;
+    }
+    float floor = fminf(fminf(s->floor_min[0], s->floor_min[1]), fminf(s->floor_min[2], s->win_min));
+    if (s->far_hold == 0 && level <= 4.0f * floor)
+        s->noise_level = flush(s->noise_level + 0.05f * (level - s->noise_level));
+}
+
 static void end_block(echo_t *s)
 {
     const float a = 0.3f; /* smoothing: about 15 ms */
@@ -288,7 +415,20 @@ static void end_block(echo_t *s)
     else if (s->far_hold > 0)
         s->far_hold--;
 
-    if (far_active && !s->disabled) {
+    /* Tonal far signal: learning on it fits the echo path only at one or two
+     * frequencies (and whatever the near end adds, e.g. the exchange's dial
+     * tone under our DTMF), which is wrong everywhere else. Hold adaptation
+     * while the tail still holds any of it. */
+    /* only on a window full of signal: a syllable's faint edge is no tone */
+    s->pred_gain = far_active && s->acc_far > FAR_ACTIVE_MS * ECHO_BLOCK ? prediction_gain(s) : 1.0f;
+    s->far_tonal = s->hold_external || (far_active && s->pred_gain > TONAL_GAIN);
+    if (s->far_tonal)
+        s->tonal_hold = s->taps / ECHO_BLOCK + 2;
+    else if (s->tonal_hold > 0)
+        s->tonal_hold--;
+    const int learn = far_active && !s->disabled && s->tonal_hold == 0;
+
+    if (learn) {
         /* Background clearly better and actually cancelling: adopt it. Within
          * 200 ms of near-end speech, "better over the last 20 ms" is weak
          * evidence (the talker may have bent the background in ways the current
@@ -330,22 +470,32 @@ static void end_block(echo_t *s)
         s->better_run = s->worse_run = 0;
         s->double_talk = 0;
     }
+    /* Divergence: the output filter adds more than it removes (the output is
+     * 3 dB louder than the input) for 100 ms. Near-end speech cannot do that.
+     * Take the background if it cancels, else start from nothing. */
+    if (far_active && !s->disabled && s->p_efg > 2.0f * s->p_near && s->p_near > FAR_ACTIVE_MS * ECHO_BLOCK) {
+        if (++s->diverge_run >= 20) {
+            if (s->p_ebg < 0.5f * s->p_near) {
+                memcpy(s->w_fg, s->w_bg, sizeof(float) * (size_t)s->taps);
+                s->p_efg = s->p_ebg;
+            } else {
+                clear_filters(s);
+            }
+            s->diverge_run = 0;
+        }
+    } else {
+        s->diverge_run = 0;
+    }
     /* The leak scales with the background's relative error: strong while it is
      * still converging (when the idle taps soak up adaptation noise), fading
      * to nothing once it cancels well, so that a genuine weak second
      * reflection is still learned. */
     float leak = 1.0f;
-    if (far_active && !s->disabled)
+    if (learn)
         leak = 1.0f - LEAK * fminf(1.0f, LEAK_GAIN * s->p_ebg / (s->p_near + 1.0f));
     update_gains(s, leak);
 
-    /* Background noise: the output level while the far end (and its echo) is
-     * quiet; falls faster than it rises so near-end speech bursts do not pump it. */
-    float out_ms = s->acc_out / ECHO_BLOCK;
-    if (s->far_hold == 0 && !s->nlp_active) {
-        /* asymmetric smoothing: quick to fall, slow to rise */
-        s->noise_level = flush(s->noise_level + (out_ms < s->noise_level ? 0.05f : 0.01f) * (out_ms - s->noise_level));
-    }
+    track_background(s);
 
     /* Disabler (tone_state is refreshed by echo_process just before this). */
     if ((s->tone_state[0] | s->tone_state[1]) & FAXTONE_REVERSALS)
@@ -357,7 +507,7 @@ static void end_block(echo_t *s)
         if (s->quiet_blocks >= 50)
             s->disabled = 0;
     }
-    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_out = s->acc_nearhp = 0.0f;
+    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_out = s->acc_nearhp = s->acc_clean = 0.0f;
     s->blk_n = 0;
 }
 
@@ -384,6 +534,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
     size_t seg = 0; /* start of the current block's samples in this call */
     const int taps = s->taps;
     const int hpf = (s->flags & ECHO_HPF) != 0;
+    const unsigned int fpmode = fp_enter();
     for (size_t k = 0; k < n; k++) {
         float f = (float)far[k], r = (float)near[k];
 
@@ -393,6 +544,9 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         float nw = nh - PRE_EMPHASIS * s->pre_near;
         s->pre_far = fh;
         s->pre_near = nh;
+
+        s->far_hist[s->hist_pos] = xw; /* the tonal test's window */
+        s->hist_pos = s->hist_pos + 1 == ECHO_TONAL_N ? 0 : s->hist_pos + 1;
 
         /* push the far sample; keep the window contiguous */
         if (s->pos == 0) {
@@ -407,8 +561,9 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         tap_pass(s->w_bg, s->w_fg, s->gain, xn, xn + 1, taps, s->pending, y);
         float eb = nw - y[0], ef = nw - y[1];
         /* IPNLMS normalisation: x' G x, not |x|^2 (a speech onset on the
-         * high-gain taps would otherwise overshoot). */
-        s->pending = s->disabled ? 0.0f : STEP * eb / (y[2] + REGULARISE * (float)taps);
+         * high-gain taps would otherwise overshoot). No step at all while the
+         * far signal is tonal or the canceller is disabled. */
+        s->pending = (s->disabled || s->tonal_hold > 0) ? 0.0f : STEP * eb / (y[2] + REGULARISE * (float)taps);
 
         float o = flush(ef + PRE_EMPHASIS * s->deemph);
         s->deemph = o;
@@ -418,6 +573,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         s->acc_efg += ef * ef;
         s->acc_ebg += eb * eb;
         s->acc_nearhp += nh * nh;
+        s->acc_clean += o * o;
 
         /* NLP: residual echo is what is left when the output is far below the
          * input while the far end is (or just was) talking. */
@@ -436,9 +592,10 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
             if (s->nlp_active) {
                 float cn = 0.0f;
                 if (s->flags & ECHO_CNG) {
-                    /* uniform noise has variance 1/3 of its peak^2 */
+                    /* uniform noise has variance 1/3 of its peak^2; never above
+                     * what is being replaced (the NLP must not make it louder) */
                     float u = (float)xorshift(&s->rng) * (2.0f / 4294967296.0f) - 1.0f;
-                    cn = u * sqrtf(3.0f * s->noise_level);
+                    cn = u * sqrtf(3.0f * fminf(s->noise_level, fminf(s->st_near, s->st_out)));
                 }
                 result = cn;
             }
@@ -455,6 +612,16 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         }
     }
     feed_tone_detectors(s, far + seg, near + seg, n - seg);
+    fp_leave(fpmode);
+}
+
+void echo_hold_adaptation(echo_t *s, int on)
+{
+    s->hold_external = on != 0;
+    if (on) {
+        s->tonal_hold = s->taps / ECHO_BLOCK + 2;
+        s->pending = 0.0f;
+    }
 }
 
 void echo_get_stats(const echo_t *s, echo_stats_t *st)
@@ -465,4 +632,8 @@ void echo_get_stats(const echo_t *s, echo_stats_t *st)
     st->disabled = s->disabled;
     st->nlp_active = s->nlp_active;
     st->noise_dbm0 = 10.0f * log10f(s->noise_level / DBM0_MS + 1e-12f);
+    st->adapting = !s->disabled && s->tonal_hold == 0 && s->far_hold > 0;
+    st->far_tonal = s->far_tonal;
+    st->far_prediction_db = 10.0f * log10f(s->pred_gain + 1e-12f);
+    st->resets = s->resets;
 }
