@@ -58,12 +58,14 @@
  * build flags decide (-O3 gives NEON on aarch64).
  */
 #include "echo.h"
+#include "echo_taps.h"
 
 #include <math.h>
 #include <string.h>
 
 #define PRE_EMPHASIS 0.4f /* partial whitening: stronger starves the low band and slows it */
-#define STEP 1.0f         /* background NLMS step */
+#define STEP 0.7f         /* background affine-projection step */
+#define APA_ORDER2 1.0f
 #define UNIFORM 0.25f     /* share of the step spread evenly over all taps */
 #define WEAK 0.1f         /* a region under this fraction of the strongest one holds no echo ... */
 #define LEAK 0.1f         /* ... and its weights leak by up to this fraction per 5 ms block */
@@ -156,87 +158,7 @@ static float highpass(float *st, float x)
     return x;
 }
 
-/* The hot loop: apply last sample's background update, and compute both filter
- * outputs and the proportionate input energy x'Gx for this sample. xn is this
- * sample's window (newest first), xp the previous one (xn + 1); g holds one
- * step gain per REGION taps, so no per-tap gain has to be loaded.
- * Sums go into LANES independent partial sums so that the vectorised loop is
- * not bound by the latency of one accumulator chain (gcc turns the inner j
- * loop into 2-4 vector registers per sum). */
-#define LANES 16
 #define REGION (ECHO_MAX_TAPS / ECHO_REGIONS)
-static inline __attribute__((always_inline)) void tap_pass_body(
-    float *restrict wb, const float *restrict wf, const float *restrict g, const float *restrict xn,
-    const float *restrict xp, int taps, float step, float *out3)
-{
-    float yb[LANES] = {0}, yf[LANES] = {0}, xgx[LANES] = {0};
-    int i = 0;
-    for (int r = 0; i + REGION <= taps; r++, i += REGION) {
-        const float gs = step * g[r], gr = g[r];
-        for (int k = i; k < i + REGION; k += LANES) {
-            for (int j = 0; j < LANES; j++) {
-                float x = xn[k + j];
-                float w = wb[k + j] + gs * xp[k + j];
-                wb[k + j] = w;
-                yb[j] += w * x;
-                yf[j] += wf[k + j] * x;
-                xgx[j] += gr * x * x;
-            }
-        }
-    }
-    if (i < taps) {
-        const float gs = step * g[i / REGION], gr = g[i / REGION];
-        for (; i < taps; i++) {
-            float w = wb[i] + gs * xp[i];
-            wb[i] = w;
-            yb[0] += w * xn[i];
-            yf[0] += wf[i] * xn[i];
-            xgx[0] += gr * xn[i] * xn[i];
-        }
-    }
-    float sb = 0.0f, sf = 0.0f, sg = 0.0f;
-    for (int j = 0; j < LANES; j++) {
-        sb += yb[j];
-        sf += yf[j];
-        sg += xgx[j];
-    }
-    out3[0] = sb;
-    out3[1] = sf;
-    out3[2] = sg;
-}
-
-typedef void (*tap_pass_fn)(float *restrict, const float *restrict, const float *restrict,
-                            const float *restrict, const float *restrict, int, float, float *);
-
-static void tap_pass_generic(float *restrict wb, const float *restrict wf, const float *restrict g,
-                             const float *restrict xn, const float *restrict xp, int taps, float step,
-                             float *out3)
-{
-    tap_pass_body(wb, wf, g, xn, xp, taps, step, out3);
-}
-
-/* On x86-64 an AVX2+FMA copy is picked at run time (the product is built for
- * plain SSE4.2 so that it runs on any x86-64 box). Sanitizer builds skip it. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HAVE_AVX2_PASS 1
-__attribute__((target("avx2,fma"))) static void tap_pass_avx2(
-    float *restrict wb, const float *restrict wf, const float *restrict g, const float *restrict xn,
-    const float *restrict xp, int taps, float step, float *out3)
-{
-    tap_pass_body(wb, wf, g, xn, xp, taps, step, out3);
-}
-#endif
-
-static tap_pass_fn tap_pass = tap_pass_generic;
-
-static void pick_tap_pass(void)
-{
-#ifdef HAVE_AVX2_PASS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        tap_pass = tap_pass_avx2;
-#endif
-}
 
 /* Proportionate step sizes from the background weights. The proportional part
  * follows the |w| mass of 32-tap regions (smoothed over neighbours) rather than
@@ -308,7 +230,7 @@ int echo_init(echo_t *s, int taps, int flags)
 {
     if (taps < 8 || taps > ECHO_MAX_TAPS)
         return -1;
-    pick_tap_pass();
+    echo_taps_pick();
     make_hann();
     s->taps = taps;
     s->flags = flags;
@@ -374,7 +296,7 @@ static void clear_filters(echo_t *s)
     memset(s->w_bg, 0, sizeof(s->w_bg));
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
-    s->pending = 0.0f;
+    s->c0 = s->c1 = s->prev_err = 0.0f;
     s->converged = 0;
     s->erle_db = 0.0f;
     s->p_efg = s->p_ebg = s->p_near;
@@ -448,7 +370,7 @@ static void end_block(echo_t *s)
         if (s->p_ebg > 4.0f * s->p_efg && s->p_efg < 0.25f * s->p_near) {
             if (++s->worse_run >= 4) {
                 memcpy(s->w_bg, s->w_fg, sizeof(float) * (size_t)s->taps);
-                s->pending = 0.0f;
+                s->c0 = s->c1 = s->prev_err = 0.0f;
                 s->worse_run = 0;
                 s->p_ebg = s->p_efg;
             }
@@ -550,20 +472,34 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
 
         /* push the far sample; keep the window contiguous */
         if (s->pos == 0) {
-            memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)taps);
+            memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)(taps + 2));
             s->pos = ECHO_SHIFT;
         }
         s->pos--;
         float *xn = s->xbuf + s->pos;
         xn[0] = xw;
 
-        float y[3];
-        tap_pass(s->w_bg, s->w_fg, s->gain, xn, xn + 1, taps, s->pending, y);
+        float y[4];
+        echo_taps_pass(s->w_bg, s->w_fg, s->gain, xn, taps, s->c0, s->c1, y);
         float eb = nw - y[0], ef = nw - y[1];
-        /* IPNLMS normalisation: x' G x, not |x|^2 (a speech onset on the
-         * high-gain taps would otherwise overshoot). No step at all while the
-         * far signal is tonal or the canceller is disabled. */
-        s->pending = (s->disabled || s->tonal_hold > 0) ? 0.0f : STEP * eb / (y[2] + REGULARISE * (float)taps);
+        /* Order-2 proportionate affine projection: the step moves the
+         * background along this window minus its G-weighted projection on the
+         * previous one, which takes most of speech's sample-to-sample
+         * correlation out of the update (plain NLMS crawls along speech's
+         * strong low band). e1 is the previous error as the last step left it. */
+        if (s->disabled || s->tonal_hold > 0) {
+            s->c0 = s->c1 = 0.0f;
+            s->prev_err = 0.0f;
+        } else {
+            const float reg = REGULARISE * (float)taps;
+            const float r00 = y[2] + reg, r11 = s->prev_xgx + reg, r01 = APA_ORDER2 * y[3];
+            const float e0 = eb, e1 = APA_ORDER2 * (1.0f - STEP) * s->prev_err;
+            const float det = fmaxf(r00 * r11 - r01 * r01, 0.3f * r00 * r11);
+            s->c0 = STEP * (r11 * e0 - r01 * e1) / det;
+            s->c1 = STEP * (r00 * e1 - r01 * e0) / det;
+            s->prev_err = eb;
+        }
+        s->prev_xgx = y[2];
 
         float o = flush(ef + PRE_EMPHASIS * s->deemph);
         s->deemph = o;
@@ -579,14 +515,24 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
          * input while the far end is (or just was) talking. */
         s->st_near = flush(s->st_near + 0.03f * (nh * nh - s->st_near));
         s->st_out = flush(s->st_out + 0.03f * (o * o - s->st_out));
+        s->st_nw = flush(s->st_nw + 0.03f * (nw * nw - s->st_nw));
+        s->st_yf = flush(s->st_yf + 0.03f * (y[1] * y[1] - s->st_yf));
         float result = o;
         if (s->flags & ECHO_NLP) {
+            /* Near-end speech (the input is 6 dB above the echo the converged
+             * filter expects, and the output well above the background): no
+             * NLP for the next 200 ms, so the other talker's word endings and
+             * onsets are not clipped. */
+            if (s->converged && s->st_nw > 4.0f * s->st_yf && s->st_out > 8.0f * s->noise_level)
+                s->nlp_hold = 1600;
+            else if (s->nlp_hold > 0)
+                s->nlp_hold--;
             int far_recent = s->far_hold > 0;
-            int residual = far_recent && s->converged && s->st_out < 0.1f * s->st_near;
+            int residual = far_recent && s->nlp_hold == 0 && s->st_out < 0.1f * s->st_near;
             if (!residual || s->disabled) {
                 s->nlp_run = 0;
                 s->nlp_active = 0;
-            } else if (++s->nlp_run >= 80) {
+            } else if (++s->nlp_run >= 20) {
                 s->nlp_active = 1;
             }
             if (s->nlp_active) {
@@ -620,7 +566,7 @@ void echo_hold_adaptation(echo_t *s, int on)
     s->hold_external = on != 0;
     if (on) {
         s->tonal_hold = s->taps / ECHO_BLOCK + 2;
-        s->pending = 0.0f;
+        s->c0 = s->c1 = s->prev_err = 0.0f;
     }
 }
 

@@ -16,7 +16,7 @@
 /* cdef-begin */
 #define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
 #define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
-#define ECHO_XBUF 1280           /* ECHO_MAX_TAPS + ECHO_SHIFT */
+#define ECHO_XBUF 1284           /* ECHO_MAX_TAPS + ECHO_SHIFT + 2 older samples, rounded up */
 #define ECHO_REGIONS 32          /* step-size regions of ECHO_MAX_TAPS / ECHO_REGIONS = 32 taps */
 #define ECHO_TONAL_N 160        /* 20 ms window of the tonal-far test */
 #define ECHO_BLOCK 40            /* 5 ms: control decisions (two-path, NLP levels, tone disabler) run per block */
@@ -64,7 +64,8 @@ struct echo_s {
     int taps;
     int pos;
     int flags;
-    float pending;               /* step*error of the previous sample, applied inside the next tap pass */
+    float c0, c1;                /* the previous sample's update, applied inside the next tap pass */
+    float prev_err, prev_xgx;    /* its error and window energy x'Gx */
     /* input conditioning: biquad high-pass states (x1 x2 y1 y2) and pre-emphasis memories */
     float hp_far[8];
     float hp_near[8];
@@ -96,8 +97,10 @@ struct echo_s {
     int win_n;
     /* NLP and comfort noise */
     float st_near, st_out;       /* short-term levels of the high-passed near input and the output */
+    float st_nw, st_yf;          /* short-term levels of the filter's near input and its echo estimate */
     int nlp_active;
     int nlp_run;
+    int nlp_hold;                /* samples left in which near-end speech keeps the NLP off */
     float noise_level;           /* background mean square estimate */
     float cn_lp;
     uint32_t rng;
