@@ -17,8 +17,9 @@
  *   - the strongest row tone and the strongest column tone are each above
  *     the minimum level (-40 dBm0), and each is >= 6 dB above the other
  *     tones of its group;
- *   - twist (column minus row) is within -5 .. +9 dB (Q.24: accept reverse
- *     4 dB and normal 8 dB, reject beyond);
+ *   - twist (row minus column) is within -5 .. +9 dB (Q.24: accept normal
+ *     twist, the low group stronger, to 8 dB and reverse twist, the high
+ *     group stronger, to 4 dB; reject 2 dB beyond);
  *   - the two tones carry >= 50% of the block's energy, and >= 82% of the
  *     energy of x[n] - x[n-2] (tone powers corrected for the bin roll-off
  *     at their offset, measured between the halves, when within 2%). The
@@ -53,6 +54,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef DTMF_DEBUG
+#include <stdio.h>
+#endif
 
 #define DTMF_RATE 8000.0f
 #define DTMF_MIN_LEVEL_DBM0 -40.0f
@@ -61,6 +65,12 @@
 #define DTMF_TWIST_REVERSE_DB 5.0f
 #define DTMF_REL_PEAK 0.25f             /* other tones of a group <= -6 dB */
 #define DTMF_PURITY 0.5f
+/* Voiced speech with a strong low harmonic often shows a row-like tone 5-9 dB
+ * above a column-like one: a digit with more than 4 dB of normal twist must be
+ * cleaner (its tones >= 70% of the energy), which a real digit still is. */
+#define DTMF_TWISTED 2.5118864f         /* 4 dB */
+#define DTMF_PURITY_TWISTED 0.7f
+#define DTMF_STEADY 2.5118864f          /* 4 dB: a tone's level change between the two starting blocks */
 #define DTMF_CONT_PURITY 0.25f
 #define DTMF_HF_PURITY 0.82f
 #define DTMF_HALF_BALANCE 0.7f          /* quieter half >= 0.7 of the louder (amplitude) */
@@ -284,10 +294,14 @@ static float fill_estimate(float p1, float p2)
     return hi > 0.0f ? DTMF_HALF * (1.0f + sqrtf(lo / hi)) : 0.0f;
 }
 
+/* Q.24 twist: "normal" twist is the low (row) group stronger, as a long loop
+ * leaves it (high frequencies lose more): accepted to 8 dB; "reverse" twist,
+ * the high (column) group stronger, only to 4 dB. The limits sit 1 dB beyond,
+ * so that 2 dB beyond each is rejected with room for measurement error. */
 static int twist_ok(float p_row, float p_col)
 {
-    return p_col <= p_row * powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
-        && p_col >= p_row * powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f);
+    return p_row <= p_col * powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
+        && p_col <= p_row * powf(10.0f, DTMF_TWIST_REVERSE_DB / 10.0f);
 }
 
 /* Called when the second half of a block is complete; h2_re/h2_im are its
@@ -326,10 +340,15 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE)
         && shows(b.power, energy, s->min_block_power, r, c, 0.0f)
         && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power
-        && er + ec >= DTMF_PURITY * energy
+        && er + ec >= (pr > pc * DTMF_TWISTED ? DTMF_PURITY_TWISTED : DTMF_PURITY) * energy
         && s->hf_weight[lo] * er + s->hf_weight[hi] * ec >= s->hf_purity * hf_energy
         && twist_ok(pr, pc))
         hit = dtmf_keys[r][c];
+#ifdef DTMF_DEBUG
+    fprintf(stderr, "blk %llu lo %d hi %d pr %.3g pc %.3g tw %.1f pur %.2f hf %.2f fill %.0f hit %c\n",
+            (unsigned long long)block_start, lo, hi, pr, pc, 10 * log10f(pr / pc), (er + ec) / energy,
+            (s->hf_weight[lo] * er + s->hf_weight[hi] * ec) / hf_energy, fill, hit ? hit : '.');
+#endif
 
     /* Continuation or end of the digit being reported. */
     if (s->current) {
@@ -367,7 +386,14 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
                               prev.a_re, prev.a_im, whole.a_re, whole.a_im, DTMF_BLOCK);
         float dhi = offset_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im, DTMF_HALF,
                               prev.b_re, prev.b_im, whole.b_re, whole.b_im, DTMF_BLOCK);
-        if (fabsf(dlo) <= DTMF_FREQ_TOL * dtmf_freqs[lo] && fabsf(dhi) <= DTMF_FREQ_TOL * dtmf_freqs[hi]) {
+#ifdef DTMF_DEBUG
+        fprintf(stderr, "  start? dlo %.1f dhi %.1f\n", dlo, dhi);
+#endif
+        /* A key's tones are steady: each within 4 dB of its level in the
+         * previous block (voiced speech that passes the other tests glides). */
+        int steady = whole.pa <= DTMF_STEADY * prev.pa && prev.pa <= DTMF_STEADY * whole.pa
+                     && whole.pb <= DTMF_STEADY * prev.pb && prev.pb <= DTMF_STEADY * whole.pb;
+        if (steady && fabsf(dlo) <= DTMF_FREQ_TOL * dtmf_freqs[lo] && fabsf(dhi) <= DTMF_FREQ_TOL * dtmf_freqs[hi]) {
             float plo = whole.pa / bin_rolloff(dlo, DTMF_BLOCK);
             float phi = whole.pb / bin_rolloff(dhi, DTMF_BLOCK);
             if (twist_ok(plo, phi)) {

@@ -136,13 +136,13 @@ def test_rejects_when_only_one_tone_is_off_frequency(which, dev):
 
 
 @pytest.mark.parametrize("digit", list("1590*#AD"))
-@pytest.mark.parametrize("twist", [8.0, -4.0])
+@pytest.mark.parametrize("twist", [-8.0, 4.0])       # high minus low: normal = low stronger, reverse = high stronger
 def test_accepts_normal_twist_8db_and_reverse_twist_4db(digit, twist):
     assert detected(burst(digit, 50, -14, twist)) == [digit] * len(OFFSETS)
 
 
 @pytest.mark.parametrize("digit", list("1590*#AD"))
-@pytest.mark.parametrize("twist", [10.0, -6.0])
+@pytest.mark.parametrize("twist", [-10.0, 6.0])
 def test_rejects_twist_beyond(digit, twist):
     assert detected(burst(digit, 100, -14, twist)) == [""] * len(OFFSETS)
 
