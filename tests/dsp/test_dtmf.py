@@ -345,3 +345,28 @@ def test_float_input_is_rounded_and_clipped_never_wrapped():
     x[50] = np.nan
     ev = DtmfReceiver().process(np.concatenate([x, silence(60)]))
     assert digits(ev) == "8"
+
+
+def _with_echo_guard(near: np.ndarray, sent: np.ndarray) -> list:
+    rx = DtmfReceiver()
+    ev = []
+    for i in range(0, sent.size, 80):
+        ev += rx.process(to16(near[i:i + 80]), sent=sent[i:i + 80])
+    return ev
+
+
+@pytest.mark.parametrize("gap_ms", [100, 40])
+def test_a_far_end_press_of_the_digit_we_just_sent_is_found(gap_ms):
+    """We send "5" (120 ms); its echo comes back 12 dB down after 40 ms; the far end presses "5"
+    itself gap_ms after our digit ended (at 40 ms that is while our echo is still arriving)."""
+    sent = np.concatenate([np.zeros(800), dtmf_encode("5", 120, 0, level_dbm0=-7, twist_db=0), np.zeros(4000)])
+    echo = np.concatenate([np.zeros(320), sent[:-320]]) * 10 ** (-12 / 20)
+    start = 800 + 960 + gap_ms * 8
+    press = np.zeros(sent.size)
+    press[start:start + 960] = burst("5", 120, -12, 2)[:960]
+    ev = _with_echo_guard(echo, sent)
+    assert ev == []                                               # the echo alone: nothing
+    ev = _with_echo_guard(echo + press, sent)
+    starts = [e for e in ev if e.kind == "start"]
+    assert [e.digit for e in starts] == ["5"], ev
+    assert starts[0].time <= (start + 800) / RATE                 # found while the press is on
