@@ -254,12 +254,12 @@ void echo_set_flags(echo_t *s, int flags)
  * (autocorrelation method: Hann window, Levinson-Durbin). One or two sinusoids
  * (a call-progress tone, DTMF, a modem's carrier) are predicted to 30 dB and
  * more; speech, pre-emphasised as the filter sees it, to about 15 dB at most. */
-static float prediction_gain(const echo_t *s)
+static float prediction_gain(const float *hist, int pos)
 {
     const float *win = hann;
     float x[ECHO_TONAL_N];
     for (int i = 0; i < ECHO_TONAL_N; i++)
-        x[i] = s->far_hist[(s->hist_pos + i) % ECHO_TONAL_N] * win[i];
+        x[i] = hist[(pos + i) % ECHO_TONAL_N] * win[i];
     float r[5];
     for (int k = 0; k < 5; k++) {
         float acc = 0.0f;
@@ -342,13 +342,25 @@ static void end_block(echo_t *s)
      * tone under our DTMF), which is wrong everywhere else. Hold adaptation
      * while the tail still holds any of it. */
     /* only on a window full of signal: a syllable's faint edge is no tone */
-    s->pred_gain = far_active && s->acc_far > FAR_ACTIVE_MS * ECHO_BLOCK ? prediction_gain(s) : 1.0f;
+    s->pred_gain = far_active && s->acc_far > FAR_ACTIVE_MS * ECHO_BLOCK ? prediction_gain(s->far_hist, s->hist_pos)
+                                                                       : 1.0f;
+    /* A tone at the near end (the far party's DTMF, a fax or modem tone, the
+     * exchange's dial tone or ringback) over our talk: an adaptive filter with
+     * a broadband reference would learn to cancel part of it, and a copy to
+     * the foreground would then eat into the far party's digits. No learning
+     * while it lasts. */
+    int near_tonal = s->acc_near > FAR_ACTIVE_MS * ECHO_BLOCK
+                     && prediction_gain(s->near_hist, s->hist_pos) > TONAL_GAIN;
+    if (near_tonal)
+        s->near_hold = 4;
+    else if (s->near_hold > 0)
+        s->near_hold--;
     s->far_tonal = s->hold_external || (far_active && s->pred_gain > TONAL_GAIN);
     if (s->far_tonal)
         s->tonal_hold = s->taps / ECHO_BLOCK + 2;
     else if (s->tonal_hold > 0)
         s->tonal_hold--;
-    const int learn = far_active && !s->disabled && s->tonal_hold == 0;
+    const int learn = far_active && !s->disabled && s->tonal_hold == 0 && s->near_hold == 0;
 
     if (learn) {
         /* Background clearly better and actually cancelling: adopt it. Within
@@ -467,7 +479,8 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         s->pre_far = fh;
         s->pre_near = nh;
 
-        s->far_hist[s->hist_pos] = xw; /* the tonal test's window */
+        s->far_hist[s->hist_pos] = xw; /* the tonal tests' windows */
+        s->near_hist[s->hist_pos] = nw;
         s->hist_pos = s->hist_pos + 1 == ECHO_TONAL_N ? 0 : s->hist_pos + 1;
 
         /* push the far sample; keep the window contiguous */
@@ -487,7 +500,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
          * previous one, which takes most of speech's sample-to-sample
          * correlation out of the update (plain NLMS crawls along speech's
          * strong low band). e1 is the previous error as the last step left it. */
-        if (s->disabled || s->tonal_hold > 0) {
+        if (s->disabled || s->tonal_hold > 0 || s->near_hold > 0) {
             s->c0 = s->c1 = 0.0f;
             s->prev_err = 0.0f;
         } else {
@@ -578,7 +591,7 @@ void echo_get_stats(const echo_t *s, echo_stats_t *st)
     st->disabled = s->disabled;
     st->nlp_active = s->nlp_active;
     st->noise_dbm0 = 10.0f * log10f(s->noise_level / DBM0_MS + 1e-12f);
-    st->adapting = !s->disabled && s->tonal_hold == 0 && s->far_hold > 0;
+    st->adapting = !s->disabled && s->tonal_hold == 0 && s->near_hold == 0 && s->far_hold > 0;
     st->far_tonal = s->far_tonal;
     st->far_prediction_db = 10.0f * log10f(s->pred_gain + 1e-12f);
     st->resets = s->resets;

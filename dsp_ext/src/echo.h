@@ -84,7 +84,9 @@ struct echo_s {
     int dt_hold;                 /* blocks left of the hold-off after near-end speech was seen */
     /* adaptation guard: tonal far signal (own detector or the caller's word) */
     float far_hist[ECHO_TONAL_N]; /* the last 20 ms of the filter's far input (ring) */
+    float near_hist[ECHO_TONAL_N]; /* the same for the filter's near input */
     int hist_pos;
+    int near_hold;               /* blocks left of no learning after a near-end tone */
     float pred_gain;             /* order-4 prediction gain over far_hist */
     int far_tonal;
     int hold_external;           /* echo_hold_adaptation() on */
