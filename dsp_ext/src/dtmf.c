@@ -22,7 +22,7 @@
  *     group stronger, to 4 dB; reject 2 dB beyond);
  *   - the two tones carry >= 50% of the block's energy, and >= 82% of the
  *     energy of x[n] - x[n-2] (tone powers corrected for the bin roll-off
- *     at their offset, measured between the halves, when within 2%). The
+ *     at their offset, measured between the halves, when within 1.8%). The
  *     second test is the talk-off guard: that filter weights the spectrum
  *     by 4 sin^2(w), a broad band-pass peaking
  *     at 2 kHz, so a voice's other harmonics and formants in the DTMF band
@@ -35,7 +35,7 @@
  *     block fills one half and part of the other, so the ratio of the two
  *     halves' amplitudes measures how much of the block it fills.
  * A digit *starts* when two consecutive blocks qualify as the same digit,
- * both tones are within 2% of nominal (Q.24: accept 1.5%, reject 3.5%;
+ * both tones are within 1.8% of nominal (Q.24: accept 1.5%, reject 3.5%;
  * voices' harmonics that pass the other tests sit 1.8-2.3% off),
  * and the tone carries on into the next half-block (see end_of_first_half);
  * together these need >= 25.8 ms of tone, while any 40 ms tone passes at every
@@ -67,15 +67,17 @@
 #define DTMF_PURITY 0.5f
 /* Voiced speech with a strong low harmonic often shows a row-like tone 5-9 dB
  * above a column-like one: a digit with more than 4 dB of normal twist must be
- * cleaner (its tones >= 70% of the energy), which a real digit still is. */
+ * cleaner (its tones >= 85% of the energy), which a real digit still is.
+ * Tolerance 1.8% (Q.24: accept 1.5%, reject 3.5%): voiced speech that
+ * passes everything else sits 1.8-2.3% off. */
 #define DTMF_TWISTED 2.5118864f         /* 4 dB */
-#define DTMF_PURITY_TWISTED 0.7f
-#define DTMF_STEADY 2.5118864f          /* 4 dB: a tone's level change between the two starting blocks */
+#define DTMF_PURITY_TWISTED 0.85f
+#define DTMF_STEADY 1.5848932f          /* 2 dB: a tone's level change between the two starting blocks */
 #define DTMF_CONT_PURITY 0.25f
 #define DTMF_HF_PURITY 0.82f
 #define DTMF_HALF_BALANCE 0.7f          /* quieter half >= 0.7 of the louder (amplitude) */
 #define DTMF_CONFIRM 0.12f              /* next half: tone power >= 0.12 of the last half's (>= ~18 samples) */
-#define DTMF_FREQ_TOL 0.02f
+#define DTMF_FREQ_TOL 0.018f
 #define DTMF_END_MISSES 2
 
 #ifndef M_PI
