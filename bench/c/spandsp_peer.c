@@ -5,6 +5,7 @@
  *
  *   spandsp_peer ec-time FAR NEAR RUNS       -> JSON lines: best ns/sample (printf muted / as packaged)
  *   spandsp_peer ec-run FAR NEAR OUT         -> OUT: spandsp's output (adaption only, for ERLE)
+ *   spandsp_peer ec-once FAR NEAR            -> one muted pass with the line modes (for callgrind)
  *   spandsp_peer dtmf-time SIGNAL RUNS       -> JSON line: best ns/sample and the digits found
  *
  * Files are raw int16 (host order) at 8 kHz. Timing: clock_gettime(CLOCK_MONOTONIC),
@@ -111,6 +112,17 @@ int main(int argc, char **argv)
         printf_muted = 0;
         printf("{\"what\":\"ec\",\"impl\":\"spandsp_as_packaged\",\"ns_per_sample\":%.2f}\n",
                time_ec(far, near, out, n, 1));
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "ec-once") == 0) { /* one muted pass with the line modes (callgrind) */
+        int n, m;
+        int16_t *far = load(argv[2], &n), *near = load(argv[3], &m);
+        n = n < m ? n : m;
+        int16_t *out = malloc(2 * (size_t)n);
+        printf_muted = 1;
+        echo_can_state_t *ec = echo_can_init(1024, LINE_MODES);
+        ec_run(ec, far, near, out, n);
+        echo_can_free(ec);
         return 0;
     }
     if (argc == 5 && strcmp(argv[1], "ec-run") == 0) {

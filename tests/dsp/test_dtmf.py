@@ -196,6 +196,18 @@ def test_all_1000_bursts_in_white_noise(on_ms, snr_db):
     assert digits(ev) == seq
 
 
+@pytest.mark.parametrize("country", ["US", "UK", "DE", "FR"])
+@pytest.mark.parametrize("above_db", [10.0, 12.0])
+def test_digits_found_with_dial_tone_up_to_12db_above_them(country, above_db):
+    """Someone dials over the exchange's dial tone, which is 10-12 dB louder than the digits."""
+    from dsp_ext.levels import rms_dbm0
+    from dsp_ext.tones import ToneGenerator
+    dial = ToneGenerator.for_country(country, "dial").generate(8 * 2000).astype(float)
+    per_tone = rms_dbm0(dial) - above_db - 3.0        # the two tones together are above_db below the dial tone
+    sig = dtmf_encode("1234567890*#ABCD", 50, 50, level_dbm0=per_tone, twist_db=0).astype(float)
+    assert digits(run(dial + np.concatenate([sig, np.zeros(dial.size - sig.size)]))) == "1234567890*#ABCD"
+
+
 def test_works_with_dial_tone_present():
     from dsp_ext.tones import ToneGenerator
     for country in ("US", "UK", "DE", "FR"):
