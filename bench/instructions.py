@@ -48,8 +48,9 @@ def inclusive(out_file: pathlib.Path, function: str) -> int:
     text = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(out_file)], capture_output=True,
                           text=True, check=True).stdout
     for row in text.splitlines():
-        if re.search(rf"\b{function}\b", row):
-            return int(row.split()[0].replace(",", ""))
+        first = row.split()[0].replace(",", "") if row.split() else ""
+        if first.isdigit() and re.search(rf"[\s:]{function}(\s|$|\[|')", row):
+            return int(first)
     raise SystemExit(f"bench: {function} not in the callgrind profile")
 
 

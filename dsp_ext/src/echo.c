@@ -258,8 +258,11 @@ static float prediction_gain(const float *hist, int pos)
 {
     const float *win = hann;
     float x[ECHO_TONAL_N];
-    for (int i = 0; i < ECHO_TONAL_N; i++)
-        x[i] = hist[(pos + i) % ECHO_TONAL_N] * win[i];
+    const int head = ECHO_TONAL_N - pos; /* oldest first: hist[pos..N) then hist[0..pos) */
+    for (int i = 0; i < head; i++)
+        x[i] = hist[pos + i] * win[i];
+    for (int i = head; i < ECHO_TONAL_N; i++)
+        x[i] = hist[i - head] * win[i];
     float r[5];
     for (int k = 0; k < 5; k++) {
         float acc = 0.0f;

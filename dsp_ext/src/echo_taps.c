@@ -38,6 +38,8 @@ static inline __attribute__((always_inline)) void pass_body(float *restrict wb, 
     int i = 0;
     for (int r = 0; i + REGION <= taps; r++, i += REGION) {
         const float gr = g[r], g0 = c0 * gr, g1 = c1 * gr;
+        /* the correlations are summed per region and weighted once */
+        float xx[LANES] = {0}, xx1[LANES] = {0};
         for (int k = i; k < i + REGION; k += LANES) {
             for (int j = 0; j < LANES; j++) {
                 float x = xn[k + j], x1 = xp[k + j];
@@ -45,9 +47,13 @@ static inline __attribute__((always_inline)) void pass_body(float *restrict wb, 
                 wb[k + j] = w;
                 yb[j] += w * x;
                 yf[j] += wf[k + j] * x;
-                xgx[j] += gr * x * x;
-                xgxp[j] += gr * x * x1;
+                xx[j] += x * x;
+                xx1[j] += x * x1;
             }
+        }
+        for (int j = 0; j < LANES; j++) {
+            xgx[j] += gr * xx[j];
+            xgxp[j] += gr * xx1[j];
         }
     }
     if (i < taps) {
@@ -137,6 +143,16 @@ const char *echo_simd_variant(void)
     return variant;
 }
 
+static int prefer_avx512(void)
+{
+#ifdef HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+#else
+    return 0;
+#endif
+}
+
 /* The best copy this CPU runs, once per process unless LINEBOX_ECHO_SIMD names
  * one (generic, avx2, avx512: for tests and benchmarks). Every call picks the
  * same answer, so concurrent first calls are harmless. */
@@ -147,7 +163,9 @@ void echo_taps_pick(void)
         return;
     const char *forced = getenv("LINEBOX_ECHO_SIMD");
     if (forced == NULL || forced[0] == '\0' || echo_simd_select(forced) != 0) {
-        if (echo_simd_select("avx512") != 0 && echo_simd_select("avx2") != 0)
+        /* AVX-512 where it is the faster copy (Intel); on AMD's Zen 4 (512-bit
+         * operations split in two) AVX2 measured faster (bench/RESULTS.md). */
+        if (!(prefer_avx512() && echo_simd_select("avx512") == 0) && echo_simd_select("avx2") != 0)
             echo_simd_select("generic");
     }
     picked = 1;
