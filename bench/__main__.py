@@ -259,10 +259,7 @@ def main() -> None:
               f"(`{shipped.parent.name}/`), spandsp: Debian libspandsp; best of {runs} runs after a warm-up.")
     text = "## DSP core benchmark: Linebox (as installed) vs spandsp\n\n" + header + "\n\n" + "\n".join(out) + "\n"
     print(text)
-    RESULTS.write_text(text + AARCH64_NOTE)
-
-
-AARCH64_NOTE = ""
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

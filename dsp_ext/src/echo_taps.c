@@ -38,8 +38,6 @@ static inline __attribute__((always_inline)) void pass_body(float *restrict wb, 
     int i = 0;
     for (int r = 0; i + REGION <= taps; r++, i += REGION) {
         const float gr = g[r], g0 = c0 * gr, g1 = c1 * gr;
-        /* the correlations are summed per region and weighted once */
-        float xx[LANES] = {0}, xx1[LANES] = {0};
         for (int k = i; k < i + REGION; k += LANES) {
             for (int j = 0; j < LANES; j++) {
                 float x = xn[k + j], x1 = xp[k + j];
@@ -47,13 +45,9 @@ static inline __attribute__((always_inline)) void pass_body(float *restrict wb, 
                 wb[k + j] = w;
                 yb[j] += w * x;
                 yf[j] += wf[k + j] * x;
-                xx[j] += x * x;
-                xx1[j] += x * x1;
+                xgx[j] += gr * x * x;
+                xgxp[j] += gr * x * x1;
             }
-        }
-        for (int j = 0; j < LANES; j++) {
-            xgx[j] += gr * xx[j];
-            xgxp[j] += gr * xx1[j];
         }
     }
     if (i < taps) {
