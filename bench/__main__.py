@@ -249,7 +249,8 @@ def main() -> None:
             f"- DTMF receiver at least as fast as spandsp: {dtmf_ratio:.2f}x, {verdict(dtmf_ratio >= 1)}",
             "",
             "Notes: our figures include the cffi call per 10 ms frame (as the engine pays it). 'worst 10 ms",
-            "frame' is the third-slowest frame of a run (speech pauses included: no subnormal slowdown).",
+            "frame' is the third-slowest frame of a run, pauses included (each call runs with flush-to-zero,",
+            "so no subnormal slowdown; on a loaded machine preemption dominates it).",
             "Debian's spandsp 0.0.6 printf()s debug text inside `echo_can_update` on every sample; the ratio",
             "is against its arithmetic alone (the peer binds those calls to a no-op); the 'as packaged' row",
             "is what a program linking it really pays."]
