@@ -3,7 +3,8 @@
     ec = EchoCanceller(tail_ms=128)
     clean = ec.process(far, near)   # far: what we sent to the line; near: what came back
 
-The design (two-path proportionate NLMS, NLP with comfort noise, 100 Hz
+The design (two-path proportionate affine projection, no learning from tones,
+divergence recovery, NLP with comfort noise, 120 Hz
 high-pass, 2100 Hz phase-reversal disabler) is explained at the top of echo.c.
 """
 from __future__ import annotations

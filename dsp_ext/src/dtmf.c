@@ -54,9 +54,6 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef DTMF_DEBUG
-#include <stdio.h>
-#endif
 
 #define DTMF_RATE 8000.0f
 #define DTMF_MIN_LEVEL_DBM0 -40.0f
@@ -392,11 +389,6 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
         && s->hf_weight[lo] * er + s->hf_weight[hi] * ec >= s->hf_purity * hf_energy
         && twist_ok(pr, pc))
         hit = dtmf_keys[r][c];
-#ifdef DTMF_DEBUG
-    fprintf(stderr, "blk %llu lo %d hi %d pr %.3g pc %.3g tw %.1f pur %.2f hf %.2f fill %.0f hit %c\n",
-            (unsigned long long)block_start, lo, hi, pr, pc, 10 * log10f(pr / pc), (er + ec) / energy,
-            (s->hf_weight[lo] * er + s->hf_weight[hi] * ec) / hf_energy, fill, hit ? hit : '.');
-#endif
 
     /* Continuation or end of the digit being reported. */
     if (s->current) {
@@ -436,9 +428,6 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
                               prev.a_re, prev.a_im, whole.a_re, whole.a_im, DTMF_BLOCK);
         float dhi = offset_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im, DTMF_HALF,
                               prev.b_re, prev.b_im, whole.b_re, whole.b_im, DTMF_BLOCK);
-#ifdef DTMF_DEBUG
-        fprintf(stderr, "  start? dlo %.1f dhi %.1f\n", dlo, dhi);
-#endif
         /* A key's tones are steady: each within 4 dB of its level in the
          * previous block (voiced speech that passes the other tests glides). */
         int steady = whole.pa <= DTMF_STEADY * prev.pa && prev.pa <= DTMF_STEADY * whole.pa

@@ -1,4 +1,4 @@
-/* Line echo canceller: two-path, region-proportionate NLMS.
+/* Line echo canceller: two-path, region-proportionate order-2 affine projection.
  *
  * Why this shape
  * --------------
@@ -37,25 +37,43 @@
  *    which a talker cannot fake but an echo-path change produces at once.
  *  - DC/hum: a 120 Hz 4th-order Butterworth high-pass on both paths (the same
  *    filter on both, again so the path to learn is unchanged).
- *  - NLP: when the far end is active and the output is at least 10 dB below the
- *    near input for 10 ms (what is left is residual echo, not near speech), the
- *    output is replaced by comfort noise at the background level, which is
- *    tracked from the output while the far end is quiet. It releases at once
- *    when the output rises towards the input level (near-end speech).
+ *  - Order-2 affine projection instead of NLMS for the background: each step
+ *    moves along this window minus its G-weighted projection on the previous
+ *    one, which takes speech's strong sample-to-sample correlation out of the
+ *    update (on espeak speech through the 8 Annex D paths: >= 40 dB return
+ *    loss with the NLP within 2 s, where NLMS needed 3 s or more). The
+ *    correlations it needs come out of the same tap pass.
+ *  - No learning from tones: a far signal that an order-4 predictor over 20 ms
+ *    predicts to 25 dB (a call-progress tone, DTMF, FSK, a carrier; speech
+ *    reaches ~20 dB at most) holds adaptation until its echo has left the tail;
+ *    so does the caller's word (echo_hold_adaptation: the engine knows when it
+ *    plays a tone), and a tone at the near end (the far party's DTMF, dial
+ *    tone, ringback) while it lasts. Learning the echo path from one or two
+ *    frequencies fits it nowhere else, and the exchange's dial tone under our
+ *    own DTMF is then learnt as "echo" (the call never recovered).
+ *  - Divergence: a foreground that makes the output 3 dB louder than the input
+ *    for 100 ms while the far end talks is replaced by the background if that
+ *    cancels, else cleared.
+ *  - NLP: when the far end is (or just was) active and the output is at least
+ *    10 dB below the near input for 2.5 ms (what is left is residual echo, not
+ *    near speech), the output is replaced by comfort noise at the background
+ *    level, never louder than what it replaces. The level is learnt only when
+ *    nobody talks: the far end quiet for a tail and the block within 6 dB of the
+ *    quietest blocks of the last 1-1.5 s. Near-end speech (input 6 dB above the
+ *    echo the converged filter expects) keeps the NLP off for 200 ms.
  *  - Disabler: 2100 Hz with phase reversals (V.25 ANS/ANSam, i.e. a modem or
  *    V.34 fax answering) on either path bypasses the canceller until both paths
  *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not. The
  *    detector is the fax-tone module's (faxtone.h), one per path.
  *
- * Known limit: on real (harmonic) speech convergence to 30 dB takes 2-3 s
- * rather than 1 s (tests/dsp/test_echo.py::test_real_speech_converges).
- *
  * Speed: the background update of sample n-1 and both filter outputs of sample n
  * are one pass over the taps (one load of each weight, one store), over a
  * history buffer kept contiguous by a memmove every ECHO_SHIFT samples, so the
- * loop has no wrap branch and gcc vectorises it (check with -fopt-info-vec).
- * On x86-64 an AVX2+FMA copy of the pass is picked at run time; elsewhere the
- * build flags decide (-O3 gives NEON on aarch64).
+ * loop has no wrap branch and gcc vectorises it. The pass lives in echo_taps.c,
+ * compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run time (NEON from
+ * -O3 on aarch64). echo_process runs with flush-to-zero and denormals-are-zero
+ * (restored on return): decaying states in speech pauses would otherwise go
+ * subnormal and cost ~10x per frame.
  */
 #include "echo.h"
 #include "echo_taps.h"
