@@ -170,6 +170,10 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} not found (apt install espeak-ng sox gcc libspandsp-dev)")
     shipped = pathlib.Path(_dsp.__file__).resolve()
+    others = sorted(p.name for p in shipped.parent.glob("_dsp*.so") if p != shipped)
+    if others:
+        print(f"bench: note: {shipped.name} is loaded; also present: {', '.join(others)} "
+              "(an in-place `python -m dsp_ext.build` shadows pip's abi3 build)", file=sys.stderr)
     speech = real_speech()
     far, near = line(speech, "d5", 6.0, 25.0)
     out: list[str] = []
