@@ -5,7 +5,9 @@ in C and accept frames of any length.
 
 Line echo of our own digits: pass what was sent to the line in the same call
 (`process(rx, sent=tx)`) and a digit that the line merely echoes back (the same
-digit, weaker than we sent it, within the echo tail) is not reported.
+digit, weaker than we sent it, starting within the echo delay of ours) is not
+reported. A far-end press of the same digit is: one that starts later, or one
+that runs on past the end of our digit's echo (it overlapped the echo tail).
 """
 from dataclasses import dataclass
 
@@ -15,8 +17,9 @@ from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr
 from dsp_ext.levels import DBM0_PEAK, RATE, dbm0_to_peak
 
 DIGITS = "0123456789*#ABCD"
-ECHO_TAIL_S = 0.25          # a hybrid echo arrives well within this (G.168 tails are <= 128 ms)
+ECHO_DELAY_S = 0.15         # a hybrid echo starts within this of what we sent (G.168 tails are <= 128 ms)
 ECHO_MIN_LOSS_DB = 1.0      # an echo is at least this much weaker than what was sent
+ECHO_END_SLACK_S = 0.06     # the receiver reports an echo's end within this after its delay
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,13 @@ class DtmfReceiver:
         self._rx = _Detector()
         self._tx = _Detector()
         self._start_level = 0.0
-        # echo guard: per digit, (last time we were sending it, its level)
-        self._sent: dict[str, tuple[float, float]] = {}
-        self._sending: dict[str, float] = {}
-        self._suppressed: str | None = None
+        # echo guard: per digit we are sending (start time, level) and per digit we sent
+        # (start time, end time, level)
+        self._sending: dict[str, tuple[float, float]] = {}
+        self._sent: dict[str, tuple[float, float, float]] = {}
+        self._suppressed: str | None = None       # the echo being ignored right now
+        self._echo_delay = 0.0                    # how late that echo started after our digit
+        self._samples = 0
 
     def reset(self) -> None:
         self._rx.reset()
@@ -80,6 +86,8 @@ class DtmfReceiver:
             if kind == lib.DTMF_EV_START:
                 if self._is_echo(digit, t, level):
                     self._suppressed = digit
+                    self._echo_delay = max(0.0, t - self._sent_start(digit))
+                    self._start_level = level
                     continue
                 self._start_level = level
                 out.append(DtmfEvent("start", digit, t, level))
@@ -88,24 +96,45 @@ class DtmfReceiver:
                     self._suppressed = None
                     continue
                 out.append(DtmfEvent("end", digit, t, self._start_level))
+        self._samples += x.size
+        self._overlapped_press(out)
         return out
+
+    def _overlapped_press(self, out: list[DtmfEvent]) -> None:
+        """The digit taken for our echo is still on after that echo must have stopped: the far
+        end pressed the same key while our echo was arriving. Report it from there."""
+        d = self._suppressed
+        if d is None or d in self._sending or d not in self._sent:
+            return
+        echo_over = self._sent[d][1] + self._echo_delay + ECHO_END_SLACK_S
+        now = self._samples / RATE
+        if now > echo_over:
+            self._suppressed = None
+            out.append(DtmfEvent("start", d, echo_over, self._start_level))
 
     def _track_sent(self, tx: np.ndarray, n: int) -> None:
         if tx.size != n:
             raise ValueError(f"sent has {tx.size} samples but the received frame has {n}; pass the same span")
         for kind, digit, sample, level in self._tx.process(tx):
             if kind == lib.DTMF_EV_START:
-                self._sending[digit] = level
+                self._sending[digit] = (sample / RATE, level)
             else:
-                self._sent[digit] = (sample / RATE, self._sending.pop(digit, level))
+                start, lvl = self._sending.pop(digit, (sample / RATE, level))
+                self._sent[digit] = (start, sample / RATE, lvl)
+
+    def _sent_start(self, digit: str) -> float:
+        return self._sending[digit][0] if digit in self._sending else self._sent[digit][0]
 
     def _is_echo(self, digit: str, t: float, level: float) -> bool:
+        """Our own digit coming back: the same digit, weaker, starting within the echo delay
+        after ours started."""
         if digit in self._sending:
-            return level <= self._sending[digit] - ECHO_MIN_LOSS_DB
-        if digit in self._sent:
-            ended, sent_level = self._sent[digit]
-            return t <= ended + ECHO_TAIL_S and level <= sent_level - ECHO_MIN_LOSS_DB
-        return False
+            start, sent_level = self._sending[digit]
+        elif digit in self._sent:
+            start, _, sent_level = self._sent[digit]
+        else:
+            return False
+        return start - 0.02 <= t <= start + ECHO_DELAY_S and level <= sent_level - ECHO_MIN_LOSS_DB
 
 
 class DtmfGenerator:

@@ -3,7 +3,8 @@
     ec = EchoCanceller(tail_ms=128)
     clean = ec.process(far, near)   # far: what we sent to the line; near: what came back
 
-The design (two-path proportionate NLMS, NLP with comfort noise, 100 Hz
+The design (two-path proportionate affine projection, no learning from tones,
+divergence recovery, NLP with comfort noise, 120 Hz
 high-pass, 2100 Hz phase-reversal disabler) is explained at the top of echo.c.
 """
 from __future__ import annotations
@@ -77,4 +78,14 @@ class EchoCanceller:
             "disabled": bool(st.disabled),
             "nlp_active": bool(st.nlp_active),
             "noise_dbm0": round(float(st.noise_dbm0), 1),
+            "adapting": bool(st.adapting),
+            "far_tonal": bool(st.far_tonal),
+            "far_prediction_db": round(float(st.far_prediction_db), 1),
+            "resets": int(st.resets),
         }
+
+    def hold_adaptation(self, on: bool) -> None:
+        """Say that what is being sent is a tone, DTMF or another narrowband signal (on=True):
+        the canceller does not learn from it, nor from its echo still in the tail after it ends.
+        The C core also detects tonal far signals itself; this is the engine's certain word."""
+        lib.echo_hold_adaptation(self._state, 1 if on else 0)

@@ -69,8 +69,10 @@ class Channel:
     def play_tone(self, name: str) -> None:
         self.source = ToneSource(self.engine.country, name)
 
-    def play(self, samples: np.ndarray, on_done: Callable[[], None] | None = None) -> None:
-        self.source = SampleSource(samples, on_done)
+    def play(self, samples: np.ndarray, on_done: Callable[[], None] | None = None, tonal: bool = False) -> None:
+        """Play `samples` once; `tonal=True` for DTMF, FSK and beeps (the line's echo canceller
+        then does not adapt on them)."""
+        self.source = SampleSource(samples, on_done, tonal)
 
     def silence(self) -> None:
         self.source = None
@@ -135,7 +137,7 @@ class FxsChannel(Channel):
                 self.source = None
             if then is not None:
                 self._ring_timer = self.engine.timers.after_ms(300, then)
-        self.play(fsk, done)
+        self.play(fsk, done, tonal=True)
         sent = self.source
 
     def stop_ringing(self) -> None:
@@ -200,7 +202,7 @@ class FxoChannel(Channel):
 
         def send() -> None:
             self._dial_timer = None
-            self.play(dtmf_samples(number), on_done)
+            self.play(dtmf_samples(number), on_done, tonal=True)
         self._dial_timer = self.engine.timers.after_ms(after_ms, send)
 
     def forget_caller_id(self) -> None:

@@ -42,6 +42,7 @@ class PortDsp:
         from dsp_ext.dtmf import DtmfReceiver
         self.dtmf = DtmfReceiver()
         self.echo = None
+        self.echo_held = False      # the canceller was told the far signal is tonal
         self.cid = None
         self.busy = None
         self.busy_frame0 = 0
@@ -68,6 +69,7 @@ class MediaLoop:
         self._channels: list[Channel] = list(engine.channels.values())
         self._dsp = {ch.name: PortDsp(ch.kind, engine.country) for ch in self._channels}
         self._tx: dict[str, np.ndarray] = {}
+        self._tx_tonal: set[str] = set()     # ports whose last frame came from a tonal source
         self._stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.errors = 0
@@ -101,7 +103,13 @@ class MediaLoop:
             if ch.kind is PortKind.FXO:
                 if ch.off_hook:
                     if rx is not None:
-                        rx = dsp.echo.process(tx.get(ch.name, SILENCE), rx)
+                        echo = dsp.echo
+                        tonal = ch.name in self._tx_tonal
+                        if tonal != dsp.echo_held:
+                            # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
+                            echo.hold_adaptation(tonal)
+                            dsp.echo_held = tonal
+                        rx = echo.process(tx.get(ch.name, SILENCE), rx)
                         if ch.supervise and dsp.busy is not None:
                             for e in dsp.busy.process(rx):
                                 # e.time counts from the detector's start: back to engine time
@@ -131,11 +139,15 @@ class MediaLoop:
             ch.rx = rx
         eng.timers.run_due()
         new_tx: dict[str, np.ndarray] = {}
+        tonal_tx = self._tx_tonal
+        tonal_tx.clear()
         for ch in self._channels:
             src = ch.source
             frame = src.frame() if src is not None else None
             if frame is not None:
                 new_tx[ch.name] = frame
+                if getattr(src, "tonal", False):
+                    tonal_tx.add(ch.name)
             if ch.taps:
                 for tap in ch.taps:
                     tap(ch.rx, frame)

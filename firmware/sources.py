@@ -27,6 +27,8 @@ class MediaSource(Protocol):
 class ToneSource:
     """A call-progress tone of the country profile (dial, ringback, busy, ...)."""
 
+    tonal = True        # narrowband: a line's echo canceller must not learn from it
+
     def __init__(self, country: str, name: str):
         self.name = name
         self._gen = ToneGenerator.for_country(country, name)
@@ -48,7 +50,8 @@ class PeerAudio:
 class SampleSource:
     """Play a block of samples once (caller-ID FSK, DTMF digits, a prompt), then call `on_done`."""
 
-    def __init__(self, samples: np.ndarray, on_done: Callable[[], None] | None = None):
+    def __init__(self, samples: np.ndarray, on_done: Callable[[], None] | None = None, tonal: bool = False):
+        self.tonal = tonal  # DTMF, FSK, beeps: a line's echo canceller must not learn from it
         n = len(samples)
         padded = np.zeros(-(-n // FRAME) * FRAME, dtype=np.int16)
         padded[:n] = samples

@@ -36,7 +36,7 @@ import numpy as np
 
 from dsp_ext.countries import profile as country_profile
 
-from .echo import DEFAULT_ERL_DB, DEFAULT_SHAPE, LineNoise, hybrid_ir
+from .echo import DEFAULT_ERL_DB, DEFAULT_SHAPE, G168_MODELS, LineNoise, g168_ir, hybrid_ir
 from .line import LineSignal, SubscriberLine
 from .remote import RemoteParty
 from .subscriber import FRAME_MS, Call, Subscriber
@@ -119,15 +119,28 @@ class CentralOffice:
         return sub
 
     def set_echo(self, i: int, shape: str | np.ndarray | None = DEFAULT_SHAPE,
-                 erl_db: float = DEFAULT_ERL_DB) -> None:
-        """Line `i`'s echo: a named shape (see echo.ECHO_SHAPES) at `erl_db`, an explicit IR, or None."""
-        if isinstance(shape, str):
-            ir = hybrid_ir(shape, erl_db)
+                 erl_db: float = DEFAULT_ERL_DB, delay_ms: float = 0.0) -> None:
+        """Line `i`'s echo: a named shape (see echo.ECHO_SHAPES), a G.168 Annex D hybrid model
+        ('d2'..'d9') at `erl_db`, an explicit IR, or None; `delay_ms` of extra pure delay
+        (a long loop, a pair gain system) goes in front of the named shapes and models."""
+        if not 0 <= delay_ms <= 100:
+            raise ValueError(f"delay_ms must be 0..100 (the echo must fit a 128 ms tail), got {delay_ms!r}")
+        if isinstance(shape, str) and shape in G168_MODELS:
+            ir = g168_ir(shape, erl_db, delay_ms)
+        elif isinstance(shape, str):
+            ir = np.concatenate([np.zeros(int(round(delay_ms * 8))), hybrid_ir(shape, erl_db)])
         elif shape is None:
             ir = None
         else:
             ir = np.asarray(shape, dtype=np.float64)
         self.line(i).set_echo(ir)
+
+    def set_codec(self, i: int, codec: str | None) -> None:
+        """Line `i` carries its audio through G.711 ('ulaw' or 'alaw') both ways, as a digital
+        loop carrier or a VoIP gateway in the exchange would; None: linear."""
+        if codec not in (None, "ulaw", "alaw"):
+            raise ValueError(f"codec must be 'ulaw', 'alaw' or None, got {codec!r}")
+        self.line(i).codec = codec
 
     def unplug(self, i: int) -> None:
         """Pull line `i`'s cable: no voltage, any call on it is torn down."""

@@ -12,13 +12,17 @@ The ERL is set on the average power response over the voice band
 """
 from __future__ import annotations
 
+import pathlib
+import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from dsp_ext.levels import DBM0_RMS, FRAME, RATE
 
-__all__ = ["EchoShape", "ECHO_SHAPES", "hybrid_ir", "voice_band_erl_db", "EchoPath", "LineNoise"]
+__all__ = ["EchoShape", "ECHO_SHAPES", "G168_HEADER", "G168_MODELS", "g168_models", "g168_ir", "hybrid_ir",
+           "voice_band_erl_db", "EchoPath", "LineNoise"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,44 @@ def hybrid_ir(shape: str | EchoShape = DEFAULT_SHAPE, erl_db: float = DEFAULT_ER
     tail -= tail.mean()                                 # the hybrid is AC-coupled: no DC echo
     ir = np.concatenate([np.zeros(delay), tail])
     return ir * 10 ** ((voice_band_erl_db(ir) - erl_db) / 20)
+
+
+# The eight hybrid models of ITU-T G.168 Annex D, read at run time from spandsp's
+# header (Debian libspandsp-dev); the coefficients are not copied into Linebox.
+G168_HEADER = pathlib.Path("/usr/include/spandsp/g168models.h")
+G168_MODELS = ("d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9")
+
+
+@cache
+def _g168_models(header: pathlib.Path) -> dict[str, np.ndarray]:
+    try:
+        text = header.read_text()
+    except OSError as e:
+        raise ValueError(f"G.168 echo models need {header} (apt install libspandsp-dev): {e}") from None
+    models = {}
+    for name, body in re.findall(r"line_model_(d\d)_coeffs\[\]\s*=\s*\{(.*?)\};", text, re.S):
+        gain = re.search(rf"#define\s+LINE_MODEL_{name.upper()}_GAIN\s+([0-9.eE+-]+)f?", text)
+        coeffs = np.array([int(v) for v in re.findall(r"-?\d+", body)], dtype=np.float64)
+        models[name] = coeffs * (float(gain.group(1)) if gain else 1.0)
+    missing = [m for m in G168_MODELS if m not in models]
+    if missing:
+        raise ValueError(f"{header}: G.168 models {missing} not found")
+    return models
+
+
+def g168_models(header: pathlib.Path = G168_HEADER) -> dict[str, np.ndarray]:
+    """Impulse responses (float, unscaled) of the G.168 Annex D models, keyed 'd2'..'d9'."""
+    return dict(_g168_models(header))
+
+
+def g168_ir(model: str, erl_db: float, delay_ms: float = 0.0) -> np.ndarray:
+    """G.168 Annex D model `model` ('d2'..'d9') after `delay_ms` of pure delay, scaled so that
+    its power gain on a flat-spectrum signal is -erl_db (the ERL as G.168 measures it)."""
+    models = _g168_models(G168_HEADER)
+    if model not in models:
+        raise ValueError(f"unknown G.168 echo model {model!r}; known: {', '.join(G168_MODELS)}")
+    h = np.concatenate([np.zeros(int(round(delay_ms * RATE / 1000))), models[model]])
+    return h * (10 ** (-erl_db / 20) / np.sqrt(np.sum(h * h)))
 
 
 class EchoPath:

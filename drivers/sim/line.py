@@ -44,6 +44,14 @@ def to_pcm(mix: np.ndarray) -> np.ndarray:
     return mix.astype(np.int16)
 
 
+def _g711(samples: np.ndarray, codec: str) -> np.ndarray:
+    """int16 through a G.711 encoder and decoder."""
+    from dsp_ext.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+    if codec == "ulaw":
+        return ulaw_decode(ulaw_encode(samples))
+    return alaw_decode(alaw_encode(samples))
+
+
 @dataclass(slots=True)
 class LineSignal:
     """What is on tip/ring toward the customer equipment during one frame."""
@@ -69,6 +77,7 @@ class SubscriberLine(Subscriber):
         self.rings = 0                          # ring bursts sent for the current call
         self.ringing_now = False
         self.echo = EchoPath(echo_ir) if echo_ir is not None else None
+        self.codec: str | None = None           # 'ulaw'/'alaw': audio goes through G.711 both ways
         self.noise = noise
         self._hook = HookClassifier()
         self._cpe_off_hook = False
@@ -109,6 +118,8 @@ class SubscriberLine(Subscriber):
         self._cpe_off_hook = cpe_off
         # off hook, "nothing sent" is silence on the wire: the digit receiver must see the gaps
         self._tx = (tx if tx is not None else _SILENCE) if cpe_off else None
+        if self._tx is not None and self.codec is not None:
+            self._tx = _g711(self._tx, self.codec)
         self.uplink = self._tx
         for ev, data in self._hook.feed(cpe_off or (self.parallel_off_hook and self.plugged)):
             if ev is EventType.OFF_HOOK:
@@ -247,6 +258,8 @@ class SubscriberLine(Subscriber):
         if n is not None:
             mix += n
         audio = to_pcm(mix)
+        if self.codec is not None:
+            audio = _g711(audio, self.codec)
         loop = self.co.frames >= self._loop_drop_until
         return LineSignal(audio, self.ringing_now and self.state == "ringing", self.reversed, loop,
                           True, self.parallel_off_hook)

@@ -17,11 +17,12 @@
  *   - the strongest row tone and the strongest column tone are each above
  *     the minimum level (-40 dBm0), and each is >= 6 dB above the other
  *     tones of its group;
- *   - twist (column minus row) is within -5 .. +9 dB (Q.24: accept reverse
- *     4 dB and normal 8 dB, reject beyond);
+ *   - twist (row minus column) is within -5 .. +9 dB (Q.24: accept normal
+ *     twist, the low group stronger, to 8 dB and reverse twist, the high
+ *     group stronger, to 4 dB; reject 2 dB beyond);
  *   - the two tones carry >= 50% of the block's energy, and >= 82% of the
  *     energy of x[n] - x[n-2] (tone powers corrected for the bin roll-off
- *     at their offset, measured between the halves, when within 2%). The
+ *     at their offset, measured between the halves, when within 1.8%). The
  *     second test is the talk-off guard: that filter weights the spectrum
  *     by 4 sin^2(w), a broad band-pass peaking
  *     at 2 kHz, so a voice's other harmonics and formants in the DTMF band
@@ -34,7 +35,7 @@
  *     block fills one half and part of the other, so the ratio of the two
  *     halves' amplitudes measures how much of the block it fills.
  * A digit *starts* when two consecutive blocks qualify as the same digit,
- * both tones are within 2% of nominal (Q.24: accept 1.5%, reject 3.5%;
+ * both tones are within 1.8% of nominal (Q.24: accept 1.5%, reject 3.5%;
  * voices' harmonics that pass the other tests sit 1.8-2.3% off),
  * and the tone carries on into the next half-block (see end_of_first_half);
  * together these need >= 25.8 ms of tone, while any 40 ms tone passes at every
@@ -61,11 +62,46 @@
 #define DTMF_TWIST_REVERSE_DB 5.0f
 #define DTMF_REL_PEAK 0.25f             /* other tones of a group <= -6 dB */
 #define DTMF_PURITY 0.5f
+/* Dial tone and ringback (350-480 Hz) can be 12 dB above the digits dialled
+ * over them. Everything is measured after two notches (biquads, zeros on the
+ * unit circle at 365 and 460 Hz, poles at radius 0.9), which take the dial
+ * tone band down while leaving the DTMF band nearly flat; tone powers are
+ * divided by the notches' gain at their frequency, so levels and twist are
+ * the line's. */
+#define DTMF_NOTCH_R 0.9
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+static const double dtmf_notch_hz[2] = {365.0, 460.0};
+#define DTMF_STEADY_RISE 1.2f           /* per block: the steady level may rise 12 dB in 0.2 s */
+#define DTMF_STEADY_MARGIN 1.5f
+
+static double notch_power_gain(double w)
+{
+    double g = 1.0;
+    for (int i = 0; i < 2; i++) {
+        double w0 = 2.0 * M_PI * dtmf_notch_hz[i] / DTMF_RATE, r = DTMF_NOTCH_R;
+        /* |1 - 2cos(w0) e^-jw + e^-2jw|^2 / |1 - 2r cos(w0) e^-jw + r^2 e^-2jw|^2 */
+        double nr = 1.0 - 2.0 * cos(w0) * cos(w) + cos(2.0 * w), ni = 2.0 * cos(w0) * sin(w) - sin(2.0 * w);
+        double dr = 1.0 - 2.0 * r * cos(w0) * cos(w) + r * r * cos(2.0 * w);
+        double di = 2.0 * r * cos(w0) * sin(w) - r * r * sin(2.0 * w);
+        g *= (nr * nr + ni * ni) / (dr * dr + di * di);
+    }
+    return g;
+}
+/* Voiced speech with a strong low harmonic often shows a row-like tone 5-9 dB
+ * above a column-like one: a digit with more than 4 dB of normal twist must be
+ * cleaner (its tones >= 85% of the energy), which a real digit still is.
+ * Tolerance 1.8% (Q.24: accept 1.5%, reject 3.5%): voiced speech that
+ * passes everything else sits 1.8-2.3% off. */
+#define DTMF_TWISTED 2.5118864f         /* 4 dB */
+#define DTMF_PURITY_TWISTED 0.85f
+#define DTMF_STEADY 1.5848932f          /* 2 dB: a tone's level change between the two starting blocks */
 #define DTMF_CONT_PURITY 0.25f
 #define DTMF_HF_PURITY 0.82f
 #define DTMF_HALF_BALANCE 0.7f          /* quieter half >= 0.7 of the louder (amplitude) */
 #define DTMF_CONFIRM 0.12f              /* next half: tone power >= 0.12 of the last half's (>= ~18 samples) */
-#define DTMF_FREQ_TOL 0.02f
+#define DTMF_FREQ_TOL 0.018f
 #define DTMF_END_MISSES 2
 
 #ifndef M_PI
@@ -87,6 +123,7 @@ int dtmf_digit_index(char digit)
 
 void dtmf_rx_reset(dtmf_rx_t *s)
 {
+    s->steady_removed = s->steady_removed_hf = 3.0e38f; /* the first half sets them */
     memset(s->s1, 0, sizeof(s->s1));
     memset(s->s2, 0, sizeof(s->s2));
     memset(s->h1_re, 0, sizeof(s->h1_re));
@@ -121,7 +158,12 @@ void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak)
         s->sinw[k] = (float) sin(w);
         s->half_rot_re[k] = (float) cos(w * DTMF_HALF);
         s->half_rot_im[k] = (float) -sin(w * DTMF_HALF);
-        s->hf_weight[k] = (float) (4.0 * pow(sin(w), 2.0));
+        /* the dial-tone notch's power gain at this tone, and the talk-off
+         * filter's (x[n] - x[n-2], after the notch) */
+        double g2 = notch_power_gain(w);
+        s->notch_g2[k] = (float) g2;
+        s->notch_inv[k] = (float) (1.0 / sqrt(g2));
+        s->hf_weight[k] = (float) (4.0 * pow(sin(w), 2.0) * g2);
         s->ref_re[k] = (float) cos(w * (DTMF_HALF - 1));
         s->ref_im[k] = (float) -sin(w * (DTMF_HALF - 1));
     }
@@ -142,6 +184,12 @@ void dtmf_rx_init(dtmf_rx_t *s, double dbm0_peak)
         }
     s->dbm0_rms2 = (float) (dbm0_peak * dbm0_peak / 2.0);
     s->hf_purity = DTMF_HF_PURITY;
+    for (int i = 0; i < 2; i++) {
+        double w0 = 2.0 * M_PI * dtmf_notch_hz[i] / DTMF_RATE;
+        s->notch_c[i] = (float) (2.0 * cos(w0));
+        s->notch_p[i] = (float) (2.0 * DTMF_NOTCH_R * cos(w0));
+    }
+    s->notch_r2 = (float) (DTMF_NOTCH_R * DTMF_NOTCH_R);
     /* A sine of mean square m over N samples has block power (2|X|^2/N) N m. */
     s->min_block_power = s->dbm0_rms2 * powf(10.0f, DTMF_MIN_LEVEL_DBM0 / 10.0f) * DTMF_BLOCK;
     dtmf_rx_reset(s);
@@ -179,8 +227,8 @@ typedef struct {
     float pa, pb;                  /* powers, scaled like dtmf_block_t.power */
 } dtmf_pair_t;
 
-static dtmf_pair_t unmix(const float *re, const float *im, int r, int c, const float *leak_re,
-                         const float *leak_im, int n)
+static dtmf_pair_t unmix(const dtmf_rx_t *s, const float *re, const float *im, int r, int c,
+                         const float *leak_re, const float *leak_im, int n)
 {
     float dr = leak_re[r * 4 + c], di = leak_im[r * 4 + c];
     float xr = re[r], xi = im[r], yr = re[4 + c], yi = im[4 + c];
@@ -191,6 +239,12 @@ static dtmf_pair_t unmix(const float *re, const float *im, int r, int c, const f
     p.a_im = (xi - (dr * yi + di * yr)) / det;
     p.b_re = (yr - (dr * xr + di * xi)) / det;
     p.b_im = (yi - (dr * xi - di * xr)) / det;
+    /* back from the dial-tone notch to the line's levels (phases are unchanged) */
+    const float ga = s->notch_inv[r], gb = s->notch_inv[4 + c];
+    p.a_re *= ga;
+    p.a_im *= ga;
+    p.b_re *= gb;
+    p.b_im *= gb;
     p.pa = (p.a_re * p.a_re + p.a_im * p.a_im) * (2.0f / n);
     p.pb = (p.b_re * p.b_re + p.b_im * p.b_im) * (2.0f / n);
     return p;
@@ -215,7 +269,7 @@ static int dominates(const float *p, int best, int from)
 
 /* Does this set of powers (block or half, `energy` over the same span,
  * `min_power` scaled to its length) show digit (row r, column c)? */
-static int shows(const float *p, float energy, float min_power, int r, int c, float purity)
+static int shows(const float *p, const float *g2, float energy, float min_power, int r, int c, float purity)
 {
     int lo = strongest(p, 0), hi = strongest(p, 4);
     if (lo != r || hi != 4 + c)
@@ -224,7 +278,7 @@ static int shows(const float *p, float energy, float min_power, int r, int c, fl
         return 0;
     if (!dominates(p, lo, 0) || !dominates(p, hi, 4))
         return 0;
-    return p[lo] + p[hi] >= purity * energy;
+    return p[lo] * g2[lo] + p[hi] * g2[hi] >= purity * energy;
 }
 
 /* Frequency offset (Hz) from the phase advance of a complex amplitude:
@@ -284,10 +338,14 @@ static float fill_estimate(float p1, float p2)
     return hi > 0.0f ? DTMF_HALF * (1.0f + sqrtf(lo / hi)) : 0.0f;
 }
 
+/* Q.24 twist: "normal" twist is the low (row) group stronger, as a long loop
+ * leaves it (high frequencies lose more): accepted to 8 dB; "reverse" twist,
+ * the high (column) group stronger, only to 4 dB. The limits sit 1 dB beyond,
+ * so that 2 dB beyond each is rejected with room for measurement error. */
 static int twist_ok(float p_row, float p_col)
 {
-    return p_col <= p_row * powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
-        && p_col >= p_row * powf(10.0f, -DTMF_TWIST_REVERSE_DB / 10.0f);
+    return p_row <= p_col * powf(10.0f, DTMF_TWIST_NORMAL_DB / 10.0f)
+        && p_col <= p_row * powf(10.0f, DTMF_TWIST_REVERSE_DB / 10.0f);
 }
 
 /* Called when the second half of a block is complete; h2_re/h2_im are its
@@ -299,7 +357,7 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     for (int k = 0; k < 8; k++) {
         b.re[k] = s->h1_re[k] + h2_re[k] * s->half_rot_re[k] - h2_im[k] * s->half_rot_im[k];
         b.im[k] = s->h1_im[k] + h2_re[k] * s->half_rot_im[k] + h2_im[k] * s->half_rot_re[k];
-        b.power[k] = (b.re[k] * b.re[k] + b.im[k] * b.im[k]) * (2.0f / DTMF_BLOCK);
+        b.power[k] = (b.re[k] * b.re[k] + b.im[k] * b.im[k]) * (2.0f / DTMF_BLOCK) / s->notch_g2[k];
     }
     float energy = s->h1_energy + h2_energy;
     uint64_t block_start = s->samples - DTMF_BLOCK;
@@ -310,9 +368,9 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     float fill;
     int lo = strongest(b.power, 0), hi = strongest(b.power, 4);
     int r = lo, c = hi - 4;
-    dtmf_pair_t whole = unmix(b.re, b.im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
-    dtmf_pair_t first = unmix(s->h1_re, s->h1_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
-    dtmf_pair_t second = unmix(h2_re, h2_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    dtmf_pair_t whole = unmix(s, b.re, b.im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+    dtmf_pair_t first = unmix(s, s->h1_re, s->h1_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    dtmf_pair_t second = unmix(s, h2_re, h2_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
     float wr = 2.0f * (float) M_PI * dtmf_freqs[lo] / DTMF_RATE;
     float wc = 2.0f * (float) M_PI * dtmf_freqs[hi] / DTMF_RATE;
     float pr = corrected(whole.pa, coarse_hz(wr, first.a_re, first.a_im, second.a_re, second.a_im), dtmf_freqs[lo]);
@@ -324,9 +382,10 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     float er = pr * DTMF_BLOCK / (fill_r > 1.0f ? fill_r : 1.0f);
     float ec = pc * DTMF_BLOCK / (fill_c > 1.0f ? fill_c : 1.0f);
     if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE)
-        && shows(b.power, energy, s->min_block_power, r, c, 0.0f)
+        && shows(b.power, s->notch_g2, energy, s->min_block_power, r, c, 0.0f)
         && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power
-        && er + ec >= DTMF_PURITY * energy
+        && s->notch_g2[lo] * er + s->notch_g2[hi] * ec
+               >= (pr > pc * DTMF_TWISTED ? DTMF_PURITY_TWISTED : DTMF_PURITY) * energy
         && s->hf_weight[lo] * er + s->hf_weight[hi] * ec >= s->hf_purity * hf_energy
         && twist_ok(pr, pc))
         hit = dtmf_keys[r][c];
@@ -340,13 +399,15 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
          * (their bins are 157 Hz wide), so for them only the digit's own two
          * tones are measured; a half has half a block's power. */
         float row_min = DTMF_CONT_DROP * s->ref_row, col_min = DTMF_CONT_DROP * s->ref_col;
-        dtmf_pair_t pb = unmix(b.re, b.im, cr, cc, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
-        dtmf_pair_t p1 = unmix(s->h1_re, s->h1_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
-        dtmf_pair_t p2 = unmix(h2_re, h2_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
-        int present = (shows(b.power, energy, 0.0f, cr, cc, DTMF_CONT_PURITY)
+        dtmf_pair_t pb = unmix(s, b.re, b.im, cr, cc, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+        dtmf_pair_t p1 = unmix(s, s->h1_re, s->h1_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+        dtmf_pair_t p2 = unmix(s, h2_re, h2_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+        int present = (shows(b.power, s->notch_g2, energy, 0.0f, cr, cc, DTMF_CONT_PURITY)
                        && pb.pa >= row_min && pb.pb >= col_min)
-            || (p1.pa >= row_min / 2 && p1.pb >= col_min / 2 && p1.pa + p1.pb >= DTMF_CONT_PURITY * s->h1_energy)
-            || (p2.pa >= row_min / 2 && p2.pb >= col_min / 2 && p2.pa + p2.pb >= DTMF_CONT_PURITY * h2_energy);
+            || (p1.pa >= row_min / 2 && p1.pb >= col_min / 2
+                && p1.pa * s->notch_g2[cr] + p1.pb * s->notch_g2[4 + cc] >= DTMF_CONT_PURITY * s->h1_energy)
+            || (p2.pa >= row_min / 2 && p2.pb >= col_min / 2
+                && p2.pa * s->notch_g2[cr] + p2.pb * s->notch_g2[4 + cc] >= DTMF_CONT_PURITY * h2_energy);
         if (present) {
             s->misses = 0;
         } else {
@@ -362,12 +423,16 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
 
     /* A new digit: two qualifying blocks in a row, tones on frequency. */
     if (!s->current && hit && hit == s->prev_hit && s->prev_valid) {
-        dtmf_pair_t prev = unmix(s->prev_re, s->prev_im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+        dtmf_pair_t prev = unmix(s, s->prev_re, s->prev_im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
         float dlo = offset_hz(wr, first.a_re, first.a_im, second.a_re, second.a_im, DTMF_HALF,
                               prev.a_re, prev.a_im, whole.a_re, whole.a_im, DTMF_BLOCK);
         float dhi = offset_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im, DTMF_HALF,
                               prev.b_re, prev.b_im, whole.b_re, whole.b_im, DTMF_BLOCK);
-        if (fabsf(dlo) <= DTMF_FREQ_TOL * dtmf_freqs[lo] && fabsf(dhi) <= DTMF_FREQ_TOL * dtmf_freqs[hi]) {
+        /* A key's tones are steady: each within 4 dB of its level in the
+         * previous block (voiced speech that passes the other tests glides). */
+        int steady = whole.pa <= DTMF_STEADY * prev.pa && prev.pa <= DTMF_STEADY * whole.pa
+                     && whole.pb <= DTMF_STEADY * prev.pb && prev.pb <= DTMF_STEADY * whole.pb;
+        if (steady && fabsf(dlo) <= DTMF_FREQ_TOL * dtmf_freqs[lo] && fabsf(dhi) <= DTMF_FREQ_TOL * dtmf_freqs[hi]) {
             float plo = whole.pa / bin_rolloff(dlo, DTMF_BLOCK);
             float phi = whole.pb / bin_rolloff(dhi, DTMF_BLOCK);
             if (twist_ok(plo, phi)) {
@@ -400,7 +465,7 @@ static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events
     if (!s->pending)
         return;
     int idx = dtmf_digit_index(s->pending);
-    dtmf_pair_t h = unmix(s->h1_re, s->h1_im, idx / 4, idx % 4, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    dtmf_pair_t h = unmix(s, s->h1_re, s->h1_im, idx / 4, idx % 4, s->leak_half_re, s->leak_half_im, DTMF_HALF);
     if (h.pa >= DTMF_CONFIRM * s->pending_ref_row && h.pb >= DTMF_CONFIRM * s->pending_ref_col) {
         s->current = s->pending;
         s->misses = 0;
@@ -421,11 +486,27 @@ static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events
     memcpy(s2, s->s2, sizeof(s2));                                           \
     memcpy(coef, s->coef, sizeof(coef));                                     \
     float energy = s->energy, hf = s->hf_energy, x1 = s->x1, x2 = s->x2;     \
+    float raw = s->raw_energy, raw_hf = s->raw_hf_energy;                    \
+    float y1 = s->y1, y2 = s->y2, v1 = s->v1, v2 = s->v2, z1 = s->z1, z2 = s->z2; \
+    const float c1 = s->notch_c[0], c2 = s->notch_c[1];                     \
+    const float p1 = s->notch_p[0], p2 = s->notch_p[1], rr = s->notch_r2;   \
     for (int j = 0; j < n; j++) {                                            \
-        float x = (float) in[j];                                             \
-        float d = x - x2;                                                    \
+        float u = (float) in[j];                                             \
+        /* dial-tone notches: two biquads, zeros on the circle, poles at r */ \
+        float v = u - c1 * x1 + x2 + p1 * v1 - rr * v2;                      \
+        float du = u - x2;                                                   \
+        raw += u * u;                                                        \
+        raw_hf += du * du;                                                   \
         x2 = x1;                                                             \
-        x1 = x;                                                              \
+        x1 = u;                                                              \
+        float x = v - c2 * v1 + v2 + p2 * z1 - rr * z2;                      \
+        v2 = v1;                                                             \
+        v1 = v;                                                              \
+        z2 = z1;                                                             \
+        z1 = x;                                                              \
+        float d = x - y2;                                                    \
+        y2 = y1;                                                             \
+        y1 = x;                                                              \
         energy += x * x;                                                     \
         hf += d * d;                                                         \
         for (int k = 0; k < 8; k++) {                                        \
@@ -437,9 +518,17 @@ static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events
     memcpy(s->s1, s1, sizeof(s1));                                           \
     memcpy(s->s2, s2, sizeof(s2));                                           \
     s->energy = energy;                                                      \
+    s->raw_energy = raw;                                                     \
+    s->raw_hf_energy = raw_hf;                                               \
     s->hf_energy = hf;                                                       \
     s->x1 = x1;                                                              \
-    s->x2 = x2;
+    s->x2 = x2;                                                              \
+    s->y1 = y1;                                                              \
+    s->y2 = y2;                                                              \
+    s->v1 = v1;                                                              \
+    s->v2 = v2;                                                              \
+    s->z1 = z1;                                                              \
+    s->z2 = z2;
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 __attribute__((target("avx2,fma"))) static void goertzel_run_fma(dtmf_rx_t *restrict s,
@@ -486,6 +575,10 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         if (s->fill < DTMF_HALF)
             break;
         float energy = s->energy, hf = s->hf_energy;
+        float removed = fmaxf(s->raw_energy - s->energy, 0.0f);
+        float removed_hf = fmaxf(s->raw_hf_energy - s->hf_energy, 0.0f);
+        s->raw_energy = 0.0f;
+        s->raw_hf_energy = 0.0f;
         const float *s1 = s->s1, *s2 = s->s2;
         /* Half complete: the Goertzel output is e^{j w 50} X(w); rotate it
          * back so X is referenced to the half's first sample. */
@@ -504,9 +597,21 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
             memcpy(s->h1_im, im, sizeof(im));
             s->h1_energy = energy;
             s->h1_hf_energy = hf;
+            s->h1_removed = removed;
+            s->h1_removed_hf = removed_hf;
             s->half = 1;
             end_of_first_half(s, events, max_events, &count);
         } else {
+            /* What the notches took away counts against a digit unless it
+             * is steady (a dial tone): only the excess over its slowly rising
+             * minimum, block by block (a two-tone dial tone beats within a
+             * half), does. Speech drops to nothing between syllables, so for
+             * speech nearly all of it counts, as if there were no notches. */
+            float rem = s->h1_removed + removed, rem_hf = s->h1_removed_hf + removed_hf;
+            s->steady_removed = fminf(rem, fminf(s->steady_removed * DTMF_STEADY_RISE + 1.0f, 3.0e38f));
+            s->steady_removed_hf = fminf(rem_hf, fminf(s->steady_removed_hf * DTMF_STEADY_RISE + 1.0f, 3.0e38f));
+            energy += fmaxf(rem - DTMF_STEADY_MARGIN * s->steady_removed, 0.0f);
+            hf += fmaxf(rem_hf - DTMF_STEADY_MARGIN * s->steady_removed_hf, 0.0f);
             end_of_block(s, re, im, energy, s->h1_hf_energy + hf, events, max_events, &count);
             s->half = 0;
         }

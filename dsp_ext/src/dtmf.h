@@ -49,6 +49,15 @@ typedef struct {
     /* talk-off guard: energy of x[n] - x[n-2], which weights the spectrum by
      * 4 sin^2(w) (see dtmf.c) */
     float x1, x2;                  /* last two input samples */
+    float y1, y2;                  /* last two samples after the dial-tone notches */
+    float v1, v2, z1, z2;          /* the notches' own outputs */
+    float notch_c[2], notch_p[2];  /* 2 cos(w0) and 2 r cos(w0) of each notch */
+    float notch_r2;
+    float raw_energy, raw_hf_energy;          /* the same sums before the notches */
+    float steady_removed, steady_removed_hf;  /* slowly rising minimum of what the notches removed */
+    float h1_removed, h1_removed_hf;          /* what they removed in the first half */
+    float notch_g2[8];             /* the notch's power gain at each tone */
+    float notch_inv[8];            /* 1 / its amplitude gain */
     float hf_energy, h1_hf_energy;
     float hf_weight[8];            /* 4 sin^2(w) of each tone */
     float hf_purity;               /* the tones' share of that energy needed to qualify */

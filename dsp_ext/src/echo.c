@@ -1,4 +1,4 @@
-/* Line echo canceller: two-path, region-proportionate NLMS.
+/* Line echo canceller: two-path, region-proportionate order-2 affine projection.
  *
  * Why this shape
  * --------------
@@ -37,33 +37,53 @@
  *    which a talker cannot fake but an echo-path change produces at once.
  *  - DC/hum: a 120 Hz 4th-order Butterworth high-pass on both paths (the same
  *    filter on both, again so the path to learn is unchanged).
- *  - NLP: when the far end is active and the output is at least 10 dB below the
- *    near input for 10 ms (what is left is residual echo, not near speech), the
- *    output is replaced by comfort noise at the background level, which is
- *    tracked from the output while the far end is quiet. It releases at once
- *    when the output rises towards the input level (near-end speech).
+ *  - Order-2 affine projection instead of NLMS for the background: each step
+ *    moves along this window minus its G-weighted projection on the previous
+ *    one, which takes speech's strong sample-to-sample correlation out of the
+ *    update (on espeak speech through the 8 Annex D paths: >= 40 dB return
+ *    loss with the NLP within 2 s, where NLMS needed 3 s or more). The
+ *    correlations it needs come out of the same tap pass.
+ *  - No learning from tones: a far signal that an order-4 predictor over 20 ms
+ *    predicts to 25 dB (a call-progress tone, DTMF, FSK, a carrier; speech
+ *    reaches ~20 dB at most) holds adaptation until its echo has left the tail;
+ *    so does the caller's word (echo_hold_adaptation: the engine knows when it
+ *    plays a tone), and a tone at the near end (the far party's DTMF, dial
+ *    tone, ringback) while it lasts. Learning the echo path from one or two
+ *    frequencies fits it nowhere else, and the exchange's dial tone under our
+ *    own DTMF is then learnt as "echo" (the call never recovered).
+ *  - Divergence: a foreground that makes the output 3 dB louder than the input
+ *    for 100 ms while the far end talks is replaced by the background if that
+ *    cancels, else cleared.
+ *  - NLP: when the far end is (or just was) active and the output is at least
+ *    10 dB below the near input for 2.5 ms (what is left is residual echo, not
+ *    near speech), the output is replaced by comfort noise at the background
+ *    level, never louder than what it replaces. The level is learnt only when
+ *    nobody talks: the far end quiet for a tail and the block within 6 dB of the
+ *    quietest blocks of the last 1-1.5 s. Near-end speech (input 6 dB above the
+ *    echo the converged filter expects) keeps the NLP off for 200 ms.
  *  - Disabler: 2100 Hz with phase reversals (V.25 ANS/ANSam, i.e. a modem or
  *    V.34 fax answering) on either path bypasses the canceller until both paths
  *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not. The
  *    detector is the fax-tone module's (faxtone.h), one per path.
  *
- * Known limit: on real (harmonic) speech convergence to 30 dB takes 2-3 s
- * rather than 1 s (tests/dsp/test_echo.py::test_real_speech_converges).
- *
  * Speed: the background update of sample n-1 and both filter outputs of sample n
  * are one pass over the taps (one load of each weight, one store), over a
  * history buffer kept contiguous by a memmove every ECHO_SHIFT samples, so the
- * loop has no wrap branch and gcc vectorises it (check with -fopt-info-vec).
- * On x86-64 an AVX2+FMA copy of the pass is picked at run time; elsewhere the
- * build flags decide (-O3 gives NEON on aarch64).
+ * loop has no wrap branch and gcc vectorises it. The pass lives in echo_taps.c,
+ * compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run time (NEON from
+ * -O3 on aarch64). echo_process runs with flush-to-zero and denormals-are-zero
+ * (restored on return): decaying states in speech pauses would otherwise go
+ * subnormal and cost ~10x per frame.
  */
 #include "echo.h"
+#include "echo_taps.h"
 
 #include <math.h>
 #include <string.h>
 
 #define PRE_EMPHASIS 0.4f /* partial whitening: stronger starves the low band and slows it */
-#define STEP 1.0f         /* background NLMS step */
+#define STEP 0.7f         /* background affine-projection step */
+#define APA_ORDER2 1.0f
 #define UNIFORM 0.25f     /* share of the step spread evenly over all taps */
 #define WEAK 0.1f         /* a region under this fraction of the strongest one holds no echo ... */
 #define LEAK 0.1f         /* ... and its weights leak by up to this fraction per 5 ms block */
@@ -73,6 +93,58 @@
 #define QUIET_MS (DBM0_MS * 1e-4f)      /* -40 dBm0: "no signal" for the disabler's release */
 #define DBM0_PEAK 22826.36098786756      /* peak of a 0 dBm0 sine (levels.py) */
 #define REGULARISE (DBM0_MS * 1e-6f)    /* per tap: keeps the step sane on very quiet far signal */
+#define TONAL_GAIN 316.0f /* 25 dB order-4 prediction gain: one or two sinusoids, not speech */
+
+/* Flush-to-zero and denormals-are-zero for the duration of one echo_process
+ * call (restored on return, so the host process is not affected): a decaying
+ * state (weights of idle taps, filter memories in a speech pause) would
+ * otherwise reach the subnormal range, where each operation costs ~100 cycles
+ * on x86 and one 10 ms frame takes ~10x longer. */
+#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+#include <xmmintrin.h>
+static unsigned int fp_enter(void)
+{
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return csr;
+}
+static void fp_leave(unsigned int csr)
+{
+    _mm_setcsr(csr);
+}
+#elif defined(__aarch64__)
+static unsigned int fp_enter(void)
+{
+    unsigned long fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ul << 24))); /* FZ */
+    return (unsigned int)fpcr;
+}
+static void fp_leave(unsigned int fpcr)
+{
+    unsigned long v = fpcr;
+    __asm__ volatile("msr fpcr, %0" : : "r"(v));
+}
+#else
+static unsigned int fp_enter(void)
+{
+    return 0;
+}
+static void fp_leave(unsigned int x)
+{
+    (void)x;
+}
+#endif
+
+/* The tonal test's window (a Hann window, filled once by echo_init; every
+ * init writes the same values). */
+static float hann[ECHO_TONAL_N];
+
+static void make_hann(void)
+{
+    for (int i = 0; i < ECHO_TONAL_N; i++)
+        hann[i] = 0.5f - 0.5f * cosf(6.2831853f * ((float)i + 0.5f) / (float)ECHO_TONAL_N);
+}
 
 /* Decaying recursions (filters, leaks, level trackers) would otherwise end in
  * subnormal floats, which cost ~100 cycles per operation on x86 unless the
@@ -104,87 +176,7 @@ static float highpass(float *st, float x)
     return x;
 }
 
-/* The hot loop: apply last sample's background update, and compute both filter
- * outputs and the proportionate input energy x'Gx for this sample. xn is this
- * sample's window (newest first), xp the previous one (xn + 1); g holds one
- * step gain per REGION taps, so no per-tap gain has to be loaded.
- * Sums go into LANES independent partial sums so that the vectorised loop is
- * not bound by the latency of one accumulator chain (gcc turns the inner j
- * loop into 2-4 vector registers per sum). */
-#define LANES 16
 #define REGION (ECHO_MAX_TAPS / ECHO_REGIONS)
-static inline __attribute__((always_inline)) void tap_pass_body(
-    float *restrict wb, const float *restrict wf, const float *restrict g, const float *restrict xn,
-    const float *restrict xp, int taps, float step, float *out3)
-{
-    float yb[LANES] = {0}, yf[LANES] = {0}, xgx[LANES] = {0};
-    int i = 0;
-    for (int r = 0; i + REGION <= taps; r++, i += REGION) {
-        const float gs = step * g[r], gr = g[r];
-        for (int k = i; k < i + REGION; k += LANES) {
-            for (int j = 0; j < LANES; j++) {
-                float x = xn[k + j];
-                float w = wb[k + j] + gs * xp[k + j];
-                wb[k + j] = w;
-                yb[j] += w * x;
-                yf[j] += wf[k + j] * x;
-                xgx[j] += gr * x * x;
-            }
-        }
-    }
-    if (i < taps) {
-        const float gs = step * g[i / REGION], gr = g[i / REGION];
-        for (; i < taps; i++) {
-            float w = wb[i] + gs * xp[i];
-            wb[i] = w;
-            yb[0] += w * xn[i];
-            yf[0] += wf[i] * xn[i];
-            xgx[0] += gr * xn[i] * xn[i];
-        }
-    }
-    float sb = 0.0f, sf = 0.0f, sg = 0.0f;
-    for (int j = 0; j < LANES; j++) {
-        sb += yb[j];
-        sf += yf[j];
-        sg += xgx[j];
-    }
-    out3[0] = sb;
-    out3[1] = sf;
-    out3[2] = sg;
-}
-
-typedef void (*tap_pass_fn)(float *restrict, const float *restrict, const float *restrict,
-                            const float *restrict, const float *restrict, int, float, float *);
-
-static void tap_pass_generic(float *restrict wb, const float *restrict wf, const float *restrict g,
-                             const float *restrict xn, const float *restrict xp, int taps, float step,
-                             float *out3)
-{
-    tap_pass_body(wb, wf, g, xn, xp, taps, step, out3);
-}
-
-/* On x86-64 an AVX2+FMA copy is picked at run time (the product is built for
- * plain SSE4.2 so that it runs on any x86-64 box). Sanitizer builds skip it. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HAVE_AVX2_PASS 1
-__attribute__((target("avx2,fma"))) static void tap_pass_avx2(
-    float *restrict wb, const float *restrict wf, const float *restrict g, const float *restrict xn,
-    const float *restrict xp, int taps, float step, float *out3)
-{
-    tap_pass_body(wb, wf, g, xn, xp, taps, step, out3);
-}
-#endif
-
-static tap_pass_fn tap_pass = tap_pass_generic;
-
-static void pick_tap_pass(void)
-{
-#ifdef HAVE_AVX2_PASS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        tap_pass = tap_pass_avx2;
-#endif
-}
 
 /* Proportionate step sizes from the background weights. The proportional part
  * follows the |w| mass of 32-tap regions (smoothed over neighbours) rather than
@@ -247,6 +239,7 @@ void echo_reset(echo_t *s)
         s->gain[j] = 1.0f;
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
+    s->win_min = s->floor_min[0] = s->floor_min[1] = s->floor_min[2] = 3.4e38f;
     faxtone_rx_init(&s->tone_rx[0], DBM0_PEAK);
     faxtone_rx_init(&s->tone_rx[1], DBM0_PEAK);
 }
@@ -255,7 +248,8 @@ int echo_init(echo_t *s, int taps, int flags)
 {
     if (taps < 8 || taps > ECHO_MAX_TAPS)
         return -1;
-    pick_tap_pass();
+    echo_taps_pick();
+    make_hann();
     s->taps = taps;
     s->flags = flags;
     echo_reset(s);
@@ -274,6 +268,82 @@ void echo_set_flags(echo_t *s, int flags)
 
 /* ---- per-block control --------------------------------------------------- */
 
+/* Order-4 linear prediction gain of the far signal over the last 20 ms
+ * (autocorrelation method: Hann window, Levinson-Durbin). One or two sinusoids
+ * (a call-progress tone, DTMF, a modem's carrier) are predicted to 30 dB and
+ * more; speech, pre-emphasised as the filter sees it, to about 15 dB at most. */
+static float prediction_gain(const float *hist, int pos)
+{
+    const float *win = hann;
+    float x[ECHO_TONAL_N];
+    const int head = ECHO_TONAL_N - pos; /* oldest first: hist[pos..N) then hist[0..pos) */
+    for (int i = 0; i < head; i++)
+        x[i] = hist[pos + i] * win[i];
+    for (int i = head; i < ECHO_TONAL_N; i++)
+        x[i] = hist[i - head] * win[i];
+    float r[5];
+    for (int k = 0; k < 5; k++) {
+        float acc = 0.0f;
+        for (int i = k; i < ECHO_TONAL_N; i++)
+            acc += x[i] * x[i - k];
+        r[k] = acc;
+    }
+    if (r[0] < 0.375f * FAR_ACTIVE_MS * ECHO_TONAL_N) /* Hann: 0.375 of the power */
+        return 1.0f;
+    float a[5] = {1.0f, 0.0f, 0.0f, 0.0f, 0.0f}, err = r[0];
+    for (int i = 1; i <= 4; i++) {
+        float acc = r[i];
+        for (int j = 1; j < i; j++)
+            acc += a[j] * r[i - j];
+        float k = -acc / err;
+        if (k >= 1.0f || k <= -1.0f)
+            return 1e6f;
+        float tmp[5];
+        for (int j = 1; j < i; j++)
+            tmp[j] = a[j] + k * a[i - j];
+        for (int j = 1; j < i; j++)
+            a[j] = tmp[j];
+        a[i] = k;
+        err *= 1.0f - k * k;
+        if (err <= r[0] * 1e-6f)
+            return 1e6f;
+    }
+    return r[0] / err;
+}
+
+static void clear_filters(echo_t *s)
+{
+    memset(s->w_fg, 0, sizeof(s->w_fg));
+    memset(s->w_bg, 0, sizeof(s->w_bg));
+    for (int j = 0; j < ECHO_REGIONS; j++)
+        s->gain[j] = 1.0f;
+    s->c0 = s->c1 = s->prev_err = 0.0f;
+    s->converged = 0;
+    s->erle_db = 0.0f;
+    s->p_efg = s->p_ebg = s->p_near;
+    s->resets++;
+}
+
+/* The background (comfort-noise) level: the mean of the blocks in which
+ * neither side talks. "Nobody talks" = the far end has been quiet for a tail
+ * and the block is within 6 dB of the quietest blocks of the last 1-1.5 s
+ * (minimum statistics), so near-end speech never teaches it. */
+static void track_background(echo_t *s)
+{
+    const float level = s->acc_clean / ECHO_BLOCK;
+    s->win_min = fminf(s->win_min, level);
+    if (++s->win_n >= 100) { /* 0.5 s windows */
+        s->floor_min[2] = s->floor_min[1];
+        s->floor_min[1] = s->floor_min[0];
+        s->floor_min[0] = s->win_min;
+        s->win_min = 3.4e38f;
+        s->win_n = 0;
+    }
+    float floor = fminf(fminf(s->floor_min[0], s->floor_min[1]), fminf(s->floor_min[2], s->win_min));
+    if (s->far_hold == 0 && level <= 4.0f * floor)
+        s->noise_level = flush(s->noise_level + 0.05f * (level - s->noise_level));
+}
+
 static void end_block(echo_t *s)
 {
     const float a = 0.3f; /* smoothing: about 15 ms */
@@ -288,7 +358,32 @@ static void end_block(echo_t *s)
     else if (s->far_hold > 0)
         s->far_hold--;
 
-    if (far_active && !s->disabled) {
+    /* Tonal far signal: learning on it fits the echo path only at one or two
+     * frequencies (and whatever the near end adds, e.g. the exchange's dial
+     * tone under our DTMF), which is wrong everywhere else. Hold adaptation
+     * while the tail still holds any of it. */
+    /* only on a window full of signal: a syllable's faint edge is no tone */
+    s->pred_gain = far_active && s->acc_far > FAR_ACTIVE_MS * ECHO_BLOCK ? prediction_gain(s->far_hist, s->hist_pos)
+                                                                       : 1.0f;
+    /* A tone at the near end (the far party's DTMF, a fax or modem tone, the
+     * exchange's dial tone or ringback) over our talk: an adaptive filter with
+     * a broadband reference would learn to cancel part of it, and a copy to
+     * the foreground would then eat into the far party's digits. No learning
+     * while it lasts. */
+    int near_tonal = s->acc_near > FAR_ACTIVE_MS * ECHO_BLOCK
+                     && prediction_gain(s->near_hist, s->hist_pos) > TONAL_GAIN;
+    if (near_tonal)
+        s->near_hold = 4;
+    else if (s->near_hold > 0)
+        s->near_hold--;
+    s->far_tonal = s->hold_external || (far_active && s->pred_gain > TONAL_GAIN);
+    if (s->far_tonal)
+        s->tonal_hold = s->taps / ECHO_BLOCK + 2;
+    else if (s->tonal_hold > 0)
+        s->tonal_hold--;
+    const int learn = far_active && !s->disabled && s->tonal_hold == 0 && s->near_hold == 0;
+
+    if (learn) {
         /* Background clearly better and actually cancelling: adopt it. Within
          * 200 ms of near-end speech, "better over the last 20 ms" is weak
          * evidence (the talker may have bent the background in ways the current
@@ -308,7 +403,7 @@ static void end_block(echo_t *s)
         if (s->p_ebg > 4.0f * s->p_efg && s->p_efg < 0.25f * s->p_near) {
             if (++s->worse_run >= 4) {
                 memcpy(s->w_bg, s->w_fg, sizeof(float) * (size_t)s->taps);
-                s->pending = 0.0f;
+                s->c0 = s->c1 = s->prev_err = 0.0f;
                 s->worse_run = 0;
                 s->p_ebg = s->p_efg;
             }
@@ -330,22 +425,32 @@ static void end_block(echo_t *s)
         s->better_run = s->worse_run = 0;
         s->double_talk = 0;
     }
+    /* Divergence: the output filter adds more than it removes (the output is
+     * 3 dB louder than the input) for 100 ms. Near-end speech cannot do that.
+     * Take the background if it cancels, else start from nothing. */
+    if (far_active && !s->disabled && s->p_efg > 2.0f * s->p_near && s->p_near > FAR_ACTIVE_MS * ECHO_BLOCK) {
+        if (++s->diverge_run >= 20) {
+            if (s->p_ebg < 0.5f * s->p_near) {
+                memcpy(s->w_fg, s->w_bg, sizeof(float) * (size_t)s->taps);
+                s->p_efg = s->p_ebg;
+            } else {
+                clear_filters(s);
+            }
+            s->diverge_run = 0;
+        }
+    } else {
+        s->diverge_run = 0;
+    }
     /* The leak scales with the background's relative error: strong while it is
      * still converging (when the idle taps soak up adaptation noise), fading
      * to nothing once it cancels well, so that a genuine weak second
      * reflection is still learned. */
     float leak = 1.0f;
-    if (far_active && !s->disabled)
+    if (learn)
         leak = 1.0f - LEAK * fminf(1.0f, LEAK_GAIN * s->p_ebg / (s->p_near + 1.0f));
     update_gains(s, leak);
 
-    /* Background noise: the output level while the far end (and its echo) is
-     * quiet; falls faster than it rises so near-end speech bursts do not pump it. */
-    float out_ms = s->acc_out / ECHO_BLOCK;
-    if (s->far_hold == 0 && !s->nlp_active) {
-        /* asymmetric smoothing: quick to fall, slow to rise */
-        s->noise_level = flush(s->noise_level + (out_ms < s->noise_level ? 0.05f : 0.01f) * (out_ms - s->noise_level));
-    }
+    track_background(s);
 
     /* Disabler (tone_state is refreshed by echo_process just before this). */
     if ((s->tone_state[0] | s->tone_state[1]) & FAXTONE_REVERSALS)
@@ -357,7 +462,7 @@ static void end_block(echo_t *s)
         if (s->quiet_blocks >= 50)
             s->disabled = 0;
     }
-    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_out = s->acc_nearhp = 0.0f;
+    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_out = s->acc_nearhp = s->acc_clean = 0.0f;
     s->blk_n = 0;
 }
 
@@ -384,6 +489,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
     size_t seg = 0; /* start of the current block's samples in this call */
     const int taps = s->taps;
     const int hpf = (s->flags & ECHO_HPF) != 0;
+    const unsigned int fpmode = fp_enter();
     for (size_t k = 0; k < n; k++) {
         float f = (float)far[k], r = (float)near[k];
 
@@ -394,21 +500,40 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         s->pre_far = fh;
         s->pre_near = nh;
 
+        s->far_hist[s->hist_pos] = xw; /* the tonal tests' windows */
+        s->near_hist[s->hist_pos] = nw;
+        s->hist_pos = s->hist_pos + 1 == ECHO_TONAL_N ? 0 : s->hist_pos + 1;
+
         /* push the far sample; keep the window contiguous */
         if (s->pos == 0) {
-            memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)taps);
+            memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)(taps + 2));
             s->pos = ECHO_SHIFT;
         }
         s->pos--;
         float *xn = s->xbuf + s->pos;
         xn[0] = xw;
 
-        float y[3];
-        tap_pass(s->w_bg, s->w_fg, s->gain, xn, xn + 1, taps, s->pending, y);
+        float y[4];
+        echo_taps_pass(s->w_bg, s->w_fg, s->gain, xn, taps, s->c0, s->c1, y);
         float eb = nw - y[0], ef = nw - y[1];
-        /* IPNLMS normalisation: x' G x, not |x|^2 (a speech onset on the
-         * high-gain taps would otherwise overshoot). */
-        s->pending = s->disabled ? 0.0f : STEP * eb / (y[2] + REGULARISE * (float)taps);
+        /* Order-2 proportionate affine projection: the step moves the
+         * background along this window minus its G-weighted projection on the
+         * previous one, which takes most of speech's sample-to-sample
+         * correlation out of the update (plain NLMS crawls along speech's
+         * strong low band). e1 is the previous error as the last step left it. */
+        if (s->disabled || s->tonal_hold > 0 || s->near_hold > 0) {
+            s->c0 = s->c1 = 0.0f;
+            s->prev_err = 0.0f;
+        } else {
+            const float reg = REGULARISE * (float)taps;
+            const float r00 = y[2] + reg, r11 = s->prev_xgx + reg, r01 = APA_ORDER2 * y[3];
+            const float e0 = eb, e1 = APA_ORDER2 * (1.0f - STEP) * s->prev_err;
+            const float det = fmaxf(r00 * r11 - r01 * r01, 0.3f * r00 * r11);
+            s->c0 = STEP * (r11 * e0 - r01 * e1) / det;
+            s->c1 = STEP * (r00 * e1 - r01 * e0) / det;
+            s->prev_err = eb;
+        }
+        s->prev_xgx = y[2];
 
         float o = flush(ef + PRE_EMPHASIS * s->deemph);
         s->deemph = o;
@@ -418,27 +543,39 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         s->acc_efg += ef * ef;
         s->acc_ebg += eb * eb;
         s->acc_nearhp += nh * nh;
+        s->acc_clean += o * o;
 
         /* NLP: residual echo is what is left when the output is far below the
          * input while the far end is (or just was) talking. */
         s->st_near = flush(s->st_near + 0.03f * (nh * nh - s->st_near));
         s->st_out = flush(s->st_out + 0.03f * (o * o - s->st_out));
+        s->st_nw = flush(s->st_nw + 0.03f * (nw * nw - s->st_nw));
+        s->st_yf = flush(s->st_yf + 0.03f * (y[1] * y[1] - s->st_yf));
         float result = o;
         if (s->flags & ECHO_NLP) {
+            /* Near-end speech (the input is 6 dB above the echo the converged
+             * filter expects, and the output well above the background): no
+             * NLP for the next 200 ms, so the other talker's word endings and
+             * onsets are not clipped. */
+            if (s->converged && s->st_nw > 4.0f * s->st_yf && s->st_out > 8.0f * s->noise_level)
+                s->nlp_hold = 1600;
+            else if (s->nlp_hold > 0)
+                s->nlp_hold--;
             int far_recent = s->far_hold > 0;
-            int residual = far_recent && s->converged && s->st_out < 0.1f * s->st_near;
+            int residual = far_recent && s->nlp_hold == 0 && s->st_out < 0.1f * s->st_near;
             if (!residual || s->disabled) {
                 s->nlp_run = 0;
                 s->nlp_active = 0;
-            } else if (++s->nlp_run >= 80) {
+            } else if (++s->nlp_run >= 20) {
                 s->nlp_active = 1;
             }
             if (s->nlp_active) {
                 float cn = 0.0f;
                 if (s->flags & ECHO_CNG) {
-                    /* uniform noise has variance 1/3 of its peak^2 */
+                    /* uniform noise has variance 1/3 of its peak^2; never above
+                     * what is being replaced (the NLP must not make it louder) */
                     float u = (float)xorshift(&s->rng) * (2.0f / 4294967296.0f) - 1.0f;
-                    cn = u * sqrtf(3.0f * s->noise_level);
+                    cn = u * sqrtf(3.0f * fminf(s->noise_level, fminf(s->st_near, s->st_out)));
                 }
                 result = cn;
             }
@@ -455,6 +592,16 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
         }
     }
     feed_tone_detectors(s, far + seg, near + seg, n - seg);
+    fp_leave(fpmode);
+}
+
+void echo_hold_adaptation(echo_t *s, int on)
+{
+    s->hold_external = on != 0;
+    if (on) {
+        s->tonal_hold = s->taps / ECHO_BLOCK + 2;
+        s->c0 = s->c1 = s->prev_err = 0.0f;
+    }
 }
 
 void echo_get_stats(const echo_t *s, echo_stats_t *st)
@@ -465,4 +612,8 @@ void echo_get_stats(const echo_t *s, echo_stats_t *st)
     st->disabled = s->disabled;
     st->nlp_active = s->nlp_active;
     st->noise_dbm0 = 10.0f * log10f(s->noise_level / DBM0_MS + 1e-12f);
+    st->adapting = !s->disabled && s->tonal_hold == 0 && s->near_hold == 0 && s->far_hold > 0;
+    st->far_tonal = s->far_tonal;
+    st->far_prediction_db = 10.0f * log10f(s->pred_gain + 1e-12f);
+    st->resets = s->resets;
 }

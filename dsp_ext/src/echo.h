@@ -16,8 +16,9 @@
 /* cdef-begin */
 #define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
 #define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
-#define ECHO_XBUF 1280           /* ECHO_MAX_TAPS + ECHO_SHIFT */
+#define ECHO_XBUF 1284           /* ECHO_MAX_TAPS + ECHO_SHIFT + 2 older samples, rounded up */
 #define ECHO_REGIONS 32          /* step-size regions of ECHO_MAX_TAPS / ECHO_REGIONS = 32 taps */
+#define ECHO_TONAL_N 160        /* 20 ms window of the tonal-far test */
 #define ECHO_BLOCK 40            /* 5 ms: control decisions (two-path, NLP levels, tone disabler) run per block */
 
 #define ECHO_NLP 1               /* non-linear processor on */
@@ -31,6 +32,10 @@ typedef struct {
     int disabled;                /* 2100 Hz with phase reversals seen; canceller bypassed */
     int nlp_active;              /* the NLP is replacing the output right now */
     float noise_dbm0;            /* background (comfort noise) level */
+    int adapting;                /* the background filter adapts right now (0: frozen, see below) */
+    int far_tonal;               /* the far signal (or the engine) says: a tone, not speech */
+    float far_prediction_db;     /* order-4 prediction gain of the far signal: tonal above ~25 dB */
+    int resets;                  /* times the filters were found diverged and cleared */
 } echo_stats_t;
 
 /* The state is opaque to Python (it embeds the fax-tone detector, whose cdef
@@ -44,6 +49,10 @@ void echo_reset(echo_t *s);                       /* forget the echo path and ev
 void echo_set_flags(echo_t *s, int flags);
 void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n);
 void echo_get_stats(const echo_t *s, echo_stats_t *st);
+/* The caller knows the far signal it sends is a tone, DTMF or another
+ * narrowband signal (on != 0): no adaptation until it stops and its echo has
+ * left the tail. The core also detects tonal far signals on its own. */
+void echo_hold_adaptation(echo_t *s, int on);
 /* cdef-end */
 
 struct echo_s {
@@ -55,7 +64,8 @@ struct echo_s {
     int taps;
     int pos;
     int flags;
-    float pending;               /* step*error of the previous sample, applied inside the next tap pass */
+    float c0, c1;                /* the previous sample's update, applied inside the next tap pass */
+    float prev_err, prev_xgx;    /* its error and window energy x'Gx */
     /* input conditioning: biquad high-pass states (x1 x2 y1 y2) and pre-emphasis memories */
     float hp_far[8];
     float hp_near[8];
@@ -72,10 +82,27 @@ struct echo_s {
     int converged;
     int double_talk;
     int dt_hold;                 /* blocks left of the hold-off after near-end speech was seen */
+    /* adaptation guard: tonal far signal (own detector or the caller's word) */
+    float far_hist[ECHO_TONAL_N]; /* the last 20 ms of the filter's far input (ring) */
+    float near_hist[ECHO_TONAL_N]; /* the same for the filter's near input */
+    int hist_pos;
+    int near_hold;               /* blocks left of no learning after a near-end tone */
+    float pred_gain;             /* order-4 prediction gain over far_hist */
+    int far_tonal;
+    int hold_external;           /* echo_hold_adaptation() on */
+    int tonal_hold;              /* blocks left in which the tail still holds tonal far signal */
+    int diverge_run;
+    int resets;
+    /* background level: minimum statistics gate an average of quiet blocks */
+    float acc_clean;             /* block energy of the cancelled output before the NLP */
+    float win_min, floor_min[3];
+    int win_n;
     /* NLP and comfort noise */
     float st_near, st_out;       /* short-term levels of the high-passed near input and the output */
+    float st_nw, st_yf;          /* short-term levels of the filter's near input and its echo estimate */
     int nlp_active;
     int nlp_run;
+    int nlp_hold;                /* samples left in which near-end speech keeps the NLP off */
     float noise_level;           /* background mean square estimate */
     float cn_lp;
     uint32_t rng;

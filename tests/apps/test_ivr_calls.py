@@ -356,3 +356,16 @@ def test_a_mandarin_menu_speaks_mandarin(tmp_path):
         assert contains(heard, prompt("ivr/welcome")[RATE // 4: RATE * 3 // 4]) < 0.5
         zh_invalid = load_prompt("ivr/invalid", "zh", cache)
         assert contains(heard, zh_invalid[: len(zh_invalid) // 2]) > 0.8
+
+
+@pytest.mark.parametrize("twist_db", [4.0, -8.0], ids=["reverse-4dB", "normal-8dB"])
+def test_keys_with_q24_twist_are_heard_through_the_line(pbx, twist_db):
+    """The caller's phone sends "2" with its high tone 4 dB stronger than the low one (reverse
+    twist), or its low tone 8 dB stronger (normal twist, a long loop): both are keys (Q.24), also
+    while our greeting is still playing (the line's echo canceller in double talk must neither
+    learn the key's tones nor eat into them)."""
+    from dsp_ext.dtmf import dtmf_encode
+    r = call_in(pbx)
+    pbx.run(0.5)
+    r.play(dtmf_encode("2", on_ms=80, off_ms=80, level_dbm0=-12.0 - max(0.0, twist_db), twist_db=twist_db))
+    pbx.run_until(lambda: pbx.phone("202").is_ringing, 3)

@@ -66,7 +66,8 @@ VOICES = [
 
 
 # espeak-ng's named voice variants, each speaking one of the languages in turn
-# at a pitch and speed drawn from a fixed seed: another ~40 minutes of speech.
+# at a pitch and speed drawn from a fixed seed, in three rounds: another ~60 minutes of
+# distinct speech (each at two levels).
 MORE_VARIANTS = ("Alex Alicia Andrea Andy Annie Denis Gene Hugo Jacky Lee Marco Mario Michael Mike Storm "
                  "Tweaky adam anika announcer antonio aunty belinda benjamin boris caleb croak david ed "
                  "edward f1 f2 f3 f4 f5 grandma grandpa gustave iven john klatt klatt2 klatt3 klatt4 linda "
@@ -74,10 +75,14 @@ MORE_VARIANTS = ("Alex Alicia Andrea Andy Annie Denis Gene Hugo Jacky Lee Marco 
 MORE_LANGUAGES = ("en-us", "en-gb", "de", "fr-fr", "es", "it", "cmn", "ja", "hi", "ru", "pt-br")
 
 
-def _more_voices() -> list[tuple[str, str, int, int]]:
-    rng = np.random.default_rng(5)
-    return [(MORE_LANGUAGES[i % len(MORE_LANGUAGES)], v, int(rng.integers(10, 99)), int(rng.integers(130, 200)))
-            for i, v in enumerate(MORE_VARIANTS)]
+def _more_voices(rounds: int = 3) -> list[tuple[str, str, int, int]]:
+    """Each round has every variant speak another language at another pitch and speed."""
+    out = []
+    for r in range(rounds):
+        rng = np.random.default_rng(5 + r)
+        out += [(MORE_LANGUAGES[(i + 5 * r) % len(MORE_LANGUAGES)], v, int(rng.integers(10, 99)),
+                 int(rng.integers(130, 200))) for i, v in enumerate(MORE_VARIANTS)]
+    return out
 
 
 def _text_for(lang: str) -> str:
@@ -115,7 +120,7 @@ def tools_available() -> bool:
 
 def speech(more: bool = True) -> list[tuple[str, np.ndarray]]:
     """Every voice at a normal (-18 dBm0) and a loud (-8 dBm0) active level;
-    `more=False`: only the 17 hand-picked voices (~18 minutes)."""
+    `more=False`: only the 17 hand-picked voices (~9 minutes of distinct speech)."""
     out = []
     for lang, variant, pitch, wpm in VOICES + (_more_voices() if more else []):
         x = _espeak(lang, variant, pitch, wpm)
@@ -161,6 +166,11 @@ def _drums(n: int, beat: int, rng: np.random.Generator) -> np.ndarray:
         hat = rng.normal(0, 0.3, m) * np.exp(-t * 60)
         x[start:start + m] += kick + (hat if (start // beat) % 2 else 0)
     return x
+
+
+def music_corpus(seeds: int = 3) -> list[tuple[str, np.ndarray]]:
+    """Six pieces per seed (piano, organ, strings; major and minor; with drums): 9 minutes."""
+    return [piece for seed in range(seeds) for piece in music(seed=seed)]
 
 
 def music(seconds: int = 30, seed: int = 0) -> list[tuple[str, np.ndarray]]:

@@ -7,31 +7,22 @@ this repository. Everything here is numpy only and deterministic given a seed.
 from __future__ import annotations
 
 import pathlib
-import re
 import shutil
 import subprocess
 
 import numpy as np
 
+from drivers.sim import echo as sim_echo
 from dsp_ext.g711 import ulaw_decode, ulaw_encode
 from dsp_ext.levels import DBM0_RMS, RATE
 
-HEADER = pathlib.Path("/usr/include/spandsp/g168models.h")
-MODEL_NAMES = ("d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9")
+HEADER = sim_echo.G168_HEADER
+MODEL_NAMES = sim_echo.G168_MODELS
 
 
 def g168_models(header: pathlib.Path = HEADER) -> dict[str, np.ndarray]:
     """Impulse responses (float, unscaled) of the Annex D models, keyed 'd2'..'d9'."""
-    text = header.read_text()
-    models = {}
-    for name, body in re.findall(r"line_model_(d\d)_coeffs\[\]\s*=\s*\{(.*?)\};", text, re.S):
-        gain = re.search(rf"#define\s+LINE_MODEL_{name.upper()}_GAIN\s+([0-9.eE+-]+)f?", text)
-        coeffs = np.array([int(v) for v in re.findall(r"-?\d+", body)], dtype=np.float64)
-        models[name] = coeffs * (float(gain.group(1)) if gain else 1.0)
-    missing = [m for m in MODEL_NAMES if m not in models]
-    if missing:
-        raise ValueError(f"{header}: models {missing} not found")
-    return models
+    return sim_echo.g168_models(header)
 
 
 def echo_path(model: np.ndarray, erl_db: float, delay: int = 0) -> np.ndarray:

@@ -64,6 +64,31 @@ def test_there_is_a_fuzzer_for_the_echo_canceller():
     assert "echo" in FUZZERS
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {f for line in text.splitlines() if line.startswith(("flags", "Features")) for f in line.split(":", 1)[1].split()}
+
+
+# The echo canceller's tap pass ships in several SIMD copies picked at run time
+# (dsp_ext/src/echo_taps.c); each one the CPU can run goes through the sanitizers.
+SIMD_NEEDS = {"generic": set(), "avx2": {"avx2", "fma"}, "avx512": {"avx512f", "avx2", "fma"}}
+
+
+@pytest.mark.parametrize("simd", sorted(SIMD_NEEDS))
+def test_every_shipped_simd_copy_of_the_echo_tap_pass_runs_clean(harness, simd):
+    import platform
+    if simd != "generic" and (platform.machine() != "x86_64" or not SIMD_NEEDS[simd] <= _cpu_flags()):
+        pytest.skip(f"this CPU does not run the {simd} copy")
+    env = {**ENV, "LINEBOX_ECHO_SIMD": simd}
+    done = subprocess.run([str(harness), str(CASES), "echo"], capture_output=True, text=True, env=env, timeout=300)
+    report = next((m for m in REPORT_MARKS if m in done.stderr), None)
+    assert done.returncode == 0 and report is None, f"fuzz_echo ({simd}): exit {done.returncode}\n{done.stderr[-4000:]}"
+    assert f"fuzz_echo: tap pass {simd}" in done.stdout, done.stdout[-500:]
+
+
 @pytest.mark.parametrize("name", FUZZERS)
 def test_fuzzer_runs_clean_under_asan_and_ubsan(harness, name):
     done = subprocess.run([str(harness), str(CASES), name], capture_output=True, text=True, env=ENV, timeout=300)

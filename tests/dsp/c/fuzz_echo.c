@@ -12,9 +12,11 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "echo.h"
+#include "echo_taps.h"
 
 static uint32_t next_random(uint32_t *state)
 {
@@ -83,7 +85,14 @@ void fuzz_echo(const int16_t *buf, size_t n, uint32_t seed)
         } else if (r == 1) {
             flags ^= ECHO_NLP;
             echo_set_flags(&s, flags);
+        } else if (r == 2 || r == 3) {
+            echo_hold_adaptation(&s, r == 2);
         }
     }
     check_state(&s);
+    static int said;
+    if (!said) {
+        said = 1;
+        printf("fuzz_echo: tap pass %s\n", echo_simd_variant()); /* which SIMD copy ran */
+    }
 }
