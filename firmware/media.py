@@ -43,6 +43,8 @@ class PortDsp:
         self.cid = None
         self.busy = None
         self.busy_frame0 = 0
+        self.progress = None
+        self.progress_frame0 = 0
         self.cid_awake = 0
         self.country = country
         if kind is PortKind.FXO:
@@ -57,6 +59,11 @@ class PortDsp:
         self.busy = ToneDetector(self.country, tones=tones)
         self.busy_frame0 = frame
 
+    def start_progress(self, on: bool, frame: int) -> None:
+        from dsp_ext.progress import CallProgressAnalyser
+        self.progress = CallProgressAnalyser(self.country) if on else None
+        self.progress_frame0 = frame
+
 
 class MediaLoop:
     def __init__(self, board: Board, engine: Engine, control: EngineControl | None = None):
@@ -70,10 +77,14 @@ class MediaLoop:
         self.thread: threading.Thread | None = None
         self.errors = 0
         engine.supervision_listeners.append(self._supervise)
+        engine.progress_listeners.append(self._progress)
         engine.media_listeners.append(self._country_changed)
 
     def _supervise(self, line: Channel, tones: tuple[str, ...]) -> None:
         self._dsp[line.name].start_supervision(tones, self.engine.clock.frame)
+
+    def _progress(self, line: Channel, on: bool) -> None:
+        self._dsp[line.name].start_progress(on, self.engine.clock.frame)
 
     def _country_changed(self) -> None:
         for dsp in self._dsp.values():
@@ -96,12 +107,16 @@ class MediaLoop:
             if ch.kind is PortKind.FXO:
                 if ch.off_hook:
                     if rx is not None:
+                        line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
                         rx = dsp.echo.process(tx.get(ch.name, SILENCE), rx)
                         if ch.supervise and dsp.busy is not None:
                             for e in dsp.busy.process(rx):
                                 # e.time counts from the detector's start: back to engine time
                                 at = eng.clock.at(dsp.busy_frame0) + e.time
                                 eng.on_tone(ch, e.tone, e.kind, at)
+                        if dsp.progress is not None:
+                            for p in dsp.progress.process(line_rx, tx.get(ch.name)):
+                                eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
                 elif rx is not None:
                     # Idle lines carry only noise almost all the time: wake the caller-ID
                     # receiver on signal and keep it fed for a while after, so it sees whole

@@ -7,6 +7,7 @@ carry `Authorization: Bearer <token>` with the token `linebox run` wrote to
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Any
 
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 PHONE_ACTIONS = ("offhook", "onhook", "flash", "dial", "pulse", "tone", "clear")
-REMOTE_ACTIONS = ("answer", "hangup", "dial", "tone", "call")
+REMOTE_ACTIONS = ("answer", "hangup", "dial", "tone", "call", "behave")
 
 
 async def require_sim_token(request: Request) -> None:
@@ -49,6 +50,13 @@ class RemoteAction(BaseModel):
     ms: int = Field(1000, ge=10, le=600_000)
     level_dbm0: float = Field(-10.0, ge=-60, le=3)
     name: str | None = Field(None, max_length=64)
+    # action "behave": how this far end treats our outbound calls (answer supervision tests)
+    answer_at_ring: int | None = Field(None, ge=0, le=50)     # None: never answers
+    say: str = Field("hello", max_length=400)                 # hello | machine | silent | any text
+    into_ring_ms: int | None = Field(None, ge=0, le=10_000)
+    delay_ms: int = Field(300, ge=0, le=10_000)
+    busy: bool = False
+    reverse_on_answer: bool | None = None                     # the exchange's polarity reversal (all lines)
 
 
 def _control(request: Request) -> Any:
@@ -142,10 +150,24 @@ async def remote_action(request: Request, number: str, body: RemoteAction) -> di
     if body.action not in REMOTE_ACTIONS:
         raise HTTPException(400, f"unknown remote action {body.action!r}; use one of {', '.join(REMOTE_ACTIONS)}")
 
+    greeting = None
+    if body.action == "behave" and body.say != "silent":
+        from drivers.sim.speech import HELLO, MACHINE_GREETING, speak
+        text = {"hello": HELLO, "machine": MACHINE_GREETING}.get(body.say, body.say)
+        try:       # espeak-ng runs here, never on the media thread
+            greeting = await asyncio.to_thread(speak, text)
+        except OSError as exc:
+            raise HTTPException(503, f"cannot make the far end speak: {exc}") from None
+
     def act(engine) -> dict:
         r = engine.board.co.remote(number)
         a = body.action
-        if a == "answer":
+        if a == "behave":
+            r.busy = body.busy
+            r.far_end(body.answer_at_ring, greeting, into_ring_ms=body.into_ring_ms, delay_ms=body.delay_ms)
+            if body.reverse_on_answer is not None:
+                engine.board.co.reverse_on_answer = body.reverse_on_answer
+        elif a == "answer":
             r.answer()
         elif a == "hangup":
             r.hang_up()
