@@ -144,9 +144,16 @@ def _forward_call_records(control: Any, records: Any) -> None:
         add_listener(lambda record: control.publish(StatusUpdate("record", payload=record)))
 
 
+def _local_api(control: Any, config: Any, records: Any, data_dir: Path) -> Any:
+    """The engine API in this process (until the engine API socket carries it)."""
+    from firmware.api import EngineApi, LocalClient
+    return LocalClient(EngineApi(config=config, records=records, data_dir=data_dir, control=control))
+
+
 def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
-               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
+               throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY,
+               api: Any = None) -> FastAPI:
     """Build the web UI. `clock` (wall time) and `throttle_clock` are injectable for tests."""
     from . import routes_account, routes_auth, routes_config, routes_history, routes_status, routes_users
 
@@ -162,6 +169,7 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
         templates=templates, clock=clock,
+        api=api if api is not None else _local_api(control, config, records, data_dir),
     )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -24,3 +24,4 @@ class WebState:
     throttle: LoginThrottle
     templates: Jinja2Templates
     clock: Callable[[], float]
+    api: Any = None         # engine API client: `await web(request).api.call("domain.verb", **kwargs)`
