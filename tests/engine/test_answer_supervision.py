@@ -231,3 +231,20 @@ def test_no_false_answer_on_ringback_with_line_noise_and_echo():
         pbx.run(1.5)
         (rec,) = records(pbx)
         assert rec["disposition"] == "no_answer" and rec["answered"] is None
+
+
+@pytest.mark.parametrize("country, ring", [("UK", 1), ("DE", 2), ("CN", 2)])
+def test_other_countries_ringback_plans(country, ring):
+    # UK: double bursts (400/200/400/2000); DE/CN: one frequency for every tone, told apart by
+    # cadence.
+    with Pbx(country=country, seed=21) as pbx:
+        pbx.run(0.2)
+        remote = pbx.co.remote(NUMBER)
+        remote.far_end(ring, HELLO)
+        truth = call_and_time_answer(pbx, remote)
+        pbx.run(6)
+        pbx.phone("201").on_hook()
+        pbx.run(1.5)
+        (rec,) = records(pbx)
+        assert rec["disposition"] == "answered"
+        assert rec["answered"] == pytest.approx(truth, abs=0.5)
