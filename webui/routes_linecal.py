@@ -21,9 +21,12 @@ from .rendering import render
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 PORT_RE = re.compile(r"fxo\d{1,2}")
-RUNNING = ("seizing", "dial_tone", "echo_probe", "dialling", "listening")
+INBOUND_WAIT_S = 120
+RUNNING = ("seizing", "dial_tone", "echo_probe", "dialling", "waiting_ring", "listening")
 PHASE_TEXT = {"seizing": "Taking the line", "dial_tone": "Listening to the dial tone",
               "echo_probe": "Measuring the echo path (a short hiss on the line)", "dialling": "Dialling",
+              "waiting_ring": "Waiting for your call: ring the line now, stay silent when it answers, "
+                              "hang up after a few seconds",
               "listening": "Listening to the call (ringback, answer, disconnect)", "captured": "Analysing",
               "failed": "Failed"}
 
@@ -63,7 +66,7 @@ async def calibration_page(request: Request, user: AdminUser) -> Response:
 @router.post("/lines/calibration/start")
 async def calibration_start(request: Request, user: AdminUser) -> Response:
     form = await request.form()
-    values = {k: _field(form, k) for k in ("port", "number", "as_extension", "listen_s")}
+    values = {k: _field(form, k) for k in ("port", "number", "as_extension", "listen_s", "inbound")}
     port = values["port"]
     if port not in {ln["port"] for ln in _lines(request)}:
         return await _index(request, "Choose one of the lines to calibrate.", values, 400)
@@ -75,9 +78,11 @@ async def calibration_start(request: Request, user: AdminUser) -> Response:
         listen_s = int(values["listen_s"] or "25")
     except ValueError:
         return await _index(request, "Listen time must be a whole number of seconds (5-120).", values, 400)
+    inbound_wait_s = INBOUND_WAIT_S if values["inbound"] == "on" else 0
     try:
         await web(request).api.call("line.calibrate", port=port, number=number,
-                                    as_extension=values["as_extension"], listen_s=listen_s)
+                                    as_extension=values["as_extension"], listen_s=listen_s,
+                                    inbound_wait_s=inbound_wait_s)
     except Exception as exc:
         msg = _api_error(exc)
         if msg is None:

@@ -121,7 +121,17 @@ def analyse(capture: Capture) -> dict[str, Any]:
     except ValueError as exc:
         out["echo"] = {"error": str(exc)}
     call = capture.call_heard
-    if capture.number and call.size:
+    if capture.inbound:
+        rings = capture.ring_times
+        if len(rings) >= 2:
+            out["ring"] = {"period_ms": int(100 * round((rings[-1] - rings[0]) * 10)),
+                           "intervals_ms": [int(100 * round((b - a) * 10)) for a, b in zip(rings, rings[1:],
+                                                                                         strict=False)]}
+        tail = call[-int(END_TONE_S * RATE):]
+        out["disconnect"] = _learn(tail) if tail.size >= RATE else {"error": "the call ended too soon to hear a tone"}
+        if "error" in out["disconnect"]:
+            out["disconnect"]["error"] += "; the caller should hang up a few seconds after the line answers"
+    elif capture.number and call.size:
         bursts = _ringback_bursts(call, capture.country)
         if bursts:
             first = max(0, int((bursts[0][0] - 0.5) * RATE))

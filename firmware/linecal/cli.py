@@ -54,7 +54,8 @@ def simulated_caller(pbx, api):
 
 def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, number: str,
                           answer_at_ring: int | None, far_hangup_s: float, listen_s: int,
-                          noise_dbm0: float = -70.0, seed: int = 0) -> tuple[dict, np.ndarray | None]:
+                          noise_dbm0: float = -70.0, seed: int = 0,
+                          inbound_wait_s: int = 0) -> tuple[dict, np.ndarray | None]:
     """Calibrate line 1 of a simulated Linebox; returns the profile and the true echo path."""
     from drivers.sim.echo import hybrid_ir, voice_band_erl_db
     from firmware.api import ApiError, EngineApi
@@ -78,16 +79,28 @@ def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, nu
         call = simulated_caller(pbx, api)
 
         hangup_at: list[float] = []
+        caller = pbx.co.remote("5550199") if inbound_wait_s else None
 
         def wait(seconds: float) -> None:
             pbx.run(seconds)
+            if caller is not None:          # the installer calls the line, stays silent, hangs up
+                if caller.state == "idle" and not hangup_at and pbx.board.line(1).state == "idle" \
+                        and pbx.engine.channels["fxo1"].detail == "calibrating: waiting ring":
+                    caller.call(pbx.co.line_number(1))
+                elif caller.state == "connected":
+                    if not hangup_at:
+                        hangup_at.append(pbx.now + far_hangup_s)
+                    elif pbx.now >= hangup_at[0]:
+                        caller.hang_up()
+                return
             if number and not intercepted and answer_at_ring is not None and remote.state == "connected":
                 if not hangup_at:
                     hangup_at.append(pbx.now + far_hangup_s)
                 elif pbx.now >= hangup_at[0]:
                     remote.hang_up()
         try:
-            profile = run_calibration(call, wait, "fxo1", number, "201" if number else "", listen_s)
+            profile = run_calibration(call, wait, "fxo1", number, "201" if number else "", listen_s,
+                                      inbound_wait_s=inbound_wait_s)
         except ApiError as exc:
             raise SystemExit(f"linebox line calibrate: {exc.message}") from None
         finally:
@@ -107,7 +120,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise SystemExit(f"linebox line calibrate: --number must be digits only, got {args.number!r}")
     profile, true_ir = simulated_calibration(args.country, args.echo, args.erl, args.delay_ms, args.number or "",
                                              None if ring is None else int(ring), args.far_hangup_s,
-                                             args.listen_s, args.noise)
+                                             args.listen_s, args.noise, inbound_wait_s=args.inbound_wait_s)
     if args.svg:
         echo = profile.get("echo", {})
         if "ir" not in echo:
@@ -133,6 +146,9 @@ def register(subparsers) -> None:
     c.add_argument("--number", help="call this number to learn ringback/busy/disconnect tones")
     c.add_argument("--as-extension", help="whose outbound permissions apply to the test call")
     c.add_argument("--listen-s", type=int, default=25, help="listen this long after dialling (5-120 s)")
+    c.add_argument("--inbound-wait-s", type=int, default=0,
+                   help="instead of calling out, wait this long for a call to the line (time its rings, "
+                        "answer, learn the disconnect tone); --sim: a simulated caller rings it")
     c.add_argument("--json", action="store_true", help="print the profile as JSON")
     c.add_argument("--svg", help="write a picture of the echo path's impulse response to this file")
     c.add_argument("--sim", action="store_true", help="offline: a simulated line in simulated time")

@@ -1,7 +1,7 @@
 """Engine API commands of line calibration (`line.*`).
 
     line.calibrate           (media) start: seize, dial tone, echo probe, [dial NUMBER, listen]
-    line.calibration_status  (media) the session's phase
+    line.calibration_status  (media) the session's phase (waiting_ring: ring the line now)
     line.calibration_cancel  (media)
     line.calibration_finish  (store) analyse the finished capture, store and return the profile
     line.profile             (store) the stored profile of one line
@@ -16,7 +16,7 @@ from typing import Any
 
 from ..api import ApiContext, ApiError, command
 from .analysis import analyse
-from .session import sessions, start_session
+from .session import MAX_INBOUND_WAIT_S, sessions, start_session
 from .store import load_profile, load_profiles, save_profile
 
 MAX_LISTEN_S = 120
@@ -25,14 +25,19 @@ FINISH_WAIT_S = 5.0
 
 @command("line.calibrate", on="media")
 def line_calibrate(ctx: ApiContext, port: str, number: str = "", as_extension: str = "",
-                   listen_s: int = 25) -> dict:
+                   listen_s: int = 25, inbound_wait_s: int = 0) -> dict:
     """Calibrate line `port`: learn its dial tone and echo path; with `number`, also call it
     (as extension `as_extension`, whose outbound permissions apply) and learn ringback, busy and
-    disconnect tones while listening `listen_s` seconds."""
+    disconnect tones while listening `listen_s` seconds; or, with `inbound_wait_s`, wait that long
+    for a call to the line, time its rings, answer and learn the disconnect tone."""
     eng = ctx.engine
     number = number.strip()
     if not 5 <= listen_s <= MAX_LISTEN_S:
         raise ApiError("bad_request", f"listen time must be 5 to {MAX_LISTEN_S} seconds, got {listen_s}")
+    if not 0 <= inbound_wait_s <= MAX_INBOUND_WAIT_S:
+        raise ApiError("bad_request", f"waiting for a call: 0 to {MAX_INBOUND_WAIT_S} seconds, got {inbound_wait_s}")
+    if number and inbound_wait_s:
+        raise ApiError("bad_request", "either call a number or wait for an inbound call, not both")
     if number:
         if not number.isdigit() or len(number) > 24:
             raise ApiError("bad_request", f"the number to call must be digits only (up to 24), got {number[:30]!r}")
@@ -45,7 +50,7 @@ def line_calibrate(ctx: ApiContext, port: str, number: str = "", as_extension: s
             raise ApiError("forbidden", f"the outbound permissions refuse {number} for extension "
                                         f"{as_extension}: {decision.reason}")
     try:
-        session = start_session(eng, port, number, listen_s)
+        session = start_session(eng, port, number, listen_s, inbound_wait_s)
     except ValueError as exc:
         raise ApiError("conflict", str(exc)) from None
     return session.status()

@@ -17,8 +17,10 @@ POLL_S = 0.5
 
 def run_calibration(call: Callable[..., Any], wait: Callable[[float], None], port: str, number: str = "",
                     as_extension: str = "", listen_s: int = 25,
-                    progress: Callable[[dict], None] | None = None, timeout_s: float = 200.0) -> dict:
-    status = call("line.calibrate", port=port, number=number, as_extension=as_extension, listen_s=listen_s)
+                    progress: Callable[[dict], None] | None = None, timeout_s: float = 500.0,
+                    inbound_wait_s: int = 0) -> dict:
+    status = call("line.calibrate", port=port, number=number, as_extension=as_extension, listen_s=listen_s,
+                  inbound_wait_s=inbound_wait_s)
     waited = 0.0
     last = None
     while status["phase"] not in ("captured", "failed"):
@@ -53,6 +55,8 @@ def describe(profile: dict) -> list[str]:
     tone("ringback", "ringback")
     tone("busy", "busy")
     tone("disconnect", "disconnect")
+    if "ring" in profile:
+        out.append(f"  ringing: a ring every {profile['ring']['period_ms']} ms")
     echo = profile.get("echo", {})
     if "error" in echo:
         out.append(f"  echo path: not measured ({echo['error']})")

@@ -11,7 +11,9 @@ Timeline (a line with a number to call):
     (ringback, busy, the far end answering and hanging up: the disconnect tone)
     ─> release.
 
-Without a number it stops after the probe (dial tone and echo path only).
+Without a number it stops after the probe (dial tone and echo path only), or, asked to
+wait for an inbound call, releases the line and waits for one: it times the rings, answers
+once a whole ring cycle (up to its long pause) is timed, and listens (the caller hangs up: the exchange's disconnect tone).
 """
 from __future__ import annotations
 
@@ -35,7 +37,9 @@ PROBE_LEVEL_DBM0 = -20.0
 PROBE_PERIODS = 10
 PROBE_TAIL_MS = 200          # keep capturing this long after the probe: the echo's tail
 LISTEN_S_DEFAULT = 25
-PHASES = ("seizing", "dial_tone", "echo_probe", "dialling", "listening", "captured", "failed")
+MAX_INBOUND_WAIT_S = 300
+LONG_RING_PAUSE_S = 1.5      # rings this far apart: the cadence's long pause (double rings are closer)
+PHASES = ("seizing", "dial_tone", "echo_probe", "dialling", "waiting_ring", "listening", "captured", "failed")
 
 _SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()    # engine -> {port: session}
 
@@ -51,13 +55,16 @@ class Capture:
     probe_sent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     probe_heard: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     call_heard: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    inbound: bool = False
+    ring_times: list[float] = field(default_factory=list)      # seconds, each ring burst's start
 
 
 class CalibrationSession(ChannelHandler):
     def __init__(self, engine: Engine, line: FxoChannel, number: str = "", listen_s: int = LISTEN_S_DEFAULT,
-                 on_done: Callable[[CalibrationSession], None] | None = None) -> None:
+                 on_done: Callable[[CalibrationSession], None] | None = None, inbound_wait_s: int = 0) -> None:
         self.engine, self.line = engine, line
         self.number = number
+        self.inbound_wait_s = 0 if number else int(inbound_wait_s)
         self.listen_s = int(listen_s)
         self.on_done = on_done
         self.phase = "seizing"
@@ -106,6 +113,14 @@ class CalibrationSession(ChannelHandler):
         self._after(PROBE_TAIL_MS, self._after_probe)
 
     def _after_probe(self) -> None:
+        if not self.number and self.inbound_wait_s:
+            self.line.release()                 # on hook, still ours: the engine routes no call here
+            self.line.silence()
+            self.capture.inbound = True
+            self._enter("waiting_ring")
+            self._after(self.inbound_wait_s * 1000, lambda: self._finish(
+                failed=f"no call came in within {self.inbound_wait_s} s; call the line and try again"))
+            return
         if not self.number:
             self._finish()
             return
@@ -136,9 +151,19 @@ class CalibrationSession(ChannelHandler):
 
     # ---- the line's events
     def on_hangup(self, ch: Channel) -> None:
+        if self.phase == "waiting_ring":
+            return
         self._finish(failed=None if self.phase == "listening" else "the line dropped during calibration")
 
     def on_line_event(self, ch: Channel, event: str) -> None:
+        if event == "ring" and self.phase == "waiting_ring":
+            rings = self.capture.ring_times
+            rings.append(self.engine.clock.seconds)
+            if len(rings) >= 2 and rings[-1] - rings[-2] >= LONG_RING_PAUSE_S:   # a whole cycle timed: answer
+                self.line.seize()
+                self._enter("listening")
+                self._after(self.listen_s * 1000, self._finish)
+            return
         if event == "loop_drop" and self.phase != "listening":
             self._finish(failed="the line dropped (loop current gone) during calibration")
 
@@ -165,7 +190,8 @@ class CalibrationSession(ChannelHandler):
 
     def status(self) -> dict[str, Any]:
         return {"port": self.line.name, "number": self.number, "phase": self.phase, "error": self.error,
-                "since": self.phase_started, "listen_s": self.listen_s}
+                "since": self.phase_started, "listen_s": self.listen_s, "inbound_wait_s": self.inbound_wait_s,
+                "rings": len(self.capture.ring_times)}
 
 
 def sessions(engine: Engine) -> dict[str, CalibrationSession]:
@@ -176,7 +202,8 @@ def sessions(engine: Engine) -> dict[str, CalibrationSession]:
     return found
 
 
-def start_session(engine: Engine, port: str, number: str = "", listen_s: int = LISTEN_S_DEFAULT) -> CalibrationSession:
+def start_session(engine: Engine, port: str, number: str = "", listen_s: int = LISTEN_S_DEFAULT,
+                  inbound_wait_s: int = 0) -> CalibrationSession:
     """Start calibrating line `port` (media thread). ValueError says why it cannot start."""
     line = engine.channels.get(port)
     if not isinstance(line, FxoChannel):
@@ -190,7 +217,7 @@ def start_session(engine: Engine, port: str, number: str = "", listen_s: int = L
         raise ValueError(f"{port} is in use by another phone on the same line; hang it up first")
     if not (line.usable and line.state == "idle" and line.handler is None and not line.off_hook):
         raise ValueError(f"{port} is busy ({line.state}); wait until it is idle")
-    session = CalibrationSession(engine, line, number, listen_s)
+    session = CalibrationSession(engine, line, number, listen_s, inbound_wait_s=inbound_wait_s)
     sessions(engine)[port] = session
     session.start()
     return session

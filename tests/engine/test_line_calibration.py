@@ -154,3 +154,13 @@ def test_cli_sim_prints_the_profile_and_writes_the_picture(tmp_path: Path):
     live = subprocess.run([sys.executable, "-m", "firmware.cli", "line", "calibrate", "fxo1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert live.returncode != 0 and "web page" in live.stderr
+
+
+def test_inbound_call_times_the_rings_and_learns_the_disconnect_tone():
+    # The installer rings the line, stays silent when it answers, hangs up: the exchange's
+    # disconnect (here busy) tone is learned, and the ring period is timed.
+    profile, _ir = simulated_calibration("UK", "short", 10.0, 0.0, "", None, 3.0, 12, inbound_wait_s=60)
+    assert profile["ring"]["period_ms"] == 3000                       # UK: 400/200/400/2000
+    assert profile["disconnect"]["freqs"] == [400] and profile["disconnect"]["cadence_ms"] == [375, 375]
+    assert profile["echo"]["erl_db"] == pytest.approx(10.0, abs=0.5)
+    assert "ringback" not in profile
