@@ -31,6 +31,7 @@ them apart); the decisions (answered when, by whom) are policy, in firmware.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,7 @@ NFFT = 256
 _FREQS = np.fft.rfftfreq(NFFT, 1 / RATE)
 _BAND = (_FREQS >= 200) & (_FREQS <= 3400)
 _WINDOW = np.hanning(BLOCK)
-_WINDOW_POWER = float(np.sum(_WINDOW ** 2))
+_FIVE = np.ones(5)
 
 MIN_SOUND_DBM0 = -50.0           # quieter than this is silence, whatever the floor
 VOICE_OVER_FLOOR_DB = 9.0        # speech stands this far above the line's noise
@@ -93,10 +94,11 @@ class BlockFeatures:
 
 
 def _bins_near(freqs: tuple[float, ...], spread_hz: float = 40.0) -> np.ndarray:
+    """1.0 at the FFT bins within `spread_hz` of any of `freqs` (a dot product sums their power)."""
     mask = np.zeros(_FREQS.size, bool)
     for f in freqs:
         mask |= np.abs(_FREQS - f) <= spread_hz
-    return mask
+    return mask.astype(np.float64)
 
 
 class CallProgressAnalyser:
@@ -114,8 +116,9 @@ class CallProgressAnalyser:
         self._prev_amp = np.zeros(_FREQS.size)
         self._varied: list[bool] = []
         self.ringback_cadence_ms = rb.cadence_ms
-        self._buf = np.zeros(0, dtype=np.float64)
-        self._txbuf = np.zeros(0, dtype=np.float64)
+        self._buf = np.zeros(BLOCK, dtype=np.float64)
+        self._txbuf = np.zeros(BLOCK, dtype=np.float64)
+        self._fill = 0
         self._block = 0
         self._floor = None
         self._tx_levels: list[float] = []
@@ -134,35 +137,41 @@ class CallProgressAnalyser:
     # ---- per block
     def features(self, x: np.ndarray, sent: np.ndarray | None) -> BlockFeatures:
         """Describe one BLOCK of rx (and what we sent over the same 25 ms)."""
-        power_t = float(np.mean(x * x))
-        level = 10 * np.log10(power_t / DBM0_RMS ** 2 + 1e-12)
+        power_t = float(np.dot(x, x)) / x.size
+        level = 10 * math.log10(power_t / DBM0_RMS ** 2 + 1e-12)
         if self._floor is None:
             self._floor = max(level, -80.0)
         elif level < self._floor:
             self._floor = max(level, -80.0)
         else:
             self._floor += 0.02                      # ~0.8 dB/s upward creep
-        spec = np.abs(np.fft.rfft(x * _WINDOW, NFFT)) ** 2
+        c = np.fft.rfft(x * _WINDOW, NFFT)
+        spec = c.real * c.real + c.imag * c.imag
         band = spec * _BAND
         total = float(band.sum()) + 1e-9
-        # three strongest peaks, each with its two neighbours (window main lobe)
-        share, work, peak_hz = 0.0, band.copy(), 0.0
-        for k in range(3):
-            i = int(np.argmax(work))
-            if k == 0:
-                peak_hz = float(_FREQS[i])
-                if 0 < i < work.size - 1:
-                    a, b, c = np.log(spec[i - 1:i + 2] + 1e-12)
-                    den = a - 2 * b + c
-                    if den != 0:
-                        peak_hz += 0.5 * (a - c) / den * (_FREQS[1] - _FREQS[0])
-            lo, hi = max(0, i - 2), min(work.size, i + 3)
-            share += float(work[lo:hi].sum())
-            work[lo:hi] = 0.0
-        share /= total
-        ringback = level >= MIN_TONE_DBM0 and float(band[self._ringback_bins].sum()) >= TONE_SHARE * total
-        known_tone = level >= MIN_TONE_DBM0 and (
-            float(band[self._tone_bins].sum()) >= TONE_SHARE * total
+        # three strongest peaks, each with its two neighbours (window main lobe): the five-bin
+        # sums around every bin, then the best three that do not overlap
+        sums = np.convolve(band, _FIVE, "same")
+        order = np.argpartition(sums, -9)[-9:]
+        order = order[np.argsort(sums[order])[::-1]]
+        picked: list[int] = []
+        for i in order:
+            if all(abs(int(i) - j) >= 5 for j in picked):
+                picked.append(int(i))
+                if len(picked) == 3:
+                    break
+        share = float(sum(sums[j] for j in picked)) / total
+        i = int(np.argmax(band))
+        peak_hz = float(_FREQS[i])
+        if 0 < i < band.size - 1:
+            a, b, cc = (math.log(float(v) + 1e-12) for v in spec[i - 1:i + 2])
+            den = a - 2 * b + cc
+            if den != 0:
+                peak_hz += 0.5 * (a - cc) / den * (_FREQS[1] - _FREQS[0])
+        loud = level >= MIN_TONE_DBM0
+        ringback = loud and float(np.dot(band, self._ringback_bins)) >= TONE_SHARE * total
+        known_tone = loud and (
+            float(np.dot(band, self._tone_bins)) >= TONE_SHARE * total
             or (share >= TONAL_SHARE and any(abs(peak_hz - f) <= SIT_FREQ_TOL for f in SIT_FREQS)))
         # speech moves (pitch, formants) from block to block; a tone holds its spectrum
         amp = np.sqrt(band)
@@ -175,7 +184,7 @@ class CallProgressAnalyser:
             ringback = known_tone = False
         tx_level = -99.0
         if sent is not None:
-            tx_level = 10 * np.log10(float(np.mean(sent * sent)) / DBM0_RMS ** 2 + 1e-12)
+            tx_level = 10 * math.log10(float(np.dot(sent, sent)) / sent.size / DBM0_RMS ** 2 + 1e-12)
         self._tx_levels.append(tx_level)
         del self._tx_levels[:-ECHO_SPAN_BLOCKS]
         echo = level < max(self._tx_levels) - ECHO_MARGIN_DB
@@ -188,15 +197,22 @@ class CallProgressAnalyser:
         comes (before the echo canceller): the echo guard then rests on the line's own echo
         return loss (>= 6 dB on any line the canceller can work with), not on a canceller
         that may still be converging."""
-        x = np.asarray(rx, dtype=np.float64).reshape(-1)
-        t = np.zeros(x.size) if tx is None else np.asarray(tx, dtype=np.float64).reshape(-1)
-        self._buf = np.concatenate([self._buf, x]) if self._buf.size else x
-        self._txbuf = np.concatenate([self._txbuf, t]) if self._txbuf.size else t
+        x = np.asarray(rx).reshape(-1)
         events: list[ProgressEvent] = []
-        while self._buf.size >= BLOCK:
-            blk, self._buf = self._buf[:BLOCK], self._buf[BLOCK:]
-            sent, self._txbuf = self._txbuf[:BLOCK], self._txbuf[BLOCK:]
-            f = self.features(blk, sent)
+        pos = 0
+        while pos < x.size:
+            take = min(BLOCK - self._fill, x.size - pos)
+            self._buf[self._fill:self._fill + take] = x[pos:pos + take]
+            if tx is None:
+                self._txbuf[self._fill:self._fill + take] = 0.0
+            else:
+                self._txbuf[self._fill:self._fill + take] = np.asarray(tx).reshape(-1)[pos:pos + take]
+            self._fill += take
+            pos += take
+            if self._fill < BLOCK:
+                break
+            self._fill = 0
+            f = self.features(self._buf, self._txbuf)
             self.last = f
             self._ringback(f, events)
             self._voice_step(f, events)
