@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 BUSY_AFTER_DIAL_S = 5.0     # busy tone starting sooner than this after dialling: the number is busy
 BACKLOG_FRAMES = 1200       # outbound, before the answer is known: the last 12 s of each leg's audio
 SUPERVISION_POLL_MS = 100
+SIT_ANNOUNCEMENT_MS = 15000  # after special information tones, the caller hears the announcement this long
 CLASS_DETAIL = {"machine": "answering machine", "human": "answered by a person", "silent": "silent answer"}
 
 
@@ -131,6 +132,7 @@ class Call(ChannelHandler):
         self.answered_how = ""                 # outbound: polarity | ringback_end | voice | silent
         self.answered_by: str | None = None    # outbound: human | machine | silent (once told)
         self.supervisor: AnswerSupervisor | None = None
+        self._failed_as: str | None = None     # outbound: SIT heard, the caller is hearing the announcement
         self._poll: Timer | None = None
         self._backlog: dict[Channel, tuple[deque, object]] = {}
         self._ring_gone: Timer | None = None
@@ -275,8 +277,15 @@ class Call(ChannelHandler):
         if self.ended or not isinstance(line, FxoChannel):
             return
         self.engine.records.set_reason(self.id, reason)
-        self.far_end_gone(line, {"sit": "number unobtainable (SIT)", "congestion": "congestion tone",
-                                 "busy": "busy tone"}.get(reason, reason), disposition)
+        if reason == "sit":
+            # The announcement after the tones says what is wrong with the number: let the caller
+            # hear it (the call already counts as failed), then clear the line.
+            self._failed_as = disposition
+            line.set_state(line.state, peer=line.peer, detail=f"{self.dst}: number not in service")
+            self.after(SIT_ANNOUNCEMENT_MS, lambda: self.far_end_gone(line, "number unobtainable (SIT)", disposition))
+            return
+        self.far_end_gone(line, {"congestion": "congestion tone", "busy": "busy tone"}.get(reason, reason),
+                          disposition)
 
     def _supervised_class(self, kind: str) -> None:
         self.answered_by = kind
@@ -414,7 +423,7 @@ class Call(ChannelHandler):
 
     def _unanswered_disposition(self, gone: Channel) -> str:
         if self.supervisor is not None:
-            return "no_answer"           # the line's audio never said "answered"
+            return self._failed_as or "no_answer"    # the line's audio never said "answered"
         if self.direction == "outbound" and self.dialled_at is not None and not self.ringback_heard:
             self.mark_answered(self.dialled_at)
             return "answered"

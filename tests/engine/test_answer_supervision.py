@@ -12,7 +12,7 @@ import pytest
 from engine_scenarios import off_hook_and_dial, records
 
 from drivers.sim.speech import HELLO, MACHINE_GREETING, speak, speech_available
-from dsp_ext.levels import DBM0_RMS
+from dsp_ext.levels import DBM0_RMS, rms_dbm0
 from firmware.apps import recording_store as store
 from firmware.apps.recording import service_of
 from firmware.harness import Pbx
@@ -133,11 +133,23 @@ def test_congestion():
 def test_special_information_tones_and_announcement_are_not_an_answer():
     with Pbx(country="US", seed=15) as pbx:
         pbx.run(0.2)
-        dial_out(pbx, "5559123")               # not in service: SIT then a spoken announcement
-        pbx.run_until(lambda: pbx.state("fxo1") == "idle", 8)
+        phone = dial_out(pbx, "5559123")       # not in service: SIT then a spoken announcement
+        pbx.run_until(lambda: "not in service" in (pbx.engine.channels["fxo1"].detail or ""), 6)
+        phone.clear_heard()
+        pbx.run(4)                             # the caller hears the announcement
+        assert pbx.state("fxs1") == "ringback" and rms_dbm0(phone.heard(4000)) > -40
+        phone.on_hook()
+        pbx.run(1.5)
         (rec,) = records(pbx)
         assert rec["disposition"] == "failed" and rec["answered"] is None
         assert reasons(pbx)[rec["call_id"]] == "sit"
+        # left alone, the line is cleared after the announcement
+        phone.off_hook()
+        pbx.run(0.5)
+        phone.dial("95559123")
+        pbx.run_until(lambda: "not in service" in (pbx.engine.channels["fxo1"].detail or ""), 12)
+        pbx.run_until(lambda: pbx.state("fxo1") == "idle", 16)
+        assert records(pbx)[-1]["disposition"] == "failed"
 
 
 def test_no_answer():
