@@ -121,6 +121,8 @@ class AnswerSupervisor:
             self._fail("busy", "busy")
         elif name == "congestion":
             self._fail("failed", "congestion")
+        elif name == "disconnect":                 # the line's learned disconnect tone, before any answer
+            self._fail("failed", "disconnect")
 
     def sit(self, at: float) -> None:
         if not self.done:

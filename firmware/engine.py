@@ -132,6 +132,8 @@ class Engine:
         self.plan = loaded.plan
         self.inbound_routes = loaded.inbound_routes
         self.outside_policy.reload()
+        from .linecal.store import learned_disconnect_tones
+        self.line_tones = learned_disconnect_tones(self.config)   # calibration: per line, extra disconnect tones
         for ch in self.fxs:
             ext = self.plan.extension_on_port(ch.name)
             ch.extension = ext.number if ext else None

@@ -53,10 +53,13 @@ class PortDsp:
             self.echo = EchoCanceller(tail_ms=128)
             self.cid = CallerIdReceiver("auto")
 
-    def start_supervision(self, tones: tuple[str, ...], frame: int) -> None:
+    def start_supervision(self, tones: tuple[str, ...], frame: int, extra: dict | None = None) -> None:
         # A fresh detector per call: no cadence state left over from the last one.
         from dsp_ext.tones import ToneDetector
-        self.busy = ToneDetector(self.country, tones=tones)
+        try:
+            self.busy = ToneDetector(self.country, tones=tones, extra=extra or None)
+        except ValueError:          # the learned tones do not fit one detector: the country's alone
+            self.busy = ToneDetector(self.country, tones=tones)
         self.busy_frame0 = frame
 
     def start_progress(self, on: bool, frame: int) -> None:
@@ -81,7 +84,8 @@ class MediaLoop:
         engine.media_listeners.append(self._country_changed)
 
     def _supervise(self, line: Channel, tones: tuple[str, ...]) -> None:
-        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame)
+        extra = getattr(self.engine, "line_tones", {}).get(line.name)     # learned by line calibration
+        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame, extra)
 
     def _progress(self, line: Channel, on: bool) -> None:
         self._dsp[line.name].start_progress(on, self.engine.clock.frame)

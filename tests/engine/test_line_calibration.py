@@ -164,3 +164,49 @@ def test_inbound_call_times_the_rings_and_learns_the_disconnect_tone():
     assert profile["disconnect"]["freqs"] == [400] and profile["disconnect"]["cadence_ms"] == [375, 375]
     assert profile["echo"]["erl_db"] == pytest.approx(10.0, abs=0.5)
     assert "ringback" not in profile
+
+
+def test_learned_disconnect_tone_clears_calls_the_country_plan_would_leave_up():
+    # The exchange sends a disconnect tone that is not in the configured country's plan (a DE
+    # exchange, 425 Hz 480/480, on a box set up for the US): without calibration an inbound call
+    # whose caller hung up stays up; once the line is calibrated, its learned tone clears it.
+    with Pbx(country="DE", fxs=1, fxo=1, seed=8) as pbx:
+        pbx.config.update_settings(country="US")
+        pbx.run(0.3)
+        assert pbx.engine.country == "US"
+        caller = pbx.co.remote("5550123")
+        phone = pbx.phone("201")
+
+        def inbound_call_then_caller_hangs_up() -> float:
+            caller.call(pbx.co.line_number(1))
+            pbx.run_until(lambda: phone.is_ringing, 20)
+            phone.off_hook()
+            pbx.run_until(lambda: pbx.state("fxo1") == "in-call", 3)
+            pbx.run(2)
+            caller.hang_up()
+            start = pbx.now
+            try:
+                pbx.run_until(lambda: pbx.state("fxo1") == "idle", 12)
+                return pbx.now - start
+            except TimeoutError:
+                return float("inf")
+            finally:
+                phone.on_hook()
+                pbx.run(2)
+        assert inbound_call_then_caller_hangs_up() == float("inf")      # the US plan misses it
+        api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+        call = simulated_caller(pbx, api)
+        call("line.calibrate", port="fxo1", inbound_wait_s=60, listen_s=10)
+        pbx.run_until(lambda: call("line.calibration_status", port="fxo1")["phase"] == "waiting_ring", 10)
+        pbx.run(2)
+        caller.call(pbx.co.line_number(1))
+        pbx.run_until(lambda: caller.state == "connected", 20)
+        pbx.run(2)
+        caller.hang_up()
+        pbx.run_until(lambda: call("line.calibration_status", port="fxo1")["phase"] == "captured", 15)
+        profile = call("line.calibration_finish", port="fxo1")
+        api.close()
+        assert profile["disconnect"]["freqs"] == [425] and profile["disconnect"]["cadence_ms"] == [480, 480]
+        pbx.run(2)
+        assert "fxo1" in pbx.engine.line_tones
+        assert inbound_call_then_caller_hangs_up() < 4
