@@ -260,3 +260,22 @@ def test_other_countries_ringback_plans(country, ring):
         (rec,) = records(pbx)
         assert rec["disposition"] == "answered"
         assert rec["answered"] == pytest.approx(truth, abs=0.5)
+
+
+@pytest.mark.parametrize("voice, text, ring, delay_ms", [
+    ("de", "Hallo?", 1, 300), ("fr-fr", "Allô, oui?", 2, 500), ("en-us+f3", "Hello?", 1, 200),
+    ("es", "¿Diga?", 5, 400), ("en-gb+m3", "Yes?", 2, 700), ("cmn", "喂?", 1, 300)])
+def test_quiet_short_greetings_in_other_voices_and_languages(voice, text, ring, delay_ms):
+    # A quiet line (-24 dBm0 speech), a one-word answer, a late first word: still within 0.5 s.
+    with Pbx(country="US", seed=30) as pbx:
+        pbx.run(0.2)
+        remote = pbx.co.remote(NUMBER)
+        remote.far_end(ring, speak(text, level_dbm0=-24, voice=voice), delay_ms=delay_ms)
+        truth = call_and_time_answer(pbx, remote)
+        pbx.run(6)
+        pbx.phone("201").on_hook()
+        pbx.run(1.5)
+        (rec,) = records(pbx)
+        assert rec["disposition"] == "answered"
+        assert rec["answered"] == pytest.approx(truth, abs=0.5)
+        assert reasons(pbx)[rec["call_id"]] == "human"
