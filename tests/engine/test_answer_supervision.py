@@ -279,3 +279,22 @@ def test_quiet_short_greetings_in_other_voices_and_languages(voice, text, ring, 
         assert rec["disposition"] == "answered"
         assert rec["answered"] == pytest.approx(truth, abs=0.5)
         assert reasons(pbx)[rec["call_id"]] == "human"
+
+
+@pytest.mark.parametrize("voice, text, verdict", [
+    ("en-us", "Hello, Smith residence.", "human"), ("fr-fr", "Oui, allô?", "human"),
+    ("de", "Guten Tag, hier ist der Anrufbeantworter von Familie Müller. Leider sind wir nicht erreichbar. "
+           "Bitte sprechen Sie nach dem Signalton.", "machine"),
+    ("en-gb+f2", "Thank you for calling. Our office is closed. Please leave a message after the beep.", "machine")])
+def test_person_or_machine_in_other_voices(voice, text, verdict):
+    with Pbx(country="US", seed=31) as pbx:
+        pbx.run(0.2)
+        remote = pbx.co.remote(NUMBER)
+        remote.far_end(1, speak(text, voice=voice), delay_ms=400)
+        truth = call_and_time_answer(pbx, remote)
+        pbx.run(10)
+        pbx.phone("201").on_hook()
+        pbx.run(1.5)
+        (rec,) = records(pbx)
+        assert rec["answered"] == pytest.approx(truth, abs=0.5)
+        assert reasons(pbx)[rec["call_id"]] == verdict
