@@ -58,12 +58,12 @@ async def _index(request: Request, error: str | None = None, values: dict | None
                   v=values or {"listen_s": "25"}, error=error)
 
 
-@router.get("/lines/calibration")
+@router.get("/line-calibration")
 async def calibration_page(request: Request, user: AdminUser) -> Response:
     return await _index(request)
 
 
-@router.post("/lines/calibration/start")
+@router.post("/line-calibration/start")
 async def calibration_start(request: Request, user: AdminUser) -> Response:
     form = await request.form()
     values = {k: _field(form, k) for k in ("port", "number", "as_extension", "listen_s", "inbound")}
@@ -88,10 +88,10 @@ async def calibration_start(request: Request, user: AdminUser) -> Response:
         if msg is None:
             raise
         return await _index(request, msg, values, 400)
-    return RedirectResponse(f"/lines/calibration/{port}/run", status_code=303)
+    return RedirectResponse(f"/line-calibration/{port}/run", status_code=303)
 
 
-@router.get("/lines/calibration/{port}/run")
+@router.get("/line-calibration/{port}/run")
 async def calibration_run(request: Request, port: str, user: AdminUser) -> Response:
     if not PORT_RE.fullmatch(port):
         return await _index(request, "No such line.", status_code=404)
@@ -113,10 +113,10 @@ async def calibration_run(request: Request, port: str, user: AdminUser) -> Respo
         if msg is None:
             raise
         return await _index(request, msg, status_code=409)
-    return RedirectResponse(f"/lines/calibration/{port}", status_code=303)
+    return RedirectResponse(f"/line-calibration/{port}", status_code=303)
 
 
-@router.get("/lines/calibration/{port}")
+@router.get("/line-calibration/{port}")
 async def calibration_profile(request: Request, port: str, user: AdminUser) -> Response:
     from firmware.linecal.picture import impulse_response_svg
     if not PORT_RE.fullmatch(port):

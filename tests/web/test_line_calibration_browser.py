@@ -78,7 +78,7 @@ def test_calibration_page_shows_the_echo_path_of_a_g168_line(pbx: Pbx, browser_p
         expect(page.locator("#profiles tr[data-port=fxo1]")).to_contain_text("not calibrated")
         page.select_option("select[name=port]", "fxo1")
         page.click("#calibrate-form button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/lines/calibration/fxo1$"), timeout=60_000)
+        expect(page).to_have_url(re.compile(r"/line-calibration/fxo1$"), timeout=60_000)
         picture = page.locator("#echo-picture svg")
         expect(picture).to_be_visible()
         assert page.locator("#echo-picture svg polyline").count() == 1
