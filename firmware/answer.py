@@ -16,7 +16,8 @@ sends (`dsp_ext.progress` events: ringback bursts, voice onsets, SIT; and the
   by a machine;
 * nothing at all for SILENT_ANSWER_S after dialling → answered (silently) at
   the end of dialling;
-* busy tone → busy; congestion tone → failed ("congestion"); SIT → failed ("sit");
+* busy tone → busy (after ringback that stopped: answered, and the far end has hung up);
+  congestion tone → failed ("congestion"); SIT → failed ("sit");
 * polarity reversal wins: answered at that instant, whatever the audio said.
 
 After the answer it listens a few seconds more and tells a person ("Hello?"
@@ -116,6 +117,10 @@ class AnswerSupervisor:
     def tone(self, name: str, at: float) -> None:
         """ToneDetector recognised `name` (busy / congestion) on the line."""
         if self.done:
+            return
+        if self.last_off is not None and self.burst_start is None and name in ("busy", "disconnect"):
+            # ringback stopped, then the exchange's disconnect tone: someone answered and hung up
+            self._answered(self.last_off, "ringback_end")
             return
         if name == "busy":
             self._fail("busy", "busy")

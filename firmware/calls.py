@@ -459,6 +459,8 @@ class Call(ChannelHandler):
         elif kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect") \
                 and self.supervisor is not None and not self.answered:
             self.supervisor.tone("busy" if tone == "line_busy" else tone, at)
+            if self.answered and not self.ended:         # answered, and the far end has already gone
+                self.far_end_gone(ch, f"{tone} tone")
         elif kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect"):
             # Busy/congestion straight after dialling: the number was busy or unreachable.
             # Later, with no ringback in between: someone answered and has hung up.

@@ -50,7 +50,7 @@ def line_calibrate(ctx: ApiContext, port: str, number: str = "", as_extension: s
             raise ApiError("forbidden", f"the outbound permissions refuse {number} for extension "
                                         f"{as_extension}: {decision.reason}")
     try:
-        session = start_session(eng, port, number, listen_s, inbound_wait_s)
+        session = start_session(eng, port, number, listen_s, inbound_wait_s, as_extension)
     except ValueError as exc:
         raise ApiError("conflict", str(exc)) from None
     return session.status()

@@ -61,9 +61,16 @@ class Capture:
 
 class CalibrationSession(ChannelHandler):
     def __init__(self, engine: Engine, line: FxoChannel, number: str = "", listen_s: int = LISTEN_S_DEFAULT,
-                 on_done: Callable[[CalibrationSession], None] | None = None, inbound_wait_s: int = 0) -> None:
+                 on_done: Callable[[CalibrationSession], None] | None = None, inbound_wait_s: int = 0,
+                 as_extension: str = "") -> None:
         self.engine, self.line = engine, line
         self.number = number
+        self.as_extension = as_extension
+        self.call_id: str | None = None          # the test call's record (an outside call like any other)
+        self._progress = None
+        self._busy = None
+        self._supervisor = None
+        self._failed_as: str | None = None
         self.inbound_wait_s = 0 if number else int(inbound_wait_s)
         self.listen_s = int(listen_s)
         self.on_done = on_done
@@ -131,7 +138,51 @@ class CalibrationSession(ChannelHandler):
         if self.phase != "dialling":
             return
         self._enter("listening")
+        self._record_test_call()
         self._after(self.listen_s * 1000, self._finish)
+
+    # ---- the test call's record: answered or not is read from the line as on any outside call
+    def _record_test_call(self) -> None:
+        from dsp_ext.progress import CallProgressAnalyser
+        from dsp_ext.tones import ToneDetector
+
+        from ..answer import AnswerSupervisor
+        eng = self.engine
+        now = eng.clock.now()
+        self.call_id = eng.new_call_id()
+        eng.records.call_started(self.call_id, start=now, src=self.as_extension or "calibration", dst=self.number,
+                                 direction="outbound", line=self.line.name, caller_id_number=None,
+                                 caller_id_name=None)
+        eng.records.set_reason(self.call_id, "line calibration test call")
+        self._progress = CallProgressAnalyser(eng.country)
+        self._busy = ToneDetector(eng.country, tones=("busy", "congestion"))
+        self._t0 = now
+
+        def answered(at: float, how: str) -> None:
+            eng.records.call_answered(self.call_id, at=at)
+
+        def failed(disposition: str, reason: str) -> None:
+            self._failed_as = disposition
+        self._supervisor = AnswerSupervisor(eng.profile, now, answered, failed, lambda kind: None)
+
+    def _supervise(self, heard: np.ndarray, sent: np.ndarray | None) -> None:
+        sup = self._supervisor
+        if sup is None or sup.done:
+            return
+        for e in self._progress.process(heard, sent):
+            at = self._t0 + e.time
+            if e.kind in ("ringback_on", "ringback_off"):
+                sup.ringback(e.kind == "ringback_on", at)
+            elif e.kind in ("voice_on", "voice_off"):
+                sup.voice(e.kind == "voice_on", at)
+            elif e.kind == "sit":
+                sup.sit(at)
+            elif e.kind == "tone_on":
+                sup.unknown_tone(at)
+        for t in self._busy.process(heard):
+            if t.kind == "start":
+                sup.tone(t.tone, self._t0 + t.time)
+        sup.poll(self.engine.clock.now())
 
     # ---- per frame (a tap: runs after the tick with this frame's line audio)
     def _frame(self, rx: np.ndarray | None, next_tx: np.ndarray | None) -> None:
@@ -148,6 +199,7 @@ class CalibrationSession(ChannelHandler):
             self._frames["probe_sent"].append(np.zeros_like(heard) if sent is None else sent)
         elif phase == "listening":
             self._frames["call_heard"].append(heard.copy())
+            self._supervise(heard, sent)
 
     # ---- the line's events
     def on_hangup(self, ch: Channel) -> None:
@@ -183,6 +235,12 @@ class CalibrationSession(ChannelHandler):
         line.release()
         line.silence()
         line.set_state("idle")
+        if self.call_id is not None:
+            sup = self._supervisor
+            answered = sup is not None and sup.answered_at is not None
+            self.engine.records.call_ended(self.call_id, at=self.engine.clock.now(),
+                                           disposition="answered" if answered else (self._failed_as or "no_answer"))
+            self._supervisor = self._progress = self._busy = None
         self.error = failed
         self.phase = "failed" if failed else "captured"
         if self.on_done is not None:
@@ -203,7 +261,7 @@ def sessions(engine: Engine) -> dict[str, CalibrationSession]:
 
 
 def start_session(engine: Engine, port: str, number: str = "", listen_s: int = LISTEN_S_DEFAULT,
-                  inbound_wait_s: int = 0) -> CalibrationSession:
+                  inbound_wait_s: int = 0, as_extension: str = "") -> CalibrationSession:
     """Start calibrating line `port` (media thread). ValueError says why it cannot start."""
     line = engine.channels.get(port)
     if not isinstance(line, FxoChannel):
@@ -217,7 +275,8 @@ def start_session(engine: Engine, port: str, number: str = "", listen_s: int = L
         raise ValueError(f"{port} is in use by another phone on the same line; hang it up first")
     if not (line.usable and line.state == "idle" and line.handler is None and not line.off_hook):
         raise ValueError(f"{port} is busy ({line.state}); wait until it is idle")
-    session = CalibrationSession(engine, line, number, listen_s, inbound_wait_s=inbound_wait_s)
+    session = CalibrationSession(engine, line, number, listen_s, inbound_wait_s=inbound_wait_s,
+                                 as_extension=as_extension)
     sessions(engine)[port] = session
     session.start()
     return session

@@ -298,3 +298,22 @@ def test_person_or_machine_in_other_voices(voice, text, verdict):
         (rec,) = records(pbx)
         assert rec["answered"] == pytest.approx(truth, abs=0.5)
         assert reasons(pbx)[rec["call_id"]] == verdict
+
+
+def test_silent_answer_then_hang_up_before_the_silence_is_judged_is_answered():
+    # Rings stop, three seconds of nothing, then the exchange's busy tone: someone picked up and
+    # put the phone down again. Answered (at the end of the ringback), not "busy".
+    with Pbx(country="US", seed=22) as pbx:
+        pbx.run(0.2)
+        remote = pbx.co.remote(NUMBER)
+        remote.far_end(2, None)
+        truth = call_and_time_answer(pbx, remote)
+        pbx.run(3)
+        remote.hang_up()
+        pbx.run_until(lambda: pbx.state("fxo1") == "idle", 8)
+        assert pbx.state("fxs1") == "busy"
+        pbx.phone("201").on_hook()
+        pbx.run(1.5)
+        (rec,) = records(pbx)
+        assert rec["disposition"] == "answered"
+        assert rec["answered"] == pytest.approx(truth, abs=0.5)

@@ -79,6 +79,7 @@ def test_call_learns_ringback_and_disconnect_and_stores_the_profile():
             with pytest.raises(ApiError):
                 call("line.calibration_finish", port="fxo1")       # still running: refused, nothing lost
             pbx.run_until(lambda: remote.state == "connected", 30)
+            answered_at = pbx.now
             pbx.run(3)
             remote.hang_up()                                       # the exchange sends its disconnect tone
             pbx.run_until(lambda: call("line.calibration_status", port="fxo1")["phase"] == "captured", 40)
@@ -93,6 +94,12 @@ def test_call_learns_ringback_and_disconnect_and_stores_the_profile():
         stored = load_profile(pbx.config, "fxo1")
         assert stored is not None and stored["echo"]["erl_db"] == profile["echo"]["erl_db"]
         assert stored["ringback"] == profile["ringback"]
+        # the test call is in the call records like any outside call, its answer read from the line
+        pbx.records.flush()
+        (rec,) = pbx.records.search()
+        assert (rec["src"], rec["dst"], rec["line"], rec["disposition"]) == ("201", "5550100", "fxo1", "answered")
+        assert rec["answered"] == pytest.approx(answered_at, abs=0.5)
+        assert pbx.records.reasons([rec["call_id"]])[rec["call_id"]] == "line calibration test call"
 
 
 def test_busy_number_teaches_the_busy_tone():
@@ -107,6 +114,8 @@ def test_busy_number_teaches_the_busy_tone():
         api.close()
         assert profile["busy"]["freqs"] == [425] and profile["busy"]["cadence_ms"] == [480, 480]
         assert "error" in profile["ringback"]
+        pbx.records.flush()
+        assert [r["disposition"] for r in pbx.records.search()] == ["busy"]
 
 
 def test_the_test_call_goes_through_the_outbound_permission_gate():
