@@ -27,7 +27,6 @@ a reply) or a silent answer; that verdict is the call's reason in the records.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dsp_ext.countries import CountryProfile
 
@@ -40,14 +39,6 @@ HUMAN_GREETING_S = 2.0        # a greeting no longer than this ...
 REPLY_PAUSE_S = 0.8           # ... followed by this much silence: a person waiting for us
 PAUSE_BRIDGE_S = 0.6          # pauses shorter than this are inside one utterance
 CLASSIFY_WINDOW_S = 6.0       # no verdict after this long: "silent" if no voice, else "human"
-
-
-@dataclass
-class AnswerVerdict:
-    answered_at: float | None = None
-    how: str = ""                   # ringback_end | voice | silent | polarity
-    disposition: str | None = None  # for an unanswered end: busy | failed
-    reason: str | None = None       # sit | congestion | busy | machine | human | silent
 
 
 class AnswerSupervisor:
