@@ -38,7 +38,9 @@ MACHINE_SPEECH_S = 2.8        # speech this long without a pause for a reply: a 
 HUMAN_GREETING_S = 2.0        # a greeting no longer than this ...
 REPLY_PAUSE_S = 0.8           # ... followed by this much silence: a person waiting for us
 PAUSE_BRIDGE_S = 0.6          # pauses shorter than this are inside one utterance
-CLASSIFY_WINDOW_S = 6.0       # no verdict after this long: "silent" if no voice, else "human"
+CLASSIFY_WINDOW_S = 6.0
+FIRST_BURST_S = 0.15          # a burst this close to the start of listening was on before it
+BUSY_MARGIN = 1.3             # ... and counts as ringback if 1.3 x longer than any busy burst       # no verdict after this long: "silent" if no voice, else "human"
 
 
 class AnswerSupervisor:
@@ -51,6 +53,9 @@ class AnswerSupervisor:
         cad = profile.ringback.cadence_ms
         self.on_periods = [ms / 1000 for ms in cad[0::2]] or [2.0]
         self.off_max = max((ms / 1000 for ms in cad[1::2]), default=4.0)
+        # the longest busy/congestion burst: a ringback burst we only caught the end of must be longer
+        self.busy_on_max = max((ms / 1000 for t in (profile.busy, profile.congestion) for ms in t.cadence_ms[0::2]),
+                               default=0.5)
         self.dialled_at = dialled_at
         self.on_answer, self.on_fail, self.on_class = on_answer, on_fail, on_class
         self.ringback_heard = False
@@ -76,7 +81,11 @@ class AnswerSupervisor:
         length = at - self.burst_start
         self.burst_start = None
         full = any(length >= p * (1 - CADENCE_TOL) for p in self.on_periods)
-        if full or self.ringback_heard:
+        # ringback already on when we started listening (the exchange began it while we finished
+        # dialling): the first burst is cut at its start; long enough, it is ringback all the same
+        caught_late = (not self.ringback_heard and at - length - self.dialled_at < FIRST_BURST_S
+                       and length >= BUSY_MARGIN * self.busy_on_max)
+        if full or self.ringback_heard or caught_late:
             self.ringback_heard = True
             self.last_off = at
             self.cut_short = not full

@@ -76,12 +76,13 @@ def test_status_says_ringing_out_until_answered():
         assert pbx.state("fxo1") == "in-call"
 
 
-@pytest.mark.parametrize("ring", [0, 2])
-def test_silent_answer(ring):
+@pytest.mark.parametrize("ring, into_ms", [(0, None), (2, None), (1, 1500)])
+def test_silent_answer(ring, into_ms):
+    # (1, 1500): picked up during the first burst, which was already on when dialling ended
     with Pbx(country="US", seed=11) as pbx:
         pbx.run(0.2)
         remote = pbx.co.remote(NUMBER)
-        remote.far_end(ring, None)
+        remote.far_end(ring, None, into_ring_ms=into_ms)
         truth = call_and_time_answer(pbx, remote)
         pbx.run(15)
         pbx.phone("201").on_hook()
