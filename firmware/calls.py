@@ -9,8 +9,10 @@ Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
+from .answer import AnswerSupervisor
 from .channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from .clock import Timer
 from .dialplan import Route
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 
 
 BUSY_AFTER_DIAL_S = 5.0     # busy tone starting sooner than this after dialling: the number is busy
+BACKLOG_FRAMES = 1200       # outbound, before the answer is known: the last 12 s of each leg's audio
+SUPERVISION_POLL_MS = 100
+SIT_ANNOUNCEMENT_MS = 15000  # after special information tones, the caller hears the announcement this long
+CLASS_DETAIL = {"machine": "answering machine", "human": "answered by a person", "silent": "silent answer"}
 
 
 class Parked(ChannelHandler):
@@ -122,6 +128,13 @@ class Call(ChannelHandler):
         self.waiting_for_cid = False      # inbound: phones not rung until caller ID is in
         self.dialled_at: float | None = None   # outbound: when the number went out on the line
         self.ringback_heard = False
+        self.answered_at: float | None = None
+        self.answered_how = ""                 # outbound: polarity | ringback_end | voice | silent
+        self.answered_by: str | None = None    # outbound: human | machine | silent (once told)
+        self.supervisor: AnswerSupervisor | None = None
+        self._failed_as: str | None = None     # outbound: SIT heard, the caller is hearing the announcement
+        self._poll: Timer | None = None
+        self._backlog: dict[Channel, tuple[deque, object]] = {}
         self._ring_gone: Timer | None = None
         self._rings_seen = 0
         self._timers: list[Timer] = []
@@ -201,15 +214,118 @@ class Call(ChannelHandler):
         assert isinstance(line, FxoChannel)
         self._bridge(a, line)
         self.dialled_at = self.engine.clock.now()
-        # An analog line gives no answer signal unless it has polarity reversal on
-        # answer. Without it: the exchange's ringback, once recognised, ending means
-        # the far end answered; a call where no ringback was ever recognised counts
-        # as answered from the end of dialling (what a caller would say too).
-        self.engine.start_supervision(line, ("busy", "congestion", "ringback"))
-        a.set_state("in-call", peer=f"{line.label}: {self.dst}")
-        line.set_state("in-call", peer=a.label, detail=self.dst)
-        if self.engine.settings.line_answer_ms:
-            self.after(self.engine.settings.line_answer_ms, self._assume_answered)
+        # An analog line gives no answer signal unless it has polarity reversal on answer.
+        # Without it the answer is read from the audio (firmware/answer.py): ringback ending,
+        # the first words, the ringback not coming back; busy, congestion and SIT end the call.
+        eng = self.engine
+        eng.start_supervision(line, ("busy", "congestion"))
+        self.supervisor = AnswerSupervisor(eng.profile, self.dialled_at, self._supervised_answer,
+                                           self._supervised_failure, self._supervised_class)
+        eng.start_progress(line)
+        self._keep_backlog()
+        self._poll = eng.timers.after_ms(SUPERVISION_POLL_MS, self._poll_supervisor)
+        a.set_state("ringback", peer=f"{line.label}: {self.dst}")
+        line.set_state("ringback", peer=a.label, detail=self.dst)
+        if eng.settings.line_answer_ms:
+            self.after(eng.settings.line_answer_ms, self._assume_answered)
+
+    # ---- outbound answer supervision (policy in firmware/answer.py)
+    def _poll_supervisor(self) -> None:
+        self._poll = None
+        sup = self.supervisor
+        if sup is None or self.ended:
+            return
+        sup.poll(self.engine.clock.now())
+        if sup.finished:
+            self._supervision_done()
+        elif not self.ended:
+            self._poll = self.engine.timers.after_ms(SUPERVISION_POLL_MS, self._poll_supervisor)
+
+    def _supervision_done(self) -> None:
+        if isinstance(self.b, FxoChannel):
+            self.engine.stop_progress(self.b)
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
+
+    def on_progress(self, ch: Channel, kind: str, at: float) -> None:
+        sup = self.supervisor
+        if sup is None or self.ended or ch is not self.b:
+            return
+        if kind in ("ringback_on", "ringback_off"):
+            sup.ringback(kind == "ringback_on", at)
+            if sup.ringback_heard and not self.ringback_heard:
+                self.ringback_heard = True
+                ch.set_state(ch.state, peer=ch.peer, detail=f"{self.dst} ringing")
+        elif kind in ("voice_on", "voice_off"):
+            sup.voice(kind == "voice_on", at)
+        elif kind == "sit":
+            sup.sit(at)
+        elif kind == "tone_on":
+            sup.unknown_tone(at)
+        if sup.finished:
+            self._supervision_done()
+
+    def _supervised_answer(self, at: float, how: str) -> None:
+        if self.ended or self.answered:
+            return
+        self.answered_how = how
+        self.mark_answered(at)
+
+    def _supervised_failure(self, disposition: str, reason: str) -> None:
+        line = self.b
+        if self.ended or not isinstance(line, FxoChannel):
+            return
+        self.engine.records.set_reason(self.id, reason)
+        if reason == "sit":
+            # The announcement after the tones says what is wrong with the number: let the caller
+            # hear it (the call already counts as failed), then clear the line.
+            self._failed_as = disposition
+            line.set_state(line.state, peer=line.peer, detail=f"{self.dst}: number not in service")
+            self.after(SIT_ANNOUNCEMENT_MS, lambda: self.far_end_gone(line, "number unobtainable (SIT)", disposition))
+            return
+        self.far_end_gone(line, {"congestion": "congestion tone", "busy": "busy tone"}.get(reason, reason),
+                          disposition)
+
+    def _supervised_class(self, kind: str) -> None:
+        self.answered_by = kind
+        if self.ended:
+            return
+        self.engine.records.set_reason(self.id, kind)
+        self.engine.publish_call(self.id, "answered_by", answered_by=kind)
+        line = self.b
+        if isinstance(line, FxoChannel):
+            line.set_state(line.state, peer=line.peer, detail=f"{self.dst}: {CLASS_DETAIL[kind]}")
+
+    def _keep_backlog(self) -> None:
+        """Keep each leg's recent audio until the answer is known: a recording decided later
+        still starts at the answer instant (`audio_since_answer`)."""
+        clock = self.engine.clock
+        for ch in (self.a, self.b):
+            if ch is None:
+                continue
+            buf: deque = deque(maxlen=BACKLOG_FRAMES)
+
+            def tap(rx, tx, buf: deque = buf) -> None:
+                buf.append((clock.frame, None if rx is None else rx.copy(), None if tx is None else tx.copy()))
+            ch.taps.append(tap)
+            self._backlog[ch] = (buf, tap)
+
+    def _drop_backlog(self) -> None:
+        for ch, (_buf, tap) in self._backlog.items():
+            if tap in ch.taps:
+                ch.taps.remove(tap)
+        self._backlog.clear()
+
+    def audio_since_answer(self, ch: Channel) -> list[tuple]:
+        """(rx, tx) frames `ch` carried from the answer instant up to now, when the answer was
+        decided after the fact (empty otherwise)."""
+        kept = self._backlog.get(ch)
+        if kept is None or self.answered_at is None:
+            return []
+        clock = self.engine.clock
+        first = round((self.answered_at - clock.start_epoch) * 100)
+        return [(rx, tx) for frame, rx, tx in kept[0] if frame > first]
 
     def _assume_answered(self) -> None:
         if not self.answered and not self.ended:
@@ -273,9 +389,15 @@ class Call(ChannelHandler):
         self.answered = True
         self._cancel_timers()
         at = self.engine.clock.now() if at is None else at
+        self.answered_at = at
+        line = self.b
+        if self.direction == "outbound" and isinstance(line, FxoChannel) and line.state == "ringback":
+            line.set_state("in-call", peer=self.a.label, detail=self.dst)     # no longer "ringing out"
+            self.a.set_state("in-call", peer=f"{line.label}: {self.dst}")
         self.engine.records.call_answered(self.id, at=at)
-        self.engine.publish_call(self.id, "answered")
+        self.engine.publish_call(self.id, "answered", answered_how=self.answered_how or None)
         self.engine.call_event(self, "answered")
+        self._drop_backlog()
 
     def on_hangup(self, ch: Channel) -> None:
         """`ch` is gone: an FXS phone hung up, or the far end of a line disconnected."""
@@ -300,6 +422,8 @@ class Call(ChannelHandler):
         self.end(disposition)
 
     def _unanswered_disposition(self, gone: Channel) -> str:
+        if self.supervisor is not None:
+            return self._failed_as or "no_answer"    # the line's audio never said "answered"
         if self.direction == "outbound" and self.dialled_at is not None and not self.ringback_heard:
             self.mark_answered(self.dialled_at)
             return "answered"
@@ -332,12 +456,17 @@ class Call(ChannelHandler):
                 ch.set_state(ch.state, peer=ch.peer, detail=f"{self.dst} ringing")
             elif not self.answered:
                 self.mark_answered(at)           # ringback stopped: the far end picked up
-        elif kind == "start" and tone in ("busy", "congestion"):
+        elif kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect") \
+                and self.supervisor is not None and not self.answered:
+            self.supervisor.tone("busy" if tone == "line_busy" else tone, at)
+            if self.answered and not self.ended:         # answered, and the far end has already gone
+                self.far_end_gone(ch, f"{tone} tone")
+        elif kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect"):
             # Busy/congestion straight after dialling: the number was busy or unreachable.
             # Later, with no ringback in between: someone answered and has hung up.
             straight_away = (self.direction == "outbound" and not self.ringback_heard
                              and self.dialled_at is not None and at - self.dialled_at < BUSY_AFTER_DIAL_S)
-            unanswered = ("busy" if tone == "busy" else "failed") if straight_away else None
+            unanswered = ("busy" if tone in ("busy", "line_busy") else "failed") if straight_away else None
             self.far_end_gone(ch, f"{tone} tone", unanswered)
 
     def on_line_event(self, ch: Channel, event: str) -> None:
@@ -353,7 +482,9 @@ class Call(ChannelHandler):
         elif event == "loop_drop":
             self.far_end_gone(ch, "loop drop", None if self.answered else "failed")
         elif event == "polarity_reversal":
-            if self.direction == "outbound" and not self.answered:
+            if self.direction == "outbound" and not self.answered and self.supervisor is not None:
+                self.supervisor.polarity_reversal(self.engine.clock.now())   # wins over the audio
+            elif self.direction == "outbound" and not self.answered:
                 self.mark_answered()      # answer supervision
             elif self.answered:
                 self.far_end_gone(ch, "polarity reversal")
@@ -406,6 +537,9 @@ class Call(ChannelHandler):
             return
         self.ended = True
         self._cancel_timers()
+        self._drop_backlog()
+        if self.supervisor is not None:
+            self._supervision_done()
         for ch in (self.a, self.b, *self.ringing):
             if ch is not None and ch.handler is self:
                 ch.handler = None

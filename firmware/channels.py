@@ -36,6 +36,7 @@ class ChannelHandler:
     def on_flash(self, ch: Channel) -> None: ...
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None: ...   # tone start/end on a line
     def on_line_event(self, ch: Channel, event: str) -> None: ...   # polarity reversal, ...
+    def on_progress(self, ch: Channel, kind: str, at: float) -> None: ...   # answer supervision audio
 
 
 class Channel:
@@ -165,6 +166,7 @@ class FxoChannel(Channel):
         self.in_use = False          # a parallel phone has the line
         self.down = False            # no line voltage
         self.supervise = False       # run the busy-tone detector (far-end disconnect)
+        self.line_rx: np.ndarray | None = None   # this tick's frame as the line gave it (before echo cancelling)
         self.ring_seen_frame = -1
         self.cid_number: str | None = None
         self.cid_name: str | None = None

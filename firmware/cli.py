@@ -78,6 +78,15 @@ def _sim_remote(args: argparse.Namespace) -> dict:
         body["digits"] = args.arg or ""
     elif args.action == "tone":
         body["freqs"] = _freqs(args.arg or "1000")
+    if args.action == "behave":
+        ring = None if args.answer_at_ring in (None, "never") else args.answer_at_ring
+        if ring is not None and not ring.isdigit():
+            raise SystemExit(f"linebox sim: --answer-at-ring takes a ring number (0 = at once) or 'never', got {ring!r}")
+        behave = {"answer_at_ring": None if ring is None else int(ring), "say": args.say,
+                  "into_ring_ms": args.into_ring_ms, "delay_ms": args.delay_ms, "busy": args.busy}
+        if args.polarity_reversal is not None:
+            behave["reverse_on_answer"] = args.polarity_reversal == "on"
+        return _sim_call(args, "sim.remote_behave", number=args.number, **behave)
     return _sim_call(args, "sim.remote", **body)
 
 
@@ -117,12 +126,18 @@ def _add_sim(sub) -> None:
     c.add_argument("--name")
     c.set_defaults(sim_fn=_sim_incoming)
 
-    r = ss.add_parser("remote", help="remote NUMBER answer|hangup|dial DIGITS|tone HZ|call NUMBER")
+    r = ss.add_parser("remote", help="remote NUMBER answer|hangup|dial DIGITS|tone HZ|call NUMBER|behave")
     r.add_argument("number")
-    r.add_argument("action", choices=["answer", "hangup", "dial", "tone", "call", "clear"])
+    r.add_argument("action", choices=["answer", "hangup", "dial", "tone", "call", "clear", "behave"])
     r.add_argument("arg", nargs="?")
     r.add_argument("--ms", type=int, default=1000)
     r.add_argument("--level", type=float, default=-10.0)
+    r.add_argument("--answer-at-ring", help="behave: answer at this ring (0 = before any ringback) or 'never'")
+    r.add_argument("--say", default="hello", help="behave: hello | machine (a greeting) | silent | any text")
+    r.add_argument("--into-ring-ms", type=int, help="behave: pick up this far into the ring, cutting it short")
+    r.add_argument("--delay-ms", type=int, default=300, help="behave: pause between picking up and speaking")
+    r.add_argument("--busy", action="store_true", help="behave: the number is busy")
+    r.add_argument("--polarity-reversal", choices=["on", "off"], help="behave: the exchange reverses polarity on answer")
     r.set_defaults(sim_fn=_sim_remote)
 
     s = ss.add_parser("status", help="phones, remote parties and port states")
@@ -209,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(fn=_web)
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
-    for module in ("firmware.dsp_cli", "firmware.hw_cli"):
+    for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

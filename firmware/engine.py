@@ -84,6 +84,8 @@ class Engine:
         self._call_seq = 0
         self._dirty = True
         self.supervision_listeners: list[Callable[[FxoChannel, tuple[str, ...]], None]] = []
+        # Told to start (True) / stop (False) call-progress analysis on a line (answer supervision).
+        self.progress_listeners: list[Callable[[FxoChannel, bool], None]] = []
         self.media_listeners: list[Callable[[], None]] = []   # told when country/profile changes
         # Apps that take the calls an extension cannot answer (voicemail, call forward...):
         # fn(engine, extension, reason "busy"|"unavailable") -> "app:arg" destination or None.
@@ -130,6 +132,8 @@ class Engine:
         self.plan = loaded.plan
         self.inbound_routes = loaded.inbound_routes
         self.outside_policy.reload()
+        from .linecal.store import learned_disconnect_tones
+        self.line_tones = learned_disconnect_tones(self.config)   # calibration: per line, extra disconnect tones
         for ch in self.fxs:
             ext = self.plan.extension_on_port(ch.name)
             ch.extension = ext.number if ext else None
@@ -382,6 +386,21 @@ class Engine:
         line.supervise = True
         for fn in self.supervision_listeners:
             fn(line, tones)
+
+    def start_progress(self, line: FxoChannel) -> None:
+        """Have the media loop analyse `line`'s audio for answer supervision (dsp_ext.progress)."""
+        for fn in self.progress_listeners:
+            fn(line, True)
+
+    def stop_progress(self, line: FxoChannel) -> None:
+        for fn in self.progress_listeners:
+            fn(line, False)
+
+    def on_progress(self, ch: Channel, kind: str, at: float) -> None:
+        """A call-progress event on a line (ringback_on/off, voice_on/off, sit) at engine time `at`."""
+        handler = ch.handler
+        if handler is not None:
+            handler.on_progress(ch, kind, at)
 
     # ---- placing calls
     def channel_for_extension(self, number: str) -> FxsChannel | None:

@@ -46,6 +46,8 @@ class PortDsp:
         self.cid = None
         self.busy = None
         self.busy_frame0 = 0
+        self.progress = None
+        self.progress_frame0 = 0
         self.cid_awake = 0
         self.country = country
         if kind is PortKind.FXO:
@@ -54,11 +56,19 @@ class PortDsp:
             self.echo = EchoCanceller(tail_ms=128)
             self.cid = CallerIdReceiver("auto")
 
-    def start_supervision(self, tones: tuple[str, ...], frame: int) -> None:
+    def start_supervision(self, tones: tuple[str, ...], frame: int, extra: dict | None = None) -> None:
         # A fresh detector per call: no cadence state left over from the last one.
         from dsp_ext.tones import ToneDetector
-        self.busy = ToneDetector(self.country, tones=tones)
+        try:
+            self.busy = ToneDetector(self.country, tones=tones, extra=extra or None)
+        except ValueError:          # the learned tones do not fit one detector: the country's alone
+            self.busy = ToneDetector(self.country, tones=tones)
         self.busy_frame0 = frame
+
+    def start_progress(self, on: bool, frame: int) -> None:
+        from dsp_ext.progress import CallProgressAnalyser
+        self.progress = CallProgressAnalyser(self.country) if on else None
+        self.progress_frame0 = frame
 
 
 class MediaLoop:
@@ -77,10 +87,15 @@ class MediaLoop:
         self.control.health = self.health      # read by the `metrics.read` command (store thread)
         self.on_start: list = []               # fn() run on the media thread before the first tick
         engine.supervision_listeners.append(self._supervise)
+        engine.progress_listeners.append(self._progress)
         engine.media_listeners.append(self._country_changed)
 
     def _supervise(self, line: Channel, tones: tuple[str, ...]) -> None:
-        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame)
+        extra = getattr(self.engine, "line_tones", {}).get(line.name)     # learned by line calibration
+        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame, extra)
+
+    def _progress(self, line: Channel, on: bool) -> None:
+        self._dsp[line.name].start_progress(on, self.engine.clock.frame)
 
     def _country_changed(self) -> None:
         for dsp in self._dsp.values():
@@ -103,6 +118,7 @@ class MediaLoop:
             if ch.kind is PortKind.FXO:
                 if ch.off_hook:
                     if rx is not None:
+                        line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
                         echo = dsp.echo
                         tonal = ch.name in self._tx_tonal
                         if tonal != dsp.echo_held:
@@ -115,6 +131,9 @@ class MediaLoop:
                                 # e.time counts from the detector's start: back to engine time
                                 at = eng.clock.at(dsp.busy_frame0) + e.time
                                 eng.on_tone(ch, e.tone, e.kind, at)
+                        if dsp.progress is not None:
+                            for p in dsp.progress.process(line_rx, tx.get(ch.name)):
+                                eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
                 elif rx is not None:
                     # Idle lines carry only noise almost all the time: wake the caller-ID
                     # receiver on signal and keep it fed for a while after, so it sees whole

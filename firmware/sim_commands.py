@@ -156,3 +156,37 @@ def sim_heard(ctx: ApiContext, freq: float, ms: int = 500, ext: str | None = Non
     samples = who.heard(ms)
     level = tone_level(samples, freq)
     return {"samples": int(samples.size), "level_dbm0": level if level != float("-inf") else -200.0}
+
+
+@command("sim.remote_behave", on="store")
+def sim_remote_behave(ctx: ApiContext, number: str, answer_at_ring: int | None = None, say: str = "hello",
+                      into_ring_ms: int | None = None, delay_ms: int = 300, busy: bool = False,
+                      reverse_on_answer: bool | None = None) -> dict:
+    """How remote party `number` treats our outbound calls (answer supervision tests): answer at
+    ring N (0 = before ringback; null = never) saying `say` ("hello", "machine", "silent" or any
+    text, spoken by espeak-ng here on the store thread, never on the media thread), after
+    `into_ring_ms` into the ring and `delay_ms` of silence; or be busy; `reverse_on_answer` sets the
+    exchange's polarity reversal for every line."""
+    if not 1 <= len(number) <= 32 or not all(c.isdigit() for c in number):
+        raise ApiError("bad_request", "number must be 1-32 digits")
+    if answer_at_ring is not None and not 0 <= answer_at_ring <= 50:
+        raise ApiError("bad_request", "answer_at_ring must be 0-50 (or null: never)")
+    if len(say) > 400 or not 0 <= delay_ms <= 10_000 or (into_ring_ms is not None and not 0 <= into_ring_ms <= 10_000):
+        raise ApiError("bad_request", "say is at most 400 characters; delay_ms and into_ring_ms 0-10000")
+    greeting = None
+    if say != "silent":
+        from drivers.sim.speech import HELLO, MACHINE_GREETING, speak
+        try:
+            greeting = speak({"hello": HELLO, "machine": MACHINE_GREETING}.get(say, say))
+        except OSError as exc:
+            raise ApiError("unavailable", f"cannot make the far end speak: {exc}") from None
+
+    def act(engine: Any) -> dict:
+        co = _sim_board(engine).co
+        r = co.remote(number)
+        r.busy = busy
+        r.far_end(answer_at_ring, greeting, into_ring_ms=into_ring_ms, delay_ms=delay_ms)
+        if reverse_on_answer is not None:
+            co.reverse_on_answer = reverse_on_answer
+        return {"ok": True, "remote": number, "state": r.state}
+    return ctx.on_media(act).result(5.0)

@@ -35,6 +35,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("PBX", (
         Page("Extensions", "/extensions", ("admin",), "ext"),
         Page("Lines", "/lines", ("admin",), "line"),
+        Page("Line calibration", "/line-calibration", ("admin",), "line"),
         Page("Permissions", "/permissions", ("admin",), "gear"),
         Page("Voicemail", "/voicemail", ALL_ROLES, "phone"),
         Page("Auto attendant", "/ivr", ("admin",), "line"),

@@ -52,6 +52,12 @@ def parse_query(q: str, disposition: str, date_from: str, date_to: str, page: st
             "limit": PAGE_SIZE, "offset": (page_no - 1) * PAGE_SIZE, "page": page_no}
 
 
+# outside calls' answer supervision (firmware/answer.py) stores short codes; the page says them in words
+ANSWER_REASONS = {"machine": "answering machine", "human": "answered by a person", "silent": "silent answer",
+                  "sit": "number not in service (special information tones)", "congestion": "congestion tone",
+                  "busy": "busy tone"}
+
+
 async def _search(request: Request, args: dict[str, Any]) -> tuple[list[dict], bool]:
     records = web(request).records
     search_args = {k: v for k, v in args.items() if k != "page"}
@@ -63,6 +69,7 @@ async def _search(request: Request, args: dict[str, Any]) -> tuple[list[dict], b
         why = await run_in_threadpool(lambda: reasons(r["call_id"] for r in rows))
         for r in rows:
             r["reason"] = why.get(r["call_id"])
+            r["reason_text"] = ANSWER_REASONS.get(r["reason"] or "", r["reason"])
     if rows:                                        # recordings of these calls (recordings pages)
         linked = await call(request, "recordings.by_call", call_ids=[r["call_id"] for r in rows])
         for r in rows:

@@ -46,6 +46,13 @@ class RemoteAction(BaseModel):
     ms: int = Field(1000, ge=10, le=600_000)
     level_dbm0: float = Field(-10.0, ge=-60, le=3)
     name: str | None = Field(None, max_length=64)
+    # action "behave": how this far end treats our outbound calls (answer supervision tests)
+    answer_at_ring: int | None = Field(None, ge=0, le=50)     # None: never answers
+    say: str = Field("hello", max_length=400)                 # hello | machine | silent | any text
+    into_ring_ms: int | None = Field(None, ge=0, le=10_000)
+    delay_ms: int = Field(300, ge=0, le=10_000)
+    busy: bool = False
+    reverse_on_answer: bool | None = None                     # the exchange's polarity reversal (all lines)
 
 
 async def _call(request: Request, name: str, **args: Any) -> dict:
@@ -72,5 +79,9 @@ async def call_in(request: Request, body: CallIn) -> dict:
 
 @router.post("/remote/{number}")
 async def remote_action(request: Request, number: str, body: RemoteAction) -> dict:
+    if body.action == "behave":
+        return await _call(request, "sim.remote_behave", number=number, answer_at_ring=body.answer_at_ring,
+                           say=body.say, into_ring_ms=body.into_ring_ms, delay_ms=body.delay_ms, busy=body.busy,
+                           reverse_on_answer=body.reverse_on_answer)
     return await _call(request, "sim.remote", number=number, action=body.action, digits=body.digits,
                        freqs=body.freqs, ms=body.ms, level_dbm0=body.level_dbm0, name=body.name)

@@ -64,6 +64,9 @@ class CentralOffice:
         self.interdigit_timeout_ms = 4000
         self.first_digit_timeout_ms = 20000
         self.on_demand_numbers: str | None = r"555\d{4}"  # unknown numbers like these get a remote
+        # numbers like these are not in service: special information tones + an announcement
+        self.intercept_numbers: str | None = r"5559\d{3}"
+        self.intercept_announcement: str | None = None   # text (espeak-ng); None: the standard one
         self.caller_id_enabled = True
         self.caller_id_format = "mdmf"
         self.lines: list[SubscriberLine] = []
@@ -194,6 +197,8 @@ class CentralOffice:
     # --- routing and call control ---------------------------------------------------------------
     def _lookup(self, digits: str) -> Subscriber | None:
         sub = self._by_number.get(digits)
+        if sub is None and self.intercept_numbers and re.fullmatch(self.intercept_numbers, digits):
+            return None
         if sub is None and self.on_demand_numbers and re.fullmatch(self.on_demand_numbers, digits):
             sub = self.remote(digits)
         return sub
@@ -201,12 +206,33 @@ class CentralOffice:
     def digits_dialled(self, line: SubscriberLine, final: bool) -> None:
         """A line dialled a digit (final=False) or stopped dialling (final=True): route if we can."""
         target = self._lookup(line.digits)
-        if target is not None:
+        if self._intercepted(line.digits):
+            self._refuse(line, line.digits, "intercept")
+        elif target is not None:
             self.place_call(line, line.digits, None)
         elif final:
             self._refuse(line, line.digits, "congestion")
 
+    def _intercepted(self, digits: str) -> bool:
+        return (digits not in self._by_number and bool(self.intercept_numbers)
+                and re.fullmatch(self.intercept_numbers, digits) is not None)
+
+    def intercept_audio(self) -> np.ndarray:
+        """0.8 s of routing, SIT (913.8, 1370.6, 1776.7 Hz; 274/274/380 ms at -24 dBm0), the announcement."""
+        from dsp_ext.tones import tone
+        sit = np.concatenate([np.zeros(6400, np.int16), tone([913.8], 274, -24), tone([1370.6], 274, -24), tone([1776.7], 380, -24),
+                              np.zeros(800, np.int16)])
+        try:
+            from .speech import SIT_ANNOUNCEMENT, speak
+            words = speak(self.intercept_announcement or SIT_ANNOUNCEMENT)
+        except OSError:
+            words = np.zeros(0, np.int16)
+        return np.concatenate([sit, words, np.zeros(8000, np.int16)])
+
     def place_call(self, caller: Subscriber, digits: str, name: str | None) -> None:
+        if self._intercepted(digits):
+            self._refuse(caller, digits, "intercept")
+            return
         target = self._lookup(digits)
         if target is None or (isinstance(target, SubscriberLine) and not target.plugged):
             self._refuse(caller, digits, "congestion")

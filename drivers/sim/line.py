@@ -92,6 +92,8 @@ class SubscriberLine(Subscriber):
         self._resume: int | None = None         # frames after _ring0 where cycle 2 begins
         self._cid_at: int | None = None
         self._cid: np.ndarray | None = None
+        self._intercept: Mouthpiece | None = None
+        self._intercept_audio: np.ndarray | None = None
 
     # --- configuration --------------------------------------------------------------------------
     def set_echo(self, ir: np.ndarray | None) -> None:
@@ -238,6 +240,21 @@ class SubscriberLine(Subscriber):
     def send_onhook_data(self, samples: np.ndarray) -> None:
         """Queue FSK (e.g. message waiting) on the line toward the on-hook CPE."""
         self._fsk.play(samples)
+
+    def set_state(self, state: str) -> None:
+        super().set_state(state)
+        self._intercept = None
+        if state == "intercept":           # number not in service: SIT + announcement, repeated
+            self._intercept = Mouthpiece()
+            self._intercept_audio = self.co.intercept_audio()
+            self._intercept.play(self._intercept_audio)
+
+    def network_audio(self) -> np.ndarray | None:
+        if self.state == "intercept" and self._intercept is not None:
+            if not self._intercept.busy:
+                self._intercept.play(self._intercept_audio)
+            return self._intercept.frame()
+        return super().network_audio()
 
     # --- per frame, phase 3: what is on the wire ------------------------------------------------
     def signal(self) -> LineSignal:

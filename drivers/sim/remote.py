@@ -31,6 +31,9 @@ class RemoteParty(Subscriber):
         self.name = name                             # sent as caller-ID name on its calls
         self.busy = False                            # True: behaves as a busy subscriber
         self.auto_answer_after_rings: int | None = None
+        self.answer_into_ring_ms: int | None = None      # answer this far into ring N's burst instead
+        self.greeting: np.ndarray | None = None          # said on answering (after greeting_delay_ms)
+        self.greeting_delay_ms = 300
         self.mouth = Mouthpiece()
         self.ear = Earpiece()
         self.rings = 0
@@ -52,6 +55,20 @@ class RemoteParty(Subscriber):
         if self.state != "ringing" or self.current_call is None:
             raise ValueError(f"remote {self.number} is not ringing (state {self.state})")
         self.co.answer(self.current_call)
+
+    def far_end(self, answer_at_ring: int | None, say: np.ndarray | str | None = None,
+                into_ring_ms: int | None = None, delay_ms: int = 300) -> None:
+        """How this party answers our calls: at ring `answer_at_ring` (0: at once, before any
+        ringback; None: never), saying `say` (samples, or text spoken by espeak-ng; None: silent)
+        `delay_ms` after picking up. `into_ring_ms`: pick up that far into ring N's burst (cutting
+        the ringback short) instead of when the burst ends."""
+        if isinstance(say, str):
+            from .speech import speak
+            say = speak(say)
+        self.auto_answer_after_rings = answer_at_ring
+        self.answer_into_ring_ms = into_ring_ms
+        self.greeting = say
+        self.greeting_delay_ms = int(delay_ms)
 
     def hang_up(self) -> None:
         if self.state != "idle":
@@ -131,8 +148,14 @@ class RemoteParty(Subscriber):
             return
         # answer when the last burst of the n-th ring cycle ends (n=0: at once)
         answer_ms = 0 if n <= 0 else (n - 1) * sum(cad) + sum(cad[:-1])
+        if n > 0 and self.answer_into_ring_ms is not None:
+            answer_ms = (n - 1) * sum(cad) + self.answer_into_ring_ms
         if t_ms >= answer_ms:
             self.co.answer(self.current_call)
+            if self.greeting is not None:
+                self.mouth.clear()
+                self.mouth.say_silence(self.greeting_delay_ms)
+                self.mouth.play(self.greeting)
 
     def listen(self) -> None:
         """Phase 3: record what the network sends us while off hook."""

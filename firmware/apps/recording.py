@@ -142,6 +142,10 @@ class RecordingService:
 
         def tap(rx: np.ndarray | None, tx: np.ndarray | None, rec: StereoRecording = rec) -> None:
             rec.write(rx, tx)
+        # An outside call whose answer was read from the line's audio is known to be answered
+        # a moment after it was: the recording starts at the answer instant all the same.
+        for rx, tx in call.audio_since_answer(ch):
+            rec.write(rx, tx)
         active.tap = tap
         ch.taps.append(tap)
         self.active[call] = active

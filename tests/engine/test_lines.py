@@ -18,13 +18,13 @@ def _voice_like(ms: int, level_dbm0: float) -> np.ndarray:
 def _call_out(pbx, ext: str, number: str):
     phone = off_hook_and_dial(pbx, ext, "9" + number)
     remote = pbx.co.remote(number)
-    pbx.run_until(lambda: remote.is_ringing and pbx.state(pbx.engine.plan.extensions[ext].port) == "in-call", 10)
+    pbx.run_until(lambda: remote.is_ringing and pbx.state(pbx.engine.plan.extensions[ext].port) == "ringback", 10)
     return phone, remote
 
 
 def test_outbound_call_two_way_audio_echo_cancelled_and_far_end_disconnect(pbx):
     a, r = _call_out(pbx, "201", "5550100")
-    assert pbx.state("fxo1") == "in-call" and pbx.state("fxo2") == "idle"
+    assert pbx.state("fxo1") == "ringback" and pbx.state("fxo2") == "idle"   # "ringing out"
     a.clear_heard()
     pbx.run(2.5)
     assert sorted(dominant_freqs(a.heard(2000), 2)) == pytest.approx([440, 480], abs=6)   # the CO's ringback
@@ -114,9 +114,9 @@ def test_loop_drop_disconnect(pbx):
 
 def test_line_selection_skips_a_busy_line_and_congestion_when_none_free(pbx):
     _call_out(pbx, "201", "5550100")                   # takes line 1
-    assert pbx.state("fxo1") == "in-call"
+    assert pbx.state("fxo1") == "ringback"
     _call_out(pbx, "202", "5550101")                   # line 1 busy: line 2
-    assert pbx.state("fxo2") == "in-call"
+    assert pbx.state("fxo2") == "ringback"
     c = off_hook_and_dial(pbx, "203", "95550102")     # no line left
     pbx.run_until(lambda: pbx.state("fxs3") == "congestion", 5)
     pbx.run(1)
@@ -132,7 +132,7 @@ def test_line_in_use_by_a_parallel_phone_is_skipped(pbx):
     pbx.run(0.5)
     assert pbx.state("fxo1") == "in-use"
     _call_out(pbx, "201", "5550100")
-    assert pbx.state("fxo2") == "in-call" and records(pbx)[0]["line"] == "fxo2"
+    assert pbx.state("fxo2") == "ringback" and records(pbx)[0]["line"] == "fxo2"
 
 
 def test_inbound_call_rings_the_routed_extension_with_caller_id(pbx):

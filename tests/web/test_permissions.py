@@ -143,3 +143,16 @@ def test_history_shows_denials_with_reason_and_escapes_hostile_caller_id(env: We
     api = admin.get("/api/history").json()["calls"]
     assert {c["call_id"]: c.get("reason") for c in api}["d1"].startswith("premium number denied")
     assert next(c for c in api if c["call_id"] == "i1")["caller_id_name"] == nasty   # stored verbatim
+
+
+def test_history_says_answer_supervision_reasons_in_words(env: WebEnv, admin: TestClient) -> None:
+    rec = env.records
+    for call_id, disposition, reason in (("m1", "answered", "machine"), ("s1", "failed", "sit")):
+        rec.call_started(call_id, start=EPOCH, src="201", dst="5550100", direction="outbound", line="fxo1")
+        rec.set_reason(call_id, reason)
+        rec.call_ended(call_id, at=EPOCH + 3, disposition=disposition)
+    rec.flush()
+    page = admin.get("/history").text
+    assert "answering machine" in page and "number not in service (special information tones)" in page
+    api = {c["call_id"]: c["reason"] for c in admin.get("/api/history").json()["calls"]}
+    assert api == {"m1": "machine", "s1": "sit"}

@@ -5,7 +5,7 @@
     "idle": "Idle", "ringing": "Ringing", "off-hook": "Off hook", "dialing": "Dialing",
     "ringback": "Ringing out", "in-call": "In call", "busy": "Busy tone",
     "congestion": "Congestion", "fault": "Fault", "dialtone": "Dial tone", "in-use": "In use",
-    "down": "Line down", "disabled": "Disabled",
+    "down": "Line down", "disabled": "Disabled", "calibrating": "Calibrating",
   };
   const dataEl = document.getElementById("status-data");
   const indicator = document.getElementById("live-indicator");

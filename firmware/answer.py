@@ -1,0 +1,195 @@
+"""Answer supervision of outbound calls on lines without (or with) polarity reversal.
+
+An analog line tells us nothing when the far end picks up unless the exchange
+reverses the loop polarity. `AnswerSupervisor` decides from what the line
+sends (`dsp_ext.progress` events: ringback bursts, voice onsets, SIT; and the
+`ToneDetector`'s busy / congestion), as a caller listening would:
+
+* ringback stops and speech follows before the next burst was due → answered
+  when the ringback stopped (a burst cut short: at that instant; after a full
+  burst: at most HELLO_LEAD_S before the first word);
+* ringback stops and nothing resumes it → answered silently when it stopped
+  (decided once the next burst is overdue);
+* speech with no ringback at all → answered (before the first ring) just
+  before the first word;
+* a steady tone that is none of the country's (fax/modem answer tone) → answered
+  by a machine;
+* nothing at all for SILENT_ANSWER_S after dialling → answered (silently) at
+  the end of dialling;
+* busy tone → busy (after ringback that stopped: answered, and the far end has hung up);
+  congestion tone → failed ("congestion"); SIT → failed ("sit");
+* polarity reversal wins: answered at that instant, whatever the audio said.
+
+After the answer it listens a few seconds more and tells a person ("Hello?"
+then waiting) from an answering machine (a long greeting without pauses for
+a reply) or a silent answer; that verdict is the call's reason in the records.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dsp_ext.countries import CountryProfile
+
+HELLO_LEAD_S = 0.3            # people speak this soon after lifting the handset
+SILENT_ANSWER_S = 8.0         # no ringback, busy or voice this long after dialling: answered silently
+CADENCE_TOL = 0.15            # a burst shorter than (1 - this) x the on-period was cut short
+OVERDUE_S = 0.6               # the next burst is this late: ringback has stopped for good
+MACHINE_SPEECH_S = 2.8        # speech this long without a pause for a reply: a machine
+HUMAN_GREETING_S = 2.0        # a greeting no longer than this ...
+REPLY_PAUSE_S = 0.8           # ... followed by this much silence: a person waiting for us
+PAUSE_BRIDGE_S = 0.6          # pauses shorter than this are inside one utterance
+CLASSIFY_WINDOW_S = 6.0
+FIRST_BURST_S = 0.15          # a burst this close to the start of listening was on before it
+BUSY_MARGIN = 1.3             # ... and counts as ringback if 1.3 x longer than any busy burst       # no verdict after this long: "silent" if no voice, else "human"
+
+
+class AnswerSupervisor:
+    """Feed it events and `poll(now)`; it calls `on_answer(at, how)`, `on_fail(disposition, reason)`
+    and `on_class(kind)` (human | machine | silent) at most once each."""
+
+    def __init__(self, profile: CountryProfile, dialled_at: float,
+                 on_answer: Callable[[float, str], None], on_fail: Callable[[str, str], None],
+                 on_class: Callable[[str], None]) -> None:
+        cad = profile.ringback.cadence_ms
+        self.on_periods = [ms / 1000 for ms in cad[0::2]] or [2.0]
+        self.off_max = max((ms / 1000 for ms in cad[1::2]), default=4.0)
+        # the longest busy/congestion burst: a ringback burst we only caught the end of must be longer
+        self.busy_on_max = max((ms / 1000 for t in (profile.busy, profile.congestion) for ms in t.cadence_ms[0::2]),
+                               default=0.5)
+        self.dialled_at = dialled_at
+        self.on_answer, self.on_fail, self.on_class = on_answer, on_fail, on_class
+        self.ringback_heard = False
+        self.burst_start: float | None = None     # current burst (ringback on)
+        self.last_off: float | None = None        # when the last burst ended
+        self.cut_short = False                    # ... before its nominal length
+        self.answered_at: float | None = None
+        self.done = False                         # answered or failed
+        self.classified: str | None = None
+        self.voice_on_at: float | None = None
+        self.utterances: list[list[float]] = []   # [start, end] after the answer, merged over short pauses
+
+    # ---- events
+    def ringback(self, on: bool, at: float) -> None:
+        if self.done:
+            return
+        if on:
+            self.burst_start = at
+            self.last_off = None
+            return
+        if self.burst_start is None:
+            return
+        length = at - self.burst_start
+        self.burst_start = None
+        full = any(length >= p * (1 - CADENCE_TOL) for p in self.on_periods)
+        # ringback already on when we started listening (the exchange began it while we finished
+        # dialling): the first burst is cut at its start; long enough, it is ringback all the same
+        caught_late = (not self.ringback_heard and at - length - self.dialled_at < FIRST_BURST_S
+                       and length >= BUSY_MARGIN * self.busy_on_max)
+        if full or self.ringback_heard or caught_late:
+            self.ringback_heard = True
+            self.last_off = at
+            self.cut_short = not full
+
+    def voice(self, on: bool, at: float) -> None:
+        if not self.done:
+            if on:
+                self._answer_from_voice(at)
+            return
+        if self.answered_at is None or self.classified is not None:
+            return
+        if on:
+            if self.utterances and at - self.utterances[-1][1] < PAUSE_BRIDGE_S:
+                self.utterances[-1][1] = float("inf")
+            else:
+                self.utterances.append([at, float("inf")])
+        elif self.utterances:
+            self.utterances[-1][1] = at
+
+    def unknown_tone(self, at: float) -> None:
+        """A steady tone none of the country's call-progress tones: something answered
+        (a fax machine's or modem's answer tone, a recorder's beep)."""
+        if self.done:
+            return
+        bound = self.last_off if self.last_off is not None else self.dialled_at
+        self._answered(max(bound, at - HELLO_LEAD_S), "tone")
+        self._classify("machine")
+
+    def tone(self, name: str, at: float) -> None:
+        """ToneDetector recognised `name` (busy / congestion) on the line."""
+        if self.done:
+            return
+        if self.last_off is not None and self.burst_start is None and name in ("busy", "disconnect"):
+            # ringback stopped, then the exchange's disconnect tone: someone answered and hung up
+            self._answered(self.last_off, "ringback_end")
+            return
+        if name == "busy":
+            self._fail("busy", "busy")
+        elif name == "congestion":
+            self._fail("failed", "congestion")
+        elif name == "disconnect":                 # the line's learned disconnect tone, before any answer
+            self._fail("failed", "disconnect")
+
+    def sit(self, at: float) -> None:
+        if not self.done:
+            self._fail("failed", "sit")
+
+    def polarity_reversal(self, at: float) -> None:
+        if not self.done:
+            self._answered(at, "polarity")
+
+    # ---- time
+    def poll(self, now: float) -> None:
+        if not self.done:
+            if self.last_off is not None and self.burst_start is None:
+                if now - self.last_off > self.off_max * (1 + CADENCE_TOL) + OVERDUE_S:
+                    self._answered(self.last_off, "ringback_end")
+            elif not self.ringback_heard and self.burst_start is None and now - self.dialled_at >= SILENT_ANSWER_S:
+                self._answered(self.dialled_at, "silent")
+            return
+        if self.answered_at is None or self.classified is not None:
+            return
+        u = self.utterances
+        if u:
+            first = u[0]
+            end = min(first[1], now)
+            if end - first[0] >= MACHINE_SPEECH_S:
+                self._classify("machine")
+            elif first[1] != float("inf") and len(u) == 1 and now - first[1] >= REPLY_PAUSE_S:
+                self._classify("human" if first[1] - first[0] <= HUMAN_GREETING_S else "machine")
+        if self.classified is None and now - self.answered_at >= CLASSIFY_WINDOW_S:
+            self._classify("human" if u else "silent")
+
+    # ---- decisions
+    def _answer_from_voice(self, at: float) -> None:
+        if self.burst_start is not None:
+            # voice over a ringback burst is not possible once answered: the burst was cut
+            self._answered(max(self.burst_start, at - HELLO_LEAD_S), "voice")
+        elif self.last_off is not None:
+            if at - self.last_off > self.off_max * (1 + CADENCE_TOL) + OVERDUE_S:
+                self._answered(self.last_off, "ringback_end")
+            elif self.cut_short:
+                self._answered(self.last_off, "ringback_end")
+            else:
+                self._answered(max(self.last_off, at - HELLO_LEAD_S), "ringback_end")
+        else:
+            self._answered(max(self.dialled_at, at - HELLO_LEAD_S), "voice")
+        # the first words belong to the greeting that tells a person from a machine
+        self.utterances.append([at, float("inf")])
+
+    def _answered(self, at: float, how: str) -> None:
+        self.done = True
+        self.answered_at = at
+        self.on_answer(at, how)
+
+    def _fail(self, disposition: str, reason: str) -> None:
+        self.done = True
+        self.on_fail(disposition, reason)
+
+    def _classify(self, kind: str) -> None:
+        self.classified = kind
+        self.on_class(kind)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing left to decide: the analyser can stop."""
+        return self.done and (self.answered_at is None or self.classified is not None)

@@ -1,0 +1,164 @@
+"""What a calibration capture says about the line (store thread, never the media tick).
+
+* dial tone: frequencies, cadence, level (`dsp_ext.tones.learn_tone`);
+* echo path: impulse response, ERL, bulk delay, tail (`echo_path.estimate_echo_path`),
+  with the dial tone's frequencies fitted out of the probe's return;
+* the call: the progress analyser (`dsp_ext.progress`) finds the ringback bursts;
+  the ringback is learned from them, and the tone at the end of the call (after the
+  far end hung up, or straight after dialling when the number was busy) is learned
+  as the line's disconnect (or busy) tone;
+* suggested gains: receive gain to bring the exchange's dial tone to the country's
+  nominal level, transmit attenuation when the hybrid returns so much that the
+  echo canceller would start from a weak position.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from dsp_ext.countries import profile
+from dsp_ext.levels import RATE
+from dsp_ext.progress import CallProgressAnalyser
+from dsp_ext.tones import learn_tone
+
+from .echo_path import estimate_echo_path
+from .session import PROBE_LEVEL_DBM0, Capture
+
+GAIN_STEP_DB = 1.0
+MAX_RX_GAIN_DB = 9.0
+MAX_TX_CUT_DB = 6.0
+ERL_COMFORT_DB = 6.0          # G.168 assumes at least this much return loss
+TAIL_COVERED_MS = 128.0       # the echo canceller's tail
+END_TONE_S = 6.0
+RINGBACK_MIN_PAUSE_S = 1.0    # every ringback cadence has a pause at least this long; busy has none              # the call's last seconds: the disconnect / busy tone
+
+
+def _learn(x: np.ndarray) -> dict[str, Any]:
+    try:
+        return learn_tone(x).as_dict()
+    except ValueError as exc:
+        return {"error": str(exc)}
+
+
+def _ringback_bursts(call: np.ndarray, country: str) -> list[tuple[float, float]]:
+    """(start, end) seconds of each ringback burst the progress analyser found."""
+    bursts: list[tuple[float, float]] = []
+    start = None
+    for e in CallProgressAnalyser(country).process(call):
+        if e.kind == "ringback_on":
+            start = e.time
+        elif e.kind == "ringback_off" and start is not None:
+            bursts.append((start, e.time))
+            start = None
+    if start is not None:
+        bursts.append((start, call.size / RATE))
+    gaps = [b2[0] - b1[1] for b1, b2 in zip(bursts, bursts[1:], strict=False)]
+    if len(gaps) >= 2 and max(gaps) < RINGBACK_MIN_PAUSE_S:
+        return []          # bursts with short pauses only: busy or congestion on ringback's frequencies
+    return bursts
+
+
+def _cadence_from_bursts(bursts: list[tuple[float, float]], length_s: float) -> tuple[int, ...]:
+    """On/off pattern (ms) from whole bursts and the pauses between them (() if too few)."""
+    whole = [b for b in bursts if b[0] > 0.1 and b[1] < length_s - 0.1]
+    offs = [b2[0] - b1[1] for b1, b2 in zip(bursts, bursts[1:], strict=False)]
+    if not whole or not offs:
+        return ()
+
+    def ms(v: float) -> int:
+        return int(100 * round(v * 10))            # exchanges' cadences are whole tenths of a second
+    ons = [b[1] - b[0] for b in whole]
+    if len(offs) >= 3 and max(offs[0::2]) < 0.5 * min(offs[1::2]) or \
+            len(offs) >= 3 and max(offs[1::2]) < 0.5 * min(offs[0::2]):
+        short, long_ = sorted([float(np.median(offs[0::2])), float(np.median(offs[1::2]))])
+        return (ms(float(np.median(ons))), ms(short), ms(float(np.median(ons))), ms(long_))
+    return (ms(float(np.median(ons))), ms(float(np.median(offs))))
+
+
+def suggest_gains(country: str, dial_tone: dict, echo: dict) -> dict[str, Any]:
+    why: list[str] = []
+    rx = 0.0
+    nominal = profile(country).dial.level_dbm0
+    level = dial_tone.get("level_dbm0")
+    if isinstance(level, int | float):
+        loss = nominal - float(level)
+        if abs(loss) >= 2:
+            rx = float(np.clip(round(loss / GAIN_STEP_DB) * GAIN_STEP_DB, -MAX_RX_GAIN_DB, MAX_RX_GAIN_DB))
+            why.append(f"the exchange's dial tone arrives at {level:.1f} dBm0, {nominal:.0f} is nominal: "
+                       f"receive gain {rx:+.0f} dB")
+        else:
+            why.append(f"dial tone at {level:.1f} dBm0 (nominal {nominal:.0f}): receive level is right")
+    tx = 0.0
+    erl = echo.get("erl_db")
+    if isinstance(erl, int | float):
+        if erl < ERL_COMFORT_DB:
+            tx = -float(min(MAX_TX_CUT_DB, np.ceil(ERL_COMFORT_DB - erl)))
+            why.append(f"echo return loss only {erl:.1f} dB: transmit gain {tx:+.0f} dB keeps the echo "
+                       "within what the canceller is built for (check the line's impedance setting)")
+        else:
+            why.append(f"echo return loss {erl:.1f} dB: transmit level is fine")
+        if echo.get("tail_ms", 0) > TAIL_COVERED_MS:
+            why.append(f"the echo lasts {echo['tail_ms']:.0f} ms, longer than the canceller's "
+                       f"{TAIL_COVERED_MS:.0f} ms: expect residual echo on this line")
+    return {"rx_db": rx, "tx_db": tx, "why": why}
+
+
+def analyse(capture: Capture) -> dict[str, Any]:
+    """The line profile from a capture (JSON values only)."""
+    out: dict[str, Any] = {"port": capture.port, "number": capture.number, "country": capture.country,
+                           "date": dt.datetime.fromtimestamp(capture.started, dt.UTC).isoformat(timespec="seconds")}
+    dial = _learn(capture.dial_tone) if capture.dial_tone.size else {"error": "no dial tone captured"}
+    out["dial_tone"] = dial
+    freqs: tuple[float, ...] = ()
+    if "freqs" in dial:
+        f = dial["freqs"]
+        freqs = (f[0] - f[1], f[0], f[0] + f[1]) if dial.get("modulated") else tuple(f)
+    try:
+        est = estimate_echo_path(capture.probe_sent, capture.probe_heard, freqs, PROBE_LEVEL_DBM0)
+        out["echo"] = est.as_dict()
+    except ValueError as exc:
+        out["echo"] = {"error": str(exc)}
+    call = capture.call_heard
+    if capture.inbound:
+        rings = capture.ring_times
+        if len(rings) >= 2:
+            out["ring"] = {"period_ms": int(100 * round((rings[-1] - rings[0]) * 10)),
+                           "intervals_ms": [int(100 * round((b - a) * 10)) for a, b in zip(rings, rings[1:],
+                                                                                         strict=False)]}
+        tail = call[-int(END_TONE_S * RATE):]
+        out["disconnect"] = _learn(tail) if tail.size >= RATE else {"error": "the call ended too soon to hear a tone"}
+        if "error" in out["disconnect"]:
+            out["disconnect"]["error"] += "; the caller should hang up a few seconds after the line answers"
+    elif capture.number and call.size:
+        bursts = _ringback_bursts(call, capture.country)
+        if bursts:
+            first = max(0, int((bursts[0][0] - 0.5) * RATE))
+            last = min(call.size, int((bursts[-1][1] + 1.0) * RATE))
+            ringback = _learn(call[first:last])
+            if "error" not in ringback and not ringback["cadence_ms"]:
+                # too few whole cycles for the learner: the bursts' own timing gives the cadence
+                ringback["cadence_ms"] = list(_cadence_from_bursts(bursts, call.size / RATE))
+            out["ringback"] = ringback
+            rest = call[last:]
+            end_name = "disconnect"
+            if bursts[-1][1] >= call.size / RATE - 0.1 or \
+                    call.size / RATE - bursts[-1][1] < 1.5 * max(
+                        (b2[0] - b1[1] for b1, b2 in zip(bursts, bursts[1:], strict=False)), default=4.0):
+                out["disconnect"] = {"error": "the far end never answered (still ringing at the end); to learn "
+                                              "the disconnect tone, answer the call, then hang up the far end"}
+                rest = rest[:0]
+        else:
+            out["ringback"] = {"error": "no ringback heard (the number answered at once, or was busy)"}
+            rest = call
+            end_name = "busy"
+        if end_name not in out:
+            tail = rest[-int(END_TONE_S * RATE):] if rest.size else rest
+            out[end_name] = _learn(tail) if tail.size >= RATE else {"error": "the call ended too soon to hear a tone"}
+        learned = out[end_name]
+        if end_name == "disconnect" and "error" in learned and "never answered" not in learned["error"]:
+            learned["error"] += ("; to learn the disconnect tone, answer the call, then hang up the far "
+                                 "end and let the line listen")
+    out["suggested_gains"] = suggest_gains(capture.country, dial, out["echo"])
+    return out

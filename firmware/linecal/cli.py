@@ -1,0 +1,163 @@
+"""`linebox line calibrate PORT [--number N --as-extension EXT]`: calibrate a line from a terminal.
+
+The command is a thin layer over `runner.run_calibration(call, wait, ...)`:
+
+* `--sim`: offline, on a simulated line in simulated time (a whole Linebox on the simulated
+  board, in a temporary directory): the echo path (`--echo SHAPE|FILE`, `--erl`,
+  `--delay-ms`), the country and the far end (`--answer-at-ring`, `--far-hangup-s`) are
+  chosen on the command line. Seconds of line time take a fraction of a second.
+* without `--sim`: the running service is asked through its engine API. Until the engine
+  API socket is in place the running service is calibrated from the web page (Lines ->
+  Calibrate); this form says so instead of guessing at another way in.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .picture import impulse_response_svg
+from .runner import describe, run_calibration
+
+
+def _sim_echo(value: str):
+    from drivers.sim.echo import ECHO_SHAPES
+    if value in ECHO_SHAPES or value == "none":
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"--echo takes {', '.join(ECHO_SHAPES)}, none, or a file of taps "
+                                         f"(.npy or one number per line); {value!r} is neither")
+    try:
+        taps = np.load(path) if path.suffix == ".npy" else np.loadtxt(path)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read echo taps from {value}: {exc}") from None
+    taps = np.asarray(taps, dtype=np.float64).reshape(-1)
+    if not 1 <= taps.size <= 900:
+        raise argparse.ArgumentTypeError(f"{value}: an echo path needs 1 to 900 taps, got {taps.size}")
+    return taps
+
+
+def simulated_caller(pbx, api):
+    """`call(name, **args)` over an EngineApi on a simulated Linebox: simulated time runs while the
+    command waits (media commands run at the next tick; store commands may wait on the media thread)."""
+    def call(name: str, **args):
+        fut = api.submit(name, args)
+        while not fut.done():
+            pbx.run(0.01)
+        return fut.result()
+    return call
+
+
+def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, number: str,
+                          answer_at_ring: int | None, far_hangup_s: float, listen_s: int,
+                          noise_dbm0: float = -70.0, seed: int = 0,
+                          inbound_wait_s: int = 0) -> tuple[dict, np.ndarray | None]:
+    """Calibrate line 1 of a simulated Linebox; returns the profile and the true echo path."""
+    from drivers.sim.echo import hybrid_ir, voice_band_erl_db
+    from firmware.api import ApiError, EngineApi
+    from firmware.harness import Pbx
+    with Pbx(country=country, fxs=1, fxo=1, seed=seed, noise_dbm0=noise_dbm0) as pbx:
+        pbx.run(0.2)
+        if isinstance(echo, str) and echo == "none":
+            true_ir = None
+        else:
+            base = hybrid_ir(echo, erl_db) if isinstance(echo, str) else np.asarray(echo, dtype=np.float64)
+            if not isinstance(echo, str):
+                base = base * 10 ** ((voice_band_erl_db(base) - erl_db) / 20)
+            true_ir = np.concatenate([np.zeros(int(round(delay_ms * 8))), base])
+        pbx.co.set_echo(1, true_ir)
+        import re
+        intercepted = bool(pbx.co.intercept_numbers and re.fullmatch(pbx.co.intercept_numbers, number))
+        if number and not intercepted:
+            remote = pbx.co.remote(number)
+            remote.far_end(answer_at_ring, None)
+        api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+        call = simulated_caller(pbx, api)
+
+        hangup_at: list[float] = []
+        caller = pbx.co.remote("5550199") if inbound_wait_s else None
+
+        def wait(seconds: float) -> None:
+            pbx.run(seconds)
+            if caller is not None:          # the installer calls the line, stays silent, hangs up
+                if caller.state == "idle" and not hangup_at and pbx.board.line(1).state == "idle" \
+                        and pbx.engine.channels["fxo1"].detail == "calibrating: waiting ring":
+                    caller.call(pbx.co.line_number(1))
+                elif caller.state == "connected":
+                    if not hangup_at:
+                        hangup_at.append(pbx.now + far_hangup_s)
+                    elif pbx.now >= hangup_at[0]:
+                        caller.hang_up()
+                return
+            if number and not intercepted and answer_at_ring is not None and remote.state == "connected":
+                if not hangup_at:
+                    hangup_at.append(pbx.now + far_hangup_s)
+                elif pbx.now >= hangup_at[0]:
+                    remote.hang_up()
+        try:
+            profile = run_calibration(call, wait, "fxo1", number, "201" if number else "", listen_s,
+                                      inbound_wait_s=inbound_wait_s)
+        except ApiError as exc:
+            raise SystemExit(f"linebox line calibrate: {exc.message}") from None
+        finally:
+            api.close()
+        return profile, true_ir
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    if not args.sim:
+        raise SystemExit("linebox line calibrate: calibrating the running service from the command line needs "
+                         "the engine API socket, which this build does not have yet; use the web page "
+                         "(Lines -> Line calibration), or --sim to try it on a simulated line")
+    ring = None if args.answer_at_ring in (None, "never") else args.answer_at_ring
+    if ring is not None and not str(ring).isdigit():
+        raise SystemExit(f"linebox line calibrate: --answer-at-ring takes a ring number or 'never', got {ring!r}")
+    if args.number and not args.number.isdigit():
+        raise SystemExit(f"linebox line calibrate: --number must be digits only, got {args.number!r}")
+    profile, true_ir = simulated_calibration(args.country, args.echo, args.erl, args.delay_ms, args.number or "",
+                                             None if ring is None else int(ring), args.far_hangup_s,
+                                             args.listen_s, args.noise, inbound_wait_s=args.inbound_wait_s)
+    if args.svg:
+        echo = profile.get("echo", {})
+        if "ir" not in echo:
+            raise SystemExit(f"linebox line calibrate: no echo path to draw ({echo.get('error', 'not measured')})")
+        Path(args.svg).write_text(impulse_response_svg(echo["ir"], echo["erl_db"], echo["delay_ms"], echo["tail_ms"]))
+    if args.json:
+        json.dump(profile, sys.stdout, indent=1)
+        print()
+    else:
+        print("\n".join(describe(profile)))
+        if true_ir is not None:
+            from drivers.sim.echo import voice_band_erl_db
+            first = int(np.flatnonzero(np.abs(true_ir) >= 0.1 * np.abs(true_ir).max())[0])
+            print(f"  (simulated truth: ERL {voice_band_erl_db(true_ir):.1f} dB, delay {first / 8:.1f} ms)")
+    return 0
+
+
+def register(subparsers) -> None:
+    line = subparsers.add_parser("line", help="outside lines: calibrate (tones, echo path, gains)")
+    sub = line.add_subparsers(dest="line_cmd", required=True)
+    c = sub.add_parser("calibrate", help="learn a line's tones and echo path, suggest gains, store the profile")
+    c.add_argument("port", nargs="?", default="fxo1", help="the line's port (fxo1, ...); --sim uses fxo1")
+    c.add_argument("--number", help="call this number to learn ringback/busy/disconnect tones")
+    c.add_argument("--as-extension", help="whose outbound permissions apply to the test call")
+    c.add_argument("--listen-s", type=int, default=25, help="listen this long after dialling (5-120 s)")
+    c.add_argument("--inbound-wait-s", type=int, default=0,
+                   help="instead of calling out, wait this long for a call to the line (time its rings, "
+                        "answer, learn the disconnect tone); --sim: a simulated caller rings it")
+    c.add_argument("--json", action="store_true", help="print the profile as JSON")
+    c.add_argument("--svg", help="write a picture of the echo path's impulse response to this file")
+    c.add_argument("--sim", action="store_true", help="offline: a simulated line in simulated time")
+    c.add_argument("--country", default="US", help="--sim: the exchange's country (US, UK, DE, ...)")
+    c.add_argument("--echo", type=_sim_echo, default="medium",
+                   help="--sim: echo path shape (short, medium, long, ringing), none, or a file of taps")
+    c.add_argument("--erl", type=float, default=12.0, help="--sim: the echo path's ERL, dB")
+    c.add_argument("--delay-ms", type=float, default=0.0, help="--sim: extra pure delay before the echo, ms")
+    c.add_argument("--noise", type=float, default=-70.0, help="--sim: line noise, dBm0")
+    c.add_argument("--answer-at-ring", default="never", help="--sim: the far end answers at this ring (or never)")
+    c.add_argument("--far-hangup-s", type=float, default=3.0, help="--sim: the far end hangs up this long after answering")
+    c.set_defaults(fn=_calibrate)
