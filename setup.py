@@ -34,7 +34,7 @@ setup(
         # Hardware access: only meaningful on the Pi, but installable anywhere so
         # the drivers are exercised against emulators and ALSA's file/null PCMs.
         "hw": ["spidev>=3.6", "pyalsaaudio>=0.10", "gpiod>=2.1"],
-        "test": ["pytest>=8", "httpx>=0.27", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4"],
+        "test": ["pytest>=8", "httpx>=0.27", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4", "hypothesis>=6"],
     },
     entry_points={"console_scripts": ["linebox=firmware.cli:main"]},
 )

@@ -126,3 +126,5 @@ def register_builtin(engine: Engine) -> None:
     register_conference(engine)
     from .recording import register as register_recording
     register_recording(engine)
+    from ..callcenter import register as register_callcenter
+    register_callcenter(engine)
