@@ -519,6 +519,7 @@ class QueueCaller(ChannelHandler):
         self.mode = "waiting"             # waiting | cb-confirm | cb-enter | cb-booked
         self.keyed = ""
         self.cb_number = ""
+        self.refusals = 0
         self._digit_timer: Timer | None = None
         self.caller_number = _digits(call.cid_number or call.src or "")
         self.music = svc.music.source(self.q["moh"])
@@ -692,17 +693,20 @@ class QueueCaller(ChannelHandler):
             self._arm_digits()
             if digit == "#":
                 self._number_keyed()
-            elif digit == "*" and not self.keyed:
-                self.back_to_waiting()
             else:
-                self.keyed += digit
+                self.keyed += digit          # '*' too: refused as "not a number" at the end
                 if len(self.keyed) > MAX_CALLBACK_DIGITS:
                     self.refuse_callback("queue/callback_refused")
+        elif self.mode == "refused" and digit == "#":
+            pass                             # the rest of a refused entry
 
     # ---- callback request
     def start_callback(self) -> None:
         self.mode = "cb-confirm"
-        if self.caller_number and self.svc_check(self.caller_number) is None:
+        problem = self.svc_check(self.caller_number) if self.caller_number else "queue/callback_refused"
+        if problem == "queue/callback_exists":
+            self.refuse_callback(problem)
+        elif problem is None:
             self.cb_number = self.caller_number
             self.say(["queue/callback_cid", *[f"digits/{d}" for d in self.cb_number], "queue/callback_confirm"],
                      then=lambda: None)
@@ -740,11 +744,19 @@ class QueueCaller(ChannelHandler):
         return callback_problem(self.svc, self.q, number)
 
     def refuse_callback(self, prompt: str) -> None:
+        """Refused (the prompt says why); the caller keeps waiting in their place. Keys still
+        arriving from the refused entry are ignored until the prompt has been said."""
         self.keyed = ""
-        self.mode = "waiting"
+        self.mode = "refused"
+        self.refusals += 1
         if self._digit_timer:
             self._digit_timer.cancel()
-        self.say([prompt])
+
+        def back() -> None:
+            if self.mode == "refused":
+                self.mode = "waiting"
+                self.to_music()
+        self.say([prompt], then=back)
 
     def back_to_waiting(self) -> None:
         self.mode = "waiting"
