@@ -101,7 +101,7 @@ def test_callback_busy_is_retried_then_listed_for_a_person(cbx):
     for attempt in (1, 2):
         p.run_until(lambda: ph.is_ringing, 70)
         ph.off_hook()
-        p.run_until(lambda: verbs(events(p)).count("CALLBACKFAIL") >= attempt, 20)
+        p.run_until(lambda n=attempt: verbs(events(p)).count("CALLBACKFAIL") >= n, 20)
         ph.on_hook()
         p.run(1.5)
     rows = events(p)
