@@ -144,6 +144,12 @@ def _forward_call_records(control: Any, records: Any) -> None:
         add_listener(lambda record: control.publish(StatusUpdate("record", payload=record)))
 
 
+def _engine_api(*, control: Any, config: Any, records: Any, data_dir: Path) -> Any:
+    """The engine API client the routes use (in-process until the socket transport lands)."""
+    from firmware.api import EngineApi, LocalClient
+    return LocalClient(EngineApi(config=config, records=records, data_dir=data_dir, control=control))
+
+
 def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
                sim_token: str | None = None, clock: Callable[[], float] = time.time,
                throttle_clock: Callable[[], float] | None = None, max_body: int = MAX_BODY) -> FastAPI:
@@ -162,6 +168,7 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
         sessions=SessionStore(store, clock=clock),
         throttle=LoginThrottle(clock=throttle_clock or time.monotonic),
         templates=templates, clock=clock,
+        api=_engine_api(control=control, config=config, records=records, data_dir=data_dir),
     )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -24,3 +24,4 @@ class WebState:
     throttle: LoginThrottle
     templates: Jinja2Templates
     clock: Callable[[], float]
+    api: Any = None         # firmware.api.LocalClient: `await web(request).api.call("domain.verb", **args)`
