@@ -11,7 +11,7 @@ from typing import Any
 from ..api import ApiContext, ApiError, command
 from ..config import ConfigError
 from . import model
-from .events import estimator_error, open_readonly, read_events
+from .events import estimator_error
 
 BUILTIN_PAUSE_REASONS = ("autopause", "phone")
 
@@ -66,11 +66,10 @@ def queue_status(ctx: ApiContext, team: str | None = None) -> dict:
 def queue_estimator_error(ctx: ApiContext, since: float | None = None, until: float | None = None) -> dict:
     """How far announced waits were from real waits of answered calls (bias and mean error, s)."""
     ctx.records.flush()
-    conn = open_readonly(ctx.data_dir / "records.db")
-    try:
-        return estimator_error(read_events(conn, since, until))
-    finally:
-        conn.close()
+    rows = ctx.records.query("SELECT * FROM queue_events WHERE ts >= ? AND ts < ? ORDER BY id",
+                             (since if since is not None else float("-inf"),
+                              until if until is not None else float("inf")))
+    return estimator_error(rows)
 
 
 # ---- agents -------------------------------------------------------------------------------------
