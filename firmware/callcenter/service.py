@@ -69,6 +69,8 @@ PHRASES = {
     "queue/callback_cid": "We will call you back at",
     "queue/callback_confirm": "To confirm, press one. To enter another number, press two.",
     "queue/callback_enter": "Please enter your phone number, then press hash.",
+    "queue/callback_later": "To be called back at a time you choose, press three.",
+    "queue/callback_time": "Please enter the time as four digits, hours then minutes, then press hash.",
     "queue/callback_refused": "That number cannot be called back.",
     "queue/callback_exists": "A callback to that number is already waiting.",
     "queue/callback_booked": "Thank you. We will call you back. Goodbye.",
@@ -689,6 +691,16 @@ class QueueCaller(ChannelHandler):
                 self.book_callback(self.cb_number)
             elif digit == "2":
                 self.ask_number()
+            elif digit == "3" and self.cb_number:
+                self.ask_time()
+        elif self.mode == "cb-time":
+            self._arm_digits(self._time_keyed)
+            if digit == "#":
+                self._time_keyed()
+            else:
+                self.keyed += digit
+                if len(self.keyed) > 4:
+                    self.refuse_callback("queue/callback_refused")
         elif self.mode == "cb-enter":
             self._arm_digits()
             if digit == "#":
@@ -708,8 +720,8 @@ class QueueCaller(ChannelHandler):
             self.refuse_callback(problem)
         elif problem is None:
             self.cb_number = self.caller_number
-            self.say(["queue/callback_cid", *[f"digits/{d}" for d in self.cb_number], "queue/callback_confirm"],
-                     then=lambda: None)
+            self.say(["queue/callback_cid", *[f"digits/{d}" for d in self.cb_number], "queue/callback_confirm",
+                      "queue/callback_later"], then=lambda: None)
         else:
             self.ask_number()
 
@@ -719,10 +731,29 @@ class QueueCaller(ChannelHandler):
         self.say(["queue/callback_enter"], then=lambda: None)
         self._arm_digits()
 
-    def _arm_digits(self) -> None:
+    def _arm_digits(self, then: Any = None) -> None:
         if self._digit_timer:
             self._digit_timer.cancel()
-        self._digit_timer = self.engine.timers.after_ms(DIGIT_WAIT_MS, self._number_keyed)
+        self._digit_timer = self.engine.timers.after_ms(DIGIT_WAIT_MS, then or self._number_keyed)
+
+    def ask_time(self) -> None:
+        """"Call me back at 15:00": four digits HHMM in the site's timezone (the next such time)."""
+        self.mode = "cb-time"
+        self.keyed = ""
+        self.say(["queue/callback_time"], then=lambda: None)
+        self._arm_digits(self._time_keyed)
+
+    def _time_keyed(self) -> None:
+        if self.done or self.mode != "cb-time":
+            return
+        if self._digit_timer:
+            self._digit_timer.cancel()
+        keyed, self.keyed = self.keyed, ""
+        at = callback_time(self.engine, keyed)
+        if at is None:
+            self.refuse_callback("queue/callback_refused")
+            return
+        self.book_callback(self.cb_number, at)
 
     def _number_keyed(self) -> None:
         if self.done or self.mode != "cb-enter":
@@ -736,8 +767,8 @@ class QueueCaller(ChannelHandler):
             return
         self.cb_number = number
         self.mode = "cb-confirm"
-        self.say(["queue/callback_cid", *[f"digits/{d}" for d in number], "queue/callback_confirm"],
-                 then=lambda: None)
+        self.say(["queue/callback_cid", *[f"digits/{d}" for d in number], "queue/callback_confirm",
+                  "queue/callback_later"], then=lambda: None)
 
     def svc_check(self, number: str) -> str | None:
         """None when `number` may be called back; else the prompt saying why not."""
@@ -805,6 +836,26 @@ def callback_problem(svc: QueueService, q: dict, number: str) -> str | None:
     if not svc.engine.authorise_outside(origin, number).allowed:
         return "queue/callback_refused"
     return None
+
+
+def callback_time(engine: Engine, keyed: str) -> float | None:
+    """HHMM keyed by a caller -> the next such time (epoch) in the site's timezone, or None."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    if len(keyed) != 4 or not keyed.isdigit():
+        return None
+    hh, mm = int(keyed[:2]), int(keyed[2:])
+    if hh > 23 or mm > 59:
+        return None
+    try:
+        tz = ZoneInfo(str(engine.config.settings().get("timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    now = dt.datetime.fromtimestamp(engine.clock.now(), tz)
+    when = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if when <= now + dt.timedelta(minutes=1):
+        when += dt.timedelta(days=1)
+    return when.timestamp()
 
 
 def _digits(text: str) -> str:

@@ -176,3 +176,31 @@ def test_callback_needs_the_extension_whose_permissions_apply(cbx):
 
 def test_prompt_lengths_are_sane():
     assert 0.3 < len(prompt("queue/callback_for")) / RATE < 3
+
+
+def test_call_me_back_at_a_chosen_time(cbx):
+    """Press 3 and key 1015: no callback before 10:15 (site time, UTC here), then the agent rings."""
+    from firmware.harness import START_EPOCH      # 10:00 UTC
+    p = cbx
+    s = svc(p)
+    login(p, "alice")
+    s.pause(s.agents["alice"], "lunch")
+    r = call_in(p, "5550142")
+    p.run(1.0)
+    press(p, r, "5", 6.0)
+    press(p, r, "3", 3.5)
+    press(p, r, "2461#", 1.0)                                            # not a time: refused
+    assert s.callers and "CALLBACKREQ" not in verbs(events(p))
+    p.run(3.0)
+    press(p, r, "5", 6.0)
+    press(p, r, "3", 3.5)
+    press(p, r, "1015#", 3.0)
+    req = events(p)[-1]
+    assert req["event"] == "CALLBACKREQ" and int(req["data4"]) == int(START_EPOCH + 15 * 60)
+    p.run_until(lambda: p.state("fxo1") == "idle", 5)
+    r.hang_up()
+    s.unpause(s.agents["alice"])
+    p.run(60.0)
+    assert not p.phone("201").is_ringing and s.agents["alice"].offer is None    # not before 10:15
+    p.run_until(lambda: s.agents["alice"].offer is not None, 15 * 60)
+    assert p.now >= START_EPOCH + 15 * 60
