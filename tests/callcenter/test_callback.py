@@ -180,7 +180,7 @@ def test_prompt_lengths_are_sane():
 
 def test_call_me_back_at_a_chosen_time(cbx):
     """Press 3 and key 1015: no callback before 10:15 (site time, UTC here), then the agent rings."""
-    from firmware.harness import START_EPOCH      # 10:00 UTC
+    from firmware.harness import START_EPOCH  # 10:00 UTC
     p = cbx
     s = svc(p)
     login(p, "alice")
