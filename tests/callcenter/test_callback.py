@@ -204,3 +204,50 @@ def test_call_me_back_at_a_chosen_time(cbx):
     assert not p.phone("201").is_ringing and s.agents["alice"].offer is None    # not before 10:15
     p.run_until(lambda: s.agents["alice"].offer is not None, 15 * 60)
     assert p.now >= START_EPOCH + 15 * 60
+
+
+def test_callbacks_wait_for_business_hours(cbx):
+    """The queue's hours open at 10:05 (it is 10:00, Thursday): a callback asked for at 10:00 is
+    not dialled before then, even with an agent free."""
+    from firmware.apps.timeconditions import save_condition
+    from firmware.harness import START_EPOCH
+    p = cbx
+    save_condition(p.config, {"id": "office", "name": "Office", "open": "voicemail:201", "closed": "voicemail:201",
+                              "rules": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "10:05", "end": "18:00"}]})
+    model.save_queue(p.config, {**model.queue(p.config, "600"), "hours": "office"}, original="600")
+    p.run(0.2)
+    s = svc(p)
+    login(p, "alice")
+    s.pause(s.agents["alice"], "lunch")
+    r = call_in(p, "5550142")
+    p.run(1.0)
+    press(p, r, "5", 6.0)
+    press(p, r, "1", 3.0)
+    p.run_until(lambda: p.state("fxo1") == "idle", 5)
+    r.hang_up()
+    s.unpause(s.agents["alice"])
+    p.run(120.0)
+    assert s.agents["alice"].offer is None and not outside_calls(p)        # closed: nothing dialled
+    p.run_until(lambda: s.agents["alice"].offer is not None, 5 * 60)
+    assert p.now >= START_EPOCH + 5 * 60
+
+
+def test_a_menu_key_sends_the_caller_to_the_queue(cbx):
+    from firmware.apps.ivr_store import save_menu
+    p = cbx
+    save_menu(p.config, {"id": "main", "name": "Main", "greeting": "queue/thank_you", "timeout_s": 5,
+                         "retries": 1, "fallback": "hangup:", "options": {"1": "queue:600"}})
+    p.config.set_inbound_route("fxo1", "ivr:main")
+    p.run(0.2)
+    login(p, "alice")
+    r = p.co.remote("5550142")
+    r.call(p.co.line_number(1))
+    p.run_until(lambda: type(p.engine.channels["fxo1"].handler).__name__ == "IvrSession", 15)
+    p.run(1.0)
+    press(p, r, "1", 1.0)
+    p.run_until(lambda: p.phone("201").is_ringing, 5)
+    rows = events(p)
+    assert rows[-1]["event"] == "ENTERQUEUE" and rows[-1]["data2"] == "5550142"
+    r.hang_up()
+    p.run(2.0)
+    assert verbs(events(p))[-1] == "ABANDON"
