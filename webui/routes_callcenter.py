@@ -269,6 +269,28 @@ async def live_events(request: Request, user: MonitorUser) -> StreamingResponse:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+@router.post("/api/callcenter/agents/{username}/{action}")
+async def supervise_agent(request: Request, username: str, action: str, user: MonitorUser) -> JSONResponse:
+    """A supervisor pauses, unpauses or logs out an agent; a team leader only their team's."""
+    teams = _teams_led(request, user)
+    if teams is not None:
+        from firmware.callcenter import model
+        agent = model.agent(web(request).config, username[:32])
+        if agent is None or agent.get("team") not in teams:
+            return JSONResponse({"error": "That agent is not in a team you lead."}, status_code=403)
+    verbs = {"pause": ("agent.pause", {"reason": "supervisor"}), "unpause": ("agent.unpause", {}),
+             "logout": ("agent.logout", {})}
+    if action not in verbs:
+        return JSONResponse({"error": "Unknown action; use pause, unpause or logout."}, status_code=404)
+    name, extra = verbs[action]
+    try:
+        result = await _call(request, name, username=username[:32], **extra)
+    except _api_error() as exc:
+        code = {"not_found": 404, "conflict": 409}.get(exc.code, 400)
+        return JSONResponse({"error": exc.message}, status_code=code)
+    return JSONResponse(result)
+
+
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n"
 

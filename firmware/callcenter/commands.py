@@ -13,7 +13,7 @@ from ..config import ConfigError
 from . import model
 from .events import estimator_error
 
-BUILTIN_PAUSE_REASONS = ("autopause", "phone")
+BUILTIN_PAUSE_REASONS = ("autopause", "phone", "supervisor")
 
 
 def _config_call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -94,6 +94,10 @@ def test_configure_queue_agent_logs_in_supervisor_sees_caller_live(office, brows
             page.goto(base + "/callcenter/live")
             page.wait_for_selector("#cc-agents tr[data-agent=alice]")
             assert re.search(r"available\s+idle", page.inner_text("#cc-agents tr[data-agent=alice]"))
+            page.click("#cc-agents tr[data-agent=alice] button[data-action=pause]")      # the supervisor pauses her
+            page.locator("#cc-agents tr[data-agent=alice]", has_text="paused (supervisor)").wait_for(timeout=10000)
+            page.click("#cc-agents tr[data-agent=alice] button[data-action=unpause]")
+            page.locator("#cc-agents tr[data-agent=alice]", has_text="available").wait_for(timeout=10000)
             with office.lock:
                 r = p.co.remote("5550142")
                 r.call(p.co.line_number(1))

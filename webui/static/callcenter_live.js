@@ -24,6 +24,18 @@
       tr.append(cell(a.username + (a.name ? " " + a.name : "")),
         cell(a.status + (a.reason ? " (" + a.reason + ")" : "")), cell(a.state.replace("_", " ")),
         cell((a.extension || "—") + (a.headset ? " headset" : "")), cell(a.queues.join(", ")));
+      const actions = document.createElement("td");
+      const verbs = a.status === "available" ? ["pause", "logout"] : a.status === "paused" ? ["unpause", "logout"] : [];
+      for (const verb of verbs) {
+        const b = document.createElement("button");
+        b.className = "btn small"; b.type = "button"; b.dataset.action = verb; b.textContent = verb;
+        b.addEventListener("click", () => {
+          window.linebox.send("POST", "/api/callcenter/agents/" + encodeURIComponent(a.username) + "/" + verb)
+            .catch(err => { const n = document.getElementById("cc-error"); if (n) { n.textContent = err.message; n.hidden = false; } });
+        });
+        actions.append(b, " ");
+      }
+      tr.append(actions);
       ab.append(tr);
     }
   }
