@@ -142,6 +142,7 @@ class QueueService:
         self.music.load_all()
         self._codes: set[str] = set()
         self._kick: Timer | None = None
+        self._notice_due = False
         self.reload()
         engine.media_listeners.append(self.reload)
         engine.call_listeners.append(self._call_event)
@@ -428,8 +429,15 @@ class QueueService:
 
     # ---- live view
     def publish(self, agent: QueueAgent | None = None) -> None:
-        payload = self.snapshot()
-        self.engine.control.publish(_update("queues", payload))
+        """Tell listeners that queues or agents changed (a notice, no data: each viewer asks
+        `queue.status` for what its role may see; at most one notice per tick)."""
+        if not self._notice_due:
+            self._notice_due = True
+            self.engine.timers.after_frames(1, self._notify)
+
+    def _notify(self) -> None:
+        self._notice_due = False
+        self.engine.control.publish(_update("queues", None))
 
     def snapshot(self) -> dict:
         now = self.engine.clock.now()
