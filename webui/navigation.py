@@ -50,7 +50,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Call center", (
         Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
         Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
-        Page("Queues & agents", "/callcenter", ("admin",), "users"),
+        Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
     )),
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),

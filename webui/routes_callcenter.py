@@ -100,7 +100,7 @@ async def _admin_page(request: Request, *, edit: str = "", agent_edit: str = "",
                   error=error, flash=DONE.get(done))
 
 
-@router.get("/callcenter")
+@router.get("/callcenter/config")
 async def admin_page(request: Request, user: AdminUser, queue: str = "", agent: str = "", done: str = "") -> Response:
     return await _admin_page(request, edit=queue[:6], agent_edit=agent[:32], done=done)
 
@@ -114,7 +114,7 @@ async def queue_save(request: Request, user: AdminUser) -> Response:
         saved = await _call(request, "queue.save", queue=data, original=original)
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message, typed={**data, "original": original})
-    return RedirectResponse(f"/callcenter?queue={saved['queue']['number']}&done=saved", status_code=303)
+    return RedirectResponse(f"/callcenter/config?queue={saved['queue']['number']}&done=saved", status_code=303)
 
 
 @router.post("/callcenter/queues/{number}/delete")
@@ -123,7 +123,7 @@ async def queue_delete(request: Request, number: str, user: AdminUser) -> Respon
         await _call(request, "queue.delete", number=number[:6])
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)
-    return RedirectResponse("/callcenter?done=deleted", status_code=303)
+    return RedirectResponse("/callcenter/config?done=deleted", status_code=303)
 
 
 @router.post("/callcenter/agents/save")
@@ -138,7 +138,7 @@ async def agent_save(request: Request, user: AdminUser) -> Response:
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message,
                                  typed_agent={**data, "original": original})
-    return RedirectResponse("/callcenter?done=saved#agents", status_code=303)
+    return RedirectResponse("/callcenter/config?done=saved#agents", status_code=303)
 
 
 @router.post("/callcenter/agents/{username}/delete")
@@ -147,7 +147,7 @@ async def agent_delete(request: Request, username: str, user: AdminUser) -> Resp
         await _call(request, "agent.delete", username=username[:32])
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)
-    return RedirectResponse("/callcenter?done=deleted#agents", status_code=303)
+    return RedirectResponse("/callcenter/config?done=deleted#agents", status_code=303)
 
 
 @router.post("/callcenter/pause-reasons/save")
@@ -157,7 +157,7 @@ async def reason_save(request: Request, user: AdminUser) -> Response:
         await _call(request, "pause_reason.save", reason={"code": _f(form, "code", 30), "label": _f(form, "label", 40)})
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)
-    return RedirectResponse("/callcenter?done=saved#reasons", status_code=303)
+    return RedirectResponse("/callcenter/config?done=saved#reasons", status_code=303)
 
 
 @router.post("/callcenter/teams/save")
@@ -168,7 +168,7 @@ async def team_save(request: Request, user: AdminUser) -> Response:
                                                 "leader": _f(form, "leader", 32)})
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)
-    return RedirectResponse("/callcenter?done=saved#teams", status_code=303)
+    return RedirectResponse("/callcenter/config?done=saved#teams", status_code=303)
 
 
 @router.post("/callcenter/surveys/save")
@@ -179,7 +179,7 @@ async def survey_save(request: Request, user: AdminUser) -> Response:
                                                     "questions": _f(form, "questions", 300)})
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)
-    return RedirectResponse("/callcenter?done=saved#surveys", status_code=303)
+    return RedirectResponse("/callcenter/config?done=saved#surveys", status_code=303)
 
 
 @router.post("/callcenter/moh/upload")
@@ -194,7 +194,7 @@ async def moh_upload(request: Request, user: AdminUser) -> Response:
                     data_b64=base64.b64encode(data).decode())
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)
-    return RedirectResponse("/callcenter?done=uploaded#music", status_code=303)
+    return RedirectResponse("/callcenter/config?done=uploaded#music", status_code=303)
 
 
 # ---- live view -----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_configure_queue_agent_logs_in_supervisor_sees_caller_live(office, brows
         with serve(app) as base:
             create_admin(page, base, ADMIN, PASSWORD)
             app.state.web.accounts.create("alice", "Amber-Copper-Window-4", "agent", extension="201")
-            page.goto(base + "/callcenter")
+            page.goto(base + "/callcenter/config")
             page.fill("#agent-form input[name=username]", "alice")
             page.fill("#agent-form input[name=name]", "Alice")
             page.fill("#agent-form input[name=number]", "1001")

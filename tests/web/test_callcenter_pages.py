@@ -19,7 +19,7 @@ def test_roles_and_team_scope(env, admin):
     assert r.status_code == 403 and "team you lead" in r.json()["error"]
     r = sam.post("/api/callcenter/agents/alice/pause")                               # no CSRF token
     assert r.status_code == 403
-    assert sam.get("/callcenter").status_code == 403                                 # admin page
+    assert sam.get("/callcenter/config").status_code == 403                                 # admin page
     agent = env.client()
     assert login(agent, "alice", "Amber-Copper-Window-4").status_code == 303
     assert agent.get("/callcenter/live").status_code == 403
