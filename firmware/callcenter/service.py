@@ -143,6 +143,7 @@ class QueueService:
         self._codes: set[str] = set()
         self._kick: Timer | None = None
         self._notice_due = False
+        self._loaded = False
         self.reload()
         engine.media_listeners.append(self.reload)
         engine.call_listeners.append(self._call_event)
@@ -159,6 +160,7 @@ class QueueService:
         except (AttributeError, KeyError, ValueError) as exc:
             log.error("call-center configuration unreadable: %s", exc)
             return
+        before = {n: {a for a, _ in r.members} for n, r in self.dispatcher.queues.items()}
         for number in set(self.dispatcher.queues) - set(queues):
             self.dispatcher.drop_queue(number)
         for number, q in queues.items():
@@ -166,6 +168,15 @@ class QueueService:
                                                  [(m["agent"], int(m["penalty"])) for m in q["members"]],
                                                  dict(q["skills"])))
             self.aht.setdefault(number, float(q["aht_s"]))
+        if self._loaded:                     # membership changed by the owner: ADDMEMBER / REMOVEMEMBER
+            for number in sorted(set(before) | set(queues)):
+                old = before.get(number, set())
+                new = {m["agent"] for m in queues[number]["members"]} if number in queues else set()
+                for name in sorted(new - old):
+                    self.events.log("ADDMEMBER", queue=number, agent=name)
+                for name in sorted(old - new):
+                    self.events.log("REMOVEMEMBER", queue=number, agent=name)
+        self._loaded = True
         self.queues = queues
         seen = set()
         for a in agents:

@@ -62,6 +62,12 @@ def test_team_leader_view_is_scoped(pbx):
     login(pbx, "alice", "dave")
     everything = media_call(pbx, api, "queue.status")
     assert {a["username"] for a in everything["agents"]} == {"alice", "bob", "carol", "dave"}
+    api.call_sync("queue.save", queue={"number": "601", "name": "Other", "members": "dave:0, carol:2"},
+                  original="601")
+    pbx.run(0.2)
+    rows = events(pbx)
+    assert [(r["event"], r["agent"]) for r in rows if r["event"].endswith("MEMBER") and r["queue"] == "601"] == [
+        ("ADDMEMBER", "dave"), ("ADDMEMBER", "carol")]          # created with dave, then carol added
     north = media_call(pbx, api, "queue.status", team="north")
     assert [a["username"] for a in north["agents"]] == ["alice"]
     assert [q["number"] for q in north["queues"]] == ["600"]
