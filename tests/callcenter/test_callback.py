@@ -113,6 +113,11 @@ def test_callback_busy_is_retried_then_listed_for_a_person(cbx):
     p.records.flush()
     listed = p.records.query("SELECT number, attempts, reason FROM callback_list")
     assert listed == [{"number": "5550142", "attempts": 2, "reason": "busy"}]
+    from firmware.api import EngineApi, LocalClient
+    api = LocalClient(EngineApi(config=p.config, records=p.records, data_dir=p.data_dir, control=p.control))
+    todo = api.call_sync("callback.list")["callbacks"]
+    assert [(c["number"], c["queue"], c["done"]) for c in todo] == [("5550142", "600", None)]
+    api.api.close()
     assert not s.callbacks and not s.dispatcher.entries
 
 
