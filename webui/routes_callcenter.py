@@ -190,7 +190,7 @@ async def moh_upload(request: Request, user: AdminUser) -> Response:
     if len(data) > MAX_UPLOAD:
         return await _admin_page(request, status_code=400, error="The file is larger than 20 MB.")
     try:
-        await _call(request, "moh.upload", cls=_f(form, "cls", 30), name=_f(form, "name", 40),
+        await _call(request, "moh.upload", cls=_f(form, "cls", 30), track=_f(form, "name", 40),
                     data_b64=base64.b64encode(data).decode())
     except _api_error() as exc:
         return await _admin_page(request, status_code=400, error=exc.message)

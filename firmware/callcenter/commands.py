@@ -194,7 +194,7 @@ def moh_list(ctx: ApiContext) -> dict:
 
 
 @command("moh.upload")
-def moh_upload(ctx: ApiContext, cls: str, name: str, data_b64: str) -> dict:
+def moh_upload(ctx: ApiContext, cls: str, track: str, data_b64: str) -> dict:
     """Add a track (WAV or MP3, converted to 8 kHz) to music class `cls`."""
     from ..prompts import PromptError
     from .moh import save_upload
@@ -203,7 +203,7 @@ def moh_upload(ctx: ApiContext, cls: str, name: str, data_b64: str) -> dict:
     except (binascii.Error, ValueError):
         raise ApiError("bad_request", "The upload is not valid base64 data.") from None
     try:
-        ref = save_upload(ctx.data_dir, cls, name, data)
+        ref = save_upload(ctx.data_dir, cls, track, data)
     except PromptError as exc:
         raise ApiError("bad_request", str(exc)) from None
 

@@ -114,3 +114,41 @@ def test_busy_tone_only_exchange_hangup_during_music(tmp_path):
         assert not s.callers and p.state("fxo1") == "idle"
     finally:
         p.close()
+
+
+def test_owner_music_class_upload_is_converted_and_played(pbx):
+    """An uploaded WAV (44.1 kHz stereo) becomes an 8 kHz track of a new class; a bad file is refused."""
+    import base64
+    import io
+    import wave
+
+    import numpy as np
+
+    from firmware.callcenter import service_of
+    t = np.arange(44100 * 2) / 44100
+    tone = (8000 * np.sin(2 * np.pi * 523.25 * t)).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(np.repeat(tone, 2).tobytes())
+    api = client(pbx)
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("moh.upload", cls="jazz", track="bad", data_b64=base64.b64encode(b"not audio").decode())
+    assert exc.value.code == "bad_request" and "WAV or MP3" in exc.value.message
+    with pytest.raises(ApiError):
+        api.call_sync("moh.upload", cls="default", track="x", data_b64=base64.b64encode(buf.getvalue()).decode())
+    assert api.call_sync("moh.upload", cls="jazz", track="c5", data_b64=base64.b64encode(buf.getvalue()).decode()) \
+        == {"track": "jazz/c5"}
+    assert {"class": "jazz", "tracks": ["c5"]} in api.call_sync("moh.list")["classes"]
+    svc = service_of(pbx.engine)
+    pbx.run(0.05)
+    for _ in range(200):                                  # the loader thread reads it off the tick
+        if "jazz" in svc.music.tracks:
+            break
+        pbx.run(0.05)
+    src = svc.music.source("jazz")
+    played = np.concatenate([src.frame() for _ in range(100)])
+    assert tone_level(played, 523.25) > -20
+    api.api.close()
