@@ -503,6 +503,8 @@ def send_to(engine: Engine, ch: Channel, call: Call, dest: str) -> None:
         from ..apps.forward import ring_extension_for
         if isinstance(ch, FxsChannel):
             call.end("answered")
+        else:
+            ch.handler = call                 # the caller's record takes the line on to the phone
         ring_extension_for(engine, ch, value, call if isinstance(ch, FxoChannel) else None)
         return
     factory = engine.apps.get(kind)
@@ -973,6 +975,9 @@ class QueueConnection(ChannelHandler):
         self.queue, self.entered, self.orig_position = queue, entered, orig_position
         self.connected_at = svc.engine.clock.now()
         self.ended = False
+        self.mode = "talk"                  # talk | dial (agent transferring; caller on hold) | dial-failed
+        self.digits = ""
+        self._timer: Timer | None = None
         agent.missed = 0
         agent.connection = self
         caller_ch.handler = agent_ch.handler = self
@@ -1044,6 +1049,87 @@ class QueueConnection(ChannelHandler):
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
         if ch is self.caller_ch and isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
             self.on_hangup(ch)
+
+    # ---- blind transfer by the agent: flash, dial an extension or a queue number
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, ms: int) -> None:
+        self._cancel_timer()
+        self._timer = self.svc.engine.timers.after_ms(ms, self._dial_timeout)
+
+    def on_flash(self, ch: Channel) -> None:
+        if self.ended or ch is not self.agent_ch or not isinstance(ch, FxsChannel):
+            return
+        if self.mode == "talk":
+            self.mode, self.digits = "dial", ""
+            q = self.svc.queues.get(self.queue, {})
+            self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))     # on hold
+            ch.play_tone("dial")
+            ch.set_state("dialtone", detail="transfer")
+            self._arm(self.svc.engine.settings.first_digit_ms)
+        else:                                   # changed their mind: back to the caller
+            self._cancel_timer()
+            self.mode = "talk"
+            self.caller_ch.source = PeerAudio(ch)
+            ch.source = PeerAudio(self.caller_ch)
+            ch.set_state("in-call", peer=f"queue {self.queue}: {self.call.cid_number or self.call.src}",
+                         detail=f"queue {self.queue}")
+
+    def on_digit(self, ch: Channel, digit: str) -> None:
+        if self.ended or ch is not self.agent_ch or self.mode != "dial":
+            return
+        if not self.digits:
+            ch.silence()
+        self.digits += digit
+        route = self.svc.engine.plan.resolve(self.digits)
+        if route.kind == "incomplete":
+            self._arm(self.svc.engine.settings.interdigit_ms)
+        elif route.kind == "invalid":
+            self._arm(self.svc.engine.settings.invalid_ms)
+        else:
+            self._transfer(route)
+
+    def _dial_timeout(self) -> None:
+        self._timer = None
+        if self.ended or self.mode != "dial":
+            return
+        self._transfer(self.svc.engine.plan.resolve(self.digits, final=True))
+
+    def _transfer(self, route: Any) -> None:
+        self._cancel_timer()
+        agent_ch = self.agent_ch
+        own = getattr(agent_ch, "extension", None)
+        if route.kind == "extension" and route.target != own:
+            dest, target = f"extension:{route.target}", route.target
+        elif route.kind == "app" and str(route.target).startswith("queue-"):
+            target = str(route.target).removeprefix("queue-")
+            dest = f"queue:{target}"
+        else:                                    # nothing a caller can be sent to: flash goes back
+            self.mode = "dial-failed"
+            agent_ch.play_tone("congestion")
+            agent_ch.set_state("congestion", detail="transfer")
+            return
+        now = self.svc.engine.clock.now()
+        self.ended = True
+        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
+                            data=[target, "", round(self.connected_at - self.entered), round(now - self.connected_at),
+                                  self.orig_position])
+        caller = self.caller_ch
+        if caller.handler is self:
+            caller.handler = None
+        caller.silence()
+        send_to(self.svc.engine, caller, self.call, dest)
+        if agent_ch.handler is self:
+            agent_ch.handler = None
+            agent_ch.silence()
+            if self.agent.headset and isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
+                AgentReady(self.svc, agent_ch, self.agent)
+            elif isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
+                Parked(self.svc.engine, agent_ch, "busy")
+        self.svc.begin_wrapup(self.agent, self.queue)
 
     def on_line_event(self, ch: Channel, event: str) -> None:
         if ch is self.caller_ch and event == "loop_drop":

@@ -310,3 +310,64 @@ def test_held_call_hears_music_not_silence(pbx):
     assert rms_dbm0(heard) > -35, f"held caller hears silence ({rms_dbm0(heard):.1f} dBm0)"
     spectrum_peaks = np.abs(np.fft.rfft(heard[:8000] * np.hanning(8000)))
     assert (spectrum_peaks > spectrum_peaks.max() * 0.1).sum() > 5     # music, not a single tone
+
+
+def test_agent_transfers_the_caller_to_an_extension_and_to_another_queue(tmp_path):
+    from firmware.callcenter import model
+    p = make_pbx(tmp_path)
+    try:
+        model.save_queue(p.config, {"number": "601", "name": "Billing", "members": [{"agent": "carol", "penalty": 0}],
+                                    "join_empty": [], "leave_empty": [], "announce_every_s": 0})
+        p.run(0.2)
+        s = svc(p)
+        login(p, "alice")
+        r = call_in(p)
+        p.run_until(lambda: p.phone("201").is_ringing, 3)
+        alice = p.phone("201")
+        alice.off_hook()
+        p.run(1.0)
+        alice.flash()
+        p.run(1.5)
+        r.clear_heard()
+        p.run(1.0)
+        assert rms_dbm0(r.heard()) > -35                       # the caller hears music while the agent dials
+        alice.dial("203")
+        p.run_until(lambda: p.phone("203").is_ringing, 6)
+        assert s.state_of(s.agents["alice"]) == "wrapup"
+        alice.on_hook()
+        p.run(1.5)
+        p.phone("203").off_hook()
+        p.run(0.5)
+        r.play_tone([1000], 600, -12)
+        p.phone("203").clear_heard()
+        p.run(0.8)
+        assert tone_level(p.phone("203").heard()[-2400:], 1000) > -30
+        rows = events(p)
+        tr = next(x for x in rows if x["event"] == "TRANSFER")
+        assert (tr["data1"], tr["agent"], tr["data5"]) == ("203", "alice", "1")
+        r.hang_up()
+        p.run(3.0)
+        assert p.state("fxo1") == "idle" and p.state("fxs3") in ("busy", "idle")
+        p.phone("203").on_hook()
+        p.run(6.0)
+        # to another queue
+        r2 = call_in(p, "5550143")
+        p.run_until(lambda: p.phone("201").is_ringing, 3)
+        alice.off_hook()
+        p.run(1.0)
+        alice.flash()
+        p.run(1.5)
+        alice.dial("601")
+        p.run(3.0)
+        assert {c.number for c in s.callers.values()} == {"601"}
+        call2 = [x for x in events(p) if x["data2"] == "5550143" and x["event"] == "ENTERQUEUE"]
+        assert [x["queue"] for x in call2] == ["600", "601"]
+        r2.hang_up()
+        alice.on_hook()
+        p.run(3.0)
+        for cid in {x["call_id"] for x in events(p) if x["event"] == "ENTERQUEUE"}:
+            evs = [x["event"] for x in events(p) if x["call_id"] == cid]
+            finals = [e for e in evs if e in ("COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON")]
+            assert finals.count("TRANSFER") <= 1
+    finally:
+        p.close()
