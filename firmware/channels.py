@@ -194,6 +194,7 @@ class FxoChannel(Channel):
         self.supervise = False
         self.listen_dtmf = False
         self.source = None
+        self.forget_caller_id()      # the next call on this line brings its own (else a quick next call shows this one's)
         if self.port.is_off_hook:
             self.free_from_frame = self.engine.clock.frame + frames(RELEASE_GUARD_MS)
         self.port.set_off_hook(False)

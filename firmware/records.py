@@ -80,6 +80,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX call_recordings_by_call ON call_recordings (call_id);
     """,
+    # 4: call-center queue event log (Asterisk queue_log verbs; contract in firmware/callcenter/events.py)
+    """
+    CREATE TABLE queue_events (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        call_id TEXT NOT NULL,
+        queue   TEXT NOT NULL,
+        agent   TEXT NOT NULL,
+        event   TEXT NOT NULL,
+        data1 TEXT NOT NULL DEFAULT '', data2 TEXT NOT NULL DEFAULT '', data3 TEXT NOT NULL DEFAULT '',
+        data4 TEXT NOT NULL DEFAULT '', data5 TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX queue_events_ts ON queue_events (ts);
+    """,
+    # 5: callbacks that failed every attempt: a list for a person to work through
+    """
+    CREATE TABLE callback_list (
+        id      INTEGER PRIMARY KEY,
+        ts      REAL NOT NULL,
+        call_id TEXT NOT NULL,
+        queue   TEXT NOT NULL,
+        number  TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        reason  TEXT NOT NULL,
+        done    REAL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -254,6 +281,11 @@ class CallRecords:
         if unknown or not values:
             raise ValueError(f"table {table!r}: unknown or no columns {sorted(unknown)}; known: {columns}")
         self._put(("insert", table, dict(values)))
+
+    def prepare(self, table: str) -> list[str]:
+        """Read `table`'s columns now (at start-up) so that later `insert`s never read the disk
+        on the thread that queues them (the media tick)."""
+        return list(self._table_columns(table))
 
     def _table_columns(self, table: str) -> list[str]:
         if table not in self._schema:

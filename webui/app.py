@@ -240,6 +240,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_welcome.router)
     from . import routes_linecal
     app.include_router(routes_linecal.router)
+    from . import routes_callcenter
+    app.include_router(routes_callcenter.router)
     if sim_token:
         _mount_sim_api(app, sim_token)
     app.add_middleware(HttpGuard, max_body=max_body)

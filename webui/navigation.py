@@ -48,6 +48,11 @@ SECTIONS: tuple[Section, ...] = (
         Page("Conference room", "/conference", ("admin",), "users"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
+    Section("Call center", (
+        Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
+        Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
+        Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
+    )),
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),

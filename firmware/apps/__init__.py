@@ -128,3 +128,5 @@ def register_builtin(engine: Engine) -> None:
     register_recording(engine)
     from ..firstboot.readout import register as register_setup_code
     register_setup_code(engine)
+    from ..callcenter import register as register_callcenter
+    register_callcenter(engine)

@@ -144,7 +144,8 @@ class Switchboard(ChannelHandler):
         party.ch.set_state("in-call", peer=self.phone.label, detail=party.ch.detail)
 
     def hold(self, party: Party) -> None:
-        party.ch.source = None                # silence while held
+        from ..callcenter import music_on_hold
+        party.ch.source = music_on_hold(self.engine)      # held: music (was silence)
         party.ch.set_state("held", peer=self.phone.label)
         self.held = party
 

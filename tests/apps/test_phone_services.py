@@ -73,6 +73,7 @@ def test_blind_transfer_by_flash_then_hang_up_while_ringing(pbx):
     b.on_hook()                                      # blind: hang up while 203 rings
     pbx.run(1.0)
     assert pbx.state("fxs3") == "ringing" and pbx.state("fxs2") == "idle"
+    pbx.run(0.8)                                     # music on hold until the hang-up, ringback after
     assert sorted(dominant_freqs(a.heard(800), 2)) == pytest.approx([440, 480], abs=8)   # 201 hears ringback
     c.off_hook()
     pbx.run(0.3)

@@ -187,13 +187,13 @@ def test_migrations_add_tables_and_keep_data(tmp_path):
     r.call_started("old", start=1.0, src="201", dst="202", direction="internal")
     r.close()
     later = [*MIGRATIONS,
-             "CREATE TABLE queue_events (id INTEGER PRIMARY KEY, call_id TEXT REFERENCES calls(call_id), at REAL);",
+             "CREATE TABLE later_notes (id INTEGER PRIMARY KEY, call_id TEXT REFERENCES calls(call_id), at REAL);",
              "ALTER TABLE calls ADD COLUMN recording TEXT;"]
     db = sqlite3.connect(path, isolation_level=None)
     assert migrate(db, later) == SCHEMA_VERSION
     assert schema_version(db) == SCHEMA_VERSION + 2
     assert migrate(db, later) == SCHEMA_VERSION + 2                  # second open: nothing to do
-    db.execute("INSERT INTO queue_events (call_id, at) VALUES ('old', 2.0)")
+    db.execute("INSERT INTO later_notes (call_id, at) VALUES ('old', 2.0)")
     assert db.execute("SELECT src, recording FROM calls").fetchall() == [("201", None)]
     db.close()
 
@@ -253,19 +253,19 @@ def test_a_later_feature_adds_a_table_in_one_step(tmp_path, monkeypatch):
     old.call_started("before", start=1.0, src="201", dst="202", direction="internal")
     old.close()
     monkeypatch.setattr(records_module, "MIGRATIONS", [*MIGRATIONS, """
-        CREATE TABLE queue_events (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, call_id TEXT, event TEXT, at REAL);
-        CREATE INDEX queue_events_by_at ON queue_events (at);
+        CREATE TABLE later_events (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, call_id TEXT, event TEXT, at REAL);
+        CREATE INDEX later_events_by_at ON later_events (at);
     """])
     rec = CallRecords(path)
     try:
-        rec.insert("queue_events", queue="sales", call_id="before", event="joined", at=2.0)
-        rec.insert("queue_events", queue="sales", call_id="before", event="'; DROP TABLE calls; --", at=3.0)
+        rec.insert("later_events", queue="sales", call_id="before", event="joined", at=2.0)
+        rec.insert("later_events", queue="sales", call_id="before", event="'; DROP TABLE calls; --", at=3.0)
         rec.flush()
-        rows = rec.query("SELECT event FROM queue_events WHERE queue = ? ORDER BY at", ("sales",))
+        rows = rec.query("SELECT event FROM later_events WHERE queue = ? ORDER BY at", ("sales",))
         assert rows == [{"event": "joined"}, {"event": "'; DROP TABLE calls; --"}]
         assert rec.get("before") is not None
         with pytest.raises(ValueError, match="unknown or no columns"):
-            rec.insert("queue_events", queue="x", colour="red")
+            rec.insert("later_events", queue="x", colour="red")
         with pytest.raises(ValueError, match="no table"):
             rec.insert("nope", a=1)
         with pytest.raises(ValueError, match="own methods"):
