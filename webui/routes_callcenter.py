@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from .accounts import User
 from .guards import AdminUser, AnyUser, MonitorUser, csrf_guard, web
 from .rendering import render
-from .routes_ivr import destination_choices
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
@@ -90,8 +89,9 @@ async def _admin_page(request: Request, *, edit: str = "", agent_edit: str = "",
         "username": "", "name": "", "number": "", "skills": {}, "team": ""}
     if not isinstance(agent.get("skills"), str):
         agent = {**agent, "skills": ", ".join(f"{k}:{v}" for k, v in agent["skills"].items())}
-    choices = await asyncio.to_thread(destination_choices, web(request).config)
-    choices = [g for g in choices if g["label"] not in ("Repeat this menu", "Previous menu")]
+    kinds = (await web(request).api.call("destinations.list", purpose="ivr"))["kinds"]
+    choices = [{"label": k["label"], "kind": k["kind"], "items": [(t["value"], t["name"]) for t in k["targets"]]}
+               for k in kinds if k["label"] not in ("Repeat this menu", "Previous menu")]
     return render(request, "callcenter_admin.html", status_code=status_code, title="Call center",
                   queues=queues, strategies=qs["strategies"], conditions=qs["empty_conditions"], current=current,
                   editing=edit if not typed else (typed.get("original") or ""), agents=ag["agents"],
@@ -199,17 +199,17 @@ async def moh_upload(request: Request, user: AdminUser) -> Response:
 
 # ---- live view -----------------------------------------------------------------------------------
 
-def _teams_led(request: Request, user: User) -> list[str] | None:
+async def _teams_led(request: Request, user: User) -> list[str] | None:
     """None: sees everything (admin, or a supervisor who leads no team); else the teams led."""
     if user.role == "admin":
         return None
-    from firmware.callcenter import model
-    led = [t["id"] for t in model.load_teams(web(request).config) if t.get("leader") == user.username]
+    teams = (await web(request).api.call("agent.list"))["teams"]
+    led = [t["id"] for t in teams if t.get("leader") == user.username]
     return led or None
 
 
 async def _scoped_status(request: Request, user: User) -> dict:
-    teams = _teams_led(request, user)
+    teams = await _teams_led(request, user)
     if teams is None:
         return await _call(request, "queue.status")
     parts = [await _call(request, "queue.status", team=t) for t in teams]
@@ -231,7 +231,7 @@ async def live_page(request: Request, user: MonitorUser) -> Response:
     except (_api_error(), TimeoutError) as exc:
         status = {"at": 0, "queues": [], "agents": [], "error": getattr(exc, "message", "engine busy")}
     return render(request, "callcenter_live.html", title="Queues live", status=status,
-                  scoped=_teams_led(request, user))
+                  scoped=await _teams_led(request, user))
 
 
 @router.get("/api/callcenter/status")
@@ -272,10 +272,10 @@ async def live_events(request: Request, user: MonitorUser) -> StreamingResponse:
 @router.post("/api/callcenter/agents/{username}/{action}")
 async def supervise_agent(request: Request, username: str, action: str, user: MonitorUser) -> JSONResponse:
     """A supervisor pauses, unpauses or logs out an agent; a team leader only their team's."""
-    teams = _teams_led(request, user)
+    teams = await _teams_led(request, user)
     if teams is not None:
-        from firmware.callcenter import model
-        agent = model.agent(web(request).config, username[:32])
+        agents = (await web(request).api.call("agent.list"))["agents"]
+        agent = next((a for a in agents if a.get("username") == username[:32]), None)
         if agent is None or agent.get("team") not in teams:
             return JSONResponse({"error": "That agent is not in a team you lead."}, status_code=403)
     verbs = {"pause": ("agent.pause", {"reason": "supervisor"}), "unpause": ("agent.unpause", {}),
