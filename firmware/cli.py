@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(fn=_run)
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
-    for module in ("firmware.dsp_cli", "firmware.hw_cli"):
+    for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.reports.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:
