@@ -74,8 +74,11 @@ class Service:
     data_dir: Path
     sim_token: str | None = None
     data_claim: Any = None       # the locked pid file: DATA belongs to this process while it is open
+    reports: Any = None          # the reports thread (firmware.reports.aggregate.AggregatorThread)
 
     def stop(self) -> None:
+        if self.reports is not None:
+            self.reports.stop()
         self.media.stop()
         self.engine.shutdown()
         for name in ("flush", "close"):
@@ -159,6 +162,15 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     return Service(board, simulated, config, records, control, engine, media, data_dir, token, claim)
 
 
+def start_reports_thread(svc: Service) -> Any:
+    """Reports: DATA/reports.db is aggregated from the records on its own thread (never the media tick)."""
+    from .reports.aggregate import AggregatorThread, ReportAggregator
+    from .reports.source import site_from_config
+    thread = AggregatorThread(ReportAggregator(svc.data_dir, lambda: site_from_config(svc.config)))
+    thread.start()
+    return thread
+
+
 def _server_class() -> type:
     import uvicorn
 
@@ -189,6 +201,7 @@ def run(data_dir: Path, board_kind: str = "auto", host: str = "0.0.0.0", port: i
     app = create_app(control=svc.control, config=svc.config, records=svc.records,
                      data_dir=svc.data_dir, sim_token=svc.sim_token)
     svc.media.start()
+    svc.reports = start_reports_thread(svc)
     log.info("Linebox on %s (%s), country %s, data in %s, web UI on http://%s:%d/",
              getattr(svc.board, "name", "board"), "simulated" if svc.simulated else "hardware",
              svc.engine.country, svc.data_dir, host, port)

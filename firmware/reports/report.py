@@ -90,12 +90,13 @@ def line_cells(spans: Iterable[CallSpan], since: float, until: float, n_lines: i
 
 def cells_from_events(events: Iterable[QueueEvent], since: float, until: float, params: KpiParams,
                       call_spans: Iterable[CallSpan] = (), n_lines: int = 0,
-                      agent_state: dict | None = None) -> tuple[dict[CellKey, Totals], list[QueueCall]]:
+                      agent_state: dict | None = None,
+                      model: EventModel | None = None) -> tuple[dict[CellKey, Totals], list[QueueCall]]:
     """Count calls that entered in [since, until) and agent/line time inside it into cells.
     `events` may start before `since` (a call that entered earlier is not counted) and run past
     `until` (later contacts decide first-contact resolution). Agent sessions open at the end
     count up to `until`. Returns the cells and the counted calls."""
-    model = EventModel(agent_state)
+    model = model if model is not None else EventModel(agent_state)
     for ev in events:
         if ev.event in AGENT_STATE_EVENTS and ev.ts >= until:
             continue                    # a session's end after the period: it counts up to `until`

@@ -31,8 +31,11 @@ def site_from_config(config: Any) -> Site:
         lines = [ln for ln in config.lines() if ln.get("enabled", True)]
     except Exception:  # noqa: BLE001 - a config without lines: line figures are left out
         lines = []
-    return Site(str(settings.get("timezone") or "UTC"), len(lines), _teams(config.table("teams").all()
-                                                                            if hasattr(config, "table") else []))
+    try:
+        teams = _teams(config.table("teams").all())
+    except Exception:  # noqa: BLE001 - no teams configured
+        teams = {}
+    return Site(str(settings.get("timezone") or "UTC"), len(lines), teams)
 
 
 def site_from_data_dir(data_dir: Path) -> Site:

@@ -1,0 +1,334 @@
+"""Pre-aggregated report cells in DATA/reports.db, kept up to date by the engine process.
+
+`ReportAggregator` is the one writer of reports.db (a reports thread of the engine process, never
+the media thread). It reads records.db read-only and adds up *settled* 15-minute cells: a cell
+[b, b+15 min) is aggregated once `settle_s` (default 2 h) has passed after it, so the calls that
+entered in it have ended and their wrap-up, disposition and survey have arrived. Everything is
+additive (cells and wait histograms are summed with upserts); each chunk is one transaction that
+also moves the watermark and stores who was logged in and paused at it, so the aggregator resumes
+exactly where it stopped and `rebuild()` starts again from the first event.
+
+First-contact resolution needs the future: each answered call with a caller number is kept in
+`contacts` for the FCR window; when a later contact from the same number is aggregated, the earlier
+one is marked repeated and its cell's `fcr_repeated` grows (so FCR of the last window settles as
+time passes, as it must).
+
+`report_from_aggregates` answers a report from the cells before the watermark plus the raw events
+after it (the last two hours or so), through the same rollup and KPI registry as the raw path.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+from .events import open_readonly, read_call_spans, read_store
+from .kpis import KpiParams
+from .model import EventModel, Totals
+from .periods import GRAINS, buckets, next_bucket
+from .report import CELL_S, CellKey, ReportRequest, assemble, cells_from_events, rollup
+from .source import Site
+
+log = logging.getLogger("linebox.reports")
+
+SCALARS = [f.name for f in fields(Totals) if f.name not in
+           ("answer_waits", "abandon_waits", "other_waits", "line_capacity_s")]
+WAIT_KINDS = ("answer_waits", "abandon_waits", "other_waits")
+KEY = ("bucket", "queue", "agent", "disposition", "line")
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
+    line TEXT NOT NULL, {', '.join(f'{c} REAL NOT NULL DEFAULT 0' for c in SCALARS)},
+    PRIMARY KEY (bucket, queue, agent, disposition, line)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS waits (
+    bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
+    line TEXT NOT NULL, kind INTEGER NOT NULL, wait INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (bucket, queue, agent, disposition, line, kind, wait)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contacts (
+    number TEXT NOT NULL, entered REAL NOT NULL, bucket INTEGER NOT NULL, queue TEXT NOT NULL,
+    agent TEXT NOT NULL, disposition TEXT NOT NULL, line TEXT NOT NULL, repeated INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts (number, entered);
+"""
+SETTLE_S = 7200
+CHUNK_S = 86400
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(path.resolve()), threading.Lock())
+
+
+class ReportAggregator:
+    """The incremental aggregator (the only writer of reports.db)."""
+
+    def __init__(self, data_dir: Path | str, site: Site | Callable[[], Site] | None = None,
+                 settle_s: float = SETTLE_S, fcr_window_days: float = 7.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / "reports.db"
+        self.records_path = self.data_dir / "records.db"
+        self._site = site if site is not None else Site()
+        self.settle_s = settle_s
+        self.fcr_window_s = fcr_window_days * 86400
+        self._lock = _lock_for(self.path)
+
+    def site(self) -> Site:
+        return self._site() if callable(self._site) else self._site
+
+    def _open(self) -> sqlite3.Connection:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")     # derived data: rebuildable from records.db
+        db.executescript(SCHEMA)
+        return db
+
+    @staticmethod
+    def _meta(db: sqlite3.Connection) -> dict:
+        return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+
+    def rebuild(self, now: float | None = None) -> dict:
+        """Forget every cell and aggregate again from the first event."""
+        with self._lock:
+            db = self._open()
+            try:
+                db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
+                                 "DELETE FROM meta; COMMIT;")
+            finally:
+                db.close()
+        return self.update(now)
+
+    def update(self, now: float | None = None, max_chunks: int | None = None) -> dict:
+        """Aggregate every settled cell not yet aggregated. Returns what was done."""
+        now = time.time() if now is None else now
+        if not self.records_path.exists():
+            return {"chunks": 0, "watermark": None}
+        with self._lock:
+            db = self._open()
+            src = open_readonly(self.records_path)
+            try:
+                return self._update(db, src, now, max_chunks)
+            finally:
+                src.close()
+                db.close()
+
+    def _update(self, db: sqlite3.Connection, src: sqlite3.Connection, now: float, max_chunks: int | None) -> dict:
+        meta = self._meta(db)
+        if meta.get("fcr_window_s") not in (None, self.fcr_window_s):
+            log.info("reports: the FCR window changed; rebuilding reports.db")
+            db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
+                             "DELETE FROM meta; COMMIT;")
+            meta = {}
+        watermark = meta.get("watermark")
+        if watermark is None:
+            first = _first_event_ts(src)
+            if first is None:
+                return {"chunks": 0, "watermark": None}
+            watermark = int(first - first % CELL_S)
+        target = int((now - self.settle_s) - (now - self.settle_s) % CELL_S)
+        state = meta.get("agent_state") or {}
+        site = self.site()
+        params = KpiParams(fcr_window_days=self.fcr_window_s / 86400)
+        chunks = 0
+        while watermark < target and (max_chunks is None or chunks < max_chunks):
+            end = min(target, watermark + CHUNK_S)
+            events = read_store(src, watermark, end + self.settle_s)
+            spans = read_call_spans(src, watermark, end)
+            model = EventModel(state)
+            cells, counted = cells_from_events(events, watermark, end, params, spans, site.n_lines, model=model)
+            state = model.agent_state()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._fcr_contacts(db, counted, cells, spans, watermark)
+                self._write_cells(db, cells)
+                for k, v in (("watermark", end), ("agent_state", state), ("fcr_window_s", self.fcr_window_s),
+                             ("n_lines", site.n_lines), ("updated", now)):
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            watermark = end
+            chunks += 1
+        return {"chunks": chunks, "watermark": watermark}
+
+    def _fcr_contacts(self, db: sqlite3.Connection, counted, cells: dict, spans, start: float) -> None:
+        line_of = {s.call_id: s.line for s in spans}
+        for c in counted:
+            if not c.caller:
+                continue
+            earlier = db.execute(
+                "SELECT rowid, bucket, queue, agent, disposition, line FROM contacts "
+                "WHERE number = ? AND entered >= ? AND entered < ? AND repeated = 0",
+                (c.caller, c.entered - self.fcr_window_s, c.entered)).fetchall()
+            for rowid, *key in earlier:
+                db.execute("UPDATE contacts SET repeated = 1 WHERE rowid = ?", (rowid,))
+                db.execute("UPDATE cells SET fcr_repeated = fcr_repeated + 1 WHERE bucket = ? AND queue = ? AND "
+                           "agent = ? AND disposition = ? AND line = ?", key)
+        rows = [(c.caller, c.entered, int(c.entered - c.entered % CELL_S), c.queue, c.agent, c.disposition,
+                 line_of.get(c.call_id, ""), int(c.repeated))
+                for c in counted if c.caller and c.outcome == "answered"]
+        db.executemany("INSERT INTO contacts VALUES (?,?,?,?,?,?,?,?)", rows)
+        db.execute("DELETE FROM contacts WHERE entered < ?", (start - self.fcr_window_s,))
+
+    @staticmethod
+    def _write_cells(db: sqlite3.Connection, cells: dict[CellKey, Totals]) -> None:
+        cols = ", ".join(KEY + tuple(SCALARS))
+        marks = ", ".join("?" * (len(KEY) + len(SCALARS)))
+        upd = ", ".join(f"{c} = {c} + excluded.{c}" for c in SCALARS)
+        db.executemany(f"INSERT INTO cells ({cols}) VALUES ({marks}) ON CONFLICT ({', '.join(KEY)}) DO UPDATE "
+                       f"SET {upd}", [(*k, *(getattr(t, c) for c in SCALARS)) for k, t in cells.items()])
+        db.executemany("INSERT INTO waits VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (bucket, queue, agent, disposition, "
+                       "line, kind, wait) DO UPDATE SET n = n + excluded.n",
+                       [(*k, kind, w, n) for k, t in cells.items() for kind, name in enumerate(WAIT_KINDS)
+                        for w, n in getattr(t, name).items()])
+
+
+def _first_event_ts(src: sqlite3.Connection) -> float | None:
+    try:
+        row = src.execute("SELECT MIN(ts) FROM queue_events").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    first = row[0] if row else None
+    try:
+        calls = src.execute("SELECT MIN(start) FROM calls").fetchone()[0]
+    except sqlite3.OperationalError:
+        calls = None
+    known = [v for v in (first, calls) if v is not None]
+    return min(known) if known else None
+
+
+# ---- reading
+
+def _group_sql(req: ReportRequest, since: float, until: float) -> tuple[str, list, str]:
+    """(FROM/WHERE clause, params, group expression) for grouping cells the way `req` asks."""
+    if req.group_by in GRAINS:
+        bounds = [[b, next_bucket(b, req.group_by, req.tz)] for b in buckets(since, until, req.group_by, req.tz)]
+        frm = ("FROM {t} JOIN (SELECT json_extract(value, '$[0]') AS g0, json_extract(value, '$[1]') AS g1 "
+               "FROM json_each(?)) AS g ON bucket >= g.g0 AND bucket < g.g1 WHERE bucket >= ? AND bucket < ?")
+        return frm, [json.dumps(bounds), since, until], "g.g0"
+    frm = "FROM {t} WHERE bucket >= ? AND bucket < ?"
+    col = {"queue": "queue", "agent": "agent", "team": "agent", "line": "line", "disposition": "disposition",
+           "total": "'total'"}[req.group_by]
+    return frm, [since, until], col
+
+
+def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, until: float,
+                  group_by_total: bool = False) -> dict:
+    sub = ReportRequest(req.since, req.until, "total" if group_by_total else req.group_by, req.tz, req.params,
+                        req.teams, req.n_lines)
+    frm, params, gexpr = _group_sql(sub, since, until)
+    out: dict = {}
+    sums = ", ".join(f"SUM({c})" for c in SCALARS)
+    for row in conn.execute(f"SELECT {gexpr}, queue != '', {sums} {frm.format(t='cells')} "
+                            f"GROUP BY {gexpr}, queue != ''", params):
+        g, is_call = row[0], row[1]
+        key = _group_value(sub, g, bool(is_call))
+        if key is None:
+            continue
+        t = out.setdefault(key, Totals())
+        for name, v in zip(SCALARS, row[2:], strict=True):
+            setattr(t, name, getattr(t, name) + (v or 0))
+    for g, is_call, kind, wait, n in conn.execute(
+            f"SELECT {gexpr}, queue != '', kind, wait, SUM(n) {frm.format(t='waits')} "
+            f"GROUP BY {gexpr}, queue != '', kind, wait", params):
+        key = _group_value(sub, g, bool(is_call))
+        if key is None:
+            continue
+        t = out.setdefault(key, Totals())
+        getattr(t, WAIT_KINDS[kind])[int(wait)] += int(n)
+    for t in out.values():
+        for name in SCALARS:
+            v = getattr(t, name)
+            if isinstance(v, float) and v.is_integer() and name not in ("talk_s", "wrap_s", "login_s", "paused_s",
+                                                                         "busy_s", "line_busy_s", "all_lines_busy_s"):
+                setattr(t, name, int(v))
+    return out
+
+
+def _group_value(req: ReportRequest, g, is_call: bool):
+    """The same rule as report.group_key, on an SQL group value."""
+    if req.group_by in ("queue", "agent", "line"):
+        return g or None
+    if req.group_by == "team":
+        return req.teams.get(g, "(no team)") if g else None
+    if req.group_by == "disposition":
+        return g or ("(none)" if is_call else None)
+    return g
+
+
+def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportRequest) -> dict | None:
+    """The report from reports.db (+ the raw events after its watermark); None when reports.db
+    cannot answer this request exactly (FCR with another window or by disposition, a period not on
+    15-minute boundaries): the caller then counts from the raw events."""
+    if req.params.fcr_same_disposition or req.since % CELL_S or req.until % CELL_S:
+        return None
+    conn = open_readonly(reports_db)
+    try:
+        try:
+            meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        except sqlite3.OperationalError:
+            return None
+        watermark = meta.get("watermark")
+        if watermark is None or meta.get("fcr_window_s") != req.params.fcr_window_days * 86400:
+            return None
+        agg_until = min(req.until, watermark)
+        groups = _query_groups(conn, req, req.since, agg_until) if agg_until > req.since else {}
+        total = (_query_groups(conn, req, req.since, agg_until, True).get("total", Totals())
+                 if agg_until > req.since else Totals())
+    finally:
+        conn.close()
+    notes = []
+    if req.until > watermark:
+        tail_since = max(watermark, req.since)
+        src = open_readonly(records_db)
+        try:
+            events = read_store(src, watermark, req.until + req.params.fcr_window_days * 86400)
+            spans = read_call_spans(src, watermark, req.until)
+        finally:
+            src.close()
+        cells, _ = cells_from_events(events, watermark, req.until, req.params, spans, req.n_lines,
+                                     agent_state=meta.get("agent_state") or {})
+        cells = {k: t for k, t in cells.items() if k.bucket >= tail_since}
+        for g, t in rollup(cells, req).items():
+            groups[g] = groups[g] + t if g in groups else t
+        for t in cells.values():
+            total = total + t
+        notes.append("The last hours come straight from the event log (not aggregated yet).")
+    return assemble(groups, total, req, notes, None, source="reports.db")
+
+
+class AggregatorThread:
+    """The engine's reports thread: updates reports.db every `period_s` (never on the media thread)."""
+
+    def __init__(self, aggregator: ReportAggregator, period_s: float = 60.0) -> None:
+        self.aggregator = aggregator
+        self.period_s = period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reports-aggregator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.aggregator.update()
+            except Exception:  # noqa: BLE001 - reports must never take the engine down
+                log.exception("reports: aggregation failed; will retry")
+            self._stop.wait(self.period_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+
+__all__ = ["AggregatorThread", "ReportAggregator", "report_from_aggregates"]
