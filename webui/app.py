@@ -178,6 +178,8 @@ def create_app(*, control: Any, config: Any, records: Any, data_dir: Path,
     app.include_router(routes_phone_services.router)
     from . import routes_recordings
     app.include_router(routes_recordings.router)
+    from . import routes_reports
+    app.include_router(routes_reports.router)
     _forward_call_records(control, records)
     if sim_token:
         _mount_sim_api(app, sim_token)

@@ -47,6 +47,9 @@ SECTIONS: tuple[Section, ...] = (
         Page("Conference room", "/conference", ("admin",), "users"),
         # issue 5 pages go here: IVR menus, voicemail, recordings, messages
     )),
+    Section("Reports", (
+        Page("Reports", "/reports", ("admin", "supervisor"), "history"),
+    )),
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
