@@ -163,10 +163,16 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
 
 
 def start_reports_thread(svc: Service) -> Any:
-    """Reports: DATA/reports.db is aggregated from the records on its own thread (never the media tick)."""
+    """Reports: DATA/reports.db is aggregated from the records on its own thread (never the media tick),
+    which also sends the daily report by e-mail when the owner asked for it."""
+    from .apps.voicemail_store import settings
+    from .mailer import Mailer
     from .reports.aggregate import AggregatorThread, ReportAggregator
+    from .reports.daily_mail import DailyReportMail
     from .reports.source import site_from_config
-    thread = AggregatorThread(ReportAggregator(svc.data_dir, lambda: site_from_config(svc.config)))
+    aggregator = ReportAggregator(svc.data_dir, lambda: site_from_config(svc.config))
+    daily = DailyReportMail(svc.config, aggregator, Mailer(lambda: settings(svc.config)))
+    thread = AggregatorThread(aggregator, also=daily.tick)
     thread.start()
     return thread
 

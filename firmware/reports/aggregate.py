@@ -94,13 +94,30 @@ class ReportAggregator:
     def _meta(db: sqlite3.Connection) -> dict:
         return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
+    def get_meta(self, key: str):
+        with self._lock:
+            db = self._open()
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            finally:
+                db.close()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value) -> None:
+        with self._lock:
+            db = self._open()
+            try:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+            finally:
+                db.close()
+
     def rebuild(self, now: float | None = None) -> dict:
         """Forget every cell and aggregate again from the first event."""
         with self._lock:
             db = self._open()
             try:
                 db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                                 "DELETE FROM meta; COMMIT;")
+                                 "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             finally:
                 db.close()
         return self.update(now)
@@ -124,7 +141,7 @@ class ReportAggregator:
         if meta.get("fcr_window_s") not in (None, self.fcr_window_s):
             log.info("reports: the FCR window changed; rebuilding reports.db")
             db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                             "DELETE FROM meta; COMMIT;")
+                             "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             meta = {}
         watermark = meta.get("watermark")
         if watermark is None:
@@ -308,9 +325,11 @@ def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportReques
 class AggregatorThread:
     """The engine's reports thread: updates reports.db every `period_s` (never on the media thread)."""
 
-    def __init__(self, aggregator: ReportAggregator, period_s: float = 60.0) -> None:
+    def __init__(self, aggregator: ReportAggregator, period_s: float = 60.0,
+                 also: Callable[[float], object] | None = None) -> None:
         self.aggregator = aggregator
         self.period_s = period_s
+        self.also = also                  # e.g. DailyReportMail.tick, on this same thread
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reports-aggregator", daemon=True)
 
@@ -321,6 +340,8 @@ class AggregatorThread:
         while not self._stop.is_set():
             try:
                 self.aggregator.update()
+                if self.also is not None:
+                    self.also(time.time())
             except Exception:  # noqa: BLE001 - reports must never take the engine down
                 log.exception("reports: aggregation failed; will retry")
             self._stop.wait(self.period_s)

@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 MAX_FIELD = 256          # a hostile file cannot make us keep megabyte-long fields
 MAX_LINE = 4096
-MAX_EXAMPLES = 10        # bad lines quoted in a report (all are counted)
+MAX_EXAMPLES = 10
+MAX_CALL_S = 86400.0     # no call on a line lasts longer than a day        # bad lines quoted in a report (all are counted)
 _EVENT_NAME = re.compile(r"^[A-Z][A-Z_]{1,31}$")
 _SAFE = re.compile(r"[^\x20-\x7e]")
 
@@ -146,7 +147,7 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 def read_store(conn: sqlite3.Connection, since: float | None = None, until: float | None = None,
                after_id: int = 0, limit: int | None = None) -> list[QueueEvent]:
-    """queue_events rows (in id order) with since <= ts < until and id > after_id."""
+    """queue_events rows (in time order) with since <= ts < until and id > after_id."""
     if not has_table(conn, "queue_events"):
         return []
     sql = ("SELECT id, ts, call_id, queue, agent, event, data1, data2, data3, data4, data5 "
@@ -158,7 +159,7 @@ def read_store(conn: sqlite3.Connection, since: float | None = None, until: floa
     if until is not None:
         sql += " AND ts < ?"
         params.append(until)
-    sql += " ORDER BY id"
+    sql += " ORDER BY ts, id"          # time order (the ts index), insertion order within a second
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
@@ -179,11 +180,12 @@ class CallSpan(NamedTuple):
 
 
 def read_call_spans(conn: sqlite3.Connection, since: float, until: float) -> list[CallSpan]:
-    """Calls on an outside line that overlap [since, until) (a call still up counts up to `until`)."""
+    """Calls on an outside line that overlap [since, until) (a call still up counts up to `until`;
+    calls that started more than MAX_CALL_S before `since` are not looked for)."""
     if not has_table(conn, "calls"):
         return []
     rows = conn.execute(
         "SELECT call_id, start, COALESCE(ended, ?), line, direction FROM calls "
-        "WHERE line IS NOT NULL AND line != '' AND start < ? AND COALESCE(ended, ?) > ?",
-        (until, until, until, since))
+        "WHERE start >= ? AND start < ? AND line IS NOT NULL AND line != '' AND COALESCE(ended, ?) > ?",
+        (until, since - MAX_CALL_S, until, until, since))
     return [CallSpan(str(r[0]), float(r[1]), float(r[2]), str(r[3]), str(r[4])) for r in rows]
