@@ -133,6 +133,8 @@ def main() -> None:
     header = (f"Measured by `python3 -m bench` on {cpu_name()} ({os.cpu_count()} CPUs), gcc {gcc}, "
               f"flags `{' '.join(CFLAGS)}`; best of {runs} runs after a warm-up, clock_gettime.")
     text = "## DSP core benchmark: Linebox vs spandsp\n\n" + header + "\n\n" + tables(rows) + "\n"
+    from bench.reports_kpi import run_bench as reports_page_bench  # issue 12: the KPI page for a year
+    text += "\n" + reports_page_bench() + "\n"
     print(text)
     RESULTS.write_text(text)
 
