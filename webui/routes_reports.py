@@ -134,16 +134,17 @@ async def staffing_page(request: Request, user: MonitorUser) -> Response:
 
 @router.get("/reports/forecast")
 async def forecast_page(request: Request, user: MonitorUser) -> Response:
-    from firmware.reports.forecast import forecast_from_store
+    from firmware.reports.forecast import add_staffing, forecast_from_store
     q = request.query_params
     form = {"weeks": q.get("weeks", "8"), "interval_min": q.get("interval_min", "60"),
-            "horizon_days": q.get("horizon_days", "7")}
+            "horizon_days": q.get("horizon_days", "7"), "aht_s": q.get("aht_s", "180")}
     doc = error = None
     try:
         site = site_from_config(web(request).config)
         doc = await run_in_threadpool(forecast_from_store, _data_dir(request), site.timezone,
                                       _int(form["weeks"], 8, "Weeks"), _int(form["horizon_days"], 7, "Days ahead"),
                                       _int(form["interval_min"], 60, "Interval"))
+        add_staffing(doc, _float(form["aht_s"], 180.0, "AHT") or 180.0)
     except ValueError as exc:
         error = str(exc)
     chart = None

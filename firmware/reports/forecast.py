@@ -206,3 +206,19 @@ def forecast_from_store(data_dir: Path, tz_name: str, weeks: int = 8, horizon_da
     until = dt.datetime.combine(today, dt.time(), tzinfo=tz).timestamp()
     return forecast_arrivals(arrivals_from_store(data_dir, since, until), tz, today, weeks, horizon_days,
                              interval_min)
+
+
+def add_staffing(doc: dict, aht_s: float, target_sl: float = 0.8, target_s: float = 20,
+                 shrinkage: float = 0.0) -> dict:
+    """Agents needed (Erlang C) for each forecast interval: recommended agents per interval."""
+    from .staffing import StaffingRequest, recommend
+    for row in doc["forecast_by_interval"]:
+        if row["arrivals"] > 0:
+            out = recommend(StaffingRequest(row["arrivals"], doc["interval_min"], aht_s, target_sl, target_s,
+                                            shrinkage=shrinkage))
+            row["agents"], row["agents_scheduled"] = out["agents"], out["agents_scheduled"]
+        else:
+            row["agents"] = row["agents_scheduled"] = 0
+    doc["staffing"] = {"aht_s": aht_s, "target_sl": target_sl, "target_s": target_s, "shrinkage": shrinkage,
+                       "model": "erlang-c"}
+    return doc

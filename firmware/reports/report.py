@@ -207,8 +207,11 @@ def assemble(groups: dict, total: Totals, req: ReportRequest, notes: list[str], 
     rows = []
     for g in sorted(groups, key=lambda x: (str(type(x)), x)):
         t = groups[g]
-        rows.append({"key": g, "label": _fmt_group(g, req.group_by, req.tz),
-                     "kpis": {k: _round(v) for k, v in kpi_registry.compute(t, p).items()}})
+        kpis = {k: _round(v) for k, v in kpi_registry.compute(t, p).items()}
+        row = {"key": g, "label": _fmt_group(g, req.group_by, req.tz), "kpis": kpis}
+        if req.group_by in MINUTE_GRAINS:
+            row["staffing"] = staffed_vs_required(t, kpis, MINUTE_GRAINS[req.group_by], p)
+        rows.append(row)
     notes = list(notes)
     if total.entered == 0:
         notes.insert(0, "No queue calls in this period: check the dates, or that the queues were in use.")
@@ -228,6 +231,21 @@ def assemble(groups: dict, total: Totals, req: ReportRequest, notes: list[str], 
             doc["notes"].insert(0, f"{bad.count} line(s) of the queue_log could not be read and were skipped "
                                    f"(first: line {bad.examples[0]['line']}, {bad.examples[0]['why']}).")
     return doc
+
+
+def staffed_vs_required(t: Totals, kpis: dict, interval_s: int, p: KpiParams) -> dict:
+    """Agents staffed in an interval (logged in and not paused, on average) against the agents
+    Erlang C asks for its offered calls and AHT at an 80 % service level in T."""
+    from .staffing import StaffingInputError, StaffingRequest, recommend
+    staffed = (t.login_s - t.paused_s) / interval_s
+    required = None
+    if kpis.get("offered") and kpis.get("aht_s"):
+        try:
+            required = recommend(StaffingRequest(kpis["offered"], interval_s / 60, kpis["aht_s"], 0.8,
+                                                 p.sl_threshold_s))["agents"]
+        except StaffingInputError:
+            required = None
+    return {"staffed": staffed, "required": required}
 
 
 def scorecards(cells: dict[CellKey, Totals], req: ReportRequest) -> list[dict]:

@@ -85,3 +85,12 @@ def test_cli_forecast_from_the_store(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["interval_min"] == 30 and doc["method"] in ("baseline", "holt_winters")
+
+
+def test_agents_needed_per_forecast_interval() -> None:
+    from firmware.reports.forecast import add_staffing
+    doc = add_staffing(forecast_arrivals(_calls(PROFILE, 6), "UTC", TODAY, weeks=6, horizon_days=1), 180)
+    by_slot = {r["slot"]: r for r in doc["forecast_by_interval"]}
+    assert by_slot["03:00"]["agents"] == 0
+    # 10:00: 40 calls in 60 min at 180 s = 2 erlangs -> Erlang C, 80 % in 20 s: 4 agents
+    assert by_slot["10:00"]["arrivals"] == 40 and by_slot["10:00"]["agents"] == 4

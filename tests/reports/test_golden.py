@@ -1,6 +1,7 @@
 """Golden data sets: every figure is worked out by hand in the comments and asserted exactly."""
 from __future__ import annotations
 
+import math
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -212,3 +213,15 @@ def test_empty_period_says_so() -> None:
     rep = report_from_events([], ReportRequest(since, until, "day", UTC))
     assert rep["rows"] == [] and rep["total"]["entered"] == 0 and rep["total"]["service_level"] is None
     assert rep["notes"][0].startswith("No queue calls in this period")
+
+
+def test_staffed_against_required_per_interval() -> None:
+    rep = day_report(golden_day(), "60min")
+    nine = next(r for r in rep["rows"] if r["label"] == "2026-03-02T09:00+00:00")
+    # 09:00-10:00: alice 3600 s logged in, 600 paused; bob 1800 s -> (3000 + 1800) / 3600 agents on average
+    assert nine["staffing"]["staffed"] == pytest.approx(4800 / 3600)
+    # 7 offered calls in the hour at AHT 380/3 s: A = 0.2463 erlangs. One agent: P(wait) = A,
+    # SL = 1 - A e^{-(1 - A) 20 / 126.7} = 0.782 < 0.8; two agents meet it: required 2
+    a = 7 * (380 / 3) / 3600
+    assert 1 - a * math.exp(-(1 - a) * 20 / (380 / 3)) < 0.8
+    assert nine["staffing"]["required"] == 2
