@@ -43,7 +43,7 @@ def run_bench(runs: int = 3) -> str:
             if by == "day":
                 entered, rows = doc["total"]["entered"], len(doc["rows"])
         t0 = time.perf_counter()
-        req = make_request("2025-01-01", "2025-12-31", "day", SITE, KpiParams())
+        req = make_request("2025-03-01", "2025-03-31", "day", SITE, KpiParams())
         report_from_store(d, req, use_aggregates=False)
         t_raw = time.perf_counter() - t0
     page = sum(timings.values())
@@ -56,7 +56,7 @@ def run_bench(runs: int = 3) -> str:
     lines += [f"| one year by {by} ({'all KPIs + ' + str(rows) + ' rows' if by == 'day' else 'all KPIs'}) | "
               f"{t:.3f} |" for by, t in timings.items()]
     lines += [f"| **the KPI page (the four above)** | **{page:.3f}** |",
-              f"| the same year by day from the raw event log (no reports.db) | {t_raw:.1f} |", "",
+              f"| one month by day counted from the raw event log instead (no reports.db) | {t_raw:.1f} |", "",
               f"reports.db: {size / 1e6:.1f} MB. Goal: the page under 1 s: {'met' if page < 1 else 'NOT met'}."]
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ after it (the last two hours or so), through the same rollup and KPI registry as
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -30,7 +31,7 @@ from pathlib import Path
 from .events import open_readonly, read_call_spans, read_store
 from .kpis import KpiParams
 from .model import EventModel, Totals
-from .periods import GRAINS, buckets, next_bucket
+from .periods import GRAINS, bucket_start, timezone
 from .report import CELL_S, CellKey, ReportRequest, assemble, cells_from_events, rollup
 from .source import Site
 
@@ -44,17 +45,19 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cells (
     bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
-    line TEXT NOT NULL, {', '.join(f'{c} REAL NOT NULL DEFAULT 0' for c in SCALARS)},
+    line TEXT NOT NULL, day INTEGER NOT NULL, {', '.join(f'{c} REAL NOT NULL DEFAULT 0' for c in SCALARS)},
     PRIMARY KEY (bucket, queue, agent, disposition, line)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cells_by_day ON cells (day);
 CREATE TABLE IF NOT EXISTS waits (
     bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
-    line TEXT NOT NULL, kind INTEGER NOT NULL, wait INTEGER NOT NULL, n INTEGER NOT NULL,
+    line TEXT NOT NULL, day INTEGER NOT NULL, kind INTEGER NOT NULL, wait INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (bucket, queue, agent, disposition, line, kind, wait)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS contacts (
     number TEXT NOT NULL, entered REAL NOT NULL, bucket INTEGER NOT NULL, queue TEXT NOT NULL,
     agent TEXT NOT NULL, disposition TEXT NOT NULL, line TEXT NOT NULL, repeated INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts (number, entered);
 """
+SCHEMA_VERSION = 1
 SETTLE_S = 7200
 CHUNK_S = 86400
 _LOCKS: dict[str, threading.Lock] = {}
@@ -87,7 +90,12 @@ class ReportAggregator:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")     # derived data: rebuildable from records.db
-        db.executescript(SCHEMA)
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            # another layout (older firmware): derived data, so start again from the event log
+            db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS cells; DROP TABLE IF EXISTS waits; "
+                             "DROP TABLE IF EXISTS contacts;")
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return db
 
     @staticmethod
@@ -138,8 +146,9 @@ class ReportAggregator:
 
     def _update(self, db: sqlite3.Connection, src: sqlite3.Connection, now: float, max_chunks: int | None) -> dict:
         meta = self._meta(db)
-        if meta.get("fcr_window_s") not in (None, self.fcr_window_s):
-            log.info("reports: the FCR window changed; rebuilding reports.db")
+        site = self.site()
+        if meta.get("fcr_window_s") not in (None, self.fcr_window_s) or meta.get("tz") not in (None, site.timezone):
+            log.info("reports: the FCR window or the timezone changed; rebuilding reports.db")
             db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
                              "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             meta = {}
@@ -151,7 +160,7 @@ class ReportAggregator:
             watermark = int(first - first % CELL_S)
         target = int((now - self.settle_s) - (now - self.settle_s) % CELL_S)
         state = meta.get("agent_state") or {}
-        site = self.site()
+        tz = timezone(site.timezone)
         params = KpiParams(fcr_window_days=self.fcr_window_s / 86400)
         chunks = 0
         while watermark < target and (max_chunks is None or chunks < max_chunks):
@@ -164,9 +173,9 @@ class ReportAggregator:
             db.execute("BEGIN IMMEDIATE")
             try:
                 self._fcr_contacts(db, counted, cells, spans, watermark)
-                self._write_cells(db, cells)
+                self._write_cells(db, cells, tz)
                 for k, v in (("watermark", end), ("agent_state", state), ("fcr_window_s", self.fcr_window_s),
-                             ("n_lines", site.n_lines), ("updated", now)):
+                             ("n_lines", site.n_lines), ("updated", now), ("tz", site.timezone)):
                     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
                 db.execute("COMMIT")
             except BaseException:
@@ -196,16 +205,26 @@ class ReportAggregator:
         db.execute("DELETE FROM contacts WHERE entered < ?", (start - self.fcr_window_s,))
 
     @staticmethod
-    def _write_cells(db: sqlite3.Connection, cells: dict[CellKey, Totals]) -> None:
-        cols = ", ".join(KEY + tuple(SCALARS))
-        marks = ", ".join("?" * (len(KEY) + len(SCALARS)))
+    def _write_cells(db: sqlite3.Connection, cells: dict[CellKey, Totals], tz) -> None:
+        """Add cells (upserts). Each carries its local day (ordinal, in the site's timezone) so a
+        year is grouped by day in SQL; a timezone change rebuilds."""
+        days: dict[int, int] = {}
+
+        def day_of(bucket: int) -> int:
+            d = days.get(bucket)
+            if d is None:
+                d = days[bucket] = dt.datetime.fromtimestamp(bucket, tz).date().toordinal()
+            return d
+        cols = ", ".join(KEY + ("day",) + tuple(SCALARS))
+        marks = ", ".join("?" * (len(KEY) + 1 + len(SCALARS)))
         upd = ", ".join(f"{c} = {c} + excluded.{c}" for c in SCALARS)
         db.executemany(f"INSERT INTO cells ({cols}) VALUES ({marks}) ON CONFLICT ({', '.join(KEY)}) DO UPDATE "
-                       f"SET {upd}", [(*k, *(getattr(t, c) for c in SCALARS)) for k, t in cells.items()])
-        db.executemany("INSERT INTO waits VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (bucket, queue, agent, disposition, "
-                       "line, kind, wait) DO UPDATE SET n = n + excluded.n",
-                       [(*k, kind, w, n) for k, t in cells.items() for kind, name in enumerate(WAIT_KINDS)
-                        for w, n in getattr(t, name).items()])
+                       f"SET {upd}", [(*k, day_of(k.bucket), *(getattr(t, c) for c in SCALARS))
+                                      for k, t in cells.items()])
+        db.executemany("INSERT INTO waits VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (bucket, queue, agent, "
+                       "disposition, line, kind, wait) DO UPDATE SET n = n + excluded.n",
+                       [(*k, day_of(k.bucket), kind, w, n) for k, t in cells.items()
+                        for kind, name in enumerate(WAIT_KINDS) for w, n in getattr(t, name).items()])
 
 
 def _first_event_ts(src: sqlite3.Connection) -> float | None:
@@ -224,59 +243,77 @@ def _first_event_ts(src: sqlite3.Connection) -> float | None:
 
 # ---- reading
 
-def _group_sql(req: ReportRequest, since: float, until: float) -> tuple[str, list, str]:
-    """(FROM/WHERE clause, params, group expression) for grouping cells the way `req` asks."""
-    if req.group_by in GRAINS:
-        bounds = [[b, next_bucket(b, req.group_by, req.tz)] for b in buckets(since, until, req.group_by, req.tz)]
-        frm = ("FROM {t} JOIN (SELECT json_extract(value, '$[0]') AS g0, json_extract(value, '$[1]') AS g1 "
-               "FROM json_each(?)) AS g ON bucket >= g.g0 AND bucket < g.g1 WHERE bucket >= ? AND bucket < ?")
-        return frm, [json.dumps(bounds), since, until], "g.g0"
-    frm = "FROM {t} WHERE bucket >= ? AND bucket < ?"
-    col = {"queue": "queue", "agent": "agent", "team": "agent", "line": "line", "disposition": "disposition",
-           "total": "'total'"}[req.group_by]
-    return frm, [since, until], col
+DAY_GRAINS = ("day", "week", "month", "year")
 
 
 def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, until: float,
                   group_by_total: bool = False) -> dict:
-    sub = ReportRequest(req.since, req.until, "total" if group_by_total else req.group_by, req.tz, req.params,
-                        req.teams, req.n_lines)
-    frm, params, gexpr = _group_sql(sub, since, until)
+    """Grouped Totals from the cells in [since, until): SQL sums by the grouping column (by local
+    day for day/week/month/year, by bucket for 15/30/60 minutes), then Python maps those to groups."""
+    group_by = "total" if group_by_total else req.group_by
+    col = {"queue": "queue", "agent": "agent", "team": "agent", "line": "line", "disposition": "disposition",
+           "total": "'total'", "15min": "bucket", "30min": "bucket", "60min": "bucket"}.get(group_by, "day")
+    where = "WHERE bucket >= ? AND bucket < ?"
+    params = [since, until]
+    cache: dict = {}
+
+    def group(g, is_call: bool):
+        if group_by in GRAINS:
+            key = cache.get(g)
+            if key is None:
+                if group_by in DAY_GRAINS:
+                    key = day_group(dt.date.fromordinal(int(g)), group_by, req.tz)
+                else:
+                    key = bucket_start(g, group_by, req.tz)
+                cache[g] = key
+            return key
+        return _group_value(group_by, req.teams, g, is_call)
+
     out: dict = {}
     sums = ", ".join(f"SUM({c})" for c in SCALARS)
-    for row in conn.execute(f"SELECT {gexpr}, queue != '', {sums} {frm.format(t='cells')} "
-                            f"GROUP BY {gexpr}, queue != ''", params):
-        g, is_call = row[0], row[1]
-        key = _group_value(sub, g, bool(is_call))
+    for row in conn.execute(f"SELECT {col}, queue != '', {sums} FROM cells {where} GROUP BY {col}, queue != ''",
+                            params):
+        key = group(row[0], bool(row[1]))
         if key is None:
             continue
         t = out.setdefault(key, Totals())
         for name, v in zip(SCALARS, row[2:], strict=True):
             setattr(t, name, getattr(t, name) + (v or 0))
     for g, is_call, kind, wait, n in conn.execute(
-            f"SELECT {gexpr}, queue != '', kind, wait, SUM(n) {frm.format(t='waits')} "
-            f"GROUP BY {gexpr}, queue != '', kind, wait", params):
-        key = _group_value(sub, g, bool(is_call))
+            f"SELECT {col}, queue != '', kind, wait, SUM(n) FROM waits {where} GROUP BY {col}, queue != '', kind, wait",
+            params):
+        key = group(g, bool(is_call))
         if key is None:
             continue
-        t = out.setdefault(key, Totals())
-        getattr(t, WAIT_KINDS[kind])[int(wait)] += int(n)
+        getattr(out.setdefault(key, Totals()), WAIT_KINDS[kind])[int(wait)] += int(n)
     for t in out.values():
         for name in SCALARS:
             v = getattr(t, name)
-            if isinstance(v, float) and v.is_integer() and name not in ("talk_s", "wrap_s", "login_s", "paused_s",
-                                                                         "busy_s", "line_busy_s", "all_lines_busy_s"):
+            if isinstance(v, float) and v.is_integer() and name not in FLOAT_FIELDS:
                 setattr(t, name, int(v))
     return out
 
 
-def _group_value(req: ReportRequest, g, is_call: bool):
+FLOAT_FIELDS = frozenset({"talk_s", "wrap_s", "login_s", "paused_s", "busy_s", "line_busy_s", "all_lines_busy_s"})
+
+
+def day_group(day: dt.date, grain: str, tz) -> float:
+    if grain == "week":
+        day = day - dt.timedelta(days=day.weekday())
+    elif grain == "month":
+        day = day.replace(day=1)
+    elif grain == "year":
+        day = day.replace(month=1, day=1)
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp()
+
+
+def _group_value(group_by: str, teams: dict[str, str], g, is_call: bool):
     """The same rule as report.group_key, on an SQL group value."""
-    if req.group_by in ("queue", "agent", "line"):
+    if group_by in ("queue", "agent", "line"):
         return g or None
-    if req.group_by == "team":
-        return req.teams.get(g, "(no team)") if g else None
-    if req.group_by == "disposition":
+    if group_by == "team":
+        return teams.get(g, "(no team)") if g else None
+    if group_by == "disposition":
         return g or ("(none)" if is_call else None)
     return g
 
@@ -294,7 +331,8 @@ def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportReques
         except sqlite3.OperationalError:
             return None
         watermark = meta.get("watermark")
-        if watermark is None or meta.get("fcr_window_s") != req.params.fcr_window_days * 86400:
+        if (watermark is None or meta.get("fcr_window_s") != req.params.fcr_window_days * 86400
+                or meta.get("tz") != str(req.tz)):
             return None
         agg_until = min(req.until, watermark)
         groups = _query_groups(conn, req, req.since, agg_until) if agg_until > req.since else {}
