@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .events import open_readonly, read_call_spans, read_store
 from .kpis import KpiParams
-from .model import EventModel, Totals
+from .model import EventModel, Thresholded, Totals
 from .periods import GRAINS, bucket_start, timezone
 from .report import CELL_S, CellKey, ReportRequest, assemble, cells_from_events, rollup
 from .source import Site
@@ -38,7 +38,7 @@ from .source import Site
 log = logging.getLogger("linebox.reports")
 
 SCALARS = [f.name for f in fields(Totals) if f.name not in
-           ("answer_waits", "abandon_waits", "other_waits", "line_capacity_s")]
+           ("answer_waits", "abandon_waits", "other_waits", "line_capacity_s", "pre")]
 WAIT_KINDS = ("answer_waits", "abandon_waits", "other_waits")
 KEY = ("bucket", "queue", "agent", "disposition", "line")
 SCHEMA = f"""
@@ -246,15 +246,15 @@ def _first_event_ts(src: sqlite3.Connection) -> float | None:
 DAY_GRAINS = ("day", "week", "month", "year")
 
 
-def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, until: float,
-                  group_by_total: bool = False) -> dict:
-    """Grouped Totals from the cells in [since, until): SQL sums by the grouping column (by local
-    day for day/week/month/year, by bucket for 15/30/60 minutes), then Python maps those to groups."""
-    group_by = "total" if group_by_total else req.group_by
+def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, until: float) -> tuple[dict, Totals]:
+    """Grouped Totals and the total of the cells in [since, until), in one pass per table: SQL sums
+    by the grouping column (by local day for day/week/month/year, by bucket for 15/30/60 minutes;
+    the wait histograms are reduced in SQL to the figures T and S need), then Python maps the SQL
+    groups to report groups."""
+    group_by = req.group_by
     col = {"queue": "queue", "agent": "agent", "team": "agent", "line": "line", "disposition": "disposition",
            "total": "'total'", "15min": "bucket", "30min": "bucket", "60min": "bucket"}.get(group_by, "day")
     where = "WHERE bucket >= ? AND bucket < ?"
-    params = [since, until]
     cache: dict = {}
 
     def group(g, is_call: bool):
@@ -270,28 +270,35 @@ def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, un
         return _group_value(group_by, req.teams, g, is_call)
 
     out: dict = {}
+    total = Totals()
     sums = ", ".join(f"SUM({c})" for c in SCALARS)
     for row in conn.execute(f"SELECT {col}, queue != '', {sums} FROM cells {where} GROUP BY {col}, queue != ''",
-                            params):
+                            (since, until)):
         key = group(row[0], bool(row[1]))
-        if key is None:
-            continue
-        t = out.setdefault(key, Totals())
+        targets = [total] if key is None else [total, out.setdefault(key, Totals())]
         for name, v in zip(SCALARS, row[2:], strict=True):
-            setattr(t, name, getattr(t, name) + (v or 0))
-    for g, is_call, kind, wait, n in conn.execute(
-            f"SELECT {col}, queue != '', kind, wait, SUM(n) FROM waits {where} GROUP BY {col}, queue != '', kind, wait",
-            params):
+            for t in targets:
+                setattr(t, name, getattr(t, name) + (v or 0))
+    T, S = req.params.sl_threshold_s, req.params.short_abandon_s
+    for g, is_call, a_in_t, a_sum, short, ab, ab_in_t, longest in conn.execute(
+            f"SELECT {col}, queue != '', "
+            "SUM(CASE WHEN kind = 0 AND wait <= :T THEN n ELSE 0 END), SUM(CASE WHEN kind = 0 THEN n * wait ELSE 0 END), "
+            "SUM(CASE WHEN kind = 1 AND wait < :S THEN n ELSE 0 END), SUM(CASE WHEN kind = 1 AND wait >= :S THEN n ELSE 0 END), "
+            "SUM(CASE WHEN kind = 1 AND wait >= :S AND wait <= :T THEN n ELSE 0 END), MAX(wait) "
+            f"FROM waits WHERE bucket >= :since AND bucket < :until GROUP BY {col}, queue != ''",
+            {"T": T, "S": S, "since": since, "until": until}):
+        pre = Thresholded(T, S, a_in_t, a_sum, short, ab, ab_in_t, longest)
         key = group(g, bool(is_call))
-        if key is None:
-            continue
-        getattr(out.setdefault(key, Totals()), WAIT_KINDS[kind])[int(wait)] += int(n)
-    for t in out.values():
+        if key is not None:
+            t = out.setdefault(key, Totals())
+            t.pre = pre + t.pre if t.pre is not None else pre
+        total.pre = pre + total.pre if total.pre is not None else pre
+    for t in (total, *out.values()):
         for name in SCALARS:
             v = getattr(t, name)
             if isinstance(v, float) and v.is_integer() and name not in FLOAT_FIELDS:
                 setattr(t, name, int(v))
-    return out
+    return out, total
 
 
 FLOAT_FIELDS = frozenset({"talk_s", "wrap_s", "login_s", "paused_s", "busy_s", "line_busy_s", "all_lines_busy_s"})
@@ -335,9 +342,7 @@ def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportReques
                 or meta.get("tz") != str(req.tz)):
             return None
         agg_until = min(req.until, watermark)
-        groups = _query_groups(conn, req, req.since, agg_until) if agg_until > req.since else {}
-        total = (_query_groups(conn, req, req.since, agg_until, True).get("total", Totals())
-                 if agg_until > req.since else Totals())
+        groups, total = _query_groups(conn, req, req.since, agg_until) if agg_until > req.since else ({}, Totals())
     finally:
         conn.close()
     notes = []

@@ -55,9 +55,20 @@ class Counts:
         self.abandoned_in_t = sum(n for w, n in t.abandon_waits.items() if S <= w <= T)
         self.answered_in_t = sum(n for w, n in t.answer_waits.items() if w <= T)
         self.answer_wait_sum = sum(w * n for w, n in t.answer_waits.items())
-        self.offered = t.entered - self.short
         waits = [w for h in (t.answer_waits, t.abandon_waits, t.other_waits) for w, n in h.items() if n]
         self.longest = max(waits) if waits else None
+        pre = t.pre
+        if pre is not None:
+            if (pre.T, pre.S) != (T, S):
+                raise ValueError("wait figures were counted for other thresholds")
+            self.short += pre.short
+            self.abandoned += pre.abandoned
+            self.abandoned_in_t += pre.abandoned_in_t
+            self.answered_in_t += pre.answered_in_t
+            self.answer_wait_sum += pre.answer_wait_sum
+            if pre.longest is not None:
+                self.longest = max(pre.longest, self.longest if self.longest is not None else pre.longest)
+        self.offered = t.entered - self.short
 
 
 def ratio(num: float, den: float) -> float | None:

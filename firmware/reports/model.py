@@ -61,6 +61,30 @@ class AgentSpan:
     end: float
 
 
+@dataclass(frozen=True)
+class Thresholded:
+    """Wait figures already counted for one service-level threshold T and short-abandon threshold
+    S (read from reports.db in SQL instead of moving the whole wait histogram into Python)."""
+    T: int
+    S: int
+    answered_in_t: int = 0
+    answer_wait_sum: int = 0
+    short: int = 0
+    abandoned: int = 0
+    abandoned_in_t: int = 0
+    longest: int | None = None
+
+    def __add__(self, o: Thresholded | None) -> Thresholded:
+        if o is None:
+            return self
+        if (o.T, o.S) != (self.T, self.S):
+            raise ValueError("wait figures counted for different thresholds cannot be added")
+        longest = max((v for v in (self.longest, o.longest) if v is not None), default=None)
+        return Thresholded(self.T, self.S, self.answered_in_t + o.answered_in_t,
+                           self.answer_wait_sum + o.answer_wait_sum, self.short + o.short,
+                           self.abandoned + o.abandoned, self.abandoned_in_t + o.abandoned_in_t, longest)
+
+
 @dataclass
 class Totals:
     """Sums over a group of calls and agent time. Every field adds up (`+`)."""
@@ -94,12 +118,16 @@ class Totals:
     line_busy_s: float = 0.0         # line-seconds in use
     line_capacity_s: float = 0.0     # lines x seconds
     all_lines_busy_s: float = 0.0    # seconds with every line in use
+    pre: Thresholded | None = None   # wait figures counted elsewhere for one (T, S), added to the histograms'
 
     def __add__(self, other: Totals) -> Totals:
         out = Totals()
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            setattr(out, f.name, a + b if not isinstance(a, Counter) else Counter(a) + Counter(b))
+            if f.name == "pre":
+                setattr(out, f.name, a + b if a is not None else b)
+            else:
+                setattr(out, f.name, a + b if not isinstance(a, Counter) else Counter(a) + Counter(b))
         return out
 
     def add_call(self, c: QueueCall) -> None:
@@ -146,7 +174,7 @@ class Totals:
             self.busy_s += seconds
 
     def as_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pre"}
         for name in ("answer_waits", "abandon_waits", "other_waits"):
             d[name] = {str(k): v for k, v in sorted(getattr(self, name).items())}
         return d
