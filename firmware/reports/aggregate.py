@@ -29,9 +29,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from .events import open_readonly, read_call_spans, read_store
-from .kpis import KpiParams
+from .kpis import Counts, KpiParams
 from .model import EventModel, Thresholded, Totals
-from .periods import GRAINS, bucket_start, timezone
+from .periods import GRAINS, MINUTE_GRAINS, bucket_start, timezone
 from .report import CELL_S, CellKey, ReportRequest, assemble, cells_from_events, rollup
 from .source import Site
 
@@ -41,13 +41,22 @@ SCALARS = [f.name for f in fields(Totals) if f.name not in
            ("answer_waits", "abandon_waits", "other_waits", "line_capacity_s", "pre")]
 WAIT_KINDS = ("answer_waits", "abandon_waits", "other_waits")
 KEY = ("bucket", "queue", "agent", "disposition", "line")
+# wait figures pre-counted for the default thresholds (T = 20 s, S = 5 s): a report with these reads
+# no wait histogram at all; another T or S sums the histograms in SQL (slower, still exact)
+PRE_T, PRE_S = KpiParams().sl_threshold_s, KpiParams().short_abandon_s
+PRE = ("pre_answered_in_t", "pre_answer_wait_sum", "pre_short", "pre_abandoned", "pre_abandoned_in_t")
+PRE_COLS = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in PRE) + ", pre_longest INTEGER"
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cells (
     bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
     line TEXT NOT NULL, day INTEGER NOT NULL, {', '.join(f'{c} REAL NOT NULL DEFAULT 0' for c in SCALARS)},
+    {PRE_COLS},
     PRIMARY KEY (bucket, queue, agent, disposition, line)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS cells_by_day ON cells (day);
+CREATE TABLE IF NOT EXISTS day_cells (
+    day INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
+    line TEXT NOT NULL, {', '.join(f'{c} REAL NOT NULL DEFAULT 0' for c in SCALARS)}, {PRE_COLS},
+    PRIMARY KEY (day, queue, agent, disposition, line)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS waits (
     bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, disposition TEXT NOT NULL,
     line TEXT NOT NULL, day INTEGER NOT NULL, kind INTEGER NOT NULL, wait INTEGER NOT NULL, n INTEGER NOT NULL,
@@ -57,7 +66,7 @@ CREATE TABLE IF NOT EXISTS contacts (
     agent TEXT NOT NULL, disposition TEXT NOT NULL, line TEXT NOT NULL, repeated INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts (number, entered);
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SETTLE_S = 7200
 CHUNK_S = 86400
 _LOCKS: dict[str, threading.Lock] = {}
@@ -93,7 +102,7 @@ class ReportAggregator:
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             # another layout (older firmware): derived data, so start again from the event log
             db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS cells; DROP TABLE IF EXISTS waits; "
-                             "DROP TABLE IF EXISTS contacts;")
+                             "DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS day_cells;")
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return db
@@ -125,7 +134,7 @@ class ReportAggregator:
             db = self._open()
             try:
                 db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                                 "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
+                                 "DELETE FROM day_cells; DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             finally:
                 db.close()
         return self.update(now)
@@ -150,7 +159,7 @@ class ReportAggregator:
         if meta.get("fcr_window_s") not in (None, self.fcr_window_s) or meta.get("tz") not in (None, site.timezone):
             log.info("reports: the FCR window or the timezone changed; rebuilding reports.db")
             db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                             "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
+                             "DELETE FROM day_cells; DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             meta = {}
         watermark = meta.get("watermark")
         if watermark is None:
@@ -198,6 +207,9 @@ class ReportAggregator:
                 db.execute("UPDATE contacts SET repeated = 1 WHERE rowid = ?", (rowid,))
                 db.execute("UPDATE cells SET fcr_repeated = fcr_repeated + 1 WHERE bucket = ? AND queue = ? AND "
                            "agent = ? AND disposition = ? AND line = ?", key)
+                db.execute("UPDATE day_cells SET fcr_repeated = fcr_repeated + 1 WHERE day = (SELECT day FROM "
+                           "cells WHERE bucket = ? AND queue = ? AND agent = ? AND disposition = ? AND line = ?) "
+                           "AND queue = ? AND agent = ? AND disposition = ? AND line = ?", (*key, *key[1:]))
         rows = [(c.caller, c.entered, int(c.entered - c.entered % CELL_S), c.queue, c.agent, c.disposition,
                  line_of.get(c.call_id, ""), int(c.repeated))
                 for c in counted if c.caller and c.outcome == "answered"]
@@ -206,8 +218,8 @@ class ReportAggregator:
 
     @staticmethod
     def _write_cells(db: sqlite3.Connection, cells: dict[CellKey, Totals], tz) -> None:
-        """Add cells (upserts). Each carries its local day (ordinal, in the site's timezone) so a
-        year is grouped by day in SQL; a timezone change rebuilds."""
+        """Add cells (upserts) and their day rollup. Each cell carries its local day (ordinal, in the
+        site's timezone) and its wait figures for the default thresholds; a timezone change rebuilds."""
         days: dict[int, int] = {}
 
         def day_of(bucket: int) -> int:
@@ -215,12 +227,33 @@ class ReportAggregator:
             if d is None:
                 d = days[bucket] = dt.datetime.fromtimestamp(bucket, tz).date().toordinal()
             return d
-        cols = ", ".join(KEY + ("day",) + tuple(SCALARS))
-        marks = ", ".join("?" * (len(KEY) + 1 + len(SCALARS)))
-        upd = ", ".join(f"{c} = {c} + excluded.{c}" for c in SCALARS)
-        db.executemany(f"INSERT INTO cells ({cols}) VALUES ({marks}) ON CONFLICT ({', '.join(KEY)}) DO UPDATE "
-                       f"SET {upd}", [(*k, day_of(k.bucket), *(getattr(t, c) for c in SCALARS))
-                                      for k, t in cells.items()])
+        longest_upd = ("pre_longest = CASE WHEN excluded.pre_longest IS NULL THEN pre_longest WHEN pre_longest IS "
+                       "NULL THEN excluded.pre_longest ELSE MAX(pre_longest, excluded.pre_longest) END")
+        upd = ", ".join([f"{c} = {c} + excluded.{c}" for c in (*SCALARS, *PRE)] + [longest_upd])
+        values = [*SCALARS, *PRE, "pre_longest"]
+        rows, by_day = [], {}
+        for k, t in cells.items():
+            c = Counts(t, KpiParams())
+            pre = (c.answered_in_t, c.answer_wait_sum, c.short, c.abandoned, c.abandoned_in_t, c.longest)
+            vals = (*(getattr(t, n) for n in SCALARS), *pre)
+            d = day_of(k.bucket)
+            rows.append((*k, d, *vals))
+            dk = (d, *k[1:])
+            old = by_day.get(dk)
+            if old is None:
+                by_day[dk] = list(vals)
+            else:
+                for i in range(len(vals) - 1):
+                    old[i] += vals[i]
+                if vals[-1] is not None:
+                    old[-1] = vals[-1] if old[-1] is None else max(old[-1], vals[-1])
+        db.executemany(f"INSERT INTO cells ({', '.join(KEY)}, day, {', '.join(values)}) VALUES "
+                       f"({', '.join('?' * (len(KEY) + 1 + len(values)))}) ON CONFLICT ({', '.join(KEY)}) "
+                       f"DO UPDATE SET {upd}", rows)
+        dkey = ("day", "queue", "agent", "disposition", "line")
+        db.executemany(f"INSERT INTO day_cells ({', '.join(dkey)}, {', '.join(values)}) VALUES "
+                       f"({', '.join('?' * (len(dkey) + len(values)))}) ON CONFLICT ({', '.join(dkey)}) "
+                       f"DO UPDATE SET {upd}", [(*dk, *v) for dk, v in by_day.items()])
         db.executemany("INSERT INTO waits VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (bucket, queue, agent, "
                        "disposition, line, kind, wait) DO UPDATE SET n = n + excluded.n",
                        [(*k, day_of(k.bucket), kind, w, n) for k, t in cells.items()
@@ -246,15 +279,25 @@ def _first_event_ts(src: sqlite3.Connection) -> float | None:
 DAY_GRAINS = ("day", "week", "month", "year")
 
 
-def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, until: float) -> tuple[dict, Totals]:
-    """Grouped Totals and the total of the cells in [since, until), in one pass per table: SQL sums
-    by the grouping column (by local day for day/week/month/year, by bucket for 15/30/60 minutes;
-    the wait histograms are reduced in SQL to the figures T and S need), then Python maps the SQL
-    groups to report groups."""
+def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, until: float,
+                  by_day: bool = False) -> tuple[dict, Totals]:
+    """Grouped Totals and the total of the cells in [since, until), one pass: SQL sums by the
+    grouping column (local day for day/week/month/year, bucket for 15/30/60 minutes), then Python
+    maps SQL groups to report groups. `by_day`: read the day rollup (since/until are local
+    midnights). Wait figures: the pre-counted columns for the default T and S, else the wait
+    histograms reduced in SQL for the asked T and S."""
     group_by = req.group_by
     col = {"queue": "queue", "agent": "agent", "team": "agent", "line": "line", "disposition": "disposition",
            "total": "'total'", "15min": "bucket", "30min": "bucket", "60min": "bucket"}.get(group_by, "day")
-    where = "WHERE bucket >= ? AND bucket < ?"
+    T, S = req.params.sl_threshold_s, req.params.short_abandon_s
+    precounted = (T, S) == (PRE_T, PRE_S)
+    if by_day:
+        table, where = "day_cells", "WHERE day >= :d0 AND day < :d1"
+        bounds = {"d0": dt.datetime.fromtimestamp(since, req.tz).date().toordinal(),
+                  "d1": dt.datetime.fromtimestamp(until, req.tz).date().toordinal()}
+    else:
+        table, where = "cells", "WHERE bucket >= :d0 AND bucket < :d1"
+        bounds = {"d0": since, "d1": until}
     cache: dict = {}
 
     def group(g, is_call: bool):
@@ -271,28 +314,38 @@ def _query_groups(conn: sqlite3.Connection, req: ReportRequest, since: float, un
 
     out: dict = {}
     total = Totals()
-    sums = ", ".join(f"SUM({c})" for c in SCALARS)
-    for row in conn.execute(f"SELECT {col}, queue != '', {sums} FROM cells {where} GROUP BY {col}, queue != ''",
-                            (since, until)):
+    pre_sql = ", ".join(f"SUM({c})" for c in PRE) + ", MAX(pre_longest)" if precounted else ""
+    sums = ", ".join(f"SUM({c})" for c in SCALARS) + (", " + pre_sql if pre_sql else "")
+    n = len(SCALARS)
+    for row in conn.execute(f"SELECT {col}, queue != '', {sums} FROM {table} {where} GROUP BY {col}, queue != ''",
+                            bounds):
         key = group(row[0], bool(row[1]))
         targets = [total] if key is None else [total, out.setdefault(key, Totals())]
-        for name, v in zip(SCALARS, row[2:], strict=True):
+        for name, v in zip(SCALARS, row[2:2 + n], strict=True):
             for t in targets:
                 setattr(t, name, getattr(t, name) + (v or 0))
-    T, S = req.params.sl_threshold_s, req.params.short_abandon_s
-    for g, is_call, a_in_t, a_sum, short, ab, ab_in_t, longest in conn.execute(
-            f"SELECT {col}, queue != '', "
-            "SUM(CASE WHEN kind = 0 AND wait <= :T THEN n ELSE 0 END), SUM(CASE WHEN kind = 0 THEN n * wait ELSE 0 END), "
-            "SUM(CASE WHEN kind = 1 AND wait < :S THEN n ELSE 0 END), SUM(CASE WHEN kind = 1 AND wait >= :S THEN n ELSE 0 END), "
-            "SUM(CASE WHEN kind = 1 AND wait >= :S AND wait <= :T THEN n ELSE 0 END), MAX(wait) "
-            f"FROM waits WHERE bucket >= :since AND bucket < :until GROUP BY {col}, queue != ''",
-            {"T": T, "S": S, "since": since, "until": until}):
-        pre = Thresholded(T, S, a_in_t, a_sum, short, ab, ab_in_t, longest)
-        key = group(g, bool(is_call))
-        if key is not None:
-            t = out.setdefault(key, Totals())
-            t.pre = pre + t.pre if t.pre is not None else pre
-        total.pre = pre + total.pre if total.pre is not None else pre
+        if precounted:
+            a_in_t, a_sum, short, ab, ab_in_t, longest = row[2 + n:]
+            pre = Thresholded(T, S, int(a_in_t or 0), int(a_sum or 0), int(short or 0), int(ab or 0),
+                              int(ab_in_t or 0), None if longest is None else int(longest))
+            for t in targets:
+                t.pre = pre + t.pre if t.pre is not None else pre
+    if not precounted:
+        wcol = "day" if by_day else col
+        wwhere = "WHERE day >= :d0 AND day < :d1" if by_day else where
+        for g, is_call, a_in_t, a_sum, short, ab, ab_in_t, longest in conn.execute(
+                f"SELECT {wcol}, queue != '', "
+                "SUM(CASE WHEN kind = 0 AND wait <= :T THEN n ELSE 0 END), "
+                "SUM(CASE WHEN kind = 0 THEN n * wait ELSE 0 END), "
+                "SUM(CASE WHEN kind = 1 AND wait < :S THEN n ELSE 0 END), "
+                "SUM(CASE WHEN kind = 1 AND wait >= :S THEN n ELSE 0 END), "
+                "SUM(CASE WHEN kind = 1 AND wait >= :S AND wait <= :T THEN n ELSE 0 END), MAX(wait) "
+                f"FROM waits {wwhere} GROUP BY {wcol}, queue != ''", {"T": T, "S": S, **bounds}):
+            pre = Thresholded(T, S, a_in_t, a_sum, short, ab, ab_in_t, longest)
+            key = group(g, bool(is_call))       # by_day: only for day groupings, so wcol == col
+            targets = [total] if key is None else [total, out.setdefault(key, Totals())]
+            for t in targets:
+                t.pre = pre + t.pre if t.pre is not None else pre
     for t in (total, *out.values()):
         for name in SCALARS:
             v = getattr(t, name)
@@ -342,7 +395,28 @@ def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportReques
                 or meta.get("tz") != str(req.tz)):
             return None
         agg_until = min(req.until, watermark)
-        groups, total = _query_groups(conn, req, req.since, agg_until) if agg_until > req.since else ({}, Totals())
+        groups: dict = {}
+        total = Totals()
+        parts = []
+        wm_local = dt.datetime.fromtimestamp(agg_until, req.tz)
+        day_end = dt.datetime.combine(wm_local.date(), dt.time(), tzinfo=req.tz).timestamp()
+        precounted = (req.params.sl_threshold_s, req.params.short_abandon_s) == (PRE_T, PRE_S)
+        at_midnight = dt.datetime.fromtimestamp(req.since, req.tz).time() == dt.time()
+        # the day rollup: whole local days, any grouping but minutes (another T or S: by day only,
+        # as the wait histograms are read per day then)
+        whole_days = (at_midnight and req.group_by not in MINUTE_GRAINS
+                      and (precounted or req.group_by in DAY_GRAINS))
+        if whole_days and day_end > req.since:
+            parts.append((req.since, day_end, True))
+            if agg_until > day_end:
+                parts.append((day_end, agg_until, False))
+        elif agg_until > req.since:
+            parts.append((req.since, agg_until, False))
+        for p_since, p_until, by_day in parts:
+            g_part, t_part = _query_groups(conn, req, p_since, p_until, by_day)
+            for g, t in g_part.items():
+                groups[g] = groups[g] + t if g in groups else t
+            total = total + t_part
     finally:
         conn.close()
     notes = []
