@@ -434,7 +434,7 @@ def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportReques
         for g, t in rollup(cells, req).items():
             groups[g] = groups[g] + t if g in groups else t
         for t in cells.values():
-            total = total + t
+            total.add(t)
         notes.append("The last hours come straight from the event log (not aggregated yet).")
     return assemble(groups, total, req, notes, None, source="reports.db")
 

@@ -130,6 +130,19 @@ class Totals:
                 setattr(out, f.name, a + b if not isinstance(a, Counter) else Counter(a) + Counter(b))
         return out
 
+    def add(self, other: Totals) -> Totals:
+        """Add `other` into this one (in place; no copies of the histograms) and return self."""
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "pre":
+                if b is not None:
+                    self.pre = b + a if a is not None else b
+            elif isinstance(a, Counter):
+                a.update(b)
+            else:
+                setattr(self, f.name, a + b)
+        return self
+
     def add_call(self, c: QueueCall) -> None:
         self.entered += 1
         if c.outcome == "answered":

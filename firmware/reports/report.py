@@ -158,7 +158,10 @@ def rollup(cells: dict[CellKey, Totals], req: ReportRequest) -> dict:
         g = group_key(key, req.group_by, req.tz, req.teams, cache)
         if g is None:
             continue
-        groups[g] = groups[g] + t if g in groups else t + Totals()
+        target = groups.get(g)
+        if target is None:
+            target = groups[g] = Totals()
+        target.add(t)
     return groups
 
 
@@ -195,7 +198,7 @@ def _round(v):
 def total_of(cells: Iterable[Totals]) -> Totals:
     total = Totals()
     for t in cells:
-        total = total + t
+        total.add(t)
     return total
 
 
@@ -259,7 +262,10 @@ def scorecards(cells: dict[CellKey, Totals], req: ReportRequest) -> list[dict]:
         if day is None:
             day = cache[key.bucket] = bucket_start(key.bucket, "day", req.tz)
         k = (day, key.agent)
-        per[k] = per[k] + t if k in per else t + Totals()
+        target = per.get(k)
+        if target is None:
+            target = per[k] = Totals()
+        target.add(t)
     out = []
     for (day, agent), t in sorted(per.items()):
         k = kpi_registry.compute(t, req.params)
