@@ -379,6 +379,15 @@ def _group_value(group_by: str, teams: dict[str, str], g, is_call: bool):
 
 
 def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportRequest) -> dict | None:
+    """The report from reports.db (+ the raw events after its watermark), or None (see below)."""
+    found = aggregate_groups(reports_db, records_db, req)
+    if found is None:
+        return None
+    groups, total, notes = found
+    return assemble(groups, total, req, notes, None, source="reports.db")
+
+
+def aggregate_groups(reports_db: Path, records_db: Path, req: ReportRequest) -> tuple[dict, Totals, list] | None:
     """The report from reports.db (+ the raw events after its watermark); None when reports.db
     cannot answer this request exactly (FCR with another window or by disposition, a period not on
     15-minute boundaries): the caller then counts from the raw events."""
@@ -436,7 +445,40 @@ def report_from_aggregates(reports_db: Path, records_db: Path, req: ReportReques
         for t in cells.values():
             total.add(t)
         notes.append("The last hours come straight from the event log (not aggregated yet).")
-    return assemble(groups, total, req, notes, None, source="reports.db")
+    return groups, total, notes
+
+
+LIST_VERBS = ("ENTERQUEUE", "CONNECT", "ABANDON", "CALLBACKREQ", "CALLBACKANSWER", "CALLBACKFAIL")
+
+
+def lists_from_store(reports_db: Path, records_db: Path, req: ReportRequest) -> dict:
+    """Daily agent scorecards (from the cells, day by day) and the abandoned-call list (from the
+    queue-entry, answer and abandon events only) for a report read from reports.db."""
+    from .report import abandoned_list, scorecards
+    cards: dict[CellKey, Totals] = {}
+    day = req.since
+    while day < req.until:
+        nxt = day_group(dt.datetime.fromtimestamp(day, req.tz).date() + dt.timedelta(days=1), "day", req.tz)
+        sub = ReportRequest(day, min(nxt, req.until), "agent", req.tz, req.params, req.teams, req.n_lines)
+        found = aggregate_groups(reports_db, records_db, sub)
+        for agent, t in (found[0] if found else {}).items():
+            cards[CellKey(int(day), agent=agent)] = t
+        day = nxt
+    src = open_readonly(records_db)
+    try:
+        events = read_store(src, req.since - 86400, req.until + req.params.fcr_window_days * 86400,
+                            verbs=LIST_VERBS)
+    finally:
+        src.close()
+    model = EventModel()
+    model.feed(events)
+    calls = list(model.calls.values())
+    counted = sorted((c for c in calls if c.seen_enter and req.since <= c.entered < req.until),
+                     key=lambda c: c.entered)
+    return {"scorecards": scorecards(cards, req), "abandoned_calls": abandoned_list(counted, req, calls)}
+
+
+
 
 
 class AggregatorThread:

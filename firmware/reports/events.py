@@ -146,13 +146,17 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 
 def read_store(conn: sqlite3.Connection, since: float | None = None, until: float | None = None,
-               after_id: int = 0, limit: int | None = None) -> list[QueueEvent]:
-    """queue_events rows (in time order) with since <= ts < until and id > after_id."""
+               after_id: int = 0, limit: int | None = None, verbs: tuple[str, ...] = ()) -> list[QueueEvent]:
+    """queue_events rows (in time order) with since <= ts < until and id > after_id (and, if given,
+    only these verbs)."""
     if not has_table(conn, "queue_events"):
         return []
     sql = ("SELECT id, ts, call_id, queue, agent, event, data1, data2, data3, data4, data5 "
            "FROM queue_events WHERE id > ?")
     params: list = [after_id]
+    if verbs:
+        sql += f" AND event IN ({', '.join('?' * len(verbs))})"
+        params += list(verbs)
     if since is not None:
         sql += " AND ts >= ?"
         params.append(since)

@@ -300,7 +300,9 @@ def abandoned_list(calls: Iterable[QueueCall], req: ReportRequest, all_calls: It
 def report_from_events(events: list[QueueEvent], req: ReportRequest, call_spans: Iterable[CallSpan] = (),
                        bad: BadLines | None = None, source: str = "", with_lists: bool = True) -> dict:
     """The whole report from raw events (a queue_log file, or the store for a short period)."""
-    cells, counted = cells_from_events(events, req.since, req.until, req.params, call_spans, req.n_lines)
+    model = EventModel()
+    cells, counted = cells_from_events(events, req.since, req.until, req.params, call_spans, req.n_lines,
+                                       model=model)
     groups = rollup(cells, req)
     if req.group_by == "line":
         for s in call_spans:
@@ -308,7 +310,7 @@ def report_from_events(events: list[QueueEvent], req: ReportRequest, call_spans:
     doc = assemble(groups, total_of(cells.values()), req, [], bad, source)
     if with_lists:
         doc["scorecards"] = scorecards(cells, req)
-        doc["abandoned_calls"] = abandoned_list(counted, req)
+        doc["abandoned_calls"] = abandoned_list(counted, req, list(model.calls.values()))
     return doc
 
 

@@ -73,13 +73,18 @@ def report_from_queue_log(path: Path | str, req: ReportRequest) -> dict:
     return report_from_events(events, req, (), bad, source=f"queue_log {Path(path).name}")
 
 
+LISTS_MAX_DAYS = 31     # scorecards and the abandoned-call list: for periods up to a month
+
+
 def report_from_store(data_dir: Path | str, req: ReportRequest, use_aggregates: bool = True) -> dict:
     """From the engine's records (read-only); the pre-aggregated tables when they cover the period."""
     data_dir = Path(data_dir)
     if use_aggregates and (data_dir / REPORTS_DB).exists():
-        from .aggregate import report_from_aggregates
+        from .aggregate import lists_from_store, report_from_aggregates
         doc = report_from_aggregates(data_dir / REPORTS_DB, data_dir / RECORDS_DB, req)
         if doc is not None:
+            if req.until - req.since <= LISTS_MAX_DAYS * DAY + 3600:
+                doc.update(lists_from_store(data_dir / REPORTS_DB, data_dir / RECORDS_DB, req))
             return doc
     conn = open_readonly(data_dir / RECORDS_DB)
     try:

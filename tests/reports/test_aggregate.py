@@ -46,6 +46,9 @@ def test_aggregated_equals_raw_in_every_grouping_and_resumes(store: Path) -> Non
         assert a["source"] == "reports.db" and b["source"] == "records.db"
         assert a["total"] == b["total"], by
         assert a["rows"] == b["rows"], by
+    a, b = _both(store, "day")
+    assert a["scorecards"] == b["scorecards"] and len(a["scorecards"]) > 100
+    assert a["abandoned_calls"] == b["abandoned_calls"] and len(a["abandoned_calls"]) > 50
     # other thresholds than the pre-counted 20 s / 5 s: read from the wait histograms, still exact
     for by in ("day", "month", "queue", "60min"):
         a, b = _both(store, by, sl_variant="abandoned_met", sl_threshold_s=30, short_abandon_s=10)
