@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from firmware.reports.events import QueueEvent
 
 QUEUE_EVENTS_DDL = """
-CREATE TABLE queue_events (
+CREATE TABLE IF NOT EXISTS queue_events (
     id     INTEGER PRIMARY KEY,
     ts     REAL NOT NULL,
     call_id TEXT NOT NULL,
@@ -21,7 +21,7 @@ CREATE TABLE queue_events (
     data1 TEXT NOT NULL DEFAULT '', data2 TEXT NOT NULL DEFAULT '', data3 TEXT NOT NULL DEFAULT '',
     data4 TEXT NOT NULL DEFAULT '', data5 TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX queue_events_ts ON queue_events (ts);
+CREATE INDEX IF NOT EXISTS queue_events_ts ON queue_events (ts);
 """
 
 
@@ -74,7 +74,8 @@ class EventLog:
         return "\n".join(lines) + "\n"
 
     def write_store(self, path: Path, calls: list[tuple] = ()) -> Path:
-        """records.db with queue_events (and a `calls` table as firmware/records.py makes it)."""
+        """records.db with queue_events (created here unless the records migrations already made it) and
+        the `calls` table as firmware/records.py makes it."""
         from firmware.records import CallRecords
         recs = CallRecords(path)          # the real schema for `calls`
         recs.close()
