@@ -21,13 +21,13 @@ LATER = dt.datetime(2026, 6, 1, tzinfo=dt.UTC).timestamp()
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("agg")
-    events, calls = generate(dt.date(2026, 3, 16), 28, 120, tz="Europe/London", seed=7)   # across 29 March DST
+    events, calls = generate(dt.date(2026, 3, 23), 21, 90, tz="Europe/London", seed=7)   # across 29 March DST
     write_store(d / "records.db", events, calls)
     return d
 
 
 def _both(d: Path, by: str, **p) -> tuple[dict, dict]:
-    req = make_request("2026-03-16", "2026-04-12", by, SITE, KpiParams(**p))
+    req = make_request("2026-03-23", "2026-04-12", by, SITE, KpiParams(**p))
     return report_from_store(d, req), report_from_store(d, req, use_aggregates=False)
 
 
@@ -67,7 +67,7 @@ def test_newest_hours_come_from_the_raw_events(store: Path, tmp_path: Path) -> N
     shutil.copy(store / "records.db", tmp_path / "records.db")
     midway = dt.datetime(2026, 3, 25, 12, tzinfo=dt.UTC).timestamp()
     ReportAggregator(tmp_path, SITE).update(now=midway)
-    req = make_request("2026-03-16", "2026-04-12", "day", SITE, KpiParams())
+    req = make_request("2026-03-23", "2026-04-12", "day", SITE, KpiParams())
     a = report_from_store(tmp_path, req)
     b = report_from_store(tmp_path, req, use_aggregates=False)
     assert any("straight from the event log" in n for n in a["notes"])
@@ -75,7 +75,7 @@ def test_newest_hours_come_from_the_raw_events(store: Path, tmp_path: Path) -> N
         if k != "fcr":                          # repeats of aggregated calls settle as time passes
             assert a["total"][k] == b["total"][k], k
     # same-disposition FCR cannot be read from the cells: counted from the raw events instead
-    req = make_request("2026-03-16", "2026-04-12", "day", SITE, KpiParams(fcr_same_disposition=True))
+    req = make_request("2026-03-23", "2026-04-12", "day", SITE, KpiParams(fcr_same_disposition=True))
     assert report_from_store(tmp_path, req)["source"] == "records.db"
 
 
