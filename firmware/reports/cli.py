@@ -93,9 +93,22 @@ def _staffing(args: argparse.Namespace) -> int:
                    if getattr(args, n) is None]
         if missing:
             raise StaffingInputError(f"staffing needs {', '.join(missing)} (or --lines for Erlang B)")
+        patience, estimate = args.patience_s, None
+        if args.patience_from:
+            from pathlib import Path
+
+            from .source import estimate_patience, make_request, site_from_data_dir
+            if not args.date_from:
+                raise StaffingInputError("--patience-from needs --from DATE (and --to DATE) for the period to learn from")
+            site = site_from_data_dir(Path(args.patience_from))
+            estimate = estimate_patience(args.patience_from, make_request(
+                args.date_from, args.date_to or args.date_from, "total", site, KpiParams()))
+            patience = estimate["patience_s"]
         req = StaffingRequest(args.calls, args.interval_min, args.aht_s, args.target_sl, args.target_s,
-                              args.max_occupancy, args.shrinkage, args.model, args.patience_s)
+                              args.max_occupancy, args.shrinkage, args.model, patience)
         out = recommend(req)
+        if estimate is not None:
+            out["patience_estimate"] = estimate
         if args.simulate:
             talk = args.aht_s - args.wrap_s
             if talk <= 0:
@@ -150,6 +163,10 @@ def register(sub) -> None:
     s.add_argument("--shrinkage", type=float, default=0.0)
     s.add_argument("--model", choices=["erlang-c", "erlang-a"], default="erlang-c")
     s.add_argument("--patience-s", type=float)
+    s.add_argument("--patience-from", metavar="DATA", help="estimate the patience from the abandons in DATA's "
+                   "event log over --from/--to (for --model erlang-a)")
+    s.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+    s.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
     s.add_argument("--lines", action="store_true", help="Erlang B: lines for --erlangs at --blocking")
     s.add_argument("--erlangs", type=float)
     s.add_argument("--blocking", type=float)

@@ -93,3 +93,31 @@ def report_from_store(data_dir: Path | str, req: ReportRequest, use_aggregates: 
     finally:
         conn.close()
     return report_from_events(events, req, spans, None, source="records.db")
+
+
+PATIENCE_VERBS = ("ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ",
+                  "COMPLETEAGENT", "COMPLETECALLER", "TRANSFER")
+
+
+def estimate_patience(data_dir: Path | str, req: ReportRequest) -> dict:
+    """Callers' mean patience for Erlang A, from the period's queue calls: Σ time every caller spent
+    waiting (answered, abandoned or left otherwise) ÷ abandons — the maximum-likelihood estimate
+    for exponential patience when the waits of callers who did not abandon are censored."""
+    from .model import EventModel
+    from .staffing import patience_from_abandons
+    conn = open_readonly(Path(data_dir) / RECORDS_DB)
+    try:
+        events = read_store(conn, req.since - DAY, req.until + DAY, verbs=PATIENCE_VERBS)
+    finally:
+        conn.close()
+    model = EventModel()
+    model.feed(events)
+    calls = [c for c in model.calls.values() if c.seen_enter and req.since <= c.entered < req.until
+             and c.outcome != "open"]
+    abandons = sum(c.outcome == "abandoned" for c in calls)
+    waited = float(sum(c.wait for c in calls))
+    patience = patience_from_abandons(abandons, waited)
+    if patience is None:
+        raise ValueError("no caller abandoned in this period, so patience cannot be estimated; "
+                         "choose a longer period or give --patience-s")
+    return {"patience_s": patience, "abandons": abandons, "calls": len(calls), "waited_s": waited}

@@ -165,3 +165,19 @@ def test_cli_json_and_exit_codes() -> None:
         assert "must be" in done.stderr and "Traceback" not in done.stderr
     done = _cli("staffing", "--lines", "--erlangs", "0", "--blocking", "0.01")
     assert done.returncode == 2 and "erlangs must be more than 0" in done.stderr
+
+
+def test_erlang_a_patience_estimated_from_the_abandons(tmp_path) -> None:
+    from tests.reports.test_golden import golden_day
+    golden_day().write_store(tmp_path / "records.db")
+    # the golden day: waits 10 + 30 + 20 (answered), 3 + 15 + 40 (abandoned), 60 (timeout), 25 (callback)
+    # = 203 s of waiting, 3 abandons -> mean patience 203 / 3 s
+    done = _cli("staffing", "--calls", "100", "--interval-min", "30", "--aht-s", "180", "--target-sl", "0.8",
+                "--target-s", "20", "--model", "erlang-a", "--patience-from", str(tmp_path), "--from", "2026-03-02")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["patience_estimate"]["patience_s"] == pytest.approx(203 / 3)
+    assert out["patience_estimate"]["abandons"] == 3 and out["abandon_probability"] > 0
+    done = _cli("staffing", "--calls", "100", "--interval-min", "30", "--aht-s", "180", "--target-sl", "0.8",
+                "--target-s", "20", "--model", "erlang-a", "--patience-from", str(tmp_path), "--from", "2026-03-03")
+    assert done.returncode == 2 and "no caller abandoned" in done.stderr
