@@ -30,6 +30,7 @@ setup(
         "tinydb>=4.8",
         "argon2-cffi>=23.1",
         "pyserial>=3.5",
+        "XlsxWriter>=3.0",          # reports: XLSX export (pure Python, no dependencies)
     ],
     extras_require={
         # Hardware access: only meaningful on the Pi, but installable anywhere so

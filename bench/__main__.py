@@ -170,12 +170,15 @@ def simd_variants() -> list[str]:
 
 def main() -> None:
     args = sys.argv[1:]
-    which = args.pop(0) if args and args[0] in ("dsp", "realtime") else "all"
+    which = args.pop(0) if args and args[0] in ("dsp", "realtime", "reports") else "all"
     if which in ("dsp", "all"):
         dsp_main(args if which == "dsp" else args[:1])
     if which in ("realtime", "all"):
         from bench import realtime
         realtime.main(args if which == "realtime" else [])
+    if which in ("reports", "all"):
+        from bench.reports_kpi import run_bench as reports_page_bench  # issue 12: the KPI page for a year
+        print(reports_page_bench())
 
 
 def dsp_main(args: list[str]) -> None:

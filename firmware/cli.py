@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(fn=_web)
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
-    for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli", "firmware.callcenter.cli"):
+    for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli", "firmware.callcenter.cli",
+                   "firmware.reports.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

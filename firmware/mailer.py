@@ -84,6 +84,11 @@ def _address(value: str, what: str) -> Address:
         raise MailError(f"{what} {header_text(value, 60)!r} is not a valid e-mail address.") from exc
 
 
+def check_address(value: str, what: str = "The address") -> str:
+    """`value` as one plain e-mail address, or MailError saying what is wrong with it."""
+    return _address(value, what).addr_spec
+
+
 @dataclass
 class Attachment:
     filename: str

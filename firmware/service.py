@@ -90,6 +90,7 @@ class Service:
     api: Any = None              # firmware.api.EngineApi
     server: Any = None           # firmware.api_server.ApiServer (two-process service)
     housekeeper: Any = None
+    reports: Any = None          # the reports thread (firmware.reports.aggregate.AggregatorThread)
 
     def start_engine(self, *, api_socket: bool = True, api_group: str | None = None,
                      realtime: str = "auto") -> None:
@@ -107,8 +108,11 @@ class Service:
             self.housekeeper = rt.GcHousekeeper(lambda: len(self.engine.calls))
             self.housekeeper.start()
         self.media.start()
+        self.reports = start_reports_thread(self)
 
     def stop(self) -> None:
+        if self.reports is not None:
+            self.reports.stop()
         if self.server is not None:
             self.server.stop()
         if self.housekeeper is not None:
@@ -215,6 +219,21 @@ async def _web_unavailable(scope: dict, receive: Any, send: Any) -> None:
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def start_reports_thread(svc: Service) -> Any:
+    """Reports: DATA/reports.db is aggregated from the records on its own thread (never the media tick),
+    which also sends the daily report by e-mail when the owner asked for it."""
+    from .apps.voicemail_store import settings
+    from .mailer import Mailer
+    from .reports.aggregate import AggregatorThread, ReportAggregator
+    from .reports.daily_mail import DailyReportMail
+    from .reports.source import site_from_config
+    aggregator = ReportAggregator(svc.data_dir, lambda: site_from_config(svc.config))
+    daily = DailyReportMail(svc.config, aggregator, Mailer(lambda: settings(svc.config)))
+    thread = AggregatorThread(aggregator, also=daily.tick)
+    thread.start()
+    return thread
 
 
 def _server_class() -> type:

@@ -53,6 +53,9 @@ SECTIONS: tuple[Section, ...] = (
         Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
     )),
+    Section("Reports", (
+        Page("Reports", "/reports", ("admin", "supervisor"), "history"),
+    )),
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
