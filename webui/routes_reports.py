@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from firmware.reports.export import to_csv, to_xlsx
 from firmware.reports.kpis import SL_VARIANTS, KpiParams
 from firmware.reports.report import GROUPS
-from firmware.reports.source import make_request, report_from_store, site_from_config
+from firmware.reports.source import make_request, report_from_store, site_from_data_dir
 
 from .guards import MonitorUser, csrf_guard, web
 from .rendering import render, site_timezone
@@ -58,7 +58,7 @@ async def _report(request: Request, form: dict[str, str]) -> dict:
     params = KpiParams(_int(form["sl_threshold_s"], 20, "Service-level threshold"),
                        _int(form["short_abandon_s"], 5, "Short abandon"), form["sl_variant"],
                        _float(form["fcr_window_days"], 7.0, "FCR window") or 7.0)
-    site = site_from_config(web(request).config)
+    site = await run_in_threadpool(site_from_data_dir, _data_dir(request))
     req = make_request(form["date_from"], form["date_to"] or form["date_from"], form["by"], site, params)
     return await run_in_threadpool(report_from_store, _data_dir(request), req)
 
@@ -140,7 +140,7 @@ async def forecast_page(request: Request, user: MonitorUser) -> Response:
             "horizon_days": q.get("horizon_days", "7"), "aht_s": q.get("aht_s", "180")}
     doc = error = None
     try:
-        site = site_from_config(web(request).config)
+        site = await run_in_threadpool(site_from_data_dir, _data_dir(request))
         doc = await run_in_threadpool(forecast_from_store, _data_dir(request), site.timezone,
                                       _int(form["weeks"], 8, "Weeks"), _int(form["horizon_days"], 7, "Days ahead"),
                                       _int(form["interval_min"], 60, "Interval"))

@@ -40,6 +40,7 @@ def queue_save(ctx: ApiContext, queue: dict, original: str | None = None) -> dic
 
 @command("queue.delete")
 def queue_delete(ctx: ApiContext, number: str) -> dict:
+    """Delete queue `number` (refused while something still sends calls to it)."""
     if model.queue(ctx.config, number) is None:
         raise ApiError("not_found", f"There is no queue {number[:10]!r}.")
     _config_call(model.delete_queue, ctx.config, number)
@@ -76,6 +77,7 @@ def queue_estimator_error(ctx: ApiContext, since: float | None = None, until: fl
 
 @command("agent.list")
 def agent_list(ctx: ApiContext) -> dict:
+    """Every agent (never a PIN hash: `has_pin` instead), the teams and the pause reasons."""
     return {"agents": [model.public_agent(a) for a in model.load_agents(ctx.config)],
             "teams": model.load_teams(ctx.config), "pause_reasons": model.load_pause_reasons(ctx.config)}
 
@@ -88,6 +90,7 @@ def agent_save(ctx: ApiContext, agent: dict, original: str | None = None) -> dic
 
 @command("agent.delete")
 def agent_delete(ctx: ApiContext, username: str) -> dict:
+    """Delete agent `username` (logged out of every queue first)."""
     if model.agent(ctx.config, username) is None:
         raise ApiError("not_found", f"There is no agent {username[:32]!r}.")
     _config_call(model.delete_agent, ctx.config, username)
@@ -119,6 +122,7 @@ def agent_login(ctx: ApiContext, username: str, extension: str) -> dict:
 
 @command("agent.logout", on="media")
 def agent_logout(ctx: ApiContext, username: str) -> dict:
+    """Log agent `username` out of every queue (from the browser or a supervisor)."""
     svc, agent = _live_agent(ctx, username)
     svc.logout(agent)
     return {"status": agent.status}
@@ -140,6 +144,7 @@ def agent_pause(ctx: ApiContext, username: str, reason: str) -> dict:
 
 @command("agent.unpause", on="media")
 def agent_unpause(ctx: ApiContext, username: str) -> dict:
+    """Make paused agent `username` available again."""
     svc, agent = _live_agent(ctx, username)
     if agent.status == "logged_out":
         raise ApiError("conflict", "The agent is not logged in; log in first.")
@@ -151,27 +156,32 @@ def agent_unpause(ctx: ApiContext, username: str) -> dict:
 
 @command("team.save")
 def team_save(ctx: ApiContext, team: dict) -> dict:
+    """Create or replace a team: {id, name, leader (a supervisor's user name), members}."""
     return {"team": _config_call(model.save_team, ctx.config, team)}
 
 
 @command("pause_reason.save")
 def pause_reason_save(ctx: ApiContext, reason: dict) -> dict:
+    """Create or replace a pause reason the owner defines: {code, label}."""
     return {"reason": _config_call(model.save_pause_reason, ctx.config, reason)}
 
 
 @command("pause_reason.delete")
 def pause_reason_delete(ctx: ApiContext, code: str) -> dict:
+    """Delete pause reason `code`."""
     model.delete_pause_reason(ctx.config, code)
     return {"deleted": code}
 
 
 @command("survey.list")
 def survey_list(ctx: ApiContext) -> dict:
+    """Every post-call survey with its questions."""
     return {"surveys": model.load_surveys(ctx.config)}
 
 
 @command("survey.save")
 def survey_save(ctx: ApiContext, survey: dict) -> dict:
+    """Create or replace a post-call survey: {id, name, questions: [prompt text or ref]} (keys 1-5)."""
     return {"survey": _config_call(model.save_survey, ctx.config, survey)}
 
 
@@ -189,6 +199,7 @@ def callback_list(ctx: ApiContext, include_done: bool = False) -> dict:
 
 @command("moh.list")
 def moh_list(ctx: ApiContext) -> dict:
+    """Music-on-hold classes and their files (the generated default and the owner's uploads)."""
     from .moh import list_music
     return {"classes": list_music(ctx.data_dir)}
 

@@ -68,6 +68,7 @@ def line_calibration_status(ctx: ApiContext, port: str) -> dict:
 
 @command("line.calibration_cancel", on="media")
 def line_calibration_cancel(ctx: ApiContext, port: str) -> dict:
+    """Stop the calibration running on line `port` and release the line."""
     session = sessions(ctx.engine).get(port)
     if session is None:
         raise ApiError("not_found", f"no calibration of {port} to cancel")

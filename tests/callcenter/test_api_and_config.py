@@ -96,9 +96,8 @@ def test_a_phone_dialling_the_queue_number_waits_and_is_answered(pbx):
     assert s.state_of(s.agents["alice"]) == "wrapup"
 
 
-@pytest.mark.xfail(strict=True, reason="DSP core: under the double talk of music on hold and the exchange's "
-                   "busy tone the echo canceller's ERLE falls from ~34 to ~12 dB and the busy-tone detector "
-                   "misses the far end's hang-up; exchanges that send a loop break are fine")
+# Was a known failure on the canceller that learnt from our own tones (ERLE ~12 dB under music plus
+# busy tone, the busy tone missed): with the canceller of issue 15 the far end's hang-up is heard.
 def test_busy_tone_only_exchange_hangup_during_music(tmp_path):
     p = make_pbx(tmp_path, disconnect="busy")
     try:

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -63,8 +64,15 @@ def page():
         browser.close()
 
 
-def first_boot(page, base: str) -> None:
+def first_boot(page, base: str, data: Path) -> None:
+    """The owner's first visit, with the setup code the console prints (kept in DATA/setup.code)."""
+    from firmware.firstboot import read_code
+    deadline = time.monotonic() + 30
+    while (code := read_code(data)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert code, "no setup code was made"
     page.goto(base + "/setup")
+    page.fill("input[name=setup_code]", code)
     page.fill("input[name=username]", ADMIN)
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=confirm]", PASSWORD)
@@ -82,7 +90,7 @@ def test_call_survives_the_web_process_killed_and_restarted(tmp_path: Path, page
     try:
         until(lambda: web_up(base) or proc.poll() is not None, 60, "the web UI")
         assert proc.poll() is None, (tmp_path / "run.log").read_text()
-        first_boot(page, base)
+        first_boot(page, base, data)
         card = page.locator("article[data-port=fxs1]")
         expect(card).to_have_class("port state-idle")
 
@@ -153,7 +161,7 @@ def test_engine_killed_under_the_web_shows_telephony_restarting_and_recovers(tmp
         until(lambda: api_up(data) or engine.poll() is not None, 60, "the engine API")
         web = linebox("web", "--data", str(data), "--host", "127.0.0.1", "--port", str(port), log=log)
         until(lambda: web_up(base) or web.poll() is not None, 60, "the web UI")
-        first_boot(page, base)
+        first_boot(page, base, data)
         banner = page.locator("#engine-banner")
         expect(banner).to_be_hidden()
         expect(page.locator("article[data-port=fxs1]")).to_have_class("port state-idle")

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,8 +38,13 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 def setup_code(app: FastAPI) -> str:
     """The first-boot setup code of this app's data directory (what the console prints)."""
+    return setup_code_in(app.state.web.data_dir)
+
+
+def setup_code_in(data_dir: Path) -> str:
+    """The first-boot setup code kept in `data_dir` (what the console prints)."""
     from firmware.firstboot import read_code
-    code = read_code(app.state.web.data_dir)
+    code = read_code(Path(data_dir))
     assert code is not None, "the app made no setup code"
     return code
 

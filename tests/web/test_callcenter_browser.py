@@ -17,7 +17,7 @@ from firmware.callcenter import service_of
 from firmware.harness import Pbx
 from webui.app import create_app
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 from .test_browser import ADMIN, CHROMIUM, CHROMIUM_ARGS, PASSWORD, _shot, browser_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
@@ -60,7 +60,7 @@ def test_configure_queue_agent_logs_in_supervisor_sees_caller_live(office, brows
     with tempfile.TemporaryDirectory() as web_dir:
         app = create_app(control=p.control, config=p.config, records=p.records, data_dir=Path(web_dir))
         with serve(app) as base:
-            create_admin(page, base, ADMIN, PASSWORD)
+            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
             app.state.web.accounts.create("alice", "Amber-Copper-Window-4", "agent", extension="201")
             page.goto(base + "/callcenter/config")
             page.fill("#agent-form input[name=username]", "alice")

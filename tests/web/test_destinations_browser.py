@@ -9,7 +9,7 @@ import pytest
 from firmware.apps.ivr_store import save_menu
 
 from .browser_kit import ADMIN, PASSWORD, accessibility_problems, chromium_page, office_and_server
-from .live_server import create_admin
+from .live_server import create_admin, setup_code_in
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ MENU = {"id": "main", "name": "Main menu", "language": "en", "greeting": "", "ti
 def test_line_route_picked_by_kind_and_name_and_a_used_menu_is_not_deleted_blindly(tmp_path: Path) -> None:
     from playwright.sync_api import expect
     with office_and_server(tmp_path) as (office, base), chromium_page() as page:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code_in(office.web_dir))
         office.step(lambda p: save_menu(p.config, dict(MENU)))
         office.step(lambda p: save_menu(p.config, {**MENU, "id": "spare", "name": "Spare", "options": {}}))
 

@@ -14,9 +14,16 @@ from firmware.apps import speeddial
 from .conftest import page_token
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
-# Converted by the process-split work (core-transport), not by this module's owner.
+# The app's assembly and the status page (which reads the extension of the user's own phone from
+# the read-only configuration view) are checked by the layering contracts instead.
 NOT_YET = {"routes_status.py", "sim_api.py", "app.py", "state.py"}
-ALLOWED_FIRMWARE = {"firmware.api"}
+# What else the web may import from firmware: the engine API and its transport (the socket client),
+# and libraries that hold no engine state and write nothing: the setup code's feature code (a
+# constant), the Prometheus text of the health figures, the impulse-response picture, and the
+# reports library, which reads records.db / reports.db read-only (as issue 8 allows).
+ALLOWED_FIRMWARE = {"firmware.api", "firmware.api_wire", "firmware.control", "firmware.firstboot",
+                    "firmware.media_health", "firmware.linecal.picture"}
+ALLOWED_PREFIXES = ("firmware.reports.",)
 
 
 def _web_modules() -> list[Path]:
@@ -35,7 +42,8 @@ def test_web_module_reaches_the_engine_only_through_the_api(path: Path) -> None:
             names = []
         for name in names:
             if name == "firmware" or name.startswith("firmware."):
-                assert name in ALLOWED_FIRMWARE, f"{path.name}:{node.lineno} imports {name}"
+                assert name in ALLOWED_FIRMWARE or name.startswith(ALLOWED_PREFIXES), \
+                    f"{path.name}:{node.lineno} imports {name}"
         if isinstance(node, ast.Attribute):
             assert node.attr != "config", f"{path.name}:{node.lineno} reads the engine's Config (.config)"
             if node.attr == "call" and isinstance(node.value, ast.Attribute):

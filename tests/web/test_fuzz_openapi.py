@@ -15,12 +15,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 
-from firmware.config import Config
-from firmware.control import EngineControl
-from firmware.records import CallRecords
-from webui.app import create_app
-
-from .conftest import default_ports, do_setup
+from .conftest import do_setup
 
 EXAMPLES = 6
 # The live event stream never ends by itself (it is tested in test_status_history); logging out
@@ -30,21 +25,15 @@ SKIPPED = {("GET", "/api/events"), ("POST", "/logout")}
 
 @pytest.fixture(scope="module")
 def fuzz_target(tmp_path_factory):
-    data = tmp_path_factory.mktemp("fuzz")
-    records = CallRecords(data / "records.db")
-    config = Config(data / "config.json")
-    control = EngineControl()
-    from firmware.control import StatusUpdate
-    control.publish(StatusUpdate("ports", ports=default_ports()))
-    app = create_app(control=control, config=config, records=records, data_dir=data)
-    for n, port in (("201", "fxs1"), ("202", "fxs2")):
-        config.save_extension({"number": n, "name": f"Phone {n}", "port": port})
+    """The web app on a real engine that ticks (media-thread commands such as calls.list answer)."""
+    from .browser_kit import TickingOffice
+    office = TickingOffice(tmp_path_factory.mktemp("fuzz"))
+    app = office.app()
     admin = TestClient(app, follow_redirects=False)
     assert do_setup(admin).status_code == 303
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', admin.get("/status").text).group(1)
     yield app, {"lb_session": admin.cookies.get("lb_session")}, {"X-CSRF-Token": token}
-    records.close()
-    config.close()
+    office.close()
 
 
 def with_bodies(raw: dict) -> dict:

@@ -20,7 +20,7 @@ from firmware.apps import permissions_store
 from firmware.harness import Pbx
 from webui.app import create_app
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 from .test_browser import ADMIN, PASSWORD, _shot, browser_page  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dsp"))
@@ -73,7 +73,7 @@ def test_calibration_page_shows_the_echo_path_of_a_g168_line(pbx: Pbx, browser_p
     app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
                      clock=lambda: pbx.now)
     with RunningEngine(pbx), serve(app) as base:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
         page.click("nav >> text=Line calibration")
         expect(page.locator("#profiles tr[data-port=fxo1]")).to_contain_text("not calibrated")
         page.select_option("select[name=port]", "fxo1")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .browser_kit import ADMIN, PASSWORD, accessibility_problems, chromium_page, office_and_server
-from .live_server import create_admin
+from .live_server import create_admin, setup_code_in
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def _pages(page) -> list[str]:
 def test_live_status_names_the_caller_counts_calls_and_hangs_up(tmp_path: Path) -> None:
     from playwright.sync_api import expect
     with office_and_server(tmp_path) as (office, base), chromium_page() as page:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code_in(office.web_dir))
         page.goto(base + "/status")
         expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
         expect(page.locator("#summary")).to_have_attribute("aria-live", "polite")
@@ -83,7 +83,7 @@ def test_live_status_names_the_caller_counts_calls_and_hangs_up(tmp_path: Path) 
 def test_phone_screen_menu_button_and_accessibility_on_every_page(tmp_path: Path) -> None:
     from playwright.sync_api import expect
     with office_and_server(tmp_path) as (office, base), chromium_page() as page:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code_in(office.web_dir))
         page.goto(base + "/status")
         pages = _pages(page)
         assert len(pages) >= 15

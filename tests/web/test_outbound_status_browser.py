@@ -10,7 +10,7 @@ import pytest
 
 from drivers.sim.speech import HELLO, speech_available
 
-from .live_server import create_admin, serve
+from .live_server import create_admin, serve, setup_code
 from .test_browser import ADMIN, PASSWORD, SimulatedOffice, _shot, browser_page, office  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not speech_available(), reason="needs espeak-ng")]
@@ -22,8 +22,9 @@ def test_outbound_call_rings_out_until_the_voice_answers(office: SimulatedOffice
     p = office.pbx
     remote = p.co.remote("5550100")
     remote.far_end(2, HELLO)
-    with serve(office.app(Path(tempfile.mkdtemp(dir=tmp_path)))) as base:
-        create_admin(page, base, ADMIN, PASSWORD)
+    app = office.app(Path(tempfile.mkdtemp(dir=tmp_path)))
+    with serve(app) as base:
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
         expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
         fxs1, fxo1 = page.locator('.port[data-port="fxs1"]'), page.locator('.port[data-port="fxo1"]')
         phone = p.phone("201")

@@ -10,7 +10,7 @@ import pytest
 
 from webui.app import create_app
 
-from .live_server import create_admin, serve, setup_code
+from .live_server import create_admin, serve, setup_code, setup_code_in
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +105,7 @@ def test_saving_one_row_warns_about_unsaved_edits_in_other_rows(tmp_path: Path) 
 
     from .browser_kit import chromium_page, office_and_server
     with office_and_server(tmp_path) as (office, base), chromium_page() as page:
-        create_admin(page, base, ADMIN, PASSWORD)
+        create_admin(page, base, ADMIN, PASSWORD, setup_code_in(office.web_dir))
         page.goto(base + "/permissions")
         r201 = page.locator('#extension-classes tr[data-number="201"]')
         r202 = page.locator('#extension-classes tr[data-number="202"]')

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .browser_kit import ADMIN, PASSWORD, accessibility_problems, chromium_page, office_and_server
-from .live_server import create_admin
+from .live_server import create_admin, setup_code_in
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def test_wizard_sets_country_timezone_names_and_mail_with_a_test_message(tmp_pat
     smtp.start()
     try:
         with office_and_server(tmp_path) as (office, base), chromium_page() as page:
-            create_admin(page, base, ADMIN, PASSWORD)
+            create_admin(page, base, ADMIN, PASSWORD, setup_code_in(office.web_dir))
             page.goto(base + "/status")
             card = page.locator("#welcome-card")
             expect(card).to_contain_text("it is UTC now")
