@@ -103,9 +103,15 @@ def seed(tmp: Path) -> Path:
     try:
         wait(lambda: web_up(f"http://127.0.0.1:{port}"), 60, "the seed service")
         wait(lambda: "default prompts in" in log.read_text(), 300, "the first-run prompts")
+        from firmware.firstboot import read_code
+        wait(lambda: read_code(data) is not None, 60, "the setup code")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
-            token = _csrf(c.get("/setup").text)
-            c.post("/setup", data={"username": ADMIN, "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token})
+            page = c.get("/setup")
+            token = _csrf(page.text)
+            r = c.post("/setup", data={"username": ADMIN, "password": PASSWORD, "confirm": PASSWORD,
+                                       "setup_code": read_code(data), "csrf_token": token})
+            if r.status_code != 303:
+                raise SystemExit(f"bench.realtime: first-boot setup refused ({r.status_code})")
     finally:
         stop(proc)
     from firmware.apps import recording_store
