@@ -9,20 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from firmware.reports.events import QueueEvent
-
-QUEUE_EVENTS_DDL = """
-CREATE TABLE IF NOT EXISTS queue_events (
-    id     INTEGER PRIMARY KEY,
-    ts     REAL NOT NULL,
-    call_id TEXT NOT NULL,
-    queue  TEXT NOT NULL,
-    agent  TEXT NOT NULL,
-    event  TEXT NOT NULL,
-    data1 TEXT NOT NULL DEFAULT '', data2 TEXT NOT NULL DEFAULT '', data3 TEXT NOT NULL DEFAULT '',
-    data4 TEXT NOT NULL DEFAULT '', data5 TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS queue_events_ts ON queue_events (ts);
-"""
+from firmware.reports.synthetic import QUEUE_EVENTS_DDL
 
 
 def at(text: str, tz: str = "UTC") -> float:
