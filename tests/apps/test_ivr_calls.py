@@ -389,6 +389,15 @@ def test_menu_path_follows_the_caller_onto_the_extension_call_and_into_the_store
     assert path[0]["at"] <= path[1]["at"] <= path[2]["at"]
     ringing_call = pbx.engine.channels["fxo1"].handler
     assert ringing_call is not ivr_call and ringing_call.menu_path == path   # travels with the caller
+    from firmware.api import EngineApi
+    api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+    try:
+        fut = api.submit("calls.list", {})
+        pbx.run(0.02)
+        (listed,) = fut.result(timeout=1)
+    finally:
+        api.close()
+    assert listed["id"] == ringing_call.id and listed["menu_path"] == path   # the engine API shows it
     rows = menu_rows(pbx)
     assert rows == [
         {"call_id": ivr_call.id, "menu": "main", "key": "invalid", "destination": "", "outcome": ""},
