@@ -17,7 +17,7 @@ from firmware.reports.kpis import SL_VARIANTS, KpiParams
 from firmware.reports.report import GROUPS
 from firmware.reports.source import make_request, report_from_store, site_from_data_dir
 
-from .guards import MonitorUser, csrf_guard, web
+from .guards import AdminUser, MonitorUser, csrf_guard, web
 from .rendering import render, site_timezone
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -224,3 +224,63 @@ async def forecast_page(request: Request, user: MonitorUser) -> Response:
                  "forecast": [None] * len(hist) + [r["arrivals"] for r in fc]}
     return render(request, "reports_forecast.html", title="Forecast", form=form, doc=doc, chart=chart,
                   error=error, status_code=400 if error else 200)
+
+
+# ---- the daily report by e-mail and the report tables (admin) ----------------------------------
+
+MAIL_NOTICES = {"saved": "Saved: the daily report goes to these addresses at that hour.",
+                "sent": "Sent: the report of that day is on its way.",
+                "rebuilt": "The report tables were aggregated again from the event log."}
+
+
+@router.get("/reports/mail")
+async def mail_page(request: Request, user: AdminUser) -> Response:
+    return await _mail_page(request)
+
+
+async def _mail_page(request: Request, error: str | None = None, typed: dict | None = None) -> Response:
+    from firmware.reports.daily_mail import mail_settings
+    current = await run_in_threadpool(mail_settings, web(request).config)
+    form = typed or {"to": ", ".join(current.get("to", [])), "hour": str(current.get("hour", 7))}
+    yesterday = (dt.datetime.now(site_timezone(request)).date() - dt.timedelta(days=1)).isoformat()
+    return render(request, "reports_mail.html", title="Daily report by e-mail", form=form, yesterday=yesterday,
+                  error=error, notice=MAIL_NOTICES.get(request.query_params.get("done", "")),
+                  status_code=400 if error else 200)
+
+
+def _addresses(text: str) -> list[str]:
+    return [a for a in text.replace(";", ",").replace(" ", ",").split(",") if a][:20]
+
+
+@router.post("/reports/mail")
+async def mail_save(request: Request, user: AdminUser) -> Response:
+    form = await request.form()
+    typed = {"to": _field(form, "to", 1000), "hour": _field(form, "hour", 4)}
+    try:
+        hour = int(typed["hour"])
+    except ValueError:
+        return await _mail_page(request, "The hour must be a whole number from 0 to 23.", typed)
+    try:
+        await web(request).api.call("reports.daily_mail", to=_addresses(typed["to"]), hour=hour)
+    except _api_error() as exc:
+        return await _mail_page(request, exc.message, typed)
+    return RedirectResponse("/reports/mail?done=saved", status_code=303)
+
+
+@router.post("/reports/mail/send")
+async def mail_send(request: Request, user: AdminUser) -> Response:
+    form = await request.form()
+    try:
+        await web(request).api.call("reports.send_daily", day=_field(form, "day", 10))
+    except _api_error() as exc:
+        return await _mail_page(request, exc.message)
+    return RedirectResponse("/reports/mail?done=sent", status_code=303)
+
+
+@router.post("/reports/rebuild")
+async def reports_rebuild(request: Request, user: AdminUser) -> Response:
+    try:
+        await web(request).api.call("reports.rebuild")
+    except _api_error() as exc:
+        return await _mail_page(request, exc.message)
+    return RedirectResponse("/reports/mail?done=rebuilt", status_code=303)

@@ -118,3 +118,32 @@ def test_one_click_callback_and_the_failed_list(office: Office, browser_page) ->
             page.click("text=Show the ones done too")
             expect(page.locator("#failed-callbacks tbody tr", has_text="5550177")).to_have_count(1)
     assert not page.console_errors, page.console_errors
+
+
+def test_admin_sets_the_daily_mail_and_rebuilds(office: Office, browser_page) -> None:  # noqa: F811
+    """The daily e-mail form (engine command reports.daily_mail): a bad address is refused with what
+    was typed kept; good ones are saved and shown again; "Aggregate again" runs reports.rebuild."""
+    from playwright.sync_api import expect
+    p, page = office.pbx, browser_page
+    with tempfile.TemporaryDirectory() as web_dir:
+        app = create_app(control=p.control, config=p.config, records=p.records, data_dir=Path(web_dir))
+        with serve(app) as base:
+            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+            page.goto(f"{base}/reports")
+            page.click("a[href='/reports/mail']")
+            page.fill("#mail-form input[name=to]", "boss@example.com, not an address")
+            page.fill("#mail-form input[name=hour]", "6")
+            page.click("#mail-form button[type=submit]")
+            expect(page.locator(".alert.error")).to_be_visible()
+            expect(page.locator("#mail-form input[name=to]")).to_have_value("boss@example.com, not an address")
+            page.fill("#mail-form input[name=to]", "boss@example.com, team@example.com")
+            page.click("#mail-form button[type=submit]")
+            expect(page.locator("#notice")).to_contain_text("Saved")
+            expect(page.locator("#mail-form input[name=to]")).to_have_value("boss@example.com, team@example.com")
+            expect(page.locator("#mail-form input[name=hour]")).to_have_value("6")
+            from firmware.reports.daily_mail import mail_settings
+            assert mail_settings(p.config) == {**mail_settings(p.config), "to": ["boss@example.com",
+                                                                                 "team@example.com"], "hour": 6}
+            page.click("#rebuild-form button[type=submit]")
+            expect(page.locator("#notice")).to_contain_text("aggregated again")
+    assert not page.console_errors, page.console_errors
