@@ -27,6 +27,22 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 
+def far_end_gone(ch: Channel, tone: str, kind: str) -> bool:
+    """A line's far end hung up, as exchanges signal it with tones: busy or congestion starting."""
+    return isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion")
+
+
+def release_caller(engine: Engine, ch: Channel) -> None:
+    """Done with a caller still there: a line is released (idle), a phone off hook hears busy."""
+    if isinstance(ch, FxoChannel):
+        ch.release()
+        ch.handler = None
+        ch.silence()
+        ch.set_state("idle")
+    elif isinstance(ch, FxsChannel) and ch.off_hook:
+        Parked(engine, ch, "busy")
+
+
 class AppSession(ChannelHandler):
     """Base for apps. Subclasses implement `start()` and override the events they use."""
 
@@ -60,7 +76,7 @@ class AppSession(ChannelHandler):
         self.finish()
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
-        if isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
+        if far_end_gone(ch, tone, kind):
             self.leave()
 
     def on_line_event(self, ch: Channel, event: str) -> None:
@@ -69,14 +85,7 @@ class AppSession(ChannelHandler):
 
     def leave(self) -> None:
         """The app is done with a caller still there: a phone hears busy, a line is released."""
-        ch = self.ch
-        if isinstance(ch, FxoChannel):
-            ch.release()
-            ch.handler = None
-            ch.silence()
-            ch.set_state("idle")
-        elif isinstance(ch, FxsChannel) and ch.off_hook:
-            Parked(self.engine, ch, "busy")
+        release_caller(self.engine, self.ch)
         self.finish()
 
     def finish(self) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 
 from dsp_ext.levels import RATE, dbm0_to_peak
 
+from ..apps import AppSession, far_end_gone, release_caller
 from ..calls import Call, Parked
 from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from ..clock import Timer
@@ -519,13 +520,7 @@ def send_to(engine: Engine, ch: Channel, call: Call, dest: str) -> None:
 
 
 def goodbye(engine: Engine, ch: Channel, call: Call | None) -> None:
-    if isinstance(ch, FxoChannel):
-        ch.release()
-        ch.handler = None
-        ch.silence()
-        ch.set_state("idle")
-    elif isinstance(ch, FxsChannel) and ch.off_hook:
-        Parked(engine, ch, "busy")
+    release_caller(engine, ch)
     if call is not None:
         call.end("answered")
 
@@ -659,7 +654,7 @@ class QueueCaller(ChannelHandler):
         self.abandon()
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
-        if isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
+        if far_end_gone(ch, tone, kind):
             self._line_gone()
 
     def on_line_event(self, ch: Channel, event: str) -> None:
@@ -1054,7 +1049,7 @@ class QueueConnection(ChannelHandler):
         self.svc.begin_wrapup(self.agent, self.queue)
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
-        if ch is self.caller_ch and isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
+        if ch is self.caller_ch and far_end_gone(ch, tone, kind):
             self.on_hangup(ch)
 
     # ---- blind transfer by the agent: flash, dial an extension or a queue number
@@ -1209,18 +1204,21 @@ class QueueConnection(ChannelHandler):
 
 # ---- survey --------------------------------------------------------------------------------------
 
-class SurveySession(ChannelHandler):
-    """After the agent hangs up: each question, a key 1-5 each (SURVEY events)."""
+class SurveySession(AppSession):
+    """After the agent hangs up: each question, a key 1-5 each (SURVEY events). The app bookkeeping
+    (the caller hanging up, the line's far end gone, timers, the call record) is AppSession's."""
+
+    name = "survey"
 
     def __init__(self, svc: QueueService, ch: Channel, call: Call, queue: str, agent: str, survey: dict) -> None:
-        self.svc, self.ch, self.call, self.queue, self.agent = svc, ch, call, queue, agent
+        self.svc, self.queue, self.agent = svc, queue, agent
         self.questions = list(survey["questions"])
         self.i = 0
         self.timer: Timer | None = None
-        self.finished = False
-        ch.handler = self
-        ch.listen_dtmf = True
-        ch.set_state("in-call", peer="survey", caller_id=call.cid_number)
+        super().__init__(svc.engine, ch, "", call)
+
+    def start(self) -> None:
+        self.ch.set_state("in-call", peer="survey", caller_id=self.call.cid_number)
         self.ask()
 
     def ask(self) -> None:
@@ -1231,9 +1229,11 @@ class SurveySession(ChannelHandler):
         self.ch.source = PromptPlayer(self._wait).enqueue(prompt)
 
     def _wait(self) -> None:
+        if self.finished:
+            return
         if self.timer:
             self.timer.cancel()
-        self.timer = self.svc.engine.timers.after_ms(SURVEY_WAIT_MS, self._skip)
+        self.timer = self.after(SURVEY_WAIT_MS, self._skip)
 
     def _skip(self) -> None:
         self.i += 1
@@ -1250,28 +1250,13 @@ class SurveySession(ChannelHandler):
         self.ask()
 
     def end(self) -> None:
+        """Thanked (or the far end is gone): let the caller go."""
         if self.finished:
             return
-        self.finished = True
-        if self.timer:
-            self.timer.cancel()
         if self.ch.handler is self:
-            self.ch.handler = None
-            goodbye(self.svc.engine, self.ch, self.call)
-
-    def on_hangup(self, ch: Channel) -> None:
-        if self.timer:
-            self.timer.cancel()
-        self.finished = True
-        self.call.end("answered")
-
-    def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
-        if isinstance(ch, FxoChannel) and kind == "start" and tone in ("busy", "congestion"):
-            self.end()
-
-    def on_line_event(self, ch: Channel, event: str) -> None:
-        if event == "loop_drop":
-            self.end()
+            self.leave()
+        else:
+            self.finish()
 
 
 # ---- headset mode ------------------------------------------------------------------------------
