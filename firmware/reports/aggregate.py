@@ -41,6 +41,7 @@ from pathlib import Path
 
 from .events import open_readonly, read_call_spans, read_store
 from .kpis import Counts, KpiParams
+from .menus import MENU_CELLS_DDL, count_menu_cells
 from .model import EventModel, Thresholded, Totals
 from .periods import GRAINS, MINUTE_GRAINS, bucket_start, timezone
 from .report import CELL_S, CellKey, ReportRequest, assemble, cells_from_events, rollup
@@ -81,7 +82,7 @@ CREATE TABLE IF NOT EXISTS calls_seen (call_id TEXT PRIMARY KEY, entered REAL NO
 CREATE TABLE IF NOT EXISTS late_events (id INTEGER PRIMARY KEY, ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS late_events_ts ON late_events (ts);
 """
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LATE_LOOKBACK_S = 31 * 86400     # a late event of a call that entered longer ago than this is counted at its own time
 SETTLE_S = 7200
 CHUNK_S = 86400
@@ -119,7 +120,7 @@ class ReportAggregator:
             # another layout (older firmware): derived data, so start again from the event log
             db.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS cells; DROP TABLE IF EXISTS waits; "
                              "DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS day_cells;")
-            db.executescript(SCHEMA)
+            db.executescript(SCHEMA + MENU_CELLS_DDL)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return db
 
@@ -150,7 +151,7 @@ class ReportAggregator:
             db = self._open()
             try:
                 db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                                 "DELETE FROM day_cells; DELETE FROM chunk_state; DELETE FROM calls_seen; "
+                                 "DELETE FROM day_cells; DELETE FROM chunk_state; DELETE FROM calls_seen; DELETE FROM menu_cells; "
                                  "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             finally:
                 db.close()
@@ -176,7 +177,7 @@ class ReportAggregator:
         if meta.get("fcr_window_s") not in (None, self.fcr_window_s) or meta.get("tz") not in (None, site.timezone):
             log.info("reports: the FCR window or the timezone changed; rebuilding reports.db")
             db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                             "DELETE FROM day_cells; DELETE FROM chunk_state; DELETE FROM calls_seen; "
+                             "DELETE FROM day_cells; DELETE FROM chunk_state; DELETE FROM calls_seen; DELETE FROM menu_cells; "
                              "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             meta = {}
         src.execute("BEGIN")                 # one read snapshot: the max id and the events agree
@@ -224,6 +225,7 @@ class ReportAggregator:
                            (int(watermark), json.dumps(chunk_start_state)))
                 self._fcr_contacts(db, counted, cells, spans, watermark)
                 self._write_cells(db, cells, tz)
+                count_menu_cells(db, src, watermark, end)
                 db.executemany("INSERT OR REPLACE INTO calls_seen VALUES (?, ?)",
                                [(c.call_id, c.entered) for c in counted])
                 db.execute("DELETE FROM calls_seen WHERE entered < ?", (end - LATE_LOOKBACK_S,))
@@ -281,6 +283,7 @@ class ReportAggregator:
         try:
             db.execute("DELETE FROM cells WHERE bucket >= ?", (start,))
             db.execute("DELETE FROM waits WHERE bucket >= ?", (start,))
+            db.execute("DELETE FROM menu_cells WHERE bucket >= ?", (start,))
             db.execute("DELETE FROM contacts WHERE bucket >= ?", (start,))
             db.execute("DELETE FROM calls_seen WHERE entered >= ?", (start,))
             db.execute("DELETE FROM chunk_state WHERE start > ?", (start,))

@@ -80,12 +80,8 @@ def report_from_queue_log(path: Path | str, req: ReportRequest) -> dict:
 
 def add_menu_figures(doc: dict, records_db: Path, req: ReportRequest) -> dict:
     """The period's auto-attendant figures (records.db, read-only) as doc["menu"]."""
-    from .menus import menu_figures
-    conn = open_readonly(records_db)
-    try:
-        doc["menu"] = menu_figures(conn, req.since, req.until)
-    finally:
-        conn.close()
+    from .menus import menu_figures_from_store
+    doc["menu"] = menu_figures_from_store(records_db.parent / REPORTS_DB, records_db, req.since, req.until)
     return doc
 
 

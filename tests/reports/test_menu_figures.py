@@ -97,6 +97,29 @@ def test_menu_figures_counted_by_hand(store: Path) -> None:
     assert not any("Menu figures" in n for n in report(store)["notes"])    # no longer "not available"
 
 
+def test_menu_figures_from_reports_db_equal_the_raw_count(store: Path) -> None:
+    """The reports thread keeps menu figures in reports.db (per call, in its exit's 15-minute cell):
+    the report read from there equals the count of the raw rows, for the day and for a wider period."""
+    import sqlite3
+
+    from firmware.records import CallRecords
+    from firmware.reports.aggregate import ReportAggregator
+    from firmware.reports.menus import menu_figures
+    rec = CallRecords(store / "records.db")            # a queue event, so the aggregator has a start
+    rec.insert("queue_events", ts=at("2026-03-02 08:00:00"), call_id="NONE", queue="NONE", agent="alice",
+               event="AGENTLOGIN", data1="201")
+    rec.close()
+    ReportAggregator(store).update(now=at("2026-03-10 00:00:00"))
+    cells = sqlite3.connect(store / "reports.db").execute("SELECT SUM(calls) FROM menu_cells WHERE outcome != ''")
+    assert cells.fetchone()[0] == 7                     # c1..c7: every exit is in a cell
+    conn = sqlite3.connect(store / "records.db")
+    for d0, d1 in (("2026-03-02", "2026-03-02"), ("2026-03-01", "2026-03-05")):
+        req = make_request(d0, d1, "day", Site(), KpiParams())
+        assert report_from_store(store, req)["source"] == "reports.db"
+        assert report_from_store(store, req)["menu"] == menu_figures(conn, req.since, req.until)
+    assert report(store)["menu"]["total"]["menu_calls"] == 6
+
+
 def test_menu_figures_in_csv_and_xlsx(store: Path, tmp_path: Path) -> None:
     doc = report(store)
     rows = list(csv.reader(io.StringIO(to_csv(doc))))
