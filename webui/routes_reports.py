@@ -239,8 +239,7 @@ async def mail_page(request: Request, user: AdminUser) -> Response:
 
 
 async def _mail_page(request: Request, error: str | None = None, typed: dict | None = None) -> Response:
-    from firmware.reports.daily_mail import mail_settings
-    current = await run_in_threadpool(mail_settings, web(request).config)
+    current = await web(request).api.call("reports.mail_settings")
     form = typed or {"to": ", ".join(current.get("to", [])), "hour": str(current.get("hour", 7))}
     yesterday = (dt.datetime.now(site_timezone(request)).date() - dt.timedelta(days=1)).isoformat()
     return render(request, "reports_mail.html", title="Daily report by e-mail", form=form, yesterday=yesterday,

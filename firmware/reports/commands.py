@@ -2,6 +2,7 @@
 
 * `reports.rebuild`      forget DATA/reports.db's cells and aggregate again from the event log
 * `reports.daily_mail`   set who gets the daily report by e-mail, and at what local hour
+* `reports.mail_settings` read them back
 * `reports.send_daily`   send the report of one day now (to the configured or the given addresses)
 """
 from __future__ import annotations
@@ -33,6 +34,14 @@ def reports_daily_mail(ctx: ApiContext, to: list[str], hour: int = 7) -> dict:
     except (ValueError, MailError) as exc:
         raise ApiError("bad_request", str(exc)) from None
     return {"to": doc["to"], "hour": doc["hour"]}
+
+
+@command("reports.mail_settings", on="store")
+def reports_mail_settings(ctx: ApiContext) -> dict:
+    """Who gets the daily report by e-mail and at what local hour (empty: nobody)."""
+    from .daily_mail import mail_settings
+    doc = mail_settings(ctx.config)
+    return {"to": list(doc.get("to", [])), "hour": int(doc.get("hour", 7))}
 
 
 _MAILER = None
