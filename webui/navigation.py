@@ -59,6 +59,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
+        Page("Backup & restore", "/backup", ("admin",), "gear"),
     )),
 )
 
