@@ -91,6 +91,7 @@ class Service:
     server: Any = None           # firmware.api_server.ApiServer (two-process service)
     housekeeper: Any = None
     reports: Any = None          # the reports thread (firmware.reports.aggregate.AggregatorThread)
+    watchdog: Any = None         # firmware.watchdog.MediaWatchdog (systemd WatchdogSec, fed while the loop ticks)
 
     def start_engine(self, *, api_socket: bool = True, api_group: str | None = None,
                      realtime: str = "auto") -> None:
@@ -108,9 +109,14 @@ class Service:
             self.housekeeper = rt.GcHousekeeper(lambda: len(self.engine.calls))
             self.housekeeper.start()
         self.media.start()
+        from .watchdog import start_media_watchdog
+        health = self.media.health
+        self.watchdog = start_media_watchdog(lambda: health.ticks)
         self.reports = start_reports_thread(self)
 
     def stop(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.reports is not None:
             self.reports.stop()
         if self.server is not None:
@@ -327,7 +333,8 @@ def share_with_web(data_dir: Path, group: str) -> None:
     """Give the web process's account (`group`, and the user of that name) what it needs in DATA,
     nothing more: DATA itself group-writable with the sticky bit (the web creates its own
     webui.sqlite; it cannot remove or rename the engine's files), call records and config
-    group-readable (it opens them read-only), the simulator token group-readable, and its
+    group-readable (it opens them read-only), the simulator token and backup archives
+    group-readable, and its
     own files (webui.sqlite*, metrics.token) owned by it."""
     import grp
     import pwd
@@ -347,6 +354,12 @@ def share_with_web(data_dir: Path, group: str) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.chown(data_dir / name, -1, gid)
                 os.chmod(data_dir / name, 0o640)
+        backups = data_dir / "backups"       # firmware.backup archives: the web sends them as downloads
+        backups.mkdir(mode=0o2750, exist_ok=True)
+        os.chown(backups, -1, gid)
+        os.chmod(backups, 0o2750)              # setgid: new archives get the group, mode 0640
+        for archive in backups.glob("*.tar.gz"):
+            os.chown(archive, -1, gid)
         if uid != -1:
             for name in ("webui.sqlite", "webui.sqlite-wal", "webui.sqlite-shm", "webui.sqlite-journal",
                          "metrics.token"):
