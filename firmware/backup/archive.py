@@ -166,7 +166,9 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
     The archive is written to a temporary name, fsynced and renamed, so a power cut leaves
     either the whole archive or none. Older archives beyond `keep` are removed."""
     out_dir = Path(out_dir or layout.backups)
-    out_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    if not out_dir.is_dir():
+        out_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fsync_dir(out_dir.parent)         # the folder's own entry survives a power cut too
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     suffix = f"-{label}" if label else ""
     target = out_dir / f"linebox-backup-{stamp}{suffix}.tar.gz"
@@ -219,8 +221,8 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
 def list_archives(out_dir: Path) -> list[Path]:
     if not out_dir.is_dir():
         return []
-    return sorted((p for p in out_dir.iterdir() if ARCHIVE_NAME_RE.fullmatch(p.name) and p.is_file()),
-                  key=lambda p: p.name, reverse=True)
+    found = [p for p in out_dir.iterdir() if ARCHIVE_NAME_RE.fullmatch(p.name) and p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)   # newest first
 
 
 def prune_archives(out_dir: Path, keep: int) -> None:
