@@ -150,7 +150,7 @@ def test_every_store_survives_power_cuts_on_ext4(tmp_path: Path) -> None:
         _run("mount", dev, str(mnt))
         data = mnt / "linebox"
         cut_rounds = []
-        for cut in range(CUTS):
+        for _cut in range(CUTS):
             acks = run_until_cut(data, mnt, rng)
             _run("umount", str(mnt))
             _run("mount", dev, str(mnt))          # journal replay, as at the next power-on
