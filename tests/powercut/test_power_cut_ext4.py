@@ -67,7 +67,10 @@ def ext4_on_loop(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     try:
         yield mnt, dev
     finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True, timeout=60)
+        import gc
+        gc.collect()                        # stores a failed check left open
+        if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=60).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=60)
         subprocess.run(["losetup", "-d", dev], capture_output=True, timeout=60)
 
 
