@@ -522,7 +522,7 @@ def _exit_with_parent() -> None:
 
 
 def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int = 0,
-            supervised: bool = False) -> int:
+            supervised: bool = False, tls_dir: Path | None = None) -> int:
     """`linebox web`: the web UI as a client of the engine's socket (records and config read-only)."""
     if supervised:
         _exit_with_parent()
@@ -562,7 +562,13 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
         app.router.on_shutdown.append(disconnect)
     from webui.http_server import server_config
     trusted = (config.settings() or {}).get("trusted_proxies") or []
-    server = _server_class()(server_config(app, host, port, trusted),
+    from webui.tls_info import tls_options
+    try:
+        tls = tls_options(tls_dir)              # HTTPS with the appliance's own certificate (image/)
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return EXIT_CANNOT_BIND
+    server = _server_class()(server_config(app, host, port, trusted, **tls),
                              lambda: client.shutting_down(StatusUpdate(SHUTDOWN_EVENT)))
     try:
         server.run()

@@ -14,6 +14,7 @@ resize2fs "${DISK}p${PART}"
 
 # 2. the device's own TLS certificate (never shipped in the image: each card makes its own)
 /opt/linebox/.venv/bin/python -m firmware.tls "$DATA/tls"
+chgrp -R linebox-web "$DATA/tls" && chmod 0640 "$DATA/tls/key.pem" && chmod 0750 "$DATA/tls"   # the web reads it
 
 # 3. done (the owner's first-boot setup then happens on the web page, with the setup code)
 touch "$DATA/.firstboot-done"
