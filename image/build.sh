@@ -26,12 +26,12 @@ mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS" \
   --customize-hook='mkdir -p "$1/opt/linebox" && tar -C '"$REPO"' --exclude=.venv --exclude=.git --exclude=build -cf - . | tar -C "$1/opt/linebox" -xf -' \
   --customize-hook='chroot "$1" python3 -m venv --system-site-packages /opt/linebox/.venv' \
   --customize-hook='chroot "$1" /opt/linebox/.venv/bin/pip install --no-cache-dir -c /opt/linebox/constraints.txt "/opt/linebox[hw]"' \
-  --customize-hook='cp '"$HERE"'/linebox-engine.service '"$HERE"'/linebox-web.service '"$HERE"'/firstboot/linebox-firstboot.service "$1/etc/systemd/system/"' \
+  --customize-hook='cp '"$HERE"'/linebox-engine.service '"$HERE"'/linebox-web.service '"$HERE"'/firstboot/linebox-firstboot.service '"$HERE"'/linebox-update-check.service "$1/etc/systemd/system/"' \
   --customize-hook='cp '"$HERE"'/linebox.sysusers "$1/usr/lib/sysusers.d/linebox.conf"' \
   --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d" && cp '"$HERE"'/system.conf.d/*.conf "$1/etc/systemd/system.conf.d/"' \
   --customize-hook='cp '"$HERE"'/rootfs/fstab "$1/etc/fstab" && mkdir -p "$1/var/lib/linebox" "$1/boot/selector" "$1/etc/linebox/update-keys"' \
   --customize-hook='cp '"$REPO"'/image/update-keys/*.pem "$1/etc/linebox/update-keys/" 2>/dev/null || true' \
-  --customize-hook='chroot "$1" systemctl enable linebox-firstboot linebox-engine linebox-web' \
+  --customize-hook='chroot "$1" systemctl enable linebox-firstboot linebox-engine linebox-web linebox-update-check' \
   --customize-hook='chroot "$1" dpkg-query -W -f="\${Package} \${Version} \${Architecture}\n" > '"$OUT"'/packages.txt' \
   --customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id" "$1"/etc/ssh/ssh_host_*; touch "$1/etc/machine-id"' \
   bookworm "$WORK/rootfs.tar" "$MIRROR"
