@@ -139,6 +139,10 @@ def check_after_cut(data: Path, acks: list[dict]) -> None:
     store = MessageStore(data / "messages.sqlite")
     assert len(store.inbox("agent", limit=1000)) >= len(sent)
     store.close()
+    from firmware.apps.voicemail_store import VoicemailStore
+    left = [a["count"] for a in acks if a["kind"] == "voicemail"]
+    if left:
+        assert len(VoicemailStore(data / "voicemail").messages("204", "new")) >= left[-1]
     backups = [a["name"] for a in acks if a["kind"] == "backup"]
     if backups:
         assert (data / "backups" / backups[-1]).is_file()           # older ones may be pruned (5 kept)
@@ -162,3 +166,5 @@ def test_every_store_survives_power_cuts_on_ext4(tmp_path: Path) -> None:
         assert sum(cut_rounds) > 0, "no cut landed after the workload made progress"
         recorded = [p for p in (data / "recordings").glob("*.wav") if wave.open(str(p)).getnframes() > 0]
         assert recorded, "the workload recorded nothing"
+        from firmware.apps.voicemail_store import VoicemailStore
+        assert VoicemailStore(data / "voicemail").messages("204", "new"), "no voicemail was left"
