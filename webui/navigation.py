@@ -60,6 +60,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
         Page("Backup & restore", "/backup", ("admin",), "gear"),
+        Page("Update", "/update", ("admin",), "gear"),
     )),
 )
 

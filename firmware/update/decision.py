@@ -91,7 +91,7 @@ def may_install_now(active_calls: int, now: dt.datetime, window: str | None, *, 
     """(may the staged update reboot into its slot now?, why not). Calls are never cut: the owner's
     "install now" and the owner's time window both wait for every call to end."""
     if active_calls > 0:
-        return False, f"waiting: {active_calls} call(s) up; the update installs when they end"
+        return False, f"waiting: {active_calls} call(s) or phone(s) in use; the update installs when they end"
     if owner_now:
         return True, ""
     if window and in_window(now.time(), window):

@@ -194,7 +194,7 @@ def test_installs_only_without_calls_and_in_the_owner_window() -> None:
     night = dt.datetime(2026, 12, 3, 2, 30)
     day = dt.datetime(2026, 12, 3, 14, 0)
     assert may_install_now(1, night, "02:00-04:00", owner_now=True)[0] is False     # never cuts a call
-    assert "1 call(s) up" in may_install_now(1, night, "02:00-04:00", owner_now=True)[1]
+    assert "1 call(s) or phone(s) in use" in may_install_now(1, night, "02:00-04:00", owner_now=True)[1]
     assert may_install_now(0, night, "02:00-04:00", owner_now=False) == (True, "")
     assert may_install_now(0, day, "02:00-04:00", owner_now=False)[0] is False
     assert may_install_now(0, day, None, owner_now=True) == (True, "")
