@@ -190,6 +190,21 @@ def test_bad_bundles_are_refused_and_the_running_slot_is_untouched(case: str, re
         up.install()
 
 
+def test_release_tool_bundle_is_accepted(keys: dict[str, Path], tmp_path: Path) -> None:
+    """firmware.update.make_bundle (the release side) makes what the appliance accepts."""
+    import subprocess
+    import sys
+    boot, root = tmp_path / "boot.vfat", tmp_path / "root.ext4"
+    boot.write_bytes(b"BOOT 2027.1".ljust(SLOT_BYTES // 2, b"b"))
+    root.write_bytes(b"ROOT 2027.1".ljust(SLOT_BYTES // 2, b"r"))
+    out = tmp_path / "rel.bundle"
+    subprocess.run([sys.executable, "-m", "firmware.update.make_bundle", "--key", str(keys["release"]),
+                    "--release", "2027.1", str(boot), str(root), "-o", str(out)], check=True, capture_output=True)
+    pi = SimulatedPi(tmp_path / "pi")
+    assert updater(pi, keys, tmp_path).stage(out).release == "2027.1"
+    assert pi.dev(3).read_bytes().startswith(b"BOOT 2027.1") and pi.dev(6).read_bytes().startswith(b"ROOT 2027.1")
+
+
 def test_installs_only_without_calls_and_in_the_owner_window() -> None:
     night = dt.datetime(2026, 12, 3, 2, 30)
     day = dt.datetime(2026, 12, 3, 14, 0)
