@@ -12,20 +12,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
-BOARD_FILE = Path("/etc/linebox/board")          # "rpi4" / "rpi5", written by the image build
-KEYS_DIR = Path("/etc/linebox/update-keys")
-
-
 def _updater(args: argparse.Namespace):  # noqa: ANN202 - Updater, imported lazily
-    from . import BootEnvironment
+    from . import BootEnvironment, site
     from .updater import Updater
-    board = BOARD_FILE.read_text().strip() if BOARD_FILE.exists() else "unknown"
     data = Path(args.data)
 
     def backup() -> None:
         from ..backup import StoreLayout, create_archive
         create_archive(StoreLayout(data, data / "records.db"), label="before-update")
-    return Updater(BootEnvironment.appliance(), data / "update" / "state.json", KEYS_DIR, board, backup=backup)
+    return Updater(BootEnvironment.appliance(), data / "update" / "state.json", site.keys_dir(), site.board(),
+                   backup=backup)
 
 
 def _stage(args: argparse.Namespace) -> int:

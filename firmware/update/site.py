@@ -8,7 +8,8 @@ from pathlib import Path
 from .slots import BootEnvironment
 
 BOOTLOADER_DT = Path("/proc/device-tree/chosen/bootloader/partition")
-BOARD_FILE = Path("/etc/linebox/board")            # "rpi4" / "rpi5", written by the image build
+BOARD_FILE = Path("/etc/linebox/board")            # an override ("rpi4" / "rpi5"); normally detected
+MODEL_DT = Path("/proc/device-tree/model")         # "Raspberry Pi 5 Model B Rev 1.0\0"
 KEYS_DIR = Path("/etc/linebox/update-keys")
 
 
@@ -16,8 +17,21 @@ def boot_environment() -> BootEnvironment | None:
     return BootEnvironment.appliance() if BOOTLOADER_DT.exists() else None
 
 
+def board_of_model(model: str) -> str:
+    for n in ("5", "4"):
+        if model.startswith(f"Raspberry Pi {n} ") or model.startswith(f"Raspberry Pi Compute Module {n}"):
+            return f"rpi{n}"
+    return "unknown"
+
+
 def board() -> str:
-    return BOARD_FILE.read_text().strip() if BOARD_FILE.exists() else "unknown"
+    """The board name bundles list ("rpi4" / "rpi5"): one image serves both, so it is detected."""
+    if BOARD_FILE.exists():
+        return BOARD_FILE.read_text().strip()
+    try:
+        return board_of_model(MODEL_DT.read_bytes().rstrip(b"\0").decode("ascii", "replace"))
+    except OSError:
+        return "unknown"
 
 
 def keys_dir() -> Path:

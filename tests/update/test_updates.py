@@ -205,6 +205,14 @@ def test_release_tool_bundle_is_accepted(keys: dict[str, Path], tmp_path: Path) 
     assert pi.dev(3).read_bytes().startswith(b"BOOT 2027.1") and pi.dev(6).read_bytes().startswith(b"ROOT 2027.1")
 
 
+def test_board_detected_from_the_device_tree_model() -> None:
+    from firmware.update.site import board_of_model
+    assert board_of_model("Raspberry Pi 5 Model B Rev 1.0") == "rpi5"
+    assert board_of_model("Raspberry Pi 4 Model B Rev 1.5") == "rpi4"
+    assert board_of_model("Raspberry Pi Compute Module 4 Rev 1.1") == "rpi4"
+    assert board_of_model("Raspberry Pi 3 Model B Plus Rev 1.3") == "unknown"
+
+
 def test_installs_only_without_calls_and_in_the_owner_window() -> None:
     night = dt.datetime(2026, 12, 3, 2, 30)
     day = dt.datetime(2026, 12, 3, 14, 0)
