@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+
 def _updater(args: argparse.Namespace):  # noqa: ANN202 - Updater, imported lazily
     from . import BootEnvironment, site
     from .updater import Updater
