@@ -334,7 +334,7 @@ def _unpack_members(tf: tarfile.TarFile, files: dict[str, dict], staged: StagedR
         src = tf.extractfile(m)
         assert src is not None
         dest = staged.path(name)
-        dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)   # as the engine makes media folders: the web reads them
         h = hashlib.sha256()
         left = m.size
         with open(dest, "xb") as out:

@@ -110,6 +110,7 @@ def test_backup_then_restore_brings_everything_back(pbx: Pbx, api: LocalClient) 
     assert pbx.config.extension("201")["name"] == "Front desk"
     assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] == calls_before   # live connection sees it
     assert recordings(pbx) == recs
+    assert (pbx.data_dir / "recordings").stat().st_mode & 0o055 == 0o055      # the web process can still read them
     assert not list(spool_dir(pbx.data_dir).glob("*.upload"))           # the upload is consumed
     # the engine still works after the restore: a new call is recorded and its record lands
     recorded_call(pbx)
