@@ -198,6 +198,9 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
         country = profile(country).code        # unknown country: one clear error before anything starts
     data_dir = Path(data_dir)
     claim = open_data_dir(data_dir)
+    from .backup import StoreLayout
+    from .backup.restore import recover_interrupted
+    recover_interrupted(StoreLayout(data_dir, data_dir / "records.db"))   # before anything makes media folders
     config = Config(data_dir / "config.json")
     stored_country = str((config.settings() or {}).get("country") or "US")
     board, simulated = make_board(board_kind, country or stored_country, sim_phones=sim_phones, sim_lines=sim_lines)

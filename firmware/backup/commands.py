@@ -21,7 +21,7 @@ from .archive import (
     create_archive,
     list_archives,
 )
-from .restore import apply_restore, check_contents
+from .restore import apply_restore, check_contents, recover_interrupted
 
 QUIET_STATES = frozenset({"idle", "fault", "disabled", "unplugged", "no-line", "down"})
 
@@ -92,6 +92,7 @@ def backup_restore(ctx: ApiContext, upload: str) -> dict:
         if busy:
             raise ApiError("conflict", f"A call is up on {', '.join(busy)}; restore when every phone and line "
                                        "is idle (nothing was changed).")
+        recover_interrupted(layout)             # one restore at a time: anything left is from a cut
         try:
             staged = check_archive(path, layout.root)
         except BackupRefused as exc:

@@ -104,6 +104,25 @@ def _swap_folder(src: Path, live: Path, stamp: str) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+def recover_interrupted(layout: StoreLayout) -> list[str]:
+    """Tidy what a restore cut off by a crash or power cut left: a media folder renamed aside but
+    not replaced is put back; staging folders and folders already replaced are removed."""
+    notes = []
+    for aside in sorted(layout.root.glob(".*.before-restore-*")):
+        live = layout.root / aside.name[1:].split(".before-restore-")[0]
+        if not live.exists():
+            os.replace(aside, live)
+            notes.append(f"{live.name} put back")
+        else:
+            shutil.rmtree(aside, ignore_errors=True)
+    for staging in layout.root.glob(".restore-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+    if notes:
+        fsync_dir(layout.root)
+        log.warning("an interrupted restore was tidied up: %s", ", ".join(notes))
+    return notes
+
+
 def apply_restore(layout: StoreLayout, staged: StagedRestore, config: Any, records: Any = None) -> dict:
     """Check the staged contents, then put them in place. Returns what was restored."""
     tables = check_contents(layout, staged)

@@ -192,3 +192,31 @@ def test_restore_is_refused_while_a_call_is_up(pbx: Pbx, api: LocalClient) -> No
     a.on_hook()
     pbx.run_until(lambda: all(s.state == "idle" for s in pbx.control.snapshot()), 5)
     assert api.call_sync("backup.restore", upload=spool(pbx, good))["config"]
+
+
+def test_a_restore_cut_between_its_renames_is_put_right(pbx: Pbx, api: LocalClient) -> None:
+    """A power cut between "old folder aside" and "restored folder in place" leaves no voicemail
+    folder: the next restore puts the old one back first (nothing lost), and tidies staging."""
+    from firmware.backup import StoreLayout
+    from firmware.backup.restore import recover_interrupted
+    vm = pbx.data_dir / "voicemail" / "202" / "new"
+    vm.mkdir(parents=True)
+    (vm / "m.wav").write_bytes(b"RIFF")
+    (pbx.data_dir / "voicemail").rename(pbx.data_dir / ".voicemail.before-restore-20261203T120000Z")
+    (pbx.data_dir / ".restore-abc123").mkdir()
+    assert recover_interrupted(StoreLayout.of(pbx.config, pbx.records)) == ["voicemail put back"]
+    assert (vm / "m.wav").read_bytes() == b"RIFF"
+    assert not list(pbx.data_dir.glob(".restore-*")) and not list(pbx.data_dir.glob(".*before-restore*"))
+
+
+def test_engine_start_puts_back_a_folder_a_cut_restore_left_aside(tmp_path: Path) -> None:
+    """The same repair runs when the engine starts, before anything creates an empty media folder."""
+    from firmware.service import build_service
+    data = tmp_path / "data"
+    (data / ".recordings.before-restore-20261203T120000Z").mkdir(parents=True)
+    (data / ".recordings.before-restore-20261203T120000Z" / "call.wav").write_bytes(b"RIFF")
+    svc = build_service(data, board_kind="sim")
+    try:
+        assert (data / "recordings" / "call.wav").read_bytes() == b"RIFF"
+    finally:
+        svc.stop()
