@@ -1135,6 +1135,60 @@ class QueueConnection(ChannelHandler):
         if ch is self.caller_ch and event == "loop_drop":
             self.on_hangup(ch)
 
+    # ---- the agent's desktop (firmware/desk) acts through these
+    @property
+    def held(self) -> bool:
+        return self.mode == "held"
+
+    def hold(self) -> None:
+        """The caller hears the queue's music on hold; the agent hears silence."""
+        if self.ended or self.mode != "talk":
+            return
+        self.mode = "held"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+        self.agent_ch.silence()
+        self.agent_ch.set_state("in-call", peer=f"queue {self.queue}: on hold", detail=f"queue {self.queue}")
+        self.svc.publish(self.agent)
+
+    def resume(self) -> None:
+        """Back to talking after `hold`."""
+        if self.ended or self.mode != "held":
+            return
+        self.mode = "talk"
+        self.caller_ch.source = PeerAudio(self.agent_ch)
+        self.agent_ch.source = PeerAudio(self.caller_ch)
+        self.agent_ch.set_state("in-call", peer=f"queue {self.queue}: {self.call.cid_number or self.call.src}",
+                                detail=f"queue {self.queue}")
+        self.svc.publish(self.agent)
+
+    def hang_up_by_agent(self) -> None:
+        """The agent ends the call from the browser: as if they hung up, but their phone stays
+        off hook: ready for the next call in headset mode, else it hears busy tone."""
+        if self.ended:
+            return
+        headset, agent_ch = self.agent.headset, self.agent_ch
+        self._agent_left()
+        if isinstance(agent_ch, FxsChannel) and agent_ch.off_hook and agent_ch.handler is None:
+            agent_ch.silence()
+            if headset:
+                AgentReady(self.svc, agent_ch, self.agent)
+            else:
+                Parked(self.svc.engine, agent_ch, "busy")
+
+    def transfer_to(self, number: str) -> bool:
+        """Blind transfer to an extension or a queue number (as flash + digits). False: `number`
+        is neither (nothing changes)."""
+        if self.ended:
+            return False
+        route = self.svc.engine.plan.resolve(number, final=True)
+        own = getattr(self.agent_ch, "extension", None)
+        if not ((route.kind == "extension" and route.target != own)
+                or (route.kind == "app" and str(route.target).startswith("queue-"))):
+            return False
+        self._transfer(route)
+        return True
+
 
 # ---- survey --------------------------------------------------------------------------------------
 

@@ -1,0 +1,17 @@
+"""The agent desktop, engine side: what an agent sees of their own calls and the call control
+they have from the browser (click-to-dial, hang up, hold/resume, blind transfer, wrap-up).
+
+The public face (the web reaches it only through the `desk.*` engine API commands):
+    agent_view(engine, username)     the agent's status, state and current call (the screen pop's
+                                     call half: number, queue, wait, menu path)
+    DeskRefusal                      an action the agent may not do (the command turns it into
+                                     ApiError; `code` says which)
+    actions: hold, resume, hang_up, transfer, click_to_dial (media thread, quick)
+Every action names the agent (the web passes the logged-in user, never a browser field) and the
+call the browser thinks it acts on: a call that is not that agent's own is refused ("forbidden").
+"""
+from __future__ import annotations
+
+from .live import DeskRefusal, agent_view, click_to_dial, hang_up, hold, resume, transfer
+
+__all__ = ["DeskRefusal", "agent_view", "click_to_dial", "hang_up", "hold", "resume", "transfer"]

@@ -1,0 +1,121 @@
+"""Engine API commands of the agent desktop: `desk.*`.
+
+`username` is always the agent the web logged in (a route passes its session's user, never a
+browser field); `call_id` is what the browser believes it acts on, and is checked: an agent acts
+only on their own calls and phone, anything else is refused `forbidden`.
+Call control runs on the media thread (quick, no I/O); wrap-up is a store command (it writes).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..api import ApiContext, ApiError, command
+from . import live
+
+CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+NOTES_MAX = 4000
+
+
+def _act(fn: Any, *args: Any) -> dict:
+    try:
+        return fn(*args)
+    except live.DeskRefusal as exc:
+        raise ApiError(exc.code, exc.message) from None
+
+
+@command("desk.state", on="media")
+def desk_state(ctx: ApiContext, username: str) -> dict:
+    """The agent's status, state, time in state, wrap-up left, and their call (ringing, talking or
+    held: call id, caller number as sent, queue, wait, the menu keys the caller chose)."""
+    return _act(live.agent_view, ctx.engine, username)
+
+
+@command("desk.hold", on="media")
+def desk_hold(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """Put the agent's own call on hold: the caller hears the queue's music on hold."""
+    return _act(live.hold, ctx.engine, username, call_id)
+
+
+@command("desk.resume", on="media")
+def desk_resume(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """Take the agent's held call back."""
+    return _act(live.resume, ctx.engine, username, call_id)
+
+
+@command("desk.hangup", on="media")
+def desk_hangup(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """End the agent's own call from the browser (the agent then goes to wrap-up)."""
+    return _act(live.hang_up, ctx.engine, username, call_id)
+
+
+@command("desk.transfer", on="media")
+def desk_transfer(ctx: ApiContext, username: str, call_id: str, target: str) -> dict:
+    """Blind transfer of the agent's own call to an extension or a queue number."""
+    return _act(live.transfer, ctx.engine, username, call_id, target)
+
+
+@command("desk.dial", on="media")
+def desk_dial(ctx: ApiContext, username: str, number: str) -> dict:
+    """Click-to-dial from the agent's phone: rings the phone, dials when picked up (headset mode:
+    dials at once). Outside numbers pass the outbound permission gate of the agent's extension."""
+    return _act(live.click_to_dial, ctx.engine, username, number)
+
+
+def _agent_call(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """The queue call `call_id` as the event log has it, if agent `username` took it."""
+    ctx.records.flush()
+    rows = ctx.records.query("SELECT call_id, queue, agent FROM queue_events WHERE call_id = ? "
+                             "AND event = 'CONNECT' ORDER BY id", (call_id,))
+    if not rows:
+        raise ApiError("not_found", "There is no such answered queue call; reload the page.")
+    mine = [r for r in rows if r["agent"] == username]
+    if not mine:
+        raise ApiError("forbidden", "That call was another agent's; you can wrap up only your own calls.")
+    enter = ctx.records.query("SELECT data2 FROM queue_events WHERE call_id = ? AND event = 'ENTERQUEUE' "
+                              "ORDER BY id LIMIT 1", (call_id,))
+    done = ctx.records.query("SELECT 1 FROM queue_events WHERE call_id = ? AND agent = ? "
+                             "AND event = 'DISPOSITION'", (call_id, username))
+    return {"queue": mine[-1]["queue"], "number": enter[0]["data2"] if enter else "", "done": bool(done)}
+
+
+@command("desk.recent")
+def desk_recent(ctx: ApiContext, username: str, limit: int = 5) -> dict:
+    """The agent's last queue calls (newest first) and whether each is wrapped up: the desktop
+    offers the wrap-up form for the newest one that is not."""
+    ctx.records.flush()
+    rows = ctx.records.query(
+        "SELECT c.call_id, c.queue, c.ts, "
+        "(SELECT data2 FROM queue_events e WHERE e.call_id = c.call_id AND e.event = 'ENTERQUEUE' LIMIT 1) "
+        "AS number, EXISTS (SELECT 1 FROM queue_events d WHERE d.call_id = c.call_id AND d.agent = c.agent "
+        "AND d.event = 'DISPOSITION') AS wrapped FROM queue_events c WHERE c.agent = ? AND c.event = 'CONNECT' "
+        "ORDER BY c.id DESC LIMIT ?", (username, max(1, min(limit, 50))))
+    return {"calls": [{**r, "wrapped": bool(r["wrapped"])} for r in rows]}
+
+
+@command("desk.wrapup")
+def desk_wrapup(ctx: ApiContext, username: str, call_id: str, disposition: str, notes: str = "",
+                resolved: bool = False) -> dict:
+    """Close the agent's own call: a disposition code, notes, resolved on this call. Logs the queue
+    event DISPOSITION (code | resolved | notes length). Refused for another agent's call, twice
+    for one call, or an unknown code."""
+    disposition = disposition.strip()
+    if not CODE_RE.fullmatch(disposition):
+        raise ApiError("bad_request", "Choose a disposition (what the call was about) before saving.")
+    if len(notes) > NOTES_MAX:
+        raise ApiError("bad_request", f"Notes: at most {NOTES_MAX} characters; shorten them.")
+    call = _agent_call(ctx, username, call_id)
+    if call["done"]:
+        raise ApiError("conflict", "This call is already wrapped up.")
+
+    def log(engine: Any) -> None:
+        from ..callcenter import service_of
+        svc = service_of(engine)
+        if svc is None:
+            raise ApiError("unavailable", "The call center is not running.")
+        svc.events.log("DISPOSITION", call_id=call_id, queue=call["queue"], agent=username,
+                       data=[disposition, "1" if resolved else "0", len(notes)])
+    ctx.on_media(log).result(10)
+    ctx.records.flush()
+    return {"call_id": call_id, "queue": call["queue"], "number": call["number"], "disposition": disposition,
+            "resolved": resolved}
