@@ -51,6 +51,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Call center", (
         Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
         Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
+        Page("Agent desktop", "/desk", ALL_ROLES, "phone"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
     )),
     Section("Reports", (

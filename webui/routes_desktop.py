@@ -1,0 +1,210 @@
+"""The agent desktop (/desk): one live page for a call-center agent: queue log in/out and pause,
+state and time in state, the screen pop of a ringing call, call control, click-to-dial,
+wrap-up, and links to their voicemail, messages, address book and phone.
+
+Everything goes through the engine API: `desk.*` (call control, wrap-up), `agent.*` (status),
+`customers.pop` / `dispositions.list` / `interactions.record` (the customer database), and
+`forward.save` (DND). The agent is always the session's user: the browser names only the call
+it acts on, and the engine refuses a call that is not that agent's own (403).
+The live page follows /api/desk/events: each engine "queues" notice sends the agent's fresh
+view; a new call's record is looked up once per call and sent with it."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from .accounts import User
+from .guards import AnyUser, BadRequest, csrf_guard, web
+from .rendering import render
+
+router = APIRouter(dependencies=[Depends(csrf_guard)])
+
+STREAM_SECONDS = 25.0
+CALL_ACTIONS = {"hold": "desk.hold", "resume": "desk.resume", "hangup": "desk.hangup", "transfer": "desk.transfer"}
+STATUS_ACTIONS = ("login", "logout", "pause", "unpause")
+
+
+def _api_error() -> type[Exception]:
+    from firmware.api import ApiError
+    return ApiError
+
+
+async def _call(request: Request, name: str, **args: Any) -> Any:
+    return await web(request).api.call(name, **args)
+
+
+async def _optional(request: Request, name: str, default: Any, **args: Any) -> Any:
+    """A command of another domain the desktop can do without (not installed: `default`)."""
+    try:
+        return await _call(request, name, **args)
+    except _api_error() as exc:
+        if getattr(exc, "code", "") == "not_found" and "unknown command" in getattr(exc, "message", ""):
+            return default
+        raise
+
+
+async def _body(request: Request) -> dict:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Send a JSON object.")
+    return data
+
+
+def _text(data: dict, name: str, limit: int) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"{name}: send text.")
+    return value.strip()[:limit]
+
+
+async def desk_view(request: Request, user: User, pops: dict[str, Any] | None = None) -> dict:
+    """The agent's live view plus the customer record of their current call (looked up once per
+    call when `pops` caches it)."""
+    try:
+        me = await _call(request, "desk.state", username=user.username)
+    except _api_error() as exc:
+        if getattr(exc, "code", "") in ("forbidden", "unavailable"):
+            return {"agent": None, "error": exc.message}
+        raise
+    pop = None
+    call = me.get("call")
+    if call:
+        cache = pops if pops is not None else {}
+        if call["call_id"] not in cache:
+            cache[call["call_id"]] = await _optional(request, "customers.pop", None,
+                                                     number=call["raw"] or call["number"], call_id=call["call_id"])
+        pop = cache[call["call_id"]]
+    return {"agent": me, "pop": pop}
+
+
+@router.get("/desk")
+async def desk_page(request: Request, user: AnyUser) -> Response:
+    view = await desk_view(request, user)
+    reasons: list = []
+    recent: list = []
+    if view["agent"] is not None:
+        reasons = (await _call(request, "agent.list"))["pause_reasons"]
+        recent = (await _call(request, "desk.recent", username=user.username))["calls"]
+    dispositions = await _optional(request, "dispositions.list", [])
+    dnd = False
+    if user.extension:
+        dnd = bool((await _optional(request, "forward.get", {}, extension=user.extension)).get("dnd"))
+    data = {**view, "recent": recent, "reasons": reasons, "dispositions": dispositions,
+            "extension": user.extension or "", "dnd": dnd}
+    return render(request, "desk.html", title="Agent desktop", data=data)
+
+
+@router.get("/api/desk/state")
+async def desk_state(request: Request, user: AnyUser) -> JSONResponse:
+    view = await desk_view(request, user)
+    if view["agent"] is not None:
+        view["recent"] = (await _call(request, "desk.recent", username=user.username))["calls"]
+    return JSONResponse(view)
+
+
+@router.get("/api/desk/events")
+async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
+    state = web(request)
+    queue = state.control.subscribe()
+    pops: dict[str, Any] = {}
+
+    async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + STREAM_SECONDS
+        try:
+            yield "retry: 500\n\n"
+            yield _sse("desk", await desk_view(request, user, pops))
+            while (left := ends_at - loop.time()) > 0:
+                try:
+                    update = await asyncio.wait_for(queue.get(), min(10.0, left))
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if update.kind == "shutdown":
+                    return
+                if update.kind == "queues":
+                    while not queue.empty():              # a burst of changes: one fresh view
+                        queue.get_nowait()
+                    yield _sse("desk", await desk_view(request, user, pops))
+                elif update.kind == "bulletin":
+                    yield _sse("bulletin", update.payload)
+        finally:
+            state.control.unsubscribe(queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.post("/api/desk/call/{action}")
+async def call_action(request: Request, action: str, user: AnyUser) -> JSONResponse:
+    """Hold, resume, hang up or transfer the agent's own call `call_id`."""
+    name = CALL_ACTIONS.get(action)
+    if name is None:
+        return JSONResponse({"error": "Unknown action; use hold, resume, hangup or transfer."}, status_code=404)
+    data = await _body(request)
+    args: dict[str, Any] = {"username": user.username, "call_id": _text(data, "call_id", 64)}
+    if action == "transfer":
+        args["target"] = _text(data, "target", 24)
+    return JSONResponse(await _call(request, name, **args))
+
+
+@router.post("/api/desk/dial")
+async def dial(request: Request, user: AnyUser) -> JSONResponse:
+    data = await _body(request)
+    return JSONResponse(await _call(request, "desk.dial", username=user.username, number=_text(data, "number", 24)))
+
+
+@router.post("/api/desk/status/{action}")
+async def status_action(request: Request, action: str, user: AnyUser) -> JSONResponse:
+    """Queue log in (at the phone of `extension`), log out, pause with `reason`, unpause."""
+    if action not in STATUS_ACTIONS:
+        return JSONResponse({"error": "Unknown action; use login, logout, pause or unpause."}, status_code=404)
+    data = await _body(request)
+    args: dict[str, Any] = {"username": user.username}
+    if action == "login":
+        args["extension"] = _text(data, "extension", 10) or (user.extension or "")
+    elif action == "pause":
+        args["reason"] = _text(data, "reason", 30)
+    return JSONResponse(await _call(request, f"agent.{action}", **args))
+
+
+@router.post("/api/desk/dnd")
+async def dnd(request: Request, user: AnyUser) -> JSONResponse:
+    """Do-not-disturb on the agent's own phone (direct calls; queue calls follow pause)."""
+    data = await _body(request)
+    if not user.extension:
+        return JSONResponse({"error": "Your account has no phone; ask the administrator to set your extension."},
+                            status_code=400)
+    on = data.get("on") is True
+    await _call(request, "forward.save", extension=user.extension, changes={"dnd": on})
+    return JSONResponse({"dnd": on})
+
+
+@router.post("/api/desk/wrapup")
+async def wrapup(request: Request, user: AnyUser) -> JSONResponse:
+    """Disposition, notes and "resolved on this call" for the agent's own call; then the
+    interaction is stored in the customer database (when it is installed)."""
+    data = await _body(request)
+    notes = data.get("notes", "")
+    if not isinstance(notes, str):
+        raise BadRequest("notes: send text.")
+    resolved = data.get("resolved") is True
+    result = await _call(request, "desk.wrapup", username=user.username, call_id=_text(data, "call_id", 64),
+                         disposition=_text(data, "disposition", 32), notes=notes, resolved=resolved)
+    stored = await _optional(request, "interactions.record", None, call_id=result["call_id"],
+                             number=result["number"], agent=user.username, queue=result["queue"],
+                             disposition=result["disposition"], notes=notes, resolved=resolved,
+                             recording=None, work_order_id=None)
+    return JSONResponse({**result, "interaction": stored})
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n"
