@@ -1162,6 +1162,21 @@ class QueueConnection(ChannelHandler):
                                 detail=f"queue {self.queue}")
         self.svc.publish(self.agent)
 
+    def play_to_caller(self, samples: np.ndarray) -> None:
+        """Send the caller to a recorded information message (the agent hears it too), then
+        straight back to talking with the agent."""
+        if self.ended or self.mode not in ("talk", "held", "message"):
+            return
+        self.mode = "message"
+
+        def back() -> None:
+            if not self.ended and self.mode == "message":
+                self.mode = "held"
+                self.resume()
+        self.caller_ch.source = PromptPlayer(back).enqueue(samples)
+        self.agent_ch.source = PromptPlayer().enqueue(samples)
+        self.svc.publish(self.agent)
+
     def hang_up_by_agent(self) -> None:
         """The agent ends the call from the browser: as if they hung up, but their phone stays
         off hook: ready for the next call in headset mode, else it hears busy tone."""

@@ -6,12 +6,27 @@ The public face (the web reaches it only through the `desk.*` engine API command
                                      call half: number, queue, wait, menu path)
     DeskRefusal                      an action the agent may not do (the command turns it into
                                      ApiError; `code` says which)
-    actions: hold, resume, hang_up, transfer, click_to_dial (media thread, quick)
+    actions: hold, resume, hang_up, transfer, record, info_message, click_to_dial, pickup,
+             leave_voicemail
+             (media thread, quick)
 Every action names the agent (the web passes the logged-in user, never a browser field) and the
 call the browser thinks it acts on: a call that is not that agent's own is refused ("forbidden").
 """
 from __future__ import annotations
 
-from .live import DeskRefusal, agent_view, click_to_dial, hang_up, hold, resume, transfer
+from .live import (
+                   DeskRefusal,
+                   agent_view,
+                   click_to_dial,
+                   hang_up,
+                   hold,
+                   info_message,
+                   leave_voicemail,
+                   pickup,
+                   record,
+                   resume,
+                   transfer,
+)
 
-__all__ = ["DeskRefusal", "agent_view", "click_to_dial", "hang_up", "hold", "resume", "transfer"]
+__all__ = ["DeskRefusal", "agent_view", "click_to_dial", "hang_up", "hold", "info_message", "leave_voicemail",
+           "pickup", "record", "resume", "transfer"]

@@ -119,3 +119,49 @@ def desk_wrapup(ctx: ApiContext, username: str, call_id: str, disposition: str, 
     ctx.records.flush()
     return {"call_id": call_id, "queue": call["queue"], "number": call["number"], "disposition": disposition,
             "resolved": resolved}
+
+
+@command("desk.record", on="media")
+def desk_record(ctx: ApiContext, username: str, call_id: str, on: bool) -> dict:
+    """Start (`on`) or stop recording the agent's own call (stereo WAV: agent left, caller right)."""
+    return _act(live.record, ctx.engine, username, call_id, on)
+
+
+@command("desk.pickup", on="media")
+def desk_pickup(ctx: ApiContext, username: str, extension: str) -> dict:
+    """Answer the call ringing a colleague's extension, from the agent's phone (rings it first;
+    headset mode: at once)."""
+    return _act(live.pickup, ctx.engine, username, extension)
+
+
+@command("desk.voicemail_to", on="media")
+def desk_voicemail_to(ctx: ApiContext, username: str, extension: str) -> dict:
+    """Leave colleague `extension` a voicemail message, from the agent's phone."""
+    return _act(live.leave_voicemail, ctx.engine, username, extension)
+
+
+@command("desk.info_messages")
+def desk_info_messages(ctx: ApiContext) -> dict:
+    """The recorded information messages an agent can send a caller to (the owner's uploaded
+    prompts, `custom/<name>`: opening hours, fees, ...)."""
+    from .. import prompts
+    root = prompts.prompts_root(ctx.config)
+    if root is None:
+        return {"messages": []}
+    return {"messages": [{"ref": p["ref"], "seconds": p["seconds"]} for p in prompts.list_prompts(root)
+                         if p["kind"] == "uploaded"]}
+
+
+@command("desk.info_message")
+def desk_info_message(ctx: ApiContext, username: str, call_id: str, ref: str) -> dict:
+    """Send the agent's caller to recorded information message `ref` (one of desk.info_messages);
+    the caller comes back to the agent when it ends. The file is read here, off the media tick."""
+    from .. import prompts
+    if not ref.startswith("custom/") or not prompts.REF_RE.fullmatch(ref):
+        raise ApiError("bad_request", "Choose one of the recorded information messages.")
+    try:
+        samples = prompts.load_prompt(ref, "en", prompts.prompts_root(ctx.config))
+    except (KeyError, OSError, ValueError):
+        raise ApiError("not_found", f"There is no information message {ref[:48]!r}; the owner uploads them "
+                                    "on the Prompts page.") from None
+    return ctx.on_media(lambda engine: _act(live.info_message, engine, username, call_id, samples)).result(10)

@@ -85,7 +85,8 @@ def agent_view(engine: Engine, username: str) -> dict:
                 "menu_path": _menu_path(caller.call if caller else None), "ringing_since": obj.started}
     elif phase == "talking":
         c = obj.call
-        call = {"call_id": c.id, "phase": "held" if obj.held else "talking",
+        call = {"call_id": c.id, "phase": "message" if obj.mode == "message" else "held" if obj.held else "talking",
+                "recording": is_recording(engine, c),
                 "number": "".join(ch for ch in (c.cid_number or "") if ch.isdigit()) or (c.src or ""),
                 "raw": c.cid_number or "", "name": c.cid_name or "", "queue": obj.queue,
                 "queue_name": svc.queues.get(obj.queue, {}).get("name", ""),
@@ -156,12 +157,7 @@ def click_to_dial(engine: Engine, username: str, number: str) -> dict:
     number = number.strip()
     if not DIAL_RE.fullmatch(number):
         raise DeskRefusal("bad_request", "Number to dial: digits only (2 to 24), optionally starting with +.")
-    svc, agent = _agent(engine, username)
-    if agent.status == "logged_out" or not agent.extension:
-        raise DeskRefusal("conflict", "Log in at a phone first: the call is made from your phone.")
-    ch = engine.channel_for_extension(agent.extension)
-    if ch is None or not ch.usable:
-        raise DeskRefusal("unavailable", f"The phone of extension {agent.extension} is not working; check it.")
+    svc, agent, ch = _phone_of(engine, username)
     route = _route_for(engine, number)
     if route.kind == "outside":
         from ..apps.permissions import Origin
@@ -169,6 +165,23 @@ def click_to_dial(engine: Engine, username: str, number: str) -> dict:
                                             route.target)
         if not decision.allowed:
             raise DeskRefusal("forbidden", f"Not permitted: {decision.reason}. Ask the owner if you need it.")
+    return _from_phone(engine, svc, agent, ch, route, number, "Click to dial")
+
+
+
+def _phone_of(engine: Engine, username: str) -> tuple[Any, Any, FxsChannel]:
+    svc, agent = _agent(engine, username)
+    if agent.status == "logged_out" or not agent.extension:
+        raise DeskRefusal("conflict", "Log in at a phone first: the call is made from your phone.")
+    ch = engine.channel_for_extension(agent.extension)
+    if ch is None or not ch.usable:
+        raise DeskRefusal("unavailable", f"The phone of extension {agent.extension} is not working; check it.")
+    return svc, agent, ch
+
+
+def _from_phone(engine: Engine, svc: Any, agent: Any, ch: FxsChannel, route: Route, label: str,
+                caller_name: str) -> dict:
+    """Make `route` happen from the agent's phone: at once in headset mode, else ring it first."""
     state = svc.state_of(agent)
     ready = agent.headset and ch.off_hook and state == "idle"
     if not ready and (state != "idle" or ch.off_hook or ch.handler is not None):
@@ -176,22 +189,53 @@ def click_to_dial(engine: Engine, username: str, number: str) -> dict:
     if ready:
         ch.handler = None
         ch.silence()
-        engine.place_call(ch, route, number)
+        engine.place_call(ch, route, label)
         svc.publish(agent)
-        return {"dialled": route.target, "how": "headset"}
-    ClickToDialRing(engine, ch, route, number)
+        return {"dialled": label, "how": "headset"}
+    ClickToDialRing(engine, ch, route, label, caller_name)
     svc.publish(agent)
-    return {"dialled": route.target, "how": "ringing"}
+    return {"dialled": label, "how": "ringing"}
+
+
+def _colleague(engine: Engine, extension: str) -> str:
+    extension = extension.strip()
+    if not extension.isdigit() or extension not in engine.plan.extensions:
+        raise DeskRefusal("bad_request", f"{extension[:10]!r} is not an extension here; choose a colleague's "
+                                         "extension.")
+    return extension
+
+
+def pickup(engine: Engine, username: str, extension: str) -> dict:
+    """Answer the call ringing a colleague's phone from the agent's own phone (as `**ext`)."""
+    from ..apps.pickup import ringing_calls
+    extension = _colleague(engine, extension)
+    svc, agent, ch = _phone_of(engine, username)
+    if not any(getattr(target, "extension", None) == extension for _call, target in ringing_calls(engine)):
+        raise DeskRefusal("conflict", f"Nothing is ringing at extension {extension} now.")
+    return _from_phone(engine, svc, agent, ch, Route("app", "pickup-directed", extension), f"**{extension}",
+                       "Pickup")
+
+
+def leave_voicemail(engine: Engine, username: str, extension: str) -> dict:
+    """Leave a colleague a voicemail message from the agent's phone (straight to their mailbox)."""
+    from ..apps.voicemail_store import mailbox_config
+    extension = _colleague(engine, extension)
+    svc, agent, ch = _phone_of(engine, username)
+    if not mailbox_config(engine.config, extension).get("enabled"):
+        raise DeskRefusal("conflict", f"Extension {extension} has no voicemail (its mailbox is off); send a "
+                                      "message instead.")
+    return _from_phone(engine, svc, agent, ch, Route("app", "voicemail", extension), f"voicemail {extension}",
+                       "Voicemail")
 
 
 class ClickToDialRing(ChannelHandler):
     """The agent's phone rings ("Click to dial <number>"); picked up, the number is dialled."""
 
-    def __init__(self, engine: Engine, ch: FxsChannel, route: Route, number: str) -> None:
+    def __init__(self, engine: Engine, ch: FxsChannel, route: Route, number: str, caller_name: str) -> None:
         self.engine, self.ch, self.route, self.number = engine, ch, route, number
         ch.handler = self
-        ch.set_state("ringing", peer=f"click to dial {number}", caller_id=number)
-        ch.start_ringing(number, "Click to dial")
+        ch.set_state("ringing", peer=f"{caller_name.lower()} {number}", caller_id=number)
+        ch.start_ringing("".join(c for c in number if c.isdigit())[:15] or None, caller_name)
         self.timer = engine.timers.after_ms(CLICK_TO_DIAL_RING_S * 1000, self._give_up)
 
     def _give_up(self) -> None:
@@ -215,4 +259,36 @@ class ClickToDialRing(ChannelHandler):
 
 
 __all__ = ["DeskRefusal", "agent_view", "hold", "resume", "hang_up", "transfer", "click_to_dial",
-           "ClickToDialRing"]
+           "ClickToDialRing", "record", "info_message", "pickup", "leave_voicemail"]
+
+
+# ---- recording and information messages ---------------------------------------------------------
+
+def record(engine: Engine, username: str, call_id: str, on: bool) -> dict:
+    """Start (or stop) recording the agent's own call: a stereo WAV, the agent on the left, the
+    caller on the right (the recording service's file, listed on the Recordings page)."""
+    from ..apps.recording import service_of as recording_service
+    conn = _own_connection(engine, username, call_id)
+    rec = recording_service(engine)
+    if rec is None:
+        raise DeskRefusal("unavailable", "Recording is not available on this box.")
+    if on:
+        if rec.recording(conn.call) is None and rec.start(conn.call, conn.agent_ch, "desk") is None:
+            raise DeskRefusal("unavailable", "The recording could not start; see the Recordings page.")
+    else:
+        rec.stop(conn.call)
+    return {"recording": rec.recording(conn.call) is not None}
+
+
+def is_recording(engine: Engine, call: Any) -> bool:
+    from ..apps.recording import service_of as recording_service
+    rec = recording_service(engine)
+    return rec is not None and rec.recording(call) is not None
+
+
+def info_message(engine: Engine, username: str, call_id: str, samples: Any) -> dict:
+    """Play a recorded information message (read off the tick by the store thread) to the
+    agent's caller; the caller comes back to the agent when it ends."""
+    conn = _own_connection(engine, username, call_id)
+    conn.play_to_caller(samples)
+    return {"phase": "message"}
