@@ -1,6 +1,6 @@
 """The agent desktop (/desk): one live page for a call-center agent: queue log in/out and pause,
-state and time in state, the screen pop of a ringing call, call control, click-to-dial,
-wrap-up, and links to their voicemail, messages, address book and phone.
+state and time in state, the screen pop of a ringing call, call control (hold, transfer, record, information
+message), click-to-dial, pickup and voicemail to a colleague, DND, wrap-up, and links to their voicemail, messages, address book and phone.
 
 Everything goes through the engine API: `desk.*` (call control, wrap-up), `agent.*` (status),
 `customers.pop` / `dispositions.list` / `interactions.record` (the customer database), and
@@ -25,7 +25,9 @@ from .rendering import render
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 STREAM_SECONDS = 25.0
-CALL_ACTIONS = {"hold": "desk.hold", "resume": "desk.resume", "hangup": "desk.hangup", "transfer": "desk.transfer"}
+CALL_ACTIONS = {"hold": "desk.hold", "resume": "desk.resume", "hangup": "desk.hangup", "transfer": "desk.transfer",
+                "record": "desk.record", "stop-recording": "desk.record", "message": "desk.info_message"}
+COLLEAGUE_ACTIONS = {"pickup": "desk.pickup", "voicemail": "desk.voicemail_to"}
 STATUS_ACTIONS = ("login", "logout", "pause", "unpause")
 
 
@@ -97,8 +99,9 @@ async def desk_page(request: Request, user: AnyUser) -> Response:
     dnd = False
     if user.extension:
         dnd = bool((await _optional(request, "forward.get", {}, extension=user.extension)).get("dnd"))
+    messages = (await _call(request, "desk.info_messages"))["messages"]
     data = {**view, "recent": recent, "reasons": reasons, "dispositions": dispositions,
-            "extension": user.extension or "", "dnd": dnd}
+            "extension": user.extension or "", "dnd": dnd, "messages": messages}
     return render(request, "desk.html", title="Agent desktop", data=data)
 
 
@@ -153,7 +156,22 @@ async def call_action(request: Request, action: str, user: AnyUser) -> JSONRespo
     args: dict[str, Any] = {"username": user.username, "call_id": _text(data, "call_id", 64)}
     if action == "transfer":
         args["target"] = _text(data, "target", 24)
+    elif action in ("record", "stop-recording"):
+        args["on"] = action == "record"
+    elif action == "message":
+        args["ref"] = _text(data, "ref", 64)
     return JSONResponse(await _call(request, name, **args))
+
+
+@router.post("/api/desk/colleague/{action}")
+async def colleague_action(request: Request, action: str, user: AnyUser) -> JSONResponse:
+    """From the agent's own phone: pick up the call ringing a colleague's `extension`, or leave
+    them a voicemail."""
+    name = COLLEAGUE_ACTIONS.get(action)
+    if name is None:
+        return JSONResponse({"error": "Unknown action; use pickup or voicemail."}, status_code=404)
+    data = await _body(request)
+    return JSONResponse(await _call(request, name, username=user.username, extension=_text(data, "extension", 10)))
 
 
 @router.post("/api/desk/dial")

@@ -277,6 +277,7 @@ def record(engine: Engine, username: str, call_id: str, on: bool) -> dict:
             raise DeskRefusal("unavailable", "The recording could not start; see the Recordings page.")
     else:
         rec.stop(conn.call)
+    conn.svc.publish(conn.agent)
     return {"recording": rec.recording(conn.call) is not None}
 
 

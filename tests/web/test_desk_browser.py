@@ -98,6 +98,10 @@ def test_agent_desktop_pop_call_control_and_wrapup(office, browser_page) -> None
             assert (spectrum > spectrum.max() * 0.1).sum() > 5                       # music, not a tone
             ap.click("#desk-call button[data-call=resume]")
             expect(ap.locator("#desk-call-phase")).to_have_text("Talking", timeout=10000)
+            ap.click("#desk-call button[data-call=record]")
+            expect(ap.locator("#desk-call-phase")).to_have_text("Talking · recording", timeout=10000)
+            ap.click("#desk-call button[data-call=stop-recording]")
+            expect(ap.locator("#desk-call-phase")).to_have_text("Talking", timeout=10000)
             ap.click("#desk-call button[data-call=hangup]")
             expect(ap.locator("#desk-call-none")).to_be_visible(timeout=10000)
             with office.lock:

@@ -41,7 +41,7 @@
     show("desk-call-live", !!c);
     if (!c) return;
     lastCallId = c.call_id;
-    setText("desk-call-phase", c.phase === "ringing" ? "Ringing" : c.phase === "held" ? "On hold" : "Talking");
+    setText("desk-call-phase", { ringing: "Ringing", held: "On hold", message: "Hearing a message" }[c.phase] || "Talking");
     setText("desk-call-number", c.number || c.raw || "unknown number");
     setText("desk-call-name", c.name);
     setText("desk-call-queue", c.queue + (c.queue_name ? " " + c.queue_name : ""));
@@ -50,10 +50,13 @@
     setText("desk-call-talk", c.talk_s != null ? " · talking " + fmt(c.talk_s + elapsed()) : "");
     setText("desk-call-menu", c.menu_path && c.menu_path.length
       ? c.menu_path.map((m) => m.menu + " → " + m.key).join(", ") : "none");
-    const talking = c.phase === "talking", held = c.phase === "held";
+    const talking = c.phase === "talking", held = c.phase === "held", up = c.phase !== "ringing";
+    if (c.recording) setText("desk-call-phase", $("desk-call-phase").textContent + " · recording");
     for (const b of document.querySelectorAll("[data-call]")) {
       const act = b.dataset.call;
-      b.disabled = act === "hold" ? !talking : act === "resume" ? !held : !(talking || held);
+      b.disabled = act === "hold" ? !talking : act === "resume" ? !held
+        : act === "record" ? !up || !!c.recording : act === "stop-recording" ? !up || !c.recording
+          : !(talking || held);
     }
     $("desk-transfer").disabled = !(talking || held);
   }
@@ -140,8 +143,17 @@
       const c = view.agent && view.agent.call;
       const body = { call_id: c ? c.call_id : lastCallId };
       if (b.dataset.call === "transfer") body.target = $("desk-transfer").value;
+      if (b.dataset.call === "message") body.ref = $("desk-message").value;
       act(lb.send("POST", "/api/desk/call/" + b.dataset.call, body),
-        { hold: "On hold.", resume: "Back with the caller.", hangup: "Hung up.", transfer: "Transferred." }[b.dataset.call]);
+        { hold: "On hold.", resume: "Back with the caller.", hangup: "Hung up.", transfer: "Transferred.",
+          record: "Recording.", "stop-recording": "Recording stopped.",
+          message: "The caller hears the message, then comes back to you." }[b.dataset.call]);
+    });
+  }
+  for (const b of document.querySelectorAll("[data-colleague]")) {
+    b.addEventListener("click", () => {
+      act(lb.send("POST", "/api/desk/colleague/" + b.dataset.colleague, { extension: $("desk-colleague").value }),
+        "Pick up your phone.");
     });
   }
   for (const b of document.querySelectorAll("[data-status]")) {
