@@ -107,6 +107,20 @@ MIGRATIONS: list[str] = [
         done    REAL
     );
     """,
+    # 6: auto-attendant steps: one row per key (or timeout/invalid) and one exit row per call
+    #    (contract in firmware/apps/ivr_events.py)
+    """
+    CREATE TABLE menu_events (
+        id          INTEGER PRIMARY KEY,
+        ts          REAL NOT NULL,
+        call_id     TEXT NOT NULL,
+        menu        TEXT NOT NULL,
+        key         TEXT NOT NULL DEFAULT '',
+        destination TEXT NOT NULL DEFAULT '',
+        outcome     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX menu_events_ts ON menu_events (ts);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
