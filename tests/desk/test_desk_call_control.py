@@ -209,3 +209,30 @@ def tone_level_between(p, a: str, b: str) -> float:
     p.phone(b).clear_heard()
     p.run(0.8)
     return tone_level(p.phone(b).heard()[-2400:], 1000)
+
+
+def test_the_pop_shows_the_menu_keys_the_caller_chose(tmp_path):
+    from cc_scenarios import make_pbx
+
+    from firmware.apps.ivr_store import save_menu
+    p = make_pbx(tmp_path)
+    try:
+        save_menu(p.config, {"id": "main", "name": "Main", "greeting": "ivr/welcome", "timeout_s": 3, "retries": 1,
+                             "fallback": "extension:201", "options": {"1": "queue:600"}})
+        p.config.set_inbound_route("fxo1", "ivr:main")
+        p.run(0.2)
+        api = client(p)
+        login(p, "alice")
+        r = p.co.remote("5550142")
+        r.call(p.co.line_number(1))
+        p.run_until(lambda: getattr(p.engine.channels["fxo1"].handler, "mode", None) == "menu", 15)
+        r.dial("1")
+        p.run_until(lambda: p.phone("201").is_ringing, 6)
+        ringing = call(p, api, "desk.state", username="alice")["call"]
+        assert [(s["menu"], s["key"]) for s in ringing["menu_path"]] == [("main", "1")]
+        answer(p, "201")
+        talking = call(p, api, "desk.state", username="alice")["call"]
+        assert [(s["menu"], s["key"]) for s in talking["menu_path"]] == [("main", "1")]
+        api.api.close()
+    finally:
+        p.close()
