@@ -208,20 +208,39 @@ async def dnd(request: Request, user: AnyUser) -> JSONResponse:
 
 @router.post("/api/desk/wrapup")
 async def wrapup(request: Request, user: AnyUser) -> JSONResponse:
-    """Disposition, notes and "resolved on this call" for the agent's own call; then the
-    interaction is stored in the customer database (when it is installed)."""
+    """Disposition, notes, "resolved on this call" and a new work order (or a note on an open one)
+    for the agent's own call; the engine stores the interaction and logs DISPOSITION."""
     data = await _body(request)
     notes = data.get("notes", "")
     if not isinstance(notes, str):
         raise BadRequest("notes: send text.")
-    resolved = data.get("resolved") is True
-    result = await _call(request, "desk.wrapup", username=user.username, call_id=_text(data, "call_id", 64),
-                         disposition=_text(data, "disposition", 32), notes=notes, resolved=resolved)
-    stored = await _optional(request, "interactions.record", None, call_id=result["call_id"],
-                             number=result["number"], agent=user.username, queue=result["queue"],
-                             disposition=result["disposition"], notes=notes, resolved=resolved,
-                             recording=None, work_order_id=None)
-    return JSONResponse({**result, "interaction": stored})
+    args: dict[str, Any] = {"username": user.username, "call_id": _text(data, "call_id", 64),
+                            "disposition": _text(data, "disposition", 32), "notes": notes,
+                            "resolved": data.get("resolved") is True}
+    wo = data.get("work_order")
+    if isinstance(wo, dict) and _text(wo, "title", 200):
+        args["work_order"] = {"title": _text(wo, "title", 200), "description": _text(wo, "description", 4000)}
+    woid = data.get("work_order_id")
+    if isinstance(woid, int) and not isinstance(woid, bool):
+        args["work_order_id"] = woid
+        args["work_order_note"] = _text(data, "work_order_note", 2000)
+    return JSONResponse(await _call(request, "desk.wrapup", **args))
+
+
+@router.post("/api/desk/customer")
+async def new_customer(request: Request, user: AnyUser) -> JSONResponse:
+    """The "new customer" form of an unknown caller's pop: name, company, the number filled in."""
+    data = await _body(request)
+    contact = {"name": _text(data, "name", 120), "company": _text(data, "company", 120),
+               "numbers": [_text(data, "number", 40)], "notes": _text(data, "notes", 2000)}
+    return JSONResponse(await _call(request, "customers.save", contact=contact))
+
+
+@router.get("/api/desk/kb")
+async def knowledge(request: Request, user: AnyUser, q: str = "", disposition: str = "") -> JSONResponse:
+    """Standard answers and articles: search, or those suggested for a disposition."""
+    found = await _optional(request, "kb.search", [], q=q[:200], disposition=disposition[:40], limit=10)
+    return JSONResponse({"articles": [{"id": a["id"], "title": a["title"], "body": a["body"]} for a in found]})
 
 
 def _sse(event: str, data: Any) -> str:

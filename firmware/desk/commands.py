@@ -93,20 +93,59 @@ def desk_recent(ctx: ApiContext, username: str, limit: int = 5) -> dict:
     return {"calls": [{**r, "wrapped": bool(r["wrapped"])} for r in rows]}
 
 
+def _other(ctx: ApiContext, name: str, **args: Any) -> Any:
+    """Run another domain's store command here, on the store thread, through its public contract
+    (validated as any API call). None when that domain is not installed."""
+    from ..api import REGISTRY, validate
+    if name not in REGISTRY:
+        return None
+    cmd, kwargs = validate(name, args)
+    return cmd.fn(ctx, **kwargs)
+
+
 @command("desk.wrapup")
 def desk_wrapup(ctx: ApiContext, username: str, call_id: str, disposition: str, notes: str = "",
-                resolved: bool = False) -> dict:
-    """Close the agent's own call: a disposition code, notes, resolved on this call. Logs the queue
-    event DISPOSITION (code | resolved | notes length). Refused for another agent's call, twice
-    for one call, or an unknown code."""
+                resolved: bool = False, work_order: dict | None = None, work_order_id: int | None = None,
+                work_order_note: str = "") -> dict:
+    """Close the agent's own call: a disposition code (one of dispositions.list), notes, resolved on
+    this call; optionally create a work order (`work_order`: {title, description}) or add a note to
+    an open one (`work_order_id`, `work_order_note`). Stores the interaction (interactions.record)
+    and logs the queue event DISPOSITION (code | resolved | notes length). Refused for another
+    agent's call, twice for one call, or an unknown code; nothing is stored then."""
     disposition = disposition.strip()
     if not CODE_RE.fullmatch(disposition):
         raise ApiError("bad_request", "Choose a disposition (what the call was about) before saving.")
     if len(notes) > NOTES_MAX:
         raise ApiError("bad_request", f"Notes: at most {NOTES_MAX} characters; shorten them.")
+    if work_order is not None and work_order_id is not None:
+        raise ApiError("bad_request", "Either create a work order or update one, not both.")
     call = _agent_call(ctx, username, call_id)
     if call["done"]:
         raise ApiError("conflict", "This call is already wrapped up.")
+    codes = _other(ctx, "dispositions.list")
+    if codes and disposition not in {c["code"] for c in codes}:
+        raise ApiError("bad_request", f"Unknown disposition {disposition!r}; choose one of the list.")
+    order = None
+    if work_order is not None:
+        pop = _other(ctx, "customers.pop", number=call["number"], call_id=call_id) or {}
+        contact = pop.get("contact") or {}
+        order = _other(ctx, "workorders.create", title=str(work_order.get("title", "")),
+                       description=str(work_order.get("description", "")), contact_id=contact.get("id"),
+                       number=call["number"], call_id=call_id, disposition=disposition, created_by=username)
+    elif work_order_id is not None:
+        current = _other(ctx, "workorders.get", id=work_order_id)
+        if current is None:
+            raise ApiError("unavailable", "Work orders are not installed on this box.")
+        if work_order_note.strip():
+            stamp = f"[{username}, call {call_id}] {work_order_note.strip()}"
+            desc = (current.get("description") or "").rstrip()
+            order = _other(ctx, "workorders.update", id=work_order_id,
+                           changes={"description": f"{desc}\n{stamp}" if desc else stamp})
+        else:
+            order = current
+    interaction = _other(ctx, "interactions.record", call_id=call_id, number=call["number"], agent=username,
+                         queue=call["queue"], disposition=disposition, notes=notes, resolved=resolved,
+                         recording=_recording_of(ctx, call_id), work_order_id=order["id"] if order else None)
 
     def log(engine: Any) -> None:
         from ..callcenter import service_of
@@ -118,7 +157,17 @@ def desk_wrapup(ctx: ApiContext, username: str, call_id: str, disposition: str, 
     ctx.on_media(log).result(10)
     ctx.records.flush()
     return {"call_id": call_id, "queue": call["queue"], "number": call["number"], "disposition": disposition,
-            "resolved": resolved}
+            "resolved": resolved, "interaction": interaction, "work_order": order}
+
+
+def _recording_of(ctx: ApiContext, call_id: str) -> str | None:
+    """The call's first recording file, if it was recorded."""
+    try:
+        rows = ctx.records.query("SELECT file FROM call_recordings WHERE call_id = ? ORDER BY started LIMIT 1",
+                                 (call_id,))
+    except Exception:  # noqa: BLE001 - a box without the recordings table: no recording
+        return None
+    return rows[0]["file"] if rows else None
 
 
 @command("desk.record", on="media")

@@ -66,6 +66,11 @@ def test_agent_desktop_pop_call_control_and_wrapup(office, browser_page) -> None
             expect(ap.locator("#desk-call-queue")).to_contain_text("600 Sales")
             expect(ap.locator("#desk-pop-new")).to_be_visible()
             assert "5550142" in ap.inner_text("#desk-pop-new-number")
+            assert "5550142" in ap.input_value("#desk-new-number")          # the number filled in
+            ap.fill("#desk-new-name", "Dora Diaz")
+            ap.fill("#desk-new-company", "Diaz & Co")
+            ap.click("#desk-new-customer button[type=submit]")
+            expect(ap.locator("#desk-ok")).to_have_text("Customer saved.", timeout=10000)
             _shot(ap, "desk-ringing")
             with office.lock:
                 p.phone("201").off_hook()
@@ -112,16 +117,37 @@ def test_agent_desktop_pop_call_control_and_wrapup(office, browser_page) -> None
             assert "5550142" in ap.inner_text("#desk-wrapup-number")
             ap.click("#desk-wrapup-save")
             expect(ap.locator("#desk-error")).to_contain_text("disposition")
-            ap.fill("#desk-disposition", "order")
+            ap.select_option("#desk-disposition", "order")
             ap.fill("#desk-notes", "<script>alert(1)</script> two boxes")
             ap.check("#desk-resolved")
+            ap.check("input[name=desk-wo][value=new]")
+            ap.fill("#desk-wo-title", "Deliver two boxes")
             ap.click("#desk-wrapup-save")
-            expect(ap.locator("#desk-ok")).to_have_text("Wrap-up saved.", timeout=10000)
+            expect(ap.locator("#desk-ok")).to_contain_text("Wrap-up saved. Work order #", timeout=10000)
             expect(ap.locator("#desk-wrapup")).to_be_hidden()
             p.records.flush()
             rows = p.records.query("SELECT agent, data1, data2 FROM queue_events WHERE event = 'DISPOSITION' "
                                    "AND call_id = ?", (call_id,))
             assert rows == [{"agent": "alice", "data1": "order", "data2": "1"}]
             _shot(ap, "desk-after-wrapup")
+            # the same caller again: the record pops while the phone rings, with the last interaction
+            # and the open work order; the notes are shown as text, never run
+            with office.lock:
+                p.phone("201").on_hook()
+                r.hang_up()
+            time.sleep(0.5)
+            with office.lock:
+                r.call(p.co.line_number(1))
+            expect(ap.locator("#desk-call-phase")).to_have_text("Ringing", timeout=40000)   # after the wrap-up time
+            expect(ap.locator("#desk-pop-name")).to_have_text("Dora Diaz")
+            assert p.phone("201").is_ringing
+            expect(ap.locator("#desk-pop-company")).to_have_text("Diaz & Co")
+            row = ap.locator("#desk-pop-interactions tbody tr").first
+            expect(row).to_contain_text("<script>alert(1)</script> two boxes")
+            expect(row).to_contain_text("order")
+            expect(ap.locator("#desk-pop-workorders")).to_contain_text("Deliver two boxes")
+            _shot(ap, "desk-pop-known-caller")
+            with office.lock:
+                r.hang_up()
             actx.close()
             assert page.console_errors == []

@@ -12,6 +12,7 @@
   let receivedAt = Date.now() / 1000;
   let wrapCall = null;        // the call offered for wrap-up {call_id, number, queue}
   let lastCallId = null;
+  let lastPop = null;         // the last call's pop: its open work orders are offered at wrap-up
 
   function fmt(s) { return lb.formatDuration(s); }
   function show(id, on) { const n = $(id); if (n) n.hidden = !on; }
@@ -70,10 +71,13 @@
     show("desk-pop-record", !!(c && pop && pop.contact));
     show("desk-pop-new", !!(c && (!pop || !pop.contact)));
     if (!c) return;
+    if (pop) lastPop = pop;
     if (!pop || !pop.contact) {
       const number = (pop && (pop.e164 || pop.raw)) || c.raw || c.number;
-      setText("desk-pop-new-number", number);
-      $("desk-pop-new-link").href = "/customers?new=" + encodeURIComponent(number || "");
+      if (number !== $("desk-pop-new-number").textContent) {
+        setText("desk-pop-new-number", number);
+        $("desk-new-number").value = number || "";
+      }
       return;
     }
     const k = pop.contact;
@@ -115,6 +119,18 @@
     if (wrapCall) {
       setText("desk-wrapup-number", wrapCall.number || "unknown");
       setText("desk-wrapup-queue", wrapCall.queue);
+      const sel = $("desk-wo-open");
+      const orders = (lastPop && lastPop.work_orders) || [];
+      if (sel.dataset.call !== wrapCall.call_id) {
+        sel.dataset.call = wrapCall.call_id;
+        sel.replaceChildren();
+        for (const w of orders) {
+          const o = document.createElement("option");
+          o.value = String(w.id);
+          o.textContent = "#" + w.id + " " + w.title + " (" + w.state + ")";
+          sel.append(o);
+        }
+      }
     }
   }
 
@@ -135,7 +151,10 @@
   }
 
   async function act(promise, message) {
-    try { await promise; ok(message); } catch (e) { error(e.message); }
+    try {
+      const result = await promise;
+      ok(typeof message === "function" ? message(result) : message);
+    } catch (e) { error(e.message); }
   }
 
   for (const b of document.querySelectorAll("[data-call]")) {
@@ -172,12 +191,50 @@
   });
   $("desk-wrapup-save").addEventListener("click", () => {
     if (!wrapCall) return;
-    act(lb.send("POST", "/api/desk/wrapup", {
+    const body = {
       call_id: wrapCall.call_id, disposition: $("desk-disposition").value,
       notes: $("desk-notes").value, resolved: $("desk-resolved").checked,
-    }).then(() => { $("desk-notes").value = ""; $("desk-resolved").checked = false; return refresh(); }),
-    "Wrap-up saved.");
+    };
+    const wo = document.querySelector("input[name=desk-wo]:checked").value;
+    if (wo === "new") body.work_order = { title: $("desk-wo-title").value, description: $("desk-wo-description").value };
+    if (wo === "update" && $("desk-wo-open").value) {
+      body.work_order_id = Number($("desk-wo-open").value);
+      body.work_order_note = $("desk-wo-note").value;
+    }
+    act(lb.send("POST", "/api/desk/wrapup", body).then((r) => {
+      for (const id of ["desk-notes", "desk-wo-title", "desk-wo-description", "desk-wo-note"]) $(id).value = "";
+      $("desk-resolved").checked = false;
+      document.querySelector("input[name=desk-wo][value=none]").checked = true;
+      return refresh().then(() => r);
+    }), (r) => "Wrap-up saved." + (r && r.work_order ? " Work order #" + r.work_order.id + "." : ""));
   });
+
+  $("desk-new-customer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    act(lb.send("POST", "/api/desk/customer", {
+      name: $("desk-new-name").value, company: $("desk-new-company").value, number: $("desk-new-number").value,
+    }).then(() => { $("desk-new-name").value = ""; $("desk-new-company").value = ""; }), "Customer saved.");
+  });
+
+  async function showArticles(params) {
+    const r = await fetch("/api/desk/kb?" + new URLSearchParams(params), { credentials: "same-origin" });
+    const list = $("desk-kb-list");
+    list.replaceChildren();
+    if (!r.ok) return;
+    for (const a of (await r.json()).articles) {
+      const li = document.createElement("li");
+      const d = document.createElement("details");
+      const s = document.createElement("summary");
+      s.textContent = a.title;
+      const p = document.createElement("p");
+      p.textContent = a.body;
+      d.append(s, p);
+      li.append(d);
+      list.append(li);
+    }
+  }
+  $("desk-kb-form").addEventListener("submit", (e) => { e.preventDefault(); showArticles({ q: $("desk-kb-q").value }); });
+  $("desk-disposition").addEventListener("change", (e) => { if (e.target.value) showArticles({ disposition: e.target.value }); });
 
   function addBulletin(b) {
     const list = $("desk-bulletin-list");
