@@ -3,7 +3,8 @@
 WAL with `synchronous=FULL` (a commit survives a power cut), a `quick_check` of every page at
 open, numbered migrations (`PRAGMA user_version`), and a damaged file set aside as
 `NAME.corrupt-<UTC time>` (with its -wal and -shm) so a new, empty one starts: the reason is
-logged once and kept as `alarm` for the status page. Used by customers, work orders and the
+logged once, kept as `alarm` and raised for the status page (`system.alarms`).
+Used by customers, work orders and the
 knowledge base; each keeps its own file and is written only on the engine's store thread.
 """
 from __future__ import annotations
@@ -85,4 +86,6 @@ def open_checked(path: Path | str, migrations: list[str], what: str) -> OpenedDa
                   what, path, e, path.name, stamp)
         alarm = (f"The {what} file {path.name} was damaged ({str(e)[:200]}); it was set aside as "
                  f"{path.name}.corrupt-{stamp} and a new, empty one started.")
+        from .alarms import raise_alarm
+        raise_alarm(f"store:{path.name}", alarm)          # on the status page (system.alarms)
         return OpenedDatabase(_prepare(path, migrations, what), alarm)

@@ -114,19 +114,33 @@ def customers_count(ctx: ApiContext) -> int:
     return book_for(ctx.data_dir).count()
 
 
+IMPORT_WAIT_S = 0.15                 # the store thread waits at most this for a small file
+_JOBS: dict[str, csv_io.ImportJob] = {}
+
+
 @command("customers.import_csv")
 def customers_import_csv(ctx: ApiContext, upload: str) -> dict:
-    """Import the spooled CSV `upload` (see firmware/customers/csv_io.py): all or nothing.
-    Returns {"imported": n, "errors": []} or, refused, {"imported": 0, "message", "bad_rows",
-    "errors": [{row, message}]} (nothing written)."""
+    """Import the spooled CSV `upload` (see firmware/customers/csv_io.py), all or nothing:
+    {job, state ("done" | "refused" | "checking"), rows_checked, imported, message, bad_rows,
+    errors: [{row, message}]}. A file checked within 0.15 s is answered at once; a bigger one says
+    "checking": ask `customers.import_status(job)` until it is done or refused."""
     data = take_upload(ctx, upload, csv_io.MAX_BYTES)
-    book = book_for(ctx.data_dir)
-    try:
-        contacts = csv_io.parse(data, book, region(ctx))
-    except csv_io.CsvRefused as e:
-        return {"imported": 0, "message": e.message, "bad_rows": e.bad_rows, "errors": e.rows}
-    n = book.save_many(contacts)
-    return {"imported": n, "message": f"{n} contact(s) imported.", "bad_rows": 0, "errors": []}
+    job = csv_io.ImportJob(data, book_for(ctx.data_dir), region(ctx))
+    for old in [k for k, j in _JOBS.items() if j.checked.is_set() and j.contacts is None][:-20]:
+        _JOBS.pop(old, None)
+    _JOBS[job.id] = job
+    job.checked.wait(IMPORT_WAIT_S)
+    return job.finish()
+
+
+@command("customers.import_status")
+def customers_import_status(ctx: ApiContext, job: str) -> dict:
+    """The state of import `job` (as customers.import_csv answers); writes the contacts once the
+    whole file is checked."""
+    found = _JOBS.get(job)
+    if found is None or found.book is not book_for(ctx.data_dir):
+        raise ApiError("not_found", "There is no such import (the box may have restarted); upload the file again.")
+    return found.finish()
 
 
 @command("customers.export_csv")

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import secrets
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from .book import CustomerBook, CustomerError
+
+log = logging.getLogger("linebox.customers")
 
 MAX_ROWS = 50_000
 MAX_BYTES = 16 << 20
@@ -63,8 +68,9 @@ def _unneutralise(cell: str) -> str:
     return cell
 
 
-def parse(data: bytes, book: CustomerBook, region: str) -> list[dict[str, Any]]:
-    """Every row validated as a contact; raises CsvRefused with the report on any problem."""
+def parse(data: bytes, book: CustomerBook, region: str, progress: ImportJob | None = None) -> list[dict[str, Any]]:
+    """Every row validated as a contact (no database access: `book.validate` only checks);
+    raises CsvRefused with the report on any problem."""
     text = decode(data)
     if "\x00" in text:
         raise CsvRefused("The file contains NUL characters; it is not a CSV text file.")
@@ -102,6 +108,8 @@ def parse(data: bytes, book: CustomerBook, region: str) -> list[dict[str, Any]]:
                     report.append({"row": line, "message": f"{len(values)} cells where the header has {len(names)}; "
                                    "check for a missing quote or separator."})
                 continue
+            if progress is not None:
+                progress.rows_checked = len(contacts) + bad
             raw = {k: _unneutralise(v) for k, v in zip(names, values, strict=True)}
             raw["numbers"] = raw.get("numbers", "").replace(";", ",")
             raw["tags"] = raw.get("tags", "").replace(";", ",")
@@ -119,6 +127,50 @@ def parse(data: bytes, book: CustomerBook, region: str) -> list[dict[str, Any]]:
     if not contacts:
         raise CsvRefused("The file has a header but no contacts.")
     return contacts
+
+
+class ImportJob:
+    """One CSV import. Checking every row (phone numbers parsed by phonenumbers: ~0.1-0.2 ms a
+    number) runs on its own thread, so a 50,000-row file never holds the store thread (the screen
+    pop and wrap-ups go on); the checked contacts are written by `finish`, which the import
+    commands call on the store thread (one writer), in one transaction."""
+
+    def __init__(self, data: bytes, book: CustomerBook, region: str) -> None:
+        self.id = secrets.token_hex(8)
+        self.book = book
+        self.rows_checked = 0
+        self.contacts: list[dict[str, Any]] | None = None
+        self.refused: CsvRefused | None = None
+        self.imported = 0
+        self.checked = threading.Event()
+        self._thread = threading.Thread(target=self._check, args=(data, region), name="customers-csv-check",
+                                        daemon=True)
+        self._thread.start()
+
+    def _check(self, data: bytes, region: str) -> None:
+        try:
+            self.contacts = parse(data, self.book, region, self)
+        except CsvRefused as e:
+            self.refused = e
+        except Exception as e:  # noqa: BLE001 - any surprise refuses the file, never half-imports it
+            log.exception("customer CSV import: checking failed")
+            self.refused = CsvRefused(f"The file could not be checked ({type(e).__name__}); nothing was imported.")
+        finally:
+            self.checked.set()
+
+    def finish(self) -> dict[str, Any]:
+        """Store thread: write the checked contacts once; the job's state for the caller."""
+        if not self.checked.is_set():
+            return {"job": self.id, "state": "checking", "rows_checked": self.rows_checked, "imported": 0,
+                    "message": f"Checking the file: {self.rows_checked:,} rows so far.", "bad_rows": 0, "errors": []}
+        if self.refused is not None:
+            return {"job": self.id, "state": "refused", "rows_checked": self.rows_checked, "imported": 0,
+                    "message": self.refused.message, "bad_rows": self.refused.bad_rows, "errors": self.refused.rows}
+        if self.contacts is not None:
+            self.imported = self.book.save_many(self.contacts)
+            self.contacts = None
+        return {"job": self.id, "state": "done", "rows_checked": self.imported, "imported": self.imported,
+                "message": f"{self.imported:,} contact(s) imported.", "bad_rows": 0, "errors": []}
 
 
 def neutralise(cell: str) -> str:
