@@ -1,6 +1,6 @@
 """Screen-pop latency: from the engine ringing the agent to the caller shown on the agent desktop.
 
-    python -m bench.screen_pop [--runs 20] [--customers 10000] [--calls 100000]
+    python -m bench.desk_pop [--runs 20] [--empty]
 
 What runs: the engine on the simulated board (stepped on its own thread, as the media loop runs),
 the real web app under uvicorn, the agent desktop (/desk) in headless Chromium, logged in as an
@@ -8,9 +8,10 @@ agent. Each run an outside caller rings queue 600; the clock starts on the engin
 frame the agent's offer is made (the phone starts ringing) and stops in the browser when the
 desktop has drawn the call (the number, and the customer's name when the customer database is
 installed and seeded). Both clocks are the same machine's wall clock (time.time / Date.now).
-With the customer database (customers.* commands), it is seeded first with --customers contacts
-and --calls past interactions, and each caller is a known customer. Prints the figures and writes
-bench/SCREEN_POP.md. Target: <= 200 ms.
+The customer database is seeded first as bench.screen_pop (the data side's benchmark) does:
+10,000 customers, 100,000 past calls, 3,000 work orders; each caller is a known customer and the
+clock stops when the customer's name is drawn. `--empty`: no customers (number, queue and wait). Prints the figures and writes
+bench/DESK_POP.md. Target: <= 200 ms.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "SCREEN_POP.md"
+RESULTS = ROOT / "bench" / "DESK_POP.md"
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Amber-Copper-Window-4"
 
@@ -78,18 +79,14 @@ def _serve(app):  # a real server on a free port, in a thread
     return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def _seed(api, customers: int, calls: int) -> list[str] | None:
-    """Seed the customer database through its bench helper, if the customer package is installed;
-    returns the known callers' numbers (None: no customer database here)."""
-    from firmware.api import REGISTRY, load_commands
-    load_commands()
-    if "customers.pop" not in REGISTRY:
-        return None
-    try:
-        from bench.customers_pop import seed_for_screen_pop  # the customer package's seeding helper
-    except ImportError:
-        return None
-    return seed_for_screen_pop(api, customers, calls)
+def _seed(data_dir: Path) -> list[str]:
+    """10,000 customers, 100,000 interactions, 3,000 work orders (bench.screen_pop's fixture);
+    returns the callers' numbers as the exchange sends them (ten digits)."""
+    import random
+
+    from bench.screen_pop import populate
+    numbers = populate(data_dir, random.Random(7))
+    return ["".join(c for c in n if c.isdigit())[1:] for n in numbers]
 
 
 WATCH = """(wantName) => {
@@ -110,8 +107,7 @@ WATCH = """(wantName) => {
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--customers", type=int, default=10_000)
-    ap.add_argument("--calls", type=int, default=100_000)
+    ap.add_argument("--empty", action="store_true", help="no customer database rows")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -121,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
         eng = SteppedEngine(Path(tmp) / "pbx")
         p = eng.pbx
         api = EngineApi(config=p.config, records=p.records, data_dir=p.data_dir, control=p.control)
-        numbers = _seed(LocalClient(api), args.customers, args.calls)
+        numbers = [] if args.empty else _seed(p.data_dir)
         app = create_app(control=p.control, config=p.config, records=p.records, data_dir=Path(tmp) / "web", api=LocalClient(api))
         app.state.web.accounts.create("alice", PASSWORD, "agent", extension="201")
         server, thread, base = _serve(app)
@@ -167,11 +163,11 @@ def main(argv: list[str] | None = None) -> dict:
             eng.close()
     result = {"runs": len(latencies), "median_ms": statistics.median(latencies),
               "p95_ms": sorted(latencies)[max(0, int(len(latencies) * 0.95) - 1)], "max_ms": max(latencies),
-              "customers": args.customers if numbers else 0, "calls": args.calls if numbers else 0,
+              "customers": 10_000 if numbers else 0, "calls": 100_000 if numbers else 0,
               "with_record": bool(numbers)}
     data = (f"{result['customers']} customers, {result['calls']} past calls, the name shown" if numbers
             else "not installed (number, queue and wait shown)")
-    text = (f"# Screen-pop latency (`python -m bench.screen_pop`)\n\n"
+    text = (f"# Screen-pop latency (`python -m bench.desk_pop`)\n\n"
             f"Engine offer (agent's phone starts ringing) to the call drawn on /desk in Chromium, "
             f"{result['runs']} calls; customer database: "
             f"{data}.\n\n"
