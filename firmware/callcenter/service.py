@@ -141,6 +141,9 @@ class QueueService:
         self.music = MusicLibrary(moh_root(Path(cfg_path).parent) if cfg_path is not None else None)
         self.music.load_all()
         self._codes: set[str] = set()
+        # Called with each new QueueConnection before the two talk (the agent desktop whispers the
+        # caller's name to the agent from here); a hook must be quick (media thread).
+        self.connect_hooks: list[Any] = []
         self._kick: Timer | None = None
         self._notice_due = False
         self._loaded = False
@@ -986,6 +989,8 @@ class QueueConnection(ChannelHandler):
         caller_ch.listen_dtmf = agent_ch.listen_dtmf = True
         caller_ch.set_state("in-call", peer=agent_ch.label, caller_id=call.cid_number, detail=f"queue {queue}")
         agent_ch.set_state("in-call", peer=f"queue {queue}: {call.cid_number or call.src}", detail=f"queue {queue}")
+        for hook in list(svc.connect_hooks):
+            hook(self)
 
     def _complete(self, event: str) -> None:
         now = self.svc.engine.clock.now()
@@ -1161,6 +1166,21 @@ class QueueConnection(ChannelHandler):
         self.agent_ch.set_state("in-call", peer=f"queue {self.queue}: {self.call.cid_number or self.call.src}",
                                 detail=f"queue {self.queue}")
         self.svc.publish(self.agent)
+
+    def whisper_to_agent(self, samples: np.ndarray) -> None:
+        """Before the two talk: the agent alone hears `samples` (the caller's name), the caller
+        keeps hearing music on hold; then they are put through."""
+        if self.ended or self.mode != "talk":
+            return
+        self.mode = "whisper"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+
+        def through() -> None:
+            if not self.ended and self.mode == "whisper":
+                self.mode = "held"
+                self.resume()
+        self.agent_ch.source = PromptPlayer(through).enqueue(samples)
 
     def play_to_caller(self, samples: np.ndarray) -> None:
         """Send the caller to a recorded information message (the agent hears it too), then

@@ -4,6 +4,7 @@ they have from the browser (click-to-dial, hang up, hold/resume, blind transfer,
 The public face (the web reaches it only through the `desk.*` engine API commands):
     agent_view(engine, username)     the agent's status, state and current call (the screen pop's
                                      call half: number, queue, wait, menu path)
+    register(engine)                 start the desk's helpers (whisper the caller's name)
     DeskRefusal                      an action the agent may not do (the command turns it into
                                      ApiError; `code` says which)
     actions: hold, resume, hang_up, transfer, record, info_message, click_to_dial, pickup,
@@ -15,18 +16,26 @@ call the browser thinks it acts on: a call that is not that agent's own is refus
 from __future__ import annotations
 
 from .live import (
-                   DeskRefusal,
-                   agent_view,
-                   click_to_dial,
-                   hang_up,
-                   hold,
-                   info_message,
-                   leave_voicemail,
-                   pickup,
-                   record,
-                   resume,
-                   transfer,
+    DeskRefusal,
+    agent_view,
+    click_to_dial,
+    hang_up,
+    hold,
+    info_message,
+    leave_voicemail,
+    pickup,
+    record,
+    resume,
+    transfer,
 )
 
-__all__ = ["DeskRefusal", "agent_view", "click_to_dial", "hang_up", "hold", "info_message", "leave_voicemail",
+
+def register(engine: object) -> object:
+    """Start the desk's engine-side helpers on a running engine: whispering callers' names to
+    agents (firmware/desk/whisper.py) for queues that ask for it."""
+    from .whisper import register as _start
+    return _start(engine)
+
+
+__all__ = ["register", "DeskRefusal", "agent_view", "click_to_dial", "hang_up", "hold", "info_message", "leave_voicemail",
            "pickup", "record", "resume", "transfer"]
