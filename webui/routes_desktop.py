@@ -26,7 +26,8 @@ router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 STREAM_SECONDS = 25.0
 CALL_ACTIONS = {"hold": "desk.hold", "resume": "desk.resume", "hangup": "desk.hangup", "transfer": "desk.transfer",
-                "record": "desk.record", "stop-recording": "desk.record", "message": "desk.info_message"}
+                "record": "desk.record", "stop-recording": "desk.record", "message": "desk.info_message",
+                "consult": "desk.consult", "complete": "desk.consult_complete", "cancel": "desk.consult_cancel"}
 COLLEAGUE_ACTIONS = {"pickup": "desk.pickup", "voicemail": "desk.voicemail_to"}
 STATUS_ACTIONS = ("login", "logout", "pause", "unpause")
 
@@ -100,8 +101,12 @@ async def desk_page(request: Request, user: AnyUser) -> Response:
     if user.extension:
         dnd = bool((await _optional(request, "forward.get", {}, extension=user.extension)).get("dnd"))
     messages = (await _call(request, "desk.info_messages"))["messages"]
+    bulletins: list = []
+    if view["agent"] is not None:       # the supervisors' bulletins (to everybody and the agent's team)
+        bulletins = (await _optional(request, "bulletins.list", {"bulletins": []},
+                                     team=view["agent"]["team"] or ""))["bulletins"]
     data = {**view, "recent": recent, "reasons": reasons, "dispositions": dispositions,
-            "extension": user.extension or "", "dnd": dnd, "messages": messages}
+            "extension": user.extension or "", "dnd": dnd, "messages": messages, "bulletins": bulletins}
     return render(request, "desk.html", title="Agent desktop", data=data)
 
 
@@ -118,13 +123,16 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
     state = web(request)
     queue = state.control.subscribe()
     pops: dict[str, Any] = {}
+    team: list[str] = [""]
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + STREAM_SECONDS
         try:
             yield "retry: 500\n\n"
-            yield _sse("desk", await desk_view(request, user, pops))
+            first = await desk_view(request, user, pops)
+            team[0] = (first.get("agent") or {}).get("team") or ""
+            yield _sse("desk", first)
             while (left := ends_at - loop.time()) > 0:
                 try:
                     update = await asyncio.wait_for(queue.get(), min(10.0, left))
@@ -137,8 +145,10 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
                     while not queue.empty():              # a burst of changes: one fresh view
                         queue.get_nowait()
                     yield _sse("desk", await desk_view(request, user, pops))
-                elif update.kind == "bulletin":
-                    yield _sse("bulletin", update.payload)
+                elif update.kind == "bulletin" and isinstance(update.payload, dict):
+                    to = update.payload.get("team")
+                    if update.payload.get("withdrawn") or not to or to == team[0]:   # not another team's
+                        yield _sse("bulletin", update.payload)
         finally:
             state.control.unsubscribe(queue)
 
@@ -154,7 +164,7 @@ async def call_action(request: Request, action: str, user: AnyUser) -> JSONRespo
         return JSONResponse({"error": "Unknown action; use hold, resume, hangup or transfer."}, status_code=404)
     data = await _body(request)
     args: dict[str, Any] = {"username": user.username, "call_id": _text(data, "call_id", 64)}
-    if action == "transfer":
+    if action in ("transfer", "consult"):
         args["target"] = _text(data, "target", 24)
     elif action in ("record", "stop-recording"):
         args["on"] = action == "record"

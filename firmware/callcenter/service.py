@@ -40,6 +40,7 @@ from ..clock import Timer
 from ..prompts import PromptLibrary, PromptPlayer, prompts_root, register_prompt
 from ..sources import PeerAudio
 from . import model
+from .consult import Consultation
 from .dispatcher import Dispatcher, Entry, QueueRules
 from .events import QueueEventLog
 from .moh import MusicLibrary, moh_root
@@ -978,8 +979,9 @@ class QueueConnection(ChannelHandler):
         self.queue, self.entered, self.orig_position = queue, entered, orig_position
         self.connected_at = svc.engine.clock.now()
         self.ended = False
-        self.mode = "talk"                  # talk | dial (agent transferring; caller on hold) | dial-failed
+        self.mode = "talk"                  # talk | dial (agent transferring; caller on hold) | dial-failed | consult
         self.digits = ""
+        self.consultation: Consultation | None = None
         self._timer: Timer | None = None
         agent.missed = 0
         agent.connection = self
@@ -1005,9 +1007,14 @@ class QueueConnection(ChannelHandler):
     def on_hangup(self, ch: Channel) -> None:
         if self.ended:
             return
-        if ch is self.agent_ch:
+        if ch is self.agent_ch and self.consultation is not None:
+            self._transfer_consulted()
+        elif ch is self.agent_ch:
             self._agent_left()
         else:
+            if self.consultation is not None:
+                self.consultation.drop()
+                self.consultation = None
             self._caller_left()
 
     def _agent_left(self) -> None:
@@ -1077,6 +1084,9 @@ class QueueConnection(ChannelHandler):
             self._arm(self.svc.engine.settings.first_digit_ms)
         else:                                   # changed their mind: back to the caller
             self._cancel_timer()
+            if self.consultation is not None:
+                self.consultation.drop()
+                self.consultation = None
             self.mode = "talk"
             self.caller_ch.source = PeerAudio(ch)
             ch.source = PeerAudio(self.caller_ch)
@@ -1107,6 +1117,17 @@ class QueueConnection(ChannelHandler):
         self._cancel_timer()
         agent_ch = self.agent_ch
         own = getattr(agent_ch, "extension", None)
+        if route.kind == "extension" and route.target != own and isinstance(agent_ch, FxsChannel):
+            # consult first: ring the colleague from the agent's phone; hanging up transfers
+            phone = Consultation.target_free(self.svc.engine, route.target, agent_ch)
+            if phone is None:
+                self.mode = "dial-failed"
+                agent_ch.play_tone("busy")
+                agent_ch.set_state("busy", detail="transfer")
+                return
+            self.mode = "consult"
+            self.consultation = Consultation(self.svc.engine, self, agent_ch, phone, route.target)
+            return
         if route.kind == "extension" and route.target != own:
             dest, target = f"extension:{route.target}", route.target
         elif route.kind == "app" and str(route.target).startswith("queue-"):
@@ -1212,17 +1233,130 @@ class QueueConnection(ChannelHandler):
                 Parked(self.svc.engine, agent_ch, "busy")
 
     def transfer_to(self, number: str) -> bool:
-        """Blind transfer to an extension or a queue number (as flash + digits). False: `number`
-        is neither (nothing changes)."""
-        if self.ended:
+        """Blind transfer to an extension or a queue number. False: `number` is neither (nothing
+        changes)."""
+        if self.ended or self.consultation is not None:
             return False
         route = self.svc.engine.plan.resolve(number, final=True)
         own = getattr(self.agent_ch, "extension", None)
-        if not ((route.kind == "extension" and route.target != own)
-                or (route.kind == "app" and str(route.target).startswith("queue-"))):
+        if route.kind == "extension" and route.target != own:
+            dest, target = f"extension:{route.target}", str(route.target)
+        elif route.kind == "app" and str(route.target).startswith("queue-"):
+            target = str(route.target).removeprefix("queue-")
+            dest = f"queue:{target}"
+        else:
             return False
-        self._transfer(route)
+        self._cancel_timer()
+        now = self.svc.engine.clock.now()
+        self.ended = True
+        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
+                            data=[target, "", round(self.connected_at - self.entered), round(now - self.connected_at),
+                                  self.orig_position])
+        caller, agent_ch = self.caller_ch, self.agent_ch
+        if caller.handler is self:
+            caller.handler = None
+        caller.silence()
+        send_to(self.svc.engine, caller, self.call, dest)
+        if agent_ch.handler is self:
+            agent_ch.handler = None
+            agent_ch.silence()
+            if self.agent.headset and isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
+                AgentReady(self.svc, agent_ch, self.agent)
+            elif isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
+                Parked(self.svc.engine, agent_ch, "busy")
+        self.svc.begin_wrapup(self.agent, self.queue)
         return True
+
+    def consult(self, number: str) -> str:
+        """Attended transfer from the desktop: the caller hears music while the agent's phone rings
+        colleague `number` (an extension). '' when started, else why not."""
+        if self.ended or self.mode not in ("talk", "held") or self.consultation is not None:
+            return "busy"
+        route = self.svc.engine.plan.resolve(number, final=True)
+        agent_ch = self.agent_ch
+        if route.kind != "extension" or route.target == getattr(agent_ch, "extension", None) \
+                or not isinstance(agent_ch, FxsChannel):
+            return "not_extension"
+        phone = Consultation.target_free(self.svc.engine, route.target, agent_ch)
+        if phone is None:
+            return "target_busy"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+        agent_ch.silence()
+        self.mode = "consult"
+        self.consultation = Consultation(self.svc.engine, self, agent_ch, phone, route.target)
+        self.svc.publish(self.agent)
+        return ""
+
+    def complete_consult(self) -> bool:
+        """The agent completes the attended transfer from the desktop (as hanging up would)."""
+        if self.ended or self.consultation is None:
+            return False
+        self._transfer_consulted()
+        agent_ch = self.agent_ch
+        if isinstance(agent_ch, FxsChannel) and agent_ch.off_hook and agent_ch.handler is None:
+            Parked(self.svc.engine, agent_ch, "busy")
+        self.svc.publish(self.agent)
+        return True
+
+    def cancel_consult(self) -> bool:
+        """Back to the caller; the colleague is let go."""
+        if self.ended or self.consultation is None:
+            return False
+        self.consultation.drop()
+        self.consultation_over()
+        self.svc.publish(self.agent)
+        return True
+
+    # ---- consult-first transfer (firmware/callcenter/consult.py)
+    def consultation_over(self) -> None:
+        """The colleague hung up or did not answer: the agent is back with the caller."""
+        self.consultation = None
+        if self.ended:
+            return
+        self.mode = "talk"
+        agent_ch = self.agent_ch
+        agent_ch.handler = self
+        self.caller_ch.source = PeerAudio(agent_ch)
+        agent_ch.source = PeerAudio(self.caller_ch)
+        agent_ch.set_state("in-call", peer=f"queue {self.queue}: {self.call.cid_number or self.call.src}",
+                           detail=f"queue {self.queue}")
+
+    def _transfer_consulted(self) -> None:
+        """The agent hung up during a consultation: the caller goes to the colleague (answered:
+        joined at once; still ringing: the caller hears ringback, as a blind transfer)."""
+        c = self.consultation
+        assert c is not None
+        self.consultation = None
+        now = self.svc.engine.clock.now()
+        self.ended = True
+        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
+                            data=[c.number, "", round(self.connected_at - self.entered), round(now - self.connected_at),
+                                  self.orig_position])
+        answered = c.hand_over()
+        caller, target = self.caller_ch, c.target
+        agent_ch = self.agent_ch
+        if agent_ch.handler is self:
+            agent_ch.handler = None
+            agent_ch.silence()
+        self.agent.headset = False
+        if caller.handler is self:
+            caller.handler = None
+        caller.silence()
+        if answered and target.off_hook:
+            call = self.call                       # the caller's record goes on, now with the colleague
+            call.b = target
+            caller.handler = target.handler = call
+            call._bridge(caller, target)
+            caller.set_state("in-call", peer=target.label, caller_id=call.cid_number)
+            target.set_state("in-call", peer=f"{call.cid_number or call.src}", caller_id=call.cid_number)
+        else:
+            target.stop_ringing()
+            if target.handler is None:
+                target.silence()
+                target.set_state("idle")
+            send_to(self.svc.engine, caller, self.call, f"extension:{c.number}")
+        self.svc.begin_wrapup(self.agent, self.queue)
 
 
 # ---- survey --------------------------------------------------------------------------------------

@@ -55,6 +55,24 @@ def desk_transfer(ctx: ApiContext, username: str, call_id: str, target: str) -> 
     return _act(live.transfer, ctx.engine, username, call_id, target)
 
 
+@command("desk.consult", on="media")
+def desk_consult(ctx: ApiContext, username: str, call_id: str, target: str) -> dict:
+    """Attended transfer: put the caller on music and ring colleague `target` from the agent's phone."""
+    return _act(live.consult, ctx.engine, username, call_id, target)
+
+
+@command("desk.consult_complete", on="media")
+def desk_consult_complete(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """Hand the caller over to the consulted colleague (answered: joined at once)."""
+    return _act(live.complete_consult, ctx.engine, username, call_id)
+
+
+@command("desk.consult_cancel", on="media")
+def desk_consult_cancel(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """Let the consulted colleague go and take the caller back."""
+    return _act(live.cancel_consult, ctx.engine, username, call_id)
+
+
 @command("desk.dial", on="media")
 def desk_dial(ctx: ApiContext, username: str, number: str) -> dict:
     """Click-to-dial from the agent's phone: rings the phone, dials when picked up (headset mode:

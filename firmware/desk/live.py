@@ -85,7 +85,8 @@ def agent_view(engine: Engine, username: str) -> dict:
                 "menu_path": _menu_path(caller.call if caller else None), "ringing_since": obj.started}
     elif phase == "talking":
         c = obj.call
-        call = {"call_id": c.id, "phase": "message" if obj.mode == "message" else "held" if obj.held else "talking",
+        phase = {"message": "message", "held": "held", "consult": "consult", "whisper": "whisper"}.get(obj.mode, "talking")
+        call = {"call_id": c.id, "phase": phase,
                 "recording": is_recording(engine, c),
                 "number": "".join(ch for ch in (c.cid_number or "") if ch.isdigit()) or (c.src or ""),
                 "raw": c.cid_number or "", "name": c.cid_name or "", "queue": obj.queue,
@@ -134,6 +135,38 @@ def transfer(engine: Engine, username: str, call_id: str, target: str) -> dict:
         raise DeskRefusal("bad_request", f"{target[:24]} is not an extension or a queue here (nor your own "
                                          "phone); check the number and try again.")
     return {"phase": "transferred", "target": target}
+
+
+def consult(engine: Engine, username: str, call_id: str, target: str) -> dict:
+    """Attended transfer, first step: the caller hears music, the agent's phone rings colleague
+    `target` (an extension); then complete_consult (or hanging up) hands the caller over."""
+    target = target.strip()
+    if not DIAL_RE.fullmatch(target):
+        raise DeskRefusal("bad_request", "Consult: type a colleague's extension (digits only).")
+    conn = _own_connection(engine, username, call_id)
+    why = conn.consult(target)
+    if why == "not_extension":
+        raise DeskRefusal("bad_request", f"{target[:24]} is not a colleague's extension; a queue or an outside "
+                                         "number takes a blind transfer.")
+    if why == "target_busy":
+        raise DeskRefusal("conflict", f"Extension {target[:10]} is busy or not working; try again later.")
+    if why:
+        raise DeskRefusal("conflict", "Take the call back (or finish the consultation) first.")
+    return {"phase": "consult", "target": target}
+
+
+def complete_consult(engine: Engine, username: str, call_id: str) -> dict:
+    conn = _own_connection(engine, username, call_id)
+    if not conn.complete_consult():
+        raise DeskRefusal("conflict", "There is no consultation to complete.")
+    return {"phase": "transferred"}
+
+
+def cancel_consult(engine: Engine, username: str, call_id: str) -> dict:
+    conn = _own_connection(engine, username, call_id)
+    if not conn.cancel_consult():
+        raise DeskRefusal("conflict", "There is no consultation to cancel.")
+    return {"phase": "talking"}
 
 
 # ---- click-to-dial ---------------------------------------------------------------------------------
@@ -259,7 +292,8 @@ class ClickToDialRing(ChannelHandler):
 
 
 __all__ = ["DeskRefusal", "agent_view", "hold", "resume", "hang_up", "transfer", "click_to_dial",
-           "ClickToDialRing", "record", "info_message", "pickup", "leave_voicemail"]
+           "ClickToDialRing", "record", "info_message", "pickup", "leave_voicemail", "consult", "complete_consult",
+           "cancel_consult"]
 
 
 # ---- recording and information messages ---------------------------------------------------------

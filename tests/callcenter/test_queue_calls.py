@@ -333,9 +333,10 @@ def test_agent_transfers_the_caller_to_an_extension_and_to_another_queue(tmp_pat
         assert rms_dbm0(r.heard()) > -35                       # the caller hears music while the agent dials
         alice.dial("203")
         p.run_until(lambda: p.phone("203").is_ringing, 6)
-        assert s.state_of(s.agents["alice"]) == "wrapup"
-        alice.on_hook()
+        assert s.state_of(s.agents["alice"]) == "queue_call"        # consulting until she hangs up
+        alice.on_hook()                                              # while 203 rings: blind transfer
         p.run(1.5)
+        assert s.state_of(s.agents["alice"]) == "wrapup"
         p.phone("203").off_hook()
         p.run(0.5)
         r.play_tone([1000], 600, -12)

@@ -168,3 +168,32 @@ def test_colleague_busy_then_flash_returns_to_the_caller(tmp_path):
         p.run(1.0)
     finally:
         p.close()
+
+
+def test_caller_hangs_up_during_the_consultation(tmp_path):
+    """The caller gives up on hold: the queue call completes (COMPLETECALLER), the colleague's
+    ringing phone stops, nothing is left ringing or stuck."""
+    p = make_pbx(tmp_path)
+    try:
+        s = svc(p)
+        login(p, "alice")
+        r = call_in(p)
+        alice, carol = p.phone("201"), p.phone("203")
+        p.run_until(lambda: alice.is_ringing, 3)
+        alice.off_hook()
+        p.run(1.0)
+        alice.flash()
+        p.run(1.5)
+        alice.dial("203")
+        p.run_until(lambda: carol.is_ringing, 6)
+        r.hang_up()
+        p.run(3.0)
+        assert not carol.is_ringing and p.state("fxs3") == "idle" and p.state("fxo1") == "idle"
+        assert s.state_of(s.agents["alice"]) == "wrapup"
+        finals = [x["event"] for x in events(p) if x["event"] in ("COMPLETEAGENT", "COMPLETECALLER", "TRANSFER")]
+        assert finals == ["COMPLETECALLER"]
+        alice.on_hook()
+        p.run(6.0)
+        assert s.is_free(s.agents["alice"])
+    finally:
+        p.close()

@@ -28,7 +28,8 @@ def agent_to_caller(p, r, ext: str) -> float:
 
 
 def is_music(heard: np.ndarray) -> bool:
-    spectrum = np.abs(np.fft.rfft(heard[:8000] * np.hanning(8000)))
+    n = min(8000, len(heard))
+    spectrum = np.abs(np.fft.rfft(heard[:n] * np.hanning(n)))
     return rms_dbm0(heard) > -35 and (spectrum > spectrum.max() * 0.1).sum() > 5
 
 
@@ -236,3 +237,43 @@ def test_the_pop_shows_the_menu_keys_the_caller_chose(tmp_path):
         api.api.close()
     finally:
         p.close()
+
+
+def test_attended_transfer_from_the_desk_consult_then_complete_or_cancel(pbx):
+    api = client(pbx)
+    login(pbx, "alice")
+    r = call_in(pbx)
+    answer(pbx, "201")
+    call_id = call(pbx, api, "desk.state", username="alice")["call"]["call_id"]
+    with pytest.raises(ApiError) as exc:
+        call(pbx, api, "desk.consult", username="alice", call_id=call_id, target="600")
+    assert exc.value.code == "bad_request"
+    with pytest.raises(ApiError) as exc:
+        call(pbx, api, "desk.consult", username="bob", call_id=call_id, target="203")
+    assert exc.value.code == "forbidden"
+    # consult carol, then go back to the caller
+    call(pbx, api, "desk.consult", username="alice", call_id=call_id, target="203")
+    assert call(pbx, api, "desk.state", username="alice")["call"]["phase"] == "consult"
+    answer(pbx, "203")
+    r.clear_heard()
+    assert tone_level_between(pbx, "201", "203") > -30                # alice talks to carol
+    pbx.run(0.6)
+    assert is_music(r.heard()), "the caller does not hear music during the consultation"
+    assert tone_level(r.heard(), 1000) < -40                          # and not the consultation
+    call(pbx, api, "desk.consult_cancel", username="alice", call_id=call_id)
+    pbx.run(0.5)
+    assert caller_to_agent(pbx, r, "201") > -30
+    pbx.phone("203").on_hook()
+    pbx.run(1.0)
+    # consult carol again and complete: the caller talks to carol, alice goes to wrap-up
+    call(pbx, api, "desk.consult", username="alice", call_id=call_id, target="203")
+    answer(pbx, "203")
+    call(pbx, api, "desk.consult_complete", username="alice", call_id=call_id)
+    pbx.run(0.5)
+    assert caller_to_agent(pbx, r, "203") > -30
+    assert agent_to_caller(pbx, r, "203") > -35
+    s = svc(pbx)
+    assert s.state_of(s.agents["alice"]) == "wrapup"
+    tr = [x for x in events(pbx, call_id) if x["event"] == "TRANSFER"]
+    assert [(x["data1"], x["agent"]) for x in tr] == [("203", "alice")]
+    api.api.close()

@@ -42,7 +42,8 @@
     show("desk-call-live", !!c);
     if (!c) return;
     lastCallId = c.call_id;
-    setText("desk-call-phase", { ringing: "Ringing", held: "On hold", message: "Hearing a message" }[c.phase] || "Talking");
+    setText("desk-call-phase", { ringing: "Ringing", held: "On hold", message: "Hearing a message",
+      consult: "Consulting (caller on hold)", whisper: "Hearing the caller's name" }[c.phase] || "Talking");
     setText("desk-call-number", c.number || c.raw || "unknown number");
     setText("desk-call-name", c.name);
     setText("desk-call-queue", c.queue + (c.queue_name ? " " + c.queue_name : ""));
@@ -52,12 +53,14 @@
     setText("desk-call-menu", c.menu_path && c.menu_path.length
       ? c.menu_path.map((m) => m.menu + " → " + m.key).join(", ") : "none");
     const talking = c.phase === "talking", held = c.phase === "held", up = c.phase !== "ringing";
+    const consulting = c.phase === "consult";
     if (c.recording) setText("desk-call-phase", $("desk-call-phase").textContent + " · recording");
     for (const b of document.querySelectorAll("[data-call]")) {
       const act = b.dataset.call;
       b.disabled = act === "hold" ? !talking : act === "resume" ? !held
         : act === "record" ? !up || !!c.recording : act === "stop-recording" ? !up || !c.recording
-          : !(talking || held);
+          : act === "complete" || act === "cancel" ? !consulting
+            : act === "hangup" ? !up : !(talking || held);
     }
     $("desk-transfer").disabled = !(talking || held);
   }
@@ -161,12 +164,14 @@
     b.addEventListener("click", () => {
       const c = view.agent && view.agent.call;
       const body = { call_id: c ? c.call_id : lastCallId };
-      if (b.dataset.call === "transfer") body.target = $("desk-transfer").value;
+      if (b.dataset.call === "transfer" || b.dataset.call === "consult") body.target = $("desk-transfer").value;
       if (b.dataset.call === "message") body.ref = $("desk-message").value;
       act(lb.send("POST", "/api/desk/call/" + b.dataset.call, body),
         { hold: "On hold.", resume: "Back with the caller.", hangup: "Hung up.", transfer: "Transferred.",
           record: "Recording.", "stop-recording": "Recording stopped.",
-          message: "The caller hears the message, then comes back to you." }[b.dataset.call]);
+          message: "The caller hears the message, then comes back to you.",
+          consult: "Your phone calls your colleague; the caller hears music.", complete: "Transferred.",
+          cancel: "Back with the caller." }[b.dataset.call]);
     });
   }
   for (const b of document.querySelectorAll("[data-colleague]")) {
@@ -238,12 +243,17 @@
 
   function addBulletin(b) {
     const list = $("desk-bulletin-list");
-    const empty = list.querySelector(".muted");
-    if (empty) empty.remove();
+    if (!b) return;
+    for (const li of list.querySelectorAll("li")) {
+      if (li.classList.contains("muted") || (b.id && li.dataset.id === String(b.id))) li.remove();
+    }
+    if (b.withdrawn) return;
     const li = document.createElement("li");
-    li.textContent = (b && (b.text || b.message)) || "";
+    li.dataset.id = String(b.id || "");
+    li.textContent = (b.text || "") + (b.author ? " — " + b.author : "");
     list.prepend(li);
   }
+  for (const b of boot.bulletins || []) addBulletin(b);
 
   render();
   const es = new EventSource("/api/desk/events");
