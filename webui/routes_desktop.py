@@ -27,7 +27,8 @@ router = APIRouter(dependencies=[Depends(csrf_guard)])
 STREAM_SECONDS = 25.0
 CALL_ACTIONS = {"hold": "desk.hold", "resume": "desk.resume", "hangup": "desk.hangup", "transfer": "desk.transfer",
                 "record": "desk.record", "stop-recording": "desk.record", "message": "desk.info_message",
-                "consult": "desk.consult", "complete": "desk.consult_complete", "cancel": "desk.consult_cancel"}
+                "consult": "desk.consult", "complete": "desk.consult_complete", "cancel": "desk.consult_cancel",
+                "conference": "desk.conference"}
 COLLEAGUE_ACTIONS = {"pickup": "desk.pickup", "voicemail": "desk.voicemail_to"}
 STATUS_ACTIONS = ("login", "logout", "pause", "unpause")
 

@@ -38,7 +38,7 @@ from ..calls import Call, Parked
 from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from ..clock import Timer
 from ..prompts import PromptLibrary, PromptPlayer, prompts_root, register_prompt
-from ..sources import PeerAudio
+from ..sources import MixOf, PeerAudio
 from . import model
 from .consult import Consultation
 from .dispatcher import Dispatcher, Entry, QueueRules
@@ -1287,6 +1287,21 @@ class QueueConnection(ChannelHandler):
         self.consultation = Consultation(self.svc.engine, self, agent_ch, phone, route.target)
         self.svc.publish(self.agent)
         return ""
+
+    def conference(self) -> bool:
+        """The consulted colleague joins the caller and the agent: each hears the other two. The
+        agent leaving hands the caller to the colleague; dropping the colleague goes back to two."""
+        c = self.consultation
+        if self.ended or c is None or not c.answered or not c.target.off_hook:
+            return False
+        self.mode = "conference"
+        caller, agent, target = self.caller_ch, self.agent_ch, c.target
+        caller.source = MixOf(agent, target)
+        agent.source = MixOf(caller, target)
+        target.source = MixOf(caller, agent)
+        agent.set_state("in-call", peer=f"queue {self.queue}: conference", detail=f"queue {self.queue}")
+        self.svc.publish(self.agent)
+        return True
 
     def complete_consult(self) -> bool:
         """The agent completes the attended transfer from the desktop (as hanging up would)."""

@@ -67,6 +67,12 @@ def desk_consult_complete(ctx: ApiContext, username: str, call_id: str) -> dict:
     return _act(live.complete_consult, ctx.engine, username, call_id)
 
 
+@command("desk.conference", on="media")
+def desk_conference(ctx: ApiContext, username: str, call_id: str) -> dict:
+    """Join the consulted colleague, the caller and the agent in a three-way call."""
+    return _act(live.conference, ctx.engine, username, call_id)
+
+
 @command("desk.consult_cancel", on="media")
 def desk_consult_cancel(ctx: ApiContext, username: str, call_id: str) -> dict:
     """Let the consulted colleague go and take the caller back."""

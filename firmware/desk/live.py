@@ -85,7 +85,8 @@ def agent_view(engine: Engine, username: str) -> dict:
                 "menu_path": _menu_path(caller.call if caller else None), "ringing_since": obj.started}
     elif phase == "talking":
         c = obj.call
-        phase = {"message": "message", "held": "held", "consult": "consult", "whisper": "whisper"}.get(obj.mode, "talking")
+        phase = {"message": "message", "held": "held", "consult": "consult", "whisper": "whisper",
+                 "conference": "conference"}.get(obj.mode, "talking")
         call = {"call_id": c.id, "phase": phase,
                 "recording": is_recording(engine, c),
                 "number": "".join(ch for ch in (c.cid_number or "") if ch.isdigit()) or (c.src or ""),
@@ -132,6 +133,9 @@ def transfer(engine: Engine, username: str, call_id: str, target: str) -> dict:
         raise DeskRefusal("bad_request", "Transfer to: type an extension or a queue number (digits only).")
     conn = _own_connection(engine, username, call_id)
     if not conn.transfer_to(target):
+        if engine.plan.resolve(target, final=True).kind == "outside" or len(target.lstrip("+")) > 6:
+            raise DeskRefusal("bad_request", "Transfers to outside numbers are not possible from the desktop "
+                                             "yet; transfer to a colleague or a queue, or call the number back.")
         raise DeskRefusal("bad_request", f"{target[:24]} is not an extension or a queue here (nor your own "
                                          "phone); check the number and try again.")
     return {"phase": "transferred", "target": target}
@@ -153,6 +157,15 @@ def consult(engine: Engine, username: str, call_id: str, target: str) -> dict:
     if why:
         raise DeskRefusal("conflict", "Take the call back (or finish the consultation) first.")
     return {"phase": "consult", "target": target}
+
+
+def conference(engine: Engine, username: str, call_id: str) -> dict:
+    """The consulted colleague (answered) joins the call: three-way."""
+    conn = _own_connection(engine, username, call_id)
+    if not conn.conference():
+        raise DeskRefusal("conflict", "Consult a colleague first and wait until they answer; then join "
+                                      "the three of you.")
+    return {"phase": "conference"}
 
 
 def complete_consult(engine: Engine, username: str, call_id: str) -> dict:
@@ -293,7 +306,7 @@ class ClickToDialRing(ChannelHandler):
 
 __all__ = ["DeskRefusal", "agent_view", "hold", "resume", "hang_up", "transfer", "click_to_dial",
            "ClickToDialRing", "record", "info_message", "pickup", "leave_voicemail", "consult", "complete_consult",
-           "cancel_consult"]
+           "cancel_consult", "conference"]
 
 
 # ---- recording and information messages ---------------------------------------------------------

@@ -277,3 +277,38 @@ def test_attended_transfer_from_the_desk_consult_then_complete_or_cancel(pbx):
     tr = [x for x in events(pbx, call_id) if x["event"] == "TRANSFER"]
     assert [(x["data1"], x["agent"]) for x in tr] == [("203", "alice")]
     api.api.close()
+
+
+def test_conference_of_caller_agent_and_consulted_colleague(pbx):
+    api = client(pbx)
+    login(pbx, "alice")
+    r = call_in(pbx)
+    answer(pbx, "201")
+    call_id = call(pbx, api, "desk.state", username="alice")["call"]["call_id"]
+    with pytest.raises(ApiError) as exc:
+        call(pbx, api, "desk.conference", username="alice", call_id=call_id)   # nobody consulted yet
+    assert exc.value.code == "conflict"
+    call(pbx, api, "desk.consult", username="alice", call_id=call_id, target="203")
+    answer(pbx, "203")
+    with pytest.raises(ApiError) as exc:
+        call(pbx, api, "desk.conference", username="bob", call_id=call_id)
+    assert exc.value.code == "forbidden"
+    assert call(pbx, api, "desk.conference", username="alice", call_id=call_id) == {"phase": "conference"}
+    # each hears the other two: the caller's 1000 Hz at alice and carol, alice's 700 Hz at the caller and carol
+    r.play_tone([1000], 700, -12)
+    pbx.phone("201").play_tone([700], 700, -12)
+    pbx.phone("203").play_tone([1300], 700, -12)
+    for ph in ("201", "203"):
+        pbx.phone(ph).clear_heard()
+    r.clear_heard()
+    pbx.run(0.6)
+    at_alice, at_carol, at_caller = pbx.phone("201").heard(), pbx.phone("203").heard(), r.heard()
+    assert tone_level(at_alice[-2400:], 1000) > -35 and tone_level(at_alice[-2400:], 1300) > -35
+    assert tone_level(at_carol[-2400:], 1000) > -35 and tone_level(at_carol[-2400:], 700) > -35
+    assert tone_level(at_caller[-2400:], 700) > -38 and tone_level(at_caller[-2400:], 1300) > -38
+    pbx.run(0.5)
+    # alice leaves: the caller stays with carol
+    call(pbx, api, "desk.consult_complete", username="alice", call_id=call_id)
+    pbx.run(0.5)
+    assert caller_to_agent(pbx, r, "203") > -30
+    api.api.close()

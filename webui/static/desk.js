@@ -43,7 +43,8 @@
     if (!c) return;
     lastCallId = c.call_id;
     setText("desk-call-phase", { ringing: "Ringing", held: "On hold", message: "Hearing a message",
-      consult: "Consulting (caller on hold)", whisper: "Hearing the caller's name" }[c.phase] || "Talking");
+      consult: "Consulting (caller on hold)", whisper: "Hearing the caller's name",
+      conference: "Conference (three-way)" }[c.phase] || "Talking");
     setText("desk-call-number", c.number || c.raw || "unknown number");
     setText("desk-call-name", c.name);
     setText("desk-call-queue", c.queue + (c.queue_name ? " " + c.queue_name : ""));
@@ -53,13 +54,14 @@
     setText("desk-call-menu", c.menu_path && c.menu_path.length
       ? c.menu_path.map((m) => m.menu + " → " + m.key).join(", ") : "none");
     const talking = c.phase === "talking", held = c.phase === "held", up = c.phase !== "ringing";
-    const consulting = c.phase === "consult";
+    const consulting = c.phase === "consult" || c.phase === "conference";
     if (c.recording) setText("desk-call-phase", $("desk-call-phase").textContent + " · recording");
     for (const b of document.querySelectorAll("[data-call]")) {
       const act = b.dataset.call;
       b.disabled = act === "hold" ? !talking : act === "resume" ? !held
         : act === "record" ? !up || !!c.recording : act === "stop-recording" ? !up || !c.recording
           : act === "complete" || act === "cancel" ? !consulting
+            : act === "conference" ? c.phase !== "consult"
             : act === "hangup" ? !up : !(talking || held);
     }
     $("desk-transfer").disabled = !(talking || held);
@@ -171,7 +173,7 @@
           record: "Recording.", "stop-recording": "Recording stopped.",
           message: "The caller hears the message, then comes back to you.",
           consult: "Your phone calls your colleague; the caller hears music.", complete: "Transferred.",
-          cancel: "Back with the caller." }[b.dataset.call]);
+          cancel: "Back with the caller.", conference: "All three of you are connected." }[b.dataset.call]);
     });
   }
   for (const b of document.querySelectorAll("[data-colleague]")) {
