@@ -72,6 +72,15 @@ def _text(data: dict, name: str, limit: int) -> str:
 async def desk_view(request: Request, user: User, pops: dict[str, Any] | None = None) -> dict:
     """The agent's live view plus the customer record of their current call (looked up once per
     call when `pops` caches it)."""
+    if pops is None or "_agent" not in pops:      # a user who is no agent: no live (media) calls
+        agents = (await _call(request, "agent.list"))["agents"]
+        is_agent = any(a["username"] == user.username for a in agents)
+        if pops is not None:
+            pops["_agent"] = is_agent
+    else:
+        is_agent = pops["_agent"]
+    if not is_agent:
+        return {"agent": None, "error": "You are not a call-center agent."}
     try:
         me = await _call(request, "desk.state", username=user.username)
     except _api_error() as exc:
