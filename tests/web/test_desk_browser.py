@@ -55,6 +55,12 @@ def test_agent_desktop_pop_call_control_and_wrapup(office, browser_page) -> None
             assert ap.input_value("#desk-extension") == "201"
             ap.click("#desk-login button[data-status=login]")
             expect(ap.locator("#desk-status")).to_contain_text("available", timeout=10000)
+            ap.select_option("#desk-reason", "phone")
+            ap.click("#desk-loggedin button[data-status=pause]")
+            expect(ap.locator("#desk-status")).to_contain_text("paused (phone)", timeout=10000)
+            assert service_of(p.engine).agents["alice"].status == "paused"
+            ap.click("#desk-loggedin button[data-status=unpause]")
+            expect(ap.locator("#desk-status")).to_contain_text("available", timeout=10000)
 
             with office.lock:
                 r = p.co.remote("5550142", name="CUSTOMER")

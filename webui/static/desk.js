@@ -27,7 +27,7 @@
     if (!a) return;
     setText("desk-agent-name", (a.name || a.username) + (a.team ? " · team " + a.team : ""));
     const status = a.status === "paused" ? "paused (" + a.reason + ")" : a.status.replace("_", " ");
-    let line = "Status: " + status + " · state " + a.state.replace("_", " ") + " for " + fmt(a.in_state_s + elapsed());
+    let line = "Status: " + status + " for " + fmt(a.in_state_s + elapsed()) + " · state " + a.state.replace("_", " ");
     if (a.extension) line += " · phone " + a.extension + (a.headset ? " (headset)" : "");
     setText("desk-status", line);
     show("desk-login", a.status === "logged_out");
