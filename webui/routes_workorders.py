@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from .engine_calls import attempt, call
-from .guards import AnyUser, csrf_guard
+from .guards import AdminUser, AnyUser, csrf_guard
 from .rendering import render, site_timezone
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -26,7 +26,8 @@ NEXT = {"submitted": ("reviewed", "closed"), "reviewed": ("dispatched", "closed"
         "dispatched": ("in_progress", "dispatched", "resolved"), "in_progress": ("resolved", "dispatched"),
         "resolved": ("closed", "in_progress"), "closed": ()}
 AGENT_STEPS = ("in_progress", "resolved")
-DONE = {"created": "Work order submitted.", "moved": "Work order updated.", "followup": "Follow-up recorded."}
+DONE = {"created": "Work order submitted.", "moved": "Work order updated.", "followup": "Follow-up recorded.",
+        "settings": "Work-order settings saved."}
 
 
 def _field(form: Any, name: str, limit: int = 200) -> str:
@@ -52,8 +53,10 @@ async def _list_page(request: Request, user: Any, *, state: str = "open", q: str
         today = dt.datetime.now(site_timezone(request)).date()
         figures = await call(request, "reports.workorders", since=str(today - dt.timedelta(days=29)),
                              until=str(today))
+    settings = await call(request, "workorders.settings") if user.role == "admin" else None
     return render(request, "workorders.html", status_code=status_code, title="Work orders", orders=orders,
-                  followups=followups, figures=figures, state=state, q=q, overdue=overdue, states=STATES,
+                  followups=followups, figures=figures, settings=settings,
+                  departments_text="\n".join(f"{d['name']} | {d['email']}" for d in (settings or {}).get("departments", [])), state=state, q=q, overdue=overdue, states=STATES,
                   error=error, flash=DONE.get(done))
 
 
@@ -74,6 +77,26 @@ async def workorders_create(request: Request, user: AnyUser) -> Response:
     if error:
         return await _list_page(request, user, status_code=400, error=error)
     return RedirectResponse(f"/workorders/{created['id']}?done=created", status_code=303)
+
+
+@router.post("/workorders/settings")
+async def workorders_settings(request: Request, user: AdminUser) -> Response:
+    """The FCR window and the departments, one a line: `name | e-mail`."""
+    form = await request.form()
+    departments = []
+    for line in _field(form, "departments", 10000).splitlines()[:60]:
+        if line.strip():
+            name, _, address = line.partition("|")
+            departments.append({"name": name.strip(), "email": address.strip()})
+    try:
+        window = float(_field(form, "fcr_window_days", 10) or "7")
+    except ValueError:
+        return await _list_page(request, user, status_code=400,
+                                error="The first-contact-resolution window is a number of days, such as 7.")
+    _, error = await attempt(request, "workorders.save_settings", fcr_window_days=window, departments=departments)
+    if error:
+        return await _list_page(request, user, status_code=400, error=error)
+    return RedirectResponse("/workorders?done=settings", status_code=303)
 
 
 @router.post("/workorders/followups/{fid}")

@@ -13,11 +13,9 @@ from typing import Any
 from ..api import ApiContext, ApiError, command
 from ..api_uploads import take_upload
 from ..caller_numbers import normalise, region_of
-from ..workorders import orders_for
+from ..workorders import orders_for, workorder_settings
 from . import book_for, csv_io
 from .book import CustomerError, NotFound
-
-FCR_WINDOW_DAYS_DEFAULT = 7.0        # as firmware.reports' KpiParams: the owner's setting `fcr_window_days`
 
 
 def region(ctx: ApiContext) -> str:
@@ -27,12 +25,8 @@ def region(ctx: ApiContext) -> str:
 
 
 def fcr_window_s(ctx: ApiContext) -> float:
-    settings = ctx.config.settings() or {}
-    try:
-        days = float(settings.get("fcr_window_days") or FCR_WINDOW_DAYS_DEFAULT)
-    except (TypeError, ValueError):
-        days = FCR_WINDOW_DAYS_DEFAULT
-    return max(0.0, min(days, 366.0)) * 86400
+    """The first-contact-resolution window of the owner's work-order settings, in seconds."""
+    return workorder_settings(ctx.config)["fcr_window_days"] * 86400
 
 
 def _refused(exc: Exception) -> ApiError:

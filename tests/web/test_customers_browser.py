@@ -163,8 +163,20 @@ def test_work_order_life_cycle_and_knowledge_base(env, browser):
         expect(sue.locator("#wo-figures tbody tr").nth(3).locator("td").nth(1)).to_have_text("1")
         expect(sue.locator("#wo-figures tbody tr").nth(4).locator("td").nth(1)).to_have_text("0 %")   # late
 
-        # ---- knowledge base and disposition codes
+        # ---- work-order settings (administrators): a bad address is refused, a good one kept
         owner = _session(browser, base, "owner", errors)
+        owner.goto(base + "/workorders")
+        owner.fill("#wo-settings textarea[name=departments]", "Field | not an address")
+        owner.click("#wo-settings button[type=submit]")
+        expect(owner.locator(".alert.error")).to_contain_text("Field")
+        owner.fill("#wo-settings input[name=fcr_window_days]", "3")
+        owner.fill("#wo-settings textarea[name=departments]", "Field | field@example.com")
+        owner.click("#wo-settings button[type=submit]")
+        expect(owner.locator(".alert.ok")).to_have_text("Work-order settings saved.")
+        expect(owner.locator("#wo-settings textarea[name=departments]")).to_have_value("Field | field@example.com")
+        assert sue.locator("#wo-settings").count() == 0
+
+        # ---- knowledge base and disposition codes
         owner.goto(base + "/knowledge")
         owner.fill("#codes-form textarea[name=codes]", "complaint | Complaint |\nbilling | Billing question |")
         owner.click("#codes-form button[type=submit]")
