@@ -111,8 +111,8 @@ async def customers_import(request: Request, user: MonitorUser) -> Response:
     spooled = await spool_upload(request, upload, IMPORT_MAX_BYTES)
     out = await call(request, "customers.import_csv", upload=spooled)
     deadline = time.monotonic() + IMPORT_WAIT_S
-    while out["state"] == "checking" and time.monotonic() < deadline:
-        await asyncio.sleep(0.3)                   # the engine checks the rows on its own thread
+    while out["state"] in ("checking", "writing") and time.monotonic() < deadline:
+        await asyncio.sleep(0.1 if out["state"] == "writing" else 0.3)   # each status request writes a chunk
         out = await call(request, "customers.import_status", job=out["job"])
     return await _import_result(request, out)
 

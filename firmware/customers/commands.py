@@ -117,10 +117,11 @@ def customers_import_csv(ctx: ApiContext, upload: str) -> dict:
     """Import the spooled CSV `upload` (see firmware/customers/csv_io.py), all or nothing:
     {job, state ("done" | "refused" | "checking"), rows_checked, imported, message, bad_rows,
     errors: [{row, message}]}. A file checked within 0.15 s is answered at once; a bigger one says
-    "checking": ask `customers.import_status(job)` until it is done or refused."""
+    "checking" or "writing": ask `customers.import_status(job)` until it is done or refused
+    (each ask writes the next chunks; the contacts appear all at once at the end)."""
     data = take_upload(ctx, upload, csv_io.MAX_BYTES)
     job = csv_io.ImportJob(data, book_for(ctx.data_dir), region(ctx))
-    for old in [k for k, j in _JOBS.items() if j.checked.is_set() and j.contacts is None][:-20]:
+    for old in [k for k, j in _JOBS.items() if j.checked.is_set() and j.contacts is None][:-20]:   # finished ones
         _JOBS.pop(old, None)
     _JOBS[job.id] = job
     job.checked.wait(IMPORT_WAIT_S)
@@ -129,8 +130,8 @@ def customers_import_csv(ctx: ApiContext, upload: str) -> dict:
 
 @command("customers.import_status")
 def customers_import_status(ctx: ApiContext, job: str) -> dict:
-    """The state of import `job` (as customers.import_csv answers); writes the contacts once the
-    whole file is checked."""
+    """The state of import `job` (as customers.import_csv answers); once the whole file is
+    checked, each call writes the next chunks (about 0.05 s of work) until it is done."""
     found = _JOBS.get(job)
     if found is None or found.book is not book_for(ctx.data_dir):
         raise ApiError("not_found", "There is no such import (the box may have restarted); upload the file again.")
