@@ -104,6 +104,16 @@ class NotFound(LookupError):
     pass
 
 
+ID_MAX = (1 << 63) - 1
+
+
+def _known_id(value: int, what: str = "contact") -> int:
+    """An id as SQLite can hold it; anything else cannot exist."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+        raise NotFound(f"There is no {what} {str(value)[:24]}.")
+    return value
+
+
 def _clean(value: Any, what: str, limit: int, *, required: bool = False, multiline: bool = False) -> str:
     if value is None:
         value = ""
@@ -211,6 +221,7 @@ class CustomerBook:
         if cid is not None:
             if not isinstance(cid, int) or isinstance(cid, bool):
                 raise CustomerError("The contact id must be a whole number (leave it out to add a contact).")
+            _known_id(cid)
             if self.db.execute(f"SELECT 1 FROM contacts c WHERE id = ? AND {VISIBLE}", (cid,)).fetchone() is None:
                 raise NotFound(f"There is no contact {cid}; it may have been merged or deleted.")
         now = time.time() if now is None else now
@@ -251,6 +262,7 @@ class CustomerBook:
             self.db.execute("UPDATE import_jobs SET done = 1 WHERE job = ?", (job,))
 
     def delete(self, cid: int) -> None:
+        cid = _known_id(cid)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             if self.db.execute(f"DELETE FROM contacts AS c WHERE id = ? AND {VISIBLE}", (cid,)).rowcount == 0:
@@ -274,6 +286,7 @@ class CustomerBook:
                  "updated": r["updated"]} for r in rows]
 
     def get(self, cid: int) -> dict:
+        cid = _known_id(cid)
         rows = self.db.execute(f"SELECT * FROM contacts c WHERE id = ? AND {VISIBLE}", (cid,)).fetchall()
         if not rows:
             raise NotFound(f"There is no contact {cid}; it may have been merged or deleted.")

@@ -180,6 +180,8 @@ def interactions_record(ctx: ApiContext, call_id: str, number: str, agent: str, 
     orders. Returns {"id", "contact_id", "reopened": [work order ids]}."""
     n = normalise(number, region(ctx))
     when = time.time() if at is None else float(at)
+    if not 0 < when < 4102444800:                     # NaN, infinity, before 1970 or after 2099
+        raise ApiError("bad_request", "at must be a time in seconds since 1970.")
     orders = orders_for(ctx.data_dir)
     if work_order_id is not None:
         try:

@@ -97,3 +97,23 @@ def test_dispositions_are_the_owners(api):
     assert "may use only" in exc.value.message
     assert [c["code"] for c in api.call_sync("dispositions.list")] == ["refund", "complaint"]
     api.call_sync("interactions.record", call_id="c", number="2125550100", agent="a", disposition="refund")
+
+
+def test_ids_and_times_out_of_range_are_refused_not_crashed(api):
+    huge = 10 ** 30
+    for name, args in [("customers.get", {"id": huge}), ("customers.delete", {"id": -1}),
+                       ("customers.merge", {"keep": huge, "drop": 1}), ("workorders.get", {"id": huge}),
+                       ("workorders.followup_done", {"id": huge, "by": "a"}), ("kb.get", {"id": 0}),
+                       ("kb.delete", {"id": huge})]:
+        with pytest.raises(ApiError) as exc:
+            api.call_sync(name, **args)
+        assert exc.value.code == "not_found", name
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("customers.save", contact={"id": huge, "name": "X"})
+    assert exc.value.code == "not_found"
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("workorders.create", title="T", contact_id=huge)
+    assert exc.value.code == "bad_request"
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("interactions.record", call_id="c", number="1", agent="a", at=float("nan"))
+    assert exc.value.code == "bad_request"
