@@ -62,8 +62,11 @@ async def _customers_page(request: Request, *, q: str = "", edit: int | None = N
         current = {"name": "", "company": "", "numbers": [number] if number else [], "tags": [], "address": "",
                    "notes": ""}
     count = await call(request, "customers.count")
+    history = None
+    if current.get("id") and typed is None:
+        history, _ = await attempt(request, "customers.history", id=current["id"], limit=20)
     return render(request, "customers.html", status_code=status_code, title="Customers", results=results, q=q,
-                  current=current, count=count, error=error, flash=DONE.get(done), report=report)
+                  current=current, count=count, history=history, error=error, flash=DONE.get(done), report=report)
 
 
 async def _get_contact(request: Request, cid: int) -> tuple[dict | None, str | None]:

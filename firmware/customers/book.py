@@ -391,6 +391,14 @@ class CustomerBook:
                 for r in ordered]
 
     # ---------------------------------------------------------------- interactions
+    def contact_interactions(self, cid: int, limit: int) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM interactions WHERE contact_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                               (cid, limit)).fetchall()
+        return [{"id": r["id"], "at": r["at"], "agent": r["agent"], "queue": r["queue"],
+                 "disposition": r["disposition"], "notes": r["notes"], "resolved": bool(r["resolved"]),
+                 "recording": r["recording"], "call_id": r["call_id"], "work_order_id": r["work_order_id"]}
+                for r in rows]
+
     def record_interaction(self, *, at: float, call_id: str, number: CallerNumber, agent: str, queue: str,
                            disposition: str, notes: str, resolved: bool, recording: str | None,
                            work_order_id: int | None) -> tuple[int, int | None]:

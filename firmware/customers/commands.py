@@ -73,6 +73,22 @@ def customers_get(ctx: ApiContext, id: int) -> dict:
         raise _refused(e) from None
 
 
+@command("customers.history")
+def customers_history(ctx: ApiContext, id: int, limit: int = 20) -> dict:
+    """A contact's past interactions (newest first, at most `limit`, 1-100) and work orders
+    (open and closed, newest first): {"interactions": [...], "work_orders": [...]}."""
+    book = book_for(ctx.data_dir)
+    try:
+        book.get(id)
+    except NotFound as e:
+        raise _refused(e) from None
+    rows = book.contact_interactions(id, max(1, min(limit, 100)))
+    orders = orders_for(ctx.data_dir).list(contact_id=id, limit=50)
+    return {"interactions": rows,
+            "work_orders": [{"id": o["id"], "title": o["title"], "state": o["state"], "due": o["due"],
+                             "overdue": o["overdue"]} for o in orders]}
+
+
 @command("customers.search")
 def customers_search(ctx: ApiContext, q: str = "", limit: int = 50) -> list[dict]:
     """Contacts whose name, company, tags or notes contain `q` or whose number matches it (E.164

@@ -51,6 +51,9 @@ def test_interactions_newest_first_last_five_and_work_orders(api):
     assert first["recording"] == "rec6.wav" and first["call_id"] == "call6" and first["at"] == 1_700_000_360
     assert pop["work_orders"] == [{"id": wo["id"], "title": "Broken handset", "state": "submitted", "due": None,
                                    "overdue": False}]
+    history = api.call_sync("customers.history", id=cid, limit=50)
+    assert [i["call_id"] for i in history["interactions"]] == [f"call{i}" for i in range(6, -1, -1)]
+    assert [w["id"] for w in history["work_orders"]] == [wo["id"]]
 
 
 def test_merge_joins_numbers_tags_and_history(api):

@@ -130,6 +130,15 @@ def test_work_order_life_cycle_and_knowledge_base(env, browser):
         ann.fill("#new-workorder input[name=number]", "2125550142")
         ann.click("#new-workorder button[type=submit]")
         expect(ann.locator(".alert.ok")).to_have_text("Work order submitted.")
+        api = app.state.web.api
+        api.call_sync("customers.save", contact={"name": "Lee", "numbers": ["2125550142"]})
+        api.call_sync("interactions.record", call_id="c1", number="2125550142", agent="ann",
+                      disposition="complaint", notes="Handset <i>cracked</i>")
+        wo_url = ann.url
+        ann.goto(base + "/customers?edit=1")
+        expect(ann.locator("#contact-calls tbody tr")).to_have_count(1)
+        expect(ann.locator("#contact-calls tbody td").nth(3)).to_have_text("Handset <i>cracked</i>")
+        ann.goto(wo_url)
         expect(ann.locator("#wo-state")).to_have_text("submitted")
         assert ann.locator("#transition form").count() == 0             # an agent cannot review
         url = ann.url.split("?")[0]
