@@ -129,8 +129,8 @@ def run_bench(pops: int = 600) -> str:
 
         def run_import() -> None:
             out = side.call("customers.import_csv", upload=name)
-            while out["state"] == "checking":
-                time.sleep(0.2)
+            while out["state"] in ("checking", "writing"):
+                time.sleep(0.05)
                 out = side.call("customers.import_status", job=out["job"])
             outcome.update(out)
 
@@ -155,8 +155,9 @@ def run_bench(pops: int = 600) -> str:
              "| caller | pops | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
     for what, ms in results.items():
         lines.append(f"| {what} | {len(ms)} | {percentiles(ms)} |")
-    lines += ["", f"The 50,000-row import took {t_import:.1f} s (checked on its own thread, written in one "
-              "transaction on the store thread).", "", "Target (issue 11): ≤ 200 ms from the ring to the record shown; this is the engine's share."]
+    lines += ["", f"The 50,000-row import took {t_import:.1f} s (checked on its own thread, written in short "
+              "transactions of 500 contacts on the store thread, about 0.05 s of writing per status request, "
+              "shown at once at the end).", "", "Target (issue 11): ≤ 200 ms from the ring to the record shown; this is the engine's share."]
     return "\n".join(lines) + "\n"
 
 

@@ -71,7 +71,19 @@ MIGRATIONS: list[str] = [
         ('consultation', 'Consultation', 1), ('complaint', 'Complaint', 2),
         ('suggestion', 'Suggestion', 3), ('order', 'Order', 4);
     """,
+    # 2: CSV imports staged in chunks: rows of an import are invisible until its job is done
+    """
+    ALTER TABLE contacts ADD COLUMN import_job TEXT;
+    CREATE INDEX contacts_by_import ON contacts (import_job) WHERE import_job IS NOT NULL;
+    CREATE TABLE import_jobs (
+        job  TEXT PRIMARY KEY,
+        done INTEGER NOT NULL DEFAULT 0,
+        at   REAL NOT NULL
+    );
+    """,
 ]
+# A contact is visible unless it belongs to a CSV import still being written.
+VISIBLE = "(c.import_job IS NULL OR c.import_job IN (SELECT job FROM import_jobs WHERE done = 1))"
 
 NAME_MAX = 200
 TEXT_MAX = 2000
@@ -90,6 +102,16 @@ class CustomerError(ValueError):
 
 class NotFound(LookupError):
     pass
+
+
+ID_MAX = (1 << 63) - 1
+
+
+def _known_id(value: int, what: str = "contact") -> int:
+    """An id as SQLite can hold it; anything else cannot exist."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+        raise NotFound(f"There is no {what} {str(value)[:24]}.")
+    return value
 
 
 def _clean(value: Any, what: str, limit: int, *, required: bool = False, multiline: bool = False) -> str:
@@ -154,6 +176,11 @@ class CustomerBook:
         self.db: sqlite3.Connection = opened.db
         self.alarm = opened.alarm
         self.path = Path(path)
+        with self.db:                     # an import cut off by a restart is dropped whole
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM contacts WHERE import_job IS NOT NULL AND import_job NOT IN "
+                            "(SELECT job FROM import_jobs WHERE done = 1)")
+            self.db.execute("DELETE FROM import_jobs WHERE done = 0")
 
     def close(self) -> None:
         self.db.close()
@@ -194,7 +221,8 @@ class CustomerBook:
         if cid is not None:
             if not isinstance(cid, int) or isinstance(cid, bool):
                 raise CustomerError("The contact id must be a whole number (leave it out to add a contact).")
-            if self.db.execute("SELECT 1 FROM contacts WHERE id = ?", (cid,)).fetchone() is None:
+            _known_id(cid)
+            if self.db.execute(f"SELECT 1 FROM contacts c WHERE id = ? AND {VISIBLE}", (cid,)).fetchone() is None:
                 raise NotFound(f"There is no contact {cid}; it may have been merged or deleted.")
         now = time.time() if now is None else now
         with self.db:
@@ -202,27 +230,42 @@ class CustomerBook:
             return self._write(cid, c, now)
 
     def save_many(self, contacts: list[dict[str, Any]], now: float | None = None) -> int:
-        """Store already validated contacts (`validate`) in one transaction (CSV import): all or
-        nothing. Rows go in with executemany (50,000 contacts in about a second)."""
+        """Store already validated contacts (`validate`) in one transaction: all or nothing."""
+        job = "direct"
+        self.stage(job, contacts, now)
+        self.publish_import(job)
+        return len(contacts)
+
+    def stage(self, job: str, contacts: list[dict[str, Any]], now: float | None = None) -> None:
+        """Write one chunk of a CSV import's validated contacts, invisible until
+        `publish_import(job)`: a big import is written in short transactions (the screen pop goes
+        on between them) and still appears all at once or, cut off by a restart, not at all."""
         now = time.time() if now is None else now
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT OR IGNORE INTO import_jobs (job, done, at) VALUES (?, 0, ?)", (job, now))
             first = int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM contacts").fetchone()[0]) + 1
             self.db.executemany(
-                "INSERT INTO contacts (id, name, company, address, notes, tags, created, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO contacts (id, name, company, address, notes, tags, created, updated, import_job) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((first + i, c["name"], c["company"], c["address"], c["notes"],
-                  json.dumps(c["tags"], ensure_ascii=False), now, now) for i, c in enumerate(contacts)))
+                  json.dumps(c["tags"], ensure_ascii=False), now, now, job) for i, c in enumerate(contacts)))
             self.db.executemany(
                 "INSERT INTO contact_numbers (contact_id, position, raw, e164, tail) VALUES (?, ?, ?, ?, ?)",
                 ((first + i, j, n.raw, n.e164, n.tail) for i, c in enumerate(contacts)
                  for j, n in enumerate(c["numbers"])))
-        return len(contacts)
 
-    def delete(self, cid: int) -> None:
+    def publish_import(self, job: str) -> None:
+        """Make every contact staged under `job` visible, in one short transaction."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            if self.db.execute("DELETE FROM contacts WHERE id = ?", (cid,)).rowcount == 0:
+            self.db.execute("UPDATE import_jobs SET done = 1 WHERE job = ?", (job,))
+
+    def delete(self, cid: int) -> None:
+        cid = _known_id(cid)
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if self.db.execute(f"DELETE FROM contacts AS c WHERE id = ? AND {VISIBLE}", (cid,)).rowcount == 0:
                 raise NotFound(f"There is no contact {cid}.")
             self.db.execute("UPDATE interactions SET contact_id = NULL WHERE contact_id = ?", (cid,))
 
@@ -243,7 +286,8 @@ class CustomerBook:
                  "updated": r["updated"]} for r in rows]
 
     def get(self, cid: int) -> dict:
-        rows = self.db.execute("SELECT * FROM contacts WHERE id = ?", (cid,)).fetchall()
+        cid = _known_id(cid)
+        rows = self.db.execute(f"SELECT * FROM contacts c WHERE id = ? AND {VISIBLE}", (cid,)).fetchall()
         if not rows:
             raise NotFound(f"There is no contact {cid}; it may have been merged or deleted.")
         return self._as_dicts(rows)[0]
@@ -254,18 +298,20 @@ class CustomerBook:
         q = _clean(q, "The search", 100)
         limit = max(1, min(int(limit), SEARCH_LIMIT_MAX))
         if not q:
-            rows = self.db.execute("SELECT * FROM contacts ORDER BY name COLLATE NOCASE, id LIMIT ?", (limit,)).fetchall()
+            rows = self.db.execute(f"SELECT * FROM contacts c WHERE {VISIBLE} ORDER BY name COLLATE NOCASE, id LIMIT ?",
+                                   (limit,)).fetchall()
             return self._as_dicts(rows)
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         ids: list[int] = []
         n = normalise(q, region)
         if n.e164 or len(n.tail) >= 4:
             ids += [r[0] for r in self.db.execute(
-                "SELECT DISTINCT contact_id FROM contact_numbers WHERE e164 = ? OR tail = ? LIMIT ?",
+                f"SELECT DISTINCT n.contact_id FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id "
+                f"WHERE (n.e164 = ? OR n.tail = ?) AND {VISIBLE} LIMIT ?",
                 (n.e164, n.tail, limit))]
         ids += [r[0] for r in self.db.execute(
-            "SELECT id FROM contacts WHERE name LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\' "
-            "OR tags LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' ORDER BY name COLLATE NOCASE LIMIT ?",
+            f"SELECT id FROM contacts c WHERE (name LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\' "
+            f"OR tags LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\') AND {VISIBLE} ORDER BY name COLLATE NOCASE LIMIT ?",
             (like, like, like, like, limit))]
         ids = list(dict.fromkeys(ids))[:limit]
         if not ids:
@@ -279,14 +325,15 @@ class CustomerBook:
         """Every contact, by id, in batches (CSV export)."""
         last = 0
         while True:
-            rows = self.db.execute("SELECT * FROM contacts WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            rows = self.db.execute(f"SELECT * FROM contacts c WHERE id > ? AND {VISIBLE} ORDER BY id LIMIT ?",
+                                   (last, batch)).fetchall()
             if not rows:
                 return
             yield from self._as_dicts(rows)
             last = rows[-1]["id"]
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0])
+        return int(self.db.execute(f"SELECT COUNT(*) FROM contacts c WHERE {VISIBLE}").fetchone()[0])
 
     def merge(self, keep: int, drop: int, now: float | None = None) -> dict:
         """Fold contact `drop` into `keep`: numbers and tags joined, notes appended, company and
@@ -317,12 +364,13 @@ class CustomerBook:
     def match(self, n: CallerNumber) -> tuple[int | None, str | None]:
         """(contact id, how) for a caller number: exact E.164 first, else the last digits."""
         if n.e164:
-            r = self.db.execute("SELECT contact_id FROM contact_numbers WHERE e164 = ? LIMIT 1", (n.e164,)).fetchone()
+            r = self.db.execute(f"SELECT n.contact_id FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id "
+                                f"WHERE n.e164 = ? AND {VISIBLE} LIMIT 1", (n.e164,)).fetchone()
             if r is not None:
                 return int(r[0]), "e164"
         if len(n.tail) >= 4:
-            r = self.db.execute("SELECT n.contact_id FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id "
-                                "WHERE n.tail = ? ORDER BY c.updated DESC LIMIT 1", (n.tail,)).fetchone()
+            r = self.db.execute(f"SELECT n.contact_id FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id "
+                                f"WHERE n.tail = ? AND {VISIBLE} ORDER BY c.updated DESC LIMIT 1", (n.tail,)).fetchone()
             if r is not None:
                 return int(r[0]), "last_digits"
         return None, None
@@ -343,6 +391,14 @@ class CustomerBook:
                 for r in ordered]
 
     # ---------------------------------------------------------------- interactions
+    def contact_interactions(self, cid: int, limit: int) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM interactions WHERE contact_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                               (cid, limit)).fetchall()
+        return [{"id": r["id"], "at": r["at"], "agent": r["agent"], "queue": r["queue"],
+                 "disposition": r["disposition"], "notes": r["notes"], "resolved": bool(r["resolved"]),
+                 "recording": r["recording"], "call_id": r["call_id"], "work_order_id": r["work_order_id"]}
+                for r in rows]
+
     def record_interaction(self, *, at: float, call_id: str, number: CallerNumber, agent: str, queue: str,
                            disposition: str, notes: str, resolved: bool, recording: str | None,
                            work_order_id: int | None) -> tuple[int, int | None]:

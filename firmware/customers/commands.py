@@ -13,11 +13,9 @@ from typing import Any
 from ..api import ApiContext, ApiError, command
 from ..api_uploads import take_upload
 from ..caller_numbers import normalise, region_of
-from ..workorders import orders_for
+from ..workorders import orders_for, workorder_settings
 from . import book_for, csv_io
 from .book import CustomerError, NotFound
-
-FCR_WINDOW_DAYS_DEFAULT = 7.0        # as firmware.reports' KpiParams: the owner's setting `fcr_window_days`
 
 
 def region(ctx: ApiContext) -> str:
@@ -27,12 +25,8 @@ def region(ctx: ApiContext) -> str:
 
 
 def fcr_window_s(ctx: ApiContext) -> float:
-    settings = ctx.config.settings() or {}
-    try:
-        days = float(settings.get("fcr_window_days") or FCR_WINDOW_DAYS_DEFAULT)
-    except (TypeError, ValueError):
-        days = FCR_WINDOW_DAYS_DEFAULT
-    return max(0.0, min(days, 366.0)) * 86400
+    """The first-contact-resolution window of the owner's work-order settings, in seconds."""
+    return workorder_settings(ctx.config)["fcr_window_days"] * 86400
 
 
 def _refused(exc: Exception) -> ApiError:
@@ -79,6 +73,22 @@ def customers_get(ctx: ApiContext, id: int) -> dict:
         raise _refused(e) from None
 
 
+@command("customers.history")
+def customers_history(ctx: ApiContext, id: int, limit: int = 20) -> dict:
+    """A contact's past interactions (newest first, at most `limit`, 1-100) and work orders
+    (open and closed, newest first): {"interactions": [...], "work_orders": [...]}."""
+    book = book_for(ctx.data_dir)
+    try:
+        book.get(id)
+    except NotFound as e:
+        raise _refused(e) from None
+    rows = book.contact_interactions(id, max(1, min(limit, 100)))
+    orders = orders_for(ctx.data_dir).list(contact_id=id, limit=50)
+    return {"interactions": rows,
+            "work_orders": [{"id": o["id"], "title": o["title"], "state": o["state"], "due": o["due"],
+                             "overdue": o["overdue"]} for o in orders]}
+
+
 @command("customers.search")
 def customers_search(ctx: ApiContext, q: str = "", limit: int = 50) -> list[dict]:
     """Contacts whose name, company, tags or notes contain `q` or whose number matches it (E.164
@@ -123,10 +133,11 @@ def customers_import_csv(ctx: ApiContext, upload: str) -> dict:
     """Import the spooled CSV `upload` (see firmware/customers/csv_io.py), all or nothing:
     {job, state ("done" | "refused" | "checking"), rows_checked, imported, message, bad_rows,
     errors: [{row, message}]}. A file checked within 0.15 s is answered at once; a bigger one says
-    "checking": ask `customers.import_status(job)` until it is done or refused."""
+    "checking" or "writing": ask `customers.import_status(job)` until it is done or refused
+    (each ask writes the next chunks; the contacts appear all at once at the end)."""
     data = take_upload(ctx, upload, csv_io.MAX_BYTES)
     job = csv_io.ImportJob(data, book_for(ctx.data_dir), region(ctx))
-    for old in [k for k, j in _JOBS.items() if j.checked.is_set() and j.contacts is None][:-20]:
+    for old in [k for k, j in _JOBS.items() if j.checked.is_set() and j.contacts is None][:-20]:   # finished ones
         _JOBS.pop(old, None)
     _JOBS[job.id] = job
     job.checked.wait(IMPORT_WAIT_S)
@@ -135,8 +146,8 @@ def customers_import_csv(ctx: ApiContext, upload: str) -> dict:
 
 @command("customers.import_status")
 def customers_import_status(ctx: ApiContext, job: str) -> dict:
-    """The state of import `job` (as customers.import_csv answers); writes the contacts once the
-    whole file is checked."""
+    """The state of import `job` (as customers.import_csv answers); once the whole file is
+    checked, each call writes the next chunks (about 0.05 s of work) until it is done."""
     found = _JOBS.get(job)
     if found is None or found.book is not book_for(ctx.data_dir):
         raise ApiError("not_found", "There is no such import (the box may have restarted); upload the file again.")
@@ -185,6 +196,8 @@ def interactions_record(ctx: ApiContext, call_id: str, number: str, agent: str, 
     orders. Returns {"id", "contact_id", "reopened": [work order ids]}."""
     n = normalise(number, region(ctx))
     when = time.time() if at is None else float(at)
+    if not 0 < when < 4102444800:                     # NaN, infinity, before 1970 or after 2099
+        raise ApiError("bad_request", "at must be a time in seconds since 1970.")
     orders = orders_for(ctx.data_dir)
     if work_order_id is not None:
         try:

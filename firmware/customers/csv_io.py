@@ -19,6 +19,7 @@ import io
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,8 @@ log = logging.getLogger("linebox.customers")
 MAX_ROWS = 50_000
 MAX_BYTES = 16 << 20
 REPORT_MAX = 100
+WRITE_CHUNK = 500              # contacts per transaction while an import is written
+WRITE_BUDGET_S = 0.05          # the store thread writes an import for at most about this long per request
 COLUMNS = ("name", "company", "numbers", "tags", "address", "notes")
 ALIASES = {"phone": "numbers", "phones": "numbers", "number": "numbers", "tag": "tags", "note": "notes"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -133,7 +136,9 @@ class ImportJob:
     """One CSV import. Checking every row (phone numbers parsed by phonenumbers: ~0.1-0.2 ms a
     number) runs on its own thread, so a 50,000-row file never holds the store thread (the screen
     pop and wrap-ups go on); the checked contacts are written by `finish`, which the import
-    commands call on the store thread (one writer), in one transaction."""
+    commands call on the store thread (one writer): in chunks of short transactions, invisible
+    until the last one is written, then shown all at once (`CustomerBook.stage` /
+    `publish_import`)."""
 
     def __init__(self, data: bytes, book: CustomerBook, region: str) -> None:
         self.id = secrets.token_hex(8)
@@ -142,6 +147,7 @@ class ImportJob:
         self.contacts: list[dict[str, Any]] | None = None
         self.refused: CsvRefused | None = None
         self.imported = 0
+        self.written = 0
         self.checked = threading.Event()
         self._thread = threading.Thread(target=self._check, args=(data, region), name="customers-csv-check",
                                         daemon=True)
@@ -158,19 +164,31 @@ class ImportJob:
         finally:
             self.checked.set()
 
-    def finish(self) -> dict[str, Any]:
-        """Store thread: write the checked contacts once; the job's state for the caller."""
+    def finish(self, budget_s: float = WRITE_BUDGET_S) -> dict[str, Any]:
+        """Store thread: write the next chunks of checked contacts (for at most about `budget_s`,
+        so the screen pop waits at most that long), and once all are written make them visible
+        at once. Returns the job's state for the caller: "checking", "writing" (ask again),
+        "refused" or "done"."""
+        base = {"job": self.id, "rows_checked": self.rows_checked, "imported": 0, "bad_rows": 0, "errors": []}
         if not self.checked.is_set():
-            return {"job": self.id, "state": "checking", "rows_checked": self.rows_checked, "imported": 0,
-                    "message": f"Checking the file: {self.rows_checked:,} rows so far.", "bad_rows": 0, "errors": []}
+            return {**base, "state": "checking", "message": f"Checking the file: {self.rows_checked:,} rows so far."}
         if self.refused is not None:
-            return {"job": self.id, "state": "refused", "rows_checked": self.rows_checked, "imported": 0,
-                    "message": self.refused.message, "bad_rows": self.refused.bad_rows, "errors": self.refused.rows}
+            return {**base, "state": "refused", "message": self.refused.message, "bad_rows": self.refused.bad_rows,
+                    "errors": self.refused.rows}
         if self.contacts is not None:
-            self.imported = self.book.save_many(self.contacts)
+            start = time.monotonic()
+            while self.written < len(self.contacts) and time.monotonic() - start < budget_s:
+                chunk = self.contacts[self.written:self.written + WRITE_CHUNK]
+                self.book.stage(self.id, chunk)
+                self.written += len(chunk)
+            if self.written < len(self.contacts):
+                return {**base, "state": "writing",
+                        "message": f"Writing: {self.written:,} of {len(self.contacts):,} contacts."}
+            self.book.publish_import(self.id)
+            self.imported = len(self.contacts)
             self.contacts = None
-        return {"job": self.id, "state": "done", "rows_checked": self.imported, "imported": self.imported,
-                "message": f"{self.imported:,} contact(s) imported.", "bad_rows": 0, "errors": []}
+        return {**base, "state": "done", "rows_checked": self.imported, "imported": self.imported,
+                "message": f"{self.imported:,} contact(s) imported."}
 
 
 def neutralise(cell: str) -> str:

@@ -40,6 +40,15 @@ class NotFound(LookupError):
     pass
 
 
+ID_MAX = (1 << 63) - 1
+
+
+def _known_id(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+        raise NotFound(f"There is no article {str(value)[:24]}.")
+    return value
+
+
 def _text(value: Any, what: str, limit: int, *, required: bool = False, multiline: bool = False) -> str:
     if value is None:
         value = ""
@@ -79,6 +88,7 @@ class KnowledgeBase:
                 "dispositions": json.loads(r["dispositions"]), "updated": r["updated"], "updated_by": r["updated_by"]}
 
     def get(self, article_id: int) -> dict:
+        article_id = _known_id(article_id)
         r = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
         if r is None:
             raise NotFound(f"There is no article {article_id}.")
@@ -104,6 +114,7 @@ class KnowledgeBase:
                 return int(cur.lastrowid or 0)
             if not isinstance(aid, int) or isinstance(aid, bool):
                 raise ArticleError("The article id must be a whole number (leave it out to add one).")
+            _known_id(aid)
             cur = self.db.execute("UPDATE articles SET title=?, body=?, tags=?, dispositions=?, updated=?, updated_by=? "
                                   "WHERE id = ?", (*values, aid))
             if cur.rowcount == 0:
@@ -111,6 +122,7 @@ class KnowledgeBase:
             return aid
 
     def delete(self, article_id: int) -> None:
+        article_id = _known_id(article_id)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             if self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount == 0:

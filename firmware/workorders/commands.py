@@ -2,7 +2,7 @@
 
 Each transition is published as a "workorder" event; a dispatch notifies the person (internal
 message, and e-mail when their user has an address) or the department's e-mail address from
-the setting `workorder_departments` ({name: address}); see `notify.py`."""
+the owner's work-order settings (`workorders.settings`); see `notify.py`."""
 from __future__ import annotations
 
 import time
@@ -13,6 +13,8 @@ from ..caller_numbers import normalise, region_of
 from . import orders_for
 from .notify import notify_dispatch
 from .orders import NotFound, WorkOrderError
+from .settings import load as load_settings
+from .settings import save as save_settings
 
 
 def _region(ctx: ApiContext) -> str:
@@ -119,4 +121,20 @@ def workorders_followup_done(ctx: ApiContext, id: int, by: str, satisfied: bool 
         return orders_for(ctx.data_dir).complete_followup(id, by=by, satisfied=satisfied, note=note,
                                                           now=time.time())
     except (WorkOrderError, NotFound) as e:
+        raise _refused(e) from None
+
+
+@command("workorders.settings")
+def workorders_settings(ctx: ApiContext) -> dict:
+    """The owner's work-order settings: {fcr_window_days, departments: [{name, email}]}."""
+    return load_settings(ctx.config)
+
+
+@command("workorders.save_settings")
+def workorders_save_settings(ctx: ApiContext, fcr_window_days: float, departments: list[dict[str, Any]]) -> dict:
+    """Set the first-contact-resolution window (days; a repeat contact within it reopens a
+    resolved work order) and the departments ({name, email}) work orders are dispatched to."""
+    try:
+        return save_settings(ctx.config, fcr_window_days, departments)
+    except WorkOrderError as e:
         raise _refused(e) from None

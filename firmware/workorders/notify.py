@@ -1,6 +1,6 @@
 """Telling people about a dispatched work order: an internal message to the person it was
 dispatched to (the web user of that name; `messages.*`), and an e-mail to the department's
-address (the config table `workorder_departments`: documents {name, email}) through the
+address (the owner's work-order settings, `settings.py`) through the
 mailer (firmware/mailer.py: queued, sent by its own thread, headers built safely).
 
 Nothing here waits for a mail server: `Mailer.send` only queues."""
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from ..api import ApiContext
 from ..mailer import Mail, Mailer, MailError
+from .settings import department_address
 
 log = logging.getLogger("linebox.workorders")
 _MAILERS: dict[int, Mailer] = {}
@@ -24,16 +24,6 @@ def mailer_for(ctx: ApiContext) -> Mailer:
     if m is None:
         m = _MAILERS[id(config)] = Mailer(lambda: settings(config))
     return m
-
-
-def department_address(config: Any, department: str) -> str:
-    try:
-        for doc in config.table("workorder_departments").all():
-            if str(doc.get("name", "")).strip().lower() == department.strip().lower():
-                return str(doc.get("email") or "")
-    except Exception:  # noqa: BLE001 - no departments configured
-        return ""
-    return ""
 
 
 def _summary(order: dict) -> str:

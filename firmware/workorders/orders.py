@@ -103,6 +103,15 @@ class NotFound(LookupError):
     pass
 
 
+ID_MAX = (1 << 63) - 1
+
+
+def _known_id(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+        raise NotFound(f"There is no {what} {str(value)[:24]}.")
+    return value
+
+
 def _text(value: Any, what: str, limit: int, *, required: bool = False, multiline: bool = False) -> str:
     if value is None:
         value = ""
@@ -144,6 +153,7 @@ class WorkOrderBook:
 
     def get(self, order_id: int, now: float | None = None) -> dict:
         now = time.time() if now is None else now
+        order_id = _known_id(order_id, "work order")
         r = self.db.execute("SELECT * FROM work_orders WHERE id = ?", (order_id,)).fetchone()
         if r is None:
             raise NotFound(f"There is no work order {order_id}.")
@@ -173,7 +183,7 @@ class WorkOrderBook:
         if department:
             where.append("department = ?")
             params.append(department)
-        if contact_id is not None:
+        if contact_id is not None and 0 < contact_id <= ID_MAX:
             where.append("contact_id = ?")
             params.append(contact_id)
         if overdue:
@@ -217,6 +227,8 @@ class WorkOrderBook:
                e164: str | None = None, call_id: str = "", recording: str | None = None, fax: str | None = None,
                disposition: str = "", created_by: str = "", now: float | None = None) -> int:
         now = time.time() if now is None else now
+        if contact_id is not None and (isinstance(contact_id, bool) or not 0 < contact_id <= ID_MAX):
+            raise WorkOrderError("contact_id must be a contact number or null.")
         values = (_text(title, "The title", TITLE_MAX, required=True),
                   _text(description, "The description", TEXT_MAX, multiline=True), contact_id,
                   _text(number, "The number", 64), e164, _text(call_id, "The call id", 80),
@@ -246,7 +258,7 @@ class WorkOrderBook:
                 sets.append(f"{k} = ?")
                 params.append(text if k in ("title", "description") else (text or None))
             elif k == "contact_id":
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= ID_MAX):
                     raise WorkOrderError("contact_id must be a contact number or null.")
                 sets.append("contact_id = ?")
                 params.append(v)
@@ -324,6 +336,7 @@ class WorkOrderBook:
     def complete_followup(self, followup_id: int, *, by: str, satisfied: bool | None, note: str,
                           now: float | None = None) -> dict:
         now = time.time() if now is None else now
+        followup_id = _known_id(followup_id, "follow-up")
         r = self.db.execute("SELECT * FROM followups WHERE id = ?", (followup_id,)).fetchone()
         if r is None:
             raise NotFound(f"There is no follow-up {followup_id}.")

@@ -25,7 +25,7 @@ def imported(api, data: bytes) -> dict:
     out = api.call_sync("customers.import_csv", upload=name)
     assert not (spool_dir(api.api.data_dir) / name).exists()
     deadline = time.monotonic() + 120
-    while out["state"] == "checking":                   # a big file: poll as the web page does
+    while out["state"] in ("checking", "writing"):      # a big file: poll as the web page does
         assert time.monotonic() < deadline
         time.sleep(0.2)
         out = api.call_sync("customers.import_status", job=out["job"])
@@ -109,3 +109,22 @@ def test_fifty_thousand_rows_import_and_one_more_is_refused(api):
     over = imported(api, ("name,company,numbers\r\n" + body + "One more,,2125550100\r\n").encode())
     assert over["imported"] == 0 and "more than 50,000" in over["message"]
     assert api.call_sync("customers.count") == 50_000
+
+
+def test_an_import_being_written_is_invisible_until_done_and_dropped_if_cut_off(tmp_path):
+    from firmware.customers import CustomerBook
+    book = CustomerBook(tmp_path / "customers.db")
+    rows = [book.validate({"name": f"P{i}", "numbers": [f"21255502{i:02d}"]}, "US") for i in range(30)]
+    book.stage("job1", rows[:20])
+    from firmware.caller_numbers import normalise
+    assert book.count() == 0 and book.match(normalise("2125550205", "US")) == (None, None)
+    assert book.search("P1", 10, "US") == []
+    book.close()
+    book = CustomerBook(tmp_path / "customers.db")                # a restart cuts the import off
+    assert book.db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] == 0
+    assert book.db.execute("SELECT COUNT(*) FROM contact_numbers").fetchone()[0] == 0
+    book.stage("job2", rows[:20])
+    book.stage("job2", rows[20:])
+    book.publish_import("job2")
+    assert book.count() == 30 and book.match(normalise("2125550229", "US"))[1] == "e164"
+    book.close()

@@ -51,6 +51,9 @@ def test_interactions_newest_first_last_five_and_work_orders(api):
     assert first["recording"] == "rec6.wav" and first["call_id"] == "call6" and first["at"] == 1_700_000_360
     assert pop["work_orders"] == [{"id": wo["id"], "title": "Broken handset", "state": "submitted", "due": None,
                                    "overdue": False}]
+    history = api.call_sync("customers.history", id=cid, limit=50)
+    assert [i["call_id"] for i in history["interactions"]] == [f"call{i}" for i in range(6, -1, -1)]
+    assert [w["id"] for w in history["work_orders"]] == [wo["id"]]
 
 
 def test_merge_joins_numbers_tags_and_history(api):
@@ -97,3 +100,23 @@ def test_dispositions_are_the_owners(api):
     assert "may use only" in exc.value.message
     assert [c["code"] for c in api.call_sync("dispositions.list")] == ["refund", "complaint"]
     api.call_sync("interactions.record", call_id="c", number="2125550100", agent="a", disposition="refund")
+
+
+def test_ids_and_times_out_of_range_are_refused_not_crashed(api):
+    huge = 10 ** 30
+    for name, args in [("customers.get", {"id": huge}), ("customers.delete", {"id": -1}),
+                       ("customers.merge", {"keep": huge, "drop": 1}), ("workorders.get", {"id": huge}),
+                       ("workorders.followup_done", {"id": huge, "by": "a"}), ("kb.get", {"id": 0}),
+                       ("kb.delete", {"id": huge})]:
+        with pytest.raises(ApiError) as exc:
+            api.call_sync(name, **args)
+        assert exc.value.code == "not_found", name
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("customers.save", contact={"id": huge, "name": "X"})
+    assert exc.value.code == "not_found"
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("workorders.create", title="T", contact_id=huge)
+    assert exc.value.code == "bad_request"
+    with pytest.raises(ApiError) as exc:
+        api.call_sync("interactions.record", call_id="c", number="1", agent="a", at=float("nan"))
+    assert exc.value.code == "bad_request"
