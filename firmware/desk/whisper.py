@@ -1,7 +1,8 @@
 """Whisper the caller's name to the agent before connecting (queues with `whisper_name` on).
 
 When a caller enters such a queue (ENTERQUEUE, seen on the media thread), the number is handed to
-a worker thread: it looks the caller up in the customer database and speaks the name with
+a worker thread: it looks the caller up in the customer database (the `customers.pop` command, a
+read) and speaks the name with
 espeak-ng (8 kHz), off the media tick. When an agent takes the call, the connect hook (media
 thread) finds the samples ready and the agent hears the name while the caller hears music on
 hold; then they are put through. A caller not in the database, or a name not spoken in time,
@@ -77,9 +78,7 @@ class NameWhisper:
         q = self.svc.queues.get(row["queue"], {})
         if not q.get("whisper_name") or self.data_dir is None:
             return
-        settings = self.engine.config.settings() or {}
-        region = str(settings.get("customer_region") or settings.get("country") or "US")
-        self._jobs.put((row["call_id"], row["data2"], region))
+        self._jobs.put((row["call_id"], row["data2"]))
 
     def _connected(self, conn: Any) -> None:
         samples = self.ready.pop(conn.call.id, None)
@@ -92,9 +91,9 @@ class NameWhisper:
             job = self._jobs.get()
             if job is None:
                 return
-            call_id, number, region = job
+            call_id, number = job
             try:
-                samples = self._name_samples(number, region)
+                samples = self._name_samples(number)
             except Exception:  # noqa: BLE001 - a failed lookup or speech only means no whisper
                 log.exception("could not prepare the caller's name for call %s", call_id)
                 samples = None
@@ -102,16 +101,20 @@ class NameWhisper:
             while len(self.ready) > KEEP:
                 self.ready.popitem(last=False)
 
-    def _name_samples(self, number: str, region: str) -> np.ndarray | None:
-        from ..caller_numbers import normalise, region_of
-        from ..customers import book_for
+    def _name_samples(self, number: str) -> np.ndarray | None:
+        """The caller's name from the customer database, asked through its engine API command
+        (`customers.pop`, a read) so the desk depends on the contract, not on the package."""
+        from ..api import REGISTRY, ApiContext, load_commands, validate
         if not number or self.data_dir is None:
             return None
-        book = book_for(self.data_dir)        # reads only; the store thread is the one writer
-        cid, _how = book.match(normalise(number, region_of(region)))
-        if cid is None:
+        if "customers.pop" not in REGISTRY:
+            load_commands()
+        if "customers.pop" not in REGISTRY:
             return None
-        return speak_name(book.get(cid)["name"])
+        cmd, kwargs = validate("customers.pop", {"number": number})
+        ctx = ApiContext(self.engine.config, self.engine.records, self.data_dir, self.engine.control)
+        contact = cmd.fn(ctx, **kwargs).get("contact") or {}
+        return speak_name(contact["name"]) if contact.get("name") else None
 
     def close(self) -> None:
         self._jobs.put(None)
