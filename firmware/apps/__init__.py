@@ -139,3 +139,5 @@ def register_builtin(engine: Engine) -> None:
     register_setup_code(engine)
     from ..callcenter import register as register_callcenter
     register_callcenter(engine)
+    from ..desk import register as register_desk
+    register_desk(engine)
