@@ -26,11 +26,15 @@ from dsp_ext.levels import FRAME, dbm0_to_peak
 from .channels import Channel
 from .control import EngineControl
 from .engine import Engine
-from .media_health import TickHealth
+from .media_health import STAGE, TickHealth
 
 log = logging.getLogger("linebox.media")
 
 SILENCE = np.zeros(FRAME, dtype=np.int16)
+# indices into TickHealth.stage_now (where each part of a tick's time goes)
+S_CONTROL, S_BOARD, S_EVENTS, S_ECHO, S_TONES, S_PROGRESS, S_CALLERID, S_DTMF, S_TIMERS, S_SOURCES, S_PUBLISH = (
+    STAGE[n] for n in ("control", "board", "events", "echo", "tones", "progress", "callerid", "dtmf", "timers",
+                       "sources", "publish"))
 CID_WAKE_PEAK = dbm0_to_peak(-46.0)      # the receiver decodes down to -46 dBm0; line noise is far below this
 CID_HANGOVER_FRAMES = 50
 
@@ -104,14 +108,24 @@ class MediaLoop:
     # ---- one frame
     def step(self) -> None:
         eng = self.engine
+        st = self.health.stage_now          # seconds per stage, added up over this tick
+        now = time.perf_counter
+        t0 = now()
         self.control.run_pending(eng)
+        t1 = now()
+        st[S_CONTROL] += t1 - t0
         tx = self._tx
         tick = self.board.tick(tx)
         eng.clock.advance()
+        t0 = now()
+        # the board's own pacing wait is not work (hardware: the ALSA read; simulator: realtime pacing)
+        st[S_BOARD] += t0 - t1 - getattr(self.board, "last_wait", 0.0)
         for ev in tick.events:
             eng.on_port_event(ev)
         rx_by_port = tick.rx
         dsp_by_port = self._dsp
+        t1 = now()
+        st[S_EVENTS] += t1 - t0
         for ch in self._channels:
             rx = rx_by_port.get(ch.name)
             dsp = dsp_by_port[ch.name]
@@ -125,15 +139,22 @@ class MediaLoop:
                             # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
                             echo.hold_adaptation(tonal)
                             dsp.echo_held = tonal
+                        t0 = now()
                         rx = echo.process(tx.get(ch.name, SILENCE), rx)
+                        t1 = now()
+                        st[S_ECHO] += t1 - t0
                         if ch.supervise and dsp.busy is not None:
                             for e in dsp.busy.process(rx):
                                 # e.time counts from the detector's start: back to engine time
                                 at = eng.clock.at(dsp.busy_frame0) + e.time
                                 eng.on_tone(ch, e.tone, e.kind, at)
+                            t0 = now()
+                            st[S_TONES] += t0 - t1
+                            t1 = t0
                         if dsp.progress is not None:
                             for p in dsp.progress.process(line_rx, tx.get(ch.name)):
                                 eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
+                            st[S_PROGRESS] += now() - t1
                 elif rx is not None:
                     # Idle lines carry only noise almost all the time: wake the caller-ID
                     # receiver on signal and keep it fed for a while after, so it sees whole
@@ -141,22 +162,31 @@ class MediaLoop:
                     if int(rx.max()) > CID_WAKE_PEAK:
                         dsp.cid_awake = CID_HANGOVER_FRAMES
                     if dsp.cid_awake:
+                        t0 = now()
                         dsp.cid_awake -= 1
                         for m in dsp.cid.process(rx):
                             # A message failing its checksum is line noise or tampering: not a caller.
                             if m.kind == "call" and m.checksum_ok:
                                 eng.on_caller_id(ch, m.number, m.name)
+                        st[S_CALLERID] += now() - t0
                     rx = None            # an on-hook line carries no call audio
                 if rx is not None:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
+                    t0 = now()
                     self._digits(ch, dsp, rx, tx.get(ch.name))
+                    st[S_DTMF] += now() - t0
             elif rx is not None and ch.off_hook:
+                t0 = now()
                 self._digits(ch, dsp, rx)
+                st[S_DTMF] += now() - t0
             else:
                 rx = None
             ch.rx = rx
+        t0 = now()
         eng.timers.run_due()
+        t1 = now()
+        st[S_TIMERS] += t1 - t0
         new_tx: dict[str, np.ndarray] = {}
         tonal_tx = self._tx_tonal
         tonal_tx.clear()
@@ -171,7 +201,10 @@ class MediaLoop:
                 for tap in ch.taps:
                     tap(ch.rx, frame)
         self._tx = new_tx
+        t0 = now()
+        st[S_SOURCES] += t0 - t1
         eng.publish_if_dirty()
+        st[S_PUBLISH] += now() - t0
 
     def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
         for e in dsp.dtmf.process(rx, sent):
@@ -192,9 +225,11 @@ class MediaLoop:
         health.start()
         board = self.board
         clock = time.perf_counter
+        cpu_clock = time.thread_time
         try:
             while not self._stop.is_set():
                 t0 = clock()
+                c0 = cpu_clock()
                 try:
                     self.step()
                 except Exception:       # keep the phones alive; the log says what broke
@@ -203,7 +238,7 @@ class MediaLoop:
                     if self.errors > 1000:
                         raise
                 # in memory only: the time the board blocked on the audio period is not work
-                health.tick(t0, clock() - t0 - getattr(board, "last_wait", 0.0))
+                health.tick(t0, clock() - t0 - getattr(board, "last_wait", 0.0), cpu_clock() - c0)
                 health.frames_lost = getattr(board, "frames_lost", 0)
                 health.active_calls = len(self.engine.calls)
         finally:
