@@ -156,6 +156,8 @@ class TickHealth:
         cpu = self.cpu[idx].astype(np.float64) if n else np.zeros(0)
         stages = self.stage_ring[idx].astype(np.float64) if n else np.zeros((0, len(STAGES)))
 
+        off_board = work - stages[:, STAGE["board"]] if n else np.zeros(0)
+
         def pct(a: np.ndarray, q: float) -> float:
             return float(np.percentile(a, q)) if a.size else 0.0
         # per stage: mean, p99 and max over the window (ms-scale figures, in seconds)
@@ -164,6 +166,9 @@ class TickHealth:
                  for k, name in enumerate(STAGES)}
         return {"ticks": int(n), "work_p50": pct(work, 50), "work_p99": pct(work, 99),
                 "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": float(cpu.max()) if n else 0.0,
+                # the tick without the board's own work (on the simulator that is the simulated
+                # exchange, lines and phones, which the appliance does not spend; on the HAT, I/O)
+                "engine_p50": pct(off_board, 50), "engine_p99": pct(off_board, 99),
                 "stages": stage,
                 "work_max": float(work.max()) if work.size else 0.0,
                 "late": int((work > self.period_s).sum() + (gaps > 1.5 * self.period_s).sum()),
