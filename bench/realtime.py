@@ -229,7 +229,7 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
             time.sleep(seconds)
             took = seconds
         with api(data) as a:
-            after = a.call("metrics.read", window_s=took)
+            after = a.call("metrics.read", window_s=took, detail=True)
         if after["active_calls"] < calls:
             errors.append(f"only {after['active_calls']} of {calls} calls still up")
     finally:

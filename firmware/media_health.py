@@ -62,7 +62,7 @@ class TickHealth:
         self._prev_start: float | None = None
         self.started_at = time.time()
         self.gc: GcWatch | None = None
-        self._cache: dict[float, tuple[float, dict[str, Any]]] = {}
+        self._cache: dict[tuple[float, bool], tuple[float, dict[str, Any]]] = {}
 
     def start(self) -> None:
         """The service's media thread is about to run: allocate the rings, watch the GC."""
@@ -123,17 +123,20 @@ class TickHealth:
             self.late_ticks += 1
 
     # ---- readers (any thread but the media one)
-    def read(self, window_s: float = 60.0) -> dict[str, Any]:
+    def read(self, window_s: float = 60.0, detail: bool = False) -> dict[str, Any]:
         """The figures. Counters are read fresh every time; the percentiles over the last
         `window_s` are computed at most twice a second (a page refreshed by many browsers must
-        not cost the media loop the interpreter lock for each of them)."""
+        not cost the media loop the interpreter lock for each of them). `detail` adds the
+        thread CPU and per-stage figures (more percentiles: for a benchmark or a diagnosis, not
+        for every status page)."""
         now = time.monotonic()
-        cached = self._cache.get(window_s)
+        key = (window_s, detail)
+        cached = self._cache.get(key)
         if cached is not None and now - cached[0] < 0.5:
             window = cached[1]
         else:
-            window = self._window(window_s)
-            self._cache = {window_s: (now, window)}
+            window = self._window(window_s, detail)
+            self._cache = {key: (now, window)}
         return {
             "ticks": self.ticks, "late_ticks": self.late_ticks, "late_work": self.late_work,
             "late_gap": self.late_gap, "frames_lost": self.frames_lost, "active_calls": self.active_calls,
@@ -145,7 +148,7 @@ class TickHealth:
             "uptime_s": time.time() - self.started_at,
         }
 
-    def _window(self, window_s: float) -> dict[str, Any]:
+    def _window(self, window_s: float, detail: bool = False) -> dict[str, Any]:
         n = min(self.ticks, self.ring.size, max(1, int(window_s / self.period_s)))
         end = self.ticks
         idx = (np.arange(end - n, end) % RING) if n else np.array([], dtype=int)
@@ -153,26 +156,28 @@ class TickHealth:
         gaps = self.gaps[idx].astype(np.float64) if n else np.zeros(0)
         gaps = gaps[gaps > 0]
 
-        cpu = self.cpu[idx].astype(np.float64) if n else np.zeros(0)
-        stages = self.stage_ring[idx].astype(np.float64) if n else np.zeros((0, len(STAGES)))
-
-        off_board = work - stages[:, STAGE["board"]] if n else np.zeros(0)
-
         def pct(a: np.ndarray, q: float) -> float:
             return float(np.percentile(a, q)) if a.size else 0.0
-        # per stage: mean, p99 and max over the window (ms-scale figures, in seconds)
-        stage = {name: {"mean": float(stages[:, k].mean()) if n else 0.0, "p99": pct(stages[:, k], 99),
-                        "max": float(stages[:, k].max()) if n else 0.0}
-                 for k, name in enumerate(STAGES)}
-        return {"ticks": int(n), "work_p50": pct(work, 50), "work_p99": pct(work, 99),
-                "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": float(cpu.max()) if n else 0.0,
-                # the tick without the board's own work (on the simulator that is the simulated
-                # exchange, lines and phones, which the appliance does not spend; on the HAT, I/O)
-                "engine_p50": pct(off_board, 50), "engine_p99": pct(off_board, 99),
-                "stages": stage,
-                "work_max": float(work.max()) if work.size else 0.0,
-                "late": int((work > self.period_s).sum() + (gaps > 1.5 * self.period_s).sum()),
-                "gap_max": float(gaps.max()) if gaps.size else 0.0}
+        out: dict[str, Any] = {
+            "ticks": int(n), "work_p50": pct(work, 50), "work_p99": pct(work, 99),
+            "work_max": float(work.max()) if work.size else 0.0,
+            "late": int((work > self.period_s).sum() + (gaps > 1.5 * self.period_s).sum()),
+            "gap_max": float(gaps.max()) if gaps.size else 0.0}
+        if not detail:
+            return out
+        cpu = self.cpu[idx].astype(np.float64) if n else np.zeros(0)
+        stages = self.stage_ring[idx].astype(np.float64) if n else np.zeros((0, len(STAGES)))
+        # the tick without the board's own work (on the simulator that is the simulated
+        # exchange, lines and phones, which the appliance does not spend; on the HAT, its I/O)
+        off_board = work - stages[:, STAGE["board"]] if n else np.zeros(0)
+        out.update({
+            "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": float(cpu.max()) if n else 0.0,
+            "engine_p50": pct(off_board, 50), "engine_p99": pct(off_board, 99),
+            # per stage: mean, p99 and max over the window (in seconds)
+            "stages": {name: {"mean": float(stages[:, k].mean()) if n else 0.0, "p99": pct(stages[:, k], 99),
+                              "max": float(stages[:, k].max()) if n else 0.0}
+                       for k, name in enumerate(STAGES)}})
+        return out
 
 
 class GcWatch:

@@ -27,7 +27,8 @@ def test_an_outside_call_shows_its_echo_canceller_and_busy_detector_in_the_stage
             for _ in range(300):                      # 3 s of the call, timed tick by tick
                 pbx.media.step()
                 health.tick(0.0, 0.001, 0.001)
-            out = health.read(window_s=3.0)
+            out = health.read(window_s=3.0, detail=True)
+            assert "stages" not in health.read(window_s=3.0)["window"]     # status pages get no detail
         finally:
             health.close()
     assert health.ticks - t0 == 300
