@@ -59,6 +59,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
+        Page("Backup & restore", "/backup", ("admin",), "gear"),
+        Page("Update", "/update", ("admin",), "gear"),
     )),
 )
 
