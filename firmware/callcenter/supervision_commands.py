@@ -7,6 +7,7 @@ admin). A supervisor who leads a team acts only on that team's agents: the engin
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from ..api import ApiContext, ApiError, command
@@ -76,13 +77,15 @@ def wallboard_live(ctx: ApiContext, supervisor: str = "") -> dict:
 
 
 @command("wallboard.figures")
-def wallboard_figures(ctx: ApiContext, queues: list[str], day: str | None = None) -> dict:
+def wallboard_figures(ctx: ApiContext, queues: list[str], day: str | None = None, at: float | None = None) -> dict:
     """Today's answered, abandoned and service level (with target and colour band) for `queues`,
-    computed by the reports' KPI functions from the queue event log."""
+    computed by the reports' KPI functions from the queue event log. The day: `day` (YYYY-MM-DD),
+    else the site's date at `at` (the engine clock, as `wallboard.live` returns it), else now."""
     ctx.records.flush()
-    day = day or wallboard.today(ctx.config, time.time())
+    day = day or wallboard.today(ctx.config, time.time() if at is None else at)
     try:
-        return {"day": day, "queues": wallboard.figures(ctx.config, ctx.data_dir, day, queues)}
+        records_dir = Path(ctx.records.path).parent if hasattr(ctx.records, "path") else ctx.data_dir
+        return {"day": day, "queues": wallboard.figures(ctx.config, records_dir, day, queues)}
     except ValueError as exc:
         raise ApiError("bad_request", str(exc)) from None
 

@@ -6,6 +6,8 @@ Audio is measured: a tone played by one party is looked for in what each other p
 The caller must never hear a whisper."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from cc_scenarios import AGENTS, call_in, login, make_pbx, svc
 
@@ -199,3 +201,71 @@ def test_force_pause_logout_and_move(pbx):
     pbx.run(0.3)
     assert s.dispatcher.penalty("601", "carol") is not None      # live: the engine reloaded
     assert AGENTS["carol"][2] == "203"
+
+
+def test_wallboard_figures_are_the_reports_figures_with_bands(pbx):
+    from firmware.reports import KpiParams, make_request, report_from_store, site_from_config
+    s = svc(pbx)
+    login(pbx, "alice")
+    s.pause(s.agents["alice"], "lunch")
+    r = call_in(pbx, "5550100")
+    pbx.run(8.0)                                     # nobody free: the caller gives up after 8 s
+    r.hang_up()
+    pbx.run(1.0)
+    s.unpause(s.agents["alice"])
+    r2 = call_in(pbx, "5550101")
+    pbx.run_until(lambda: pbx.phone("201").is_ringing, 10)
+    pbx.phone("201").off_hook()
+    pbx.run(2.0)
+    r2.hang_up()
+    pbx.run(1.0)
+    at = pbx.engine.clock.now()
+    got = cmds.wallboard_figures(ctx(pbx, media=False), queues=["600"], at=at)["queues"]["600"]
+    assert (got["answered"], got["abandoned"]) == (1, 1)
+    assert got["service_level"] == 0.5 and got["band"] == "red"          # 1 within 20 s of 1 + 1 abandoned
+    day = cmds.wallboard.today(pbx.config, at)
+    report = report_from_store(pbx.data_dir, make_request(day, day, "queue", site_from_config(pbx.config),
+                                                          KpiParams(sl_threshold_s=20)))
+    row = next(x["kpis"] for x in report["rows"] if str(x["key"]) == "600")
+    assert (row["answered"], row["abandoned"], row["service_level"]) == (1, 1, 0.5)
+    cmds.wallboard_target_save(ctx(pbx, media=False), queue="600", target=0.55, threshold_s=20)
+    got = cmds.wallboard_figures(ctx(pbx, media=False), queues=["600"], at=at)["queues"]["600"]
+    assert got["band"] == "amber"                     # within 10 points under the target
+    cmds.wallboard_target_save(ctx(pbx, media=False), queue="600", target=0.5, threshold_s=20)
+    assert cmds.wallboard_figures(ctx(pbx, media=False), queues=["600"], at=at)["queues"]["600"]["band"] == "green"
+    with pytest.raises(ApiError):
+        cmds.wallboard_target_save(ctx(pbx, media=False), queue="600", target=80, threshold_s=20)
+    live = cmds.wallboard_live(ctx(pbx), supervisor="")
+    alice = next(a for a in live["agents"] if a["username"] == "alice")
+    assert alice["shown_state"] in ("wrapup", "idle") and alice["in_state_s"] >= 0
+
+
+def test_bulletins_post_list_expire_and_refusals(pbx):
+    model.save_team(pbx.config, {"id": "north", "name": "North", "leader": "sam"})
+    model.save_team(pbx.config, {"id": "south", "name": "South", "leader": "tess"})
+    c = ctx(pbx, media=False)
+    seen: list = []
+    pbx.engine.control.add_sink(lambda u: seen.append(u) if u.kind == "bulletin" else None)
+    a = cmds.bulletins_post(c, supervisor="", text="  All hands at 3  ")["bulletin"]
+    assert a["text"] == "All hands at 3" and a["team"] is None
+    b = cmds.bulletins_post(c, supervisor="sam", text="North: new script", team="north",
+                            expires_at=time.time() + 60)["bulletin"]
+    assert [u.payload["id"] for u in seen] == [a["id"], b["id"]]
+    assert [x["id"] for x in cmds.bulletins_list(c, team="north")["bulletins"]] == [b["id"], a["id"]]
+    assert [x["id"] for x in cmds.bulletins_list(c, team="south")["bulletins"]] == [a["id"]]
+    assert [x["id"] for x in cmds.bulletins_list(c, team="north", at=time.time() + 120)["bulletins"]] == [a["id"]]
+    for kwargs, code in ((dict(supervisor="sam", text="to south", team="south"), "forbidden"),
+                         (dict(supervisor="sam", text="to all"), "forbidden"),
+                         (dict(supervisor="", text="   "), "bad_request"),
+                         (dict(supervisor="", text="x" * 501), "bad_request"),
+                         (dict(supervisor="", text="bell\x07"), "bad_request"),
+                         (dict(supervisor="", text="late", expires_at=time.time() - 1), "bad_request"),
+                         (dict(supervisor="", text="nowhere", team="west"), "bad_request")):
+        with pytest.raises(ApiError) as exc:
+            cmds.bulletins_post(c, **kwargs)
+        assert exc.value.code == code, kwargs
+    with pytest.raises(ApiError) as exc:
+        cmds.bulletins_delete(c, supervisor="tess", bulletin_id=b["id"])
+    assert exc.value.code == "forbidden"
+    cmds.bulletins_delete(c, supervisor="sam", bulletin_id=b["id"])
+    assert [x["id"] for x in cmds.bulletins_list(c, team="north")["bulletins"]] == [a["id"]]
