@@ -244,6 +244,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_callcenter.router)
     from . import routes_wallboard
     app.include_router(routes_wallboard.router)
+    from . import routes_campaigns
+    app.include_router(routes_campaigns.router)
     from . import routes_reports
     app.include_router(routes_reports.router)
     if sim_token:

@@ -308,6 +308,7 @@ def register(engine: Engine) -> CampaignDialer | None:
         return None
     store = store_at(Path(path).parent)
     dialer = _DIALERS[engine] = CampaignDialer(engine, svc, store)
+    engine.shutdown_listeners.append(store.close)
     try:
         for doc in store.campaigns():
             if doc["state"] == "running":
