@@ -53,7 +53,7 @@ async def _board(request: Request, user: User, figures: dict | None = None) -> d
     if figures is None:
         figures = await _call(request, "wallboard.figures", queues=[q["number"] for q in live["queues"]],
                               at=live["at"])
-    bulletins = (await _call(request, "bulletins.list", team=live["team"]))["bulletins"]
+    bulletins = (await _call(request, "bulletins.list", teams=live["teams"]))["bulletins"]
     return {"live": live, "figures": figures, "bulletins": bulletins}
 
 
@@ -63,7 +63,8 @@ async def wallboard_page(request: Request, user: MonitorUser) -> Response:
         board = await _board(request, user)
         error = None
     except (_api_error(), TimeoutError) as exc:
-        board = {"live": {"queues": [], "agents": [], "states": {}, "supervision": [], "team": None, "at": 0},
+        board = {"live": {"queues": [], "agents": [], "states": {}, "supervision": [], "team": None, "teams": None,
+                          "at": 0},
                  "figures": {"queues": {}}, "bulletins": []}
         error = getattr(exc, "message", "The engine is busy; the board will fill in when it answers.")
     teams = (await _call(request, "agent.list"))["teams"] if error is None else []

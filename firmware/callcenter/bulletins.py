@@ -51,13 +51,15 @@ def post(config: Any, text: Any, author: str, now: float, team: str | None = Non
     return row
 
 
-def live(config: Any, now: float, team: str | None = None) -> list[dict]:
-    """Bulletins not expired at `now`, newest first; `team`: those to everybody and to that team."""
+def live(config: Any, now: float, team: str | None = None, teams: list[str] | None = None) -> list[dict]:
+    """Bulletins not expired at `now`, newest first; `team` / `teams`: only those to everybody and
+    to that team / those teams (neither: all)."""
     if not hasattr(config, "table"):
         return []
+    wanted = None if team is None and teams is None else {None, team, *(teams or [])}
     out = [dict(r) for r in config.table(BULLETINS).all()
            if (r.get("expires_at") is None or r["expires_at"] > now)
-           and (team is None or r.get("team") in (None, team))]
+           and (wanted is None or r.get("team") in wanted)]
     return sorted(out, key=lambda r: -float(r.get("posted_at", 0)))
 
 

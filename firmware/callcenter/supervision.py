@@ -12,8 +12,8 @@ source is never touched in *listen* or *whisper*, so the caller cannot hear a wh
     during the session the supervisor keys 4 listen, 5 whisper, 6 barge
 
 Who may: only the phones the owner lists as supervisor phones (config table `cc_supervisor_phones`:
-{"username": "bob", "extension": "204"}); a supervisor who leads a team (`cc_teams.leader`) reaches
-only that team's agents, one who leads none reaches every agent. The browser's actions pass the same
+{"username": "bob", "extension": "204"}); a supervisor who leads teams (`cc_teams.leader`) reaches
+only those teams' agents, one who leads none reaches every agent. The browser's actions pass the same
 rule through `supervision.start` (the web checks the user's role, the engine checks the team).
 
 Per-sample work is numpy into buffers allocated once per session (no allocation per tick).
@@ -141,11 +141,11 @@ def delete_supervisor_phone(config: Any, username: str) -> None:
     config.table(SUPERVISOR_PHONES).remove(Query().username == username)
 
 
-def led_team(config: Any, username: str) -> str | None:
-    """The team `username` leads, or None (a supervisor leading no team sees every agent)."""
+def led_teams(config: Any, username: str) -> list[str] | None:
+    """The teams `username` leads, or None (the admin, or a supervisor leading no team: every agent)."""
     if not username:
         return None
-    return next((t["id"] for t in model.load_teams(config) if t.get("leader") == username), None)
+    return sorted(t["id"] for t in model.load_teams(config) if t.get("leader") == username) or None
 
 
 # ---- the session --------------------------------------------------------------------------------
@@ -274,8 +274,8 @@ def _event(kind: str, payload: dict) -> Any:
 
 def allowed_agents(svc: Any, supervisor: str) -> list[Any]:
     """The live agents `supervisor` may supervise (their team if they lead one, else all)."""
-    team = led_team(svc.engine.config, supervisor)
-    return [a for a in svc.agents.values() if team is None or a.team == team]
+    teams = led_teams(svc.engine.config, supervisor)
+    return [a for a in svc.agents.values() if teams is None or a.team in teams]
 
 
 def start(svc: Any, sup_ch: Channel, agent_ref: str, mode: str, supervisor: str) -> SupervisionSession:

@@ -53,13 +53,13 @@ def wallboard_live(ctx: ApiContext, supervisor: str = "") -> dict:
     state with time in state, supervision sessions. A team leader sees only their team."""
     svc = _svc(ctx)
     snap = svc.snapshot()
-    team = supervision.led_team(ctx.engine.config, supervisor)
+    teams = supervision.led_teams(ctx.engine.config, supervisor)
     now = snap["at"]
-    agents = [a for a in snap["agents"] if team is None or a["team"] == team]
+    agents = [a for a in snap["agents"] if teams is None or a["team"] in teams]
     visible = {q for a in agents for q in a["queues"]}
     queues = []
     for q in snap["queues"]:
-        if team is not None and q["number"] not in visible:
+        if teams is not None and q["number"] not in visible:
             continue
         waits = [w["wait_s"] for w in q["waiting"]]
         queues.append({"number": q["number"], "name": q["name"], "waiting": len(waits),
@@ -72,7 +72,7 @@ def wallboard_live(ctx: ApiContext, supervisor: str = "") -> dict:
         states[shown] = states.get(shown, 0) + 1
     names = {a["username"] for a in agents}
     sessions = [s.describe() for s in supervision.sessions_of(ctx.engine) if s.agent.username in names]
-    return {"at": now, "team": team, "queues": queues, "agents": agents, "states": states,
+    return {"at": now, "team": ", ".join(teams) if teams else None, "teams": teams, "queues": queues, "agents": agents, "states": states,
             "supervision": sessions}
 
 
@@ -153,11 +153,11 @@ def supervision_logout_agent(ctx: ApiContext, supervisor: str, username: str) ->
 def supervision_move_agent(ctx: ApiContext, supervisor: str, username: str, from_queue: str,
                            to_queue: str) -> dict:
     """Move agent `username` from queue `from_queue` to `to_queue` (same penalty)."""
-    team = supervision.led_team(ctx.config, supervisor)
+    teams = supervision.led_teams(ctx.config, supervisor)
     agent = model.agent(ctx.config, username)
     if agent is None:
         raise ApiError("not_found", f"There is no agent {username[:32]!r}.")
-    if team is not None and agent.get("team") != team:
+    if teams is not None and agent.get("team") not in teams:
         raise ApiError("forbidden", f"Agent {username[:32]} is not in your team.")
     src, dst = model.queue(ctx.config, from_queue), model.queue(ctx.config, to_queue)
     if src is None or dst is None:
@@ -200,28 +200,30 @@ def supervisor_phone_delete(ctx: ApiContext, username: str) -> dict:
 def bulletins_post(ctx: ApiContext, supervisor: str, text: str, team: str | None = None,
                    expires_at: float | None = None) -> dict:
     """Post a bulletin to everybody or to `team` (a team leader: only to their own team)."""
-    led = supervision.led_team(ctx.config, supervisor)
-    if led is not None and team != led:
-        raise ApiError("forbidden", f"A team leader posts bulletins to their own team ({led}) only.")
+    led = supervision.led_teams(ctx.config, supervisor)
+    if led is not None and team not in led:
+        raise ApiError("forbidden", f"A team leader posts bulletins to their own teams ({', '.join(led)}) only.")
     row = _config_call(bulletins.post, ctx.config, text, supervisor or "admin", time.time(), team, expires_at)
     ctx.publish("bulletin", row)
     return {"bulletin": row}
 
 
 @command("bulletins.list")
-def bulletins_list(ctx: ApiContext, team: str | None = None, at: float | None = None) -> dict:
-    """Bulletins in force (at `at`, default now): to everybody, and to `team` if given."""
-    return {"bulletins": bulletins.live(ctx.config, time.time() if at is None else at, team)}
+def bulletins_list(ctx: ApiContext, team: str | None = None, teams: list[str] | None = None,
+                   at: float | None = None) -> dict:
+    """Bulletins in force (at `at`, default now). With `team` (an agent's) or `teams` (a leader's):
+    those to everybody and to those teams; with neither: every bulletin."""
+    return {"bulletins": bulletins.live(ctx.config, time.time() if at is None else at, team, teams)}
 
 
 @command("bulletins.delete")
 def bulletins_delete(ctx: ApiContext, supervisor: str, bulletin_id: str) -> dict:
     """Withdraw a bulletin (a team leader: only their team's)."""
-    led = supervision.led_team(ctx.config, supervisor)
+    led = supervision.led_teams(ctx.config, supervisor)
     row = next((b for b in bulletins.live(ctx.config, 0.0) if b["id"] == bulletin_id), None)
     if row is None:
         raise ApiError("not_found", "There is no such bulletin (it may have been withdrawn).")
-    if led is not None and row.get("team") != led:
+    if led is not None and row.get("team") not in led:
         raise ApiError("forbidden", "That bulletin is not your team's.")
     bulletins.remove(ctx.config, bulletin_id)
     ctx.publish("bulletin", {"id": bulletin_id, "withdrawn": True})

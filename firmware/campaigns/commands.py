@@ -172,6 +172,8 @@ def campaign_preview_dial(ctx: ApiContext, campaign: str, username: str) -> dict
         raise ApiError("conflict", "Ask for the next number first.")
     if not svc.is_free(agent):
         raise ApiError("conflict", "You are not free to dial (logged out, paused, or in a call).")
+    if _dialer(ctx.engine).free_lines() <= 0:
+        raise ApiError("conflict", "No outside line is free just now; try again in a moment.")
     from ..campaigns.model import within_hours
     if not within_hours(run.doc, ctx.engine.clock.now(), run.tz):
         raise ApiError("conflict", "Outside the campaign's calling hours; try again during them.")

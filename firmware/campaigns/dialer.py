@@ -65,6 +65,7 @@ class Attempt(ChannelHandler):
         run.in_flight += 1
         agent.connection = self
         dialer.svc.publish(agent)
+        dialer.waiting.add(self)                # a line is kept for this attempt until it dials
         if agent_ch.off_hook:                   # headset mode: dial at once
             self._dial()
         else:
@@ -94,6 +95,7 @@ class Attempt(ChannelHandler):
             self._finish_without_attempt()
 
     def _finish_without_attempt(self) -> None:
+        self.dialer.waiting.discard(self)
         self.ended = True
         self.run.in_flight -= 1
         self.run.pending.insert(0, self.row)
@@ -109,18 +111,20 @@ class Attempt(ChannelHandler):
     def _dial(self) -> None:
         eng, row, doc = self.dialer.engine, self.row, self.run.doc
         from ..apps.permissions import Origin
+        self.dialer.waiting.discard(self)
         ch = self.agent_ch
+        line = eng.pick_line()
+        if line is None:                        # the line went meanwhile (an inbound call): try later
+            self._finish_without_attempt()
+            if isinstance(ch, FxsChannel) and ch.off_hook:
+                Parked(eng, ch, "congestion")
+            return
         origin = Origin(extension=doc["caller_extension"], channel=ch.name, via="campaign")
         decision = eng.authorise_outside(origin, row["number"])
         row["attempts"] = int(row.get("attempts") or 0) + 1
         if not decision.allowed:
             self._result("denied", final=True)
             eng.outside_policy.record_denied(ch, decision.number, decision.reason)
-            Parked(eng, ch, "congestion")
-            return
-        line = eng.pick_line()
-        if line is None:
-            self._result("failed")
             Parked(eng, ch, "congestion")
             return
         src = ch.extension or ch.name
@@ -192,6 +196,7 @@ class CampaignDialer:
         self.engine, self.svc, self.store = engine, svc, store
         self.runs: dict[str, RunningCampaign] = {}
         self.dnc: set[str] = set()
+        self.waiting: set[Attempt] = set()      # attempts ringing their agent: each will need a line
         engine.call_listeners.append(self._call_event)
         self._timer = engine.timers.after_ms(TICK_MS, self._tick)
 
@@ -241,13 +246,17 @@ class CampaignDialer:
             return
         for username in run.doc["agents"]:
             agent = self.svc.agents.get(username)
-            if agent is None or not self.svc.is_free(agent) or self.engine.pick_line() is None:
+            if agent is None or not self.svc.is_free(agent) or self.free_lines() <= 0:
                 continue
             row = self._take(run)
             if row is None:
                 self.check_done(run)
                 return
             Attempt(self, run, row, agent, self.svc.channel_of(agent))
+
+    def free_lines(self) -> int:
+        """Lines free for a new attempt: free lines less those kept for attempts ringing their agent."""
+        return sum(1 for line in self.engine.fxo if line.available) - len(self.waiting)
 
     # ---- preview
     def preview_next(self, cid: str, username: str) -> dict | None:

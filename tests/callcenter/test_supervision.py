@@ -151,6 +151,12 @@ def test_team_leader_reaches_only_their_team(pbx):
         assert exc.value.code == "forbidden"
     live = cmds.wallboard_live(ctx(pbx), supervisor="sam")
     assert [a["username"] for a in live["agents"]] == ["bob"]
+    model.save_team(pbx.config, {"id": "east", "name": "East", "leader": "sam"})     # a second team
+    carol = model.agent(pbx.config, "carol")
+    model.save_agent(pbx.config, {**carol, "team": "east"}, "carol")
+    pbx.run(0.2)
+    live = cmds.wallboard_live(ctx(pbx), supervisor="sam")
+    assert sorted(a["username"] for a in live["agents"]) == ["bob", "carol"] and live["teams"] == ["east", "north"]
     live = cmds.wallboard_live(ctx(pbx), supervisor="tess")
     assert [a["username"] for a in live["agents"]] == ["alice"]
     assert live["queues"][0]["number"] == "600"
@@ -254,6 +260,8 @@ def test_bulletins_post_list_expire_and_refusals(pbx):
     assert [x["id"] for x in cmds.bulletins_list(c, team="north")["bulletins"]] == [b["id"], a["id"]]
     assert [x["id"] for x in cmds.bulletins_list(c, team="south")["bulletins"]] == [a["id"]]
     assert [x["id"] for x in cmds.bulletins_list(c, team="north", at=time.time() + 120)["bulletins"]] == [a["id"]]
+    assert [x["id"] for x in cmds.bulletins_list(c, teams=["south", "north"])["bulletins"]] == [b["id"], a["id"]]
+    assert [x["id"] for x in cmds.bulletins_list(c, teams=["south"])["bulletins"]] == [a["id"]]
     for kwargs, code in ((dict(supervisor="sam", text="to south", team="south"), "forbidden"),
                          (dict(supervisor="sam", text="to all"), "forbidden"),
                          (dict(supervisor="", text="   "), "bad_request"),

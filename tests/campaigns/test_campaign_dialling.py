@@ -188,3 +188,38 @@ def test_preview_and_calling_hours(pbx):
     with pytest.raises(ApiError) as exc:
         cmds.campaign_preview_dial(m, campaign="spring", username="alice")
     assert "calling hours" in exc.value.message
+
+
+def test_one_line_two_agents_never_more_attempts_than_lines(tmp_path):
+    p = make_pbx(tmp_path, fxo=1)
+    try:
+        for n in ("5550301", "5550302"):
+            p.co.remote(n).far_end(1, say="Hello there, who is calling?")
+        cmds.campaign_save(ctx(p), campaign={"id": "duo", "name": "Duo", "mode": "progressive",
+                                             "agents": ["alice", "bob"], "caller_extension": "201",
+                                             "hours": HOURS_ALWAYS, "max_attempts": 1, "ring_s": 20})
+        cmds.campaign_import(ctx(p), campaign="duo", csv_b64=b64("number\n5550301\n5550302\n"))
+        login(p, "alice", "bob")
+        cmds.campaign_start(ctx(p), campaign="duo")
+        phones = {"201": p.phone("201"), "202": p.phone("202")}
+        most = 0
+        for _ in range(900):                        # 90 s: each agent answers its ring, talks 2 s, hangs up
+            busy = sum(1 for a in svc(p).agents.values() if a.connection is not None)
+            most = max(most, busy)
+            for ext, ph in phones.items():
+                ch = p.engine.channel_for_extension(ext)
+                if ph.is_ringing:
+                    ph.off_hook()
+                elif ch.off_hook and ch.state in ("busy", "congestion", "idle"):
+                    ph.on_hook()
+                elif ch.off_hook and ch.state == "in-call" and p.now - ch.since > 2.0:
+                    ph.on_hook()
+            p.run(0.1)
+            counts = cmds.campaign_results(ctx(p), campaign="duo")["counts"] if _ % 50 == 0 else {}
+            if counts.get("answered") == 2:
+                break
+        counts = cmds.campaign_results(ctx(p), campaign="duo")["counts"]
+        assert counts == {"answered": 2}, counts
+        assert most == 1, "two attempts at once over one line"
+    finally:
+        p.close()
