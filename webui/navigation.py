@@ -50,7 +50,6 @@ SECTIONS: tuple[Section, ...] = (
     )),
     Section("Call center", (
         Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
-        Page("Wallboard", "/wallboard", ("admin", "supervisor"), "pulse"),
         Page("Campaigns", "/campaigns", ("admin", "supervisor"), "phone"),
         Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
