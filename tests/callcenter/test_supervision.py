@@ -277,3 +277,35 @@ def test_bulletins_post_list_expire_and_refusals(pbx):
     assert exc.value.code == "forbidden"
     cmds.bulletins_delete(c, supervisor="sam", bulletin_id=b["id"])
     assert [x["id"] for x in cmds.bulletins_list(c, team="north")["bulletins"]] == [a["id"]]
+
+
+def test_whispered_speech_reaches_the_agent_only(pbx):
+    """Real speech (espeak-ng): what the supervisor whispers is found in what the agent heard and
+    not in what the caller heard; in barge it is found in both."""
+    from cc_scenarios import contains
+
+    from drivers.sim.speech import speak
+    r = connect_alice(pbx)
+    sup = pbx.phone("204")
+    sup.off_hook()
+    pbx.run(0.3)
+    sup.dial("*223201#")
+    pbx.run_until(lambda: supervision.sessions_of(pbx.engine), 5)
+    pbx.run(0.5)
+    words = speak("Offer the customer the spring discount, ten percent.")
+    secs = len(words) / 8000 + 0.5
+    for x in (r, pbx.phone("201")):
+        x.clear_heard()
+    sup.play(words)
+    pbx.run(secs)
+    to_agent, to_caller = contains(pbx.phone("201").heard(), words), contains(r.heard(), words)
+    assert to_agent > 0.7, f"the agent does not hear the whisper (correlation {to_agent:.2f})"
+    assert to_caller < 0.2, f"the caller hears the whisper (correlation {to_caller:.2f})"
+    sup.dial("6")
+    pbx.run_until(lambda: supervision.sessions_of(pbx.engine)[0].mode == "barge", 2)
+    pbx.run(0.5)
+    for x in (r, pbx.phone("201")):
+        x.clear_heard()
+    sup.play(words)
+    pbx.run(secs)
+    assert contains(r.heard(), words) > 0.5, "in barge the caller does not hear the supervisor"
