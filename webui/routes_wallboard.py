@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from .accounts import User
-from .guards import AnyUser, MonitorUser, csrf_guard, web
+from .guards import AdminUser, AnyUser, MonitorUser, csrf_guard, web
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -204,3 +204,53 @@ async def my_bulletins(request: Request, user: AnyUser) -> JSONResponse:
 
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n"
+
+
+# ---- settings (admin): supervisors' phones, service-level targets ---------------------------------
+
+async def _settings_page(request: Request, status_code: int = 200, error: str | None = None,
+                         done: str | None = None, typed: dict | None = None) -> Response:
+    phones = (await _call(request, "supervisor_phone.list"))["phones"]
+    queues = (await _call(request, "queue.list"))["queues"]
+    figures = await _call(request, "wallboard.figures", queues=[q["number"] for q in queues])
+    return render(request, "wallboard_settings.html", status_code=status_code, title="Wallboard settings",
+                  phones=phones, queues=queues, targets=figures["queues"], error=error, done=done,
+                  typed=typed or {})
+
+
+@router.get("/wallboard/settings")
+async def settings_page(request: Request, user: AdminUser) -> Response:
+    done = {"saved": "Saved.", "deleted": "Deleted."}.get(request.query_params.get("done", ""))
+    return await _settings_page(request, done=done)
+
+
+@router.post("/wallboard/settings/phone")
+async def settings_phone(request: Request, user: AdminUser) -> Response:
+    form = await request.form()
+    username, extension = form.get("username", ""), form.get("extension", "")
+    try:
+        if form.get("delete"):
+            await _call(request, "supervisor_phone.delete", username=str(username)[:32])
+        else:
+            await _call(request, "supervisor_phone.save", username=str(username).strip()[:32],
+                        extension=str(extension).strip()[:10])
+    except _api_error() as exc:
+        return await _settings_page(request, 400, exc.message,
+                                    typed={"username": str(username)[:32], "extension": str(extension)[:10]})
+    return RedirectResponse("/wallboard/settings?done=saved", status_code=303)
+
+
+@router.post("/wallboard/settings/target")
+async def settings_target(request: Request, user: AdminUser) -> Response:
+    form = await request.form()
+    try:
+        percent = float(str(form.get("target_percent", "")).strip())
+        threshold = int(str(form.get("threshold_s", "")).strip())
+    except ValueError:
+        return await _settings_page(request, 400, "Target: a percentage (e.g. 80) and a number of seconds (e.g. 20).")
+    try:
+        await _call(request, "wallboard.target_save", queue=str(form.get("queue", ""))[:10], target=percent / 100,
+                    threshold_s=threshold)
+    except _api_error() as exc:
+        return await _settings_page(request, 400, exc.message)
+    return RedirectResponse("/wallboard/settings?done=saved", status_code=303)

@@ -71,6 +71,20 @@ def test_team_leader_wallboard_live_listen_bulletin(office, browser_page) -> Non
             assert sp.locator("#wb-agents tr[data-agent=bob]").count() == 0          # another team's agent
             assert "team north" in sp.inner_text("h1")
             assert "logged out" in sp.inner_text("#wb-agents tr[data-agent=alice]")
+            # the admin's settings: a supervisor's phone (a wrong extension is refused) and a target
+            page.goto(base + "/wallboard/settings")
+            page.fill("#phone-form input[name=username]", "sam")
+            page.fill("#phone-form input[name=extension]", "999")
+            page.click("#phone-form button[type=submit]")
+            assert "999" in page.inner_text(".alert.error")
+            assert page.input_value("#phone-form input[name=username]") == "sam"       # what was typed is kept
+            page.fill("#phone-form input[name=extension]", "204")
+            page.click("#phone-form button[type=submit]")
+            page.wait_for_selector("#phone-table tr[data-user=sam]")
+            page.fill("#target-table tr[data-queue='600'] input[name=target_percent]", "90")
+            page.fill("#target-table tr[data-queue='600'] input[name=threshold_s]", "30")
+            page.click("#target-table tr[data-queue='600'] button[type=submit]")
+            assert page.input_value("#target-table tr[data-queue='600'] input[name=target_percent]") == "90"
             # the admin sees both teams
             page.goto(base + "/wallboard")
             page.wait_for_selector("#wb-agents tr[data-agent=bob]")
@@ -120,6 +134,7 @@ def test_team_leader_wallboard_live_listen_bulletin(office, browser_page) -> Non
             sp.locator("#wb-agents tr[data-agent=alice]", has_text="wrap-up").wait_for(timeout=10000)
             sp.locator("#wb-queues [data-queue='600'] .wb-answered b", has_text="1").wait_for(timeout=20000)
             assert sp.get_attribute("#wb-queues [data-queue='600']", "data-band") == "green"
+            assert "TARGET 90% IN 30 S" in sp.inner_text("#wb-queues [data-queue='600']")
             assert not supervision.sessions_of(p.engine)
 
             # refused: a team leader cannot pause another team's agent (the engine says why)
