@@ -139,8 +139,12 @@ async def supervise(request: Request, user: MonitorUser) -> JSONResponse:
     body = await _json(request)
     extension = _s(body, "extension", 10) or (user.extension or "")
     if not extension:
-        return JSONResponse({"error": "Your account has no extension: give the extension of the phone on "
-                                      "your desk."}, status_code=400)
+        return JSONResponse({"error": "Your account has no extension: ask the admin to set the extension of "
+                                      "the phone on your desk."}, status_code=400)
+    if user.role != "admin" and extension != user.extension:
+        # the call's audio goes only to the supervisor's own phone, never to another extension
+        return JSONResponse({"error": "You can listen only on your own phone (the extension of your account)."},
+                            status_code=403)
     return await _act(request, "supervision.start", supervisor=_acting(user), extension=extension,
                       agent=_s(body, "agent", 32), mode=_s(body, "mode", 10) or "listen")
 

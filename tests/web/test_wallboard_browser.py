@@ -141,5 +141,9 @@ def test_team_leader_wallboard_live_listen_bulletin(office, browser_page) -> Non
             res = sp.evaluate("window.linebox.send('POST', '/api/wallboard/agents/bob/pause').then(() => 'ok',"
                               " e => e.message)")
             assert "not in your team" in res
+            # and the audio of a call goes only to the supervisor's own phone
+            res = sp.evaluate("window.linebox.send('POST', '/api/wallboard/supervise', {agent: 'alice', mode: 'listen',"
+                              " extension: '203'}).then(() => 'ok', e => e.message)")
+            assert "only on your own phone" in res
             assert sp.console_errors == [] and page.console_errors == []
             sup_ctx.close()
