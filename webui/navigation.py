@@ -53,6 +53,9 @@ SECTIONS: tuple[Section, ...] = (
         Page("Campaigns", "/campaigns", ("admin", "supervisor"), "phone"),
         Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
+        Page("Customers", "/customers", ALL_ROLES, "users"),
+        Page("Work orders", "/workorders", ALL_ROLES, "history"),
+        Page("Knowledge base", "/knowledge", ALL_ROLES, "history"),
     )),
     Section("Reports", (
         Page("Reports", "/reports", ("admin", "supervisor"), "history"),
@@ -60,6 +63,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
+        Page("Backup & restore", "/backup", ("admin",), "gear"),
+        Page("Update", "/update", ("admin",), "gear"),
     )),
 )
 

@@ -97,7 +97,7 @@ def campaign_start(ctx: ApiContext, campaign: str) -> dict:
     st.set_state(campaign, "running")
     dnc = st.dnc()
     tz = site_tz(ctx.config)
-    ctx.on_media(lambda eng: _dialer(eng).load({**doc, "state": "running"}, tz, rows, dnc))
+    ctx.on_media(lambda eng: _dialer(eng).load({**doc, "state": "running"}, tz, rows, dnc, st))
     ctx.publish("campaign", {"campaign": campaign, "state": "running"})
     return {"campaign": campaign, "state": "running", "to_dial": len(rows)}
 

@@ -192,16 +192,32 @@ def _event(payload: dict) -> Any:
 
 
 class CampaignDialer:
-    def __init__(self, engine: Engine, svc: Any, store: CampaignStore) -> None:
-        self.engine, self.svc, self.store = engine, svc, store
+    def __init__(self, engine: Engine, svc: Any, data_dir: Any) -> None:
+        self.engine, self.svc, self.data_dir = engine, svc, data_dir
+        self._store: CampaignStore | None = None
         self.runs: dict[str, RunningCampaign] = {}
         self.dnc: set[str] = set()
         self.waiting: set[Attempt] = set()      # attempts ringing their agent: each will need a line
         engine.call_listeners.append(self._call_event)
         self._timer = engine.timers.after_ms(TICK_MS, self._tick)
 
+    @property
+    def store(self) -> CampaignStore:
+        """DATA/campaigns.db, opened on first use (a box that runs no campaign has no such file).
+        Only ever first used from a command (store thread) or at start-up, never on the tick."""
+        if self._store is None or self._store.closed:
+            from .store import store_at
+            self._store = store_at(self.data_dir)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
     # ---- control (media thread, from commands)
-    def load(self, doc: dict, tz: Any, rows: list[dict], dnc: set[str]) -> None:
+    def load(self, doc: dict, tz: Any, rows: list[dict], dnc: set[str], store: CampaignStore | None = None) -> None:
+        if store is not None:
+            self._store = store                 # opened by the command (store thread): nothing to open here
         self.dnc = set(dnc)
         self.runs[doc["id"]] = RunningCampaign(doc, tz, list(rows))
 
@@ -310,15 +326,18 @@ def register(engine: Engine) -> CampaignDialer | None:
     from pathlib import Path
 
     from ..callcenter import service_of
-    from .store import FINAL, store_at
+    from .store import FINAL
     svc = service_of(engine)
     path = getattr(engine.records, "path", None)
     if svc is None or path is None:
         return None
-    store = store_at(Path(path).parent)
-    dialer = _DIALERS[engine] = CampaignDialer(engine, svc, store)
-    engine.shutdown_listeners.append(store.close)
+    data_dir = Path(path).parent
+    dialer = _DIALERS[engine] = CampaignDialer(engine, svc, data_dir)
+    engine.shutdown_listeners.append(dialer.close)
+    if not (data_dir / "campaigns.db").exists():
+        return dialer
     try:
+        store = dialer.store
         for doc in store.campaigns():
             if doc["state"] == "running":
                 dialer.load(doc, site_tz(engine.config), resumable(store, doc, FINAL), store.dnc())
