@@ -132,3 +132,5 @@ def register_builtin(engine: Engine) -> None:
     register_callcenter(engine)
     from ..campaigns import register as register_campaigns
     register_campaigns(engine)
+    from ..desk import register as register_desk
+    register_desk(engine)
