@@ -3,7 +3,7 @@
 Three kinds, each stressing the T.4/T.6 coder and the modem differently:
 - "lineart": rulings, boxes, diagonals, circles and a resolution wedge (long runs, edges);
 - "text": lines of glyph-like 5x7 characters at a 10-point pitch (short runs, many transitions);
-- "halftone": an ordered-dither grey ramp and a dithered disc (the worst case for compression).
+- "halftone": a clustered-dot screen of a grey ramp and a shaded disc (hard on compression).
 
 A4 is 297 mm: 1146 rows at 98 lpi (standard), 2292 at 196 lpi (fine).
 """
@@ -67,7 +67,7 @@ def _text(rows: int, seed: int) -> np.ndarray:
     return p
 
 
-_BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]]) / 16.0
+_CELL = 8                                                 # clustered-dot screen: 8 px cells (~25 lpi)
 
 
 def _halftone(rows: int, seed: int) -> np.ndarray:
@@ -75,7 +75,9 @@ def _halftone(rows: int, seed: int) -> np.ndarray:
     grey = xx / WIDTH                                     # ramp left to right
     disc = np.hypot(yy - rows * 0.6, xx - WIDTH / 2) < WIDTH / 4
     grey = np.where(disc, 0.5 + 0.4 * np.sin(yy / (37.0 + seed)) * np.cos(xx / 53.0), grey)
-    threshold = _BAYER[yy % 4, xx % 4]
+    # Distance from the cell centre, normalised to 0..1: a dot grows from the centre as grey rises.
+    dy, dx = (yy % _CELL) - (_CELL - 1) / 2, (xx % _CELL) - (_CELL - 1) / 2
+    threshold = np.hypot(dy, dx) / np.hypot((_CELL - 1) / 2, (_CELL - 1) / 2)
     return (grey > threshold).astype(np.uint8)
 
 
