@@ -27,6 +27,10 @@ from dsp_ext.levels import FRAME, RATE
 __all__ = ["LoopbackResult", "run_loopback", "compare_documents"]
 
 MAX_CALL_S = 30 * 60            # a 50-page fax at 9600 bit/s fits in well under this
+# T.30's T1 is 35 s; spandsp's timers wait while it hears a carrier, so noise above its carrier
+# threshold would hold a session open for ever. Like a fax machine, give up if the capabilities
+# have not been exchanged by then.
+NEGOTIATE_S = 60
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ def run_loopback(document: str | os.PathLike, received: str | os.PathLike | None
             ours.receive(to_us)
             remote.receive(to_remote)
             if ours.done and remote.done:
+                break
+            if frames == NEGOTIATE_S * RATE // FRAME and not ours.report().negotiated:
                 break
             sent_by_us = ours.transmit(FRAME)
             sent_by_remote = remote.transmit(FRAME)
