@@ -57,6 +57,7 @@ class Channel:
         self.rx: np.ndarray | None = None        # this tick's captured frame (after echo cancelling)
         self.taps: list[Callable[[np.ndarray | None, np.ndarray | None], None]] = []   # recorders
         self.listen_dtmf = False     # deliver DTMF digits heard on this port to the handler
+        self.data_mode = False       # fax/modem data: no echo canceller (nor its NLP, comfort noise), no DTMF
 
     # ---- status
     def set_state(self, state: str, peer: str | None = None, caller_id: str | None = None,

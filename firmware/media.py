@@ -119,6 +119,10 @@ class MediaLoop:
                 if ch.off_hook:
                     if rx is not None:
                         line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
+                        if ch.data_mode:
+                            # fax: the canceller, its NLP and comfort noise would damage the modem signal
+                            ch.rx = rx
+                            continue
                         echo = dsp.echo
                         tonal = ch.name in self._tx_tonal
                         if tonal != dsp.echo_held:
@@ -151,7 +155,7 @@ class MediaLoop:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
                     self._digits(ch, dsp, rx, tx.get(ch.name))
-            elif rx is not None and ch.off_hook:
+            elif rx is not None and ch.off_hook and not ch.data_mode:
                 self._digits(ch, dsp, rx)
             else:
                 rx = None

@@ -130,3 +130,5 @@ def register_builtin(engine: Engine) -> None:
     register_setup_code(engine)
     from ..callcenter import register as register_callcenter
     register_callcenter(engine)
+    from ..fax import register as register_fax
+    register_fax(engine)

@@ -1,0 +1,66 @@
+"""Receiving faxes on a line routed to `fax:<box>`, end to end on the simulated board in simulated
+time: a remote fax machine (spandsp terminal on the simulated exchange) calls our line and sends
+generated charts; the engine's fax session (T.30 on the fax thread, echo canceller off) keeps the
+TIFF and records it in the box's inbox."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drivers.sim.speech import speak
+from dsp_ext.fax import read_tiff_page, write_tiff
+from firmware.fax import service_of
+from firmware.fax.charts import chart
+from firmware.harness import Pbx
+
+SENDER = "5550190"
+
+
+@pytest.fixture
+def pbx(tmp_path):
+    with Pbx(country="US", seed=3, data_dir=tmp_path / "data") as p:
+        p.config.set_inbound_route("fxo1", "fax:201")
+        p.run(0.2)
+        yield p
+
+
+def _send(pbx: Pbx, tmp_path, pages: list[np.ndarray], lpi: int = 196, **machine) -> object:
+    doc = tmp_path / "doc.tif"
+    write_tiff(doc, pages, lpi)
+    fax = pbx.co.fax_machine(SENDER, ident="+1 555 0190", **machine)
+    fax.send_document(doc, to=pbx.co.line_number(1))
+    pbx.run_until(lambda: fax.done, 600)
+    assert service_of(pbx.engine).worker.flush(10)
+    pbx.run(0.5)
+    return fax
+
+
+def test_a_fax_to_a_fax_route_arrives_bit_exact_and_is_in_the_inbox(pbx, tmp_path) -> None:
+    pages = [chart("lineart", 196), chart("text", 196, seed=1)]
+    fax = _send(pbx, tmp_path, pages)
+    assert fax.report.result == 0 and fax.report.pages_tx == 2, fax.report.result_text
+    inbox = service_of(pbx.engine).store.list("201")
+    assert len(inbox) == 1
+    rec = inbox[0]
+    assert (rec.direction, rec.pages, rec.rate, rec.ecm, rec.result_code) == ("in", 2, 14400, True, 0)
+    assert rec.remote_ident == "+1 555 0190" and rec.kind == "ok" and rec.line == "fxo1"
+    assert 20 < rec.seconds < 300
+    for i, page in enumerate(pages):
+        assert np.array_equal(read_tiff_page(rec.tiff, i).pixels, page)
+    # the line is released and the channel is back to voice (canceller on)
+    assert pbx.state("fxo1") == "idle"
+    assert pbx.engine.channels["fxo1"].data_mode is False
+    assert service_of(pbx.engine).store.list("202") == []
+
+
+def test_a_caller_who_is_not_a_fax_is_recorded_as_such(pbx) -> None:
+    r = pbx.co.remote("5550111")
+    r.call(pbx.co.line_number(1))
+    pbx.run_until(lambda: pbx.engine.channels["fxo1"].data_mode, 20)
+    r.play(speak("hello, is anybody there? I would like to speak to someone about my order"))
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 120)
+    assert service_of(pbx.engine).worker.flush(10)
+    pbx.run(0.2)
+    rec = service_of(pbx.engine).store.list("201")[0]
+    assert rec.result_code != 0 and rec.kind == "not_a_fax" and rec.pages == 0
+    assert "never spoke fax" in rec.reason
