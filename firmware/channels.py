@@ -58,6 +58,7 @@ class Channel:
         self.taps: list[Callable[[np.ndarray | None, np.ndarray | None], None]] = []   # recorders
         self.listen_dtmf = False     # deliver DTMF digits heard on this port to the handler
         self.data_mode = False       # fax/modem data: no echo canceller (nor its NLP, comfort noise), no DTMF
+        self.detect_fax = False      # look for a calling fax's CNG on this line (apps answering calls)
 
     # ---- status
     def set_state(self, state: str, peer: str | None = None, caller_id: str | None = None,

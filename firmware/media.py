@@ -49,6 +49,8 @@ class PortDsp:
         self.progress = None
         self.progress_frame0 = 0
         self.cid_awake = 0
+        self.faxtone = None         # CNG detector while an app has an inbound line (ch.detect_fax)
+        self.faxtone_frame0 = 0
         self.country = country
         if kind is PortKind.FXO:
             from dsp_ext.callerid import CallerIdReceiver
@@ -135,6 +137,10 @@ class MediaLoop:
                                 # e.time counts from the detector's start: back to engine time
                                 at = eng.clock.at(dsp.busy_frame0) + e.time
                                 eng.on_tone(ch, e.tone, e.kind, at)
+                        if ch.detect_fax:
+                            self._fax_tones(ch, dsp, rx)
+                        elif dsp.faxtone is not None:
+                            dsp.faxtone = None
                         if dsp.progress is not None:
                             for p in dsp.progress.process(line_rx, tx.get(ch.name)):
                                 eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
@@ -176,6 +182,15 @@ class MediaLoop:
                     tap(ch.rx, frame)
         self._tx = new_tx
         eng.publish_if_dirty()
+
+    def _fax_tones(self, ch: Channel, dsp: PortDsp, rx: np.ndarray) -> None:
+        if dsp.faxtone is None:
+            from dsp_ext.faxtone import FaxToneDetector
+            dsp.faxtone = FaxToneDetector()
+            dsp.faxtone_frame0 = self.engine.clock.frame
+        for e in dsp.faxtone.process(rx):
+            if e.tone == "CNG":
+                self.engine.on_tone(ch, "CNG", e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
 
     def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
         for e in dsp.dtmf.process(rx, sent):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["register", "service_of"]
+__all__ = ["register", "service_of", "detected_fax_box"]
 
 
 def register(engine: Any) -> Any:
@@ -21,3 +21,13 @@ def register(engine: Any) -> Any:
 def service_of(engine: Any) -> Any:
     from .service import service_of as _of
     return _of(engine)
+
+
+def detected_fax_box(engine: Any, app: Any) -> str | None:
+    """The fax box for a fax detected (CNG) while `app` has an inbound call, or None to leave it be:
+    the mailbox's own box when voicemail has the call, else the service's `detect_box`."""
+    svc = service_of(engine)
+    if svc is None:
+        return None
+    box = getattr(app, "box", None) if app.name == "voicemail" else None
+    return box or svc.detect_box

@@ -40,6 +40,7 @@ class FaxReceive(AppSession):
         ch = self.ch
         ch.data_mode = True
         ch.listen_dtmf = False
+        ch.detect_fax = False
         started = self.engine.clock.now()
         path = svc.store.tiff_path(box, started, f"in-{self.call.id}")
         caller = self.call.src or ""

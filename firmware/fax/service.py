@@ -24,6 +24,8 @@ class FaxService:
         self.engine = engine
         self.store = FaxStore(root)
         self.ident = ident
+        # Box for faxes detected (CNG) on calls a menu or greeting has; None: such calls stay voice.
+        self.detect_box: str | None = None
         self.worker = FaxWorker(engine.control.call)
         # A simulated board in simulated time: the tick waits for the fax thread (see session.py).
         self.lockstep = not getattr(engine.board, "realtime", True)

@@ -64,3 +64,45 @@ def test_a_caller_who_is_not_a_fax_is_recorded_as_such(pbx) -> None:
     rec = service_of(pbx.engine).store.list("201")[0]
     assert rec.result_code != 0 and rec.kind == "not_a_fax" and rec.pages == 0
     assert "never spoke fax" in rec.reason
+
+
+def test_cng_during_the_voicemail_greeting_switches_the_call_to_fax(tmp_path) -> None:
+    from firmware.apps.voicemail_store import save_mailbox
+    with Pbx(country="US", seed=4, data_dir=tmp_path / "data") as pbx:
+        save_mailbox(pbx.config, "202", enabled=True, pin="2580")
+        pbx.config.set_inbound_route("fxo1", "voicemail:202")
+        pbx.run(0.2)
+        pages = [chart("text", 98)]
+        doc = tmp_path / "doc.tif"
+        write_tiff(doc, pages, 98)
+        fax = pbx.co.fax_machine(SENDER, ident="555 0190")
+        fax.send_document(doc, to=pbx.co.line_number(1))
+        line = pbx.engine.channels["fxo1"]
+        pbx.run_until(lambda: getattr(line.handler, "name", "") == "voicemail", 20)
+        switched_after = pbx.run_until(lambda: getattr(line.handler, "name", "") == "fax", 10)
+        assert switched_after < 5            # CNG is 0.5 s on / 3 s off; the detector needs 350 ms of it
+        assert line.data_mode
+        pbx.run_until(lambda: fax.done, 300)
+        assert service_of(pbx.engine).worker.flush(10)
+        pbx.run(0.5)
+        assert fax.report.result == 0, fax.report.result_text
+        rec = service_of(pbx.engine).store.list("202")[0]
+        assert rec.pages == 1 and rec.kind == "ok" and rec.remote_ident == "555 0190"
+        assert np.array_equal(read_tiff_page(rec.tiff, 0).pixels, pages[0])
+        # one call, answered once: the hand-over did not end the call record
+        assert pbx.state("fxo1") == "idle"
+
+
+def test_speech_on_a_voicemail_call_does_not_switch_to_fax(tmp_path) -> None:
+    from firmware.apps.voicemail_store import save_mailbox
+    with Pbx(country="US", seed=4, data_dir=tmp_path / "data") as pbx:
+        save_mailbox(pbx.config, "202", enabled=True, pin="2580")
+        pbx.config.set_inbound_route("fxo1", "voicemail:202")
+        pbx.run(0.2)
+        r = pbx.co.remote("5550111")
+        r.call(pbx.co.line_number(1))
+        line = pbx.engine.channels["fxo1"]
+        pbx.run_until(lambda: getattr(line.handler, "name", "") == "voicemail", 20)
+        r.play(speak("Hi, this is Sam from the garage. Your car is ready, call me back on five five five."))
+        pbx.run(12)
+        assert getattr(line.handler, "name", "") == "voicemail" and not line.data_mode
