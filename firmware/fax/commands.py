@@ -38,4 +38,5 @@ def fax_inbox(ctx: ApiContext, box: str, limit: int = 100) -> dict:
         store.close()
     for f in faxes:
         f["has_document"] = bool(f.pop("tiff"))
+        f["has_pdf"] = bool(f.pop("pdf"))
     return {"box": box, "faxes": faxes}

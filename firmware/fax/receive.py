@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from dsp_ext.fax import FaxReport, FaxTerminal
 
 from ..apps import AppSession
+from ..mailer import Attachment, Mail, Mailer, header_text
+from .pdf import tiff_to_pdf
 from .reasons import failure_kind, plain_reason
 
 if TYPE_CHECKING:
@@ -23,6 +25,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("linebox.fax")
 
 __all__ = ["FaxReceive"]
+
+
+def mail_fax(mailer: Mailer, to: str, box: str, caller: str, report: FaxReport, pdf) -> None:
+    """Queue the fax-to-e-mail message (the mailer's thread talks to the server). Caller ID and the
+    remote station id are untrusted: `header_text` cleans them for the subject."""
+    sender = header_text(report.remote_ident, 40) or header_text(caller, 40) or "unknown sender"
+    subject = f"Fax for {box} from {sender} ({report.pages_rx} page{'s' if report.pages_rx != 1 else ''})"
+    body = (f"A fax arrived for fax box {box}.\n"
+            f"From: {header_text(caller, 60) or 'unknown number'}; remote station: "
+            f"{header_text(report.remote_ident, 40) or 'not given'}\n"
+            f"Pages: {report.pages_rx}; rate {report.bit_rate} bit/s; error correction: "
+            f"{'yes' if report.ecm else 'no'}\n"
+            f"Result: {plain_reason(report.result)}\nThe fax is attached as PDF.\n")
+    mailer.send(Mail(to=to, subject=subject, body=body,
+                     attachments=[Attachment(f"fax-{box}-{pdf.stem}.pdf", "application/pdf", pdf)]))
 
 
 class FaxReceive(AppSession):
@@ -46,18 +63,30 @@ class FaxReceive(AppSession):
         caller = self.call.src or ""
         line = ch.name
         self.tiff = path
+        email = svc.box_email(box)           # media thread: from voicemail's in-memory cache
 
         def make_terminal() -> FaxTerminal:
             return FaxTerminal(calling=False, ident=svc.ident, ecm=True, modem="v17", receive=path)
 
         def done(report: FaxReport) -> dict[str, Any]:        # fax thread
             seconds = self.link.frames / 100.0
+            pdf = path.with_suffix(".pdf")
+            if report.pages_rx > 0 and path.exists():
+                try:
+                    tiff_to_pdf(path, pdf)
+                except (OSError, ValueError):
+                    log.exception("fax: no PDF made of %s", path)
+            mailed = ""
+            if email and pdf.exists():
+                mail_fax(svc.mailer, email, box, caller, report, pdf)
+                mailed = email
             fid = svc.store.add(
                 box=box, direction="in", line=line, caller_number=caller, remote_ident=report.remote_ident,
                 pages=report.pages_rx, rate=report.bit_rate, ecm=report.ecm, bad_rows=report.bad_rows_total,
                 seconds=seconds, result_code=report.result, result=report.result_text,
                 reason=plain_reason(report.result), kind=failure_kind(report.result),
-                tiff=str(path) if path.exists() else "", at=started)
+                tiff=str(path) if path.exists() else "", at=started,
+                pdf=str(pdf) if pdf.exists() else "", mailed_to=mailed)
             return {"id": fid, "box": box, "pages": report.pages_rx, "result": report.result_text}
 
         self.link = svc.open_link(ch, make_terminal, done, self._finished)

@@ -27,8 +27,17 @@ class FaxService:
         # Box for faxes detected (CNG) on calls a menu or greeting has; None: such calls stay voice.
         self.detect_box: str | None = None
         self.worker = FaxWorker(engine.control.call)
+        from ..apps.voicemail_store import settings
+        from ..mailer import Mailer
+        self.mailer = Mailer(lambda: settings(engine.config))      # the voicemail / SMTP settings
         # A simulated board in simulated time: the tick waits for the fax thread (see session.py).
         self.lockstep = not getattr(engine.board, "realtime", True)
+
+    def box_email(self, box: str) -> str:
+        """The fax box's e-mail address: its extension's mailbox address (cached by voicemail, in memory)."""
+        from ..apps.voicemail import service_of as voicemail_of
+        vm = voicemail_of(self.engine)
+        return str((vm.boxes.get(box) or {}).get("email") or "") if vm is not None else ""
 
     def open_link(self, ch: Any, make_terminal: Callable[[], FaxTerminal], on_done: Callable[[FaxReport], Any],
                   on_finished: Callable[[Any], None]) -> FaxLink:

@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS faxes (
     reason TEXT NOT NULL,
     kind TEXT NOT NULL,
     tiff TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    pdf TEXT NOT NULL DEFAULT '',
+    mailed_to TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS faxes_box ON faxes (box, at);
 """
@@ -57,6 +59,8 @@ class FaxRecord:
     kind: str
     tiff: str
     at: float
+    pdf: str
+    mailed_to: str
 
     def as_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -82,14 +86,15 @@ class FaxStore:
 
     def add(self, *, box: str, direction: str, line: str, caller_number: str, remote_ident: str, pages: int,
             rate: int, ecm: bool, bad_rows: int, seconds: float, result_code: int, result: str, reason: str,
-            kind: str, tiff: str, at: float) -> int:
+            kind: str, tiff: str, at: float, pdf: str = "", mailed_to: str = "") -> int:
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO faxes (box, direction, line, caller_number, remote_ident, pages, rate, ecm, bad_rows,"
-                " seconds, result_code, result, reason, kind, tiff, at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " seconds, result_code, result, reason, kind, tiff, at, pdf, mailed_to)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (_clip(box, 20), direction, _clip(line, 20), _clip(caller_number, 32), _clip(remote_ident, 20),
                  pages, rate, int(ecm), bad_rows, round(seconds, 2), result_code, _clip(result, 120),
-                 reason, kind, tiff, at))
+                 reason, kind, tiff, at, pdf, mailed_to))
             return int(cur.lastrowid or 0)
 
     def list(self, box: str | None = None, limit: int = 200) -> list[FaxRecord]:
@@ -98,7 +103,7 @@ class FaxStore:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [FaxRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12],
-                          r[13], r[14], r[15], r[16]) for r in rows]
+                          r[13], r[14], r[15], r[16], r[17], r[18]) for r in rows]
 
     def close(self) -> None:
         with self._lock:
