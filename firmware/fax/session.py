@@ -36,7 +36,7 @@ __all__ = ["FaxLink", "FaxWorker", "LATENCY_FRAMES", "NEGOTIATE_FRAMES"]
 
 log = logging.getLogger("linebox.fax")
 
-LATENCY_FRAMES = 3
+LATENCY_FRAMES = 8             # 80 ms: like a longer line; T.30 timing does not notice
 NEGOTIATE_FRAMES = 60 * 100      # no capabilities exchanged after 60 s: not a fax (see loopback.py)
 LOCKSTEP_WAIT_S = 5.0
 _SILENCE = np.zeros(FRAME, dtype=np.int16)
