@@ -155,3 +155,38 @@ def test_a_received_fax_is_mailed_as_pdf_with_safe_headers(tmp_path) -> None:
     assert str(msg["Subject"]) == "Fax for 201 from +1 555 0190 (1 page)"
     (att,) = list(msg.iter_attachments())
     assert att.get_content_type() == "application/pdf" and att.get_content() == pdf
+
+
+def test_two_lines_receive_at_once_while_two_phones_talk(tmp_path) -> None:
+    from firmware.harness import tone_level
+    with Pbx(country="US", seed=6, data_dir=tmp_path / "data") as pbx:
+        pbx.config.set_inbound_route("fxo1", "fax:201")
+        pbx.config.set_inbound_route("fxo2", "fax:202")
+        pbx.run(0.2)
+        a_pages, b_pages = [chart("text", 98)], [chart("lineart", 98, seed=3)]
+        write_tiff(tmp_path / "a.tif", a_pages, 98)
+        write_tiff(tmp_path / "b.tif", b_pages, 98)
+        fa = pbx.co.fax_machine("5550191", ident="111")
+        fb = pbx.co.fax_machine("5550192", ident="222")
+        fa.send_document(tmp_path / "a.tif", to=pbx.co.line_number(1))
+        fb.send_document(tmp_path / "b.tif", to=pbx.co.line_number(2))
+        # meanwhile 203 calls 204 and they talk
+        p3, p4 = pbx.phone("203"), pbx.phone("204")
+        p3.off_hook()
+        pbx.run(0.5)
+        p3.dial("204")
+        pbx.run_until(lambda: p4.is_ringing, 5)
+        p4.off_hook()
+        pbx.run(0.5)
+        p3.play_tone([1000], 3000, -10)
+        pbx.run(2)
+        assert tone_level(p4.heard(1000), 1000) > -20
+        pbx.run_until(lambda: fa.done and fb.done, 300)
+        assert service_of(pbx.engine).worker.flush(10)
+        pbx.run(0.5)
+        assert fa.report.result == 0 and fb.report.result == 0
+        store = service_of(pbx.engine).store
+        (ra,), (rb,) = store.list("201"), store.list("202")
+        assert (ra.remote_ident, rb.remote_ident) == ("111", "222")
+        assert np.array_equal(read_tiff_page(ra.tiff, 0).pixels, a_pages[0])
+        assert np.array_equal(read_tiff_page(rb.tiff, 0).pixels, b_pages[0])
