@@ -149,6 +149,8 @@ def _add_sim(sub) -> None:
     h.add_argument("--freq", type=float, default=1000.0)
     h.add_argument("--ms", type=int, default=500)
     h.set_defaults(sim_fn=_sim_heard)
+    from .fax.cli import register_sim as register_fax_sim
+    register_fax_sim(ss, _sim_call)
     sim.set_defaults(fn=_sim)
 
 

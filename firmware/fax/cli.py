@@ -66,3 +66,22 @@ def register(sub) -> None:
     ch.add_argument("--pages", default="lineart,text,halftone", help="comma-separated kinds, one page each")
     ch.add_argument("--lpi", type=int, choices=[98, 196], default=196, help="vertical resolution")
     ch.set_defaults(fn=_chart)
+
+
+def register_sim(ss, sim_call) -> None:
+    """`linebox sim fax NUMBER send|status`: a remote fax machine on the simulated exchange."""
+    def run(args: argparse.Namespace) -> dict:
+        if args.action == "status":
+            return sim_call(args, "sim.fax_status", number=args.number)
+        return sim_call(args, "sim.fax_send", number=args.number, line=args.line, pages=args.pages, lpi=args.lpi,
+                        ecm=args.ecm, modem=args.modem, ident=args.ident)
+    f = ss.add_parser("fax", help="fax NUMBER send|status: a remote fax machine calls a line with test charts")
+    f.add_argument("number")
+    f.add_argument("action", choices=["send", "status"])
+    f.add_argument("--line", type=int, default=1)
+    f.add_argument("--pages", default="lineart,text", help="comma-separated chart kinds: lineart, text, halftone")
+    f.add_argument("--lpi", type=int, choices=[98, 196], default=98)
+    f.add_argument("--no-ecm", dest="ecm", action="store_false", default=True)
+    f.add_argument("--modem", type=_modem, default="v17")
+    f.add_argument("--ident", default="", help="the fax machine's station id (digits, + and spaces)")
+    f.set_defaults(sim_fn=run)
