@@ -121,17 +121,15 @@ class MediaLoop:
                 if ch.off_hook:
                     if rx is not None:
                         line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
-                        if ch.data_mode:
-                            # fax: the canceller, its NLP and comfort noise would damage the modem signal
-                            ch.rx = rx
-                            continue
-                        echo = dsp.echo
-                        tonal = ch.name in self._tx_tonal
-                        if tonal != dsp.echo_held:
-                            # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
-                            echo.hold_adaptation(tonal)
-                            dsp.echo_held = tonal
-                        rx = echo.process(tx.get(ch.name, SILENCE), rx)
+                        if not ch.data_mode:
+                            # (fax: no canceller; it, its NLP and comfort noise would damage the modem signal)
+                            echo = dsp.echo
+                            tonal = ch.name in self._tx_tonal
+                            if tonal != dsp.echo_held:
+                                # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
+                                echo.hold_adaptation(tonal)
+                                dsp.echo_held = tonal
+                            rx = echo.process(tx.get(ch.name, SILENCE), rx)
                         if ch.supervise and dsp.busy is not None:
                             for e in dsp.busy.process(rx):
                                 # e.time counts from the detector's start: back to engine time
@@ -157,7 +155,7 @@ class MediaLoop:
                             if m.kind == "call" and m.checksum_ok:
                                 eng.on_caller_id(ch, m.number, m.name)
                     rx = None            # an on-hook line carries no call audio
-                if rx is not None:
+                if rx is not None and not ch.data_mode:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
                     self._digits(ch, dsp, rx, tx.get(ch.name))

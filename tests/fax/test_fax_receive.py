@@ -190,3 +190,19 @@ def test_two_lines_receive_at_once_while_two_phones_talk(tmp_path) -> None:
         assert (ra.remote_ident, rb.remote_ident) == ("111", "222")
         assert np.array_equal(read_tiff_page(ra.tiff, 0).pixels, a_pages[0])
         assert np.array_equal(read_tiff_page(rb.tiff, 0).pixels, b_pages[0])
+
+
+def test_a_fax_cut_off_midway_is_recorded_as_call_dropped(pbx, tmp_path) -> None:
+    write_tiff(tmp_path / "doc.tif", [chart("text", 196, seed=s) for s in range(3)], 196)
+    fax = pbx.co.fax_machine(SENDER, ident="555 0190")
+    fax.send_document(tmp_path / "doc.tif", to=pbx.co.line_number(1))
+    pbx.run_until(lambda: pbx.engine.channels["fxo1"].data_mode, 20)
+    pbx.run(45)                                  # into the first page
+    fax.hang_up()
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 60)
+    assert service_of(pbx.engine).worker.flush(10)
+    pbx.run(0.2)
+    (rec,) = service_of(pbx.engine).store.list("201")
+    assert rec.result_code != 0 and rec.pages < 3
+    assert rec.kind == "call_dropped", (rec.result, rec.kind)
+    assert "cut off" in rec.reason
