@@ -83,3 +83,13 @@ def test_cli_refuses_bad_input_clearly(tmp_path, capsys) -> None:
     assert main(["fax", "chart", str(tmp_path / "c.tif"), "--pages", "text,photo"]) == 2
     assert "unknown chart kind(s) photo" in capsys.readouterr().err
     assert not (tmp_path / "c.tif").exists() and not (tmp_path / "rx.tif").exists()
+
+
+def test_a_fifty_page_fax_arrives_whole(tmp_path) -> None:
+    # V.29: with V.17 spandsp 0.0.6 loses a later page's short training on this noisy line and the
+    # session ends with T2 expired (page 16 at -50 dBm0; see README, open item).
+    from firmware.fax.charts import document
+    write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 25, 98), 98)
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v29")
+    assert r.result == "OK", r
+    assert (r.pages, r.pages_sent, r.differing_pixels, r.rows) == (50, 50, 0, 50 * 1146)
