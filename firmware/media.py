@@ -49,7 +49,7 @@ class PortDsp:
         self.progress = None
         self.progress_frame0 = 0
         self.cid_awake = 0
-        self.faxtone = None         # CNG detector while an app has an inbound line (ch.detect_fax)
+        self.faxtone = None         # fax-tone detector while ch.detect_fax (apps, bridged calls)
         self.faxtone_frame0 = 0
         self.country = country
         if kind is PortKind.FXO:
@@ -187,8 +187,7 @@ class MediaLoop:
             dsp.faxtone = FaxToneDetector()
             dsp.faxtone_frame0 = self.engine.clock.frame
         for e in dsp.faxtone.process(rx):
-            if e.tone == "CNG":
-                self.engine.on_tone(ch, "CNG", e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
+            self.engine.on_tone(ch, e.tone, e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
 
     def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
         for e in dsp.dtmf.process(rx, sent):

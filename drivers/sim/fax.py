@@ -26,7 +26,7 @@ from .remote import RemoteParty
 if TYPE_CHECKING:
     from .co import CentralOffice
 
-__all__ = ["FaxMachine"]
+__all__ = ["FaxMachine", "PhoneFax"]
 
 _SILENCE = np.zeros(FRAME, dtype=np.int16)
 
@@ -115,3 +115,32 @@ class FaxMachine(RemoteParty):
 
     def __repr__(self) -> str:
         return f"FaxMachine({self.number!r}, {self.state})"
+
+
+class PhoneFax:
+    """A fax machine plugged into a phone port: a T.30 terminal behind a `VirtualPhone`'s handset.
+
+    Dial with the phone as usual; once the call is up, `PhoneFax(phone, terminal)` replaces the
+    handset's mouthpiece and earpiece (the phone hears first, then speaks, each frame)."""
+
+    def __init__(self, phone, terminal: FaxTerminal) -> None:
+        self.terminal = terminal
+        phone.mouth = self
+        phone.ear = self
+
+    # the mouthpiece side
+    def frame(self) -> np.ndarray:
+        return self.terminal.transmit(FRAME)
+
+    def busy(self) -> bool:
+        return True
+
+    def clear(self) -> None:
+        pass
+
+    # the earpiece side
+    def record(self, frame: np.ndarray) -> None:
+        self.terminal.receive(frame)
+
+    def heard(self, ms: int | None = None) -> np.ndarray:
+        return np.zeros(0, dtype=np.int16)
