@@ -65,7 +65,8 @@ class FaxReceive(AppSession):
         self.tiff = path
         email = svc.box_email(box)           # media thread: from voicemail's in-memory cache
 
-        def make_terminal() -> FaxTerminal:
+        def make_terminal() -> FaxTerminal:                 # fax thread
+            path.parent.mkdir(parents=True, exist_ok=True)
             return FaxTerminal(calling=False, ident=svc.ident, ecm=True, modem="v17", receive=path)
 
         def done(report: FaxReport) -> dict[str, Any]:        # fax thread

@@ -80,9 +80,10 @@ class FaxStore:
         self._db.executescript(_SCHEMA)
 
     def tiff_path(self, box: str, stamp: float, tag: str) -> Path:
+        """Where a fax's TIFF goes (no disk access: the media thread asks; the fax thread creates it)."""
         folder = self.root / "".join(c for c in box if c.isalnum())[:20]
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(stamp))}-{tag}.tif"
+        clean_tag = "".join(c for c in tag if c.isalnum() or c in "-_")[:40]
+        return folder / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(stamp))}-{clean_tag}.tif"
 
     def add(self, *, box: str, direction: str, line: str, caller_number: str, remote_ident: str, pages: int,
             rate: int, ecm: bool, bad_rows: int, seconds: float, result_code: int, result: str, reason: str,
