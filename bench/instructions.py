@@ -45,7 +45,7 @@ print("variant", ffi.string(lib.echo_simd_variant()).decode())
 
 
 def inclusive(out_file: pathlib.Path, function: str) -> int:
-    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(out_file)], capture_output=True,
+    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out_file)], capture_output=True,
                           text=True, check=True).stdout
     for row in text.splitlines():
         first = row.split()[0].replace(",", "") if row.split() else ""

@@ -81,6 +81,7 @@ class EchoCanceller:
             "adapting": bool(st.adapting),
             "far_tonal": bool(st.far_tonal),
             "far_prediction_db": round(float(st.far_prediction_db), 1),
+            "near_prediction_db": round(float(st.near_prediction_db), 1),
             "resets": int(st.resets),
         }
 

@@ -62,6 +62,11 @@ class CentralOffice:
         self._disconnect_signal = "busy"
         self.loop_drop_ms = 600
         self.interdigit_timeout_ms = 4000
+        # Dialling over the exchange's own tone: keep dial tone on until the number is complete
+        # (False: it stops at the first digit), and let the exchange's digit receiver hear that
+        # tone reflected back off the subscriber's end at this return loss (None: no reflection).
+        self.dial_tone_during_dialling = False
+        self.cpe_return_loss_db: float | None = None
         self.first_digit_timeout_ms = 20000
         self.on_demand_numbers: str | None = r"555\d{4}"  # unknown numbers like these get a remote
         # numbers like these are not in service: special information tones + an announcement

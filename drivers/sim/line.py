@@ -94,6 +94,8 @@ class SubscriberLine(Subscriber):
         self._cid: np.ndarray | None = None
         self._intercept: Mouthpiece | None = None
         self._intercept_audio: np.ndarray | None = None
+        self._down: np.ndarray | None = None    # the network's audio toward the CPE, last frame
+        self.receiver_heard: list[np.ndarray] = []   # what the digit receiver heard, this dialling
 
     # --- configuration --------------------------------------------------------------------------
     def set_echo(self, ir: np.ndarray | None) -> None:
@@ -140,9 +142,10 @@ class SubscriberLine(Subscriber):
             self.digits = ""
             self._dtmf = DtmfReceiver()
             self._last_digit_frame = self.co.frames
+            self.receiver_heard = []
 
     def _digit(self, d: str) -> None:
-        if not self.digits:
+        if not self.digits and not self.co.dial_tone_during_dialling:
             self._tone = None                   # dial tone stops at the first digit
         self.digits += d
         self._last_digit_frame = self.co.frames
@@ -154,7 +157,9 @@ class SubscriberLine(Subscriber):
         state = self.state
         if state == "dialing":
             if self._tx is not None and self._dtmf is not None:
-                for e in self._dtmf.process(self._tx):
+                heard = self._receiver_input()
+                self.receiver_heard.append(heard)
+                for e in self._dtmf.process(heard):
                     if e.kind == "start" and self.state == "dialing":
                         self._digit(e.digit)
             if self.state == "dialing":
@@ -168,6 +173,14 @@ class SubscriberLine(Subscriber):
         elif state == "released" and self._after_drop and co.frames >= self._loop_drop_until:
             self.set_state(self._after_drop)
             self._after_drop = None
+
+    def _receiver_input(self) -> np.ndarray:
+        """What the exchange's digit receiver hears: the CPE's signal, plus (co.cpe_return_loss_db)
+        the exchange's own downlink audio (its dial tone) reflected back off the subscriber's end."""
+        rl = self.co.cpe_return_loss_db
+        if rl is None or self._down is None:
+            return self._tx
+        return self._tx.astype(np.float64) + self._down * 10.0 ** (-rl / 20.0)
 
     def _advance_ringing(self) -> None:
         f = self.co.frames - self._ring0
@@ -267,6 +280,7 @@ class SubscriberLine(Subscriber):
                 self.echo.reset()
             mix = np.zeros(FRAME)
         far = self.network_audio()
+        self._down = None if far is None else np.asarray(far, dtype=np.float64)
         if far is not None:
             mix += far
         if self._fsk.busy:

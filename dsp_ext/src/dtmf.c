@@ -365,30 +365,38 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
     /* Does the block qualify as a digit on its own? Winners are picked on
      * the raw bins; their powers are then measured free of mutual leakage. */
     char hit = 0;
-    float fill;
+    float fill = 0.0f;
     int lo = strongest(b.power, 0), hi = strongest(b.power, 4);
     int r = lo, c = hi - 4;
-    dtmf_pair_t whole = unmix(s, b.re, b.im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
-    dtmf_pair_t first = unmix(s, s->h1_re, s->h1_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
-    dtmf_pair_t second = unmix(s, h2_re, h2_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+    dtmf_pair_t whole = {0}, first = {0}, second = {0};
     float wr = 2.0f * (float) M_PI * dtmf_freqs[lo] / DTMF_RATE;
     float wc = 2.0f * (float) M_PI * dtmf_freqs[hi] / DTMF_RATE;
-    float pr = corrected(whole.pa, coarse_hz(wr, first.a_re, first.a_im, second.a_re, second.a_im), dtmf_freqs[lo]);
-    float pc = corrected(whole.pb, coarse_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im), dtmf_freqs[hi]);
-    /* A tone filling a fraction f of the block has f^2 of a whole block's
-     * DFT power but f of its energy: the purity tests compare energies. */
-    float fill_r = fill_estimate(first.pa, second.pa), fill_c = fill_estimate(first.pb, second.pb);
-    fill = fill_r < fill_c ? fill_r : fill_c;
-    float er = pr * DTMF_BLOCK / (fill_r > 1.0f ? fill_r : 1.0f);
-    float ec = pc * DTMF_BLOCK / (fill_c > 1.0f ? fill_c : 1.0f);
-    if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE)
-        && shows(b.power, s->notch_g2, energy, s->min_block_power, r, c, 0.0f)
-        && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power
-        && s->notch_g2[lo] * er + s->notch_g2[hi] * ec
-               >= (pr > pc * DTMF_TWISTED ? DTMF_PURITY_TWISTED : DTMF_PURITY) * energy
-        && s->hf_weight[lo] * er + s->hf_weight[hi] * ec >= s->hf_purity * hf_energy
-        && twist_ok(pr, pc))
-        hit = dtmf_keys[r][c];
+    /* The cheap tests on the raw bins first: most blocks (silence, speech)
+     * fail them, and need neither the unmixing nor the frequency measurement
+     * (the fill only matters for a block that qualifies). */
+    if (shows(b.power, s->notch_g2, energy, s->min_block_power, r, c, 0.0f)) {
+        whole = unmix(s, b.re, b.im, r, c, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+        first = unmix(s, s->h1_re, s->h1_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+        second = unmix(s, h2_re, h2_im, r, c, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+        /* A tone filling a fraction f of the block has f^2 of a whole block's
+         * DFT power but f of its energy: the purity tests compare energies. */
+        float fill_r = fill_estimate(first.pa, second.pa), fill_c = fill_estimate(first.pb, second.pb);
+        fill = fill_r < fill_c ? fill_r : fill_c;
+        if (fill >= DTMF_HALF * (1.0f + DTMF_HALF_BALANCE)
+            && whole.pa >= s->min_block_power && whole.pb >= s->min_block_power) {
+            float pr = corrected(whole.pa, coarse_hz(wr, first.a_re, first.a_im, second.a_re, second.a_im),
+                                 dtmf_freqs[lo]);
+            float pc = corrected(whole.pb, coarse_hz(wc, first.b_re, first.b_im, second.b_re, second.b_im),
+                                 dtmf_freqs[hi]);
+            float er = pr * DTMF_BLOCK / (fill_r > 1.0f ? fill_r : 1.0f);
+            float ec = pc * DTMF_BLOCK / (fill_c > 1.0f ? fill_c : 1.0f);
+            if (s->notch_g2[lo] * er + s->notch_g2[hi] * ec
+                    >= (pr > pc * DTMF_TWISTED ? DTMF_PURITY_TWISTED : DTMF_PURITY) * energy
+                && s->hf_weight[lo] * er + s->hf_weight[hi] * ec >= s->hf_purity * hf_energy
+                && twist_ok(pr, pc))
+                hit = dtmf_keys[r][c];
+        }
+    }
 
     /* Continuation or end of the digit being reported. */
     if (s->current) {
@@ -474,77 +482,119 @@ static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events
     s->pending = 0;
 }
 
-/* The per-sample work: eight Goertzel filters plus the two energy sums, over
- * `n` samples of the current half. Written so that each filter's recursion
- * carries one multiply-add per sample (x - s2 does not depend on the previous
- * output), which is what bounds the loop; the eight filters are independent
- * and vectorise. On x86-64 an FMA copy (one fused instruction on that chain)
- * is chosen at run time; the product itself is built for plain SSE4.2. */
-#define GOERTZEL_BODY                                                        \
-    float s1[8], s2[8], coef[8];                                             \
-    memcpy(s1, s->s1, sizeof(s1));                                           \
-    memcpy(s2, s->s2, sizeof(s2));                                           \
-    memcpy(coef, s->coef, sizeof(coef));                                     \
-    float energy = s->energy, hf = s->hf_energy, x1 = s->x1, x2 = s->x2;     \
-    float raw = s->raw_energy, raw_hf = s->raw_hf_energy;                    \
-    float y1 = s->y1, y2 = s->y2, v1 = s->v1, v2 = s->v2, z1 = s->z1, z2 = s->z2; \
-    const float c1 = s->notch_c[0], c2 = s->notch_c[1];                     \
-    const float p1 = s->notch_p[0], p2 = s->notch_p[1], rr = s->notch_r2;   \
-    for (int j = 0; j < n; j++) {                                            \
-        float u = (float) in[j];                                             \
-        /* dial-tone notches: two biquads, zeros on the circle, poles at r */ \
-        float v = u - c1 * x1 + x2 + p1 * v1 - rr * v2;                      \
-        float du = u - x2;                                                   \
-        raw += u * u;                                                        \
-        raw_hf += du * du;                                                   \
-        x2 = x1;                                                             \
-        x1 = u;                                                              \
-        float x = v - c2 * v1 + v2 + p2 * z1 - rr * z2;                      \
-        v2 = v1;                                                             \
-        v1 = v;                                                              \
-        z2 = z1;                                                             \
-        z1 = x;                                                              \
-        float d = x - y2;                                                    \
-        y2 = y1;                                                             \
-        y1 = x;                                                              \
-        energy += x * x;                                                     \
-        hf += d * d;                                                         \
-        for (int k = 0; k < 8; k++) {                                        \
-            float t = x - s2[k];                                             \
-            s2[k] = s1[k];                                                   \
-            s1[k] = coef[k] * s1[k] + t;                                     \
-        }                                                                    \
-    }                                                                        \
-    memcpy(s->s1, s1, sizeof(s1));                                           \
-    memcpy(s->s2, s2, sizeof(s2));                                           \
-    s->energy = energy;                                                      \
-    s->raw_energy = raw;                                                     \
-    s->raw_hf_energy = raw_hf;                                               \
-    s->hf_energy = hf;                                                       \
-    s->x1 = x1;                                                              \
-    s->x2 = x2;                                                              \
-    s->y1 = y1;                                                              \
-    s->y2 = y2;                                                              \
-    s->v1 = v1;                                                              \
-    s->v2 = v2;                                                              \
-    s->z1 = z1;                                                              \
-    s->z2 = z2;
+/* The per-sample work runs over whole half-blocks (51 samples;
+ * dtmf_rx_process collects a half that arrives in pieces, so results do not
+ * depend on the caller's framing). The eight Goertzel filters are one vector
+ * of eight floats (GCC's vector extension: one AVX register, or two SSE /
+ * NEON ones). Written as one loop over each caller's frame with the filters
+ * as arrays, gcc kept their state going through the stack on every sample
+ * and the receiver ran at 0.4x spandsp's speed; see half_pass for what it is
+ * now. On x86-64 an FMA copy is chosen at run time; the product itself is
+ * built for plain SSE4.2. */
+typedef float dtmf_v8 __attribute__((vector_size(32)));
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target("avx2,fma"))) static void goertzel_run_fma(dtmf_rx_t *restrict s,
-                                                                 const int16_t *restrict in, int n)
+/* One half-block: the dial-tone notches (two biquads in cascade, zeros on the
+ * unit circle, c = 2 cos w0, and poles at radius r, p = 2 r cos w0,
+ * rr = r^2), the eight Goertzel filters on their output, and the four energy
+ * sums. Every recursion here, y[n] = p y[n-1] - rr y[n-2] + f[n] (the
+ * Goertzel filter is the case p = c, rr = 1), is taken two outputs per step,
+ * both from the same older pair:
+ *     y[n+1] = (p^2 - rr) y[n-1] - p rr y[n-2] + p f[n] + f[n+1],
+ * so its latency is paid once per two samples; and the three recursions
+ * (two notches, the Goertzel vector) share one loop, each a step behind the
+ * one feeding it, so their latencies overlap instead of adding up. */
+static inline __attribute__((always_inline)) void half_pass(dtmf_rx_t *restrict s, const int16_t *restrict in)
 {
-    GOERTZEL_BODY
+    enum { N = DTMF_HALF };
+    float ub[N + 2], xb[N + 2]; /* input and notch output, each after the two samples before */
+    const float c1 = s->notch_c[0], c2 = s->notch_c[1], p1 = s->notch_p[0], p2 = s->notch_p[1];
+    const float rr = s->notch_r2, q1 = p1 * p1 - rr, q2 = p2 * p2 - rr, pr1 = p1 * rr, pr2 = p2 * rr;
+    ub[0] = s->x2;
+    ub[1] = s->x1;
+    xb[0] = s->z2;
+    xb[1] = s->z1;
+    for (int j = 0; j < N; j++)
+        ub[j + 2] = (float) in[j];
+    float v1 = s->v1, v2 = s->v2, z1 = s->z1, z2 = s->z2;
+    dtmf_v8 s1, s2, coef;
+    memcpy(&s1, s->s1, sizeof(s1));
+    memcpy(&s2, s->s2, sizeof(s2));
+    memcpy(&coef, s->coef, sizeof(coef));
+    const dtmf_v8 coef2 = coef * coef - 1.0f;
+    int j = 0;
+    for (; j + 1 < N; j += 2) {
+        const float f0 = ub[j + 2] - c1 * ub[j + 1] + ub[j], f1 = ub[j + 3] - c1 * ub[j + 2] + ub[j + 1];
+        const float va = p1 * v1 + (f0 - rr * v2);
+        const float vb = q1 * v1 + ((p1 * f0 + f1) - pr1 * v2);
+        const float g0 = va - c2 * v1 + v2, g1 = vb - c2 * va + v1;
+        const float za = p2 * z1 + (g0 - rr * z2);
+        const float zb = q2 * z1 + ((p2 * g0 + g1) - pr2 * z2);
+        xb[j + 2] = za;
+        xb[j + 3] = zb;
+        v2 = va;
+        v1 = vb;
+        z2 = za;
+        z1 = zb;
+        const dtmf_v8 t = za - s2;
+        const dtmf_v8 a = coef * s1 + t;
+        const dtmf_v8 b = coef2 * s1 + (coef * t + zb);
+        s2 = a;
+        s1 = b;
+    }
+    if (j < N) {
+        const float f0 = ub[j + 2] - c1 * ub[j + 1] + ub[j];
+        const float va = p1 * v1 - rr * v2 + f0;
+        const float g0 = va - c2 * v1 + v2;
+        const float za = p2 * z1 - rr * z2 + g0;
+        xb[j + 2] = za;
+        v2 = v1;
+        v1 = va;
+        z2 = z1;
+        z1 = za;
+        const dtmf_v8 t = za - s2;
+        s2 = s1;
+        s1 = coef * s1 + t;
+    }
+    float raw = 0.0f, raw_hf = 0.0f, energy = 0.0f, hf = 0.0f;
+    for (int k = 0; k < N; k++) {
+        const float u = ub[k + 2], du = u - ub[k], x = xb[k + 2], d = x - xb[k];
+        raw += u * u;
+        raw_hf += du * du;
+        energy += x * x;
+        hf += d * d;
+    }
+    memcpy(s->s1, &s1, sizeof(s1));
+    memcpy(s->s2, &s2, sizeof(s2));
+    s->energy = energy;
+    s->raw_energy = raw;
+    s->raw_hf_energy = raw_hf;
+    s->hf_energy = hf;
+    s->x2 = ub[N];
+    s->x1 = ub[N + 1];
+    s->v1 = v1;
+    s->v2 = v2;
+    s->z1 = z1;
+    s->z2 = z2;
+}
+
+/* The same code twice: an AVX2+FMA copy picked at run time where the CPU has it, and the
+ * build's baseline. The sanitizer build (tests/dsp/test_sanitizers.py) has both, so the copy
+ * this CPU ships with is the one its fuzzer runs. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("avx2,fma"))) static void goertzel_run_fma(dtmf_rx_t *restrict s,
+                                                                 const int16_t *restrict in)
+{
+    half_pass(s, in);
 }
 #define HAVE_GOERTZEL_FMA 1
 #endif
 
-static void goertzel_run_plain(dtmf_rx_t *restrict s, const int16_t *restrict in, int n)
+static void goertzel_run_plain(dtmf_rx_t *restrict s, const int16_t *restrict in)
 {
-    GOERTZEL_BODY
+    half_pass(s, in);
 }
 
-static void goertzel_run(dtmf_rx_t *s, const int16_t *in, int n)
+static void goertzel_run(dtmf_rx_t *s, const int16_t *in)
 {
 #ifdef HAVE_GOERTZEL_FMA
     static int use_fma = -1;
@@ -553,11 +603,11 @@ static void goertzel_run(dtmf_rx_t *s, const int16_t *in, int n)
         use_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     if (use_fma) {
-        goertzel_run_fma(s, in, n);
+        goertzel_run_fma(s, in);
         return;
     }
 #endif
-    goertzel_run_plain(s, in, n);
+    goertzel_run_plain(s, in);
 }
 
 int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
@@ -568,12 +618,20 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         int take = DTMF_HALF - s->fill;
         if (take > n - i)
             take = n - i;
-        goertzel_run(s, in + i, take);
+        /* Whole halves only: a half that arrives in pieces is collected
+         * first, so results do not depend on how the caller frames its
+         * input, and the filters run over a fixed length. */
+        const int16_t *half = in + i;
+        if (take < DTMF_HALF) {
+            memcpy(s->partial + s->fill, in + i, (size_t) take * sizeof(int16_t));
+            half = s->partial;
+        }
         i += take;
         s->fill += take;
         s->samples += (uint64_t) take;
         if (s->fill < DTMF_HALF)
             break;
+        goertzel_run(s, half);
         float energy = s->energy, hf = s->hf_energy;
         float removed = fmaxf(s->raw_energy - s->energy, 0.0f);
         float removed_hf = fmaxf(s->raw_hf_energy - s->hf_energy, 0.0f);

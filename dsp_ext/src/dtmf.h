@@ -49,8 +49,7 @@ typedef struct {
     /* talk-off guard: energy of x[n] - x[n-2], which weights the spectrum by
      * 4 sin^2(w) (see dtmf.c) */
     float x1, x2;                  /* last two input samples */
-    float y1, y2;                  /* last two samples after the dial-tone notches */
-    float v1, v2, z1, z2;          /* the notches' own outputs */
+    float v1, v2, z1, z2;          /* the notches' own outputs (z: after both) */
     float notch_c[2], notch_p[2];  /* 2 cos(w0) and 2 r cos(w0) of each notch */
     float notch_r2;
     float raw_energy, raw_hf_energy;          /* the same sums before the notches */
@@ -62,6 +61,7 @@ typedef struct {
     float hf_weight[8];            /* 4 sin^2(w) of each tone */
     float hf_purity;               /* the tones' share of that energy needed to qualify */
     int fill;                      /* samples in the current half */
+    int16_t partial[DTMF_HALF];    /* those samples, when the half arrived in pieces */
     int half;                      /* 0: first half, 1: second half */
     uint64_t samples;              /* samples consumed since init (reset keeps counting) */
     /* decision state */

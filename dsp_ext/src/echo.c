@@ -93,6 +93,7 @@
 #define QUIET_MS (DBM0_MS * 1e-4f)      /* -40 dBm0: "no signal" for the disabler's release */
 #define DBM0_PEAK 22826.36098786756      /* peak of a 0 dBm0 sine (levels.py) */
 #define REGULARISE (DBM0_MS * 1e-6f)    /* per tap: keeps the step sane on very quiet far signal */
+#define NOISE_PREDICTABLE 16.0f /* 12 dB: a near signal this predictable is no background noise */
 #define TONAL_GAIN 316.0f /* 25 dB order-4 prediction gain: one or two sinusoids, not speech */
 
 /* Flush-to-zero and denormals-are-zero for the duration of one echo_process
@@ -327,7 +328,8 @@ static void clear_filters(echo_t *s)
 /* The background (comfort-noise) level: the mean of the blocks in which
  * neither side talks. "Nobody talks" = the far end has been quiet for a tail
  * and the block is within 6 dB of the quietest blocks of the last 1-1.5 s
- * (minimum statistics), so near-end speech never teaches it. */
+ * (minimum statistics), so near-end speech never teaches it; nor does a tone
+ * at the near end (dial tone, ringback, busy: see near_pred). */
 static void track_background(echo_t *s)
 {
     const float level = s->acc_clean / ECHO_BLOCK;
@@ -340,7 +342,13 @@ static void track_background(echo_t *s)
         s->win_n = 0;
     }
     float floor = fminf(fminf(s->floor_min[0], s->floor_min[1]), fminf(s->floor_min[2], s->win_min));
-    if (s->far_hold == 0 && level <= 4.0f * floor)
+    /* ... and nothing predictable at the near end: a steady dial tone or ringback is no
+     * noise (found when the exchange kept its dial tone on under our digits: the dial tone
+     * set the floor, the ringback after it was then taken for the line's noise, and the NLP
+     * let the residual echo through). Line noise, even coloured, is not predictable to
+     * 12 dB; a tone is (US ringback, 440 + 480 Hz through G.711, measured ~24 dB: just
+     * under TONAL_GAIN, so the near-tone hold does not catch it). */
+    if (s->far_hold == 0 && s->near_pred < NOISE_PREDICTABLE && level <= 4.0f * floor)
         s->noise_level = flush(s->noise_level + 0.05f * (level - s->noise_level));
 }
 
@@ -370,8 +378,9 @@ static void end_block(echo_t *s)
      * a broadband reference would learn to cancel part of it, and a copy to
      * the foreground would then eat into the far party's digits. No learning
      * while it lasts. */
-    int near_tonal = s->acc_near > FAR_ACTIVE_MS * ECHO_BLOCK
-                     && prediction_gain(s->near_hist, s->hist_pos) > TONAL_GAIN;
+    const int near_loud = s->acc_near > FAR_ACTIVE_MS * ECHO_BLOCK;
+    s->near_pred = near_loud ? prediction_gain(s->near_hist, s->hist_pos) : 1.0f;
+    int near_tonal = near_loud && s->near_pred > TONAL_GAIN;
     if (near_tonal)
         s->near_hold = 4;
     else if (s->near_hold > 0)
@@ -615,5 +624,6 @@ void echo_get_stats(const echo_t *s, echo_stats_t *st)
     st->adapting = !s->disabled && s->tonal_hold == 0 && s->near_hold == 0 && s->far_hold > 0;
     st->far_tonal = s->far_tonal;
     st->far_prediction_db = 10.0f * log10f(s->pred_gain + 1e-12f);
+    st->near_prediction_db = 10.0f * log10f(fmaxf(s->near_pred, 1.0f));
     st->resets = s->resets;
 }

@@ -35,6 +35,7 @@ typedef struct {
     int adapting;                /* the background filter adapts right now (0: frozen, see below) */
     int far_tonal;               /* the far signal (or the engine) says: a tone, not speech */
     float far_prediction_db;     /* order-4 prediction gain of the far signal: tonal above ~25 dB */
+    float near_prediction_db;    /* the same of the near signal (0 while it is quiet) */
     int resets;                  /* times the filters were found diverged and cleared */
 } echo_stats_t;
 
@@ -88,6 +89,7 @@ struct echo_s {
     int hist_pos;
     int near_hold;               /* blocks left of no learning after a near-end tone */
     float pred_gain;             /* order-4 prediction gain over far_hist */
+    float near_pred;             /* the same over near_hist (1 when the near end is quiet) */
     int far_tonal;
     int hold_external;           /* echo_hold_adaptation() on */
     int tonal_hold;              /* blocks left in which the tail still holds tonal far signal */
