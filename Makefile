@@ -52,3 +52,9 @@ $(VENV)/.installed-test: $(VENV)/.installed | system-deps-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info dsp_ext/_dsp*.so dsp_ext/_dsp.c dsp_ext/_dsp.o
+
+# The flashable SD image (issue 14): long, CPU-heavy, needs the Debian mirror and qemu-user;
+# not part of `make test` (tests/image checks the recipe cheaply). See image/README.md "Image".
+.PHONY: image
+image:
+	nice -n 10 sh image/build.sh

@@ -31,6 +31,7 @@ setup(
         "argon2-cffi>=23.1",
         "pyserial>=3.5",
         "XlsxWriter>=3.0",          # reports: XLSX export (pure Python, no dependencies)
+        "phonenumbers>=8.13",       # customers: caller numbers normalised to E.164 for the screen pop
     ],
     extras_require={
         # Hardware access: only meaningful on the Pi, but installable anywhere so

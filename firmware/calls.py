@@ -138,6 +138,8 @@ class Call(ChannelHandler):
         self._ring_gone: Timer | None = None
         self._rings_seen = 0
         self._timers: list[Timer] = []
+        # auto-attendant steps, appended by the IVR: {"menu": id, "key": key | "timeout" | "invalid", "at": epoch s}
+        self.menu_path: list[dict] = []
         self.id = engine.records_start(self, line)
         a.handler = self
         engine.calls.add(self)

@@ -31,7 +31,8 @@ def _engine(args: argparse.Namespace) -> int:
 
 def _web(args: argparse.Namespace) -> int:
     from .service import run_web
-    return run_web(Path(args.data), args.host, args.port, nice=args.nice, supervised=args.supervised)
+    return run_web(Path(args.data), args.host, args.port, nice=args.nice, supervised=args.supervised,
+                   tls_dir=Path(args.tls_dir) if args.tls_dir else None)
 
 
 # ---- linebox sim ... : engine API client (DATA/engine.sock) of the running service
@@ -223,11 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--port", type=_tcp_port, default=8080)
     web.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
     web.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)   # started by `linebox run`
+    web.add_argument("--tls-dir", help="serve HTTPS with cert.pem and key.pem from this folder (the image: DATA/tls)")
     web.set_defaults(fn=_web)
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
     for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli", "firmware.callcenter.cli",
-                   "firmware.reports.cli", "firmware.fax.cli"):
+                   "firmware.reports.cli", "firmware.fax.cli", "firmware.update.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

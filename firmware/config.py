@@ -501,6 +501,17 @@ _SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
 }
 
 
+def check_tables(tables: Any) -> str | None:
+    """What is wrong with `tables` as the content of config.json (without `_meta`), or None."""
+    try:
+        _parse(json.dumps(tables).encode("utf-8"), _check_shapes)
+    except _Unreadable as e:
+        return str(e)
+    except (TypeError, ValueError) as e:
+        return f"not JSON data ({e})"
+    return None
+
+
 def _check_shapes(tables: dict) -> str | None:
     for table, fields in _SHAPES.items():
         for doc_id, doc in tables.get(table, {}).items():
@@ -589,6 +600,15 @@ class Config:
 
     def close(self) -> None:
         self._db.close()
+
+    def replace_all(self, tables: dict[str, dict[str, dict]]) -> None:
+        """Replace every table with `tables` (a restored backup) in one atomic commit.
+        Refused (ConfigError, nothing changed) unless it passes the checks a file load does."""
+        problem = check_tables(tables)
+        if problem:
+            raise ConfigError(f"The restored configuration is not valid ({problem}).")
+        with self._transaction():
+            self._storage.write(json.loads(json.dumps(tables)))
 
     # ---- settings
     def settings(self) -> dict:

@@ -91,6 +91,7 @@ class Service:
     server: Any = None           # firmware.api_server.ApiServer (two-process service)
     housekeeper: Any = None
     reports: Any = None          # the reports thread (firmware.reports.aggregate.AggregatorThread)
+    watchdog: Any = None         # firmware.watchdog.MediaWatchdog (systemd WatchdogSec, fed while the loop ticks)
 
     def start_engine(self, *, api_socket: bool = True, api_group: str | None = None,
                      realtime: str = "auto") -> None:
@@ -108,9 +109,14 @@ class Service:
             self.housekeeper = rt.GcHousekeeper(lambda: len(self.engine.calls))
             self.housekeeper.start()
         self.media.start()
+        from .watchdog import start_media_watchdog
+        health = self.media.health
+        self.watchdog = start_media_watchdog(lambda: health.ticks)
         self.reports = start_reports_thread(self)
 
     def stop(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.reports is not None:
             self.reports.stop()
         if self.server is not None:
@@ -192,6 +198,9 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
         country = profile(country).code        # unknown country: one clear error before anything starts
     data_dir = Path(data_dir)
     claim = open_data_dir(data_dir)
+    from .backup import StoreLayout
+    from .backup.restore import recover_interrupted
+    recover_interrupted(StoreLayout(data_dir, data_dir / "records.db"))   # before anything makes media folders
     config = Config(data_dir / "config.json")
     stored_country = str((config.settings() or {}).get("country") or "US")
     board, simulated = make_board(board_kind, country or stored_country, sim_phones=sim_phones, sim_lines=sim_lines)
@@ -327,7 +336,8 @@ def share_with_web(data_dir: Path, group: str) -> None:
     """Give the web process's account (`group`, and the user of that name) what it needs in DATA,
     nothing more: DATA itself group-writable with the sticky bit (the web creates its own
     webui.sqlite; it cannot remove or rename the engine's files), call records and config
-    group-readable (it opens them read-only), the simulator token group-readable, and its
+    group-readable (it opens them read-only), the simulator token and backup archives
+    group-readable, and its
     own files (webui.sqlite*, metrics.token) owned by it."""
     import grp
     import pwd
@@ -347,6 +357,12 @@ def share_with_web(data_dir: Path, group: str) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.chown(data_dir / name, -1, gid)
                 os.chmod(data_dir / name, 0o640)
+        backups = data_dir / "backups"       # firmware.backup archives: the web sends them as downloads
+        backups.mkdir(mode=0o2750, exist_ok=True)
+        os.chown(backups, -1, gid)
+        os.chmod(backups, 0o2750)              # setgid: new archives get the group, mode 0640
+        for archive in backups.glob("*.tar.gz"):
+            os.chown(archive, -1, gid)
         if uid != -1:
             for name in ("webui.sqlite", "webui.sqlite-wal", "webui.sqlite-shm", "webui.sqlite-journal",
                          "metrics.token"):
@@ -509,7 +525,7 @@ def _exit_with_parent() -> None:
 
 
 def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int = 0,
-            supervised: bool = False) -> int:
+            supervised: bool = False, tls_dir: Path | None = None) -> int:
     """`linebox web`: the web UI as a client of the engine's socket (records and config read-only)."""
     if supervised:
         _exit_with_parent()
@@ -549,7 +565,13 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
         app.router.on_shutdown.append(disconnect)
     from webui.http_server import server_config
     trusted = (config.settings() or {}).get("trusted_proxies") or []
-    server = _server_class()(server_config(app, host, port, trusted),
+    from webui.tls_info import tls_options
+    try:
+        tls = tls_options(tls_dir)              # HTTPS with the appliance's own certificate (image/)
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return EXIT_CANNOT_BIND
+    server = _server_class()(server_config(app, host, port, trusted, **tls),
                              lambda: client.shutting_down(StatusUpdate(SHUTDOWN_EVENT)))
     try:
         server.run()

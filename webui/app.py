@@ -234,6 +234,9 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_phone_services.router)
     from . import routes_recordings
     app.include_router(routes_recordings.router)
+    from . import routes_backup, routes_update
+    app.include_router(routes_backup.router)
+    app.include_router(routes_update.router)
     from . import routes_metrics
     app.include_router(routes_metrics.router)
     routes_metrics.ensure_token(data_dir)
@@ -244,8 +247,13 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_linecal.router)
     from . import routes_callcenter
     app.include_router(routes_callcenter.router)
+    from . import routes_desktop
+    app.include_router(routes_desktop.router)
     from . import routes_reports
     app.include_router(routes_reports.router)
+    from . import routes_customers, routes_workorders
+    app.include_router(routes_customers.router)
+    app.include_router(routes_workorders.router)
     if sim_token:
         _mount_sim_api(app, sim_token)
     app.add_middleware(HttpGuard, max_body=max_body)

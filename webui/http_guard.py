@@ -17,9 +17,13 @@ MAX_BODY = 256 * 1024
 # routes check format and duration before converting.
 FORM_OVERHEAD = 64 * 1024
 UPLOAD_LIMITS = ((re.compile(r"^/prompts/upload$"), 8 * 1024 * 1024 + FORM_OVERHEAD),
-                 (re.compile(r"^/voicemail/[^/]+/greeting$"), 2 * 1024 * 1024 + FORM_OVERHEAD))
+                 (re.compile(r"^/voicemail/[^/]+/greeting$"), 2 * 1024 * 1024 + FORM_OVERHEAD),
+                 # a backup archive to restore (administrators): firmware.backup.MAX_ARCHIVE_BYTES
+                 (re.compile(r"^/backup/restore$"), 512 * 1024 * 1024 + FORM_OVERHEAD),
+                 # a signed update bundle (administrators): firmware.update.commands.MAX_BUNDLE_BYTES
+                 (re.compile(r"^/update/upload$"), 3 * 1024 * 1024 * 1024 + FORM_OVERHEAD))
 MAX_UPLOAD_BODY = max(limit for _path, limit in UPLOAD_LIMITS)
-UPLOAD_PATHS = re.compile(r"^/(prompts/upload|voicemail/[^/]+/greeting)$")
+UPLOAD_PATHS = re.compile(r"^/(prompts/upload|voicemail/[^/]+/greeting|backup/restore|update/upload)$")
 
 
 def upload_limit(path: str) -> int | None:

@@ -52,7 +52,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("Call center", (
         Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
         Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
+        Page("Agent desktop", "/desk", ALL_ROLES, "phone"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
+        Page("Customers", "/customers", ALL_ROLES, "users"),
+        Page("Work orders", "/workorders", ALL_ROLES, "history"),
+        Page("Knowledge base", "/knowledge", ALL_ROLES, "history"),
     )),
     Section("Reports", (
         Page("Reports", "/reports", ("admin", "supervisor"), "history"),
@@ -60,6 +64,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("System", (
         Page("Settings", "/settings", ("admin",), "gear"),
         Page("Users", "/users", ("admin",), "users"),
+        Page("Backup & restore", "/backup", ("admin",), "gear"),
+        Page("Update", "/update", ("admin",), "gear"),
     )),
 )
 

@@ -16,6 +16,7 @@ from .guards import SESSION_COOKIE, client_ip, csrf_guard, current_session, curr
 from .login_limit import BUSY_RETRY_AFTER
 from .navigation import landing_page
 from .rendering import render
+from .tls_info import certificate_fingerprint
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 log = logging.getLogger("linebox.webui")
@@ -54,7 +55,8 @@ async def home(request: Request) -> Response:
 async def setup_form(request: Request) -> Response:
     if web(request).accounts.any_user():
         return RedirectResponse("/login", status_code=303)
-    return render(request, "setup.html", username="admin", error=None, setup_feature=SETUP_CODE_FEATURE)
+    return render(request, "setup.html", username="admin", error=None, setup_feature=SETUP_CODE_FEATURE,
+                  tls_fingerprint=certificate_fingerprint(web(request).data_dir))
 
 
 @router.post("/setup")
@@ -73,7 +75,8 @@ async def setup_submit(request: Request) -> Response:
 
     def page(status: int, error: str, keep_code: bool = True, retry_after: int = 0) -> Response:
         response = render(request, "setup.html", status_code=status, username=username, error=error,
-                          setup_feature=SETUP_CODE_FEATURE, setup_code=code if keep_code else "")
+                          setup_feature=SETUP_CODE_FEATURE, setup_code=code if keep_code else "",
+                          tls_fingerprint=certificate_fingerprint(state.data_dir))
         if retry_after:
             response.headers["Retry-After"] = str(retry_after)
         return response

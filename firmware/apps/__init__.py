@@ -150,5 +150,7 @@ def register_builtin(engine: Engine) -> None:
     register_setup_code(engine)
     from ..callcenter import register as register_callcenter
     register_callcenter(engine)
+    from ..desk import register as register_desk
+    register_desk(engine)
     from ..fax import register as register_fax
     register_fax(engine)

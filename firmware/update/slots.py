@@ -1,0 +1,121 @@
+"""A/B slots on the Raspberry Pi with the firmware's tryboot (Pi 4 and 5).
+
+SD card layout (image/layout.json): p1 `selector` (FAT, holds autoboot.txt), p2/p3 boot A/B (FAT),
+p5/p6 root A/B (ext4, mounted read-only), p7 data (ext4, /var/lib/linebox). Each boot slot's
+cmdline.txt names its own root (`root=PARTUUID=...-05` or `-06`).
+
+autoboot.txt says which boot partition the firmware starts:
+
+    [all]
+    tryboot_a_b=1
+    boot_partition=2
+    [tryboot]
+    boot_partition=3
+
+`reboot "0 tryboot"` makes the firmware use the [tryboot] section once; any later reset (a crash,
+the hardware watchdog, a power cut) starts [all] again: the old slot. The running system reads
+which partition it came from and whether it was a tryboot from the device tree
+(/proc/device-tree/chosen/bootloader/partition and .../tryboot, 32-bit big-endian).
+Committing rewrites autoboot.txt (atomic replace on the FAT selector) so [all] names the new slot.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import atomic_write
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    boot: dict[str, int] = field(default_factory=lambda: {"A": 2, "B": 3})
+    root: dict[str, int] = field(default_factory=lambda: {"A": 5, "B": 6})
+
+    def slot_of_boot(self, partition: int) -> str | None:
+        return next((s for s, p in self.boot.items() if p == partition), None)
+
+    def other(self, slot: str) -> str:
+        return "B" if slot == "A" else "A"
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    partition: int
+    tryboot: bool
+
+
+def autoboot_text(default_boot: int, try_boot: int) -> str:
+    return f"[all]\ntryboot_a_b=1\nboot_partition={default_boot}\n[tryboot]\nboot_partition={try_boot}\n"
+
+
+def parse_autoboot(text: str) -> tuple[int, int]:
+    """(default boot partition, tryboot boot partition) from autoboot.txt."""
+    section, default, trying = "all", None, None
+    for line in text.splitlines():
+        line = line.strip()
+        if m := re.fullmatch(r"\[(\w+)\]", line):
+            section = m.group(1)
+        elif m := re.fullmatch(r"boot_partition=(\d+)", line):
+            if section == "all":
+                default = int(m.group(1))
+            elif section == "tryboot":
+                trying = int(m.group(1))
+    if default is None or trying is None:
+        raise ValueError("autoboot.txt does not name both boot partitions")
+    return default, trying
+
+
+class BootEnvironment:
+    """Where the slots and the boot selector are. On the appliance: /dev/mmcblk0pN,
+    /boot/selector/autoboot.txt, /proc/device-tree/chosen/bootloader; in tests, a folder."""
+
+    def __init__(self, autoboot: Path, device_of: Callable[[int], Path], bootloader_dir: Path,
+                 reboot: Callable[[bool], None], layout: SlotLayout | None = None) -> None:
+        self.autoboot = Path(autoboot)
+        self.device_of = device_of
+        self.bootloader_dir = Path(bootloader_dir)
+        self.reboot = reboot                       # reboot(tryboot: bool)
+        self.layout = layout or SlotLayout()
+
+    @classmethod
+    def appliance(cls) -> BootEnvironment:
+        import subprocess
+
+        def reboot(tryboot: bool) -> None:
+            subprocess.run(["systemctl", "reboot", "0 tryboot"] if tryboot else ["systemctl", "reboot"], check=True)
+        return cls(Path("/boot/selector/autoboot.txt"), lambda n: Path(f"/dev/mmcblk0p{n}"),
+                   Path("/proc/device-tree/chosen/bootloader"), reboot)
+
+    def booted(self) -> BootInfo:
+        def u32(name: str) -> int:
+            raw = (self.bootloader_dir / name).read_bytes()
+            return int.from_bytes(raw[:4], "big") if len(raw) >= 4 else 0
+        return BootInfo(u32("partition"), bool(u32("tryboot")))
+
+    def active_slot(self) -> str:
+        slot = self.layout.slot_of_boot(self.booted().partition)
+        if slot is None:
+            raise RuntimeError("the board did not start from a Linebox boot slot")
+        return slot
+
+    def inactive_slot(self) -> str:
+        return self.layout.other(self.active_slot())
+
+    def targets(self, slot: str) -> dict[str, Path]:
+        return {"boot": self.device_of(self.layout.boot[slot]), "root": self.device_of(self.layout.root[slot])}
+
+    def default_slot(self) -> str | None:
+        default, _ = parse_autoboot(self.autoboot.read_text())
+        return self.layout.slot_of_boot(default)
+
+    def arm_tryboot(self, slot: str) -> None:
+        """Point [tryboot] at `slot` and keep [all] on the running slot."""
+        running = self.active_slot()
+        atomic_write(self.autoboot, autoboot_text(self.layout.boot[running], self.layout.boot[slot]).encode())
+
+    def commit(self, slot: str) -> None:
+        """Make `slot` the one the firmware starts from now on."""
+        other = self.layout.other(slot)
+        atomic_write(self.autoboot, autoboot_text(self.layout.boot[slot], self.layout.boot[other]).encode())

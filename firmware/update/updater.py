@@ -1,0 +1,71 @@
+"""The update flow over a BootEnvironment and the state file: stage, install, check after boot."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from .bundle import BundleRefused, VerifiedBundle, install_to_slot, verify_bundle
+from .decision import HealthReport, UpdateState, after_boot
+from .slots import BootEnvironment
+
+log = logging.getLogger("linebox.update")
+
+
+class Updater:
+    def __init__(self, boot: BootEnvironment, state_path: Path, keys_dir: Path, board: str,
+                 backup: Callable[[], object] | None = None) -> None:
+        self.boot = boot
+        self.state_path = Path(state_path)
+        self.keys_dir = Path(keys_dir)
+        self.board = board
+        self.backup = backup                 # takes a data backup before a new release runs
+
+    @property
+    def state(self) -> UpdateState:
+        return UpdateState.load(self.state_path)
+
+    def stage(self, bundle_path: Path) -> VerifiedBundle:
+        """Verify the bundle and write it to the inactive slot (the running one is never written)."""
+        state = self.state
+        if state.phase == "trying":
+            raise BundleRefused("The update was refused: another update is being tried; wait for it to finish.")
+        bundle = verify_bundle(bundle_path, self.keys_dir, self.board)
+        slot = self.boot.inactive_slot()
+        install_to_slot(bundle, self.boot.targets(slot))
+        UpdateState("staged", bundle.release, slot, self.boot.active_slot(),
+                    history=[*state.history[-9:], f"staged {bundle.release} in slot {slot}"]).save(self.state_path)
+        return bundle
+
+    def install(self) -> None:
+        """Reboot once into the staged slot (tryboot); the caller checked `may_install_now`."""
+        state = self.state
+        if state.phase != "staged":
+            raise RuntimeError("no staged update to install")
+        if self.backup is not None:
+            self.backup()                    # data migrations run forward only, after this backup
+        self.boot.arm_tryboot(state.target)
+        state.phase = "trying"
+        state.history.append(f"trying {state.release} in slot {state.target}")
+        state.save(self.state_path)
+        self.boot.reboot(True)
+
+    def check_after_boot(self, run_health: Callable[[], HealthReport]) -> str:
+        """On every boot: commit the tried slot if healthy, else go back. Returns the outcome."""
+        state = self.state
+        booted = self.boot.booted()
+        action = after_boot(state, booted, self.boot.layout, None)
+        if action.kind == "check_health":
+            action = after_boot(state, booted, self.boot.layout, run_health())
+        if action.kind == "commit":
+            self.boot.commit(state.target)
+            state.phase = "committed"
+        elif action.kind in ("rollback", "fell_back"):
+            state.phase, state.reason = "rolled_back", action.reason
+        if action.kind != "nothing":
+            state.history.append(action.reason)
+            state.save(self.state_path)
+            log.warning("update: %s", action.reason)
+        if action.kind == "rollback":
+            self.boot.reboot(False)          # the firmware starts [all] again: the previous slot
+        return action.kind

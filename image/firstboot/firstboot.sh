@@ -1,0 +1,21 @@
+#!/bin/sh
+# Linebox first boot (linebox-firstboot.service). Idempotent: every step can run again after a
+# power cut in the middle; the marker is written last.
+set -eu
+DATA=/var/lib/linebox
+DISK=/dev/mmcblk0
+PART=7
+
+# 1. grow the data partition (the last one) to the end of the card, then the ext4 on it (online)
+if command -v growpart >/dev/null 2>&1; then
+    growpart "$DISK" "$PART" || true          # "NOCHANGE" when already grown
+fi
+resize2fs "${DISK}p${PART}"
+
+# 2. the device's own TLS certificate (never shipped in the image: each card makes its own)
+/opt/linebox/.venv/bin/python -m firmware.tls "$DATA/tls"
+chgrp -R linebox-web "$DATA/tls" && chmod 0640 "$DATA/tls/key.pem" && chmod 0750 "$DATA/tls"   # the web reads it
+
+# 3. done (the owner's first-boot setup then happens on the web page, with the setup code)
+touch "$DATA/.firstboot-done"
+sync

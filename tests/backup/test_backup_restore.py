@@ -1,0 +1,222 @@
+"""Backup and restore end to end on the simulated board, through the engine API (store thread):
+a recorded call, a configuration change, then a backup; the stores change; the restore brings
+back exactly what the backup held (configuration, call records, the recording's audio), and a
+bad archive of every kind is refused with its reason and changes nothing."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware.api import ApiError, EngineApi, LocalClient
+from firmware.api_uploads import spool_dir
+from firmware.apps import recording_store
+from firmware.apps.recording import service_of
+from firmware.harness import Pbx
+
+
+@pytest.fixture
+def pbx(tmp_path: Path) -> Iterator[Pbx]:
+    p = Pbx(data_dir=tmp_path / "pbx")
+    p.run(0.1)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def api(pbx: Pbx) -> Iterator[LocalClient]:
+    engine_api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+    yield LocalClient(engine_api, timeout=60)
+    engine_api.close()
+
+
+def recorded_call(pbx: Pbx) -> None:
+    """201 calls 202 (recorded: policy for 201), 1 kHz / 1.5 kHz for 2 s."""
+    a, b = pbx.phone("201"), pbx.phone("202")
+    a.off_hook()
+    pbx.run(0.5)
+    a.dial("202")
+    pbx.run_until(lambda: b.is_ringing, 5)
+    b.off_hook()
+    pbx.run(0.3)
+    a.play_tone([1000], 2000, -12)
+    b.play_tone([1500], 2000, -12)
+    pbx.run(2.1)
+    a.on_hook()
+    b.on_hook()
+    pbx.run(2.0)
+    assert service_of(pbx.engine).writer.flush(10)
+    pbx.records.flush()
+
+
+def spool(pbx: Pbx, data: bytes) -> str:
+    d = spool_dir(pbx.data_dir)
+    d.mkdir(exist_ok=True)
+    name = hashlib.md5(data).hexdigest() + ".upload"
+    (d / name).write_bytes(data)
+    return name
+
+
+def recordings(pbx: Pbx) -> dict[str, bytes]:
+    root = pbx.data_dir / "recordings"
+    return {p.name: p.read_bytes() for p in sorted(root.rglob("*.wav"))}
+
+
+def dominant_hz(wav: bytes) -> float:
+    import wave
+    with wave.open(io.BytesIO(wav)) as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, w.getnchannels())
+    x = frames[:, 0].astype(float)
+    spec = np.abs(np.fft.rfft(x))
+    return float(np.argmax(spec[1:]) + 1) * 8000 / len(x)
+
+
+def test_backup_then_restore_brings_everything_back(pbx: Pbx, api: LocalClient) -> None:
+    recording_store.save_settings(pbx.config, {"extensions": ["201"]})
+    pbx.config.save_extension({"name": "Front desk"}, original_number="201")
+    pbx.run(0.1)
+    recorded_call(pbx)
+    calls_before = pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"]
+    assert calls_before >= 1
+    recs = recordings(pbx)
+    assert len(recs) == 1
+    assert abs(dominant_hz(next(iter(recs.values()))) - 1000) < 30      # the caller's tone was recorded
+
+    made = api.call_sync("backup.create")
+    listed = api.call_sync("backup.list")["archives"]
+    assert [a["name"] for a in listed] == [made["name"]]
+    archive = Path(api.call_sync("backup.file", archive=made["name"]))
+    with tarfile.open(archive) as tf:
+        names = tf.getnames()
+    assert names[0] == "manifest.json" and "config.json" in names and "records.db" in names
+    assert any(n.startswith("recordings/") for n in names)
+
+    # ---- life goes on: a rename, another call, the recording deleted
+    pbx.config.save_extension({"name": "Somebody else"}, original_number="201")
+    recorded_call(pbx)
+    assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] > calls_before
+    for p in (pbx.data_dir / "recordings").rglob("*.wav"):
+        p.unlink()
+
+    done = api.call_sync("backup.restore", upload=spool(pbx, archive.read_bytes()))
+    assert done["config"] and done["databases"] == ["records.db"] and done["folders"] == ["recordings"]
+    assert done["saved_before"].endswith("-before-restore.tar.gz")
+    assert pbx.config.extension("201")["name"] == "Front desk"
+    assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] == calls_before   # live connection sees it
+    assert recordings(pbx) == recs
+    assert (pbx.data_dir / "recordings").stat().st_mode & 0o055 == 0o055      # the web process can still read them
+    assert not list(spool_dir(pbx.data_dir).glob("*.upload"))           # the upload is consumed
+    # the engine still works after the restore: a new call is recorded and its record lands
+    recorded_call(pbx)
+    assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] == calls_before + 1
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tf:
+        for info, data in members:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out.getvalue()
+
+
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def _manifest(files: dict[str, bytes]) -> tuple[tarfile.TarInfo, bytes]:
+    doc = {"format": "linebox-backup", "version": 1, "created": "x",
+           "files": {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in files.items()}}
+    return _file("manifest.json", json.dumps(doc).encode())
+
+
+def _bad_archives(good: bytes) -> dict[str, tuple[bytes, str]]:
+    cfg = b'{"settings": {"1": {"site_name": "evil"}}}'
+    link = tarfile.TarInfo("recordings/x.wav")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/shadow"
+    dev = tarfile.TarInfo("recordings/dev.wav")
+    dev.type = tarfile.CHRTYPE
+    return {
+        "traversal": (_tar([_manifest({"../config.json": cfg}), _file("../config.json", cfg)]), "climbs out"),
+        "absolute": (_tar([_manifest({"config.json": cfg}), _file("/etc/config.json", cfg)]), "absolute"),
+        "symlink": (_tar([_manifest({}), (link, None)]), "is a link"),
+        "device": (_tar([_manifest({}), (dev, None)]), "device or special file"),
+        "unlisted": (_tar([_manifest({}), _file("config.json", cfg)]), "not listed in the manifest"),
+        "checksum": (_tar([_manifest({"config.json": cfg}), _file("config.json", cfg.replace(b"evil", b"EVIL"))]),
+                     "checksum"),
+        "foreign file": (_tar([_manifest({"linebox.sh": b"rm -rf /"}), _file("linebox.sh", b"rm -rf /")]),
+                         "does not store"),
+        "no manifest": (_tar([_file("config.json", cfg)]), "manifest"),
+        "not a tar": (b"PK\x03\x04 this is a zip", "not a gzip-compressed tar"),
+        "truncated": (good[: len(good) // 2], "damaged or truncated"),
+        "bad config": (_tar([_manifest({"config.json": b'{"extensions": {"1": {"number": 5}}}'}),
+                             _file("config.json", b'{"extensions": {"1": {"number": 5}}}')]), "configuration is not valid"),
+        "bad database": (_tar([_manifest({"records.db": b"SQLite format 3\x00" + b"\x00" * 200}),
+                               _file("records.db", b"SQLite format 3\x00" + b"\x00" * 200)]), "records.db"),
+    }
+
+
+def test_bad_archives_are_refused_and_change_nothing(pbx: Pbx, api: LocalClient) -> None:
+    recorded_call(pbx)
+    good = Path(api.call_sync("backup.file", archive=api.call_sync("backup.create")["name"])).read_bytes()
+    config_before = (pbx.data_dir / "config.json").read_bytes()
+    calls = pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"]
+    for what, (data, reason) in _bad_archives(good).items():
+        with pytest.raises(ApiError) as err:
+            api.call_sync("backup.restore", upload=spool(pbx, data))
+        assert err.value.code == "bad_request", what
+        assert reason in err.value.message, (what, err.value.message)
+        assert "Nothing was changed" in err.value.message, what
+    assert (pbx.data_dir / "config.json").read_bytes() == config_before
+    assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] == calls
+    assert not list(pbx.data_dir.glob(".restore-*"))                   # no staging left behind
+    assert len(api.call_sync("backup.list")["archives"]) == 1          # no "before restore" archive made
+    assert not list(spool_dir(pbx.data_dir).glob("*.upload"))
+
+
+def test_restore_is_refused_while_a_call_is_up(pbx: Pbx, api: LocalClient) -> None:
+    good = Path(api.call_sync("backup.file", archive=api.call_sync("backup.create")["name"])).read_bytes()
+    a = pbx.phone("201")
+    a.off_hook()
+    pbx.run(0.5)
+    with pytest.raises(ApiError) as err:
+        api.call_sync("backup.restore", upload=spool(pbx, good))
+    assert err.value.code == "conflict" and "fxs1" in err.value.message
+    a.on_hook()
+    pbx.run_until(lambda: all(s.state == "idle" for s in pbx.control.snapshot()), 5)
+    assert api.call_sync("backup.restore", upload=spool(pbx, good))["config"]
+
+
+def test_a_restore_cut_between_its_renames_is_put_right(pbx: Pbx, api: LocalClient) -> None:
+    """A power cut between "old folder aside" and "restored folder in place" leaves no voicemail
+    folder: the next restore puts the old one back first (nothing lost), and tidies staging."""
+    from firmware.backup import StoreLayout
+    from firmware.backup.restore import recover_interrupted
+    vm = pbx.data_dir / "voicemail" / "202" / "new"
+    vm.mkdir(parents=True)
+    (vm / "m.wav").write_bytes(b"RIFF")
+    (pbx.data_dir / "voicemail").rename(pbx.data_dir / ".voicemail.before-restore-20261203T120000Z")
+    (pbx.data_dir / ".restore-abc123").mkdir()
+    assert recover_interrupted(StoreLayout.of(pbx.config, pbx.records)) == ["voicemail put back"]
+    assert (vm / "m.wav").read_bytes() == b"RIFF"
+    assert not list(pbx.data_dir.glob(".restore-*")) and not list(pbx.data_dir.glob(".*before-restore*"))
+
+
+def test_engine_start_puts_back_a_folder_a_cut_restore_left_aside(tmp_path: Path) -> None:
+    """The same repair runs when the engine starts, before anything creates an empty media folder."""
+    from firmware.service import build_service
+    data = tmp_path / "data"
+    (data / ".recordings.before-restore-20261203T120000Z").mkdir(parents=True)
+    (data / ".recordings.before-restore-20261203T120000Z" / "call.wav").write_bytes(b"RIFF")
+    svc = build_service(data, board_kind="sim")
+    try:
+        assert (data / "recordings" / "call.wav").read_bytes() == b"RIFF"
+    finally:
+        svc.stop()

@@ -1,0 +1,101 @@
+"""The image recipe, checked cheaply in the suite (the full build is `make image`): the card layout
+agrees with the slots the updater switches between, the generated boot files point each slot at its
+own read-only root, file system images built the recipe's way are byte-for-byte reproducible, the
+SBOM is deterministic, the build script parses, and the first-boot TLS certificate is made once."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from firmware.tls import ensure_certificate, fingerprint
+from firmware.update.slots import SlotLayout, parse_autoboot
+
+IMAGE = Path(__file__).resolve().parents[2] / "image"
+sys.path.insert(0, str(IMAGE))
+import genimage_config  # noqa: E402
+import sbom  # noqa: E402
+
+
+def test_layout_matches_the_update_slots(tmp_path: Path) -> None:
+    layout = genimage_config.load_layout()
+    numbers = [p["number"] for p in layout["partitions"]]
+    assert numbers == [1, 2, 3, 5, 6, 7]                       # MBR: 4 is the extended container
+    slots = SlotLayout()
+    assert {s: layout["slots"][s]["boot"] for s in "AB"} == slots.boot
+    assert {s: layout["slots"][s]["root"] for s in "AB"} == slots.root
+    by_number = {p["number"]: p for p in layout["partitions"]}
+    for s in "AB":
+        assert by_number[slots.boot[s]]["fs"] == "vfat" and by_number[slots.root[s]]["fs"] == "ext4"
+        assert by_number[slots.root[s]]["mib"] == by_number[slots.root["A"]]["mib"]    # A and B alike
+    assert by_number[7]["name"] == "data" and layout["mounts"]["/"] == "ro"
+
+    genimage_config.main(tmp_path)
+    assert parse_autoboot((tmp_path / "autoboot.txt").read_text()) == (slots.boot["A"], slots.boot["B"])
+    for s in "AB":
+        line = (tmp_path / f"cmdline-{s}.txt").read_text()
+        assert f"root=PARTUUID={genimage_config.partuuid(slots.root[s])}" in line
+        assert " ro " in line and f"linebox.slot={s}" in line
+    cfg = (tmp_path / "genimage.cfg").read_text()
+    for p in layout["partitions"]:
+        assert re.search(rf"partition {p['name']} {{[^}}]*size = {p['mib']}M", cfg), p["name"]
+    fstab = (IMAGE / "rootfs" / "fstab").read_text()
+    assert re.search(r"LABEL=data\s+/var/lib/linebox\s+ext4", fstab)
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4") is None, reason="e2fsprogs is not installed")
+def test_root_filesystem_images_are_reproducible(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "opt" / "linebox").mkdir(parents=True)
+    (tree / "opt" / "linebox" / "README").write_text("linebox\n")
+    (tree / "etc").mkdir()
+    (tree / "etc" / "fstab").write_text((IMAGE / "rootfs" / "fstab").read_text())
+    epoch = "1764720000"
+    env = {**os.environ, "E2FSPROGS_FAKE_TIME": epoch, "SOURCE_DATE_EPOCH": epoch}
+    digests = []
+    for n in range(2):
+        subprocess.run(["touch", "-h", "-d", f"@{epoch}", *map(str, tree.rglob("*")), str(tree)], check=True)
+        out = tmp_path / f"root{n}.ext4"
+        subprocess.run(["mkfs.ext4", "-q", "-L", "rootA", "-U", "4c696e65-0000-4000-8000-000000000005",
+                        "-E", "hash_seed=4c696e65-0000-4000-8000-0000000000aa", "-d", str(tree), str(out), "8M"],
+                       check=True, env=env, capture_output=True)
+        digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_sbom_is_deterministic_spdx() -> None:
+    lines = ["systemd 252.30-1~deb12u2 arm64", "python3 3.11.2-1+b1 arm64", "openssl 3.0.15-1~deb12u1 arm64",
+             "python3 3.11.2-1+b1 arm64"]
+    a = sbom.sbom(lines, "1.0", 1764720000)
+    b = sbom.sbom(list(reversed(lines)), "1.0", 1764720000)
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert a["spdxVersion"] == "SPDX-2.3" and a["creationInfo"]["created"] == "2025-12-03T00:00:00Z"
+    assert [p["name"] for p in a["packages"]] == ["openssl", "python3", "systemd"]
+    assert a["packages"][1]["externalRefs"][0]["referenceLocator"] == "pkg:deb/debian/python3@3.11.2-1+b1?arch=arm64"
+    wanted = {ln.strip() for ln in (IMAGE / "packages.txt").read_text().splitlines() if ln and not ln.startswith("#")}
+    assert {"openssl", "libspandsp2", "espeak-ng", "python3", "cloud-guest-utils"} <= wanted
+
+
+def test_build_scripts_parse() -> None:
+    for script in ("build.sh", "firstboot/firstboot.sh"):
+        subprocess.run(["sh", "-n", str(IMAGE / script)], check=True)
+
+
+def test_first_boot_certificate_made_once_with_its_fingerprint(tmp_path: Path) -> None:
+    fp = ensure_certificate(tmp_path / "tls")
+    assert re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", fp)
+    assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o777 == 0o600
+    out = subprocess.run(["openssl", "x509", "-in", str(tmp_path / "tls" / "cert.pem"), "-noout", "-fingerprint",
+                          "-sha256", "-ext", "subjectAltName"], capture_output=True, text=True, check=True).stdout
+    assert fp in out and "linebox.local" in out
+    cert_before = (tmp_path / "tls" / "cert.pem").read_bytes()
+    assert ensure_certificate(tmp_path / "tls") == fp                      # second boot: kept, not remade
+    assert (tmp_path / "tls" / "cert.pem").read_bytes() == cert_before
+    assert fingerprint(tmp_path / "tls" / "cert.pem") == fp
