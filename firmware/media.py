@@ -49,6 +49,8 @@ class PortDsp:
         self.progress = None
         self.progress_frame0 = 0
         self.cid_awake = 0
+        self.faxtone = None         # fax-tone detector while ch.detect_fax (apps, bridged calls)
+        self.faxtone_frame0 = 0
         self.country = country
         if kind is PortKind.FXO:
             from dsp_ext.callerid import CallerIdReceiver
@@ -119,18 +121,24 @@ class MediaLoop:
                 if ch.off_hook:
                     if rx is not None:
                         line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
-                        echo = dsp.echo
-                        tonal = ch.name in self._tx_tonal
-                        if tonal != dsp.echo_held:
-                            # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
-                            echo.hold_adaptation(tonal)
-                            dsp.echo_held = tonal
-                        rx = echo.process(tx.get(ch.name, SILENCE), rx)
+                        if not ch.data_mode:
+                            # (fax: no canceller; it, its NLP and comfort noise would damage the modem signal)
+                            echo = dsp.echo
+                            tonal = ch.name in self._tx_tonal
+                            if tonal != dsp.echo_held:
+                                # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
+                                echo.hold_adaptation(tonal)
+                                dsp.echo_held = tonal
+                            rx = echo.process(tx.get(ch.name, SILENCE), rx)
                         if ch.supervise and dsp.busy is not None:
                             for e in dsp.busy.process(rx):
                                 # e.time counts from the detector's start: back to engine time
                                 at = eng.clock.at(dsp.busy_frame0) + e.time
                                 eng.on_tone(ch, e.tone, e.kind, at)
+                        if ch.detect_fax:
+                            self._fax_tones(ch, dsp, rx)
+                        elif dsp.faxtone is not None:
+                            dsp.faxtone = None
                         if dsp.progress is not None:
                             for p in dsp.progress.process(line_rx, tx.get(ch.name)):
                                 eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
@@ -147,11 +155,11 @@ class MediaLoop:
                             if m.kind == "call" and m.checksum_ok:
                                 eng.on_caller_id(ch, m.number, m.name)
                     rx = None            # an on-hook line carries no call audio
-                if rx is not None:
+                if rx is not None and not ch.data_mode:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
                     self._digits(ch, dsp, rx, tx.get(ch.name))
-            elif rx is not None and ch.off_hook:
+            elif rx is not None and ch.off_hook and not ch.data_mode:
                 self._digits(ch, dsp, rx)
             else:
                 rx = None
@@ -172,6 +180,14 @@ class MediaLoop:
                     tap(ch.rx, frame)
         self._tx = new_tx
         eng.publish_if_dirty()
+
+    def _fax_tones(self, ch: Channel, dsp: PortDsp, rx: np.ndarray) -> None:
+        if dsp.faxtone is None:
+            from dsp_ext.faxtone import FaxToneDetector
+            dsp.faxtone = FaxToneDetector()
+            dsp.faxtone_frame0 = self.engine.clock.frame
+        for e in dsp.faxtone.process(rx):
+            self.engine.on_tone(ch, e.tone, e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
 
     def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
         for e in dsp.dtmf.process(rx, sent):
