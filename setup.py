@@ -15,10 +15,10 @@ setup(
     package_data={
         "webui": ["templates/*.html", "static/*"],
         "board": ["boards/*.toml", "overlays/*", "*.md"],    # the shipped board files live in boards/
-        "dsp_ext": ["src/*.c", "src/*.h"],
+        "dsp_ext": ["src/*.c", "src/*.h", "fax_src/*.c", "fax_src/*.h"],
     },
     setup_requires=["cffi>=1.15"],
-    cffi_modules=["dsp_ext/build.py:ffibuilder"],
+    cffi_modules=["dsp_ext/build.py:ffibuilder", "dsp_ext/fax_build.py:ffibuilder"],
     install_requires=[
         "cffi>=1.15",
         "numpy>=1.24",
@@ -31,6 +31,7 @@ setup(
         "argon2-cffi>=23.1",
         "pyserial>=3.5",
         "XlsxWriter>=3.0",          # reports: XLSX export (pure Python, no dependencies)
+        "phonenumbers>=8.13",       # customers: caller numbers normalised to E.164 for the screen pop
     ],
     extras_require={
         # Hardware access: only meaningful on the Pi, but installable anywhere so

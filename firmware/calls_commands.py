@@ -47,7 +47,8 @@ def describe_call(call: Call) -> dict[str, Any]:
     ports = [ch.name for ch in (a, b, *call.ringing) if ch is not None]
     return {"id": call.id, "direction": call.direction, "state": call_state(call), "answered": call.answered,
             "caller": caller, "callee": callee, "line": line.label if line is not None else None,
-            "ringing": [ch.name for ch in call.ringing], "ports": list(dict.fromkeys(ports))}
+            "ringing": [ch.name for ch in call.ringing], "ports": list(dict.fromkeys(ports)),
+            "menu_path": [dict(step) for step in call.menu_path]}
 
 
 @command("calls.list", on="media")

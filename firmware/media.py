@@ -63,6 +63,8 @@ class PortDsp:
         self.progress = None
         self.progress_frame0 = 0
         self.cid_awake = 0
+        self.faxtone = None         # fax-tone detector while ch.detect_fax (apps, bridged calls)
+        self.faxtone_frame0 = 0
         self.country = country
         if kind is PortKind.FXO:
             from dsp_ext.callerid import CallerIdReceiver
@@ -159,16 +161,18 @@ class MediaLoop:
                 if ch.off_hook:
                     if rx is not None:
                         line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
-                        echo = dsp.echo
-                        tonal = ch.name in self._tx_tonal
-                        if tonal != dsp.echo_held:
-                            # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
-                            echo.hold_adaptation(tonal)
-                            dsp.echo_held = tonal
-                        t0 = now()
-                        rx = echo.process(tx.get(ch.name, SILENCE), rx)
-                        t1 = now()
-                        st[S_ECHO] += t1 - t0
+                        t0 = t1 = now()
+                        if not ch.data_mode:
+                            # (fax: no canceller; it, its NLP and comfort noise would damage the modem signal)
+                            echo = dsp.echo
+                            tonal = ch.name in self._tx_tonal
+                            if tonal != dsp.echo_held:
+                                # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
+                                echo.hold_adaptation(tonal)
+                                dsp.echo_held = tonal
+                            rx = echo.process(tx.get(ch.name, SILENCE), rx)
+                            t1 = now()
+                            st[S_ECHO] += t1 - t0
                         if ch.supervise and dsp.busy is not None:
                             batch = dsp.feed_busy(rx, eng.clock.frame)
                             if batch is not None:
@@ -176,9 +180,13 @@ class MediaLoop:
                                     # e.time counts from the detector's start: back to engine time
                                     at = eng.clock.at(dsp.busy_frame0) + e.time
                                     eng.on_tone(ch, e.tone, e.kind, at)
-                            t0 = now()
-                            st[S_TONES] += t0 - t1
-                            t1 = t0
+                        if ch.detect_fax:
+                            self._fax_tones(ch, dsp, rx)
+                        elif dsp.faxtone is not None:
+                            dsp.faxtone = None
+                        t0 = now()
+                        st[S_TONES] += t0 - t1
+                        t1 = t0
                         if dsp.progress is not None:
                             for p in dsp.progress.process(line_rx, tx.get(ch.name)):
                                 eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
@@ -198,13 +206,13 @@ class MediaLoop:
                                 eng.on_caller_id(ch, m.number, m.name)
                         st[S_CALLERID] += now() - t0
                     rx = None            # an on-hook line carries no call audio
-                if rx is not None:
+                if rx is not None and not ch.data_mode:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
                     t0 = now()
                     self._digits(ch, dsp, rx, tx.get(ch.name))
                     st[S_DTMF] += now() - t0
-            elif rx is not None and ch.off_hook:
+            elif rx is not None and ch.off_hook and not ch.data_mode:
                 t0 = now()
                 self._digits(ch, dsp, rx)
                 st[S_DTMF] += now() - t0
@@ -233,6 +241,14 @@ class MediaLoop:
         st[S_SOURCES] += t0 - t1
         eng.publish_if_dirty()
         st[S_PUBLISH] += now() - t0
+
+    def _fax_tones(self, ch: Channel, dsp: PortDsp, rx: np.ndarray) -> None:
+        if dsp.faxtone is None:
+            from dsp_ext.faxtone import FaxToneDetector
+            dsp.faxtone = FaxToneDetector()
+            dsp.faxtone_frame0 = self.engine.clock.frame
+        for e in dsp.faxtone.process(rx):
+            self.engine.on_tone(ch, e.tone, e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
 
     def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
         for e in dsp.dtmf.process(rx, sent):

@@ -107,6 +107,20 @@ MIGRATIONS: list[str] = [
         done    REAL
     );
     """,
+    # 6: auto-attendant steps: one row per key (or timeout/invalid) and one exit row per call
+    #    (contract in firmware/apps/ivr_events.py)
+    """
+    CREATE TABLE menu_events (
+        id          INTEGER PRIMARY KEY,
+        ts          REAL NOT NULL,
+        call_id     TEXT NOT NULL,
+        menu        TEXT NOT NULL,
+        key         TEXT NOT NULL DEFAULT '',
+        destination TEXT NOT NULL DEFAULT '',
+        outcome     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX menu_events_ts ON menu_events (ts);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -282,6 +296,15 @@ class CallRecords:
             raise ValueError(f"table {table!r}: unknown or no columns {sorted(unknown)}; known: {columns}")
         self._put(("insert", table, dict(values)))
 
+    def update_row(self, table: str, row_id: int, **values: Any) -> None:
+        """Queue a change to row `row_id` (its `id` column) of a later migration's table (e.g. a
+        callback marked done). Names are checked against the schema, values are bound parameters."""
+        columns = self._table_columns(table)
+        unknown = set(values) - (set(columns) - {"id"})
+        if unknown or not values or "id" not in columns:
+            raise ValueError(f"table {table!r}: unknown or no columns {sorted(unknown)}; known: {columns}")
+        self._put(("update_row", table, int(row_id), dict(values)))
+
     def prepare(self, table: str) -> list[str]:
         """Read `table`'s columns now (at start-up) so that later `insert`s never read the disk
         on the thread that queues them (the media tick)."""
@@ -387,6 +410,11 @@ class CallRecords:
             db.execute(f"INSERT INTO {op[1]} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                        tuple(values.values()))
             return False       # listeners hear about calls only
+        if kind == "update_row":   # op[1]: table, op[3]: columns, both checked when queued
+            values = op[3]
+            db.execute(f"UPDATE {op[1]} SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                       (*values.values(), op[2]))
+            return False
         if kind == "reason":
             db.execute("INSERT OR REPLACE INTO call_reasons (call_id, reason) VALUES (?, ?)", (call_id, op[2]))
             return False       # the call's own row did not change

@@ -80,3 +80,29 @@ def dtmf_samples(digits: str, on_ms: int = 120, off_ms: int = 100,
     every exchange receiver accepts (Q.24 asks for 40 ms), at 10 digits in about 2 s."""
     return dtmf_encode(digits, on_ms=on_ms, off_ms=off_ms, level_dbm0=low_dbm0,
                        twist_db=high_dbm0 - low_dbm0)
+
+
+class MixOf:
+    """Play the sum of what two channels captured this tick (a three-way call: each party hears
+    the other two), saturated to int16. Buffers are allocated once; outputs alternate between
+    two banks because the board plays a tick's frame at the start of the next one."""
+
+    def __init__(self, a: Channel, b: Channel):
+        self.a, self.b = a, b
+        self._sum = np.zeros(FRAME, dtype=np.int32)
+        self._out = np.zeros((2, FRAME), dtype=np.int16)
+        self._bank = 0
+
+    def frame(self) -> np.ndarray | None:
+        ra, rb = self.a.rx, self.b.rx
+        if ra is None and rb is None:
+            return None
+        self._sum[:] = 0
+        for rx in (ra, rb):
+            if rx is not None:
+                np.add(self._sum, rx, out=self._sum)
+        np.clip(self._sum, -32768, 32767, out=self._sum)
+        self._bank ^= 1
+        out = self._out[self._bank]
+        out[:] = self._sum
+        return out

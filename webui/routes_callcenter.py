@@ -55,6 +55,7 @@ def _queue_from_form(form: Any) -> dict:
             "full_dest": _f(form, "full_dest", 60), "exit_dest": _f(form, "exit_dest", 60),
             "vip_numbers": _f(form, "vip_numbers", 12000),
             "announce_position": form.get("announce_position") in ("on", "1", "true"),
+            "whisper_name": form.get("whisper_name") in ("on", "1", "true"),
             "announce_every_s": _f(form, "announce_every_s", 6), "message": _f(form, "message", 60),
             "message_every_s": _f(form, "message_every_s", 6), "exit_key": _f(form, "exit_key", 1),
             "voicemail_key": _f(form, "voicemail_key", 1), "voicemail_box": _f(form, "voicemail_box", 10),

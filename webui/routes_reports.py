@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from firmware.reports.export import to_csv, to_xlsx
@@ -70,17 +71,85 @@ def _chart_data(doc: dict) -> dict[str, Any]:
             "series": {k: [r["kpis"][k] for r in doc["rows"]] for k in (*CHART_KPIS, "service_level")}}
 
 
+DONE_NOTICES = {"callback": "Callback scheduled: the next free agent is connected first, then the number is "
+                            "dialled. Failures end on the list of callbacks to make."}
+
+
 @router.get("/reports")
 async def reports_page(request: Request, user: MonitorUser) -> Response:
-    form = _form(request)
+    return await _reports_page(request, _form(request))
+
+
+async def _reports_page(request: Request, form: dict[str, str], action_error: str | None = None) -> Response:
     try:
         doc = await _report(request, form)
         error = None
     except ValueError as exc:
         doc, error = None, str(exc)
-    return render(request, "reports.html", title="Reports", form=form, doc=doc, error=error, groups=GROUPS,
-                  variants=SL_VARIANTS, chart=_chart_data(doc) if doc else None,
-                  export_query=str(request.url.query), status_code=400 if error else 200)
+    notice = DONE_NOTICES.get(request.query_params.get("done", ""))
+    return render(request, "reports.html", title="Reports", form=form, doc=doc, error=error or action_error,
+                  groups=GROUPS, variants=SL_VARIANTS, chart=_chart_data(doc) if doc else None, notice=notice,
+                  export_query=urlencode(form), status_code=400 if error or action_error else 200)
+
+
+def _api_error() -> type[Exception]:
+    from firmware.api import ApiError
+    return ApiError
+
+
+def _field(form: Any, name: str, limit: int) -> str:
+    v = form.get(name, "")
+    return v[:limit] if isinstance(v, str) else ""
+
+
+@router.post("/reports/callback")
+async def reports_callback(request: Request, user: MonitorUser) -> Response:
+    """One-click callback from the abandoned-call list (or again from the failed list): the engine's
+    `callback.schedule` (agent first, then the line; the queue's outbound permissions apply)."""
+    form = await request.form()
+    back = {k: _field(form, f"back_{k}", 40) for k in ("date_from", "date_to", "by", "sl_variant",
+                                                         "sl_threshold_s", "short_abandon_s", "fcr_window_days")}
+    report_form = {**_form(request), **{k: v for k, v in back.items() if v}}
+    try:
+        await web(request).api.call("callback.schedule", queue=_field(form, "queue", 10),
+                                    number=_field(form, "number", 40), call_id=_field(form, "call_id", 64))
+    except _api_error() as exc:
+        if _field(form, "from_list", 1):
+            return await _callbacks_page(request, error=exc.message)
+        return await _reports_page(request, report_form, action_error=exc.message)
+    if _field(form, "from_list", 1):
+        return RedirectResponse("/reports/callbacks?done=callback", status_code=303)
+    return RedirectResponse(f"/reports?{urlencode(report_form)}&done=callback#abandoned", status_code=303)
+
+
+@router.get("/reports/callbacks")
+async def callbacks_page(request: Request, user: MonitorUser) -> Response:
+    return await _callbacks_page(request)
+
+
+async def _callbacks_page(request: Request, error: str | None = None) -> Response:
+    """Callbacks that failed every attempt: a list for a person (call back again, or mark done)."""
+    show_done = request.query_params.get("show") == "done"
+    items = (await web(request).api.call("callback.list", include_done=show_done))["callbacks"]
+    tz = site_timezone(request)
+    for c in items:
+        c["time"] = dt.datetime.fromtimestamp(c["ts"], tz).isoformat(timespec="minutes")
+        c["done_time"] = dt.datetime.fromtimestamp(c["done"], tz).isoformat(timespec="minutes") if c["done"] else ""
+    notice = {"done": "Marked done: the callback left the list.", **DONE_NOTICES}.get(
+        request.query_params.get("done", ""))
+    return render(request, "reports_callbacks.html", title="Callbacks to make", items=items, show_done=show_done,
+                  error=error, notice=notice, status_code=400 if error else 200)
+
+
+@router.post("/reports/callbacks/{item_id}/done")
+async def callback_done(request: Request, item_id: str, user: MonitorUser) -> Response:
+    if not item_id.isdigit() or len(item_id) > 12:
+        return await _callbacks_page(request, error="That is not a callback of the list; reload the page.")
+    try:
+        await web(request).api.call("callback.done", id=int(item_id))
+    except _api_error() as exc:
+        return await _callbacks_page(request, error=exc.message)
+    return RedirectResponse("/reports/callbacks?done=done", status_code=303)
 
 
 @router.get("/reports/export.{fmt}")

@@ -31,6 +31,7 @@ from ..clock import Timer
 from ..dialplan import Route
 from ..prompts import PromptLibrary, PromptPlayer, play_prompts, prompts_root
 from . import AppSession
+from .ivr_events import MenuEventLog, outcome_of
 from .ivr_store import DESTINATIONS, menus
 from .timeconditions import condition, conditions, destination_now
 
@@ -59,6 +60,7 @@ class IvrService:
         self.menus: dict[str, dict] = {}
         self.conditions: dict[str, dict] = {}
         self.timezone = "UTC"
+        self.menu_log = MenuEventLog(engine.records, engine.clock.now)
         self._read_config()
         self.library.load_now(self._prompt_keys())      # start-up: reading files is fine here
         engine.media_listeners.append(self.reload)
@@ -132,6 +134,9 @@ class IvrSession(AppSession):
         self._match_index = 0
         self.handed_off = False
         self.fallbacks = 0
+        self._visited = False      # entered at least one menu: this session has a menu path
+        self._chose = False        # picked at least one option (for "self-service" vs "abandoned")
+        self._exited = False
         super().__init__(engine, ch, arg, call)
 
     # ---- playing and waiting
@@ -175,6 +180,7 @@ class IvrSession(AppSession):
             self.stack.append(self.menu["id"])
             del self.stack[:-MAX_MENU_DEPTH]
         self.menu = menu
+        self._visited = True
         self.tries = 0
         self.prompt_menu()
 
@@ -195,6 +201,7 @@ class IvrSession(AppSession):
         self._retry(invalid=False)
 
     def _retry(self, invalid: bool) -> None:
+        self._step("invalid" if invalid else "timeout")
         self.tries += 1
         self.entry = ""
         if self.tries > self.menu.get("retries", 3):
@@ -233,12 +240,15 @@ class IvrSession(AppSession):
         plan = self.engine.plan
         if not self.entry:
             if digit in options and not (self.menu.get("direct_dial", True) and self._starts_extension(digit)):
+                self._step(digit, options[digit])
                 self.go(options[digit])
                 return
             if digit == "*" and "*" not in options:
+                self._step("*", "back:")
                 self.back()
                 return
             if digit == "0" and "0" not in options and not self._starts_extension("0"):
+                self._step("0", self.menu.get("fallback") or "hangup:")
                 self.go(self.menu.get("fallback") or "hangup:")
                 return
         if digit == "#":
@@ -264,8 +274,10 @@ class IvrSession(AppSession):
         options = self.menu.get("options", {})
         ext = self.engine.plan.extensions.get(entry)
         if ext is not None and ext.enabled and self.menu.get("direct_dial", True):
+            self._step(entry, f"extension:{entry}")
             self.go(f"extension:{entry}")
         elif len(entry) == 1 and entry in options:
+            self._step(entry, options[entry])
             self.go(options[entry])
         else:
             self._retry(invalid=True)
@@ -276,6 +288,20 @@ class IvrSession(AppSession):
             self.enter_menu(parent, push=False)
         else:
             self.prompt_menu()
+
+    # ---- the menu path (Call.menu_path and table menu_events; see ivr_events.py)
+    def _step(self, key: str, destination: str = "") -> None:
+        if not self._visited or self.mode != "menu" and key not in ("invalid", "timeout"):
+            return
+        if destination and destination.partition(":")[0] not in ("back", "repeat"):
+            self._chose = True
+        self.svc.menu_log.step(self.call, str(self.menu.get("id", "")), key, destination)
+
+    def _exit(self, outcome: str, destination: str = "") -> None:
+        if self._exited or not self._visited:
+            return
+        self._exited = True
+        self.svc.menu_log.exit(self.call, str(self.menu.get("id", "")), outcome, destination)
 
     # ---- destinations
     def go(self, dest: str) -> None:
@@ -318,6 +344,7 @@ class IvrSession(AppSession):
             self.say("ivr/unavailable", self.menu.get("greeting", ""), then=self._greeting_done)
             return
         ch = self.ch
+        self._exit("agent", f"extension:{number}")
         self.end_session()
         if isinstance(ch, FxsChannel):
             eng.place_call(ch, Route("extension", number), number)
@@ -325,6 +352,7 @@ class IvrSession(AppSession):
         assert isinstance(ch, FxoChannel)
         call = Call(eng, ch, "inbound", self.call.src, number, line=ch.name,
                     cid_number=self.call.cid_number, cid_name=self.call.cid_name)
+        call.menu_path = list(self.call.menu_path)
         call.waiting_for_cid = True
         ch.set_state("in-call", peer="ivr", caller_id=self.call.cid_number, detail=number)
         ch.play_tone("ringback")              # the caller hears ringing until someone answers
@@ -337,14 +365,17 @@ class IvrSession(AppSession):
             if not isinstance(ch, FxoChannel):
                 self.goodbye()
                 return
+            self._exit("agent", f"group:{value}")
             self.end_session()
             call = Call(eng, ch, "inbound", self.call.src, value, line=ch.name,
                         cid_number=self.call.cid_number, cid_name=self.call.cid_name)
+            call.menu_path = list(self.call.menu_path)
             call.waiting_for_cid = True
             ch.play_tone("ringback")
             eng.ring_inbound(call)
             return
         if kind == "outside":
+            self._exit("agent", f"outside:{value}")
             self._to_outside(value)
             return
         factory = eng.apps.get(kind)
@@ -352,7 +383,8 @@ class IvrSession(AppSession):
             log.warning("IVR destination %s:%s has no app running; goodbye", kind, value[:20])
             self.goodbye()
             return
-        # The next app takes the caller and this call's record with it.
+        # The next app takes the caller and this call's record (and its menu path) with it.
+        self._exit(outcome_of(f"{kind}:{value}"), f"{kind}:{value}")
         self.handed_off = True
         self._release_channel()
         if isinstance(self.ch, FxoChannel):
@@ -464,6 +496,8 @@ class IvrSession(AppSession):
         if self.handed_off:
             self.finished = True
             return
+        if not self.finished:
+            self._exit("self-service" if self._chose else "abandoned")
         super().finish()
 
 

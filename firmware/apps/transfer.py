@@ -19,6 +19,7 @@ joining an outside caller to an outside line also needs the owner's trunk-to-tru
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +38,20 @@ RECALL_S = 30                    # a recall rings this long before the held part
 
 
 TRUNK_PAD_DB = 6.0
+
+# Engine apps a held party can be blind-transferred into by dialling their number (a call-center
+# queue): a predicate on the app name, registered by the package that owns the app.
+_TRANSFER_APPS: list[Callable[[str], bool]] = []
+
+
+def register_transfer_app(accepts: Callable[[str], bool]) -> None:
+    """Let a flash-transfer hand the held party to engine apps whose name `accepts` (e.g. queues)."""
+    if accepts not in _TRANSFER_APPS:
+        _TRANSFER_APPS.append(accepts)
+
+
+def takes_transfers(app: str) -> bool:
+    return any(accepts(app) for accepts in _TRANSFER_APPS)
 
 
 class PaddedAudio:
@@ -283,6 +298,9 @@ class Switchboard(ChannelHandler):
             self.mode = "talk"
         elif route.kind == "outside":
             self._dial_outside(route.target)
+        elif (route.kind == "app" and route.target in eng.apps and takes_transfers(str(route.target))
+              and self.held is not None):
+            self._transfer_to_app(self.held, str(route.target), route.arg)
         else:
             phone.play_tone("congestion")
             phone.set_state("congestion", detail="transfer")
@@ -519,6 +537,30 @@ class Switchboard(ChannelHandler):
             joined.after(eng.settings.ring_timeout_ms, joined._no_answer)
         log.info("transfer by %s: %s -> %s (%s)", self.phone.extension, src[:40], dst,
                  "attended" if y.answered else "blind")
+
+    def _transfer_to_app(self, x: Party, app: str, arg: str) -> None:
+        """Blind transfer of held `x` into an engine app that takes callers (a queue): nobody there
+        answers, so it happens as soon as the number is dialled; the phone hears busy (hang up)."""
+        eng = self.engine
+        src = x.call.src if x.ch is x.call.a else (x.number or getattr(x.ch, "extension", None) or x.ch.name)
+        cid_number = x.call.cid_number if x.ch is x.call.a else (x.number or getattr(x.ch, "extension", None))
+        cid_name = x.call.cid_name if x.ch is x.call.a else getattr(x.ch, "ext_name", None) or None
+        x.gone = True
+        if x._limit is not None:
+            x._limit.cancel()
+        if not x.call.ended:
+            x.call.end(_disposition(x))
+        self.held = None
+        self._cancel_timer()
+        self._dissolve()
+        caller = Call(eng, x.ch, "inbound" if x.outside else "internal", src, app, line=x.ch.name if x.outside else None,
+                      cid_number=cid_number, cid_name=cid_name)
+        caller.mark_answered()
+        caller.menu_path = list(getattr(x.call, "menu_path", []))
+        x.ch.silence()
+        log.info("transfer by %s: %s -> %s (blind, into the app)", self.phone.extension, src[:40], app)
+        eng.apps[app](eng, x.ch, arg, caller)
+        Parked(eng, self.phone, "busy")
 
     # ---- three-way
     def _three_way(self) -> None:

@@ -6,8 +6,8 @@ Format (version 1): a gzip-compressed POSIX tar. The first member is `manifest.j
      "files": {"config.json": {"size": 1234, "sha256": "..."}, "voicemail/201/msg0001.wav": {...}}}
 
 then one regular file per manifest entry. Names are relative, made of a known top-level store
-(`config.json`, `records.db`, `messages.sqlite`, or a file under `voicemail/`, `recordings/`,
-`prompts/`, `moh/`) and path parts of safe characters only.
+(`config.json`, `records.db`, `messages.sqlite`, `customers.db`, `workorders.db`, `knowledge.db`,
+or a file under `voicemail/`, `recordings/`, `prompts/`, `moh/`) and path parts of safe characters only.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ FORMAT = "linebox-backup"
 VERSION = 1
 MANIFEST = "manifest.json"
 CONFIG_FILE = "config.json"
-DATABASES = ("records.db", "messages.sqlite")
+DATABASES = ("records.db", "messages.sqlite", "customers.db", "workorders.db", "knowledge.db", "campaigns.db")
 MEDIA_DIRS = ("voicemail", "recordings", "prompts", "moh")
 
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024        # the upload as sent (compressed)

@@ -33,6 +33,13 @@ def _register_destinations() -> None:
     from ..config import register_destination_kind
     register_destination_kind("queue", _queue_problem)
     register_ivr_destination("queue", "Call-center queue", _queue_problem, _queue_choices)
+    from ..apps.transfer import register_transfer_app
+    register_transfer_app(is_queue_app)
+
+
+def is_queue_app(app: str) -> bool:
+    """Engine app names of queues ("queue-600"): a flash-transfer may send a held caller there."""
+    return app.startswith("queue-")
 
 
 _register_destinations()
@@ -40,7 +47,11 @@ _register_destinations()
 
 def register(engine: Any) -> Any:
     from .service import register as _start
-    return _start(engine)
+    svc = _start(engine)
+    if svc is not None:
+        from .supervision import register as _supervision
+        _supervision(engine)
+    return svc
 
 
 def service_of(engine: Any) -> Any:

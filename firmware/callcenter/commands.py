@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from typing import Any
 
 from ..api import ApiContext, ApiError, command
@@ -193,6 +194,40 @@ def callback_list(ctx: ApiContext, include_done: bool = False) -> dict:
     ctx.records.flush()
     where = "" if include_done else "WHERE done IS NULL"
     return {"callbacks": ctx.records.query(f"SELECT * FROM callback_list {where} ORDER BY ts")}
+
+
+@command("callback.schedule", on="media")
+def callback_schedule(ctx: ApiContext, queue: str, number: str, call_id: str = "", at: float | None = None) -> dict:
+    """Call `number` back through `queue` (e.g. from the abandoned-call list): an agent is connected
+    first, then the line is dialled; the number must pass the queue's outbound permissions.
+    `call_id`: the abandoned call it answers (the callback's events then belong to it)."""
+    from .callbacks import CallbackRefused, describe, schedule_callback
+    from .service import service_of
+    svc = service_of(ctx.engine)
+    if svc is None:
+        raise ApiError("unavailable", "The call center is not running.")
+    try:
+        cb = schedule_callback(svc, queue.strip()[:10], number[:40], call_id[:64], at)
+    except CallbackRefused as exc:
+        raise ApiError("bad_request", str(exc)) from None
+    ctx.publish("callback.scheduled", describe(cb))
+    return {"callback": describe(cb)}
+
+
+@command("callback.done")
+def callback_done(ctx: ApiContext, id: int) -> dict:
+    """Mark failed callback `id` as dealt with (a person called the number); it leaves the list."""
+    ctx.records.flush()
+    rows = ctx.records.query("SELECT id, done FROM callback_list WHERE id = ?", (int(id),))
+    if not rows:
+        raise ApiError("not_found", f"There is no failed callback {id}; reload the list.")
+    if rows[0]["done"] is not None:
+        return {"id": int(id), "done": rows[0]["done"]}
+    now = time.time()
+    ctx.records.update_row("callback_list", int(id), done=now)
+    ctx.records.flush()
+    ctx.publish("callback.done", {"id": int(id)})
+    return {"id": int(id), "done": now}
 
 
 # ---- music on hold --------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ QUEUE_DEFAULTS: dict[str, Any] = {
     "exit_key": "", "exit_dest": "", "voicemail_key": "", "voicemail_box": "", "callback_key": "",
     "moh": "default", "survey": "", "autopause_after": 3, "aht_s": 180, "hours": "",
     "callback_retries": 3, "callback_backoff_s": 120, "callback_as": "",
+    "whisper_name": False,
 }
 
 
@@ -239,6 +240,7 @@ def validate_queue(config: Any, data: dict, original: str | None = None) -> dict
     out["vip_numbers"] = clean_vips
     out["vip_priority"] = _int(q["vip_priority"], "VIP priority", 0, 100)
     out["announce_position"] = bool(q["announce_position"])
+    out["whisper_name"] = bool(q.get("whisper_name", False))
     out["announce_every_s"] = _int(q["announce_every_s"], "Announce position every (s, 0: only on entry)", 0, 3600)
     if out["announce_every_s"] and out["announce_every_s"] < 15:
         raise ConfigError("Announce position every: at least 15 seconds (or 0: only on entry).")

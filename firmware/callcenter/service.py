@@ -38,8 +38,9 @@ from ..calls import Call, Parked
 from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from ..clock import Timer
 from ..prompts import PromptLibrary, PromptPlayer, prompts_root, register_prompt
-from ..sources import PeerAudio
+from ..sources import MixOf, PeerAudio
 from . import model
+from .consult import Consultation
 from .dispatcher import Dispatcher, Entry, QueueRules
 from .events import QueueEventLog
 from .moh import MusicLibrary, moh_root
@@ -141,6 +142,9 @@ class QueueService:
         self.music = MusicLibrary(moh_root(Path(cfg_path).parent) if cfg_path is not None else None)
         self.music.load_all()
         self._codes: set[str] = set()
+        # Called with each new QueueConnection before the two talk (the agent desktop whispers the
+        # caller's name to the agent from here); a hook must be quick (media thread).
+        self.connect_hooks: list[Any] = []
         self._kick: Timer | None = None
         self._notice_due = False
         self._loaded = False
@@ -975,8 +979,9 @@ class QueueConnection(ChannelHandler):
         self.queue, self.entered, self.orig_position = queue, entered, orig_position
         self.connected_at = svc.engine.clock.now()
         self.ended = False
-        self.mode = "talk"                  # talk | dial (agent transferring; caller on hold) | dial-failed
+        self.mode = "talk"                  # talk | dial (agent transferring; caller on hold) | dial-failed | consult
         self.digits = ""
+        self.consultation: Consultation | None = None
         self._timer: Timer | None = None
         agent.missed = 0
         agent.connection = self
@@ -986,6 +991,8 @@ class QueueConnection(ChannelHandler):
         caller_ch.listen_dtmf = agent_ch.listen_dtmf = True
         caller_ch.set_state("in-call", peer=agent_ch.label, caller_id=call.cid_number, detail=f"queue {queue}")
         agent_ch.set_state("in-call", peer=f"queue {queue}: {call.cid_number or call.src}", detail=f"queue {queue}")
+        for hook in list(svc.connect_hooks):
+            hook(self)
 
     def _complete(self, event: str) -> None:
         now = self.svc.engine.clock.now()
@@ -1000,9 +1007,14 @@ class QueueConnection(ChannelHandler):
     def on_hangup(self, ch: Channel) -> None:
         if self.ended:
             return
-        if ch is self.agent_ch:
+        if ch is self.agent_ch and self.consultation is not None:
+            self._transfer_consulted()
+        elif ch is self.agent_ch:
             self._agent_left()
         else:
+            if self.consultation is not None:
+                self.consultation.drop()
+                self.consultation = None
             self._caller_left()
 
     def _agent_left(self) -> None:
@@ -1072,6 +1084,9 @@ class QueueConnection(ChannelHandler):
             self._arm(self.svc.engine.settings.first_digit_ms)
         else:                                   # changed their mind: back to the caller
             self._cancel_timer()
+            if self.consultation is not None:
+                self.consultation.drop()
+                self.consultation = None
             self.mode = "talk"
             self.caller_ch.source = PeerAudio(ch)
             ch.source = PeerAudio(self.caller_ch)
@@ -1102,6 +1117,17 @@ class QueueConnection(ChannelHandler):
         self._cancel_timer()
         agent_ch = self.agent_ch
         own = getattr(agent_ch, "extension", None)
+        if route.kind == "extension" and route.target != own and isinstance(agent_ch, FxsChannel):
+            # consult first: ring the colleague from the agent's phone; hanging up transfers
+            phone = Consultation.target_free(self.svc.engine, route.target, agent_ch)
+            if phone is None:
+                self.mode = "dial-failed"
+                agent_ch.play_tone("busy")
+                agent_ch.set_state("busy", detail="transfer")
+                return
+            self.mode = "consult"
+            self.consultation = Consultation(self.svc.engine, self, agent_ch, phone, route.target)
+            return
         if route.kind == "extension" and route.target != own:
             dest, target = f"extension:{route.target}", route.target
         elif route.kind == "app" and str(route.target).startswith("queue-"):
@@ -1134,6 +1160,218 @@ class QueueConnection(ChannelHandler):
     def on_line_event(self, ch: Channel, event: str) -> None:
         if ch is self.caller_ch and event == "loop_drop":
             self.on_hangup(ch)
+
+    # ---- the agent's desktop (firmware/desk) acts through these
+    @property
+    def held(self) -> bool:
+        return self.mode == "held"
+
+    def hold(self) -> None:
+        """The caller hears the queue's music on hold; the agent hears silence."""
+        if self.ended or self.mode != "talk":
+            return
+        self.mode = "held"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+        self.agent_ch.silence()
+        self.agent_ch.set_state("in-call", peer=f"queue {self.queue}: on hold", detail=f"queue {self.queue}")
+        self.svc.publish(self.agent)
+
+    def resume(self) -> None:
+        """Back to talking after `hold`."""
+        if self.ended or self.mode != "held":
+            return
+        self.mode = "talk"
+        self.caller_ch.source = PeerAudio(self.agent_ch)
+        self.agent_ch.source = PeerAudio(self.caller_ch)
+        self.agent_ch.set_state("in-call", peer=f"queue {self.queue}: {self.call.cid_number or self.call.src}",
+                                detail=f"queue {self.queue}")
+        self.svc.publish(self.agent)
+
+    def whisper_to_agent(self, samples: np.ndarray) -> None:
+        """Before the two talk: the agent alone hears `samples` (the caller's name), the caller
+        keeps hearing music on hold; then they are put through."""
+        if self.ended or self.mode != "talk":
+            return
+        self.mode = "whisper"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+
+        def through() -> None:
+            if not self.ended and self.mode == "whisper":
+                self.mode = "held"
+                self.resume()
+        self.agent_ch.source = PromptPlayer(through).enqueue(samples)
+
+    def play_to_caller(self, samples: np.ndarray) -> None:
+        """Send the caller to a recorded information message (the agent hears it too), then
+        straight back to talking with the agent."""
+        if self.ended or self.mode not in ("talk", "held", "message"):
+            return
+        self.mode = "message"
+
+        def back() -> None:
+            if not self.ended and self.mode == "message":
+                self.mode = "held"
+                self.resume()
+        self.caller_ch.source = PromptPlayer(back).enqueue(samples)
+        self.agent_ch.source = PromptPlayer().enqueue(samples)
+        self.svc.publish(self.agent)
+
+    def hang_up_by_agent(self) -> None:
+        """The agent ends the call from the browser: as if they hung up, but their phone stays
+        off hook: ready for the next call in headset mode, else it hears busy tone."""
+        if self.ended:
+            return
+        headset, agent_ch = self.agent.headset, self.agent_ch
+        self._agent_left()
+        if isinstance(agent_ch, FxsChannel) and agent_ch.off_hook and agent_ch.handler is None:
+            agent_ch.silence()
+            if headset:
+                AgentReady(self.svc, agent_ch, self.agent)
+            else:
+                Parked(self.svc.engine, agent_ch, "busy")
+
+    def transfer_to(self, number: str) -> bool:
+        """Blind transfer to an extension or a queue number. False: `number` is neither (nothing
+        changes)."""
+        if self.ended or self.consultation is not None:
+            return False
+        route = self.svc.engine.plan.resolve(number, final=True)
+        own = getattr(self.agent_ch, "extension", None)
+        if route.kind == "extension" and route.target != own:
+            dest, target = f"extension:{route.target}", str(route.target)
+        elif route.kind == "app" and str(route.target).startswith("queue-"):
+            target = str(route.target).removeprefix("queue-")
+            dest = f"queue:{target}"
+        else:
+            return False
+        self._cancel_timer()
+        now = self.svc.engine.clock.now()
+        self.ended = True
+        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
+                            data=[target, "", round(self.connected_at - self.entered), round(now - self.connected_at),
+                                  self.orig_position])
+        caller, agent_ch = self.caller_ch, self.agent_ch
+        if caller.handler is self:
+            caller.handler = None
+        caller.silence()
+        send_to(self.svc.engine, caller, self.call, dest)
+        if agent_ch.handler is self:
+            agent_ch.handler = None
+            agent_ch.silence()
+            if self.agent.headset and isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
+                AgentReady(self.svc, agent_ch, self.agent)
+            elif isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
+                Parked(self.svc.engine, agent_ch, "busy")
+        self.svc.begin_wrapup(self.agent, self.queue)
+        return True
+
+    def consult(self, number: str) -> str:
+        """Attended transfer from the desktop: the caller hears music while the agent's phone rings
+        colleague `number` (an extension). '' when started, else why not."""
+        if self.ended or self.mode not in ("talk", "held") or self.consultation is not None:
+            return "busy"
+        route = self.svc.engine.plan.resolve(number, final=True)
+        agent_ch = self.agent_ch
+        if route.kind != "extension" or route.target == getattr(agent_ch, "extension", None) \
+                or not isinstance(agent_ch, FxsChannel):
+            return "not_extension"
+        phone = Consultation.target_free(self.svc.engine, route.target, agent_ch)
+        if phone is None:
+            return "target_busy"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+        agent_ch.silence()
+        self.mode = "consult"
+        self.consultation = Consultation(self.svc.engine, self, agent_ch, phone, route.target)
+        self.svc.publish(self.agent)
+        return ""
+
+    def conference(self) -> bool:
+        """The consulted colleague joins the caller and the agent: each hears the other two. The
+        agent leaving hands the caller to the colleague; dropping the colleague goes back to two."""
+        c = self.consultation
+        if self.ended or c is None or not c.answered or not c.target.off_hook:
+            return False
+        self.mode = "conference"
+        caller, agent, target = self.caller_ch, self.agent_ch, c.target
+        caller.source = MixOf(agent, target)
+        agent.source = MixOf(caller, target)
+        target.source = MixOf(caller, agent)
+        agent.set_state("in-call", peer=f"queue {self.queue}: conference", detail=f"queue {self.queue}")
+        self.svc.publish(self.agent)
+        return True
+
+    def complete_consult(self) -> bool:
+        """The agent completes the attended transfer from the desktop (as hanging up would)."""
+        if self.ended or self.consultation is None:
+            return False
+        self._transfer_consulted()
+        agent_ch = self.agent_ch
+        if isinstance(agent_ch, FxsChannel) and agent_ch.off_hook and agent_ch.handler is None:
+            Parked(self.svc.engine, agent_ch, "busy")
+        self.svc.publish(self.agent)
+        return True
+
+    def cancel_consult(self) -> bool:
+        """Back to the caller; the colleague is let go."""
+        if self.ended or self.consultation is None:
+            return False
+        self.consultation.drop()
+        self.consultation_over()
+        self.svc.publish(self.agent)
+        return True
+
+    # ---- consult-first transfer (firmware/callcenter/consult.py)
+    def consultation_over(self) -> None:
+        """The colleague hung up or did not answer: the agent is back with the caller."""
+        self.consultation = None
+        if self.ended:
+            return
+        self.mode = "talk"
+        agent_ch = self.agent_ch
+        agent_ch.handler = self
+        self.caller_ch.source = PeerAudio(agent_ch)
+        agent_ch.source = PeerAudio(self.caller_ch)
+        agent_ch.set_state("in-call", peer=f"queue {self.queue}: {self.call.cid_number or self.call.src}",
+                           detail=f"queue {self.queue}")
+
+    def _transfer_consulted(self) -> None:
+        """The agent hung up during a consultation: the caller goes to the colleague (answered:
+        joined at once; still ringing: the caller hears ringback, as a blind transfer)."""
+        c = self.consultation
+        assert c is not None
+        self.consultation = None
+        now = self.svc.engine.clock.now()
+        self.ended = True
+        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
+                            data=[c.number, "", round(self.connected_at - self.entered), round(now - self.connected_at),
+                                  self.orig_position])
+        answered = c.hand_over()
+        caller, target = self.caller_ch, c.target
+        agent_ch = self.agent_ch
+        if agent_ch.handler is self:
+            agent_ch.handler = None
+            agent_ch.silence()
+        self.agent.headset = False
+        if caller.handler is self:
+            caller.handler = None
+        caller.silence()
+        if answered and target.off_hook:
+            call = self.call                       # the caller's record goes on, now with the colleague
+            call.b = target
+            caller.handler = target.handler = call
+            call._bridge(caller, target)
+            caller.set_state("in-call", peer=target.label, caller_id=call.cid_number)
+            target.set_state("in-call", peer=f"{call.cid_number or call.src}", caller_id=call.cid_number)
+        else:
+            target.stop_ringing()
+            if target.handler is None:
+                target.silence()
+                target.set_state("idle")
+            send_to(self.svc.engine, caller, self.call, f"extension:{c.number}")
+        self.svc.begin_wrapup(self.agent, self.queue)
 
 
 # ---- survey --------------------------------------------------------------------------------------

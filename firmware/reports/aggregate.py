@@ -13,6 +13,17 @@ First-contact resolution needs the future: each answered call with a caller numb
 one is marked repeated and its cell's `fcr_repeated` grows (so FCR of the last window settles as
 time passes, as it must).
 
+Late data: an event can reach the log after its cell was aggregated (a disposition typed hours
+later, a callback answered days after the abandon, rows replayed after a restore). Every update
+remembers the highest `queue_events.id` it has read (`seen_id`); rows above it that belong to a
+call already aggregated (table `calls_seen`: call id -> entry time, kept for `LATE_LOOKBACK_S`) or
+lie before the watermark rewind the aggregation to the start of the chunk holding the earliest
+affected cell (table `chunk_state`: who was logged in and paused at each chunk start). Cells,
+waits, contacts and day rollups from there on are deleted (the affected day's rollup is rebuilt from
+its remaining cells) and aggregated again from the event log. A late event later than a chunk's
+read window (its end + `settle_s`) is remembered by id (`late_events`, kept across `rebuild()`)
+and read with the chunk of its call, so the cells equal the raw count of the event log.
+
 `report_from_aggregates` answers a report from the cells before the watermark plus the raw events
 after it (the last two hours or so), through the same rollup and KPI registry as the raw path.
 """
@@ -65,8 +76,13 @@ CREATE TABLE IF NOT EXISTS contacts (
     number TEXT NOT NULL, entered REAL NOT NULL, bucket INTEGER NOT NULL, queue TEXT NOT NULL,
     agent TEXT NOT NULL, disposition TEXT NOT NULL, line TEXT NOT NULL, repeated INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts (number, entered);
+CREATE TABLE IF NOT EXISTS chunk_state (start INTEGER PRIMARY KEY, agent_state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls_seen (call_id TEXT PRIMARY KEY, entered REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS late_events (id INTEGER PRIMARY KEY, ts REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS late_events_ts ON late_events (ts);
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+LATE_LOOKBACK_S = 31 * 86400     # a late event of a call that entered longer ago than this is counted at its own time
 SETTLE_S = 7200
 CHUNK_S = 86400
 _LOCKS: dict[str, threading.Lock] = {}
@@ -134,7 +150,8 @@ class ReportAggregator:
             db = self._open()
             try:
                 db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                                 "DELETE FROM day_cells; DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
+                                 "DELETE FROM day_cells; DELETE FROM chunk_state; DELETE FROM calls_seen; "
+                                 "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             finally:
                 db.close()
         return self.update(now)
@@ -159,8 +176,26 @@ class ReportAggregator:
         if meta.get("fcr_window_s") not in (None, self.fcr_window_s) or meta.get("tz") not in (None, site.timezone):
             log.info("reports: the FCR window or the timezone changed; rebuilding reports.db")
             db.executescript("BEGIN IMMEDIATE; DELETE FROM cells; DELETE FROM waits; DELETE FROM contacts; "
-                             "DELETE FROM day_cells; DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
+                             "DELETE FROM day_cells; DELETE FROM chunk_state; DELETE FROM calls_seen; "
+                             "DELETE FROM meta WHERE key NOT LIKE 'daily_mail%'; COMMIT;")
             meta = {}
+        src.execute("BEGIN")                 # one read snapshot: the max id and the events agree
+        try:
+            return self._update_from(db, src, now, max_chunks, meta, site)
+        finally:
+            src.execute("COMMIT")
+
+    def _update_from(self, db: sqlite3.Connection, src: sqlite3.Connection, now: float, max_chunks: int | None,
+                     meta: dict, site: Site) -> dict:
+        max_id = _max_event_id(src)
+        seen_id = meta.get("seen_id")
+        rewound = None
+        if meta.get("watermark") is not None and seen_id is not None and max_id > seen_id:
+            late = self._earliest_late(db, src, int(seen_id), int(meta["watermark"]))
+            if late is not None:
+                rewound = self._rewind(db, late, timezone(site.timezone))
+                if rewound is not None:
+                    meta = self._meta(db)
         watermark = meta.get("watermark")
         if watermark is None:
             first = _first_event_ts(src)
@@ -174,17 +209,28 @@ class ReportAggregator:
         chunks = 0
         while watermark < target and (max_chunks is None or chunks < max_chunks):
             end = min(target, watermark + CHUNK_S)
+            chunk_start_state = state
             events = read_store(src, watermark, end + self.settle_s)
+            late = [r[0] for r in db.execute("SELECT id FROM late_events WHERE ts >= ?", (end + self.settle_s,))]
+            if late:                       # events of this chunk's calls that came after its read window
+                events = sorted([*events, *_events_by_id(src, late)], key=lambda e: (e.ts, e.id))
             spans = read_call_spans(src, watermark, end)
             model = EventModel(state)
             cells, counted = cells_from_events(events, watermark, end, params, spans, site.n_lines, model=model)
             state = model.agent_state()
             db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("INSERT OR REPLACE INTO chunk_state VALUES (?, ?)",
+                           (int(watermark), json.dumps(chunk_start_state)))
                 self._fcr_contacts(db, counted, cells, spans, watermark)
                 self._write_cells(db, cells, tz)
+                db.executemany("INSERT OR REPLACE INTO calls_seen VALUES (?, ?)",
+                               [(c.call_id, c.entered) for c in counted])
+                db.execute("DELETE FROM calls_seen WHERE entered < ?", (end - LATE_LOOKBACK_S,))
+                db.execute("DELETE FROM late_events WHERE ts < ?", (end - 366 * 86400,))
                 for k, v in (("watermark", end), ("agent_state", state), ("fcr_window_s", self.fcr_window_s),
-                             ("n_lines", site.n_lines), ("updated", now), ("tz", site.timezone)):
+                             ("n_lines", site.n_lines), ("updated", now), ("tz", site.timezone),
+                             ("seen_id", max_id)):
                     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
                 db.execute("COMMIT")
             except BaseException:
@@ -192,7 +238,63 @@ class ReportAggregator:
                 raise
             watermark = end
             chunks += 1
-        return {"chunks": chunks, "watermark": watermark}
+        if not chunks and seen_id != max_id and watermark is not None:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('seen_id', ?)", (json.dumps(max_id),))
+        return {"chunks": chunks, "watermark": watermark, "rewound_to": rewound}
+
+    def _earliest_late(self, db: sqlite3.Connection, src: sqlite3.Connection, seen_id: int,
+                       watermark: int) -> float | None:
+        """The earliest time whose cells the events added since `seen_id` change: the entry time of
+        an already aggregated call they belong to, or their own time when before the watermark."""
+        new = read_store(src, after_id=seen_id)
+        if not new:
+            return None
+        late_ids: list[tuple[int, float]] = []
+        ids = list({e.call_id for e in new if e.call_id != "NONE"})
+        entered: dict[str, float] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            entered.update(db.execute(f"SELECT call_id, entered FROM calls_seen WHERE call_id IN "
+                                      f"({', '.join('?' * len(part))})", part).fetchall())
+        times = [entered[e.call_id] for e in new if e.call_id in entered]
+        times += [e.ts for e in new if e.ts < watermark and e.call_id not in entered]
+        late_ids = [(e.id, e.ts) for e in new if e.call_id in entered or e.ts < watermark]
+        if late_ids:
+            db.executemany("INSERT OR IGNORE INTO late_events VALUES (?, ?)", late_ids)
+        return min(times) if times else None
+
+    def _rewind(self, db: sqlite3.Connection, late: float, tz) -> int | None:
+        """Move the watermark back to the chunk holding `late` and forget every cell from there."""
+        row = db.execute("SELECT start, agent_state FROM chunk_state WHERE start <= ? ORDER BY start DESC LIMIT 1",
+                         (late,)).fetchone()
+        if row is None:
+            row = db.execute("SELECT start, agent_state FROM chunk_state ORDER BY start LIMIT 1").fetchone()
+            if row is None:
+                return None
+        start, state = int(row[0]), row[1]
+        day = dt.datetime.fromtimestamp(start, tz).date().toordinal()
+        log.info("reports: events arrived late for %s; aggregating again from there",
+                 dt.datetime.fromtimestamp(start, tz).isoformat(timespec="minutes"))
+        sums = ", ".join([f"SUM({c})" for c in (*SCALARS, *PRE)] + ["MAX(pre_longest)"])
+        cols = ", ".join([*SCALARS, *PRE, "pre_longest"])
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM cells WHERE bucket >= ?", (start,))
+            db.execute("DELETE FROM waits WHERE bucket >= ?", (start,))
+            db.execute("DELETE FROM contacts WHERE bucket >= ?", (start,))
+            db.execute("DELETE FROM calls_seen WHERE entered >= ?", (start,))
+            db.execute("DELETE FROM chunk_state WHERE start > ?", (start,))
+            db.execute("DELETE FROM day_cells WHERE day >= ?", (day,))
+            db.execute(f"INSERT INTO day_cells (day, queue, agent, disposition, line, {cols}) "
+                       f"SELECT day, queue, agent, disposition, line, {sums} FROM cells WHERE day = ? "
+                       "GROUP BY day, queue, agent, disposition, line", (day,))
+            for k, v in (("watermark", start), ("agent_state", json.loads(state))):
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return start
 
     def _fcr_contacts(self, db: sqlite3.Connection, counted, cells: dict, spans, start: float) -> None:
         line_of = {s.call_id: s.line for s in spans}
@@ -258,6 +360,26 @@ class ReportAggregator:
                        "disposition, line, kind, wait) DO UPDATE SET n = n + excluded.n",
                        [(*k, day_of(k.bucket), kind, w, n) for k, t in cells.items()
                         for kind, name in enumerate(WAIT_KINDS) for w, n in getattr(t, name).items()])
+
+
+def _events_by_id(src: sqlite3.Connection, ids: list[int]) -> list:
+    from .events import QueueEvent
+    out = []
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for row in src.execute("SELECT id, ts, call_id, queue, agent, event, data1, data2, data3, data4, data5 "
+                               f"FROM queue_events WHERE id IN ({', '.join('?' * len(part))})", part):
+            out.append(QueueEvent(float(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]),
+                                  tuple("" if v is None else str(v) for v in row[6:11]), int(row[0])))
+    return out
+
+
+def _max_event_id(src: sqlite3.Connection) -> int:
+    try:
+        row = src.execute("SELECT MAX(id) FROM queue_events").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0] or 0)
 
 
 def _first_event_ts(src: sqlite3.Connection) -> float | None:

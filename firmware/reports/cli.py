@@ -50,6 +50,13 @@ def _print_text(doc: dict) -> None:
         print("\n  " + f"{doc['group_by']:<24}" + "".join(f"{c:>14}" for c in cols))
         for r in doc["rows"]:
             print("  " + f"{r['label'][:24]:<24}" + "".join(f"{_fmt(r['kpis'][c], units[c]):>14}" for c in cols))
+    menu = doc.get("menu")
+    if menu and menu.get("available"):
+        print("\n  Auto attendant")
+        for k in menu["kpi_definitions"]:
+            print(f"  {k['label']:<26} {_fmt(menu['total'][k['name']], k['unit']):>10}   = {k['formula']}")
+        for o in menu["options"]:
+            print(f"    menu {o['menu'][:20]:<20} key {o['key'][:10]:<10} {o['calls']:>8} calls  → {o['destination']}")
 
 
 def _report(args: argparse.Namespace) -> int:

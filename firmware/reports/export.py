@@ -33,6 +33,18 @@ def abandoned_table(doc: dict) -> tuple[list[str], list[list[object]]]:
                     for a in doc.get("abandoned_calls", [])]
 
 
+def menu_tables(doc: dict) -> list[tuple[list[str], list[list[object]]]]:
+    """The auto-attendant figures (with formulas) and the calls per option, when the report has them."""
+    menu = doc.get("menu")
+    if not menu:
+        return []
+    figures = (["menu figure", "value", "formula"],
+               [[k["label"], menu["total"][k["name"]], k["formula"]] for k in menu["kpi_definitions"]])
+    options = (["menu", "key", "destination", "calls"],
+               [[o["menu"], o["key"], o["destination"], o["calls"]] for o in menu["options"]])
+    return [figures, options]
+
+
 def to_csv(doc: dict) -> str:
     out = io.StringIO()
     w = csv.writer(out)
@@ -50,6 +62,11 @@ def to_csv(doc: dict) -> str:
         w.writerow(header)
         for r in rows:
             w.writerow([neutralise(v) for v in r])
+    for header, rows in menu_tables(doc):
+        w.writerow([])
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if v is None else neutralise(v) for v in r])
     return out.getvalue()
 
 
@@ -87,5 +104,19 @@ def to_xlsx(doc: dict) -> bytes:
                     a.write_boolean(i, j, v)
                 else:
                     a.write_number(i, j, float(v))
+    tables = menu_tables(doc)
+    if tables:
+        m = book.add_worksheet("Menus")
+        row = 0
+        for header, rows in tables:
+            m.write_row(row, 0, header, bold)
+            for r in rows:
+                row += 1
+                for j, v in enumerate(r):
+                    if isinstance(v, str):
+                        m.write_string(row, j, v)
+                    elif v is not None:
+                        m.write_number(row, j, float(v))
+            row += 2
     book.close()
     return buf.getvalue()

@@ -148,8 +148,6 @@ _kpi("all_lines_busy_s", "All lines busy", "seconds during which every outside l
 
 # not computed yet, with the reason (shown in every report)
 UNAVAILABLE = {
-    "menu": "Menu figures (calls per option, self-service vs sent to an agent): the auto attendant does not "
-            "write menu events to the event log yet.",
     "work_orders": "Work orders (submitted, reviewed, dispatched, resolved, on-time): issue 11 (customers and "
                    "work orders) is not built yet.",
 }

@@ -280,7 +280,8 @@ def scorecards(cells: dict[CellKey, Totals], req: ReportRequest) -> list[dict]:
 
 def abandoned_list(calls: Iterable[QueueCall], req: ReportRequest, all_calls: Iterable[QueueCall] = ()) -> list[dict]:
     """Callers who gave up (after the short-abandon threshold), newest first, and whether anyone
-    reached them since (a later answered contact from the same number, or a callback answered)."""
+    reached them since (a later answered contact from the same number, or a callback answered —
+    also one scheduled for this very call from the list, `callback.schedule`)."""
     later_answered: dict[str, float] = {}
     for c in all_calls or calls:
         if c.caller and (c.outcome == "answered" or c.callback == "answered"):
@@ -289,7 +290,7 @@ def abandoned_list(calls: Iterable[QueueCall], req: ReportRequest, all_calls: It
     for c in calls:
         if c.outcome != "abandoned" or c.wait < req.params.short_abandon_s:
             continue
-        reached = bool(c.caller) and later_answered.get(c.caller, 0.0) > c.entered
+        reached = c.callback == "answered" or (bool(c.caller) and later_answered.get(c.caller, 0.0) > c.entered)
         out.append({"call_id": c.call_id, "time": dt.datetime.fromtimestamp(c.entered, req.tz)
                     .isoformat(timespec="seconds"), "ts": c.entered, "queue": c.queue, "number": c.number,
                     "wait_s": c.wait, "reached_since": reached})

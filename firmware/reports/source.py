@@ -70,7 +70,23 @@ def make_request(date_from: str, date_to: str, group_by: str, site: Site, params
 def report_from_queue_log(path: Path | str, req: ReportRequest) -> dict:
     bad = BadLines()
     events = read_queue_log_file(path, bad, req.since - DAY, req.until + req.params.fcr_window_days * DAY)
-    return report_from_events(events, req, (), bad, source=f"queue_log {Path(path).name}")
+    doc = report_from_events(events, req, (), bad, source=f"queue_log {Path(path).name}")
+    from .menus import empty_figures
+    doc["menu"] = empty_figures("An Asterisk queue_log has no auto-attendant events: menu figures come from "
+                                "the Linebox store only.")
+    doc["notes"].append(doc["menu"]["note"])
+    return doc
+
+
+def add_menu_figures(doc: dict, records_db: Path, req: ReportRequest) -> dict:
+    """The period's auto-attendant figures (records.db, read-only) as doc["menu"]."""
+    from .menus import menu_figures
+    conn = open_readonly(records_db)
+    try:
+        doc["menu"] = menu_figures(conn, req.since, req.until)
+    finally:
+        conn.close()
+    return doc
 
 
 LISTS_MAX_DAYS = 31     # scorecards and the abandoned-call list: for periods up to a month
@@ -85,14 +101,15 @@ def report_from_store(data_dir: Path | str, req: ReportRequest, use_aggregates: 
         if doc is not None:
             if req.until - req.since <= LISTS_MAX_DAYS * DAY + 3600:
                 doc.update(lists_from_store(data_dir / REPORTS_DB, data_dir / RECORDS_DB, req))
-            return doc
+            return add_menu_figures(doc, data_dir / RECORDS_DB, req)
     conn = open_readonly(data_dir / RECORDS_DB)
     try:
         events = read_store(conn, req.since - DAY, req.until + req.params.fcr_window_days * DAY)
         spans = read_call_spans(conn, req.since, req.until)
     finally:
         conn.close()
-    return report_from_events(events, req, spans, None, source="records.db")
+    doc = report_from_events(events, req, spans, None, source="records.db")
+    return add_menu_figures(doc, data_dir / RECORDS_DB, req)
 
 
 PATIENCE_VERBS = ("ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ",

@@ -369,3 +369,98 @@ def test_keys_with_q24_twist_are_heard_through_the_line(pbx, twist_db):
     pbx.run(0.5)
     r.play(dtmf_encode("2", on_ms=80, off_ms=80, level_dbm0=-12.0 - max(0.0, twist_db), twist_db=twist_db))
     pbx.run_until(lambda: pbx.phone("202").is_ringing, 3)
+
+
+def menu_rows(pbx: Pbx) -> list[dict]:
+    pbx.records.flush()
+    return pbx.records.query("SELECT call_id, menu, key, destination, outcome FROM menu_events ORDER BY id")
+
+
+def test_menu_path_follows_the_caller_onto_the_extension_call_and_into_the_store(pbx):
+    r = call_in(pbx)
+    ivr_call = pbx.engine.channels["fxo1"].handler.call
+    key(pbx, r, "7")                    # not an option: invalid
+    key(pbx, r, "3")                    # sub-menu sales
+    key(pbx, r, "1")                    # extension 203
+    pbx.run_until(lambda: pbx.phone("203").is_ringing, 3)
+    path = ivr_call.menu_path
+    assert [(s["menu"], s["key"]) for s in path] == [("main", "invalid"), ("main", "3"), ("sales", "1")]
+    assert all(START_EPOCH <= s["at"] <= START_EPOCH + pbx.now + 1 for s in path)
+    assert path[0]["at"] <= path[1]["at"] <= path[2]["at"]
+    ringing_call = pbx.engine.channels["fxo1"].handler
+    assert ringing_call is not ivr_call and ringing_call.menu_path == path   # travels with the caller
+    from firmware.api import EngineApi
+    api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+    try:
+        fut = api.submit("calls.list", {})
+        pbx.run(0.02)
+        (listed,) = fut.result(timeout=1)
+    finally:
+        api.close()
+    assert listed["id"] == ringing_call.id and listed["menu_path"] == path   # the engine API shows it
+    rows = menu_rows(pbx)
+    assert rows == [
+        {"call_id": ivr_call.id, "menu": "main", "key": "invalid", "destination": "", "outcome": ""},
+        {"call_id": ivr_call.id, "menu": "main", "key": "3", "destination": "ivr:sales", "outcome": ""},
+        {"call_id": ivr_call.id, "menu": "sales", "key": "1", "destination": "extension:203", "outcome": ""},
+        {"call_id": ivr_call.id, "menu": "sales", "key": "", "destination": "extension:203", "outcome": "agent"},
+    ]
+
+
+def test_menu_outcomes_self_service_abandoned_message_and_timeouts(pbx):
+    from firmware.apps.voicemail_store import save_mailbox
+    save_mailbox(pbx.config, "202", enabled=True, pin="2580")
+    save_menu(pbx.config, {"id": "main", "greeting": "ivr/welcome", "timeout_s": 3, "retries": 2,
+                           "fallback": "hangup:", "options": {"4": "ivr:sales", "7": "voicemail:202",
+                                                              "8": "hangup:"}}, original_id="main")
+    settle(pbx)
+    # 1: the caller picks the sub-menu (hears it) and hangs up there: self-service
+    r = call_in(pbx)
+    key(pbx, r, "4")
+    pbx.run(1.0)
+    hang_up_and_wait(pbx, r)
+    # 2: the caller hangs up during the greeting without a key: abandoned
+    r = call_in(pbx)
+    pbx.run(1.0)
+    hang_up_and_wait(pbx, r)
+    # 3: voicemail: a message
+    r = call_in(pbx)
+    key(pbx, r, "7")
+    hang_up_and_wait(pbx, r)
+    # 4: silence through every retry, then goodbye: timeouts recorded, abandoned
+    call_in(pbx)
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 120)
+    rows = menu_rows(pbx)
+    exits = [(x["menu"], x["outcome"]) for x in rows if x["outcome"]]
+    assert exits == [("sales", "self-service"), ("main", "abandoned"), ("main", "message"), ("main", "abandoned")]
+    last_call = rows[-1]["call_id"]
+    assert [x["key"] for x in rows if x["call_id"] == last_call] == ["timeout", "timeout", "timeout", ""]
+    assert len({x["call_id"] for x in rows}) == 4
+
+
+def hang_up_and_wait(pbx: Pbx, r) -> None:
+    r.hang_up()
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 30)
+    pbx.run(3.0)                        # the exchange frees the line after the far end's clear-down
+
+
+def test_menu_figures_in_the_report_from_calls_on_the_board(pbx):
+    """End to end: callers use the attendant on the simulated board; the report counts them."""
+    from firmware.reports.kpis import KpiParams
+    from firmware.reports.source import Site, make_request, report_from_store
+    r = call_in(pbx)
+    key(pbx, r, "2")                                  # extension 202: sent to an agent
+    pbx.run_until(lambda: pbx.phone("202").is_ringing, 3)
+    hang_up_and_wait(pbx, r)
+    r = call_in(pbx)
+    key(pbx, r, "3")                                  # sales menu, then hangs up there: self-service
+    pbx.run(0.5)
+    hang_up_and_wait(pbx, r)
+    pbx.records.flush()
+    day = dt.datetime.fromtimestamp(START_EPOCH, dt.UTC).date().isoformat()
+    doc = report_from_store(pbx.data_dir, make_request(day, day, "day", Site(), KpiParams()))
+    t = doc["menu"]["total"]
+    assert (t["menu_calls"], t["sent_to_agent"], t["self_service"]) == (2, 1, 1)
+    assert t["self_service_rate"] == 0.5
+    assert {(o["menu"], o["key"]): o["calls"] for o in doc["menu"]["options"]} == {("main", "2"): 1,
+                                                                                ("main", "3"): 1}

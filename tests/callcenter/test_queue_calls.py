@@ -333,9 +333,10 @@ def test_agent_transfers_the_caller_to_an_extension_and_to_another_queue(tmp_pat
         assert rms_dbm0(r.heard()) > -35                       # the caller hears music while the agent dials
         alice.dial("203")
         p.run_until(lambda: p.phone("203").is_ringing, 6)
-        assert s.state_of(s.agents["alice"]) == "wrapup"
-        alice.on_hook()
+        assert s.state_of(s.agents["alice"]) == "queue_call"        # consulting until she hangs up
+        alice.on_hook()                                              # while 203 rings: blind transfer
         p.run(1.5)
+        assert s.state_of(s.agents["alice"]) == "wrapup"
         p.phone("203").off_hook()
         p.run(0.5)
         r.play_tone([1000], 600, -12)
@@ -369,5 +370,39 @@ def test_agent_transfers_the_caller_to_an_extension_and_to_another_queue(tmp_pat
             evs = [x["event"] for x in events(p) if x["call_id"] == cid]
             finals = [e for e in evs if e in ("COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON")]
             assert finals.count("TRANSFER") <= 1
+    finally:
+        p.close()
+
+
+def test_menu_path_reaches_the_queue_call_and_the_store(tmp_path):
+    """A caller picks option 1 of the attendant, which is queue 600: the queue's caller carries the
+    call object with its menu path, and the menu events say "sent to a queue"."""
+    from firmware.apps.ivr_store import save_menu
+    p = make_pbx(tmp_path)
+    try:
+        save_menu(p.config, {"id": "main", "name": "Main", "greeting": "ivr/welcome", "timeout_s": 3, "retries": 1,
+                             "fallback": "extension:201", "options": {"1": "queue:600"}})
+        from firmware.callcenter import model
+        model.save_queue(p.config, {**model.queue(p.config, "600"), "join_empty": [], "leave_empty": []},
+                         original="600")
+        p.config.set_inbound_route("fxo1", "ivr:main")
+        p.run(0.2)
+        r = p.co.remote("5550142")
+        r.call(p.co.line_number(1))
+        p.run_until(lambda: getattr(p.engine.channels["fxo1"].handler, "mode", None) == "menu", 15)
+        r.dial("1")
+        p.run(1.0)
+        handler = p.engine.channels["fxo1"].handler
+        assert type(handler).__name__ == "QueueCaller"
+        assert [(s["menu"], s["key"]) for s in handler.call.menu_path] == [("main", "1")]
+        p.records.flush()
+        rows = p.records.query("SELECT call_id, menu, key, destination, outcome FROM menu_events ORDER BY id")
+        assert [(x["key"], x["destination"], x["outcome"]) for x in rows] == [
+            ("1", "queue:600", ""), ("", "queue:600", "queue")]
+        assert {x["call_id"] for x in rows} == {handler.call.id}
+        enter = [x for x in events(p) if x["event"] == "ENTERQUEUE"]
+        assert enter and enter[0]["call_id"] == handler.call.id       # same call id in both logs
+        r.hang_up()
+        p.run(1.0)
     finally:
         p.close()

@@ -110,3 +110,47 @@ def test_no_events_no_reports_db_needed(tmp_path: Path) -> None:
     req = make_request("2026-03-02", "2026-03-02", "day", Site(), KpiParams())
     doc = report_from_store(tmp_path, req)
     assert doc["total"]["entered"] == 0 and doc["notes"][0].startswith("No queue calls")
+
+
+def test_events_arriving_late_are_aggregated_again(tmp_path: Path) -> None:
+    """Events reaching the log hours or days after their cells were aggregated (a disposition typed
+    later, a whole call replayed after a restore, a callback answered days after the abandon, an
+    agent's forgotten logoff) rewind the aggregation: reports.db equals the raw count again."""
+    events, calls = generate(dt.date(2026, 3, 23), 4, 60, tz="Europe/London", seed=11)
+    SOON = dt.datetime(2026, 3, 28, 12, tzinfo=dt.UTC).timestamp()      # a day after the last call
+    write_store(tmp_path / "records.db", events, calls)
+    agg = ReportAggregator(tmp_path, SITE)
+    agg.update(now=SOON)
+    conn = sqlite3.connect(tmp_path / "records.db")
+    answered = conn.execute("SELECT call_id, ts FROM queue_events WHERE event = 'CONNECT' ORDER BY ts LIMIT 1").fetchone()
+    abandoned = conn.execute("SELECT call_id, ts FROM queue_events WHERE event = 'ABANDON' ORDER BY ts LIMIT 1").fetchone()
+    day1 = dt.datetime(2026, 3, 23, 10, 7, tzinfo=dt.UTC).timestamp()
+    late_rows = [
+        (answered[1] + 3 * 3600, answered[0], "600", "agent1", "DISPOSITION", "complaint", "1", "3", "", ""),
+        (day1, "late-call", "600", "NONE", "ENTERQUEUE", "", "01614960999", "1", "0", ""),
+        (day1 + 40, "late-call", "600", "NONE", "ABANDON", "1", "1", "40", "", ""),
+        (abandoned[1] + 2 * 86400, abandoned[0], "600", "agent2", "CALLBACKREQ", "01614960001", "1", "0", "", ""),
+        (abandoned[1] + 2 * 86400 + 60, abandoned[0], "600", "agent2", "CALLBACKANSWER", "01614960001", "", "", "",
+         ""),
+    ]
+    conn.executemany("INSERT INTO queue_events (ts, call_id, queue, agent, event, data1, data2, data3, data4, data5) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?)", late_rows)
+    conn.commit()
+    conn.close()
+    before = _both(tmp_path, "day")
+    assert before[0]["total"] != before[1]["total"]          # aggregated figures miss the late events
+    done = agg.update(now=SOON)
+    assert done["rewound_to"] is not None and done["rewound_to"] <= day1
+    for by in ("day", "60min", "queue", "agent", "disposition", "total"):
+        req = make_request("2026-03-23", "2026-03-27", by, SITE, KpiParams())
+        a, b = report_from_store(tmp_path, req), report_from_store(tmp_path, req, use_aggregates=False)
+        assert a["source"] == "reports.db"
+        assert a["total"] == b["total"] and a["rows"] == b["rows"], by
+    assert agg.update(now=SOON)["rewound_to"] is None           # nothing new: no rewind
+    # the same cells as aggregating everything afresh
+    cells = sqlite3.connect(tmp_path / "reports.db").execute("SELECT * FROM cells ORDER BY 1,2,3,4,5").fetchall()
+    days = sqlite3.connect(tmp_path / "reports.db").execute("SELECT * FROM day_cells ORDER BY 1,2,3,4,5").fetchall()
+    agg.rebuild(now=SOON)
+    assert cells == sqlite3.connect(tmp_path / "reports.db").execute("SELECT * FROM cells ORDER BY 1,2,3,4,5").fetchall()
+    assert days == sqlite3.connect(tmp_path / "reports.db").execute(
+        "SELECT * FROM day_cells ORDER BY 1,2,3,4,5").fetchall()
