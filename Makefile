@@ -10,7 +10,7 @@ PYTEST_ARGS ?= tests
 PIP_PINS := -c constraints.txt
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev \
+APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev libtiff-dev \
             espeak-ng sox libsox-fmt-mp3 alsa-utils
 APT_TEST := chromium
 

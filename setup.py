@@ -15,10 +15,10 @@ setup(
     package_data={
         "webui": ["templates/*.html", "static/*"],
         "board": ["boards/*.toml", "overlays/*", "*.md"],    # the shipped board files live in boards/
-        "dsp_ext": ["src/*.c", "src/*.h"],
+        "dsp_ext": ["src/*.c", "src/*.h", "fax_src/*.c", "fax_src/*.h"],
     },
     setup_requires=["cffi>=1.15"],
-    cffi_modules=["dsp_ext/build.py:ffibuilder"],
+    cffi_modules=["dsp_ext/build.py:ffibuilder", "dsp_ext/fax_build.py:ffibuilder"],
     install_requires=[
         "cffi>=1.15",
         "numpy>=1.24",

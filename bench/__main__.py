@@ -170,7 +170,7 @@ def simd_variants() -> list[str]:
 
 def main() -> None:
     args = sys.argv[1:]
-    which = args.pop(0) if args and args[0] in ("dsp", "realtime", "reports") else "all"
+    which = args.pop(0) if args and args[0] in ("dsp", "realtime", "reports", "fax") else "all"
     if which in ("dsp", "all"):
         dsp_main(args if which == "dsp" else args[:1])
     if which in ("realtime", "all"):
@@ -179,6 +179,9 @@ def main() -> None:
     if which in ("reports", "all"):
         from bench.reports_kpi import run_bench as reports_page_bench  # issue 12: the KPI page for a year
         print(reports_page_bench())
+    if which in ("fax", "all"):
+        from bench import fax  # issue 13: a fax session's cost
+        fax.main(args if which == "fax" else [])
 
 
 def dsp_main(args: list[str]) -> None:

@@ -229,7 +229,7 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
             time.sleep(seconds)
             took = seconds
         with api(data) as a:
-            after = a.call("metrics.read", window_s=took)
+            after = a.call("metrics.read", window_s=took, detail=True)
         if after["active_calls"] < calls:
             errors.append(f"only {after['active_calls']} of {calls} calls still up")
     finally:
@@ -240,7 +240,25 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
             "late": after["late_ticks"] - before["late_ticks"], "gap_max": w["gap_max"] * 1e3,
             "lost": after["frames_lost"] - before["frames_lost"],
             "gen2": after["gc"]["gen2_during_calls"] - before["gc"]["gen2_during_calls"],
+            "cpu_p50": w.get("cpu_p50", 0.0) * 1e3, "cpu_p99": w.get("cpu_p99", 0.0) * 1e3,
+            "engine_p50": w.get("engine_p50", 0.0) * 1e3, "engine_p99": w.get("engine_p99", 0.0) * 1e3,
+            "stages": {k: {q: v * 1e3 for q, v in st.items()} for k, st in w.get("stages", {}).items()},
             "web_p99": pct(latencies, 99) * 1e3, "web_n": len(latencies), "errors": errors[:3]}
+
+
+def stage_table(rows: list[dict]) -> str:
+    """Where the tick's time went, per run: each stage's mean and p99 per tick (ms), and the media
+    thread's own CPU per tick (work minus CPU = waiting for the interpreter lock or the processor)."""
+    names = [k for k in (rows[0]["stages"] if rows else {})]
+    out = ["| layout | calls | clients | thread CPU p50 / p99 | work without the board p50 / p99 | "
+           + " | ".join(names) + " |",
+           "|---|---:|---:|---|---|" + "---|" * len(names)]
+    for r in rows:
+        cells = [f"{r['stages'][k]['mean']:.3f} / {r['stages'][k]['p99']:.2f}" for k in names]
+        out.append(f"| {LAYOUTS[r['layout']][0]} | {r['calls']} | {r['clients']} | "
+                   f"{r['cpu_p50']:.2f} / {r['cpu_p99']:.2f} | {r['engine_p50']:.2f} / {r['engine_p99']:.2f} | "
+                   + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def table(rows: list[dict]) -> str:
@@ -291,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
                     r = one_run(seed_dir, tmp, layout, n, m, args.seconds)
                     rows.append(r)
                     print(table([r]).splitlines()[-1], flush=True)
+                    print(stage_table([r]).splitlines()[-1], flush=True)
     load_after = os.getloadavg()
     header = (f"Measured by `python3 -m bench.realtime{' --quick' if args.quick else ''}` on {cpu_name()} "
               f"({os.cpu_count()} CPUs), {args.seconds:.0f} s window per run after the calls were up; "
@@ -298,7 +317,11 @@ def main(argv: list[str] | None = None) -> None:
               "media loop's compute per 10 ms tick without the pacing wait; late = work over 10 ms or a start "
               "more than 15 ms after the previous one; frames lost = simulator clock re-synchronisations "
               "(over 200 ms behind); web p99 over every status and history page load of every client.")
-    text = "## Real-time core: the media loop under web load\n\n" + header + "\n\n" + table(rows) + "\n"
+    text = ("## Real-time core: the media loop under web load\n\n" + header + "\n\n" + table(rows) + "\n\n"
+            "Where the tick's time went (ms per tick, mean / p99 over the window, from the media loop's "
+            "per-stage timers; thread CPU from `time.thread_time`; 'board' on the simulator is the simulated "
+            "exchange, lines and phones, which the appliance does not spend, so 'work without the board' is "
+            "the engine's own share):\n\n" + stage_table(rows) + "\n")
     print("\n" + text)
     RESULTS.write_text(text)
 

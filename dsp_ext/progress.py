@@ -1,8 +1,10 @@
 """Call-progress analysis of an outbound call's line audio: what is the far end doing?
 
 Every 25 ms block of what the line sends us (after the echo canceller) is
-described by a few features, computed with one 256-point FFT (numpy, C
-underneath):
+described by a few features, computed with one 256-point FFT in C
+(`src/progress_block.c`, ~20 k operations per block on the media thread; the
+numpy reference, `features_reference`, computes the same numbers and is what
+the C kernel is tested against):
 
 * level (dBm0) and the line's noise floor (tracked: falls at once, rises
   slowly, so speech never drags it up);
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsp_ext._ffi import ffi, lib
 from dsp_ext.countries import profile
 from dsp_ext.levels import DBM0_RMS, RATE
 
@@ -114,10 +117,16 @@ class CallProgressAnalyser:
                          if spec.modulated else spec.freqs)
         self._tone_bins = _bins_near(tuple(sorted(tones)))
         self._prev_amp = np.zeros(_FREQS.size)
+        self._state = ffi.new("progress_block_t *")
+        lib.progress_block_init(self._state, ffi.from_buffer("double[]", self._ringback_bins),
+                                ffi.from_buffer("double[]", self._tone_bins))
+        self._out = ffi.new("progress_features_t *")
         self._varied: list[bool] = []
         self.ringback_cadence_ms = rb.cadence_ms
         self._buf = np.zeros(BLOCK, dtype=np.float64)
         self._txbuf = np.zeros(BLOCK, dtype=np.float64)
+        self._buf_ptr = ffi.from_buffer("double[]", self._buf)      # the C kernel reads these in place
+        self._txbuf_ptr = ffi.from_buffer("double[]", self._txbuf)
         self._fill = 0
         self._block = 0
         self._floor = None
@@ -136,15 +145,52 @@ class CallProgressAnalyser:
 
     # ---- per block
     def features(self, x: np.ndarray, sent: np.ndarray | None) -> BlockFeatures:
-        """Describe one BLOCK of rx (and what we sent over the same 25 ms)."""
-        power_t = float(np.dot(x, x)) / x.size
-        level = 10 * math.log10(power_t / DBM0_RMS ** 2 + 1e-12)
+        """Describe one BLOCK of rx (and what we sent over the same 25 ms). `x` and `sent` must be
+        this analyser's own block buffers or any float64 arrays of BLOCK samples."""
+        st, out = self._state, self._out
+        xp = self._buf_ptr if x is self._buf else ffi.from_buffer("double[]", np.ascontiguousarray(x, np.float64))
+        if sent is None:
+            sp = ffi.NULL
+        elif sent is self._txbuf:
+            sp = self._txbuf_ptr
+        else:
+            sp = ffi.from_buffer("double[]", np.ascontiguousarray(sent, np.float64))
+        lib.progress_block_features(st, xp, sp, out)
+        level = 10 * math.log10(out.power / DBM0_RMS ** 2 + 1e-12)
+        total = out.total
+        tx_level = -99.0 if sent is None else 10 * math.log10(out.sent_power / DBM0_RMS ** 2 + 1e-12)
+        return self._decide_block(level, total, out.share, out.peak_hz, out.ringback, out.tones,
+                                  out.similarity, tx_level)
+
+    def _decide_block(self, level: float, total: float, share: float, peak_hz: float, ringback_power: float,
+                      tone_power: float, similarity: float, tx_level: float) -> BlockFeatures:
         if self._floor is None:
             self._floor = max(level, -80.0)
         elif level < self._floor:
             self._floor = max(level, -80.0)
         else:
             self._floor += 0.02                      # ~0.8 dB/s upward creep
+        loud = level >= MIN_TONE_DBM0
+        ringback = loud and ringback_power >= TONE_SHARE * total
+        known_tone = loud and (
+            tone_power >= TONE_SHARE * total
+            or (share >= TONAL_SHARE and any(abs(peak_hz - f) <= SIT_FREQ_TOL for f in SIT_FREQS)))
+        # speech moves (pitch, formants) from block to block; a tone holds its spectrum
+        varied = similarity < STEADY_SIMILARITY
+        if varied:                     # a known tone's frequencies, but not holding still: not the tone
+            ringback = known_tone = False
+        self._tx_levels.append(tx_level)
+        del self._tx_levels[:-ECHO_SPAN_BLOCKS]
+        echo = level < max(self._tx_levels) - ECHO_MARGIN_DB
+        voiced = (level >= MIN_SOUND_DBM0 and level >= self._floor + VOICE_OVER_FLOOR_DB
+                  and not known_tone and not echo)
+        return BlockFeatures(level, self._floor, share, peak_hz, ringback, echo, voiced, varied)
+
+    def features_reference(self, x: np.ndarray, sent: np.ndarray | None) -> BlockFeatures:
+        """`features` computed with numpy: the reference the C kernel is tested against (the same
+        numbers). It keeps its own previous spectrum; use one or the other on an analyser."""
+        power_t = float(np.dot(x, x)) / x.size
+        level = 10 * math.log10(power_t / DBM0_RMS ** 2 + 1e-12)
         c = np.fft.rfft(x * _WINDOW, NFFT)
         spec = c.real * c.real + c.imag * c.imag
         band = spec * _BAND
@@ -168,29 +214,16 @@ class CallProgressAnalyser:
             den = a - 2 * b + cc
             if den != 0:
                 peak_hz += 0.5 * (a - cc) / den * (_FREQS[1] - _FREQS[0])
-        loud = level >= MIN_TONE_DBM0
-        ringback = loud and float(np.dot(band, self._ringback_bins)) >= TONE_SHARE * total
-        known_tone = loud and (
-            float(np.dot(band, self._tone_bins)) >= TONE_SHARE * total
-            or (share >= TONAL_SHARE and any(abs(peak_hz - f) <= SIT_FREQ_TOL for f in SIT_FREQS)))
-        # speech moves (pitch, formants) from block to block; a tone holds its spectrum
         amp = np.sqrt(band)
         norm = float(np.sqrt(np.dot(amp, amp))) + 1e-9
         amp /= norm
         similarity = float(np.dot(amp, self._prev_amp))
         self._prev_amp = amp
-        varied = similarity < STEADY_SIMILARITY
-        if varied:                     # a known tone's frequencies, but not holding still: not the tone
-            ringback = known_tone = False
         tx_level = -99.0
         if sent is not None:
             tx_level = 10 * math.log10(float(np.dot(sent, sent)) / sent.size / DBM0_RMS ** 2 + 1e-12)
-        self._tx_levels.append(tx_level)
-        del self._tx_levels[:-ECHO_SPAN_BLOCKS]
-        echo = level < max(self._tx_levels) - ECHO_MARGIN_DB
-        voiced = (level >= MIN_SOUND_DBM0 and level >= self._floor + VOICE_OVER_FLOOR_DB
-                  and not known_tone and not echo)
-        return BlockFeatures(level, self._floor, share, peak_hz, ringback, echo, voiced, varied)
+        return self._decide_block(level, total, share, peak_hz, float(np.dot(band, self._ringback_bins)),
+                                  float(np.dot(band, self._tone_bins)), similarity, tx_level)
 
     def process(self, rx: np.ndarray, tx: np.ndarray | None = None) -> list[ProgressEvent]:
         """Feed the line's audio and what we sent in the same frames. Feed it the line as it

@@ -172,6 +172,11 @@ class EngineApi:
         self.control = control
         self._store = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._closed = threading.Event()
+        control.store_writer = self.write_on_store
+
+    def write_on_store(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """Run `fn()` on the store thread (the engine's own writes: one writer per store)."""
+        return self._store.submit(fn)
 
     def _ctx(self, engine: Any = None) -> ApiContext:
         return ApiContext(self.config, self.records, self.data_dir, self.control, engine)

@@ -386,6 +386,9 @@ class Call(ChannelHandler):
         x.source = PeerAudio(y)
         y.source = PeerAudio(x)
         x.listen_dtmf = y.listen_dtmf = True
+        for ch in (x, y):
+            if isinstance(ch, FxoChannel):
+                ch.detect_fax = True          # fax tones on a bridged line: pass-through (on_tone)
 
     def mark_answered(self, at: float | None = None) -> None:
         self.answered = True
@@ -451,6 +454,13 @@ class Call(ChannelHandler):
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
         if not isinstance(ch, FxoChannel) or self.ended:
+            return
+        if tone in ("CNG", "CED", "ANSam"):
+            if kind == "start" and not ch.data_mode:
+                # A fax machine on a phone port talks to one on the line: pass-through with the
+                # canceller (and its NLP / comfort noise) off for the rest of the call.
+                ch.data_mode = True
+                ch.set_state(ch.state, peer=ch.peer, caller_id=ch.caller_id, detail="fax pass-through")
             return
         if tone == "ringback":
             if kind == "start":
@@ -545,6 +555,7 @@ class Call(ChannelHandler):
         for ch in (self.a, self.b, *self.ringing):
             if ch is not None and ch.handler is self:
                 ch.handler = None
+                ch.detect_fax = ch.data_mode = False
         self.engine.calls.discard(self)
         self.engine.records.call_ended(self.id, at=self.engine.clock.now(), disposition=disposition)
         self.engine.publish_call(self.id, "ended", disposition=disposition)

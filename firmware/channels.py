@@ -57,6 +57,8 @@ class Channel:
         self.rx: np.ndarray | None = None        # this tick's captured frame (after echo cancelling)
         self.taps: list[Callable[[np.ndarray | None, np.ndarray | None], None]] = []   # recorders
         self.listen_dtmf = False     # deliver DTMF digits heard on this port to the handler
+        self.data_mode = False       # fax/modem data: no echo canceller (nor its NLP, comfort noise), no DTMF
+        self.detect_fax = False      # look for fax tones on this line (apps answering calls, bridged calls)
 
     # ---- status
     def set_state(self, state: str, peer: str | None = None, caller_id: str | None = None,
@@ -193,6 +195,7 @@ class FxoChannel(Channel):
             self._dial_timer = None
         self.supervise = False
         self.listen_dtmf = False
+        self.data_mode = self.detect_fax = False     # the next call starts as voice
         self.source = None
         self.forget_caller_id()      # the next call on this line brings its own (else a quick next call shows this one's)
         if self.port.is_off_hook:

@@ -150,6 +150,8 @@ def _add_sim(sub) -> None:
     h.add_argument("--freq", type=float, default=1000.0)
     h.add_argument("--ms", type=int, default=500)
     h.set_defaults(sim_fn=_sim_heard)
+    from .fax.cli import register_sim as register_fax_sim
+    register_fax_sim(ss, _sim_call)
     sim.set_defaults(fn=_sim)
 
 
@@ -227,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
     for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli", "firmware.callcenter.cli",
-                   "firmware.reports.cli", "firmware.update.cli"):
+                   "firmware.reports.cli", "firmware.fax.cli", "firmware.update.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

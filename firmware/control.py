@@ -55,6 +55,9 @@ class EngineControl:
         # connections): each must return at once (a non-blocking queue put), never do I/O.
         self._sinks: frozenset[Callable[[StatusUpdate], None]] = frozenset()
         self.health: Any = None    # the media loop's TickHealth (read by the metrics command)
+        # Runs fn() on the engine API's store thread, the one writer of the stores (set by EngineApi;
+        # None in a bare test harness). The engine hands its own writes (phone feature codes) here.
+        self.store_writer: Callable[[Callable[[], Any]], concurrent.futures.Future] | None = None
 
     # ---- any thread -> engine
     def call(self, fn: Callable[[Any], Any]) -> concurrent.futures.Future:

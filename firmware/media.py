@@ -26,19 +26,30 @@ from dsp_ext.levels import FRAME, dbm0_to_peak
 from .channels import Channel
 from .control import EngineControl
 from .engine import Engine
-from .media_health import TickHealth
+from .media_health import STAGE, TickHealth
 
 log = logging.getLogger("linebox.media")
 
 SILENCE = np.zeros(FRAME, dtype=np.int16)
+# indices into TickHealth.stage_now (where each part of a tick's time goes)
+S_CONTROL, S_BOARD, S_EVENTS, S_ECHO, S_TONES, S_PROGRESS, S_CALLERID, S_DTMF, S_TIMERS, S_SOURCES, S_PUBLISH = (
+    STAGE[n] for n in ("control", "board", "events", "echo", "tones", "progress", "callerid", "dtmf", "timers",
+                       "sources", "publish"))
 CID_WAKE_PEAK = dbm0_to_peak(-46.0)      # the receiver decodes down to -46 dBm0; line noise is far below this
 CID_HANGOVER_FRAMES = 50
+# The busy-tone detector (far-end disconnect) costs about the same per call whether it gets one
+# 10 ms frame or twenty (its numpy judging dominates), and needs two cadence cycles (seconds)
+# anyway: each line feeds it BUSY_BATCH_FRAMES at a time, lines on different ticks (staggered by
+# port), so it costs ~1/20 as much per tick and at most one line's batch lands on a tick for up to
+# 20 lines. Event times stay sample-accurate (the detector counts its own blocks); the reaction
+# comes at most 0.2 s later.
+BUSY_BATCH_FRAMES = 20
 
 
 class PortDsp:
     """The per-port DSP state: one detector/canceller instance per port, created on first use."""
 
-    def __init__(self, kind: PortKind, country: str):
+    def __init__(self, kind: PortKind, country: str, slot: int = 0):
         from dsp_ext.dtmf import DtmfReceiver
         self.dtmf = DtmfReceiver()
         self.echo = None
@@ -46,9 +57,14 @@ class PortDsp:
         self.cid = None
         self.busy = None
         self.busy_frame0 = 0
+        self.busy_slot = slot % BUSY_BATCH_FRAMES      # this port's tick (mod the batch) to run its detector
+        self.busy_buf = np.zeros(0, dtype=np.int16)     # allocated with the first detector
+        self.busy_fill = 0
         self.progress = None
         self.progress_frame0 = 0
         self.cid_awake = 0
+        self.faxtone = None         # fax-tone detector while ch.detect_fax (apps, bridged calls)
+        self.faxtone_frame0 = 0
         self.country = country
         if kind is PortKind.FXO:
             from dsp_ext.callerid import CallerIdReceiver
@@ -64,6 +80,22 @@ class PortDsp:
         except ValueError:          # the learned tones do not fit one detector: the country's alone
             self.busy = ToneDetector(self.country, tones=tones)
         self.busy_frame0 = frame
+        if self.busy_buf.size == 0:
+            self.busy_buf = np.zeros(BUSY_BATCH_FRAMES * FRAME, dtype=np.int16)
+        self.busy_fill = 0
+
+    def feed_busy(self, rx: np.ndarray, frame: int) -> np.ndarray | None:
+        """Collect `rx` for the busy detector; the batch to run it on when this port's tick comes."""
+        n = self.busy_fill
+        end = n + rx.size
+        if end > self.busy_buf.size:           # frames larger than FRAME (not on any board today)
+            self.busy_buf = np.concatenate([self.busy_buf[:n], np.zeros(end - n, dtype=np.int16)])
+        self.busy_buf[n:end] = rx
+        self.busy_fill = end
+        if (frame + self.busy_slot) % BUSY_BATCH_FRAMES and end < self.busy_buf.size:
+            return None
+        self.busy_fill = 0
+        return self.busy_buf[:end]
 
     def start_progress(self, on: bool, frame: int) -> None:
         from dsp_ext.progress import CallProgressAnalyser
@@ -77,7 +109,7 @@ class MediaLoop:
         self.engine = engine
         self.control = control or engine.control
         self._channels: list[Channel] = list(engine.channels.values())
-        self._dsp = {ch.name: PortDsp(ch.kind, engine.country) for ch in self._channels}
+        self._dsp = {ch.name: PortDsp(ch.kind, engine.country, slot) for slot, ch in enumerate(self._channels)}
         self._tx: dict[str, np.ndarray] = {}
         self._tx_tonal: set[str] = set()     # ports whose last frame came from a tonal source
         self._stop = threading.Event()
@@ -104,14 +136,24 @@ class MediaLoop:
     # ---- one frame
     def step(self) -> None:
         eng = self.engine
+        st = self.health.stage_now          # seconds per stage, added up over this tick
+        now = time.perf_counter
+        t0 = now()
         self.control.run_pending(eng)
+        t1 = now()
+        st[S_CONTROL] += t1 - t0
         tx = self._tx
         tick = self.board.tick(tx)
         eng.clock.advance()
+        t0 = now()
+        # the board's own pacing wait is not work (hardware: the ALSA read; simulator: realtime pacing)
+        st[S_BOARD] += t0 - t1 - getattr(self.board, "last_wait", 0.0)
         for ev in tick.events:
             eng.on_port_event(ev)
         rx_by_port = tick.rx
         dsp_by_port = self._dsp
+        t1 = now()
+        st[S_EVENTS] += t1 - t0
         for ch in self._channels:
             rx = rx_by_port.get(ch.name)
             dsp = dsp_by_port[ch.name]
@@ -119,21 +161,36 @@ class MediaLoop:
                 if ch.off_hook:
                     if rx is not None:
                         line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
-                        echo = dsp.echo
-                        tonal = ch.name in self._tx_tonal
-                        if tonal != dsp.echo_held:
-                            # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
-                            echo.hold_adaptation(tonal)
-                            dsp.echo_held = tonal
-                        rx = echo.process(tx.get(ch.name, SILENCE), rx)
+                        t0 = t1 = now()
+                        if not ch.data_mode:
+                            # (fax: no canceller; it, its NLP and comfort noise would damage the modem signal)
+                            echo = dsp.echo
+                            tonal = ch.name in self._tx_tonal
+                            if tonal != dsp.echo_held:
+                                # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
+                                echo.hold_adaptation(tonal)
+                                dsp.echo_held = tonal
+                            rx = echo.process(tx.get(ch.name, SILENCE), rx)
+                            t1 = now()
+                            st[S_ECHO] += t1 - t0
                         if ch.supervise and dsp.busy is not None:
-                            for e in dsp.busy.process(rx):
-                                # e.time counts from the detector's start: back to engine time
-                                at = eng.clock.at(dsp.busy_frame0) + e.time
-                                eng.on_tone(ch, e.tone, e.kind, at)
+                            batch = dsp.feed_busy(rx, eng.clock.frame)
+                            if batch is not None:
+                                for e in dsp.busy.process(batch):
+                                    # e.time counts from the detector's start: back to engine time
+                                    at = eng.clock.at(dsp.busy_frame0) + e.time
+                                    eng.on_tone(ch, e.tone, e.kind, at)
+                        if ch.detect_fax:
+                            self._fax_tones(ch, dsp, rx)
+                        elif dsp.faxtone is not None:
+                            dsp.faxtone = None
+                        t0 = now()
+                        st[S_TONES] += t0 - t1
+                        t1 = t0
                         if dsp.progress is not None:
                             for p in dsp.progress.process(line_rx, tx.get(ch.name)):
                                 eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
+                            st[S_PROGRESS] += now() - t1
                 elif rx is not None:
                     # Idle lines carry only noise almost all the time: wake the caller-ID
                     # receiver on signal and keep it fed for a while after, so it sees whole
@@ -141,22 +198,31 @@ class MediaLoop:
                     if int(rx.max()) > CID_WAKE_PEAK:
                         dsp.cid_awake = CID_HANGOVER_FRAMES
                     if dsp.cid_awake:
+                        t0 = now()
                         dsp.cid_awake -= 1
                         for m in dsp.cid.process(rx):
                             # A message failing its checksum is line noise or tampering: not a caller.
                             if m.kind == "call" and m.checksum_ok:
                                 eng.on_caller_id(ch, m.number, m.name)
+                        st[S_CALLERID] += now() - t0
                     rx = None            # an on-hook line carries no call audio
-                if rx is not None:
+                if rx is not None and not ch.data_mode:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
+                    t0 = now()
                     self._digits(ch, dsp, rx, tx.get(ch.name))
-            elif rx is not None and ch.off_hook:
+                    st[S_DTMF] += now() - t0
+            elif rx is not None and ch.off_hook and not ch.data_mode:
+                t0 = now()
                 self._digits(ch, dsp, rx)
+                st[S_DTMF] += now() - t0
             else:
                 rx = None
             ch.rx = rx
+        t0 = now()
         eng.timers.run_due()
+        t1 = now()
+        st[S_TIMERS] += t1 - t0
         new_tx: dict[str, np.ndarray] = {}
         tonal_tx = self._tx_tonal
         tonal_tx.clear()
@@ -171,7 +237,18 @@ class MediaLoop:
                 for tap in ch.taps:
                     tap(ch.rx, frame)
         self._tx = new_tx
+        t0 = now()
+        st[S_SOURCES] += t0 - t1
         eng.publish_if_dirty()
+        st[S_PUBLISH] += now() - t0
+
+    def _fax_tones(self, ch: Channel, dsp: PortDsp, rx: np.ndarray) -> None:
+        if dsp.faxtone is None:
+            from dsp_ext.faxtone import FaxToneDetector
+            dsp.faxtone = FaxToneDetector()
+            dsp.faxtone_frame0 = self.engine.clock.frame
+        for e in dsp.faxtone.process(rx):
+            self.engine.on_tone(ch, e.tone, e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
 
     def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
         for e in dsp.dtmf.process(rx, sent):
@@ -192,9 +269,11 @@ class MediaLoop:
         health.start()
         board = self.board
         clock = time.perf_counter
+        cpu_clock = time.thread_time
         try:
             while not self._stop.is_set():
                 t0 = clock()
+                c0 = cpu_clock()
                 try:
                     self.step()
                 except Exception:       # keep the phones alive; the log says what broke
@@ -203,7 +282,7 @@ class MediaLoop:
                     if self.errors > 1000:
                         raise
                 # in memory only: the time the board blocked on the audio period is not work
-                health.tick(t0, clock() - t0 - getattr(board, "last_wait", 0.0))
+                health.tick(t0, clock() - t0 - getattr(board, "last_wait", 0.0), cpu_clock() - c0)
                 health.frames_lost = getattr(board, "frames_lost", 0)
                 health.active_calls = len(self.engine.calls)
         finally:

@@ -90,7 +90,7 @@ class Service:
     api: Any = None              # firmware.api.EngineApi
     server: Any = None           # firmware.api_server.ApiServer (two-process service)
     housekeeper: Any = None
-    reports: Any = None          # the reports thread (firmware.reports.aggregate.AggregatorThread)
+    reports: Any = None          # the reports worker process (firmware.reports.worker.ReportsWorkerProcess)
     watchdog: Any = None         # firmware.watchdog.MediaWatchdog (systemd WatchdogSec, fed while the loop ticks)
 
     def start_engine(self, *, api_socket: bool = True, api_group: str | None = None,
@@ -112,7 +112,7 @@ class Service:
         from .watchdog import start_media_watchdog
         health = self.media.health
         self.watchdog = start_media_watchdog(lambda: health.ticks)
-        self.reports = start_reports_thread(self)
+        self.reports = start_reports_worker(self)
 
     def stop(self) -> None:
         if self.watchdog is not None:
@@ -230,19 +230,13 @@ async def _web_unavailable(scope: dict, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def start_reports_thread(svc: Service) -> Any:
-    """Reports: DATA/reports.db is aggregated from the records on its own thread (never the media tick),
-    which also sends the daily report by e-mail when the owner asked for it."""
-    from .apps.voicemail_store import settings
-    from .mailer import Mailer
-    from .reports.aggregate import AggregatorThread, ReportAggregator
-    from .reports.daily_mail import DailyReportMail
-    from .reports.source import site_from_config
-    aggregator = ReportAggregator(svc.data_dir, lambda: site_from_config(svc.config))
-    daily = DailyReportMail(svc.config, aggregator, Mailer(lambda: settings(svc.config)))
-    thread = AggregatorThread(aggregator, also=daily.tick)
-    thread.start()
-    return thread
+def start_reports_worker(svc: Service) -> Any:
+    """Reports: DATA/reports.db is aggregated (and the daily report e-mailed) by a child process of
+    the engine, never in the engine's interpreter: no other CPU work shares the media loop's."""
+    from .reports.worker import ReportsWorkerProcess
+    worker = ReportsWorkerProcess(svc.data_dir)
+    worker.start()
+    return worker
 
 
 def _server_class() -> type:

@@ -26,3 +26,22 @@ def _ensure_dsp_built() -> None:
 
 
 _ensure_dsp_built()
+
+
+def _ensure_fax_built() -> None:
+    """The fax terminal extension (dsp_ext/fax_src, linked to spandsp), rebuilt when its sources change."""
+    src = ROOT / "dsp_ext"
+    inputs = list((src / "fax_src").glob("*.[ch]")) + [src / "fax_build.py"]
+    if not inputs:
+        return
+    newest = max(p.stat().st_mtime for p in inputs)
+    with open(ROOT / "dsp_ext" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        loaded = next((src / f"_fax{sfx}" for sfx in importlib.machinery.EXTENSION_SUFFIXES
+                       if (src / f"_fax{sfx}").exists()), None)
+        if loaded is not None and loaded.stat().st_mtime >= newest:
+            return
+        subprocess.run([sys.executable, "-m", "dsp_ext.fax_build"], cwd=ROOT, check=True)
+
+
+_ensure_fax_built()

@@ -225,6 +225,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_permissions.router)
     from . import routes_voicemail
     app.include_router(routes_voicemail.router)
+    from . import routes_fax
+    app.include_router(routes_fax.router)
     from . import routes_ivr, routes_prompts
     app.include_router(routes_ivr.router)
     app.include_router(routes_prompts.router)
@@ -245,6 +247,10 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_linecal.router)
     from . import routes_callcenter
     app.include_router(routes_callcenter.router)
+    from . import routes_wallboard
+    app.include_router(routes_wallboard.router)
+    from . import routes_campaigns
+    app.include_router(routes_campaigns.router)
     from . import routes_desktop
     app.include_router(routes_desktop.router)
     from . import routes_reports

@@ -5,7 +5,10 @@
 
 `attempt` is for forms: a refusal of the input (`bad_request`) comes back as the message to
 show next to what was typed; any other refusal (not_found, unavailable, ...) propagates to the
-one ApiError handler in `webui.app`, which turns it into the HTTP status.
+one ApiError handler in `webui.app`, which turns it into the HTTP status (JSON for /api routes).
+A route that answers a refusal itself catches `ApiError` and takes the status from
+`refusal_status(exc)`. An engine that does not answer in time is an ApiError("unavailable")
+whichever client the web has (socket or in-process).
 """
 from __future__ import annotations
 
@@ -14,27 +17,38 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from firmware.api import ApiError
 
 from .guards import web
 
+NO_ANSWER = "The PBX engine did not answer in time; try again in a moment."
+REFUSAL_STATUS = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403, "unavailable": 503,
+                  "too_large": 413, "internal": 500}
+
 
 async def call(request: Request, name: str, /, **args: Any) -> Any:
-    """Run engine API command `name`; refusals raise ApiError."""
-    return await web(request).api.call(name, **args)
+    """Run engine API command `name`; refusals (and no answer in time) raise ApiError."""
+    try:
+        return await web(request).api.call(name, **args)
+    except TimeoutError:
+        raise ApiError("unavailable", NO_ANSWER) from None
 
 
 async def attempt(request: Request, name: str, /, **args: Any) -> tuple[Any, str | None]:
     """(result, None), or (None, message) when the engine refused the input."""
     try:
-        return await web(request).api.call(name, **args), None
+        return await call(request, name, **args), None
     except ApiError as exc:
         if exc.code != "bad_request":
             raise
         return None, exc.message
+
+
+def refusal_status(exc: ApiError) -> int:
+    """The HTTP status of an engine refusal, for a route that answers it itself."""
+    return REFUSAL_STATUS.get(exc.code, 500)
 
 
 def port_names(request: Request, kind: str) -> list[str]:
@@ -71,28 +85,3 @@ async def spool_upload(request: Request, upload: Any, max_bytes: int) -> str:
         raise
     await run_in_threadpool(f.close)
     return name
-
-
-# For JSON routes that answer a refusal themselves (live calls, the setup wizard).
-STATUS_OF = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403, "unavailable": 503,
-             "too_large": 413, "internal": 500}
-
-
-class EngineRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-async def engine_call(request: Request, name: str, **args: Any) -> Any:
-    """`await engine_call(request, "calls.list")`: the result, or EngineRefused(status, message)."""
-    try:
-        return await web(request).api.call(name, **args)
-    except ApiError as exc:
-        raise EngineRefused(STATUS_OF.get(exc.code, 500), exc.message) from None
-    except TimeoutError:
-        raise EngineRefused(503, "The PBX engine did not answer in time; try again in a moment.") from None
-
-
-def refused_json(exc: EngineRefused) -> JSONResponse:
-    return JSONResponse({"error": exc.message}, status_code=exc.status)

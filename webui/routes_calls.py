@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from .engine_calls import EngineRefused, engine_call, refused_json
+from .engine_calls import call
 from .guards import AdminUser, MonitorUser, csrf_guard
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -13,10 +13,7 @@ router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 @router.get("/api/calls")
 async def calls_json(request: Request, user: MonitorUser) -> JSONResponse:
-    try:
-        calls = await engine_call(request, "calls.list")
-    except EngineRefused as exc:
-        return refused_json(exc)
+    calls = await call(request, "calls.list")      # a refusal: JSON {"error"} with its status (webui.app)
     return JSONResponse({"calls": calls, "can_hang_up": user.role == "admin"})
 
 
@@ -24,7 +21,4 @@ async def calls_json(request: Request, user: MonitorUser) -> JSONResponse:
 async def hang_up(request: Request, call_id: str, user: AdminUser) -> JSONResponse:
     if len(call_id) > 64:
         return JSONResponse({"error": "No such call."}, status_code=404)
-    try:
-        return JSONResponse(await engine_call(request, "calls.hangup", call_id=call_id))
-    except EngineRefused as exc:
-        return refused_json(exc)
+    return JSONResponse(await call(request, "calls.hangup", call_id=call_id))

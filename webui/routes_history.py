@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from firmware.api import ApiError
+
 from .engine_calls import call
 from .guards import MonitorUser, csrf_guard, web
 from .rendering import render, site_timezone
@@ -95,10 +97,9 @@ async def history_page(request: Request, user: MonitorUser, q: str = "", disposi
 
 async def _party_names(request: Request) -> dict:
     """Lines and extensions by name, not raw ids (engine API destinations.party_names)."""
-    from .engine_calls import EngineRefused, engine_call
     try:
-        return await engine_call(request, "destinations.party_names")
-    except EngineRefused:
+        return await call(request, "destinations.party_names")
+    except ApiError:
         return {}
 
 

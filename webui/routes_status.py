@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from firmware.api import ApiError
+
 from .accounts import User
 from .guards import SESSION_COOKIE, AnyUser, MonitorUser, csrf_guard, web
 from .rendering import render
@@ -36,8 +38,6 @@ def engine_up(state: WebState) -> bool:
 async def engine_health(state: WebState) -> dict[str, Any] | None:
     """The media loop's figures for administrators (None while the engine is away)."""
     import time
-
-    from firmware.api import ApiError
     t0 = time.perf_counter()
     try:
         h = await state.api.call("metrics.read", window_s=60.0)
@@ -102,10 +102,10 @@ async def _alarms(state: WebState) -> list[str]:
 
 async def _wizard_open(request: Request) -> bool:
     """The setup wizard is offered until it is finished or skipped (engine API setup.state)."""
-    from .engine_calls import EngineRefused, engine_call
+    from .engine_calls import call
     try:
-        return not (await engine_call(request, "setup.done"))["done"]
-    except EngineRefused:
+        return not (await call(request, "setup.done"))["done"]
+    except ApiError:
         return False
 
 

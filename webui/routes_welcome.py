@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from .engine_calls import EngineRefused, engine_call
+from firmware.api import ApiError
+
+from .engine_calls import call, refusal_status
 from .guards import AdminUser, csrf_guard
 from .rendering import render
 
@@ -26,7 +28,7 @@ def _text(form: Any, name: str, limit: int = 300) -> str:
 
 async def _page(request: Request, step: str, *, status_code: int = 200, error: str | None = None,
                 typed: dict | None = None) -> Response:
-    state = await engine_call(request, "setup.state")
+    state = await call(request, "setup.state")
     return render(request, "welcome.html", status_code=status_code, title="Set up Linebox", step=step,
                   steps=STEPS, titles=TITLES, state=state, typed=typed or {}, error=error)
 
@@ -63,9 +65,9 @@ async def welcome_save(request: Request, step: str, user: AdminUser) -> Response
         args["smtp_password"] = form.get("smtp_password", "")[:256] if isinstance(form.get("smtp_password"), str) else ""
         typed = {k: v for k, v in args.items() if k != "smtp_password"}
     try:
-        await engine_call(request, f"setup.{step}", **args)
-    except EngineRefused as exc:
-        return await _page(request, step, status_code=exc.status, error=exc.message, typed=typed)
+        await call(request, f"setup.{step}", **args)
+    except ApiError as exc:
+        return await _page(request, step, status_code=refusal_status(exc), error=exc.message, typed=typed)
     if step == "mail" and form.get("then") == "test":
         return RedirectResponse("/welcome?step=mail#test-mail", status_code=303)
     return RedirectResponse(_next(step), status_code=303)
@@ -78,9 +80,10 @@ async def welcome_test_mail(request: Request, user: AdminUser) -> JSONResponse:
     if not isinstance(to, str) or not to.strip():
         return JSONResponse({"error": "Give the address to send the test message to."}, status_code=400)
     try:
-        result = await engine_call(request, "setup.test_mail", to=to.strip()[:254])
-    except EngineRefused as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status if exc.status != 500 else 502)
+        result = await call(request, "setup.test_mail", to=to.strip()[:254])
+    except ApiError as exc:
+        status = refusal_status(exc)
+        return JSONResponse({"error": exc.message}, status_code=status if status != 500 else 502)
     return JSONResponse(result)
 
 
@@ -91,5 +94,5 @@ async def welcome_done(request: Request, user: AdminUser) -> Response:
 
 @router.post("/welcome-finish")
 async def welcome_finish(request: Request, user: AdminUser) -> Response:
-    await engine_call(request, "setup.finish")
+    await call(request, "setup.finish")
     return RedirectResponse("/status", status_code=303)

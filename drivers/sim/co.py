@@ -126,6 +126,19 @@ class CentralOffice:
             sub.name = name
         return sub
 
+    def fax_machine(self, number: str, ident: str = "", ecm: bool = True, modem: str = "v17"):
+        """A remote fax machine with this number (drivers/sim/fax.py), created and registered on first use."""
+        from .fax import FaxMachine
+        number = self.normalize_number(number)
+        sub = self._by_number.get(number)
+        if sub is not None and not isinstance(sub, FaxMachine):
+            raise ValueError(f"{number} is already a {sub.kind} subscriber, not a fax machine")
+        if sub is None:
+            sub = FaxMachine(self, number, ident=ident, ecm=ecm, modem=modem)
+            self.remotes[number] = sub
+            self._by_number[number] = sub
+        return sub
+
     def set_echo(self, i: int, shape: str | np.ndarray | None = DEFAULT_SHAPE,
                  erl_db: float = DEFAULT_ERL_DB, delay_ms: float = 0.0) -> None:
         """Line `i`'s echo: a named shape (see echo.ECHO_SHAPES), a G.168 Annex D hybrid model

@@ -51,6 +51,7 @@ class AppSession(ChannelHandler):
     def __init__(self, engine: Engine, ch: Channel, arg: str = "", call: Call | None = None):
         self.engine, self.ch, self.arg = engine, ch, arg
         self.finished = False
+        self.handing_over = False       # finishing to give the channel and its call to another app
         self._timers: list[Timer] = []
         if call is None:
             # Reached by a feature code: the attempt gets its own record.
@@ -60,6 +61,7 @@ class AppSession(ChannelHandler):
         self.call = call
         ch.handler = self
         ch.listen_dtmf = True
+        ch.detect_fax = isinstance(ch, FxoChannel)     # a calling fax's CNG switches the call to fax
         ch.set_state("in-call", peer=self.name, caller_id=ch.caller_id)
         self.start()
 
@@ -76,8 +78,24 @@ class AppSession(ChannelHandler):
         self.finish()
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
-        if far_end_gone(ch, tone, kind):
+        if isinstance(ch, FxoChannel) and kind == "start" and tone == "CNG":
+            self.fax_tone_heard()
+        elif far_end_gone(ch, tone, kind):
             self.leave()
+
+    def fax_tone_heard(self) -> None:
+        """A calling fax (CNG) on the line: hand the channel and its call to the fax app, if a box takes it."""
+        factory = self.engine.apps.get("fax")
+        if self.finished or factory is None or self.name == "fax":
+            return
+        from ..fax import detected_fax_box
+        box = detected_fax_box(self.engine, self)
+        if not box:
+            return
+        self.handing_over = True
+        self.finish()
+        self.ch.silence()
+        factory(self.engine, self.ch, box, self.call)
 
     def on_line_event(self, ch: Channel, event: str) -> None:
         if event == "loop_drop":
@@ -94,7 +112,9 @@ class AppSession(ChannelHandler):
         self.finished = True
         for t in self._timers:
             t.cancel()
-        self.call.end("answered")
+        self.ch.detect_fax = False
+        if not self.handing_over:
+            self.call.end("answered")
 
 
 class EchoTest(AppSession):
@@ -139,5 +159,9 @@ def register_builtin(engine: Engine) -> None:
     register_setup_code(engine)
     from ..callcenter import register as register_callcenter
     register_callcenter(engine)
+    from ..campaigns import register as register_campaigns
+    register_campaigns(engine)
     from ..desk import register as register_desk
     register_desk(engine)
+    from ..fax import register as register_fax
+    register_fax(engine)

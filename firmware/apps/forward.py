@@ -18,7 +18,8 @@ import logging
 import re
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,8 @@ class PhonePrefs:
         self.prefs: dict[str, Prefs] = {}
         self._pending = 0
         self._lock = threading.Lock()
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="phone-prefs")
+        self._fallback: ThreadPoolExecutor | None = None      # only without an engine API (test harness)
+        self._last: Future | None = None
         self._hops = 0
         self.reload()
 
@@ -142,7 +144,8 @@ class PhonePrefs:
         return self.prefs.get(extension or "", Prefs())
 
     def change(self, extension: str, **changes: Any) -> None:
-        """From a phone's feature code: in force at once, saved in the background."""
+        """From a phone's feature code: in force at once, saved by the engine API's store thread
+        (the configuration's one writer), never on the media thread."""
         fields = validate(extension, changes)
         self.prefs[extension] = dataclasses.replace(self.of(extension), **fields)
         with self._lock:
@@ -156,11 +159,24 @@ class PhonePrefs:
             finally:
                 with self._lock:
                     self._pending -= 1
-        self._writer.submit(write)
+        self._last = self._submit(write)
+
+    def _submit(self, fn: Callable[[], None]) -> Future:
+        store = self.engine.control.store_writer
+        if store is not None:
+            try:
+                return store(fn)
+            except RuntimeError:         # the engine API has stopped (service shutting down)
+                pass
+        if self._fallback is None:
+            self._fallback = ThreadPoolExecutor(1, thread_name_prefix="phone-prefs")
+        return self._fallback.submit(fn)
 
     def flush(self) -> None:
         """Wait for background writes (tests, service stop)."""
-        self._writer.submit(lambda: None).result()
+        last = self._last
+        if last is not None:
+            last.result()
 
     # ---- policies the engine asks
     def before_ring(self, engine: Engine, extension: str) -> str | None:

@@ -33,7 +33,7 @@ FORMAT = "linebox-backup"
 VERSION = 1
 MANIFEST = "manifest.json"
 CONFIG_FILE = "config.json"
-DATABASES = ("records.db", "messages.sqlite", "customers.db", "workorders.db", "knowledge.db")
+DATABASES = ("records.db", "messages.sqlite", "customers.db", "workorders.db", "knowledge.db", "campaigns.db")
 MEDIA_DIRS = ("voicemail", "recordings", "prompts", "moh")
 
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024        # the upload as sent (compressed)

@@ -47,7 +47,11 @@ _register_destinations()
 
 def register(engine: Any) -> Any:
     from .service import register as _start
-    return _start(engine)
+    svc = _start(engine)
+    if svc is not None:
+        from .supervision import register as _supervision
+        _supervision(engine)
+    return svc
 
 
 def service_of(engine: Any) -> Any:

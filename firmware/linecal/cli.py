@@ -6,9 +6,9 @@ The command is a thin layer over `runner.run_calibration(call, wait, ...)`:
   board, in a temporary directory): the echo path (`--echo SHAPE|FILE`, `--erl`,
   `--delay-ms`), the country and the far end (`--answer-at-ring`, `--far-hangup-s`) are
   chosen on the command line. Seconds of line time take a fraction of a second.
-* without `--sim`: the running service is asked through its engine API. Until the engine
-  API socket is in place the running service is calibrated from the web page (Lines ->
-  Calibrate); this form says so instead of guessing at another way in.
+* without `--sim`: the running service is asked through its engine API socket
+  (`--data DATA`, the service's data directory, holds `engine.sock`): the same commands the
+  web page's Lines -> Calibrate uses, in real time; the profile is stored by the engine.
 """
 from __future__ import annotations
 
@@ -108,19 +108,53 @@ def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, nu
         return profile, true_ir
 
 
+def live_calibration(data_dir: Path, port: str, number: str, as_extension: str, listen_s: int,
+                     inbound_wait_s: int) -> dict:
+    """Calibrate `port` of the running service through its engine API socket (real time)."""
+    import time
+
+    from firmware.api import ApiError
+    from firmware.api_client import ApiConnection, EngineUnreachable
+    from firmware.api_wire import SOCKET_NAME
+
+    def progress(status: dict) -> None:
+        phase = status.get("phase", "?")
+        hint = " (ring the line now)" if phase == "waiting_ring" else ""
+        print(f"linebox line calibrate: {port}: {phase}{hint}", file=sys.stderr, flush=True)
+    try:
+        with ApiConnection(data_dir / SOCKET_NAME, timeout=30, client="line-calibrate") as api:
+            try:
+                return run_calibration(lambda name, **a: api.call(name, **a), time.sleep, port, number,
+                                       as_extension, listen_s, progress=progress, inbound_wait_s=inbound_wait_s)
+            except KeyboardInterrupt:
+                api.call("line.calibration_cancel", port=port)
+                raise SystemExit("linebox line calibrate: cancelled; the line is released") from None
+    except EngineUnreachable as exc:
+        raise SystemExit(f"linebox line calibrate: {exc}; is Linebox running with --data {data_dir}? "
+                         "(or use --sim to try it on a simulated line)") from None
+    except ApiError as exc:
+        raise SystemExit(f"linebox line calibrate: {exc.message}") from None
+    except TimeoutError as exc:
+        raise SystemExit(f"linebox line calibrate: {exc}") from None
+
+
 def _calibrate(args: argparse.Namespace) -> int:
+    if args.number and not args.number.isdigit():
+        raise SystemExit(f"linebox line calibrate: --number must be digits only, got {args.number!r}")
     if not args.sim:
-        raise SystemExit("linebox line calibrate: calibrating the running service from the command line needs "
-                         "the engine API socket, which this build does not have yet; use the web page "
-                         "(Lines -> Line calibration), or --sim to try it on a simulated line")
+        profile = live_calibration(Path(args.data), args.port, args.number or "", args.as_extension or "",
+                                   args.listen_s, args.inbound_wait_s)
+        return _show(args, profile, None)
     ring = None if args.answer_at_ring in (None, "never") else args.answer_at_ring
     if ring is not None and not str(ring).isdigit():
         raise SystemExit(f"linebox line calibrate: --answer-at-ring takes a ring number or 'never', got {ring!r}")
-    if args.number and not args.number.isdigit():
-        raise SystemExit(f"linebox line calibrate: --number must be digits only, got {args.number!r}")
     profile, true_ir = simulated_calibration(args.country, args.echo, args.erl, args.delay_ms, args.number or "",
                                              None if ring is None else int(ring), args.far_hangup_s,
                                              args.listen_s, args.noise, inbound_wait_s=args.inbound_wait_s)
+    return _show(args, profile, true_ir)
+
+
+def _show(args: argparse.Namespace, profile: dict, true_ir: np.ndarray | None) -> int:
     if args.svg:
         echo = profile.get("echo", {})
         if "ir" not in echo:
@@ -152,6 +186,7 @@ def register(subparsers) -> None:
     c.add_argument("--json", action="store_true", help="print the profile as JSON")
     c.add_argument("--svg", help="write a picture of the echo path's impulse response to this file")
     c.add_argument("--sim", action="store_true", help="offline: a simulated line in simulated time")
+    c.add_argument("--data", default="data", help="the running service's data dir (holds engine.sock)")
     c.add_argument("--country", default="US", help="--sim: the exchange's country (US, UK, DE, ...)")
     c.add_argument("--echo", type=_sim_echo, default="medium",
                    help="--sim: echo path shape (short, medium, long, ringing), none, or a file of taps")

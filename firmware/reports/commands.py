@@ -13,16 +13,15 @@ from ..api import ApiContext, ApiError, command
 from ..mailer import MailError
 
 
-def _aggregator(ctx: ApiContext):
-    from .aggregate import ReportAggregator
-    from .source import site_from_config
-    return ReportAggregator(ctx.data_dir, lambda: site_from_config(ctx.config))
-
-
 @command("reports.rebuild", on="store")
 def reports_rebuild(ctx: ApiContext) -> dict:
-    """Rebuild the pre-aggregated report cells from the whole event log."""
-    return _aggregator(ctx).rebuild()
+    """Rebuild the pre-aggregated report cells from the whole event log (in a process of its own:
+    the store thread only waits, so the media loop's interpreter is not kept busy)."""
+    from .worker import RebuildError, rebuild_in_worker
+    try:
+        return rebuild_in_worker(ctx.data_dir)
+    except RebuildError as exc:
+        raise ApiError("unavailable", str(exc)) from None
 
 
 @command("reports.daily_mail", on="store")

@@ -531,3 +531,30 @@ def test_maximum_call_duration_still_cuts_an_outside_call_that_was_put_on_hold(p
     pbx.run(62)
     assert pbx.state("fxo1") == "idle" and far.state != "connected"
     assert pbx.state("fxs1") == "busy"
+
+
+def test_a_forward_set_by_code_is_written_by_the_engine_apis_store_thread(pbx, monkeypatch):
+    """One writer per store: with the engine API up (as in the service), a phone's feature code
+    is saved by the store thread, not by a writer thread of its own; the change survives a reload."""
+    import threading
+
+    from firmware.api import EngineApi
+    from firmware.apps import forward
+    api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+    writers: list[str] = []
+    original = forward.save
+
+    def watched(*args, **kwargs):
+        writers.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(forward, "save", watched)
+    try:
+        p = dial(pbx, "202", "*72203#")
+        pbx.run(2)
+        p.on_hook()
+        pbx.run(0.5)
+        prefs_service(pbx.engine).flush()
+    finally:
+        api.close()
+    assert len(writers) == 1 and writers[0].startswith("store"), writers
+    assert forward.prefs_of(pbx.config, "202").fwd_always == "203"

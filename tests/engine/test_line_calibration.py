@@ -160,9 +160,10 @@ def test_cli_sim_prints_the_profile_and_writes_the_picture(tmp_path: Path):
     bad = subprocess.run([sys.executable, "-m", "firmware.cli", "line", "calibrate", "--sim", "--echo", "nope"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--echo takes" in bad.stderr
-    live = subprocess.run([sys.executable, "-m", "firmware.cli", "line", "calibrate", "fxo1"],
+    live = subprocess.run([sys.executable, "-m", "firmware.cli", "line", "calibrate", "fxo1",
+                           "--data", str(tmp_path / "no-service")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert live.returncode != 0 and "web page" in live.stderr
+    assert live.returncode != 0 and "cannot reach the engine" in live.stderr and "is Linebox running" in live.stderr
 
 
 def test_inbound_call_times_the_rings_and_learns_the_disconnect_tone():

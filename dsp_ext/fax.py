@@ -1,0 +1,182 @@
+"""T.30 fax terminal over 8 kHz audio (spandsp, `fax_src/faxterm.c`) and TIFF-F files.
+
+`FaxTerminal` is one end of a fax call: feed it what the line delivers with
+`receive(samples)`, take what it sends with `transmit(n)`, and poll `report()`
+until `report().done`. The per-sample work is C; each call allocates only the
+output array.
+
+spandsp reads and writes the TIFF files from inside receive/transmit (at page
+boundaries), so a real-time owner runs the terminal on a worker thread fed
+through buffers (see firmware/fax), never on the media tick.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp_ext._fax import ffi, lib
+from dsp_ext._ffi import as_int16
+
+__all__ = ["MODEMS", "t30_codes", "FaxReport", "FaxTerminal", "FaxFileError", "result_text",
+           "write_tiff", "tiff_pages", "read_tiff_page", "TiffPage"]
+
+MODEMS = {"v27ter": lib.FAXTERM_V27TER, "v29": lib.FAXTERM_V29, "v17": lib.FAXTERM_V17}
+# The fastest modem named, and every slower one (what a fax machine offers).
+_MODEM_LADDER = {"v17": lib.FAXTERM_V17 | lib.FAXTERM_V29 | lib.FAXTERM_V27TER,
+                 "v29": lib.FAXTERM_V29 | lib.FAXTERM_V27TER,
+                 "v27ter": lib.FAXTERM_V27TER}
+
+
+class FaxFileError(ValueError):
+    """A TIFF-F file that cannot be read or written as a fax document."""
+
+
+@dataclass(frozen=True)
+class FaxReport:
+    done: bool
+    result: int                 # T.30 completion code, 0 = OK (meaningful when done)
+    result_text: str
+    remote_ident: str
+    pages_tx: int
+    pages_rx: int
+    pages_in_file: int
+    bit_rate: int
+    ecm: bool
+    ecm_retries: int
+    bad_rows: int
+    longest_bad_row_run: int
+    x_dpi: int
+    y_lpi: int
+    width: int
+    length: int
+    negotiated: bool            # the far end's capabilities arrived (phase B reached)
+    bad_rows_total: int         # over every page received
+
+
+def t30_codes() -> dict[str, int]:
+    """spandsp's T.30 completion codes that Linebox acts on, by name without the T30_ERR_ prefix."""
+    return {name[8:]: int(getattr(lib, name)) for name in dir(lib) if name.startswith("T30_ERR_")}
+
+
+def result_text(code: int) -> str:
+    return ffi.string(lib.faxterm_result_text(int(code))).decode("ascii", "replace")
+
+
+def _ident_bytes(ident: str) -> bytes:
+    # T.30 idents are at most 20 characters of digits, '+' and space (T.30 5.3.6.2.4).
+    clean = "".join(c for c in ident if c.isdigit() or c in "+ ")[:20]
+    return clean.encode("ascii")
+
+
+class FaxTerminal:
+    """One fax terminal. `calling=True` is the side that placed the call (it sends CNG)."""
+
+    def __init__(self, *, calling: bool, ident: str = "", ecm: bool = True, modem: str = "v17",
+                 send: str | os.PathLike | None = None, receive: str | os.PathLike | None = None) -> None:
+        if modem not in _MODEM_LADDER:
+            raise ValueError(f"unknown modem {modem!r}: use one of {', '.join(_MODEM_LADDER)}")
+        if (send is None) == (receive is None):
+            raise ValueError("a fax terminal either sends a document or receives one: give send= or receive=")
+        t = lib.faxterm_new(1 if calling else 0, _ident_bytes(ident), 1 if ecm else 0, _MODEM_LADDER[modem])
+        if t == ffi.NULL:
+            raise MemoryError("spandsp could not create a fax terminal")
+        self._t = ffi.gc(t, lib.faxterm_free)
+        self._report = ffi.new("faxterm_report_t *")
+        if send is not None:
+            path = os.fspath(send)
+            if tiff_pages(path) < 1:
+                raise FaxFileError(f"{path}: not a readable TIFF fax document")
+            lib.faxterm_set_tx_file(self._t, path.encode())
+        else:
+            lib.faxterm_set_rx_file(self._t, os.fspath(receive).encode())   # type: ignore[arg-type]
+
+    def receive(self, samples: np.ndarray) -> None:
+        x = as_int16(samples)
+        lib.faxterm_rx(self._t, ffi.from_buffer("int16_t[]", x), x.size)
+
+    def transmit(self, n: int) -> np.ndarray:
+        out = np.empty(n, dtype=np.int16)
+        lib.faxterm_tx(self._t, ffi.from_buffer("int16_t[]", out), n)
+        return out
+
+    def transmit_into(self, out: np.ndarray) -> None:
+        """Fill `out` (C-contiguous int16) with the next samples, allocating nothing."""
+        lib.faxterm_tx(self._t, ffi.from_buffer("int16_t[]", out), out.size)
+
+    def hang_up(self) -> None:
+        lib.faxterm_hangup(self._t)
+
+    @property
+    def done(self) -> bool:
+        lib.faxterm_report(self._t, self._report)
+        return bool(self._report.done)
+
+    def report(self) -> FaxReport:
+        r = self._report
+        lib.faxterm_report(self._t, r)
+        return FaxReport(
+            done=bool(r.done), result=int(r.result), result_text=result_text(r.result) if r.done else "in progress",
+            remote_ident=ffi.string(lib.faxterm_remote_ident(self._t)).decode("ascii", "replace").strip(),
+            pages_tx=r.pages_tx, pages_rx=r.pages_rx, pages_in_file=r.pages_in_file, bit_rate=r.bit_rate,
+            ecm=bool(r.ecm), ecm_retries=r.ecm_retries, bad_rows=r.bad_rows,
+            longest_bad_row_run=r.longest_bad_row_run,
+            x_dpi=round(r.x_resolution * 0.0254), y_lpi=round(r.y_resolution * 0.0254),
+            width=r.width, length=r.length, negotiated=bool(r.phase_b_seen),
+            bad_rows_total=r.bad_rows_total)
+
+
+@dataclass(frozen=True)
+class TiffPage:
+    width: int
+    height: int
+    x_dpi: float
+    y_dpi: float
+    pixels: np.ndarray          # (height, width) uint8, 1 = black
+
+
+def write_tiff(path: str | os.PathLike, pages: list[np.ndarray], y_lpi: int = 196) -> None:
+    """Write bilevel pages ((height, width) arrays, nonzero = black, all the same shape) as a G4 TIFF-F."""
+    if not pages:
+        raise FaxFileError("a fax document needs at least one page")
+    shape = pages[0].shape
+    if any(p.shape != shape for p in pages) or len(shape) != 2:
+        raise FaxFileError("every page of a fax document must have the same 2-D shape")
+    height, width = shape
+    packed = np.ascontiguousarray(np.stack([np.packbits(p != 0, axis=1) for p in pages]))
+    rc = lib.faxtiff_write(os.fspath(path).encode(), ffi.from_buffer("uint8_t[]", packed),
+                           len(pages), width, height, y_lpi)
+    if rc != 0:
+        raise FaxFileError(f"{os.fspath(path)}: could not write the TIFF (code {rc}); "
+                           "check the folder exists and is writable and the resolution is 98, 196 or 391 lpi")
+
+
+def tiff_pages(path: str | os.PathLike) -> int:
+    """Number of pages (0 or less: not a TIFF libtiff can open)."""
+    return int(lib.faxtiff_pages(os.fspath(path).encode()))
+
+
+# A fax page is at most 2432 pixels wide (A3 at 204 dpi, 303 mm) and, for an
+# A4 at 391 lpi, ~4600 rows; anything claiming more is lying or not a fax.
+MAX_WIDTH = 4864
+MAX_HEIGHT = 20000
+
+
+def read_tiff_page(path: str | os.PathLike, page: int) -> TiffPage:
+    p = os.fspath(path).encode()
+    w, h = ffi.new("int *"), ffi.new("int *")
+    xr, yr = ffi.new("float *"), ffi.new("float *")
+    rc = lib.faxtiff_page_info(p, page, w, h, xr, yr)
+    if rc != 0:
+        raise FaxFileError(f"{os.fspath(path)}: page {page + 1} is missing or not a bilevel fax page (code {rc})")
+    if not (8 <= w[0] <= MAX_WIDTH and 1 <= h[0] <= MAX_HEIGHT):
+        raise FaxFileError(f"{os.fspath(path)}: page {page + 1} claims {w[0]}x{h[0]} pixels, "
+                           f"beyond a fax page (at most {MAX_WIDTH}x{MAX_HEIGHT})")
+    stride = (w[0] + 7) // 8
+    buf = np.zeros((h[0], stride), dtype=np.uint8)
+    rc = lib.faxtiff_read_page(p, page, ffi.from_buffer("uint8_t[]", buf), w[0], h[0])
+    if rc != 0:
+        raise FaxFileError(f"{os.fspath(path)}: page {page + 1} could not be decoded (code {rc})")
+    pixels = np.unpackbits(buf, axis=1)[:, :w[0]]
+    return TiffPage(w[0], h[0], float(xr[0]), float(yr[0]), pixels)

@@ -1,0 +1,278 @@
+/* T.30 fax terminal over audio (spandsp) and TIFF-F file helpers (libtiff).
+ * See faxterm.h for the contract. */
+#include <stdlib.h>
+#include <string.h>
+#include <inttypes.h>
+
+#include <tiffio.h>
+#include <spandsp.h>
+
+#include "faxterm.h"
+
+struct faxterm {
+    fax_state_t *fax;
+    t30_state_t *t30;
+    volatile int done;
+    volatile int result;
+    volatile int phase_b_seen;
+    int bad_rows_total;
+};
+
+static void on_phase_e(t30_state_t *s, void *user_data, int completion_code)
+{
+    (void) s;
+    faxterm_t *t = (faxterm_t *) user_data;
+    t->result = completion_code;
+    t->done = 1;
+}
+
+static int on_phase_b(t30_state_t *s, void *user_data, int result)
+{
+    (void) s;
+    (void) result;
+    ((faxterm_t *) user_data)->phase_b_seen = 1;
+    return T30_ERR_OK;
+}
+
+static int on_phase_d(t30_state_t *s, void *user_data, int result)
+{
+    (void) result;
+    t30_stats_t st;
+    t30_get_transfer_statistics(s, &st);
+    ((faxterm_t *) user_data)->bad_rows_total += st.bad_rows;
+    return T30_ERR_OK;
+}
+
+faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems)
+{
+    faxterm_t *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->fax = fax_init(NULL, calling_party ? 1 : 0);
+    if (t->fax == NULL) {
+        free(t);
+        return NULL;
+    }
+    t->t30 = fax_get_t30_state(t->fax);
+    fax_set_transmit_on_idle(t->fax, 1);
+    fax_set_tep_mode(t->fax, 0);
+    if (ident != NULL && ident[0] != '\0')
+        t30_set_tx_ident(t->t30, ident);
+    t30_set_supported_modems(t->t30, modems & (T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17));
+    t30_set_supported_compressions(t->t30, T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION
+                                           | (ecm ? T30_SUPPORT_T6_COMPRESSION : 0));
+    t30_set_ecm_capability(t->t30, ecm ? 1 : 0);
+    t30_set_phase_b_handler(t->t30, on_phase_b, t);
+    t30_set_phase_d_handler(t->t30, on_phase_d, t);
+    t30_set_phase_e_handler(t->t30, on_phase_e, t);
+    return t;
+}
+
+int faxterm_set_tx_file(faxterm_t *t, const char *path)
+{
+    t30_set_tx_file(t->t30, path, -1, -1);
+    return 0;
+}
+
+int faxterm_set_rx_file(faxterm_t *t, const char *path)
+{
+    t30_set_rx_file(t->t30, path, -1);
+    return 0;
+}
+
+void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
+{
+    /* fax_rx does not write to the buffer; its prototype is just not const. */
+    fax_rx(t->fax, (int16_t *) amp, len);
+}
+
+void faxterm_tx(faxterm_t *t, int16_t *amp, int len)
+{
+    int n = fax_tx(t->fax, amp, len);
+    if (n < 0)
+        n = 0;
+    if (n < len)
+        memset(amp + n, 0, (size_t) (len - n) * sizeof(int16_t));
+}
+
+void faxterm_report(faxterm_t *t, faxterm_report_t *out)
+{
+    t30_stats_t st;
+    t30_get_transfer_statistics(t->t30, &st);
+    out->done = t->done;
+    out->result = t->result;
+    out->phase_b_seen = t->phase_b_seen;
+    out->bad_rows_total = t->bad_rows_total;
+    out->pages_tx = st.pages_tx;
+    out->pages_rx = st.pages_rx;
+    out->pages_in_file = st.pages_in_file;
+    out->bit_rate = st.bit_rate;
+    out->ecm = st.error_correcting_mode ? 1 : 0;
+    out->ecm_retries = st.error_correcting_mode_retries;
+    out->bad_rows = st.bad_rows;
+    out->longest_bad_row_run = st.longest_bad_row_run;
+    out->x_resolution = st.x_resolution;
+    out->y_resolution = st.y_resolution;
+    out->width = st.width;
+    out->length = st.length;
+}
+
+const char *faxterm_remote_ident(faxterm_t *t)
+{
+    const char *id = t30_get_rx_ident(t->t30);
+    return id != NULL ? id : "";
+}
+
+void faxterm_hangup(faxterm_t *t)
+{
+    /* The line went away: T.30 ends the session (phase E with the code it
+     * finds appropriate, e.g. call dropped) and closes its files. */
+    t30_terminate(t->t30);
+}
+
+void faxterm_free(faxterm_t *t)
+{
+    if (t == NULL)
+        return;
+    fax_release(t->fax);
+    fax_free(t->fax);
+    free(t);
+}
+
+const char *faxterm_result_text(int code)
+{
+    return t30_completion_code_to_str(code);
+}
+
+/* ---- TIFF-F ---- */
+
+int faxtiff_write(const char *path, const uint8_t *rows, int pages, int width, int height, int y_lpi)
+{
+    if (pages < 1 || width < 8 || height < 1 || (y_lpi != 98 && y_lpi != 196 && y_lpi != 391))
+        return -1;
+    TIFF *tif = TIFFOpen(path, "w");
+    if (tif == NULL)
+        return -2;
+    size_t stride = (size_t) (width + 7) / 8;
+    for (int p = 0; p < pages; p++) {
+        TIFFSetField(tif, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t) width);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t) height);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 1);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX4);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
+        TIFFSetField(tif, TIFFTAG_FILLORDER, FILLORDER_LSB2MSB);
+        TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t) height);
+        TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+        TIFFSetField(tif, TIFFTAG_XRESOLUTION, 204.0f);
+        TIFFSetField(tif, TIFFTAG_YRESOLUTION, (float) (y_lpi == 98 ? 98.0 : y_lpi == 196 ? 196.0 : 391.0));
+        TIFFSetField(tif, TIFFTAG_PAGENUMBER, (uint16_t) p, (uint16_t) pages);
+        TIFFSetField(tif, TIFFTAG_SOFTWARE, "Linebox");
+        const uint8_t *page = rows + (size_t) p * stride * (size_t) height;
+        for (int r = 0; r < height; r++) {
+            if (TIFFWriteScanline(tif, (void *) (page + (size_t) r * stride), (uint32_t) r, 0) < 0) {
+                TIFFClose(tif);
+                return -3;
+            }
+        }
+        if (!TIFFWriteDirectory(tif)) {
+            TIFFClose(tif);
+            return -3;
+        }
+    }
+    TIFFClose(tif);
+    return 0;
+}
+
+static void quiet_handler(const char *module, const char *fmt, va_list ap)
+{
+    (void) module;
+    (void) fmt;
+    (void) ap;
+}
+
+static TIFF *open_quiet(const char *path)
+{
+    TIFFSetWarningHandler(quiet_handler);
+    TIFFSetErrorHandler(quiet_handler);
+    return TIFFOpen(path, "r");
+}
+
+int faxtiff_pages(const char *path)
+{
+    TIFF *tif = open_quiet(path);
+    if (tif == NULL)
+        return -2;
+    int n = TIFFNumberOfDirectories(tif);
+    TIFFClose(tif);
+    return n;
+}
+
+int faxtiff_page_info(const char *path, int page, int *width, int *height, float *x_dpi, float *y_dpi)
+{
+    TIFF *tif = open_quiet(path);
+    if (tif == NULL)
+        return -2;
+    if (!TIFFSetDirectory(tif, (uint16_t) page)) {
+        TIFFClose(tif);
+        return -4;
+    }
+    uint32_t w = 0, h = 0;
+    float xr = 0.0f, yr = 0.0f;
+    uint16_t unit = RESUNIT_INCH, bps = 1, spp = 1;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    TIFFGetField(tif, TIFFTAG_XRESOLUTION, &xr);
+    TIFFGetField(tif, TIFFTAG_YRESOLUTION, &yr);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+    TIFFClose(tif);
+    if (bps != 1 || spp != 1)
+        return -5;
+    if (unit == RESUNIT_CENTIMETER) {
+        xr *= 2.54f;
+        yr *= 2.54f;
+    }
+    *width = (int) w;
+    *height = (int) h;
+    *x_dpi = xr;
+    *y_dpi = yr;
+    return 0;
+}
+
+int faxtiff_read_page(const char *path, int page, uint8_t *rows, int width, int height)
+{
+    TIFF *tif = open_quiet(path);
+    if (tif == NULL)
+        return -2;
+    if (!TIFFSetDirectory(tif, (uint16_t) page)) {
+        TIFFClose(tif);
+        return -4;
+    }
+    uint32_t w = 0, h = 0;
+    uint16_t photometric = PHOTOMETRIC_MINISWHITE, bps = 1;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+    TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
+    if ((int) w != width || (int) h != height || bps != 1 || (tsize_t) ((width + 7) / 8) > TIFFScanlineSize(tif) + 0) {
+        TIFFClose(tif);
+        return -5;
+    }
+    size_t stride = (size_t) (width + 7) / 8;
+    for (int r = 0; r < height; r++) {
+        uint8_t *row = rows + (size_t) r * stride;
+        if (TIFFReadScanline(tif, row, (uint32_t) r, 0) < 0) {
+            TIFFClose(tif);
+            return -6;
+        }
+        if (photometric == PHOTOMETRIC_MINISBLACK)
+            for (size_t i = 0; i < stride; i++)
+                row[i] = (uint8_t) ~row[i];
+    }
+    TIFFClose(tif);
+    return 0;
+}

@@ -1,0 +1,66 @@
+/* A T.30 fax terminal on an 8 kHz audio path (spandsp's fax_state_t in audio
+ * mode), plus the few TIFF-F file operations fax needs (libtiff).
+ *
+ * The terminal is created once per fax session (that allocates, in spandsp);
+ * after that faxterm_rx / faxterm_tx do only per-sample work on the caller's
+ * buffers and allocate nothing themselves. The end of the session (T.30 phase E)
+ * is not a callback into Python: it sets a flag the owner polls with
+ * faxterm_report().
+ *
+ * Note: spandsp reads the document to send and writes the received pages
+ * through libtiff from inside fax_rx / fax_tx (at page boundaries). A caller on
+ * a real-time tick must therefore run the terminal on a worker thread fed
+ * through buffers, never on the tick itself.
+ */
+#ifndef LINEBOX_FAXTERM_H
+#define LINEBOX_FAXTERM_H
+
+#include <stdint.h>
+
+/* cdef-begin */
+#define FAXTERM_V27TER 1
+#define FAXTERM_V29 2
+#define FAXTERM_V17 4
+
+
+typedef struct faxterm faxterm_t;
+
+typedef struct {
+    int done;                  /* 1 once T.30 phase E has been reached */
+    int result;                /* T.30 completion code (0 = OK), valid when done */
+    int pages_tx;
+    int pages_rx;
+    int pages_in_file;
+    int bit_rate;              /* image data rate of the last page, bit/s */
+    int ecm;                   /* 1 if error correcting mode was used */
+    int ecm_retries;
+    int bad_rows;              /* in the most recent page */
+    int longest_bad_row_run;
+    int x_resolution;          /* pixels per metre, most recent page */
+    int y_resolution;
+    int width;
+    int length;
+    int phase_b_seen;          /* 1 once the far end's capabilities (DIS/DCS) arrived */
+    int bad_rows_total;        /* bad rows summed over every page received so far */
+} faxterm_report_t;
+
+faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems);
+int faxterm_set_tx_file(faxterm_t *t, const char *path);
+int faxterm_set_rx_file(faxterm_t *t, const char *path);
+void faxterm_rx(faxterm_t *t, const int16_t *amp, int len);
+void faxterm_tx(faxterm_t *t, int16_t *amp, int len);
+void faxterm_report(faxterm_t *t, faxterm_report_t *out);
+const char *faxterm_remote_ident(faxterm_t *t);
+void faxterm_hangup(faxterm_t *t);
+void faxterm_free(faxterm_t *t);
+const char *faxterm_result_text(int code);
+
+/* TIFF-F files. Pixels are packed rows, 1 bit per pixel, MSB first, 1 = black,
+ * (width + 7) / 8 bytes per row. Return 0 on success, < 0 on error. */
+int faxtiff_write(const char *path, const uint8_t *rows, int pages, int width, int height, int y_lpi);
+int faxtiff_pages(const char *path);
+int faxtiff_page_info(const char *path, int page, int *width, int *height, float *x_dpi, float *y_dpi);
+int faxtiff_read_page(const char *path, int page, uint8_t *rows, int width, int height);
+/* cdef-end */
+
+#endif

@@ -1,0 +1,33 @@
+"""Fax: T.30 sessions over the analog lines (spandsp through dsp_ext.fax), test charts, the line check.
+
+Public face:
+- `charts.chart`, `charts.document`: generated test pages;
+- `loopback.run_loopback`, `loopback.LoopbackResult`: a document over a simulated line, in simulated time;
+- `register(engine)`: the fax service (store, fax thread, the `fax:<box>` route app);
+- `service_of(engine)`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["register", "service_of", "detected_fax_box"]
+
+
+def register(engine: Any) -> Any:
+    from .service import register as _register
+    return _register(engine)
+
+
+def service_of(engine: Any) -> Any:
+    from .service import service_of as _of
+    return _of(engine)
+
+
+def detected_fax_box(engine: Any, app: Any) -> str | None:
+    """The fax box for a fax detected (CNG) while `app` has an inbound call, or None to leave it be:
+    the mailbox's own box when voicemail has the call, else the service's `detect_box`."""
+    svc = service_of(engine)
+    if svc is None:
+        return None
+    box = getattr(app, "box", None) if app.name == "voicemail" else None
+    return box or svc.detect_box

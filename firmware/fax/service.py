@@ -1,0 +1,80 @@
+"""The fax service of one engine: its store, its fax thread, the `fax` app."""
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dsp_ext.fax import FaxReport, FaxTerminal
+
+from .session import FaxLink, FaxWorker
+from .store import FaxStore
+
+__all__ = ["FaxService", "register", "service_of"]
+
+log = logging.getLogger("linebox.fax")
+
+_SERVICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class FaxService:
+    def __init__(self, engine: Any, root: Path, ident: str = "") -> None:
+        self.engine = engine
+        self.store = FaxStore(root)
+        self.ident = ident
+        # Box for faxes detected (CNG) on calls a menu or greeting has; None: such calls stay voice.
+        self.detect_box: str | None = None
+        self.worker = FaxWorker(engine.control.call)
+        from ..apps.voicemail_store import settings
+        from ..mailer import Mailer
+        self.mailer = Mailer(lambda: settings(engine.config))      # the voicemail / SMTP settings
+        # A simulated board in simulated time: the tick waits for the fax thread (see session.py).
+        self.lockstep = not getattr(engine.board, "realtime", True)
+
+    def box_email(self, box: str) -> str:
+        """The fax box's e-mail address: its extension's mailbox address (cached by voicemail, in memory)."""
+        from ..apps.voicemail import service_of as voicemail_of
+        vm = voicemail_of(self.engine)
+        return str((vm.boxes.get(box) or {}).get("email") or "") if vm is not None else ""
+
+    def open_link(self, ch: Any, make_terminal: Callable[[], FaxTerminal], on_done: Callable[[FaxReport], Any],
+                  on_finished: Callable[[Any], None]) -> FaxLink:
+        return FaxLink(self.worker, ch, make_terminal, on_done, on_finished, lockstep=self.lockstep)
+
+
+def _box_problem(cfg: Any, value: str) -> str | None:
+    """A fax box is an extension's: its user's fax inbox."""
+    if not value.isdigit() or len(value) > 10 or cfg.extension(value) is None:
+        return f"fax box {value[:10]!r}: give the number of an existing extension (its user gets the faxes)"
+    return None
+
+
+def _register_destination() -> None:
+    from ..config import register_destination_kind
+    register_destination_kind("fax", _box_problem)
+
+
+_register_destination()
+
+
+def fax_root(config: Any) -> Path | None:
+    path = getattr(config, "path", None)
+    return Path(path).parent / "fax" if path is not None else None
+
+
+def register(engine: Any) -> FaxService | None:
+    from .receive import FaxReceive
+    root = fax_root(engine.config)
+    if root is None:
+        log.info("fax off: the configuration has no data directory")
+        return None
+    svc = FaxService(engine, root)
+    _SERVICES[engine] = svc
+    engine.register_app("fax", FaxReceive)
+    return svc
+
+
+def service_of(engine: Any) -> FaxService | None:
+    return _SERVICES.get(engine)

@@ -1,0 +1,111 @@
+"""The fax inbox and outbox: one SQLite file (`<data>/fax/faxes.db`) plus the TIFFs beside it.
+
+Written only by the fax thread (one writer); read by the engine's `fax.*` commands.
+Caller numbers and remote station ids are untrusted text: stored as given (bound
+parameters, never formatted into SQL) and cut to a sane length.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FaxStore", "FaxRecord"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS faxes (
+    id INTEGER PRIMARY KEY,
+    box TEXT NOT NULL,
+    direction TEXT NOT NULL,          -- 'in' | 'out'
+    line TEXT NOT NULL DEFAULT '',
+    caller_number TEXT NOT NULL DEFAULT '',
+    remote_ident TEXT NOT NULL DEFAULT '',
+    pages INTEGER NOT NULL DEFAULT 0,
+    rate INTEGER NOT NULL DEFAULT 0,
+    ecm INTEGER NOT NULL DEFAULT 0,
+    bad_rows INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    result_code INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tiff TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    pdf TEXT NOT NULL DEFAULT '',
+    mailed_to TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS faxes_box ON faxes (box, at);
+"""
+
+
+@dataclass(frozen=True)
+class FaxRecord:
+    id: int
+    box: str
+    direction: str
+    line: str
+    caller_number: str
+    remote_ident: str
+    pages: int
+    rate: int
+    ecm: bool
+    bad_rows: int
+    seconds: float
+    result_code: int
+    result: str
+    reason: str
+    kind: str
+    tiff: str
+    at: float
+    pdf: str
+    mailed_to: str
+
+    def as_json(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _clip(text: str, n: int = 64) -> str:
+    return "".join(c for c in str(text) if c.isprintable())[:n]
+
+
+class FaxStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "faxes.db", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def tiff_path(self, box: str, stamp: float, tag: str) -> Path:
+        """Where a fax's TIFF goes (no disk access: the media thread asks; the fax thread creates it)."""
+        folder = self.root / "".join(c for c in box if c.isalnum())[:20]
+        clean_tag = "".join(c for c in tag if c.isalnum() or c in "-_")[:40]
+        return folder / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(stamp))}-{clean_tag}.tif"
+
+    def add(self, *, box: str, direction: str, line: str, caller_number: str, remote_ident: str, pages: int,
+            rate: int, ecm: bool, bad_rows: int, seconds: float, result_code: int, result: str, reason: str,
+            kind: str, tiff: str, at: float, pdf: str = "", mailed_to: str = "") -> int:
+        with self._lock, self._db:
+            cur = self._db.execute(
+                "INSERT INTO faxes (box, direction, line, caller_number, remote_ident, pages, rate, ecm, bad_rows,"
+                " seconds, result_code, result, reason, kind, tiff, at, pdf, mailed_to)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (_clip(box, 20), direction, _clip(line, 20), _clip(caller_number, 32), _clip(remote_ident, 20),
+                 pages, rate, int(ecm), bad_rows, round(seconds, 2), result_code, _clip(result, 120),
+                 reason, kind, tiff, at, pdf, mailed_to))
+            return int(cur.lastrowid or 0)
+
+    def list(self, box: str | None = None, limit: int = 200) -> list[FaxRecord]:
+        sql = "SELECT * FROM faxes" + (" WHERE box = ?" if box is not None else "") + " ORDER BY at DESC, id DESC LIMIT ?"
+        args: tuple = ((box,) if box is not None else ()) + (int(limit),)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [FaxRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12],
+                          r[13], r[14], r[15], r[16], r[17], r[18]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,43 @@
+"""A fax machine on a phone port sends through a line to a remote fax machine (pass-through): the
+fax answer tone from the line turns the line's echo canceller off for the call, and the pages
+arrive bit-exact at the far end. On the simulated board in simulated time."""
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.sim.fax import PhoneFax
+from dsp_ext.fax import FaxTerminal, read_tiff_page, write_tiff
+from firmware.fax.charts import chart
+from firmware.harness import Pbx
+
+REMOTE_FAX = "5550188"
+
+
+def test_fax_machine_on_fxs_sends_through_a_line(tmp_path) -> None:
+    pages = [chart("text", 98), chart("lineart", 98, seed=1)]
+    write_tiff(tmp_path / "doc.tif", pages, 98)
+    with Pbx(country="US", seed=12, data_dir=tmp_path / "data") as pbx:
+        pbx.run(0.2)
+        far = pbx.co.fax_machine(REMOTE_FAX, ident="555 0188")
+        far.receive_into(tmp_path / "far.tif", answer_at_ring=1)
+        phone = pbx.phone("201")
+        phone.off_hook()
+        pbx.run_until(lambda: pbx.state("fxs1") == "dialtone", 1)
+        pbx.run(0.3)
+        phone.dial("9" + REMOTE_FAX)
+        pbx.run_until(lambda: far.state == "connected", 40)
+        ours = FaxTerminal(calling=True, ident="555 0201", send=tmp_path / "doc.tif")
+        PhoneFax(phone, ours)
+        line = pbx.engine.channels["fxo1"]
+        assert not line.data_mode
+        pbx.run_until(lambda: line.data_mode, 10)          # the far fax's answer tone (CED) was heard
+        pbx.run_until(lambda: ours.done, 300)
+        r = ours.report()
+        assert r.result == 0 and r.pages_tx == 2, r.result_text
+        pbx.run(3)
+        assert far.report is not None and far.report.pages_rx == 2
+        for i, page in enumerate(pages):
+            assert np.array_equal(read_tiff_page(tmp_path / "far.tif", i).pixels, page)
+        phone.on_hook()
+        pbx.run(1)
+        assert not line.data_mode                          # back to voice for the next call

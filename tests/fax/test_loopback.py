@@ -1,0 +1,95 @@
+"""The installer's line check: a document from a simulated remote fax over a simulated line (G.711,
+hybrid echo, white noise) to our receiver, in simulated time; and `linebox fax loopback` / `chart`."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dsp_ext.fax import read_tiff_page, tiff_pages, write_tiff
+from firmware.cli import main
+from firmware.fax.charts import chart
+from firmware.fax.loopback import run_loopback
+from firmware.fax.reasons import failure_kind
+
+# Documented in README (Fax): ECM bit-exact and non-ECM clean up to this noise with a 12 dB ERL echo.
+NOISE_DBM0 = -48.0
+ECHO_ERL_DB = 12.0
+
+
+@pytest.fixture(scope="module")
+def charts_doc(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fax") / "charts.tif"
+    pages = [chart("lineart", 196), chart("text", 196, seed=1), chart("halftone", 196, seed=2)]
+    write_tiff(path, pages, 196)
+    return path, pages
+
+
+def test_charts_arrive_bit_exact_with_ecm_over_a_noisy_echoing_line(charts_doc, tmp_path) -> None:
+    doc, pages = charts_doc
+    r = run_loopback(doc, tmp_path / "rx.tif", noise_dbm0=NOISE_DBM0, echo_erl_db=ECHO_ERL_DB, ecm=True)
+    assert r.result == "OK" and r.result_code == 0
+    assert (r.pages, r.pages_sent, r.rate, r.ecm) == (3, 3, 14400, True)
+    assert r.differing_pixels == 0 and r.bad_rows == 0 and r.rows == 3 * 2292
+    for i, page in enumerate(pages):
+        assert np.array_equal(read_tiff_page(tmp_path / "rx.tif", i).pixels, page)
+    assert 60 < r.seconds < 900
+
+
+def test_without_ecm_the_pages_are_readable(charts_doc, tmp_path) -> None:
+    doc, _ = charts_doc
+    r = run_loopback(doc, tmp_path / "rx.tif", noise_dbm0=NOISE_DBM0, echo_erl_db=ECHO_ERL_DB, ecm=False)
+    assert r.result_code == 0 and r.pages == 3 and not r.ecm
+    assert r.bad_rows <= 0.01 * r.rows
+    assert r.rows == 3 * 2292
+
+
+@pytest.mark.parametrize(("modem", "rate"), [("v29", 9600), ("v27ter", 4800)])
+def test_the_modem_option_caps_the_rate(tmp_path, modem, rate) -> None:
+    write_tiff(tmp_path / "d.tif", [chart("text", 98)], 98)
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", modem=modem, noise_dbm0=-55.0)
+    assert r.result_code == 0 and r.rate == rate and r.differing_pixels == 0
+
+
+def test_a_line_too_noisy_fails_with_a_reason(tmp_path) -> None:
+    write_tiff(tmp_path / "d.tif", [chart("text", 98)], 98)
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-20.0)
+    assert r.result_code != 0 and r.result != "OK" and r.pages == 0
+    assert failure_kind(r.result_code) == "not_a_fax" and r.seconds <= 61
+
+
+def test_cli_chart_then_loopback_prints_json(tmp_path, capsys) -> None:
+    doc, out = tmp_path / "chart.tif", tmp_path / "rx.tif"
+    assert main(["fax", "chart", str(doc), "--pages", "text,lineart", "--lpi", "98"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"file": str(doc), "pages": 2, "lpi": 98}
+    assert tiff_pages(doc) == 2
+    rc = main(["fax", "loopback", str(doc), str(out), "--noise-dbm0", "-55", "--echo-erl", "12",
+               "--no-ecm", "--modem", "v29"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert report["result"] == "OK" and report["pages"] == 2 and report["rate"] == 9600
+    assert report["ecm"] is False and report["seconds"] > 10 and report["differing_pixels"] == 0
+    assert tiff_pages(out) == 2
+
+
+def test_cli_refuses_bad_input_clearly(tmp_path, capsys) -> None:
+    pdf = tmp_path / "doc.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    assert main(["fax", "loopback", str(pdf), str(tmp_path / "rx.tif")]) == 2
+    assert "not a TIFF fax document" in capsys.readouterr().err
+    assert main(["fax", "loopback", str(tmp_path / "missing.tif"), str(tmp_path / "rx.tif")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["fax", "chart", str(tmp_path / "c.tif"), "--pages", "text,photo"]) == 2
+    assert "unknown chart kind(s) photo" in capsys.readouterr().err
+    assert not (tmp_path / "c.tif").exists() and not (tmp_path / "rx.tif").exists()
+
+
+def test_a_fifty_page_fax_arrives_whole(tmp_path) -> None:
+    # V.29: with V.17 spandsp 0.0.6 loses a later page's short training on this noisy line and the
+    # session ends with T2 expired (page 16 at -50 dBm0; see README, open item).
+    from firmware.fax.charts import document
+    write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 25, 98), 98)
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v29")
+    assert r.result == "OK", r
+    assert (r.pages, r.pages_sent, r.differing_pixels, r.rows) == (50, 50, 0, 50 * 1146)

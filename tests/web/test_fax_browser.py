@@ -1,0 +1,76 @@
+"""The fax inbox in real Chromium against a real server: a remote fax machine on the simulated
+exchange sends two pages to a line routed to fax:201, and a caller who is no fax reaches it too;
+the inbox lists both with remote id, pages, rate, ECM, duration and the result in words."""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.sim.speech import speak
+from dsp_ext.fax import write_tiff
+from firmware.fax import service_of
+from firmware.fax.charts import chart
+from firmware.harness import Pbx
+from webui.app import create_app
+
+from .live_server import create_admin, serve, setup_code
+from .test_browser import ADMIN, PASSWORD, _shot, browser_page  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def pbx(tmp_path: Path) -> Iterator[Pbx]:
+    p = Pbx(data_dir=tmp_path / "pbx", seed=9)
+    p.config.set_inbound_route("fxo1", "fax:201")
+    p.run(0.2)
+    yield p
+    p.close()
+
+
+def receive_fax_and_a_voice_call(pbx: Pbx, tmp_path: Path) -> None:
+    doc = tmp_path / "doc.tif"
+    write_tiff(doc, [chart("lineart", 98), chart("text", 98, seed=1)], 98)
+    fax = pbx.co.fax_machine("5550190", ident="+1 555 0190")
+    fax.send_document(doc, to=pbx.co.line_number(1))
+    pbx.run_until(lambda: fax.done, 300)
+    assert fax.report.result == 0
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 5)
+    pbx.run(3)
+    voice = pbx.co.remote("5550111")
+    voice.call(pbx.co.line_number(1))
+    pbx.run_until(lambda: pbx.engine.channels["fxo1"].data_mode, 20)
+    voice.play(speak("Hello? Hello? Is this the bakery?"))
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 120)
+    assert service_of(pbx.engine).worker.flush(10)
+    pbx.run(0.2)
+
+
+def test_fax_inbox_lists_received_and_failed_faxes(pbx: Pbx, browser_page, tmp_path: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+    page = browser_page
+    receive_fax_and_a_voice_call(pbx, tmp_path)
+    web_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
+                     clock=lambda: pbx.now)
+    with serve(app) as base:
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+        page.click("nav >> text=Fax inbox")
+        page.select_option("select[name=box]", "201")
+        page.click("text=Show")
+        rows = page.locator("#faxes tbody tr")
+        expect(rows).to_have_count(2)
+        ok = page.locator("#faxes tr.fax-ok")
+        expect(ok.locator(".fax-remote")).to_have_text("+1 555 0190")
+        expect(ok.locator(".fax-pages")).to_have_text("2")
+        expect(ok).to_contain_text("14.4 kbit/s")
+        expect(ok).to_contain_text("Received")
+        failed = page.locator("#faxes tr.fax-not_a_fax")
+        expect(failed).to_contain_text("No fax machine answered")
+        expect(failed).to_contain_text("5550111")
+        _shot(page, "fax-inbox")
+        page.goto(base + "/fax?box=202")
+        expect(page.locator("#faxes")).to_contain_text("No faxes yet.")
