@@ -1482,6 +1482,10 @@ class Callback:
         """The agent is on the line first: "callback for <number>", then the number is dialled."""
         svc, agent, ch = self.svc, offer.agent, offer.ch
         offer.close()
+        # One agent per callback: while this one hears "callback for ...", nobody else may be offered
+        # it. The entry leaves the line here; a failed attempt puts it back in its original place.
+        svc.withdraw_offers(self.entry.id)
+        svc.dispatcher.remove(self.entry.id)
         ch.handler = None
         self.agent = agent
         agent.connection = self
