@@ -25,6 +25,7 @@ from dsp_ext.levels import DBM0_PEAK, RATE
 from .control import EngineControl
 from .engine import Engine
 from .media import MediaLoop
+from .sqlite_files import close_under
 
 START_EPOCH = 1_767_261_600.0      # 2026-01-01 10:00 UTC: every run starts at the same time
 
@@ -82,6 +83,7 @@ class Pbx:
         return next(p.state for p in self.engine.port_status() if p.port == port)
 
     def close(self) -> None:
+        close_under(self.data_dir)
         for obj in (self.records, self.config):
             close = getattr(obj, "close", None)
             if close is not None:

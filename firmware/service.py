@@ -36,6 +36,7 @@ from dsp_ext.countries import profile
 from .control import EngineControl, StatusUpdate
 from .engine import Engine
 from .media import MediaLoop
+from .sqlite_files import close_under
 
 log = logging.getLogger("linebox")
 
@@ -137,6 +138,7 @@ class Service:
         close = getattr(self.config, "close", None)
         if close is not None:
             close()
+        close_under(self.data_dir)
         if self.sim_token:
             with contextlib.suppress(FileNotFoundError):
                 (self.data_dir / TOKEN_FILE).unlink()

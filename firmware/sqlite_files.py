@@ -12,10 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 log = logging.getLogger("linebox.sqlite")
 
 
@@ -89,3 +93,35 @@ def open_checked(path: Path | str, migrations: list[str], what: str) -> OpenedDa
         from .alarms import raise_alarm
         raise_alarm(f"store:{path.name}", alarm)          # on the status page (system.alarms)
         return OpenedDatabase(_prepare(path, migrations, what), alarm)
+
+
+# ---- one store object per file and process ---------------------------------------------------
+# A domain's store (its connection, and for some a writer thread) is opened once per process and
+# file, on first use. `close_under` closes every store whose file lies in a data folder: the
+# engine calls it when it stops, so no connection (three file descriptors with WAL) outlives it.
+
+_SHARED: dict[Path, object] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_store(path: Path | str, factory: Callable[[Path], T]) -> T:
+    """The store of `path` in this process, made by `factory(path)` on first use (or after it was closed)."""
+    path = Path(path).resolve()
+    with _SHARED_LOCK:
+        store = _SHARED.get(path)
+        if store is None or getattr(store, "closed", False):
+            store = _SHARED[path] = factory(path)
+        return store  # type: ignore[return-value]
+
+
+def close_under(folder: Path | str) -> None:
+    """Close and forget every shared store whose file is in `folder` (an engine stopping)."""
+    folder = Path(folder).resolve()
+    with _SHARED_LOCK:
+        mine = [p for p in _SHARED if p.is_relative_to(folder)]
+        stores = [_SHARED.pop(p) for p in mine]
+    for store in stores:
+        try:
+            store.close()  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("closing %s failed", store)

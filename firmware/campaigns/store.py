@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..sqlite_files import shared_store
+
 log = logging.getLogger("linebox.campaigns")
 
 SCHEMA = """
@@ -32,18 +34,9 @@ CREATE TABLE IF NOT EXISTS dnc (number TEXT PRIMARY KEY, added REAL NOT NULL, no
 STATUSES = ("pending", "dialling", "answered", "busy", "no_answer", "failed", "denied", "dnc", "skipped")
 FINAL = ("answered", "denied", "dnc", "skipped")
 
-_STORES: dict[Path, CampaignStore] = {}
-_STORES_LOCK = threading.Lock()
-
-
 def store_at(data_dir: Path) -> CampaignStore:
     """The one store (and writer) of `data_dir`/campaigns.db in this process."""
-    path = (Path(data_dir) / "campaigns.db").resolve()
-    with _STORES_LOCK:
-        st = _STORES.get(path)
-        if st is None or st.closed:
-            st = _STORES[path] = CampaignStore(path)
-        return st
+    return shared_store(Path(data_dir) / "campaigns.db", CampaignStore)
 
 
 class CampaignStore:

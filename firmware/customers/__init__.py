@@ -4,24 +4,17 @@ and CSV import/export. Public face: `CustomerBook`, `CustomerError`, `NotFound`,
 `csv_import`, `csv_export`; engine API commands in `commands.py`."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
+from ..sqlite_files import shared_store
 from .book import CustomerBook, CustomerError, NotFound
 
 DB_NAME = "customers.db"
-_OPEN: dict[Path, CustomerBook] = {}
-_LOCK = threading.Lock()
 
 
 def book_for(data_dir: Path | str) -> CustomerBook:
     """The customer book of a data folder (opened once per process)."""
-    path = Path(data_dir) / DB_NAME
-    with _LOCK:
-        book = _OPEN.get(path)
-        if book is None:
-            book = _OPEN[path] = CustomerBook(path)
-        return book
+    return shared_store(Path(data_dir) / DB_NAME, CustomerBook)
 
 
 __all__ = ["CustomerBook", "CustomerError", "NotFound", "book_for", "DB_NAME"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from dsp_ext.fax import FaxReport, FaxTerminal
 
+from ..sqlite_files import shared_store
 from .session import FaxLink, FaxWorker
 from .store import FaxStore
 
@@ -22,7 +23,8 @@ _SERVICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 class FaxService:
     def __init__(self, engine: Any, root: Path, ident: str = "") -> None:
         self.engine = engine
-        self.store = FaxStore(root)
+        # one store per file and process, closed with the engine (sqlite_files.close_under)
+        self.store = shared_store(Path(root) / "faxes.db", lambda _path: FaxStore(root))
         self.ident = ident
         # Box for faxes detected (CNG) on calls a menu or greeting has; None: such calls stay voice.
         self.detect_box: str | None = None

@@ -4,25 +4,18 @@ contact, notifications and follow-up tasks. Public face: `WorkOrderBook`, `WorkO
 `NotFound`, `STATES`, `OPEN_STATES`, `orders_for`, `workorder_settings`; commands in `commands.py`."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
+from ..sqlite_files import shared_store
 from .orders import OPEN_STATES, STATES, NotFound, WorkOrderBook, WorkOrderError, is_overdue
 from .settings import load as workorder_settings
 
 DB_NAME = "workorders.db"
-_OPEN: dict[Path, WorkOrderBook] = {}
-_LOCK = threading.Lock()
 
 
 def orders_for(data_dir: Path | str) -> WorkOrderBook:
     """The work orders of a data folder (opened once per process)."""
-    path = Path(data_dir) / DB_NAME
-    with _LOCK:
-        book = _OPEN.get(path)
-        if book is None:
-            book = _OPEN[path] = WorkOrderBook(path)
-        return book
+    return shared_store(Path(data_dir) / DB_NAME, WorkOrderBook)
 
 
 __all__ = ["WorkOrderBook", "WorkOrderError", "NotFound", "STATES", "OPEN_STATES", "orders_for", "is_overdue", "DB_NAME",

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def pbx(tmp_path: Path) -> Iterator[Pbx]:
     p = Pbx(data_dir=tmp_path / "pbx", start_epoch=at("2026-03-02 12:00:00"))
-    save_menu(p.config, {"id": "info", "name": "Info", "timeout_s": 3, "retries": 1, "fallback": "hangup:",
+    # The caller hangs up in this menu; on a line without a loop-current drop the hang-up is heard
+    # as busy tone after a few cadences (~3 s), so the menu's own timeout must be longer than that.
+    save_menu(p.config, {"id": "info", "name": "Info", "timeout_s": 6, "retries": 1, "fallback": "hangup:",
                          "options": {"1": "extension:201"}})
     save_menu(p.config, {"id": "main", "name": "Main", "timeout_s": 3, "retries": 1, "fallback": "hangup:",
                          "options": {"2": "extension:202", "3": "ivr:info"}})
