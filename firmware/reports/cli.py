@@ -57,6 +57,11 @@ def _print_text(doc: dict) -> None:
             print(f"  {k['label']:<26} {_fmt(menu['total'][k['name']], k['unit']):>10}   = {k['formula']}")
         for o in menu["options"]:
             print(f"    menu {o['menu'][:20]:<20} key {o['key'][:10]:<10} {o['calls']:>8} calls  → {o['destination']}")
+    wo = doc.get("workorders")
+    if wo:
+        print("\n  Work orders")
+        for f in wo["figures"]:
+            print(f"  {f['label']:<30} {_fmt(f['value'], f['unit']):>10}   = {f['formula']}")
 
 
 def _report(args: argparse.Namespace) -> int:

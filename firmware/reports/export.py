@@ -34,7 +34,8 @@ def abandoned_table(doc: dict) -> tuple[list[str], list[list[object]]]:
 
 
 def menu_tables(doc: dict) -> list[tuple[list[str], list[list[object]]]]:
-    """The auto-attendant figures (with formulas) and the calls per option, when the report has them."""
+    """The auto-attendant figures (with formulas), the calls per option and the work-order figures,
+    when the report has them (reports from the Linebox store)."""
     menu = doc.get("menu")
     if not menu:
         return []
@@ -42,7 +43,12 @@ def menu_tables(doc: dict) -> list[tuple[list[str], list[list[object]]]]:
                [[k["label"], menu["total"][k["name"]], k["formula"]] for k in menu["kpi_definitions"]])
     options = (["menu", "key", "destination", "calls"],
                [[o["menu"], o["key"], o["destination"], o["calls"]] for o in menu["options"]])
-    return [figures, options]
+    tables = [figures, options]
+    wo = doc.get("workorders")
+    if wo:
+        tables.append((["work order figure", "value", "formula"],
+                       [[f["label"], f["value"], f["formula"]] for f in wo["figures"]]))
+    return tables
 
 
 def to_csv(doc: dict) -> str:

@@ -146,11 +146,9 @@ _kpi("line_occupancy", "Line occupancy", "Σ seconds each outside line was in us
 _kpi("all_lines_busy_s", "All lines busy", "seconds during which every outside line was in use", "seconds",
      lambda c, p: c.t.all_lines_busy_s if c.t.line_capacity_s else None)
 
-# not computed yet, with the reason (shown in every report)
-UNAVAILABLE = {
-    "work_orders": "Work orders (submitted, reviewed, dispatched, resolved, on-time): issue 11 (customers and "
-                   "work orders) is not built yet.",
-}
+# not computed yet, with the reason (shown in every report); the work-order figures come from the
+# work orders' own store (workorder_figures.py, doc["workorders"] of a report from the Linebox store)
+UNAVAILABLE: dict[str, str] = {}
 
 
 def formula(name: str, p: KpiParams) -> str:

@@ -78,10 +78,13 @@ def report_from_queue_log(path: Path | str, req: ReportRequest) -> dict:
     return doc
 
 
-def add_menu_figures(doc: dict, records_db: Path, req: ReportRequest) -> dict:
-    """The period's auto-attendant figures (records.db, read-only) as doc["menu"]."""
+def add_store_figures(doc: dict, records_db: Path, req: ReportRequest) -> dict:
+    """The period's figures that only the Linebox store has (read-only): the auto attendant's
+    (records.db) as doc["menu"], the work orders' (workorders.db) as doc["workorders"]."""
     from .menus import menu_figures_from_store
+    from .workorder_figures import workorder_report
     doc["menu"] = menu_figures_from_store(records_db.parent / REPORTS_DB, records_db, req.since, req.until)
+    doc["workorders"] = workorder_report(records_db.parent, req.since, req.until)
     return doc
 
 
@@ -97,7 +100,7 @@ def report_from_store(data_dir: Path | str, req: ReportRequest, use_aggregates: 
         if doc is not None:
             if req.until - req.since <= LISTS_MAX_DAYS * DAY + 3600:
                 doc.update(lists_from_store(data_dir / REPORTS_DB, data_dir / RECORDS_DB, req))
-            return add_menu_figures(doc, data_dir / RECORDS_DB, req)
+            return add_store_figures(doc, data_dir / RECORDS_DB, req)
     conn = open_readonly(data_dir / RECORDS_DB)
     try:
         events = read_store(conn, req.since - DAY, req.until + req.params.fcr_window_days * DAY)
@@ -105,7 +108,7 @@ def report_from_store(data_dir: Path | str, req: ReportRequest, use_aggregates: 
     finally:
         conn.close()
     doc = report_from_events(events, req, spans, None, source="records.db")
-    return add_menu_figures(doc, data_dir / RECORDS_DB, req)
+    return add_store_figures(doc, data_dir / RECORDS_DB, req)
 
 
 PATIENCE_VERBS = ("ENTERQUEUE", "CONNECT", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ",

@@ -49,6 +49,15 @@ def test_golden_work_order_figures(api):
     # on time: A (resolved day 2, due day 3) of A and B (resolved day 4, due day 1) = 1/2
     assert got == {"wo_submitted": 3, "wo_reviewed": 3, "wo_dispatched": 3, "wo_resolved": 2, "wo_on_time_rate": 0.5}
     assert all(f["formula"] for f in out["figures"])
+    # the same figures in the report every view shares (/reports, CSV, XLSX, `linebox report`)
+    from firmware.reports import KpiParams, make_request, report_from_store
+    from firmware.reports.export import to_csv
+    from firmware.reports.source import site_from_data_dir
+    req = make_request("2026-03-01", "2026-03-07", "total", site_from_data_dir(api.api.data_dir), KpiParams())
+    doc = report_from_store(api.api.data_dir, req)
+    assert {f["name"]: f["value"] for f in doc["workorders"]["figures"]} == got
+    text = to_csv(doc)
+    assert "work order figure,value,formula" in text and "Work orders resolved on time,0.5," in text
     later = {f["name"]: f["value"] for f in api.call_sync("reports.workorders", since="2026-03-08",
                                                           until="2026-03-31")["figures"]}
     assert later == {"wo_submitted": 1, "wo_reviewed": 0, "wo_dispatched": 0, "wo_resolved": 1,

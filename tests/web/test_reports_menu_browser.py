@@ -66,6 +66,8 @@ def test_manager_sees_menu_figures(pbx: Pbx, browser_page, tmp_path: Path) -> No
         expect(page.locator("#menu-figures tr[data-kpi=self_service_rate] td.num")).to_have_text("50.0 %")
         expect(page.locator("#menu-figures tr[data-kpi=self_service_rate]")).to_contain_text("÷")
         expect(page.locator("#menu-options tbody tr")).to_have_count(2)
+        expect(page.locator("#workorder-figures tr[data-kpi=wo_submitted] td.num")).to_have_text("0")
+        expect(page.locator("#workorder-figures tr[data-kpi=wo_on_time_rate]")).to_contain_text("÷")
         expect(page.locator("#menu-options tbody tr").first).to_contain_text("extension:202")
         with page.expect_download() as dl:
             page.click("#export-csv")
