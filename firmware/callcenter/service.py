@@ -1133,24 +1133,7 @@ class QueueConnection(ChannelHandler):
             agent_ch.play_tone("congestion")
             agent_ch.set_state("congestion", detail="transfer")
             return
-        now = self.svc.engine.clock.now()
-        self.ended = True
-        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
-                            data=[target, "", round(self.connected_at - self.entered), round(now - self.connected_at),
-                                  self.orig_position])
-        caller = self.caller_ch
-        if caller.handler is self:
-            caller.handler = None
-        caller.silence()
-        send_to(self.svc.engine, caller, self.call, dest)
-        if agent_ch.handler is self:
-            agent_ch.handler = None
-            agent_ch.silence()
-            if self.agent.headset and isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
-                AgentReady(self.svc, agent_ch, self.agent)
-            elif isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
-                Parked(self.svc.engine, agent_ch, "busy")
-        self.svc.begin_wrapup(self.agent, self.queue)
+        self._send_caller_on(target, dest)
 
     def on_line_event(self, ch: Channel, event: str) -> None:
         if ch is self.caller_ch and event == "loop_drop":
@@ -1242,6 +1225,11 @@ class QueueConnection(ChannelHandler):
         else:
             return False
         self._cancel_timer()
+        self._send_caller_on(target, dest)
+        return True
+
+    def _send_caller_on(self, target: str, dest: str) -> None:
+        """Blind transfer: log TRANSFER, send the caller to `dest`, free the agent's phone, start wrap-up."""
         now = self.svc.engine.clock.now()
         self.ended = True
         self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
@@ -1260,7 +1248,6 @@ class QueueConnection(ChannelHandler):
             elif isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
                 Parked(self.svc.engine, agent_ch, "busy")
         self.svc.begin_wrapup(self.agent, self.queue)
-        return True
 
     def consult(self, number: str) -> str:
         """Attended transfer from the desktop: the caller hears music while the agent's phone rings
