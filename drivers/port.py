@@ -24,7 +24,7 @@ import numpy as np
 
 from dsp_ext.levels import FRAME, RATE
 
-__all__ = ["FRAME", "RATE", "PortKind", "EventType", "PortEvent", "Port", "FxsPort", "FxoPort",
+__all__ = ["FRAME", "RATE", "PortKind", "EventType", "PortEvent", "Port", "FxsPort", "FxoPort", "GainsNotAdjustable",
            "Board", "Tick", "pick_port", "silence"]
 
 
@@ -119,8 +119,21 @@ class FxsPort(Port):
         pass
 
 
+class GainsNotAdjustable(ValueError):
+    """The port's hardware has no gain control (its audio level is fixed)."""
+
+
 class FxoPort(Port):
     kind = PortKind.FXO
+    # Whole-dB range of the line interface's own transmit/receive gain stages (None: fixed level).
+    gain_range_db: tuple[int, int] | None = None
+    tx_gain_db: int = 0         # toward the line
+    rx_gain_db: int = 0         # from the line, toward us
+
+    def set_gains(self, tx_db: int, rx_db: int) -> None:
+        """Set the line interface's transmit (toward the line) and receive gains, whole dB within
+        `gain_range_db`. Media thread (it writes the chip's registers)."""
+        raise GainsNotAdjustable(f"{self.name}: this line interface has no gain control")
 
     @property
     @abc.abstractmethod

@@ -80,6 +80,8 @@ class _Debounced:
 
 
 class Si3050Port(FxoPort):
+    gain_range_db = (-12, 12)        # R38/R39: TXG2/RXG2, 0-15 dB, gain or attenuation; we use +-12
+
     def __init__(self, name: str, bus: SpiBus, cs: int, timeslot: int, country: str = "US",
                  irq: Callable[[], bool] | None = None, tx_gain_db: int = 0, rx_gain_db: int = 0,
                  pcm_format: str = "s16") -> None:
@@ -141,7 +143,7 @@ class Si3050Port(FxoPort):
         for reg, val in ((34, bits & 0xFF), (35, bits >> 8), (36, bits & 0xFF), (37, bits >> 8)):
             self._wr(reg, val)
         self._wr(33, 0x20 | (fmt_bits << 3))              # PCM on, the board's slot format
-        self.set_gains(self.tx_gain_db, self.rx_gain_db)
+        self._write_gains()
         self._wr(3, 0x80 | 0x08 | 0x04 | 0x01)            # ring, drop-out, overload, polarity interrupts
         self._wr(4, 0x00)
         self._off_hook = False
@@ -157,12 +159,18 @@ class Si3050Port(FxoPort):
         self._wr(30, c.acim & 0x0F)
 
     def set_gains(self, tx_db: int, rx_db: int) -> None:
-        """Gains in whole dB, -12..+12 (tx toward the line, rx toward us)."""
-        for reg, db in ((38, tx_db), (39, rx_db)):
-            if not -12 <= db <= 12:
+        """Gains in whole dB, -12..+12 (tx toward the line, rx toward us). Before bring-up (or
+        while the chip is out of service) they are kept and written by `init`."""
+        for db in (tx_db, rx_db):
+            if isinstance(db, bool) or not isinstance(db, int) or not -12 <= db <= 12:
                 raise ValueError(f"{self.name}: gain must be -12..12 dB, got {db}")
-            self._wr(reg, (0x10 if db < 0 else 0) | abs(int(db)))
         self.tx_gain_db, self.rx_gain_db = tx_db, rx_db
+        if self.revision != "?" and self.fault is None:
+            self._write_gains()
+
+    def _write_gains(self) -> None:
+        for reg, db in ((38, self.tx_gain_db), (39, self.rx_gain_db)):
+            self._wr(reg, (0x10 if db < 0 else 0) | abs(int(db)))
 
     # --- port commands ------------------------------------------------------------------------
     @property

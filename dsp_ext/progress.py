@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp_ext._ffi import ffi, lib
-from dsp_ext.countries import profile
+from dsp_ext.countries import CountryProfile, ToneSpec, profile
 from dsp_ext.levels import DBM0_RMS, RATE
 
 __all__ = ["ProgressEvent", "CallProgressAnalyser", "BlockFeatures", "SIT_BANDS"]
@@ -105,14 +105,17 @@ def _bins_near(freqs: tuple[float, ...], spread_hz: float = 40.0) -> np.ndarray:
 
 
 class CallProgressAnalyser:
-    def __init__(self, country: str = "US") -> None:
-        prof = profile(country)
+    def __init__(self, country: str | CountryProfile = "US") -> None:
+        """`country`: a country code, or a line's own tone plan (a CountryProfile whose tones
+        are what its exchange sends, `firmware.linecal.tone_plan`)."""
+        prof = country if isinstance(country, CountryProfile) else profile(country)
         rb = prof.ringback
         comps = (rb.freqs[0] - rb.freqs[1], rb.freqs[0], rb.freqs[0] + rb.freqs[1]) if rb.modulated else rb.freqs
         self._ringback_bins = _bins_near(tuple(comps))
         tones: set[float] = set()
-        for name in ("dial", "ringback", "busy", "congestion"):
-            spec = prof.tone(name)
+        specs = [prof.tone(name) for name in ("dial", "ringback", "busy", "congestion")]
+        specs += [t for t in prof.extra.values() if isinstance(t, ToneSpec)]    # a line's learned disconnect tone
+        for spec in specs:
             tones.update((spec.freqs[0] - spec.freqs[1], spec.freqs[0], spec.freqs[0] + spec.freqs[1])
                          if spec.modulated else spec.freqs)
         self._tone_bins = _bins_near(tuple(sorted(tones)))

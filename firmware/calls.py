@@ -221,7 +221,7 @@ class Call(ChannelHandler):
         # the first words, the ringback not coming back; busy, congestion and SIT end the call.
         eng = self.engine
         eng.start_supervision(line, ("busy", "congestion"))
-        self.supervisor = AnswerSupervisor(eng.profile, self.dialled_at, self._supervised_answer,
+        self.supervisor = AnswerSupervisor(eng.tone_plan(line.name), self.dialled_at, self._supervised_answer,
                                            self._supervised_failure, self._supervised_class)
         eng.start_progress(line)
         self._keep_backlog()

@@ -132,8 +132,11 @@ class Engine:
         self.plan = loaded.plan
         self.inbound_routes = loaded.inbound_routes
         self.outside_policy.reload()
-        from .linecal.store import learned_disconnect_tones
-        self.line_tones = learned_disconnect_tones(self.config)   # calibration: per line, extra disconnect tones
+        from .linecal.tone_plan import detector_tones, line_tone_plans
+        self.line_plans = line_tone_plans(self.config, self.profile)    # calibration: per line, its exchange's tones
+        self.line_tones = {port: detector_tones(plan, self.profile) for port, plan in self.line_plans.items()}
+        from .linecal.gains import apply_line_gains
+        apply_line_gains(self)                                          # installer-applied gains per line
         for ch in self.fxs:
             ext = self.plan.extension_on_port(ch.name)
             ch.extension = ext.number if ext else None
@@ -379,6 +382,10 @@ class Engine:
             self.inbound_caller_id(handler, number, name)
         elif handler is not None and hasattr(handler, "on_caller_id"):
             handler.on_caller_id(ch, number, name)
+
+    def tone_plan(self, port: str) -> CountryProfile:
+        """The call-progress tones of line `port`: what its calibration learned, else the country's."""
+        return self.line_plans.get(port, self.profile)
 
     def start_supervision(self, line: FxoChannel, tones: tuple[str, ...] = ("busy", "congestion")) -> None:
         """Have the media loop (re)start call-progress tone detection on `line`: far-end

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from drivers.port import Board, PortKind
+from dsp_ext.countries import CountryProfile
 from dsp_ext.levels import FRAME, dbm0_to_peak
 
 from .channels import Channel
@@ -97,9 +98,9 @@ class PortDsp:
         self.busy_fill = 0
         return self.busy_buf[:end]
 
-    def start_progress(self, on: bool, frame: int) -> None:
+    def start_progress(self, on: bool, frame: int, plan: CountryProfile | None = None) -> None:
         from dsp_ext.progress import CallProgressAnalyser
-        self.progress = CallProgressAnalyser(self.country) if on else None
+        self.progress = CallProgressAnalyser(plan or self.country) if on else None
         self.progress_frame0 = frame
 
 
@@ -127,7 +128,7 @@ class MediaLoop:
         self._dsp[line.name].start_supervision(tones, self.engine.clock.frame, extra)
 
     def _progress(self, line: Channel, on: bool) -> None:
-        self._dsp[line.name].start_progress(on, self.engine.clock.frame)
+        self._dsp[line.name].start_progress(on, self.engine.clock.frame, self.engine.tone_plan(line.name))
 
     def _country_changed(self) -> None:
         for dsp in self._dsp.values():

@@ -119,6 +119,41 @@ async def calibration_run(request: Request, port: str, user: AdminUser) -> Respo
 
 @router.get("/line-calibration/{port}")
 async def calibration_profile(request: Request, port: str, user: AdminUser) -> Response:
+    return await _profile_page(request, port)
+
+
+@router.post("/line-calibration/{port}/gains")
+async def calibration_gains(request: Request, port: str, user: AdminUser) -> Response:
+    """Apply the suggested gains, set given ones, or reset to 0 dB (`line.apply_gains` /
+    `line.reset_gains`, on the engine's store thread)."""
+    if not PORT_RE.fullmatch(port):
+        return await _index(request, "No such line.", status_code=404)
+    form = await request.form()
+    action = _field(form, "action", 10)
+    values = {"rx_db": _field(form, "rx_db", 12), "tx_db": _field(form, "tx_db", 12)}
+    api = web(request).api
+    try:
+        if action == "suggested":
+            done = await api.call("line.apply_gains", port=port)
+        elif action == "set":
+            done = await api.call("line.apply_gains", port=port, rx_db=values["rx_db"] or "0",
+                                  tx_db=values["tx_db"] or "0")
+        elif action == "reset":
+            done = await api.call("line.reset_gains", port=port)
+        else:
+            return await _profile_page(request, port, gain_error="Choose one of the gain buttons.", status_code=400)
+    except Exception as exc:
+        msg = _api_error(exc)
+        if msg is None:
+            raise
+        return await _profile_page(request, port, gain_error=msg, values=values, status_code=400)
+    run = done["running"]
+    return await _profile_page(request, port, gain_done=f"Gains applied: receive {run['rx_db']:+d} dB, "
+                                                        f"transmit {run['tx_db']:+d} dB.")
+
+
+async def _profile_page(request: Request, port: str, gain_error: str | None = None, gain_done: str | None = None,
+                        values: dict | None = None, status_code: int = 200) -> Response:
     from firmware.linecal.picture import impulse_response_svg
     if not PORT_RE.fullmatch(port):
         return await _index(request, "No such line.", status_code=404)
@@ -137,5 +172,15 @@ async def calibration_profile(request: Request, port: str, user: AdminUser) -> R
     tones = [(label, profile.get(key)) for key, label in (("dial_tone", "Dial tone"), ("ringback", "Ringback"),
                                                           ("busy", "Busy"), ("disconnect", "Disconnect"))
              if profile.get(key) is not None]
-    return render(request, "line_profile.html", title=f"Line profile {port}", port=port, p=profile, echo=echo,
-                  picture=picture, tones=tones)
+    try:
+        g = (await web(request).api.call("line.gains")).get(port)
+    except Exception as exc:
+        msg = _api_error(exc)
+        if msg is None:
+            raise
+        g, gain_error = None, gain_error or msg
+    gv = values or ({"rx_db": f"{g['running']['rx_db']:+d}", "tx_db": f"{g['running']['tx_db']:+d}"} if g
+                    else {"rx_db": "0", "tx_db": "0"})
+    return render(request, "line_profile.html", status_code=status_code, title=f"Line profile {port}", port=port,
+                  p=profile, echo=echo, picture=picture, tones=tones, g=g, gv=gv, gain_error=gain_error,
+                  gain_done=gain_done)

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from dsp_ext.countries import ToneSpec
 from dsp_ext.countries import profile as country_profile
 
 from .echo import DEFAULT_ERL_DB, DEFAULT_SHAPE, G168_MODELS, LineNoise, g168_ir, hybrid_ir
@@ -45,6 +46,7 @@ __all__ = ["CentralOffice", "LineSignal", "RemoteParty", "SubscriberLine", "Call
 
 FIRST_LINE_NUMBER = 5550001
 DISCONNECT_SIGNALS = ("busy", "loop_drop", "both")
+TONE_PLAN_NAMES = ("dial", "ringback", "busy", "congestion")
 
 
 class CentralOffice:
@@ -79,6 +81,10 @@ class CentralOffice:
         self._by_number: dict[str, Subscriber] = {}
         self.calls: list[Call] = []                      # in progress
         self.history: list[Call] = []                    # finished, oldest first
+        self._tone_plan: dict[str, ToneSpec] = {}        # this exchange's own tones (set_tone_plan)
+        # silence between the last digit and the ringback (or busy...): the exchange routing the call
+        self.post_dial_delay_ms = 0
+        self._routing: list[tuple[int, SubscriberLine, str]] = []
 
     # --- configuration --------------------------------------------------------------------------
     @property
@@ -90,6 +96,31 @@ class CentralOffice:
         if how not in DISCONNECT_SIGNALS:
             raise ValueError(f"disconnect_signal must be one of {', '.join(DISCONNECT_SIGNALS)}, got {how!r}")
         self._disconnect_signal = how
+
+    def set_tone_plan(self, **tones: ToneSpec | None) -> None:
+        """Give this exchange its own call-progress tones instead of the country's: `dial`,
+        `ringback`, `busy`, `congestion` (a ToneSpec each; None: back to the country's). A far
+        end rings in step with the ringback its caller hears, as on a real exchange."""
+        for name, spec in tones.items():
+            if name not in TONE_PLAN_NAMES:
+                raise ValueError(f"unknown tone {name!r}: the exchange's tones are {', '.join(TONE_PLAN_NAMES)}")
+            if spec is None:
+                self._tone_plan.pop(name, None)
+                continue
+            if not isinstance(spec, ToneSpec) or not spec.freqs:
+                raise ValueError(f"tone {name!r} needs a ToneSpec with frequencies, got {spec!r}")
+            self._tone_plan[name] = spec
+
+    def tone_spec(self, name: str) -> ToneSpec:
+        """The tone this exchange sends for `name` (its own plan, else the country's)."""
+        return self._tone_plan.get(name) or self.profile.tone(name)
+
+    @property
+    def far_ring_cadence_ms(self) -> tuple[int, ...]:
+        """How a called far end rings: with the ringback's cadence when the exchange has its own
+        ringback, else the country's ring cadence."""
+        own = self._tone_plan.get("ringback")
+        return own.cadence_ms if own is not None and own.cadence_ms else self.profile.ring_cadence_ms
 
     def add_line(self, number: str | None = None) -> SubscriberLine:
         index = len(self.lines) + 1
@@ -197,6 +228,8 @@ class CentralOffice:
     # --- helpers for subscribers ----------------------------------------------------------------
     def tone_generator(self, name: str):
         from dsp_ext.tones import ToneGenerator
+        if name in self._tone_plan:
+            return ToneGenerator(self._tone_plan[name])
         return ToneGenerator.for_country(self.country, name)
 
     def caller_id_audio(self, call: Call) -> np.ndarray | None:
@@ -222,7 +255,16 @@ class CentralOffice:
         return sub
 
     def digits_dialled(self, line: SubscriberLine, final: bool) -> None:
-        """A line dialled a digit (final=False) or stopped dialling (final=True): route if we can."""
+        """A line dialled a digit (final=False) or stopped dialling (final=True): route if we can
+        (after `post_dial_delay_ms` of silence, if set)."""
+        if self.post_dial_delay_ms > 0 and (final or self._intercepted(line.digits)
+                                            or self._lookup(line.digits) is not None):
+            line.set_state("routing")
+            self._routing.append((self.frames + self.post_dial_delay_ms // FRAME_MS, line, line.digits))
+            return
+        self._route(line, final)
+
+    def _route(self, line: SubscriberLine, final: bool) -> None:
         target = self._lookup(line.digits)
         if self._intercepted(line.digits):
             self._refuse(line, line.digits, "intercept")
@@ -309,6 +351,12 @@ class CentralOffice:
         for line in self.lines:
             off, tx = cpe.get(line.index, (False, None))
             line.take_input(off, tx)
+        if self._routing:
+            due = [r for r in self._routing if r[0] <= self.frames]
+            self._routing = [r for r in self._routing if r[0] > self.frames]
+            for _at, line, digits in due:
+                if line.state == "routing" and line.digits == digits:
+                    self._route(line, True)
         for remote in list(self.remotes.values()):
             remote.advance()
         for line in self.lines:

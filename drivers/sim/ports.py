@@ -31,6 +31,10 @@ LINE_MONITOR_MS = 50        # line voltage change must hold this long (LINE_DOWN
 ONHOOK_V, OFFHOOK_V = 48.0, 8.0
 
 
+def _scaled(samples: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(np.rint(samples.astype(np.float64) * gain), -32768, 32767).astype(np.int16)
+
+
 def _silence() -> np.ndarray:
     return np.zeros(FRAME, dtype=np.int16)
 
@@ -99,8 +103,14 @@ class _Debounced:
 
 
 class SimFxoPort(FxoPort):
+    """A simulated DAA. Its gain stages scale the audio as the Si3050's do (whole dB, +-12)."""
+
+    gain_range_db = (-12, 12)
+
     def __init__(self, name: str, line_index: int) -> None:
         super().__init__(name)
+        self.tx_gain_db = self.rx_gain_db = 0
+        self._tx_gain = self._rx_gain = 1.0
         self.line_index = line_index
         self._off_hook = False
         self._ring = _Debounced(False, RING_ON_MS)
@@ -134,9 +144,18 @@ class SimFxoPort(FxoPort):
         v = OFFHOOK_V if loaded else ONHOOK_V
         return -v if s.reversed else v
 
+    def set_gains(self, tx_db: int, rx_db: int) -> None:
+        for db in (tx_db, rx_db):
+            if isinstance(db, bool) or not isinstance(db, int) or not -12 <= db <= 12:
+                raise ValueError(f"{self.name}: gain must be -12..12 dB, got {db}")
+        self.tx_gain_db, self.rx_gain_db = tx_db, rx_db
+        self._tx_gain, self._rx_gain = 10 ** (tx_db / 20), 10 ** (rx_db / 20)
+
     def cpe_input(self, tx: np.ndarray | None) -> tuple[bool, np.ndarray | None]:
         """What this port puts on the line this frame: (loop closed, audio). On hook sends nothing."""
-        return (self._off_hook, tx if self._off_hook else None)
+        if not self._off_hook:
+            return (False, None)
+        return (True, _scaled(tx, self._tx_gain) if tx is not None and self.tx_gain_db else tx)
 
     def take_signal(self, s: LineSignal, events: list[PortEvent]) -> np.ndarray:
         """The line's state this frame -> rx audio; appends the DAA's events."""
@@ -157,7 +176,7 @@ class SimFxoPort(FxoPort):
                 events.append(PortEvent(name, EventType.LOOP_DROP))
         elif self._in_use.feed(s.in_use):
             events.append(PortEvent(name, EventType.LINE_IN_USE if s.in_use else EventType.LINE_FREE))
-        return s.audio
+        return _scaled(s.audio, self._rx_gain) if self.rx_gain_db else s.audio
 
     def describe(self) -> dict:
         return {**super().describe(), "chip": "simulated DAA", "off_hook": self._off_hook,

@@ -137,7 +137,7 @@ class RemoteParty(Subscriber):
         self.uplink = self.mouth.frame() if self.is_off_hook else None
 
     def _advance_ringing(self) -> None:
-        cad = self.co.profile.ring_cadence_ms
+        cad = self.co.far_ring_cadence_ms
         t_ms = (self.co.frames - self._ring0) * FRAME_MS
         on = cadence_on(cad, t_ms)
         if on and not self._ring_on:

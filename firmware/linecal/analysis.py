@@ -20,7 +20,15 @@ import numpy as np
 
 from dsp_ext.countries import profile
 from dsp_ext.levels import RATE
-from dsp_ext.progress import CallProgressAnalyser
+from dsp_ext.progress import (
+    BLOCK,
+    BLOCK_S,
+    MIN_TONE_DBM0,
+    RINGBACK_GAP_BLOCKS,
+    RINGBACK_MIN_BLOCKS,
+    TONAL_SHARE,
+    CallProgressAnalyser,
+)
 from dsp_ext.tones import learn_tone
 
 from .echo_path import estimate_echo_path
@@ -31,8 +39,11 @@ MAX_RX_GAIN_DB = 9.0
 MAX_TX_CUT_DB = 6.0
 ERL_COMFORT_DB = 6.0          # G.168 assumes at least this much return loss
 TAIL_COVERED_MS = 128.0       # the echo canceller's tail
-END_TONE_S = 6.0
-RINGBACK_MIN_PAUSE_S = 1.0    # every ringback cadence has a pause at least this long; busy has none              # the call's last seconds: the disconnect / busy tone
+END_TONE_S = 6.0              # the call's last seconds: the disconnect / busy tone
+RINGBACK_MIN_PAUSE_S = 1.0    # every ringback cadence has a pause at least this long; busy has none
+FIRST_RINGBACK_S = 10.0       # an exchange's ringback starts this soon after dialling
+SAME_TONE_HZ = 40.0           # bursts whose strongest peak is this close are one tone
+SAME_BURST_TOL = 0.3          # ... and of one cadence when their lengths differ by less than this
 
 
 def _learn(x: np.ndarray) -> dict[str, Any]:
@@ -42,8 +53,54 @@ def _learn(x: np.ndarray) -> dict[str, Any]:
         return {"error": str(exc)}
 
 
+def _steady_tone_bursts(call: np.ndarray, country: str) -> list[tuple[float, float, float]]:
+    """(start, end, frequency) of every steady tone burst in the call, whatever its frequency:
+    blocks the progress analyser's features call loud, tonal and holding still, bridged over
+    short dropouts."""
+    a = CallProgressAnalyser(country)
+    x = call.astype(np.float64)
+    runs: list[list] = []          # [first block, last block, peaks]
+    for i in range(x.size // BLOCK):
+        f = a.features(x[i * BLOCK:(i + 1) * BLOCK], None)
+        if f.level_dbm0 < MIN_TONE_DBM0 or f.tonal_share < TONAL_SHARE or f.varied:
+            continue
+        if runs and i - runs[-1][1] <= RINGBACK_GAP_BLOCKS + 1 and abs(f.peak_hz - float(np.median(runs[-1][2]))) \
+                <= SAME_TONE_HZ:
+            runs[-1][1] = i
+            runs[-1][2].append(f.peak_hz)
+        else:
+            runs.append([i, i, [f.peak_hz]])
+    return [(r[0] * BLOCK_S, (r[1] + 1) * BLOCK_S, float(np.median(r[2]))) for r in runs
+            if r[1] - r[0] + 1 >= RINGBACK_MIN_BLOCKS]
+
+
+def _ringback_chain(bursts: list[tuple[float, float, float]], length_s: float) -> list[tuple[float, float]]:
+    """The ringback among tone bursts (start, end, frequency): the first burst soon after
+    dialling and those of the same tone and cadence that follow it. A busy or disconnect tone
+    after the answer, even on the ringback's frequency, has shorter bursts and pauses: it
+    ends the chain."""
+    chain: list[tuple[float, float, float]] = []
+    for b in bursts:
+        if not chain:
+            if b[0] > FIRST_RINGBACK_S:
+                break
+            chain.append(b)
+            continue
+        if abs(b[2] - chain[0][2]) > SAME_TONE_HZ:
+            break
+        if len(chain) >= 2 and b[1] < length_s - 0.1:
+            typical = float(np.median([c[1] - c[0] for c in chain[1:]]))
+            gaps = [c2[0] - c1[1] for c1, c2 in zip(chain, chain[1:], strict=False)]
+            if abs((b[1] - b[0]) - typical) > SAME_BURST_TOL * typical \
+                    or b[0] - chain[-1][1] < (1 - SAME_BURST_TOL) * min(gaps):
+                break
+        chain.append(b)
+    return [(s, e) for s, e, _f in chain]
+
+
 def _ringback_bursts(call: np.ndarray, country: str) -> list[tuple[float, float]]:
-    """(start, end) seconds of each ringback burst the progress analyser found."""
+    """(start, end) seconds of each ringback burst: the country's ringback as the progress
+    analyser finds it, else any steady tone with ringback's long pauses."""
     bursts: list[tuple[float, float]] = []
     start = None
     for e in CallProgressAnalyser(country).process(call):
@@ -54,6 +111,11 @@ def _ringback_bursts(call: np.ndarray, country: str) -> list[tuple[float, float]
             start = None
     if start is not None:
         bursts.append((start, call.size / RATE))
+    length_s = call.size / RATE
+    if bursts:
+        bursts = _ringback_chain([(s, e, 0.0) for s, e in bursts], length_s)
+    else:
+        bursts = _ringback_chain(_steady_tone_bursts(call, country), length_s)
     gaps = [b2[0] - b1[1] for b1, b2 in zip(bursts, bursts[1:], strict=False)]
     if len(gaps) >= 2 and max(gaps) < RINGBACK_MIN_PAUSE_S:
         return []          # bursts with short pauses only: busy or congestion on ringback's frequencies

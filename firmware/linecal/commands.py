@@ -6,16 +6,21 @@
     line.calibration_finish  (store) analyse the finished capture, store and return the profile
     line.profile             (store) the stored profile of one line
     line.profiles            (store) every stored profile (without impulse responses)
+    line.gains               (store) every line's gains: applied, possible range, suggested
+    line.apply_gains         (store) set a line's gains (the calibration's suggestion by default)
+    line.reset_gains         (store) a line back to 0 dB both ways
 
 Calling a number goes through the outbound permission gate as the extension the installer
 names (`as_extension`): a calibration can reach no number that extension could not dial.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from ..api import ApiContext, ApiError, command
 from .analysis import analyse
+from .gains import check_gain, load_gains, save_gains
 from .session import MAX_INBOUND_WAIT_S, sessions, start_session
 from .store import load_profile, load_profiles, save_profile
 
@@ -95,10 +100,29 @@ def line_calibration_finish(ctx: ApiContext, port: str) -> dict:
         raise ApiError("conflict", f"the calibration of {port} is still running ({found}); wait for it")
     if state == "failed":
         raise ApiError("conflict", f"the calibration of {port} failed: {found.error}; start it again")
-    profile = analyse(found.capture)
+    profile = keep_learned(analyse(found.capture), load_profile(ctx.config, port))
     save_profile(ctx.config, profile)
     ctx.publish("line_profile", {"port": port, "date": profile["date"]})
     return profile
+
+
+KEPT_TONES = ("dial_tone", "ringback", "busy", "disconnect", "ring")
+
+
+def keep_learned(new: dict, old: dict | None) -> dict:
+    """A calibration adds to what the line's profile knows: a tone this one did not hear (a
+    busy number teaches no ringback, an answered one no busy tone) keeps what an earlier
+    calibration learned, marked with that calibration's date; a tone heard again replaces it."""
+    if not old:
+        return new
+    out = dict(new)
+    for key in KEPT_TONES:
+        before = old.get(key)
+        now = new.get(key)
+        learned_before = isinstance(before, dict) and "error" not in before
+        if learned_before and (not isinstance(now, dict) or "error" in now):
+            out[key] = {**before, "learned": before.get("learned") or old.get("date", "")}
+    return out
 
 
 @command("line.profile", on="store")
@@ -118,3 +142,79 @@ def line_profiles(ctx: ApiContext) -> dict:
         echo = {k: v for k, v in (prof.get("echo") or {}).items() if k != "ir"}
         out[port] = {**prof, "echo": echo}
     return out
+
+
+def _port_gains(ctx: ApiContext) -> dict[str, dict]:
+    """Each line port's gain range and the gains it runs with now (read on the media thread)."""
+    def read(eng: Any) -> dict[str, dict]:
+        return {ch.name: {"range_db": list(ch.port.gain_range_db) if ch.port.gain_range_db else None,
+                          "running": {"rx_db": ch.port.rx_gain_db, "tx_db": ch.port.tx_gain_db}}
+                for ch in eng.fxo}
+    return ctx.on_media(read).result(FINISH_WAIT_S)
+
+
+def _line_port(ctx: ApiContext, port: Any) -> dict:
+    ports = _port_gains(ctx)
+    if not isinstance(port, str) or port not in ports:
+        raise ApiError("not_found", f"{str(port)[:20]!r} is not a line; lines are {', '.join(ports) or 'none'}")
+    return ports[port]
+
+
+def _suggested(ctx: ApiContext, port: str) -> dict | None:
+    prof = load_profile(ctx.config, port) or {}
+    gains = prof.get("suggested_gains")
+    if not isinstance(gains, dict):
+        return None
+    return {"rx_db": gains.get("rx_db", 0), "tx_db": gains.get("tx_db", 0), "why": list(gains.get("why") or [])}
+
+
+@command("line.gains", on="store")
+def line_gains(ctx: ApiContext) -> dict:
+    """Per line: the gains stored for it, those its line interface runs with, the range it can
+    do (None: no gain control) and the calibration's suggestion."""
+    stored = load_gains(ctx.config)
+    out = {}
+    for port, info in _port_gains(ctx).items():
+        g = stored.get(port)
+        out[port] = {**info, "stored": {"rx_db": g.rx_db if g else 0, "tx_db": g.tx_db if g else 0},
+                     "suggested": _suggested(ctx, port)}
+    return out
+
+
+@command("line.apply_gains", on="store")
+def line_apply_gains(ctx: ApiContext, port: str, rx_db: Any = None, tx_db: Any = None) -> dict:
+    """Set line `port`'s receive and transmit gains (whole dB). Without values: the gains its
+    calibration suggested. Stored in the configuration and applied to the line interface at once.
+    (`rx_db`/`tx_db` are checked here, not by type, so a wrong value gets a sentence that says
+    the range.)"""
+    info = _line_port(ctx, port)
+    if info["range_db"] is None:
+        raise ApiError("conflict", f"{port}'s line interface has no gain control; adjust the level at the "
+                                   "other end of the line instead")
+    low, high = info["range_db"]
+    source = "installer"
+    if rx_db is None and tx_db is None:
+        suggested = _suggested(ctx, port)
+        if suggested is None:
+            raise ApiError("not_found", f"{port} has no suggested gains: calibrate it first, or give the gains")
+        rx_db, tx_db, source = suggested["rx_db"], suggested["tx_db"], "suggested"
+    try:
+        rx = check_gain(0 if rx_db is None else rx_db, "receive gain", low, high)
+        tx = check_gain(0 if tx_db is None else tx_db, "transmit gain", low, high)
+    except ValueError as exc:
+        raise ApiError("bad_request", f"{port}: {exc}") from None
+    date = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    doc = save_gains(ctx.config, port, rx, tx, source, date)
+    running = _port_gains(ctx)[port]["running"]          # the reload the write queued has run
+    ctx.publish("line_gains", {"port": port, "rx_db": rx, "tx_db": tx})
+    return {**doc, "running": running}
+
+
+@command("line.reset_gains", on="store")
+def line_reset_gains(ctx: ApiContext, port: str) -> dict:
+    """Line `port` back to the factory gains: 0 dB both ways."""
+    _line_port(ctx, port)
+    doc = save_gains(ctx.config, port, 0, 0, "installer", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    running = _port_gains(ctx)[port]["running"]
+    ctx.publish("line_gains", {"port": port, "rx_db": 0, "tx_db": 0})
+    return {**doc, "running": running}

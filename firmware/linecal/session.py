@@ -154,8 +154,14 @@ class CalibrationSession(ChannelHandler):
                                  direction="outbound", line=self.line.name, caller_id_number=None,
                                  caller_id_name=None)
         eng.records.set_reason(self.call_id, "line calibration test call")
-        self._progress = CallProgressAnalyser(eng.country)
-        self._busy = ToneDetector(eng.country, tones=("busy", "congestion"))
+        # the line's plan as last calibrated (the country's at the first calibration)
+        plan = eng.tone_plan(self.line.name)
+        self._progress = CallProgressAnalyser(plan)
+        try:
+            self._busy = ToneDetector(eng.country, tones=("busy", "congestion"),
+                                      extra=eng.line_tones.get(self.line.name) or None)
+        except ValueError:
+            self._busy = ToneDetector(eng.country, tones=("busy", "congestion"))
         self._t0 = now
 
         def answered(at: float, how: str) -> None:
@@ -163,7 +169,7 @@ class CalibrationSession(ChannelHandler):
 
         def failed(disposition: str, reason: str) -> None:
             self._failed_as = disposition
-        self._supervisor = AnswerSupervisor(eng.profile, now, answered, failed, lambda kind: None)
+        self._supervisor = AnswerSupervisor(plan, now, answered, failed, lambda kind: None)
 
     def _supervise(self, heard: np.ndarray, sent: np.ndarray | None) -> None:
         sup = self._supervisor
