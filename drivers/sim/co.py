@@ -20,7 +20,9 @@ remote, or a number matching `on_demand_numbers`), otherwise after
 The callee rings with the country's cadence (caller ID FSK in the country's
 standard and timing on our lines); the caller hears ringback; answer connects
 audio both ways; a busy callee gives busy tone; when the far end hangs up our
-line gets `disconnect_signal` ("busy" tone, "loop_drop", or "both").
+line gets `disconnect_signal` ("busy" tone, "loop_drop", or "both"). The tones are the
+country's unless `set_tone_plan` gives the exchange its own; `post_dial_delay_ms` of silence
+may come before the ringback (routing).
 Every line returns an echo of what the CPE sends (hybrid-like impulse
 response, ERL 12 dB by default) plus white noise at `noise_dbm0`.
 

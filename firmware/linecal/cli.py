@@ -1,4 +1,5 @@
-"""`linebox line calibrate PORT [--number N --as-extension EXT]`: calibrate a line from a terminal.
+"""`linebox line calibrate PORT [--number N --as-extension EXT]`: calibrate a line from a terminal;
+`linebox line gains [PORT] [--apply-suggested | --rx DB --tx DB | --reset]`: show or set its gains.
 
 The command is a thin layer over `runner.run_calibration(call, wait, ...)`:
 
@@ -172,6 +173,44 @@ def _show(args: argparse.Namespace, profile: dict, true_ir: np.ndarray | None) -
     return 0
 
 
+def _gains(args: argparse.Namespace) -> int:
+    """`linebox line gains [PORT] [--apply-suggested | --rx DB --tx DB | --reset]` on the running service."""
+    from firmware.api import ApiError
+    from firmware.api_client import ApiConnection, EngineUnreachable
+    from firmware.api_wire import SOCKET_NAME
+    chosen = [bool(args.apply_suggested), args.rx is not None or args.tx is not None, bool(args.reset)]
+    if sum(chosen) > 1:
+        raise SystemExit("linebox line gains: choose one of --apply-suggested, --rx/--tx or --reset")
+    if any(chosen) and not args.port:
+        raise SystemExit("linebox line gains: say which line (fxo1, ...) to change")
+    data_dir = Path(args.data)
+    try:
+        with ApiConnection(data_dir / SOCKET_NAME, timeout=30, client="line-gains") as api:
+            if args.apply_suggested:
+                api.call("line.apply_gains", port=args.port)
+            elif chosen[1]:
+                api.call("line.apply_gains", port=args.port, rx_db=args.rx or "0", tx_db=args.tx or "0")
+            elif args.reset:
+                api.call("line.reset_gains", port=args.port)
+            gains = api.call("line.gains")
+    except EngineUnreachable as exc:
+        raise SystemExit(f"linebox line gains: {exc}; is Linebox running with --data {data_dir}?") from None
+    except ApiError as exc:
+        raise SystemExit(f"linebox line gains: {exc.message}") from None
+    for port, g in gains.items():
+        if args.port and port != args.port:
+            continue
+        if g["range_db"] is None:
+            print(f"{port}: no gain control")
+            continue
+        run, sug = g["running"], g.get("suggested")
+        line = f"{port}: receive {run['rx_db']:+d} dB, transmit {run['tx_db']:+d} dB"
+        if sug is not None:
+            line += f" (calibration suggests receive {sug['rx_db']:+.0f} dB, transmit {sug['tx_db']:+.0f} dB)"
+        print(line)
+    return 0
+
+
 def register(subparsers) -> None:
     line = subparsers.add_parser("line", help="outside lines: calibrate (tones, echo path, gains)")
     sub = line.add_subparsers(dest="line_cmd", required=True)
@@ -196,3 +235,11 @@ def register(subparsers) -> None:
     c.add_argument("--answer-at-ring", default="never", help="--sim: the far end answers at this ring (or never)")
     c.add_argument("--far-hangup-s", type=float, default=3.0, help="--sim: the far end hangs up this long after answering")
     c.set_defaults(fn=_calibrate)
+    g = sub.add_parser("gains", help="show or set the lines' receive/transmit gains (the running service)")
+    g.add_argument("port", nargs="?", default="", help="the line's port (fxo1, ...); none: show every line")
+    g.add_argument("--apply-suggested", action="store_true", help="apply the gains the line's calibration suggested")
+    g.add_argument("--rx", help="receive gain, whole dB (e.g. +3); with --tx or alone (the other is 0)")
+    g.add_argument("--tx", help="transmit gain, whole dB (e.g. -2)")
+    g.add_argument("--reset", action="store_true", help="back to 0 dB both ways")
+    g.add_argument("--data", default="data", help="the running service's data dir (holds engine.sock)")
+    g.set_defaults(fn=_gains)

@@ -1,6 +1,7 @@
 """`linebox line calibrate PORT --data DATA` calibrates a line of the running service through its
 engine API socket (a real `linebox run` on the simulated board, in real time): the profile is
-printed, stored by the engine, and the same as `line.profile` answers afterwards."""
+printed, stored by the engine, and the same as `line.profile` answers afterwards. Then
+`linebox line gains` sets, refuses (out of range) and resets that line's gains the same way."""
 from __future__ import annotations
 
 import json
@@ -29,5 +30,18 @@ def test_calibrating_a_line_of_the_running_service_from_the_terminal(tmp_path: P
         with api(data) as a:
             stored = a.call("line.profile", port="fxo1")
         assert stored["date"] == profile["date"] and stored["echo"]["erl_db"] == profile["echo"]["erl_db"]
+
+        def gains(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "firmware.cli", "line", "gains", *args, "--data", str(data)],
+                                  cwd=ROOT, capture_output=True, text=True, timeout=60)
+        out = gains("fxo1", "--rx", "+2", "--tx", "-1")
+        assert out.returncode == 0, out.stderr
+        assert "fxo1: receive +2 dB, transmit -1 dB (calibration suggests" in out.stdout
+        bad = gains("fxo1", "--rx", "40")
+        assert bad.returncode != 0 and "outside what this line interface can do (-12 to +12 dB)" in bad.stderr
+        with api(data) as a:
+            assert a.call("line.gains")["fxo1"]["running"] == {"rx_db": 2, "tx_db": -1}
+        out = gains("fxo1", "--reset")
+        assert out.returncode == 0 and "fxo1: receive +0 dB, transmit +0 dB" in out.stdout
     finally:
         stop(proc)
