@@ -15,7 +15,7 @@ sends (`dsp_ext.progress` events: ringback bursts, voice onsets, SIT; and the
 * a steady tone that is none of the country's (fax/modem answer tone) → answered
   by a machine;
 * nothing at all for SILENT_ANSWER_S after dialling → answered (silently) at
-  the end of dialling;
+  the end of dialling (or when the last tone burst that was not ringback ended);
 * busy tone → busy (after ringback that stopped: answered, and the far end has hung up);
   congestion tone → failed ("congestion"); SIT → failed ("sit");
 * polarity reversal wins: answered at that instant, whatever the audio said.
@@ -60,6 +60,7 @@ class AnswerSupervisor:
         self.on_answer, self.on_fail, self.on_class = on_answer, on_fail, on_class
         self.ringback_heard = False
         self.burst_start: float | None = None     # current burst (ringback on)
+        self.tone_end: float | None = None        # when the last tone burst ended, ringback or not
         self.last_off: float | None = None        # when the last burst ended
         self.cut_short = False                    # ... before its nominal length
         self.answered_at: float | None = None
@@ -80,6 +81,7 @@ class AnswerSupervisor:
             return
         length = at - self.burst_start
         self.burst_start = None
+        self.tone_end = at
         full = any(length >= p * (1 - CADENCE_TOL) for p in self.on_periods)
         # ringback already on when we started listening (the exchange began it while we finished
         # dialling): the first burst is cut at its start; long enough, it is ringback all the same
@@ -143,8 +145,13 @@ class AnswerSupervisor:
             if self.last_off is not None and self.burst_start is None:
                 if now - self.last_off > self.off_max * (1 + CADENCE_TOL) + OVERDUE_S:
                     self._answered(self.last_off, "ringback_end")
-            elif not self.ringback_heard and self.burst_start is None and now - self.dialled_at >= SILENT_ANSWER_S:
-                self._answered(self.dialled_at, "silent")
+            elif not self.ringback_heard and self.burst_start is None:
+                # nothing at all (no tone, no voice) for SILENT_ANSWER_S: answered silently when the
+                # line went quiet. Tone bursts that are not ringback (a slow congestion tone still
+                # being timed by the tone detector) are not silence.
+                quiet_since = self.dialled_at if self.tone_end is None else self.tone_end
+                if now - quiet_since >= SILENT_ANSWER_S:
+                    self._answered(quiet_since, "silent")
             return
         if self.answered_at is None or self.classified is not None:
             return

@@ -67,7 +67,7 @@ async def calibration_page(request: Request, user: AdminUser) -> Response:
 @router.post("/line-calibration/start")
 async def calibration_start(request: Request, user: AdminUser) -> Response:
     form = await request.form()
-    values = {k: _field(form, k) for k in ("port", "number", "as_extension", "listen_s", "inbound")}
+    values = {k: _field(form, k) for k in ("port", "number", "as_extension", "listen_s", "inbound", "expect_tone")}
     port = values["port"]
     if port not in {ln["port"] for ln in await _lines(request)}:
         return await _index(request, "Choose one of the lines to calibrate.", values, 400)
@@ -83,7 +83,7 @@ async def calibration_start(request: Request, user: AdminUser) -> Response:
     try:
         await web(request).api.call("line.calibrate", port=port, number=number,
                                     as_extension=values["as_extension"], listen_s=listen_s,
-                                    inbound_wait_s=inbound_wait_s)
+                                    inbound_wait_s=inbound_wait_s, expect_tone=values["expect_tone"] or "busy")
     except Exception as exc:
         msg = _api_error(exc)
         if msg is None:
@@ -170,7 +170,8 @@ async def _profile_page(request: Request, port: str, gain_error: str | None = No
         picture = Markup(impulse_response_svg(echo["ir"], float(echo["erl_db"]), float(echo["delay_ms"]),
                                               float(echo["tail_ms"]), title=f"{port}: echo path impulse response"))
     tones = [(label, profile.get(key)) for key, label in (("dial_tone", "Dial tone"), ("ringback", "Ringback"),
-                                                          ("busy", "Busy"), ("disconnect", "Disconnect"))
+                                                          ("busy", "Busy"), ("congestion", "Congestion"),
+                                                          ("disconnect", "Disconnect"))
              if profile.get(key) is not None]
     try:
         g = (await web(request).api.call("line.gains")).get(port)

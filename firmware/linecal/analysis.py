@@ -212,9 +212,10 @@ def analyse(capture: Capture) -> dict[str, Any]:
                                               "the disconnect tone, answer the call, then hang up the far end"}
                 rest = rest[:0]
         else:
-            out["ringback"] = {"error": "no ringback heard (the number answered at once, or was busy)"}
+            out["ringback"] = {"error": "no ringback heard (the number answered at once, or was "
+                                        f"{'unobtainable' if capture.expect_tone == 'congestion' else 'busy'})"}
             rest = call
-            end_name = "busy"
+            end_name = "congestion" if capture.expect_tone == "congestion" else "busy"
         if end_name not in out:
             tail = rest[-int(END_TONE_S * RATE):] if rest.size else rest
             out[end_name] = _learn(tail) if tail.size >= RATE else {"error": "the call ended too soon to hear a tone"}

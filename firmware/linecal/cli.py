@@ -110,7 +110,7 @@ def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, nu
 
 
 def live_calibration(data_dir: Path, port: str, number: str, as_extension: str, listen_s: int,
-                     inbound_wait_s: int) -> dict:
+                     inbound_wait_s: int, expect_tone: str = "busy") -> dict:
     """Calibrate `port` of the running service through its engine API socket (real time)."""
     import time
 
@@ -126,7 +126,8 @@ def live_calibration(data_dir: Path, port: str, number: str, as_extension: str, 
         with ApiConnection(data_dir / SOCKET_NAME, timeout=30, client="line-calibrate") as api:
             try:
                 return run_calibration(lambda name, **a: api.call(name, **a), time.sleep, port, number,
-                                       as_extension, listen_s, progress=progress, inbound_wait_s=inbound_wait_s)
+                                       as_extension, listen_s, progress=progress, inbound_wait_s=inbound_wait_s,
+                                       expect_tone=expect_tone)
             except KeyboardInterrupt:
                 api.call("line.calibration_cancel", port=port)
                 raise SystemExit("linebox line calibrate: cancelled; the line is released") from None
@@ -144,8 +145,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise SystemExit(f"linebox line calibrate: --number must be digits only, got {args.number!r}")
     if not args.sim:
         profile = live_calibration(Path(args.data), args.port, args.number or "", args.as_extension or "",
-                                   args.listen_s, args.inbound_wait_s)
+                                   args.listen_s, args.inbound_wait_s, args.expect)
         return _show(args, profile, None)
+    if args.expect != "busy":
+        raise SystemExit("linebox line calibrate: --expect is for calibrating a real line (without --sim)")
     ring = None if args.answer_at_ring in (None, "never") else args.answer_at_ring
     if ring is not None and not str(ring).isdigit():
         raise SystemExit(f"linebox line calibrate: --answer-at-ring takes a ring number or 'never', got {ring!r}")
@@ -218,6 +221,9 @@ def register(subparsers) -> None:
     c.add_argument("port", nargs="?", default="fxo1", help="the line's port (fxo1, ...); --sim uses fxo1")
     c.add_argument("--number", help="call this number to learn ringback/busy/disconnect tones")
     c.add_argument("--as-extension", help="whose outbound permissions apply to the test call")
+    c.add_argument("--expect", choices=["busy", "congestion"], default="busy",
+                   help="what --number gives if it does not ring: busy (a busy number) or congestion (a number "
+                        "the exchange cannot route); the tone heard is learned under that name")
     c.add_argument("--listen-s", type=int, default=25, help="listen this long after dialling (5-120 s)")
     c.add_argument("--inbound-wait-s", type=int, default=0,
                    help="instead of calling out, wait this long for a call to the line (time its rings, "

@@ -25,18 +25,24 @@ from .session import MAX_INBOUND_WAIT_S, sessions, start_session
 from .store import load_profile, load_profiles, save_profile
 
 MAX_LISTEN_S = 120
+EXPECT_TONES = ("busy", "congestion")
 FINISH_WAIT_S = 5.0
 
 
 @command("line.calibrate", on="media")
 def line_calibrate(ctx: ApiContext, port: str, number: str = "", as_extension: str = "",
-                   listen_s: int = 25, inbound_wait_s: int = 0) -> dict:
+                   listen_s: int = 25, inbound_wait_s: int = 0, expect_tone: str = "busy") -> dict:
     """Calibrate line `port`: learn its dial tone and echo path; with `number`, also call it
     (as extension `as_extension`, whose outbound permissions apply) and learn ringback, busy and
     disconnect tones while listening `listen_s` seconds; or, with `inbound_wait_s`, wait that long
-    for a call to the line, time its rings, answer and learn the disconnect tone."""
+    for a call to the line, time its rings, answer and learn the disconnect tone. `expect_tone`:
+    what a number that does not ring gives, "busy" (a busy number) or "congestion" (a number the
+    exchange cannot route): the tone heard is learned under that name."""
     eng = ctx.engine
     number = number.strip()
+    if expect_tone not in EXPECT_TONES:
+        raise ApiError("bad_request", f"expect_tone must be {' or '.join(EXPECT_TONES)} (what the number gives "
+                                      f"if it does not ring), got {str(expect_tone)[:20]!r}")
     if not 5 <= listen_s <= MAX_LISTEN_S:
         raise ApiError("bad_request", f"listen time must be 5 to {MAX_LISTEN_S} seconds, got {listen_s}")
     if not 0 <= inbound_wait_s <= MAX_INBOUND_WAIT_S:
@@ -55,7 +61,7 @@ def line_calibrate(ctx: ApiContext, port: str, number: str = "", as_extension: s
             raise ApiError("forbidden", f"the outbound permissions refuse {number} for extension "
                                         f"{as_extension}: {decision.reason}")
     try:
-        session = start_session(eng, port, number, listen_s, inbound_wait_s, as_extension)
+        session = start_session(eng, port, number, listen_s, inbound_wait_s, as_extension, expect_tone)
     except ValueError as exc:
         raise ApiError("conflict", str(exc)) from None
     return session.status()
@@ -106,7 +112,7 @@ def line_calibration_finish(ctx: ApiContext, port: str) -> dict:
     return profile
 
 
-KEPT_TONES = ("dial_tone", "ringback", "busy", "disconnect", "ring")
+KEPT_TONES = ("dial_tone", "ringback", "busy", "congestion", "disconnect", "ring")
 
 
 def keep_learned(new: dict, old: dict | None) -> dict:

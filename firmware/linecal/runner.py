@@ -18,9 +18,9 @@ POLL_S = 0.5
 def run_calibration(call: Callable[..., Any], wait: Callable[[float], None], port: str, number: str = "",
                     as_extension: str = "", listen_s: int = 25,
                     progress: Callable[[dict], None] | None = None, timeout_s: float = 500.0,
-                    inbound_wait_s: int = 0) -> dict:
+                    inbound_wait_s: int = 0, expect_tone: str = "busy") -> dict:
     status = call("line.calibrate", port=port, number=number, as_extension=as_extension, listen_s=listen_s,
-                  inbound_wait_s=inbound_wait_s)
+                  inbound_wait_s=inbound_wait_s, expect_tone=expect_tone)
     waited = 0.0
     last = None
     while status["phase"] not in ("captured", "failed"):
@@ -54,6 +54,7 @@ def describe(profile: dict) -> list[str]:
     tone("dial_tone", "dial tone")
     tone("ringback", "ringback")
     tone("busy", "busy")
+    tone("congestion", "congestion")
     tone("disconnect", "disconnect")
     if "ring" in profile:
         out.append(f"  ringing: a ring every {profile['ring']['period_ms']} ms")

@@ -57,6 +57,7 @@ class Capture:
     call_heard: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     inbound: bool = False
     ring_times: list[float] = field(default_factory=list)      # seconds, each ring burst's start
+    expect_tone: str = "busy"        # the tone the number gives if it does not ring: busy | congestion
 
 
 class CalibrationSession(ChannelHandler):
@@ -267,7 +268,7 @@ def sessions(engine: Engine) -> dict[str, CalibrationSession]:
 
 
 def start_session(engine: Engine, port: str, number: str = "", listen_s: int = LISTEN_S_DEFAULT,
-                  inbound_wait_s: int = 0, as_extension: str = "") -> CalibrationSession:
+                  inbound_wait_s: int = 0, as_extension: str = "", expect_tone: str = "busy") -> CalibrationSession:
     """Start calibrating line `port` (media thread). ValueError says why it cannot start."""
     line = engine.channels.get(port)
     if not isinstance(line, FxoChannel):
@@ -283,6 +284,7 @@ def start_session(engine: Engine, port: str, number: str = "", listen_s: int = L
         raise ValueError(f"{port} is busy ({line.state}); wait until it is idle")
     session = CalibrationSession(engine, line, number, listen_s, inbound_wait_s=inbound_wait_s,
                                  as_extension=as_extension)
+    session.capture.expect_tone = expect_tone
     sessions(engine)[port] = session
     session.start()
     return session

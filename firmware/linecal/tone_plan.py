@@ -2,8 +2,9 @@
 line's calibration learned.
 
 `line_tone_plan(country, stored_profile)` gives a `CountryProfile` for one line: the learned
-dial tone, ringback and busy tone replace the country's (frequencies, cadence, level); the
-congestion tone, which a calibration does not hear, is the learned busy tone sent twice as
+dial tone, ringback, busy and congestion tones replace the country's (frequencies, cadence,
+level). Congestion is only learned when the installer calibrates against a number the exchange
+cannot route (`expect_tone="congestion"`); until then it is the learned busy tone sent twice as
 fast (as most exchanges do) when the busy tone was learned and differs from the country's.
 A learned disconnect tone that is none of those is kept as an extra tone.
 
@@ -24,7 +25,7 @@ from .store import load_profiles
 
 log = logging.getLogger("linebox.linecal")
 
-LEARNED_TONES = {"dial_tone": "dial", "ringback": "ringback", "busy": "busy"}
+LEARNED_TONES = {"dial_tone": "dial", "ringback": "ringback", "busy": "busy", "congestion": "congestion"}
 FREQ_TOL_HZ = 15.0
 CADENCE_TOL = 0.15
 
@@ -75,12 +76,12 @@ def line_tone_plan(country: CountryProfile, stored: dict | None) -> CountryProfi
             # a ringback is never continuous: too few cycles heard to time it; its frequencies
             # with the country's cadence are still better than the country's frequencies
             spec = dataclasses.replace(spec, cadence_ms=country.ringback.cadence_ms)
-        if name == "busy" and not spec.cadence_ms:
+        if name in ("busy", "congestion") and not spec.cadence_ms:
             continue                   # a steady tone after dialling is no busy tone we can use
         learned[name] = spec
     extra = dict(country.extra)
     busy = learned.get("busy")
-    if busy is not None and not same_tone(busy, country.busy):
+    if busy is not None and "congestion" not in learned and not same_tone(busy, country.busy):
         learned["congestion"] = faster(busy)
         if same_tone(learned["congestion"], country.busy):
             del learned["congestion"]

@@ -44,7 +44,12 @@ PLANS = {
     "400x16Hz-1on-2off": {"ringback": ToneSpec((400, 16), (1000, 2000), -19, modulated=True),
                           "busy": ToneSpec((400,), (500, 500), -20), "congestion": ToneSpec((400,), (250, 250), -20),
                           "dial": ToneSpec((400,), (), -13)},
+    # congestion slower than busy (as in China): "busy twice as fast" would be wrong; it must be learned
+    "450Hz-congestion-slower": {"ringback": ToneSpec((450,), (1000, 4000), -19),
+                                "busy": ToneSpec((450,), (350, 350), -20),
+                                "congestion": ToneSpec((450,), (700, 700), -20), "dial": ToneSpec((450,), (), -13)},
 }
+BUSY_IS_HALF_SPEED = ["425Hz-1on-4off", "400x16Hz-1on-2off"]
 
 
 def exchange(plan: str, seed: int) -> Pbx:
@@ -55,9 +60,10 @@ def exchange(plan: str, seed: int) -> Pbx:
     return pbx
 
 
-def calibrate(pbx: Pbx) -> dict:
-    """What an installer does: call a busy number, then one that answers (silently) at the second
-    ring and hangs up three seconds later."""
+def calibrate(pbx: Pbx, congestion: bool = False) -> dict:
+    """What an installer does: call a busy number, (with `congestion`, a number the exchange
+    cannot route), then one that answers (silently) at the second ring and hangs up three
+    seconds later."""
     pbx.co.remote(BUSY_NUMBER).busy = True
     far = pbx.co.remote(CAL_NUMBER)
     far.far_end(2, None)
@@ -65,6 +71,9 @@ def calibrate(pbx: Pbx) -> dict:
     call = simulated_caller(pbx, api)
     try:
         run_calibration(call, pbx.run, "fxo1", number=BUSY_NUMBER, as_extension="201", listen_s=10)
+        if congestion:
+            run_calibration(call, pbx.run, "fxo1", number=NO_SUCH_NUMBER, as_extension="201", listen_s=14,
+                            expect_tone="congestion")
         hung_up: list[bool] = []
 
         def hang_up_after_answer(status: dict) -> None:
@@ -151,7 +160,7 @@ def test_without_calibration_this_exchange_is_misread(plan):
     assert any(w.startswith("busy number") for w in wrong)
 
 
-@pytest.mark.parametrize("plan", list(PLANS))
+@pytest.mark.parametrize("plan", BUSY_IS_HALF_SPEED)
 def test_after_calibration_answers_busy_and_congestion_are_right(plan):
     spec = PLANS[plan]
     with exchange(plan, seed=42) as pbx:
@@ -195,3 +204,17 @@ def test_a_damaged_or_empty_profile_leaves_the_country_plan():
     got = line_tone_plan(us, {"busy": {"freqs": [425], "cadence_ms": [500, 500], "level_dbm0": -20}})
     assert got.busy.freqs == (425.0,) and got.congestion.cadence_ms == (250, 250)
     assert got.ringback == us.ringback
+
+
+def test_congestion_unlike_the_busy_tone_is_learned_from_an_unroutable_number():
+    plan = "450Hz-congestion-slower"
+    spec = PLANS[plan]
+    with exchange(plan, seed=44) as pbx:
+        calibrate(pbx)                                    # busy and answering numbers only
+        r = call_out(pbx, NO_SUCH_NUMBER)
+        assert (r["disposition"], r["reason"]) != ("failed", "congestion")     # guessed from the busy: wrong
+        profile = calibrate(pbx, congestion=True)
+        assert profile["congestion"]["freqs"] == pytest.approx([450], abs=5)
+        assert profile["congestion"]["cadence_ms"] == pytest.approx(list(spec["congestion"].cadence_ms), abs=50)
+        assert profile["busy"]["cadence_ms"] == pytest.approx(list(spec["busy"].cadence_ms), abs=50)   # kept
+        assert outcomes(pbx) == []
