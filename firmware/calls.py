@@ -468,17 +468,17 @@ class Call(ChannelHandler):
                 ch.set_state(ch.state, peer=ch.peer, detail=f"{self.dst} ringing")
             elif not self.answered:
                 self.mark_answered(at)           # ringback stopped: the far end picked up
-        elif kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect") \
+        elif kind == "start" and tone in ("busy", "congestion", "disconnect") \
                 and self.supervisor is not None and not self.answered:
-            self.supervisor.tone("busy" if tone == "line_busy" else tone, at)
+            self.supervisor.tone(tone, at)
             if self.answered and not self.ended:         # answered, and the far end has already gone
                 self.far_end_gone(ch, f"{tone} tone")
-        elif kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect"):
+        elif kind == "start" and tone in ("busy", "congestion", "disconnect"):
             # Busy/congestion straight after dialling: the number was busy or unreachable.
             # Later, with no ringback in between: someone answered and has hung up.
             straight_away = (self.direction == "outbound" and not self.ringback_heard
                              and self.dialled_at is not None and at - self.dialled_at < BUSY_AFTER_DIAL_S)
-            unanswered = ("busy" if tone in ("busy", "line_busy") else "failed") if straight_away else None
+            unanswered = ("busy" if tone == "busy" else "failed") if straight_away else None
             self.far_end_gone(ch, f"{tone} tone", unanswered)
 
     def on_line_event(self, ch: Channel, event: str) -> None:
