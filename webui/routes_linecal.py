@@ -50,11 +50,12 @@ async def _index(request: Request, error: str | None = None, values: dict | None
                  status_code: int = 200) -> Response:
     try:
         profiles = await web(request).api.call("line.profiles")
+        gains = await web(request).api.call("line.gains")
     except Exception as exc:                   # the engine is away: show the form anyway
-        profiles = {}
+        profiles, gains = {}, {}
         error = error or _api_error(exc) or "the engine did not answer; try again"
     return render(request, "line_calibration.html", status_code=status_code, title="Line calibration",
-                  lines=await _lines(request), profiles=profiles,
+                  lines=await _lines(request), profiles=profiles, gains=gains,
                   extensions=await web(request).api.call("config.extensions"),
                   v=values or {"listen_s": "25"}, error=error)
 

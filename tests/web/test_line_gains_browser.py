@@ -66,6 +66,9 @@ def test_apply_suggested_gains_then_a_bad_one_then_reset(pbx: Pbx, browser_page,
         expect(page.locator("#gains-running")).to_contain_text("receive +3 dB")
         expect(page.locator("#gains-running")).to_contain_text("transmit -2 dB")
         assert (port.rx_gain_db, port.tx_gain_db) == (3, -2)
+        page.click("text=Back to line calibration")
+        expect(page.locator("#profiles tr[data-port=fxo1] .gains-in-use")).to_have_text("+3 / -2 dB")
+        page.click("#profiles tr[data-port=fxo1] a")
 
         page.click("#reset-gains button")
         expect(page.locator("#gains-running")).to_contain_text("receive +0 dB")
