@@ -34,6 +34,7 @@ HELLO_LEAD_S = 0.3            # people speak this soon after lifting the handset
 SILENT_ANSWER_S = 8.0         # no ringback, busy or voice this long after dialling: answered silently
 CADENCE_TOL = 0.15            # a burst shorter than (1 - this) x the on-period was cut short
 OVERDUE_S = 0.6               # the next burst is this late: ringback has stopped for good
+GAP_SLACK_S = 0.1             # a pause is measured to a block or two (25 ms each) and dropouts
 MACHINE_SPEECH_S = 2.8        # speech this long without a pause for a reply: a machine
 HUMAN_GREETING_S = 2.0        # a greeting no longer than this ...
 REPLY_PAUSE_S = 0.8           # ... followed by this much silence: a person waiting for us
@@ -53,6 +54,7 @@ class AnswerSupervisor:
         cad = profile.ringback.cadence_ms
         self.on_periods = [ms / 1000 for ms in cad[0::2]] or [2.0]
         self.off_max = max((ms / 1000 for ms in cad[1::2]), default=4.0)
+        self.off_periods = [ms / 1000 for ms in cad[1::2]] or [4.0]
         # the longest busy/congestion burst: a ringback burst we only caught the end of must be longer
         self.busy_on_max = max((ms / 1000 for t in (profile.busy, profile.congestion) for ms in t.cadence_ms[0::2]),
                                default=0.5)
@@ -61,6 +63,7 @@ class AnswerSupervisor:
         self.ringback_heard = False
         self.burst_start: float | None = None     # current burst (ringback on)
         self.tone_end: float | None = None        # when the last tone burst ended, ringback or not
+        self.gap_ok = True                        # the pause before this burst is one of ringback's
         self.last_off: float | None = None        # when the last burst ended
         self.cut_short = False                    # ... before its nominal length
         self.answered_at: float | None = None
@@ -76,6 +79,12 @@ class AnswerSupervisor:
         if on:
             self.burst_start = at
             self.last_off = None
+            # a tone on ringback's frequencies whose pauses are not ringback's (a busy tone on the
+            # same frequency, as in the UK: 375 ms bursts, 375 ms pauses) is not ringback
+            self.gap_ok = self.tone_end is None or any(
+                abs((at - self.tone_end) - off) <= CADENCE_TOL * off + GAP_SLACK_S for off in self.off_periods)
+            if not self.gap_ok:
+                self.ringback_heard = False
             return
         if self.burst_start is None:
             return
@@ -87,7 +96,7 @@ class AnswerSupervisor:
         # dialling): the first burst is cut at its start; long enough, it is ringback all the same
         caught_late = (not self.ringback_heard and at - length - self.dialled_at < FIRST_BURST_S
                        and length >= BUSY_MARGIN * self.busy_on_max)
-        if full or self.ringback_heard or caught_late:
+        if (full and self.gap_ok) or self.ringback_heard or caught_late:
             self.ringback_heard = True
             self.last_off = at
             self.cut_short = not full

@@ -80,6 +80,8 @@ def _ringback_chain(bursts: list[tuple[float, float, float]], length_s: float) -
     after the answer, even on the ringback's frequency, has shorter bursts and pauses: it
     ends the chain."""
     chain: list[tuple[float, float, float]] = []
+    group = 0                 # where the current group of bursts (since the last long pause) starts
+    longest_group = 0.0       # the longest whole group so far (a double ring: burst, short pause, burst)
     for b in bursts:
         if not chain:
             if b[0] > FIRST_RINGBACK_S:
@@ -88,10 +90,18 @@ def _ringback_chain(bursts: list[tuple[float, float, float]], length_s: float) -
             continue
         if abs(b[2] - chain[0][2]) > SAME_TONE_HZ:
             break
+        if b[0] - chain[-1][1] >= RINGBACK_MIN_PAUSE_S:
+            if group > 0:     # the first group may have begun before we listened
+                longest_group = max(longest_group, chain[-1][1] - chain[group][0])
+            group = len(chain)
+        elif longest_group and b[1] - chain[group][0] > (1 + SAME_BURST_TOL) * longest_group + 0.2:
+            del chain[group:]           # bursts that never pause as ringback does: a busy tone after the answer
+            break
         if len(chain) >= 2 and b[1] < length_s - 0.1:
-            typical = float(np.median([c[1] - c[0] for c in chain[1:]]))
+            # a burst like none of the whole ones before it, or a pause shorter than any before
+            lengths = [c[1] - c[0] for c in chain[1:]]
             gaps = [c2[0] - c1[1] for c1, c2 in zip(chain, chain[1:], strict=False)]
-            if abs((b[1] - b[0]) - typical) > SAME_BURST_TOL * typical \
+            if min(abs((b[1] - b[0]) - n) / n for n in lengths) > SAME_BURST_TOL \
                     or b[0] - chain[-1][1] < (1 - SAME_BURST_TOL) * min(gaps):
                 break
         chain.append(b)
@@ -117,7 +127,7 @@ def _ringback_bursts(call: np.ndarray, country: str) -> list[tuple[float, float]
     else:
         bursts = _ringback_chain(_steady_tone_bursts(call, country), length_s)
     gaps = [b2[0] - b1[1] for b1, b2 in zip(bursts, bursts[1:], strict=False)]
-    if len(gaps) >= 2 and max(gaps) < RINGBACK_MIN_PAUSE_S:
+    if gaps and max(gaps) < RINGBACK_MIN_PAUSE_S:
         return []          # bursts with short pauses only: busy or congestion on ringback's frequencies
     return bursts
 

@@ -3,13 +3,15 @@ the simulated board in simulated time.
 
 The simulated exchange is given tones the site's country plan (US) does not have: a 425 Hz
 ringback 1 s on / 4 s off with a 425 Hz busy 500/500 and congestion 250/250 (a European style),
-or a modulated 400 x 16 Hz ringback 1 s on / 2 s off (a Japanese style) with a 400 Hz busy. Far
-ends answer at ring 0, 1, 2 and 5 with real speech (espeak-ng). With the country's plan alone
+or a modulated 400 x 16 Hz ringback 1 s on / 2 s off (a Japanese style) with a 400 Hz busy, and
+1.5 s of post-dial delay. Far ends answer at ring 0, 1, 2 and 5 with real speech (espeak-ng). With the country's plan alone
 the answer instants or the busy/congestion verdicts come out wrong (checked, so this exchange
 really needs its profile); after the installer calibrates the line against that exchange (a busy
 number, then a number that answers and hangs up), every answer instant is within 0.5 s of the
 exchange's truth, the busy and congestion numbers are told apart, and the records, the live
-status and an always-on recording follow the answer.
+status and an always-on recording follow the answer. Where the congestion tone is not the busy
+tone twice as fast (a slower one; a UK-style four-part cadence next to a double ringback), the
+installer also calibrates against a number the exchange cannot route, and that is learned too.
 """
 from __future__ import annotations
 
@@ -48,6 +50,12 @@ PLANS = {
     "450Hz-congestion-slower": {"ringback": ToneSpec((450,), (1000, 4000), -19),
                                 "busy": ToneSpec((450,), (350, 350), -20),
                                 "congestion": ToneSpec((450,), (700, 700), -20), "dial": ToneSpec((450,), (), -13)},
+    # a double ring on 400 + 450 Hz with a 400 Hz busy of almost the same burst length, and a
+    # four-part congestion cadence (a UK-style plan)
+    "400+450Hz-double-ring": {"ringback": ToneSpec((400, 450), (400, 200, 400, 2000), -19),
+                              "busy": ToneSpec((400,), (375, 375), -20),
+                              "congestion": ToneSpec((400,), (400, 350, 225, 525), -20),
+                              "dial": ToneSpec((350, 440), (), -13)},
 }
 BUSY_IS_HALF_SPEED = ["425Hz-1on-4off", "400x16Hz-1on-2off"]
 
@@ -206,15 +214,16 @@ def test_a_damaged_or_empty_profile_leaves_the_country_plan():
     assert got.ringback == us.ringback
 
 
-def test_congestion_unlike_the_busy_tone_is_learned_from_an_unroutable_number():
-    plan = "450Hz-congestion-slower"
+@pytest.mark.parametrize("plan", ["450Hz-congestion-slower", "400+450Hz-double-ring"])
+def test_congestion_unlike_the_busy_tone_is_learned_from_an_unroutable_number(plan):
     spec = PLANS[plan]
     with exchange(plan, seed=44) as pbx:
         calibrate(pbx)                                    # busy and answering numbers only
         r = call_out(pbx, NO_SUCH_NUMBER)
         assert (r["disposition"], r["reason"]) != ("failed", "congestion")     # guessed from the busy: wrong
         profile = calibrate(pbx, congestion=True)
-        assert profile["congestion"]["freqs"] == pytest.approx([450], abs=5)
+        assert profile["congestion"]["freqs"] == pytest.approx(list(spec["congestion"].freqs), abs=5)
+        assert profile["ringback"]["cadence_ms"] == pytest.approx(list(spec["ringback"].cadence_ms), abs=50)
         assert profile["congestion"]["cadence_ms"] == pytest.approx(list(spec["congestion"].cadence_ms), abs=50)
         assert profile["busy"]["cadence_ms"] == pytest.approx(list(spec["busy"].cadence_ms), abs=50)   # kept
         assert outcomes(pbx) == []
