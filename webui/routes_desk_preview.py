@@ -46,12 +46,12 @@ async def _record(request: Request, number: str) -> Any:
         raise
 
 
-@router.get("/api/desk/preview/campaigns")
+@router.get("/api/desk/preview")
 async def my_campaigns(request: Request, user: AnyUser) -> JSONResponse:
     return JSONResponse(await _call(request, "campaign.mine", username=user.username))
 
 
-@router.get("/api/desk/preview/{cid}")
+@router.get("/api/desk/preview/{cid}/next")
 async def next_contact(request: Request, cid: str, user: AnyUser) -> JSONResponse:
     """The contact to look at next in campaign `cid` (kept for this agent until called or skipped)."""
     got = await _call(request, "campaign.preview_next", campaign=cid[:30], username=user.username)

@@ -194,7 +194,14 @@ def campaign_preview_dial(ctx: ApiContext, campaign: str, username: str) -> dict
     from ..campaigns.model import within_hours
     if not within_hours(run.doc, ctx.engine.clock.now(), run.tz):
         raise ApiError("conflict", "Outside the campaign's calling hours; try again during them.")
-    row = _dialer(ctx.engine).preview_dial(campaign, agent)
+    d = _dialer(ctx.engine)
+    decision = d.gate(run.doc, None, run.reserved[username]["number"])
+    if decision.retry_at is not None:
+        minutes = max(1, round((decision.retry_at - ctx.engine.clock.now()) / 60))
+        raise ApiError("conflict", f"Extension {run.doc['caller_extension']} has reached its outside-call limit "
+                                   f"per hour; the next call is possible in about {minutes} min. Skip this number "
+                                   "for now or try again then.")
+    row = d.preview_dial(campaign, agent)
     return {"number": row}
 
 

@@ -233,3 +233,26 @@ def test_rate_limit_defers_a_refused_number_stays_refused(pbx):
     assert ev.count(("5550502", "rate_limited", "pending")) >= 2
     assert ("011442071234567", "denied", "denied") in ev
     assert ("5550502", "answered", "answered") in ev
+
+
+def test_preview_over_the_rate_limit_is_refused_and_the_number_kept(pbx):
+    from firmware.api import ApiError
+    for n in ("5550511", "5550512"):
+        pbx.co.remote(n).far_end(1, say="Hello?")
+    permissions_store.set_extension_policy(pbx.config, "201", "national", calls_per_hour=1)
+    pbx.engine.outside_policy.reload()
+    start(pbx, ["5550511", "5550512"], mode="preview")
+    pbx.run(0.2)
+    m = ApiContext(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.engine.control,
+                   engine=pbx.engine)
+    assert cmds.campaign_preview_next(m, campaign="spring", username="alice")["number"]["number"] == "5550511"
+    cmds.campaign_preview_dial(m, campaign="spring", username="alice")
+    agent_works(pbx, 25.0)
+    assert results(pbx)["5550511"]["status"] == "answered"
+    assert cmds.campaign_preview_next(m, campaign="spring", username="alice")["number"]["number"] == "5550512"
+    with pytest.raises(ApiError) as exc:
+        cmds.campaign_preview_dial(m, campaign="spring", username="alice")
+    assert exc.value.code == "conflict" and "outside-call limit" in exc.value.message and "min" in exc.value.message
+    assert not pbx.phone("201").is_ringing and pbx.co.remotes["5550512"].rings == 0
+    # still hers to look at (and to dial once the limit allows)
+    assert cmds.campaign_preview_next(m, campaign="spring", username="alice")["number"]["number"] == "5550512"

@@ -54,7 +54,7 @@
   async function loadNext() {
     if (!select.value) return;
     try {
-      renderContact(await getJson("/api/desk/preview/" + encodeURIComponent(select.value)));
+      renderContact(await getJson("/api/desk/preview/" + encodeURIComponent(select.value) + "/next"));
     } catch (e) { say(e.message, false); }
   }
 
@@ -76,7 +76,7 @@
 
   async function start() {
     try {
-      const got = await getJson("/api/desk/preview/campaigns");
+      const got = await getJson("/api/desk/preview");
       select.replaceChildren();
       for (const c of got.campaigns) {
         const o = document.createElement("option");
