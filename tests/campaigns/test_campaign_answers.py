@@ -1,6 +1,6 @@
 """Who answered a campaign call, end to end on the simulated board with real espeak-ng speech:
 a person ("Hello?" then waiting) is a contact and talks to the agent; an answering machine
-(a 6-second greeting and a beep) is hung up on and tried again, or gets the recorded message
+(a 7-second greeting and a beep) is hung up on and tried again, or gets the recorded message
 after its beep (checked in what the far end heard), or goes to the agent anyway; a far end that
 answers and hangs up without a word is no contact and is tried again; a call-rate refusal by the
 gate is not final, a number not allowed is. Every attempt and result is in the queue event log."""
@@ -173,8 +173,12 @@ def test_machine_passed_to_the_agent_anyway(pbx):
     assert contains(np.concatenate(heard), tone([1000.0], 300, -12.0)) > 0.5      # she heard the beep too
 
 
-def test_silent_quick_hang_up_is_no_contact_and_is_retried(pbx):
-    pbx.co.reverse_on_answer = True               # the exchange says when the far end picks up
+@pytest.mark.parametrize("reversal", [True, False], ids=["polarity-reversal", "audio-only"])
+def test_silent_quick_hang_up_is_no_contact_and_is_retried(pbx, reversal):
+    # with polarity reversal the exchange says when the far end picks up: answered, then gone
+    # before a word (hung_up); without it the silent pick-up is never heard as an answer at all
+    # (failed). Either way no contact, and the number is tried again.
+    pbx.co.reverse_on_answer = reversal
     far = pbx.co.remote("5550403")
     far.far_end(1, say=None)
     start(pbx, ["5550403"])
@@ -194,7 +198,8 @@ def test_silent_quick_hang_up_is_no_contact_and_is_retried(pbx):
         if _ % 10 == 0 and results(pbx)["5550403"]["last_result"]:
             break
     res = results(pbx)["5550403"]
-    assert res["last_result"] == "hung_up" and res["status"] == "pending" and res["attempts"] == 1, res
+    first = "hung_up" if reversal else "failed"
+    assert res["last_result"] == first and res["status"] == "pending" and res["attempts"] == 1, res
     # the second attempt: a person this time
     far.far_end(1, say="Hello?")
     pbx.run(30.0)
@@ -202,7 +207,7 @@ def test_silent_quick_hang_up_is_no_contact_and_is_retried(pbx):
     res = results(pbx)["5550403"]
     assert res["status"] == "answered" and res["attempts"] == 2, res
     ev = [e[4] for e in campaign_events(pbx) if e[0] == "CAMPAIGNRESULT"]
-    assert ev == ["hung_up", "answered"]
+    assert ev == [first, "answered"]
 
 
 def test_rate_limit_defers_a_refused_number_stays_refused(pbx):
