@@ -49,6 +49,7 @@ RETRYABLE = ("busy", "no_answer", "failed", "machine", "hung_up")
 BEEP_TO_MESSAGE_S = 1.0        # the message starts this long after a beep began (after the beep)
 NO_BEEP_SILENCE_S = 2.0        # the greeting ended this long ago and no beep: speak anyway
 MESSAGE_WAIT_MAX_S = 30.0      # a greeting still going after this long: speak anyway
+SILENT_LISTEN_MAX_S = 30.0     # a silent answer is listened to this long for a first word, at most
 
 
 @dataclass
@@ -279,8 +280,9 @@ class Attempt(ChannelHandler):
             self._result("answered", final=True, keep_agent=True)
             self._done_listening()
             return
-        if kind == "silent":
-            return                              # the agent stays; a word later makes it a contact
+        if kind == "silent":                    # the agent stays; a word later makes it a contact
+            self._timer = eng.timers.after_ms(int(SILENT_LISTEN_MAX_S * 1000), self._silent_too_long)
+            return
         action = self.run.doc.get("machine_action", "hangup")
         if action == "agent":
             self._result("machine_agent", final=True, keep_agent=True)
@@ -292,6 +294,16 @@ class Attempt(ChannelHandler):
             if isinstance(call.b, FxoChannel):
                 call.far_end_gone(call.b, "answering machine: hung up")
             self._result("machine")
+
+    def _silent_too_long(self) -> None:
+        """A silent answer the agent has stayed on this long: a contact (whatever the analyser
+        missed), and the line's analysis stops (it is work on the media thread)."""
+        self._timer = None
+        call = self.call
+        if call is None or call.ended or self._status:
+            return
+        self._result("answered", final=True, keep_agent=True)
+        self._done_listening()
 
     # ---- leaving the recorded message on an answering machine
     def _leave_message(self, call: CampaignCall, line: FxoChannel) -> None:

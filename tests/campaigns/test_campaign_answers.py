@@ -261,3 +261,21 @@ def test_preview_over_the_rate_limit_is_refused_and_the_number_kept(pbx):
     assert not pbx.phone("201").is_ringing and pbx.co.remotes["5550512"].rings == 0
     # still hers to look at (and to dial once the limit allows)
     assert cmds.campaign_preview_next(m, campaign="spring", username="alice")["number"]["number"] == "5550512"
+
+
+def test_silent_answer_the_agent_stays_on_is_a_contact_and_listening_stops(pbx):
+    pbx.co.reverse_on_answer = True
+    pbx.co.remote("5550404").far_end(1, say=None)            # picks up and says nothing, stays
+    start(pbx, ["5550404"])
+    analysing: list[tuple[float, bool]] = []
+    for _ in range(50):
+        agent_works(pbx, 1.0, talk_s=40.0)
+        analysing.append((pbx.now, any(d.progress is not None for d in pbx.media._dsp.values())))
+    res = results(pbx)["5550404"]
+    assert res["status"] == "answered" and res["attempts"] == 1, res
+    pbx.records.flush()
+    reasons = [r["reason"] for r in pbx.records.query("SELECT reason FROM call_reasons")]
+    assert any("silent (initial_silence)" in r for r in reasons), reasons
+    # the line was analysed while silent (for a first word), and no longer after 30 s of it
+    on = [t for t, a in analysing if a]
+    assert on and on[-1] - on[0] >= 25 and not analysing[-1][1] and len(on) < 40, analysing
