@@ -72,6 +72,25 @@ def test_preview_card_skip_do_not_call_and_call(office, browser_page) -> None:  
             expect(ap.locator("#desk-preview-customer-notes")).to_have_text("prefers mornings")
             _shot(ap, "desk-preview")
             assert not p.phone("201").is_ringing                          # preview: nothing dialled yet
+            # an agent who is not on the campaign: refused, and Ann stays Alice's to look at
+            with office.lock:
+                model.save_agent(p.config, {"username": "bob", "name": "Bob", "number": "1002", "pin": "5937"})
+            app.state.web.accounts.create("bob", "Birch-Lantern-Meadow-7", "agent", extension="202")
+            bctx = page.context.browser.new_context()
+            bp = _login(bctx, base, "bob", "Birch-Lantern-Meadow-7")
+            bp.goto(base + "/desk")
+            expect(bp.locator("#desk-preview")).to_be_hidden()
+            status = bp.evaluate("""async () => {
+                const r = await fetch('/api/desk/preview/quotes/next', {credentials: 'same-origin'});
+                const d = await r.json();
+                const post = await window.linebox.send('POST', '/api/desk/preview/call', {campaign: 'quotes'})
+                  .then(() => 'sent', (e) => e.message);
+                return [r.status, d.error, post];
+            }""")
+            assert status[0] == 403 and "not an agent of this campaign" in status[1], status
+            assert "not an agent of this campaign" in status[2], status
+            bctx.close()
+            assert not p.phone("202").is_ringing and not p.phone("201").is_ringing
             ap.click("#desk-preview button[data-preview=skip]")
             expect(ap.locator("#desk-preview-name")).to_have_text("Ben Brook", timeout=10000)
             expect(ap.locator("#desk-preview-unknown")).to_be_visible()    # no record for Ben
