@@ -62,6 +62,10 @@ def test_campaign_figures_counted(store: Path) -> None:
     alice = next(r for r in cmp["by_agent"] if r["agent"] == "alice")
     assert (alice["attempts"], alice["contacts"], alice["machines"], alice["talk_s"]) == (3, 1, 1, got["cmp_talk_s"])
     assert [r["campaign"] for r in cmp["by_campaign"]] == ["spring"]
+    # the campaign talk makes the agent busy: her occupancy on the day is not zero
+    doc = report(store)
+    card = next(c for c in doc["scorecards"] if c["agent"] == "alice")
+    assert card["occupancy"] and card["occupancy"] > 0, card
     # another day: nothing
     other = report_from_store(store, make_request("2026-01-02", "2026-01-02", "day", Site(), KpiParams()))
     assert {f["name"]: f["value"] for f in other["campaigns"]["figures"]}["cmp_attempts"] == 0
