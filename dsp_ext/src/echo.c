@@ -193,6 +193,17 @@ static float highpass(float *st, float x)
  * each tap: inside the echo's region every tap then adapts fast, including the
  * ones that happen to be near zero now, and the rest of the 128 ms window gets
  * only the small uniform share. */
+/* The region gains copied out per tap, for the tap passes. */
+static void spread_gains(echo_t *s)
+{
+    for (int j = 0; j < ECHO_REGIONS; j++) { /* all of them (a constant count: vector stores) */
+        const float g = s->gain[j];
+        float *t = s->tap_gain + j * REGION;
+        for (int i = 0; i < REGION; i++)
+            t[i] = g;
+    }
+}
+
 static void update_gains(echo_t *s, float leak)
 {
     float mass[ECHO_MAX_TAPS / REGION + 2];
@@ -235,6 +246,7 @@ static void update_gains(echo_t *s, float leak)
             }
         }
     }
+    spread_gains(s);
 }
 
 /* fmaxf/fminf without their NaN rules, which -fno-finite-math-only turns
@@ -268,6 +280,7 @@ void echo_reset(echo_t *s)
     s->pos = ECHO_SHIFT;
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
+    spread_gains(s);
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
     s->win_min = s->floor_min[0] = s->floor_min[1] = s->floor_min[2] = 3.4e38f;
@@ -348,6 +361,7 @@ static void clear_filters(echo_t *s)
     memset(s->w_bg, 0, sizeof(s->w_bg));
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
+    spread_gains(s);
     s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
     s->converged = 0;
     s->erle_db = 0.0f;
@@ -669,7 +683,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
             sample_in(s, (float)far[k + 1], (float)near[k + 1], hpf, 1, &b);
             s->acc_far += s->xbuf[s->pos] * s->xbuf[s->pos];
             float y[4], c1[2];
-            echo_taps_pass2(s->w_bg, s->w_fg, s->gain, s->xbuf + s->pos, s->taps, s->pend, y);
+            echo_taps_pass2(s->w_bg, s->w_fg, s->tap_gain, s->xbuf + s->pos, s->taps, s->pend, y);
             out[k] = sample_out(s, &a, y[0], y[2], near[k], c);
             /* the older sample's step, as it changes the newer one's output */
             const float yb = y[1] + c[0] * b.r1 + c[1] * b.r2;
@@ -680,7 +694,7 @@ void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *o
             k += 2;
         } else {
             float y[2];
-            echo_taps_pass1(s->w_bg, s->w_fg, s->gain, s->xbuf + s->pos, s->taps, s->pend, y);
+            echo_taps_pass1(s->w_bg, s->w_fg, s->tap_gain, s->xbuf + s->pos, s->taps, s->pend, y);
             out[k] = sample_out(s, &a, y[0], y[1], near[k], c);
             s->pend[0] = c[0];
             s->pend[1] = c[1];

@@ -63,6 +63,7 @@ struct echo_s {
     float w_fg[ECHO_MAX_TAPS];
     float w_bg[ECHO_MAX_TAPS];
     float gain[ECHO_REGIONS];    /* proportionate step per 32-tap region, mean 1 over the taps */
+    float tap_gain[ECHO_MAX_TAPS]; /* the same per tap, for the tap passes */
     float xbuf[ECHO_XBUF];       /* pre-emphasised far history, newest at xbuf[pos] */
     int taps;
     int pos;

@@ -14,7 +14,10 @@
  * steps share one), and computes both filters' outputs for samples n and n+1
  * with each weight loaded once and stored once; the caller adds the two
  * correlation terms once n's step is known. Per tap and sample that is half
- * the loads and stores of a pass per sample.
+ * the loads and stores of a pass per sample. The gains come per tap (a copy
+ * of the 32 region gains made once per block), so the pass is one flat loop:
+ * looping region by region cost as much as a third of the pass in loop and
+ * broadcast overhead.
  *
  * The correlations x_k'G x_{k-l} (l = 0, 1, 2) are not summed over the taps
  * at all: G is constant within a region, so when the window moves by one
@@ -51,14 +54,13 @@ typedef float v16f __attribute__((vector_size(64)));
  * are in flight). */
 #define TAP_STEP(V, TWO, O, i, S)                                                                                \
     do {                                                                                                         \
-        V a_, p0_, p1_, p2_, w_, f_;                                                                             \
+        V a_, p0_, p1_, p2_, w_, f_, g_;                                                                         \
         memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                                 \
         memcpy(&p1_, xn + (i) + (O) + 1, sizeof(V));                                                             \
         memcpy(&p2_, xn + (i) + (O) + 2, sizeof(V));                                                             \
         memcpy(&w_, wb + (i), sizeof(V));                                                                        \
-        w_ += e0 * p0_;                                                                                          \
-        w_ += e1 * p1_;                                                                                          \
-        w_ += e2 * p2_;                                                                                          \
+        memcpy(&g_, g + (i), sizeof(V));                                                                         \
+        w_ += g_ * (d0 * p0_ + d1 * p1_ + d2 * p2_);                                                             \
         memcpy(wb + (i), &w_, sizeof(V));                                                                        \
         memcpy(&f_, wf + (i), sizeof(V));                                                                        \
         memcpy(&a_, xn + (i), sizeof(V));                                                                        \
@@ -87,16 +89,9 @@ typedef float v16f __attribute__((vector_size(64)));
         V yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};                                                        \
         V yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};                                                        \
         const int full = taps - taps % (2 * L);                                                                  \
-        /* The inner loop's count is not a constant on purpose: unrolled, gcc's          */                       \
-        /* reassociation (-ffast-math) pairs products up before accumulating them,       */                       \
-        /* three instructions for two where one multiply-add each would do.              */                       \
-        for (int r0 = 0; r0 < full; r0 += REGION) {                                                              \
-            const float gr = g[r0 / REGION], e0 = gr * d0, e1 = gr * d1, e2 = gr * d2;                           \
-            const int end = r0 + REGION < full ? r0 + REGION : full;                                             \
-            for (int i = r0; i < end; i += 2 * L) {                                                              \
-                TAP_STEP(V, TWO, O, i, a);                                                                       \
-                TAP_STEP(V, TWO, O, i + L, b);                                                                   \
-            }                                                                                                    \
+        for (int i = 0; i < full; i += 2 * L) {                                                                  \
+            TAP_STEP(V, TWO, O, i, a);                                                                           \
+            TAP_STEP(V, TWO, O, i + L, b);                                                                       \
         }                                                                                                        \
         yb0a += yb0b;                                                                                            \
         yb1a += yb1b;                                                                                            \
@@ -104,8 +99,7 @@ typedef float v16f __attribute__((vector_size(64)));
         yf1a += yf1b;                                                                                            \
         float tb0 = 0.0f, tb1 = 0.0f, tf0 = 0.0f, tf1 = 0.0f;                                                    \
         for (int i = full; i < taps; i++) {                                                                      \
-            const float gr = g[i / REGION];                                                                      \
-            const float w = wb[i] + gr * (d0 * xn[i + O] + d1 * xn[i + O + 1] + d2 * xn[i + O + 2]);             \
+            const float w = wb[i] + g[i] * (d0 * xn[i + O] + d1 * xn[i + O + 1] + d2 * xn[i + O + 2]);           \
             wb[i] = w;                                                                                           \
             const float older = (TWO) ? xn[i + 1] : xn[i];                                                       \
             tb0 += w * older;                                                                                    \

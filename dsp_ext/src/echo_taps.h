@@ -14,7 +14,8 @@ int echo_simd_select(const char *name);
 /* The background filter's pending update is
  *     w += G (d[0] x_m + d[1] x_{m-1} + d[2] x_{m-2})
  * with x_m the window of the newest sample processed so far (G: one gain per
- * 32-tap region). Each pass applies it first, then computes outputs.
+ * 32-tap region, given to the passes per tap in g). Each pass applies it
+ * first, then computes outputs.
  *
  * echo_taps_pass1: one sample; xn is its window (x_m = xn + 1).
  *   out[0] background output, out[1] foreground output.
