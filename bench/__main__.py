@@ -31,7 +31,7 @@ from dsp_ext._dsp import ffi, lib
 from drivers.sim.echo import G168_MODELS, g168_ir
 from dsp_ext import _dsp
 from dsp_ext.dtmf import dtmf_encode
-from dsp_ext.echo import EchoCanceller
+from dsp_ext.echo import EchoCanceller, new_state
 from dsp_ext.g711 import ulaw_decode, ulaw_encode
 from dsp_ext.levels import DBM0_PEAK, DBM0_RMS, RATE
 
@@ -89,8 +89,7 @@ def time_ours_ec(far: np.ndarray, near: np.ndarray, runs: int) -> tuple[float, n
     preemptions; the figure is the sum of those, as the C peer measures both C loops."""
     out = np.empty_like(near)
     fp, np_, op = (ffi.from_buffer("int16_t[]", a) for a in (far, near, out))
-    mem = ffi.new("char[]", lib.echo_state_size())
-    st = ffi.cast("echo_t *", mem)
+    mem, st = new_state()     # as dsp_ext.echo.EchoCanceller allocates it (64-byte aligned)
     flags = lib.ECHO_NLP | lib.ECHO_CNG | lib.ECHO_HPF
     n = far.size - far.size % FRAME
     ptrs = [(fp + k, np_ + k, op + k) for k in range(0, n, FRAME)]
