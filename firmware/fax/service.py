@@ -75,6 +75,8 @@ def register(engine: Any) -> FaxService | None:
     svc = FaxService(engine, root)
     _SERVICES[engine] = svc
     engine.register_app("fax", FaxReceive)
+    from .outbox_queue import FaxOutbox
+    svc.outbox = FaxOutbox(engine, svc, root)       # sending: the outbox queue and its sender
     return svc
 
 

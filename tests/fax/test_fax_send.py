@@ -1,0 +1,210 @@
+"""Sending faxes end to end on the simulated board in simulated time: a document is rendered,
+queued, dialled on a line through the outbound gate, and a fax machine on the simulated exchange
+(a spandsp terminal behind G.711, line echo and noise) receives it — bit-exact with ECM. Busy,
+no answer, a person answering, a training failure, cancel and a crash mid-send each end the way
+the retry policy says, with a transcript."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drivers.sim.speech import speak
+from dsp_ext.fax import read_tiff_page, tiff_pages
+from firmware.apps.permissions import Origin
+from firmware.fax import service_of
+from firmware.fax.outbox import RETRY_S, AttemptResult, Job, next_step
+from firmware.fax.outbox_queue import FaxOutbox, OutboxError
+from firmware.harness import Pbx
+
+from . import docs
+
+FAX = "5550190"
+
+
+@pytest.fixture
+def pbx(tmp_path):
+    with Pbx(country="US", seed=3, data_dir=tmp_path / "data") as p:
+        p.run(0.2)
+        yield p
+
+
+def outbox(pbx: Pbx) -> FaxOutbox:
+    return service_of(pbx.engine).outbox
+
+
+def wait_draft(pbx: Pbx, token: str, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        d = outbox(pbx).draft(token)
+        if d["state"] != "rendering":
+            return d
+        time.sleep(0.05)
+    raise TimeoutError("the draft did not render")
+
+
+def queue(pbx: Pbx, tmp_path: Path, to: str = FAX, pages: int = 2, cover: bool = False, box: str = "201",
+          **send) -> Job:
+    src = docs.pdf(tmp_path / "letter.pdf", [docs.text_page(30 - 5 * i) for i in range(pages)])
+    out = outbox(pbx)
+    token = out.prepare(src.read_bytes(), owner="alice", box=box, to=to, lpi=98, cover=cover,
+                        subject="Invoice 42", note="Please pay")
+    d = wait_draft(pbx, token)
+    assert d["state"] == "ready", d
+
+    def authorise(b: str, n: str):
+        return pbx.engine.authorise_outside(Origin(extension=b, via="fax"), n)
+    job = out.on_store(lambda: out.submit(token, owner="alice", authorise=authorise, **send)).result(10)
+    return job
+
+
+def settle(pbx: Pbx) -> None:
+    """Let the store thread catch up with what the media thread posted."""
+    outbox(pbx).on_store(lambda: None).result(10)
+    pbx.run(0.05)
+
+
+def job_state(pbx: Pbx, job_id: int) -> Job:
+    settle(pbx)
+    j = outbox(pbx).store.get(job_id)
+    assert j is not None
+    return j
+
+
+def run_until_state(pbx: Pbx, job_id: int, states: tuple[str, ...], timeout_s: float) -> Job:
+    end = pbx.now + timeout_s
+    while pbx.now < end:
+        pbx.run(1.0)
+        j = job_state(pbx, job_id)
+        if j.state in states:
+            return j
+    raise TimeoutError(f"job {job_id} still {job_state(pbx, job_id).state}")
+
+
+def run_attempt(pbx: Pbx, job_id: int, n: int = 1, timeout_s: float = 300) -> Job:
+    """Run until attempt `n` of the job is over."""
+    end = pbx.now + timeout_s
+    while pbx.now < end:
+        pbx.run(1.0)
+        j = job_state(pbx, job_id)
+        if j.attempts >= n and j.state != "sending":
+            return j
+    raise TimeoutError(f"attempt {n} of job {job_id} did not end")
+
+
+def test_a_document_is_faxed_to_a_remote_fax_machine_bit_exact(pbx, tmp_path) -> None:
+    received = tmp_path / "received.tif"
+    machine = pbx.co.fax_machine(FAX, ident="+1 555 0190")
+    machine.receive_into(received, answer_at_ring=2)
+    job = queue(pbx, tmp_path, cover=True)
+    assert job.state == "queued" and job.pages == 3
+    j = run_until_state(pbx, job.id, ("sent", "failed"), 400)
+    assert j.state == "sent", j.last_reason
+    assert service_of(pbx.engine).worker.flush(10)
+    # the exchange's fax machine has every page, bit for bit what we rendered
+    assert machine.report is not None and machine.report.result == 0
+    sent = Path(j.folder) / "document.tif"
+    assert tiff_pages(received) == tiff_pages(sent) == 3
+    for i in range(3):
+        assert np.array_equal(read_tiff_page(received, i).pixels, read_tiff_page(sent, i).pixels)
+    (attempt,) = outbox(pbx).store.attempts(j.id)
+    assert attempt["kind"] == "ok" and attempt["pages_sent"] == 3 and attempt["ecm"] is True
+    assert attempt["rate"] == 14400 and attempt["remote_ident"] == "+1 555 0190" and attempt["line"] == "fxo1"
+    text = "\n".join(attempt["transcript"])
+    for words in ("dialling 5550190", "ringback", "fax answer tone (CED)", "phase B", "3 of 3 page(s) sent at 14400",
+                  "phase E: T.30 result 0"):
+        assert words in text, text
+    # the line is free again, back to voice
+    assert pbx.state("fxo1") == "idle" and not pbx.engine.channels["fxo1"].data_mode
+
+
+def test_busy_then_retried_after_the_interval_and_sent(pbx, tmp_path) -> None:
+    received = tmp_path / "received.tif"
+    machine = pbx.co.fax_machine(FAX)
+    machine.receive_into(received)
+    machine.busy = True
+    job = queue(pbx, tmp_path, pages=1)
+    j = run_attempt(pbx, job.id)
+    assert j.state == "queued" and j.last_kind == "busy" and "busy" in j.last_reason
+    first = outbox(pbx).store.attempts(j.id)[0]
+    assert "busy tone heard" in "\n".join(first["transcript"])
+    assert j.next_at == pytest.approx(first["ended_at"] + RETRY_S["busy"])
+    machine.busy = False
+    j = run_until_state(pbx, job.id, ("sent", "failed"), RETRY_S["busy"] + 200)
+    assert j.state == "sent" and j.attempts == 2
+
+
+def test_a_person_answering_is_not_a_fax(pbx, tmp_path) -> None:
+    r = pbx.co.remote(FAX)
+    r.far_end(answer_at_ring=1, say=speak("Hello, accounts department, how can I help you?"))
+    job = queue(pbx, tmp_path, pages=1)
+    j = run_attempt(pbx, job.id)
+    assert j.last_kind == "not_a_fax", (j.last_kind, outbox(pbx).store.attempts(j.id)[0]["transcript"])
+    assert "never spoke fax" in j.last_reason
+
+
+def test_no_answer(pbx, tmp_path) -> None:
+    pbx.co.remote(FAX)                       # rings for ever
+    job = queue(pbx, tmp_path, pages=1)
+    j = run_attempt(pbx, job.id)
+    assert j.last_kind == "no_answer" and j.state == "queued"
+
+
+def test_a_number_the_gate_refuses_is_never_queued_nor_dialled(pbx, tmp_path) -> None:
+    with pytest.raises(OutboxError, match="may not be called from extension 201"):
+        queue(pbx, tmp_path, to="19005550100")           # premium rate
+    assert outbox(pbx).store.list() == []
+    with pytest.raises(OutboxError, match="fax number"):
+        outbox(pbx).prepare(b"%PDF-1.4", owner="alice", box="201", to="555; rm -rf /")
+
+
+def test_cancel_while_sending_hangs_up(pbx, tmp_path) -> None:
+    machine = pbx.co.fax_machine(FAX)
+    machine.receive_into(tmp_path / "received.tif")
+    job = queue(pbx, tmp_path, pages=3)
+    run_until_state(pbx, job.id, ("sending",), 30)
+    pbx.run(15)
+    out = outbox(pbx)
+    out.on_store(lambda: out.cancel(job.id, owner="alice")).result(10)
+    pbx.run(5)
+    j = job_state(pbx, job.id)
+    assert j.state == "cancelled"
+    assert pbx.state("fxo1") == "idle"
+    pbx.run(RETRY_S["busy"] + 10)
+    assert job_state(pbx, job.id).attempts == 1          # never tried again
+
+
+def test_a_job_sending_at_a_crash_is_retried_after_restart(tmp_path) -> None:
+    data = tmp_path / "data"
+    with Pbx(country="US", seed=3, data_dir=data) as pbx:
+        pbx.run(0.2)
+        pbx.co.fax_machine(FAX).receive_into(tmp_path / "received.tif")
+        job = queue(pbx, tmp_path, pages=2)
+        run_until_state(pbx, job.id, ("sending",), 30)
+        pbx.run(5)
+        settle(pbx)                          # the power goes: nothing more is written
+    with Pbx(country="US", seed=3, data_dir=data) as pbx:
+        pbx.co.fax_machine(FAX).receive_into(tmp_path / "received2.tif")
+        pbx.run(0.5)
+        j = job_state(pbx, job.id)
+        assert j.state == "queued" and j.last_kind == "interrupted"
+        assert outbox(pbx).store.attempts(j.id)[0]["kind"] == "interrupted"
+        j = run_until_state(pbx, job.id, ("sent", "failed"), RETRY_S["interrupted"] + 300)
+        assert j.state == "sent" and j.attempts == 2
+
+
+def test_the_retry_policy() -> None:
+    job = Job(1, "a", "201", FAX, "sending", 0, 0, 0, 1, 5, 1, 98, "", True, "v17", "", False, "", False, "", "")
+    at = 1000.0
+    assert next_step(job, AttemptResult("ok", "", at))["state"] == "sent"
+    busy = next_step(job, AttemptResult("busy", "", at))
+    assert busy == {"state": "queued", "next_at": at + RETRY_S["busy"], "ecm": True, "modem": "v17"}
+    train = next_step(job, AttemptResult("training_failed", "", at))
+    assert train == {"state": "queued", "next_at": at + RETRY_S["training_failed"], "ecm": False, "modem": "v29"}
+    assert RETRY_S["training_failed"] > RETRY_S["busy"]
+    for final in ("refused", "denied", "document"):
+        assert next_step(job, AttemptResult(final, "", at))["state"] == "failed"
+    last = Job(*[*job.__dict__.values()][:8], 5, *[*job.__dict__.values()][9:])
+    assert next_step(last, AttemptResult("busy", "", at))["state"] == "failed"
