@@ -208,3 +208,82 @@ def test_the_retry_policy() -> None:
         assert next_step(job, AttemptResult(final, "", at))["state"] == "failed"
     last = Job(*[*job.__dict__.values()][:8], 5, *[*job.__dict__.values()][9:])
     assert next_step(last, AttemptResult("busy", "", at))["state"] == "failed"
+
+
+class SmtpInbox:
+    def __init__(self) -> None:
+        self.envelopes: list = []
+
+    async def handle_DATA(self, server, session, envelope):   # noqa: N802 (aiosmtpd's hook name)
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    import socket
+
+    from aiosmtpd.controller import Controller
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = SmtpInbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    inbox.port = port
+    try:
+        yield inbox
+    finally:
+        server.stop()
+
+
+def test_a_number_refused_at_seizure_fails_and_the_sender_is_mailed_why(tmp_path, smtp) -> None:
+    import email
+    import email.policy
+
+    from firmware.apps.permissions_store import update_general
+    from firmware.apps.voicemail_store import save_mailbox, save_settings
+    with Pbx(country="US", seed=5, data_dir=tmp_path / "data") as pbx:
+        save_mailbox(pbx.config, "201", enabled=False, email="alice@example.com")
+        save_settings(pbx.config, {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
+                                   "smtp_from": "pbx@example.com"})
+        pbx.run(0.3)
+        machine = pbx.co.fax_machine(FAX)
+        machine.receive_into(tmp_path / "received.tif")
+        src = docs.pdf(tmp_path / "letter.pdf", [docs.text_page()])
+        out = outbox(pbx)
+        token = out.prepare(src.read_bytes(), owner="alice", box="201", to=FAX, lpi=98,
+                            subject="Invoice\r\nBcc: thief@evil.example")
+        assert wait_draft(pbx, token)["state"] == "ready"
+        notify = service_of(pbx.engine).box_email("201")
+
+        def authorise(b: str, n: str):
+            return pbx.engine.authorise_outside(Origin(extension=b, via="fax"), n)
+        job = out.on_store(lambda: out.submit(token, owner="alice", authorise=authorise, notify=notify)).result(10)
+        # the owner narrows the permissions before a line is seized: the gate asks again then
+        update_general(pbx.config, default_class="internal")
+        pbx.engine.outside_policy.reload()
+        j = run_attempt(pbx, job.id)
+        assert j.state == "failed" and j.last_kind == "denied" and "outbound permissions" in j.last_reason
+        assert machine.sessions == 0                      # nothing was dialled
+        assert service_of(pbx.engine).mailer.wait_idle(20)
+    (env,) = smtp.envelopes
+    assert env.rcpt_tos == ["alice@example.com"]
+    msg = email.message_from_bytes(env.content, policy=email.policy.default)
+    assert msg["Bcc"] is None and "\n" not in str(msg["Subject"])
+    assert str(msg["Subject"]).startswith(f"Fax to {FAX} NOT sent: Invoice")
+    body = msg.get_content()
+    assert "could not be sent" in body and "outbound permissions" in body and "Retry" in body
+
+
+def test_success_is_mailed_only_when_asked(pbx, tmp_path, smtp) -> None:
+    from firmware.apps.voicemail_store import save_settings
+    save_settings(pbx.config, {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
+                               "smtp_from": "pbx@example.com"})
+    pbx.run(0.2)
+    pbx.co.fax_machine(FAX).receive_into(tmp_path / "received.tif")
+    job = queue(pbx, tmp_path, pages=1, notify="bob@example.com", notify_ok=True)
+    assert run_attempt(pbx, job.id).state == "sent"
+    assert service_of(pbx.engine).mailer.wait_idle(20)
+    (env,) = smtp.envelopes
+    assert env.rcpt_tos == ["bob@example.com"] and b"Fax to 5550190 sent" in env.content
