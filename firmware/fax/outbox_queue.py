@@ -230,7 +230,7 @@ class FaxOutbox:
         return job
 
     def get(self, job_id: int, owner: str | None = None) -> Job:
-        job = self.store.get(job_id)
+        job = self.store.get(job_id) if 0 < int(job_id) < 2**62 else None
         if job is None or (owner is not None and job.owner != owner):
             raise OutboxError("not_found", f"No fax job {job_id} in your outbox.")
         return job
