@@ -28,7 +28,7 @@ from dsp_ext.fax import FaxReport, FaxTerminal
 from ..channels import Channel, ChannelHandler, FxoChannel
 from ..clock import Timer
 from .outbox import KIND_WORDS, AttemptResult
-from .reasons import failure_kind, plain_reason
+from .reasons import KINDS, failure_kind, plain_reason
 
 if TYPE_CHECKING:
     from .service import FaxService
@@ -39,6 +39,9 @@ log = logging.getLogger("linebox.fax")
 
 POLL_MS = 1000
 ANSWER_WAIT_S = 75          # dialled and no fax answer tone by then: no answer / not a fax
+# Longest attempt: setup plus each page at the slowest modem with ECM resends. spandsp's timers wait
+# while it hears a carrier, so on a very noisy line a session would otherwise never end.
+SESSION_BASE_S, SESSION_PER_PAGE_S = 120, 90
 MODEM_WORDS = {"v17": "V.17 (up to 14400 bit/s)", "v29": "V.29 (up to 9600 bit/s)",
                "v27ter": "V.27ter (up to 4800 bit/s)"}
 
@@ -132,7 +135,10 @@ class FaxDialOut(ChannelHandler):
         self.answered_at: float | None = None
         self.dialled_at: float | None = None
         self.link: Any = None
+        self.too_long = False
+        self.dropped = False                  # the line went away (not our hang-up)
         self._timer: Timer | None = None
+        self._limit: Timer | None = None
         self.transcript: list[str] = []
         self.t0 = self.engine.clock.now()
 
@@ -188,6 +194,8 @@ class FaxDialOut(ChannelHandler):
         eng.start_supervision(line, ("busy", "congestion"))
         eng.start_progress(line)
         self._timer = eng.timers.after_ms(ANSWER_WAIT_S * 1000, self._no_answer)
+        limit_s = SESSION_BASE_S + SESSION_PER_PAGE_S * job.pages
+        self._limit = eng.timers.after_ms(limit_s * 1000, lambda: self._too_long(limit_s))
 
     # ---- what the line says
     def on_progress(self, ch: Channel, kind: str, at: float) -> None:
@@ -198,7 +206,7 @@ class FaxDialOut(ChannelHandler):
             self.note("ringback: the number is ringing")
         elif kind == "voice_on" and not self.voice_heard and self.ringback_heard:
             self.voice_heard = True
-            self.note("speech heard: answered, but perhaps not by a fax machine")
+            self.note("sound after the ringing: answered (by a person or a machine)")
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
         if self.ended or kind != "start":
@@ -234,6 +242,13 @@ class FaxDialOut(ChannelHandler):
             self.note(f"no fax answer within {ANSWER_WAIT_S} s")
             self._hang_up_terminal()
 
+    def _too_long(self, limit_s: int) -> None:
+        self._limit = None
+        if not self.ended:
+            self.too_long = True
+            self.note(f"no end of the fax session after {limit_s} s: hung up")
+            self._hang_up_terminal()
+
     def cancel(self) -> None:
         if self.ended:
             return
@@ -251,7 +266,7 @@ class FaxDialOut(ChannelHandler):
             self._hang_up_terminal(dropped=True)
 
     def _hang_up_terminal(self, dropped: bool = False) -> None:
-        self.dropped = getattr(self, "dropped", False) or dropped
+        self.dropped = self.dropped or dropped
         if self.link is not None:
             self.link.close()                 # the fax thread ends T.30; _finished follows
         else:
@@ -288,7 +303,7 @@ class FaxDialOut(ChannelHandler):
                 return "busy", "The number could not be reached (congestion tone). It will be tried again."
             return "busy", KIND_WORDS["busy"]
         if not negotiated and not self.fax_answered:
-            if getattr(self, "dropped", False):
+            if self.dropped:
                 return "call_dropped", plain_reason_of("call_dropped")
             if self.voice_heard:
                 return "not_a_fax", plain_reason_of("not_a_fax")
@@ -296,11 +311,16 @@ class FaxDialOut(ChannelHandler):
                 return "no_answer", KIND_WORDS["no_answer"]
         if r is None:
             return "call_dropped", plain_reason_of("call_dropped")
-        return failure_kind(r.result), plain_reason(r.result)
+        kind = failure_kind(r.result)
+        if negotiated and r.pages_tx == 0 and kind in ("protocol", "call_dropped") and not self.dropped:
+            # capabilities exchanged, then not one page got through: the modems could not train
+            return "training_failed", plain_reason_of("training_failed")
+        return kind, plain_reason(r.result)
 
     def _end(self, kind: str, reason: str, record: str, report: FaxReport | None = None) -> None:
         self.ended = True
         self._cancel_timer()
+        self._cancel_limit()
         eng, line = self.engine, self.line
         if line.handler is self:
             eng.stop_progress(line)
@@ -324,7 +344,11 @@ class FaxDialOut(ChannelHandler):
             self._timer.cancel()
             self._timer = None
 
+    def _cancel_limit(self) -> None:
+        if self._limit is not None:
+            self._limit.cancel()
+            self._limit = None
+
 
 def plain_reason_of(kind: str) -> str:
-    from .reasons import KINDS
     return KINDS[kind]

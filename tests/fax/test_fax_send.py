@@ -287,3 +287,19 @@ def test_success_is_mailed_only_when_asked(pbx, tmp_path, smtp) -> None:
     assert service_of(pbx.engine).mailer.wait_idle(20)
     (env,) = smtp.envelopes
     assert env.rcpt_tos == ["bob@example.com"] and b"Fax to 5550190 sent" in env.content
+
+
+def test_a_line_too_noisy_to_train_is_retried_later_slower_and_without_ecm(tmp_path) -> None:
+    # -40 dBm0 of white noise: the capabilities (V.21, 300 bit/s) get through, 14400 bit/s never trains
+    with Pbx(country="US", seed=3, data_dir=tmp_path / "data", noise_dbm0=-40.0) as pbx:
+        pbx.run(0.2)
+        pbx.co.fax_machine(FAX).receive_into(tmp_path / "received.tif")
+        job = queue(pbx, tmp_path, pages=1)
+        j = run_attempt(pbx, job.id, 1, 400)
+        (attempt,) = outbox(pbx).store.attempts(j.id)
+        assert j.state == "queued" and j.last_kind == "training_failed", attempt["transcript"]
+        assert "could not agree on a speed" in j.last_reason
+        assert (j.ecm, j.modem) == (False, "v29")
+        assert j.next_at == pytest.approx(attempt["ended_at"] + RETRY_S["training_failed"])
+        assert attempt["pages_sent"] == 0 and attempt["ecm"] is True and attempt["modem"] == "v17"
+        assert pbx.state("fxo1") == "idle"
