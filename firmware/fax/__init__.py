@@ -4,7 +4,9 @@ Public face:
 - `charts.chart`, `charts.document`: generated test pages;
 - `loopback.run_loopback`, `loopback.LoopbackResult`: a document over a simulated line, in simulated time;
 - `register(engine)`: the fax service (store, fax thread, the `fax:<box>` route app);
-- `service_of(engine)`.
+- `service_of(engine)`; its `.outbox` (outbox_queue.FaxOutbox) sends: drafts rendered by
+  `render.render_document` (a limited child process), the job queue (outbox.py), the sender on
+  the media thread (send.py), the `fax.*` send commands (send_commands.py) and `linebox fax send`.
 """
 from __future__ import annotations
 

@@ -218,10 +218,14 @@ class FaxDialOut(ChannelHandler):
             self.engine.records.call_answered(self.id, at=at)
             self.engine.publish_call(self.id, "answered")
             self.line.set_state("in-call", peer="fax", detail=f"sending fax to {self.job.number}")
-            self.line.supervise = False          # from here T.30 itself notices a lost line
             self.engine.stop_progress(self.line)
             self._cancel_timer()
-        elif tone in ("busy", "congestion") and not self.fax_answered and not self.busy_heard:
+        elif tone in ("busy", "congestion") and self.fax_answered:
+            # the exchange's tone after the far machine hung up (the busy detector is kept on
+            # during the fax, as when receiving: fax signals do not look like it)
+            self.note(f"{tone} tone: the far end hung up")
+            self._hang_up_terminal(dropped=True)
+        elif tone in ("busy", "congestion") and not self.busy_heard:
             self.busy_heard = tone
             self.note(f"{tone} tone heard")
             self._hang_up_terminal()
@@ -312,9 +316,12 @@ class FaxDialOut(ChannelHandler):
         if r is None:
             return "call_dropped", plain_reason_of("call_dropped")
         kind = failure_kind(r.result)
-        if negotiated and r.pages_tx == 0 and kind in ("protocol", "call_dropped") and not self.dropped:
-            # capabilities exchanged, then not one page got through: the modems could not train
+        if negotiated and r.pages_tx == 0 and kind in ("protocol", "call_dropped"):
+            # Capabilities exchanged, then not one page got through (whoever hung up): the modems
+            # could not train at that speed. Retried later, slower, without ECM.
             return "training_failed", plain_reason_of("training_failed")
+        if self.dropped and kind not in ("refused", "document"):
+            return "call_dropped", plain_reason_of("call_dropped")
         return kind, plain_reason(r.result)
 
     def _end(self, kind: str, reason: str, record: str, report: FaxReport | None = None) -> None:

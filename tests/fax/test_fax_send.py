@@ -303,3 +303,60 @@ def test_a_line_too_noisy_to_train_is_retried_later_slower_and_without_ecm(tmp_p
         assert j.next_at == pytest.approx(attempt["ended_at"] + RETRY_S["training_failed"])
         assert attempt["pages_sent"] == 0 and attempt["ecm"] is True and attempt["modem"] == "v17"
         assert pbx.state("fxo1") == "idle"
+
+
+def test_sending_on_one_line_while_receiving_on_the_other_and_two_phones_talk(tmp_path) -> None:
+    from dsp_ext.fax import write_tiff
+    from firmware.fax.charts import chart
+    from firmware.harness import tone_level
+    with Pbx(country="US", seed=6, data_dir=tmp_path / "data") as pbx:
+        pbx.config.set_inbound_route("fxo2", "fax:202")
+        pbx.run(0.2)
+        incoming = [chart("text", 98, seed=2)]
+        write_tiff(tmp_path / "in.tif", incoming, 98)
+        remote = pbx.co.fax_machine("5550191", ident="111")
+        remote.send_document(tmp_path / "in.tif", to=pbx.co.line_number(2))
+        pbx.run_until(lambda: pbx.engine.channels["fxo2"].data_mode, 20)
+        machine = pbx.co.fax_machine(FAX)
+        machine.receive_into(tmp_path / "received.tif")
+        job = queue(pbx, tmp_path, pages=2)
+        # meanwhile 203 calls 204 and they talk
+        p3, p4 = pbx.phone("203"), pbx.phone("204")
+        p3.off_hook()
+        pbx.run(0.5)
+        p3.dial("204")
+        pbx.run_until(lambda: p4.is_ringing, 5)
+        p4.off_hook()
+        pbx.run_until(lambda: pbx.engine.channels["fxo1"].data_mode, 30)       # our fax is going out on line 1
+        p3.play_tone([1000], 3000, -10)
+        pbx.run(2)
+        assert tone_level(p4.heard(1000), 1000) > -20                         # the call's audio is fine
+        lost_before = pbx.media.health.frames_lost
+        j = run_until_state(pbx, job.id, ("sent", "failed"), 400)
+        pbx.run_until(lambda: remote.done, 300)
+        assert j.state == "sent" and remote.report.result == 0
+        sent = Path(j.folder) / "document.tif"
+        for i in range(2):
+            assert np.array_equal(read_tiff_page(tmp_path / "received.tif", i).pixels, read_tiff_page(sent, i).pixels)
+        assert service_of(pbx.engine).worker.flush(10)
+        pbx.run(0.5)
+        (rec,) = service_of(pbx.engine).store.list("202")
+        assert rec.pages == 1 and np.array_equal(read_tiff_page(rec.tiff, 0).pixels, incoming[0])
+        assert pbx.media.health.frames_lost == lost_before == 0
+
+
+def test_the_far_machine_hanging_up_midway_is_a_dropped_call_retried_later(pbx, tmp_path) -> None:
+    machine = pbx.co.fax_machine(FAX)
+    machine.receive_into(tmp_path / "received.tif")
+    job = queue(pbx, tmp_path, pages=3)
+    run_until_state(pbx, job.id, ("sending",), 30)
+    pbx.run_until(lambda: pbx.engine.channels["fxo1"].data_mode, 30)
+    pbx.run_until(lambda: machine.terminal is not None and machine.terminal.report().pages_rx >= 1, 120)
+    pbx.run(3)                                    # into page 2
+    machine.hang_up()
+    j = run_attempt(pbx, job.id)
+    assert j.state == "queued" and j.last_kind == "call_dropped", outbox(pbx).store.attempts(j.id)[0]["transcript"]
+    assert outbox(pbx).store.attempts(j.id)[0]["pages_sent"] >= 1
+    assert "cut off" in j.last_reason and j.next_at == pytest.approx(
+        outbox(pbx).store.attempts(j.id)[0]["ended_at"] + RETRY_S["call_dropped"])
+    assert pbx.state("fxo1") == "idle"
