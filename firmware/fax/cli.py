@@ -75,11 +75,15 @@ def register_sim(ss, sim_call) -> None:
     def run(args: argparse.Namespace) -> dict:
         if args.action == "status":
             return sim_call(args, "sim.fax_status", number=args.number)
+        if args.action == "receive":            # answers our calls as a fax (try sending on the simulator)
+            return sim_call(args, "sim.fax_receive", number=args.number, ecm=args.ecm, modem=args.modem,
+                            ident=args.ident)
         return sim_call(args, "sim.fax_send", number=args.number, line=args.line, pages=args.pages, lpi=args.lpi,
                         ecm=args.ecm, modem=args.modem, ident=args.ident)
-    f = ss.add_parser("fax", help="fax NUMBER send|status: a remote fax machine calls a line with test charts")
+    f = ss.add_parser("fax", help="fax NUMBER send|status|receive: a remote fax machine calls a line with test "
+                                  "charts, or answers our faxes")
     f.add_argument("number")
-    f.add_argument("action", choices=["send", "status"])
+    f.add_argument("action", choices=["send", "status", "receive"])
     f.add_argument("--line", type=int, default=1)
     f.add_argument("--pages", default="lineart,text", help="comma-separated chart kinds: lineart, text, halftone")
     f.add_argument("--lpi", type=int, choices=[98, 196], default=98)

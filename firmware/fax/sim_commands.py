@@ -68,4 +68,4 @@ def sim_fax_status(ctx: ApiContext, number: str) -> dict:
     return {"fax": number, "state": fax.state,
             "report": None if r is None else {"done": r.done, "result": r.result_text, "result_code": r.result,
                                               "pages_sent": r.pages_tx, "rate": r.bit_rate, "ecm": r.ecm,
-                                              "remote_ident": r.remote_ident}}
+                                              "remote_ident": r.remote_ident, "pages_received": r.pages_rx}}

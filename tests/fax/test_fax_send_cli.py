@@ -1,7 +1,8 @@
 """`linebox fax send|outbox|cancel` against a real `linebox engine` on the simulated board (real
 processes, real time, its engine API socket): a document is rendered and queued, a number the
 owner did not allow and a file that is not a document are refused with a clear sentence and
-nothing queued, and a queued fax can be cancelled."""
+nothing queued, a queued fax can be cancelled, and one sent to a fax machine on the simulated
+exchange (`linebox sim fax NUMBER receive`) goes through in real time."""
 from __future__ import annotations
 
 import json
@@ -44,5 +45,19 @@ def test_linebox_fax_send_through_the_running_engine(tmp_path: Path) -> None:
         assert json.loads(fax_cli(data, "outbox", "--as", "bob").stdout)["jobs"] == []
         cancelled = fax_cli(data, "cancel", str(job["id"]))
         assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["state"] == "cancelled"
+        # a fax machine on the simulated exchange answers; in real time the fax goes through
+        armed = subprocess.run([sys.executable, "-m", "firmware.cli", "sim", "--data", str(data), "fax", "5550191",
+                                "receive", "--ident", "+1 555 0191"], cwd=ROOT, capture_output=True, text=True,
+                               timeout=60)
+        assert armed.returncode == 0, armed.stderr
+        one = docs.pdf(tmp_path / "one.pdf", [docs.text_page(10)])
+        sent = fax_cli(data, "send", str(one), "--to", "5550191", "--from", "201", "--standard", "--wait")
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        done = json.loads(sent.stdout)
+        assert done["state"] == "sent" and done["attempt_list"][-1]["remote_ident"] == "+1 555 0191"
+        with api(data) as a:
+            status = a.call("sim.fax_status", number="5550191")
+        assert status["report"]["result"] == "OK" and status["report"]["pages_received"] == 1
+        assert (data / "sim-fax" / "5550191-received.tif").exists()
     finally:
         stop(proc)
