@@ -15,13 +15,15 @@ import base64
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import shutil
+import threading
 import time
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,45 @@ def outbox_for(fax_root: Path) -> FaxOutbox | None:
     return _BY_ROOT.get(Path(fax_root).resolve())
 
 
+class SerialWorker:
+    """Runs submitted functions one at a time, in order, on a thread that ends when idle (the outbox's
+    writer where the engine has no store thread: the test harness). No idle thread is left behind."""
+
+    IDLE_S = 2.0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._q: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        fut: Future = Future()
+        self._q.put((fn, fut))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            try:
+                fn, fut = self._q.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._q.empty():
+                        self._thread = None
+                        return
+                continue
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+
 class OutboxError(Exception):
     """A refusal for the person sending (code as in the engine API: bad_request, not_found, forbidden...)."""
 
@@ -72,13 +113,15 @@ class FaxOutbox:
         self.store: OutboxStore = shared_store(self.root / "outbox.db", OutboxStore)
         self.drafts = self.root / "drafts"
         self.limits = limits or RenderLimits()
-        self._render = ThreadPoolExecutor(1, thread_name_prefix="fax-render")
-        self._fallback: ThreadPoolExecutor | None = None
+        self._render = SerialWorker("fax-render")       # one render at a time, off the store thread
+        self._fallback: SerialWorker | None = None
         self.sender = FaxSender(engine, svc, self.on_store)
         self.sender.on_started = self._started
         self.sender.on_result = self._result
         _BY_ROOT[self.root.resolve()] = self
-        self.on_store(self._recover)
+        # The queue is recovered on the store thread once the engine runs (the engine API, and so
+        # the store thread, is made after the engine registers its apps).
+        self.sender.on_running = lambda: self.on_store(self._recover)
 
     # ---- threads
     def on_store(self, fn: Callable[[], Any]) -> Future:
@@ -90,7 +133,7 @@ class FaxOutbox:
             except RuntimeError:                 # the API stopped (shutting down)
                 pass
         if self._fallback is None:
-            self._fallback = ThreadPoolExecutor(1, thread_name_prefix="fax-outbox")
+            self._fallback = SerialWorker("fax-outbox")
         return self._fallback.submit(fn)
 
     def _to_media(self, fn: Callable[[Any], Any]) -> None:
@@ -142,7 +185,7 @@ class FaxOutbox:
                 "subject": subject[:120], "note": note[:2000], "sender_name": sender_name[:60],
                 "created": time.time()}
         _write_json(folder / "draft.json", meta)
-        self._render.submit(self._render_draft, folder, meta)
+        self._render.submit(lambda: self._render_draft(folder, meta))
         return token
 
     def _render_draft(self, folder: Path, meta: dict) -> None:        # render thread
@@ -316,11 +359,6 @@ class FaxOutbox:
         self.engine.control.publish(StatusUpdate("fax", payload={
             "event": event, "job": job.id, "owner": job.owner, "number": job.number, "state": job.state,
             "attempts": job.attempts, "reason": job.last_reason}))
-
-    def close(self) -> None:
-        self._render.shutdown(wait=False, cancel_futures=True)
-        if self._fallback is not None:
-            self._fallback.shutdown(wait=True)
 
 
 def _write_json(path: Path, value: dict) -> None:

@@ -67,8 +67,9 @@ class FaxSender:
         self.max_lines = max_lines
         self.jobs: dict[int, PendingJob] = {}
         self.active: dict[int, FaxDialOut] = {}
-        self._timer: Timer | None = engine.timers.after_ms(POLL_MS, self._poll)
+        self._timer: Timer | None = engine.timers.after_ms(10, self._poll)       # first: the next tick
         # set by the outbox (run on the store thread): an attempt started / ended
+        self.on_running: Callable[[], None] | None = None       # once, from the first poll (media thread)
         self.on_started: Callable[[int, str, float, bool, str], None] | None = None
         self.on_result: Callable[[int, AttemptResult], None] | None = None
 
@@ -89,6 +90,9 @@ class FaxSender:
     # ---- media thread
     def _poll(self) -> None:
         self._timer = self.engine.timers.after_ms(POLL_MS, self._poll)
+        if self.on_running is not None:        # the first tick: the engine (and its store thread) run
+            begin, self.on_running = self.on_running, None
+            begin()
         if not self.jobs or len(self.active) >= self.max_lines:
             return
         now = self.engine.clock.now()
