@@ -20,7 +20,9 @@ struct faxterm {
     volatile int phase_b_seen;
     int bad_rows_total;
     int carrier_holds;      /* page carriers we could not train on, T2 held while they lasted */
-    int holding;
+    int holding;            /* an untrained page carrier is on the line */
+    int hold_left;          /* samples T2 had left when it came */
+    int hold_counted;
     int guard_off;          /* the guard switched off (tests show what it prevents) */
 };
 
@@ -113,7 +115,7 @@ static int page_carrier_on(faxterm_t *t)
     }
 }
 
-static void guard_page_carrier(faxterm_t *t)
+static void guard_page_carrier(faxterm_t *t, int len)
 {
     t30_state_t *s = t->t30;
     if (t->guard_off)
@@ -124,7 +126,14 @@ static void guard_page_carrier(faxterm_t *t)
         return;
     }
     if (!t->holding) {
+        /* A page carrier the receiver has not trained on (yet: every page starts so). */
         t->holding = 1;
+        t->hold_left = s->timer_t2_t4;
+        t->hold_counted = 0;
+    }
+    t->hold_left -= len;
+    if (t->hold_left <= 0 && !t->hold_counted) {
+        t->hold_counted = 1;      /* without the guard T2 would have expired now */
         t->carrier_holds++;
     }
     if (s->timer_t2_t4 < SPANDSP_T2_SAMPLES)
@@ -132,9 +141,10 @@ static void guard_page_carrier(faxterm_t *t)
 }
 #else
 #define FAXTERM_PAGE_CARRIER_GUARD 0
-static void guard_page_carrier(faxterm_t *t)
+static void guard_page_carrier(faxterm_t *t, int len)
 {
     (void) t;
+    (void) len;
 }
 #endif
 
@@ -142,7 +152,7 @@ void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
 {
     /* fax_rx does not write to the buffer; its prototype is just not const. */
     fax_rx(t->fax, (int16_t *) amp, len);
-    guard_page_carrier(t);
+    guard_page_carrier(t, len);
 }
 
 int faxterm_page_carrier_guard(void)

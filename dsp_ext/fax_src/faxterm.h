@@ -55,7 +55,7 @@ typedef struct {
     int length;
     int phase_b_seen;          /* 1 once the far end's capabilities (DIS/DCS) arrived */
     int bad_rows_total;        /* bad rows summed over every page received so far */
-    int carrier_holds;         /* page carriers the receiver could not train on (T2 held meanwhile) */
+    int carrier_holds;         /* untrained page carriers that outlasted T2 (held; the page was sent again) */
 } faxterm_report_t;
 
 faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems);
