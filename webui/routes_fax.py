@@ -16,12 +16,13 @@ from firmware.api import ApiError
 
 from .accounts import User
 from .engine_calls import attempt, call
-from .guards import AnyUser, csrf_guard
+from .guards import AdminUser, AnyUser, csrf_guard
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
-DONE = {"deleted": "Fax deleted.", "addresses": "E-mail recipients saved."}
+DONE = {"deleted": "Fax deleted.", "addresses": "E-mail recipients saved.",
+        "detect": "Fax detection saved."}
 FORMATS = ("pdf", "tiff")
 
 
@@ -46,8 +47,10 @@ async def _page(request: Request, user: User, box: str = "", done: str = "", err
     mail = await call(request, "fax.addresses", box=box) if box else None
     if addresses is None and mail is not None:
         addresses = "\n".join(mail["own"])
+    detect = (await call(request, "fax.detect_list"))["lines"] if user.role == "admin" else None
     return render(request, "fax.html", status_code=status_code, title="Fax inbox", box=box, boxes=boxes,
-                  faxes=faxes, mail=mail, addresses=addresses or "", flash=DONE.get(done), error=error)
+                  faxes=faxes, mail=mail, addresses=addresses or "", flash=DONE.get(done), error=error,
+                  detect=detect)
 
 
 def _not_yours() -> Response:
@@ -88,6 +91,17 @@ async def fax_delete(request: Request, fid: int, user: AnyUser) -> Response:
             raise
         return await _page(request, user, box, error=exc.message, status_code=404)
     return RedirectResponse(f"/fax?box={box}&done=deleted", status_code=303)
+
+
+@router.post("/fax/detect")
+async def fax_detect_save(request: Request, user: AdminUser) -> Response:
+    """Administrators: a line's fax box for fax detection (empty: off)."""
+    form = await request.form()
+    line, box = _field(form, "line", 12), _field(form, "box", 12)
+    _saved, error = await attempt(request, "fax.detect_set", line=line, box=box)
+    if error:
+        return await _page(request, user, error=error, status_code=400)
+    return RedirectResponse("/fax?done=detect", status_code=303)
 
 
 @router.post("/fax/addresses")

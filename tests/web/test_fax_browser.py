@@ -118,6 +118,14 @@ def test_download_recipients_and_delete_in_chromium(pbx: Pbx, browser_page, tmp_
         pbx.run(0.1)                                       # the engine takes the change on its next frames
         assert service_of(pbx.engine).box_recipients("201") == ["office@example.com", "boss@example.com"]
 
+        detect = page.locator("#fax-detect tr[data-line='fxo2']")
+        detect.locator("select[name=box]").select_option("202")
+        detect.locator("text=Save").click()
+        expect(page.locator(".alert.ok")).to_contain_text("Fax detection saved.")
+        expect(page.locator("#fax-detect tr[data-line='fxo2'] select[name=box]")).to_have_value("202")
+        pbx.run(0.1)
+        assert service_of(pbx.engine).line_boxes == {"fxo2": "202"}
+
         page.on("dialog", lambda d: d.accept())            # "Delete this fax?"
         page.locator(f"#faxes tr[data-fax-id='{rec.id}'] .fax-delete").click()
         expect(page.locator(".alert.ok")).to_contain_text("Fax deleted.")

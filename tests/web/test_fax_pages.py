@@ -149,3 +149,21 @@ def test_recipients_saved_per_box(office, admin):
     assert [d["emails"] for d in office.config.table("fax_boxes").all()] == [["office@example.com", "boss@example.com"]]
     r = admin.post("/fax/addresses", data={"csrf_token": token, "box": "202", "addresses": ""})
     assert office.config.table("fax_boxes").all() == []
+
+
+def test_only_an_administrator_sets_fax_detection(office, admin):
+    office.config.save_line({"name": "Line 1", "port": "fxo1", "number": ""})
+    token = csrf_of(admin.get("/fax").text)
+    r = admin.post("/fax/detect", data={"csrf_token": token, "line": "fxo1", "box": "299"})
+    assert r.status_code == 400 and "is not an extension" in (error_of(r.text) or "")
+    r = admin.post("/fax/detect", data={"csrf_token": token, "line": "fxo1", "box": "202"})
+    assert r.status_code == 303
+    assert [(d["line"], d["box"]) for d in office.config.table("fax_detect").all()] == [("fxo1", "202")]
+    add_user(admin, AGENT, "agent", AGENT_PASSWORD, extension="201")
+    admin.cookies.clear()
+    assert login(admin, AGENT, AGENT_PASSWORD).status_code == 303
+    page = admin.get("/fax").text
+    assert "fax-detect" not in page
+    r = admin.post("/fax/detect", data={"csrf_token": csrf_of(page), "line": "fxo1", "box": ""})
+    assert r.status_code == 403
+    assert len(office.config.table("fax_detect").all()) == 1
