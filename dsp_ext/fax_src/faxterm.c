@@ -95,8 +95,11 @@ int faxterm_set_rx_file(faxterm_t *t, const char *path)
  * (Debian's 0.0.6, released 2011-01-22); any other release runs without it. */
 #if defined(SPANDSP_RELEASE_DATE) && SPANDSP_RELEASE_DATE == 20110122
 #define FAXTERM_PAGE_CARRIER_GUARD 1
-/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_NON_ECM and T30_STATE_F_DOC_ECM (a private enum). */
-enum { SPANDSP_T30_STATE_F_DOC_NON_ECM = 10, SPANDSP_T30_STATE_F_DOC_ECM = 12 };
+/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_ECM (a private enum). Only ECM: there the receiver
+ * counts the block's frames and asks again for the missing ones (PPR). Without ECM spandsp
+ * would answer a page it never received with MCF (its copy quality counts bad rows, and there
+ * are none), so a lost page would vanish silently: there the call is left to fail on T2. */
+enum { SPANDSP_T30_STATE_F_DOC_ECM = 12 };
 /* spandsp 0.0.6 t30.c: DEFAULT_TIMER_T2, 7 s, in samples. */
 #define SPANDSP_T2_SAMPLES (7000 * 8)
 
@@ -120,8 +123,7 @@ static void guard_page_carrier(faxterm_t *t, int len)
     t30_state_t *s = t->t30;
     if (t->guard_off)
         return;
-    if ((s->state != SPANDSP_T30_STATE_F_DOC_ECM && s->state != SPANDSP_T30_STATE_F_DOC_NON_ECM)
-        || s->rx_trained || s->timer_t2_t4 <= 0 || !page_carrier_on(t)) {
+    if (s->state != SPANDSP_T30_STATE_F_DOC_ECM || s->rx_trained || s->timer_t2_t4 <= 0 || !page_carrier_on(t)) {
         t->holding = 0;
         return;
     }

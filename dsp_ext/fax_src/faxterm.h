@@ -14,16 +14,18 @@
  *
  * Lost trainings. spandsp 0.0.6's V.17 receiver now and then fails the short
  * training that starts each page after the first (on a line with noise: about
- * one page in 10-20 at -50 dBm0 white noise; never on a clean line). The page's
- * frames are then lost, which T.30 is built to survive (ECM: the receiver
- * answers PPS with PPR and the block is sent again; non-ECM: RTN and a retrain).
+ * one page in 7 to 12 at -50 dBm0 white noise; never on a clean line). The page's
+ * frames are then lost, which T.30 with ECM is built to survive: the receiver
+ * answers PPS with PPR and the block is sent again.
  * But spandsp's T.30 keeps timer T2 (7 s) running while the untrained page
  * carrier is on the line, and an ECM block at 14400 bit/s lasts up to ~36 s: T2
  * expires mid-page, the receiver goes back to phase B while the sender is
  * still sending, and the call ends "T2 expired while waiting for fax page".
  * faxterm_rx therefore holds T2 while a fast-modem carrier the receiver could
  * not train on is present (as a fax machine that hears a carrier does), so the
- * timer only runs once the line is quiet; see faxterm.c.
+ * timer only runs once the line is quiet; see faxterm.c. ECM only: without ECM
+ * spandsp would confirm (MCF) a page it never received, so there the call is
+ * left to fail on T2 rather than lose a page silently.
  */
 #ifndef LINEBOX_FAXTERM_H
 #define LINEBOX_FAXTERM_H

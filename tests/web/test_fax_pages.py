@@ -112,6 +112,10 @@ def test_an_agent_downloads_and_deletes_only_in_their_own_box(office, admin):
     assert r.status_code == 303 and r.headers["location"] == "/fax?box=201&done=deleted"
     page = admin.get(r.headers["location"]).text
     assert "Fax deleted." in page and "No faxes yet." in page
+    r = admin.post("/fax/addresses", data={"csrf_token": token, "box": "202", "addresses": "me@example.com"})
+    assert r.status_code == 404 and office.config.table("fax_boxes").all() == []
+    r = admin.post("/fax/addresses", data={"csrf_token": token, "box": "201", "addresses": "me@example.com"})
+    assert r.status_code == 303 and [d["box"] for d in office.config.table("fax_boxes").all()] == ["201"]
 
 
 def test_delete_needs_the_pages_csrf_token(office, admin):
