@@ -109,3 +109,13 @@ def test_without_the_page_carrier_guard_a_lost_training_ends_the_fax(tmp_path) -
     on = run_loopback(tmp_path / "d.tif", tmp_path / "on.tif", noise_dbm0=-50.0, modem="v17")
     assert off.result != "OK" and off.pages < 20 and "T2" in off.result, off
     assert on.result == "OK" and on.pages == 20 and on.differing_pixels == 0 and on.lost_trainings >= 1, on
+
+
+def test_without_ecm_a_page_is_never_lost_silently(tmp_path) -> None:
+    # Without ECM a page whose training is lost cannot be asked for again, and spandsp would confirm
+    # it anyway; the guard stays out of non-ECM so such a fax fails visibly instead (README, "Long
+    # faxes"). Whatever happens on this noisy line: every page arrived, or the result says it failed.
+    from firmware.fax.charts import document
+    write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 8, 98), 98)
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v17", ecm=False)
+    assert r.result != "OK" or (r.pages == r.pages_sent == 16 and r.differing_pixels == 0), r
