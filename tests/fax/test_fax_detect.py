@@ -184,3 +184,19 @@ def test_fax_detection_refuses_bad_settings_and_keeps_the_old_one(tmp_path, args
         _settle(pbx, api.submit("fax.detect_set", {"line": "fxo1", "box": ""}))
         pbx.run(0.1)
         assert service_of(pbx.engine).line_boxes == {}
+
+
+def test_a_caller_hanging_up_while_the_phones_ring_frees_the_answered_line(ringing_line) -> None:
+    # The line was answered early to listen, so the exchange's rings stop: the caller leaving is
+    # read from the line (the exchange's busy tone), and the phones stop ringing.
+    pbx = ringing_line
+    person = pbx.co.remote(PERSON)
+    person.call(pbx.co.line_number(1))
+    pbx.run_until(lambda: pbx.phone("201").is_ringing, 20)
+    pbx.run(12)                                   # longer than the ring-gone time of a ringing line
+    assert pbx.state("fxs1") == "ringing" and person.state == "connected"
+    person.hang_up()
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 15)
+    pbx.run(0.5)
+    assert pbx.state("fxs1") == "idle" and not pbx.phone("201").is_ringing
+    assert service_of(pbx.engine).store.list("202") == []
