@@ -2,7 +2,7 @@
 processes, real time, its engine API socket): a document is rendered and queued, a number the
 owner did not allow and a file that is not a document are refused with a clear sentence and
 nothing queued, a queued fax can be cancelled, and one sent to a fax machine on the simulated
-exchange (`linebox sim fax NUMBER receive`) goes through in real time."""
+exchange (`linebox sim fax NUMBER answer`) goes through in real time."""
 from __future__ import annotations
 
 import json
@@ -47,7 +47,7 @@ def test_linebox_fax_send_through_the_running_engine(tmp_path: Path) -> None:
         assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["state"] == "cancelled"
         # a fax machine on the simulated exchange answers; in real time the fax goes through
         armed = subprocess.run([sys.executable, "-m", "firmware.cli", "sim", "--data", str(data), "fax", "5550191",
-                                "receive", "--ident", "+1 555 0191"], cwd=ROOT, capture_output=True, text=True,
+                                "answer", "--ident", "+1 555 0191"], cwd=ROOT, capture_output=True, text=True,
                                timeout=60)
         assert armed.returncode == 0, armed.stderr
         one = docs.pdf(tmp_path / "one.pdf", [docs.text_page(10)])
