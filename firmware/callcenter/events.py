@@ -15,7 +15,9 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
     ADDMEMBER / REMOVEMEMBER, PAUSE / UNPAUSE reason, PAUSEALL / UNPAUSEALL reason
     Linebox: WRAPUPEND wrap-up s; CALLBACKREQ number | position | wait s | requested epoch or '';
              CALLBACKDIAL number | attempt; CALLBACKANSWER number; CALLBACKFAIL number | reason;
-             SURVEY question | key; DISPOSITION code | resolved | notes length
+             SURVEY question | key; DISPOSITION code | resolved | notes length;
+             SURVEYCALL number | attempt; SURVEYCALLEND number | result | attempts (the follow-up
+             survey call, logged against the original queue call)
 
 Rows are queued to the records writer thread (`CallRecords.insert`): the media tick never
 waits for the disk. `export_queue_log` writes Asterisk queue_log lines from a read-only
@@ -32,7 +34,7 @@ TABLE = "queue_events"
 FINAL_EVENTS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON", "EXITWITHTIMEOUT",
                           "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ"})
 LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
-                            "SURVEY", "DISPOSITION"})
+                            "SURVEY", "DISPOSITION", "SURVEYCALL", "SURVEYCALLEND"})
 EVENTS = FINAL_EVENTS | LINEBOX_EVENTS | {
     "ENTERQUEUE", "RINGNOANSWER", "CONNECT", "AGENTLOGIN", "AGENTLOGOFF", "ADDMEMBER", "REMOVEMEMBER",
     "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}
