@@ -243,8 +243,17 @@ class Call(ChannelHandler):
         elif not self.ended:
             self._poll = self.engine.timers.after_ms(SUPERVISION_POLL_MS, self._poll_supervisor)
 
-    def _supervision_done(self) -> None:
+    # a subclass that keeps analysing the line after answer supervision is done (a campaign's
+    # answering-machine detection) sets this and calls `stop_listening()` when it has heard enough
+    listens_after_answer = False
+
+    def stop_listening(self) -> None:
+        """Stop the line's call-progress analysis (kept on by `listens_after_answer`)."""
         if isinstance(self.b, FxoChannel):
+            self.engine.stop_progress(self.b)
+
+    def _supervision_done(self) -> None:
+        if isinstance(self.b, FxoChannel) and (self.ended or not self.listens_after_answer):
             self.engine.stop_progress(self.b)
         if self._poll is not None:
             self._poll.cancel()

@@ -253,6 +253,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_campaigns.router)
     from . import routes_desktop
     app.include_router(routes_desktop.router)
+    from . import routes_desk_preview
+    app.include_router(routes_desk_preview.router)
     from . import routes_reports
     app.include_router(routes_reports.router)
     from . import routes_customers, routes_workorders
