@@ -61,3 +61,15 @@ def test_health_read_does_not_count_the_frozen_objects(monkeypatch: pytest.Monke
     finally:
         monkeypatch.undo()
         gc.unfreeze()
+
+
+def test_the_switch_interval_override_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench.realtime compares switch intervals through LINEBOX_SWITCH_INTERVAL_US; a value
+    outside 50..5000 us (or not a number) is ignored, not applied."""
+    monkeypatch.delenv(realtime.SWITCH_INTERVAL_ENV, raising=False)
+    assert realtime.switch_interval() == realtime.SWITCH_INTERVAL_S
+    monkeypatch.setenv(realtime.SWITCH_INTERVAL_ENV, "200")
+    assert realtime.switch_interval() == pytest.approx(0.0002)
+    for bad in ("0", "20000", "fast", "-5"):
+        monkeypatch.setenv(realtime.SWITCH_INTERVAL_ENV, bad)
+        assert realtime.switch_interval() == realtime.SWITCH_INTERVAL_S
