@@ -169,11 +169,14 @@ class MediaLoop:
         # of the interpreter lock per stage and tick, not one per port.
         lines: list[tuple[int, Channel, PortDsp, np.ndarray]] = []      # FXO ports carrying a call
         digits = False
+        echo_rows.on[:] = 0             # (cleared by each run; again here in case a tick failed half way)
+        dtmf_rows.on[:] = 0
+        fax_rows.on[:] = 0
         for i, ch, name, fxo, dsp in self._ports:
             rx = rx_by_port.get(name)
-            if rx is not None and rx.size != FRAME:         # not a whole frame (no board gives one)
-                self._one_port(ch, dsp, rx, tx)
-                continue
+            if rx is not None and rx.size != FRAME:
+                raise ValueError(f"board {getattr(self.board, 'name', '?')} gave {rx.size} samples for {name}; "
+                                 f"a tick carries int16[{FRAME}] per port (drivers.port.Tick)")
             if fxo:
                 if ch.off_hook:
                     if rx is not None:
@@ -300,46 +303,6 @@ class MediaLoop:
         st[S_SOURCES] += t0 - t1
         eng.publish_if_dirty()
         st[S_PUBLISH] += now() - t0
-
-    def _one_port(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, tx: dict[str, np.ndarray]) -> None:
-        """A frame that is not FRAME samples long (the Tick contract says it is; no board breaks it
-        today): the same DSP as `step`, port by port, so nothing is lost if a driver ever does."""
-        eng = self.engine
-        sent = tx.get(ch.name)
-        if sent is not None and sent.shape != rx.shape:
-            sent = None
-        if ch.kind is PortKind.FXO and not ch.off_hook:
-            if dsp.cid is not None:
-                for m in dsp.cid.process(rx):
-                    if m.kind == "call" and m.checksum_ok:
-                        eng.on_caller_id(ch, m.number, m.name)
-            ch.rx = None
-            return
-        if ch.kind is PortKind.FXS and (not ch.off_hook or ch.data_mode):
-            ch.rx = None
-            return
-        if ch.kind is PortKind.FXO:
-            line_rx = ch.line_rx = rx
-            if not ch.data_mode:
-                rx = dsp.echo.process(sent if sent is not None else np.zeros_like(rx), rx)
-            if ch.supervise and dsp.busy is not None:
-                for e in dsp.busy.process(rx):
-                    eng.on_tone(ch, e.tone, e.kind, eng.clock.at(dsp.busy_frame0) + e.time)
-            if ch.detect_fax:
-                if dsp.faxtone is None:
-                    from dsp_ext.faxtone import FaxToneDetector
-                    dsp.faxtone = FaxToneDetector()
-                    dsp.faxtone_frame0 = eng.clock.frame
-                for e in dsp.faxtone.process(rx):
-                    eng.on_tone(ch, e.tone, e.kind, eng.clock.at(dsp.faxtone_frame0) + e.time)
-            if dsp.progress is not None:
-                for p in dsp.progress.process(line_rx, sent):
-                    eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
-        if not ch.data_mode:
-            for e in dsp.dtmf.process(rx, sent if ch.kind is PortKind.FXO else None):
-                if e.kind == "start":
-                    eng.on_digit(ch, e.digit)
-        ch.rx = rx
 
     def run_frames(self, n: int) -> None:
         step = self.step
