@@ -36,11 +36,14 @@ _SILENCE = np.zeros(FRAME, dtype=np.int16)
 _SILENCE.flags.writeable = False
 
 
+_PCM_MAX, _PCM_MIN = np.float64(32767.0), np.float64(-32768.0)    # float64 already: no conversion per call
+
+
 def to_pcm(mix: np.ndarray) -> np.ndarray:
     """float samples -> int16, rounded and saturated (in place on `mix`; ufuncs beat np.clip here)."""
     np.rint(mix, out=mix)
-    np.minimum(mix, 32767, out=mix)
-    np.maximum(mix, -32768, out=mix)
+    np.minimum(mix, _PCM_MAX, out=mix)
+    np.maximum(mix, _PCM_MIN, out=mix)
     return mix.astype(np.int16)
 
 
