@@ -31,7 +31,6 @@ from .media_health import STAGE, TickHealth
 
 log = logging.getLogger("linebox.media")
 
-SILENCE = np.zeros(FRAME, dtype=np.int16)
 # indices into TickHealth.stage_now (where each part of a tick's time goes)
 S_CONTROL, S_BOARD, S_EVENTS, S_ECHO, S_TONES, S_PROGRESS, S_CALLERID, S_DTMF, S_TIMERS, S_SOURCES, S_PUBLISH = (
     STAGE[n] for n in ("control", "board", "events", "echo", "tones", "progress", "callerid", "dtmf", "timers",
