@@ -28,10 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)
     stop = threading.Event()
+    # The engine decides when this ends: SIGTERM from it (or, through PR_SET_PDEATHSIG, its death,
+    # even by kill -9) stops after the prompt in progress; a Ctrl-C meant for `linebox run` is its.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        return 0                                 # the engine is already gone
     from .prompts import generate_defaults
     made = generate_defaults(Path(args[0]), stop=stop)
-    print(made, flush=True)
+    try:
+        print(made, flush=True)
+    except OSError:                              # the engine stopped listening (it is shutting down)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
