@@ -9,6 +9,7 @@ Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -182,6 +183,8 @@ class Call(ChannelHandler):
         self._timers: list[Timer] = []
         # auto-attendant steps, appended by the IVR: {"menu": id, "key": key | "timeout" | "invalid", "at": epoch s}
         self.menu_path: list[dict] = []
+        # inbound, phones ringing, line answered early to listen for a calling fax (listen_while_ringing)
+        self.on_calling_fax: Callable[[], None] | None = None
         self.id = engine.records_start(self, line)
         a.handler = self
         engine.calls.add(self)
@@ -285,8 +288,17 @@ class Call(ChannelHandler):
         elif not self.ended:
             self._poll = self.engine.timers.after_ms(SUPERVISION_POLL_MS, self._poll_supervisor)
 
-    def _supervision_done(self) -> None:
+    # a subclass that keeps analysing the line after answer supervision is done (a campaign's
+    # answering-machine detection) sets this and calls `stop_listening()` when it has heard enough
+    listens_after_answer = False
+
+    def stop_listening(self) -> None:
+        """Stop the line's call-progress analysis (kept on by `listens_after_answer`)."""
         if isinstance(self.b, FxoChannel):
+            self.engine.stop_progress(self.b)
+
+    def _supervision_done(self) -> None:
+        if isinstance(self.b, FxoChannel) and (self.ended or not self.listens_after_answer):
             self.engine.stop_progress(self.b)
         if self._poll is not None:
             self._poll.cancel()
@@ -384,13 +396,43 @@ class Call(ChannelHandler):
             # (voicemail, forward) may take the call; without one it rings on as before.
             self.after(self.engine.settings.ring_timeout_ms, self._inbound_no_answer)
 
+    def listen_while_ringing(self, on_calling_fax: Callable[[], None], max_ms: int) -> None:
+        """Inbound on a line, phones ringing: answer the line now, give the caller ringback and
+        listen for a calling fax (CNG); `on_calling_fax()` runs if one is heard before a phone
+        answers. The exchange stops ringing once the line is answered, so the caller leaving is
+        read from the line (busy tone, loop drop), not from the rings stopping; after `max_ms`
+        unanswered the line is released."""
+        line = self.a
+        if not isinstance(line, FxoChannel) or self.answered or self.ended or not self.ringing:
+            return
+        line.seize()
+        if self._ring_gone is not None:
+            self._ring_gone.cancel()
+            self._ring_gone = None
+        self.on_calling_fax = on_calling_fax
+        line.play_tone("ringback")
+        line.detect_fax = True
+        self.engine.start_supervision(line)
+        self.after(max_ms, self._listened_long_enough)
+
+    def _listened_long_enough(self) -> None:
+        if self.answered or self.ended or not isinstance(self.a, FxoChannel):
+            return
+        self._stop_ringing()
+        self._free_line(self.a)
+        self.end("no_answer")
+
+    def divert_to_app(self, factory, arg: str) -> None:
+        """Inbound, phones still ringing: stop them and hand the line to an app ("voicemail", "fax")."""
+        self._stop_ringing()
+        self.hand_to_app(factory, arg)
+
     def _inbound_no_answer(self) -> None:
         if self.answered or self.ended or not isinstance(self.a, FxoChannel):
             return
         divert = self.engine.unanswered_destination(self.dst, "unavailable")
         if divert is not None:
-            self._stop_ringing()
-            self.hand_to_app(*divert)
+            self.divert_to_app(*divert)
 
     # ---- events
     def on_answer(self, ch: Channel) -> None:
@@ -494,6 +536,10 @@ class Call(ChannelHandler):
         if not isinstance(ch, FxoChannel) or self.ended:
             return
         if tone in ("CNG", "CED", "ANSam"):
+            if tone == "CNG" and kind == "start" and not self.answered and self.on_calling_fax is not None:
+                hook, self.on_calling_fax = self.on_calling_fax, None
+                hook()                           # a fax calls while the phones ring (listen_while_ringing)
+                return
             if kind == "start" and not ch.data_mode:
                 # A fax machine on a phone port talks to one on the line: pass-through with the
                 # canceller (and its NLP / comfort noise) off for the rest of the call.

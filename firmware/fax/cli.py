@@ -69,15 +69,20 @@ def register(sub) -> None:
 
 
 def register_sim(ss, sim_call) -> None:
-    """`linebox sim fax NUMBER send|status`: a remote fax machine on the simulated exchange."""
+    """`linebox sim fax NUMBER send|answer|status`: a remote fax machine on the simulated exchange."""
     def run(args: argparse.Namespace) -> dict:
         if args.action == "status":
             return sim_call(args, "sim.fax_status", number=args.number)
+        if args.action == "answer":
+            return sim_call(args, "sim.fax_answer", number=args.number, ring=args.ring, ecm=args.ecm,
+                            modem=args.modem, ident=args.ident)
         return sim_call(args, "sim.fax_send", number=args.number, line=args.line, pages=args.pages, lpi=args.lpi,
                         ecm=args.ecm, modem=args.modem, ident=args.ident)
-    f = ss.add_parser("fax", help="fax NUMBER send|status: a remote fax machine calls a line with test charts")
+    f = ss.add_parser("fax", help="fax NUMBER send|answer|status: a remote fax machine calls a line with "
+                                  "test charts (send) or answers calls to NUMBER as a fax (answer)")
     f.add_argument("number")
-    f.add_argument("action", choices=["send", "status"])
+    f.add_argument("action", choices=["send", "answer", "status"])
+    f.add_argument("--ring", type=int, default=1, help="answer: pick up at this ring (1-9)")
     f.add_argument("--line", type=int, default=1)
     f.add_argument("--pages", default="lineart,text", help="comma-separated chart kinds: lineart, text, halftone")
     f.add_argument("--lpi", type=int, choices=[98, 196], default=98)
