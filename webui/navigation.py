@@ -53,7 +53,6 @@ SECTIONS: tuple[Section, ...] = (
     Section("Call center", (
         Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
         Page("Campaigns", "/campaigns", ("admin", "supervisor"), "phone"),
-        Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
         Page("Agent desktop", "/desk", ALL_ROLES, "phone"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
         Page("Customers", "/customers", ALL_ROLES, "users"),

@@ -16,6 +16,8 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
     Linebox: WRAPUPEND wrap-up s; CALLBACKREQ number | position | wait s | requested epoch or '';
              CALLBACKDIAL number | attempt; CALLBACKANSWER number; CALLBACKFAIL number | reason;
              SURVEY question | key; DISPOSITION code | resolved | notes length;
+             SURVEYCALL number | attempt; SURVEYCALLEND number | result | attempts (the follow-up
+             survey call, logged against the original queue call);
              outbound campaigns (call_id: the outbound call, or 'NONE'; queue 'NONE'):
              CAMPAIGNDIAL campaign | number | attempt;
              CAMPAIGNRESULT campaign | number | result | talk s | status (result: answered,
@@ -37,7 +39,8 @@ TABLE = "queue_events"
 FINAL_EVENTS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON", "EXITWITHTIMEOUT",
                           "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ"})
 LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
-                            "SURVEY", "DISPOSITION", "CAMPAIGNDIAL", "CAMPAIGNRESULT"})
+                            "SURVEY", "DISPOSITION", "SURVEYCALL", "SURVEYCALLEND", "CAMPAIGNDIAL",
+                            "CAMPAIGNRESULT"})
 EVENTS = FINAL_EVENTS | LINEBOX_EVENTS | {
     "ENTERQUEUE", "RINGNOANSWER", "CONNECT", "AGENTLOGIN", "AGENTLOGOFF", "ADDMEMBER", "REMOVEMEMBER",
     "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}

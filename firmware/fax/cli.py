@@ -49,7 +49,7 @@ def _chart(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    fax = sub.add_parser("fax", help="fax tools: line check (loopback), test charts")
+    fax = sub.add_parser("fax", help="fax tools: line check (loopback), test charts, send")
     fs = fax.add_subparsers(dest="fax_cmd", required=True)
     lb = fs.add_parser("loopback", help="send a TIFF document from a simulated remote fax over a simulated "
                                         "line to our receiver, in simulated time; prints JSON")
@@ -66,6 +66,8 @@ def register(sub) -> None:
     ch.add_argument("--pages", default="lineart,text,halftone", help="comma-separated kinds, one page each")
     ch.add_argument("--lpi", type=int, choices=[98, 196], default=196, help="vertical resolution")
     ch.set_defaults(fn=_chart)
+    from .send_cli import register_send
+    register_send(fs)                   # send, outbox, cancel (through the running engine)
 
 
 def register_sim(ss, sim_call) -> None:
