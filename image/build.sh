@@ -4,13 +4,15 @@
 # Needs (Debian host): mmdebstrap qemu-user-static binfmt-support genimage dosfstools mtools
 # e2fsprogs device-tree-compiler; root; network to the Debian mirror and to PyPI (the pinned
 # Python dependencies of constraints.txt, built/installed under qemu-user inside the root).
-# Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes package selection
-# (snapshot.debian.org at that time), file times, file system UUIDs/volume ids/hash seeds and the
+# Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes file times, file system UUIDs/volume ids/hash seeds and the
 # MBR id. Linebox itself is taken from the committed tree (git archive HEAD): commit first.
 # Output: build/image/linebox-<version>-arm64.img, packages.txt (name version arch), sbom.spdx.json,
 #         rootfs.sha256 (one line per file of the root: compare two builds with `diff`).
-# Env: OUT (build/image), MIRROR (the snapshot), DEB_CACHE (build/image-cache: downloaded .debs,
-#      reused by the next build), IMAGE_MIB_ROOT etc. come from image/layout.json.
+# Packages: deb.debian.org (bookworm, -updates, -security) by default; the versions taken are in
+# packages.txt. To rebuild an old release with exactly its packages, USE_SNAPSHOT=1 takes
+# snapshot.debian.org at SOURCE_DATE_EPOCH instead (needs that host reachable).
+# Env: OUT (build/image), MIRROR, SECURITY_MIRROR, USE_SNAPSHOT, DEB_CACHE (build/image-cache: downloaded .debs,
+#      reused by the next build).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
@@ -19,7 +21,13 @@ DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
 : "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct)}"
 export SOURCE_DATE_EPOCH
 SNAPSHOT=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%dT%H%M%SZ)
-MIRROR=${MIRROR:-http://snapshot.debian.org/archive/debian/$SNAPSHOT}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+if [ "${USE_SNAPSHOT:-0}" = 1 ]; then
+  MIRROR=http://snapshot.debian.org/archive/debian/$SNAPSHOT
+  SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
+fi
+COMPONENTS="main non-free-firmware"
 VERSION=$(cd "$REPO" && python3 -c 'import re;print(re.search(r"version=\"([^\"]+)\"", open("setup.py").read()).group(1))' 2>/dev/null || echo 0)
 WORK=$OUT/work
 START=$(date +%s)
@@ -33,7 +41,6 @@ BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 
 # 1. root file system (foreign arch: qemu-user through binfmt), Linebox + units + overlays
 mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
-  --components="main,non-free-firmware" \
   --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
   --skip=download/empty \
   --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
@@ -57,7 +64,8 @@ mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
   --customize-hook='chroot "$1" dpkg-query -W -f="\${Package} \${Version} \${Architecture}\n" | LC_ALL=C sort > '"$OUT"'/packages.txt' \
   --customize-hook='rm -rf "$1/var/cache/apt/archives"/*.deb "$1/var/lib/apt/lists"/* "$1/var/log"/* "$1/var/cache/ldconfig/aux-cache"' \
   --customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id" "$1"/etc/ssh/ssh_host_*; touch "$1/etc/machine-id"' \
-  bookworm "$WORK/rootfs.tar" "$MIRROR"
+  bookworm "$WORK/rootfs.tar" "deb $MIRROR bookworm $COMPONENTS" "deb $MIRROR bookworm-updates $COMPONENTS" \
+  "deb $SECURITY_MIRROR bookworm-security $COMPONENTS"
 tar -C "$WORK/rootfs" -xf "$WORK/rootfs.tar"
 echo "root file system: $(( $(date +%s) - START )) s"
 
