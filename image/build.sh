@@ -34,6 +34,20 @@ START=$(date +%s)
 rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT" "$DEB_CACHE"
 git -C "$REPO" archive --format=tar HEAD > "$WORK/linebox-src.tar"
 
+# Update keys the image trusts (public halves only; image/release.sh says how releases are signed).
+UPDATE_KEYS=${UPDATE_KEYS:-$HERE/update-keys}
+mkdir -p "$WORK/update-keys"
+if ls "$UPDATE_KEYS"/*.pem >/dev/null 2>&1; then
+  cp "$UPDATE_KEYS"/*.pem "$WORK/update-keys/"
+else
+  # No release key configured: a DEVELOPMENT image trusting a key made on this machine (kept in
+  # build/, never committed), so bundles for tests (image/boot-test.sh) can be signed.
+  DEVKEY=${DEVKEY:-$REPO/build/dev-release-key}
+  [ -f "$DEVKEY/release.key" ] || sh "$HERE/release.sh" keygen "$DEVKEY"
+  cp "$DEVKEY/release.pem" "$WORK/update-keys/development.pem"
+  echo "WARNING: development image: it trusts $DEVKEY/release.pem (set UPDATE_KEYS to the release keys)" >&2
+fi
+
 PKGS=$(grep -v '^#' "$HERE/packages.txt" | tr '\n' ',' | sed 's/,$//')
 # Only to build the Python extensions (DSP core, fax, gpiod, spidev, pyalsaaudio); purged afterwards.
 BUILD_PKGS=gcc,libc6-dev,python3-dev,libspandsp-dev,libtiff-dev,libasound2-dev,pkg-config
@@ -53,14 +67,14 @@ mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
   --customize-hook='chroot "$1" /opt/linebox/.venv/bin/linebox --version' \
   --customize-hook='chroot "$1" apt-get purge -y -q --autoremove '"$BUILD_PKGS_SPACED" \
   --customize-hook='chroot "$1" /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"' \
-  --customize-hook='cp '"$HERE"'/linebox-engine.service '"$HERE"'/linebox-web.service '"$HERE"'/linebox-http-redirect.service '"$HERE"'/firstboot/linebox-firstboot.service '"$HERE"'/linebox-update-check.service "$1/etc/systemd/system/"' \
+  --customize-hook='cp '"$HERE"'/linebox-engine.service '"$HERE"'/linebox-web.service '"$HERE"'/linebox-http-redirect.service '"$HERE"'/firstboot/linebox-firstboot.service '"$HERE"'/linebox-update-check.service '"$HERE"'/linebox-update-auto.service '"$HERE"'/linebox-update-auto.timer "$1/etc/systemd/system/"' \
   --customize-hook='cp '"$HERE"'/linebox.sysusers "$1/usr/lib/sysusers.d/linebox.conf" && chroot "$1" systemd-sysusers' \
   --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d" && cp '"$HERE"'/system.conf.d/*.conf "$1/etc/systemd/system.conf.d/"' \
   --customize-hook='mkdir -p "$1/etc/systemd/network" && cp '"$HERE"'/rootfs/wired.network "$1/etc/systemd/network/20-wired.network"' \
   --customize-hook='echo linebox > "$1/etc/hostname"' \
   --customize-hook='cp '"$HERE"'/rootfs/fstab "$1/etc/fstab" && mkdir -p "$1/var/lib/linebox" "$1/boot/selector" "$1/etc/linebox/update-keys"' \
-  --customize-hook='cp '"$HERE"'/update-keys/*.pem "$1/etc/linebox/update-keys/" 2>/dev/null || true' \
-  --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web linebox-http-redirect linebox-update-check' \
+  --customize-hook='cp '"$WORK"'/update-keys/*.pem "$1/etc/linebox/update-keys/"' \
+  --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web linebox-http-redirect linebox-update-check linebox-update-auto.timer' \
   --customize-hook='chroot "$1" dpkg-query -W -f="\${Package} \${Version} \${Architecture}\n" | LC_ALL=C sort > '"$OUT"'/packages.txt' \
   --customize-hook='rm -rf "$1/var/cache/apt/archives"/*.deb "$1/var/lib/apt/lists"/* "$1/var/log"/* "$1/var/cache/ldconfig/aux-cache"' \
   --customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id" "$1"/etc/ssh/ssh_host_*; touch "$1/etc/machine-id"' \

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,14 @@ class Updater:
             raise BundleRefused("The update was refused: another update is being tried; wait for it to finish.")
         bundle = verify_bundle(bundle_path, self.keys_dir, self.board)
         slot = self.boot.inactive_slot()
-        install_to_slot(bundle, self.boot.targets(slot))
+        targets = self.boot.targets(slot)
+        install_to_slot(bundle, targets)
+        if self.boot.point_boot_at_root is not None:
+            try:
+                self.boot.point_boot_at_root(targets["boot"], slot, self.boot.layout)
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                raise BundleRefused(f"The update was refused: its boot image could not be pointed at slot {slot}'s "
+                                    f"root ({exc}); the running system was not changed.") from None
         UpdateState("staged", bundle.release, slot, self.boot.active_slot(),
                     history=[*state.history[-9:], f"staged {bundle.release} in slot {slot}"]).save(self.state_path)
         return bundle
