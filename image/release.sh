@@ -36,7 +36,7 @@ bundle)
   WORK=${OUT:-$REPO/build/image}/work
   PY=${PYTHON:-$REPO/.venv/bin/python}
   [ -x "$PY" ] || PY=python3
-  cd "$REPO" && "$PY" -m firmware.update.make_bundle --key "$KEY" --release "$RELEASE" --boards rpi4,rpi5 \
+  cd "$REPO" && "$PY" -m firmware.update.make_bundle --key "$KEY" --release "$RELEASE" --boards "${BOARDS:-rpi4,rpi5}" \
     "$WORK/bootA.vfat" "$WORK/rootA.ext4" -o "${OUT:-$REPO/build/image}/linebox-$RELEASE.bundle"
   ;;
 *)

@@ -19,6 +19,8 @@ def boot_environment() -> BootEnvironment | None:
 
 
 def board_of_model(model: str) -> str:
+    if model == "linux,dummy-virt":                # qemu-system-aarch64 -M virt (image/boot-test.sh): only
+        return "qemu-virt"                          # test bundles list this board, releases do not
     for n in ("5", "4"):
         if model.startswith(f"Raspberry Pi {n} ") or model.startswith(f"Raspberry Pi Compute Module {n}"):
             return f"rpi{n}"

@@ -218,6 +218,7 @@ def test_board_detected_from_the_device_tree_model() -> None:
     assert board_of_model("Raspberry Pi 4 Model B Rev 1.5") == "rpi4"
     assert board_of_model("Raspberry Pi Compute Module 4 Rev 1.1") == "rpi4"
     assert board_of_model("Raspberry Pi 3 Model B Plus Rev 1.3") == "unknown"
+    assert board_of_model("linux,dummy-virt") == "qemu-virt"
 
 
 def test_installs_only_without_calls_and_in_the_owner_window() -> None:
