@@ -23,8 +23,13 @@ def _updater(args: argparse.Namespace):  # noqa: ANN202 - Updater, imported lazi
     def backup() -> None:
         from ..backup import StoreLayout, create_archive
         create_archive(StoreLayout(data, data / "records.db"), label="before-update")
+    def migrate() -> list[str]:
+        from ..api_client import ApiConnection
+        from ..api_wire import SOCKET_NAME
+        with ApiConnection(data / SOCKET_NAME, client="update-check", timeout=600.0) as api:
+            return list(api.call("update.migrate")["done"])
     return Updater(BootEnvironment.appliance(), data / "update" / "state.json", site.keys_dir(), site.board(),
-                   backup=backup)
+                   backup=backup, migrate=migrate)
 
 
 def _stage(args: argparse.Namespace) -> int:

@@ -184,6 +184,21 @@ def update_auto(ctx: ApiContext) -> dict:
     return {"installing": True, "why": f"release {state.release} inside the window {policy['window']}"}
 
 
+@command("update.migrate", on="store")
+def update_migrate(ctx: ApiContext) -> dict:
+    """Run this release's pending data migrations, forward only (`linebox update check` calls it once
+    the tried slot is committed, never before: a rollback must find the data as the old release left it)."""
+    from .migrations import code_schema, run_forward
+    state = UpdateState.load(_state_path(ctx))
+    if state.phase == "trying":
+        raise ApiError("conflict", "This release is still being tried; its data migrations run after it is "
+                                   "committed.")
+    done = run_forward(Path(ctx.data_dir))
+    if done:
+        ctx.publish("update.migrated", {"done": done})
+    return {"done": done, "schema": code_schema()}
+
+
 @command("update.stage")
 def update_stage(ctx: ApiContext, upload: str) -> dict:
     """Start verifying an uploaded bundle (spooled upload name) and writing it to the inactive
