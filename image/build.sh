@@ -62,7 +62,7 @@ mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
   --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
   --customize-hook='mkdir -p "$1/opt/linebox" && tar -C "$1/opt/linebox" -xf '"$WORK"'/linebox-src.tar' \
   --customize-hook='chroot "$1" python3 -m venv --system-site-packages /opt/linebox/.venv' \
-  --customize-hook='chroot "$1" env CFLAGS="-g0" SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install --no-cache-dir -c /opt/linebox/constraints.txt "/opt/linebox[hw]"' \
+  --customize-hook='chroot "$1" env -u PIP_FIND_LINKS -u PIP_CERT CFLAGS="-g0" SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install --no-cache-dir -c /opt/linebox/constraints.txt "/opt/linebox[hw]"' \
   --customize-hook='rm -rf "$1/opt/linebox/build" "$1"/opt/linebox/*.egg-info' \
   --customize-hook='chroot "$1" /opt/linebox/.venv/bin/linebox --version' \
   --customize-hook='chroot "$1" apt-get purge -y -q --autoremove '"$BUILD_PKGS_SPACED" \
@@ -89,7 +89,7 @@ python3 "$HERE/genimage_config.py" "$WORK"
 cp -r "$WORK/rootfs/usr/lib/raspi-firmware/." "$WORK/boot/"
 cp "$WORK"/rootfs/boot/vmlinuz-* "$WORK/boot/vmlinuz"; cp "$WORK"/rootfs/boot/initrd.img-* "$WORK/boot/initrd.img"
 for dtb in "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2712-rpi-5-b.dtb; do
-  [ -e "$dtb" ] && cp "$dtb" "$WORK/boot/"
+  if [ -e "$dtb" ]; then cp "$dtb" "$WORK/boot/"; fi
 done
 mkdir -p "$WORK/boot/overlays"
 for dts in "$REPO"/board/overlays/*.dts; do

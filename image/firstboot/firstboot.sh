@@ -10,9 +10,13 @@ DATA=/var/lib/linebox
 PARTDEV=$(findmnt -n -o SOURCE "$DATA")
 DISK=/dev/$(lsblk -n -o PKNAME "$PARTDEV" | head -n 1)
 PART=$(cat "/sys/class/block/$(basename "$PARTDEV")/partition")
-if command -v growpart >/dev/null 2>&1; then
-    growpart "$DISK" "$PART" || true          # "NOCHANGE" when already grown
+# The data partition is a logical one (MBR: 5-7 inside the extended 4): the extended container
+# grows first, then the partition; the kernel is told the new size of the mounted partition.
+if [ "$PART" -ge 5 ]; then
+    echo ",+" | sfdisk --no-reread --no-tell-kernel -q -N 4 "$DISK" || true   # unchanged when grown already
 fi
+echo ",+" | sfdisk --no-reread --no-tell-kernel -q -N "$PART" "$DISK" || true
+partx -u -n "$PART" "$DISK"
 resize2fs "$PARTDEV"
 
 # 2. the device's own TLS certificate (never shipped in the image: each card makes its own)
