@@ -53,34 +53,64 @@ PKGS=$(grep -v '^#' "$HERE/packages.txt" | tr '\n' ',' | sed 's/,$//')
 BUILD_PKGS=gcc,libc6-dev,python3-dev,libspandsp-dev,libtiff-dev,libasound2-dev,pkg-config
 BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 
-# 1. root file system (foreign arch: qemu-user through binfmt), Linebox + units + overlays
-mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
-  --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
-  --skip=download/empty \
-  --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
-  --setup-hook='sync-in '"$DEB_CACHE"' /var/cache/apt/archives/' \
-  --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
-  --customize-hook='mkdir -p "$1/opt/linebox" && tar -C "$1/opt/linebox" -xf '"$WORK"'/linebox-src.tar' \
-  --customize-hook='chroot "$1" python3 -m venv --system-site-packages /opt/linebox/.venv' \
-  --customize-hook='chroot "$1" env -u PIP_FIND_LINKS -u PIP_CERT CFLAGS="-g0" SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install --no-cache-dir -c /opt/linebox/constraints.txt "/opt/linebox[hw]"' \
-  --customize-hook='rm -rf "$1/opt/linebox/build" "$1"/opt/linebox/*.egg-info' \
-  --customize-hook='chroot "$1" /opt/linebox/.venv/bin/linebox --version' \
-  --customize-hook='chroot "$1" apt-get purge -y -q --autoremove '"$BUILD_PKGS_SPACED" \
-  --customize-hook='chroot "$1" /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"' \
-  --customize-hook='cp '"$HERE"'/linebox-engine.service '"$HERE"'/linebox-web.service '"$HERE"'/linebox-http-redirect.service '"$HERE"'/firstboot/linebox-firstboot.service '"$HERE"'/linebox-update-check.service '"$HERE"'/linebox-update-auto.service '"$HERE"'/linebox-update-auto.timer "$1/etc/systemd/system/"' \
-  --customize-hook='cp '"$HERE"'/linebox.sysusers "$1/usr/lib/sysusers.d/linebox.conf" && chroot "$1" systemd-sysusers' \
-  --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d" && cp '"$HERE"'/system.conf.d/*.conf "$1/etc/systemd/system.conf.d/"' \
-  --customize-hook='mkdir -p "$1/etc/systemd/network" && cp '"$HERE"'/rootfs/wired.network "$1/etc/systemd/network/20-wired.network"' \
-  --customize-hook='echo linebox > "$1/etc/hostname"' \
-  --customize-hook='cp '"$HERE"'/rootfs/fstab "$1/etc/fstab" && mkdir -p "$1/var/lib/linebox" "$1/boot/selector" "$1/etc/linebox/update-keys"' \
-  --customize-hook='cp '"$WORK"'/update-keys/*.pem "$1/etc/linebox/update-keys/"' \
-  --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web linebox-http-redirect linebox-update-check linebox-update-auto.timer' \
-  --customize-hook='chroot "$1" dpkg-query -W -f="\${Package} \${Version} \${Architecture}\n" | LC_ALL=C sort > '"$OUT"'/packages.txt' \
-  --customize-hook='rm -rf "$1/var/cache/apt/archives"/*.deb "$1/var/lib/apt/lists"/* "$1/var/log"/* "$1/var/cache/ldconfig/aux-cache"' \
-  --customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id" "$1"/etc/ssh/ssh_host_*; touch "$1/etc/machine-id"' \
-  bookworm "$WORK/rootfs.tar" "deb $MIRROR bookworm $COMPONENTS" "deb $MIRROR bookworm-updates $COMPONENTS" \
-  "deb $SECURITY_MIRROR bookworm-security $COMPONENTS"
-tar -C "$WORK/rootfs" -xf "$WORK/rootfs.tar"
+# 1a. the Debian base (packages only; foreign arch: qemu-user through binfmt). Cached per package
+#     list, mirror and day in DEB_CACHE (a rebuild of Linebox alone then skips ~30 min of dpkg
+#     under emulation); BASE_CACHE=0 always makes it anew.
+BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-16)
+BASE=$DEB_CACHE/base-$BASE_ID-$(date -u +%Y%m%d).tar
+if [ "${BASE_CACHE:-1}" = 0 ] || [ ! -s "$BASE" ]; then
+  mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
+    --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
+    --skip=download/empty \
+    --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
+    --setup-hook='sync-in '"$DEB_CACHE"' /var/cache/apt/archives/' \
+    --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
+    --customize-hook='rm -rf "$1/var/cache/apt/archives"/*.deb' \
+    bookworm "$BASE.part" "deb $MIRROR bookworm $COMPONENTS" "deb $MIRROR bookworm-updates $COMPONENTS" \
+    "deb $SECURITY_MIRROR bookworm-security $COMPONENTS"
+  mv "$BASE.part" "$BASE"
+fi
+echo "Debian base: $(( $(date +%s) - START )) s ($BASE)"
+
+# 1b. Linebox into it (chroot under qemu-user): the committed tree, its venv (the C extensions
+#     built here, then the compilers purged), units, first boot, keys, network, read-only root.
+R=$WORK/rootfs
+tar -C "$R" -xf "$BASE"
+cleanup() {
+  for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+mount -t proc proc "$R/proc" && mount -t sysfs sysfs "$R/sys"
+mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
+rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building
+in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+  SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
+mkdir -p "$R/opt/linebox" && tar -C "$R/opt/linebox" -xf "$WORK/linebox-src.tar"
+in_root python3 -m venv --system-site-packages /opt/linebox/.venv
+in_root env CFLAGS="-g0" PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install -q --no-cache-dir \
+  -c /opt/linebox/constraints.txt "/opt/linebox[hw]"
+rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
+in_root /opt/linebox/.venv/bin/linebox --version
+in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED >/dev/null
+in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
+cp "$HERE"/linebox-engine.service "$HERE"/linebox-web.service "$HERE"/linebox-http-redirect.service \
+  "$HERE"/firstboot/linebox-firstboot.service "$HERE"/linebox-update-check.service \
+  "$HERE"/linebox-update-auto.service "$HERE"/linebox-update-auto.timer "$R/etc/systemd/system/"
+cp "$HERE"/linebox.sysusers "$R/usr/lib/sysusers.d/linebox.conf" && in_root systemd-sysusers
+mkdir -p "$R/etc/systemd/system.conf.d" && cp "$HERE"/system.conf.d/*.conf "$R/etc/systemd/system.conf.d/"
+mkdir -p "$R/etc/systemd/network" && cp "$HERE"/rootfs/wired.network "$R/etc/systemd/network/20-wired.network"
+echo linebox > "$R/etc/hostname"
+cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot/selector" "$R/etc/linebox/update-keys"
+cp "$WORK"/update-keys/*.pem "$R/etc/linebox/update-keys/"
+in_root systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web \
+  linebox-http-redirect linebox-update-check linebox-update-auto.timer
+in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort > "$OUT/packages.txt"
+cleanup
+trap - EXIT
+rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/* "$R/var/cache/ldconfig/aux-cache" \
+  "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
+rm -f "$R/etc/machine-id" "$R/var/lib/dbus/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
+rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
 echo "root file system: $(( $(date +%s) - START )) s"
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
@@ -116,5 +146,5 @@ mv "$OUT/linebox.img" "$OUT/linebox-$VERSION-arm64.img"
 python3 "$HERE/sbom.py" "$OUT/packages.txt" "$VERSION" > "$OUT/sbom.spdx.json"
 (cd "$OUT" && sha256sum "linebox-$VERSION-arm64.img" "rootfs.sha256" > "linebox-$VERSION-arm64.img.sha256")
 cp "$WORK/boot/vmlinuz" "$WORK/boot/initrd.img" "$OUT/"       # for image/boot-test.sh (qemu -kernel)
-rm -rf "$WORK/rootfs" "$WORK/rootfs.tar" "$WORK/genimage-tmp"
+rm -rf "$WORK/rootfs" "$WORK/genimage-tmp"
 echo "built $OUT/linebox-$VERSION-arm64.img in $(( $(date +%s) - START )) s"

@@ -87,14 +87,15 @@ def cmdline_for_slot(cmdline: str, slot: str, layout: SlotLayout) -> str:
 def fat_cmdline_rewrite(device: Path, slot: str, layout: SlotLayout) -> None:
     """Rewrite cmdline.txt inside the FAT file system on `device` (mtools: no mount needed)."""
     image = f"{device}"
+    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}           # a partition has no disk geometry to check
     old = subprocess.run(["mtype", "-i", image, "::cmdline.txt"], capture_output=True, text=True, check=True,
-                         timeout=60).stdout
+                         timeout=60, env=env).stdout
     new = cmdline_for_slot(old, slot, layout)
     with tempfile.TemporaryDirectory(prefix="linebox-cmdline-") as tmp:
         path = Path(tmp) / "cmdline.txt"
         path.write_text(new)
         subprocess.run(["mcopy", "-o", "-i", image, str(path), "::cmdline.txt"], capture_output=True, check=True,
-                       timeout=60)
+                       timeout=60, env=env)
     with open(device, "rb+") as f:
         os.fsync(f.fileno())
 
