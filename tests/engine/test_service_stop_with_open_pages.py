@@ -68,7 +68,11 @@ def test_sigterm_with_an_open_event_stream_stops_at_once_without_a_traceback(tmp
         assert ended.wait(5)
         assert "Traceback" not in log and "CancelledError" not in log, log[-2000:]
         assert "Linebox stopped" in log
-        assert took < 1.5, f"stopping took {took:.1f} s with one page open"
+        # The page's stream ended on request: uvicorn never waited out its graceful timeout (2 s)
+        # to cancel it. Checked from uvicorn's own log line, not from a wall-clock bound that a
+        # loaded CI machine can break; the bound below only catches a hang.
+        assert "timeout graceful shutdown exceeded" not in log, log[-2000:]
+        assert took < 10, f"stopping took {took:.1f} s with one page open"
     finally:
         if proc.poll() is None:
             proc.kill()
