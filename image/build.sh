@@ -54,21 +54,23 @@ BUILD_PKGS=gcc,libc6-dev,python3-dev,libspandsp-dev,libtiff-dev,libasound2-dev,p
 BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 
 # 1a. the Debian base (packages only; foreign arch: qemu-user through binfmt). Cached per package
-#     list, mirror and day in DEB_CACHE (a rebuild of Linebox alone then skips ~30 min of dpkg
+#     list, mirror and day in build/image-base (a rebuild of Linebox alone then skips ~30 min of dpkg
 #     under emulation); BASE_CACHE=0 always makes it anew.
 BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-16)
-BASE=$DEB_CACHE/base-$BASE_ID-$(date -u +%Y%m%d).tar
+BASE_DIR=${BASE_DIR:-$REPO/build/image-base}        # not inside DEB_CACHE: that is copied into the root
+mkdir -p "$BASE_DIR"
+BASE=$BASE_DIR/base-$BASE_ID-$(date -u +%Y%m%d).tar
 if [ "${BASE_CACHE:-1}" = 0 ] || [ ! -s "$BASE" ]; then
-  mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS,$BUILD_PKGS" \
+  mmdebstrap --arch=arm64 --variant=minbase --format=tar --include="$PKGS,$BUILD_PKGS" \
     --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
     --skip=download/empty \
     --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
     --setup-hook='sync-in '"$DEB_CACHE"' /var/cache/apt/archives/' \
     --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
     --customize-hook='rm -rf "$1/var/cache/apt/archives"/*.deb' \
-    bookworm "$BASE.part" "deb $MIRROR bookworm $COMPONENTS" "deb $MIRROR bookworm-updates $COMPONENTS" \
+    bookworm "$BASE.part.tar" "deb $MIRROR bookworm $COMPONENTS" "deb $MIRROR bookworm-updates $COMPONENTS" \
     "deb $SECURITY_MIRROR bookworm-security $COMPONENTS"
-  mv "$BASE.part" "$BASE"
+  mv "$BASE.part.tar" "$BASE"
 fi
 echo "Debian base: $(( $(date +%s) - START )) s ($BASE)"
 
