@@ -89,7 +89,9 @@ in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LAN
   SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
 mkdir -p "$R/opt/linebox" && tar -C "$R/opt/linebox" -xf "$WORK/linebox-src.tar"
 in_root python3 -m venv --system-site-packages /opt/linebox/.venv
-in_root env CFLAGS="-g0" PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install -q --no-cache-dir \
+# pip trusts what the build machine trusts (a proxy's CA, say); the bundle is not left in the image
+cp "${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" "$R/tmp/build-ca.pem"
+in_root env CFLAGS="-g0" PIP_CERT=/tmp/build-ca.pem PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install -q --no-cache-dir \
   -c /opt/linebox/constraints.txt "/opt/linebox[hw]"
 rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
 in_root /opt/linebox/.venv/bin/linebox --version
