@@ -54,7 +54,8 @@ def say(msg: str) -> None:
 
 
 def run(*cmd: str, **kw) -> str:  # noqa: ANN003
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, **kw).stdout
 
 
 class Disk:
