@@ -46,6 +46,11 @@ ADMIN, PASSWORD = "owner", "Bench-Harbour-Lantern-8"
 LAYOUTS = {"two": ("two processes", []),
            "two-plain": ("two processes, no real-time hygiene", ["--realtime", "off"]),
            "single": ("one process (before)", ["--single-process", "--realtime", "off"])}
+# layouts that only change the engine's environment: the interpreter switch interval (microseconds)
+SWITCH_LAYOUTS = {"two-switch200": ("two processes, switch interval 0.2 ms", "200"),
+                  "two-switch5000": ("two processes, switch interval 5 ms (Python's default)", "5000")}
+for _name, (_label, _us) in SWITCH_LAYOUTS.items():
+    LAYOUTS[_name] = (_label, [])
 
 
 def free_port() -> int:
@@ -69,11 +74,15 @@ def wait(pred, timeout: float, what: str) -> None:
     raise SystemExit(f"bench.realtime: timed out waiting for {what}")
 
 
-def start(data: Path, port: int, extra: list[str], log: Path) -> subprocess.Popen:
+def start(data: Path, port: int, extra: list[str], log: Path, layout: str = "two") -> subprocess.Popen:
+    env = dict(os.environ)
+    if layout in SWITCH_LAYOUTS:
+        from firmware.realtime import SWITCH_INTERVAL_ENV
+        env[SWITCH_INTERVAL_ENV] = SWITCH_LAYOUTS[layout][1]
     return subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--board", "sim", "--data", str(data),
                              "--host", "127.0.0.1", "--port", str(port), "--sim-phones", str(PHONES),
                              "--sim-lines", str(LINES), *extra], cwd=ROOT, stdout=open(log, "ab"),
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, env=env)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -214,7 +223,7 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp / f"{data.name}.log"
-    proc = start(data, port, LAYOUTS[layout][1], log)
+    proc = start(data, port, LAYOUTS[layout][1], log, layout)
     try:
         wait(lambda: web_up(base), 60, "the service")
         wait(lambda: api(data).call("api.ping"), 30, "the engine API")
@@ -288,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--calls", default="4,8,16")
     p.add_argument("--clients", default="0,4,16")
     p.add_argument("--layouts", default="two,single",
-                   help="two, single, and two-plain (two processes with --realtime off: what the split alone does)")
+                   help="two, single, two-plain (two processes with --realtime off: what the split alone does), "
+                        "two-switch200 / two-switch5000 (the engine's interpreter switch interval 0.2 / 5 ms)")
     p.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
     p.add_argument("--quick", action="store_true", help="8 calls x 16 clients, 15 s windows")
     args = p.parse_args(argv)

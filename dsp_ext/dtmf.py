@@ -78,10 +78,24 @@ class DtmfReceiver:
 
     def process(self, samples: np.ndarray, sent: np.ndarray | None = None) -> list[DtmfEvent]:
         x = as_int16(samples)
+        sent_events = None
         if sent is not None:
-            self._track_sent(as_int16(sent), x.size)
+            tx = as_int16(sent)
+            if tx.size != x.size:
+                raise ValueError(f"sent has {tx.size} samples but the received frame has {x.size}; pass the same span")
+            sent_events = self._tx.process(tx)
+        return self.take(self._rx.process(x), sent_events, x.size)
+
+    def take(self, rx_events: list[tuple[int, str, int, float]],
+             sent_events: list[tuple[int, str, int, float]] | None, n: int) -> list[DtmfEvent]:
+        """The receiver's decisions on what its two C detectors found in `n` samples: `rx_events`
+        on the received signal, `sent_events` on what we sent (None: nothing said about it). For
+        running many receivers' detectors in one C call per tick (`dsp_ext.port_rows.DtmfRows`);
+        `process` is detectors + `take`."""
+        if sent_events:
+            self._track_events(sent_events)
         out = []
-        for kind, digit, sample, level in self._rx.process(x):
+        for kind, digit, sample, level in rx_events:
             t = sample / RATE
             if kind == lib.DTMF_EV_START:
                 if self._is_echo(digit, t, level):
@@ -96,8 +110,9 @@ class DtmfReceiver:
                     self._suppressed = None
                     continue
                 out.append(DtmfEvent("end", digit, t, self._start_level))
-        self._samples += x.size
-        self._overlapped_press(out)
+        self._samples += n
+        if self._suppressed is not None:
+            self._overlapped_press(out)
         return out
 
     def _overlapped_press(self, out: list[DtmfEvent]) -> None:
@@ -112,10 +127,8 @@ class DtmfReceiver:
             self._suppressed = None
             out.append(DtmfEvent("start", d, echo_over, self._start_level))
 
-    def _track_sent(self, tx: np.ndarray, n: int) -> None:
-        if tx.size != n:
-            raise ValueError(f"sent has {tx.size} samples but the received frame has {n}; pass the same span")
-        for kind, digit, sample, level in self._tx.process(tx):
+    def _track_events(self, events: list[tuple[int, str, int, float]]) -> None:
+        for kind, digit, sample, level in events:
             if kind == lib.DTMF_EV_START:
                 self._sending[digit] = (sample / RATE, level)
             else:

@@ -19,7 +19,7 @@ import numpy as np
 from dsp_ext._fax import ffi, lib
 from dsp_ext._ffi import as_int16
 
-__all__ = ["MODEMS", "t30_codes", "FaxReport", "FaxTerminal", "FaxFileError", "result_text",
+__all__ = ["MODEMS", "t30_codes", "page_carrier_guard", "FaxReport", "FaxTerminal", "FaxFileError", "result_text",
            "write_tiff", "tiff_pages", "read_tiff_page", "TiffPage"]
 
 MODEMS = {"v27ter": lib.FAXTERM_V27TER, "v29": lib.FAXTERM_V29, "v17": lib.FAXTERM_V17}
@@ -53,11 +53,18 @@ class FaxReport:
     length: int
     negotiated: bool            # the far end's capabilities arrived (phase B reached)
     bad_rows_total: int         # over every page received
+    carrier_holds: int = 0      # page carriers our receiver could not train on (the block was sent again)
 
 
 def t30_codes() -> dict[str, int]:
     """spandsp's T.30 completion codes that Linebox acts on, by name without the T30_ERR_ prefix."""
     return {name[8:]: int(getattr(lib, name)) for name in dir(lib) if name.startswith("T30_ERR_")}
+
+
+def page_carrier_guard() -> bool:
+    """True if the terminal holds T.30's T2 while an untrained page carrier is on the line (built against
+    the spandsp release whose internals it knows; see fax_src/faxterm.h, "Lost trainings")."""
+    return bool(lib.faxterm_page_carrier_guard())
 
 
 def result_text(code: int) -> str:
@@ -74,7 +81,8 @@ class FaxTerminal:
     """One fax terminal. `calling=True` is the side that placed the call (it sends CNG)."""
 
     def __init__(self, *, calling: bool, ident: str = "", ecm: bool = True, modem: str = "v17",
-                 send: str | os.PathLike | None = None, receive: str | os.PathLike | None = None) -> None:
+                 send: str | os.PathLike | None = None, receive: str | os.PathLike | None = None,
+                 page_carrier_guard: bool = True) -> None:
         if modem not in _MODEM_LADDER:
             raise ValueError(f"unknown modem {modem!r}: use one of {', '.join(_MODEM_LADDER)}")
         if (send is None) == (receive is None):
@@ -84,6 +92,8 @@ class FaxTerminal:
             raise MemoryError("spandsp could not create a fax terminal")
         self._t = ffi.gc(t, lib.faxterm_free)
         self._report = ffi.new("faxterm_report_t *")
+        if not page_carrier_guard:          # tests: what the guard prevents (fax_src/faxterm.h)
+            lib.faxterm_set_page_carrier_guard(self._t, 0)
         if send is not None:
             path = os.fspath(send)
             if tiff_pages(path) < 1:
@@ -124,7 +134,7 @@ class FaxTerminal:
             longest_bad_row_run=r.longest_bad_row_run,
             x_dpi=round(r.x_resolution * 0.0254), y_lpi=round(r.y_resolution * 0.0254),
             width=r.width, length=r.length, negotiated=bool(r.phase_b_seen),
-            bad_rows_total=r.bad_rows_total)
+            bad_rows_total=r.bad_rows_total, carrier_holds=r.carrier_holds)
 
 
 @dataclass(frozen=True)

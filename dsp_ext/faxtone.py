@@ -39,6 +39,16 @@ class FaxToneDetector:
             self._bits = bits
         return events
 
+    def take_bits(self, bits: int) -> list[FaxToneEvent]:
+        """The events of the C detector's state moving to `bits` (what `faxtone_rx_process` returned
+        for the samples just fed): for running many detectors in one C call per tick
+        (`dsp_ext.port_rows.FaxToneRows`). Feed at most _PIECE samples between two calls."""
+        if bits == self._bits:
+            return []
+        events = self._changes(self._bits, bits)
+        self._bits = bits
+        return events
+
     def _changes(self, old: int, new: int) -> list[FaxToneEvent]:
         s = self._state
         ev = []

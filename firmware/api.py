@@ -22,6 +22,10 @@ way AMI/ARI are for Asterisk. A command is a plain function registered by name:
   engine state afterwards, `ctx.on_media(fn)` queues `fn(engine)` onto the media thread.
 * `on="media"` commands run on the media thread at the start of a tick, with `ctx.engine`:
   they must be quick and never touch a disk, a socket or a database.
+* `on="read"` commands run on a **reader thread**, beside the store thread: lookups that must
+  answer while the store thread is busy (the screen pop during a big CSV import). They never
+  write, and read through their own read-only connection (SQLite in WAL mode lets a reader see
+  the last commit while the one writer writes).
 * Errors: raise `ApiError(code, message)`; `code` is one of ERROR_CODES. Any other
   exception becomes `internal` (logged in full in the engine, a one-line message to the caller).
 * Events go out with `ctx.publish(kind, payload)` (or `engine.control.publish`): every
@@ -68,7 +72,7 @@ class ApiError(Exception):
 class Command:
     name: str
     fn: Callable[..., Any]
-    on: str                           # "store" | "media"
+    on: str                           # "store" | "media" | "read"
     args: type[pydantic.BaseModel]    # the validated keyword arguments
     doc: str
 
@@ -101,8 +105,8 @@ def _resolved_hints(fn: Callable[..., Any]) -> dict[str, Any]:
 
 def command(name: str, *, on: str = "store") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(ctx, **kwargs)` as engine API command `name`."""
-    if on not in ("store", "media"):
-        raise ValueError("on must be 'store' or 'media'")
+    if on not in ("store", "media", "read"):
+        raise ValueError("on must be 'store', 'media' or 'read'")
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REGISTRY and REGISTRY[name].fn is not fn:
@@ -171,6 +175,7 @@ class EngineApi:
         self.data_dir = Path(data_dir)
         self.control = control
         self._store = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._reader = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader")
         self._closed = threading.Event()
         control.store_writer = self.write_on_store
 
@@ -194,6 +199,8 @@ class EngineApi:
             return fut
         if cmd.on == "media":
             inner = self.control.call(lambda eng: self._run(cmd, self._ctx(eng), kwargs))
+        elif cmd.on == "read":
+            inner = self._reader.submit(self._run, cmd, self._ctx(), kwargs)
         else:
             inner = self._store.submit(self._run, cmd, self._ctx(), kwargs)
         inner.add_done_callback(lambda f: _copy_result(f, fut))
@@ -212,6 +219,7 @@ class EngineApi:
     def close(self) -> None:
         self._closed.set()
         self._store.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
 
 
 def _copy_result(src: concurrent.futures.Future, dst: concurrent.futures.Future) -> None:

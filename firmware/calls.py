@@ -9,8 +9,12 @@ Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
 """
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dsp_ext.levels import FRAME
 
 from .answer import AnswerSupervisor
 from .channels import Channel, ChannelHandler, FxoChannel, FxsChannel
@@ -27,6 +31,45 @@ BACKLOG_FRAMES = 1200       # outbound, before the answer is known: the last 12 
 SUPERVISION_POLL_MS = 100
 SIT_ANNOUNCEMENT_MS = 15000  # after special information tones, the caller hears the announcement this long
 CLASS_DETAIL = {"machine": "answering machine", "human": "answered by a person", "silent": "silent answer"}
+
+
+class FrameBacklog:
+    """One leg's last BACKLOG_FRAMES ticks of audio (rx and tx, with their frame numbers) in
+    rings allocated once: a frame kept costs two row copies on the media tick, not two new
+    arrays, and dropping the backlog at the answer frees four arrays instead of the ~5,000
+    small ones a call used to let go of in one tick (1-3 ms of the media thread, per call)."""
+
+    def __init__(self, clock: Any, frames: int = BACKLOG_FRAMES) -> None:
+        self.clock = clock
+        self.rx = np.zeros((frames, FRAME), dtype=np.int16)
+        self.tx = np.zeros((frames, FRAME), dtype=np.int16)
+        self.frame = np.zeros(frames, dtype=np.int64)
+        self.present = np.zeros((frames, 2), dtype=bool)      # rx / tx was there (not None)
+        self.count = 0
+
+    def keep(self, rx: np.ndarray | None, tx: np.ndarray | None) -> None:
+        """The tap: this tick's frames (None: nothing that way)."""
+        i = self.count % self.frame.size
+        self.frame[i] = self.clock.frame
+        for row, x, k in ((self.rx, rx, 0), (self.tx, tx, 1)):
+            self.present[i, k] = x is not None
+            if x is not None:
+                n = min(x.size, FRAME)
+                row[i, :n] = x[:n]
+                row[i, n:] = 0
+        self.count += 1
+
+    def since(self, first: int) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        """The kept (rx, tx) frames after frame number `first`, oldest first (copies)."""
+        size = self.frame.size
+        start = max(0, self.count - size)
+        out = []
+        for j in range(start, self.count):
+            i = j % size
+            if self.frame[i] > first:
+                out.append((self.rx[i].copy() if self.present[i, 0] else None,
+                            self.tx[i].copy() if self.present[i, 1] else None))
+        return out
 
 
 class Parked(ChannelHandler):
@@ -134,12 +177,14 @@ class Call(ChannelHandler):
         self.supervisor: AnswerSupervisor | None = None
         self._failed_as: str | None = None     # outbound: SIT heard, the caller is hearing the announcement
         self._poll: Timer | None = None
-        self._backlog: dict[Channel, tuple[deque, object]] = {}
+        self._backlog: dict[Channel, FrameBacklog] = {}
         self._ring_gone: Timer | None = None
         self._rings_seen = 0
         self._timers: list[Timer] = []
         # auto-attendant steps, appended by the IVR: {"menu": id, "key": key | "timeout" | "invalid", "at": epoch s}
         self.menu_path: list[dict] = []
+        # inbound, phones ringing, line answered early to listen for a calling fax (listen_while_ringing)
+        self.on_calling_fax: Callable[[], None] | None = None
         self.id = engine.records_start(self, line)
         a.handler = self
         engine.calls.add(self)
@@ -243,8 +288,17 @@ class Call(ChannelHandler):
         elif not self.ended:
             self._poll = self.engine.timers.after_ms(SUPERVISION_POLL_MS, self._poll_supervisor)
 
-    def _supervision_done(self) -> None:
+    # a subclass that keeps analysing the line after answer supervision is done (a campaign's
+    # answering-machine detection) sets this and calls `stop_listening()` when it has heard enough
+    listens_after_answer = False
+
+    def stop_listening(self) -> None:
+        """Stop the line's call-progress analysis (kept on by `listens_after_answer`)."""
         if isinstance(self.b, FxoChannel):
+            self.engine.stop_progress(self.b)
+
+    def _supervision_done(self) -> None:
+        if isinstance(self.b, FxoChannel) and (self.ended or not self.listens_after_answer):
             self.engine.stop_progress(self.b)
         if self._poll is not None:
             self._poll.cancel()
@@ -306,17 +360,14 @@ class Call(ChannelHandler):
         for ch in (self.a, self.b):
             if ch is None:
                 continue
-            buf: deque = deque(maxlen=BACKLOG_FRAMES)
-
-            def tap(rx, tx, buf: deque = buf) -> None:
-                buf.append((clock.frame, None if rx is None else rx.copy(), None if tx is None else tx.copy()))
-            ch.taps.append(tap)
-            self._backlog[ch] = (buf, tap)
+            backlog = FrameBacklog(clock)
+            ch.taps.append(backlog.keep)
+            self._backlog[ch] = backlog
 
     def _drop_backlog(self) -> None:
-        for ch, (_buf, tap) in self._backlog.items():
-            if tap in ch.taps:
-                ch.taps.remove(tap)
+        for ch, backlog in self._backlog.items():
+            if backlog.keep in ch.taps:
+                ch.taps.remove(backlog.keep)
         self._backlog.clear()
 
     def audio_since_answer(self, ch: Channel) -> list[tuple]:
@@ -326,8 +377,7 @@ class Call(ChannelHandler):
         if kept is None or self.answered_at is None:
             return []
         clock = self.engine.clock
-        first = round((self.answered_at - clock.start_epoch) * 100)
-        return [(rx, tx) for frame, rx, tx in kept[0] if frame > first]
+        return kept.since(round((self.answered_at - clock.start_epoch) * 100))
 
     def _assume_answered(self) -> None:
         if not self.answered and not self.ended:
@@ -346,13 +396,43 @@ class Call(ChannelHandler):
             # (voicemail, forward) may take the call; without one it rings on as before.
             self.after(self.engine.settings.ring_timeout_ms, self._inbound_no_answer)
 
+    def listen_while_ringing(self, on_calling_fax: Callable[[], None], max_ms: int) -> None:
+        """Inbound on a line, phones ringing: answer the line now, give the caller ringback and
+        listen for a calling fax (CNG); `on_calling_fax()` runs if one is heard before a phone
+        answers. The exchange stops ringing once the line is answered, so the caller leaving is
+        read from the line (busy tone, loop drop), not from the rings stopping; after `max_ms`
+        unanswered the line is released."""
+        line = self.a
+        if not isinstance(line, FxoChannel) or self.answered or self.ended or not self.ringing:
+            return
+        line.seize()
+        if self._ring_gone is not None:
+            self._ring_gone.cancel()
+            self._ring_gone = None
+        self.on_calling_fax = on_calling_fax
+        line.play_tone("ringback")
+        line.detect_fax = True
+        self.engine.start_supervision(line)
+        self.after(max_ms, self._listened_long_enough)
+
+    def _listened_long_enough(self) -> None:
+        if self.answered or self.ended or not isinstance(self.a, FxoChannel):
+            return
+        self._stop_ringing()
+        self._free_line(self.a)
+        self.end("no_answer")
+
+    def divert_to_app(self, factory, arg: str) -> None:
+        """Inbound, phones still ringing: stop them and hand the line to an app ("voicemail", "fax")."""
+        self._stop_ringing()
+        self.hand_to_app(factory, arg)
+
     def _inbound_no_answer(self) -> None:
         if self.answered or self.ended or not isinstance(self.a, FxoChannel):
             return
         divert = self.engine.unanswered_destination(self.dst, "unavailable")
         if divert is not None:
-            self._stop_ringing()
-            self.hand_to_app(*divert)
+            self.divert_to_app(*divert)
 
     # ---- events
     def on_answer(self, ch: Channel) -> None:
@@ -456,6 +536,10 @@ class Call(ChannelHandler):
         if not isinstance(ch, FxoChannel) or self.ended:
             return
         if tone in ("CNG", "CED", "ANSam"):
+            if tone == "CNG" and kind == "start" and not self.answered and self.on_calling_fax is not None:
+                hook, self.on_calling_fax = self.on_calling_fax, None
+                hook()                           # a fax calls while the phones ring (listen_while_ringing)
+                return
             if kind == "start" and not ch.data_mode:
                 # A fax machine on a phone port talks to one on the line: pass-through with the
                 # canceller (and its NLP / comfort noise) off for the rest of the call.

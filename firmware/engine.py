@@ -107,6 +107,8 @@ class Engine:
         # recording code *1); a taken key goes no further. Only the digit event: its audio has
         # already gone to the far end by the time the receiver recognises it.
         self.in_call_digit_listeners: list[Callable[[Call, Channel, str], bool]] = []
+        # An inbound call has started ringing phones: fn(call) (fax detection answers and listens)
+        self.inbound_ringing_listeners: list[Callable[[Call], None]] = []
         self.secret_digit_prefixes: list[str] = []    # feature codes followed by a secret (see shown_digits)
         self.outside_policy = OutsidePolicy(self)   # the one gate before any outside line (toll fraud)
         self.reload_config()
@@ -507,6 +509,8 @@ class Engine:
                 call.hand_to_app(*divert)
                 return
         call.ring_targets(targets)
+        for fn in self.inbound_ringing_listeners:
+            fn(call)
 
     def inbound_caller_id(self, call: Call, number: str | None, name: str | None) -> None:
         if call.ended or call.direction != "inbound":

@@ -22,6 +22,7 @@ import numpy as np
 
 from drivers.port import Board, PortKind
 from dsp_ext.levels import FRAME, dbm0_to_peak
+from dsp_ext.port_rows import DtmfRows, EchoRows, FaxToneRows
 
 from .channels import Channel
 from .control import EngineControl
@@ -30,7 +31,6 @@ from .media_health import STAGE, TickHealth
 
 log = logging.getLogger("linebox.media")
 
-SILENCE = np.zeros(FRAME, dtype=np.int16)
 # indices into TickHealth.stage_now (where each part of a tick's time goes)
 S_CONTROL, S_BOARD, S_EVENTS, S_ECHO, S_TONES, S_PROGRESS, S_CALLERID, S_DTMF, S_TIMERS, S_SOURCES, S_PUBLISH = (
     STAGE[n] for n in ("control", "board", "events", "echo", "tones", "progress", "callerid", "dtmf", "timers",
@@ -110,6 +110,14 @@ class MediaLoop:
         self.control = control or engine.control
         self._channels: list[Channel] = list(engine.channels.values())
         self._dsp = {ch.name: PortDsp(ch.kind, engine.country, slot) for slot, ch in enumerate(self._channels)}
+        # every port's canceller, DTMF receiver and fax-tone detector as rows: one C call per stage per tick
+        ports = [self._dsp[ch.name] for ch in self._channels]
+        # (row, channel, port name, is FXO, its DSP) per port, in row order: what step() walks
+        self._ports = [(i, ch, ch.name, ch.kind is PortKind.FXO, self._dsp[ch.name])
+                       for i, ch in enumerate(self._channels)]
+        self._echo_rows = EchoRows([d.echo for d in ports])
+        self._dtmf_rows = DtmfRows([d.dtmf for d in ports])
+        self._fax_rows = FaxToneRows(len(ports))
         self._tx: dict[str, np.ndarray] = {}
         self._tx_tonal: set[str] = set()     # ports whose last frame came from a tonal source
         self._stop = threading.Event()
@@ -152,73 +160,126 @@ class MediaLoop:
             eng.on_port_event(ev)
         rx_by_port = tick.rx
         dsp_by_port = self._dsp
+        echo_rows, dtmf_rows, fax_rows = self._echo_rows, self._dtmf_rows, self._fax_rows
         t1 = now()
         st[S_EVENTS] += t1 - t0
-        for ch in self._channels:
-            rx = rx_by_port.get(ch.name)
-            dsp = dsp_by_port[ch.name]
-            if ch.kind is PortKind.FXO:
+        # Pass 1, port by port: what each port needs this tick. The echo cancellers and DTMF
+        # receivers then run for all ports in one C call each (dsp_ext.port_rows): one release
+        # of the interpreter lock per stage and tick, not one per port.
+        lines: list[tuple[int, Channel, PortDsp, np.ndarray]] = []      # FXO ports carrying a call
+        digits = False
+        echo_rows.on[:] = 0             # (cleared by each run; again here in case a tick failed half way)
+        dtmf_rows.on[:] = 0
+        fax_rows.on[:] = 0
+        for i, ch, name, fxo, dsp in self._ports:
+            rx = rx_by_port.get(name)
+            if rx is not None and rx.size != FRAME:
+                raise ValueError(f"board {getattr(self.board, 'name', '?')} gave {rx.size} samples for {name}; "
+                                 f"a tick carries int16[{FRAME}] per port (drivers.port.Tick)")
+            if fxo:
                 if ch.off_hook:
                     if rx is not None:
-                        line_rx = ch.line_rx = rx   # before the canceller (answer supervision, calibration)
-                        t0 = t1 = now()
+                        ch.line_rx = rx     # before the canceller (answer supervision, calibration)
                         if not ch.data_mode:
                             # (fax: no canceller; it, its NLP and comfort noise would damage the modem signal)
-                            echo = dsp.echo
-                            tonal = ch.name in self._tx_tonal
+                            tonal = name in self._tx_tonal
                             if tonal != dsp.echo_held:
                                 # our own tone/DTMF/FSK: the canceller must not learn the echo path from it
-                                echo.hold_adaptation(tonal)
+                                dsp.echo.hold_adaptation(tonal)
                                 dsp.echo_held = tonal
-                            rx = echo.process(tx.get(ch.name, SILENCE), rx)
-                            t1 = now()
-                            st[S_ECHO] += t1 - t0
-                        if ch.supervise and dsp.busy is not None:
-                            batch = dsp.feed_busy(rx, eng.clock.frame)
-                            if batch is not None:
-                                for e in dsp.busy.process(batch):
-                                    # e.time counts from the detector's start: back to engine time
-                                    at = eng.clock.at(dsp.busy_frame0) + e.time
-                                    eng.on_tone(ch, e.tone, e.kind, at)
-                        if ch.detect_fax:
-                            self._fax_tones(ch, dsp, rx)
-                        elif dsp.faxtone is not None:
-                            dsp.faxtone = None
-                        t0 = now()
-                        st[S_TONES] += t0 - t1
-                        t1 = t0
-                        if dsp.progress is not None:
-                            for p in dsp.progress.process(line_rx, tx.get(ch.name)):
-                                eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
-                            st[S_PROGRESS] += now() - t1
-                elif rx is not None:
-                    # Idle lines carry only noise almost all the time: wake the caller-ID
-                    # receiver on signal and keep it fed for a while after, so it sees whole
-                    # messages without costing a demodulator per idle line per frame.
-                    if int(rx.max()) > CID_WAKE_PEAK:
-                        dsp.cid_awake = CID_HANGOVER_FRAMES
-                    if dsp.cid_awake:
-                        t0 = now()
-                        dsp.cid_awake -= 1
-                        for m in dsp.cid.process(rx):
-                            # A message failing its checksum is line noise or tampering: not a caller.
-                            if m.kind == "call" and m.checksum_ok:
-                                eng.on_caller_id(ch, m.number, m.name)
-                        st[S_CALLERID] += now() - t0
-                    rx = None            # an on-hook line carries no call audio
-                if rx is not None and not ch.data_mode:
+                            sent = tx.get(name)
+                            echo_rows.near[i] = rx
+                            if sent is not None:
+                                echo_rows.far[i] = sent
+                            else:
+                                echo_rows.far[i] = 0
+                            echo_rows.on[i] = 1
+                        lines.append((i, ch, dsp, rx))
+                    else:
+                        ch.rx = None
+                else:
+                    if rx is not None:
+                        # Idle lines carry only noise almost all the time: wake the caller-ID
+                        # receiver on signal and keep it fed for a while after, so it sees whole
+                        # messages without costing a demodulator per idle line per frame.
+                        if int(rx.max()) > CID_WAKE_PEAK:
+                            dsp.cid_awake = CID_HANGOVER_FRAMES
+                        if dsp.cid_awake:
+                            t0 = now()
+                            dsp.cid_awake -= 1
+                            for m in dsp.cid.process(rx):
+                                # A message failing its checksum is line noise or tampering: not a caller.
+                                if m.kind == "call" and m.checksum_ok:
+                                    eng.on_caller_id(ch, m.number, m.name)
+                            st[S_CALLERID] += now() - t0
+                    ch.rx = None            # an on-hook line carries no call audio
+            elif rx is not None and ch.off_hook and not ch.data_mode:
+                dtmf_rows.x[i] = rx
+                dtmf_rows.rx_on[i] = 1
+                digits = True
+                ch.rx = rx
+            else:
+                ch.rx = None
+        t0 = now()
+        st[S_ECHO] += t0 - t1
+        if lines:
+            cleaned = echo_rows.run()
+            t1 = now()
+            st[S_ECHO] += t1 - t0
+            # Pass 2, lines in a call: tone and answer supervision on the cancelled signal.
+            for i, ch, dsp, line_rx in lines:
+                rx = line_rx if ch.data_mode else cleaned[i]
+                if ch.supervise and dsp.busy is not None:
+                    batch = dsp.feed_busy(rx, eng.clock.frame)
+                    if batch is not None:
+                        for e in dsp.busy.process(batch):
+                            # e.time counts from the detector's start: back to engine time
+                            at = eng.clock.at(dsp.busy_frame0) + e.time
+                            eng.on_tone(ch, e.tone, e.kind, at)
+                if ch.detect_fax:
+                    if dsp.faxtone is None:
+                        from dsp_ext.faxtone import FaxToneDetector
+                        dsp.faxtone = FaxToneDetector()
+                        dsp.faxtone_frame0 = eng.clock.frame
+                    if fax_rows.detector(i) is not dsp.faxtone:
+                        fax_rows.attach(i, dsp.faxtone)
+                    fax_rows.x[i] = rx
+                    fax_rows.on[i] = 1
+                elif dsp.faxtone is not None:
+                    dsp.faxtone = None
+                    fax_rows.detach(i)
+                if dsp.progress is not None:
+                    t0 = now()
+                    st[S_TONES] += t0 - t1
+                    for p in dsp.progress.process(line_rx, tx.get(ch.name)):
+                        eng.on_progress(ch, p.kind, eng.clock.at(dsp.progress_frame0) + p.time)
+                    t1 = now()
+                    st[S_PROGRESS] += t1 - t0
+                if not ch.data_mode:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
                     # needs what we sent.
-                    t0 = now()
-                    self._digits(ch, dsp, rx, tx.get(ch.name))
-                    st[S_DTMF] += now() - t0
-            elif rx is not None and ch.off_hook and not ch.data_mode:
-                t0 = now()
-                self._digits(ch, dsp, rx)
-                st[S_DTMF] += now() - t0
-            else:
-                rx = None
-            ch.rx = rx
+                    dtmf_rows.x[i] = rx
+                    dtmf_rows.rx_on[i] = 1
+                    sent = tx.get(ch.name)
+                    if sent is not None:
+                        dtmf_rows.sent[i] = sent
+                        dtmf_rows.sent_on[i] = 1
+                    digits = True
+                ch.rx = rx
+            for i, events in fax_rows.run():
+                ch = self._channels[i]
+                at0 = eng.clock.at(dsp_by_port[ch.name].faxtone_frame0)
+                for e in events:
+                    eng.on_tone(ch, e.tone, e.kind, at0 + e.time)
+            t0 = now()
+            st[S_TONES] += t0 - t1
+        if digits:
+            for i, events in dtmf_rows.run():
+                ch = self._channels[i]
+                for e in events:
+                    if e.kind == "start":
+                        eng.on_digit(ch, e.digit)
+            st[S_DTMF] += now() - t0
         t0 = now()
         eng.timers.run_due()
         t1 = now()
@@ -241,19 +302,6 @@ class MediaLoop:
         st[S_SOURCES] += t0 - t1
         eng.publish_if_dirty()
         st[S_PUBLISH] += now() - t0
-
-    def _fax_tones(self, ch: Channel, dsp: PortDsp, rx: np.ndarray) -> None:
-        if dsp.faxtone is None:
-            from dsp_ext.faxtone import FaxToneDetector
-            dsp.faxtone = FaxToneDetector()
-            dsp.faxtone_frame0 = self.engine.clock.frame
-        for e in dsp.faxtone.process(rx):
-            self.engine.on_tone(ch, e.tone, e.kind, self.engine.clock.at(dsp.faxtone_frame0) + e.time)
-
-    def _digits(self, ch: Channel, dsp: PortDsp, rx: np.ndarray, sent: np.ndarray | None = None) -> None:
-        for e in dsp.dtmf.process(rx, sent):
-            if e.kind == "start":
-                self.engine.on_digit(ch, e.digit)
 
     def run_frames(self, n: int) -> None:
         step = self.step

@@ -317,9 +317,10 @@ def generate_defaults(root: Path, languages: Iterable[str] | None = None,
 
 def start_default_generation(root: Path, on_done: Callable[[int], None] | None = None,
                              stop: threading.Event | None = None) -> threading.Thread:
-    """First run: generate the default set on a background thread (never on the media tick)."""
+    """First run: generate the default set in a niced child process (`firmware.prompts_worker`:
+    none of its CPU work shares the engine's interpreter), waited for on a background thread."""
     def run() -> None:
-        n = generate_defaults(root, stop=stop)
+        n = _generate_in_child(root, stop)
         if n:
             log.info("generated %d default prompts in %s", n, root)
         if on_done is not None:
@@ -327,6 +328,34 @@ def start_default_generation(root: Path, on_done: Callable[[int], None] | None =
     t = threading.Thread(target=run, name="prompt-generator", daemon=True)
     t.start()
     return t
+
+
+def _generate_in_child(root: Path, stop: threading.Event | None) -> int:
+    """`generate_defaults(root)` in `python -m firmware.prompts_worker`; ended on `stop`."""
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.prompts_worker", str(root)],
+                            stdout=subprocess.PIPE, stderr=None, close_fds=True,
+                            cwd=str(Path(__file__).resolve().parent.parent))
+    while True:
+        try:
+            out, _ = proc.communicate(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                return 0
+    if proc.returncode != 0:
+        log.error("default prompts not generated: the prompt worker exited with status %s", proc.returncode)
+        return 0
+    try:
+        return int(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return 0
 
 
 # ---- owners' uploads -----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ log = logging.getLogger("linebox.realtime")
 MEDIA_PRIORITY = 40                 # SCHED_FIFO priority of the media thread (1-99; IRQ threads run at 50)
 GC_THRESHOLDS = (2000, 50, 1_000_000)
 SWITCH_INTERVAL_S = 0.001           # how long another thread may hold the interpreter when the media thread waits
+SWITCH_INTERVAL_ENV = "LINEBOX_SWITCH_INTERVAL_US"     # override (microseconds, 50..5000): for bench.realtime
 MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
 
@@ -56,8 +57,24 @@ def tune_gc() -> None:
     _saved.setdefault("switch", sys.getswitchinterval())
     frozen = freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    sys.setswitchinterval(switch_interval())
     log.info("gc: %d start-up objects frozen, thresholds %s", frozen, GC_THRESHOLDS)
+
+
+def switch_interval() -> float:
+    """The interpreter's switch interval for the engine: SWITCH_INTERVAL_S, or the benchmark's
+    override in LINEBOX_SWITCH_INTERVAL_US (ignored, with a log line, when not 50..5000)."""
+    raw = os.environ.get(SWITCH_INTERVAL_ENV, "").strip()
+    if not raw:
+        return SWITCH_INTERVAL_S
+    try:
+        us = int(raw)
+    except ValueError:
+        us = -1
+    if not 50 <= us <= 5000:
+        log.warning("%s=%r ignored: give microseconds from 50 to 5000", SWITCH_INTERVAL_ENV, raw)
+        return SWITCH_INTERVAL_S
+    return us / 1e6
 
 
 def lock_memory() -> bool:

@@ -95,6 +95,21 @@ def open_checked(path: Path | str, migrations: list[str], what: str) -> OpenedDa
         return OpenedDatabase(_prepare(path, migrations, what), alarm)
 
 
+def open_read_only(path: Path | str) -> sqlite3.Connection:
+    """A read-only connection to an existing store file (WAL: it sees the last commit while the
+    one writer writes, and never waits for it): for lookups off the store thread."""
+    db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, check_same_thread=False, isolation_level=None,
+                         timeout=10.0)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA query_only=ON")
+    return db
+
+
+def reader_key(path: Path | str) -> Path:
+    """The `shared_store` key of a store file's read-only twin (closed with it by `close_under`)."""
+    return Path(f"{Path(path)}.reader")
+
+
 # ---- one store object per file and process ---------------------------------------------------
 # A domain's store (its connection, and for some a writer thread) is opened once per process and
 # file, on first use. `close_under` closes every store whose file lies in a data folder: the

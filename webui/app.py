@@ -227,6 +227,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_voicemail.router)
     from . import routes_fax
     app.include_router(routes_fax.router)
+    from . import routes_fax_send
+    app.include_router(routes_fax_send.router)
     from . import routes_ivr, routes_prompts
     app.include_router(routes_ivr.router)
     app.include_router(routes_prompts.router)
@@ -253,6 +255,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_campaigns.router)
     from . import routes_desktop
     app.include_router(routes_desktop.router)
+    from . import routes_desk_preview
+    app.include_router(routes_desk_preview.router)
     from . import routes_reports
     app.include_router(routes_reports.router)
     from . import routes_customers, routes_workorders

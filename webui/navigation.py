@@ -39,6 +39,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Permissions", "/permissions", ("admin",), "gear"),
         Page("Voicemail", "/voicemail", ALL_ROLES, "phone"),
         Page("Fax inbox", "/fax", ALL_ROLES, "phone"),
+        Page("Send a fax", "/fax/send", ALL_ROLES, "phone"),
         Page("Auto attendant", "/ivr", ("admin",), "line"),
         Page("Time conditions", "/timeconditions", ("admin",), "history"),
         Page("Prompts", "/prompts", ("admin",), "phone"),
@@ -52,7 +53,6 @@ SECTIONS: tuple[Section, ...] = (
     Section("Call center", (
         Page("Queues live", "/callcenter/live", ("admin", "supervisor"), "pulse"),
         Page("Campaigns", "/campaigns", ("admin", "supervisor"), "phone"),
-        Page("My queues", "/callcenter/agent", ALL_ROLES, "users"),
         Page("Agent desktop", "/desk", ALL_ROLES, "phone"),
         Page("Queues & agents", "/callcenter/config", ("admin",), "users"),
         Page("Customers", "/customers", ALL_ROLES, "users"),

@@ -61,6 +61,7 @@ def _queue_from_form(form: Any) -> dict:
             "voicemail_key": _f(form, "voicemail_key", 1), "voicemail_box": _f(form, "voicemail_box", 10),
             "callback_key": _f(form, "callback_key", 1), "callback_as": _f(form, "callback_as", 10),
             "moh": _f(form, "moh", 30) or "default", "survey": _f(form, "survey", 30),
+            "survey_call_min": _f(form, "survey_call_min", 4) or 0, "survey_as": _f(form, "survey_as", 10),
             "autopause_after": _f(form, "autopause_after", 3), "aht_s": _f(form, "aht_s", 6),
             "hours": _f(form, "hours", 30)}
 
@@ -298,43 +299,7 @@ def _sse(event: str, data: Any) -> str:
 
 # ---- the agent's own page ----------------------------------------------------------------------
 
-async def _agent_page(request: Request, user: User, status_code: int = 200, error: str | None = None,
-                      done: str = "") -> Response:
-    ag = await _call(request, "agent.list")
-    me = next((a for a in ag["agents"] if a["username"] == user.username), None)
-    live = None
-    if me is not None:
-        status = await _call(request, "queue.status")
-        live = next((a for a in status["agents"] if a["username"] == user.username), None)
-    return render(request, "callcenter_agent.html", status_code=status_code, title="My queues", me=me, live=live,
-                  reasons=ag["pause_reasons"], extension=user.extension or "", error=error,
-                  flash={"in": "Logged in.", "out": "Logged out.", "paused": "Paused.",
-                         "available": "Available."}.get(done))
-
-
 @router.get("/callcenter/agent")
-async def agent_page(request: Request, user: AnyUser, done: str = "") -> Response:
-    return await _agent_page(request, user, done=done)
-
-
-@router.post("/callcenter/agent/{action}")
-async def agent_action(request: Request, action: str, user: AnyUser) -> Response:
-    form = await request.form()
-    try:
-        if action == "login":
-            await _call(request, "agent.login", username=user.username, extension=_f(form, "extension", 10))
-            done = "in"
-        elif action == "logout":
-            await _call(request, "agent.logout", username=user.username)
-            done = "out"
-        elif action == "pause":
-            await _call(request, "agent.pause", username=user.username, reason=_f(form, "reason", 30))
-            done = "paused"
-        elif action == "unpause":
-            await _call(request, "agent.unpause", username=user.username)
-            done = "available"
-        else:
-            return await _agent_page(request, user, status_code=404, error="Unknown action.")
-    except _api_error() as exc:
-        return await _agent_page(request, user, status_code=400, error=exc.message)
-    return RedirectResponse(f"/callcenter/agent?done={done}", status_code=303)
+async def agent_page(request: Request, user: AnyUser) -> Response:
+    """The old "My queues" page: the agent desktop does all it did (log in, pause, log out) and more."""
+    return RedirectResponse("/desk", status_code=308)

@@ -58,7 +58,8 @@ async def campaign_save(request: Request, user: MonitorUser) -> Response:
            "caller_extension": _f(form, "caller_extension", 10),
            "hours": {"from": _f(form, "from", 5), "to": _f(form, "to", 5), "days": days},
            "max_attempts": _f(form, "max_attempts", 4) or 3, "retry_after_s": _f(form, "retry_after_s", 8) or 3600,
-           "ring_s": _f(form, "ring_s", 4) or 30}
+           "ring_s": _f(form, "ring_s", 4) or 30, "machine_action": _f(form, "machine_action", 10) or "hangup",
+           "machine_message": _f(form, "machine_message", 60)}
     try:
         await _call(request, "campaign.save", campaign=doc)
     except _api_error() as exc:

@@ -142,6 +142,7 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
             yield "retry: 500\n\n"
             first = await desk_view(request, user, pops)
             team[0] = (first.get("agent") or {}).get("team") or ""
+            last = [_shown(first)]
             yield _sse("desk", first)
             while (left := ends_at - loop.time()) > 0:
                 try:
@@ -149,16 +150,24 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
-                if update.kind == "shutdown":
+                burst = [update]
+                while not queue.empty():                  # a burst of changes: one fresh view
+                    burst.append(queue.get_nowait())
+                kinds = {u.kind for u in burst}
+                if "shutdown" in kinds:
                     return
-                if update.kind == "queues":
-                    while not queue.empty():              # a burst of changes: one fresh view
-                        queue.get_nowait()
-                    yield _sse("desk", await desk_view(request, user, pops))
-                elif update.kind == "bulletin" and isinstance(update.payload, dict):
-                    to = update.payload.get("team")
-                    if update.payload.get("withdrawn") or not to or to == team[0]:   # not another team's
-                        yield _sse("bulletin", update.payload)
+                for u in burst:
+                    if u.kind == "bulletin" and isinstance(u.payload, dict):
+                        to = u.payload.get("team")
+                        if u.payload.get("withdrawn") or not to or to == team[0]:   # not another team's
+                            yield _sse("bulletin", u.payload)
+                if "queues" in kinds or "ports" in kinds:
+                    # "ports": a phone changed (the agent's may have gone on hook: state direct call ->
+                    # idle); sent only when what the desk shows changed
+                    view = await desk_view(request, user, pops)
+                    if "queues" in kinds or _shown(view) != last[0]:
+                        last[0] = _shown(view)
+                        yield _sse("desk", view)
         finally:
             state.control.unsubscribe(queue)
 
@@ -214,6 +223,12 @@ async def status_action(request: Request, action: str, user: AnyUser) -> JSONRes
     return JSONResponse(await _call(request, f"agent.{action}", **args))
 
 
+@router.post("/api/desk/ready")
+async def ready(request: Request, user: AnyUser) -> JSONResponse:
+    """The Ready button: end the agent's wrap-up now; the queue may offer the next call at once."""
+    return JSONResponse(await _call(request, "desk.ready", username=user.username))
+
+
 @router.post("/api/desk/dnd")
 async def dnd(request: Request, user: AnyUser) -> JSONResponse:
     """Do-not-disturb on the agent's own phone (direct calls; queue calls follow pause)."""
@@ -261,6 +276,14 @@ async def knowledge(request: Request, user: AnyUser, q: str = "", disposition: s
     """Standard answers and articles: search, or those suggested for a disposition."""
     found = await _optional(request, "kb.search", [], q=q[:200], disposition=disposition[:40], limit=10)
     return JSONResponse({"articles": [{"id": a["id"], "title": a["title"], "body": a["body"]} for a in found]})
+
+
+def _shown(view: dict) -> tuple:
+    """What of a desk view changes the page (not the clocks)."""
+    a = view.get("agent") or {}
+    c = a.get("call") or {}
+    return (a.get("status"), a.get("reason"), a.get("state"), a.get("headset"), a.get("extension"),
+            c.get("call_id"), c.get("phase"), c.get("recording"))
 
 
 def _sse(event: str, data: Any) -> str:

@@ -97,7 +97,7 @@ class CentralOffice:
         if number in self._by_number:
             raise ValueError(f"number {number} is already in use")
         ir = hybrid_ir(DEFAULT_SHAPE, DEFAULT_ERL_DB) if self.echo_enabled else None
-        noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0)
+        noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0, phase=index, block_frames=20)
         line = SubscriberLine(self, index, number, ir, noise)
         self.lines.append(line)
         self._by_number[number] = line

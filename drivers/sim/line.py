@@ -36,11 +36,14 @@ _SILENCE = np.zeros(FRAME, dtype=np.int16)
 _SILENCE.flags.writeable = False
 
 
+_PCM_MAX, _PCM_MIN = np.float64(32767.0), np.float64(-32768.0)    # float64 already: no conversion per call
+
+
 def to_pcm(mix: np.ndarray) -> np.ndarray:
     """float samples -> int16, rounded and saturated (in place on `mix`; ufuncs beat np.clip here)."""
     np.rint(mix, out=mix)
-    np.minimum(mix, 32767, out=mix)
-    np.maximum(mix, -32768, out=mix)
+    np.minimum(mix, _PCM_MAX, out=mix)
+    np.maximum(mix, _PCM_MIN, out=mix)
     return mix.astype(np.int16)
 
 
@@ -94,7 +97,7 @@ class SubscriberLine(Subscriber):
         self._cid: np.ndarray | None = None
         self._intercept: Mouthpiece | None = None
         self._intercept_audio: np.ndarray | None = None
-        self._down: np.ndarray | None = None    # the network's audio toward the CPE, last frame
+        self._down: np.ndarray | None = None    # the network's audio toward the CPE, last frame (as sent)
         self.receiver_heard: list[np.ndarray] = []   # what the digit receiver heard, this dialling
 
     # --- configuration --------------------------------------------------------------------------
@@ -180,7 +183,7 @@ class SubscriberLine(Subscriber):
         rl = self.co.cpe_return_loss_db
         if rl is None or self._down is None:
             return self._tx
-        return self._tx.astype(np.float64) + self._down * 10.0 ** (-rl / 20.0)
+        return self._tx.astype(np.float64) + np.asarray(self._down, dtype=np.float64) * 10.0 ** (-rl / 20.0)
 
     def _advance_ringing(self) -> None:
         f = self.co.frames - self._ring0
@@ -272,25 +275,35 @@ class SubscriberLine(Subscriber):
     # --- per frame, phase 3: what is on the wire ------------------------------------------------
     def signal(self) -> LineSignal:
         if not self.plugged:
-            return LineSignal(np.zeros(FRAME, dtype=np.int16), False, False, False, False, False)
-        if self._tx is not None and self.echo is not None:
-            mix = self.echo.process(self._tx)
+            return LineSignal(_SILENCE, False, False, False, False, False)
+        echo = self.echo
+        if self._tx is not None and echo is not None:
+            mix = echo.process(self._tx)
         else:
-            if self.echo is not None and not self._cpe_off_hook:
-                self.echo.reset()
-            mix = np.zeros(FRAME)
+            if echo is not None and not self._cpe_off_hook:
+                echo.reset()
+            mix = None
         far = self.network_audio()
-        self._down = None if far is None else np.asarray(far, dtype=np.float64)
-        if far is not None:
-            mix += far
-        if self._fsk.busy:
-            mix += self._fsk.frame()
-        n = self.noise.frame()
-        if n is not None:
-            mix += n
-        audio = to_pcm(mix)
-        if self.codec is not None:
-            audio = _g711(audio, self.codec)
+        self._down = far
+        if mix is None and far is None and not self._fsk.busy and self.codec is None:
+            # An idle line (no echo, no network audio, no on-hook data): its noise alone, taken
+            # as PCM (the same samples the mix below would give, without a rounding pass per frame).
+            audio = self.noise.pcm_frame()
+            if audio is None:
+                audio = _SILENCE
+        else:
+            if mix is None:
+                mix = np.zeros(FRAME)
+            if far is not None:
+                mix += far
+            if self._fsk.busy:
+                mix += self._fsk.frame()
+            n = self.noise.frame()
+            if n is not None:
+                mix += n
+            audio = to_pcm(mix)
+            if self.codec is not None:
+                audio = _g711(audio, self.codec)
         loop = self.co.frames >= self._loop_drop_until
         return LineSignal(audio, self.ringing_now and self.state == "ringing", self.reversed, loop,
                           True, self.parallel_off_hook)

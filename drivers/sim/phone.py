@@ -29,6 +29,9 @@ from .audio import Earpiece, Mouthpiece
 
 __all__ = ["VirtualPhone"]
 
+_SILENCE = np.zeros(FRAME, dtype=np.int16)     # what an on-hook mouthpiece sends (shared, read-only)
+_SILENCE.flags.writeable = False
+
 FRAME_MS = 10
 PULSE_BREAK_MS = 60          # 10 pulses per second, 60/40 break/make
 PULSE_MAKE_MS = 40
@@ -136,7 +139,7 @@ class VirtualPhone:
             return True, self.mouth.frame()
         if onhook_audio and not bell:
             self._listen_on_hook(ear)
-        return False, np.zeros(FRAME, dtype=np.int16)
+        return False, _SILENCE
 
     def _listen_on_hook(self, ear: np.ndarray) -> None:
         if self._cid is None:

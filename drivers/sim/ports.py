@@ -31,8 +31,8 @@ LINE_MONITOR_MS = 50        # line voltage change must hold this long (LINE_DOWN
 ONHOOK_V, OFFHOOK_V = 48.0, 8.0
 
 
-def _silence() -> np.ndarray:
-    return np.zeros(FRAME, dtype=np.int16)
+_SILENCE = np.zeros(FRAME, dtype=np.int16)     # shared and read-only: a frame of nothing costs no allocation
+_SILENCE.flags.writeable = False
 
 
 class SimFxsPort(FxsPort):
@@ -63,7 +63,7 @@ class SimFxsPort(FxsPort):
 
     def step(self, tx: np.ndarray | None, events: list[PortEvent]) -> np.ndarray:
         """One frame: play `tx` to the phone, return what its mouthpiece sent; append hook events."""
-        ear = tx if tx is not None else _silence()
+        ear = tx if tx is not None else _SILENCE
         loop, mic = self.phone.step(ear, self.ringing, self.onhook_transmission, self.reverse_polarity)
         if loop and self.ringing:
             self.ringing = False            # ring trip: the SLIC drops ringing when the loop closes
@@ -145,7 +145,7 @@ class SimFxoPort(FxoPort):
         if self._power.feed(s.powered):
             events.append(PortEvent(name, EventType.LINE_UP if s.powered else EventType.LINE_DOWN))
         if not self._power.value:
-            return _silence()
+            return _SILENCE
         ringing = s.ringing and not self._off_hook
         if self._ring.feed(ringing):
             events.append(PortEvent(name, EventType.RING_ON if ringing else EventType.RING_OFF))

@@ -5,7 +5,10 @@
 #include <inttypes.h>
 
 #include <tiffio.h>
+#define SPANDSP_EXPOSE_INTERNAL_STRUCTURES
 #include <spandsp.h>
+#include <spandsp/expose.h>
+#include <spandsp/version.h>
 
 #include "faxterm.h"
 
@@ -16,6 +19,11 @@ struct faxterm {
     volatile int result;
     volatile int phase_b_seen;
     int bad_rows_total;
+    int carrier_holds;      /* page carriers we could not train on, T2 held while they lasted */
+    int holding;            /* an untrained page carrier is on the line */
+    int hold_left;          /* samples T2 had left when it came */
+    int hold_counted;
+    int guard_off;          /* the guard switched off (tests show what it prevents) */
 };
 
 static void on_phase_e(t30_state_t *s, void *user_data, int completion_code)
@@ -80,10 +88,83 @@ int faxterm_set_rx_file(faxterm_t *t, const char *path)
     return 0;
 }
 
+/* ---- The page-carrier guard (why: faxterm.h, "Lost trainings").
+ *
+ * It reads three private fields of spandsp's T.30 and modem states, so it is
+ * compiled only against the spandsp release whose layout it was written for
+ * (Debian's 0.0.6, released 2011-01-22); any other release runs without it. */
+#if defined(SPANDSP_RELEASE_DATE) && SPANDSP_RELEASE_DATE == 20110122
+#define FAXTERM_PAGE_CARRIER_GUARD 1
+/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_ECM (a private enum). Only ECM: there the receiver
+ * counts the block's frames and asks again for the missing ones (PPR). Without ECM spandsp
+ * would answer a page it never received with MCF (its copy quality counts bad rows, and there
+ * are none), so a lost page would vanish silently: there the call is left to fail on T2. */
+enum { SPANDSP_T30_STATE_F_DOC_ECM = 12 };
+/* spandsp 0.0.6 t30.c: DEFAULT_TIMER_T2, 7 s, in samples. */
+#define SPANDSP_T2_SAMPLES (7000 * 8)
+
+static int page_carrier_on(faxterm_t *t)
+{
+    fax_modems_state_t *m = &t->fax->modems;
+    switch (m->current_rx_type) {
+    case T30_MODEM_V17:
+        return m->fast_modems.v17_rx.signal_present > 0;
+    case T30_MODEM_V29:
+        return m->fast_modems.v29_rx.signal_present > 0;
+    case T30_MODEM_V27TER:
+        return m->fast_modems.v27ter_rx.signal_present > 0;
+    default:
+        return 0;
+    }
+}
+
+static void guard_page_carrier(faxterm_t *t, int len)
+{
+    t30_state_t *s = t->t30;
+    if (t->guard_off)
+        return;
+    if (s->state != SPANDSP_T30_STATE_F_DOC_ECM || s->rx_trained || s->timer_t2_t4 <= 0 || !page_carrier_on(t)) {
+        t->holding = 0;
+        return;
+    }
+    if (!t->holding) {
+        /* A page carrier the receiver has not trained on (yet: every page starts so). */
+        t->holding = 1;
+        t->hold_left = s->timer_t2_t4;
+        t->hold_counted = 0;
+    }
+    t->hold_left -= len;
+    if (t->hold_left <= 0 && !t->hold_counted) {
+        t->hold_counted = 1;      /* without the guard T2 would have expired now */
+        t->carrier_holds++;
+    }
+    if (s->timer_t2_t4 < SPANDSP_T2_SAMPLES)
+        s->timer_t2_t4 = SPANDSP_T2_SAMPLES;
+}
+#else
+#define FAXTERM_PAGE_CARRIER_GUARD 0
+static void guard_page_carrier(faxterm_t *t, int len)
+{
+    (void) t;
+    (void) len;
+}
+#endif
+
 void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
 {
     /* fax_rx does not write to the buffer; its prototype is just not const. */
     fax_rx(t->fax, (int16_t *) amp, len);
+    guard_page_carrier(t, len);
+}
+
+int faxterm_page_carrier_guard(void)
+{
+    return FAXTERM_PAGE_CARRIER_GUARD;
+}
+
+void faxterm_set_page_carrier_guard(faxterm_t *t, int on)
+{
+    t->guard_off = on ? 0 : 1;
 }
 
 void faxterm_tx(faxterm_t *t, int16_t *amp, int len)
@@ -103,6 +184,7 @@ void faxterm_report(faxterm_t *t, faxterm_report_t *out)
     out->result = t->result;
     out->phase_b_seen = t->phase_b_seen;
     out->bad_rows_total = t->bad_rows_total;
+    out->carrier_holds = t->carrier_holds;
     out->pages_tx = st.pages_tx;
     out->pages_rx = st.pages_rx;
     out->pages_in_file = st.pages_in_file;

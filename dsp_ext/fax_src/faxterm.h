@@ -11,6 +11,21 @@
  * through libtiff from inside fax_rx / fax_tx (at page boundaries). A caller on
  * a real-time tick must therefore run the terminal on a worker thread fed
  * through buffers, never on the tick itself.
+ *
+ * Lost trainings. spandsp 0.0.6's V.17 receiver now and then fails the short
+ * training that starts each page after the first (on a line with noise: about
+ * one page in 7 to 12 at -50 dBm0 white noise; never on a clean line). The page's
+ * frames are then lost, which T.30 with ECM is built to survive: the receiver
+ * answers PPS with PPR and the block is sent again.
+ * But spandsp's T.30 keeps timer T2 (7 s) running while the untrained page
+ * carrier is on the line, and an ECM block at 14400 bit/s lasts up to ~36 s: T2
+ * expires mid-page, the receiver goes back to phase B while the sender is
+ * still sending, and the call ends "T2 expired while waiting for fax page".
+ * faxterm_rx therefore holds T2 while a fast-modem carrier the receiver could
+ * not train on is present (as a fax machine that hears a carrier does), so the
+ * timer only runs once the line is quiet; see faxterm.c. ECM only: without ECM
+ * spandsp would confirm (MCF) a page it never received, so there the call is
+ * left to fail on T2 rather than lose a page silently.
  */
 #ifndef LINEBOX_FAXTERM_H
 #define LINEBOX_FAXTERM_H
@@ -42,6 +57,7 @@ typedef struct {
     int length;
     int phase_b_seen;          /* 1 once the far end's capabilities (DIS/DCS) arrived */
     int bad_rows_total;        /* bad rows summed over every page received so far */
+    int carrier_holds;         /* untrained page carriers that outlasted T2 (held; the page was sent again) */
 } faxterm_report_t;
 
 faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems);
@@ -54,6 +70,8 @@ const char *faxterm_remote_ident(faxterm_t *t);
 void faxterm_hangup(faxterm_t *t);
 void faxterm_free(faxterm_t *t);
 const char *faxterm_result_text(int code);
+int faxterm_page_carrier_guard(void);   /* 1 if built with the T2 guard (the spandsp release it knows) */
+void faxterm_set_page_carrier_guard(faxterm_t *t, int on);   /* on by default */
 
 /* TIFF-F files. Pixels are packed rows, 1 bit per pixel, MSB first, 1 = black,
  * (width + 7) / 8 bytes per row. Return 0 on success, < 0 on error. */

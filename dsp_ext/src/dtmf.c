@@ -53,6 +53,7 @@
 #include "dtmf.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DTMF_RATE 8000.0f
@@ -594,15 +595,33 @@ static void goertzel_run_plain(dtmf_rx_t *restrict s, const int16_t *restrict in
     half_pass(s, in);
 }
 
-static void goertzel_run(dtmf_rx_t *s, const int16_t *in)
+/* 1: the FMA copy, 0: the baseline; decided once per process (every caller
+ * decides the same, so concurrent first calls are harmless). */
+static int goertzel_use_fma(void)
 {
 #ifdef HAVE_GOERTZEL_FMA
     static int use_fma = -1;
     if (use_fma < 0) {
+        const char *forced = getenv("LINEBOX_DTMF_SIMD");
         __builtin_cpu_init();
-        use_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        use_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                  && !(forced != NULL && strcmp(forced, "generic") == 0);
     }
-    if (use_fma) {
+    return use_fma;
+#else
+    return 0;
+#endif
+}
+
+const char *dtmf_simd_variant(void)
+{
+    return goertzel_use_fma() ? "avx2" : "generic";
+}
+
+static void goertzel_run(dtmf_rx_t *s, const int16_t *in)
+{
+#ifdef HAVE_GOERTZEL_FMA
+    if (goertzel_use_fma()) {
         goertzel_run_fma(s, in);
         return;
     }

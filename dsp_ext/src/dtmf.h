@@ -110,6 +110,10 @@ void dtmf_tx_generate(dtmf_tx_t *s, int16_t *out, int n);
 int dtmf_tx_busy(const dtmf_tx_t *s);
 /* Row (0-3) and column (0-3) of a digit, or -1 if it is not one. */
 int dtmf_digit_index(char digit);
+/* Which copy of the receiver's filter loop runs: "generic" (the build's
+ * baseline) or "avx2" (AVX2+FMA, picked at run time where the CPU has it;
+ * LINEBOX_DTMF_SIMD=generic forces the baseline, for tests and benchmarks). */
+const char *dtmf_simd_variant(void);
 /* cdef-end */
 
 #endif

@@ -150,10 +150,19 @@ static void make_hann(void)
 /* Decaying recursions (filters, leaks, level trackers) would otherwise end in
  * subnormal floats, which cost ~100 cycles per operation on x86 unless the
  * process runs with flush-to-zero, and a Python extension cannot count on that. */
+#if (defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)) || defined(__aarch64__)
+/* Every caller runs inside echo_process, whose fp_enter() has set the CPU to
+ * flush subnormals itself: per sample, the test would only cost time. */
+static inline float flush(float x)
+{
+    return x;
+}
+#else
 static float flush(float x)
 {
     return fabsf(x) < 1e-20f ? 0.0f : x;
 }
+#endif
 
 /* 120 Hz 4th-order Butterworth high-pass at 8 kHz (two biquads, bilinear
  * transform): -30 dB at 50 Hz, flat from 300 Hz. Rows: b0 b1 b2 a1 a2. */
@@ -184,39 +193,72 @@ static float highpass(float *st, float x)
  * each tap: inside the echo's region every tap then adapts fast, including the
  * ones that happen to be near zero now, and the rest of the 128 ms window gets
  * only the small uniform share. */
+/* The region gains copied out per tap, for the tap passes. */
+static void spread_gains(echo_t *s)
+{
+    for (int j = 0; j < ECHO_REGIONS; j++) { /* all of them (a constant count: vector stores) */
+        const float g = s->gain[j];
+        float *t = s->tap_gain + j * REGION;
+        for (int i = 0; i < REGION; i++)
+            t[i] = g;
+    }
+}
+
 static void update_gains(echo_t *s, float leak)
 {
     float mass[ECHO_MAX_TAPS / REGION + 2];
-    int nreg = (s->taps + REGION - 1) / REGION;
+    const int taps = s->taps, nreg = (taps + REGION - 1) / REGION;
     mass[0] = mass[nreg + 1] = 0.0f;
     for (int j = 0; j < nreg; j++) {
+        const float *w = s->w_bg + j * REGION;
+        const int len = (j + 1) * REGION < taps ? REGION : taps - j * REGION;
         float m = 0.0f;
-        int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
-        for (int i = j * REGION; i < end; i++)
-            m += fabsf(s->w_bg[i]);
+        if (len == REGION) {
+            for (int i = 0; i < REGION; i++) /* constant trip count: vectorised */
+                m += fabsf(w[i]);
+        } else {
+            for (int i = 0; i < len; i++)
+                m += fabsf(w[i]);
+        }
         mass[j + 1] = m;
     }
     float total = 1e-9f;
     float smooth[ECHO_MAX_TAPS / REGION];
     for (int j = 0; j < nreg; j++) {
         smooth[j] = 0.5f * mass[j + 1] + 0.25f * (mass[j] + mass[j + 2]);
-        int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
+        int end = (j + 1) * REGION < taps ? (j + 1) * REGION : taps;
         total += smooth[j] * (float)(end - j * REGION);
     }
-    const float k = (1.0f - UNIFORM) * (float)s->taps / total;
+    const float k = (1.0f - UNIFORM) * (float)taps / total;
     float peak = 0.0f;
     for (int j = 0; j < nreg; j++)
         peak = fmaxf(peak, smooth[j]);
     for (int j = 0; j < nreg; j++) {
-        float gj = UNIFORM + k * smooth[j];
-        int end = (j + 1) * REGION < s->taps ? (j + 1) * REGION : s->taps;
-        s->gain[j] = gj;
+        s->gain[j] = UNIFORM + k * smooth[j];
         /* Regions with almost no echo hold mostly adaptation noise picked up
          * while the error was large; let it leak away. */
-        if (smooth[j] < WEAK * peak)
-            for (int i = j * REGION; i < end; i++)
-                s->w_bg[i] = flush(s->w_bg[i] * leak);
+        if (leak < 1.0f && smooth[j] < WEAK * peak) {
+            float *w = s->w_bg + j * REGION;
+            const int len = (j + 1) * REGION < taps ? REGION : taps - j * REGION;
+            for (int i = 0; i < len; i++) {
+                const float v = w[i] * leak;
+                w[i] = fabsf(v) < 1e-20f ? 0.0f : v; /* flush(), in a form gcc vectorises */
+            }
+        }
     }
+    spread_gains(s);
+}
+
+/* fmaxf/fminf without their NaN rules, which -fno-finite-math-only turns
+ * into library calls: per sample, nothing here is NaN. */
+static inline float larger(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+static inline float smaller(float a, float b)
+{
+    return a < b ? a : b;
 }
 
 static uint32_t xorshift(uint32_t *r)
@@ -238,6 +280,7 @@ void echo_reset(echo_t *s)
     s->pos = ECHO_SHIFT;
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
+    spread_gains(s);
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
     s->win_min = s->floor_min[0] = s->floor_min[1] = s->floor_min[2] = 3.4e38f;
@@ -318,7 +361,8 @@ static void clear_filters(echo_t *s)
     memset(s->w_bg, 0, sizeof(s->w_bg));
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
-    s->c0 = s->c1 = s->prev_err = 0.0f;
+    spread_gains(s);
+    s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
     s->converged = 0;
     s->erle_db = 0.0f;
     s->p_efg = s->p_ebg = s->p_near;
@@ -412,7 +456,7 @@ static void end_block(echo_t *s)
         if (s->p_ebg > 4.0f * s->p_efg && s->p_efg < 0.25f * s->p_near) {
             if (++s->worse_run >= 4) {
                 memcpy(s->w_bg, s->w_fg, sizeof(float) * (size_t)s->taps);
-                s->c0 = s->c1 = s->prev_err = 0.0f;
+                s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
                 s->worse_run = 0;
                 s->p_ebg = s->p_efg;
             }
@@ -458,6 +502,10 @@ static void end_block(echo_t *s)
     if (learn)
         leak = 1.0f - LEAK * fminf(1.0f, LEAK_GAIN * s->p_ebg / (s->p_near + 1.0f));
     update_gains(s, leak);
+    /* G changed: the correlations the steps need start again from a full sum
+     * (sliding them across a change of G would be wrong, and this also keeps
+     * rounding errors from piling up). */
+    echo_taps_correlate(s->gain, s->xbuf + s->pos, s->taps, s->corr);
 
     track_background(s);
 
@@ -493,110 +541,169 @@ static void feed_tone_detectors(echo_t *s, const int16_t *far, const int16_t *ne
     s->tone_state[1] = faxtone_rx_process(&s->tone_rx[1], near, (int)n);
 }
 
+/* One sample in: input conditioning, the tonal tests' windows, the far sample
+ * pushed onto the history, and the correlations slid to its window. `ahead` is
+ * 1 for the second sample of a pair (its block position is one further on). */
+typedef struct {
+    float nw, nh;     /* the filter's near input (pre-emphasised) and the high-passed near input */
+    float r0, r1, r2; /* x'G x, x'G x_{-1}, x'G x_{-2} of this sample's window */
+} sample_in_t;
+
+static void sample_in(echo_t *s, float f, float r, int hpf, int ahead, sample_in_t *in)
+{
+    float fh = hpf ? highpass(s->hp_far, f) : f;
+    float nh = hpf ? highpass(s->hp_near, r) : r;
+    float xw = fh - PRE_EMPHASIS * s->pre_far;
+    float nw = nh - PRE_EMPHASIS * s->pre_near;
+    s->pre_far = fh;
+    s->pre_near = nh;
+
+    s->far_hist[s->hist_pos] = xw; /* the tonal tests' windows */
+    s->near_hist[s->hist_pos] = nw;
+    s->hist_pos = s->hist_pos + 1 == ECHO_TONAL_N ? 0 : s->hist_pos + 1;
+
+    const int t = (s->blk_n + ahead) % ECHO_CHUNK;
+    if (t == 0) /* the next chunk's change at the region boundaries, from older samples */
+        echo_taps_boundaries(s->gain, s->xbuf + s->pos, s->taps, s->dcorr);
+    /* push the far sample; keep the window contiguous */
+    if (s->pos == 0) {
+        memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)(s->taps + 4));
+        s->pos = ECHO_SHIFT;
+    }
+    s->pos--;
+    float *xn = s->xbuf + s->pos;
+    xn[0] = xw;
+    const double top = (double)s->gain[0] * (double)xw; /* the first region's upper end */
+    const int back = ECHO_CHUNK - 1 - t;
+    s->corr[0] += top * xn[0] + s->dcorr[back];
+    s->corr[1] += top * xn[1] + s->dcorr[ECHO_CHUNK + back];
+    s->corr[2] += top * xn[2] + s->dcorr[2 * ECHO_CHUNK + back];
+    in->nw = nw;
+    in->nh = nh;
+    in->r0 = larger((float)s->corr[0], 0.0f); /* an energy: never below 0 by rounding */
+    in->r1 = (float)s->corr[1];
+    in->r2 = (float)s->corr[2];
+}
+
+/* One sample out, given both filters' outputs: the background's next step
+ * (c[0], c[1]: its coefficients on this window and the one before), the
+ * output, the block's sums, the NLP and comfort noise. */
+static int16_t sample_out(echo_t *s, const sample_in_t *in, float yb, float yf, int16_t near, float *c)
+{
+    const float nw = in->nw, nh = in->nh;
+    float eb = nw - yb, ef = nw - yf;
+    /* Order-2 proportionate affine projection: the step moves the
+     * background along this window minus its G-weighted projection on the
+     * previous one, which takes most of speech's sample-to-sample
+     * correlation out of the update (plain NLMS crawls along speech's
+     * strong low band). e1 is the previous error as the last step left it. */
+    if (s->disabled || s->tonal_hold > 0 || s->near_hold > 0) {
+        c[0] = c[1] = 0.0f;
+        s->prev_err = 0.0f;
+    } else {
+        const float reg = REGULARISE * (float)s->taps;
+        const float r00 = in->r0 + reg, r11 = s->prev_xgx + reg, r01 = APA_ORDER2 * in->r1;
+        const float e0 = eb, e1 = APA_ORDER2 * (1.0f - STEP) * s->prev_err;
+        const float det = larger(r00 * r11 - r01 * r01, 0.3f * r00 * r11);
+        c[0] = STEP * (r11 * e0 - r01 * e1) / det;
+        c[1] = STEP * (r00 * e1 - r01 * e0) / det;
+        s->prev_err = eb;
+    }
+    s->prev_xgx = in->r0;
+
+    float o = flush(ef + PRE_EMPHASIS * s->deemph);
+    s->deemph = o;
+
+    s->acc_near += nw * nw;
+    s->acc_efg += ef * ef;
+    s->acc_ebg += eb * eb;
+    s->acc_nearhp += nh * nh;
+    s->acc_clean += o * o;
+
+    /* NLP: residual echo is what is left when the output is far below the
+     * input while the far end is (or just was) talking. */
+    s->st_near = flush(s->st_near + 0.03f * (nh * nh - s->st_near));
+    s->st_out = flush(s->st_out + 0.03f * (o * o - s->st_out));
+    s->st_nw = flush(s->st_nw + 0.03f * (nw * nw - s->st_nw));
+    s->st_yf = flush(s->st_yf + 0.03f * (yf * yf - s->st_yf));
+    float result = o;
+    if (s->flags & ECHO_NLP) {
+        /* Near-end speech (the input is 6 dB above the echo the converged
+         * filter expects, and the output well above the background): no
+         * NLP for the next 200 ms, so the other talker's word endings and
+         * onsets are not clipped. */
+        if (s->converged && s->st_nw > 4.0f * s->st_yf && s->st_out > 8.0f * s->noise_level)
+            s->nlp_hold = 1600;
+        else if (s->nlp_hold > 0)
+            s->nlp_hold--;
+        int far_recent = s->far_hold > 0;
+        int residual = far_recent && s->nlp_hold == 0 && s->st_out < 0.1f * s->st_near;
+        if (!residual || s->disabled) {
+            s->nlp_run = 0;
+            s->nlp_active = 0;
+        } else if (++s->nlp_run >= 20) {
+            s->nlp_active = 1;
+        }
+        if (s->nlp_active) {
+            float cn = 0.0f;
+            if (s->flags & ECHO_CNG) {
+                /* uniform noise has variance 1/3 of its peak^2; never above
+                 * what is being replaced (the NLP must not make it louder) */
+                float u = (float)xorshift(&s->rng) * (2.0f / 4294967296.0f) - 1.0f;
+                cn = u * sqrtf(3.0f * smaller(s->noise_level, smaller(s->st_near, s->st_out)));
+            }
+            result = cn;
+        }
+    } else {
+        s->nlp_active = 0;
+    }
+    s->acc_out += result * result;
+    s->blk_n++;
+    return s->disabled ? near : to_int16(result);
+}
+
 void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n)
 {
     size_t seg = 0; /* start of the current block's samples in this call */
-    const int taps = s->taps;
     const int hpf = (s->flags & ECHO_HPF) != 0;
     const unsigned int fpmode = fp_enter();
-    for (size_t k = 0; k < n; k++) {
-        float f = (float)far[k], r = (float)near[k];
-
-        float fh = hpf ? highpass(s->hp_far, f) : f;
-        float nh = hpf ? highpass(s->hp_near, r) : r;
-        float xw = fh - PRE_EMPHASIS * s->pre_far;
-        float nw = nh - PRE_EMPHASIS * s->pre_near;
-        s->pre_far = fh;
-        s->pre_near = nh;
-
-        s->far_hist[s->hist_pos] = xw; /* the tonal tests' windows */
-        s->near_hist[s->hist_pos] = nw;
-        s->hist_pos = s->hist_pos + 1 == ECHO_TONAL_N ? 0 : s->hist_pos + 1;
-
-        /* push the far sample; keep the window contiguous */
-        if (s->pos == 0) {
-            memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)(taps + 2));
-            s->pos = ECHO_SHIFT;
-        }
-        s->pos--;
-        float *xn = s->xbuf + s->pos;
-        xn[0] = xw;
-
-        float y[4];
-        echo_taps_pass(s->w_bg, s->w_fg, s->gain, xn, taps, s->c0, s->c1, y);
-        float eb = nw - y[0], ef = nw - y[1];
-        /* Order-2 proportionate affine projection: the step moves the
-         * background along this window minus its G-weighted projection on the
-         * previous one, which takes most of speech's sample-to-sample
-         * correlation out of the update (plain NLMS crawls along speech's
-         * strong low band). e1 is the previous error as the last step left it. */
-        if (s->disabled || s->tonal_hold > 0 || s->near_hold > 0) {
-            s->c0 = s->c1 = 0.0f;
-            s->prev_err = 0.0f;
+    size_t k = 0;
+    while (k < n) {
+        sample_in_t a, b;
+        float c[2];
+        /* Two samples per pass over the taps, unless only one is left in this
+         * call; and a block's last sample goes alone: the decisions at the
+         * block's end (copies between the filters, the leak, the gains) then
+         * see the background exactly as one pass per sample leaves it, with
+         * only the last sample's step pending. */
+        const int pair = k + 1 < n && s->blk_n + 2 < ECHO_BLOCK;
+        sample_in(s, (float)far[k], (float)near[k], hpf, 0, &a);
+        s->acc_far += s->xbuf[s->pos] * s->xbuf[s->pos];
+        if (pair) {
+            sample_in(s, (float)far[k + 1], (float)near[k + 1], hpf, 1, &b);
+            s->acc_far += s->xbuf[s->pos] * s->xbuf[s->pos];
+            float y[4], c1[2];
+            echo_taps_pass2(s->w_bg, s->w_fg, s->tap_gain, s->xbuf + s->pos, s->taps, s->pend, y);
+            out[k] = sample_out(s, &a, y[0], y[2], near[k], c);
+            /* the older sample's step, as it changes the newer one's output */
+            const float yb = y[1] + c[0] * b.r1 + c[1] * b.r2;
+            out[k + 1] = sample_out(s, &b, yb, y[3], near[k + 1], c1);
+            s->pend[0] = c1[0];
+            s->pend[1] = c1[1] + c[0];
+            s->pend[2] = c[1];
+            k += 2;
         } else {
-            const float reg = REGULARISE * (float)taps;
-            const float r00 = y[2] + reg, r11 = s->prev_xgx + reg, r01 = APA_ORDER2 * y[3];
-            const float e0 = eb, e1 = APA_ORDER2 * (1.0f - STEP) * s->prev_err;
-            const float det = fmaxf(r00 * r11 - r01 * r01, 0.3f * r00 * r11);
-            s->c0 = STEP * (r11 * e0 - r01 * e1) / det;
-            s->c1 = STEP * (r00 * e1 - r01 * e0) / det;
-            s->prev_err = eb;
+            float y[2];
+            echo_taps_pass1(s->w_bg, s->w_fg, s->tap_gain, s->xbuf + s->pos, s->taps, s->pend, y);
+            out[k] = sample_out(s, &a, y[0], y[1], near[k], c);
+            s->pend[0] = c[0];
+            s->pend[1] = c[1];
+            s->pend[2] = 0.0f;
+            k += 1;
         }
-        s->prev_xgx = y[2];
-
-        float o = flush(ef + PRE_EMPHASIS * s->deemph);
-        s->deemph = o;
-
-        s->acc_far += xw * xw;
-        s->acc_near += nw * nw;
-        s->acc_efg += ef * ef;
-        s->acc_ebg += eb * eb;
-        s->acc_nearhp += nh * nh;
-        s->acc_clean += o * o;
-
-        /* NLP: residual echo is what is left when the output is far below the
-         * input while the far end is (or just was) talking. */
-        s->st_near = flush(s->st_near + 0.03f * (nh * nh - s->st_near));
-        s->st_out = flush(s->st_out + 0.03f * (o * o - s->st_out));
-        s->st_nw = flush(s->st_nw + 0.03f * (nw * nw - s->st_nw));
-        s->st_yf = flush(s->st_yf + 0.03f * (y[1] * y[1] - s->st_yf));
-        float result = o;
-        if (s->flags & ECHO_NLP) {
-            /* Near-end speech (the input is 6 dB above the echo the converged
-             * filter expects, and the output well above the background): no
-             * NLP for the next 200 ms, so the other talker's word endings and
-             * onsets are not clipped. */
-            if (s->converged && s->st_nw > 4.0f * s->st_yf && s->st_out > 8.0f * s->noise_level)
-                s->nlp_hold = 1600;
-            else if (s->nlp_hold > 0)
-                s->nlp_hold--;
-            int far_recent = s->far_hold > 0;
-            int residual = far_recent && s->nlp_hold == 0 && s->st_out < 0.1f * s->st_near;
-            if (!residual || s->disabled) {
-                s->nlp_run = 0;
-                s->nlp_active = 0;
-            } else if (++s->nlp_run >= 20) {
-                s->nlp_active = 1;
-            }
-            if (s->nlp_active) {
-                float cn = 0.0f;
-                if (s->flags & ECHO_CNG) {
-                    /* uniform noise has variance 1/3 of its peak^2; never above
-                     * what is being replaced (the NLP must not make it louder) */
-                    float u = (float)xorshift(&s->rng) * (2.0f / 4294967296.0f) - 1.0f;
-                    cn = u * sqrtf(3.0f * fminf(s->noise_level, fminf(s->st_near, s->st_out)));
-                }
-                result = cn;
-            }
-        } else {
-            s->nlp_active = 0;
-        }
-        s->acc_out += result * result;
-        out[k] = s->disabled ? near[k] : to_int16(result);
-
-        if (++s->blk_n == ECHO_BLOCK) {
-            feed_tone_detectors(s, far + seg, near + seg, k + 1 - seg);
-            seg = k + 1;
+        if (s->blk_n == ECHO_BLOCK) {
+            feed_tone_detectors(s, far + seg, near + seg, k - seg);
+            seg = k;
             end_block(s);
         }
     }
@@ -609,7 +716,7 @@ void echo_hold_adaptation(echo_t *s, int on)
     s->hold_external = on != 0;
     if (on) {
         s->tonal_hold = s->taps / ECHO_BLOCK + 2;
-        s->c0 = s->c1 = s->prev_err = 0.0f;
+        s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
     }
 }
 

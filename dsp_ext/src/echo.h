@@ -16,7 +16,7 @@
 /* cdef-begin */
 #define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
 #define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
-#define ECHO_XBUF 1284           /* ECHO_MAX_TAPS + ECHO_SHIFT + 2 older samples, rounded up */
+#define ECHO_XBUF 1288           /* ECHO_MAX_TAPS + ECHO_SHIFT + the 4 older samples a pass reads, rounded up */
 #define ECHO_REGIONS 32          /* step-size regions of ECHO_MAX_TAPS / ECHO_REGIONS = 32 taps */
 #define ECHO_TONAL_N 160        /* 20 ms window of the tonal-far test */
 #define ECHO_BLOCK 40            /* 5 ms: control decisions (two-path, NLP levels, tone disabler) run per block */
@@ -56,17 +56,23 @@ void echo_get_stats(const echo_t *s, echo_stats_t *st);
 void echo_hold_adaptation(echo_t *s, int on);
 /* cdef-end */
 
+#define ECHO_CHUNK 8             /* samples per chunk of the sliding correlations (echo_taps.c) */
+
 struct echo_s {
     /* adaptive filters: foreground (makes the output) and background (adapts) */
     float w_fg[ECHO_MAX_TAPS];
     float w_bg[ECHO_MAX_TAPS];
     float gain[ECHO_REGIONS];    /* proportionate step per 32-tap region, mean 1 over the taps */
+    float tap_gain[ECHO_MAX_TAPS]; /* the same per tap, for the tap passes */
     float xbuf[ECHO_XBUF];       /* pre-emphasised far history, newest at xbuf[pos] */
     int taps;
     int pos;
     int flags;
-    float c0, c1;                /* the previous sample's update, applied inside the next tap pass */
-    float prev_err, prev_xgx;    /* its error and window energy x'Gx */
+    float pend[3];               /* the steps not yet applied to w_bg: G (pend[0] x_m + pend[1] x_{m-1} +
+                                  * pend[2] x_{m-2}), x_m the newest window (echo_taps.h) */
+    float prev_err, prev_xgx;    /* the last sample's error and window energy x'Gx */
+    double corr[3];              /* x_m'G x_{m-l}, l = 0, 1, 2: slid along sample by sample */
+    float dcorr[3 * ECHO_CHUNK]; /* their change at the boundaries of all but the first region, this chunk */
     /* input conditioning: biquad high-pass states (x1 x2 y1 y2) and pre-emphasis memories */
     float hp_far[8];
     float hp_near[8];

@@ -1,22 +1,39 @@
-/* The echo canceller's hot loop (see echo.c for the algorithm), one pass over
- * the taps per sample:
+/* The echo canceller's hot loops (see echo.c for the algorithm).
  *
- *   - applies the previous sample's background update, an order-2 affine
- *     projection step: w += G (c0 x[n-1] + c1 x[n-2]) (G: one proportionate
- *     gain per 32-tap region, so no per-tap gain is loaded);
- *   - computes both filters' outputs on this sample's window x[n];
- *   - and the two G-weighted correlations the next step needs, x[n]'G x[n]
- *     and x[n]'G x[n-1].
+ * Two output samples per pass over the taps
+ * -----------------------------------------
+ * Each background step is w_k = w_{k-1} + G (c0_k x_k + c1_k x_{k-1}) (order-2
+ * affine projection; x_k the window of sample k, G one proportionate gain per
+ * 32-tap region). The step of sample n needs n's error, so the plain order is
+ * one pass per sample: apply the last step, filter. But the newer sample's
+ * output follows from the older one's weights exactly:
  *
- * The windows are one contiguous history, newest first: x[n-1] = xn + 1,
- * x[n-2] = xn + 2. Sums go into LANES independent partial sums so the
- * vectorised loop is not bound by the latency of one accumulator chain.
+ *     w_n' x_{n+1} = w_{n-1}' x_{n+1} + c0_n x_n'G x_{n+1} + c1_n x_{n-1}'G x_{n+1}
+ *
+ * so one pass applies the pending steps (up to three windows: two samples'
+ * steps share one), and computes both filters' outputs for samples n and n+1
+ * with each weight loaded once and stored once; the caller adds the two
+ * correlation terms once n's step is known. Per tap and sample that is half
+ * the loads and stores of a pass per sample. The gains come per tap (a copy
+ * of the 32 region gains made once per block), so the pass is one flat loop:
+ * looping region by region cost as much as a third of the pass in loop and
+ * broadcast overhead.
+ *
+ * The correlations x_k'G x_{k-l} (l = 0, 1, 2) are not summed over the taps
+ * at all: G is constant within a region, so when the window moves by one
+ * sample each region's sum changes only at its two ends. The change at every
+ * region boundary but the first is known ECHO_CHUNK samples ahead (those
+ * samples are older than the chunk), and is computed for a whole chunk at once
+ * (echo_taps_boundaries, vectorised along the chunk); after G changes (once per
+ * 5 ms block) the sums are taken from scratch (echo_taps_correlate), so no
+ * rounding error accumulates.
  *
  * Speed as shipped: setuptools compiles extensions with -fwrapv, which keeps
- * gcc from vectorising this loop; build.py adds -fno-wrapv (nothing here
- * relies on signed wrap-around). The same body is compiled three times on
- * x86-64 (baseline SSE4.2, AVX2+FMA, AVX-512F) and the best one the CPU
- * supports is picked at run time; on aarch64 -O3 vectorises it with NEON.
+ * gcc from vectorising loops over ints; build.py adds -fno-wrapv. The loops
+ * use GCC's vector extension (8 floats: two SSE or NEON registers; 16 floats
+ * for AVX2, two registers, and AVX-512, one), compiled three times on x86-64
+ * (baseline SSE4.2, AVX2+FMA, AVX-512F) with the best copy the CPU has picked
+ * at run time; on aarch64 the baseline copy is NEON.
  */
 #include "echo_taps.h"
 
@@ -25,85 +42,246 @@
 
 #include "echo.h"
 
-#define LANES 16
 #define REGION (ECHO_MAX_TAPS / ECHO_REGIONS)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-static inline __attribute__((always_inline)) void pass_body(float *restrict wb, const float *restrict wf,
-                                                            const float *restrict g, const float *restrict xn,
-                                                            int taps, float c0, float c1, float *out)
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+
+/* One vector of taps at i: the pending step applied, and the products added
+ * into the accumulators of set S (two sets, so that two chains of additions
+ * are in flight). */
+#define TAP_STEP(V, TWO, O, i, S)                                                                                \
+    do {                                                                                                         \
+        V a_, p0_, p1_, p2_, w_, f_, g_;                                                                         \
+        memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                                 \
+        memcpy(&p1_, xn + (i) + (O) + 1, sizeof(V));                                                             \
+        memcpy(&p2_, xn + (i) + (O) + 2, sizeof(V));                                                             \
+        memcpy(&w_, wb + (i), sizeof(V));                                                                        \
+        memcpy(&g_, g + (i), sizeof(V));                                                                         \
+        w_ += g_ * (d0 * p0_ + d1 * p1_ + d2 * p2_);                                                             \
+        memcpy(wb + (i), &w_, sizeof(V));                                                                        \
+        memcpy(&f_, wf + (i), sizeof(V));                                                                        \
+        memcpy(&a_, xn + (i), sizeof(V));                                                                        \
+        if (TWO) {                                                                                               \
+            V b_;                                                                                                \
+            memcpy(&b_, xn + (i) + 1, sizeof(V));                                                                \
+            yb0##S += w_ * b_;                                                                                   \
+            yf0##S += f_ * b_;                                                                                   \
+            yb1##S += w_ * a_;                                                                                   \
+            yf1##S += f_ * a_;                                                                                   \
+        } else {                                                                                                 \
+            yb0##S += w_ * a_;                                                                                   \
+            yf0##S += f_ * a_;                                                                                   \
+        }                                                                                                        \
+    } while (0)
+
+/* One pass, one or two samples (TWO = 0 or 1), with vectors of type V (the
+ * target's register width). The taps past the last whole pair of vectors go
+ * one by one. */
+#define DEFINE_PASS(NAME, V, TWO)                                                                                \
+    ALWAYS_INLINE void NAME(float *restrict wb, const float *restrict wf, const float *restrict g,              \
+                            const float *restrict xn, int taps, const float *restrict d, float *restrict out)    \
+    {                                                                                                            \
+        enum { L = sizeof(V) / sizeof(float), O = 1 + (TWO) };                                                   \
+        const float d0 = d[0], d1 = d[1], d2 = d[2];                                                             \
+        V yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};                                                        \
+        V yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};                                                        \
+        const int full = taps - taps % (2 * L);                                                                  \
+        for (int i = 0; i < full; i += 2 * L) {                                                                  \
+            TAP_STEP(V, TWO, O, i, a);                                                                           \
+            TAP_STEP(V, TWO, O, i + L, b);                                                                       \
+        }                                                                                                        \
+        yb0a += yb0b;                                                                                            \
+        yb1a += yb1b;                                                                                            \
+        yf0a += yf0b;                                                                                            \
+        yf1a += yf1b;                                                                                            \
+        float tb0 = 0.0f, tb1 = 0.0f, tf0 = 0.0f, tf1 = 0.0f;                                                    \
+        for (int i = full; i < taps; i++) {                                                                      \
+            const float w = wb[i] + g[i] * (d0 * xn[i + O] + d1 * xn[i + O + 1] + d2 * xn[i + O + 2]);           \
+            wb[i] = w;                                                                                           \
+            const float older = (TWO) ? xn[i + 1] : xn[i];                                                       \
+            tb0 += w * older;                                                                                    \
+            tf0 += wf[i] * older;                                                                                \
+            tb1 += w * xn[i];                                                                                    \
+            tf1 += wf[i] * xn[i];                                                                                \
+        }                                                                                                        \
+        for (int j = 0; j < L; j++) {                                                                            \
+            tb0 += yb0a[j];                                                                                      \
+            tf0 += yf0a[j];                                                                                      \
+            tb1 += yb1a[j];                                                                                      \
+            tf1 += yf1a[j];                                                                                      \
+        }                                                                                                        \
+        if (TWO) {                                                                                               \
+            out[0] = tb0;                                                                                        \
+            out[1] = tb1;                                                                                        \
+            out[2] = tf0;                                                                                        \
+            out[3] = tf1;                                                                                        \
+        } else {                                                                                                 \
+            out[0] = tb0;                                                                                        \
+            out[1] = tf0;                                                                                        \
+        }                                                                                                        \
+    }
+
+DEFINE_PASS(pass1_v4, v4f, 0)
+DEFINE_PASS(pass2_v4, v4f, 1)
+DEFINE_PASS(pass1_v8, v8f, 0)
+DEFINE_PASS(pass2_v8, v8f, 1)
+DEFINE_PASS(pass1_v16, v16f, 0)
+DEFINE_PASS(pass2_v16, v16f, 1)
+
+/* x'G x_{-l} from scratch, l = 0, 1, 2: per region in vectors of type V,
+ * across regions in double. */
+#define DEFINE_CORRELATE(NAME, V)                                                                                \
+    ALWAYS_INLINE void NAME(const float *restrict g, const float *restrict xn, int taps, double *restrict r)     \
+    {                                                                                                            \
+        enum { L = sizeof(V) / sizeof(float) };                                                                  \
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0;                                                                     \
+        const int full = taps - taps % L;                                                                        \
+        for (int r0 = 0; r0 < taps; r0 += REGION) {                                                              \
+            const int end = r0 + REGION < full ? r0 + REGION : full;                                             \
+            V a0 = {0}, a1 = {0}, a2 = {0};                                                                      \
+            for (int i = r0; i < end; i += L) {                                                                  \
+                V x0, x1, x2;                                                                                    \
+                memcpy(&x0, xn + i, sizeof(V));                                                                  \
+                memcpy(&x1, xn + i + 1, sizeof(V));                                                              \
+                memcpy(&x2, xn + i + 2, sizeof(V));                                                              \
+                a0 += x0 * x0;                                                                                   \
+                a1 += x0 * x1;                                                                                   \
+                a2 += x0 * x2;                                                                                   \
+            }                                                                                                    \
+            float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;                                                               \
+            for (int i = end > r0 ? end : r0; i < r0 + REGION && i < taps; i++) {                                \
+                t0 += xn[i] * xn[i];                                                                             \
+                t1 += xn[i] * xn[i + 1];                                                                         \
+                t2 += xn[i] * xn[i + 2];                                                                         \
+            }                                                                                                    \
+            for (int j = 0; j < L; j++) {                                                                        \
+                t0 += a0[j];                                                                                     \
+                t1 += a1[j];                                                                                     \
+                t2 += a2[j];                                                                                     \
+            }                                                                                                    \
+            const double gr = g[r0 / REGION];                                                                    \
+            s0 += gr * t0;                                                                                       \
+            s1 += gr * t1;                                                                                       \
+            s2 += gr * t2;                                                                                       \
+        }                                                                                                        \
+        r[0] = s0;                                                                                               \
+        r[1] = s1;                                                                                               \
+        r[2] = s2;                                                                                               \
+    }
+
+/* The next chunk's change of those sums at every region boundary below the
+ * first, vectorised along the chunk (ECHO_CHUNK / lanes vectors of type V). */
+#define DEFINE_BOUNDARIES(NAME, V)                                                                               \
+    ALWAYS_INLINE void NAME(const float *restrict g, const float *restrict last, int taps, float *restrict dcorr) \
+    {                                                                                                            \
+        enum { L = sizeof(V) / sizeof(float), N = ECHO_CHUNK / L };                                              \
+        const int nreg = (taps + REGION - 1) / REGION;                                                           \
+        V c0[N], c1[N], c2[N];                                                                                   \
+        memset(c0, 0, sizeof(c0));                                                                               \
+        memset(c1, 0, sizeof(c1));                                                                               \
+        memset(c2, 0, sizeof(c2));                                                                               \
+        for (int j = 1; j <= nreg; j++) {                                                                        \
+            const int b = j * REGION < taps ? j * REGION : taps;                                                 \
+            const float dg = (j < nreg ? g[j] : 0.0f) - g[j - 1];                                                \
+            for (int h = 0; h < N; h++) {                                                                        \
+                const float *x = last + b - ECHO_CHUNK + h * L;                                                  \
+                V x0, x1, x2;                                                                                    \
+                memcpy(&x0, x, sizeof(V));                                                                       \
+                memcpy(&x1, x + 1, sizeof(V));                                                                   \
+                memcpy(&x2, x + 2, sizeof(V));                                                                   \
+                const V t = dg * x0;                                                                             \
+                c0[h] += t * x0;                                                                                 \
+                c1[h] += t * x1;                                                                                 \
+                c2[h] += t * x2;                                                                                 \
+            }                                                                                                    \
+        }                                                                                                        \
+        memcpy(dcorr, c0, sizeof(c0));                                                                           \
+        memcpy(dcorr + ECHO_CHUNK, c1, sizeof(c1));                                                              \
+        memcpy(dcorr + 2 * ECHO_CHUNK, c2, sizeof(c2));                                                          \
+    }
+
+DEFINE_CORRELATE(correlate_v4, v4f)
+DEFINE_CORRELATE(correlate_v8, v8f)
+DEFINE_BOUNDARIES(boundaries_v4, v4f)
+DEFINE_BOUNDARIES(boundaries_v8, v8f)
+
+typedef void (*pass_fn)(float *, const float *, const float *, const float *, int, const float *, float *);
+typedef void (*correlate_fn)(const float *, const float *, int, double *);
+typedef void (*boundaries_fn)(const float *, const float *, int, float *);
+
+static void correlate_generic(const float *g, const float *xn, int taps, double *r)
 {
-    const float *restrict xp = xn + 1;
-    const float *restrict xpp = xn + 2;
-    float yb[LANES] = {0}, yf[LANES] = {0}, xgx[LANES] = {0}, xgxp[LANES] = {0};
-    int i = 0;
-    for (int r = 0; i + REGION <= taps; r++, i += REGION) {
-        const float gr = g[r], g0 = c0 * gr, g1 = c1 * gr;
-        for (int k = i; k < i + REGION; k += LANES) {
-            for (int j = 0; j < LANES; j++) {
-                float x = xn[k + j], x1 = xp[k + j];
-                float w = wb[k + j] + g0 * x1 + g1 * xpp[k + j];
-                wb[k + j] = w;
-                yb[j] += w * x;
-                yf[j] += wf[k + j] * x;
-                xgx[j] += gr * x * x;
-                xgxp[j] += gr * x * x1;
-            }
-        }
-    }
-    if (i < taps) {
-        const float gr = g[i / REGION], g0 = c0 * gr, g1 = c1 * gr;
-        for (; i < taps; i++) {
-            float x = xn[i], x1 = xp[i];
-            float w = wb[i] + g0 * x1 + g1 * xpp[i];
-            wb[i] = w;
-            yb[0] += w * x;
-            yf[0] += wf[i] * x;
-            xgx[0] += gr * x * x;
-            xgxp[0] += gr * x * x1;
-        }
-    }
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int j = 0; j < LANES; j++) {
-        s[0] += yb[j];
-        s[1] += yf[j];
-        s[2] += xgx[j];
-        s[3] += xgxp[j];
-    }
-    memcpy(out, s, sizeof(s));
+    correlate_v4(g, xn, taps, r);
 }
 
-typedef void (*pass_fn)(float *, const float *, const float *, const float *, int, float, float, float *);
-
-static void pass_generic(float *wb, const float *wf, const float *g, const float *xn, int taps, float c0, float c1,
-                         float *out)
+static void boundaries_generic(const float *g, const float *last, int taps, float *dcorr)
 {
-    pass_body(wb, wf, g, xn, taps, c0, c1, out);
+    boundaries_v4(g, last, taps, dcorr);
+}
+
+static void pass1_generic(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
+                          float *out)
+{
+    pass1_v4(wb, wf, g, xn, taps, d, out);
+}
+
+static void pass2_generic(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
+                          float *out)
+{
+    pass2_v4(wb, wf, g, xn, taps, d, out);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HAVE_X86_VARIANTS 1
-__attribute__((target("avx2,fma"))) static void pass_avx2(float *wb, const float *wf, const float *g,
-                                                           const float *xn, int taps, float c0, float c1,
-                                                           float *out)
+#define X86_COPY(NAME, BODY, TARGET)                                                                             \
+    __attribute__((target(TARGET))) static void NAME(float *wb, const float *wf, const float *g, const float *xn, \
+                                                     int taps, const float *d, float *out)                      \
+    {                                                                                                            \
+        BODY(wb, wf, g, xn, taps, d, out);                                                                       \
+    }
+__attribute__((target("avx2,fma"))) static void correlate_avx2(const float *g, const float *xn, int taps, double *r)
 {
-    pass_body(wb, wf, g, xn, taps, c0, c1, out);
+    correlate_v8(g, xn, taps, r);
 }
-
-__attribute__((target("avx512f,avx2,fma"))) static void pass_avx512(float *wb, const float *wf, const float *g,
-                                                                     const float *xn, int taps, float c0,
-                                                                     float c1, float *out)
+__attribute__((target("avx2,fma"))) static void boundaries_avx2(const float *g, const float *last, int taps,
+                                                                float *dcorr)
 {
-    pass_body(wb, wf, g, xn, taps, c0, c1, out);
+    boundaries_v8(g, last, taps, dcorr);
 }
+X86_COPY(pass1_avx2, pass1_v8, "avx2,fma")
+X86_COPY(pass2_avx2, pass2_v8, "avx2,fma")
+X86_COPY(pass1_avx512, pass1_v16, "avx512f,avx2,fma")
+X86_COPY(pass2_avx512, pass2_v16, "avx512f,avx2,fma")
 #endif
 
-static pass_fn pass = pass_generic;
+static pass_fn pass1 = pass1_generic, pass2 = pass2_generic;
+static correlate_fn correlate = correlate_generic;
+static boundaries_fn boundaries = boundaries_generic;
 static const char *variant = "generic";
 
-void echo_taps_pass(float *wb, const float *wf, const float *g, const float *xn, int taps, float c0, float c1,
-                    float *out)
+void echo_taps_correlate(const float *g, const float *xn, int taps, double *r)
 {
-    pass(wb, wf, g, xn, taps, c0, c1, out);
+    correlate(g, xn, taps, r);
+}
+
+void echo_taps_boundaries(const float *g, const float *last, int taps, float *dcorr)
+{
+    boundaries(g, last, taps, dcorr);
+}
+
+void echo_taps_pass1(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
+                     float *out)
+{
+    pass1(wb, wf, g, xn, taps, d, out);
+}
+
+void echo_taps_pass2(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
+                     float *out)
+{
+    pass2(wb, wf, g, xn, taps, d, out);
 }
 
 int echo_simd_select(const char *name)
@@ -111,20 +289,29 @@ int echo_simd_select(const char *name)
     if (name == NULL)
         return -1;
     if (strcmp(name, "generic") == 0) {
-        pass = pass_generic;
+        pass1 = pass1_generic;
+        pass2 = pass2_generic;
+        correlate = correlate_generic;
+        boundaries = boundaries_generic;
         variant = "generic";
         return 0;
     }
 #ifdef HAVE_X86_VARIANTS
     __builtin_cpu_init();
     if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        pass = pass_avx2;
+        pass1 = pass1_avx2;
+        pass2 = pass2_avx2;
+        correlate = correlate_avx2;
+        boundaries = boundaries_avx2;
         variant = "avx2";
         return 0;
     }
     if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")
         && __builtin_cpu_supports("fma")) {
-        pass = pass_avx512;
+        pass1 = pass1_avx512;
+        pass2 = pass2_avx512;
+        correlate = correlate_avx2;
+        boundaries = boundaries_avx2;
         variant = "avx512";
         return 0;
     }

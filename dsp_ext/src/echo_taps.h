@@ -1,5 +1,5 @@
-/* The echo canceller's per-sample pass over its taps (echo_taps.c), in its own
- * compilation unit so that it is built and dispatched for the SIMD the CPU has. */
+/* The echo canceller's passes over its taps (echo_taps.c), in their own
+ * compilation unit so that they are built and dispatched for the SIMD the CPU has. */
 #ifndef LINEBOX_ECHO_TAPS_H
 #define LINEBOX_ECHO_TAPS_H
 
@@ -11,10 +11,30 @@ const char *echo_simd_variant(void);
 int echo_simd_select(const char *name);
 /* cdef-end */
 
-/* out[0] background output, out[1] foreground output, out[2] x'Gx of this
- * window, out[3] x'Gx_prev (this window against the previous one). */
-void echo_taps_pass(float *wb, const float *wf, const float *g, const float *xn, int taps, float c0, float c1,
-                    float *out);
+/* The background filter's pending update is
+ *     w += G (d[0] x_m + d[1] x_{m-1} + d[2] x_{m-2})
+ * with x_m the window of the newest sample processed so far (G: one gain per
+ * 32-tap region, given to the passes per tap in g). Each pass applies it
+ * first, then computes outputs.
+ *
+ * echo_taps_pass1: one sample; xn is its window (x_m = xn + 1).
+ *   out[0] background output, out[1] foreground output.
+ * echo_taps_pass2: two samples; xn is the newer one's window, xn + 1 the
+ *   older one's (x_m = xn + 2). out[0], out[1]: background outputs of the
+ *   older and the newer sample (both with the weights of before the older
+ *   one's own update: the caller adds that update's effect on the newer one);
+ *   out[2], out[3]: the foreground outputs of the older and the newer. */
+void echo_taps_pass1(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
+                     float *out);
+void echo_taps_pass2(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
+                     float *out);
+/* r[l] = x'G x shifted by l (l = 0, 1, 2) over the window xn, from scratch. */
+void echo_taps_correlate(const float *g, const float *xn, int taps, double *r);
+/* The next ECHO_CHUNK samples' change of those correlations from the region
+ * boundaries below the first region (dcorr[l * ECHO_CHUNK + 7 - t] for the
+ * t-th sample after the one whose window is last); the first region's own
+ * boundary needs the new sample and is the caller's. */
+void echo_taps_boundaries(const float *g, const float *last, int taps, float *dcorr);
 void echo_taps_pick(void);
 
 #endif

@@ -78,6 +78,7 @@ class Decision:
     max_duration_s: int = 0        # 0: no limit
     grant_channel: str | None = None   # an authorisation code on this port was used
     origin: Origin | None = None   # who asked (the gate asks again for them when the line is seized)
+    retry_at: float | None = None  # a passing refusal (call-rate limit): asking again from then may succeed
 
 
 @dataclass
@@ -187,9 +188,10 @@ class OutsidePolicy:
                             category, cos)
         rate_key = "disa" if disa else (origin.extension or origin.channel or "?")
         limit = self._limit(None if disa else origin.extension, "calls_per_hour")
-        if limit and len(self._recent_calls(rate_key)) >= limit:
+        recent = self._recent_calls(rate_key)
+        if limit and len(recent) >= limit:
             return Decision(False, number, f"call-rate limit: {limit} outside calls per hour reached",
-                            category, cos)
+                            category, cos, retry_at=recent[-limit] + HOUR_S)
         max_s = 60 * self._limit(None if disa else origin.extension, "max_minutes")
         return Decision(True, number, f"allowed for class {cos}{via_code}", category, cos, rate_key, max_s,
                         origin.channel if grant is not None else None)

@@ -51,13 +51,35 @@ def backup_create(ctx: ApiContext) -> dict:
     layout = _layout(ctx)
     if hasattr(ctx.records, "flush"):
         ctx.records.flush()
-    try:
-        path = create_archive(layout)
-    except OSError as exc:
-        raise ApiError("unavailable", f"The backup could not be written ({exc.strerror or exc}); "
-                                      "check the free space on the storage card.") from None
+    path = _create_in_child(layout)
     ctx.publish("backup.created", {"name": path.name})
     return _describe(path)
+
+
+CREATE_TIMEOUT_S = 600
+
+
+def _create_in_child(layout: StoreLayout) -> Path:
+    """`create_archive(layout)` in `python -m firmware.backup.worker` (niced, its own interpreter:
+    the hashing and compressing take nothing from the media loop); this thread only waits."""
+    import json
+    import subprocess
+    import sys
+    try:
+        done = subprocess.run([sys.executable, "-m", "firmware.backup.worker", str(layout.root),
+                               str(layout.records_path)], capture_output=True, timeout=CREATE_TIMEOUT_S,
+                              cwd=str(Path(__file__).resolve().parents[2]), check=False)
+    except subprocess.TimeoutExpired:
+        raise ApiError("unavailable", f"The backup took longer than {CREATE_TIMEOUT_S // 60} minutes and was "
+                                      "stopped; free some space (old recordings) and try again.") from None
+    try:
+        answer = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        answer = {"error": (done.stderr.decode(errors="replace").strip().splitlines() or ["no answer"])[-1]}
+    if "path" not in answer:
+        raise ApiError("unavailable", f"The backup could not be written ({answer.get('error')}); "
+                                      "check the free space on the storage card.")
+    return Path(answer["path"])
 
 
 @command("backup.file")

@@ -35,6 +35,17 @@ def _register_destinations() -> None:
     register_ivr_destination("queue", "Call-center queue", _queue_problem, _queue_choices)
     from ..apps.transfer import register_transfer_app
     register_transfer_app(is_queue_app)
+    from ..apps.pickup import register_pickup_source
+    register_pickup_source(ringing_queue_calls)
+
+
+def ringing_queue_calls(engine: Any) -> list[tuple[Any, Any]]:
+    """Queue calls ringing agents' phones, for call pickup (`*8`, `**ext`, the desktop): taken by
+    another logged-in agent, with the queue's bookkeeping (`QueueService.pick_up`)."""
+    svc = service_of(engine)
+    if svc is None:
+        return []
+    return [(offer.ch, lambda picker, offer=offer: svc.pick_up(offer, picker)) for offer in svc.ringing_offers()]
 
 
 def is_queue_app(app: str) -> bool:

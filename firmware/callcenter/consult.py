@@ -52,6 +52,11 @@ class Consultation(ChannelHandler):
             return None
         return ch
 
+    @property
+    def target_present(self) -> bool:
+        """The colleague answered and is still on the line."""
+        return self.answered and self.target.off_hook
+
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()

@@ -15,7 +15,14 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
     ADDMEMBER / REMOVEMEMBER, PAUSE / UNPAUSE reason, PAUSEALL / UNPAUSEALL reason
     Linebox: WRAPUPEND wrap-up s; CALLBACKREQ number | position | wait s | requested epoch or '';
              CALLBACKDIAL number | attempt; CALLBACKANSWER number; CALLBACKFAIL number | reason;
-             SURVEY question | key; DISPOSITION code | resolved | notes length
+             SURVEY question | key; DISPOSITION code | resolved | notes length;
+             SURVEYCALL number | attempt; SURVEYCALLEND number | result | attempts (the follow-up
+             survey call, logged against the original queue call);
+             outbound campaigns (call_id: the outbound call, or 'NONE'; queue 'NONE'):
+             CAMPAIGNDIAL campaign | number | attempt;
+             CAMPAIGNRESULT campaign | number | result | talk s | status (result: answered,
+             machine, machine_agent, message_left, hung_up, busy, no_answer, failed, denied,
+             rate_limited; status: the number's state after it, pending = tried again later)
 
 Rows are queued to the records writer thread (`CallRecords.insert`): the media tick never
 waits for the disk. `export_queue_log` writes Asterisk queue_log lines from a read-only
@@ -32,7 +39,8 @@ TABLE = "queue_events"
 FINAL_EVENTS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON", "EXITWITHTIMEOUT",
                           "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ"})
 LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
-                            "SURVEY", "DISPOSITION"})
+                            "SURVEY", "DISPOSITION", "SURVEYCALL", "SURVEYCALLEND", "CAMPAIGNDIAL",
+                            "CAMPAIGNRESULT"})
 EVENTS = FINAL_EVENTS | LINEBOX_EVENTS | {
     "ENTERQUEUE", "RINGNOANSWER", "CONNECT", "AGENTLOGIN", "AGENTLOGOFF", "ADDMEMBER", "REMOVEMEMBER",
     "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}

@@ -54,6 +54,7 @@ QUEUE_DEFAULTS: dict[str, Any] = {
     "moh": "default", "survey": "", "autopause_after": 3, "aht_s": 180, "hours": "",
     "callback_retries": 3, "callback_backoff_s": 120, "callback_as": "",
     "whisper_name": False,
+    "survey_call_min": 0, "survey_as": "",
 }
 
 
@@ -282,6 +283,17 @@ def validate_queue(config: Any, data: dict, original: str | None = None) -> dict
         raise ConfigError("Callback key: choose the extension whose outside-call permissions callbacks "
                           "use (callers' numbers are dialled only where that extension may dial).")
     out["callback_as"] = callback_as if out["callback_key"] else ""
+    # follow-up survey call (firmware/callcenter/survey_calls.py): 0 = the survey (if any) is asked
+    # on the line when the agent hangs up; N = the caller is called back N minutes after the call
+    out["survey_call_min"] = _int(q.get("survey_call_min", 0), "Survey call after (minutes, 0: ask at once)", 0, 1440)
+    survey_as = str(q.get("survey_as", "") or "").strip()
+    if out["survey_call_min"]:
+        if not survey_id:
+            raise ConfigError("Survey call: choose the survey to ask first.")
+        if config.extension(survey_as) is None:
+            raise ConfigError("Survey call: choose the extension whose outside-call permissions survey calls use "
+                              "(customers are called only where that extension may dial).")
+    out["survey_as"] = survey_as if out["survey_call_min"] else ""
     cycle = _queue_cycle(config, out)
     if cycle:
         raise ConfigError(f"These destinations send callers round in a circle ({cycle}); break the loop.")

@@ -79,6 +79,7 @@ PHRASES = {
     "queue/callback_for": "Callback for",
     "queue/survey_default": "Please rate the service you received, from one to five.",
     "queue/survey_thanks": "Thank you for your feedback. Goodbye.",
+    "queue/survey_intro": "Hello. We are calling about your recent call with us. Please answer a short survey.",
     "agent/enter_number": "Please enter your agent number, then press hash.",
     "agent/enter_pin": "Please enter your PIN, then press hash.",
     "agent/logged_in": "You are logged in.",
@@ -120,6 +121,8 @@ class QueueAgent:
     connection: Any = None              # QueueConnection or a callback in progress
     wrapup_until: float = 0.0
     wrapup_timer: Timer | None = None
+    wrapup_started: float = 0.0
+    wrapup_queue: str = ""
     missed: int = 0
     failures: int = 0
     locked_until: float = 0.0
@@ -149,6 +152,8 @@ class QueueService:
         self._kick: Timer | None = None
         self._notice_due = False
         self._loaded = False
+        from .survey_calls import FollowUpSurveys
+        self.follow_ups = FollowUpSurveys(self)     # automated follow-up survey calls
         self.reload()
         engine.media_listeners.append(self.reload)
         engine.call_listeners.append(self._call_event)
@@ -312,16 +317,30 @@ class QueueService:
             self.kick()
             return
         agent.wrapup_until = now + secs
-
-        def done() -> None:
-            agent.wrapup_until = 0.0
-            agent.wrapup_timer = None
-            self.dispatcher.agent(agent.username).idle_since = self.engine.clock.now()
-            self.events.log("WRAPUPEND", queue=queue, agent=agent.username, data=[secs])
-            self.publish(agent)
-            self.kick()
-        agent.wrapup_timer = self.engine.timers.after_ms(secs * 1000, done)
+        agent.wrapup_started, agent.wrapup_queue = now, queue
+        agent.wrapup_timer = self.engine.timers.after_ms(secs * 1000, lambda: self._wrapup_over(agent, queue, secs))
         self.publish(agent)
+
+    def _wrapup_over(self, agent: QueueAgent, queue: str, secs: int) -> None:
+        agent.wrapup_until = 0.0
+        agent.wrapup_timer = None
+        self.dispatcher.agent(agent.username).idle_since = self.engine.clock.now()
+        self.events.log("WRAPUPEND", queue=queue, agent=agent.username, data=[secs])
+        self.publish(agent)
+        self.kick()
+
+    def end_wrapup(self, agent: QueueAgent) -> int | None:
+        """The agent is ready before the queue's wrap-up time is over (the desktop's Ready button):
+        wrap-up ends now (WRAPUPEND with the seconds it really took) and the queue may offer them a
+        call at once. None: the agent is not in wrap-up."""
+        now = self.engine.clock.now()
+        if agent.wrapup_until <= now:
+            return None
+        if agent.wrapup_timer is not None:
+            agent.wrapup_timer.cancel()
+        secs = max(0, round(now - agent.wrapup_started))
+        self._wrapup_over(agent, agent.wrapup_queue, secs)
+        return secs
 
     # ---- queue figures
     def present(self, agent: QueueAgent, conditions: list[str]) -> bool:
@@ -430,6 +449,28 @@ class QueueService:
             return
         caller.connect(offer)
 
+    def ringing_offers(self) -> list[AgentOffer]:
+        """Queue calls ringing an agent's phone now (headset offers are answered at once)."""
+        return [a.offer for a in self.agents.values()
+                if a.offer is not None and not a.offer.closed and not a.offer.headset]
+
+    def pick_up(self, offer: AgentOffer, picker_ch: Channel) -> bool:
+        """The logged-in agent at `picker_ch` answers the queue call ringing a colleague (pickup):
+        every offer of that caller is withdrawn (the colleague's phone stops ringing, nothing is
+        counted against them) and the call is the picker's (CONNECT, their call count). False:
+        nothing changes (not an agent, busy, another team's call, the offer is over, a callback)."""
+        agent = self.agent_on(picker_ch)
+        caller = self.callers.get(offer.entry.id)
+        if (agent is None or agent is offer.agent or caller is None or offer.closed or agent.offer is not None
+                or agent.connection is not None or agent.status == "logged_out"):
+            return False
+        if agent.team and offer.agent.team and agent.team != offer.agent.team:
+            return False
+        started = min([o.started for o in self.offers_of(offer.entry.id)] or [offer.started])
+        self.withdraw_offers(offer.entry.id)
+        caller.connect_agent(agent, picker_ch, started)
+        return True
+
     def offers_of(self, entry_id: str) -> list[AgentOffer]:
         return [a.offer for a in self.agents.values() if a.offer is not None and a.offer.entry.id == entry_id]
 
@@ -482,6 +523,21 @@ class QueueService:
         cb = getattr(call, "queue_callback", None)
         if cb is not None:
             cb.call_event(call, event)
+        if event == "ended":
+            for ch in (call.a, call.b):
+                if isinstance(ch, FxsChannel) and ch.off_hook:
+                    self.engine.timers.after_frames(1, partial(self._back_to_headset, ch))
+
+    def _back_to_headset(self, ch: FxsChannel) -> None:
+        """A call of a headset agent's phone ended (click-to-dial, a pickup, a direct call) with the
+        phone still off hook: it waits for queue calls again instead of hearing busy tone."""
+        agent = self.agent_on(ch)
+        if (agent is None or not agent.headset or not ch.off_hook or agent.offer is not None
+                or agent.connection is not None):
+            return
+        if ch.handler is None or type(ch.handler) is Parked:
+            AgentReady(self, ch, agent)
+            self.publish(agent)
 
 
 def _update(kind: str, payload: Any) -> Any:
@@ -677,17 +733,23 @@ class QueueCaller(ChannelHandler):
 
     # ---- an agent takes the call
     def connect(self, offer: AgentOffer) -> None:
-        svc, agent = self.svc, offer.agent
+        self.connect_agent(offer.agent, offer.ch, offer.started, offer)
+
+    def connect_agent(self, agent: QueueAgent, agent_ch: Channel, ring_started: float,
+                      offer: AgentOffer | None = None) -> None:
+        """`agent` takes the call on `agent_ch`: the offer answered, or a pickup from the agent's
+        own phone of the call ringing a colleague (`offer` None; the offers were withdrawn)."""
+        svc = self.svc
         now = self.engine.clock.now()
         hold = round(now - self.entry.entered)
-        ring = round(now - offer.started)
+        ring = round(now - ring_started)
         self.done = True
         for t in self.timers:
             t.cancel()
         svc.dispatcher.connected(self.entry.id, agent.username, now)
         svc.callers.pop(self.entry.id, None)
-        offer.close()
-        agent_ch = offer.ch
+        if offer is not None:
+            offer.close()
         svc.events.log("CONNECT", call_id=self.call.id, queue=self.number, agent=agent.username,
                        data=[hold, agent_ch.name, ring])
         QueueConnection(svc, self.ch, self.call, agent, agent_ch, self.number, self.entry.entered,
@@ -998,6 +1060,9 @@ class QueueConnection(ChannelHandler):
                             data=[hold, talk, self.orig_position])
         q = self.svc.queues.get(self.queue, {})
         self.svc.learn_handle_time(self.queue, talk + int(q.get("wrapup_s", 0)))
+        self.svc.follow_ups.after_queue_call(self.call.id, self.queue, self.agent.username,
+                                             _digits(self.call.cid_number or ""),
+                                             isinstance(self.caller_ch, FxoChannel))
 
     def on_hangup(self, ch: Channel) -> None:
         if self.ended:
@@ -1023,7 +1088,7 @@ class QueueConnection(ChannelHandler):
         caller.silence()
         q = self.svc.queues.get(self.queue, {})
         survey = self.svc.surveys.get(q.get("survey", ""))
-        if survey is not None:
+        if survey is not None and not q.get("survey_call_min"):    # else: a follow-up call asks it later
             SurveySession(self.svc, caller, self.call, self.queue, self.agent.username, survey)
         else:
             if caller.handler is self:
@@ -1228,8 +1293,9 @@ class QueueConnection(ChannelHandler):
         self._send_caller_on(target, dest)
         return True
 
-    def _send_caller_on(self, target: str, dest: str) -> None:
-        """Blind transfer: log TRANSFER, send the caller to `dest`, free the agent's phone, start wrap-up."""
+    def _send_caller_on(self, target: str, dest: str, send: Any = None) -> None:
+        """Blind transfer: log TRANSFER, send the caller to `dest` (or `send(caller channel)` does),
+        free the agent's phone, start wrap-up."""
         now = self.svc.engine.clock.now()
         self.ended = True
         self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
@@ -1239,7 +1305,10 @@ class QueueConnection(ChannelHandler):
         if caller.handler is self:
             caller.handler = None
         caller.silence()
-        send_to(self.svc.engine, caller, self.call, dest)
+        if send is not None:
+            send(caller)
+        else:
+            send_to(self.svc.engine, caller, self.call, dest)
         if agent_ch.handler is self:
             agent_ch.handler = None
             agent_ch.silence()
@@ -1247,6 +1316,63 @@ class QueueConnection(ChannelHandler):
                 AgentReady(self.svc, agent_ch, self.agent)
             elif isinstance(agent_ch, FxsChannel) and agent_ch.off_hook:
                 Parked(self.svc.engine, agent_ch, "busy")
+        self.svc.begin_wrapup(self.agent, self.queue)
+
+    # ---- transfer to an outside number from the desktop (firmware/callcenter/outside_transfer.py)
+    def transfer_outside(self, number: str, decision: Any) -> str:
+        """Blind transfer to outside `number` (the gate said yes: `decision`; it is asked again when
+        the line is seized). '' when done, else why not: busy | no_line."""
+        from .outside_transfer import send_caller_out
+        if self.ended or self.consultation is not None or self.mode not in ("talk", "held"):
+            return "busy"
+        line = self.svc.engine.pick_line()
+        if line is None:
+            return "no_line"
+        self._cancel_timer()
+        self._send_caller_on(number, "", send=lambda caller: send_caller_out(
+            self.svc.engine, caller, self.call, number, decision, line))
+        return ""
+
+    def consult_outside(self, number: str, decision: Any) -> str:
+        """Attended transfer to outside `number`: the caller hears music while the agent's phone
+        calls it on a line. '' when started, else why not: busy | not_phone | no_line | refused."""
+        from .outside_transfer import OutsideConsultation
+        if self.ended or self.mode not in ("talk", "held") or self.consultation is not None:
+            return "busy"
+        agent_ch = self.agent_ch
+        if not isinstance(agent_ch, FxsChannel):
+            return "not_phone"
+        line = self.svc.engine.pick_line()
+        if line is None:
+            return "no_line"
+        q = self.svc.queues.get(self.queue, {})
+        self.caller_ch.source = self.svc.music.source(q.get("moh", "default"))
+        agent_ch.silence()
+        self.mode = "consult"
+        c = OutsideConsultation(self.svc.engine, self, agent_ch, line, number, decision)
+        if c.over:                                    # refused at seizure after all
+            self.consultation_over()
+            return "refused"
+        self.consultation = c
+        self.svc.publish(self.agent)
+        return ""
+
+    def _transfer_to_outside(self, c: Any) -> None:
+        """The attended outside transfer completes: the caller joins the line, the agent is free."""
+        now = self.svc.engine.clock.now()
+        self.ended = True
+        self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
+                            data=[c.number, "", round(self.connected_at - self.entered),
+                                  round(now - self.connected_at), self.orig_position])
+        caller, agent_ch = self.caller_ch, self.agent_ch
+        if agent_ch.handler is self:
+            agent_ch.handler = None
+            agent_ch.silence()
+        if caller.handler is self:
+            caller.handler = None
+        caller.silence()
+        if not c.join_caller(caller, self.call):          # the far end left meanwhile
+            goodbye(self.svc.engine, caller, self.call)
         self.svc.begin_wrapup(self.agent, self.queue)
 
     def consult(self, number: str) -> str:
@@ -1274,7 +1400,7 @@ class QueueConnection(ChannelHandler):
         """The consulted colleague joins the caller and the agent: each hears the other two. The
         agent leaving hands the caller to the colleague; dropping the colleague goes back to two."""
         c = self.consultation
-        if self.ended or c is None or not c.answered or not c.target.off_hook:
+        if self.ended or c is None or not c.answered or not c.target_present:
             return False
         self.mode = "conference"
         caller, agent, target = self.caller_ch, self.agent_ch, c.target
@@ -1289,10 +1415,14 @@ class QueueConnection(ChannelHandler):
         """The agent completes the attended transfer from the desktop (as hanging up would)."""
         if self.ended or self.consultation is None:
             return False
+        headset = self.agent.headset
         self._transfer_consulted()
         agent_ch = self.agent_ch
         if isinstance(agent_ch, FxsChannel) and agent_ch.off_hook and agent_ch.handler is None:
-            Parked(self.svc.engine, agent_ch, "busy")
+            if headset:                              # the agent stays in headset mode
+                AgentReady(self.svc, agent_ch, self.agent)
+            else:
+                Parked(self.svc.engine, agent_ch, "busy")
         self.svc.publish(self.agent)
         return True
 
@@ -1325,6 +1455,11 @@ class QueueConnection(ChannelHandler):
         c = self.consultation
         assert c is not None
         self.consultation = None
+        if not isinstance(c, Consultation):                 # an outside number
+            if not self.agent_ch.off_hook:
+                self.agent.headset = False
+            self._transfer_to_outside(c)
+            return
         now = self.svc.engine.clock.now()
         self.ended = True
         self.svc.events.log("TRANSFER", call_id=self.call.id, queue=self.queue, agent=self.agent.username,
@@ -1364,18 +1499,26 @@ class SurveySession(AppSession):
 
     name = "survey"
 
-    def __init__(self, svc: QueueService, ch: Channel, call: Call, queue: str, agent: str, survey: dict) -> None:
+    def __init__(self, svc: QueueService, ch: Channel, call: Call, queue: str, agent: str, survey: dict,
+                 record_as: str | None = None, intro: bool = False) -> None:
         self.svc, self.queue, self.agent = svc, queue, agent
         self.questions = list(survey["questions"])
         self.i = 0
         self.timer: Timer | None = None
+        self.event_call_id = record_as or call.id      # a follow-up survey call answers for the queue call
+        self.intro = intro
         super().__init__(svc.engine, ch, "", call)
 
     def start(self) -> None:
         self.ch.set_state("in-call", peer="survey", caller_id=self.call.cid_number)
+        if self.intro:                                # the box called: say why first
+            self.ch.source = PromptPlayer(self.ask).enqueue(self.svc.library.get("queue/survey_intro"))
+            return
         self.ask()
 
     def ask(self) -> None:
+        if self.finished:
+            return
         if self.i >= len(self.questions):
             self.ch.source = PromptPlayer(self.end).enqueue(self.svc.library.get("queue/survey_thanks"))
             return
@@ -1398,7 +1541,7 @@ class SurveySession(AppSession):
             return
         if self.timer:
             self.timer.cancel()
-        self.svc.events.log("SURVEY", call_id=self.call.id, queue=self.queue, agent=self.agent,
+        self.svc.events.log("SURVEY", call_id=self.event_call_id, queue=self.queue, agent=self.agent,
                             data=[self.i + 1, digit])
         self.i += 1
         self.ask()

@@ -94,12 +94,29 @@ def campaign_start(ctx: ApiContext, campaign: str) -> dict:
     rows = resumable(st, doc, FINAL)
     if not rows:
         raise ApiError("conflict", "Nothing left to dial: import a number list first.")
+    message = _machine_message(ctx, doc)
     st.set_state(campaign, "running")
     dnc = st.dnc()
     tz = site_tz(ctx.config)
-    ctx.on_media(lambda eng: _dialer(eng).load({**doc, "state": "running"}, tz, rows, dnc, st))
+    ctx.on_media(lambda eng: _dialer(eng).load({**doc, "state": "running"}, tz, rows, dnc, st, message))
     ctx.publish("campaign", {"campaign": campaign, "state": "running"})
     return {"campaign": campaign, "state": "running", "to_dial": len(rows)}
+
+
+def _machine_message(ctx: ApiContext, doc: dict) -> Any:
+    """The recorded message for answering machines, read here (store thread, never on the tick)."""
+    ref = doc.get("machine_message") or ""
+    if not ref:
+        return None
+    from ..prompts import load_prompt, prompts_root
+    root = prompts_root(ctx.config) or Path(ctx.data_dir) / "prompts"
+    try:
+        return load_prompt(ref, "en", root)
+    except (KeyError, OSError, ValueError):
+        if doc.get("machine_action") == "message":
+            raise ApiError("conflict", f"The message for answering machines ({ref[:50]}) is missing: upload it "
+                                       "on the Prompts page, or choose another.") from None
+        return None
 
 
 @command("campaign.pause")
@@ -177,7 +194,14 @@ def campaign_preview_dial(ctx: ApiContext, campaign: str, username: str) -> dict
     from ..campaigns.model import within_hours
     if not within_hours(run.doc, ctx.engine.clock.now(), run.tz):
         raise ApiError("conflict", "Outside the campaign's calling hours; try again during them.")
-    row = _dialer(ctx.engine).preview_dial(campaign, agent)
+    d = _dialer(ctx.engine)
+    decision = d.gate(run.doc, None, run.reserved[username]["number"])
+    if decision.retry_at is not None:
+        minutes = max(1, round((decision.retry_at - ctx.engine.clock.now()) / 60))
+        raise ApiError("conflict", f"Extension {run.doc['caller_extension']} has reached its outside-call limit "
+                                   f"per hour; the next call is possible in about {minutes} min. Skip this number "
+                                   "for now or try again then.")
+    row = d.preview_dial(campaign, agent)
     return {"number": row}
 
 
@@ -189,6 +213,29 @@ def campaign_preview_skip(ctx: ApiContext, campaign: str, username: str, final: 
     if row is None:
         raise ApiError("conflict", "No number is being previewed.")
     return {"number": row}
+
+
+@command("campaign.preview_dnc", on="media")
+def campaign_preview_dnc(ctx: ApiContext, campaign: str, username: str) -> dict:
+    """The customer agent `username` is previewing asked not to be called: the number goes on the
+    do-not-call list (never dialled by any campaign again) and is done with in this one."""
+    _preview_run(ctx.engine, campaign, username)
+    d = _dialer(ctx.engine)
+    row = d.runs[campaign].reserved.get(username)
+    if row is None:
+        raise ApiError("conflict", "No number is being previewed: ask for the next number first.")
+    number, now = row["number"], time.time()
+    note = f"asked by the customer ({username[:32]}, campaign {campaign[:30]})"
+    d.store.queue_dnc(number, now, note)          # queued to the writer: no I/O here
+    d.dnc.add(number)
+    return {"number": d.preview_skip(campaign, username, True, status="dnc")}
+
+
+@command("campaign.mine")
+def campaign_mine(ctx: ApiContext, username: str) -> dict:
+    """The running preview campaigns agent `username` dials (for the desk's preview card)."""
+    return {"campaigns": [{"id": c["id"], "name": c["name"]} for c in _store(ctx).campaigns()
+                          if c["state"] == "running" and c["mode"] == "preview" and username in c["agents"]]}
 
 
 # ---- do not call --------------------------------------------------------------------------------

@@ -5,9 +5,22 @@ number on the do-not-call list, every number through the outbound permission gat
 
 An attempt rings the agent's phone first (caller ID: the number to be called); when the agent picks
 up (or at once if the agent is off hook in headset mode) the number is dialled on a free line and
-the agent hears the call progress. Busy, no answer and failures are retried after the campaign's
-`retry_after_s`, up to `max_attempts`; an answer, a refusal by the gate or the do-not-call list is
-final. Results are queued to the campaigns store's writer thread (no I/O here)."""
+the agent hears the call progress. Once the far end answers, answering-machine detection
+(`amd.py`) listens to the first seconds:
+
+* a person: the result is `answered` (a contact), the agent talks;
+* a machine: by the campaign's `machine_action`, `hangup` (result `machine`, tried again later),
+  `message` (the agent is released, the recorded message is played after the machine's beep:
+  `message_left`) or `agent` (the agent takes it anyway: `machine_agent`);
+* the far end hangs up before saying anything (a silent quick hang-up): `hung_up`, no contact,
+  tried again like busy and no answer.
+
+Busy, no answer, failures, machines hung up on and silent hang-ups are retried after the campaign's
+`retry_after_s`, up to `max_attempts`; a refusal by the gate's call-rate limit is not an attempt:
+the number waits (at most `retry_after_s`, at the latest until the limit allows a call) and is
+tried again; a real refusal (the number is not allowed) and the do-not-call list are final.
+Results are queued to the campaigns store's writer thread, and every attempt and its result to
+the durable queue event log (CAMPAIGNDIAL, CAMPAIGNRESULT; no I/O here)."""
 from __future__ import annotations
 
 import logging
@@ -18,9 +31,12 @@ from typing import TYPE_CHECKING, Any
 from ..calls import Call, Parked
 from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from ..clock import Timer
+from .amd import AmdSettings, AnsweringMachineDetector
 from .model import within_hours
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..engine import Engine
     from .store import CampaignStore
 
@@ -28,7 +44,12 @@ log = logging.getLogger("linebox.campaigns")
 
 TICK_MS = 1000
 AGENT_RING_MS = 20000
-RETRYABLE = ("busy", "no_answer", "failed")
+AMD_POLL_MS = 100
+RETRYABLE = ("busy", "no_answer", "failed", "machine", "hung_up")
+BEEP_TO_MESSAGE_S = 1.0        # the message starts this long after a beep began (after the beep)
+NO_BEEP_SILENCE_S = 2.0        # the greeting ended this long ago and no beep: speak anyway
+MESSAGE_WAIT_MAX_S = 30.0      # a greeting still going after this long: speak anyway
+SILENT_LISTEN_MAX_S = 30.0     # a silent answer is listened to this long for a first word, at most
 
 
 @dataclass
@@ -38,23 +59,33 @@ class RunningCampaign:
     pending: list[dict]                           # rows not final, in list order
     in_flight: int = 0
     reserved: dict[str, dict] = field(default_factory=dict)     # preview: agent -> number row
+    message: np.ndarray | None = None             # the recorded message for answering machines
+    amd: AmdSettings = field(default_factory=AmdSettings)
 
 
 class CampaignCall(Call):
-    """The outbound leg of a campaign attempt: remembers how it ended."""
+    """The outbound leg of a campaign attempt: remembers how it ended, and keeps the line's
+    call-progress analysis on after the answer for the attempt's answering-machine detection."""
 
     final_disposition = ""
     campaign_attempt: Attempt | None = None
+    listens_after_answer = True
 
     def end(self, disposition: str) -> None:
         if not self.ended:
             self.final_disposition = disposition
         super().end(disposition)
 
+    def on_progress(self, ch: Channel, kind: str, at: float) -> None:
+        super().on_progress(ch, kind, at)
+        if self.campaign_attempt is not None and ch is self.b and not self.ended:
+            self.campaign_attempt.on_progress(ch, kind, at)
+
 
 class Attempt(ChannelHandler):
     """One number dialled for one agent. Also the agent's `connection` while it lasts (so queues
-    do not offer them a call, and a supervisor may listen: `caller_ch`, `agent_ch`, `ended`)."""
+    do not offer them a call, and a supervisor may listen: `caller_ch`, `agent_ch`, `ended`).
+    While a message is left on an answering machine it is the line's handler."""
 
     def __init__(self, dialer: CampaignDialer, run: RunningCampaign, row: dict, agent: Any, agent_ch: FxsChannel):
         self.dialer, self.run, self.row, self.agent, self.agent_ch = dialer, run, row, agent, agent_ch
@@ -62,6 +93,18 @@ class Attempt(ChannelHandler):
         self.call: CampaignCall | None = None
         self.ended = False
         self._timer: Timer | None = None
+        self.amd: AnsweringMachineDetector | None = None
+        self._amd_timer: Timer | None = None
+        self.outcome = ""                      # the result told to the queue event log (once)
+        self._status = ""
+        self._leaving_message = False
+        self._beep_at: float | None = None
+        self._machine_at = 0.0
+        self._message_started = False
+        self._final_status = ""
+        self._logged = False
+        self._released = False
+        self.reason = ""                       # the detector's verdict, the call record's reason
         run.in_flight += 1
         agent.connection = self
         dialer.svc.publish(agent)
@@ -82,6 +125,9 @@ class Attempt(ChannelHandler):
         self._dial()
 
     def on_hangup(self, ch: Channel) -> None:
+        if self._leaving_message and ch is self.caller_ch:
+            self._machine_gone("the answering machine hung up")
+            return
         if self.call is None and not self.ended:            # before dialling: the number goes back
             self._finish_without_attempt()
 
@@ -103,6 +149,9 @@ class Attempt(ChannelHandler):
         self._release_agent()
 
     def _release_agent(self) -> None:
+        if self._released:
+            return
+        self._released = True
         if self.agent.connection is self:
             self.agent.connection = None
         self.dialer.svc.publish(self.agent)
@@ -110,7 +159,6 @@ class Attempt(ChannelHandler):
 
     def _dial(self) -> None:
         eng, row, doc = self.dialer.engine, self.row, self.run.doc
-        from ..apps.permissions import Origin
         self.dialer.waiting.discard(self)
         ch = self.agent_ch
         line = eng.pick_line()
@@ -119,9 +167,18 @@ class Attempt(ChannelHandler):
             if isinstance(ch, FxsChannel) and ch.off_hook:
                 Parked(eng, ch, "congestion")
             return
-        origin = Origin(extension=doc["caller_extension"], channel=ch.name, via="campaign")
-        decision = eng.authorise_outside(origin, row["number"])
+        decision = self.dialer.gate(doc, ch.name, row["number"])
+        if decision.retry_at is not None:       # the call-rate limit: not an attempt, the number waits
+            self.ended = True
+            self.run.in_flight -= 1
+            self.dialer.defer(self.run, row, decision.retry_at, self.agent.username)
+            self._release_agent()
+            if isinstance(ch, FxsChannel) and ch.off_hook:
+                Parked(eng, ch, "congestion")
+            return
         row["attempts"] = int(row.get("attempts") or 0) + 1
+        self.dialer.log_event("CAMPAIGNDIAL", doc["id"], self.agent.username, "NONE",
+                              [row["number"], row["attempts"]])
         if not decision.allowed:
             self._result("denied", final=True)
             eng.outside_policy.record_denied(ch, decision.number, decision.reason)
@@ -146,24 +203,190 @@ class Attempt(ChannelHandler):
         if isinstance(call.b, FxoChannel):
             call.far_end_gone(call.b, "campaign number not answered", "no_answer")
 
+    # ---- after the answer: who is it?
     def call_event(self, call: Call, event: str) -> None:
         if event == "answered":
             self.caller_ch = call.b
-            self._result("answered", final=True, keep_agent=True)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            at = call.answered_at if call.answered_at is not None else self.dialer.engine.clock.now()
+            self.amd = AnsweringMachineDetector(self.run.amd, at, self._verdict)
+            self._amd_timer = self.dialer.engine.timers.after_ms(AMD_POLL_MS, self._poll_amd)
             return
         if event != "ended" or self.ended:
             return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._amd_timer is not None:
+            self._amd_timer.cancel()
+            self._amd_timer = None
         if call.answered:
-            self.ended = True
-            self._release_agent()
+            amd = self.amd
+            if self.reason:
+                # the call's own (shorter) listening may have written its guess since: ours stands
+                self.dialer.engine.records.set_reason(call.id, self.reason)
+            if not self._status:                        # gone before a verdict (or a silent answer)
+                heard = amd is not None and amd.heard_voice
+                self._result("answered" if heard else "hung_up", final=heard)
+            elif self._status in ("answered", "machine_agent"):
+                self.ended = True
+                self._release_agent()
+            self._log_outcome()
             return
         disposition = getattr(call, "final_disposition", "") or "failed"
         self._result(disposition if disposition in RETRYABLE else "failed")
 
+    def on_progress(self, ch: Channel, kind: str, at: float) -> None:
+        amd = self.amd
+        if amd is None:
+            return
+        if kind in ("voice_on", "voice_off"):
+            amd.voice(kind == "voice_on", at)
+            if kind == "voice_on" and amd.verdict == "silent" and not self._status:
+                self._result("answered", final=True, keep_agent=True)       # a word after all: a contact
+                self._done_listening()
+        elif kind == "tone_on":
+            if self._leaving_message:
+                self._beep_at = at
+            else:
+                amd.beep(at)
+
+    def _poll_amd(self) -> None:
+        self._amd_timer = None
+        amd, call = self.amd, self.call
+        if amd is None or call is None or (call.ended and not self._leaving_message):
+            return
+        now = self.dialer.engine.clock.now()
+        amd.poll(now)
+        if self._leaving_message:
+            self._maybe_speak(now)
+        if self._leaving_message or amd.verdict is None:
+            self._amd_timer = self.dialer.engine.timers.after_ms(AMD_POLL_MS, self._poll_amd)
+
+    def _done_listening(self) -> None:
+        if self.call is not None and not self._leaving_message:
+            self.call.stop_listening()
+
+    def _verdict(self, kind: str, cause: str) -> None:
+        call, eng = self.call, self.dialer.engine
+        if call is None or call.ended:
+            return
+        self.reason = f"answering-machine detection: {kind} ({cause})"
+        eng.records.set_reason(call.id, self.reason)
+        eng.publish_call(call.id, "campaign_amd", verdict=kind, cause=cause)
+        if kind == "human":
+            self._result("answered", final=True, keep_agent=True)
+            self._done_listening()
+            return
+        if kind == "silent":                    # the agent stays; a word later makes it a contact
+            self._timer = eng.timers.after_ms(int(SILENT_LISTEN_MAX_S * 1000), self._silent_too_long)
+            return
+        action = self.run.doc.get("machine_action", "hangup")
+        if action == "agent":
+            self._result("machine_agent", final=True, keep_agent=True)
+            self._done_listening()
+        elif action == "message" and self.run.message is not None and isinstance(call.b, FxoChannel):
+            self._leave_message(call, call.b)
+        else:
+            self._status = "machine"            # (the call's end, next, is not a result of its own)
+            if isinstance(call.b, FxoChannel):
+                call.far_end_gone(call.b, "answering machine: hung up")
+            self._result("machine")
+
+    def _silent_too_long(self) -> None:
+        """A silent answer the agent has stayed on this long: a contact (whatever the analyser
+        missed), and the line's analysis stops (it is work on the media thread)."""
+        self._timer = None
+        call = self.call
+        if call is None or call.ended or self._status:
+            return
+        self._result("answered", final=True, keep_agent=True)
+        self._done_listening()
+
+    # ---- leaving the recorded message on an answering machine
+    def _leave_message(self, call: CampaignCall, line: FxoChannel) -> None:
+        eng = self.dialer.engine
+        self._leaving_message = True
+        self._machine_at = eng.clock.now()
+        line.handler = self                     # the line's events come here until the message is left
+        line.silence()
+        line.set_state(line.state, peer="campaign message", detail=f"{call.dst}: waiting for the beep")
+        agent_ch = self.agent_ch
+        if agent_ch.handler is call:            # the agent goes on to the next call
+            if agent_ch.off_hook:
+                Parked(eng, agent_ch, "busy")
+            else:
+                agent_ch.handler = None
+                agent_ch.set_state("idle")
+        self._status = "leaving_message"
+        self._release_agent()
+
+    def _maybe_speak(self, now: float) -> None:
+        amd = self.amd
+        if self._message_started or amd is None:
+            return
+        quiet_since = amd.spurts[-1][1] if amd.spurts else self._machine_at
+        if self._beep_at is not None:
+            due = now - self._beep_at >= BEEP_TO_MESSAGE_S
+        else:
+            due = now - quiet_since >= NO_BEEP_SILENCE_S or now - self._machine_at >= MESSAGE_WAIT_MAX_S
+        if not due:
+            return
+        line = self.caller_ch
+        if not isinstance(line, FxoChannel) or self.run.message is None:
+            return
+        self._message_started = True
+        if self.call is not None:
+            self.call.stop_listening()
+        line.set_state(line.state, peer="campaign message", detail="leaving the message")
+        line.play(self.run.message, on_done=self._message_done)
+
+    def _message_done(self) -> None:
+        if not self._leaving_message:
+            return
+        self._leaving_message = False
+        self._finish_machine_call("answering machine: message left")
+        self._status = ""
+        self._result("message_left", final=True)
+
+    def _machine_gone(self, why: str) -> None:
+        if not self._leaving_message:
+            return
+        self._leaving_message = False
+        self._finish_machine_call(why)
+        self._status = ""
+        self._result("machine")
+
+    def on_line_event(self, ch: Channel, event: str) -> None:
+        if event in ("loop_drop", "polarity_reversal"):
+            self._machine_gone("the answering machine hung up")
+
+    def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
+        if kind == "start" and tone in ("busy", "congestion", "line_busy", "disconnect"):
+            self._machine_gone(f"{tone} tone")
+
+    def _finish_machine_call(self, why: str) -> None:
+        line, call = self.caller_ch, self.call
+        if self._amd_timer is not None:
+            self._amd_timer.cancel()
+            self._amd_timer = None
+        if isinstance(line, FxoChannel):
+            line.silence()
+            line.release()
+            if line.handler is self:
+                line.handler = None
+            line.set_state("idle")
+        if call is not None and not call.ended:
+            self.reason = why
+            self.dialer.engine.records.set_reason(call.id, why)
+            call.end("answered")
+
+    # ---- results
     def _result(self, result: str, final: bool = False, keep_agent: bool = False) -> None:
+        """The number's result (store, live event); the attempt leaves the in-flight count (with
+        `keep_agent` the agent stays on the call: released, and the result logged, at its end)."""
         eng, row, doc, run = self.dialer.engine, self.row, self.run.doc, self.run
         now = eng.clock.now()
         if final or row["attempts"] >= int(doc["max_attempts"]):
@@ -173,17 +396,30 @@ class Attempt(ChannelHandler):
             row["not_before"] = not_before
             run.pending.append(row)
         row["status"] = status
+        self._status = result
+        self.outcome, self._final_status = result, status
         self.dialer.store.record_result(row["id"], status=status, attempts=row["attempts"], last_result=result,
                                         last_at=now, not_before=not_before, agent=self.agent.username)
         eng.control.publish(_event({"campaign": doc["id"], "number_id": row["id"], "result": result,
                                     "status": status}))
+        run.in_flight -= 1
         if not keep_agent:
             self.ended = True
-            run.in_flight -= 1
             self._release_agent()
-        else:
-            run.in_flight -= 1
+            self._log_outcome()
         self.dialer.check_done(run)
+
+    def _log_outcome(self) -> None:
+        if not self.outcome or self._logged:
+            return
+        self._logged = True
+        call = self.call
+        talk = 0
+        if call is not None and call.answered_at is not None and self.outcome in ("answered", "machine_agent"):
+            talk = max(0, round(self.dialer.engine.clock.now() - call.answered_at))
+        self.dialer.log_event("CAMPAIGNRESULT", self.run.doc["id"], self.agent.username,
+                              call.id if call is not None else "NONE",
+                              [self.row["number"], self.outcome, talk, self._final_status])
 
 
 def _event(payload: dict) -> Any:
@@ -215,11 +451,41 @@ class CampaignDialer:
             self._store.close()
 
     # ---- control (media thread, from commands)
-    def load(self, doc: dict, tz: Any, rows: list[dict], dnc: set[str], store: CampaignStore | None = None) -> None:
+    def load(self, doc: dict, tz: Any, rows: list[dict], dnc: set[str], store: CampaignStore | None = None,
+             message: np.ndarray | None = None) -> None:
+        """Run campaign `doc` over `rows`; `message`: the recorded message for answering machines
+        (loaded off the tick by the caller)."""
         if store is not None:
             self._store = store                 # opened by the command (store thread): nothing to open here
         self.dnc = set(dnc)
-        self.runs[doc["id"]] = RunningCampaign(doc, tz, list(rows))
+        self.runs[doc["id"]] = RunningCampaign(doc, tz, list(rows), message=message,
+                                               amd=AmdSettings.from_doc(doc.get("amd")))
+
+    # ---- the gate, deferrals and the event log
+    def gate(self, doc: dict, channel: str | None, number: str) -> Any:
+        """The outbound permission gate's decision for campaign `doc` calling `number`."""
+        from ..apps.permissions import Origin
+        origin = Origin(extension=doc["caller_extension"], channel=channel, via="campaign")
+        return self.engine.authorise_outside(origin, number)
+
+    def defer(self, run: RunningCampaign, row: dict, retry_at: float, agent: str = "") -> None:
+        """The gate's call-rate limit refused `row` for now: not an attempt; it is tried again
+        after the campaign's retry time, or as soon as the limit allows a call if that is sooner."""
+        now = self.engine.clock.now()
+        not_before = min(retry_at, now + int(run.doc["retry_after_s"]))
+        row["not_before"] = not_before
+        row["status"] = "pending"
+        run.pending.append(row)
+        self.store.record_result(row["id"], status="pending", last_result="rate_limited", last_at=now,
+                                 not_before=not_before)
+        self.engine.control.publish(_event({"campaign": run.doc["id"], "number_id": row["id"],
+                                            "result": "rate_limited", "status": "pending"}))
+        self.log_event("CAMPAIGNRESULT", run.doc["id"], agent or "NONE", "NONE",
+                       [row["number"], "rate_limited", 0, "pending"])
+
+    def log_event(self, verb: str, campaign: str, agent: str, call_id: str, data: list) -> None:
+        """An attempt or its result in the durable queue event log (queued to the records writer)."""
+        self.svc.events.log(verb, call_id=call_id, agent=agent or "NONE", data=[campaign, *data])
 
     def stop(self, cid: str) -> None:
         self.runs.pop(cid, None)
@@ -268,6 +534,10 @@ class CampaignDialer:
             if row is None:
                 self.check_done(run)
                 return
+            decision = self.gate(run.doc, None, row["number"])
+            if decision.retry_at is not None:   # over the call-rate limit: wait, do not ring the agent
+                self.defer(run, row, decision.retry_at, username)
+                continue
             Attempt(self, run, row, agent, self.svc.channel_of(agent))
 
     def free_lines(self) -> int:
@@ -294,14 +564,15 @@ class CampaignDialer:
         Attempt(self, run, row, agent, self.svc.channel_of(agent))
         return row
 
-    def preview_skip(self, cid: str, username: str, final: bool) -> dict | None:
+    def preview_skip(self, cid: str, username: str, final: bool, status: str = "skipped") -> dict | None:
+        """The previewed number back in the list, or (`final`) done with as `status` (skipped, dnc)."""
         run = self.runs.get(cid)
         row = run.reserved.pop(username, None) if run else None
         if row is None or run is None:
             return None
         if final:
-            row["status"] = "skipped"
-            self.store.record_result(row["id"], status="skipped", last_result="skipped", agent=username,
+            row["status"] = status
+            self.store.record_result(row["id"], status=status, last_result=status, agent=username,
                                      last_at=self.engine.clock.now())
             self.check_done(run)
         else:

@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 MODES = ("preview", "progressive")
+MACHINE_ACTIONS = ("hangup", "message", "agent")
+PROMPT_REF = re.compile(r"custom/[a-z0-9][a-z0-9_-]{0,39}")
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -56,11 +58,27 @@ def validate(data: dict, known_agents: set[str], extension_exists: Any) -> dict:
     days = hours.get("days", [0, 1, 2, 3, 4])
     if not isinstance(days, list) or not days or any(d not in range(7) for d in days):
         raise CampaignError("Calling days: a list of weekdays 0 (Monday) to 6 (Sunday).")
+    action = data.get("machine_action", "hangup")
+    if action not in MACHINE_ACTIONS:
+        raise CampaignError("When an answering machine answers: hangup (try again later), message (leave the "
+                            "recorded message after the beep) or agent (the agent takes it anyway).")
+    message = str(data.get("machine_message") or "").strip()
+    if message and not PROMPT_REF.fullmatch(message):
+        raise CampaignError("Message for answering machines: an uploaded prompt, custom/<name> (upload it on the "
+                            "Prompts page first).")
+    if action == "message" and not message:
+        raise CampaignError("Leaving a message needs the message: choose an uploaded prompt (custom/<name>).")
+    from .amd import AmdSettings
+    try:
+        amd = AmdSettings.from_doc(data.get("amd")).as_doc()
+    except ValueError as exc:
+        raise CampaignError(str(exc)) from None
     return {"id": cid, "name": name, "mode": mode, "agents": list(dict.fromkeys(agents)), "caller_extension": ext,
             "hours": {"from": start, "to": end, "days": sorted(set(days))},
             "max_attempts": _int(data, "max_attempts", 3, 1, 10, "Attempts per number"),
             "retry_after_s": _int(data, "retry_after_s", 3600, 30, 7 * 86400, "Time between attempts (s)"),
-            "ring_s": _int(data, "ring_s", 30, 10, 120, "Ring time (s)")}
+            "ring_s": _int(data, "ring_s", 30, 10, 120, "Ring time (s)"),
+            "machine_action": action, "machine_message": message, "amd": amd}
 
 
 def within_hours(doc: dict, epoch: float, tz: Any) -> bool:

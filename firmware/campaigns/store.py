@@ -31,8 +31,12 @@ CREATE TABLE IF NOT EXISTS numbers (
 CREATE INDEX IF NOT EXISTS numbers_by_campaign ON numbers (campaign, id);
 CREATE TABLE IF NOT EXISTS dnc (number TEXT PRIMARY KEY, added REAL NOT NULL, note TEXT NOT NULL DEFAULT '');
 """
-STATUSES = ("pending", "dialling", "answered", "busy", "no_answer", "failed", "denied", "dnc", "skipped")
-FINAL = ("answered", "denied", "dnc", "skipped")
+STATUSES = ("pending", "dialling", "answered", "machine", "machine_agent", "message_left", "hung_up", "busy",
+            "no_answer", "failed", "denied", "dnc", "skipped")
+# answered: by a person; machine: an answering machine, hung up on (tried again); machine_agent: a
+# machine the agent took anyway; message_left: the recorded message left on it; hung_up: answered
+# and hung up before a word (no contact, tried again)
+FINAL = ("answered", "machine_agent", "message_left", "denied", "dnc", "skipped")
 
 def store_at(data_dir: Path) -> CampaignStore:
     """The one store (and writer) of `data_dir`/campaigns.db in this process."""
@@ -168,6 +172,11 @@ class CampaignStore:
     def add_dnc(self, numbers: list[str], now: float, note: str = "") -> None:
         self.write(lambda db: db.executemany("INSERT OR IGNORE INTO dnc (number, added, note) VALUES (?, ?, ?)",
                                              [(n, now, note) for n in numbers]))
+
+    def queue_dnc(self, number: str, now: float, note: str = "") -> None:
+        """Queue one number for the do-not-call list (never blocks: the media thread may call it)."""
+        self.put(lambda db: db.execute("INSERT OR IGNORE INTO dnc (number, added, note) VALUES (?, ?, ?)",
+                                       (number, now, note)))
 
     def remove_dnc(self, number: str) -> None:
         self.write(lambda db: db.execute("DELETE FROM dnc WHERE number = ?", (number,)))

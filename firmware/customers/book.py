@@ -453,3 +453,23 @@ class CustomerBook:
             self.db.execute("DELETE FROM dispositions")
             self.db.executemany("INSERT INTO dispositions (code, label, kb, position) VALUES (?, ?, ?, ?)", clean)
         return self.dispositions()
+
+
+class CustomerReader:
+    """The screen pop's lookups on their own read-only connection: `customers.pop` runs on the
+    engine API's reader thread and never waits for the store thread (a CSV import writing its
+    chunks, a wrap-up). Same queries as `CustomerBook`; rows of an import still being written stay
+    invisible (VISIBLE)."""
+
+    def __init__(self, path: Path | str) -> None:
+        from ..sqlite_files import open_read_only
+        self.db = open_read_only(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    match = CustomerBook.match
+    recent_interactions = CustomerBook.recent_interactions
+    get = CustomerBook.get
+    _numbers = CustomerBook._numbers
+    _as_dicts = CustomerBook._as_dicts

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import secrets
 import threading
 import time
@@ -30,6 +31,7 @@ log = logging.getLogger("linebox.customers")
 MAX_ROWS = 50_000
 MAX_BYTES = 16 << 20
 REPORT_MAX = 100
+CHECK_NICE = 10                # the checking thread's nice value (lower priority than the engine's threads)
 WRITE_CHUNK = 500              # contacts per transaction while an import is written
 WRITE_BUDGET_S = 0.05          # the store thread writes an import for at most about this long per request
 COLUMNS = ("name", "company", "numbers", "tags", "address", "notes")
@@ -154,6 +156,13 @@ class ImportJob:
         self._thread.start()
 
     def _check(self, data: bytes, region: str) -> None:
+        try:
+            # Checking is seconds of pure-Python work: this thread runs at a lower priority (Linux
+            # nice 10, this thread only), so the screen pop's reader thread and the calls' threads
+            # are scheduled first when the CPU is short.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICE)
+        except (AttributeError, OSError):
+            pass
         try:
             self.contacts = parse(data, self.book, region, self)
         except CsvRefused as e:

@@ -7,8 +7,8 @@ The public face (the web reaches it only through the `desk.*` engine API command
     register(engine)                 start the desk's helpers (whisper the caller's name)
     DeskRefusal                      an action the agent may not do (the command turns it into
                                      ApiError; `code` says which)
-    actions: hold, resume, hang_up, transfer, record, info_message, click_to_dial, pickup,
-             leave_voicemail
+    actions: ready (end wrap-up now), hold, resume, hang_up, transfer (extension, queue or a
+             permitted outside number), record, info_message, click_to_dial, pickup, leave_voicemail
              (media thread, quick)
 Every action names the agent (the web passes the logged-in user, never a browser field) and the
 call the browser thinks it acts on: a call that is not that agent's own is refused ("forbidden").
@@ -24,6 +24,7 @@ from .live import (
     info_message,
     leave_voicemail,
     pickup,
+    ready,
     record,
     resume,
     transfer,
@@ -38,4 +39,4 @@ def register(engine: object) -> object:
 
 
 __all__ = ["register", "DeskRefusal", "agent_view", "click_to_dial", "hang_up", "hold", "info_message", "leave_voicemail",
-           "pickup", "record", "resume", "transfer"]
+           "pickup", "ready", "record", "resume", "transfer"]

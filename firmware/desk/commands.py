@@ -31,6 +31,12 @@ def desk_state(ctx: ApiContext, username: str) -> dict:
     return _act(live.agent_view, ctx.engine, username)
 
 
+@command("desk.ready", on="media")
+def desk_ready(ctx: ApiContext, username: str) -> dict:
+    """End the agent's wrap-up now (the Ready button): the queue may offer them a call at once."""
+    return _act(live.ready, ctx.engine, username)
+
+
 @command("desk.hold", on="media")
 def desk_hold(ctx: ApiContext, username: str, call_id: str) -> dict:
     """Put the agent's own call on hold: the caller hears the queue's music on hold."""

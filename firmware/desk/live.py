@@ -95,10 +95,37 @@ def agent_view(engine: Engine, username: str) -> dict:
                 "wait_s": round(obj.connected_at - obj.entered), "talk_s": round(now - obj.connected_at),
                 "callback": False, "menu_path": _menu_path(c)}
     wrapup_left = max(0, round(agent.wrapup_until - now)) if agent.wrapup_until > now else 0
+    state = svc.state_of(agent)
+    state_since = _state_since(svc, agent, state, obj)
     return {"username": agent.username, "name": agent.name, "team": agent.team, "status": agent.status,
-            "reason": agent.reason, "state": svc.state_of(agent), "extension": agent.extension,
+            "reason": agent.reason, "state": state, "extension": agent.extension,
             "headset": agent.headset, "since": agent.status_since, "at": now,
-            "in_state_s": round(now - agent.status_since), "wrapup_left_s": wrapup_left, "call": call}
+            "in_state_s": round(now - agent.status_since), "state_since": state_since,
+            "state_s": round(now - state_since), "wrapup_left_s": wrapup_left, "call": call}
+
+
+def _state_since(svc: Any, agent: Any, state: str, obj: Any) -> float:
+    """When the agent's current state began: the offer, the call's connection, the wrap-up, the
+    end of the last call or wrap-up (idle), else their status change."""
+    if state == "ringing" and obj is not None:
+        return float(obj.started)
+    if state == "queue_call" and hasattr(agent.connection, "connected_at"):
+        return float(agent.connection.connected_at)
+    if state == "wrapup":
+        return float(agent.wrapup_started)
+    if state == "idle" and agent.status != "logged_out":
+        return max(float(agent.status_since), float(svc.dispatcher.agent(agent.username).idle_since))
+    return float(agent.status_since)
+
+
+def ready(engine: Engine, username: str) -> dict:
+    """The agent is ready before their wrap-up time is over: wrap-up ends now and the queue may
+    offer them the next call at once (the wrap-up form stays open for the last call)."""
+    svc, agent = _agent(engine, username)
+    secs = svc.end_wrapup(agent)
+    if secs is None:
+        raise DeskRefusal("conflict", "You are not in wrap-up; there is nothing to end.")
+    return {"state": svc.state_of(agent), "wrapup_s": secs}
 
 
 def _menu_path(call: Any) -> list[dict]:
@@ -127,31 +154,74 @@ def hang_up(engine: Engine, username: str, call_id: str) -> dict:
 
 
 def transfer(engine: Engine, username: str, call_id: str, target: str) -> dict:
-    """Blind transfer of the agent's call to an extension or a queue number."""
+    """Blind transfer of the agent's call to an extension, a queue number or a permitted outside
+    number (the outbound gate decides; a refused number is not dialled)."""
     target = target.strip()
     if not DIAL_RE.fullmatch(target):
-        raise DeskRefusal("bad_request", "Transfer to: type an extension or a queue number (digits only).")
+        raise DeskRefusal("bad_request", "Transfer to: type an extension, a queue number or an outside number "
+                                         "(digits only).")
     conn = _own_connection(engine, username, call_id)
+    outside = _outside_number(engine, target)
+    if outside is not None:
+        _outside_refusal(conn.transfer_outside(outside, _gate(engine, conn, outside)))
+        return {"phase": "transferred", "target": target, "outside": True}
     if not conn.transfer_to(target):
-        if engine.plan.resolve(target, final=True).kind == "outside" or len(target.lstrip("+")) > 6:
-            raise DeskRefusal("bad_request", "Transfers to outside numbers are not possible from the desktop "
-                                             "yet; transfer to a colleague or a queue, or call the number back.")
-        raise DeskRefusal("bad_request", f"{target[:24]} is not an extension or a queue here (nor your own "
-                                         "phone); check the number and try again.")
+        raise DeskRefusal("bad_request", f"{target[:24]} is not an extension, a queue or an outside number here "
+                                         "(nor your own phone); check the number and try again.")
     return {"phase": "transferred", "target": target}
+
+
+# ---- transfers to outside numbers: the outbound permission gate first ----------------------------
+
+def _outside_number(engine: Engine, target: str) -> str | None:
+    """The outside number `target` means (dialled with the access code, or a plain number of 7+
+    digits that is no extension or queue), else None."""
+    route = engine.plan.resolve(target, final=True)
+    if route.kind == "outside":
+        return str(route.target)
+    digits = target.lstrip("+")
+    if route.kind not in ("extension", "app") and digits.isdigit() and 7 <= len(digits) <= 20:
+        return digits
+    return None
+
+
+def _gate(engine: Engine, conn: Any, number: str) -> Any:
+    """Ask the outbound gate for the agent's extension (by transfer; an outside caller needs the
+    owner's trunk-to-trunk permission). Refused: nothing is dialled."""
+    from ..callcenter.outside_transfer import outside_origin
+    decision = engine.authorise_outside(outside_origin(conn.agent.extension, conn.agent_ch, conn.caller_ch), number)
+    if not decision.allowed:
+        raise DeskRefusal("forbidden", f"Transfer to {number[:24]} not permitted: {decision.reason}. Nothing was "
+                                       "dialled; ask the owner (Outbound permissions) if you need it.")
+    return decision
+
+
+def _outside_refusal(why: str) -> None:
+    if why == "no_line":
+        raise DeskRefusal("unavailable", "All outside lines are busy; try again in a moment.")
+    if why == "refused":
+        raise DeskRefusal("forbidden", "The outside line refused the number (the call limit may be reached); "
+                                       "you are back with the caller.")
+    if why:
+        raise DeskRefusal("conflict", "Take the call back (or finish the consultation) first.")
 
 
 def consult(engine: Engine, username: str, call_id: str, target: str) -> dict:
     """Attended transfer, first step: the caller hears music, the agent's phone rings colleague
-    `target` (an extension); then complete_consult (or hanging up) hands the caller over."""
+    `target` (an extension) or calls a permitted outside number; then complete_consult (or
+    hanging up) hands the caller over."""
     target = target.strip()
     if not DIAL_RE.fullmatch(target):
-        raise DeskRefusal("bad_request", "Consult: type a colleague's extension (digits only).")
+        raise DeskRefusal("bad_request", "Consult: type a colleague's extension or an outside number (digits only).")
     conn = _own_connection(engine, username, call_id)
+    outside = _outside_number(engine, target)
+    if outside is not None:
+        _outside_refusal(conn.consult_outside(outside, _gate(engine, conn, outside)))
+        return {"phase": "consult", "target": target, "outside": True}
     why = conn.consult(target)
     if why == "not_extension":
-        raise DeskRefusal("bad_request", f"{target[:24]} is not a colleague's extension; a queue or an outside "
-                                         "number takes a blind transfer.")
+        raise DeskRefusal("bad_request", f"{target[:24]} is not a colleague's extension nor an outside number; "
+                                         "a queue takes a blind transfer.")
     if why == "target_busy":
         raise DeskRefusal("conflict", f"Extension {target[:10]} is busy or not working; try again later.")
     if why:
@@ -253,11 +323,17 @@ def _colleague(engine: Engine, extension: str) -> str:
 
 def pickup(engine: Engine, username: str, extension: str) -> dict:
     """Answer the call ringing a colleague's phone from the agent's own phone (as `**ext`)."""
-    from ..apps.pickup import ringing_calls
+    from ..apps.pickup import ringing_phones
     extension = _colleague(engine, extension)
     svc, agent, ch = _phone_of(engine, username)
-    if not any(getattr(target, "extension", None) == extension for _call, target in ringing_calls(engine)):
+    ringing = [target for target, _take in ringing_phones(engine) if getattr(target, "extension", None) == extension]
+    if not ringing:
         raise DeskRefusal("conflict", f"Nothing is ringing at extension {extension} now.")
+    colleague = svc.agent_on(ringing[0])
+    if (colleague is not None and colleague.offer is not None and agent.team and colleague.team
+            and agent.team != colleague.team):
+        raise DeskRefusal("forbidden", f"The call ringing extension {extension} is for another team; "
+                                       "leave it to that team.")
     return _from_phone(engine, svc, agent, ch, Route("app", "pickup-directed", extension), f"**{extension}",
                        "Pickup")
 
@@ -304,7 +380,7 @@ class ClickToDialRing(ChannelHandler):
             ch.set_state("idle")
 
 
-__all__ = ["DeskRefusal", "agent_view", "hold", "resume", "hang_up", "transfer", "click_to_dial",
+__all__ = ["DeskRefusal", "agent_view", "ready", "hold", "resume", "hang_up", "transfer", "click_to_dial",
            "ClickToDialRing", "record", "info_message", "pickup", "leave_voicemail", "consult", "complete_consult",
            "cancel_consult", "conference"]
 

@@ -49,7 +49,7 @@ def _chart(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    fax = sub.add_parser("fax", help="fax tools: line check (loopback), test charts")
+    fax = sub.add_parser("fax", help="fax tools: line check (loopback), test charts, send")
     fs = fax.add_subparsers(dest="fax_cmd", required=True)
     lb = fs.add_parser("loopback", help="send a TIFF document from a simulated remote fax over a simulated "
                                         "line to our receiver, in simulated time; prints JSON")
@@ -66,18 +66,25 @@ def register(sub) -> None:
     ch.add_argument("--pages", default="lineart,text,halftone", help="comma-separated kinds, one page each")
     ch.add_argument("--lpi", type=int, choices=[98, 196], default=196, help="vertical resolution")
     ch.set_defaults(fn=_chart)
+    from .send_cli import register_send
+    register_send(fs)                   # send, outbox, cancel (through the running engine)
 
 
 def register_sim(ss, sim_call) -> None:
-    """`linebox sim fax NUMBER send|status`: a remote fax machine on the simulated exchange."""
+    """`linebox sim fax NUMBER send|answer|status`: a remote fax machine on the simulated exchange."""
     def run(args: argparse.Namespace) -> dict:
         if args.action == "status":
             return sim_call(args, "sim.fax_status", number=args.number)
+        if args.action == "answer":
+            return sim_call(args, "sim.fax_answer", number=args.number, ring=args.ring, ecm=args.ecm,
+                            modem=args.modem, ident=args.ident)
         return sim_call(args, "sim.fax_send", number=args.number, line=args.line, pages=args.pages, lpi=args.lpi,
                         ecm=args.ecm, modem=args.modem, ident=args.ident)
-    f = ss.add_parser("fax", help="fax NUMBER send|status: a remote fax machine calls a line with test charts")
+    f = ss.add_parser("fax", help="fax NUMBER send|answer|status: a remote fax machine calls a line with "
+                                  "test charts (send) or answers calls to NUMBER as a fax (answer)")
     f.add_argument("number")
-    f.add_argument("action", choices=["send", "status"])
+    f.add_argument("action", choices=["send", "answer", "status"])
+    f.add_argument("--ring", type=int, default=1, help="answer: pick up at this ring (1-9)")
     f.add_argument("--line", type=int, default=1)
     f.add_argument("--pages", default="lineart,text", help="comma-separated chart kinds: lineart, text, halftone")
     f.add_argument("--lpi", type=int, choices=[98, 196], default=98)

@@ -63,7 +63,7 @@ class FaxReceive(AppSession):
         caller = self.call.src or ""
         line = ch.name
         self.tiff = path
-        email = svc.box_email(box)           # media thread: from voicemail's in-memory cache
+        recipients = svc.box_recipients(box)      # media thread: in-memory copies of the config
 
         def make_terminal() -> FaxTerminal:                 # fax thread
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,9 +78,10 @@ class FaxReceive(AppSession):
                 except (OSError, ValueError):
                     log.exception("fax: no PDF made of %s", path)
             mailed = ""
-            if email and pdf.exists():
-                mail_fax(svc.mailer, email, box, caller, report, pdf)
-                mailed = email
+            if recipients and pdf.exists():
+                for to in recipients:
+                    mail_fax(svc.mailer, to, box, caller, report, pdf)
+                mailed = ", ".join(recipients)
             fid = svc.store.add(
                 box=box, direction="in", line=line, caller_number=caller, remote_ident=report.remote_ident,
                 pages=report.pages_rx, rate=report.bit_rate, ecm=report.ecm, bad_rows=report.bad_rows_total,

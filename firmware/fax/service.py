@@ -26,14 +26,36 @@ class FaxService:
         # one store per file and process, closed with the engine (sqlite_files.close_under)
         self.store = shared_store(Path(root) / "faxes.db", lambda _path: FaxStore(root))
         self.ident = ident
-        # Box for faxes detected (CNG) on calls a menu or greeting has; None: such calls stay voice.
+        # Box for faxes detected (CNG) on calls a menu or greeting has, on lines without their own
+        # (line_boxes: the `fax_detect` table, detect.py); None: such calls stay voice.
         self.detect_box: str | None = None
+        self.line_boxes: dict[str, str] = {}
+        self.box_mail: dict[str, list[str]] = {}     # boxes' own recipients (boxes.py)
+        self.reload()
         self.worker = FaxWorker(engine.control.call)
         from ..apps.voicemail_store import settings
         from ..mailer import Mailer
         self.mailer = Mailer(lambda: settings(engine.config))      # the voicemail / SMTP settings
         # A simulated board in simulated time: the tick waits for the fax thread (see session.py).
         self.lockstep = not getattr(engine.board, "realtime", True)
+
+    def reload(self) -> None:
+        """The lines' fax boxes, kept in memory for the media thread (called when the config changes)."""
+        from .boxes import all_box_addresses
+        from .detect import detect_boxes
+        try:
+            self.line_boxes = detect_boxes(self.engine.config)
+            self.box_mail = all_box_addresses(self.engine.config)
+        except (AttributeError, TypeError, ValueError) as exc:
+            log.error("fax detection settings unreadable: %s", exc)
+
+    def box_recipients(self, box: str) -> list[str]:
+        """Where box `box`'s faxes are mailed: its own list (boxes.py), else its mailbox's address."""
+        own = self.box_mail.get(box)
+        if own:
+            return list(own)
+        email = self.box_email(box)
+        return [email] if email else []
 
     def box_email(self, box: str) -> str:
         """The fax box's e-mail address: its extension's mailbox address (cached by voicemail, in memory)."""
@@ -72,9 +94,14 @@ def register(engine: Any) -> FaxService | None:
     if root is None:
         log.info("fax off: the configuration has no data directory")
         return None
+    from .detect import on_inbound_ringing
     svc = FaxService(engine, root)
     _SERVICES[engine] = svc
     engine.register_app("fax", FaxReceive)
+    from .outbox_queue import FaxOutbox
+    svc.outbox = FaxOutbox(engine, svc, root)       # sending: the outbox queue and its sender
+    engine.media_listeners.append(svc.reload)
+    engine.inbound_ringing_listeners.append(lambda call: on_inbound_ringing(engine, call))
     return svc
 
 

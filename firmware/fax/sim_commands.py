@@ -1,4 +1,5 @@
-"""`sim.fax_*`: fax machines on the simulated exchange of a running Linebox (`linebox sim fax ...`).
+"""`sim.fax_*`: fax machines on the simulated exchange of a running Linebox (`linebox sim fax ...`):
+one that calls a line and sends (`sim.fax_send`), one that answers as a fax (`sim.fax_answer`).
 
 Simulator only (refused with `unavailable` on hardware), like every `sim.*` command.
 """
@@ -57,6 +58,35 @@ def sim_fax_send(ctx: ApiContext, number: str, line: int = 1, pages: str = "line
     return ctx.on_media(start).result(timeout=5)
 
 
+@command("sim.fax_answer", on="store")
+def sim_fax_answer(ctx: ApiContext, number: str, ring: int = 1, ecm: bool = True, modem: str = "v17",
+                   ident: str = "") -> dict:
+    """Remote number `number` on the simulated exchange answers calls as a fax machine at ring `ring`
+    (1-9) and keeps what it receives (for the send side: `linebox fax send`, a fax machine on a phone
+    port). `sim.fax_status` tells what arrived; the document is `<data>/sim-fax/<number>-received.tif`."""
+    number = _number(number)
+    if not 1 <= ring <= 9:
+        raise ApiError("bad_request", "ring: answer at ring 1 to 9")
+    if modem not in MODEMS:
+        raise ApiError("bad_request", f"modem must be one of {', '.join(MODEMS)}")
+    if len(ident) > 20 or not all(c.isdigit() or c in "+ " for c in ident):
+        raise ApiError("bad_request", "ident: up to 20 digits, '+' and spaces")
+    folder = ctx.data_dir / "sim-fax"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{number}-received.tif"
+
+    def start(engine: Any) -> dict:
+        co = _co(engine)
+        try:
+            fax = co.fax_machine(number, ident=ident, ecm=ecm, modem=modem)
+        except ValueError as exc:
+            raise ApiError("conflict", f"{exc}; choose another number") from None
+        fax.ident, fax.ecm, fax.modem = ident, ecm, modem
+        fax.receive_into(path, answer_at_ring=ring)
+        return {"ok": True, "fax": number, "answers_at_ring": ring, "keeps": str(path), "state": fax.state}
+    return ctx.on_media(start).result(timeout=5)
+
+
 @command("sim.fax_status", on="media")
 def sim_fax_status(ctx: ApiContext, number: str) -> dict:
     """State of remote fax machine `number` and the report of its last session (None while it runs)."""
@@ -67,5 +97,6 @@ def sim_fax_status(ctx: ApiContext, number: str) -> dict:
     r = fax.report
     return {"fax": number, "state": fax.state,
             "report": None if r is None else {"done": r.done, "result": r.result_text, "result_code": r.result,
-                                              "pages_sent": r.pages_tx, "rate": r.bit_rate, "ecm": r.ecm,
+                                              "pages_sent": r.pages_tx, "pages_received": r.pages_rx,
+                                              "rate": r.bit_rate, "ecm": r.ecm,
                                               "remote_ident": r.remote_ident}}

@@ -66,6 +66,10 @@ class FaxRecord:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def _record(r: tuple) -> FaxRecord:
+    return FaxRecord(*r[:8], bool(r[8]), *r[9:19])
+
+
 def _clip(text: str, n: int = 64) -> str:
     return "".join(c for c in str(text) if c.isprintable())[:n]
 
@@ -103,8 +107,35 @@ class FaxStore:
         args: tuple = ((box,) if box is not None else ()) + (int(limit),)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [FaxRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12],
-                          r[13], r[14], r[15], r[16], r[17], r[18]) for r in rows]
+        return [_record(r) for r in rows]
+
+    def get(self, fid: int) -> FaxRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM faxes WHERE id = ?", (int(fid),)).fetchone()
+        return None if row is None else _record(row)
+
+    def delete(self, fid: int) -> FaxRecord | None:
+        """Remove fax `fid`'s row and its files (TIFF, PDF) if they lie in this store's folder."""
+        with self._lock, self._db:
+            row = self._db.execute("SELECT * FROM faxes WHERE id = ?", (int(fid),)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("DELETE FROM faxes WHERE id = ?", (int(fid),))
+        rec = _record(row)
+        for name in (rec.tiff, rec.pdf):
+            path = self.file_of(name)
+            if path is not None:
+                path.unlink(missing_ok=True)
+        return rec
+
+    def file_of(self, name: str) -> Path | None:
+        """A fax file named in a row, if it exists inside this store's folder (never elsewhere)."""
+        if not name:
+            return None
+        path = Path(name).resolve()
+        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
+            return None
+        return path
 
     def close(self) -> None:
         with self._lock:

@@ -62,6 +62,14 @@ def _print_text(doc: dict) -> None:
         print("\n  Work orders")
         for f in wo["figures"]:
             print(f"  {f['label']:<30} {_fmt(f['value'], f['unit']):>10}   = {f['formula']}")
+    cmp = doc.get("campaigns")
+    if cmp:
+        print("\n  Outbound campaigns")
+        for f in cmp["figures"]:
+            print(f"  {f['label']:<30} {_fmt(f['value'], f['unit']):>10}   = {f['formula']}")
+        for r in cmp["by_agent"]:
+            print(f"    agent {r['agent'][:24]:<24} {r['attempts']:>6} attempts {r['contacts']:>6} contacts "
+                  f"{r['machines']:>5} machines  talk {_fmt(r['talk_s'], 'seconds')}")
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -48,7 +48,19 @@ def menu_tables(doc: dict) -> list[tuple[list[str], list[list[object]]]]:
     if wo:
         tables.append((["work order figure", "value", "formula"],
                        [[f["label"], f["value"], f["formula"]] for f in wo["figures"]]))
+    tables += campaign_tables(doc)
     return tables
+
+
+def campaign_tables(doc: dict) -> list[tuple[list[str], list[list[object]]]]:
+    """The outbound-campaign figures (with formulas), per campaign and per agent."""
+    cmp = doc.get("campaigns")
+    if not cmp:
+        return []
+    cols = ["attempts", "contacts", "machines", "messages", "hung_up", "contact_rate", "talk_s"]
+    return [(["campaign figure", "value", "formula"], [[f["label"], f["value"], f["formula"]] for f in cmp["figures"]]),
+            (["campaign", *cols], [[r["campaign"], *(r[c] for c in cols)] for r in cmp["by_campaign"]]),
+            (["campaign agent", *cols], [[r["agent"], *(r[c] for c in cols)] for r in cmp["by_agent"]])]
 
 
 def to_csv(doc: dict) -> str:

@@ -281,6 +281,12 @@ class EventModel:
             key = _seconds(ev.d(2))
             if key is not None and 1 <= key <= 5:
                 self._call(ev).surveys.append(key)
+        elif e == "CAMPAIGNRESULT":
+            # an outbound campaign call the agent talked on (data4: talk s): busy, like a queue
+            # call's talk, for occupancy (the campaign figures themselves: campaign_figures.py)
+            talk = _seconds(ev.d(4))
+            if talk and ev.agent != "NONE":
+                self.spans.append(AgentSpan(ev.agent, "talk", ev.ts - talk, ev.ts))
         elif e == "DISPOSITION":
             c = self._call(ev)
             c.disposition = ev.d(1)[:40] or "(none)"

@@ -80,11 +80,14 @@ def report_from_queue_log(path: Path | str, req: ReportRequest) -> dict:
 
 def add_store_figures(doc: dict, records_db: Path, req: ReportRequest) -> dict:
     """The period's figures that only the Linebox store has (read-only): the auto attendant's
-    (records.db) as doc["menu"], the work orders' (workorders.db) as doc["workorders"]."""
+    (records.db) as doc["menu"], the work orders' (workorders.db) as doc["workorders"], the outbound
+    campaigns' (records.db queue events) as doc["campaigns"]."""
     from .menus import menu_figures_from_store
     from .workorder_figures import workorder_report
     doc["menu"] = menu_figures_from_store(records_db.parent / REPORTS_DB, records_db, req.since, req.until)
     doc["workorders"] = workorder_report(records_db.parent, req.since, req.until)
+    from .campaign_figures import campaign_report
+    doc["campaigns"] = campaign_report(records_db, req.since, req.until)
     return doc
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..sqlite_files import shared_store
-from .orders import OPEN_STATES, STATES, NotFound, WorkOrderBook, WorkOrderError, is_overdue
+from ..sqlite_files import reader_key, shared_store
+from .orders import OPEN_STATES, STATES, NotFound, WorkOrderBook, WorkOrderError, WorkOrderReader, is_overdue
 from .settings import load as workorder_settings
 
 DB_NAME = "workorders.db"
@@ -18,5 +18,13 @@ def orders_for(data_dir: Path | str) -> WorkOrderBook:
     return shared_store(Path(data_dir) / DB_NAME, WorkOrderBook)
 
 
-__all__ = ["WorkOrderBook", "WorkOrderError", "NotFound", "STATES", "OPEN_STATES", "orders_for", "is_overdue", "DB_NAME",
+def orders_reader_for(data_dir: Path | str) -> WorkOrderReader:
+    """Read-only open-order lookups of a data folder (the screen pop, off the store thread)."""
+    path = Path(data_dir) / DB_NAME
+    orders_for(data_dir)                                # the file exists and is migrated
+    return shared_store(reader_key(path), lambda _key: WorkOrderReader(path))
+
+
+__all__ = ["WorkOrderBook", "WorkOrderError", "NotFound", "STATES", "OPEN_STATES", "orders_for", "orders_reader_for",
+           "is_overdue", "DB_NAME",
            "workorder_settings"]

@@ -353,3 +353,17 @@ class WorkOrderBook:
 def is_overdue(order: dict, now: float) -> bool:
     due = order.get("due")
     return due is not None and due < now and order.get("state") in OPEN_STATES
+
+
+class WorkOrderReader:
+    """Open work orders for the screen pop, read on its own read-only connection (the engine API's
+    reader thread), never waiting for the store thread's writes."""
+
+    def __init__(self, path: Path | str) -> None:
+        from ..sqlite_files import open_read_only
+        self.db = open_read_only(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    open_for = WorkOrderBook.open_for

@@ -89,3 +89,46 @@ def test_voicemail_speaks_from_the_prompt_set(tmp_path):
     assert cache.library is not None and cache.library.flush(10)
     assert np.array_equal(cache["goodbye"], read_wav(prompt_path(tmp_path, "voicemail/goodbye")))
     assert not np.array_equal(cache["invalid"], cache["goodbye"])     # not generated here: its tone cue
+
+
+def test_first_run_generation_speaks_in_a_child_process_not_the_engine(tmp_path, monkeypatch):
+    """The first run's default prompts are made by `python -m firmware.prompts_worker` (niced,
+    another interpreter): the engine's media loop shares no CPU work with espeak-ng and sox."""
+    import os
+    import threading
+
+    from firmware import prompts
+    from firmware.prompts import CATALOG, LANGUAGES, start_default_generation, wav_bytes
+    tone = (np.sin(np.arange(RATE // 4) * 0.3) * 3000).astype(np.int16)
+    missing = ("ivr/goodbye", "en")
+    for lang in LANGUAGES:
+        for ref in CATALOG:
+            if (ref, lang) != missing:
+                path = prompt_path(tmp_path, ref, lang)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(wav_bytes(tone))
+
+    def not_here(*args, **kwargs):
+        raise AssertionError(f"prompts generated inside the engine process (pid {os.getpid()})")
+    monkeypatch.setattr(prompts, "generate_defaults", not_here)
+    done: list[int] = []
+    finished = threading.Event()
+    start_default_generation(tmp_path, lambda n: (done.append(n), finished.set()), threading.Event())
+    assert finished.wait(120)
+    assert done == [1]                                  # only the missing one, spoken by the child
+    spoken = load_prompt(*missing, tmp_path)
+    assert 0.2 < len(spoken) / RATE < 3.0 and np.sqrt(np.mean(spoken.astype(float) ** 2)) > 300
+
+
+def test_stopping_the_engine_ends_the_prompt_worker(tmp_path):
+    import threading
+    import time
+
+    from firmware.prompts import start_default_generation
+    stop = threading.Event()
+    done: list[int] = []
+    t = start_default_generation(tmp_path, done.append, stop)
+    time.sleep(1.0)
+    stop.set()
+    t.join(30)
+    assert not t.is_alive() and done == [0]

@@ -220,3 +220,29 @@ def test_engine_start_puts_back_a_folder_a_cut_restore_left_aside(tmp_path: Path
         assert (data / "recordings" / "call.wav").read_bytes() == b"RIFF"
     finally:
         svc.stop()
+
+
+def test_the_archive_is_written_by_a_child_process_not_the_engine(pbx: Pbx, api: LocalClient,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashing and compressing the media files take nothing from the engine's interpreter: the
+    store thread waits for `python -m firmware.backup.worker`. A failure comes back as a clear
+    refusal."""
+    from firmware.backup import archive, commands
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the archive was written inside the engine process")
+    monkeypatch.setattr(archive, "create_archive", not_here)
+    monkeypatch.setattr(commands, "create_archive", not_here)
+    recording_store.save_settings(pbx.config, {"extensions": ["201"]})
+    pbx.run(0.1)
+    recorded_call(pbx)
+    made = api.call_sync("backup.create")
+    with tarfile.open(Path(api.call_sync("backup.file", archive=made["name"]))) as tf:
+        names = tf.getnames()
+    assert "records.db" in names and any(n.startswith("recordings/") for n in names)
+    for p in (pbx.data_dir / "backups").iterdir():
+        p.unlink()
+    (pbx.data_dir / "backups").rmdir()
+    (pbx.data_dir / "backups").write_text("not a folder")
+    with pytest.raises(ApiError, match="could not be written .*check the free space"):
+        api.call_sync("backup.create")

@@ -304,3 +304,55 @@ def test_short_tail_cancels_short_path(models):
     far, near, _ = g168.line(g168.speech_like(2.0, FAR_DBM0, seed=71), h)
     out = run(EchoCanceller(tail_ms=16, nlp=False), far, near)
     assert erle_db(near[seconds(1.0, 2.0)], out[seconds(1.0, 2.0)]) >= 30.0
+
+
+def _run_in_frames(far: np.ndarray, near: np.ndarray, frame: int, tail_ms: int = 128) -> np.ndarray:
+    ec = EchoCanceller(tail_ms=tail_ms, nlp=True)
+    return np.concatenate([ec.process(far[k:k + frame], near[k:k + frame]) for k in range(0, far.size, frame)])
+
+
+def _difference_db(near: np.ndarray, a: np.ndarray, b: np.ndarray) -> list[float]:
+    """Power of a - b against the echo's, each second."""
+    return [round(g168.power_db(a[w].astype(np.float64) - b[w]) - g168.power_db(near[w]), 1)
+            for w in (seconds(s, s + 1) for s in range(a.size // RATE))]
+
+
+@pytest.mark.skipif(not g168.espeak_available(), reason="espeak-ng and sox needed for real speech")
+@pytest.mark.parametrize("tail_ms", [128, 13])
+def test_two_samples_per_pass_give_the_one_sample_result(models, tail_ms):
+    """Inside a call the tap pass serves two samples per load of each weight, the newer
+    sample's output corrected by the older one's step (dsp_ext/src/echo_taps.c); a call
+    of one sample goes one pass per sample. The two orders of work must be the same
+    canceller: espeak speech over d5 fed sample by sample, in 10 ms frames and in odd
+    13-sample calls gives the same output to within float rounding (a difference more
+    than 60 dB under the echo; letting a pair end a 5 ms block measured -31 dB), NLP included.
+    A 13 ms tail (104 taps) takes the passes' ends that are not whole vectors."""
+    far_sig = g168.espeak_speech(SPEECH_TEXT, "en-us", FAR_DBM0)[: 3 * RATE]
+    h = g168.echo_path(models["d5"], 6, DELAYS["d5"] if tail_ms == 128 else 8)
+    far, near, _ = g168.line(far_sig, h)
+    single = _run_in_frames(far, near, 1, tail_ms)
+    assert erle_db(near[seconds(2, 3)], single[seconds(2, 3)]) >= 25.0  # it does cancel
+    for frame in (80, 13):
+        diff = _difference_db(near, single, _run_in_frames(far, near, frame, tail_ms))
+        assert max(diff) <= -60.0, (frame, diff)
+
+
+@pytest.mark.skipif(not g168.espeak_available(), reason="espeak-ng and sox needed for real speech")
+def test_every_simd_copy_gives_the_same_canceller(models):
+    """The generic, AVX2 and AVX-512 copies of the tap passes (whichever this CPU runs)
+    give the same output on espeak speech to within float rounding."""
+    from dsp_ext._dsp import ffi, lib
+    far_sig = g168.espeak_speech(SPEECH_TEXT, "de", FAR_DBM0)[: 3 * RATE]
+    far, near, _ = g168.line(far_sig, g168.echo_path(models["d8"], 6, DELAYS["d8"]))
+    default = ffi.string(lib.echo_simd_variant())
+    outputs = {}
+    try:
+        for name in (b"generic", b"avx2", b"avx512"):
+            if lib.echo_simd_select(name) == 0:
+                outputs[name.decode()] = _run_in_frames(far, near, 80)
+    finally:
+        assert lib.echo_simd_select(default) == 0
+    assert "generic" in outputs
+    for name, out in outputs.items():
+        diff = _difference_db(near, outputs["generic"], out)
+        assert max(diff) <= -60.0, (name, diff)

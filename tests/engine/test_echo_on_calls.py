@@ -201,16 +201,21 @@ def test_comfort_noise_is_the_line_noise_and_the_nlp_never_adds_level():
     comfort: list[np.ndarray] = []
     with Pbx(noise_dbm0=-55.0) as pbx:
         ec = pbx.media._dsp["fxo1"].echo
-        process = ec.process
+        # the media loop runs every port's canceller in one C call per tick (dsp_ext.port_rows):
+        # watch fxo1's row of it
+        rows = pbx.media._echo_rows
+        row = [ch.name for ch in pbx.media._channels].index("fxo1")
+        run = rows.run
 
-        def measured(far, near):
+        def measured():
             was = ec.stats()["nlp_active"]
-            out = process(far, near)
-            if was and ec.stats()["nlp_active"]:
-                comfort.append(out)                    # a whole frame of comfort noise
-                frames.append((rms_dbm0(near), rms_dbm0(out)))
+            ran, near = bool(rows.on[row]), rows.near[row].copy()
+            out = run()
+            if ran and was and ec.stats()["nlp_active"]:
+                comfort.append(out[row].copy())        # a whole frame of comfort noise
+                frames.append((rms_dbm0(near), rms_dbm0(out[row])))
             return out
-        ec.process = measured
+        rows.run = measured
         phone, remote = call_out(pbx, "d3", 6.0, 16, "ulaw")
         talk(pbx, phone, speech("en-us")[: 3 * RATE])
         remote.play(speech("fr", -10.0)[: 3 * RATE])           # a loud remote must not teach the CNG

@@ -61,3 +61,72 @@ def test_health_read_does_not_count_the_frozen_objects(monkeypatch: pytest.Monke
     finally:
         monkeypatch.undo()
         gc.unfreeze()
+
+
+def test_the_switch_interval_override_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench.realtime compares switch intervals through LINEBOX_SWITCH_INTERVAL_US; a value
+    outside 50..5000 us (or not a number) is ignored, not applied."""
+    monkeypatch.delenv(realtime.SWITCH_INTERVAL_ENV, raising=False)
+    assert realtime.switch_interval() == realtime.SWITCH_INTERVAL_S
+    monkeypatch.setenv(realtime.SWITCH_INTERVAL_ENV, "200")
+    assert realtime.switch_interval() == pytest.approx(0.0002)
+    for bad in ("0", "20000", "fast", "-5"):
+        monkeypatch.setenv(realtime.SWITCH_INTERVAL_ENV, bad)
+        assert realtime.switch_interval() == realtime.SWITCH_INTERVAL_S
+
+
+def test_each_stage_is_one_c_call_per_tick_for_all_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two outside calls up: each tick runs every canceller in one C call and every DTMF receiver
+    (both directions) in another (dsp_ext.port_rows), never one port at a time: each C call
+    gives the interpreter lock away, and another engine thread may keep it up to the switch
+    interval."""
+    from dsp_ext import port_rows
+    from dsp_ext.dtmf import DtmfReceiver
+    from dsp_ext.echo import EchoCanceller
+
+    with Pbx(country="US") as pbx:
+        remotes = [pbx.co.remote(f"555010{k}") for k in (1, 2)]
+        for k, r in enumerate(remotes):
+            r.far_end(0, None)
+            off_hook_and_dial(pbx, f"20{k + 1}", f"9555010{k + 1}")
+        pbx.run_until(lambda: all(r.state == "connected" for r in remotes), 30)
+        pbx.run(1.0)
+        calls: dict[str, int] = {}
+        real_lib = port_rows.lib
+
+        class Counting:
+            def __getattr__(self, name: str):
+                real = getattr(real_lib, name)
+                if not callable(real):
+                    return real
+
+                def counted(*args):
+                    calls[name] = calls.get(name, 0) + 1
+                    return real(*args)
+                return counted
+
+        def one_port(*args, **kwargs):
+            raise AssertionError("a port's DSP was called on its own")
+        monkeypatch.setattr(port_rows, "lib", Counting())
+        monkeypatch.setattr(EchoCanceller, "process", one_port)
+        monkeypatch.setattr(DtmfReceiver, "process", one_port)
+        for _ in range(50):
+            pbx.media.step()
+        assert len(pbx.engine.calls) == 2
+    assert calls["echo_process_rows"] == 50
+    assert calls["dtmf_rx_process_rows"] == 50
+
+
+def test_a_board_giving_a_short_frame_is_named() -> None:
+    with Pbx(country="US") as pbx:
+        pbx.phone("201").off_hook()
+        pbx.run(0.2)
+        real = pbx.board.tick
+
+        def short(tx):
+            t = real(tx)
+            t.rx["fxs1"] = t.rx["fxs1"][:40]
+            return t
+        pbx.board.tick = short
+        with pytest.raises(ValueError, match=r"gave 40 samples for fxs1; a tick carries int16\[80\]"):
+            pbx.media.step()

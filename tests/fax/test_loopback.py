@@ -85,11 +85,37 @@ def test_cli_refuses_bad_input_clearly(tmp_path, capsys) -> None:
     assert not (tmp_path / "c.tif").exists() and not (tmp_path / "rx.tif").exists()
 
 
-def test_a_fifty_page_fax_arrives_whole(tmp_path) -> None:
-    # V.29: with V.17 spandsp 0.0.6 loses a later page's short training on this noisy line and the
-    # session ends with T2 expired (page 16 at -50 dBm0; see README, open item).
+def test_a_fifty_page_fax_arrives_whole_on_v17(tmp_path) -> None:
+    # V.17 with ECM on a noisy line: spandsp's receiver loses a page's short training now and then
+    # (fax_src/faxterm.h, "Lost trainings"); the block is sent again (PPR) and the fax arrives whole.
     from firmware.fax.charts import document
     write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 25, 98), 98)
-    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v29")
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v17")
     assert r.result == "OK", r
     assert (r.pages, r.pages_sent, r.differing_pixels, r.rows) == (50, 50, 0, 50 * 1146)
+    assert r.rate == 14400 and r.ecm
+    assert r.lost_trainings >= 1        # this line (seed 1) loses some: the recovery is what is tested
+
+
+def test_without_the_page_carrier_guard_a_lost_training_ends_the_fax(tmp_path) -> None:
+    # The same line and document, spandsp's T.30 left alone: T2 runs out during the untrained block
+    # and the call ends mid-document. (If this starts passing, spandsp's behaviour changed: re-check.)
+    from dsp_ext.fax import page_carrier_guard
+    from firmware.fax.charts import document
+    assert page_carrier_guard(), "the T2 guard was not built: is this spandsp 0.0.6 (2011-01-22)?"
+    write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 10, 98), 98)
+    off = run_loopback(tmp_path / "d.tif", tmp_path / "off.tif", noise_dbm0=-50.0, modem="v17",
+                       page_carrier_guard=False)
+    on = run_loopback(tmp_path / "d.tif", tmp_path / "on.tif", noise_dbm0=-50.0, modem="v17")
+    assert off.result != "OK" and off.pages < 20 and "T2" in off.result, off
+    assert on.result == "OK" and on.pages == 20 and on.differing_pixels == 0 and on.lost_trainings >= 1, on
+
+
+def test_without_ecm_a_page_is_never_lost_silently(tmp_path) -> None:
+    # Without ECM a page whose training is lost cannot be asked for again, and spandsp would confirm
+    # it anyway; the guard stays out of non-ECM so such a fax fails visibly instead (README, "Long
+    # faxes"). Whatever happens on this noisy line: every page arrived, or the result says it failed.
+    from firmware.fax.charts import document
+    write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 8, 98), 98)
+    r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v17", ecm=False)
+    assert r.result != "OK" or (r.pages == r.pages_sent == 16 and r.differing_pixels == 0), r

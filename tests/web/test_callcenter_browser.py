@@ -87,9 +87,10 @@ def test_configure_queue_agent_logs_in_supervisor_sees_caller_live(office, brows
             ap.fill("input[name=username]", "alice")
             ap.fill("input[name=password]", "Amber-Copper-Window-4")
             ap.click("button[type=submit]")
-            ap.goto(base + "/callcenter/agent")
-            ap.click("form[action='/callcenter/agent/login'] button")
-            assert "available" in ap.inner_text("#my-status")
+            ap.goto(base + "/callcenter/agent")                 # the old page: now the agent desktop
+            assert ap.url == base + "/desk"
+            ap.click("#desk-login [data-status=login]")
+            ap.locator("#desk-status", has_text="available").wait_for(timeout=10000)
             # the supervisor's live view
             page.goto(base + "/callcenter/live")
             page.wait_for_selector("#cc-agents tr[data-agent=alice]")
@@ -110,9 +111,9 @@ def test_configure_queue_agent_logs_in_supervisor_sees_caller_live(office, brows
             with office.lock:
                 r.hang_up()
             page.locator("#cc-agents tr[data-agent=alice]", has_text="wrapup").wait_for(timeout=10000)
-            ap.goto(base + "/callcenter/agent")
-            ap.click("form[action='/callcenter/agent/logout'] button")
-            assert "logged_out" in ap.inner_text("#my-status")
+            ap.goto(base + "/desk")
+            ap.click("#desk-loggedin [data-status=logout]")
+            ap.locator("#desk-status", has_text="logged out").wait_for(timeout=10000)
             assert service_of(p.engine).agents["alice"].status == "logged_out"
             agent_ctx.close()
             assert page.console_errors == []

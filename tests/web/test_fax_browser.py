@@ -74,3 +74,63 @@ def test_fax_inbox_lists_received_and_failed_faxes(pbx: Pbx, browser_page, tmp_p
         _shot(page, "fax-inbox")
         page.goto(base + "/fax?box=202")
         expect(page.locator("#faxes")).to_contain_text("No faxes yet.")
+
+
+def test_download_recipients_and_delete_in_chromium(pbx: Pbx, browser_page, tmp_path: Path) -> None:  # noqa: F811
+    """The inbox's actions as a user does them: the PDF and TIFF download under a clean name (the
+    very bytes kept), recipients refused with a reason then saved, the fax deleted after the
+    confirmation (the page's CSRF token rides along)."""
+    from playwright.sync_api import expect
+    page = browser_page
+    doc = tmp_path / "doc.tif"
+    write_tiff(doc, [chart("text", 98)], 98)
+    fax = pbx.co.fax_machine("5550190", ident="+1 555 0190")
+    fax.send_document(doc, to=pbx.co.line_number(1))
+    pbx.run_until(lambda: fax.done, 300)
+    assert service_of(pbx.engine).worker.flush(10)
+    pbx.run(0.5)
+    (rec,) = service_of(pbx.engine).store.list("201")
+    web_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
+                     clock=lambda: pbx.now)
+    with serve(app) as base:
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+        page.goto(base + "/fax?box=201")
+        row = page.locator(f"#faxes tr[data-fax-id='{rec.id}']")
+        with page.expect_download() as dl:
+            row.locator(".fax-pdf").click()
+        pdf = dl.value
+        assert pdf.suggested_filename.startswith("fax-201-") and pdf.suggested_filename.endswith(
+            f"-{rec.id}-5550190.pdf")
+        assert Path(pdf.path()).read_bytes() == Path(rec.pdf).read_bytes()
+        with page.expect_download() as dl:
+            row.locator(".fax-tiff").click()
+        assert Path(dl.value.path()).read_bytes() == Path(rec.tiff).read_bytes()
+
+        page.fill("#fax-addresses", "office@example.com\nBcc: thief@example.net")
+        page.click("text=Save recipients")
+        expect(page.locator(".alert.error")).to_contain_text("is not an e-mail address")
+        expect(page.locator("#fax-addresses")).to_have_value("office@example.com\nBcc: thief@example.net")
+        page.fill("#fax-addresses", "office@example.com\nboss@example.com")
+        page.click("text=Save recipients")
+        expect(page.locator(".alert.ok")).to_contain_text("E-mail recipients saved.")
+        expect(page.locator("#fax-mail")).to_contain_text("office@example.com, boss@example.com")
+        pbx.run(0.1)                                       # the engine takes the change on its next frames
+        assert service_of(pbx.engine).box_recipients("201") == ["office@example.com", "boss@example.com"]
+
+        detect = page.locator("#fax-detect tr[data-line='fxo2']")
+        detect.locator("select[name=box]").select_option("202")
+        detect.locator("text=Save").click()
+        expect(page.locator(".alert.ok")).to_contain_text("Fax detection saved.")
+        expect(page.locator("#fax-detect tr[data-line='fxo2'] select[name=box]")).to_have_value("202")
+        pbx.run(0.1)
+        assert service_of(pbx.engine).line_boxes == {"fxo2": "202"}
+
+        page.on("dialog", lambda d: d.accept())            # "Delete this fax?"
+        page.locator(f"#faxes tr[data-fax-id='{rec.id}'] .fax-delete").click()
+        expect(page.locator(".alert.ok")).to_contain_text("Fax deleted.")
+        expect(page.locator("#faxes")).to_contain_text("No faxes yet.")
+        _shot(page, "fax-inbox-actions")
+        assert not Path(rec.pdf).exists() and not Path(rec.tiff).exists()
+        assert service_of(pbx.engine).store.list("201") == []
+        assert not page.console_errors, page.console_errors

@@ -28,12 +28,14 @@
     setText("desk-agent-name", (a.name || a.username) + (a.team ? " · team " + a.team : ""));
     const status = a.status === "paused" ? "paused (" + a.reason + ")" : a.status.replace("_", " ");
     let line = "Status: " + status + " for " + fmt(a.in_state_s + elapsed()) + " · state " + a.state.replace("_", " ");
+    if (a.state_s != null) line += " for " + fmt(a.state_s + elapsed());
     if (a.extension) line += " · phone " + a.extension + (a.headset ? " (headset)" : "");
     setText("desk-status", line);
     show("desk-login", a.status === "logged_out");
     show("desk-loggedin", a.status !== "logged_out");
     const wrap = a.wrapup_left_s > 0 ? Math.max(0, a.wrapup_left_s - elapsed()) : 0;
     setText("desk-wrapup-left", wrap > 0 ? "wrap-up time left " + fmt(wrap) : "");
+    show("desk-ready-box", a.state === "wrapup" && wrap > 0);
   }
 
   function renderCall() {
@@ -147,6 +149,9 @@
   }
 
   function accept(v) {
+    // a fetched view can arrive after a newer one from the event stream: keep the newest
+    // (`at`: the engine's time of the view)
+    if (v.agent && view.agent && typeof v.agent.at === "number" && v.agent.at < view.agent.at) return;
     const hadCall = view.agent && view.agent.call;
     view = { ...view, ...v };
     receivedAt = Date.now() / 1000;
@@ -172,7 +177,7 @@
         { hold: "On hold.", resume: "Back with the caller.", hangup: "Hung up.", transfer: "Transferred.",
           record: "Recording.", "stop-recording": "Recording stopped.",
           message: "The caller hears the message, then comes back to you.",
-          consult: "Your phone calls your colleague; the caller hears music.", complete: "Transferred.",
+          consult: "Your phone calls the number; the caller hears music.", complete: "Transferred.",
           cancel: "Back with the caller.", conference: "All three of you are connected." }[b.dataset.call]);
     });
   }
@@ -189,6 +194,9 @@
       act(lb.send("POST", "/api/desk/status/" + b.dataset.status, body).then(refresh), "Saved.");
     });
   }
+  $("desk-ready").addEventListener("click", () => {
+    act(lb.send("POST", "/api/desk/ready", {}).then(refresh), "Ready: the next call can come now.");
+  });
   $("desk-dnd").addEventListener("change", (e) => {
     act(lb.send("POST", "/api/desk/dnd", { on: e.target.checked }),
       e.target.checked ? "Do not disturb is on." : "Do not disturb is off.");
@@ -252,14 +260,29 @@
     if (b.withdrawn) return;
     const li = document.createElement("li");
     li.dataset.id = String(b.id || "");
+    if (b.expires_at) li.dataset.expires = String(b.expires_at);
     li.textContent = (b.text || "") + (b.author ? " — " + b.author : "");
     list.prepend(li);
   }
   for (const b of boot.bulletins || []) addBulletin(b);
 
+  function expireBulletins() {      // a bulletin goes when its expiry time passes (wall clock, as posted)
+    const list = $("desk-bulletin-list");
+    const now = Date.now() / 1000;
+    for (const li of list.querySelectorAll("li[data-expires]")) {
+      if (Number(li.dataset.expires) <= now) li.remove();
+    }
+    if (!list.querySelector("li")) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = "No bulletins.";
+      list.append(li);
+    }
+  }
+
   render();
   const es = new EventSource("/api/desk/events");
   es.addEventListener("desk", (ev) => accept(JSON.parse(ev.data)));
   es.addEventListener("bulletin", (ev) => addBulletin(JSON.parse(ev.data)));
-  setInterval(() => { renderStatus(); if (view.agent && view.agent.call) renderCall(); }, 1000);
+  setInterval(() => { renderStatus(); expireBulletins(); if (view.agent && view.agent.call) renderCall(); }, 1000);
 })();

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dtmf.h"
@@ -156,4 +157,9 @@ void fuzz_dtmf(const int16_t *buf, size_t n, uint32_t seed)
     hostile(own, m, &r);
     run_receiver(own, m, &r);
     run_generator(&r);
+    static int said;
+    if (!said) {
+        said = 1;
+        printf("fuzz_dtmf: filter copy %s\n", dtmf_simd_variant()); /* which SIMD copy ran */
+    }
 }

@@ -1,0 +1,168 @@
+"""Many ports' DSP in one C call per tick (`src/port_rows.c`): echo cancellers, DTMF
+receivers, fax-tone detectors.
+
+cffi releases the interpreter lock around every C call, and takes it back afterwards; with
+any other thread of the engine busy, each retake can keep the media thread waiting up to the
+switch interval. One port at a time, a tick with 8 outside calls made ~40 such calls; with
+these, one per stage. Each object owns a (rows x FRAME) int16 array per input: the media
+loop copies a port's frame into its row, marks the row, and runs the whole tick:
+
+    echo = EchoRows([dsp.echo for dsp in ports])           # None for ports without one
+    echo.near[i] = rx; echo.far[i] = tx; echo.on[i] = 1     # per port in a call
+    out = echo.run()                                        # fresh (rows x FRAME) array; out[i]
+
+The per-port objects (`EchoCanceller`, `DtmfReceiver`, `FaxToneDetector`) stay the owners
+of their C state and keep their one-port API; a row holds a pointer to that state only.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dsp_ext._ffi import ffi, lib
+from dsp_ext.dtmf import DtmfEvent, DtmfReceiver
+from dsp_ext.echo import EchoCanceller
+from dsp_ext.faxtone import FaxToneDetector, FaxToneEvent
+from dsp_ext.levels import FRAME
+
+__all__ = ["EchoRows", "DtmfRows", "FaxToneRows"]
+
+
+class _Rows:
+    """A (rows x n) int16 input array and a run mask, with their C pointers made once."""
+
+    def __init__(self, rows: int, n: int) -> None:
+        if rows < 0 or n <= 0:
+            raise ValueError(f"rows must be >= 0 and the frame length > 0, got {rows} x {n}")
+        self.rows = rows
+        self.n = n
+        self.on = np.zeros(max(rows, 1), dtype=np.uint8)
+        self._on_ptr = ffi.from_buffer("uint8_t[]", self.on)
+
+    def _array(self) -> tuple[np.ndarray, object]:
+        a = np.zeros((max(self.rows, 1), self.n), dtype=np.int16)
+        return a, ffi.from_buffer("int16_t[]", a)
+
+
+class EchoRows(_Rows):
+    """The echo cancellers of a set of ports (None where a port has none)."""
+
+    def __init__(self, cancellers: Sequence[EchoCanceller | None], n: int = FRAME) -> None:
+        super().__init__(len(cancellers), n)
+        self._cancellers = list(cancellers)          # keeps each canceller's C memory alive
+        self._states = ffi.new("echo_t *[]", max(self.rows, 1))
+        for i, ec in enumerate(cancellers):
+            self._states[i] = ec._state if ec is not None else ffi.NULL
+        self.far, self._far_ptr = self._array()
+        self.near, self._near_ptr = self._array()
+
+    def run(self) -> np.ndarray:
+        """Cancel every marked row; returns this tick's output (a new array: row i is port i's
+        frame, rows not marked are zero), and clears the marks."""
+        out = np.zeros((max(self.rows, 1), self.n), dtype=np.int16)
+        if self.on.any():
+            lib.echo_process_rows(self._states, self._on_ptr, self._far_ptr, self._near_ptr,
+                                  ffi.from_buffer("int16_t[]", out), self.rows, self.n)
+            self.on[:] = 0
+        return out
+
+
+class DtmfRows(_Rows):
+    """The DTMF receivers of a set of ports. Row i is port i's received frame (`x`); if `sent_on[i]`
+    is marked too, `sent[i]` is what we sent that port (the receiver's echo guard, as
+    `DtmfReceiver.process(rx, sent)`)."""
+
+    def __init__(self, receivers: Sequence[DtmfReceiver], n: int = FRAME) -> None:
+        rows = len(receivers)
+        super().__init__(2 * rows, n)                 # received rows, then sent rows
+        self._receivers = list(receivers)
+        self._states = ffi.new("dtmf_rx_t *[]", max(2 * rows, 1))
+        for i, r in enumerate(receivers):
+            self._states[i] = r._rx._state
+            self._states[rows + i] = r._tx._state
+        self._all, self._ptr = self._array()
+        self.x = self._all[:rows]
+        self.sent = self._all[rows:2 * rows]
+        self.rx_on = self.on[:rows]
+        self.sent_on = self.on[rows:2 * rows]
+        self.per_row = n // lib.DTMF_HALF + 2
+        self._events = ffi.new("dtmf_event_t[]", max(2 * rows, 1) * self.per_row)
+        self._counts = np.zeros(max(2 * rows, 1), dtype=np.intc)
+        self._counts_ptr = ffi.from_buffer("int[]", self._counts)
+
+    def run(self) -> list[tuple[int, list[DtmfEvent]]]:
+        """Run every marked row; (port index, its receiver's events) for each port that had any.
+        Clears the marks."""
+        ports = len(self._receivers)
+        ran = np.flatnonzero(self.rx_on)
+        if ran.size == 0:
+            self.on[:] = 0
+            return []
+        total = lib.dtmf_rx_process_rows(self._states, self._on_ptr, self._ptr, self.rows, self.n,
+                                         self._events, self.per_row, self._counts_ptr)
+        out = []
+        counts = self._counts
+        sent_on = self.sent_on
+        n = self.n
+        for i in ran.tolist():
+            r = self._receivers[i]
+            if total:
+                rx_ev = self._decode(i, int(counts[i]))
+                sent_ev = self._decode(ports + i, int(counts[ports + i])) if sent_on[i] else None
+            else:
+                rx_ev, sent_ev = [], None
+            events = r.take(rx_ev, sent_ev, n)
+            if events:
+                out.append((i, events))
+        self.on[:] = 0
+        return out
+
+    def _decode(self, row: int, count: int) -> list[tuple[int, str, int, float]]:
+        if not count:
+            return []
+        base = row * self.per_row
+        return [(e.kind, e.digit.decode(), int(e.sample), float(e.level_dbm0))
+                for e in (self._events[base + k] for k in range(count))]
+
+
+class FaxToneRows(_Rows):
+    """Fax-tone detectors of a set of ports, made and dropped per call: `attach(i, det)`,
+    `detach(i)`. Frames must be at most one `FaxToneDetector` piece (they are one tick)."""
+
+    def __init__(self, rows: int, n: int = FRAME) -> None:
+        super().__init__(rows, n)
+        self._detectors: list[FaxToneDetector | None] = [None] * rows
+        self._states = ffi.new("faxtone_rx_t *[]", max(rows, 1))
+        self.x, self._x_ptr = self._array()
+        self._bits = np.zeros(max(rows, 1), dtype=np.intc)
+        self._bits_ptr = ffi.from_buffer("int[]", self._bits)
+
+    def attach(self, i: int, det: FaxToneDetector) -> None:
+        self._detectors[i] = det
+        self._states[i] = det._state
+
+    def detector(self, i: int) -> FaxToneDetector | None:
+        return self._detectors[i]
+
+    def detach(self, i: int) -> None:
+        self._detectors[i] = None
+        self._states[i] = ffi.NULL
+
+    def run(self) -> list[tuple[int, list[FaxToneEvent]]]:
+        """Run every marked row; (port index, events) for each port whose tone state changed."""
+        ran = np.flatnonzero(self.on)
+        if ran.size == 0:
+            return []
+        lib.faxtone_rx_process_rows(self._states, self._on_ptr, self._x_ptr, self.rows, self.n,
+                                    self._bits_ptr)
+        self.on[:] = 0
+        out = []
+        bits = self._bits
+        for i in ran.tolist():
+            det = self._detectors[i]
+            if det is not None:
+                events = det.take_bits(int(bits[i]))
+                if events:
+                    out.append((i, events))
+        return out

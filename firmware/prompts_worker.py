@@ -1,0 +1,50 @@
+"""`python -m firmware.prompts_worker ROOT`: the first run's default prompts, spoken in a process
+of their own.
+
+Generating them (espeak-ng and sox for every prompt in every language, reading and trimming each
+file) took CPU and the interpreter lock from the engine's media loop for minutes after the first
+start: frames were lost while the phones already worked. Here it runs niced, in another
+interpreter; the engine only waits for it on a thread (`firmware.prompts.start_default_generation`)
+and reloads the IVR when it is done. Prints the number of prompts made; SIGTERM ends it after the
+prompt in progress.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+WORKER_NICE = 10
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m firmware.prompts_worker PROMPTS_ROOT", file=sys.stderr)
+        return 2
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
+    stop = threading.Event()
+    # The engine decides when this ends: SIGTERM from it (or, through PR_SET_PDEATHSIG, its death,
+    # even by kill -9) stops after the prompt in progress; a Ctrl-C meant for `linebox run` is its.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        return 0                                 # the engine is already gone
+    from .prompts import generate_defaults
+    made = generate_defaults(Path(args[0]), stop=stop)
+    try:
+        print(made, flush=True)
+    except OSError:                              # the engine stopped listening (it is shutting down)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
