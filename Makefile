@@ -55,6 +55,14 @@ clean:
 
 # The flashable SD image (issue 14): long, CPU-heavy, needs the Debian mirror and qemu-user;
 # not part of `make test` (tests/image checks the recipe cheaply). See image/README.md "Image".
-.PHONY: image
+.PHONY: image image-test image-boot-test
 image:
 	nice -n 10 sh image/build.sh
+
+# The image recipe's cheap checks (layout, reproducible file systems, SBOM, scripts parse, slots).
+image-test: $(VENV)/.installed-test
+	$(PY) -m pytest tests/image tests/update/test_slot_cmdline.py
+
+# Boots build/image's card under qemu-system-aarch64 (minutes; not part of `make test`).
+image-boot-test: $(VENV)/.installed-test
+	sh image/boot-test.sh

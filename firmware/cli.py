@@ -229,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sim(sub)
     # Tools other modules provide; a missing one must not break the rest of the CLI.
     for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli", "firmware.callcenter.cli",
-                   "firmware.reports.cli", "firmware.fax.cli", "firmware.update.cli"):
+                   "firmware.reports.cli", "firmware.fax.cli", "firmware.update.cli",
+                   "firmware.tls.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

@@ -2,68 +2,153 @@
 # make image: a flashable Linebox image for Raspberry Pi 4/5 (arm64) from Debian packages only.
 #
 # Needs (Debian host): mmdebstrap qemu-user-static binfmt-support genimage dosfstools mtools
-# e2fsprogs device-tree-compiler; root (or unshare mode), network to the Debian mirror.
-# Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes package selection
-# (snapshot.debian.org at that time), file times, file system UUIDs/volume ids and the MBR id.
-# Output: build/image/linebox-<version>-arm64.img(.xz), packages.txt (name version), sbom.spdx.json
+# e2fsprogs device-tree-compiler; root; network to the Debian mirror and to PyPI (the pinned
+# Python dependencies of constraints.txt, built/installed under qemu-user inside the root).
+# Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes file times, file system UUIDs/volume ids/hash seeds and the
+# MBR id. Linebox itself is taken from the committed tree (git archive HEAD): commit first.
+# Output: build/image/linebox-<version>-arm64.img, packages.txt (name version arch), sbom.spdx.json,
+#         rootfs.sha256 (one line per file of the root: compare two builds with `diff`).
+# Packages: deb.debian.org (bookworm, -updates, -security) by default; the versions taken are in
+# packages.txt. To rebuild an old release with exactly its packages, USE_SNAPSHOT=1 takes
+# snapshot.debian.org at SOURCE_DATE_EPOCH instead (needs that host reachable).
+# Env: OUT (build/image), MIRROR, SECURITY_MIRROR, USE_SNAPSHOT, DEB_CACHE (build/image-cache: downloaded .debs,
+#      reused by the next build).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 OUT=${OUT:-$REPO/build/image}
+DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
 : "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct)}"
 export SOURCE_DATE_EPOCH
 SNAPSHOT=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%dT%H%M%SZ)
-MIRROR=${MIRROR:-http://snapshot.debian.org/archive/debian/$SNAPSHOT}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+if [ "${USE_SNAPSHOT:-0}" = 1 ]; then
+  MIRROR=http://snapshot.debian.org/archive/debian/$SNAPSHOT
+  SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
+fi
+COMPONENTS="main non-free-firmware"
 VERSION=$(cd "$REPO" && python3 -c 'import re;print(re.search(r"version=\"([^\"]+)\"", open("setup.py").read()).group(1))' 2>/dev/null || echo 0)
 WORK=$OUT/work
-rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT"
+START=$(date +%s)
+rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT" "$DEB_CACHE"
+git -C "$REPO" archive --format=tar HEAD > "$WORK/linebox-src.tar"
+
+# Update keys the image trusts (public halves only; image/release.sh says how releases are signed).
+UPDATE_KEYS=${UPDATE_KEYS:-$HERE/update-keys}
+mkdir -p "$WORK/update-keys"
+if ls "$UPDATE_KEYS"/*.pem >/dev/null 2>&1; then
+  cp "$UPDATE_KEYS"/*.pem "$WORK/update-keys/"
+else
+  # No release key configured: a DEVELOPMENT image trusting a key made on this machine (kept in
+  # build/, never committed), so bundles for tests (image/boot-test.sh) can be signed.
+  DEVKEY=${DEVKEY:-$REPO/build/dev-release-key}
+  [ -f "$DEVKEY/release.key" ] || sh "$HERE/release.sh" keygen "$DEVKEY"
+  cp "$DEVKEY/release.pem" "$WORK/update-keys/development.pem"
+  echo "WARNING: development image: it trusts $DEVKEY/release.pem (set UPDATE_KEYS to the release keys)" >&2
+fi
 
 PKGS=$(grep -v '^#' "$HERE/packages.txt" | tr '\n' ',' | sed 's/,$//')
+# Only to build the Python extensions (DSP core, fax, gpiod, spidev, pyalsaaudio); purged afterwards.
+BUILD_PKGS=gcc,libc6-dev,python3-dev,libspandsp-dev,libtiff-dev,libasound2-dev,pkg-config
+BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 
-# 1. root file system (foreign arch: qemu-user through binfmt), Linebox + units + overlays
-mmdebstrap --arch=arm64 --variant=minbase --include="$PKGS" \
-  --components="main,non-free-firmware" \
-  --customize-hook='mkdir -p "$1/opt/linebox" && tar -C '"$REPO"' --exclude=.venv --exclude=.git --exclude=build -cf - . | tar -C "$1/opt/linebox" -xf -' \
-  --customize-hook='chroot "$1" python3 -m venv --system-site-packages /opt/linebox/.venv' \
-  --customize-hook='chroot "$1" /opt/linebox/.venv/bin/pip install --no-cache-dir -c /opt/linebox/constraints.txt "/opt/linebox[hw]"' \
-  --customize-hook='cp '"$HERE"'/linebox-engine.service '"$HERE"'/linebox-web.service '"$HERE"'/firstboot/linebox-firstboot.service '"$HERE"'/linebox-update-check.service "$1/etc/systemd/system/"' \
-  --customize-hook='cp '"$HERE"'/linebox.sysusers "$1/usr/lib/sysusers.d/linebox.conf"' \
-  --customize-hook='mkdir -p "$1/etc/systemd/system.conf.d" && cp '"$HERE"'/system.conf.d/*.conf "$1/etc/systemd/system.conf.d/"' \
-  --customize-hook='cp '"$HERE"'/rootfs/fstab "$1/etc/fstab" && mkdir -p "$1/var/lib/linebox" "$1/boot/selector" "$1/etc/linebox/update-keys"' \
-  --customize-hook='cp '"$REPO"'/image/update-keys/*.pem "$1/etc/linebox/update-keys/" 2>/dev/null || true' \
-  --customize-hook='chroot "$1" systemctl enable linebox-firstboot linebox-engine linebox-web linebox-update-check' \
-  --customize-hook='chroot "$1" dpkg-query -W -f="\${Package} \${Version} \${Architecture}\n" > '"$OUT"'/packages.txt' \
-  --customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id" "$1"/etc/ssh/ssh_host_*; touch "$1/etc/machine-id"' \
-  bookworm "$WORK/rootfs.tar" "$MIRROR"
-tar -C "$WORK/rootfs" -xf "$WORK/rootfs.tar"
+# 1a. the Debian base (packages only; foreign arch: qemu-user through binfmt). Cached per package
+#     list, mirror and day in build/image-base (a rebuild of Linebox alone then skips ~30 min of dpkg
+#     under emulation); BASE_CACHE=0 always makes it anew.
+BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-16)
+BASE_DIR=${BASE_DIR:-$REPO/build/image-base}        # not inside DEB_CACHE: that is copied into the root
+mkdir -p "$BASE_DIR"
+BASE=$BASE_DIR/base-$BASE_ID-$(date -u +%Y%m%d).tar
+if [ "${BASE_CACHE:-1}" = 0 ] || [ ! -s "$BASE" ]; then
+  mmdebstrap --arch=arm64 --variant=minbase --format=tar --include="$PKGS,$BUILD_PKGS" \
+    --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
+    --skip=download/empty \
+    --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
+    --setup-hook='sync-in '"$DEB_CACHE"' /var/cache/apt/archives/' \
+    --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
+    --customize-hook='rm -rf "$1/var/cache/apt/archives"/*.deb' \
+    bookworm "$BASE.part.tar" "deb $MIRROR bookworm $COMPONENTS" "deb $MIRROR bookworm-updates $COMPONENTS" \
+    "deb $SECURITY_MIRROR bookworm-security $COMPONENTS"
+  mv "$BASE.part.tar" "$BASE"
+fi
+echo "Debian base: $(( $(date +%s) - START )) s ($BASE)"
+
+# 1b. Linebox into it (chroot under qemu-user): the committed tree, its venv (the C extensions
+#     built here, then the compilers purged), units, first boot, keys, network, read-only root.
+R=$WORK/rootfs
+tar -C "$R" -xf "$BASE"
+cleanup() {
+  for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+mount -t proc proc "$R/proc" && mount -t sysfs sysfs "$R/sys"
+mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
+rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building
+in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+  SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
+mkdir -p "$R/opt/linebox" && tar -C "$R/opt/linebox" -xf "$WORK/linebox-src.tar"
+in_root python3 -m venv --system-site-packages /opt/linebox/.venv
+# pip trusts what the build machine trusts (a proxy's CA, say); the bundle is not left in the image
+cp "${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" "$R/tmp/build-ca.pem"
+in_root env CFLAGS="-g0" PIP_CERT=/tmp/build-ca.pem PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/linebox/.venv/bin/pip install -q --no-cache-dir \
+  -c /opt/linebox/constraints.txt "/opt/linebox[hw]"
+rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
+in_root /opt/linebox/.venv/bin/linebox --version
+in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED >/dev/null
+in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
+cp "$HERE"/linebox-engine.service "$HERE"/linebox-web.service "$HERE"/linebox-http-redirect.service \
+  "$HERE"/firstboot/linebox-firstboot.service "$HERE"/linebox-update-check.service \
+  "$HERE"/linebox-update-auto.service "$HERE"/linebox-update-auto.timer "$R/etc/systemd/system/"
+cp "$HERE"/linebox.sysusers "$R/usr/lib/sysusers.d/linebox.conf" && in_root systemd-sysusers
+mkdir -p "$R/etc/systemd/system.conf.d" && cp "$HERE"/system.conf.d/*.conf "$R/etc/systemd/system.conf.d/"
+mkdir -p "$R/etc/systemd/network" && cp "$HERE"/rootfs/wired.network "$R/etc/systemd/network/20-wired.network"
+echo linebox > "$R/etc/hostname"
+cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot/selector" "$R/etc/linebox/update-keys"
+cp "$WORK"/update-keys/*.pem "$R/etc/linebox/update-keys/"
+in_root systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web \
+  linebox-http-redirect linebox-update-check linebox-update-auto.timer
+in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort > "$OUT/packages.txt"
+cleanup
+trap - EXIT
+rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/* "$R/var/cache/ldconfig/aux-cache" \
+  "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
+rm -f "$R/etc/machine-id" "$R/var/lib/dbus/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
+rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
+echo "root file system: $(( $(date +%s) - START )) s"
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
 #    device-tree overlays of the reference boards (board/overlays), the slot's cmdline.txt
 python3 "$HERE/genimage_config.py" "$WORK"
 cp -r "$WORK/rootfs/usr/lib/raspi-firmware/." "$WORK/boot/"
 cp "$WORK"/rootfs/boot/vmlinuz-* "$WORK/boot/vmlinuz"; cp "$WORK"/rootfs/boot/initrd.img-* "$WORK/boot/initrd.img"
-cp "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2712-rpi-5-b.dtb "$WORK/boot/" 2>/dev/null || true
+for dtb in "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2712-rpi-5-b.dtb; do
+  if [ -e "$dtb" ]; then cp "$dtb" "$WORK/boot/"; fi
+done
 mkdir -p "$WORK/boot/overlays"
 for dts in "$REPO"/board/overlays/*.dts; do
-  dtc -@ -I dts -O dtb -o "$WORK/boot/overlays/$(basename "$dts" -overlay.dts).dtbo" "$dts"
+  dtc -q -@ -I dts -O dtb -o "$WORK/boot/overlays/$(basename "$dts" -overlay.dts).dtbo" "$dts"
 done
 { printf 'arm_64bit=1\nkernel=vmlinuz\ninitramfs initrd.img followkernel\nenable_uart=1\n'; cat "$REPO"/board/overlays/config-*.txt; } > "$WORK/boot/config.txt"
 cp "$WORK/cmdline-A.txt" "$WORK/boot/cmdline.txt"
 cp "$WORK/autoboot.txt" "$WORK/selector/autoboot.txt"
 
-# 3. file system images with fixed ids and times (reproducible)
+# 3. file system images with fixed ids, hash seeds and times (reproducible)
 export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 find "$WORK/rootfs" "$WORK/boot" "$WORK/selector" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-mkfs.vfat -n SELECTOR -i 4c690001 -C "$WORK/selector.vfat" $((32 * 1024)) && mcopy -s -i "$WORK/selector.vfat" "$WORK/selector/"* ::
-mkfs.vfat -n BOOTA -i 4c690002 -C "$WORK/bootA.vfat" $((256 * 1024)) && mcopy -s -i "$WORK/bootA.vfat" "$WORK/boot/"* ::
-mkfs.vfat -n BOOTB -i 4c690003 -C "$WORK/bootB.vfat" $((256 * 1024))
+(cd "$WORK/rootfs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) > "$OUT/rootfs.sha256"
+mkfs.vfat --invariant -n SELECTOR -i 4c690001 -C "$WORK/selector.vfat" $((32 * 1024)) && mcopy -m -s -i "$WORK/selector.vfat" "$WORK/selector/"* ::
+mkfs.vfat --invariant -n BOOTA -i 4c690002 -C "$WORK/bootA.vfat" $((256 * 1024)) && mcopy -m -s -i "$WORK/bootA.vfat" "$WORK/boot/"* ::
+mkfs.vfat --invariant -n BOOTB -i 4c690003 -C "$WORK/bootB.vfat" $((256 * 1024))
 mkfs.ext4 -q -L rootA -U 4c696e65-0000-4000-8000-000000000005 -E hash_seed=4c696e65-0000-4000-8000-0000000000aa -d "$WORK/rootfs" "$WORK/rootA.ext4" 1536M
-mkfs.ext4 -q -L rootB -U 4c696e65-0000-4000-8000-000000000006 "$WORK/rootB.ext4" 1536M
-mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 "$WORK/data.ext4" 256M
+mkfs.ext4 -q -L rootB -U 4c696e65-0000-4000-8000-000000000006 -E hash_seed=4c696e65-0000-4000-8000-0000000000bb "$WORK/rootB.ext4" 1536M
+mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc "$WORK/data.ext4" 256M
 
 # 4. the card image, its package list and SBOM
 genimage --config "$WORK/genimage.cfg" --inputpath "$WORK" --outputpath "$OUT" --rootpath "$WORK/rootfs" --tmppath "$WORK/genimage-tmp"
 mv "$OUT/linebox.img" "$OUT/linebox-$VERSION-arm64.img"
 python3 "$HERE/sbom.py" "$OUT/packages.txt" "$VERSION" > "$OUT/sbom.spdx.json"
-sha256sum "$OUT/linebox-$VERSION-arm64.img" > "$OUT/linebox-$VERSION-arm64.img.sha256"
-echo "built $OUT/linebox-$VERSION-arm64.img"
+(cd "$OUT" && sha256sum "linebox-$VERSION-arm64.img" "rootfs.sha256" > "linebox-$VERSION-arm64.img.sha256")
+cp "$WORK/boot/vmlinuz" "$WORK/boot/initrd.img" "$OUT/"       # for image/boot-test.sh (qemu -kernel)
+rm -rf "$WORK/rootfs" "$WORK/genimage-tmp"
+echo "built $OUT/linebox-$VERSION-arm64.img in $(( $(date +%s) - START )) s"

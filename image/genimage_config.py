@@ -38,13 +38,14 @@ def autoboot(layout: dict) -> str:
 def genimage_cfg(layout: dict, images: dict[str, str]) -> str:
     """`images`: partition name -> image file (selector.vfat, bootA.vfat, rootA.ext4, ...)."""
     parts = []
+    # genimage numbers MBR partitions in order; with extended-partition = 4 the fourth listed and
+    # later ones become logical partitions 5, 6, 7 inside the extended container 4.
     for p in layout["partitions"]:
-        extended = p["number"] >= 5
         ptype = "0x0c" if p["fs"] == "vfat" else "0x83"
         image = f'        image = "{images[p["name"]]}"\n' if p["name"] in images else ""
         parts.append(f'    partition {p["name"]} {{\n        partition-type = {ptype}\n{image}'
-                     f'        size = {p["mib"]}M\n        partition-table-extended = {str(extended).lower()}\n    }}\n')
-    return ('image linebox.img {\n    hdimage {\n        partition-table-type = "mbr"\n'
+                     f'        size = {p["mib"]}M\n    }}\n')
+    return ('image linebox.img {\n    hdimage {\n        partition-table-type = "mbr"\n        align = 4M\n'
             f'        disk-signature = {DISK_ID}\n        extended-partition = 4\n    }}\n' + "".join(parts) + "}\n")
 
 

@@ -18,9 +18,16 @@ from .rendering import render
 router = APIRouter(dependencies=[Depends(csrf_guard)])
 
 
-async def _page(request: Request, *, status_code: int = 200, error: str | None = None) -> Response:
+async def _page(request: Request, *, status_code: int = 200, error: str | None = None,
+                form: dict | None = None) -> Response:
     state = await call(request, "update.status")
-    return render(request, "update.html", status_code=status_code, title="Update", state=state, error=error)
+    policy = dict(state["policy"])
+    start, _, end = policy["window"].partition("-")
+    policy.update(window_start=start, window_end=end)
+    if form is not None:                    # a refused form keeps what the owner typed
+        policy.update(form)
+    return render(request, "update.html", status_code=status_code, title="Update", state=state, error=error,
+                  policy=policy)
 
 
 @router.get("/update")
@@ -40,6 +47,31 @@ async def update_upload(request: Request, user: AdminUser) -> Response:
         _, error = await attempt(request, "update.stage", upload=spooled)
     except ApiError as exc:
         if exc.code not in ("unavailable", "conflict", "too_large", "not_found"):
+            raise
+        error = exc.message
+    if error:
+        return await _page(request, status_code=400, error=error)
+    return RedirectResponse("/update", status_code=303)
+
+
+@router.post("/update/policy")
+async def update_policy(request: Request, user: AdminUser) -> Response:
+    """The update source URL, the daily install window and the auto-install toggle."""
+    form = await request.form()
+    fields = {"url": str(form.get("url") or ""), "window_start": str(form.get("window_start") or ""),
+              "window_end": str(form.get("window_end") or ""), "auto_install": form.get("auto_install") == "on"}
+    _, error = await attempt(request, "update.policy.set", **fields)
+    if error:
+        return await _page(request, status_code=400, error=error, form=fields)
+    return RedirectResponse("/update", status_code=303)
+
+
+@router.post("/update/fetch")
+async def update_fetch(request: Request, user: AdminUser) -> Response:
+    try:
+        _, error = await attempt(request, "update.fetch")
+    except ApiError as exc:
+        if exc.code not in ("unavailable", "conflict"):
             raise
         error = exc.message
     if error:

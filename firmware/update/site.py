@@ -11,6 +11,7 @@ BOOTLOADER_DT = Path("/proc/device-tree/chosen/bootloader/partition")
 BOARD_FILE = Path("/etc/linebox/board")            # an override ("rpi4" / "rpi5"); normally detected
 MODEL_DT = Path("/proc/device-tree/model")         # "Raspberry Pi 5 Model B Rev 1.0\0"
 KEYS_DIR = Path("/etc/linebox/update-keys")
+UPDATE_CA = Path("/etc/linebox/update-ca.pem")     # an installer's own update server's CA (optional)
 
 
 def boot_environment() -> BootEnvironment | None:
@@ -18,6 +19,8 @@ def boot_environment() -> BootEnvironment | None:
 
 
 def board_of_model(model: str) -> str:
+    if model == "linux,dummy-virt":                # qemu-system-aarch64 -M virt (image/boot-test.sh): only
+        return "qemu-virt"                          # test bundles list this board, releases do not
     for n in ("5", "4"):
         if model.startswith(f"Raspberry Pi {n} ") or model.startswith(f"Raspberry Pi Compute Module {n}"):
             return f"rpi{n}"
@@ -36,3 +39,9 @@ def board() -> str:
 
 def keys_dir() -> Path:
     return KEYS_DIR
+
+
+def update_cafile() -> Path | None:
+    """The CA that vouches for the update server: /etc/linebox/update-ca.pem when the installer put
+    one in the image (a private update server), else None (the system's CAs, ca-certificates)."""
+    return UPDATE_CA if UPDATE_CA.is_file() else None

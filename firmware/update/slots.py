@@ -20,8 +20,12 @@ Committing rewrites autoboot.txt (atomic replace on the FAT selector) so [all] n
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Callable
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,17 +71,63 @@ def parse_autoboot(text: str) -> tuple[int, int]:
     return default, trying
 
 
+ROOT_ARG_RE = re.compile(r"root=PARTUUID=([0-9a-f]{8})-(\d{2})")
+SLOT_ARG_RE = re.compile(r"linebox\.slot=[AB]")
+
+
+def cmdline_for_slot(cmdline: str, slot: str, layout: SlotLayout) -> str:
+    """A boot slot's cmdline.txt pointed at `slot`'s own root (a bundle carries one boot image for
+    both slots; written to B, its cmdline must name root B)."""
+    if not ROOT_ARG_RE.search(cmdline) or not SLOT_ARG_RE.search(cmdline):
+        raise ValueError("cmdline.txt has no root=PARTUUID=...-NN and linebox.slot=: not a Linebox boot image")
+    cmdline = ROOT_ARG_RE.sub(lambda m: f"root=PARTUUID={m.group(1)}-{layout.root[slot]:02d}", cmdline)
+    return SLOT_ARG_RE.sub(f"linebox.slot={slot}", cmdline)
+
+
+def fat_cmdline_rewrite(device: Path, slot: str, layout: SlotLayout) -> None:
+    """Rewrite cmdline.txt inside the FAT file system on `device` (mtools: no mount needed)."""
+    image = f"{device}"
+    env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}           # a partition has no disk geometry to check
+    old = subprocess.run(["mtype", "-i", image, "::cmdline.txt"], capture_output=True, text=True, check=True,
+                         timeout=60, env=env).stdout
+    new = cmdline_for_slot(old, slot, layout)
+    with tempfile.TemporaryDirectory(prefix="linebox-cmdline-") as tmp:
+        path = Path(tmp) / "cmdline.txt"
+        path.write_text(new)
+        subprocess.run(["mcopy", "-o", "-i", image, str(path), "::cmdline.txt"], capture_output=True, check=True,
+                       timeout=60, env=env)
+    with open(device, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def disk_partition(disk: str, number: int) -> Path:
+    """/dev/mmcblk0 + 5 -> /dev/mmcblk0p5; /dev/vda + 5 -> /dev/vda5 (kernel naming)."""
+    return Path(f"{disk}p{number}" if disk[-1].isdigit() else f"{disk}{number}")
+
+
+def disk_of_root() -> str:
+    """The disk the running root lives on (/dev/mmcblk0 on an SD card, /dev/sda on USB boot,
+    /dev/vda under qemu), from the root file system's device number."""
+    st = os.stat("/")
+    part = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()
+    return f"/dev/{part.parent.name}"
+
+
 class BootEnvironment:
     """Where the slots and the boot selector are. On the appliance: /dev/mmcblk0pN,
     /boot/selector/autoboot.txt, /proc/device-tree/chosen/bootloader; in tests, a folder."""
 
     def __init__(self, autoboot: Path, device_of: Callable[[int], Path], bootloader_dir: Path,
-                 reboot: Callable[[bool], None], layout: SlotLayout | None = None) -> None:
+                 reboot: Callable[[bool], None], layout: SlotLayout | None = None,
+                 selector_writable: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+                 point_boot_at_root: Callable[[Path, str, SlotLayout], None] | None = fat_cmdline_rewrite) -> None:
         self.autoboot = Path(autoboot)
         self.device_of = device_of
         self.bootloader_dir = Path(bootloader_dir)
         self.reboot = reboot                       # reboot(tryboot: bool)
         self.layout = layout or SlotLayout()
+        self.selector_writable = selector_writable or contextlib.nullcontext
+        self.point_boot_at_root = point_boot_at_root
 
     @classmethod
     def appliance(cls) -> BootEnvironment:
@@ -85,8 +135,18 @@ class BootEnvironment:
 
         def reboot(tryboot: bool) -> None:
             subprocess.run(["systemctl", "reboot", "0 tryboot"] if tryboot else ["systemctl", "reboot"], check=True)
-        return cls(Path("/boot/selector/autoboot.txt"), lambda n: Path(f"/dev/mmcblk0p{n}"),
-                   Path("/proc/device-tree/chosen/bootloader"), reboot)
+
+        @contextlib.contextmanager
+        def selector_writable() -> Iterator[None]:
+            """The selector FAT is mounted read-only; writable only while autoboot.txt is replaced."""
+            subprocess.run(["mount", "-o", "remount,rw", "/boot/selector"], check=True, capture_output=True)
+            try:
+                yield
+            finally:
+                subprocess.run(["mount", "-o", "remount,ro", "/boot/selector"], check=True, capture_output=True)
+        disk = disk_of_root()
+        return cls(Path("/boot/selector/autoboot.txt"), lambda n: disk_partition(disk, n),
+                   Path("/proc/device-tree/chosen/bootloader"), reboot, selector_writable=selector_writable)
 
     def booted(self) -> BootInfo:
         def u32(name: str) -> int:
@@ -113,9 +173,11 @@ class BootEnvironment:
     def arm_tryboot(self, slot: str) -> None:
         """Point [tryboot] at `slot` and keep [all] on the running slot."""
         running = self.active_slot()
-        atomic_write(self.autoboot, autoboot_text(self.layout.boot[running], self.layout.boot[slot]).encode())
+        with self.selector_writable():
+            atomic_write(self.autoboot, autoboot_text(self.layout.boot[running], self.layout.boot[slot]).encode())
 
     def commit(self, slot: str) -> None:
         """Make `slot` the one the firmware starts from now on."""
         other = self.layout.other(slot)
-        atomic_write(self.autoboot, autoboot_text(self.layout.boot[slot], self.layout.boot[other]).encode())
+        with self.selector_writable():
+            atomic_write(self.autoboot, autoboot_text(self.layout.boot[slot], self.layout.boot[other]).encode())

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from .bundle import BundleRefused, VerifiedBundle, install_to_slot, verify_bundle
-from .decision import HealthReport, UpdateState, after_boot
+from .decision import Action, HealthReport, UpdateState, after_boot
 from .slots import BootEnvironment
 
 log = logging.getLogger("linebox.update")
@@ -14,12 +15,14 @@ log = logging.getLogger("linebox.update")
 
 class Updater:
     def __init__(self, boot: BootEnvironment, state_path: Path, keys_dir: Path, board: str,
-                 backup: Callable[[], object] | None = None) -> None:
+                 backup: Callable[[], object] | None = None,
+                 migrate: Callable[[], list[str]] | None = None) -> None:
         self.boot = boot
         self.state_path = Path(state_path)
         self.keys_dir = Path(keys_dir)
         self.board = board
         self.backup = backup                 # takes a data backup before a new release runs
+        self.migrate = migrate               # runs the committed release's data migrations (forward only)
 
     @property
     def state(self) -> UpdateState:
@@ -32,7 +35,14 @@ class Updater:
             raise BundleRefused("The update was refused: another update is being tried; wait for it to finish.")
         bundle = verify_bundle(bundle_path, self.keys_dir, self.board)
         slot = self.boot.inactive_slot()
-        install_to_slot(bundle, self.boot.targets(slot))
+        targets = self.boot.targets(slot)
+        install_to_slot(bundle, targets)
+        if self.boot.point_boot_at_root is not None:
+            try:
+                self.boot.point_boot_at_root(targets["boot"], slot, self.boot.layout)
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                raise BundleRefused(f"The update was refused: its boot image could not be pointed at slot {slot}'s "
+                                    f"root ({exc}); the running system was not changed.") from None
         UpdateState("staged", bundle.release, slot, self.boot.active_slot(),
                     history=[*state.history[-9:], f"staged {bundle.release} in slot {slot}"]).save(self.state_path)
         return bundle
@@ -60,12 +70,23 @@ class Updater:
         if action.kind == "commit":
             self.boot.commit(state.target)
             state.phase = "committed"
+            state.history.append(action.reason)
+            state.save(self.state_path)          # committed first: a cut during migration keeps the slot
+            if self.migrate is not None:
+                for line in self.migrate():
+                    state.history.append(f"data migrated to {line}")
+            action = Action("commit", "")
         elif action.kind in ("rollback", "fell_back"):
             state.phase, state.reason = "rolled_back", action.reason
+        elif action.kind == "nothing" and state.phase != "trying" and self.migrate is not None:
+            for line in self.migrate():          # still pending after a cut, or a card flashed anew
+                state.history.append(f"data migrated to {line}")
+                state.save(self.state_path)
         if action.kind != "nothing":
-            state.history.append(action.reason)
+            if action.reason:
+                state.history.append(action.reason)
             state.save(self.state_path)
-            log.warning("update: %s", action.reason)
+            log.warning("update: %s", action.reason or "committed; data migrated")
         if action.kind == "rollback":
             self.boot.reboot(False)          # the firmware starts [all] again: the previous slot
         return action.kind

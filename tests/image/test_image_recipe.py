@@ -84,7 +84,7 @@ def test_sbom_is_deterministic_spdx() -> None:
 
 
 def test_build_scripts_parse() -> None:
-    for script in ("build.sh", "firstboot/firstboot.sh"):
+    for script in ("build.sh", "firstboot/firstboot.sh", "release.sh", "boot-test.sh"):
         subprocess.run(["sh", "-n", str(IMAGE / script)], check=True)
 
 
@@ -99,3 +99,25 @@ def test_first_boot_certificate_made_once_with_its_fingerprint(tmp_path: Path) -
     assert ensure_certificate(tmp_path / "tls") == fp                      # second boot: kept, not remade
     assert (tmp_path / "tls" / "cert.pem").read_bytes() == cert_before
     assert fingerprint(tmp_path / "tls" / "cert.pem") == fp
+
+
+def test_release_key_stays_out_of_the_repository_and_signs_bundles(tmp_path: Path) -> None:
+    from firmware.update.bundle import verify_bundle
+    from firmware.update.make_bundle import make_bundle
+    script = str(IMAGE / "release.sh")
+    refused = subprocess.run(["sh", script, "keygen", str(IMAGE / "keys-here")], capture_output=True, text=True)
+    assert refused.returncode == 2 and "outside the repository" in refused.stderr
+    assert not (IMAGE / "keys-here" / "release.key").exists()
+    (IMAGE / "keys-here").rmdir()
+    subprocess.run(["sh", script, "keygen", str(tmp_path / "k")], check=True, capture_output=True)
+    assert (tmp_path / "k" / "release.key").stat().st_mode & 0o077 == 0          # private: owner only
+    again = subprocess.run(["sh", script, "keygen", str(tmp_path / "k")], capture_output=True, text=True)
+    assert again.returncode == 2 and "never overwrite" in again.stderr
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    shutil.copy(tmp_path / "k" / "release.pem", trusted / "release.pem")
+    (tmp_path / "boot.vfat").write_bytes(b"BOOT" * 1000)
+    (tmp_path / "root.ext4").write_bytes(b"ROOT" * 1000)
+    bundle = make_bundle(tmp_path / "r.bundle", tmp_path / "k" / "release.key", "2026.12.3", ["rpi4", "rpi5"],
+                         tmp_path / "boot.vfat", tmp_path / "root.ext4")
+    assert verify_bundle(bundle, trusted, "rpi5").release == "2026.12.3"

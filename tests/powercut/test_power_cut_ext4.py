@@ -109,10 +109,13 @@ def run_until_cut(data: Path, mnt: Path, rng: random.Random) -> list[dict]:
 
 def check_after_cut(data: Path, acks: list[dict]) -> None:
     from firmware.apps.messages import MessageStore
+    from firmware.backup import StoreLayout
     from firmware.backup.archive import check_archive
+    from firmware.backup.restore import recover_interrupted
     from firmware.config import Config
     from firmware.records import CallRecords
 
+    recover_interrupted(StoreLayout(data, data / "records.db"))   # what the service does first at start
     config = Config(data / "config.json")
     assert config.recovery is None, config.recovery
     rounds = [a["round"] for a in acks if a["kind"] == "config"]
@@ -143,12 +146,52 @@ def check_after_cut(data: Path, acks: list[dict]) -> None:
     left = [a["count"] for a in acks if a["kind"] == "voicemail"]
     if left:
         assert len(VoicemailStore(data / "voicemail").messages("204", "new")) >= left[-1]
+    check_queue_reports_fax_update(data, acks)
     backups = [a["name"] for a in acks if a["kind"] == "backup"]
     if backups:
         assert (data / "backups" / backups[-1]).is_file()           # older ones may be pruned (5 kept)
     for archive in (data / "backups").glob("*.tar.gz") if (data / "backups").is_dir() else ():
         staged = check_archive(archive, data)           # no torn archive under a final name
         staged.discard()
+
+
+def check_queue_reports_fax_update(data: Path, acks: list[dict]) -> None:
+    import sqlite3
+
+    from firmware.fax.store import FaxStore
+    from firmware.reports.aggregate import ReportAggregator
+    from firmware.update.decision import UpdateState
+
+    queued = [a["events"] for a in acks if a["kind"] == "queue"]
+    if queued:
+        db = sqlite3.connect(f"file:{data / 'records.db'}?mode=ro", uri=True)
+        assert db.execute("SELECT COUNT(*) FROM queue_events").fetchone()[0] >= queued[-1]
+        db.close()
+    if (data / "reports.db").exists():
+        db = sqlite3.connect(data / "reports.db")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+        aggregator = ReportAggregator(data)                  # resumes where it stopped, whatever the cut did
+        marks = [a["watermark"] for a in acks if a["kind"] == "reports" and a["watermark"] is not None]
+        if marks:
+            assert (aggregator.get_meta("watermark") or 0) >= marks[-1]
+        aggregator.update(now=1_764_720_000.0 + 400 * 900)
+    received = [a["count"] for a in acks if a["kind"] == "fax"]
+    if (data / "fax" / "faxes.db").exists():
+        faxes = FaxStore(data / "fax")
+        assert len(faxes.list(limit=100000)) >= (received[-1] if received else 0)
+        faxes.close()
+    rigs = [a["dir"] for a in acks if a["kind"] == "rig"]
+    if not rigs:
+        return
+    rig = data / "update-rig" / rigs[-1]
+    state = UpdateState.load(rig / "state.json")                     # parses: replaced atomically
+    staged = [a["release"] for a in acks if a["kind"] == "staged"]
+    if state.phase == "staged":                                       # then slot B holds the whole image
+        want = f"ROOT {state.release}".encode().ljust(256 * 1024, b"r")     # the rig's signed root image
+        assert (rig / "pi" / "dev" / "p6").read_bytes()[: len(want)] == want, "staged, slot torn"
+    if staged:
+        assert state.phase == "staged" and state.release in {f"2026.12.{n}" for n in range(4)}
 
 
 def test_every_store_survives_power_cuts_on_ext4(tmp_path: Path) -> None:
@@ -163,6 +206,7 @@ def test_every_store_survives_power_cuts_on_ext4(tmp_path: Path) -> None:
             _run("mount", dev, str(mnt))          # journal replay, as at the next power-on
             check_after_cut(data, acks)
             cut_rounds.append(sum(1 for a in acks if a["kind"] == "config"))
+            print(f"cut {_cut + 1}: round {cut_rounds[-1]}, after '{acks[-1]['kind']}'")   # where it landed (-s)
         assert sum(cut_rounds) > 0, "no cut landed after the workload made progress"
         recorded = [p for p in (data / "recordings").glob("*.wav") if wave.open(str(p)).getnframes() > 0]
         assert recorded, "the workload recorded nothing"

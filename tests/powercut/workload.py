@@ -2,8 +2,11 @@
 
 Every store Linebox writes, written the way the engine writes it: configuration changes
 (Config), calls on the simulated board that are recorded (call records in records.db, the
-recording's WAV by the media writer), a message (messages.sqlite) and, every few rounds, a backup
-archive. After each store says it is done (the call returned / flush returned) an acknowledgement
+recording's WAV by the media writer), a message (messages.sqlite), queue events (the call
+center's event log in records.db, through the records writer), the reports aggregation
+(reports.db), a received fax in the inbox (fax/faxes.db), a staged update (the update state and
+an inactive slot written) and, every few rounds, a backup archive and a restore of it through the
+engine API (so a cut can land inside a restore). After each store says it is done (the call returned / flush returned) an acknowledgement
 line goes to stdout (outside the cut file system): what was acked must survive the cut.
 
     python -m tests.powercut.workload DATA_DIR
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 
 
@@ -46,15 +50,48 @@ def leave_voicemail(pbx, svc) -> None:  # noqa: ANN001 - harness objects
         pbx.run(0.05)
 
 
+def staged_update_rig(data_dir: Path):  # noqa: ANN201 - an Updater
+    """An update being staged on the cut file system: the slot "partitions" are files there (as
+    tests/update's SimulatedPi), two signed releases alternate (keys outside the cut file system)."""
+    import tempfile
+
+    from firmware.update.signature import generate_key
+    from firmware.update.updater import Updater
+    from tests.update.test_updates import SimulatedPi, make_bundle
+    keys = Path(tempfile.mkdtemp(prefix="powercut-keys-"))
+    (keys / "trusted").mkdir()
+    generate_key(keys / "release.key", keys / "trusted" / "release.pem")
+    for n in range(4):                               # the downloads: outside the cut file system
+        make_bundle(keys / f"r{n}.bundle", keys / "release.key", release=f"2026.12.{n}",
+                    root=f"ROOT 2026.12.{n}".encode().ljust(256 * 1024, b"r"))
+    rig = data_dir / "update-rig" / uuid.uuid4().hex[:8]      # this power-on's card
+    pi = SimulatedPi(rig / "pi")
+    ack("rig", dir=rig.name)
+    return Updater(pi.env, rig / "state.json", keys / "trusted", "rpi5"), keys
+
+
 def main(data_dir: Path) -> None:
+    from firmware.api import EngineApi, LocalClient
+    from firmware.api_uploads import spool_dir
     from firmware.apps import recording_store, voicemail
     from firmware.apps.messages import MessageStore
     from firmware.apps.recording import service_of
     from firmware.apps.voicemail_store import save_mailbox
     from firmware.backup import StoreLayout, create_archive
+    from firmware.callcenter.events import QueueEventLog
+    from firmware.fax.store import FaxStore
     from firmware.harness import Pbx
+    from firmware.reports.aggregate import ReportAggregator
 
     pbx = Pbx(data_dir=data_dir)
+    base = 1_764_720_000.0                          # queue events 15 min apart: cells settle at once
+    tick = {"t": base}
+    queue_log = QueueEventLog(pbx.records, lambda: tick["t"])
+    reports = ReportAggregator(data_dir)
+    faxes = FaxStore(data_dir / "fax")
+    api = LocalClient(EngineApi(config=pbx.config, records=pbx.records, data_dir=data_dir, control=pbx.control),
+                      timeout=60)
+    updater, downloads = staged_update_rig(data_dir)
     recording_store.save_settings(pbx.config, {"extensions": ["201"], "min_free_mb": 10})
     messages = MessageStore(data_dir / "messages.sqlite")
     pbx.config.update_settings(ring_timeout_ms=5000)
@@ -87,9 +124,34 @@ def main(data_dir: Path) -> None:
         ack("message", round=i)
         leave_voicemail(pbx, voicemail.service_of(pbx.engine))
         ack("voicemail", count=len(voicemail.service_of(pbx.engine).store.messages("204", "new")))
+        call_id = f"q{i}"
+        tick["t"] = base + i * 900
+        queue_log.log("ENTERQUEUE", call_id=call_id, queue="600", data=["", "5551234", 1, 20])
+        tick["t"] += 30
+        queue_log.log("CONNECT", call_id=call_id, queue="600", agent="201", data=[30, "fxs1", 4])
+        tick["t"] += 120
+        queue_log.log("COMPLETECALLER", call_id=call_id, queue="600", agent="201", data=[30, 120, 1])
+        pbx.records.flush()
+        ack("queue", events=pbx.records.query("SELECT COUNT(*) AS n FROM queue_events")[0]["n"])
+        done = reports.update(now=tick["t"] + 3 * 3600)
+        ack("reports", watermark=done.get("watermark"))
+        faxes.add(box="main", direction="in", line="fxo1", caller_number="5551234", remote_ident=f"fax {i}",
+                  pages=1, rate=9600, ecm=True, bad_rows=0, seconds=30.0, result_code=0, result="OK", reason="",
+                  kind="fax", tiff="", at=float(i))
+        ack("fax", count=len(faxes.list(limit=10000)))
+        if i % 2 == 0:
+            release = updater.stage(downloads / f"r{i % 4}.bundle").release
+            ack("staged", release=release)
         if i % 3 == 0:
             path = create_archive(StoreLayout.of(pbx.config, pbx.records))
             ack("backup", name=path.name)
+            spooled = spool_dir(data_dir)
+            spooled.mkdir(parents=True, exist_ok=True)
+            upload = f"{uuid.uuid4().hex}.upload"
+            (spooled / upload).write_bytes(path.read_bytes())
+            ack("restore-start", name=path.name)
+            api.call_sync("backup.restore", upload=upload)     # a cut may land anywhere in here
+            ack("restored", name=path.name)
 
 
 if __name__ == "__main__":

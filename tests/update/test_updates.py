@@ -38,7 +38,9 @@ class SimulatedPi:
         for n, content in ((2, b"BOOT old"), (3, b""), (5, b"ROOT old"), (6, b"")):
             self.dev(n).write_bytes(content.ljust(SLOT_BYTES, b"\0") if content else b"\0" * SLOT_BYTES)
         self.boots: list[tuple[int, bool]] = []
-        self.env = BootEnvironment(root / "selector" / "autoboot.txt", self.dev, root / "dt", self.reboot)
+        self.root_of_boot = {2: "A"}             # whose root each boot partition's cmdline.txt names
+        self.env = BootEnvironment(root / "selector" / "autoboot.txt", self.dev, root / "dt", self.reboot,
+                                   point_boot_at_root=self.point_boot_at_root)
         self.power_on(2, False)
 
     def dev(self, n: int) -> Path:
@@ -49,8 +51,13 @@ class SimulatedPi:
         (self.root / "dt" / "tryboot").write_bytes(int(tryboot).to_bytes(4, "big"))
         self.boots.append((partition, tryboot))
 
+    def point_boot_at_root(self, device: Path, slot: str, layout) -> None:  # noqa: ANN001
+        self.root_of_boot[next(n for n in (2, 3) if self.dev(n) == device)] = slot
+
     def starts(self, partition: int) -> bool:
-        return self.dev(partition).read_bytes().startswith(b"BOOT")
+        """Boots only from a written boot partition whose cmdline names its own slot's root."""
+        own = self.env.layout.slot_of_boot(partition)
+        return self.dev(partition).read_bytes().startswith(b"BOOT") and self.root_of_boot.get(partition) == own
 
     def reboot(self, tryboot: bool) -> None:
         default, trying = parse_autoboot(self.env.autoboot.read_text())
@@ -211,6 +218,7 @@ def test_board_detected_from_the_device_tree_model() -> None:
     assert board_of_model("Raspberry Pi 4 Model B Rev 1.5") == "rpi4"
     assert board_of_model("Raspberry Pi Compute Module 4 Rev 1.1") == "rpi4"
     assert board_of_model("Raspberry Pi 3 Model B Plus Rev 1.3") == "unknown"
+    assert board_of_model("linux,dummy-virt") == "qemu-virt"
 
 
 def test_installs_only_without_calls_and_in_the_owner_window() -> None:

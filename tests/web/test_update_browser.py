@@ -75,3 +75,48 @@ def test_update_upload_refuse_stage_install(pbx: Pbx, browser_page, keys, tmp_pa
         assert pi.env.default_slot() == "A"                   # not committed until its health check
         assert list(Path(pbx.data_dir / "backups").glob("*before-update.tar.gz"))
     assert page.console_errors == []
+
+
+def test_update_source_and_install_window_set_on_the_page(pbx: Pbx, browser_page, tmp_path: Path) -> None:  # noqa: F811
+    """The owner's update URL, install window and auto-install toggle: refused input says what is
+    wrong and keeps what was typed (nothing saved); good input is saved and summarised."""
+    from playwright.sync_api import expect
+    page = browser_page
+    web_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
+                     clock=lambda: pbx.now)
+    with serve(app) as base:
+        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+        page.goto(base + "/update")
+        expect(page.locator("#policy-summary")).to_contain_text("No install window")
+        expect(page.locator("#fetch-form")).to_have_count(0)
+        form = page.locator("#policy-form")
+        form.locator("input[name=url]").fill("https://updates.example.com/linebox.bundle")
+        form.locator("input[name=window_start]").fill("02:00")
+        form.locator("input[name=auto_install]").check()
+        form.locator("button[type=submit]").click()
+        expect(page.locator(".alert.error")).to_contain_text("needs a start and an end time")
+        expect(form.locator("input[name=url]")).to_have_value("https://updates.example.com/linebox.bundle")
+        assert pbx.config.table("update_policy").get(doc_id=1) is None            # nothing saved
+
+        form.locator("input[name=window_end]").fill("04:30")
+        form.locator("input[name=url]").fill("http://updates.example.com/linebox.bundle")
+        form.locator("button[type=submit]").click()
+        expect(page.locator(".alert.error")).to_contain_text("must start with https://")
+
+        form.locator("input[name=url]").fill("https://updates.example.com/linebox.bundle")
+        form.locator("button[type=submit]").click()
+        expect(page).to_have_url(base + "/update")
+        expect(page.locator("#policy-summary")).to_have_text("Install window 02:00-04:30, installs by itself.")
+        expect(page.locator("#fetch-form")).to_have_count(1)
+        expect(form.locator("input[name=window_start]")).to_have_value("02:00")
+        expect(form.locator("input[name=auto_install]")).to_be_checked()
+        assert dict(pbx.config.table("update_policy").get(doc_id=1)) == {
+            "url": "https://updates.example.com/linebox.bundle", "window": "02:00-04:30", "auto_install": True}
+
+        form.locator("input[name=auto_install]").uncheck()
+        form.locator("input[name=window_start]").fill("")
+        form.locator("input[name=window_end]").fill("")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#policy-summary")).to_contain_text("No install window")
+    assert page.console_errors == []
