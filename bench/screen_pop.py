@@ -155,7 +155,7 @@ def run_bench(pops: int = 600) -> str:
         results["during a 50,000-row CSV import"] = during
         for what, ms in by_phase.items():
             if len(ms) >= 2:
-                results[{"checking": "… while its rows are checked (own thread)",
+                results[{"checking": "… while its rows are checked (own process)",
                          "writing": "… while its chunks are written (store thread)"}.get(what, f"… {what}")] = ms
         server_stop(server, api)
         pbx.close()
@@ -168,7 +168,7 @@ def run_bench(pops: int = 600) -> str:
              "| caller | pops | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
     for what, ms in results.items():
         lines.append(f"| {what} | {len(ms)} | {percentiles(ms)} |")
-    lines += ["", f"The 50,000-row import took {t_import:.1f} s (checked on its own thread, written in short "
+    lines += ["", f"The 50,000-row import took {t_import:.1f} s (checked in its own process, written in short "
               "transactions of 500 contacts on the store thread, about 0.05 s of writing per status request, "
               "shown at once at the end). The pop reads on the reader thread (`on=\"read\"`) through its own "
               "read-only connections, so it does not queue behind those writes.", "",

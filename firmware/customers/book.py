@@ -186,8 +186,10 @@ class CustomerBook:
         self.db.close()
 
     # ---------------------------------------------------------------- contacts
-    def validate(self, contact: dict[str, Any], region: str) -> dict[str, Any]:
-        """The contact as it would be stored (raises CustomerError on bad input)."""
+    @staticmethod
+    def validate(contact: dict[str, Any], region: str) -> dict[str, Any]:
+        """The contact as it would be stored (raises CustomerError on bad input; no database
+        access, so the CSV check worker calls it without a book)."""
         if not isinstance(contact, dict):
             raise CustomerError("A contact must be an object with a name.")
         unknown = set(contact) - {"id", "name", "company", "tags", "numbers", "address", "notes"}

@@ -14,16 +14,21 @@ so an export imports back unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import logging
-import os
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from ..caller_numbers import CallerNumber
 from .book import CustomerBook, CustomerError
 
 log = logging.getLogger("linebox.customers")
@@ -31,7 +36,7 @@ log = logging.getLogger("linebox.customers")
 MAX_ROWS = 50_000
 MAX_BYTES = 16 << 20
 REPORT_MAX = 100
-CHECK_NICE = 10                # the checking thread's nice value (lower priority than the engine's threads)
+CHECK_TIMEOUT_S = 300         # the check worker of one file is stopped after this long
 WRITE_CHUNK = 500              # contacts per transaction while an import is written
 WRITE_BUDGET_S = 0.05          # the store thread writes an import for at most about this long per request
 COLUMNS = ("name", "company", "numbers", "tags", "address", "notes")
@@ -73,9 +78,9 @@ def _unneutralise(cell: str) -> str:
     return cell
 
 
-def parse(data: bytes, book: CustomerBook, region: str, progress: ImportJob | None = None) -> list[dict[str, Any]]:
-    """Every row validated as a contact (no database access: `book.validate` only checks);
-    raises CsvRefused with the report on any problem."""
+def parse(data: bytes, region: str, progress: Any = None) -> list[dict[str, Any]]:
+    """Every row validated as a contact (no database access: `CustomerBook.validate` only
+    checks); raises CsvRefused with the report on any problem. `progress.rows_checked` follows."""
     text = decode(data)
     if "\x00" in text:
         raise CsvRefused("The file contains NUL characters; it is not a CSV text file.")
@@ -119,7 +124,7 @@ def parse(data: bytes, book: CustomerBook, region: str, progress: ImportJob | No
             raw["numbers"] = raw.get("numbers", "").replace(";", ",")
             raw["tags"] = raw.get("tags", "").replace(";", ",")
             try:
-                contacts.append(book.validate(raw, region))
+                contacts.append(CustomerBook.validate(raw, region))
             except CustomerError as e:
                 bad += 1
                 if len(report) < REPORT_MAX:
@@ -136,11 +141,12 @@ def parse(data: bytes, book: CustomerBook, region: str, progress: ImportJob | No
 
 class ImportJob:
     """One CSV import. Checking every row (phone numbers parsed by phonenumbers: ~0.1-0.2 ms a
-    number) runs on its own thread, so a 50,000-row file never holds the store thread (the screen
-    pop and wrap-ups go on); the checked contacts are written by `finish`, which the import
-    commands call on the store thread (one writer): in chunks of short transactions, invisible
-    until the last one is written, then shown all at once (`CustomerBook.stage` /
-    `publish_import`)."""
+    number) is seconds of pure-Python work: it runs in its own interpreter
+    (`python -m firmware.customers.check_worker`, niced), watched by a thread here, so it never
+    holds the store thread nor competes for the engine's interpreter lock (the screen pop and
+    wrap-ups go on); the checked contacts are written by `finish`, which the import commands
+    call on the store thread (one writer): in chunks of short transactions, invisible until the
+    last one is written, then shown all at once (`CustomerBook.stage` / `publish_import`)."""
 
     def __init__(self, data: bytes, book: CustomerBook, region: str) -> None:
         self.id = secrets.token_hex(8)
@@ -157,14 +163,7 @@ class ImportJob:
 
     def _check(self, data: bytes, region: str) -> None:
         try:
-            # Checking is seconds of pure-Python work: this thread runs at a lower priority (Linux
-            # nice 10, this thread only), so the screen pop's reader thread and the calls' threads
-            # are scheduled first when the CPU is short.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICE)
-        except (AttributeError, OSError):
-            pass
-        try:
-            self.contacts = parse(data, self.book, region, self)
+            self._check_in_child(data, region)
         except CsvRefused as e:
             self.refused = e
         except Exception as e:  # noqa: BLE001 - any surprise refuses the file, never half-imports it
@@ -172,6 +171,40 @@ class ImportJob:
             self.refused = CsvRefused(f"The file could not be checked ({type(e).__name__}); nothing was imported.")
         finally:
             self.checked.set()
+
+    def _check_in_child(self, data: bytes, region: str) -> None:
+        child = subprocess.Popen([sys.executable, "-m", "firmware.customers.check_worker", region],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 cwd=str(Path(__file__).resolve().parents[2]))
+        timer = threading.Timer(CHECK_TIMEOUT_S, child.kill)
+        timer.start()
+        try:
+            assert child.stdin is not None and child.stdout is not None
+            with contextlib.suppress(BrokenPipeError):
+                child.stdin.write(data)
+                child.stdin.close()
+            contacts: list[dict[str, Any]] = []
+            for line in child.stdout:
+                doc = json.loads(line)
+                if "checked" in doc:
+                    self.rows_checked = int(doc["checked"])
+                elif "contacts" in doc:
+                    contacts.extend({**c, "numbers": [CallerNumber(*n) for n in c["numbers"]]}
+                                    for c in doc["contacts"])
+                elif "refused" in doc:
+                    r = doc["refused"]
+                    raise CsvRefused(r["message"], r["rows"], r["bad_rows"])
+                elif "done" in doc and int(doc["done"]) == len(contacts):
+                    self.rows_checked = len(contacts)
+                    self.contacts = contacts
+                    return
+            raise CsvRefused("The file could not be checked (the checking process stopped early); "
+                             "nothing was imported. Try again, or split the file.")
+        finally:
+            timer.cancel()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
 
     def finish(self, budget_s: float = WRITE_BUDGET_S) -> dict[str, Any]:
         """Store thread: write the next chunks of checked contacts (for at most about `budget_s`,
