@@ -10,12 +10,13 @@ prompt in progress.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+
+from .child_process import exit_with_parent, lower_priority
 
 WORKER_NICE = 10
 
@@ -25,18 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m firmware.prompts_worker PROMPTS_ROOT", file=sys.stderr)
         return 2
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
+    lower_priority(WORKER_NICE)
     stop = threading.Event()
     # The engine decides when this ends: SIGTERM from it (or, through PR_SET_PDEATHSIG, its death,
     # even by kill -9) stops after the prompt in progress; a Ctrl-C meant for `linebox run` is its.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        return 0                                 # the engine is already gone
+    exit_with_parent()
     from .prompts import generate_defaults
     made = generate_defaults(Path(args[0]), stop=stop)
     try:

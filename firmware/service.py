@@ -33,6 +33,7 @@ from typing import Any
 from drivers.port import Board
 from dsp_ext.countries import profile
 
+from .child_process import exit_with_parent, lower_priority
 from .control import EngineControl, StatusUpdate
 from .engine import Engine
 from .media import MediaLoop
@@ -511,20 +512,11 @@ def _restore_nice(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
-def _exit_with_parent() -> None:
-    """A supervised web process ends when the engine that started it dies (even by kill -9)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        raise SystemExit(0)                  # it died before we asked
-
-
 def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int = 0,
             supervised: bool = False, tls_dir: Path | None = None) -> int:
     """`linebox web`: the web UI as a client of the engine's socket (records and config read-only)."""
     if supervised:
-        _exit_with_parent()
+        exit_with_parent()
 
     from webui.app import create_app
     from webui.engine_client import EngineClient
@@ -533,8 +525,7 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
     from .config import Config
     from .records import CallRecordsReader
     if nice:
-        with contextlib.suppress(OSError):
-            os.nice(nice)
+        lower_priority(nice)
     data_dir = Path(data_dir)
     client = EngineClient(data_dir / SOCKET_NAME)
     token = None

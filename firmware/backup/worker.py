@@ -7,11 +7,11 @@ long as the archive took. The store thread now only waits for this process.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
 from pathlib import Path
+
+from ..child_process import exit_with_parent, lower_priority
 
 WORKER_NICE = 10
 
@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m firmware.backup.worker DATA_DIR RECORDS_DB", file=sys.stderr)
         return 2
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
+    lower_priority(WORKER_NICE)
+    exit_with_parent()
     from .archive import StoreLayout, create_archive
     try:
         path = create_archive(StoreLayout(Path(args[0]), Path(args[1])))

@@ -8,12 +8,12 @@ and `{"done": N}`. It ends with the engine (PR_SET_PDEATHSIG).
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import sys
 from typing import Any
+
+from ..child_process import exit_with_parent, lower_priority
 
 CHECK_NICE = 10
 PROGRESS_EVERY = 1000
@@ -47,12 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m firmware.customers.check_worker REGION < file.csv", file=sys.stderr)
         return 2
-    with contextlib.suppress(OSError):
-        os.nice(CHECK_NICE)
+    lower_priority(CHECK_NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)             # a Ctrl-C meant for `linebox run` is the engine's
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    exit_with_parent()
     from .csv_io import CsvRefused, parse
     data = sys.stdin.buffer.read()
     try:

@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ..child_process import exit_with_parent, lower_priority
 
 log = logging.getLogger("linebox.reports")
 
@@ -164,15 +165,6 @@ class ReportsWorkerProcess:
             self.thread.join(timeout)
 
 
-def _exit_with_parent() -> None:
-    """End when the engine that started us dies (even by kill -9)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        raise SystemExit(0)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m firmware.reports.worker", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="the Linebox data directory")
@@ -184,10 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = Path(args.data)
     if args.supervised:
-        _exit_with_parent()
+        exit_with_parent()
     if args.nice:
-        with contextlib.suppress(OSError):
-            os.nice(args.nice)
+        lower_priority(args.nice)
     if args.rebuild:
         print(json.dumps(rebuild(data_dir)))
         return 0
