@@ -18,6 +18,21 @@ from dsp_ext.fax import read_tiff_page, tiff_pages
 __all__ = ["tiff_to_pdf", "page_size_points"]
 
 
+def pdf_file(objects: list[bytes], root: int) -> bytes:
+    """A PDF file of numbered `objects` (object i+1 is objects[i]) with its cross-reference table;
+    `root` is the catalog's object number."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref)
+    return bytes(out)
+
+
 def page_size_points(width: int, height: int, x_dpi: float, y_dpi: float) -> tuple[float, float]:
     """PDF page size in points (1/72 inch) of a fax page; missing resolutions count as 204 x 196."""
     x_dpi = x_dpi if x_dpi > 0 else 204.0
@@ -55,16 +70,7 @@ def tiff_to_pdf(tiff: str | os.PathLike, pdf: str | os.PathLike) -> int:
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
     objects[pages_obj - 1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
                               + b"] /Count %d >>" % len(kids))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref)
     tmp = Path(os.fspath(pdf) + ".part")
-    tmp.write_bytes(bytes(out))
+    tmp.write_bytes(pdf_file(objects, catalog))
     os.replace(tmp, pdf)
     return n
