@@ -26,6 +26,17 @@ def _co(engine: Any) -> Any:
     return co
 
 
+def _machine_folder(ctx: ApiContext, modem: str, ident: str) -> Any:
+    """The checked settings of a simulated fax machine; the folder its documents are kept in."""
+    if modem not in MODEMS:
+        raise ApiError("bad_request", f"modem must be one of {', '.join(MODEMS)}")
+    if len(ident) > 20 or not all(c.isdigit() or c in "+ " for c in ident):
+        raise ApiError("bad_request", "ident: up to 20 digits, '+' and spaces")
+    folder = ctx.data_dir / "sim-fax"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @command("sim.fax_send", on="store")
 def sim_fax_send(ctx: ApiContext, number: str, line: int = 1, pages: str = "lineart,text", lpi: int = 98,
                  ecm: bool = True, modem: str = "v17", ident: str = "") -> dict:
@@ -38,12 +49,7 @@ def sim_fax_send(ctx: ApiContext, number: str, line: int = 1, pages: str = "line
         raise ApiError("bad_request", f"pages: 1 to 60 of {', '.join(CHART_KINDS)}, comma-separated")
     if lpi not in (98, 196):
         raise ApiError("bad_request", "lpi must be 98 or 196")
-    if modem not in MODEMS:
-        raise ApiError("bad_request", f"modem must be one of {', '.join(MODEMS)}")
-    if len(ident) > 20 or not all(c.isdigit() or c in "+ " for c in ident):
-        raise ApiError("bad_request", "ident: up to 20 digits, '+' and spaces")
-    folder = ctx.data_dir / "sim-fax"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _machine_folder(ctx, modem, ident)
     path = folder / f"{number}.tif"
     write_tiff(path, document(kinds, lpi), lpi)
 
@@ -67,12 +73,7 @@ def sim_fax_answer(ctx: ApiContext, number: str, ring: int = 1, ecm: bool = True
     number = _number(number)
     if not 1 <= ring <= 9:
         raise ApiError("bad_request", "ring: answer at ring 1 to 9")
-    if modem not in MODEMS:
-        raise ApiError("bad_request", f"modem must be one of {', '.join(MODEMS)}")
-    if len(ident) > 20 or not all(c.isdigit() or c in "+ " for c in ident):
-        raise ApiError("bad_request", "ident: up to 20 digits, '+' and spaces")
-    folder = ctx.data_dir / "sim-fax"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _machine_folder(ctx, modem, ident)
     path = folder / f"{number}-received.tif"
 
     def start(engine: Any) -> dict:
