@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,7 +44,13 @@ def test_the_service_runs_the_reports_thread(tmp_path: Path) -> None:
             time.sleep(0.1)
         conn.close()
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Seen once in a full run (not reproduced): say where the stop hung.
+            proc.kill()
+            out, _ = proc.communicate()
+            pytest.fail(f"linebox run did not stop within 30 s of SIGTERM; its log ends:\n{out[-3000:]}")
         assert proc.returncode == 0, out
         assert "Traceback" not in out
     finally:
