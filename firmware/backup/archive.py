@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,11 +160,13 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
 
 
 def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: str = "",
-                   keep: int = KEEP_ARCHIVES) -> Path:
+                   keep: int = KEEP_ARCHIVES, progress: Callable[[int, int], None] | None = None) -> Path:
     """Write a backup archive of every store into `out_dir` (default `DATA/backups`) and return it.
 
     The archive is written to a temporary name, fsynced and renamed, so a power cut leaves
-    either the whole archive or none. Older archives beyond `keep` are removed."""
+    either the whole archive or none. Older archives beyond `keep` are removed. `progress(done,
+    total)` is told the bytes read so far after each file (each file is read twice: hashed, then
+    written)."""
     out_dir = Path(out_dir or layout.backups)
     if not out_dir.is_dir():
         out_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
@@ -191,11 +193,13 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
                 members.append((db, work / db))
         media = list(_media_files(layout))
         files: dict[str, dict] = {}
-        sizes: dict[str, int] = {}
+        sizes = {name: path.stat().st_size for name, path in [*members, *media]}
+        total, done = 2 * sum(sizes.values()), 0
         for name, path in [*members, *media]:
-            size = path.stat().st_size
-            sizes[name] = size
-            files[name] = {"size": size, "sha256": _sha256_of(path)}
+            files[name] = {"size": sizes[name], "sha256": _sha256_of(path)}
+            done += sizes[name]
+            if progress is not None:
+                progress(done, total)
         manifest = json.dumps({"format": FORMAT, "version": VERSION, "created": stamp, "files": files},
                               indent=1, sort_keys=True).encode()
         tmp = out_dir / f".{target.name}.tmp"
@@ -207,6 +211,9 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
                 for name, path in [*members, *media]:
                     with open(path, "rb") as f:
                         tf.addfile(_tarinfo(name, sizes[name], now), f)
+                    done += sizes[name]
+                    if progress is not None:
+                        progress(done, total)
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o640)
