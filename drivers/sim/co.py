@@ -38,15 +38,13 @@ import numpy as np
 
 from dsp_ext.countries import ToneSpec
 from dsp_ext.countries import profile as country_profile
-from dsp_ext.levels import DBM0_RMS, FRAME
+from dsp_ext.levels import FRAME
 
 from .echo import (
     DEFAULT_ERL_DB,
     DEFAULT_SHAPE,
     G168_MODELS,
-    EchoPath,
     LineNoise,
-    NoiseTable,
     g168_ir,
     hybrid_ir,
 )
@@ -97,7 +95,6 @@ class CentralOffice:
         # silence between the last digit and the ringback (or busy...): the exchange routing the call
         self.post_dial_delay_ms = 0
         self._routing: list[tuple[int, SubscriberLine, str]] = []
-        self._noise_table: NoiseTable | None = None      # every line's noise is read from it
         self._mix = np.zeros((0, FRAME))                 # one row per line: the lines' float mixes
 
     # --- configuration --------------------------------------------------------------------------
@@ -142,11 +139,7 @@ class CentralOffice:
         if number in self._by_number:
             raise ValueError(f"number {number} is already in use")
         ir = hybrid_ir(DEFAULT_SHAPE, DEFAULT_ERL_DB) if self.echo_enabled else None
-        if self._noise_table is None and self.noise_dbm0 is not None:
-            self._noise_table = NoiseTable(np.random.default_rng([self.seed, 0]),
-                                           DBM0_RMS * 10 ** (self.noise_dbm0 / 20))
-        noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0, phase=index, block_frames=20,
-                          table=self._noise_table)
+        noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0, phase=index, block_frames=20)
         line = SubscriberLine(self, index, number, ir, noise)
         self.lines.append(line)
         self._by_number[number] = line
@@ -394,12 +387,8 @@ class CentralOffice:
             mix = self._mix = np.zeros((len(lines), FRAME))
         out: dict[int, LineSignal] = {}
         mixed: list[int] = []                   # rows of `mix` in use this frame
-        talking = [line for line in lines if line.echo is not None and line.uplink is not None]
-        echoes = dict(zip(map(id, talking), EchoPath.process_frames([line.echo for line in talking],
-                                                                    [line.uplink for line in talking]),
-                          strict=True)) if talking else {}
         for row, line in enumerate(lines):
-            s = line.signal(mix[row], echoes.get(id(line)))
+            s = line.signal(mix[row])
             if s.audio is None:
                 mixed.append(row)
             out[line.index] = s

@@ -15,14 +15,14 @@ from __future__ import annotations
 import pathlib
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 import numpy as np
 
 from dsp_ext.levels import DBM0_RMS, FRAME, RATE
 
 __all__ = ["EchoShape", "ECHO_SHAPES", "G168_HEADER", "G168_MODELS", "g168_models", "g168_ir", "hybrid_ir",
-           "voice_band_erl_db", "EchoPath", "LineNoise", "NoiseTable"]
+           "voice_band_erl_db", "EchoPath", "LineNoise"]
 
 
 @dataclass(frozen=True)
@@ -111,20 +111,6 @@ def g168_ir(model: str, erl_db: float, delay_ms: float = 0.0) -> np.ndarray:
     return h * (10 ** (-erl_db / 20) / np.sqrt(np.sum(h * h)))
 
 
-@lru_cache(maxsize=32)
-def _toeplitz(ir_bytes: bytes) -> np.ndarray:
-    """The IR as a matrix R with (window @ R) == np.correlate(window, ir[::-1], "valid") for a
-    window of len(ir) - 1 + FRAME samples: one matrix product per frame (and one for all the lines
-    sharing the IR) instead of numpy's correlate, which costs a dot product call per output sample."""
-    ir = np.frombuffer(ir_bytes, dtype=np.float64)
-    rev = ir[::-1]
-    r = np.zeros((ir.size - 1 + FRAME, FRAME))
-    for j in range(FRAME):
-        r[j:j + ir.size, j] = rev
-    r.flags.writeable = False
-    return r
-
-
 class EchoPath:
     """Convolves what the subscriber sends with the IR, frame by frame, keeping state."""
 
@@ -136,53 +122,25 @@ class EchoPath:
             raise ValueError(f"echo impulse response too long ({ir.size} taps, max 1024 = 128 ms)")
         self.ir = ir
         self._ir_reversed = np.ascontiguousarray(ir[::-1])   # correlate with it == convolve, minus overhead
-        self._matrix = _toeplitz(np.ascontiguousarray(ir).tobytes())     # shared by paths with this IR
         self._keep = ir.size - 1
         # one frame's input window, allocated once: at rest its last `_keep` samples are the
         # history (the stream's latest samples); a frame slides them to the front and follows them
         self._x = np.zeros(self._keep + FRAME)
         self._clean = True          # history is all zeros (skip resetting it every on-hook frame)
 
-    def _take(self, tx: np.ndarray) -> None:
-        """Slide one frame (FRAME samples) into the window."""
-        k = self._keep
-        x = self._x
-        self._clean = False
-        if k:
-            x[:k] = x[FRAME:]
-        x[k:] = tx
-
     def process(self, tx: np.ndarray) -> np.ndarray:
-        if tx.size == FRAME:
-            self._take(tx)
-            return self._x @ self._matrix
-        self._clean = False
         k = self._keep
         x = self._x
+        self._clean = False
+        if tx.size == FRAME:
+            if k:
+                x[:k] = x[FRAME:]
+            x[k:] = tx
+            return np.correlate(x, self._ir_reversed, "valid")
         whole = np.concatenate([x[FRAME:], tx])       # any other length: the general way
         if k:
             x[FRAME:] = whole[-k:]
         return np.correlate(whole, self._ir_reversed, "valid")
-
-    @staticmethod
-    def process_frames(paths: list[EchoPath], frames: list[np.ndarray]) -> list[np.ndarray]:
-        """`[p.process(f) for p, f in zip(paths, frames)]` for one frame (FRAME samples) each, with
-        one matrix product per impulse response shared by several paths (the exchange's lines
-        usually all have the default one)."""
-        out: list[np.ndarray] = [None] * len(paths)     # type: ignore[list-item]
-        groups: dict[int, list[int]] = {}
-        for k, (path, tx) in enumerate(zip(paths, frames, strict=True)):
-            path._take(tx)
-            groups.setdefault(id(path._matrix), []).append(k)
-        for ks in groups.values():
-            matrix = paths[ks[0]]._matrix
-            if len(ks) == 1:
-                out[ks[0]] = paths[ks[0]]._x @ matrix
-                continue
-            rows = np.stack([paths[k]._x for k in ks]) @ matrix
-            for j, k in enumerate(ks):
-                out[k] = rows[j]
-        return out
 
     def reset(self) -> None:
         if not self._clean:
@@ -190,72 +148,54 @@ class EchoPath:
             self._clean = True
 
 
-class NoiseTable:
-    """White Gaussian noise at one level: `SIZE` samples (8 s), as float and rounded to PCM.
-
-    Drawing Gaussian samples costs more than everything else an idle simulated line does in a
-    frame (about 30 ns each on the 2-core test machine: 1,280 per tick for 16 lines), so an
-    exchange draws this table once and its lines read their noise out of it in blocks taken at
-    random places (`LineNoise`). Each block is genuine white Gaussian noise; the int16 twin means
-    a line carrying nothing else costs a slice per frame, with no rounding pass."""
-
-    SIZE = 1 << 16
-
-    def __init__(self, rng: np.random.Generator, sigma: float) -> None:
-        samples = rng.standard_normal(self.SIZE) * sigma
-        pcm = np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
-        samples.flags.writeable = False
-        pcm.flags.writeable = False
-        self.samples, self.pcm = samples, pcm
-
-
 class LineNoise:
-    """White Gaussian noise at a fixed level for one line, from its own seeded generator.
+    """White Gaussian noise at a fixed level, from its own seeded generator.
 
-    The samples come from a `NoiseTable` (the exchange's, shared by its lines, or the line's own):
-    a block of `block_frames` frames at a time, each block read from a place in the table the line's
-    generator picks at random. The lines' blocks start on different frames (`phase`: the line's
-    index). A frame is taken either as float samples (`frame`, to mix with other signals) or, for a
-    line carrying nothing else, already as int16 PCM (`pcm_frame`: the same samples rounded and
-    saturated, read from the table's PCM twin)."""
+    Drawn a block of frames at a time: one generator call per frame costs more
+    than the noise itself. The simulated exchange's lines draw short blocks on different
+    frames (`block_frames`, `phase`: the line's index): sixteen lines drawing 100-frame blocks
+    at once made one tick in a hundred 1.6 ms longer in the real-time service. A frame is taken either as float samples (`frame`, to mix
+    with other signals) or, for a line carrying nothing else, already as int16 PCM
+    (`pcm_frame`: the same samples rounded and saturated once per block, so an idle
+    line costs a slice per frame instead of a rounding pass)."""
 
     BLOCK_FRAMES = 100
 
     def __init__(self, rng: np.random.Generator, level_dbm0: float | None, phase: int = 0,
-                 block_frames: int = BLOCK_FRAMES, table: NoiseTable | None = None) -> None:
+                 block_frames: int = BLOCK_FRAMES) -> None:
         if block_frames < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
-        if block_frames * FRAME > NoiseTable.SIZE:
-            raise ValueError(f"block_frames must be <= {NoiseTable.SIZE // FRAME}, got {block_frames}")
         self.rng = rng
         self.sigma = 0.0 if level_dbm0 is None else DBM0_RMS * 10 ** (level_dbm0 / 20)
-        if self.sigma and table is None:
-            table = NoiseTable(rng, self.sigma)
-        self.table = table
-        self._pos = 0               # read position in the table
-        self._end = 0               # end of the current block
+        self._block = np.zeros(0)
+        self._pcm: np.ndarray | None = None     # the block as int16, made when first asked for
+        self._pos = 0
         self._frames = int(block_frames)
         self._first = self._frames - int(phase) % self._frames      # frames in the first block
 
     def _next(self) -> int:
-        pos = self._pos
-        if pos >= self._end:
+        if self._pos >= self._block.size:
             frames, self._first = self._first, self._frames
-            pos = int(self.rng.integers(0, NoiseTable.SIZE - frames * FRAME + 1))
-            self._end = pos + frames * FRAME
+            self._block = self.rng.standard_normal(FRAME * frames) * self.sigma
+            self._pcm = None
+            self._pos = 0
+        pos = self._pos
         self._pos = pos + FRAME
         return pos
 
     def frame(self) -> np.ndarray | None:
-        """The next frame as float samples (read-only)."""
         if not self.sigma:
             return None
         pos = self._next()
-        return self.table.samples[pos:pos + FRAME]
+        return self._block[pos:pos + FRAME]
 
     def pcm_frame(self) -> np.ndarray | None:
         """The next frame as int16 (read-only), equal to rounding and saturating `frame()`."""
         if not self.sigma:
             return None
         pos = self._next()
-        return self.table.pcm[pos:pos + FRAME]
+        pcm = self._pcm
+        if pcm is None:
+            pcm = self._pcm = np.clip(np.rint(self._block), -32768, 32767).astype(np.int16)
+            pcm.flags.writeable = False
+        return pcm[pos:pos + FRAME]

@@ -273,12 +273,11 @@ class SubscriberLine(Subscriber):
         return super().network_audio()
 
     # --- per frame, phase 3: what is on the wire ------------------------------------------------
-    def signal(self, mix_row: np.ndarray | None = None, echo: np.ndarray | None = None) -> LineSignal:
+    def signal(self, mix_row: np.ndarray | None = None) -> LineSignal:
         """What is on the wire toward the CPE this frame. With `mix_row` (float64[FRAME], the
         exchange's row for this line), a line that mixes sounds leaves its float mix there and
         returns its signal with `audio=None`: the exchange rounds every line's row to PCM in one
-        pass (CentralOffice._signals). Without it the line rounds its own mix. `echo`: this
-        frame's echo of `uplink`, when the exchange computed it already (EchoPath.process_frames)."""
+        pass (CentralOffice._signals). Without it the line rounds its own mix."""
         if not self.plugged:
             return LineSignal(_SILENCE, False, False, False, False, False)
         tx = self._tx
@@ -297,7 +296,7 @@ class SubscriberLine(Subscriber):
                                   self.parallel_off_hook)
         mix = np.zeros(FRAME) if mix_row is None else mix_row
         if tx is not None and self.echo is not None:
-            mix[:] = self.echo.process(tx) if echo is None else echo
+            mix[:] = self.echo.process(tx)
         else:
             mix.fill(0.0)
         if far is not None:
