@@ -37,6 +37,13 @@
  */
 #include "echo_taps.h"
 
+/* The loops below are vectorised by hand, so -ffast-math's reassociation buys
+ * nothing here; and it would turn w + e1 p2 + e0 p1 (two multiply-adds)
+ * back into w + (e1 p2 + e0 p1): a multiply, a multiply-add and an add. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-associative-math")
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,18 +56,24 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
 
-/* One vector of taps at i: the pending step applied, and the products added
- * into the accumulators of set S (two sets, so that two chains of additions
- * are in flight). */
+/* One vector of taps at i: the pending step applied (e0..e2: its
+ * coefficients times the region's gain), and the products added into the
+ * accumulators of set S (two sets, so that two chains of additions are in
+ * flight). */
 #define TAP_STEP(V, TWO, O, i, S)                                                                                \
     do {                                                                                                         \
-        V a_, p0_, p1_, p2_, w_, f_, g_;                                                                         \
-        memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                                 \
+        V a_, p0_, p1_, p2_, w_, f_;                                                                             \
         memcpy(&p1_, xn + (i) + (O) + 1, sizeof(V));                                                             \
         memcpy(&p2_, xn + (i) + (O) + 2, sizeof(V));                                                             \
         memcpy(&w_, wb + (i), sizeof(V));                                                                        \
-        memcpy(&g_, g + (i), sizeof(V));                                                                         \
-        w_ += g_ * (d0 * p0_ + d1 * p1_ + d2 * p2_);                                                             \
+        if (!(TWO)) {                                                                                            \
+            memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                             \
+            w_ += e2 * p2_; /* one multiply-add per window */                                                    \
+            p2_ = p1_;                                                                                           \
+            p1_ = p0_;                                                                                           \
+        }                                                                                                        \
+        w_ += e1 * p2_;                                                                                          \
+        w_ += e0 * p1_;                                                                                          \
         memcpy(wb + (i), &w_, sizeof(V));                                                                        \
         memcpy(&f_, wf + (i), sizeof(V));                                                                        \
         memcpy(&a_, xn + (i), sizeof(V));                                                                        \
@@ -78,28 +91,35 @@ typedef float v16f __attribute__((vector_size(64)));
     } while (0)
 
 /* One pass, one or two samples (TWO = 0 or 1), with vectors of type V (the
- * target's register width). The taps past the last whole pair of vectors go
- * one by one. */
+ * target's register width), region by region: the region's gain times the
+ * step's coefficients is taken once per region, so a tap's update is two or
+ * three multiply-adds and no load of a gain. The taps past the last whole
+ * region go one by one. */
 #define DEFINE_PASS(NAME, V, TWO)                                                                                \
     ALWAYS_INLINE void NAME(float *restrict wb, const float *restrict wf, const float *restrict g,              \
                             const float *restrict xn, int taps, const float *restrict d, float *restrict out)    \
     {                                                                                                            \
         enum { L = sizeof(V) / sizeof(float), O = 1 + (TWO) };                                                   \
-        const float d0 = d[0], d1 = d[1], d2 = d[2];                                                             \
         V yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};                                                        \
         V yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};                                                        \
-        const int full = taps - taps % (2 * L);                                                                  \
-        for (int i = 0; i < full; i += 2 * L) {                                                                  \
-            TAP_STEP(V, TWO, O, i, a);                                                                           \
-            TAP_STEP(V, TWO, O, i + L, b);                                                                       \
+        const int whole = taps / REGION;                                                                         \
+        for (int r = 0; r < whole; r++) {                                                                        \
+            const float e0 = g[r] * d[0], e1 = g[r] * d[1], e2 = (TWO) ? 0.0f : g[r] * d[2];                     \
+            for (int i = r * REGION; i < (r + 1) * REGION; i += 2 * L) {                                         \
+                TAP_STEP(V, TWO, O, i, a);                                                                       \
+                TAP_STEP(V, TWO, O, i + L, b);                                                                   \
+            }                                                                                                    \
         }                                                                                                        \
         yb0a += yb0b;                                                                                            \
         yb1a += yb1b;                                                                                            \
         yf0a += yf0b;                                                                                            \
         yf1a += yf1b;                                                                                            \
         float tb0 = 0.0f, tb1 = 0.0f, tf0 = 0.0f, tf1 = 0.0f;                                                    \
-        for (int i = full; i < taps; i++) {                                                                      \
-            const float w = wb[i] + g[i] * (d0 * xn[i + O] + d1 * xn[i + O + 1] + d2 * xn[i + O + 2]);           \
+        for (int i = whole * REGION; i < taps; i++) {                                                            \
+            const float gi = g[i / REGION];                                                                      \
+            const float u = (TWO) ? d[0] * xn[i + O + 1] + d[1] * xn[i + O + 2]                                  \
+                                  : d[0] * xn[i + O] + d[1] * xn[i + O + 1] + d[2] * xn[i + O + 2];              \
+            const float w = wb[i] + gi * u;                                                                      \
             wb[i] = w;                                                                                           \
             const float older = (TWO) ? xn[i + 1] : xn[i];                                                       \
             tb0 += w * older;                                                                                    \
