@@ -171,18 +171,34 @@ static const float HP[2][5] = {
     {0.963096328f, -1.926192657f, 0.963096328f, -1.921908895f, 0.930476418f},
 };
 
-/* The high-pass's state, held in registers over a segment (echo.c keeps it
- * as x1 x2 y1 y2 of each biquad in hp_far / hp_near). */
-typedef struct {
-    float z[8];
-} highpass_t;
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
 
-static inline float highpass(highpass_t *h, float x)
+#if (defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)) || defined(__aarch64__)
+static inline v4f flush4(v4f x)
 {
-    float *z = h->z;
+    return x;
+}
+#else
+static inline v4f flush4(v4f x)
+{
+    const v4i tiny = (x < 1e-20f) & (x > -1e-20f);
+    v4i bits;
+    memcpy(&bits, &x, sizeof(bits));
+    bits &= ~tiny;
+    memcpy(&x, &bits, sizeof(x));
+    return x;
+}
+#endif
+
+/* The high-pass of both paths at once, lane 0 the far signal and lane 1 the
+ * near: z holds x1 x2 y1 y2 of the first biquad, then of the second (the
+ * state is kept as hp_far / hp_near, the same order). */
+static inline v4f highpass2(v4f *z, v4f x)
+{
     for (int k = 0; k < 2; k++, z += 4) {
         const float *c = HP[k];
-        const float y = flush(c[0] * x + c[1] * z[0] + c[2] * z[1] - c[3] * z[2] - c[4] * z[3]);
+        const v4f y = flush4(c[0] * x + c[1] * z[0] + c[2] * z[1] - c[3] * z[2] - c[4] * z[3]);
         z[1] = z[0];
         z[0] = x;
         z[3] = z[2];
@@ -199,9 +215,6 @@ static inline float highpass(highpass_t *h, float x)
  * each tap: inside the echo's region every tap then adapts fast, including the
  * ones that happen to be near zero now, and the rest of the 128 ms window gets
  * only the small uniform share. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
 /* The sum of |w| over one whole region, in four-lane vectors with two chains
  * of additions (one running sum would wait on every addition). */
 static inline float region_mass(const float *w)
@@ -587,16 +600,21 @@ typedef struct {
 /* Stage 1: input conditioning of m samples, and their block sums. */
 static void condition(echo_t *s, const int16_t *far, const int16_t *near, int m, segment_t *g)
 {
-    highpass_t hf, hn;
-    memcpy(hf.z, s->hp_far, sizeof(hf.z));
-    memcpy(hn.z, s->hp_near, sizeof(hn.z));
     float pre_far = s->pre_far, pre_near = s->pre_near;
     float acc_far = 0.0f, acc_near = 0.0f, acc_nearhp = 0.0f;
     float fh_[ECHO_BLOCK], nh_[ECHO_BLOCK];
     if (s->flags & ECHO_HPF) {
+        v4f z[8];
+        for (int k = 0; k < 8; k++)
+            z[k] = (v4f){s->hp_far[k], s->hp_near[k], 0.0f, 0.0f};
         for (int i = 0; i < m; i++) {
-            fh_[i] = highpass(&hf, (float)far[i]);
-            nh_[i] = highpass(&hn, (float)near[i]);
+            const v4f y = highpass2(z, (v4f){(float)far[i], (float)near[i], 0.0f, 0.0f});
+            fh_[i] = y[0];
+            nh_[i] = y[1];
+        }
+        for (int k = 0; k < 8; k++) {
+            s->hp_far[k] = z[k][0];
+            s->hp_near[k] = z[k][1];
         }
     } else {
         for (int i = 0; i < m; i++) {
@@ -617,8 +635,6 @@ static void condition(echo_t *s, const int16_t *far, const int16_t *near, int m,
         acc_near += nw * nw;
         acc_nearhp += nh * nh;
     }
-    memcpy(s->hp_far, hf.z, sizeof(hf.z));
-    memcpy(s->hp_near, hn.z, sizeof(hn.z));
     s->pre_far = pre_far;
     s->pre_near = pre_near;
     s->acc_far += acc_far;

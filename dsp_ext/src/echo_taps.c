@@ -151,76 +151,94 @@ DEFINE_PASS(pass2_v8, v8f, 1)
 DEFINE_PASS(pass1_v16, v16f, 0)
 DEFINE_PASS(pass2_v16, v16f, 1)
 
-/* x'G x_{-l} from scratch, l = 0, 1, 2: per region in vectors of type V,
- * across regions in double. */
+/* x'G x_{-l} from scratch, l = 0, 1, 2, in vectors of type V: the region's
+ * gain times x, then a multiply-add per lag, into two sets of accumulators
+ * (independent chains) across all whole regions; the taps past them one by
+ * one; the lanes summed in double. */
 #define DEFINE_CORRELATE(NAME, V)                                                                                \
     ALWAYS_INLINE void NAME(const float *restrict g, const float *restrict xn, int taps, double *restrict r)     \
     {                                                                                                            \
         enum { L = sizeof(V) / sizeof(float) };                                                                  \
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0;                                                                     \
-        const int full = taps - taps % L;                                                                        \
-        for (int r0 = 0; r0 < taps; r0 += REGION) {                                                              \
-            const int end = r0 + REGION < full ? r0 + REGION : full;                                             \
-            V a0 = {0}, a1 = {0}, a2 = {0};                                                                      \
-            for (int i = r0; i < end; i += L) {                                                                  \
-                V x0, x1, x2;                                                                                    \
-                memcpy(&x0, xn + i, sizeof(V));                                                                  \
-                memcpy(&x1, xn + i + 1, sizeof(V));                                                              \
-                memcpy(&x2, xn + i + 2, sizeof(V));                                                              \
-                a0 += x0 * x0;                                                                                   \
-                a1 += x0 * x1;                                                                                   \
-                a2 += x0 * x2;                                                                                   \
+        V a[2][3];                                                                                               \
+        memset(a, 0, sizeof(a));                                                                                 \
+        const int whole = taps / REGION;                                                                         \
+        for (int r0 = 0; r0 < whole; r0++) {                                                                     \
+            const float gr = g[r0];                                                                              \
+            for (int i = r0 * REGION; i < (r0 + 1) * REGION; i += 2 * L) {                                       \
+                for (int h = 0; h < 2; h++) {                                                                    \
+                    V x0, x1, x2;                                                                                \
+                    memcpy(&x0, xn + i + h * L, sizeof(V));                                                      \
+                    memcpy(&x1, xn + i + h * L + 1, sizeof(V));                                                  \
+                    memcpy(&x2, xn + i + h * L + 2, sizeof(V));                                                  \
+                    const V t = gr * x0;                                                                         \
+                    a[h][0] += t * x0;                                                                           \
+                    a[h][1] += t * x1;                                                                           \
+                    a[h][2] += t * x2;                                                                           \
+                }                                                                                                \
             }                                                                                                    \
-            float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;                                                               \
-            for (int i = end > r0 ? end : r0; i < r0 + REGION && i < taps; i++) {                                \
-                t0 += xn[i] * xn[i];                                                                             \
-                t1 += xn[i] * xn[i + 1];                                                                         \
-                t2 += xn[i] * xn[i + 2];                                                                         \
-            }                                                                                                    \
-            for (int j = 0; j < L; j++) {                                                                        \
-                t0 += a0[j];                                                                                     \
-                t1 += a1[j];                                                                                     \
-                t2 += a2[j];                                                                                     \
-            }                                                                                                    \
-            const double gr = g[r0 / REGION];                                                                    \
-            s0 += gr * t0;                                                                                       \
-            s1 += gr * t1;                                                                                       \
-            s2 += gr * t2;                                                                                       \
         }                                                                                                        \
-        r[0] = s0;                                                                                               \
-        r[1] = s1;                                                                                               \
-        r[2] = s2;                                                                                               \
+        double s[3] = {0.0, 0.0, 0.0};                                                                           \
+        for (int i = whole * REGION; i < taps; i++) {                                                            \
+            const double t = (double)g[i / REGION] * (double)xn[i];                                              \
+            s[0] += t * xn[i];                                                                                   \
+            s[1] += t * xn[i + 1];                                                                               \
+            s[2] += t * xn[i + 2];                                                                               \
+        }                                                                                                        \
+        for (int l = 0; l < 3; l++) {                                                                            \
+            const V v = a[0][l] + a[1][l];                                                                       \
+            for (int j = 0; j < L; j++)                                                                          \
+                s[l] += v[j];                                                                                    \
+            r[l] = s[l];                                                                                         \
+        }                                                                                                        \
     }
 
 /* The next chunk's change of those sums at every region boundary below the
- * first, vectorised along the chunk (ECHO_CHUNK / lanes vectors of type V). */
+ * first, vectorised along the chunk (ECHO_CHUNK / lanes vectors of type V);
+ * odd and even boundaries into separate accumulators (independent chains). */
+#define BOUNDARY(V, j, C0, C1, C2)                                                                               \
+    do {                                                                                                         \
+        const int b_ = (j) * REGION < taps ? (j) * REGION : taps;                                                \
+        const float dg_ = ((j) < nreg ? g[(j)] : 0.0f) - g[(j) - 1];                                             \
+        for (int h = 0; h < N; h++) {                                                                            \
+            const float *x = last + b_ - ECHO_CHUNK + h * L;                                                     \
+            V x0, x1, x2;                                                                                        \
+            memcpy(&x0, x, sizeof(V));                                                                           \
+            memcpy(&x1, x + 1, sizeof(V));                                                                       \
+            memcpy(&x2, x + 2, sizeof(V));                                                                       \
+            const V t = dg_ * x0;                                                                                \
+            C0[h] += t * x0;                                                                                     \
+            C1[h] += t * x1;                                                                                     \
+            C2[h] += t * x2;                                                                                     \
+        }                                                                                                        \
+    } while (0)
+
 #define DEFINE_BOUNDARIES(NAME, V)                                                                               \
     ALWAYS_INLINE void NAME(const float *restrict g, const float *restrict last, int taps, float *restrict dcorr) \
     {                                                                                                            \
         enum { L = sizeof(V) / sizeof(float), N = ECHO_CHUNK / L };                                              \
         const int nreg = (taps + REGION - 1) / REGION;                                                           \
-        V c0[N], c1[N], c2[N];                                                                                   \
-        memset(c0, 0, sizeof(c0));                                                                               \
-        memset(c1, 0, sizeof(c1));                                                                               \
-        memset(c2, 0, sizeof(c2));                                                                               \
-        for (int j = 1; j <= nreg; j++) {                                                                        \
-            const int b = j * REGION < taps ? j * REGION : taps;                                                 \
-            const float dg = (j < nreg ? g[j] : 0.0f) - g[j - 1];                                                \
-            for (int h = 0; h < N; h++) {                                                                        \
-                const float *x = last + b - ECHO_CHUNK + h * L;                                                  \
-                V x0, x1, x2;                                                                                    \
-                memcpy(&x0, x, sizeof(V));                                                                       \
-                memcpy(&x1, x + 1, sizeof(V));                                                                   \
-                memcpy(&x2, x + 2, sizeof(V));                                                                   \
-                const V t = dg * x0;                                                                             \
-                c0[h] += t * x0;                                                                                 \
-                c1[h] += t * x1;                                                                                 \
-                c2[h] += t * x2;                                                                                 \
-            }                                                                                                    \
+        V a0[N], a1[N], a2[N], b0[N], b1[N], b2[N];                                                              \
+        memset(a0, 0, sizeof(a0));                                                                               \
+        memset(a1, 0, sizeof(a1));                                                                               \
+        memset(a2, 0, sizeof(a2));                                                                               \
+        memset(b0, 0, sizeof(b0));                                                                               \
+        memset(b1, 0, sizeof(b1));                                                                               \
+        memset(b2, 0, sizeof(b2));                                                                               \
+        int j = 1;                                                                                               \
+        for (; j + 1 <= nreg; j += 2) {                                                                          \
+            BOUNDARY(V, j, a0, a1, a2);                                                                          \
+            BOUNDARY(V, j + 1, b0, b1, b2);                                                                      \
         }                                                                                                        \
-        memcpy(dcorr, c0, sizeof(c0));                                                                           \
-        memcpy(dcorr + ECHO_CHUNK, c1, sizeof(c1));                                                              \
-        memcpy(dcorr + 2 * ECHO_CHUNK, c2, sizeof(c2));                                                          \
+        if (j <= nreg)                                                                                           \
+            BOUNDARY(V, j, a0, a1, a2);                                                                          \
+        for (int h = 0; h < N; h++) {                                                                            \
+            a0[h] += b0[h];                                                                                      \
+            a1[h] += b1[h];                                                                                      \
+            a2[h] += b2[h];                                                                                      \
+        }                                                                                                        \
+        memcpy(dcorr, a0, sizeof(a0));                                                                           \
+        memcpy(dcorr + ECHO_CHUNK, a1, sizeof(a1));                                                              \
+        memcpy(dcorr + 2 * ECHO_CHUNK, a2, sizeof(a2));                                                          \
     }
 
 DEFINE_CORRELATE(correlate_v4, v4f)
