@@ -90,32 +90,38 @@ class DtmfRows(_Rows):
         self._events = ffi.new("dtmf_event_t[]", max(2 * rows, 1) * self.per_row)
         self._counts = np.zeros(max(2 * rows, 1), dtype=np.intc)
         self._counts_ptr = ffi.from_buffer("int[]", self._counts)
+        # ports whose receiver is holding back an echo of our own digit (DtmfReceiver.waiting):
+        # kept from each `take` here, so a receiver in rows must be run by its rows only
+        self._waiting = np.zeros(rows, dtype=bool)
 
     def run(self) -> list[tuple[int, list[DtmfEvent]]]:
         """Run every marked row; (port index, its receiver's events) for each port that had any.
-        Clears the marks."""
-        ports = len(self._receivers)
-        ran = np.flatnonzero(self.rx_on)
-        if ran.size == 0:
-            self.on[:] = 0
-            return []
+        Clears the marks.
+
+        Python only visits the ports whose detectors found something this tick, or whose receiver
+        is `waiting` (holding back an echo of our own digit): on most ticks none, so the stage
+        costs one C call for all ports."""
         total = lib.dtmf_rx_process_rows(self._states, self._on_ptr, self._ptr, self.rows, self.n,
                                          self._events, self.per_row, self._counts_ptr)
-        out = []
+        if total == 0 and not self._waiting.any():
+            self.on.fill(0)
+            return []
+        ports = len(self._receivers)
         counts = self._counts
-        sent_on = self.sent_on
+        need = self._waiting & (self.rx_on != 0)
+        if total:
+            need |= (counts[:ports] != 0) | ((counts[ports:] != 0) & (self.sent_on != 0))
+        out = []
         n = self.n
-        for i in ran.tolist():
+        for i in np.flatnonzero(need).tolist():
             r = self._receivers[i]
-            if total:
-                rx_ev = self._decode(i, int(counts[i]))
-                sent_ev = self._decode(ports + i, int(counts[ports + i])) if sent_on[i] else None
-            else:
-                rx_ev, sent_ev = [], None
+            rx_ev = self._decode(i, int(counts[i]))
+            sent_ev = self._decode(ports + i, int(counts[ports + i])) if self.sent_on[i] else None
             events = r.take(rx_ev, sent_ev, n)
+            self._waiting[i] = r.waiting
             if events:
                 out.append((i, events))
-        self.on[:] = 0
+        self.on.fill(0)
         return out
 
     def _decode(self, row: int, count: int) -> list[tuple[int, str, int, float]]:

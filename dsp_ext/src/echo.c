@@ -66,14 +66,15 @@
  *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not. The
  *    detector is the fax-tone module's (faxtone.h), one per path.
  *
- * Speed: the background update of sample n-1 and both filter outputs of sample n
- * are one pass over the taps (one load of each weight, one store), over a
- * history buffer kept contiguous by a memmove every ECHO_SHIFT samples, so the
- * loop has no wrap branch and gcc vectorises it. The pass lives in echo_taps.c,
- * compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run time (NEON from
- * -O3 on aarch64). echo_process runs with flush-to-zero and denormals-are-zero
- * (restored on return): decaying states in speech pauses would otherwise go
- * subnormal and cost ~10x per frame.
+ * Speed: the background's pending steps and both filter outputs of two
+ * samples are one pass over the taps (one load of each weight, one store;
+ * echo_taps.c), over a history buffer kept contiguous by a memmove every
+ * ECHO_SHIFT samples, so the loop has no wrap branch. The pass lives in
+ * echo_taps.c, compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run
+ * time (NEON from -O3 on aarch64). The per-sample work around it runs in three
+ * loops per block segment (see echo_process). echo_process runs with
+ * flush-to-zero and denormals-are-zero (restored on return): decaying states
+ * in speech pauses would otherwise go subnormal and cost ~10x per frame.
  */
 #include "echo.h"
 #include "echo_taps.h"

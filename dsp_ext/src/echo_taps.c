@@ -10,14 +10,22 @@
  *
  *     w_n' x_{n+1} = w_{n-1}' x_{n+1} + c0_n x_n'G x_{n+1} + c1_n x_{n-1}'G x_{n+1}
  *
- * so one pass applies the pending steps (up to three windows: two samples'
- * steps share one), and computes both filters' outputs for samples n and n+1
- * with each weight loaded once and stored once; the caller adds the two
- * correlation terms once n's step is known. Per tap and sample that is half
- * the loads and stores of a pass per sample. The gains come per tap (a copy
- * of the 32 region gains made once per block), so the pass is one flat loop:
- * looping region by region cost as much as a third of the pass in loop and
- * broadcast overhead.
+ * so one pass computes both filters' outputs for samples n and n+1 with each
+ * weight loaded once and stored once, and the caller adds the correlation
+ * terms once n's step is known.
+ *
+ * Only final steps are applied in a pair's pass (fast affine projection's
+ * idea): the window x_m of the newest sample so far gets a coefficient from
+ * its own step and another from the next sample's, so its step waits; the
+ * pass applies the coefficients of x_{m-1} and x_{m-2}, which are complete,
+ * and the caller adds x_m's step to the outputs through the correlations
+ * too. That is two windows per pass instead of three. The pass runs region
+ * by region: the region's gain times each coefficient is taken once per
+ * region, so a tap's update is two multiply-adds (no gain loaded, no extra
+ * multiply), and a pair costs six multiply-adds per tap. At about one
+ * multiply-add per tap, sample and filter (two outputs, one update) that is
+ * the floor of a time-domain two-filter canceller: on x86 the pass runs at
+ * the multiply-add units' and the load ports' limit together.
  *
  * The correlations x_k'G x_{k-l} (l = 0, 1, 2) are not summed over the taps
  * at all: G is constant within a region, so when the window moves by one
@@ -30,8 +38,8 @@
  *
  * Speed as shipped: setuptools compiles extensions with -fwrapv, which keeps
  * gcc from vectorising loops over ints; build.py adds -fno-wrapv. The loops
- * use GCC's vector extension (8 floats: two SSE or NEON registers; 16 floats
- * for AVX2, two registers, and AVX-512, one), compiled three times on x86-64
+ * use GCC's vector extension (4, 8 or 16 floats a vector, two or more vectors
+ * an iteration), compiled three times on x86-64
  * (baseline SSE4.2, AVX2+FMA, AVX-512F) with the best copy the CPU has picked
  * at run time; on aarch64 the baseline copy is NEON.
  */
