@@ -9,7 +9,7 @@ digit, weaker than we sent it, starting within the echo delay of ours) is not
 reported. A far-end press of the same digit is: one that starts later, or one
 that runs on past the end of our digit's echo (it overlapped the echo tail).
 """
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,8 @@ ECHO_MIN_LOSS_DB = 1.0      # an echo is at least this much weaker than what was
 ECHO_END_SLACK_S = 0.06     # the receiver reports an echo's end within this after its delay
 
 
-@dataclass(frozen=True)
-class DtmfEvent:
+class DtmfEvent(NamedTuple):
+    """One digit start or end (immutable; a named tuple: cheap to make on the media tick)."""
     kind: str           # "start" | "end"
     digit: str
     time: float         # seconds since the receiver was created (sample count / 8000)

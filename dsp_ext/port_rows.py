@@ -120,7 +120,7 @@ class DtmfRows(_Rows):
         ports = len(self._receivers)
         visit = set(waiting)
         if total:
-            visit.update(r if r < ports else r - ports for r in np.flatnonzero(self._counts).tolist())
+            visit.update(r if r < ports else r - ports for r in self._counts.nonzero()[0].tolist())
         counts, rx_on, sent_on = self._counts, self.rx_on, self.sent_on
         out = []
         n = self.n
