@@ -315,9 +315,9 @@ class FaxDialOut(ChannelHandler):
         r = report
         if r is not None:
             if r.negotiated:
-                self.note(f"phase B: capabilities exchanged with {r.remote_ident or 'a fax machine (no id)'}")
+                self.note(f"in all: capabilities exchanged with {r.remote_ident or 'a fax machine (no id)'}")
             if r.pages_tx or r.bit_rate:
-                self.note(f"phase C/D: {r.pages_tx} of {self.job.pages} page(s) sent at {r.bit_rate} bit/s, "
+                self.note(f"in all: {r.pages_tx} of {self.job.pages} page(s) sent at {r.bit_rate} bit/s, "
                           f"error correction {'on' if r.ecm else 'off'}")
             self.note(f"phase E: T.30 result {r.result} ({r.result_text})")
         self.note(f"result: {reason}")
