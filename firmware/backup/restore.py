@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,17 @@ def recover_interrupted(layout: StoreLayout) -> list[str]:
     return notes
 
 
+# fn(layout, done) called after a restore put everything in place (on the store thread): a domain
+# that keeps some of its store in memory (the fax outbox's queue) reads it again.
+_AFTER_RESTORE: list[Callable[[StoreLayout, dict], None]] = []
+
+
+def after_restore(fn: Callable[[StoreLayout, dict], None]) -> None:
+    """Have `fn(layout, done)` called after every restore (register once, at import)."""
+    if fn not in _AFTER_RESTORE:
+        _AFTER_RESTORE.append(fn)
+
+
 def apply_restore(layout: StoreLayout, staged: StagedRestore, config: Any, records: Any = None) -> dict:
     """Check the staged contents, then put them in place. Returns what was restored."""
     tables = check_contents(layout, staged)
@@ -185,4 +197,9 @@ def apply_restore(layout: StoreLayout, staged: StagedRestore, config: Any, recor
         done["folders"].append(folder)
     done["folders"] += _restore_fax_folders(layout, staged, stamp)
     log.warning("restored a backup made %s: %s", staged.created or "(unknown time)", done)
+    for fn in list(_AFTER_RESTORE):
+        try:
+            fn(layout, done)
+        except Exception:
+            log.exception("after the restore, %r failed", fn)
     return done

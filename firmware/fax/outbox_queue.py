@@ -91,6 +91,21 @@ class SerialWorker:
                 fut.set_exception(exc)
 
 
+def _after_restore(layout: Any, done: dict) -> None:
+    """A backup was restored (store thread): the outbox in memory follows the restored database."""
+    out = outbox_for(Path(layout.root) / "fax")
+    if out is not None and "fax/outbox.db" in done.get("databases", []):
+        out.resync()
+
+
+def _register_restore_hook() -> None:
+    from ..backup import after_restore
+    after_restore(_after_restore)
+
+
+_register_restore_hook()
+
+
 class OutboxError(Exception):
     """A refusal for the person sending (code as in the engine API: bad_request, not_found, forbidden...)."""
 
@@ -173,6 +188,14 @@ class FaxOutbox:
         self._to_media(lambda _eng: self.sender.offer(pending))
 
     # ---- store thread
+    def resync(self) -> None:
+        """The database was replaced (a restore): the sender forgets its waiting jobs and is offered
+        the restored queue."""
+        pending = self.store.pending()
+        self._to_media(lambda _eng: self.sender.jobs.clear())
+        for job in pending:
+            self._offer(job)
+
     def _recover(self) -> None:
         try:
             jobs = self.store.recover(self.engine.clock.now())

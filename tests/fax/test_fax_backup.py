@@ -22,7 +22,9 @@ from firmware.fax import service_of
 from firmware.fax.charts import chart
 from firmware.harness import Pbx
 
-from .test_fax_send import FAX, outbox, queue, run_until_state, settle
+from .test_fax_send import FAX, outbox, queue, run_attempt, run_until_state, settle
+
+FAX2 = "5550192"
 
 
 @pytest.fixture
@@ -71,15 +73,20 @@ def test_received_and_sent_faxes_survive_backup_wipe_and_restore(pbx: Pbx, api: 
     remote = pbx.co.fax_machine("5550191", ident="111")
     remote.send_document(tmp_path / "in.tif", to=pbx.co.line_number(2))
     pbx.co.fax_machine(FAX).receive_into(tmp_path / "received.tif")
+    busy = pbx.co.fax_machine(FAX2)
+    busy.receive_into(tmp_path / "received2.tif")
+    busy.busy = True
     job = queue(pbx, tmp_path, pages=1)
     assert run_until_state(pbx, job.id, ("sent", "failed"), 400).state == "sent"
+    later = queue(pbx, tmp_path, to=FAX2, pages=1)                     # busy: waits for its retry
+    assert run_attempt(pbx, later.id).state == "queued"
     pbx.run_until(lambda: remote.done, 300)
     assert service_of(pbx.engine).worker.flush(10)
     pbx.run(0.5)
     settle(pbx)
     inbox, jobs, attempts = inbox_and_outbox(pbx)
     assert len(inbox) == 1 and inbox[0]["pages"] == 1 and inbox[0]["pdf"]
-    assert len(jobs) == 1 and jobs[0]["state"] == "sent" and attempts[0][0]["kind"] == "ok"
+    assert [j["state"] for j in jobs] == ["queued", "sent"] and attempts[1][0]["kind"] == "ok"
     files = fax_files(pbx.data_dir)
     assert any(n.startswith("fax/202/") and n.endswith(".tif") for n in files)
     assert any(n.startswith("fax/202/") and n.endswith(".pdf") for n in files)
@@ -97,6 +104,7 @@ def test_received_and_sent_faxes_survive_backup_wipe_and_restore(pbx: Pbx, api: 
     # fax box the backup never had appears
     api.call_sync("fax.delete", box="202", id=inbox[0]["id"])
     out = outbox(pbx)
+    out.on_store(lambda: out.cancel(later.id)).result(10)
     out.on_store(lambda: out.store.expire(float("inf"))).result(10)
     (pbx.data_dir / "fax" / "203").mkdir()
     (pbx.data_dir / "fax" / "203" / "stray.tif").write_bytes(b"not in the backup")
@@ -112,6 +120,9 @@ def test_received_and_sent_faxes_survive_backup_wipe_and_restore(pbx: Pbx, api: 
     doc = api.call_sync("fax.document", box="202", id=inbox[0]["id"], format="pdf")
     assert Path(doc["path"]).read_bytes() == files[Path(doc["path"]).relative_to(pbx.data_dir).as_posix()]
     assert api.call_sync("fax.preview", job=job.id, page=1)["png"]
+    # the restored queue goes on: the job that waited for its retry is sent
+    busy.busy = False
+    assert run_until_state(pbx, later.id, ("sent", "failed"), 700).state == "sent"
 
 
 @pytest.mark.parametrize("name, ok", [
