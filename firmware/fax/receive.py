@@ -80,7 +80,10 @@ class FaxReceive(AppSession):
                     log.exception("fax: no PDF made of %s", path)
             # The files first, durable (file and folder fsynced), then the row that names them: a
             # power cut leaves at worst files without a row, never a row without its files.
-            make_durable(path, pdf)
+            try:
+                make_durable(path, pdf)
+            except OSError:                   # a failing card: keep the fax listed rather than lose it
+                log.exception("fax: could not sync %s to the storage card", path)
             mailed = ""
             if recipients and pdf.exists():
                 for to in recipients:
