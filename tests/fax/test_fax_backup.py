@@ -20,6 +20,7 @@ from firmware.api import ApiError, EngineApi, LocalClient
 from firmware.backup.archive import check_name
 from firmware.fax import service_of
 from firmware.fax.charts import chart
+from firmware.fax.settings import save_fax_settings
 from firmware.harness import Pbx
 
 from .test_fax_send import FAX, outbox, queue, run_attempt, run_until_state, settle
@@ -73,6 +74,8 @@ def test_received_and_sent_faxes_survive_backup_wipe_and_restore(pbx: Pbx, api: 
     remote = pbx.co.fax_machine("5550191", ident="111")
     remote.send_document(tmp_path / "in.tif", to=pbx.co.line_number(2))
     pbx.co.fax_machine(FAX).receive_into(tmp_path / "received.tif")
+    save_fax_settings(pbx.config, {"retry_busy_min": 1})             # the busy job's retry comes sooner
+    pbx.run(0.05)
     busy = pbx.co.fax_machine(FAX2)
     busy.receive_into(tmp_path / "received2.tif")
     busy.busy = True
@@ -122,7 +125,7 @@ def test_received_and_sent_faxes_survive_backup_wipe_and_restore(pbx: Pbx, api: 
     assert api.call_sync("fax.preview", job=job.id, page=1)["png"]
     # the restored queue goes on: the job that waited for its retry is sent
     busy.busy = False
-    assert run_until_state(pbx, later.id, ("sent", "failed"), 700).state == "sent"
+    assert run_until_state(pbx, later.id, ("sent", "failed"), 400).state == "sent"
 
 
 @pytest.mark.parametrize("name, ok", [
