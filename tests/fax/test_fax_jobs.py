@@ -256,3 +256,20 @@ def test_finished_jobs_and_old_faxes_are_deleted_by_the_store_thread(tmp_path: P
         assert out.store.get(waiting.id) is not None               # not finished: never deleted
         assert service_of(pbx.engine).store.list("202") == []
         assert not any(p.exists() for p in files)
+
+
+def test_housekeeping_comes_back_on_its_timer_off_the_media_thread(tmp_path: Path, monkeypatch) -> None:
+    import firmware.fax.outbox_queue as oq
+    monkeypatch.setattr(oq, "HOUSEKEEPING_MS", 2000)          # hourly on the appliance
+    ran_on: list[str] = []
+    real = oq.FaxOutbox.housekeep
+
+    def spy(self, *a, **k):
+        ran_on.append(threading.current_thread().name)
+        return real(self, *a, **k)
+    monkeypatch.setattr(oq.FaxOutbox, "housekeep", spy)
+    with Pbx(country="US", seed=3, data_dir=tmp_path / "data") as pbx:
+        pbx.run(5.5)
+        settle(pbx)
+    assert len(ran_on) >= 3                                   # at start, then every 2 s
+    assert threading.main_thread().name not in ran_on         # the media loop runs on the main thread here
