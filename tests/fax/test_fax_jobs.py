@@ -273,3 +273,26 @@ def test_housekeeping_comes_back_on_its_timer_off_the_media_thread(tmp_path: Pat
         settle(pbx)
     assert len(ran_on) >= 3                                   # at start, then every 2 s
     assert threading.main_thread().name not in ran_on         # the media loop runs on the main thread here
+
+
+def test_a_rejected_page_and_a_failed_training_read_in_words() -> None:
+    from dsp_ext.fax import FaxEvent, frame_name
+    from firmware.fax.transcript import merge
+    assert [frame_name(c) for c in (0x80, 0x83, 0x84, 0x44, 0x8C, 0x4C, 0xFB)] == \
+        ["DIS", "DCS", "CFR", "FTT", "MCF", "RTN", "DCN"]
+    events = [FaxEvent(1.0, "frame_in", 0x80, "DIS"), FaxEvent(2.0, "frame_out", 0x83, "DCS"),
+              FaxEvent(4.0, "frame_in", 0x44, "FTT"), FaxEvent(6.0, "frame_in", 0x84, "CFR"),
+              FaxEvent(20.0, "frame_out", 0x2F, "EOP"), FaxEvent(22.0, "frame_in", 0x4C, "RTN"),
+              FaxEvent(22.0, "phase_d", 1), FaxEvent(30.0, "phase_e", 0)]
+    lines = merge([(0.0, "line fxo1 seized"), (40.0, "result: sent")], events, offset=3.0, pages=1)
+    assert lines == [
+        "   0.0 s  line fxo1 seized",
+        "   4.0 s  DIS received: the receiving machine's capabilities (phase B)",
+        "   5.0 s  DCS sent: our settings chosen; training check (TCF) sent",
+        "   7.0 s  FTT received: training failed: the speed is lowered",
+        "   9.0 s  CFR received: training accepted: the page data follows (phase C)",
+        "  23.0 s  EOP sent: end of the last page",
+        "  25.0 s  RTN received: the receiver rejected the page (poor quality): retraining",
+        "  25.0 s  page 1 of 1 through",
+        "  40.0 s  result: sent",
+    ]
