@@ -13,7 +13,15 @@ the agent hears the call progress. Once the far end answers, answering-machine d
   `message` (the agent is released, the recorded message is played after the machine's beep:
   `message_left`) or `agent` (the agent takes it anyway: `machine_agent`);
 * the far end hangs up before saying anything (a silent quick hang-up): `hung_up`, no contact,
-  tried again like busy and no answer.
+  tried again like busy and no answer;
+* the agent hangs up before the detector has decided (agents drop a machine at its first
+  words): `unknown`, no contact, tried again.
+
+One decision per call: answer supervision (firmware/answer.py) says *when* it was answered (the
+instant T and how it knew) or why not (busy, no answer, congestion, SIT); the detector alone says
+*who* (human | machine | unknown; the supervision's own guess is not used, `_supervised_class`).
+The call record keeps one reason, written once at the call's end (`amd.answer_reason`): T and how,
+who and by which rule, and what was done; one "answered_by" live event tells the verdict.
 
 Busy, no answer, failures, machines hung up on and silent hang-ups are retried after the campaign's
 `retry_after_s`, up to `max_attempts`; a refusal by the gate's call-rate limit is not an attempt:
@@ -31,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ..calls import Call, Parked
 from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from ..clock import Timer
-from .amd import AmdSettings, AnsweringMachineDetector
+from .amd import AmdSettings, AnsweringMachineDetector, answer_reason
 from .model import within_hours
 
 if TYPE_CHECKING:
@@ -45,7 +53,7 @@ log = logging.getLogger("linebox.campaigns")
 TICK_MS = 1000
 AGENT_RING_MS = 20000
 AMD_POLL_MS = 100
-RETRYABLE = ("busy", "no_answer", "failed", "machine", "hung_up")
+RETRYABLE = ("busy", "no_answer", "failed", "machine", "hung_up", "unknown")
 BEEP_TO_MESSAGE_S = 1.0        # the message starts this long after a beep began (after the beep)
 NO_BEEP_SILENCE_S = 2.0        # the greeting ended this long ago and no beep: speak anyway
 MESSAGE_WAIT_MAX_S = 30.0      # a greeting still going after this long: speak anyway
@@ -70,11 +78,21 @@ class CampaignCall(Call):
     final_disposition = ""
     campaign_attempt: Attempt | None = None
     listens_after_answer = True
+    agent_hung_up = False          # the agent put the phone down while the far end was still there
 
     def end(self, disposition: str) -> None:
         if not self.ended:
             self.final_disposition = disposition
         super().end(disposition)
+
+    def on_hangup(self, ch: Channel) -> None:
+        if ch is self.a and not self.ended:
+            self.agent_hung_up = True
+        super().on_hangup(ch)
+
+    def _supervised_class(self, kind: str) -> None:
+        """Answer supervision's own guess at who answered is not used: the attempt's detector
+        (`amd.py`, with the campaign's settings) makes the one decision on the call."""
 
     def on_progress(self, ch: Channel, kind: str, at: float) -> None:
         super().on_progress(ch, kind, at)
@@ -104,7 +122,8 @@ class Attempt(ChannelHandler):
         self._final_status = ""
         self._logged = False
         self._released = False
-        self.reason = ""                       # the detector's verdict, the call record's reason
+        self.verdict: tuple[str, str] | None = None   # the detector's (human | machine | unknown, cause)
+        self.done_text = ""                    # what was done about it: the end of the call's one reason
         run.in_flight += 1
         agent.connection = self
         dialer.svc.publish(agent)
@@ -224,15 +243,25 @@ class Attempt(ChannelHandler):
             self._amd_timer = None
         if call.answered:
             amd = self.amd
-            if self.reason:
-                # the call's own (shorter) listening may have written its guess since: ours stands
-                self.dialer.engine.records.set_reason(call.id, self.reason)
-            if not self._status:                        # gone before a verdict (or a silent answer)
+            if not self._status and self.verdict is None:       # gone before the detector's verdict
                 heard = amd is not None and amd.heard_voice
-                self._result("answered" if heard else "hung_up", final=heard)
+                if isinstance(call, CampaignCall) and call.agent_hung_up:
+                    # the agent put the phone down on whatever it was (agents drop machines at the
+                    # first words): no contact; tried again like a machine
+                    self.done_text = "the agent hung up before the verdict"
+                    self._result("unknown")
+                else:
+                    self.done_text = "the far end hung up before the verdict"
+                    self._result("answered" if heard else "hung_up", final=heard)
+            elif not self._status:                              # a silent answer, then gone
+                self.done_text = ("the agent hung up on the silence" if getattr(call, "agent_hung_up", False)
+                                  else "the far end hung up without a word")
+                self._result("hung_up")
             elif self._status in ("answered", "machine_agent"):
                 self.ended = True
                 self._release_agent()
+            kind, cause = self.verdict if self.verdict is not None else (None, "")
+            self.dialer.engine.records.set_reason(call.id, answer_reason(call, kind, cause, self.done_text))
             self._log_outcome()
             return
         disposition = getattr(call, "final_disposition", "") or "failed"
@@ -245,6 +274,7 @@ class Attempt(ChannelHandler):
         if kind in ("voice_on", "voice_off"):
             amd.voice(kind == "voice_on", at)
             if kind == "voice_on" and amd.verdict == "silent" and not self._status:
+                self.done_text = "a word after the silence: talked to the agent"
                 self._result("answered", final=True, keep_agent=True)       # a word after all: a contact
                 self._done_listening()
         elif kind == "tone_on":
@@ -273,10 +303,12 @@ class Attempt(ChannelHandler):
         call, eng = self.call, self.dialer.engine
         if call is None or call.ended:
             return
-        self.reason = f"answering-machine detection: {kind} ({cause})"
-        eng.records.set_reason(call.id, self.reason)
-        eng.publish_call(call.id, "campaign_amd", verdict=kind, cause=cause)
+        who = "unknown" if kind == "silent" else kind
+        self.verdict = (who, f"silent, {cause}" if kind == "silent" else cause)
+        call.answered_by = who
+        eng.publish_call(call.id, "answered_by", answered_by=who, cause=cause)
         if kind == "human":
+            self.done_text = "talked to the agent"
             self._result("answered", final=True, keep_agent=True)
             self._done_listening()
             return
@@ -285,12 +317,14 @@ class Attempt(ChannelHandler):
             return
         action = self.run.doc.get("machine_action", "hangup")
         if action == "agent":
+            self.done_text = "passed to the agent anyway"
             self._result("machine_agent", final=True, keep_agent=True)
             self._done_listening()
         elif action == "message" and self.run.message is not None and isinstance(call.b, FxoChannel):
             self._leave_message(call, call.b)
         else:
             self._status = "machine"            # (the call's end, next, is not a result of its own)
+            self.done_text = "hung up on"
             if isinstance(call.b, FxoChannel):
                 call.far_end_gone(call.b, "answering machine: hung up")
             self._result("machine")
@@ -302,6 +336,7 @@ class Attempt(ChannelHandler):
         call = self.call
         if call is None or call.ended or self._status:
             return
+        self.done_text = "the agent stayed on the silent call: taken as a contact"
         self._result("answered", final=True, keep_agent=True)
         self._done_listening()
 
@@ -379,8 +414,7 @@ class Attempt(ChannelHandler):
                 line.handler = None
             line.set_state("idle")
         if call is not None and not call.ended:
-            self.reason = why
-            self.dialer.engine.records.set_reason(call.id, why)
+            self.done_text = why
             call.end("answered")
 
     # ---- results
