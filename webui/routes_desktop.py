@@ -128,6 +128,16 @@ async def desk_state(request: Request, user: AnyUser) -> JSONResponse:
     return JSONResponse(view)
 
 
+_DESK_CLOSES: set[asyncio.Task] = set()
+
+
+async def _desk_closed(request: Request, username: str) -> None:
+    try:
+        await _optional(request, "campaign.desk_watch", None, username=username, open=False)
+    except Exception:  # noqa: BLE001 - the engine gone or busy: its lease on the stream runs out instead
+        pass
+
+
 @router.get("/api/desk/events")
 async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
     state = web(request)
@@ -138,6 +148,9 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + STREAM_SECONDS
+        # the engine keeps a previewed campaign number with the agent while a desk follows this
+        # stream; told when it closes (a task of its own: this one may be cancelled by then)
+        await _optional(request, "campaign.desk_watch", None, username=user.username, open=True)
         try:
             yield "retry: 500\n\n"
             first = await desk_view(request, user, pops)
@@ -170,6 +183,9 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
                         yield _sse("desk", view)
         finally:
             state.control.unsubscribe(queue)
+            closing = loop.create_task(_desk_closed(request, user.username))
+            _DESK_CLOSES.add(closing)
+            closing.add_done_callback(_DESK_CLOSES.discard)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

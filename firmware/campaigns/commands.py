@@ -176,8 +176,24 @@ def _preview_run(engine: Any, campaign: str, username: str) -> Any:
 def campaign_preview_next(ctx: ApiContext, campaign: str, username: str) -> dict:
     """The next number for agent `username` to look at (kept for them until dialled or skipped)."""
     _preview_run(ctx.engine, campaign, username)
+    _svc, agent = _agent(ctx.engine, username)
+    if agent.status != "available":
+        raise ApiError("conflict", "You are logged out of the queues or paused: log in or unpause to see the "
+                                   "next number.")
     row = _dialer(ctx.engine).preview_next(campaign, username)
     return {"number": row}
+
+
+@command("campaign.desk_watch", on="media")
+def campaign_desk_watch(ctx: ApiContext, username: str, open: bool) -> dict:
+    """Agent `username`'s desk opened (`open` true) or closed its live event stream: a previewed
+    number stays with the agent while their desk is open and goes back to the list when it has
+    been closed for the grace time (and at once when they log out or pause)."""
+    from .dialer import dialer_of
+    d = dialer_of(ctx.engine)
+    if d is not None:
+        d.desk_watch(str(username)[:32], bool(open))
+    return {}
 
 
 @command("campaign.preview_dial", on="media")

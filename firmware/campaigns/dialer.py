@@ -58,6 +58,8 @@ BEEP_TO_MESSAGE_S = 1.0        # the message starts this long after a beep began
 NO_BEEP_SILENCE_S = 2.0        # the greeting ended this long ago and no beep: speak anyway
 MESSAGE_WAIT_MAX_S = 30.0      # a greeting still going after this long: speak anyway
 SILENT_LISTEN_MAX_S = 30.0     # a silent answer is listened to this long for a first word, at most
+DESK_GRACE_S = 20.0            # an agent's desk closed this long: their previewed number goes back
+DESK_LEASE_S = 60.0            # a desk's event stream not renewed for this long counts as closed
 
 
 @dataclass
@@ -468,6 +470,10 @@ class CampaignDialer:
         self.runs: dict[str, RunningCampaign] = {}
         self.dnc: set[str] = set()
         self.waiting: set[Attempt] = set()      # attempts ringing their agent: each will need a line
+        # agent -> [desk event streams open, when that last changed] (`desk_watch`): a previewed
+        # number stays with an agent while their desk is open, and goes back DESK_GRACE_S after
+        self.desks: dict[str, list] = {}
+        self.desk_grace_s = DESK_GRACE_S
         engine.call_listeners.append(self._call_event)
         self._timer = engine.timers.after_ms(TICK_MS, self._tick)
 
@@ -535,6 +541,8 @@ class CampaignDialer:
     def _tick(self) -> None:
         self._timer = self.engine.timers.after_ms(TICK_MS, self._tick)
         for run in list(self.runs.values()):
+            if run.reserved:
+                self._release_absent(run)
             if run.doc["mode"] == "progressive":
                 try:
                     self._progress(run)
@@ -577,6 +585,43 @@ class CampaignDialer:
     def free_lines(self) -> int:
         """Lines free for a new attempt: free lines less those kept for attempts ringing their agent."""
         return sum(1 for line in self.engine.fxo if line.available) - len(self.waiting)
+
+    # ---- preview reservations and the agent's presence
+    def desk_watch(self, username: str, open_: bool) -> None:
+        """Agent `username`'s desk opened (`open_`) or closed an event stream (the web's desk page
+        follows one, renewed every 25 s)."""
+        now = self.engine.clock.now()
+        d = self.desks.setdefault(username, [0, now])
+        d[0] = d[0] + 1 if open_ else max(0, d[0] - 1)
+        d[1] = now
+
+    def desk_gone(self, username: str) -> bool:
+        """Has agent `username`'s desk been closed for longer than the grace time? An agent
+        never seen on a desk (an API client) is not gone: their reservation waits for them."""
+        d = self.desks.get(username)
+        if d is None:
+            return False
+        quiet = self.engine.clock.now() - d[1]
+        return quiet > self.desk_grace_s + (DESK_LEASE_S if d[0] > 0 else 0.0)
+
+    def _release_absent(self, run: RunningCampaign) -> None:
+        for username in list(run.reserved):
+            agent = self.svc.agents.get(username)
+            status = getattr(agent, "status", "logged_out")
+            why = ("logged out" if status == "logged_out" else "paused" if status == "paused"
+                   else "desk closed" if self.desk_gone(username) else "")
+            if why:
+                self.release_preview(run, username, why)
+
+    def release_preview(self, run: RunningCampaign, username: str, why: str) -> None:
+        """The number agent `username` was previewing goes back to the front of the list."""
+        row = run.reserved.pop(username, None)
+        if row is None:
+            return
+        run.pending.insert(0, row)
+        log.info("campaign %s: %s's previewed number back in the list (%s)", run.doc["id"], username, why)
+        self.engine.control.publish(_event({"campaign": run.doc["id"], "number_id": row["id"], "result": "released",
+                                            "status": "pending", "agent": username, "why": why}))
 
     # ---- preview
     def preview_next(self, cid: str, username: str) -> dict | None:
