@@ -131,10 +131,12 @@ async def desk_state(request: Request, user: AnyUser) -> JSONResponse:
 _DESK_CLOSES: set[asyncio.Task] = set()
 
 
-async def _desk_closed(request: Request, username: str) -> None:
+async def _desk_watch(request: Request, username: str, open_: bool) -> None:
+    """Tell the engine this agent's desk opened or closed its stream (a previewed campaign number
+    stays with them while it is open). Never in the way of the desk itself."""
     try:
-        await _optional(request, "campaign.desk_watch", None, username=username, open=False)
-    except Exception:  # noqa: BLE001 - the engine gone or busy: its lease on the stream runs out instead
+        await _optional(request, "campaign.desk_watch", None, username=username, open=open_)
+    except Exception:  # noqa: BLE001 - the engine gone or busy: the stream's lease there runs out instead
         pass
 
 
@@ -150,7 +152,7 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
         ends_at = loop.time() + STREAM_SECONDS
         # the engine keeps a previewed campaign number with the agent while a desk follows this
         # stream; told when it closes (a task of its own: this one may be cancelled by then)
-        await _optional(request, "campaign.desk_watch", None, username=user.username, open=True)
+        await _desk_watch(request, user.username, True)
         try:
             yield "retry: 500\n\n"
             first = await desk_view(request, user, pops)
@@ -183,7 +185,7 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
                         yield _sse("desk", view)
         finally:
             state.control.unsubscribe(queue)
-            closing = loop.create_task(_desk_closed(request, user.username))
+            closing = loop.create_task(_desk_watch(request, user.username, False))
             _DESK_CLOSES.add(closing)
             closing.add_done_callback(_DESK_CLOSES.discard)
 

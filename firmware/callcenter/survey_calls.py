@@ -34,6 +34,7 @@ nothing here touches a disk there.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +134,7 @@ class FollowUpSurveys:
             prepare(TABLE)
             rows = query(f"SELECT * FROM {TABLE} WHERE done IS NULL ORDER BY id")
             self._next_id = int(query(f"SELECT COALESCE(MAX(id), 0) AS n FROM {TABLE}")[0]["n"]) + 1
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, sqlite3.Error) as exc:
             log.error("follow-up survey calls: their table cannot be read (%s); kept in memory only", exc)
             return
         self._insert, self._update = records.insert, records.update_row
