@@ -222,6 +222,8 @@ class Attempt(ChannelHandler):
         if call is None or call.answered or call.ended:
             return
         if isinstance(call.b, FxoChannel):
+            # (busy, congestion and SIT are answer supervision's reasons; this one is the ring time's)
+            self.dialer.engine.records.set_reason(call.id, f"not answered within {int(self.run.doc['ring_s'])} s")
             call.far_end_gone(call.b, "campaign number not answered", "no_answer")
 
     # ---- after the answer: who is it?
@@ -276,7 +278,13 @@ class Attempt(ChannelHandler):
         if kind in ("voice_on", "voice_off"):
             amd.voice(kind == "voice_on", at)
             if kind == "voice_on" and amd.verdict == "silent" and not self._status:
-                self.done_text = "a word after the silence: talked to the agent"
+                # the silent answer's "unknown" becomes a person: the decision's final word
+                self.verdict = ("human", "word_after_silence")
+                if self.call is not None:
+                    self.call.answered_by = "human"
+                    self.dialer.engine.publish_call(self.call.id, "answered_by", answered_by="human",
+                                                    cause="word_after_silence")
+                self.done_text = "talked to the agent"
                 self._result("answered", final=True, keep_agent=True)       # a word after all: a contact
                 self._done_listening()
         elif kind == "tone_on":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-from cc_scenarios import contains, events, make_pbx, prompt, svc
+from cc_scenarios import events, make_pbx, prompt, svc
 from test_followup_survey_call import of_call, outside_calls, queue_call, survey_pbx
 
 from drivers.sim.speech import speak
@@ -23,6 +23,19 @@ from firmware.harness import START_EPOCH, Pbx
 
 GREETING = ("Hi, you have reached Anna and Tom. We can't take your call right now. "
             "Please leave a message after the tone.")
+
+
+def heard_score(heard: np.ndarray, ref: np.ndarray) -> float:
+    """Peak normalised cross-correlation of `ref` inside `heard` (as cc_scenarios.contains, with the
+    sliding energy by cumulative sums: quick on a long recording)."""
+    h, x = heard.astype(np.float64), ref.astype(np.float64)
+    if len(h) < len(x):
+        return 0.0
+    n = 1 << int(np.ceil(np.log2(len(h) + len(x))))
+    corr = np.fft.irfft(np.fft.rfft(h, n) * np.conj(np.fft.rfft(x, n)), n)[: len(h) - len(x) + 1]
+    c = np.concatenate([[0.0], np.cumsum(h * h)])
+    energy = np.sqrt(np.maximum(c[len(x):] - c[: len(h) - len(x) + 1], 0.0))
+    return float((corr / (np.linalg.norm(x) * np.maximum(energy, 1e-9))).max())
 
 
 def rows(p) -> list[dict]:
@@ -107,7 +120,7 @@ def test_a_machine_is_hung_up_on_without_the_survey_then_a_person_gets_it(tmp_pa
         if r.state != "idle":
             r.hang_up()
         assert of_call(p, call_id) == [("SURVEYCALL", "5550142", "1", "")]
-        assert contains(heard, prompt("queue/survey_intro")) < 0.3          # the survey was not played
+        assert heard_score(heard, prompt("queue/survey_intro")) < 0.3          # the survey was not played
         assert [e["event"] for e in events(p, call_id)].count("SURVEY") == 0
         first = reasons(p)
         assert len(first) == 1 and "answered by: machine" in first[0] and "s after dialling" in first[0], first
@@ -118,7 +131,7 @@ def test_a_machine_is_hung_up_on_without_the_survey_then_a_person_gets_it(tmp_pa
         p.run_until(lambda: r.is_off_hook, 10)
         r.clear_heard()
         p.run(13.0)
-        assert contains(r.heard(), prompt("queue/survey_intro")) > 0.6
+        assert heard_score(r.heard(), prompt("queue/survey_intro")) > 0.6
         r.dial("5")
         p.run(5.0)
         r.dial("4")
