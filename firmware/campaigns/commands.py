@@ -202,7 +202,8 @@ def campaign_preview_dial(ctx: ApiContext, campaign: str, username: str) -> dict
     run = _preview_run(ctx.engine, campaign, username)
     svc, agent = _agent(ctx.engine, username)
     if username not in run.reserved:
-        raise ApiError("conflict", "Ask for the next number first.")
+        raise ApiError("conflict", "No number is kept for you (it goes back to the list when you pause, log out or "
+                                   "leave the desk): ask for the next number first.")
     if not svc.is_free(agent):
         raise ApiError("conflict", "You are not free to dial (logged out, paused, or in a call).")
     if _dialer(ctx.engine).free_lines() <= 0:

@@ -83,6 +83,8 @@ def test_pause_or_logout_gives_it_back_at_once_an_api_client_keeps_it(pbx, runni
     assert nxt(m, "alice") == "5550201"                     # still hers
     s.pause(s.agents["alice"], "lunch")
     pbx.run(1.5)
+    with pytest.raises(ApiError, match="No number is kept for you"):
+        cmds.campaign_preview_dial(m, campaign="spring", username="alice")
     cmds.campaign_preview_skip(m, campaign="spring", username="bob")   # Ben back at the end
     assert nxt(m, "bob") == "5550201"                       # Ann went back to the front
     s.logout(s.agents["bob"])
