@@ -162,3 +162,38 @@ def test_machines_on_every_attempt_give_up_with_the_results(tmp_path):
         assert len(outside_calls(p)) == 2
     finally:
         p.close()
+
+
+def test_a_power_cut_during_the_survey_call_makes_it_again_at_the_restart(tmp_path):
+    first = tmp_path / "first"
+    p = survey_pbx(first)
+    try:
+        r, call_id = queue_call(p)
+        r.far_end(None)                                                # it rings; nobody answers yet
+        p.run_until(lambda: r.is_ringing, 90)
+        p.run(1.0)
+        kept = rows(p)
+        assert [(k["attempts"], k["done"]) for k in kept] == [(1, None)]
+        after_cut = tmp_path / "after-cut"
+        shutil.copytree(first, after_cut)                              # the power goes mid-call
+    finally:
+        p.close()
+    p = Pbx(country="US", seed=3, data_dir=after_cut, start_epoch=START_EPOCH + 600)
+    try:
+        p.co.disconnect_signal = "both"
+        r = p.co.remote("5550142")
+        r.far_end(1, say="Hello?")
+        p.run_until(lambda: r.is_ringing, 5)                           # due at once: the attempt was cut
+        p.run_until(lambda: r.is_off_hook, 10)
+        p.run(12.0)
+        r.dial("2")
+        p.run(5.0)
+        r.dial("3")
+        p.run(6.0)
+        got = of_call(p, call_id)
+        assert got == [("SURVEYCALL", "5550142", "1", ""), ("SURVEYCALL", "5550142", "2", ""),   # before, after
+                       ("SURVEY", "1", "2", ""), ("SURVEY", "2", "3", ""),
+                       ("SURVEYCALLEND", "5550142", "answered", "2")], got
+        assert [(k["attempts"], k["result"]) for k in rows(p)] == [(2, "answered")]
+    finally:
+        p.close()
