@@ -118,8 +118,9 @@ async def _detail(request: Request, user: Any, oid: int, *, status_code: int = 2
     if order is None:
         return await _list_page(request, user, status_code=404, error=err or f"There is no work order {oid}.")
     steps = [s for s in NEXT[order["state"]] if may_move(user, order, s)]
+    survey = await call(request, "survey_call.list", call_id=order["call_id"]) if order.get("call_id") else None
     return render(request, "workorder.html", status_code=status_code, title=f"Work order {oid}", order=order,
-                  steps=steps, error=error, flash=DONE.get(done))
+                  steps=steps, error=error, flash=DONE.get(done), survey=survey)
 
 
 @router.get("/workorders/{oid}")

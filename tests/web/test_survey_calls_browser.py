@@ -47,10 +47,18 @@ def test_survey_calls_are_listed_with_their_attempts_and_results(tmp_path, brows
         p.phone("201").on_hook()
         p.run(1.0)
         assert svc(p).follow_ups.pending
-        app = create_app(control=p.control, config=p.config, records=p.records,
-                         data_dir=Path(tempfile.mkdtemp(dir=tmp_path)), clock=lambda: p.now)
+        queue_call_id = next(iter(svc(p).follow_ups.pending))
+        web_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+        app = create_app(control=p.control, config=p.config, records=p.records, data_dir=web_dir,
+                         clock=lambda: p.now)
         with serve(app) as base:
             create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+            # a work order from that call (as the desk's wrap-up makes one)
+            from firmware.api import ApiContext
+            from firmware.workorders.commands import workorders_create
+            order = workorders_create(ApiContext(config=p.config, records=p.records, data_dir=web_dir,
+                                                 control=p.control),
+                                      title="Boiler repair", number="5550188", call_id=queue_call_id)
             page.goto(base + "/workorders")
             row = page.locator("#survey-calls tbody tr.waiting")
             expect(row).to_have_count(1)
@@ -78,5 +86,11 @@ def test_survey_calls_are_listed_with_their_attempts_and_results(tmp_path, brows
             expect(done).to_have_count(1)
             expect(done.locator("td").nth(3)).to_have_text("2")
             expect(done.locator("td").nth(6)).to_contain_text("answered")
+            # and on the work order of that call
+            page.goto(base + f"/workorders/{order['id']}")
+            survey = page.locator("#wo-survey-call tbody tr.done")
+            expect(survey).to_have_count(1)
+            expect(survey.locator("td").nth(2)).to_have_text("machine")
+            expect(survey.locator("td").nth(3)).to_contain_text("answered")
     finally:
         p.close()
