@@ -21,7 +21,8 @@ One decision per call: answer supervision (firmware/answer.py) says *when* it wa
 instant T and how it knew) or why not (busy, no answer, congestion, SIT); the detector alone says
 *who* (human | machine | unknown; the supervision's own guess is not used, `_supervised_class`).
 The call record keeps one reason, written once at the call's end (`amd.answer_reason`): T and how,
-who and by which rule, and what was done; one "answered_by" live event tells the verdict.
+who and by which rule, and what was done. An "answered_by" live event tells the verdict (a silent
+answer that says a word later: "unknown", then "human", the decision's final word).
 
 Busy, no answer, failures, machines hung up on and silent hang-ups are retried after the campaign's
 `retry_after_s`, up to `max_attempts`; a refusal by the gate's call-rate limit is not an attempt:
