@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,17 @@ from firmware.harness import Pbx
 from .test_fax_send import FAX, outbox, queue, run_attempt, run_until_state, settle
 
 FAX2 = "5550192"
+
+
+def backup_now(api: LocalClient, timeout_s: float = 120.0) -> dict:
+    """`backup.create` is a job (firmware/backup/jobs.py): start it and wait for its archive."""
+    job = api.call_sync("backup.create")
+    deadline = time.monotonic() + timeout_s
+    while (state := api.call_sync("backup.job", job=job["job"]))["state"] == "running":
+        assert time.monotonic() < deadline, f"the backup job did not finish in {timeout_s} s: {state}"
+        time.sleep(0.05)
+    assert state["state"] == "done", state
+    return state
 
 
 @pytest.fixture
@@ -95,7 +107,7 @@ def test_received_and_sent_faxes_survive_backup_wipe_and_restore(pbx: Pbx, api: 
     assert any(n.startswith("fax/202/") and n.endswith(".pdf") for n in files)
     assert f"fax/outbox/{job.id}/document.tif" in files and f"fax/outbox/{job.id}/page-001.png" in files
 
-    made = api.call_sync("backup.create")
+    made = backup_now(api)
     archive = Path(api.call_sync("backup.file", archive=made["name"]))
     with tarfile.open(archive) as tf:
         names = tf.getnames()
@@ -225,7 +237,7 @@ def test_every_file_under_the_data_folder_is_backed_up_or_deliberately_left_out(
     settle(pbx)
     pbx.records.flush()
 
-    made = api.call_sync("backup.create")
+    made = backup_now(api)
     archive = Path(api.call_sync("backup.file", archive=made["name"]))
     with tarfile.open(archive) as tf:
         archived = set(tf.getnames())
