@@ -56,7 +56,14 @@ BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 # 1a. the Debian base (packages only; foreign arch: qemu-user through binfmt). Cached per package
 #     list, mirror and day in build/image-base (a rebuild of Linebox alone then skips ~30 min of dpkg
 #     under emulation); BASE_CACHE=0 always makes it anew.
-BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-16)
+#     Not keyed by SOURCE_DATE_EPOCH (every commit changes it): the Linebox stage sets every file's
+#     time to it, so the base's own epoch leaves no trace in the root (see image/README.md,
+#     "Reproducibility", for what it does leave). A base missing packages of packages.txt (the list
+#     grew since it was cached) is topped up with apt in 1b rather than rebuilt.
+#     mkinitramfs runs once, at the end of 1b: update-initramfs is diverted to `true` while
+#     packages are installed (the kernel's postinst, initramfs-tools' trigger and raspi-firmware
+#     would each make one, ~10 min apiece under emulation).
+BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" | sha256sum | cut -c1-16)
 BASE_DIR=${BASE_DIR:-$REPO/build/image-base}        # not inside DEB_CACHE: that is copied into the root
 mkdir -p "$BASE_DIR"
 BASE=$BASE_DIR/base-$BASE_ID-$(date -u +%Y%m%d).tar
@@ -64,6 +71,8 @@ if [ "${BASE_CACHE:-1}" = 0 ] || [ ! -s "$BASE" ]; then
   mmdebstrap --arch=arm64 --variant=minbase --format=tar --include="$PKGS,$BUILD_PKGS" \
     --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
     --skip=download/empty \
+    --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
+    --essential-hook='ln -sf /bin/true "$1/usr/sbin/update-initramfs"' \
     --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
     --setup-hook='sync-in '"$DEB_CACHE"' /var/cache/apt/archives/' \
     --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
@@ -87,6 +96,20 @@ mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
 rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building
 in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
+# no initramfs until everything is installed (a base cached before this rule made its own: replaced)
+if [ ! -e "$R/usr/sbin/update-initramfs.distrib" ]; then
+  in_root dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
+fi
+ln -sf /bin/true "$R/usr/sbin/update-initramfs"
+# packages of packages.txt the cached base lacks (the list grew after the base was made)
+MISSING=$(for p in $(echo "$PKGS" | tr ',' ' '); do
+  in_root dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"; done)
+if [ -n "$MISSING" ]; then
+  echo "base lacks: $MISSING (installing from the mirror)"
+  in_root apt-get -q update >/dev/null
+  in_root apt-get install -y -q --no-install-recommends $MISSING >/dev/null
+  in_root apt-get clean
+fi
 mkdir -p "$R/opt/linebox" && tar -C "$R/opt/linebox" -xf "$WORK/linebox-src.tar"
 in_root python3 -m venv --system-site-packages /opt/linebox/.venv
 # pip trusts what the build machine trusts (a proxy's CA, say); the bundle is not left in the image
@@ -105,15 +128,36 @@ mkdir -p "$R/etc/systemd/system.conf.d" && cp "$HERE"/system.conf.d/*.conf "$R/e
 mkdir -p "$R/etc/systemd/network" && cp "$HERE"/rootfs/wired.network "$R/etc/systemd/network/20-wired.network"
 echo linebox > "$R/etc/hostname"
 cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot/selector" "$R/etc/linebox/update-keys"
+# Read-only root: what system services keep in /var/lib. logind's linger directory exists (empty,
+# as systemd wants it: no write needed); timesyncd's clock (the Pi 4 has no real-time clock: time
+# must not go backwards at boot) and sshd's host keys (made per device at its first start by
+# ssh-host-keys.sh) live on the data partition, under system/ (skeleton made in data.ext4 below).
+mkdir -p "$R/var/lib/systemd/linger" "$R/var/lib/systemd/timesync"
+in_root chown systemd-timesync:systemd-timesync /var/lib/systemd/timesync
+mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d"
+cp "$HERE"/rootfs/sshd-linebox.conf "$R/etc/ssh/sshd_config.d/linebox.conf"
+cp "$HERE"/rootfs/ssh-service-linebox.conf "$R/etc/systemd/system/ssh.service.d/linebox.conf"
+ln -sf /etc/machine-id "$R/var/lib/dbus/machine-id"      # what systemd-tmpfiles would link at boot
+DATA_SKEL=$WORK/data-skel
+rm -rf "$DATA_SKEL" && mkdir -p "$DATA_SKEL/system/timesync" "$DATA_SKEL/system/ssh"
+chown "$(in_root id -u systemd-timesync):$(in_root id -g systemd-timesync)" "$DATA_SKEL/system/timesync"
+chmod 0700 "$DATA_SKEL/system/ssh"
 cp "$WORK"/update-keys/*.pem "$R/etc/linebox/update-keys/"
 in_root systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web \
   linebox-http-redirect linebox-update-check linebox-update-auto.timer
 in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort > "$OUT/packages.txt"
+# the one initramfs (the kernel with the newest version if there are several)
+rm -f "$R/usr/sbin/update-initramfs" && in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+KVER=$(ls "$R/lib/modules" | sort -V | tail -n 1)
+rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER" "$R/initrd.img.old" "$R/vmlinuz.old"
+T_INITRD=$(date +%s)
+in_root update-initramfs -c -k "$KVER"
+echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT
 rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/* "$R/var/cache/ldconfig/aux-cache" \
   "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
-rm -f "$R/etc/machine-id" "$R/var/lib/dbus/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
+rm -f "$R/etc/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
 rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
 echo "root file system: $(( $(date +%s) - START )) s"
 
@@ -135,14 +179,14 @@ cp "$WORK/autoboot.txt" "$WORK/selector/autoboot.txt"
 
 # 3. file system images with fixed ids, hash seeds and times (reproducible)
 export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
-find "$WORK/rootfs" "$WORK/boot" "$WORK/selector" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+find "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$DATA_SKEL" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$WORK/rootfs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) > "$OUT/rootfs.sha256"
 mkfs.vfat --invariant -n SELECTOR -i 4c690001 -C "$WORK/selector.vfat" $((32 * 1024)) && mcopy -m -s -i "$WORK/selector.vfat" "$WORK/selector/"* ::
 mkfs.vfat --invariant -n BOOTA -i 4c690002 -C "$WORK/bootA.vfat" $((256 * 1024)) && mcopy -m -s -i "$WORK/bootA.vfat" "$WORK/boot/"* ::
 mkfs.vfat --invariant -n BOOTB -i 4c690003 -C "$WORK/bootB.vfat" $((256 * 1024))
 mkfs.ext4 -q -L rootA -U 4c696e65-0000-4000-8000-000000000005 -E hash_seed=4c696e65-0000-4000-8000-0000000000aa -d "$WORK/rootfs" "$WORK/rootA.ext4" 1536M
 mkfs.ext4 -q -L rootB -U 4c696e65-0000-4000-8000-000000000006 -E hash_seed=4c696e65-0000-4000-8000-0000000000bb "$WORK/rootB.ext4" 1536M
-mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc "$WORK/data.ext4" 256M
+mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc -d "$DATA_SKEL" "$WORK/data.ext4" 256M
 
 # 4. the card image, its package list and SBOM
 genimage --config "$WORK/genimage.cfg" --inputpath "$WORK" --outputpath "$OUT" --rootpath "$WORK/rootfs" --tmppath "$WORK/genimage-tmp"
