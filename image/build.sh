@@ -31,6 +31,9 @@ COMPONENTS="main non-free-firmware"
 VERSION=$(cd "$REPO" && python3 -c 'import re;print(re.search(r"version=\"([^\"]+)\"", open("setup.py").read()).group(1))' 2>/dev/null || echo 0)
 WORK=$OUT/work
 START=$(date +%s)
+# an interrupted build may have left its chroot's mounts: never rm -rf through a bind of /dev
+for m in dev/pts dev sys proc; do umount "$WORK/rootfs/$m" 2>/dev/null || true; done
+if grep -q " $WORK/" /proc/mounts; then echo "refused: something is still mounted under $WORK" >&2; exit 1; fi
 rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT" "$DEB_CACHE"
 git -C "$REPO" archive --format=tar HEAD > "$WORK/linebox-src.tar"
 
@@ -91,6 +94,7 @@ cleanup() {
   for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM         # so the EXIT trap unmounts on Ctrl-C or kill too
 mount -t proc proc "$R/proc" && mount -t sysfs sysfs "$R/sys"
 mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
 rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building

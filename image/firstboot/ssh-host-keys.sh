@@ -8,7 +8,9 @@ mkdir -p "$DIR/authorized_keys"
 chmod 0700 "$DIR"
 for type in ed25519 ecdsa; do
     key=$DIR/ssh_host_${type}_key
-    if ! ssh-keygen -l -f "$key" >/dev/null 2>&1 || [ ! -s "$key.pub" ]; then
+    # whole: the private key reads and gives the public key next to it
+    pub=$(ssh-keygen -y -f "$key" 2>/dev/null | cut -d' ' -f1-2 || true)
+    if [ -z "$pub" ] || [ ! -s "$key.pub" ] || [ "$pub" != "$(cut -d' ' -f1-2 "$key.pub")" ]; then
         rm -f "$key" "$key.pub" "$key.tmp" "$key.tmp.pub"
         ssh-keygen -q -t "$type" -N "" -C "linebox-$(cat /etc/hostname 2>/dev/null || echo host)" -f "$key.tmp"
         sync "$key.tmp" "$key.tmp.pub"

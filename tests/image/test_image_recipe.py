@@ -121,3 +121,39 @@ def test_release_key_stays_out_of_the_repository_and_signs_bundles(tmp_path: Pat
     bundle = make_bundle(tmp_path / "r.bundle", tmp_path / "k" / "release.key", "2026.12.3", ["rpi4", "rpi5"],
                          tmp_path / "boot.vfat", tmp_path / "root.ext4")
     assert verify_bundle(bundle, trusted, "rpi5").release == "2026.12.3"
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="openssh-client is not installed")
+def test_ssh_host_keys_are_made_once_per_device_and_remade_when_damaged(tmp_path: Path) -> None:
+    """The image ships no host key (read-only root): ssh.service makes this device's own on the
+    data partition before sshd starts, keeps them across restarts, remakes a half-written one."""
+    script = IMAGE / "firstboot" / "ssh-host-keys.sh"
+    env = {**os.environ, "SSH_KEY_DIR": str(tmp_path / "ssh")}
+    subprocess.run(["sh", str(script)], check=True, env=env, capture_output=True)
+    keys = {t: tmp_path / "ssh" / f"ssh_host_{t}_key" for t in ("ed25519", "ecdsa")}
+    first = {t: k.read_bytes() for t, k in keys.items()}
+    assert all(k.stat().st_mode & 0o077 == 0 and k.with_suffix(".pub").exists() for k in keys.values())
+    subprocess.run(["sh", str(script)], check=True, env=env, capture_output=True)
+    assert {t: k.read_bytes() for t, k in keys.items()} == first                 # kept
+    keys["ecdsa"].write_bytes(first["ecdsa"][:40])                             # a cut mid-write
+    subprocess.run(["sh", str(script)], check=True, env=env, capture_output=True)
+    assert keys["ecdsa"].read_bytes() != first["ecdsa"][:40] and keys["ed25519"].read_bytes() == first["ed25519"]
+    other = tmp_path / "other"
+    subprocess.run(["sh", str(script)], check=True, env={**env, "SSH_KEY_DIR": str(other)}, capture_output=True)
+    assert (other / "ssh_host_ed25519_key").read_bytes() != first["ed25519"]       # per device
+    conf = (IMAGE / "rootfs" / "sshd-linebox.conf").read_text()
+    assert all(f"HostKey /var/lib/linebox/system/ssh/ssh_host_{t}_key" in conf for t in keys)
+    unit = (IMAGE / "rootfs" / "ssh-service-linebox.conf").read_text()
+    assert unit.index("ssh-host-keys.sh") < unit.index("sshd -t")          # keys before sshd's own check
+
+
+def test_system_state_of_the_read_only_root_is_on_the_data_partition() -> None:
+    fstab = (IMAGE / "rootfs" / "fstab").read_text()
+    assert re.search(r"^/var/lib/linebox/system/timesync\s+/var/lib/systemd/timesync\s+none\s+bind,nofail",
+                     fstab, re.M)
+    build = (IMAGE / "build.sh").read_text()
+    for needed in ('mkdir -p "$R/var/lib/systemd/linger"', '"$DATA_SKEL/system/timesync"',
+                   '-d "$DATA_SKEL" "$WORK/data.ext4"', "sshd_config.d/linebox.conf", "ssh.service.d/linebox.conf"):
+        assert needed in build, needed
+    # mkinitramfs once: diverted while packages install, run once by name at the end
+    assert build.count("update-initramfs -c -k") == 1 and "--rename --remove /usr/sbin/update-initramfs" in build
