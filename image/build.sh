@@ -189,8 +189,10 @@ mkfs.vfat --invariant -n SELECTOR -i 4c690001 -C "$WORK/selector.vfat" $((32 * 1
 mkfs.vfat --invariant -n BOOTA -i 4c690002 -C "$WORK/bootA.vfat" $((256 * 1024)) && mcopy -m -s -i "$WORK/bootA.vfat" "$WORK/boot/"* ::
 mkfs.vfat --invariant -n BOOTB -i 4c690003 -C "$WORK/bootB.vfat" $((256 * 1024))
 mkfs.ext4 -q -L rootA -U 4c696e65-0000-4000-8000-000000000005 -E hash_seed=4c696e65-0000-4000-8000-0000000000aa -d "$WORK/rootfs" "$WORK/rootA.ext4" 1536M
+python3 "$HERE/ext4_times.py" "$WORK/rootA.ext4" "$WORK/rootfs" "$SOURCE_DATE_EPOCH"     # ctime/atime: see there
 mkfs.ext4 -q -L rootB -U 4c696e65-0000-4000-8000-000000000006 -E hash_seed=4c696e65-0000-4000-8000-0000000000bb "$WORK/rootB.ext4" 1536M
 mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc -d "$DATA_SKEL" "$WORK/data.ext4" 256M
+python3 "$HERE/ext4_times.py" "$WORK/data.ext4" "$DATA_SKEL" "$SOURCE_DATE_EPOCH"
 
 # 4. the card image, its package list and SBOM
 genimage --config "$WORK/genimage.cfg" --inputpath "$WORK" --outputpath "$OUT" --rootpath "$WORK/rootfs" --tmppath "$WORK/genimage-tmp"
