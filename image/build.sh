@@ -28,6 +28,17 @@ if [ "${USE_SNAPSHOT:-0}" = 1 ]; then
   SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
 fi
 COMPONENTS="main non-free-firmware"
+# PI_KERNEL: "debian" (Debian's kernel only: boots a Pi 4 and the qemu boot test, but no Pi 5 and no
+# tryboot on real hardware) or "raspberrypi" (adds Raspberry Pi's kernels for the Pi 4 and 5 from
+# archive.raspberrypi.com, pinned so nothing else comes from there; needs RPI_ARCHIVE_KEY, that
+# archive's public key: compare its fingerprint with Raspberry Pi's published one before a release
+# build). See image/README.md, "Kernels". The raspberrypi path has not run yet (that archive is not
+# reachable from the machine this recipe was written on).
+PI_KERNEL=${PI_KERNEL:-debian}
+case "$PI_KERNEL" in debian|raspberrypi) ;; *) echo "PI_KERNEL=$PI_KERNEL: use debian or raspberrypi" >&2; exit 2 ;; esac
+if [ "$PI_KERNEL" = raspberrypi ] && [ ! -s "${RPI_ARCHIVE_KEY:-}" ]; then
+  echo "PI_KERNEL=raspberrypi needs RPI_ARCHIVE_KEY=<file with archive.raspberrypi.com's public key>" >&2; exit 2
+fi
 VERSION=$(cd "$REPO" && python3 -c 'import re;print(re.search(r"version=\"([^\"]+)\"", open("setup.py").read()).group(1))' 2>/dev/null || echo 0)
 WORK=$OUT/work
 START=$(date +%s)
@@ -124,6 +135,16 @@ rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
 in_root /opt/linebox/.venv/bin/linebox --version
 in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED >/dev/null
 in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
+if [ "$PI_KERNEL" = raspberrypi ]; then
+  cp "$RPI_ARCHIVE_KEY" "$R/usr/share/keyrings/raspberrypi-archive.asc"
+  echo "deb [signed-by=/usr/share/keyrings/raspberrypi-archive.asc] http://archive.raspberrypi.com/debian bookworm main" \
+    > "$R/etc/apt/sources.list.d/raspberrypi.list"
+  printf 'Package: *\nPin: origin archive.raspberrypi.com\nPin-Priority: -1\n\nPackage: linux-image-rpi-v8 linux-image-rpi-2712 /^linux-image-.*-rpi-(v8|2712)$/\nPin: origin archive.raspberrypi.com\nPin-Priority: 500\n' \
+    > "$R/etc/apt/preferences.d/raspberrypi-kernels-only"
+  in_root apt-get -q update >/dev/null
+  in_root apt-get install -y -q --no-install-recommends linux-image-rpi-v8 linux-image-rpi-2712 >/dev/null
+  in_root apt-get clean
+fi
 cp "$HERE"/linebox-engine.service "$HERE"/linebox-web.service "$HERE"/linebox-http-redirect.service \
   "$HERE"/firstboot/linebox-firstboot.service "$HERE"/linebox-update-check.service \
   "$HERE"/linebox-update-auto.service "$HERE"/linebox-update-auto.timer "$R/etc/systemd/system/"
@@ -152,7 +173,7 @@ in_root systemctl enable systemd-networkd systemd-resolved linebox-firstboot lin
 in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort > "$OUT/packages.txt"
 # the one initramfs (the kernel with the newest version if there are several)
 rm -f "$R/usr/sbin/update-initramfs" && in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
-KVER=$(ls "$R/lib/modules" | sort -V | tail -n 1)
+KVER=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)     # Debian's (Raspberry Pi's need none)
 rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER" "$R/initrd.img.old" "$R/vmlinuz.old"
 T_INITRD=$(date +%s)
 in_root update-initramfs -c -k "$KVER"
@@ -167,9 +188,10 @@ echo "root file system: $(( $(date +%s) - START )) s"
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
 #    device-tree overlays of the reference boards (board/overlays), the slot's cmdline.txt
-python3 "$HERE/genimage_config.py" "$WORK"
+cat "$REPO"/board/overlays/config-*.txt > "$WORK/config-fragments.txt"
+python3 "$HERE/genimage_config.py" "$WORK" "$WORK/config-fragments.txt" "$PI_KERNEL"
 cp -r "$WORK/rootfs/usr/lib/raspi-firmware/." "$WORK/boot/"
-cp "$WORK"/rootfs/boot/vmlinuz-* "$WORK/boot/vmlinuz"; cp "$WORK"/rootfs/boot/initrd.img-* "$WORK/boot/initrd.img"
+cp "$WORK/rootfs/boot/vmlinuz-$KVER" "$WORK/boot/vmlinuz"; cp "$WORK/rootfs/boot/initrd.img-$KVER" "$WORK/boot/initrd.img"
 for dtb in "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2712-rpi-5-b.dtb; do
   if [ -e "$dtb" ]; then cp "$dtb" "$WORK/boot/"; fi
 done
@@ -177,7 +199,16 @@ mkdir -p "$WORK/boot/overlays"
 for dts in "$REPO"/board/overlays/*.dts; do
   dtc -q -@ -I dts -O dtb -o "$WORK/boot/overlays/$(basename "$dts" -overlay.dts).dtbo" "$dts"
 done
-{ printf 'arm_64bit=1\nkernel=vmlinuz\ninitramfs initrd.img followkernel\nenable_uart=1\n'; cat "$REPO"/board/overlays/config-*.txt; } > "$WORK/boot/config.txt"
+if [ "$PI_KERNEL" = raspberrypi ]; then      # the Pis' own kernels, DTBs and overlays (see 1b)
+  for flavour in v8:kernel8.img 2712:kernel_2712.img; do
+    KV=$(ls "$WORK/rootfs/lib/modules" | grep -- "-rpi-${flavour%%:*}\$" | sort -V | tail -n 1)
+    [ -n "$KV" ] || { echo "no Raspberry Pi kernel rpi-${flavour%%:*} in the root" >&2; exit 2; }
+    cp "$WORK/rootfs/boot/vmlinuz-$KV" "$WORK/boot/${flavour#*:}"
+    cp "$WORK/rootfs/usr/lib/linux-image-$KV"/broadcom/bcm27*.dtb "$WORK/boot/"
+    mkdir -p "$WORK/boot/overlays" && cp "$WORK/rootfs/usr/lib/linux-image-$KV"/overlays/* "$WORK/boot/overlays/"
+  done
+fi
+cp "$WORK/config.txt" "$WORK/boot/config.txt"
 cp "$WORK/cmdline-A.txt" "$WORK/boot/cmdline.txt"
 cp "$WORK/autoboot.txt" "$WORK/selector/autoboot.txt"
 

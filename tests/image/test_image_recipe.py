@@ -162,3 +162,25 @@ def test_system_state_of_the_read_only_root_is_on_the_data_partition() -> None:
         assert needed in build, needed
     # mkinitramfs once: diverted while packages install, run once by name at the end
     assert build.count("update-initramfs -c -k") == 1 and "--rename --remove /usr/sbin/update-initramfs" in build
+
+
+def test_config_txt_gives_each_pi_its_kernel_and_every_board_the_hat_fragments(tmp_path: Path) -> None:
+    fragments = "".join(p.read_text() for p in sorted((IMAGE.parent / "board" / "overlays").glob("config-*.txt")))
+    genimage_config.main(tmp_path, fragments, "debian")
+    debian = (tmp_path / "config.txt").read_text()
+    sections = re.split(r"^\[(\w+)\]$", debian, flags=re.M)
+    by = dict(zip(sections[1::2], sections[2::2], strict=True))
+    assert by["pi4"].split() == ["kernel=vmlinuz", "initramfs", "initrd.img", "followkernel"]
+    assert "pi5" not in by                      # Debian's bookworm kernel cannot boot a Pi 5 (no BCM2712)
+    assert list(by)[-1] == "all"                # the shared part last: no board filter left open
+    assert "arm_64bit=1" in by["all"] and "dtoverlay=linebox-4fxs" in by["all"] and "dtparam=spi=on" in by["all"]
+
+    rpi = genimage_config.config_txt(fragments, "raspberrypi")
+    sections = re.split(r"^\[(\w+)\]$", rpi, flags=re.M)
+    by = dict(zip(sections[1::2], sections[2::2], strict=True))
+    assert by["pi4"].split() == ["kernel=kernel8.img"] and by["pi5"].split() == ["kernel=kernel_2712.img"]
+    assert "dtoverlay=linebox-2fxs2fxo" in by["all"]
+    with pytest.raises(ValueError, match="PI_KERNEL"):
+        genimage_config.config_txt(fragments, "ubuntu")
+    build = (IMAGE / "build.sh").read_text()
+    assert '"$WORK/config-fragments.txt" "$PI_KERNEL"' in build and 'cp "$WORK/config.txt" "$WORK/boot/config.txt"' in build
