@@ -5,7 +5,7 @@
 # e2fsprogs device-tree-compiler; root; network to the Debian mirror and to PyPI (the pinned
 # Python dependencies of constraints.txt, built/installed under qemu-user inside the root).
 # Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes file times, file system UUIDs/volume ids/hash seeds and the
-# MBR id. Linebox itself is taken from the committed tree (git archive HEAD): commit first.
+# MBR id. Linebox itself is taken from the committed tree (git archive HEAD, or SRC_COMMIT): commit first.
 # Output: build/image/linebox-<version>-arm64.img, packages.txt (name version arch), sbom.spdx.json,
 #         rootfs.sha256 (one line per file of the root: compare two builds with `diff`).
 # Packages: deb.debian.org (bookworm, -updates, -security) by default; the versions taken are in
@@ -18,7 +18,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 OUT=${OUT:-$REPO/build/image}
 DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
-: "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct)}"
+SRC_COMMIT=${SRC_COMMIT:-HEAD}        # the commit built (another one: rebuild a release, or compare two builds)
+: "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct "$SRC_COMMIT")}"
 export SOURCE_DATE_EPOCH
 SNAPSHOT=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%dT%H%M%SZ)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -39,14 +40,14 @@ case "$PI_KERNEL" in debian|raspberrypi) ;; *) echo "PI_KERNEL=$PI_KERNEL: use d
 if [ "$PI_KERNEL" = raspberrypi ] && [ ! -s "${RPI_ARCHIVE_KEY:-}" ]; then
   echo "PI_KERNEL=raspberrypi needs RPI_ARCHIVE_KEY=<file with archive.raspberrypi.com's public key>" >&2; exit 2
 fi
-VERSION=$(cd "$REPO" && python3 -c 'import re;print(re.search(r"version=\"([^\"]+)\"", open("setup.py").read()).group(1))' 2>/dev/null || echo 0)
+VERSION=$(git -C "$REPO" show "$SRC_COMMIT:setup.py" | python3 -c 'import re,sys;print(re.search(r"version=\"([^\"]+)\"", sys.stdin.read()).group(1))' 2>/dev/null || echo 0)
 WORK=$OUT/work
 START=$(date +%s)
 # an interrupted build may have left its chroot's mounts: never rm -rf through a bind of /dev
 for m in dev/pts dev sys proc; do umount "$WORK/rootfs/$m" 2>/dev/null || true; done
 if grep -q " $WORK/" /proc/mounts; then echo "refused: something is still mounted under $WORK" >&2; exit 1; fi
 rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT" "$DEB_CACHE"
-git -C "$REPO" archive --format=tar HEAD > "$WORK/linebox-src.tar"
+git -C "$REPO" archive --format=tar "$SRC_COMMIT" > "$WORK/linebox-src.tar"
 
 # Update keys the image trusts (public halves only; image/release.sh says how releases are signed).
 UPDATE_KEYS=${UPDATE_KEYS:-$HERE/update-keys}
