@@ -21,6 +21,7 @@ from firmware.update.slots import SlotLayout, parse_autoboot
 
 IMAGE = Path(__file__).resolve().parents[2] / "image"
 sys.path.insert(0, str(IMAGE))
+import compare_builds  # noqa: E402
 import ext4_times  # noqa: E402
 import genimage_config  # noqa: E402
 import sbom  # noqa: E402
@@ -184,3 +185,16 @@ def test_config_txt_gives_each_pi_its_kernel_and_every_board_the_hat_fragments(t
         genimage_config.config_txt(fragments, "ubuntu")
     build = (IMAGE / "build.sh").read_text()
     assert '"$WORK/config-fragments.txt" "$PI_KERNEL"' in build and 'cp "$WORK/config.txt" "$WORK/boot/config.txt"' in build
+
+
+def test_compare_builds_groups_what_differs(tmp_path: Path) -> None:
+    a = {"opt/linebox/firmware/records.py": "1", "usr/bin/true": "2", "var/lib/dpkg/status": "3",
+         "usr/lib/python3/dist-packages/x.pyc": "4", "etc/shadow": "5"}
+    b = {**a, "opt/linebox/firmware/records.py": "9", "var/lib/dpkg/status": "8", "etc/shadow": "7",
+         "usr/lib/python3/dist-packages/x.pyc": "6", "usr/bin/new": "1"}
+    groups = compare_builds.compare(a, b, {"firmware/records.py"})
+    assert groups["linebox source changed between the commits"] == ["differs: opt/linebox/firmware/records.py"]
+    assert groups["dpkg and apt state"] == ["differs: var/lib/dpkg/status"]
+    assert groups["python bytecode elsewhere (.pyc)"] == ["differs: usr/lib/python3/dist-packages/x.pyc"]
+    assert groups["etc"] == ["differs: etc/shadow"] and groups["other"] == ["only in B: usr/bin/new"]
+    assert "usr/bin/true" not in str(groups)
