@@ -44,7 +44,7 @@ VERSION=$(git -C "$REPO" show "$SRC_COMMIT:setup.py" | python3 -c 'import re,sys
 WORK=$OUT/work
 START=$(date +%s)
 # an interrupted build may have left its chroot's mounts: never rm -rf through a bind of /dev
-for m in dev/pts dev sys proc; do umount "$WORK/rootfs/$m" 2>/dev/null || true; done
+for m in boot/firmware dev/pts dev sys proc; do umount "$WORK/rootfs/$m" 2>/dev/null || true; done
 if grep -q " $WORK/" /proc/mounts; then echo "refused: something is still mounted under $WORK" >&2; exit 1; fi
 rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT" "$DEB_CACHE"
 git -C "$REPO" archive --format=tar "$SRC_COMMIT" > "$WORK/linebox-src.tar"
@@ -103,7 +103,7 @@ echo "Debian base: $(( $(date +%s) - START )) s ($BASE)"
 R=$WORK/rootfs
 tar -C "$R" -xf "$BASE"
 cleanup() {
-  for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
+  for m in boot/firmware dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM         # so the EXIT trap unmounts on Ctrl-C or kill too
@@ -177,7 +177,11 @@ rm -f "$R/usr/sbin/update-initramfs" && in_root dpkg-divert --quiet --local --re
 KVER=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)     # Debian's (Raspberry Pi's need none)
 rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER" "$R/initrd.img.old" "$R/vmlinuz.old"
 T_INITRD=$(date +%s)
+# raspi-firmware's post-update hook refuses an unmounted /boot/firmware when it does not see a
+# chroot (it then copies the initramfs there, as on a Pi): a bind mount of itself satisfies it
+mount --bind "$R/boot/firmware" "$R/boot/firmware"
 in_root update-initramfs -c -k "$KVER"
+umount "$R/boot/firmware"
 echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT
