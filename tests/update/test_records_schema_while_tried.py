@@ -96,7 +96,7 @@ def test_tried_release_keeps_the_schema_then_writes_the_waiting_rows_at_the_comm
     assert calls[-1]["call_id"] == "old-1" and any(c["direction"] == "inbound" for c in calls)   # calls: now
     assert up.check_after_boot(healthy) == "commit"                  # health check passes: migrate
     assert file_facts(pbx.data_dir) == (records.SCHEMA_VERSION, True)
-    assert any("call records: schema 5 -> 6" in h for h in up.state.history)
+    assert any(f"call records: schema {OLD_SCHEMA} -> {records.SCHEMA_VERSION}" in h for h in up.state.history)
     pbx.records.flush()
     rows = pbx.records.query("SELECT menu, key, destination FROM menu_events WHERE key != ''")
     assert rows == [{"menu": "main", "key": "2", "destination": "extension:202"}]
