@@ -53,7 +53,7 @@ class FaxReport:
     length: int
     negotiated: bool            # the far end's capabilities arrived (phase B reached)
     bad_rows_total: int         # over every page received
-    carrier_holds: int = 0      # page carriers our receiver could not train on (the block was sent again)
+    carrier_holds: int = 0      # page carriers our receiver could not train on (ECM: block sent again; no ECM: RTN)
 
 
 def t30_codes() -> dict[str, int]:

@@ -26,7 +26,7 @@ from dsp_ext.levels import FRAME, RATE
 
 __all__ = ["LoopbackResult", "run_loopback", "compare_documents"]
 
-MAX_CALL_S = 30 * 60            # a 50-page fax at 9600 bit/s fits in well under this
+MAX_CALL_S = 2 * 60 * 60        # a 50-page fax at 4800 bit/s (V.27ter) takes about an hour
 # T.30's T1 is 35 s; spandsp's timers wait while it hears a carrier, so noise above its carrier
 # threshold would hold a session open for ever. Like a fax machine, give up if the capabilities
 # have not been exchanged by then.
@@ -46,7 +46,7 @@ class LoopbackResult:
     bad_rows: int               # rows received with errors, all pages (0 with ECM)
     rows: int                   # rows received, all pages
     differing_pixels: int | None    # vs the sent document (None: page counts or sizes differ)
-    lost_trainings: int = 0     # page carriers our receiver could not train on (sent again: ECM PPR)
+    lost_trainings: int = 0     # page carriers our receiver could not train on (ECM: PPR; no ECM: RTN, sent again)
 
     def as_json(self) -> dict:
         return asdict(self)
