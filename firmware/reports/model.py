@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, fields
 from .events import QueueEvent, number
 
 FINAL_EXITS = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "empty",
-               "EXITWITHKEY": "key", "CALLBACKREQ": "callback"}
+               "EXITWITHKEY": "key", "CALLBACKREQ": "callback", "EXITFAX": "fax"}
 AGENT_STATE_EVENTS = frozenset({"AGENTLOGIN", "AGENTLOGOFF", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"})
 COMPLETES = ("COMPLETEAGENT", "COMPLETECALLER", "TRANSFER")
-WAIT_FIELD = {"ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITEMPTY": 3, "EXITWITHKEY": 4, "CALLBACKREQ": 3}
+WAIT_FIELD = {"ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITEMPTY": 3, "EXITWITHKEY": 4, "CALLBACKREQ": 3, "EXITFAX": 3}
 MAX_WAIT_S = 86_400          # a wait field beyond a day is nonsense: capped
 _DIGITS = re.compile(r"\D")
 
