@@ -413,9 +413,12 @@ class Call(ChannelHandler):
         self.after(max_ms, self._listened_long_enough)
 
     def hand_over(self) -> Call | None:
-        """Inbound, the line answered to listen while phones ring: stop them for another app (a
-        calling fax). Once a phone answered, a person has the call: kept."""
-        if self.answered or self.ended or not self.listening:
+        """Inbound on an answered line, phones ringing (answered early to listen, or passed on by a
+        menu or queue): stop them for another app (a calling fax). Once a phone answered, a person
+        has the call: kept."""
+        line = self.a
+        if self.answered or self.ended or self.direction != "inbound" or not self.ringing \
+                or not isinstance(line, FxoChannel) or not line.port.is_off_hook:
             return None
         self._stop_ringing()
         return self
