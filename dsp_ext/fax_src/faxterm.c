@@ -25,6 +25,8 @@ struct faxterm {
     int hold_counted;
     int untrained;          /* samples the current untrained page carrier has lasted */
     int guard_off;          /* the guard switched off (tests show what it prevents) */
+    int whole_buffers;      /* tests: feed spandsp whole buffers, as before (see faxterm_rx) */
+    int stale_carriers;     /* carriers left "present" with no receiver running, reported gone */
 };
 
 static void resend_rejected_pages(faxterm_t *t);
@@ -160,6 +162,23 @@ static void guard_page_carrier(faxterm_t *t, int len)
         s->timer_t2_t4 = SPANDSP_T2_SAMPLES;
 }
 
+/* spandsp 0.0.6 t30.c: T30_PHASE_IDLE (a private enum): no phase change queued. */
+enum { SPANDSP_T30_PHASE_IDLE = 0 };
+
+static void clear_stale_carrier(faxterm_t *t)
+{
+    /* The safety net behind feeding one sample at a time (faxterm.h, "A receiver switched off
+     * mid-buffer"): T.30 believes a carrier is present and has queued a phase change until it
+     * drops, but no receiver is running that could ever report it gone. Report it gone through
+     * spandsp's own HDLC status entry, so the queued phase change happens; count it. */
+    t30_state_t *s = t->t30;
+    if (s->rx_signal_present && s->next_phase != SPANDSP_T30_PHASE_IDLE
+        && t->fax->modems.current_rx_type == T30_MODEM_NONE) {
+        t->stale_carriers++;
+        t30_hdlc_accept(s, NULL, SIG_STATUS_CARRIER_DOWN, 1);
+    }
+}
+
 static void resend_rejected_pages(faxterm_t *t)
 {
     /* As a sender: a page the receiver rejects (RTN) is sent again after retraining, as most fax
@@ -178,6 +197,11 @@ static void resend_rejected_pages(faxterm_t *t)
 {
     (void) t;
 }
+
+static void clear_stale_carrier(faxterm_t *t)
+{
+    (void) t;
+}
 #endif
 
 void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
@@ -185,9 +209,18 @@ void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
     /* One sample at a time: a receiver T.30 switches off part-way through a buffer must not see
      * the rest of it (faxterm.h, "A receiver switched off mid-buffer"). fax_rx does not write to
      * the buffer; its prototype is just not const. */
-    for (int i = 0; i < len; i++)
-        fax_rx(t->fax, (int16_t *) amp + i, 1);
+    if (t->whole_buffers)
+        fax_rx(t->fax, (int16_t *) amp, len);
+    else
+        for (int i = 0; i < len; i++)
+            fax_rx(t->fax, (int16_t *) amp + i, 1);
     guard_page_carrier(t, len);
+    clear_stale_carrier(t);
+}
+
+void faxterm_set_whole_buffers(faxterm_t *t, int on)
+{
+    t->whole_buffers = on ? 1 : 0;
 }
 
 int faxterm_page_carrier_guard(void)
@@ -218,6 +251,7 @@ void faxterm_report(faxterm_t *t, faxterm_report_t *out)
     out->phase_b_seen = t->phase_b_seen;
     out->bad_rows_total = t->bad_rows_total;
     out->carrier_holds = t->carrier_holds;
+    out->stale_carriers = t->stale_carriers;
     out->pages_tx = st.pages_tx;
     out->pages_rx = st.pages_rx;
     out->pages_in_file = st.pages_in_file;

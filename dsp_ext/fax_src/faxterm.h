@@ -41,7 +41,10 @@
  * report gone, and its next phase change, which waits for that carrier to drop,
  * never happens (without ECM: stuck after our MCF; seen after page 12 of 16 at
  * -50 dBm0). faxterm_rx therefore feeds spandsp one sample at a time, so a
- * receiver switched off never sees another sample.
+ * receiver switched off never sees another sample. Should such a carrier be left
+ * "present" another way, faxterm_rx reports it gone (spandsp's own HDLC status
+ * entry) as soon as no receiver is running and a phase change waits on it, and
+ * counts it (stale_carriers).
  */
 #ifndef LINEBOX_FAXTERM_H
 #define LINEBOX_FAXTERM_H
@@ -73,7 +76,8 @@ typedef struct {
     int length;
     int phase_b_seen;          /* 1 once the far end's capabilities (DIS/DCS) arrived */
     int bad_rows_total;        /* bad rows summed over every page received so far */
-    int carrier_holds;         /* untrained page carriers that outlasted T2 (held; the page was sent again) */
+    int carrier_holds;         /* untrained page carriers (ECM: outlasted T2, block sent again; no ECM: RTN) */
+    int stale_carriers;        /* carriers T.30 thought present with no receiver running (reported gone) */
 } faxterm_report_t;
 
 faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems);
@@ -88,6 +92,7 @@ void faxterm_free(faxterm_t *t);
 const char *faxterm_result_text(int code);
 int faxterm_page_carrier_guard(void);   /* 1 if built with the T2 guard (the spandsp release it knows) */
 void faxterm_set_page_carrier_guard(faxterm_t *t, int on);   /* on by default */
+void faxterm_set_whole_buffers(faxterm_t *t, int on);   /* tests: off by default (one sample at a time) */
 
 /* TIFF-F files. Pixels are packed rows, 1 bit per pixel, MSB first, 1 = black,
  * (width + 7) / 8 bytes per row. Return 0 on success, < 0 on error. */
