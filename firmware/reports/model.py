@@ -39,7 +39,7 @@ class QueueCall:
     caller: str = ""                 # normalised number
     number: str = ""                 # the number as the caller ID gave it (untrusted text)
     seen_enter: bool = False         # its ENTERQUEUE was read (else it began before the events read)
-    outcome: str = "open"            # answered | abandoned | timeout | empty | key | callback | open
+    outcome: str = "open"            # answered | abandoned | timeout | empty | key | callback | fax | open
     wait: int = 0                    # whole seconds in the queue
     agent: str = ""
     talk: int = 0
