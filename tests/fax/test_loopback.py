@@ -121,8 +121,14 @@ def test_without_ecm_v17_goes_on_after_our_answer_on_a_noisy_line(tmp_path) -> N
     r = run_loopback(tmp_path / "d.tif", tmp_path / "rx.tif", noise_dbm0=-50.0, modem="v17", ecm=False)
     assert r.result == "OK" and (r.pages, r.pages_sent, r.differing_pixels) == (16, 16, 0), r
     assert r.bad_rows == 0 and r.rows == 16 * 1146 and not r.ecm and r.stale_carriers == 0
-    # Fed whole buffers, as before, the stale carrier appears; the safety net reports it gone
-    # (and counts it), so even then the fax goes on instead of hanging until the far end gives up.
+
+
+def test_fed_whole_buffers_the_stale_carrier_is_reported_gone_and_counted(tmp_path) -> None:
+    # The same line fed whole buffers, as before: the stale carrier appears after page 12; the
+    # safety net reports it gone (and counts it), so the fax goes on instead of hanging until the
+    # far end gives up. (13+ pages are needed to reach it on this line.)
+    from firmware.fax.charts import document
+    write_tiff(tmp_path / "d.tif", document(["text", "lineart"] * 8, 98), 98)
     old = run_loopback(tmp_path / "d.tif", tmp_path / "old.tif", noise_dbm0=-50.0, modem="v17", ecm=False,
                        whole_buffers=True)
     assert old.result == "OK" and old.pages == 16 and old.differing_pixels == 0 and old.stale_carriers >= 1, old
