@@ -105,7 +105,8 @@ def test_backup_then_restore_brings_everything_back(pbx: Pbx, api: LocalClient) 
         p.unlink()
 
     done = api.call_sync("backup.restore", upload=spool(pbx, archive.read_bytes()))
-    assert done["config"] and done["databases"] == ["records.db"] and done["folders"] == ["recordings"]
+    assert done["config"] and done["databases"] == ["records.db", "fax/faxes.db", "fax/outbox.db"]
+    assert done["folders"] == ["recordings", "fax/outbox"]          # the fax stores (empty here) go along
     assert done["saved_before"].endswith("-before-restore.tar.gz")
     assert pbx.config.extension("201")["name"] == "Front desk"
     assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] == calls_before   # live connection sees it
