@@ -54,7 +54,8 @@ class FaxReport:
     length: int
     negotiated: bool            # the far end's capabilities arrived (phase B reached)
     bad_rows_total: int         # over every page received
-    carrier_holds: int = 0      # page carriers our receiver could not train on (the block was sent again)
+    carrier_holds: int = 0      # page carriers our receiver could not train on (ECM: block sent again; no ECM: RTN)
+    stale_carriers: int = 0     # carriers T.30 thought present with no receiver running, reported gone (faxterm.h)
 
 
 def t30_codes() -> dict[str, int]:
@@ -107,7 +108,7 @@ class FaxTerminal:
 
     def __init__(self, *, calling: bool, ident: str = "", ecm: bool = True, modem: str = "v17",
                  send: str | os.PathLike | None = None, receive: str | os.PathLike | None = None,
-                 page_carrier_guard: bool = True, header: str = "") -> None:
+                 page_carrier_guard: bool = True, header: str = "", whole_buffers: bool = False) -> None:
         if modem not in _MODEM_LADDER:
             raise ValueError(f"unknown modem {modem!r}: use one of {', '.join(_MODEM_LADDER)}")
         if (send is None) == (receive is None):
@@ -119,6 +120,8 @@ class FaxTerminal:
         self._report = ffi.new("faxterm_report_t *")
         if not page_carrier_guard:          # tests: what the guard prevents (fax_src/faxterm.h)
             lib.faxterm_set_page_carrier_guard(self._t, 0)
+        if whole_buffers:                   # tests: spandsp fed whole buffers (fax_src/faxterm.h)
+            lib.faxterm_set_whole_buffers(self._t, 1)
         if header:                          # printed on each page sent (with date, station id, page)
             lib.faxterm_set_header(self._t, _header_bytes(header))
         self._events = ffi.new("faxterm_event_t[]", 64)
@@ -175,7 +178,7 @@ class FaxTerminal:
             longest_bad_row_run=r.longest_bad_row_run,
             x_dpi=round(r.x_resolution * 0.0254), y_lpi=round(r.y_resolution * 0.0254),
             width=r.width, length=r.length, negotiated=bool(r.phase_b_seen),
-            bad_rows_total=r.bad_rows_total, carrier_holds=r.carrier_holds)
+            bad_rows_total=r.bad_rows_total, carrier_holds=r.carrier_holds, stale_carriers=r.stale_carriers)
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,18 @@ struct faxterm {
     int holding;            /* an untrained page carrier is on the line */
     int hold_left;          /* samples T2 had left when it came */
     int hold_counted;
+    int untrained;          /* samples the current untrained page carrier has lasted */
     int guard_off;          /* the guard switched off (tests show what it prevents) */
+    int whole_buffers;      /* tests: feed spandsp whole buffers, as before (see faxterm_rx) */
+    int stale_carriers;     /* carriers left "present" with no receiver running, reported gone */
     int64_t samples;        /* fed to faxterm_rx so far: the events' clock */
     faxterm_event_t events[FAXTERM_MAX_EVENTS];
     int ev_head;            /* next to write */
     int ev_count;           /* held, oldest at ev_head - ev_count */
     int ev_lost;
 };
+
+static void resend_rejected_pages(faxterm_t *t);
 
 static void log_event(faxterm_t *t, int kind, int code)
 {
@@ -112,6 +117,7 @@ faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems
 int faxterm_set_tx_file(faxterm_t *t, const char *path)
 {
     t30_set_tx_file(t->t30, path, -1, -1);
+    resend_rejected_pages(t);
     return 0;
 }
 
@@ -128,13 +134,15 @@ int faxterm_set_rx_file(faxterm_t *t, const char *path)
  * (Debian's 0.0.6, released 2011-01-22); any other release runs without it. */
 #if defined(SPANDSP_RELEASE_DATE) && SPANDSP_RELEASE_DATE == 20110122
 #define FAXTERM_PAGE_CARRIER_GUARD 1
-/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_ECM (a private enum). Only ECM: there the receiver
- * counts the block's frames and asks again for the missing ones (PPR). Without ECM spandsp
- * would answer a page it never received with MCF (its copy quality counts bad rows, and there
- * are none), so a lost page would vanish silently: there the call is left to fail on T2. */
-enum { SPANDSP_T30_STATE_F_DOC_ECM = 12 };
+/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_NON_ECM and T30_STATE_F_DOC_ECM (a private enum). */
+enum { SPANDSP_T30_STATE_F_DOC_NON_ECM = 10, SPANDSP_T30_STATE_F_DOC_ECM = 12 };
 /* spandsp 0.0.6 t30.c: DEFAULT_TIMER_T2, 7 s, in samples. */
 #define SPANDSP_T2_SAMPLES (7000 * 8)
+/* An untrained fast-modem carrier this long, with no V.21 flags heard meanwhile, is a page whose
+ * training was lost: not the echo tail of our own V.21 answer (tens of ms; the fast receiver sees
+ * it as a brief carrier), nor the sender's V.21 (its flags are recognised within ~0.15 s: a
+ * repeated MPS or a new DCS, which spandsp handles itself). */
+#define LOST_TRAINING_SAMPLES (500 * 8)
 
 static int page_carrier_on(faxterm_t *t)
 {
@@ -154,9 +162,11 @@ static int page_carrier_on(faxterm_t *t)
 static void guard_page_carrier(faxterm_t *t, int len)
 {
     t30_state_t *s = t->t30;
+    int ecm = s->state == SPANDSP_T30_STATE_F_DOC_ECM;
     if (t->guard_off)
         return;
-    if (s->state != SPANDSP_T30_STATE_F_DOC_ECM || s->rx_trained || s->timer_t2_t4 <= 0 || !page_carrier_on(t)) {
+    if ((!ecm && s->state != SPANDSP_T30_STATE_F_DOC_NON_ECM) || s->rx_trained || s->timer_t2_t4 <= 0
+        || !page_carrier_on(t)) {
         t->holding = 0;
         return;
     }
@@ -165,14 +175,48 @@ static void guard_page_carrier(faxterm_t *t, int len)
         t->holding = 1;
         t->hold_left = s->timer_t2_t4;
         t->hold_counted = 0;
+        t->untrained = 0;
+    }
+    t->untrained += len;
+    if (!ecm && t->untrained >= LOST_TRAINING_SAMPLES && !s->image_carrier_attempted
+        && !t->fax->modems.hdlc_rx.framing_ok_announced) {
+        /* Without ECM: the page's training was lost. Mark the image carrier as attempted, as
+         * spandsp does when training starts, so the post-page command (MPS/EOP) is answered
+         * RTN (page not received, retrain) rather than taken for a repeat and confirmed MCF. */
+        s->image_carrier_attempted = 1;
+        t->carrier_holds++;
     }
     t->hold_left -= len;
-    if (t->hold_left <= 0 && !t->hold_counted) {
+    if (ecm && t->hold_left <= 0 && !t->hold_counted) {
         t->hold_counted = 1;      /* without the guard T2 would have expired now */
         t->carrier_holds++;
     }
     if (s->timer_t2_t4 < SPANDSP_T2_SAMPLES)
         s->timer_t2_t4 = SPANDSP_T2_SAMPLES;
+}
+
+/* spandsp 0.0.6 t30.c: T30_PHASE_IDLE (a private enum): no phase change queued. */
+enum { SPANDSP_T30_PHASE_IDLE = 0 };
+
+static void clear_stale_carrier(faxterm_t *t)
+{
+    /* The safety net behind feeding one sample at a time (faxterm.h, "A receiver switched off
+     * mid-buffer"): T.30 believes a carrier is present and has queued a phase change until it
+     * drops, but no receiver is running that could ever report it gone. Report it gone through
+     * spandsp's own HDLC status entry, so the queued phase change happens; count it. */
+    t30_state_t *s = t->t30;
+    if (s->rx_signal_present && s->next_phase != SPANDSP_T30_PHASE_IDLE
+        && t->fax->modems.current_rx_type == T30_MODEM_NONE) {
+        t->stale_carriers++;
+        t30_hdlc_accept(s, NULL, SIG_STATUS_CARRIER_DOWN, 1);
+    }
+}
+
+static void resend_rejected_pages(faxterm_t *t)
+{
+    /* As a sender: a page the receiver rejects (RTN) is sent again after retraining, as most fax
+     * machines do; spandsp 0.0.6 would go on to the next page and lose it. */
+    t->t30->retransmit_capable = 1;
 }
 #else
 #define FAXTERM_PAGE_CARRIER_GUARD 0
@@ -181,14 +225,36 @@ static void guard_page_carrier(faxterm_t *t, int len)
     (void) t;
     (void) len;
 }
+
+static void resend_rejected_pages(faxterm_t *t)
+{
+    (void) t;
+}
+
+static void clear_stale_carrier(faxterm_t *t)
+{
+    (void) t;
+}
 #endif
 
 void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
 {
-    /* fax_rx does not write to the buffer; its prototype is just not const. */
-    fax_rx(t->fax, (int16_t *) amp, len);
+    /* One sample at a time: a receiver T.30 switches off part-way through a buffer must not see
+     * the rest of it (faxterm.h, "A receiver switched off mid-buffer"). fax_rx does not write to
+     * the buffer; its prototype is just not const. */
+    if (t->whole_buffers)
+        fax_rx(t->fax, (int16_t *) amp, len);
+    else
+        for (int i = 0; i < len; i++)
+            fax_rx(t->fax, (int16_t *) amp + i, 1);
     guard_page_carrier(t, len);
+    clear_stale_carrier(t);
     t->samples += len;
+}
+
+void faxterm_set_whole_buffers(faxterm_t *t, int on)
+{
+    t->whole_buffers = on ? 1 : 0;
 }
 
 int faxterm_page_carrier_guard(void)
@@ -219,6 +285,7 @@ void faxterm_report(faxterm_t *t, faxterm_report_t *out)
     out->phase_b_seen = t->phase_b_seen;
     out->bad_rows_total = t->bad_rows_total;
     out->carrier_holds = t->carrier_holds;
+    out->stale_carriers = t->stale_carriers;
     out->pages_tx = st.pages_tx;
     out->pages_rx = st.pages_rx;
     out->pages_in_file = st.pages_in_file;

@@ -9,6 +9,7 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
     CONNECT         hold s | agent channel | ring s
     COMPLETEAGENT / COMPLETECALLER   hold s | talk s | original position
     ABANDON / EXITWITHTIMEOUT / EXITEMPTY   position | original position | wait s
+    Linebox: EXITFAX   position | original position | wait s (a calling fax taken to a fax box)
     EXITWITHKEY     key | position | original position | wait s
     TRANSFER        target | '' | hold s | talk s | original position
     AGENTLOGIN      extension ; AGENTLOGOFF extension | logged-in s
@@ -38,8 +39,8 @@ from typing import Any, TextIO
 
 TABLE = "queue_events"
 FINAL_EVENTS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON", "EXITWITHTIMEOUT",
-                          "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ"})
-LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
+                          "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ", "EXITFAX"})
+LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "EXITFAX", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
                             "SURVEY", "DISPOSITION", "SURVEYCALL", "SURVEYCALLEND", "CAMPAIGNDIAL",
                             "CAMPAIGNRESULT"})
 EVENTS = FINAL_EVENTS | LINEBOX_EVENTS | {

@@ -111,6 +111,10 @@ def register(engine: Any) -> FaxService | None:
     svc.outbox = FaxOutbox(engine, svc, root)       # sending: the outbox queue and its sender
     engine.media_listeners.append(svc.reload)
     engine.inbound_ringing_listeners.append(lambda call: on_inbound_ringing(engine, call))
+    from .detect import on_call_event, on_line_tone
+    # a calling fax, whoever has the call (detect.py)
+    engine.call_listeners.append(lambda call, event: on_call_event(engine, call, event))
+    engine.line_tone_listeners.append(lambda ch, tone, kind, at: on_line_tone(engine, ch, tone, kind, at))
     return svc
 
 
