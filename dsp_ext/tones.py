@@ -29,6 +29,7 @@ GLITCH_MS = 100                 # on/off runs shorter than this are dropouts, no
 CADENCE_TOL = 0.1               # relative tolerance on each on/off period ...
 CADENCE_SLACK_MS = 50           # ... plus this much for block quantisation
 TONE_NAMES = ("dial", "ringback", "busy", "congestion", "stutter_dial")
+LEVEL_BLOCKS = 24               # a tone's level: the median of its last 24 "on" blocks (0.6 s)
 
 
 def tone(freqs: Sequence[float], ms: int, level_dbm0: float = -10.0) -> np.ndarray:
@@ -117,7 +118,13 @@ class _Signature:
         # frequency tolerance of each component (the carrier's for a modulated tone)
         self.tol = np.array([max(FREQ_TOL * f, 6.0) for f in freqs])
         self.runs: list[_Run] = []
-        self.level_dbm0 = -99.0
+        self._levels: list[float] = []      # levels of the recent "on" blocks
+        self.level_dbm0 = -99.0             # their median: a burst's edge blocks, half filled, do not count
+
+    def heard_at(self, level: float) -> None:
+        self._levels.append(level)
+        del self._levels[:-LEVEL_BLOCKS]
+        self.level_dbm0 = float(np.median(self._levels))
 
     def judge(self, power: np.ndarray, offset: np.ndarray, known: np.ndarray,
               total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +179,11 @@ class ToneDetector:
     stops following its cadence, with the time it stopped."""
 
     def __init__(self, country: str, tones: Sequence[str] = ("busy", "congestion", "dial", "ringback"),
-                 extra: Mapping[str, ToneSpec] | None = None) -> None:
-        """`extra` adds tones by name, e.g. {"disconnect": learn_tone(recording).as_spec()}."""
+                 extra: Mapping[str, ToneSpec] | None = None, line_loss_db: float | None = None) -> None:
+        """`extra` adds tones by name, e.g. {"disconnect": learn_tone(recording).as_spec()}.
+        `line_loss_db`: how much quieter than sent the line delivers tones (measured on its dial
+        tone); added back before tones that differ only in level are told apart."""
+        self.line_loss_db = float(line_loss_db or 0.0)
         prof = profile(country)
         self.specs: dict[str, ToneSpec] = {}
         for name in tones:
@@ -229,7 +239,7 @@ class ToneDetector:
         for b in range(nb):
             for sig, on, level in judged:
                 if on[b]:
-                    sig.level_dbm0 = float(level[b])
+                    sig.heard_at(float(level[b]))
                 sig.add(bool(on[b]), self._block)
             self._block += 1
             events += self._decide()
@@ -260,7 +270,7 @@ class ToneDetector:
             sig = self._sig_of[name]
             start = self._continuous_start(name) if not spec.cadence_ms else self._cadence_start(name, spec, sig)
             if start is not None:
-                candidates.append((abs(sig.level_dbm0 - spec.level_dbm0), name, start))
+                candidates.append((abs(sig.level_dbm0 + self.line_loss_db - spec.level_dbm0), name, start))
         if not candidates:
             return None
         # tones identical but for level (Australia's busy and congestion): the nearer level wins
