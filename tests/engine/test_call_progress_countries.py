@@ -56,7 +56,7 @@ def place(pbx: Pbx, case: str) -> tuple[dict, str | None, object]:
         assert pbx.state("fxs1") in ("busy", "congestion")       # the caller is told
     phone.on_hook()
     pbx.run(1.5)
-    (rec,) = records(pbx)
+    rec = records(pbx)[-1]
     pbx.records.flush()
     return rec, pbx.records.reasons([rec["call_id"]]).get(rec["call_id"]), phone
 
@@ -100,3 +100,25 @@ def test_tones_told_apart_by_level_on_a_long_loop(country, case):
         rec, reason, _ = place(pbx, case)
         assert (rec["disposition"], reason) == EXPECTED[case]
         assert pbx.engine.channels["fxo1"].line_loss_db == pytest.approx(6.0, abs=1.0)
+
+
+def off_nominal(spec, cadence_factor: float, freq_factor: float):
+    return dataclasses.replace(spec, cadence_ms=tuple(round(c * cadence_factor) for c in spec.cadence_ms),
+                               freqs=tuple(round(f * freq_factor, 1) for f in spec.freqs))
+
+
+@pytest.mark.parametrize("country", COUNTRIES)
+def test_busy_and_congestion_off_the_plan(country):
+    """An exchange whose busy and congestion tones run 25 % slow (or 20 % fast, every other
+    country) and 1 % sharp of its country's plan, beyond the detector's strict tolerance: a
+    regular on/off tone on the plan's frequencies, timed over three cycles, is the busy or
+    congestion tone whose on and off periods are nearest; never an answer."""
+    factor = 1.25 if COUNTRIES.index(country) % 2 else 0.8
+    with office(country, seed=60 + COUNTRIES.index(country)) as pbx:
+        plan = PROFILES[country]
+        pbx.co.set_tone_plan(busy=off_nominal(plan.busy, factor, 1.01),
+                             congestion=off_nominal(plan.congestion, factor, 1.01))
+        for case in ("busy", "congestion"):
+            rec, reason, _ = place(pbx, case)
+            assert (rec["disposition"], reason, rec["answered"]) == (*EXPECTED[case], None), case
+            pbx.co.remote(NUMBERS["busy"]).busy = False
