@@ -12,6 +12,8 @@
 
 #include "faxterm.h"
 
+#define FAXTERM_MAX_EVENTS 512     /* a 50-page fax logs about 6 frames a page */
+
 struct faxterm {
     fax_state_t *fax;
     t30_state_t *t30;
@@ -24,7 +26,34 @@ struct faxterm {
     int hold_left;          /* samples T2 had left when it came */
     int hold_counted;
     int guard_off;          /* the guard switched off (tests show what it prevents) */
+    int64_t samples;        /* fed to faxterm_rx so far: the events' clock */
+    faxterm_event_t events[FAXTERM_MAX_EVENTS];
+    int ev_head;            /* next to write */
+    int ev_count;           /* held, oldest at ev_head - ev_count */
+    int ev_lost;
 };
+
+static void log_event(faxterm_t *t, int kind, int code)
+{
+    faxterm_event_t *e = &t->events[t->ev_head];
+    e->sample = t->samples;
+    e->kind = kind;
+    e->code = code;
+    t->ev_head = (t->ev_head + 1) % FAXTERM_MAX_EVENTS;
+    if (t->ev_count < FAXTERM_MAX_EVENTS)
+        t->ev_count++;
+    else
+        t->ev_lost++;         /* the oldest was overwritten */
+}
+
+static void on_frame(t30_state_t *s, void *user_data, int incoming, const uint8_t msg[], int len)
+{
+    (void) s;
+    /* ECM image frames (FCD, RCP: one per 256 bytes of page data) are page content, not the
+     * dialogue: left out, so a long fax's log holds every control frame. */
+    if (len >= 3 && (msg[2] & 0xFE) != 0x06 && (msg[2] & 0xFE) != 0x86)
+        log_event((faxterm_t *) user_data, incoming ? FAXTERM_EV_FRAME_IN : FAXTERM_EV_FRAME_OUT, msg[2]);
+}
 
 static void on_phase_e(t30_state_t *s, void *user_data, int completion_code)
 {
@@ -32,6 +61,7 @@ static void on_phase_e(t30_state_t *s, void *user_data, int completion_code)
     faxterm_t *t = (faxterm_t *) user_data;
     t->result = completion_code;
     t->done = 1;
+    log_event(t, FAXTERM_EV_PHASE_E, completion_code);
 }
 
 static int on_phase_b(t30_state_t *s, void *user_data, int result)
@@ -39,6 +69,7 @@ static int on_phase_b(t30_state_t *s, void *user_data, int result)
     (void) s;
     (void) result;
     ((faxterm_t *) user_data)->phase_b_seen = 1;
+    log_event((faxterm_t *) user_data, FAXTERM_EV_PHASE_B, 0);
     return T30_ERR_OK;
 }
 
@@ -48,6 +79,7 @@ static int on_phase_d(t30_state_t *s, void *user_data, int result)
     t30_stats_t st;
     t30_get_transfer_statistics(s, &st);
     ((faxterm_t *) user_data)->bad_rows_total += st.bad_rows;
+    log_event((faxterm_t *) user_data, FAXTERM_EV_PHASE_D, st.pages_tx + st.pages_rx);
     return T30_ERR_OK;
 }
 
@@ -73,6 +105,7 @@ faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems
     t30_set_phase_b_handler(t->t30, on_phase_b, t);
     t30_set_phase_d_handler(t->t30, on_phase_d, t);
     t30_set_phase_e_handler(t->t30, on_phase_e, t);
+    t30_set_real_time_frame_handler(t->t30, on_frame, t);
     return t;
 }
 
@@ -155,6 +188,7 @@ void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
     /* fax_rx does not write to the buffer; its prototype is just not const. */
     fax_rx(t->fax, (int16_t *) amp, len);
     guard_page_carrier(t, len);
+    t->samples += len;
 }
 
 int faxterm_page_carrier_guard(void)
@@ -224,6 +258,31 @@ void faxterm_free(faxterm_t *t)
 const char *faxterm_result_text(int code)
 {
     return t30_completion_code_to_str(code);
+}
+
+int faxterm_events(faxterm_t *t, faxterm_event_t *out, int max)
+{
+    int n = t->ev_count < max ? t->ev_count : max;
+    int first = (t->ev_head - t->ev_count + FAXTERM_MAX_EVENTS) % FAXTERM_MAX_EVENTS;
+    for (int i = 0; i < n; i++)
+        out[i] = t->events[(first + i) % FAXTERM_MAX_EVENTS];
+    t->ev_count -= n;
+    return n;
+}
+
+int faxterm_events_lost(faxterm_t *t)
+{
+    return t->ev_lost;
+}
+
+const char *faxterm_frame_name(int fcf)
+{
+    return t30_frametype((uint8_t) fcf);
+}
+
+int faxterm_set_header(faxterm_t *t, const char *info)
+{
+    return t30_set_tx_page_header_info(t->t30, info);
 }
 
 /* ---- TIFF-F ---- */

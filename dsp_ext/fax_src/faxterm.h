@@ -70,6 +70,27 @@ const char *faxterm_remote_ident(faxterm_t *t);
 void faxterm_hangup(faxterm_t *t);
 void faxterm_free(faxterm_t *t);
 const char *faxterm_result_text(int code);
+
+/* The session's log of events for a transcript: T.30 frames sent and received (DIS, DCS, CFR,
+ * MCF, RTN, DCN, ...) and the phases, each with the time it happened, counted in samples fed to
+ * faxterm_rx since the terminal was made. Kept in a fixed ring inside the terminal (nothing is
+ * allocated when an event happens); faxterm_events copies out and forgets the oldest ones. */
+#define FAXTERM_EV_FRAME_IN 1      /* code: the frame's T.30 FCF byte */
+#define FAXTERM_EV_FRAME_OUT 2
+#define FAXTERM_EV_PHASE_B 3       /* capabilities exchanged */
+#define FAXTERM_EV_PHASE_D 4       /* a page ended; code: pages sent + received so far */
+#define FAXTERM_EV_PHASE_E 5       /* the session ended; code: the T.30 completion code */
+typedef struct {
+    int64_t sample;
+    int kind;
+    int code;
+} faxterm_event_t;
+int faxterm_events(faxterm_t *t, faxterm_event_t *out, int max);
+int faxterm_events_lost(faxterm_t *t);
+const char *faxterm_frame_name(int fcf);
+/* The header line spandsp prints on each page sent (with the date, station id and page number);
+ * up to 50 characters; "" = none. 0 on success. */
+int faxterm_set_header(faxterm_t *t, const char *info);
 int faxterm_page_carrier_guard(void);   /* 1 if built with the T2 guard (the spandsp release it knows) */
 void faxterm_set_page_carrier_guard(faxterm_t *t, int on);   /* on by default */
 

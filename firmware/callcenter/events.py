@@ -21,8 +21,9 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
              outbound campaigns (call_id: the outbound call, or 'NONE'; queue 'NONE'):
              CAMPAIGNDIAL campaign | number | attempt;
              CAMPAIGNRESULT campaign | number | result | talk s | status (result: answered,
-             machine, machine_agent, message_left, hung_up, busy, no_answer, failed, denied,
-             rate_limited; status: the number's state after it, pending = tried again later)
+             machine, machine_agent, message_left, hung_up, unknown (the agent hung up before the
+             answering-machine verdict), busy, no_answer, failed, denied, rate_limited;
+             status: the number's state after it, pending = tried again later)
 
 Rows are queued to the records writer thread (`CallRecords.insert`): the media tick never
 waits for the disk. `export_queue_log` writes Asterisk queue_log lines from a read-only
