@@ -33,6 +33,7 @@ class PortDefinition:
     irq: int | None = None                   # interrupt GPIO, active low (optional: polled without)
     led: int | None = None                   # port LED GPIO (optional)
     device: str | None = None                # serial device (modems)
+    gain_step_db: float | None = None        # modems: dB per +VGR/+VGT unit (None: the driver's default)
 
     @property
     def kind(self) -> str:
@@ -147,12 +148,19 @@ class _Checker:
             if not re.fullmatch(rf"{kind}\d+", name):
                 raise self.fail(where, f"a {chip} port must be named {kind}1, {kind}2, ...")
             names.add(name)
-            unknown = set(p) - {"name", "chip", "cs", "timeslot", "irq", "led", "device"}
+            unknown = set(p) - {"name", "chip", "cs", "timeslot", "irq", "led", "device"} - (
+                {"gain_step_db"} if chip == "modem" else set())
             if unknown:
                 raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
             if chip == "modem":
                 device = self.get(p, "device", str, where)
-                ports.append(PortDefinition(name, chip, device=device, led=self.pin(p, "led", where, pins)))
+                step = p.get("gain_step_db")
+                if step is not None and (isinstance(step, bool) or not isinstance(step, int | float)
+                                         or not 0.01 <= step <= 6):
+                    raise self.fail(where, f"gain_step_db must be a number of dB from 0.01 to 6 (what one "
+                                           f"+VGR/+VGT unit is worth on this modem), got {step!r}")
+                ports.append(PortDefinition(name, chip, device=device, led=self.pin(p, "led", where, pins),
+                                            gain_step_db=float(step) if step is not None else None))
                 continue
             cs = self.get(p, "cs", int, where)
             if cs not in SPI_CHIP_SELECTS:

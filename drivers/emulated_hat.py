@@ -11,6 +11,7 @@ It offers what `SimBoard` offers to tests (`phone`, `line`, `co`, `fxs`, `fxo`,
 """
 from __future__ import annotations
 
+import os
 import queue
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -21,12 +22,14 @@ from board import BoardDefinition, PortDefinition, load_board
 from dsp_ext.levels import FRAME
 
 from .emulators.gpiochip import EmulatedGpioChip
+from .emulators.modem import EmulatedVoiceModem
 from .emulators.pcm import EmulatedTdmLink
 from .emulators.si3050 import Si3050Emulator
 from .emulators.si3215 import Si3215Emulator
 from .emulators.world import EmulatedWorld
 from .gpio import GpiodLines
 from .hat import HatBoard
+from .modem import VoiceModemPort
 from .port import Tick, pick_port
 from .sim.board import Recording
 from .sim.co import CentralOffice
@@ -35,12 +38,14 @@ from .sim.phone import VirtualPhone
 __all__ = ["emulated_hat_board", "EmulatedHatBoard", "synthetic_definition"]
 
 
-def synthetic_definition(fxs: int, fxo: int, pcm_format: str = "s16") -> BoardDefinition:
-    """A board of any shape for emulation (chip-selects and slots in port order, shared reset/IRQ)."""
+def synthetic_definition(fxs: int, fxo: int, pcm_format: str = "s16", modems: int = 0) -> BoardDefinition:
+    """A board of any shape for emulation (chip-selects and slots in port order, shared reset/IRQ);
+    `modems` voice-modem line ports come after the `fxo` DAA ones."""
     ports = [PortDefinition(f"fxs{i}", "si3215", cs=i - 1, timeslot=i - 1, irq=22) for i in range(1, fxs + 1)]
     ports += [PortDefinition(f"fxo{i}", "si3050", cs=fxs + i - 1, timeslot=fxs + i - 1, irq=23)
               for i in range(1, fxo + 1)]
-    return BoardDefinition(id=f"emulated-{fxs}fxs{fxo}fxo", name=f"Emulated {fxs}FXS/{fxo}FXO HAT",
+    ports += [PortDefinition(f"fxo{fxo + i}", "modem", device="emulated") for i in range(1, modems + 1)]
+    return BoardDefinition(id=f"emulated-{fxs}fxs{fxo}fxo{modems}modem" if modems else f"emulated-{fxs}fxs{fxo}fxo", name=f"Emulated {fxs}FXS/{fxo}FXO HAT",
                            hat_product="", spi_bus=0, spi_speed_hz=1_000_000, gpio_chip="/dev/gpiochip0",
                            reset=17, status_led=27, alsa_device="emulated", channels=max(1, fxs + fxo),
                            overlay="", pcm_format=pcm_format, ports=tuple(ports), source="<synthetic>")
@@ -48,15 +53,22 @@ def synthetic_definition(fxs: int, fxo: int, pcm_format: str = "s16") -> BoardDe
 
 class EmulatedHatBoard(HatBoard):
     def __init__(self, definition: BoardDefinition, country: str = "US", seed: int = 0, echo: bool = True,
-                 noise_dbm0: float | None = -70.0, autostart: bool = True) -> None:
+                 noise_dbm0: float | None = -70.0, autostart: bool = True, modem_options: dict | None = None) -> None:
+        """`modem_options`: keyword arguments for each voice modem's emulator (`gain_range`,
+        `gain_step_db`, `range_reply`, `model`)."""
         from .spi import EmulatedSpiBus
         self.co = CentralOffice(country=country, seed=seed, echo=echo, noise_dbm0=noise_dbm0)
         self.world = EmulatedWorld(definition.channels, co=self.co, fmt=definition.pcm_format)
         self.gpiochip = EmulatedGpioChip(definition.gpio_chip)
         bus = EmulatedSpiBus(self.world.advance_ms)
-        self.chips: dict[str, Si3215Emulator | Si3050Emulator] = {}
+        self.chips: dict[str, Si3215Emulator | Si3050Emulator | EmulatedVoiceModem] = {}
         self.phones: dict[str, VirtualPhone] = {}
+        self._ptys: list[tuple[int, int, object]] = []       # (master, slave, serial) of each modem
+        modem_ports: dict[str, VoiceModemPort] = {}
         for pd in definition.ports:
+            if pd.chip == "modem":
+                modem_ports[pd.name] = self._modem(pd, bus, country, modem_options or {})
+                continue
             if pd.chip in ("si3215", "si3210"):
                 phone = VirtualPhone(pd.name)
                 chip = Si3215Emulator(phone, si3215=pd.chip == "si3215")
@@ -75,13 +87,36 @@ class EmulatedHatBoard(HatBoard):
             if pd.irq is not None:
                 self.gpiochip.wire_input(pd.irq, lambda c=chip: c.irq_pin)
         super().__init__(definition, bus, GpiodLines(definition.gpio_chip, api=self.gpiochip),
-                         EmulatedTdmLink(self.world), country=country)
+                         EmulatedTdmLink(self.world), country=country,
+                         open_modem=lambda _device, name: modem_ports[name])
         self._fxs = [p for p in self.ports if p.name.startswith("fxs")]
         self._fxo = [p for p in self.ports if p.name.startswith("fxo")]
         self.frames = 0
         self._posted: queue.SimpleQueue = queue.SimpleQueue()
         if autostart:
             self.start()
+
+    def _modem(self, pd, bus, country: str, options: dict) -> VoiceModemPort:
+        """A voice modem on a line of the exchange, its driver over a real pty (pyserial)."""
+        import serial
+        master, slave = os.openpty()
+        line = self.co.add_line()
+        chip = EmulatedVoiceModem(master, line_index=line.index, **options)
+        self.world.daas.append(chip)                  # stepped with the lines, like a DAA
+        self.chips[pd.name] = chip
+        ser = serial.Serial(os.ttyname(slave), 115200, timeout=0)
+        self._ptys.append((master, slave, ser))
+        step = {} if pd.gain_step_db is None else {"gain_step_db": pd.gain_step_db}
+        return VoiceModemPort(pd.name, ser, bus.sleep_ms, country,
+                              **({"gain_step_db": chip.gain_step_db} | step))
+
+    def stop(self) -> None:
+        super().stop()
+        for master, slave, ser in self._ptys:
+            ser.close()
+            os.close(master)
+            os.close(slave)
+        self._ptys.clear()
 
     @property
     def realtime(self) -> bool:
@@ -145,10 +180,11 @@ class EmulatedHatBoard(HatBoard):
 
 def emulated_hat_board(definition: str | BoardDefinition | None = "2fxs2fxo", country: str = "US", seed: int = 0,
                        fxs: int | None = None, fxo: int | None = None, pcm_format: str = "s16",
-                       **options) -> EmulatedHatBoard:
-    """An emulated HAT. `definition`: a shipped board id, a BoardDefinition, or None with fxs=/fxo=."""
-    if fxs is not None or fxo is not None:
-        definition = synthetic_definition(fxs or 0, fxo or 0, pcm_format)
+                       modems: int = 0, **options) -> EmulatedHatBoard:
+    """An emulated HAT. `definition`: a shipped board id, a BoardDefinition, or None with fxs=/fxo=
+    (and `modems` voice-modem lines after the DAA ones)."""
+    if fxs is not None or fxo is not None or modems:
+        definition = synthetic_definition(fxs or 0, fxo or 0, pcm_format, modems)
     elif isinstance(definition, str):
         definition = load_board(definition)
     options.pop("realtime", None)

@@ -54,8 +54,9 @@ class HatBoard(Board):
                     import serial
 
                     from .modem import VoiceModemPort
+                    step = {} if pd.gain_step_db is None else {"gain_step_db": pd.gain_step_db}
                     ports.append(VoiceModemPort(pd.name, serial.Serial(pd.device, 115200, timeout=0),
-                                                bus.sleep_ms, country))
+                                                bus.sleep_ms, country, **step))
                 else:
                     ports.append(open_modem(pd.device, pd.name))
             if pd.timeslot is not None:

@@ -130,6 +130,13 @@ class FxoPort(Port):
     tx_gain_db: int = 0         # toward the line
     rx_gain_db: int = 0         # from the line, toward us
 
+    def gain_limits(self) -> dict:
+        """What the installer may set, per direction: {"rx_range_db": (low, high) | None,
+        "tx_range_db": ..., "step_db": dB per step, "how": a sentence on how this interface does it}."""
+        r = self.gain_range_db
+        how = "" if r is None else f"line interface gain stages: whole dB, {r[0]:+d} to {r[1]:+d} dB each way"
+        return {"rx_range_db": r, "tx_range_db": r, "step_db": 1.0, "how": how}
+
     def set_gains(self, tx_db: int, rx_db: int) -> None:
         """Set the line interface's transmit (toward the line) and receive gains, whole dB within
         `gain_range_db`. Media thread (it writes the chip's registers)."""

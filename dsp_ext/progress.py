@@ -69,10 +69,13 @@ VOICE_HANGOVER_BLOCKS = 12       # 300 ms without voice: the utterance ended
 RINGBACK_MIN_BLOCKS = 6          # a burst shorter than 150 ms is a glitch
 RINGBACK_GAP_BLOCKS = 3          # dropouts up to 75 ms inside a burst are bridged
 # SIT segment bands (Hz): first 913.8 or 985.2, second 1370.6 or 1428.5, third 1776.7
-SIT_BANDS = ((880.0, 1015.0), (1340.0, 1460.0), (1745.0, 1810.0))
+# (North America, Telcordia), or ITU-T E.180's 950, 1400, 1800 Hz (+-50 Hz)
+SIT_BANDS = ((880.0, 1015.0), (1340.0, 1460.0), (1745.0, 1850.0))
 UNKNOWN_TONE_BLOCKS = 12         # a steady tone none of the country's, held 300 ms
-SIT_FREQS = (913.8, 985.2, 1370.6, 1428.5, 1776.7)
+SIT_FREQS = (913.8, 985.2, 1370.6, 1428.5, 1776.7, 950.0, 1400.0, 1800.0)
 SIT_FREQ_TOL = 10.0              # Hz, on the interpolated peak: a 1000 Hz beep is not SIT's 985.2
+SIT_MAX_SEGMENT_BLOCKS = 17      # the longest SIT segment (380 ms, ITU 330 +- 70 ms) and a block
+
 SIT_MIN_BLOCKS = 7               # segments are 274 or 380 ms; accept from 175 ms
 SIT_GAP_BLOCKS = 3               # the segments follow each other (<= 75 ms between)
 
@@ -304,7 +307,11 @@ class CallProgressAnalyser:
         if self._steady_run == 0:
             self._steady_first = self._block
         self._steady_run += 1
-        if self._steady_run == UNKNOWN_TONE_BLOCKS:
+        # a tone in a SIT band is only "unknown" once it outlasts any SIT segment (it may be the first
+        # of three, at a frequency a little off the nominal ones)
+        need = (SIT_MAX_SEGMENT_BLOCKS if any(lo <= f.peak_hz <= hi for lo, hi in SIT_BANDS)
+                else UNKNOWN_TONE_BLOCKS)
+        if self._steady_run == need:
             events.append(ProgressEvent("tone_on", self._t(self._steady_first), f"{f.peak_hz:.0f} Hz"))
 
     def _sit(self, f: BlockFeatures, events: list[ProgressEvent]) -> None:

@@ -28,7 +28,15 @@ FREQ_TOL = 0.025                # accepted frequency error of a tone (exchanges 
 GLITCH_MS = 100                 # on/off runs shorter than this are dropouts, not cadence
 CADENCE_TOL = 0.1               # relative tolerance on each on/off period ...
 CADENCE_SLACK_MS = 50           # ... plus this much for block quantisation
+# An exchange off its plan by more than that: a regular on/off tone (LOOSE_CYCLES cycles, each
+# on and each off within LOOSE_REGULAR of their mean) on a busy/congestion tone's frequencies
+# is the one whose on and off periods it is nearest to, up to LOOSE_MAX_RATIO away.
+LOOSE_NAMES = ("busy", "congestion", "disconnect")
+LOOSE_CYCLES = 3
+LOOSE_REGULAR = 0.15
+LOOSE_MAX_RATIO = 1.45
 TONE_NAMES = ("dial", "ringback", "busy", "congestion", "stutter_dial")
+LEVEL_BLOCKS = 24               # a tone's level: the median of its last 24 "on" blocks (0.6 s)
 
 
 def tone(freqs: Sequence[float], ms: int, level_dbm0: float = -10.0) -> np.ndarray:
@@ -117,7 +125,13 @@ class _Signature:
         # frequency tolerance of each component (the carrier's for a modulated tone)
         self.tol = np.array([max(FREQ_TOL * f, 6.0) for f in freqs])
         self.runs: list[_Run] = []
-        self.level_dbm0 = -99.0
+        self._levels: list[float] = []      # levels of the recent "on" blocks
+        self.level_dbm0 = -99.0             # their median: a burst's edge blocks, half filled, do not count
+
+    def heard_at(self, level: float) -> None:
+        self._levels.append(level)
+        del self._levels[:-LEVEL_BLOCKS]
+        self.level_dbm0 = float(np.median(self._levels))
 
     def judge(self, power: np.ndarray, offset: np.ndarray, known: np.ndarray,
               total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +186,11 @@ class ToneDetector:
     stops following its cadence, with the time it stopped."""
 
     def __init__(self, country: str, tones: Sequence[str] = ("busy", "congestion", "dial", "ringback"),
-                 extra: Mapping[str, ToneSpec] | None = None) -> None:
-        """`extra` adds tones by name, e.g. {"disconnect": learn_tone(recording).as_spec()}."""
+                 extra: Mapping[str, ToneSpec] | None = None, line_loss_db: float | None = None) -> None:
+        """`extra` adds tones by name, e.g. {"disconnect": learn_tone(recording).as_spec()}.
+        `line_loss_db`: how much quieter than sent the line delivers tones (measured on its dial
+        tone); added back before tones that differ only in level are told apart."""
+        self.line_loss_db = float(line_loss_db or 0.0)
         prof = profile(country)
         self.specs: dict[str, ToneSpec] = {}
         for name in tones:
@@ -205,6 +222,8 @@ class ToneDetector:
         self._block = 0
         self._active: str | None = None
         self._active_since = 0
+        self._active_loose: ToneSpec | None = None     # the cadence measured, when matched loosely
+        self._last_end = -1                            # block where the last recognised tone ended
 
     def process(self, samples: np.ndarray) -> list[ToneEvent]:
         x = as_int16(samples)
@@ -229,7 +248,7 @@ class ToneDetector:
         for b in range(nb):
             for sig, on, level in judged:
                 if on[b]:
-                    sig.level_dbm0 = float(level[b])
+                    sig.heard_at(float(level[b]))
                 sig.add(bool(on[b]), self._block)
             self._block += 1
             events += self._decide()
@@ -245,14 +264,61 @@ class ToneDetector:
             if end is not None:
                 events.append(ToneEvent("end", self._active, self._time(end)))
                 self._active = None
+                self._last_end = end
         if self._active is None:
             found = self._recognise()
+            loose = None
+            if found is None:
+                found, loose = self._recognise_loosely()
             if found is not None:
                 name, start = found
                 self._active = name
                 self._active_since = start
+                self._active_loose = loose
                 events.append(ToneEvent("start", name, self._time(start)))
         return events
+
+    def _recognise_loosely(self) -> tuple[tuple[str, int] | None, ToneSpec | None]:
+        """A tone repeating a busy/congestion/disconnect cadence uniformly stretched or shrunk (by up
+        to LOOSE_MAX_RATIO): the nearest such tone, with the cadence as measured."""
+        best: tuple[float, str, int, ToneSpec] | None = None
+        for name in LOOSE_NAMES:
+            spec = self.specs.get(name)
+            if spec is None or not spec.cadence_ms:
+                continue
+            sig = self._sig_of[name]
+            pattern = spec.cadence_ms
+            period = len(pattern)
+            need = max(2 * LOOSE_CYCLES, 2 * period)
+            done = sig.runs[:-1]
+            if len(done) < need:
+                continue
+            recent = done[-need:]
+            ms = np.array([r.length for r in recent], dtype=float) * BLOCK_MS
+            # the same pattern, cycle after cycle
+            if np.any(np.abs(ms[period:] - ms[:-period])
+                      > LOOSE_REGULAR * np.maximum(ms[period:], ms[:-period]) + CADENCE_SLACK_MS):
+                continue
+            for phase in range(period):
+                if recent[0].on != (phase % 2 == 0):
+                    continue
+                want = np.array([pattern[(phase + i) % period] for i in range(need)], dtype=float)
+                ratio = float(np.median(ms / want))
+                if not 1 / LOOSE_MAX_RATIO <= ratio <= LOOSE_MAX_RATIO:
+                    continue
+                if np.any(np.abs(ms - ratio * want) > LOOSE_REGULAR * ratio * want + CADENCE_SLACK_MS):
+                    continue                    # not this pattern stretched evenly
+                measured = ToneSpec(spec.freqs, tuple(round(c * ratio) for c in pattern), spec.level_dbm0,
+                                    spec.modulated)
+                first_on = recent[0] if recent[0].on else recent[1]
+                if self._overrun(measured, sig) or first_on.start < self._last_end:
+                    continue                    # the tone has stopped since (or was reported and ended)
+                dist = abs(math.log(ratio)) + 0.01 * abs(sig.level_dbm0 + self.line_loss_db - spec.level_dbm0)
+                if best is None or dist < best[0]:
+                    best = (dist, name, first_on.start, measured)
+        if best is None:
+            return None, None
+        return (best[1], best[2]), best[3]
 
     def _recognise(self) -> tuple[str, int] | None:
         candidates = []
@@ -260,7 +326,7 @@ class ToneDetector:
             sig = self._sig_of[name]
             start = self._continuous_start(name) if not spec.cadence_ms else self._cadence_start(name, spec, sig)
             if start is not None:
-                candidates.append((abs(sig.level_dbm0 - spec.level_dbm0), name, start))
+                candidates.append((abs(sig.level_dbm0 + self.line_loss_db - spec.level_dbm0), name, start))
         if not candidates:
             return None
         # tones identical but for level (Australia's busy and congestion): the nearer level wins
@@ -298,7 +364,7 @@ class ToneDetector:
         return None
 
     def _ended(self, name: str) -> int | None:
-        spec = self.specs[name]
+        spec = self._active_loose or self.specs[name]
         sig = self._sig_of[name]
         last = sig.runs[-1]
         if not spec.cadence_ms:

@@ -27,8 +27,12 @@ a reply) or a silent answer; that verdict is the call's reason in the records.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
-from dsp_ext.countries import CountryProfile
+import numpy as np
+
+from dsp_ext.countries import CountryProfile, ToneSpec
+from dsp_ext.levels import DBM0_RMS
 
 HELLO_LEAD_S = 0.3            # people speak this soon after lifting the handset
 SILENT_ANSWER_S = 8.0         # no ringback, busy or voice this long after dialling: answered silently
@@ -209,3 +213,57 @@ class AnswerSupervisor:
     def finished(self) -> bool:
         """Nothing left to decide: the analyser can stop."""
         return self.done and (self.answered_at is None or self.classified is not None)
+
+
+DIAL_SETTLE_FRAMES = 30       # the first 300 ms after seizure: the exchange is still connecting
+DIAL_MIN_FRAMES = 30          # dial tone heard this long (300 ms) is enough to measure it
+DIAL_STEADY_DB = 3.0          # its frame levels must stay within this (10th to 90th percentile)
+LOSS_LIMITS_DB = (-10.0, 25.0)
+
+
+@lru_cache(maxsize=64)
+def nominal_rms_dbm0(spec: ToneSpec) -> float:
+    """The level (all components together) a tone is sent at, as the plan says."""
+    from dsp_ext.levels import rms_dbm0
+    from dsp_ext.tones import ToneGenerator
+    return float(rms_dbm0(ToneGenerator(ToneSpec(spec.freqs, (), spec.level_dbm0, spec.modulated)).generate(8000)))
+
+
+class DialToneMeter:
+    """How much quieter than its plan the exchange's dial tone arrives on this line (the line's
+    loss, dB): measured between seizure and our first digit by a channel tap. The call-progress
+    tone detector adds it back before it tells tones apart by level (Japan's and Australia's busy
+    and congestion tones differ only in level)."""
+
+    def __init__(self) -> None:
+        self._levels: list[float] = []
+        self._frames = 0
+        self._done = False
+
+    def keep(self, rx: np.ndarray | None, tx: np.ndarray | None) -> None:
+        """The tap (media thread, one dot product a frame until we send)."""
+        if self._done:
+            return
+        if tx is not None and np.any(tx):
+            self._done = True                   # our digits: the dial tone stops, our echo starts
+            return
+        self._frames += 1
+        if rx is None or self._frames <= DIAL_SETTLE_FRAMES:
+            return
+        x = rx.astype(np.float64)
+        self._levels.append(float(np.dot(x, x)) / x.size)
+
+    def loss_db(self, dial: ToneSpec) -> float | None:
+        """Nominal minus heard dial tone level; None when no steady tone was heard long enough."""
+        n = len(self._levels) // 4 * 4
+        if n < DIAL_MIN_FRAMES:
+            return None
+        power = np.array(self._levels[:n])
+        # 40 ms pieces (a whole period of a 25 Hz modulated dial tone): steady, or not a dial tone
+        pieces = 10 * np.log10(power.reshape(-1, 4).mean(axis=1) / DBM0_RMS ** 2 + 1e-12)
+        lo, hi = np.percentile(pieces, (10, 90))
+        if hi - lo > DIAL_STEADY_DB:
+            return None                         # not a steady tone: speech, noise, a cadenced tone
+        heard = 10 * np.log10(float(power.mean()) / DBM0_RMS ** 2 + 1e-12)
+        loss = nominal_rms_dbm0(dial) - heard
+        return round(loss, 1) if LOSS_LIMITS_DB[0] <= loss <= LOSS_LIMITS_DB[1] else None

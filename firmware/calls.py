@@ -15,7 +15,7 @@ import numpy as np
 
 from dsp_ext.levels import FRAME
 
-from .answer import AnswerSupervisor
+from .answer import AnswerSupervisor, DialToneMeter
 from .channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from .clock import Timer
 from .dialplan import Route
@@ -250,6 +250,8 @@ class Call(ChannelHandler):
         line.set_state("dialing", peer=self.a.label, detail=number)
         self.a.silence()
         self.a.set_state("dialing", peer=line.label, detail=number)
+        self._dial_meter = DialToneMeter()          # the line's loss, from its dial tone (answer.py)
+        line.taps.append(self._dial_meter.keep)
         line.dial(number, eng.settings.line_seize_ms, self._dialled)
 
     def _dialled(self) -> None:
@@ -263,6 +265,11 @@ class Call(ChannelHandler):
         # Without it the answer is read from the audio (firmware/answer.py): ringback ending,
         # the first words, the ringback not coming back; busy, congestion and SIT end the call.
         eng = self.engine
+        meter = self._drop_dial_meter()
+        if meter is not None:
+            loss = meter.loss_db(eng.tone_plan(line.name).dial)
+            if loss is not None:
+                line.line_loss_db = loss
         eng.start_supervision(line, ("busy", "congestion"))
         self.supervisor = AnswerSupervisor(eng.tone_plan(line.name), self.dialled_at, self._supervised_answer,
                                            self._supervised_failure, self._supervised_class)
@@ -273,6 +280,13 @@ class Call(ChannelHandler):
         line.set_state("ringback", peer=a.label, detail=self.dst)
         if eng.settings.line_answer_ms:
             self.after(eng.settings.line_answer_ms, self._assume_answered)
+
+    def _drop_dial_meter(self) -> DialToneMeter | None:
+        meter = getattr(self, "_dial_meter", None)
+        self._dial_meter = None
+        if meter is not None and isinstance(self.b, FxoChannel) and meter.keep in self.b.taps:
+            self.b.taps.remove(meter.keep)
+        return meter
 
     # ---- outbound answer supervision (policy in firmware/answer.py)
     def _poll_supervisor(self) -> None:
@@ -640,6 +654,7 @@ class Call(ChannelHandler):
         self.ended = True
         self._cancel_timers()
         self._drop_backlog()
+        self._drop_dial_meter()
         if self.supervisor is not None:
             self._supervision_done()
         for ch in (self.a, self.b, *self.ringing):

@@ -184,6 +184,7 @@ class FxoChannel(Channel):
         self.in_use = False          # a parallel phone has the line
         self.down = False            # no line voltage
         self.supervise = False       # run the busy-tone detector (far-end disconnect)
+        self.line_loss_db: float | None = None   # dial tone heard this much below its plan (last outbound call)
         self.line_rx: np.ndarray | None = None   # this tick's frame as the line gave it (before echo cancelling)
         self.ring_seen_frame = -1
         self.cid_number: str | None = None

@@ -73,13 +73,14 @@ class PortDsp:
             self.echo = EchoCanceller(tail_ms=128)
             self.cid = CallerIdReceiver("auto")
 
-    def start_supervision(self, tones: tuple[str, ...], frame: int, extra: dict | None = None) -> None:
+    def start_supervision(self, tones: tuple[str, ...], frame: int, extra: dict | None = None,
+                          line_loss_db: float | None = None) -> None:
         # A fresh detector per call: no cadence state left over from the last one.
         from dsp_ext.tones import ToneDetector
         try:
-            self.busy = ToneDetector(self.country, tones=tones, extra=extra or None)
+            self.busy = ToneDetector(self.country, tones=tones, extra=extra or None, line_loss_db=line_loss_db)
         except ValueError:          # the learned tones do not fit one detector: the country's alone
-            self.busy = ToneDetector(self.country, tones=tones)
+            self.busy = ToneDetector(self.country, tones=tones, line_loss_db=line_loss_db)
         self.busy_frame0 = frame
         if self.busy_buf.size == 0:
             self.busy_buf = np.zeros(BUSY_BATCH_FRAMES * FRAME, dtype=np.int16)
@@ -133,7 +134,8 @@ class MediaLoop:
 
     def _supervise(self, line: Channel, tones: tuple[str, ...]) -> None:
         extra = getattr(self.engine, "line_tones", {}).get(line.name)     # learned by line calibration
-        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame, extra)
+        self._dsp[line.name].start_supervision(tones, self.engine.clock.frame, extra,
+                                               getattr(line, "line_loss_db", None))
 
     def _progress(self, line: Channel, on: bool) -> None:
         self._dsp[line.name].start_progress(on, self.engine.clock.frame, self.engine.tone_plan(line.name))

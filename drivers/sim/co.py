@@ -57,6 +57,17 @@ __all__ = ["CentralOffice", "LineSignal", "RemoteParty", "SubscriberLine", "Call
 FIRST_LINE_NUMBER = 5550001
 DISCONNECT_SIGNALS = ("busy", "loop_drop", "both")
 TONE_PLAN_NAMES = ("dial", "ringback", "busy", "congestion")
+# Special information tones: three rising segments (Hz, ms). North America (Telcordia) codes the
+# reason in the first two segments' frequencies and lengths; elsewhere ITU-T E.180/Q.35's
+# 950/1400/1800 Hz, 330 ms each.
+SIT_VARIANTS: dict[str, tuple[tuple[float, int], ...]] = {
+    "IC": ((913.8, 274), (1370.6, 274), (1776.7, 380)),     # intercept (not in service)
+    "VC": ((985.2, 380), (1370.6, 274), (1776.7, 380)),     # vacant code
+    "RO": ((913.8, 274), (1428.5, 380), (1776.7, 380)),     # reorder (network busy)
+    "NC": ((985.2, 380), (1428.5, 380), (1776.7, 380)),     # no circuit
+    "ITU": ((950.0, 330), (1400.0, 330), (1800.0, 330)),
+}
+SIT_LEVEL_DBM0 = -24.0
 
 
 class CentralOffice:
@@ -84,6 +95,8 @@ class CentralOffice:
         # numbers like these are not in service: special information tones + an announcement
         self.intercept_numbers: str | None = r"5559\d{3}"
         self.intercept_announcement: str | None = None   # text (espeak-ng); None: the standard one
+        # which special information tones come before it (SIT_VARIANTS): North America's own, else ITU's
+        self.sit_variant = "IC" if self.country == "US" else "ITU"
         self.caller_id_enabled = True
         self.caller_id_format = "mdmf"
         self.lines: list[SubscriberLine] = []
@@ -209,6 +222,12 @@ class CentralOffice:
         """Pull line `i`'s cable: no voltage, any call on it is torn down."""
         self.line(i).unplug()
 
+    def set_in_service(self, i: int, on: bool) -> None:
+        """Line `i` in service (True) or not (False: a line the exchange has cut off or not yet
+        connected: it still feeds loop current, but taken off hook it gives no dial tone and
+        takes no digits)."""
+        self.line(i).in_service = bool(on)
+
     def plug(self, i: int) -> None:
         self.line(i).plug()
 
@@ -289,10 +308,12 @@ class CentralOffice:
                 and re.fullmatch(self.intercept_numbers, digits) is not None)
 
     def intercept_audio(self) -> np.ndarray:
-        """0.8 s of routing, SIT (913.8, 1370.6, 1776.7 Hz; 274/274/380 ms at -24 dBm0), the announcement."""
+        """0.8 s of routing, the special information tones of `sit_variant` (-24 dBm0), the announcement."""
         from dsp_ext.tones import tone
-        sit = np.concatenate([np.zeros(6400, np.int16), tone([913.8], 274, -24), tone([1370.6], 274, -24), tone([1776.7], 380, -24),
-                              np.zeros(800, np.int16)])
+        if self.sit_variant not in SIT_VARIANTS:
+            raise ValueError(f"unknown SIT variant {self.sit_variant!r}; use one of {', '.join(SIT_VARIANTS)}")
+        segments = [tone([f], ms, SIT_LEVEL_DBM0) for f, ms in SIT_VARIANTS[self.sit_variant]]
+        sit = np.concatenate([np.zeros(6400, np.int16), *segments, np.zeros(800, np.int16)])
         try:
             from .speech import SIT_ANNOUNCEMENT, speak
             words = speak(self.intercept_announcement or SIT_ANNOUNCEMENT)

@@ -74,6 +74,7 @@ class SubscriberLine(Subscriber):
         super().__init__(co, number)
         self.index = index                      # 1-based, like the fxoN port names
         self.plugged = True
+        self.in_service = True                  # False: loop current, but no dial tone and no digits taken
         self.parallel_off_hook = False
         self.reversed = False
         self.digits = ""                        # dialled so far in this dialing state
@@ -139,6 +140,8 @@ class SubscriberLine(Subscriber):
     def _seized(self) -> None:
         if self.state == "ringing" and self.current_call is not None:
             self.co.answer(self.current_call)
+        elif self.state == "idle" and not self.in_service:
+            self.set_state("dead")              # no tone, no digit receiver: silence until on hook
         elif self.state == "idle":
             from dsp_ext.dtmf import DtmfReceiver
             self.set_state("dialing")

@@ -56,8 +56,9 @@ def simulated_caller(pbx, api):
 def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, number: str,
                           answer_at_ring: int | None, far_hangup_s: float, listen_s: int,
                           noise_dbm0: float = -70.0, seed: int = 0,
-                          inbound_wait_s: int = 0) -> tuple[dict, np.ndarray | None]:
-    """Calibrate line 1 of a simulated Linebox; returns the profile and the true echo path."""
+                          inbound_wait_s: int = 0, line_state: str = "ok") -> tuple[dict, np.ndarray | None]:
+    """Calibrate line 1 of a simulated Linebox; returns the profile and the true echo path.
+    `line_state`: "ok", "no-dial-tone" (the exchange gives the line nothing) or "unplugged"."""
     from drivers.sim.echo import hybrid_ir, voice_band_erl_db
     from firmware.api import ApiError, EngineApi
     from firmware.harness import Pbx
@@ -71,6 +72,11 @@ def simulated_calibration(country: str, echo, erl_db: float, delay_ms: float, nu
                 base = base * 10 ** ((voice_band_erl_db(base) - erl_db) / 20)
             true_ir = np.concatenate([np.zeros(int(round(delay_ms * 8))), base])
         pbx.co.set_echo(1, true_ir)
+        if line_state == "no-dial-tone":
+            pbx.co.set_in_service(1, False)
+        elif line_state == "unplugged":
+            pbx.co.unplug(1)
+            pbx.run(3)                      # the engine notices the line has no voltage
         import re
         intercepted = bool(pbx.co.intercept_numbers and re.fullmatch(pbx.co.intercept_numbers, number))
         if number and not intercepted:
@@ -154,7 +160,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise SystemExit(f"linebox line calibrate: --answer-at-ring takes a ring number or 'never', got {ring!r}")
     profile, true_ir = simulated_calibration(args.country, args.echo, args.erl, args.delay_ms, args.number or "",
                                              None if ring is None else int(ring), args.far_hangup_s,
-                                             args.listen_s, args.noise, inbound_wait_s=args.inbound_wait_s)
+                                             args.listen_s, args.noise, inbound_wait_s=args.inbound_wait_s,
+                                             line_state=args.line)
     return _show(args, profile, true_ir)
 
 
@@ -211,6 +218,8 @@ def _gains(args: argparse.Namespace) -> int:
         if sug is not None:
             line += f" (calibration suggests receive {sug['rx_db']:+.0f} dB, transmit {sug['tx_db']:+.0f} dB)"
         print(line)
+        if g.get("how"):
+            print(f"  {g['how']}")
     return 0
 
 
@@ -239,6 +248,8 @@ def register(subparsers) -> None:
     c.add_argument("--delay-ms", type=float, default=0.0, help="--sim: extra pure delay before the echo, ms")
     c.add_argument("--noise", type=float, default=-70.0, help="--sim: line noise, dBm0")
     c.add_argument("--answer-at-ring", default="never", help="--sim: the far end answers at this ring (or never)")
+    c.add_argument("--line", choices=["ok", "no-dial-tone", "unplugged"], default="ok",
+                   help="--sim: the line works, gives no dial tone (not in service), or is unplugged")
     c.add_argument("--far-hangup-s", type=float, default=3.0, help="--sim: the far end hangs up this long after answering")
     c.set_defaults(fn=_calibrate)
     g = sub.add_parser("gains", help="show or set the lines' receive/transmit gains (the running service)")

@@ -153,9 +153,15 @@ def line_profiles(ctx: ApiContext) -> dict:
 def _port_gains(ctx: ApiContext) -> dict[str, dict]:
     """Each line port's gain range and the gains it runs with now (read on the media thread)."""
     def read(eng: Any) -> dict[str, dict]:
-        return {ch.name: {"range_db": list(ch.port.gain_range_db) if ch.port.gain_range_db else None,
-                          "running": {"rx_db": ch.port.rx_gain_db, "tx_db": ch.port.tx_gain_db}}
-                for ch in eng.fxo}
+        out = {}
+        for ch in eng.fxo:
+            lim = ch.port.gain_limits()
+            out[ch.name] = {"range_db": list(ch.port.gain_range_db) if ch.port.gain_range_db else None,
+                            "rx_range_db": list(lim["rx_range_db"]) if lim["rx_range_db"] else None,
+                            "tx_range_db": list(lim["tx_range_db"]) if lim["tx_range_db"] else None,
+                            "step_db": lim["step_db"], "how": lim["how"],
+                            "running": {"rx_db": ch.port.rx_gain_db, "tx_db": ch.port.tx_gain_db}}
+        return out
     return ctx.on_media(read).result(FINISH_WAIT_S)
 
 
@@ -197,7 +203,6 @@ def line_apply_gains(ctx: ApiContext, port: str, rx_db: Any = None, tx_db: Any =
     if info["range_db"] is None:
         raise ApiError("conflict", f"{port}'s line interface has no gain control; adjust the level at the "
                                    "other end of the line instead")
-    low, high = info["range_db"]
     source = "installer"
     if rx_db is None and tx_db is None:
         suggested = _suggested(ctx, port)
@@ -205,8 +210,8 @@ def line_apply_gains(ctx: ApiContext, port: str, rx_db: Any = None, tx_db: Any =
             raise ApiError("not_found", f"{port} has no suggested gains: calibrate it first, or give the gains")
         rx_db, tx_db, source = suggested["rx_db"], suggested["tx_db"], "suggested"
     try:
-        rx = check_gain(0 if rx_db is None else rx_db, "receive gain", low, high)
-        tx = check_gain(0 if tx_db is None else tx_db, "transmit gain", low, high)
+        rx = _checked(info, "rx", rx_db)
+        tx = _checked(info, "tx", tx_db)
     except ValueError as exc:
         raise ApiError("bad_request", f"{port}: {exc}") from None
     date = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -214,6 +219,22 @@ def line_apply_gains(ctx: ApiContext, port: str, rx_db: Any = None, tx_db: Any =
     running = _port_gains(ctx)[port]["running"]          # the reload the write queued has run
     ctx.publish("line_gains", {"port": port, "rx_db": rx, "tx_db": tx})
     return {**doc, "running": running}
+
+
+def _checked(info: dict, way: str, value: Any) -> int:
+    """A gain for one direction of a line, checked against what its interface can do."""
+    what = "receive gain" if way == "rx" else "transmit gain"
+    rng = info.get(f"{way}_range_db")
+    if rng is None:
+        if value in (None, 0, "0", "+0", "-0", 0.0):
+            return 0
+        raise ValueError(f"this line interface has no {what} control: leave the {what} at 0 dB")
+    db = check_gain(0 if value is None else value, what, rng[0], rng[1])
+    step = float(info.get("step_db") or 1.0)
+    if abs(db / step - round(db / step)) > 1e-6:
+        raise ValueError(f"{what} {db:+d} dB is not a whole number of this interface's {step:g} dB steps: "
+                         f"use a multiple of {step:g} dB")
+    return db
 
 
 @command("line.reset_gains", on="store")

@@ -1,5 +1,7 @@
 """Installer-applied line gains: per line port, the transmit and receive gain its line interface
-(the DAA's own gain stages: Si3050 registers 38/39, the simulated DAA likewise) applies.
+applies (the DAA's own gain stages: Si3050 registers 38/39, the simulated DAA likewise; a voice
+modem's V.253 +VGR/+VGT, within the values the modem says it takes). What each port can do, per
+direction and in which steps, is `port.gain_limits()`.
 
 Stored in the configuration, table `line_gains`, one document per port:
 {"port": "fxo1", "rx_db": 3, "tx_db": -2, "source": "suggested" | "installer", "date": ISO}.

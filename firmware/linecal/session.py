@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dsp_ext.levels import rms_dbm0
+
 from ..channels import Channel, ChannelHandler, FxoChannel
 from ..sources import dtmf_samples
 from .echo_path import probe
@@ -38,6 +40,7 @@ PROBE_PERIODS = 10
 PROBE_TAIL_MS = 200          # keep capturing this long after the probe: the echo's tail
 LISTEN_S_DEFAULT = 25
 MAX_INBOUND_WAIT_S = 300
+NO_DIAL_TONE_DBM0 = -45.0     # quieter than this over the dial-tone phase: the exchange sends nothing
 LONG_RING_PAUSE_S = 1.5      # rings this far apart: the cadence's long pause (double rings are closer)
 PHASES = ("seizing", "dial_tone", "echo_probe", "dialling", "waiting_ring", "listening", "captured", "failed")
 
@@ -114,6 +117,16 @@ class CalibrationSession(ChannelHandler):
         self._after(DIAL_TONE_MS, self._probe)
 
     def _probe(self) -> None:
+        heard = self._frames["dial_tone"]
+        level = rms_dbm0(np.concatenate(heard)) if heard else -99.0
+        if level < NO_DIAL_TONE_DBM0:
+            # a line with loop current and nothing on it: not in service, barred, or cut beyond the
+            # exchange. Nothing to learn, and a number dialled into silence would look answered.
+            self._finish(failed=f"{self.line.name} gives no dial tone: it takes loop current but the exchange "
+                                f"sends nothing ({level:.0f} dBm0 heard over {len(heard) / 100:.1f} s). Check "
+                                "the line with an ordinary phone; a line not yet in service or cut off by the "
+                                "phone company does this. Nothing was dialled or stored")
+            return
         self._enter("echo_probe")
         self.line.play(probe(PROBE_LEVEL_DBM0, PROBE_PERIODS), self._probe_sent)
 

@@ -4,8 +4,10 @@ line's calibration learned.
 `line_tone_plan(country, stored_profile)` gives a `CountryProfile` for one line: the learned
 dial tone, ringback, busy and congestion tones replace the country's (frequencies, cadence,
 level). Congestion is only learned when the installer calibrates against a number the exchange
-cannot route (`expect_tone="congestion"`); until then it is the learned busy tone sent twice as
-fast (as most exchanges do) when the busy tone was learned and differs from the country's.
+cannot route (`expect_tone="congestion"`); until then, when the busy tone was learned and differs
+from the country's, it is the learned busy tone's frequencies with the country's congestion
+cadence and level step (not "busy twice as fast": China's congestion is slower than its busy,
+the UK's has four parts, Japan's and Australia's differ from busy only in level).
 A learned disconnect tone that is none of those is kept as an extra tone.
 
 Answer supervision (`firmware.answer.AnswerSupervisor`), the call-progress analyser
@@ -57,9 +59,12 @@ def same_tone(a: ToneSpec, b: ToneSpec) -> bool:
     return all(abs(x - y) <= CADENCE_TOL * max(x, y) for x, y in zip(a.cadence_ms, b.cadence_ms, strict=True))
 
 
-def faster(busy: ToneSpec) -> ToneSpec:
-    """The busy tone at twice the rate: the congestion (reorder) tone of most exchanges."""
-    return ToneSpec(busy.freqs, tuple(max(100, c // 2) for c in busy.cadence_ms), busy.level_dbm0, busy.modulated)
+def congestion_like(busy: ToneSpec, country: CountryProfile) -> ToneSpec:
+    """The congestion tone an exchange with this learned busy tone most likely sends: the
+    country's congestion cadence, on the busy tone's frequencies, as far below (or above) the
+    busy tone as the country's plan puts it."""
+    step = country.congestion.level_dbm0 - country.busy.level_dbm0
+    return ToneSpec(busy.freqs, country.congestion.cadence_ms, busy.level_dbm0 + step, busy.modulated)
 
 
 def line_tone_plan(country: CountryProfile, stored: dict | None) -> CountryProfile:
@@ -82,7 +87,7 @@ def line_tone_plan(country: CountryProfile, stored: dict | None) -> CountryProfi
     extra = dict(country.extra)
     busy = learned.get("busy")
     if busy is not None and "congestion" not in learned and not same_tone(busy, country.busy):
-        learned["congestion"] = faster(busy)
+        learned["congestion"] = congestion_like(busy, country)
         if same_tone(learned["congestion"], country.busy):
             del learned["congestion"]
     disconnect = learned_spec(stored.get("disconnect"))

@@ -76,3 +76,34 @@ def test_not_toml_and_unknown_board(tmp_path):
     f = tmp_path / "mine.toml"
     f.write_text(GOOD)
     assert load_board(f).id == "x"
+
+
+MODEM_BOARD = """
+[board]
+id = "fxs-plus-modem"
+name = "1 FXS + modem"
+hat_product = "x"
+overlay = "x"
+[audio]
+alsa_device = "hw:0"
+channels = 1
+[[port]]
+name = "fxs1"
+chip = "si3215"
+cs = 0
+timeslot = 0
+[[port]]
+name = "fxo1"
+chip = "modem"
+device = "/dev/ttyACM0"
+"""
+
+
+def test_modem_gain_step_from_the_board_file():
+    assert parse_board(MODEM_BOARD).port("fxo1").gain_step_db is None
+    assert parse_board(MODEM_BOARD + "gain_step_db = 0.5\n").port("fxo1").gain_step_db == 0.5
+    for bad in ("0", "9", "'big'", "true"):
+        with pytest.raises(BoardFileError, match="gain_step_db must be a number of dB from 0.01 to 6"):
+            parse_board(MODEM_BOARD + f"gain_step_db = {bad}\n")
+    with pytest.raises(BoardFileError, match="unknown key"):
+        parse_board(MODEM_BOARD.replace('name = "fxs1"', 'name = "fxs1"\ngain_step_db = 1'))

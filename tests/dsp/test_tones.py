@@ -193,3 +193,35 @@ def test_frame_size_does_not_change_the_events():
     assert [e.kind for e in reference] == ["start", "end"]
     for frame in (1, 7, 160, 1000, x.size):
         assert detect("UK", x, frame=frame) == reference
+
+
+def _stretched(spec, factor, freq_factor=1.0):
+    import dataclasses
+    return dataclasses.replace(spec, cadence_ms=tuple(round(c * factor) for c in spec.cadence_ms),
+                               freqs=tuple(f * freq_factor for f in spec.freqs))
+
+
+@pytest.mark.parametrize("country", sorted(PROFILES))
+@pytest.mark.parametrize("factor", [0.75, 1.3])
+def test_busy_and_congestion_off_their_cadence_are_still_told_apart(country, factor):
+    """Beyond the strict 10 % tolerance: the nearest evenly stretched busy/congestion cadence."""
+    from dsp_ext.tones import ToneGenerator
+    prof = PROFILES[country]
+    for name in ("busy", "congestion"):
+        x = ToneGenerator(_stretched(prof.tone(name), factor, 1.01)).generate(8000 * 9)
+        events = ToneDetector(country, ("busy", "congestion")).process(x)
+        assert [(e.kind, e.tone) for e in events][:1] == [("start", name)], (name, events)
+
+
+@pytest.mark.parametrize("country", sorted(PROFILES))
+def test_ringback_and_far_off_tones_are_no_busy_or_congestion(country):
+    """The loose match never takes the country's own ringback (same frequency in DE, FR, CN,
+    JP, AU, IN), nor a tone over twice as slow as any busy/congestion period, for either."""
+    import dataclasses
+
+    from dsp_ext.tones import ToneGenerator
+    prof = PROFILES[country]
+    slow = round(2.2 * max(prof.busy.cadence_ms + prof.congestion.cadence_ms))
+    for spec in (prof.ringback, dataclasses.replace(prof.busy, cadence_ms=(slow, slow))):
+        x = ToneGenerator(spec).generate(8000 * 20)
+        assert ToneDetector(country, ("busy", "congestion")).process(x) == [], spec

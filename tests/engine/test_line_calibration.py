@@ -220,3 +220,46 @@ def test_learned_disconnect_tone_clears_calls_the_country_plan_would_leave_up():
         pbx.run(2)
         assert "fxo1" in pbx.engine.line_tones
         assert inbound_call_then_caller_hangs_up() < 4
+
+
+def test_a_line_without_dial_tone_or_voltage_is_a_clear_refusal_and_stores_nothing():
+    """A line that takes loop current but gives no dial tone (not in service, cut off): the
+    calibration stops after listening for the dial tone, dials nothing (dialling into silence
+    would look like a silent answer), stores no profile and says what to check. An unplugged
+    line is refused before it is taken."""
+    with Pbx(country="US", fxs=1, fxo=1, seed=8) as pbx:
+        pbx.co.set_in_service(1, False)
+        pbx.run(0.2)
+        api = EngineApi(config=pbx.config, records=pbx.records, data_dir=pbx.data_dir, control=pbx.control)
+        call = simulated_caller(pbx, api)
+        try:
+            status = call("line.calibrate", port="fxo1", number="5550100", as_extension="201")
+            while status["phase"] not in ("captured", "failed"):
+                pbx.run(0.5)
+                status = call("line.calibration_status", port="fxo1")
+            assert status["phase"] == "failed" and "gives no dial tone" in status["error"]
+            assert "Check the line with an ordinary phone" in status["error"]
+            with pytest.raises(ApiError) as exc:
+                call("line.calibration_finish", port="fxo1")
+            assert exc.value.code == "conflict" and "gives no dial tone" in exc.value.message
+            assert load_profile(pbx.config, "fxo1") is None
+            assert pbx.co.remote("5550100").state == "idle" and not pbx.co.history      # nothing dialled
+            pbx.run(1)
+            assert not pbx.board.fxo(1).is_off_hook and pbx.state("fxo1") == "idle"
+
+            pbx.co.set_in_service(1, True)
+            pbx.co.unplug(1)
+            pbx.run(3)
+            with pytest.raises(ApiError) as exc:
+                call("line.calibrate", port="fxo1")
+            assert exc.value.code == "conflict" and "has no line voltage: plug the line in first" in exc.value.message
+        finally:
+            api.close()
+
+
+@pytest.mark.parametrize("state, words", [("no-dial-tone", "gives no dial tone"),
+                                          ("unplugged", "has no line voltage: plug the line in first")])
+def test_cli_sim_says_what_is_wrong_with_a_dead_line(state, words):
+    out = subprocess.run([sys.executable, "-m", "firmware.cli", "line", "calibrate", "--sim", "--line", state],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and words in out.stderr and out.stdout == ""

@@ -148,3 +148,48 @@ def test_gains_reach_the_si3050_registers_on_the_emulated_hat(monkeypatch):
             pbx.run(1)
         finally:
             api.close()
+
+
+def test_gains_reach_a_voice_modem_line(monkeypatch):
+    """A line on a V.253 voice modem (the real driver over a pty against the emulated modem, on a
+    line of the simulated exchange): the modem says which +VGR/+VGT values it takes (here 120-136,
+    1 dB each: -8 to +8 dB), `line.gains` says so, `line.apply_gains` sends AT+VGR/AT+VGT during
+    the call and the levels on the call follow; a gain outside the modem's range is refused."""
+    def hat(fxs=4, fxo=2, country="US", seed=0, realtime=False, **options):
+        return emulated_hat_board(None, country=country, seed=seed, fxs=fxs, fxo=0, modems=1,
+                                  modem_options={"gain_range": (120, 136), "gain_step_db": 1.0,
+                                                 "range_reply": "({lo}-{hi})"}, **options)
+    monkeypatch.setattr(drivers.sim, "SimBoard", hat)
+    with Pbx(country="US", fxs=2, fxo=1, seed=54) as pbx:
+        modem = pbx.board.chip("fxo1")
+        api, call = api_of(pbx)
+        try:
+            pbx.run(0.2)
+            g = call("line.gains")["fxo1"]
+            assert g["rx_range_db"] == [-8, 8] and g["tx_range_db"] == [-8, 8] and g["step_db"] == 1.0
+            assert "AT+VGR=? 120-136" in g["how"]
+            phone, remote = connect(pbx)
+            here0, there0 = levels(pbx, phone, remote)
+            assert here0 == pytest.approx(FAR_TONE_DBM0, abs=1.0)
+            applied = call("line.apply_gains", port="fxo1", rx_db=5, tx_db=-4)
+            assert applied["running"] == {"rx_db": 5, "tx_db": -4}
+            pbx.run(0.2)
+            assert (modem.vgr, modem.vgt) == (133, 124) and modem.streaming
+            here1, there1 = levels(pbx, phone, remote)
+            assert here1 - here0 == pytest.approx(5.0, abs=0.5)
+            assert there1 - there0 == pytest.approx(-4.0, abs=0.5)
+            with pytest.raises(ApiError) as exc:
+                call("line.apply_gains", port="fxo1", rx_db=10)
+            assert exc.value.code == "bad_request" and "(-8 to +8 dB)" in exc.value.message
+            assert (modem.vgr, modem.vgt) == (133, 124)
+            call("line.reset_gains", port="fxo1")
+            pbx.run(0.2)
+            assert (modem.vgr, modem.vgt) == (128, 128)
+            here2, there2 = levels(pbx, phone, remote)
+            assert here2 == pytest.approx(here0, abs=0.5) and there2 == pytest.approx(there0, abs=0.5)
+            phone.on_hook()
+            pbx.run(1)
+            assert not modem.off_hook
+        finally:
+            api.close()
+            pbx.board.stop()
