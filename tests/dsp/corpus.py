@@ -94,7 +94,7 @@ def _espeak(lang: str, variant: str, pitch: int, wpm: int) -> np.ndarray:
     path = CACHE / f"speech-{lang}-{variant}-{key}.wav"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:      # same file system: the move is atomic
             raw = Path(tmp) / "raw.wav"
             subprocess.run(["espeak-ng", "-v", f"{lang}+{variant}", "-p", str(pitch), "-s", str(wpm),
                             "-w", str(raw), _text_for(lang)], check=True, capture_output=True)
