@@ -6,6 +6,7 @@ start says "prompts are being generated" once instead of once per prompt."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -17,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _make_dry(*args: str) -> str:
+    # Not the settings of a `make test` this suite may be running under (make passes them on in MAKEFLAGS).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "JOBS", "PYTEST_ARGS", "PORT", "DATA")}
     done = subprocess.run(["make", "-n", "-W", "setup.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -30,7 +34,6 @@ def test_make_run_takes_a_port_and_test_takes_pytest_args() -> None:
 
 
 def test_make_test_runs_on_every_core_at_most_four_and_jobs_0_runs_in_one_process() -> None:
-    import os
     cores = len(os.sched_getaffinity(0))
     jobs = re.search(r"pytest -n (\d+) --dist loadgroup tests;", _make_dry("test"))
     assert jobs, "make test does not run pytest-xdist"
