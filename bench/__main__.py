@@ -10,7 +10,9 @@ and writes bench/RESULTS.md.
 
 Then the real-time core (`bench/realtime.py`): the media loop of a real `linebox run` under
 outside calls and web load, two processes against one; bench/REALTIME.md.
-`python -m bench dsp [RUNS]` or `python -m bench realtime [--quick ...]` runs one of them.
+`python -m bench dsp [RUNS [ROUNDS]]` or `python -m bench realtime [--quick ...]` runs one of them.
+The DSP speed comparisons run ROUNDS times (default 5) in the one run, both sides back to back each
+round, and report the median ratio with its range: a shared machine's load drifts during a run.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import os
 import pathlib
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -30,15 +33,17 @@ from dsp_ext._dsp import ffi, lib
 
 from drivers.sim.echo import G168_MODELS, g168_ir
 from dsp_ext import _dsp
-from dsp_ext.dtmf import dtmf_encode
+from dsp_ext.dtmf import DtmfReceiver, dtmf_encode
 from dsp_ext.echo import EchoCanceller, new_state
 from dsp_ext.g711 import ulaw_decode, ulaw_encode
 from dsp_ext.levels import DBM0_PEAK, DBM0_RMS, RATE
+from dsp_ext.port_rows import DtmfRows
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEER_C = ROOT / "bench" / "c" / "spandsp_peer.c"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FRAME = 80
+DTMF_PORTS = 16         # ports in the batched DTMF comparison (a 16-port box: 8 lines, 8 phones)
 VOICES = (("en-us", "Hello, this is the front desk. I am calling about the order you placed last week."),
           ("de", "Guten Tag, hier spricht die Buchhaltung. Wir melden uns morgen frueh noch einmal."),
           ("fr", "Bonjour, ici le service client. Votre commande est prete depuis ce matin."),
@@ -206,8 +211,50 @@ def main() -> None:
         fax.main(args if which == "fax" else [])
 
 
+def time_ours_dtmf_rows(signals: np.ndarray, runs: int) -> tuple[float, float, int]:
+    """The DTMF stage as the media loop runs it (firmware/media.py): each tick every port's frame
+    goes into its row of a `DtmfRows`, the row is marked, and one `run()` serves all ports (one C
+    call; Python then visits only the ports whose detectors found something). `signals` holds one
+    row per port. Returns ns per sample per channel of run() alone and of filling the rows plus
+    run() (each tick's least time over the runs), and the digits found."""
+    ports, n = signals.shape
+    frames = n // FRAME
+    least_run, least_all = np.full(frames, np.inf), np.full(frames, np.inf)
+    clock, digits = time.perf_counter_ns, 0
+    for r in range(runs + 1):
+        rows = DtmfRows([DtmfReceiver() for _ in range(ports)])
+        x, rx_on = rows.x, rows.rx_on
+        t_run, t_all = np.empty(frames), np.empty(frames)
+        got = 0
+        for k in range(frames):
+            frame = signals[:, k * FRAME:(k + 1) * FRAME]
+            t0 = clock()
+            for i in range(ports):          # as the media loop does, port by port
+                x[i] = frame[i]
+                rx_on[i] = 1
+            t1 = clock()
+            for _, events in rows.run():
+                got += sum(e.kind == "start" for e in events)
+            t2 = clock()
+            t_run[k], t_all[k] = t2 - t1, t2 - t0
+        if r:
+            least_run, least_all = np.minimum(least_run, t_run), np.minimum(least_all, t_all)
+            digits = got
+    per = frames * FRAME * ports
+    return float(least_run.sum()) / per, float(least_all.sum()) / per, digits
+
+
+def median_range(values: list[float]) -> str:
+    """'median (min-max)' of one figure over the rounds."""
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
 def dsp_main(args: list[str]) -> None:
+    """RUNS (default 7): replays per timing, each frame's least time kept. ROUNDS (default 5): the
+    speed comparisons are repeated that many times in this run, alternating the sides, and the
+    ratios are the medians over the rounds (a shared machine's load drifts during a run)."""
     runs = int(args[0]) if args else 7
+    rounds = int(args[1]) if len(args) > 1 else 5
     for tool in ("espeak-ng", "sox", "gcc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} not found (apt install espeak-ng sox gcc libspandsp-dev)")
@@ -222,41 +269,55 @@ def dsp_main(args: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="linebox-bench-") as tmp_:
         tmp = pathlib.Path(tmp_)
         peer = build_peer(tmp)
-        # speed: every SIMD copy this CPU has, then the one picked by default; spandsp in the same run.
-        # Both sides in the same C loop (one 10 ms frame per call, our installed .so loaded by the
-        # peer), and ours also through cffi as the engine calls it.
+        # speed: every SIMD copy this CPU has (the one picked by default marked); spandsp in the same
+        # rounds. Both sides in the same C loop (one 10 ms frame per call, our installed .so loaded by
+        # the peer), and ours also through cffi as the engine calls it.
         lib.echo_init(ffi.cast("echo_t *", ffi.new("char[]", lib.echo_state_size())), 1024, 0)
         default_simd = ffi.string(lib.echo_simd_variant()).decode()
         f_file, n_file = save(tmp, "far", far), save(tmp, "near", near)
-        ours, ours_c = {}, {}
-        for v in simd_variants():
-            ours_c[v] = json.loads(run([str(peer), "ours-ec-time", str(shipped), libpython(), f_file, n_file,
-                                        str(runs), v]).strip())["ns_per_sample"]
-            lib.echo_simd_select(v.encode())
-            ours[v] = time_ours_ec(far, near, runs)
-        lib.echo_simd_select(default_simd.encode())
-        peer_rows = [json.loads(x) for x in run([str(peer), "ec-time", f_file, n_file, str(runs)]).splitlines()
-                     if x.startswith("{")]
-        sp = {r["impl"]: r["ns_per_sample"] for r in peer_rows}
-        base, base_cffi = ours_c[default_simd], ours[default_simd][0]
+        variants = simd_variants()
+        ours_c: dict[str, list[float]] = {v: [] for v in variants}
+        ours_py: dict[str, list[float]] = {v: [] for v in variants}
+        sp_ns: list[float] = []
+        costs = []
+        for _ in range(rounds):
+            for v in variants:
+                ours_c[v].append(json.loads(run([str(peer), "ours-ec-time", str(shipped), libpython(), f_file,
+                                                 n_file, str(runs), v]).strip())["ns_per_sample"])
+                lib.echo_simd_select(v.encode())
+                ns, cost = time_ours_ec(far, near, runs)
+                ours_py[v].append(ns)
+                if v == default_simd:
+                    costs.append(cost)
+            lib.echo_simd_select(default_simd.encode())
+            sp_ns.append(json.loads(run([str(peer), "ec-time", f_file, n_file, str(runs), "muted"]).strip())
+                         ["ns_per_sample"])
+        packaged = json.loads(run([str(peer), "ec-time", f_file, n_file, "1"]).splitlines()[-1])["ns_per_sample"]
+        med = statistics.median
+        sp = med(sp_ns)
+        ratio_c = {v: [t / o for t, o in zip(sp_ns, ours_c[v], strict=True)] for v in variants}
+        ratio_py = {v: [t / o for t, o in zip(sp_ns, ours_py[v], strict=True)] for v in variants}
         out += [f"### Line echo canceller, 128 ms tail (1024 taps), NLP + comfort noise + high-pass on, "
                 f"{far.size / RATE:.1f} s of real speech (5 espeak-ng voices with pauses) over G.168 d5, ERL 6 dB, "
                 "G.711 mu-law", "",
-                "| implementation | called from | ns per sample per channel | channels per core | spandsp / this |",
+                f"Each figure is the median over {rounds} rounds; the ratio is the median of the rounds' ratios "
+                "(each round times both sides back to back), with its range over the rounds.", "",
+                "| implementation | called from | ns per sample per channel | channels per core | "
+                "spandsp / this (range) |",
                 "|---|---|---:|---:|---:|"]
-        for v in ours:
+        for v in variants:
             mark = " (picked on this CPU)" if v == default_simd else ""
-            for where, ns in (("C, per 10 ms frame", ours_c[v]), ("Python (cffi), per 10 ms frame", ours[v][0])):
+            for where, ns, ratios in (("C, per 10 ms frame", med(ours_c[v]), ratio_c[v]),
+                                      ("Python (cffi), per 10 ms frame", med(ours_py[v]), ratio_py[v])):
                 out.append(f"| Linebox as installed, `{v}` tap pass{mark} | {where} | {ns:.1f} | "
-                           f"{1e9 / (ns * RATE):.0f} | {sp['spandsp'] / ns:.2f}x |")
-        out.append(f"| spandsp `echo_can_update` (its debug printf muted) | C, per 10 ms frame | {sp['spandsp']:.1f} | "
-                   f"{1e9 / (sp['spandsp'] * RATE):.0f} | 1.00x |")
-        out.append(f"| spandsp as packaged (debug printf to /dev/null) | C, per 10 ms frame | "
-                   f"{sp['spandsp_as_packaged']:.1f} | {1e9 / (sp['spandsp_as_packaged'] * RATE):.0f} | "
-                   f"{sp['spandsp'] / sp['spandsp_as_packaged']:.2f}x |")
-        cost = ours[default_simd][1]
+                           f"{1e9 / (ns * RATE):.0f} | {median_range(ratios)} |")
+        out.append(f"| spandsp `echo_can_update` (its debug printf muted) | C, per 10 ms frame | {sp:.1f} | "
+                   f"{1e9 / (sp * RATE):.0f} | 1.00x |")
+        out.append(f"| spandsp as packaged (debug printf to /dev/null), one round | C, per 10 ms frame | "
+                   f"{packaged:.1f} | {1e9 / (packaged * RATE):.0f} | {sp / packaged:.2f}x |")
+        cost = np.min(np.stack(costs), axis=0)
         out += ["", f"Per-frame cost of the `{default_simd}` copy (one channel, one cffi call per 10 ms frame, pauses "
-                f"included; each frame's least time over the {runs} runs): mean {cost.mean():.1f} us, "
+                f"included; each frame's least time over all runs and rounds): mean {cost.mean():.1f} us, "
                 f"p50 {np.median(cost):.1f} us, p99 {np.percentile(cost, 99):.1f} us, max {cost.max():.1f} us "
                 f"(p99 / mean {np.percentile(cost, 99) / cost.mean():.2f})."]
 
@@ -281,59 +342,116 @@ def dsp_main(args: list[str]) -> None:
                 erle_ok &= all(x >= y for x, y in zip(a, b, strict=True))
                 out.append(f"| {m} | {sname} | {a[0]:.1f} dB | {b[0]:.1f} dB | {a[1]:.1f} dB | {b[1]:.1f} dB |")
 
-        # DTMF: 48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law
+        # DTMF: 48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law; one port per
+        # call, and DTMF_PORTS ports the way the media loop runs them (one batched call per tick)
         digits = "1234567890*#ABCD" * 3
         tones = dtmf_encode(digits, on_ms=50, off_ms=50, level_dbm0=-10.0).astype(np.float64)
         bg = real_speech(-30.0)
         bg = np.resize(bg, tones.size + 2 * RATE)
         sig = mulaw(np.concatenate([tones, np.zeros(2 * RATE)]) + bg)
-        ours_dtmf, got = time_ours_dtmf(sig, runs)
-        ours_dtmf_c = json.loads(run([str(peer), "ours-dtmf-time", str(shipped), libpython(),
-                                      str(ffi.sizeof("dtmf_rx_t")), str(ffi.sizeof("dtmf_event_t")),
-                                      save(tmp, "dtmf", sig), str(runs)]).strip())
-        peer_dtmf = json.loads(run([str(peer), "dtmf-time", save(tmp, "dtmf", sig), str(runs)]).strip())
+        sig = sig[: sig.size - sig.size % FRAME]
+        multi = np.stack([np.roll(sig, 997 * p) for p in range(DTMF_PORTS)])  # each port its own timing
+        # the common case: every port in a conversation (speech at -15 dBm0, mu-law), nobody dialling
+        talk = mulaw(np.resize(speech, sig.size))
+        talking = np.stack([np.roll(talk, 4999 * p) for p in range(DTMF_PORTS)])
+        d_file, m_file, t_file = save(tmp, "dtmf", sig), save(tmp, "dtmf_ports", multi), save(tmp, "talk", talking)
+        one_c, one_py, one_sp, rows_run, rows_all, rows_sp = [], [], [], [], [], []
+        talk_run, talk_sp = [], []
+        talk_got = talk_sp_got = 0
+        got = rows_got = sp_rows_got = 0
+        sp_digits = ""
+        c_digits = 0
+        for _ in range(rounds):
+            c = json.loads(run([str(peer), "ours-dtmf-time", str(shipped), libpython(), str(ffi.sizeof("dtmf_rx_t")),
+                                str(ffi.sizeof("dtmf_event_t")), d_file, str(runs)]).strip())
+            one_c.append(c["ns_per_sample"])
+            c_digits = c["digits"]
+            ns, found = time_ours_dtmf(sig, runs)
+            one_py.append(ns)
+            got = len(found)
+            peer_dtmf = json.loads(run([str(peer), "dtmf-time", d_file, str(runs)]).strip())
+            one_sp.append(peer_dtmf["ns_per_sample"])
+            sp_digits = peer_dtmf["digits"]
+            r_run, r_all, rows_got = time_ours_dtmf_rows(multi, runs)
+            rows_run.append(r_run)
+            rows_all.append(r_all)
+            pr = json.loads(run([str(peer), "dtmf-ports-time", m_file, str(DTMF_PORTS), str(runs)]).strip())
+            rows_sp.append(pr["ns_per_sample"])
+            sp_rows_got = pr["digits"]
+            t_run, _, talk_got = time_ours_dtmf_rows(talking, runs)
+            talk_run.append(t_run)
+            pt = json.loads(run([str(peer), "dtmf-ports-time", t_file, str(DTMF_PORTS), str(runs)]).strip())
+            talk_sp.append(pt["ns_per_sample"])
+            talk_sp_got = pt["digits"]
         call_ns = cffi_call_ns(runs)
-    sp_dtmf = peer_dtmf["ns_per_sample"]
+    sp_dtmf, sp_multi = med(one_sp), med(rows_sp)
+
+    def ratios(theirs: list[float], ours: list[float]) -> list[float]:
+        return [t / o for t, o in zip(theirs, ours, strict=True)]
+
+    r_one_c, r_one_py = ratios(one_sp, one_c), ratios(one_sp, one_py)
+    r_rows_run, r_rows_all = ratios(rows_sp, rows_run), ratios(rows_sp, rows_all)
+    r_talk = ratios(talk_sp, talk_run)
     out += ["", "### DTMF receiver (48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law)", "",
-            "| implementation | called from | ns per sample per channel | channels per core | spandsp / this | "
+            f"One port per call, and {DTMF_PORTS} ports (the same signal, each port shifted by 997 samples) the way "
+            "the media loop runs them: each tick every port's frame goes into its row of a `DtmfRows` and one "
+            f"`run()` serves all ports (firmware/media.py); spandsp runs its {DTMF_PORTS} receivers one after "
+            f"another in a C loop. Medians over {rounds} rounds; ratios as above.", "",
+            "| implementation | called from | ns per sample per channel | channels per core | spandsp / this (range) | "
             "digits found |",
             "|---|---|---:|---:|---:|---:|",
-            f"| Linebox `dtmf_rx_process`, as installed | C, per 10 ms frame | {ours_dtmf_c['ns_per_sample']:.1f} | "
-            f"{1e9 / (ours_dtmf_c['ns_per_sample'] * RATE):.0f} | {sp_dtmf / ours_dtmf_c['ns_per_sample']:.2f}x | "
-            f"{ours_dtmf_c['digits']} |",
-            f"| Linebox `dtmf_rx_process`, as installed | Python (cffi), per 10 ms frame | {ours_dtmf:.1f} | "
-            f"{1e9 / (ours_dtmf * RATE):.0f} | {sp_dtmf / ours_dtmf:.2f}x | {len(got)} |",
-            f"| spandsp `dtmf_rx` | C, per 10 ms frame | {sp_dtmf:.1f} | {1e9 / (sp_dtmf * RATE):.0f} | 1.00x | "
-            f"{len(peer_dtmf['digits'])} |",
+            f"| Linebox `dtmf_rx_process`, as installed, one port | C, per 10 ms frame | {med(one_c):.1f} | "
+            f"{1e9 / (med(one_c) * RATE):.0f} | {median_range(r_one_c)} | {c_digits} |",
+            f"| Linebox `dtmf_rx_process`, as installed, one port | Python (cffi), per 10 ms frame | {med(one_py):.1f} | "
+            f"{1e9 / (med(one_py) * RATE):.0f} | {median_range(r_one_py)} | {got} |",
+            f"| spandsp `dtmf_rx`, one port | C, per 10 ms frame | {sp_dtmf:.1f} | {1e9 / (sp_dtmf * RATE):.0f} | 1.00x | "
+            f"{len(sp_digits)} |",
+            f"| Linebox `DtmfRows.run()`, {DTMF_PORTS} ports, as the media loop calls it | Python, one call per tick | "
+            f"{med(rows_run):.1f} | {1e9 / (med(rows_run) * RATE):.0f} | {median_range(r_rows_run)} | {rows_got} |",
+            f"| the same with the media loop's filling of the rows | Python, per tick | {med(rows_all):.1f} | "
+            f"{1e9 / (med(rows_all) * RATE):.0f} | {median_range(r_rows_all)} | {rows_got} |",
+            f"| spandsp `dtmf_rx`, {DTMF_PORTS} ports | C, per tick | {sp_multi:.1f} | {1e9 / (sp_multi * RATE):.0f} | "
+            f"1.00x | {sp_rows_got} |",
+            f"| Linebox `DtmfRows.run()`, {DTMF_PORTS} ports in conversation (speech, no digits) | Python, one call "
+            f"per tick | {med(talk_run):.1f} | {1e9 / (med(talk_run) * RATE):.0f} | {median_range(r_talk)} | "
+            f"{talk_got} |",
+            f"| spandsp `dtmf_rx`, the same {DTMF_PORTS} ports | C, per tick | {med(talk_sp):.1f} | "
+            f"{1e9 / (med(talk_sp) * RATE):.0f} | 1.00x | {talk_sp_got} |",
             "",
             f"One cffi call with nothing to do costs {call_ns:.0f} ns here, {call_ns / FRAME:.1f} ns per sample of a "
-            "10 ms frame: what the Python rows pay on top of the C ones (the engine pays it per channel and "
-            "frame for either receiver)."]
-    ec_ratio, ec_ratio_cffi = sp["spandsp"] / base, sp["spandsp"] / base_cffi
-    dtmf_ratio, dtmf_ratio_cffi = sp_dtmf / ours_dtmf_c["ns_per_sample"], sp_dtmf / ours_dtmf
+            "10 ms frame: what the one-port Python row pays on top of the C one; the batched stage pays one call "
+            "per tick for all ports."]
+    ec_ratio, ec_ratio_cffi = statistics.median(ratio_c[default_simd]), statistics.median(ratio_py[default_simd])
+    dtmf_ratio, dtmf_rows_ratio = statistics.median(r_one_c), statistics.median(r_rows_run)
     verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-    out += ["", "Goals (issue 15), like for like (both sides in the same C loop, one 10 ms frame per call; "
-            "our side the installed extension):",
-            f"- installed echo canceller at least 4x spandsp's speed at 1024 taps on real speech: {ec_ratio:.2f}x, "
-            f"{verdict(ec_ratio >= 4)} (through cffi, as the engine calls it: {ec_ratio_cffi:.2f}x)",
+    out += ["", "Goals (issue 15), like for like, medians over the rounds of this run (our side the installed "
+            "extension):",
+            f"- installed echo canceller at least 4x spandsp's speed at 1024 taps on real speech (both in the same C "
+            f"loop, one 10 ms frame per call): {median_range(ratio_c[default_simd])}, {verdict(ec_ratio >= 4)} "
+            f"(through cffi, as the engine calls it: {median_range(ratio_py[default_simd])}, "
+            f"{verdict(ec_ratio_cffi >= 4)})",
             f"- at equal or better ERLE (every model, signal and time above): {verdict(erle_ok)}",
-            f"- DTMF receiver at least as fast as spandsp: {dtmf_ratio:.2f}x, {verdict(dtmf_ratio >= 1)} "
-            f"(through cffi, as the engine calls it: {dtmf_ratio_cffi:.2f}x)",
+            f"- DTMF receiver at least as fast as spandsp, one port in the same C loop: {median_range(r_one_c)}, "
+            f"{verdict(dtmf_ratio >= 1)}; {DTMF_PORTS} ports as the engine calls them (`DtmfRows.run()`) against "
+            f"spandsp's {DTMF_PORTS} in C, every port dialling: {median_range(r_rows_run)}, "
+            f"{verdict(dtmf_rows_ratio >= 1)} (with the media loop's row filling: {median_range(r_rows_all)}); "
+            f"every port in conversation: {median_range(r_talk)}, {verdict(statistics.median(r_talk) >= 1)}",
             "",
             "Notes: the C rows load the extension that pip built (dlopen) into the same C program as",
             "spandsp and call it exactly as spandsp is called; the Python rows add what a cffi call per",
             "frame costs (the engine pays that for whatever receiver it calls). Each echo_process call runs",
             "with flush-to-zero, so no subnormal slowdown in speech pauses. On a loaded machine all",
-            "figures are noisy; `python -m bench.instructions` counts instructions instead.",
+            "figures are noisy (hence the rounds); `python -m bench.instructions` counts instructions instead.",
             "Debian's spandsp 0.0.6 printf()s debug text inside `echo_can_update` on every sample; the ratio",
             "is against its arithmetic alone (the peer binds those calls to a no-op); the 'as packaged' row",
             "is what a program linking it really pays."]
     gcc = run(["gcc", "-dumpfullversion"]).strip()
-    header = (f"Measured by `python -m bench {runs}` on {cpu_name()} ({os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.1f}), gcc {gcc}; our side: `{shipped.name}` as installed "
+    header = (f"Measured by `python -m bench dsp {runs} {rounds}` on {cpu_name()} ({os.cpu_count()} CPUs, load "
+              f"average {os.getloadavg()[0]:.1f} at the end), gcc {gcc}; our side: `{shipped.name}` as installed "
               f"(`{shipped.parent.name}/`), spandsp: Debian libspandsp. Timing: every side is called one 10 ms frame "
-              f"at a time and each frame timed; after a warm-up, {runs} runs replay the same work and each frame's "
-              "least time counts (a shared machine's preemptions drop out).")
+              f"(or one tick of all ports) at a time and each timed; after a warm-up, {runs} runs replay the same work "
+              "and each frame's least time counts (a shared machine's preemptions drop out); the comparisons are "
+              f"repeated in {rounds} rounds.")
     text = "## DSP core benchmark: Linebox (as installed) vs spandsp\n\n" + header + "\n\n" + "\n".join(out) + "\n"
     print(text)
     RESULTS.write_text(text)

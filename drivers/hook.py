@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .port import EventType
 
 FRAME_MS = 10
+_AT_REST: list = []          # feed()'s answer for a frame at rest (shared: callers only read it)
 
 
 @dataclass
@@ -38,6 +39,11 @@ class HookClassifier:
 
     def feed(self, raw_off_hook: bool) -> list[tuple[EventType, object]]:
         """Call once per frame with the raw loop state; returns events for this frame."""
+        if raw_off_hook is self._raw is self.off_hook and not (self._break_ms or self._pulses):
+            # at rest (on hook and open, or off hook and closed, nothing being classified): nothing
+            # can happen this frame. The common case on every port, every frame: kept cheap.
+            self._raw_ms += FRAME_MS
+            return _AT_REST
         t = self.t
         if raw_off_hook == self._raw:
             self._raw_ms += FRAME_MS

@@ -9,7 +9,7 @@ digit, weaker than we sent it, starting within the echo delay of ours) is not
 reported. A far-end press of the same digit is: one that starts later, or one
 that runs on past the end of our digit's echo (it overlapped the echo tail).
 """
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,8 @@ ECHO_MIN_LOSS_DB = 1.0      # an echo is at least this much weaker than what was
 ECHO_END_SLACK_S = 0.06     # the receiver reports an echo's end within this after its delay
 
 
-@dataclass(frozen=True)
-class DtmfEvent:
+class DtmfEvent(NamedTuple):
+    """One digit start or end (immutable; a named tuple: cheap to make on the media tick)."""
     kind: str           # "start" | "end"
     digit: str
     time: float         # seconds since the receiver was created (sample count / 8000)
@@ -67,7 +67,6 @@ class DtmfReceiver:
         self._sent: dict[str, tuple[float, float, float]] = {}
         self._suppressed: str | None = None       # the echo being ignored right now
         self._echo_delay = 0.0                    # how late that echo started after our digit
-        self._samples = 0
 
     def reset(self) -> None:
         self._rx.reset()
@@ -88,10 +87,11 @@ class DtmfReceiver:
 
     def take(self, rx_events: list[tuple[int, str, int, float]],
              sent_events: list[tuple[int, str, int, float]] | None, n: int) -> list[DtmfEvent]:
-        """The receiver's decisions on what its two C detectors found in `n` samples: `rx_events`
-        on the received signal, `sent_events` on what we sent (None: nothing said about it). For
-        running many receivers' detectors in one C call per tick (`dsp_ext.port_rows.DtmfRows`);
-        `process` is detectors + `take`."""
+        """The receiver's decisions on what its two C detectors found in the `n` samples they just
+        consumed: `rx_events` on the received signal, `sent_events` on what we sent (None: nothing
+        said about it). For running many receivers' detectors in one C call per tick
+        (`dsp_ext.port_rows.DtmfRows`); `process` is detectors + `take`. A frame in which neither
+        detector found anything needs no `take` unless the receiver is `waiting`."""
         if sent_events:
             self._track_events(sent_events)
         out = []
@@ -110,10 +110,15 @@ class DtmfReceiver:
                     self._suppressed = None
                     continue
                 out.append(DtmfEvent("end", digit, t, self._start_level))
-        self._samples += n
         if self._suppressed is not None:
             self._overlapped_press(out)
         return out
+
+    @property
+    def waiting(self) -> bool:
+        """An echo of our own digit is being held back: `take` must see every frame (even one
+        without events) until it ends, to report a far-end press that overlapped it."""
+        return self._suppressed is not None
 
     def _overlapped_press(self, out: list[DtmfEvent]) -> None:
         """The digit taken for our echo is still on after that echo must have stopped: the far
@@ -122,7 +127,7 @@ class DtmfReceiver:
         if d is None or d in self._sending or d not in self._sent:
             return
         echo_over = self._sent[d][1] + self._echo_delay + ECHO_END_SLACK_S
-        now = self._samples / RATE
+        now = self._rx._state.samples / RATE      # samples the received-signal detector has consumed
         if now > echo_over:
             self._suppressed = None
             out.append(DtmfEvent("start", d, echo_over, self._start_level))

@@ -20,6 +20,7 @@ from dsp_ext._fax import ffi, lib
 from dsp_ext._ffi import as_int16
 
 __all__ = ["MODEMS", "t30_codes", "page_carrier_guard", "FaxReport", "FaxTerminal", "FaxFileError", "result_text",
+           "FaxEvent", "frame_name",
            "write_tiff", "tiff_pages", "read_tiff_page", "TiffPage"]
 
 MODEMS = {"v27ter": lib.FAXTERM_V27TER, "v29": lib.FAXTERM_V29, "v17": lib.FAXTERM_V17}
@@ -53,7 +54,8 @@ class FaxReport:
     length: int
     negotiated: bool            # the far end's capabilities arrived (phase B reached)
     bad_rows_total: int         # over every page received
-    carrier_holds: int = 0      # page carriers our receiver could not train on (the block was sent again)
+    carrier_holds: int = 0      # page carriers our receiver could not train on (ECM: block sent again; no ECM: RTN)
+    stale_carriers: int = 0     # carriers T.30 thought present with no receiver running, reported gone (faxterm.h)
 
 
 def t30_codes() -> dict[str, int]:
@@ -71,6 +73,30 @@ def result_text(code: int) -> str:
     return ffi.string(lib.faxterm_result_text(int(code))).decode("ascii", "replace")
 
 
+_EVENT_KINDS = {lib.FAXTERM_EV_FRAME_IN: "frame_in", lib.FAXTERM_EV_FRAME_OUT: "frame_out",
+                lib.FAXTERM_EV_PHASE_B: "phase_b", lib.FAXTERM_EV_PHASE_D: "phase_d",
+                lib.FAXTERM_EV_PHASE_E: "phase_e"}
+
+
+@dataclass(frozen=True)
+class FaxEvent:
+    """One thing a terminal did: `kind` frame_in / frame_out (`name`: the T.30 frame, e.g. DIS, MCF),
+    phase_b, phase_d (`code`: pages so far) or phase_e (`code`: the completion code)."""
+    at: float
+    kind: str
+    code: int
+    name: str = ""
+
+
+def frame_name(fcf: int) -> str:
+    """spandsp's name of T.30 frame type `fcf` (DIS, DCS, CFR, MCF, RTN, DCN, ...)."""
+    return ffi.string(lib.faxterm_frame_name(int(fcf) & 0xFF)).decode("ascii", "replace")
+
+
+def _header_bytes(header: str) -> bytes:
+    return "".join(c for c in header if " " <= c <= "~")[:50].encode("ascii")
+
+
 def _ident_bytes(ident: str) -> bytes:
     # T.30 idents are at most 20 characters of digits, '+' and space (T.30 5.3.6.2.4).
     clean = "".join(c for c in ident if c.isdigit() or c in "+ ")[:20]
@@ -82,7 +108,7 @@ class FaxTerminal:
 
     def __init__(self, *, calling: bool, ident: str = "", ecm: bool = True, modem: str = "v17",
                  send: str | os.PathLike | None = None, receive: str | os.PathLike | None = None,
-                 page_carrier_guard: bool = True) -> None:
+                 page_carrier_guard: bool = True, header: str = "", whole_buffers: bool = False) -> None:
         if modem not in _MODEM_LADDER:
             raise ValueError(f"unknown modem {modem!r}: use one of {', '.join(_MODEM_LADDER)}")
         if (send is None) == (receive is None):
@@ -94,6 +120,11 @@ class FaxTerminal:
         self._report = ffi.new("faxterm_report_t *")
         if not page_carrier_guard:          # tests: what the guard prevents (fax_src/faxterm.h)
             lib.faxterm_set_page_carrier_guard(self._t, 0)
+        if whole_buffers:                   # tests: spandsp fed whole buffers (fax_src/faxterm.h)
+            lib.faxterm_set_whole_buffers(self._t, 1)
+        if header:                          # printed on each page sent (with date, station id, page)
+            lib.faxterm_set_header(self._t, _header_bytes(header))
+        self._events = ffi.new("faxterm_event_t[]", 64)
         if send is not None:
             path = os.fspath(send)
             if tiff_pages(path) < 1:
@@ -118,6 +149,19 @@ class FaxTerminal:
     def hang_up(self) -> None:
         lib.faxterm_hangup(self._t)
 
+    def events(self) -> list[FaxEvent]:
+        """The T.30 frames and phases since the last call, oldest first, each with its time in
+        seconds of audio received since the terminal was made (the session's clock)."""
+        out: list[FaxEvent] = []
+        while True:
+            n = lib.faxterm_events(self._t, self._events, 64)
+            for i in range(n):
+                e = self._events[i]
+                out.append(FaxEvent(e.sample / 8000.0, _EVENT_KINDS.get(e.kind, "?"), int(e.code),
+                                    frame_name(e.code) if e.kind in (1, 2) else ""))
+            if n < 64:
+                return out
+
     @property
     def done(self) -> bool:
         lib.faxterm_report(self._t, self._report)
@@ -134,7 +178,7 @@ class FaxTerminal:
             longest_bad_row_run=r.longest_bad_row_run,
             x_dpi=round(r.x_resolution * 0.0254), y_lpi=round(r.y_resolution * 0.0254),
             width=r.width, length=r.length, negotiated=bool(r.phase_b_seen),
-            bad_rows_total=r.bad_rows_total, carrier_holds=r.carrier_holds)
+            bad_rows_total=r.bad_rows_total, carrier_holds=r.carrier_holds, stale_carriers=r.stale_carriers)
 
 
 @dataclass(frozen=True)

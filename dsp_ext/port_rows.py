@@ -28,6 +28,14 @@ from dsp_ext.levels import FRAME
 
 __all__ = ["EchoRows", "DtmfRows", "FaxToneRows"]
 
+# dtmf_event_t (src/dtmf.h), field by field at the offsets the compiler gave them
+_EVENT_DTYPE = np.dtype({
+    "names": ["kind", "digit", "sample", "level_dbm0"],
+    "formats": [np.intc, "S1", np.uint64, np.float32],
+    "offsets": [ffi.offsetof("dtmf_event_t", f) for f in ("kind", "digit", "sample", "level_dbm0")],
+    "itemsize": ffi.sizeof("dtmf_event_t"),
+})
+
 
 class _Rows:
     """A (rows x n) int16 input array and a run mask, with their C pointers made once."""
@@ -90,40 +98,54 @@ class DtmfRows(_Rows):
         self._events = ffi.new("dtmf_event_t[]", max(2 * rows, 1) * self.per_row)
         self._counts = np.zeros(max(2 * rows, 1), dtype=np.intc)
         self._counts_ptr = ffi.from_buffer("int[]", self._counts)
+        # the events as a numpy view of the C array: a row's events come out in one tolist()
+        self._event_rows = np.frombuffer(ffi.buffer(self._events), dtype=_EVENT_DTYPE)
+        # ports whose receiver is holding back an echo of our own digit (DtmfReceiver.waiting):
+        # kept from each `take` here, so a receiver in rows must be run by its rows only
+        self._waiting: set[int] = set()
 
     def run(self) -> list[tuple[int, list[DtmfEvent]]]:
         """Run every marked row; (port index, its receiver's events) for each port that had any.
-        Clears the marks."""
-        ports = len(self._receivers)
-        ran = np.flatnonzero(self.rx_on)
-        if ran.size == 0:
-            self.on[:] = 0
-            return []
+        Clears the marks.
+
+        Python only visits the ports whose detectors found something this tick, or whose receiver
+        is `waiting` (holding back an echo of our own digit): on most ticks none, so the stage
+        costs one C call for all ports."""
         total = lib.dtmf_rx_process_rows(self._states, self._on_ptr, self._ptr, self.rows, self.n,
                                          self._events, self.per_row, self._counts_ptr)
+        waiting = self._waiting
+        if total == 0 and not waiting:
+            self.on.fill(0)
+            return []
+        ports = len(self._receivers)
+        visit = set(waiting)
+        if total:
+            visit.update(r if r < ports else r - ports for r in self._counts.nonzero()[0].tolist())
+        counts, rx_on, sent_on = self._counts, self.rx_on, self.sent_on
         out = []
-        counts = self._counts
-        sent_on = self.sent_on
         n = self.n
-        for i in ran.tolist():
+        for i in sorted(visit):
+            if not rx_on[i]:
+                continue
             r = self._receivers[i]
-            if total:
-                rx_ev = self._decode(i, int(counts[i]))
-                sent_ev = self._decode(ports + i, int(counts[ports + i])) if sent_on[i] else None
-            else:
-                rx_ev, sent_ev = [], None
+            rx_ev = self._decode(i, int(counts[i]))
+            sent_ev = self._decode(ports + i, int(counts[ports + i])) if sent_on[i] else None
             events = r.take(rx_ev, sent_ev, n)
+            if r.waiting:
+                waiting.add(i)
+            else:
+                waiting.discard(i)
             if events:
                 out.append((i, events))
-        self.on[:] = 0
+        self.on.fill(0)
         return out
 
     def _decode(self, row: int, count: int) -> list[tuple[int, str, int, float]]:
         if not count:
             return []
         base = row * self.per_row
-        return [(e.kind, e.digit.decode(), int(e.sample), float(e.level_dbm0))
-                for e in (self._events[base + k] for k in range(count))]
+        return [(kind, digit.decode(), sample, level)
+                for kind, digit, sample, level in self._event_rows[base:base + count].tolist()]
 
 
 class FaxToneRows(_Rows):

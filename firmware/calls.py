@@ -9,7 +9,6 @@ Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -183,8 +182,7 @@ class Call(ChannelHandler):
         self._timers: list[Timer] = []
         # auto-attendant steps, appended by the IVR: {"menu": id, "key": key | "timeout" | "invalid", "at": epoch s}
         self.menu_path: list[dict] = []
-        # inbound, phones ringing, line answered early to listen for a calling fax (listen_while_ringing)
-        self.on_calling_fax: Callable[[], None] | None = None
+        self.listening = False           # the line answered early to listen for a calling fax
         self.id = engine.records_start(self, line)
         a.handler = self
         engine.calls.add(self)
@@ -396,12 +394,12 @@ class Call(ChannelHandler):
             # (voicemail, forward) may take the call; without one it rings on as before.
             self.after(self.engine.settings.ring_timeout_ms, self._inbound_no_answer)
 
-    def listen_while_ringing(self, on_calling_fax: Callable[[], None], max_ms: int) -> None:
-        """Inbound on a line, phones ringing: answer the line now, give the caller ringback and
-        listen for a calling fax (CNG); `on_calling_fax()` runs if one is heard before a phone
-        answers. The exchange stops ringing once the line is answered, so the caller leaving is
-        read from the line (busy tone, loop drop), not from the rings stopping; after `max_ms`
-        unanswered the line is released."""
+    def listen_while_ringing(self, max_ms: int) -> None:
+        """Inbound on a line, phones ringing: answer the line now and give the caller ringback, so
+        that a calling fax (CNG) can be heard before a phone answers (firmware/fax/detect.py; it
+        takes the call through `hand_over`). The exchange stops ringing once the line is answered,
+        so the caller leaving is read from the line (busy tone, loop drop), not from the rings
+        stopping; after `max_ms` unanswered the line is released."""
         line = self.a
         if not isinstance(line, FxoChannel) or self.answered or self.ended or not self.ringing:
             return
@@ -409,11 +407,21 @@ class Call(ChannelHandler):
         if self._ring_gone is not None:
             self._ring_gone.cancel()
             self._ring_gone = None
-        self.on_calling_fax = on_calling_fax
+        self.listening = True
         line.play_tone("ringback")
-        line.detect_fax = True
         self.engine.start_supervision(line)
         self.after(max_ms, self._listened_long_enough)
+
+    def hand_over(self) -> Call | None:
+        """Inbound on an answered line, phones ringing (answered early to listen, or passed on by a
+        menu or queue): stop them for another app (a calling fax). Once a phone answered, a person
+        has the call: kept."""
+        line = self.a
+        if self.answered or self.ended or self.direction != "inbound" or not self.ringing \
+                or not isinstance(line, FxoChannel) or not line.port.is_off_hook:
+            return None
+        self._stop_ringing()
+        return self
 
     def _listened_long_enough(self) -> None:
         if self.answered or self.ended or not isinstance(self.a, FxoChannel):
@@ -536,10 +544,8 @@ class Call(ChannelHandler):
         if not isinstance(ch, FxoChannel) or self.ended:
             return
         if tone in ("CNG", "CED", "ANSam"):
-            if tone == "CNG" and kind == "start" and not self.answered and self.on_calling_fax is not None:
-                hook, self.on_calling_fax = self.on_calling_fax, None
-                hook()                           # a fax calls while the phones ring (listen_while_ringing)
-                return
+            if self.listening and not self.answered:
+                return                           # phones ringing: a calling fax is fax/detect.py's
             if kind == "start" and not ch.data_mode:
                 # A fax machine on a phone port talks to one on the line: pass-through with the
                 # canceller (and its NLP / comfort noise) off for the rest of the call.

@@ -19,6 +19,7 @@ from .clock import Timer, frames
 from .sources import MediaSource, SampleSource, ToneSource, dtmf_samples
 
 if TYPE_CHECKING:
+    from .calls import Call
     from .engine import Engine
 
 
@@ -37,6 +38,11 @@ class ChannelHandler:
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None: ...   # tone start/end on a line
     def on_line_event(self, ch: Channel, event: str) -> None: ...   # polarity reversal, ...
     def on_progress(self, ch: Channel, kind: str, at: float) -> None: ...   # answer supervision audio
+
+    def hand_over(self) -> Call | None:
+        """Let go of the channel for another app (a calling fax was heard, firmware/fax/detect.py):
+        stop driving it and return its call, still up; None to keep it (a person is on the call)."""
+        return None
 
 
 class Channel:
@@ -59,6 +65,16 @@ class Channel:
         self.listen_dtmf = False     # deliver DTMF digits heard on this port to the handler
         self.data_mode = False       # fax/modem data: no echo canceller (nor its NLP, comfort noise), no DTMF
         self.detect_fax = False      # look for fax tones on this line (apps answering calls, bridged calls)
+        self.fax_watched = False     # an inbound call on a line with a fax box: CNG diverts it (fax/detect.py)
+
+    @property
+    def detect_fax(self) -> bool:
+        """Look for fax tones on this line: its handler asks, or its inbound call is watched for a calling fax."""
+        return self._detect_fax or self.fax_watched
+
+    @detect_fax.setter
+    def detect_fax(self, on: bool) -> None:
+        self._detect_fax = on
 
     # ---- status
     def set_state(self, state: str, peer: str | None = None, caller_id: str | None = None,

@@ -109,6 +109,9 @@ class Engine:
         self.in_call_digit_listeners: list[Callable[[Call, Channel, str], bool]] = []
         # An inbound call has started ringing phones: fn(call) (fax detection answers and listens)
         self.inbound_ringing_listeners: list[Callable[[Call], None]] = []
+        # A tone heard on a line, before its handler: fn(ch, tone, kind, at) -> True when taken
+        # (a calling fax's CNG on a watched inbound call, firmware/fax/detect.py)
+        self.line_tone_listeners: list[Callable[[Channel, str, str, float], bool]] = []
         self.secret_digit_prefixes: list[str] = []    # feature codes followed by a secret (see shown_digits)
         self.outside_policy = OutsidePolicy(self)   # the one gate before any outside line (toll fraud)
         self.reload_config()
@@ -374,8 +377,12 @@ class Engine:
 
     def on_tone(self, ch: Channel, tone: str, kind: str = "start", at: float | None = None) -> None:
         """A call-progress tone began ("start") or stopped ("end") on a line at engine time `at`."""
+        at = self.clock.now() if at is None else at
+        for fn in self.line_tone_listeners:
+            if fn(ch, tone, kind, at):
+                return
         if ch.handler is not None:
-            ch.handler.on_tone(ch, tone, kind, self.clock.now() if at is None else at)
+            ch.handler.on_tone(ch, tone, kind, at)
 
     def on_caller_id(self, ch: FxoChannel, number: str | None, name: str | None) -> None:
         ch.cid_number, ch.cid_name, ch.cid_frame = number, name, self.clock.frame

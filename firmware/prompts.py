@@ -167,8 +167,8 @@ def read_wav(path: Path) -> np.ndarray:
             if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, RATE):
                 raise ValueError(f"{path.name}: not 8 kHz mono 16-bit")
             return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
-    except wave.Error as exc:
-        raise ValueError(f"{path.name}: not a WAV file ({exc})") from exc
+    except (wave.Error, EOFError) as exc:          # EOFError: an empty or cut-short file
+        raise ValueError(f"{path.name}: not a WAV file ({exc or 'it ends too early'})") from exc
 
 
 def load_prompt(ref: str, language: str = "en", root: Path | None = None) -> np.ndarray:

@@ -53,6 +53,27 @@ def say(msg: str) -> None:
     print(f"[{time.monotonic() - T0:7.1f} s] {msg}", flush=True)
 
 
+STEPS: list[tuple[str, float]] = []          # (step, seconds it took), for image/README.md
+_LAST = [T0]
+POWER: dict[str, int] = {"power button": 0, "power cut": 0}
+
+
+def step_done(name: str) -> None:
+    now = time.monotonic()
+    STEPS.append((name, now - _LAST[0]))
+    _LAST[0] = now
+    say(f"step done in {STEPS[-1][1]:.0f} s: {name}")
+
+
+def write_times(work: Path) -> None:
+    total = time.monotonic() - T0
+    lines = [f"| {name} | {secs:.0f} s |" for name, secs in STEPS]
+    (work / "times.md").write_text("| step | time |\n|---|---|\n" + "\n".join(lines)
+                                   + f"\n| **whole run** | **{total:.0f} s** |\n")
+    say("times:\n" + (work / "times.md").read_text()
+        + f"power-offs: {POWER['power button']} by the power button, {POWER['power cut']} by cutting the power")
+
+
 def run(*cmd: str, **kw) -> str:  # noqa: ANN003
     kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, **kw).stdout
@@ -168,8 +189,11 @@ class Machine:
         assert self.proc is not None
         try:
             self.proc.wait(timeout=wait_s)
+            POWER["power button"] += 1
+            say("ok   the power button powered the machine off (systemd-logind, a clean shutdown)")
         except subprocess.TimeoutExpired:
-            say("no power-off after the power button: cutting the power instead")
+            POWER["power cut"] += 1
+            say(f"WARN no power-off {wait_s:.0f} s after the power button: cutting the power instead")
             self.proc.kill()
             self.proc.wait(30)
 
@@ -260,8 +284,9 @@ def data_partition_facts(disk: Disk, work: Path) -> dict:
     bsize = int(re.search(r"Block size:\s+(\d+)", info).group(1))
     ls = run("debugfs", "-R", "ls -l /", str(part), stderr=subprocess.DEVNULL)
     state = run("debugfs", "-R", "cat /update/state.json", str(part), stderr=subprocess.DEVNULL)
+    ssh_pub = run("debugfs", "-R", "cat /system/ssh/ssh_host_ed25519_key.pub", str(part), stderr=subprocess.DEVNULL)
     part.unlink()
-    return {"fs_bytes": blocks * bsize, "part_bytes": int(disk.parts[7]["size"]) * SECTOR,
+    return {"ssh_host_key": ssh_pub.strip(), "fs_bytes": blocks * bsize, "part_bytes": int(disk.parts[7]["size"]) * SECTOR,
             "root_listing": ls, "update_state": json.loads(state) if state.strip() else {}}
 
 
@@ -333,6 +358,13 @@ def main() -> int:
         check(bool(re.search(rf"(Started|Finished) {re.escape(unit)}", log)), f"{unit} started")
     failed = re.findall(r"(Failed to start linebox[^\n]*|linebox-[\w-]+\.service: Failed with result[^\n]*)", log)
     check(not failed, f"no Linebox unit failed {failed[:2]}")
+    # the read-only root's system services (their state: data partition or the image, never /var/lib writes)
+    for unit in ("systemd-timesyncd.service", "systemd-logind.service", "ssh.service"):
+        check(bool(re.search(rf"Started {re.escape(unit)}", log)), f"{unit} started on the read-only root")
+    check("Mounted var-lib-systemd-timesync.mount" in log or "var-lib-systemd-timesync.mount" in log,
+          "timesyncd's clock directory bound from the data partition")
+    failed = sorted(set(re.findall(r"Failed to start (\S+)", log)) | set(re.findall(r"(\S+): Failed with result", log)))
+    check(not failed, f"no unit failed at all {failed[:4]}")
     check(bool(re.search(r"Using hardware watchdog|Watchdog running with a (hardware )?timeout", log)),
           "systemd armed the hardware watchdog (i6300esb standing in for bcm2835-wdt)")
     time.sleep(25)                                  # > WatchdogSec=10 twice: a stuck engine would be killed
@@ -345,12 +377,16 @@ def main() -> int:
           f"(partition {after['part_bytes'] >> 20} MiB)")
     check(" tls" in after["root_listing"] and ".firstboot-done" in after["root_listing"],
           "TLS certificate and first-boot marker on the data partition")
+    check(after["ssh_host_key"].startswith("ssh-ed25519 "), f"this device's ssh host key on the data partition "
+          f"({after['ssh_host_key'][:40]}...)")
+    step_done("first boot: power on, HTTPS up, owner's setup, checks, power off")
 
     # 2. a signed update, uploaded on the web: slot B tried, checked, committed
     bundle = a.image_dir / "linebox-boottest.bundle"
-    if not bundle.exists():
-        env = {**os.environ, "BOARDS": "rpi4,rpi5,qemu-virt", "OUT": str(a.image_dir)}
-        run("sh", str(REPO / "image" / "release.sh"), "bundle", str(a.key), "boottest", env=env)
+    bundle.unlink(missing_ok=True)                  # never one of an earlier build
+    env = {**os.environ, "BOARDS": "rpi4,rpi5,qemu-virt", "OUT": str(a.image_dir)}
+    run("sh", str(REPO / "image" / "release.sh"), "bundle", str(a.key), "boottest", env=env)
+    step_done("signed bundle made from the build (release.sh bundle)")
     m.power_on(False)
     web.wait_up(900)
     status, url, html = web.get("/login")
@@ -368,6 +404,7 @@ def main() -> int:
         time.sleep(10)
     check("written to slot B" in html, "bundle verified and written to slot B: "
           + re.sub(r"<[^>]+>", "", re.search(r'id="update-staging"[^>]*>(.*?)</p>', html, re.S).group(1))[:120])
+    step_done("second boot, bundle uploaded on the web, verified and written to slot B")
     status, url, html = web.post("/update/install", {"csrf_token": web.csrf(html)})
     check("restarts into the new release" in html, "Install now: restarting")
     command = m.wait_stopped(600)
@@ -381,10 +418,13 @@ def main() -> int:
     check(facts["update_state"].get("phase") == "committed", f"update state: {facts['update_state'].get('phase')} "
           f"({(facts['update_state'].get('history') or [''])[-1]})")
     check(autoboot(disk)[0] == 3, "autoboot.txt [all] now names boot partition 3 (slot B)")
+    check(facts["ssh_host_key"] == after["ssh_host_key"], "the ssh host key is the same on slot B (kept on the data partition)")
+    step_done("install: reboot with tryboot, slot B boots, health check commits, power off")
     part, _ = m.power_on(False)
     web.wait_up(900)
     check(part == 3 and "linebox.slot=B" in m.log() and "PARTUUID=4c696e65-06" in m.log(),
           "normal boot now starts slot B with root B")
+    step_done("normal boot on slot B, HTTPS up")
 
     if not a.skip_rollback:
         # 3. a broken release from slot B: tried on A, its web fails the health check, rolled back to B
@@ -399,11 +439,13 @@ def main() -> int:
                 break
             time.sleep(10)
         check("written to slot A" in html, "broken release written to slot A")
+        step_done("broken release made, uploaded and written to slot A")
         web.post("/update/install", {"csrf_token": web.csrf(html)})
         check(m.wait_stopped(600) == "0 tryboot", "tryboot into slot A")
         m.power_on(True)
         command = m.wait_stopped(1200)                  # the check fails (web down) and reboots normally
         check(command in ("", "0"), f"the failed release rebooted by itself (command {command!r})")
+        step_done("tryboot into the broken release, health check fails, it reboots by itself")
         part, _ = m.power_on(False)
         check(part == 3, "the firmware starts slot B again ([all] was never changed)")
         web.wait_up(900)
@@ -412,6 +454,8 @@ def main() -> int:
         facts = data_partition_facts(disk, a.work)
         check(facts["update_state"].get("phase") == "rolled_back",
               f"update state rolled_back: {facts['update_state'].get('reason', '')[:160]}")
+        step_done("the firmware starts slot B again, HTTPS up, power off, state rolled_back")
+    write_times(a.work)
     say(f"PASS: image boot test done in {time.monotonic() - T0:.0f} s")
     return 0
 

@@ -5,7 +5,7 @@
 # e2fsprogs device-tree-compiler; root; network to the Debian mirror and to PyPI (the pinned
 # Python dependencies of constraints.txt, built/installed under qemu-user inside the root).
 # Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes file times, file system UUIDs/volume ids/hash seeds and the
-# MBR id. Linebox itself is taken from the committed tree (git archive HEAD): commit first.
+# MBR id. Linebox itself is taken from the committed tree (git archive HEAD, or SRC_COMMIT): commit first.
 # Output: build/image/linebox-<version>-arm64.img, packages.txt (name version arch), sbom.spdx.json,
 #         rootfs.sha256 (one line per file of the root: compare two builds with `diff`).
 # Packages: deb.debian.org (bookworm, -updates, -security) by default; the versions taken are in
@@ -18,7 +18,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 OUT=${OUT:-$REPO/build/image}
 DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
-: "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct)}"
+SRC_COMMIT=${SRC_COMMIT:-HEAD}        # the commit built (another one: rebuild a release, or compare two builds)
+: "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct "$SRC_COMMIT")}"
 export SOURCE_DATE_EPOCH
 SNAPSHOT=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%dT%H%M%SZ)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -28,11 +29,25 @@ if [ "${USE_SNAPSHOT:-0}" = 1 ]; then
   SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
 fi
 COMPONENTS="main non-free-firmware"
-VERSION=$(cd "$REPO" && python3 -c 'import re;print(re.search(r"version=\"([^\"]+)\"", open("setup.py").read()).group(1))' 2>/dev/null || echo 0)
+# PI_KERNEL: "debian" (Debian's kernel only: boots a Pi 4 and the qemu boot test, but no Pi 5 and no
+# tryboot on real hardware) or "raspberrypi" (adds Raspberry Pi's kernels for the Pi 4 and 5 from
+# archive.raspberrypi.com, pinned so nothing else comes from there; needs RPI_ARCHIVE_KEY, that
+# archive's public key: compare its fingerprint with Raspberry Pi's published one before a release
+# build). See image/README.md, "Kernels". The raspberrypi path has not run yet (that archive is not
+# reachable from the machine this recipe was written on).
+PI_KERNEL=${PI_KERNEL:-debian}
+case "$PI_KERNEL" in debian|raspberrypi) ;; *) echo "PI_KERNEL=$PI_KERNEL: use debian or raspberrypi" >&2; exit 2 ;; esac
+if [ "$PI_KERNEL" = raspberrypi ] && [ ! -s "${RPI_ARCHIVE_KEY:-}" ]; then
+  echo "PI_KERNEL=raspberrypi needs RPI_ARCHIVE_KEY=<file with archive.raspberrypi.com's public key>" >&2; exit 2
+fi
+VERSION=$(git -C "$REPO" show "$SRC_COMMIT:setup.py" | python3 -c 'import re,sys;print(re.search(r"version=\"([^\"]+)\"", sys.stdin.read()).group(1))' 2>/dev/null || echo 0)
 WORK=$OUT/work
 START=$(date +%s)
+# an interrupted build may have left its chroot's mounts: never rm -rf through a bind of /dev
+for m in boot/firmware dev/pts dev sys proc; do umount "$WORK/rootfs/$m" 2>/dev/null || true; done
+if grep -q " $WORK/" /proc/mounts; then echo "refused: something is still mounted under $WORK" >&2; exit 1; fi
 rm -rf "$WORK"; mkdir -p "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$OUT" "$DEB_CACHE"
-git -C "$REPO" archive --format=tar HEAD > "$WORK/linebox-src.tar"
+git -C "$REPO" archive --format=tar "$SRC_COMMIT" > "$WORK/linebox-src.tar"
 
 # Update keys the image trusts (public halves only; image/release.sh says how releases are signed).
 UPDATE_KEYS=${UPDATE_KEYS:-$HERE/update-keys}
@@ -56,7 +71,14 @@ BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 # 1a. the Debian base (packages only; foreign arch: qemu-user through binfmt). Cached per package
 #     list, mirror and day in build/image-base (a rebuild of Linebox alone then skips ~30 min of dpkg
 #     under emulation); BASE_CACHE=0 always makes it anew.
-BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-16)
+#     Not keyed by SOURCE_DATE_EPOCH (every commit changes it): the Linebox stage sets every file's
+#     time to it, so the base's own epoch leaves no trace in the root (see image/README.md,
+#     "Reproducibility", for what it does leave). A base missing packages of packages.txt (the list
+#     grew since it was cached) is topped up with apt in 1b rather than rebuilt.
+#     mkinitramfs runs once, at the end of 1b: update-initramfs is diverted to `true` while
+#     packages are installed (the kernel's postinst, initramfs-tools' trigger and raspi-firmware
+#     would each make one, ~10 min apiece under emulation).
+BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" | sha256sum | cut -c1-16)
 BASE_DIR=${BASE_DIR:-$REPO/build/image-base}        # not inside DEB_CACHE: that is copied into the root
 mkdir -p "$BASE_DIR"
 BASE=$BASE_DIR/base-$BASE_ID-$(date -u +%Y%m%d).tar
@@ -64,6 +86,8 @@ if [ "${BASE_CACHE:-1}" = 0 ] || [ ! -s "$BASE" ]; then
   mmdebstrap --arch=arm64 --variant=minbase --format=tar --include="$PKGS,$BUILD_PKGS" \
     --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
     --skip=download/empty \
+    --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
+    --essential-hook='ln -sf /bin/true "$1/usr/sbin/update-initramfs"' \
     --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
     --setup-hook='sync-in '"$DEB_CACHE"' /var/cache/apt/archives/' \
     --customize-hook='sync-out /var/cache/apt/archives '"$DEB_CACHE" \
@@ -79,14 +103,29 @@ echo "Debian base: $(( $(date +%s) - START )) s ($BASE)"
 R=$WORK/rootfs
 tar -C "$R" -xf "$BASE"
 cleanup() {
-  for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
+  for m in boot/firmware dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM         # so the EXIT trap unmounts on Ctrl-C or kill too
 mount -t proc proc "$R/proc" && mount -t sysfs sysfs "$R/sys"
 mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
 rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building
 in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
+# no initramfs until everything is installed (a base cached before this rule made its own: replaced)
+if [ ! -e "$R/usr/sbin/update-initramfs.distrib" ]; then
+  in_root dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
+fi
+ln -sf /bin/true "$R/usr/sbin/update-initramfs"
+# packages of packages.txt the cached base lacks (the list grew after the base was made)
+MISSING=$(for p in $(echo "$PKGS" | tr ',' ' '); do
+  in_root dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"; done)
+if [ -n "$MISSING" ]; then
+  echo "base lacks: $MISSING (installing from the mirror)"
+  in_root apt-get -q update >/dev/null
+  in_root apt-get install -y -q --no-install-recommends $MISSING >/dev/null
+  in_root apt-get clean
+fi
 mkdir -p "$R/opt/linebox" && tar -C "$R/opt/linebox" -xf "$WORK/linebox-src.tar"
 in_root python3 -m venv --system-site-packages /opt/linebox/.venv
 # pip trusts what the build machine trusts (a proxy's CA, say); the bundle is not left in the image
@@ -97,6 +136,16 @@ rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
 in_root /opt/linebox/.venv/bin/linebox --version
 in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED >/dev/null
 in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
+if [ "$PI_KERNEL" = raspberrypi ]; then
+  cp "$RPI_ARCHIVE_KEY" "$R/usr/share/keyrings/raspberrypi-archive.asc"
+  echo "deb [signed-by=/usr/share/keyrings/raspberrypi-archive.asc] http://archive.raspberrypi.com/debian bookworm main" \
+    > "$R/etc/apt/sources.list.d/raspberrypi.list"
+  printf 'Package: *\nPin: origin archive.raspberrypi.com\nPin-Priority: -1\n\nPackage: linux-image-rpi-v8 linux-image-rpi-2712 /^linux-image-.*-rpi-(v8|2712)$/\nPin: origin archive.raspberrypi.com\nPin-Priority: 500\n' \
+    > "$R/etc/apt/preferences.d/raspberrypi-kernels-only"
+  in_root apt-get -q update >/dev/null
+  in_root apt-get install -y -q --no-install-recommends linux-image-rpi-v8 linux-image-rpi-2712 >/dev/null
+  in_root apt-get clean
+fi
 cp "$HERE"/linebox-engine.service "$HERE"/linebox-web.service "$HERE"/linebox-http-redirect.service \
   "$HERE"/firstboot/linebox-firstboot.service "$HERE"/linebox-update-check.service \
   "$HERE"/linebox-update-auto.service "$HERE"/linebox-update-auto.timer "$R/etc/systemd/system/"
@@ -105,23 +154,49 @@ mkdir -p "$R/etc/systemd/system.conf.d" && cp "$HERE"/system.conf.d/*.conf "$R/e
 mkdir -p "$R/etc/systemd/network" && cp "$HERE"/rootfs/wired.network "$R/etc/systemd/network/20-wired.network"
 echo linebox > "$R/etc/hostname"
 cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot/selector" "$R/etc/linebox/update-keys"
+# Read-only root: what system services keep in /var/lib. logind's linger directory exists (empty,
+# as systemd wants it: no write needed); timesyncd's clock (the Pi 4 has no real-time clock: time
+# must not go backwards at boot) and sshd's host keys (made per device at its first start by
+# ssh-host-keys.sh) live on the data partition, under system/ (skeleton made in data.ext4 below).
+mkdir -p "$R/var/lib/systemd/linger" "$R/var/lib/systemd/timesync"
+in_root chown systemd-timesync:systemd-timesync /var/lib/systemd/timesync
+mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d"
+cp "$HERE"/rootfs/sshd-linebox.conf "$R/etc/ssh/sshd_config.d/linebox.conf"
+cp "$HERE"/rootfs/ssh-service-linebox.conf "$R/etc/systemd/system/ssh.service.d/linebox.conf"
+ln -sf /etc/machine-id "$R/var/lib/dbus/machine-id"      # what systemd-tmpfiles would link at boot
+DATA_SKEL=$WORK/data-skel
+rm -rf "$DATA_SKEL" && mkdir -p "$DATA_SKEL/system/timesync" "$DATA_SKEL/system/ssh"
+chown "$(in_root id -u systemd-timesync):$(in_root id -g systemd-timesync)" "$DATA_SKEL/system/timesync"
+chmod 0700 "$DATA_SKEL/system/ssh"
 cp "$WORK"/update-keys/*.pem "$R/etc/linebox/update-keys/"
 in_root systemctl enable systemd-networkd systemd-resolved linebox-firstboot linebox-engine linebox-web \
   linebox-http-redirect linebox-update-check linebox-update-auto.timer
 in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort > "$OUT/packages.txt"
+# the one initramfs (the kernel with the newest version if there are several)
+rm -f "$R/usr/sbin/update-initramfs" && in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+KVER=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)     # Debian's (Raspberry Pi's need none)
+rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER" "$R/initrd.img.old" "$R/vmlinuz.old"
+T_INITRD=$(date +%s)
+# raspi-firmware's post-update hook refuses an unmounted /boot/firmware when it does not see a
+# chroot (it then copies the initramfs there, as on a Pi): a bind mount of itself satisfies it
+mount --bind "$R/boot/firmware" "$R/boot/firmware"
+in_root update-initramfs -c -k "$KVER"
+umount "$R/boot/firmware"
+echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT
 rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/* "$R/var/cache/ldconfig/aux-cache" \
   "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
-rm -f "$R/etc/machine-id" "$R/var/lib/dbus/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
+rm -f "$R/etc/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
 rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
 echo "root file system: $(( $(date +%s) - START )) s"
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
 #    device-tree overlays of the reference boards (board/overlays), the slot's cmdline.txt
-python3 "$HERE/genimage_config.py" "$WORK"
+cat "$REPO"/board/overlays/config-*.txt > "$WORK/config-fragments.txt"
+python3 "$HERE/genimage_config.py" "$WORK" "$WORK/config-fragments.txt" "$PI_KERNEL"
 cp -r "$WORK/rootfs/usr/lib/raspi-firmware/." "$WORK/boot/"
-cp "$WORK"/rootfs/boot/vmlinuz-* "$WORK/boot/vmlinuz"; cp "$WORK"/rootfs/boot/initrd.img-* "$WORK/boot/initrd.img"
+cp "$WORK/rootfs/boot/vmlinuz-$KVER" "$WORK/boot/vmlinuz"; cp "$WORK/rootfs/boot/initrd.img-$KVER" "$WORK/boot/initrd.img"
 for dtb in "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2712-rpi-5-b.dtb; do
   if [ -e "$dtb" ]; then cp "$dtb" "$WORK/boot/"; fi
 done
@@ -129,20 +204,31 @@ mkdir -p "$WORK/boot/overlays"
 for dts in "$REPO"/board/overlays/*.dts; do
   dtc -q -@ -I dts -O dtb -o "$WORK/boot/overlays/$(basename "$dts" -overlay.dts).dtbo" "$dts"
 done
-{ printf 'arm_64bit=1\nkernel=vmlinuz\ninitramfs initrd.img followkernel\nenable_uart=1\n'; cat "$REPO"/board/overlays/config-*.txt; } > "$WORK/boot/config.txt"
+if [ "$PI_KERNEL" = raspberrypi ]; then      # the Pis' own kernels, DTBs and overlays (see 1b)
+  for flavour in v8:kernel8.img 2712:kernel_2712.img; do
+    KV=$(ls "$WORK/rootfs/lib/modules" | grep -- "-rpi-${flavour%%:*}\$" | sort -V | tail -n 1)
+    [ -n "$KV" ] || { echo "no Raspberry Pi kernel rpi-${flavour%%:*} in the root" >&2; exit 2; }
+    cp "$WORK/rootfs/boot/vmlinuz-$KV" "$WORK/boot/${flavour#*:}"
+    cp "$WORK/rootfs/usr/lib/linux-image-$KV"/broadcom/bcm27*.dtb "$WORK/boot/"
+    mkdir -p "$WORK/boot/overlays" && cp "$WORK/rootfs/usr/lib/linux-image-$KV"/overlays/* "$WORK/boot/overlays/"
+  done
+fi
+cp "$WORK/config.txt" "$WORK/boot/config.txt"
 cp "$WORK/cmdline-A.txt" "$WORK/boot/cmdline.txt"
 cp "$WORK/autoboot.txt" "$WORK/selector/autoboot.txt"
 
 # 3. file system images with fixed ids, hash seeds and times (reproducible)
 export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
-find "$WORK/rootfs" "$WORK/boot" "$WORK/selector" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+find "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$DATA_SKEL" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$WORK/rootfs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) > "$OUT/rootfs.sha256"
 mkfs.vfat --invariant -n SELECTOR -i 4c690001 -C "$WORK/selector.vfat" $((32 * 1024)) && mcopy -m -s -i "$WORK/selector.vfat" "$WORK/selector/"* ::
 mkfs.vfat --invariant -n BOOTA -i 4c690002 -C "$WORK/bootA.vfat" $((256 * 1024)) && mcopy -m -s -i "$WORK/bootA.vfat" "$WORK/boot/"* ::
 mkfs.vfat --invariant -n BOOTB -i 4c690003 -C "$WORK/bootB.vfat" $((256 * 1024))
 mkfs.ext4 -q -L rootA -U 4c696e65-0000-4000-8000-000000000005 -E hash_seed=4c696e65-0000-4000-8000-0000000000aa -d "$WORK/rootfs" "$WORK/rootA.ext4" 1536M
+python3 "$HERE/ext4_times.py" "$WORK/rootA.ext4" "$WORK/rootfs" "$SOURCE_DATE_EPOCH"     # ctime/atime: see there
 mkfs.ext4 -q -L rootB -U 4c696e65-0000-4000-8000-000000000006 -E hash_seed=4c696e65-0000-4000-8000-0000000000bb "$WORK/rootB.ext4" 1536M
-mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc "$WORK/data.ext4" 256M
+mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc -d "$DATA_SKEL" "$WORK/data.ext4" 256M
+python3 "$HERE/ext4_times.py" "$WORK/data.ext4" "$DATA_SKEL" "$SOURCE_DATE_EPOCH"
 
 # 4. the card image, its package list and SBOM
 genimage --config "$WORK/genimage.cfg" --inputpath "$WORK" --outputpath "$OUT" --rootpath "$WORK/rootfs" --tmppath "$WORK/genimage-tmp"

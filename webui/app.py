@@ -229,6 +229,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     app.include_router(routes_fax.router)
     from . import routes_fax_send
     app.include_router(routes_fax_send.router)
+    from . import routes_fax_settings
+    app.include_router(routes_fax_settings.router)
     from . import routes_ivr, routes_prompts
     app.include_router(routes_ivr.router)
     app.include_router(routes_prompts.router)

@@ -40,6 +40,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Voicemail", "/voicemail", ALL_ROLES, "phone"),
         Page("Fax inbox", "/fax", ALL_ROLES, "phone"),
         Page("Send a fax", "/fax/send", ALL_ROLES, "phone"),
+        Page("Fax settings", "/fax/settings", ("admin",), "gear"),
         Page("Auto attendant", "/ivr", ("admin",), "line"),
         Page("Time conditions", "/timeconditions", ("admin",), "history"),
         Page("Prompts", "/prompts", ("admin",), "phone"),

@@ -128,6 +128,18 @@ async def desk_state(request: Request, user: AnyUser) -> JSONResponse:
     return JSONResponse(view)
 
 
+_DESK_CLOSES: set[asyncio.Task] = set()
+
+
+async def _desk_watch(request: Request, username: str, open_: bool) -> None:
+    """Tell the engine this agent's desk opened or closed its stream (a previewed campaign number
+    stays with them while it is open). Never in the way of the desk itself."""
+    try:
+        await _optional(request, "campaign.desk_watch", None, username=username, open=open_)
+    except Exception:  # noqa: BLE001 - the engine gone or busy: the stream's lease there runs out instead
+        pass
+
+
 @router.get("/api/desk/events")
 async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
     state = web(request)
@@ -138,6 +150,9 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + STREAM_SECONDS
+        # the engine keeps a previewed campaign number with the agent while a desk follows this
+        # stream; told when it closes (a task of its own: this one may be cancelled by then)
+        await _desk_watch(request, user.username, True)
         try:
             yield "retry: 500\n\n"
             first = await desk_view(request, user, pops)
@@ -170,6 +185,9 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
                         yield _sse("desk", view)
         finally:
             state.control.unsubscribe(queue)
+            closing = loop.create_task(_desk_watch(request, user.username, False))
+            _DESK_CLOSES.add(closing)
+            closing.add_done_callback(_DESK_CLOSES.discard)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -48,6 +48,7 @@ async def _list_page(request: Request, user: Any, *, state: str = "open", q: str
         filters["overdue"] = True
     orders = await call(request, "workorders.list", filters=filters)
     followups = await call(request, "workorders.followups", state="open", limit=100)
+    survey_calls = await call(request, "survey_call.list", done_limit=20)
     figures = None
     if user.role in ("admin", "supervisor"):
         today = dt.datetime.now(site_timezone(request)).date()
@@ -55,7 +56,7 @@ async def _list_page(request: Request, user: Any, *, state: str = "open", q: str
                              until=str(today))
     settings = await call(request, "workorders.settings") if user.role == "admin" else None
     return render(request, "workorders.html", status_code=status_code, title="Work orders", orders=orders,
-                  followups=followups, figures=figures, settings=settings,
+                  followups=followups, survey_calls=survey_calls, figures=figures, settings=settings,
                   departments_text="\n".join(f"{d['name']} | {d['email']}" for d in (settings or {}).get("departments", [])), state=state, q=q, overdue=overdue, states=STATES,
                   error=error, flash=DONE.get(done))
 
@@ -117,8 +118,9 @@ async def _detail(request: Request, user: Any, oid: int, *, status_code: int = 2
     if order is None:
         return await _list_page(request, user, status_code=404, error=err or f"There is no work order {oid}.")
     steps = [s for s in NEXT[order["state"]] if may_move(user, order, s)]
+    survey = await call(request, "survey_call.list", call_id=order["call_id"]) if order.get("call_id") else None
     return render(request, "workorder.html", status_code=status_code, title=f"Work order {oid}", order=order,
-                  steps=steps, error=error, flash=DONE.get(done))
+                  steps=steps, error=error, flash=DONE.get(done), survey=survey)
 
 
 @router.get("/workorders/{oid}")

@@ -3,10 +3,16 @@
  * Nothing of Linebox is compiled here: our side is timed in Python on the
  * extension that `pip install` built (dsp_ext._dsp), the one that ships.
  *
- *   spandsp_peer ec-time FAR NEAR RUNS       -> JSON lines: best ns/sample (printf muted / as packaged)
+ *   spandsp_peer ec-time FAR NEAR RUNS [muted]
+ *                                            -> JSON lines: best ns/sample (printf muted / as packaged;
+ *                                               with "muted", the first only)
  *   spandsp_peer ec-run FAR NEAR OUT         -> OUT: spandsp's output (adaption only, for ERLE)
  *   spandsp_peer ec-once FAR NEAR            -> one muted pass with the line modes (for callgrind)
  *   spandsp_peer dtmf-time SIGNAL RUNS       -> JSON line: best ns/sample and the digits found
+ *   spandsp_peer dtmf-ports-time SIGNALS PORTS RUNS
+ *                                            -> JSON line: PORTS receivers, one tick (a 10 ms frame
+ *                                               of each port, port after port) timed at a time;
+ *                                               SIGNALS holds PORTS rows of equal length
  *
  * and, so that both sides can be timed in the same C loop with no interpreter
  * around either, our installed extension (dsp_ext/_dsp*.so as pip built it,
@@ -236,7 +242,7 @@ int main(int argc, char **argv)
 {
     devnull = fopen("/dev/null", "w");
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc == 5 && strcmp(argv[1], "ec-time") == 0) {
+    if ((argc == 5 || (argc == 6 && strcmp(argv[5], "muted") == 0)) && strcmp(argv[1], "ec-time") == 0) {
         int n, m;
         int16_t *far = load(argv[2], &n), *near = load(argv[3], &m);
         int runs = atoi(argv[4]) > 0 ? atoi(argv[4]) : 1;
@@ -244,6 +250,8 @@ int main(int argc, char **argv)
         int16_t *out = malloc(2 * (size_t)n);
         printf_muted = 1;
         printf("{\"what\":\"ec\",\"impl\":\"spandsp\",\"ns_per_sample\":%.2f}\n", time_ec(far, near, out, n, runs));
+        if (argc == 6) /* muted only */
+            return 0;
         printf_muted = 0;
         printf("{\"what\":\"ec\",\"impl\":\"spandsp_as_packaged\",\"ns_per_sample\":%.2f}\n",
                time_ec(far, near, out, n, 1));
@@ -299,11 +307,45 @@ int main(int argc, char **argv)
                least_ns_per_sample(least, frames, n), got);
         return 0;
     }
+    if (argc == 5 && strcmp(argv[1], "dtmf-ports-time") == 0) {
+        int total, ports = atoi(argv[3]);
+        int16_t *sig = load(argv[2], &total);
+        int runs = atoi(argv[4]) > 0 ? atoi(argv[4]) : 1;
+        if (ports < 1 || total % ports != 0) {
+            fprintf(stderr, "dtmf-ports-time: %d samples do not make %d equal rows\n", total, ports);
+            return 2;
+        }
+        const int n = total / ports, frames = (n + FRAME - 1) / FRAME;
+        dtmf_rx_state_t **rx = malloc(sizeof(*rx) * (size_t)ports);
+        double *least = least_times(frames);
+        char got[512];
+        int nd = 0;
+        for (int r = 0; r <= runs; r++) {
+            for (int p = 0; p < ports; p++)
+                rx[p] = dtmf_rx_init(NULL, NULL, NULL);
+            nd = 0;
+            for (int k = 0; k < n; k += FRAME) {
+                const int m = n - k < FRAME ? n - k : FRAME;
+                double t = now();
+                for (int p = 0; p < ports; p++) {
+                    dtmf_rx(rx[p], sig + (size_t)p * (size_t)n + k, m);
+                    nd += (int)dtmf_rx_get(rx[p], got, 511);
+                }
+                keep_least(least, k / FRAME, r, now() - t);
+            }
+            for (int p = 0; p < ports; p++)
+                dtmf_rx_free(rx[p]);
+        }
+        printf("{\"what\":\"dtmf\",\"impl\":\"spandsp_ports\",\"ports\":%d,\"ns_per_sample\":%.2f,\"digits\":%d}\n",
+               ports, least_ns_per_sample(least, frames, n) / ports, nd);
+        return 0;
+    }
     if (argc == 8 && strcmp(argv[1], "ours-ec-time") == 0)
         return ours_ec_time(argv);
     if (argc == 8 && strcmp(argv[1], "ours-dtmf-time") == 0)
         return ours_dtmf_time(argv);
-    fprintf(stderr, "usage: spandsp_peer ec-time FAR NEAR RUNS | ec-run FAR NEAR OUT | dtmf-time SIGNAL RUNS\n"
+    fprintf(stderr, "usage: spandsp_peer ec-time FAR NEAR RUNS [muted] | ec-run FAR NEAR OUT | dtmf-time SIGNAL RUNS\n"
+                    "       | dtmf-ports-time SIGNALS PORTS RUNS\n"
                     "       | ours-ec-time SO LIBPYTHON FAR NEAR RUNS VARIANT\n"
                     "       | ours-dtmf-time SO LIBPYTHON RX_SIZE EVENT_SIZE SIGNAL RUNS\n");
     return 2;

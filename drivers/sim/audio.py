@@ -111,24 +111,67 @@ def check_dtmf_digits(digits: str) -> str:
 
 
 class Earpiece:
-    """Everything heard since the last `clear`, kept frame by frame (bounded to `max_s`)."""
+    """Everything heard since the last `clear`, kept frame by frame (bounded to `max_s`).
+
+    Frames of the usual FRAME samples are copied into rows of preallocated blocks of
+    `BLOCK_FRAMES` frames (one row store per frame: every phone and far party off hook records
+    every frame); a frame of another length is kept as a copy of its own."""
+
+    BLOCK_FRAMES = 100
 
     def __init__(self, max_s: float = DEFAULT_HEARD_MAX_S) -> None:
-        self._frames: deque[np.ndarray] = deque(maxlen=max(1, int(max_s * RATE / FRAME)))
+        self._max = max(1, int(max_s * RATE / FRAME))
+        self._parts: deque[np.ndarray] = deque()     # int16 blocks [rows, FRAME] or odd frames [1, n]
+        self._rows = 0                               # rows used in the last part, when it is a block
+        self._skip = 0                               # rows of the first part already dropped
+        self._count = 0                              # frames kept
 
     def record(self, frame: np.ndarray) -> None:
-        self._frames.append(np.array(frame, dtype=np.int16, copy=True))
+        parts = self._parts
+        if frame.shape == (FRAME,) and parts and self._rows < self.BLOCK_FRAMES:
+            parts[-1][self._rows] = frame
+            self._rows += 1
+        elif frame.shape == (FRAME,):
+            block = np.empty((self.BLOCK_FRAMES, FRAME), dtype=np.int16)
+            block[0] = frame
+            parts.append(block)
+            self._rows = 1
+        else:
+            parts.append(np.array(frame, dtype=np.int16, copy=True).reshape(1, -1))
+            self._rows = self.BLOCK_FRAMES          # full: the next frame starts a new block
+        self._count += 1
+        if self._count > self._max:                 # drop the oldest frame
+            self._count -= 1
+            self._skip += 1
+            if self._skip >= self._used(parts[0], len(parts) == 1):
+                parts.popleft()
+                self._skip = 0
+
+    def _used(self, part: np.ndarray, last: bool) -> int:
+        """Frames kept in `part`: a block's rows in use, or 1 (a frame of another length)."""
+        if part.shape == (self.BLOCK_FRAMES, FRAME):
+            return self._rows if last else self.BLOCK_FRAMES
+        return 1
 
     def clear(self) -> None:
-        self._frames.clear()
+        self._parts.clear()
+        self._rows = self._skip = self._count = 0
+
+    def _samples(self) -> np.ndarray:
+        parts = list(self._parts)
+        pieces = []
+        for k, part in enumerate(parts):
+            used = self._used(part, k == len(parts) - 1)
+            start = self._skip if k == 0 else 0
+            pieces.append(part[start:used].reshape(-1))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
     def heard(self, ms: int | None = None) -> np.ndarray:
         """What was heard: all of it, or only the last `ms` milliseconds."""
-        if not self._frames:
+        if not self._count:
             return np.zeros(0, dtype=np.int16)
+        x = self._samples()
         if ms is None:
-            return np.concatenate(self._frames)
+            return x
         n = max(0, int(ms) * RATE // 1000)
-        frames = max(1, -(-n // FRAME))
-        tail = list(self._frames)[-frames:]
-        return np.concatenate(tail)[-n:] if n else np.zeros(0, dtype=np.int16)
+        return x[-n:].copy() if n else np.zeros(0, dtype=np.int16)

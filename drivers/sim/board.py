@@ -36,6 +36,7 @@ __all__ = ["SimBoard", "Recording"]
 
 FRAME_S = FRAME / 8000
 MAX_PORTS = 64
+_FRAME_SHAPE = (FRAME,)
 MAX_LAG_S = 0.2              # realtime: further behind than this, resynchronise instead of bursting
 
 
@@ -116,8 +117,11 @@ class SimBoard(Board):
     # --- the media clock ------------------------------------------------------------------------
     def tick(self, tx: Mapping[str, np.ndarray] | None = None) -> Tick:
         tx = tx or {}
+        ports = self.by_name
         for name, frame in tx.items():
-            _check_frame(self.by_name, name, frame)
+            if name not in ports or frame is not None and (frame.__class__ is not np.ndarray or frame.dtype != np.int16
+                                                           or frame.shape != _FRAME_SHAPE):
+                _check_frame(ports, name, frame)        # raises the error that says what is wrong
         if not self._posted.empty():
             self._run_posted()
         events: list[PortEvent] = []

@@ -38,9 +38,17 @@ import numpy as np
 
 from dsp_ext.countries import ToneSpec
 from dsp_ext.countries import profile as country_profile
+from dsp_ext.levels import FRAME
 
-from .echo import DEFAULT_ERL_DB, DEFAULT_SHAPE, G168_MODELS, LineNoise, g168_ir, hybrid_ir
-from .line import LineSignal, SubscriberLine
+from .echo import (
+    DEFAULT_ERL_DB,
+    DEFAULT_SHAPE,
+    G168_MODELS,
+    LineNoise,
+    g168_ir,
+    hybrid_ir,
+)
+from .line import LineSignal, SubscriberLine, g711, to_pcm
 from .remote import RemoteParty
 from .subscriber import FRAME_MS, Call, Subscriber
 
@@ -87,6 +95,7 @@ class CentralOffice:
         # silence between the last digit and the ringback (or busy...): the exchange routing the call
         self.post_dial_delay_ms = 0
         self._routing: list[tuple[int, SubscriberLine, str]] = []
+        self._mix = np.zeros((0, FRAME))                 # one row per line: the lines' float mixes
 
     # --- configuration --------------------------------------------------------------------------
     @property
@@ -363,9 +372,32 @@ class CentralOffice:
             remote.advance()
         for line in self.lines:
             line.advance()
-        out = {line.index: line.signal() for line in self.lines}
+        out = self._signals()
         for remote in self.remotes.values():
             remote.listen()
+        return out
+
+    def _signals(self) -> dict[int, LineSignal]:
+        """Every line's signal this frame. The lines that mix several sounds (echo, the far party,
+        on-hook data, noise) mix them as float rows of one array, rounded to PCM in one pass; an
+        idle line's audio is its noise, already PCM."""
+        lines = self.lines
+        mix = self._mix
+        if mix.shape[0] != len(lines):
+            mix = self._mix = np.zeros((len(lines), FRAME))
+        out: dict[int, LineSignal] = {}
+        mixed: list[int] = []                   # rows of `mix` in use this frame
+        for row, line in enumerate(lines):
+            s = line.signal(mix[row])
+            if s.audio is None:
+                mixed.append(row)
+            out[line.index] = s
+        if mixed:
+            pcm = to_pcm(mix if len(mixed) == len(lines) else mix[mixed])
+            for k, row in enumerate(mixed):
+                line = lines[row]
+                s = out[line.index]
+                s.audio = pcm[k] if line.codec is None else g711(pcm[k], line.codec)
         return out
 
     def describe(self) -> dict:

@@ -24,7 +24,7 @@ from .subscriber import FRAME_MS, Call, Subscriber, cadence_on
 if TYPE_CHECKING:
     from .co import CentralOffice
 
-__all__ = ["SubscriberLine", "LineSignal", "to_pcm"]
+__all__ = ["SubscriberLine", "LineSignal", "to_pcm", "g711"]
 
 CID_AFTER_RING_MS = 500      # Bell/ETSI: FSK starts >= 500 ms after the first ring (cycle) ends
 CID_BEFORE_RING_MS = 300     # before-ring: pause after seizure of the call, before FSK
@@ -47,7 +47,7 @@ def to_pcm(mix: np.ndarray) -> np.ndarray:
     return mix.astype(np.int16)
 
 
-def _g711(samples: np.ndarray, codec: str) -> np.ndarray:
+def g711(samples: np.ndarray, codec: str) -> np.ndarray:
     """int16 through a G.711 encoder and decoder."""
     from dsp_ext.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
     if codec == "ulaw":
@@ -58,7 +58,7 @@ def _g711(samples: np.ndarray, codec: str) -> np.ndarray:
 @dataclass(slots=True)
 class LineSignal:
     """What is on tip/ring toward the customer equipment during one frame."""
-    audio: np.ndarray          # int16[FRAME]
+    audio: np.ndarray          # int16[FRAME] (None only inside CentralOffice._signals, before rounding)
     ringing: bool              # ringing voltage present
     reversed: bool             # loop polarity reversed
     loop_current: bool         # the CO feeds loop current (False during a loop-drop disconnect)
@@ -126,7 +126,7 @@ class SubscriberLine(Subscriber):
         # off hook, "nothing sent" is silence on the wire: the digit receiver must see the gaps
         self._tx = (tx if tx is not None else _SILENCE) if cpe_off else None
         if self._tx is not None and self.codec is not None:
-            self._tx = _g711(self._tx, self.codec)
+            self._tx = g711(self._tx, self.codec)
         self.uplink = self._tx
         for ev, data in self._hook.feed(cpe_off or (self.parallel_off_hook and self.plugged)):
             if ev is EventType.OFF_HOOK:
@@ -273,37 +273,44 @@ class SubscriberLine(Subscriber):
         return super().network_audio()
 
     # --- per frame, phase 3: what is on the wire ------------------------------------------------
-    def signal(self) -> LineSignal:
+    def signal(self, mix_row: np.ndarray | None = None) -> LineSignal:
+        """What is on the wire toward the CPE this frame. With `mix_row` (float64[FRAME], the
+        exchange's row for this line), a line that mixes sounds leaves its float mix there and
+        returns its signal with `audio=None`: the exchange rounds every line's row to PCM in one
+        pass (CentralOffice._signals). Without it the line rounds its own mix."""
         if not self.plugged:
             return LineSignal(_SILENCE, False, False, False, False, False)
-        echo = self.echo
-        if self._tx is not None and echo is not None:
-            mix = echo.process(self._tx)
-        else:
-            if echo is not None and not self._cpe_off_hook:
-                echo.reset()
-            mix = None
+        tx = self._tx
         far = self.network_audio()
         self._down = far
-        if mix is None and far is None and not self._fsk.busy and self.codec is None:
-            # An idle line (no echo, no network audio, no on-hook data): its noise alone, taken
-            # as PCM (the same samples the mix below would give, without a rounding pass per frame).
-            audio = self.noise.pcm_frame()
-            if audio is None:
-                audio = _SILENCE
+        fsk = self._fsk.busy
+        if tx is None:
+            if self.echo is not None and not self._cpe_off_hook:
+                self.echo.reset()
+            if far is None and not fsk and self.codec is None:
+                # An idle line (no echo, no network audio, no on-hook data): its noise alone, taken
+                # as PCM (the same samples the mix below would give, without a rounding pass).
+                audio = self.noise.pcm_frame()
+                return LineSignal(_SILENCE if audio is None else audio, self.ringing_now and self.state == "ringing",
+                                  self.reversed, self.co.frames >= self._loop_drop_until, True,
+                                  self.parallel_off_hook)
+        mix = np.zeros(FRAME) if mix_row is None else mix_row
+        if tx is not None and self.echo is not None:
+            mix[:] = self.echo.process(tx)
         else:
-            if mix is None:
-                mix = np.zeros(FRAME)
-            if far is not None:
-                mix += far
-            if self._fsk.busy:
-                mix += self._fsk.frame()
-            n = self.noise.frame()
-            if n is not None:
-                mix += n
+            mix.fill(0.0)
+        if far is not None:
+            mix += far
+        if fsk:
+            mix += self._fsk.frame()
+        n = self.noise.frame()
+        if n is not None:
+            mix += n
+        audio = None
+        if mix_row is None:
             audio = to_pcm(mix)
             if self.codec is not None:
-                audio = _g711(audio, self.codec)
+                audio = g711(audio, self.codec)
         loop = self.co.frames >= self._loop_drop_until
         return LineSignal(audio, self.ringing_now and self.state == "ringing", self.reversed, loop,
                           True, self.parallel_off_hook)

@@ -125,6 +125,11 @@ class VirtualPhone:
              reversed: bool = False) -> tuple[bool, np.ndarray]:
         """Advance one frame. Returns (raw loop closed, mouthpiece audio int16[FRAME])."""
         self.frame += 1
+        if not (ringing or onhook_audio) and not (self._off_hook or self._hook_plan or self.is_ringing):
+            # at rest (most phones, most frames): the same as below, without its work
+            self.reversed = reversed
+            self._loop = False
+            return False, _SILENCE
         self.reversed = reversed
         loop = self._hook_plan.popleft() if self._hook_plan else self._off_hook
         self._loop = loop

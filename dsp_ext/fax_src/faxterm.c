@@ -12,6 +12,8 @@
 
 #include "faxterm.h"
 
+#define FAXTERM_MAX_EVENTS 512     /* a 50-page fax logs about 6 frames a page */
+
 struct faxterm {
     fax_state_t *fax;
     t30_state_t *t30;
@@ -23,8 +25,40 @@ struct faxterm {
     int holding;            /* an untrained page carrier is on the line */
     int hold_left;          /* samples T2 had left when it came */
     int hold_counted;
+    int untrained;          /* samples the current untrained page carrier has lasted */
     int guard_off;          /* the guard switched off (tests show what it prevents) */
+    int whole_buffers;      /* tests: feed spandsp whole buffers, as before (see faxterm_rx) */
+    int stale_carriers;     /* carriers left "present" with no receiver running, reported gone */
+    int64_t samples;        /* fed to faxterm_rx so far: the events' clock */
+    faxterm_event_t events[FAXTERM_MAX_EVENTS];
+    int ev_head;            /* next to write */
+    int ev_count;           /* held, oldest at ev_head - ev_count */
+    int ev_lost;
 };
+
+static void resend_rejected_pages(faxterm_t *t);
+
+static void log_event(faxterm_t *t, int kind, int code)
+{
+    faxterm_event_t *e = &t->events[t->ev_head];
+    e->sample = t->samples;
+    e->kind = kind;
+    e->code = code;
+    t->ev_head = (t->ev_head + 1) % FAXTERM_MAX_EVENTS;
+    if (t->ev_count < FAXTERM_MAX_EVENTS)
+        t->ev_count++;
+    else
+        t->ev_lost++;         /* the oldest was overwritten */
+}
+
+static void on_frame(t30_state_t *s, void *user_data, int incoming, const uint8_t msg[], int len)
+{
+    (void) s;
+    /* ECM image frames (FCD, RCP: one per 256 bytes of page data) are page content, not the
+     * dialogue: left out, so a long fax's log holds every control frame. */
+    if (len >= 3 && (msg[2] & 0xFE) != 0x06 && (msg[2] & 0xFE) != 0x86)
+        log_event((faxterm_t *) user_data, incoming ? FAXTERM_EV_FRAME_IN : FAXTERM_EV_FRAME_OUT, msg[2]);
+}
 
 static void on_phase_e(t30_state_t *s, void *user_data, int completion_code)
 {
@@ -32,6 +66,7 @@ static void on_phase_e(t30_state_t *s, void *user_data, int completion_code)
     faxterm_t *t = (faxterm_t *) user_data;
     t->result = completion_code;
     t->done = 1;
+    log_event(t, FAXTERM_EV_PHASE_E, completion_code);
 }
 
 static int on_phase_b(t30_state_t *s, void *user_data, int result)
@@ -39,6 +74,7 @@ static int on_phase_b(t30_state_t *s, void *user_data, int result)
     (void) s;
     (void) result;
     ((faxterm_t *) user_data)->phase_b_seen = 1;
+    log_event((faxterm_t *) user_data, FAXTERM_EV_PHASE_B, 0);
     return T30_ERR_OK;
 }
 
@@ -48,6 +84,7 @@ static int on_phase_d(t30_state_t *s, void *user_data, int result)
     t30_stats_t st;
     t30_get_transfer_statistics(s, &st);
     ((faxterm_t *) user_data)->bad_rows_total += st.bad_rows;
+    log_event((faxterm_t *) user_data, FAXTERM_EV_PHASE_D, st.pages_tx + st.pages_rx);
     return T30_ERR_OK;
 }
 
@@ -73,12 +110,14 @@ faxterm_t *faxterm_new(int calling_party, const char *ident, int ecm, int modems
     t30_set_phase_b_handler(t->t30, on_phase_b, t);
     t30_set_phase_d_handler(t->t30, on_phase_d, t);
     t30_set_phase_e_handler(t->t30, on_phase_e, t);
+    t30_set_real_time_frame_handler(t->t30, on_frame, t);
     return t;
 }
 
 int faxterm_set_tx_file(faxterm_t *t, const char *path)
 {
     t30_set_tx_file(t->t30, path, -1, -1);
+    resend_rejected_pages(t);
     return 0;
 }
 
@@ -95,13 +134,15 @@ int faxterm_set_rx_file(faxterm_t *t, const char *path)
  * (Debian's 0.0.6, released 2011-01-22); any other release runs without it. */
 #if defined(SPANDSP_RELEASE_DATE) && SPANDSP_RELEASE_DATE == 20110122
 #define FAXTERM_PAGE_CARRIER_GUARD 1
-/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_ECM (a private enum). Only ECM: there the receiver
- * counts the block's frames and asks again for the missing ones (PPR). Without ECM spandsp
- * would answer a page it never received with MCF (its copy quality counts bad rows, and there
- * are none), so a lost page would vanish silently: there the call is left to fail on T2. */
-enum { SPANDSP_T30_STATE_F_DOC_ECM = 12 };
+/* spandsp 0.0.6 t30.c: T30_STATE_F_DOC_NON_ECM and T30_STATE_F_DOC_ECM (a private enum). */
+enum { SPANDSP_T30_STATE_F_DOC_NON_ECM = 10, SPANDSP_T30_STATE_F_DOC_ECM = 12 };
 /* spandsp 0.0.6 t30.c: DEFAULT_TIMER_T2, 7 s, in samples. */
 #define SPANDSP_T2_SAMPLES (7000 * 8)
+/* An untrained fast-modem carrier this long, with no V.21 flags heard meanwhile, is a page whose
+ * training was lost: not the echo tail of our own V.21 answer (tens of ms; the fast receiver sees
+ * it as a brief carrier), nor the sender's V.21 (its flags are recognised within ~0.15 s: a
+ * repeated MPS or a new DCS, which spandsp handles itself). */
+#define LOST_TRAINING_SAMPLES (500 * 8)
 
 static int page_carrier_on(faxterm_t *t)
 {
@@ -121,9 +162,11 @@ static int page_carrier_on(faxterm_t *t)
 static void guard_page_carrier(faxterm_t *t, int len)
 {
     t30_state_t *s = t->t30;
+    int ecm = s->state == SPANDSP_T30_STATE_F_DOC_ECM;
     if (t->guard_off)
         return;
-    if (s->state != SPANDSP_T30_STATE_F_DOC_ECM || s->rx_trained || s->timer_t2_t4 <= 0 || !page_carrier_on(t)) {
+    if ((!ecm && s->state != SPANDSP_T30_STATE_F_DOC_NON_ECM) || s->rx_trained || s->timer_t2_t4 <= 0
+        || !page_carrier_on(t)) {
         t->holding = 0;
         return;
     }
@@ -132,14 +175,48 @@ static void guard_page_carrier(faxterm_t *t, int len)
         t->holding = 1;
         t->hold_left = s->timer_t2_t4;
         t->hold_counted = 0;
+        t->untrained = 0;
+    }
+    t->untrained += len;
+    if (!ecm && t->untrained >= LOST_TRAINING_SAMPLES && !s->image_carrier_attempted
+        && !t->fax->modems.hdlc_rx.framing_ok_announced) {
+        /* Without ECM: the page's training was lost. Mark the image carrier as attempted, as
+         * spandsp does when training starts, so the post-page command (MPS/EOP) is answered
+         * RTN (page not received, retrain) rather than taken for a repeat and confirmed MCF. */
+        s->image_carrier_attempted = 1;
+        t->carrier_holds++;
     }
     t->hold_left -= len;
-    if (t->hold_left <= 0 && !t->hold_counted) {
+    if (ecm && t->hold_left <= 0 && !t->hold_counted) {
         t->hold_counted = 1;      /* without the guard T2 would have expired now */
         t->carrier_holds++;
     }
     if (s->timer_t2_t4 < SPANDSP_T2_SAMPLES)
         s->timer_t2_t4 = SPANDSP_T2_SAMPLES;
+}
+
+/* spandsp 0.0.6 t30.c: T30_PHASE_IDLE (a private enum): no phase change queued. */
+enum { SPANDSP_T30_PHASE_IDLE = 0 };
+
+static void clear_stale_carrier(faxterm_t *t)
+{
+    /* The safety net behind feeding one sample at a time (faxterm.h, "A receiver switched off
+     * mid-buffer"): T.30 believes a carrier is present and has queued a phase change until it
+     * drops, but no receiver is running that could ever report it gone. Report it gone through
+     * spandsp's own HDLC status entry, so the queued phase change happens; count it. */
+    t30_state_t *s = t->t30;
+    if (s->rx_signal_present && s->next_phase != SPANDSP_T30_PHASE_IDLE
+        && t->fax->modems.current_rx_type == T30_MODEM_NONE) {
+        t->stale_carriers++;
+        t30_hdlc_accept(s, NULL, SIG_STATUS_CARRIER_DOWN, 1);
+    }
+}
+
+static void resend_rejected_pages(faxterm_t *t)
+{
+    /* As a sender: a page the receiver rejects (RTN) is sent again after retraining, as most fax
+     * machines do; spandsp 0.0.6 would go on to the next page and lose it. */
+    t->t30->retransmit_capable = 1;
 }
 #else
 #define FAXTERM_PAGE_CARRIER_GUARD 0
@@ -148,13 +225,36 @@ static void guard_page_carrier(faxterm_t *t, int len)
     (void) t;
     (void) len;
 }
+
+static void resend_rejected_pages(faxterm_t *t)
+{
+    (void) t;
+}
+
+static void clear_stale_carrier(faxterm_t *t)
+{
+    (void) t;
+}
 #endif
 
 void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
 {
-    /* fax_rx does not write to the buffer; its prototype is just not const. */
-    fax_rx(t->fax, (int16_t *) amp, len);
+    /* One sample at a time: a receiver T.30 switches off part-way through a buffer must not see
+     * the rest of it (faxterm.h, "A receiver switched off mid-buffer"). fax_rx does not write to
+     * the buffer; its prototype is just not const. */
+    if (t->whole_buffers)
+        fax_rx(t->fax, (int16_t *) amp, len);
+    else
+        for (int i = 0; i < len; i++)
+            fax_rx(t->fax, (int16_t *) amp + i, 1);
     guard_page_carrier(t, len);
+    clear_stale_carrier(t);
+    t->samples += len;
+}
+
+void faxterm_set_whole_buffers(faxterm_t *t, int on)
+{
+    t->whole_buffers = on ? 1 : 0;
 }
 
 int faxterm_page_carrier_guard(void)
@@ -185,6 +285,7 @@ void faxterm_report(faxterm_t *t, faxterm_report_t *out)
     out->phase_b_seen = t->phase_b_seen;
     out->bad_rows_total = t->bad_rows_total;
     out->carrier_holds = t->carrier_holds;
+    out->stale_carriers = t->stale_carriers;
     out->pages_tx = st.pages_tx;
     out->pages_rx = st.pages_rx;
     out->pages_in_file = st.pages_in_file;
@@ -224,6 +325,31 @@ void faxterm_free(faxterm_t *t)
 const char *faxterm_result_text(int code)
 {
     return t30_completion_code_to_str(code);
+}
+
+int faxterm_events(faxterm_t *t, faxterm_event_t *out, int max)
+{
+    int n = t->ev_count < max ? t->ev_count : max;
+    int first = (t->ev_head - t->ev_count + FAXTERM_MAX_EVENTS) % FAXTERM_MAX_EVENTS;
+    for (int i = 0; i < n; i++)
+        out[i] = t->events[(first + i) % FAXTERM_MAX_EVENTS];
+    t->ev_count -= n;
+    return n;
+}
+
+int faxterm_events_lost(faxterm_t *t)
+{
+    return t->ev_lost;
+}
+
+const char *faxterm_frame_name(int fcf)
+{
+    return t30_frametype((uint8_t) fcf);
+}
+
+int faxterm_set_header(faxterm_t *t, const char *info)
+{
+    return t30_set_tx_page_header_info(t->t30, info);
 }
 
 /* ---- TIFF-F ---- */

@@ -66,14 +66,15 @@
  *    have been quiet for 250 ms. A plain 2100 Hz tone (fax CED) does not. The
  *    detector is the fax-tone module's (faxtone.h), one per path.
  *
- * Speed: the background update of sample n-1 and both filter outputs of sample n
- * are one pass over the taps (one load of each weight, one store), over a
- * history buffer kept contiguous by a memmove every ECHO_SHIFT samples, so the
- * loop has no wrap branch and gcc vectorises it. The pass lives in echo_taps.c,
- * compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run time (NEON from
- * -O3 on aarch64). echo_process runs with flush-to-zero and denormals-are-zero
- * (restored on return): decaying states in speech pauses would otherwise go
- * subnormal and cost ~10x per frame.
+ * Speed: the background's pending steps and both filter outputs of two
+ * samples are one pass over the taps (one load of each weight, one store;
+ * echo_taps.c), over a history buffer kept contiguous by a memmove every
+ * ECHO_SHIFT samples, so the loop has no wrap branch. The pass lives in
+ * echo_taps.c, compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run
+ * time (NEON from -O3 on aarch64). The per-sample work around it runs in three
+ * loops per block segment (see echo_process). echo_process runs with
+ * flush-to-zero and denormals-are-zero (restored on return): decaying states
+ * in speech pauses would otherwise go subnormal and cost ~10x per frame.
  */
 #include "echo.h"
 #include "echo_taps.h"
@@ -171,12 +172,34 @@ static const float HP[2][5] = {
     {0.963096328f, -1.926192657f, 0.963096328f, -1.921908895f, 0.930476418f},
 };
 
-static float highpass(float *st, float x)
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+#if (defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)) || defined(__aarch64__)
+static inline v4f flush4(v4f x)
 {
-    for (int k = 0; k < 2; k++) {
+    return x;
+}
+#else
+static inline v4f flush4(v4f x)
+{
+    const v4i tiny = (x < 1e-20f) & (x > -1e-20f);
+    v4i bits;
+    memcpy(&bits, &x, sizeof(bits));
+    bits &= ~tiny;
+    memcpy(&x, &bits, sizeof(x));
+    return x;
+}
+#endif
+
+/* The high-pass of both paths at once, lane 0 the far signal and lane 1 the
+ * near: z holds x1 x2 y1 y2 of the first biquad, then of the second (the
+ * state is kept as hp_far / hp_near, the same order). */
+static inline v4f highpass2(v4f *z, v4f x)
+{
+    for (int k = 0; k < 2; k++, z += 4) {
         const float *c = HP[k];
-        float *z = st + 4 * k; /* x1 x2 y1 y2 */
-        float y = flush(c[0] * x + c[1] * z[0] + c[2] * z[1] - c[3] * z[2] - c[4] * z[3]);
+        const v4f y = flush4(c[0] * x + c[1] * z[0] + c[2] * z[1] - c[3] * z[2] - c[4] * z[3]);
         z[1] = z[0];
         z[0] = x;
         z[3] = z[2];
@@ -193,15 +216,21 @@ static float highpass(float *st, float x)
  * each tap: inside the echo's region every tap then adapts fast, including the
  * ones that happen to be near zero now, and the rest of the 128 ms window gets
  * only the small uniform share. */
-/* The region gains copied out per tap, for the tap passes. */
-static void spread_gains(echo_t *s)
+/* The sum of |w| over one whole region, in four-lane vectors with two chains
+ * of additions (one running sum would wait on every addition). */
+static inline float region_mass(const float *w)
 {
-    for (int j = 0; j < ECHO_REGIONS; j++) { /* all of them (a constant count: vector stores) */
-        const float g = s->gain[j];
-        float *t = s->tap_gain + j * REGION;
-        for (int i = 0; i < REGION; i++)
-            t[i] = g;
+    v4f acc[2] = {{0}, {0}};
+    for (int i = 0; i < REGION; i += 4) {
+        v4i bits;
+        memcpy(&bits, w + i, sizeof(bits));
+        bits &= 0x7fffffff;
+        v4f a;
+        memcpy(&a, &bits, sizeof(a));
+        acc[(i / 4) & 1] += a;
     }
+    const v4f t = acc[0] + acc[1];
+    return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
 static void update_gains(echo_t *s, float leak)
@@ -214,8 +243,7 @@ static void update_gains(echo_t *s, float leak)
         const int len = (j + 1) * REGION < taps ? REGION : taps - j * REGION;
         float m = 0.0f;
         if (len == REGION) {
-            for (int i = 0; i < REGION; i++) /* constant trip count: vectorised */
-                m += fabsf(w[i]);
+            m = region_mass(w);
         } else {
             for (int i = 0; i < len; i++)
                 m += fabsf(w[i]);
@@ -240,13 +268,19 @@ static void update_gains(echo_t *s, float leak)
         if (leak < 1.0f && smooth[j] < WEAK * peak) {
             float *w = s->w_bg + j * REGION;
             const int len = (j + 1) * REGION < taps ? REGION : taps - j * REGION;
-            for (int i = 0; i < len; i++) {
-                const float v = w[i] * leak;
-                w[i] = fabsf(v) < 1e-20f ? 0.0f : v; /* flush(), in a form gcc vectorises */
+            if (len == REGION) {
+                for (int i = 0; i < REGION; i++) { /* constant trip count: vectorised */
+                    const float v = w[i] * leak;
+                    w[i] = fabsf(v) < 1e-20f ? 0.0f : v; /* flush(), in a form gcc vectorises */
+                }
+            } else {
+                for (int i = 0; i < len; i++) {
+                    const float v = w[i] * leak;
+                    w[i] = fabsf(v) < 1e-20f ? 0.0f : v;
+                }
             }
         }
     }
-    spread_gains(s);
 }
 
 /* fmaxf/fminf without their NaN rules, which -fno-finite-math-only turns
@@ -280,7 +314,6 @@ void echo_reset(echo_t *s)
     s->pos = ECHO_SHIFT;
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
-    spread_gains(s);
     s->rng = 0x9E3779B9u;
     s->noise_level = DBM0_MS * 1e-7f; /* -70 dBm0 until measured */
     s->win_min = s->floor_min[0] = s->floor_min[1] = s->floor_min[2] = 3.4e38f;
@@ -319,18 +352,30 @@ void echo_set_flags(echo_t *s, int flags)
 static float prediction_gain(const float *hist, int pos)
 {
     const float *win = hann;
-    float x[ECHO_TONAL_N];
+    float xp[4 + ECHO_TONAL_N]; /* four zeros, then the windowed signal: every lag sums over all N */
+    float *x = xp + 4;
+    xp[0] = xp[1] = xp[2] = xp[3] = 0.0f;
     const int head = ECHO_TONAL_N - pos; /* oldest first: hist[pos..N) then hist[0..pos) */
     for (int i = 0; i < head; i++)
         x[i] = hist[pos + i] * win[i];
     for (int i = head; i < ECHO_TONAL_N; i++)
         x[i] = hist[i - head] * win[i];
+    /* the five lags in one sweep, four lanes at a time, two chains each */
+    v4f acc[2][5];
+    memset(acc, 0, sizeof(acc));
+    for (int i = 0; i < ECHO_TONAL_N; i += 4) {
+        v4f xi;
+        memcpy(&xi, x + i, sizeof(xi));
+        for (int k = 0; k < 5; k++) {
+            v4f xk;
+            memcpy(&xk, x + i - k, sizeof(xk));
+            acc[(i / 4) & 1][k] += xi * xk;
+        }
+    }
     float r[5];
     for (int k = 0; k < 5; k++) {
-        float acc = 0.0f;
-        for (int i = k; i < ECHO_TONAL_N; i++)
-            acc += x[i] * x[i - k];
-        r[k] = acc;
+        const v4f t = acc[0][k] + acc[1][k];
+        r[k] = (t[0] + t[1]) + (t[2] + t[3]);
     }
     if (r[0] < 0.375f * FAR_ACTIVE_MS * ECHO_TONAL_N) /* Hann: 0.375 of the power */
         return 1.0f;
@@ -361,8 +406,7 @@ static void clear_filters(echo_t *s)
     memset(s->w_bg, 0, sizeof(s->w_bg));
     for (int j = 0; j < ECHO_REGIONS; j++)
         s->gain[j] = 1.0f;
-    spread_gains(s);
-    s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
+    s->pend[0] = s->pend[1] = s->pend[2] = s->carry = s->prev_err = 0.0f;
     s->converged = 0;
     s->erle_db = 0.0f;
     s->p_efg = s->p_ebg = s->p_near;
@@ -456,7 +500,7 @@ static void end_block(echo_t *s)
         if (s->p_ebg > 4.0f * s->p_efg && s->p_efg < 0.25f * s->p_near) {
             if (++s->worse_run >= 4) {
                 memcpy(s->w_bg, s->w_fg, sizeof(float) * (size_t)s->taps);
-                s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
+                s->pend[0] = s->pend[1] = s->pend[2] = s->carry = s->prev_err = 0.0f;
                 s->worse_run = 0;
                 s->p_ebg = s->p_efg;
             }
@@ -519,7 +563,7 @@ static void end_block(echo_t *s)
         if (s->quiet_blocks >= 50)
             s->disabled = 0;
     }
-    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_out = s->acc_nearhp = s->acc_clean = 0.0f;
+    s->acc_far = s->acc_near = s->acc_efg = s->acc_ebg = s->acc_nearhp = s->acc_clean = 0.0f;
     s->blk_n = 0;
 }
 
@@ -532,40 +576,88 @@ static int16_t to_int16(float x)
     return (int16_t)lrintf(x);
 }
 
-/* The raw samples of the block so far go to the 2100 Hz detectors. */
-static void feed_tone_detectors(echo_t *s, const int16_t *far, const int16_t *near, size_t n)
+
+/* ---- per sample, in three stages per block segment ------------------------
+ *
+ * echo_process cuts its input at block ends and runs each segment (at most
+ * one 5 ms block) through three loops: the input conditioning (high-pass,
+ * pre-emphasis, block sums, the tonal tests' windows), the adaptive filters
+ * (tap passes, affine-projection steps), and the output (de-emphasis, level
+ * trackers, NLP, comfort noise). Nothing in a later stage feeds an earlier
+ * one within a block (the NLP's settings change only at block ends), so the
+ * result is that of one sample through all three at a time; but each loop
+ * keeps its state in registers instead of reloading it around every opaque
+ * call of a tap pass. */
+
+/* One segment's signals between the stages. */
+typedef struct {
+    float xw[ECHO_BLOCK]; /* the filter's far input (high-passed, pre-emphasised) */
+    float nw[ECHO_BLOCK]; /* its near input, the same */
+    float nh[ECHO_BLOCK]; /* the high-passed near input */
+    float ef[ECHO_BLOCK]; /* the foreground's error (the output before de-emphasis and NLP) */
+    float yf[ECHO_BLOCK]; /* the foreground's echo estimate */
+} segment_t;
+
+/* Stage 1: input conditioning of m samples, and their block sums. */
+static void condition(echo_t *s, const int16_t *far, const int16_t *near, int m, segment_t *g)
 {
-    if (n == 0)
-        return;
-    s->tone_state[0] = faxtone_rx_process(&s->tone_rx[0], far, (int)n);
-    s->tone_state[1] = faxtone_rx_process(&s->tone_rx[1], near, (int)n);
+    float pre_far = s->pre_far, pre_near = s->pre_near;
+    float acc_far = 0.0f, acc_near = 0.0f, acc_nearhp = 0.0f;
+    float fh_[ECHO_BLOCK], nh_[ECHO_BLOCK];
+    if (s->flags & ECHO_HPF) {
+        v4f z[8];
+        for (int k = 0; k < 8; k++)
+            z[k] = (v4f){s->hp_far[k], s->hp_near[k], 0.0f, 0.0f};
+        for (int i = 0; i < m; i++) {
+            const v4f y = highpass2(z, (v4f){(float)far[i], (float)near[i], 0.0f, 0.0f});
+            fh_[i] = y[0];
+            nh_[i] = y[1];
+        }
+        for (int k = 0; k < 8; k++) {
+            s->hp_far[k] = z[k][0];
+            s->hp_near[k] = z[k][1];
+        }
+    } else {
+        for (int i = 0; i < m; i++) {
+            fh_[i] = (float)far[i];
+            nh_[i] = (float)near[i];
+        }
+    }
+    for (int i = 0; i < m; i++) {
+        const float fh = fh_[i], nh = nh_[i];
+        const float xw = fh - PRE_EMPHASIS * pre_far;
+        const float nw = nh - PRE_EMPHASIS * pre_near;
+        pre_far = fh;
+        pre_near = nh;
+        g->xw[i] = xw;
+        g->nw[i] = nw;
+        g->nh[i] = nh;
+        acc_far += xw * xw;
+        acc_near += nw * nw;
+        acc_nearhp += nh * nh;
+    }
+    s->pre_far = pre_far;
+    s->pre_near = pre_near;
+    s->acc_far += acc_far;
+    s->acc_near += acc_near;
+    s->acc_nearhp += acc_nearhp;
+    /* the tonal tests' windows (rings of the last 20 ms) */
+    int pos = s->hist_pos;
+    for (int i = 0; i < m; i++) {
+        s->far_hist[pos] = g->xw[i];
+        s->near_hist[pos] = g->nw[i];
+        pos = pos + 1 == ECHO_TONAL_N ? 0 : pos + 1;
+    }
+    s->hist_pos = pos;
 }
 
-/* One sample in: input conditioning, the tonal tests' windows, the far sample
- * pushed onto the history, and the correlations slid to its window. `ahead` is
- * 1 for the second sample of a pair (its block position is one further on). */
-typedef struct {
-    float nw, nh;     /* the filter's near input (pre-emphasised) and the high-passed near input */
-    float r0, r1, r2; /* x'G x, x'G x_{-1}, x'G x_{-2} of this sample's window */
-} sample_in_t;
-
-static void sample_in(echo_t *s, float f, float r, int hpf, int ahead, sample_in_t *in)
+/* The far sample xw pushed onto the history (block position t), and the
+ * correlations slid to its window: r[l] = x'G x_{-l}. */
+static void push_far(echo_t *s, float xw, int t, float *r)
 {
-    float fh = hpf ? highpass(s->hp_far, f) : f;
-    float nh = hpf ? highpass(s->hp_near, r) : r;
-    float xw = fh - PRE_EMPHASIS * s->pre_far;
-    float nw = nh - PRE_EMPHASIS * s->pre_near;
-    s->pre_far = fh;
-    s->pre_near = nh;
-
-    s->far_hist[s->hist_pos] = xw; /* the tonal tests' windows */
-    s->near_hist[s->hist_pos] = nw;
-    s->hist_pos = s->hist_pos + 1 == ECHO_TONAL_N ? 0 : s->hist_pos + 1;
-
-    const int t = (s->blk_n + ahead) % ECHO_CHUNK;
-    if (t == 0) /* the next chunk's change at the region boundaries, from older samples */
+    if (t % ECHO_CHUNK == 0) /* the next chunk's change at the region boundaries, from older samples */
         echo_taps_boundaries(s->gain, s->xbuf + s->pos, s->taps, s->dcorr);
-    /* push the far sample; keep the window contiguous */
+    /* keep the window contiguous */
     if (s->pos == 0) {
         memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)(s->taps + 4));
         s->pos = ECHO_SHIFT;
@@ -574,140 +666,205 @@ static void sample_in(echo_t *s, float f, float r, int hpf, int ahead, sample_in
     float *xn = s->xbuf + s->pos;
     xn[0] = xw;
     const double top = (double)s->gain[0] * (double)xw; /* the first region's upper end */
-    const int back = ECHO_CHUNK - 1 - t;
+    const int back = ECHO_CHUNK - 1 - t % ECHO_CHUNK;
     s->corr[0] += top * xn[0] + s->dcorr[back];
     s->corr[1] += top * xn[1] + s->dcorr[ECHO_CHUNK + back];
     s->corr[2] += top * xn[2] + s->dcorr[2 * ECHO_CHUNK + back];
-    in->nw = nw;
-    in->nh = nh;
-    in->r0 = larger((float)s->corr[0], 0.0f); /* an energy: never below 0 by rounding */
-    in->r1 = (float)s->corr[1];
-    in->r2 = (float)s->corr[2];
+    r[0] = larger((float)s->corr[0], 0.0f); /* an energy: never below 0 by rounding */
+    r[1] = (float)s->corr[1];
+    r[2] = (float)s->corr[2];
 }
 
-/* One sample out, given both filters' outputs: the background's next step
- * (c[0], c[1]: its coefficients on this window and the one before), the
- * output, the block's sums, the NLP and comfort noise. */
-static int16_t sample_out(echo_t *s, const sample_in_t *in, float yb, float yf, int16_t near, float *c)
+/* The background's affine-projection step for one sample with error eb and
+ * correlations r (c[0], c[1]: its coefficients on this window and the one
+ * before); e1 and xgx carry the last sample's error and window energy. */
+static inline void ap_step(float eb, const float *r, float reg, float *prev_err, float *prev_xgx, float *c)
 {
-    const float nw = in->nw, nh = in->nh;
-    float eb = nw - yb, ef = nw - yf;
-    /* Order-2 proportionate affine projection: the step moves the
-     * background along this window minus its G-weighted projection on the
-     * previous one, which takes most of speech's sample-to-sample
-     * correlation out of the update (plain NLMS crawls along speech's
-     * strong low band). e1 is the previous error as the last step left it. */
-    if (s->disabled || s->tonal_hold > 0 || s->near_hold > 0) {
-        c[0] = c[1] = 0.0f;
-        s->prev_err = 0.0f;
-    } else {
-        const float reg = REGULARISE * (float)s->taps;
-        const float r00 = in->r0 + reg, r11 = s->prev_xgx + reg, r01 = APA_ORDER2 * in->r1;
-        const float e0 = eb, e1 = APA_ORDER2 * (1.0f - STEP) * s->prev_err;
-        const float det = larger(r00 * r11 - r01 * r01, 0.3f * r00 * r11);
-        c[0] = STEP * (r11 * e0 - r01 * e1) / det;
-        c[1] = STEP * (r00 * e1 - r01 * e0) / det;
-        s->prev_err = eb;
-    }
-    s->prev_xgx = in->r0;
+    /* Order-2 proportionate affine projection: the step moves the background
+     * along this window minus its G-weighted projection on the previous one,
+     * which takes most of speech's sample-to-sample correlation out of the
+     * update (plain NLMS crawls along speech's strong low band). e1 is the
+     * previous error as the last step left it. */
+    const float r00 = r[0] + reg, r11 = *prev_xgx + reg, r01 = APA_ORDER2 * r[1];
+    const float e0 = eb, e1 = APA_ORDER2 * (1.0f - STEP) * *prev_err;
+    const float det = larger(r00 * r11 - r01 * r01, 0.3f * r00 * r11);
+    const float k = STEP / det;
+    c[0] = k * (r11 * e0 - r01 * e1);
+    c[1] = k * (r00 * e1 - r01 * e0);
+    *prev_err = eb;
+    *prev_xgx = r[0];
+}
 
-    float o = flush(ef + PRE_EMPHASIS * s->deemph);
-    s->deemph = o;
-
-    s->acc_near += nw * nw;
-    s->acc_efg += ef * ef;
-    s->acc_ebg += eb * eb;
-    s->acc_nearhp += nh * nh;
-    s->acc_clean += o * o;
-
-    /* NLP: residual echo is what is left when the output is far below the
-     * input while the far end is (or just was) talking. */
-    s->st_near = flush(s->st_near + 0.03f * (nh * nh - s->st_near));
-    s->st_out = flush(s->st_out + 0.03f * (o * o - s->st_out));
-    s->st_nw = flush(s->st_nw + 0.03f * (nw * nw - s->st_nw));
-    s->st_yf = flush(s->st_yf + 0.03f * (yf * yf - s->st_yf));
-    float result = o;
-    if (s->flags & ECHO_NLP) {
-        /* Near-end speech (the input is 6 dB above the echo the converged
-         * filter expects, and the output well above the background): no
-         * NLP for the next 200 ms, so the other talker's word endings and
-         * onsets are not clipped. */
-        if (s->converged && s->st_nw > 4.0f * s->st_yf && s->st_out > 8.0f * s->noise_level)
-            s->nlp_hold = 1600;
-        else if (s->nlp_hold > 0)
-            s->nlp_hold--;
-        int far_recent = s->far_hold > 0;
-        int residual = far_recent && s->nlp_hold == 0 && s->st_out < 0.1f * s->st_near;
-        if (!residual || s->disabled) {
-            s->nlp_run = 0;
-            s->nlp_active = 0;
-        } else if (++s->nlp_run >= 20) {
-            s->nlp_active = 1;
-        }
-        if (s->nlp_active) {
-            float cn = 0.0f;
-            if (s->flags & ECHO_CNG) {
-                /* uniform noise has variance 1/3 of its peak^2; never above
-                 * what is being replaced (the NLP must not make it louder) */
-                float u = (float)xorshift(&s->rng) * (2.0f / 4294967296.0f) - 1.0f;
-                cn = u * sqrtf(3.0f * smaller(s->noise_level, smaller(s->st_near, s->st_out)));
+/* Stage 2: both filters over m samples from block position t0. Two samples
+ * per pass over the taps, unless only one is left in the segment; and a
+ * block's last sample goes alone: the decisions at the block's end (copies
+ * between the filters, the leak, the gains) then see the background exactly
+ * as one pass per sample leaves it, with only the last sample's step pending.
+ *
+ * The pending steps: pend[0..2] on the newest window x_m and the two before it
+ * (as one pass per sample would leave them), and `carry`, a step on x_{m-2}
+ * that a pair's pass left for the next one. A pair's pass applies only the
+ * steps on x_{m-1} and x_{m-2}, whose coefficients are final (the order-2
+ * steps of samples m and m+1 both touch x_m), so it reads two older windows
+ * instead of three; the outputs add x_m's step through the correlations. */
+static void filter(echo_t *s, segment_t *g, int m, int t0)
+{
+    const int frozen = s->disabled || s->tonal_hold > 0 || s->near_hold > 0;
+    const float reg = REGULARISE * (float)s->taps;
+    float prev_err = s->prev_err, prev_xgx = s->prev_xgx;
+    float acc_efg = 0.0f, acc_ebg = 0.0f;
+    int i = 0;
+    while (i < m) {
+        const int t = t0 + i;
+        float ra[3], ca[2];
+        push_far(s, g->xw[i], t, ra);
+        if (i + 1 < m && t + 2 < ECHO_BLOCK) {
+            float rb[3], cb[2], y[4];
+            push_far(s, g->xw[i + 1], t + 1, rb);
+            const float p0 = s->pend[0];
+            const float d[2] = {s->pend[1], s->pend[2] + s->carry};
+            echo_taps_pass2(s->w_bg, s->w_fg, s->gain, s->xbuf + s->pos, s->taps, d, y);
+            const float nwa = g->nw[i], nwb = g->nw[i + 1];
+            const float eba = nwa - (y[0] + p0 * ra[1]);
+            if (frozen) {
+                ca[0] = ca[1] = prev_err = 0.0f;
+                prev_xgx = ra[0];
+            } else {
+                ap_step(eba, ra, reg, &prev_err, &prev_xgx, ca);
             }
-            result = cn;
+            /* the older sample's step, as it changes the newer one's output */
+            const float ebb = nwb - (y[1] + (p0 + ca[1]) * rb[2] + ca[0] * rb[1]);
+            if (frozen) {
+                cb[0] = cb[1] = prev_err = 0.0f;
+                prev_xgx = rb[0];
+            } else {
+                ap_step(ebb, rb, reg, &prev_err, &prev_xgx, cb);
+            }
+            s->carry = p0;
+            s->pend[0] = cb[0];
+            s->pend[1] = cb[1] + ca[0];
+            s->pend[2] = ca[1];
+            const float efa = nwa - y[2], efb = nwb - y[3];
+            g->ef[i] = efa;
+            g->ef[i + 1] = efb;
+            g->yf[i] = y[2];
+            g->yf[i + 1] = y[3];
+            acc_efg += efa * efa + efb * efb;
+            acc_ebg += eba * eba + ebb * ebb;
+            i += 2;
+        } else {
+            float y[2];
+            const float d[3] = {s->pend[0], s->pend[1], s->pend[2] + s->carry};
+            echo_taps_pass1(s->w_bg, s->w_fg, s->gain, s->xbuf + s->pos, s->taps, d, y);
+            const float eba = g->nw[i] - y[0], efa = g->nw[i] - y[1];
+            if (frozen) {
+                ca[0] = ca[1] = prev_err = 0.0f;
+                prev_xgx = ra[0];
+            } else {
+                ap_step(eba, ra, reg, &prev_err, &prev_xgx, ca);
+            }
+            s->carry = 0.0f;
+            s->pend[0] = ca[0];
+            s->pend[1] = ca[1];
+            s->pend[2] = 0.0f;
+            g->ef[i] = efa;
+            g->yf[i] = y[1];
+            acc_efg += efa * efa;
+            acc_ebg += eba * eba;
+            i += 1;
         }
-    } else {
-        s->nlp_active = 0;
     }
-    s->acc_out += result * result;
-    s->blk_n++;
-    return s->disabled ? near : to_int16(result);
+    s->prev_err = prev_err;
+    s->prev_xgx = prev_xgx;
+    s->acc_efg += acc_efg;
+    s->acc_ebg += acc_ebg;
+}
+
+/* Stage 3: de-emphasis, the NLP's level trackers and decisions, comfort noise. */
+static void output(echo_t *s, const segment_t *g, const int16_t *near, int16_t *out, int m)
+{
+    float deemph = s->deemph, acc_clean = 0.0f;
+    float st_near = s->st_near, st_out = s->st_out, st_nw = s->st_nw, st_yf = s->st_yf;
+    int nlp_hold = s->nlp_hold, nlp_run = s->nlp_run, nlp_active = s->nlp_active;
+    uint32_t rng = s->rng;
+    const int nlp = (s->flags & ECHO_NLP) != 0, cng = (s->flags & ECHO_CNG) != 0;
+    const int converged = s->converged, far_recent = s->far_hold > 0, disabled = s->disabled;
+    const float noise = s->noise_level, speech_floor = 8.0f * s->noise_level;
+    for (int i = 0; i < m; i++) {
+        const float nh = g->nh[i], nw = g->nw[i], yf = g->yf[i];
+        const float o = flush(g->ef[i] + PRE_EMPHASIS * deemph);
+        deemph = o;
+        acc_clean += o * o;
+        /* NLP: residual echo is what is left when the output is far below the
+         * input while the far end is (or just was) talking. */
+        st_near = flush(st_near + 0.03f * (nh * nh - st_near));
+        st_out = flush(st_out + 0.03f * (o * o - st_out));
+        st_nw = flush(st_nw + 0.03f * (nw * nw - st_nw));
+        st_yf = flush(st_yf + 0.03f * (yf * yf - st_yf));
+        float result = o;
+        if (nlp) {
+            /* Near-end speech (the input is 6 dB above the echo the converged
+             * filter expects, and the output well above the background): no
+             * NLP for the next 200 ms, so the other talker's word endings and
+             * onsets are not clipped. */
+            if (converged && st_nw > 4.0f * st_yf && st_out > speech_floor)
+                nlp_hold = 1600;
+            else if (nlp_hold > 0)
+                nlp_hold--;
+            const int residual = far_recent && nlp_hold == 0 && st_out < 0.1f * st_near;
+            if (!residual || disabled) {
+                nlp_run = 0;
+                nlp_active = 0;
+            } else if (++nlp_run >= 20) {
+                nlp_active = 1;
+            }
+            if (nlp_active) {
+                float cn = 0.0f;
+                if (cng) {
+                    /* uniform noise has variance 1/3 of its peak^2; never above
+                     * what is being replaced (the NLP must not make it louder) */
+                    const float u = (float)xorshift(&rng) * (2.0f / 4294967296.0f) - 1.0f;
+                    cn = u * sqrtf(3.0f * smaller(noise, smaller(st_near, st_out)));
+                }
+                result = cn;
+            }
+        } else {
+            nlp_active = 0;
+        }
+        out[i] = disabled ? near[i] : to_int16(result);
+    }
+    s->deemph = deemph;
+    s->acc_clean += acc_clean;
+    s->st_near = st_near;
+    s->st_out = st_out;
+    s->st_nw = st_nw;
+    s->st_yf = st_yf;
+    s->nlp_hold = nlp_hold;
+    s->nlp_run = nlp_run;
+    s->nlp_active = nlp_active;
+    s->rng = rng;
 }
 
 void echo_process(echo_t *s, const int16_t *far, const int16_t *near, int16_t *out, size_t n)
 {
-    size_t seg = 0; /* start of the current block's samples in this call */
-    const int hpf = (s->flags & ECHO_HPF) != 0;
     const unsigned int fpmode = fp_enter();
+    segment_t g;
     size_t k = 0;
     while (k < n) {
-        sample_in_t a, b;
-        float c[2];
-        /* Two samples per pass over the taps, unless only one is left in this
-         * call; and a block's last sample goes alone: the decisions at the
-         * block's end (copies between the filters, the leak, the gains) then
-         * see the background exactly as one pass per sample leaves it, with
-         * only the last sample's step pending. */
-        const int pair = k + 1 < n && s->blk_n + 2 < ECHO_BLOCK;
-        sample_in(s, (float)far[k], (float)near[k], hpf, 0, &a);
-        s->acc_far += s->xbuf[s->pos] * s->xbuf[s->pos];
-        if (pair) {
-            sample_in(s, (float)far[k + 1], (float)near[k + 1], hpf, 1, &b);
-            s->acc_far += s->xbuf[s->pos] * s->xbuf[s->pos];
-            float y[4], c1[2];
-            echo_taps_pass2(s->w_bg, s->w_fg, s->tap_gain, s->xbuf + s->pos, s->taps, s->pend, y);
-            out[k] = sample_out(s, &a, y[0], y[2], near[k], c);
-            /* the older sample's step, as it changes the newer one's output */
-            const float yb = y[1] + c[0] * b.r1 + c[1] * b.r2;
-            out[k + 1] = sample_out(s, &b, yb, y[3], near[k + 1], c1);
-            s->pend[0] = c1[0];
-            s->pend[1] = c1[1] + c[0];
-            s->pend[2] = c[1];
-            k += 2;
-        } else {
-            float y[2];
-            echo_taps_pass1(s->w_bg, s->w_fg, s->tap_gain, s->xbuf + s->pos, s->taps, s->pend, y);
-            out[k] = sample_out(s, &a, y[0], y[1], near[k], c);
-            s->pend[0] = c[0];
-            s->pend[1] = c[1];
-            s->pend[2] = 0.0f;
-            k += 1;
-        }
-        if (s->blk_n == ECHO_BLOCK) {
-            feed_tone_detectors(s, far + seg, near + seg, k - seg);
-            seg = k;
+        const int left = ECHO_BLOCK - s->blk_n;
+        const int m = n - k < (size_t)left ? (int)(n - k) : left;
+        const int t0 = s->blk_n;
+        condition(s, far + k, near + k, m, &g);
+        filter(s, &g, m, t0);
+        output(s, &g, near + k, out + k, m);
+        /* The raw samples of the block so far go to the 2100 Hz detectors. */
+        s->tone_state[0] = faxtone_rx_process(&s->tone_rx[0], far + k, m);
+        s->tone_state[1] = faxtone_rx_process(&s->tone_rx[1], near + k, m);
+        s->blk_n += m;
+        k += (size_t)m;
+        if (s->blk_n == ECHO_BLOCK)
             end_block(s);
-        }
     }
-    feed_tone_detectors(s, far + seg, near + seg, n - seg);
     fp_leave(fpmode);
 }
 
@@ -716,6 +873,8 @@ void echo_hold_adaptation(echo_t *s, int on)
     s->hold_external = on != 0;
     if (on) {
         s->tonal_hold = s->taps / ECHO_BLOCK + 2;
+        /* the last samples' steps are dropped; `carry` is an older one, which
+         * one pass per sample would already have applied */
         s->pend[0] = s->pend[1] = s->pend[2] = s->prev_err = 0.0f;
     }
 }

@@ -63,13 +63,13 @@ struct echo_s {
     float w_fg[ECHO_MAX_TAPS];
     float w_bg[ECHO_MAX_TAPS];
     float gain[ECHO_REGIONS];    /* proportionate step per 32-tap region, mean 1 over the taps */
-    float tap_gain[ECHO_MAX_TAPS]; /* the same per tap, for the tap passes */
     float xbuf[ECHO_XBUF];       /* pre-emphasised far history, newest at xbuf[pos] */
     int taps;
     int pos;
     int flags;
     float pend[3];               /* the steps not yet applied to w_bg: G (pend[0] x_m + pend[1] x_{m-1} +
-                                  * pend[2] x_{m-2}), x_m the newest window (echo_taps.h) */
+                                  * (pend[2] + carry) x_{m-2}), x_m the newest window (echo_taps.h) */
+    float carry;                 /* a step on x_{m-2} that a pair's pass left to the next pass (echo.c) */
     float prev_err, prev_xgx;    /* the last sample's error and window energy x'Gx */
     double corr[3];              /* x_m'G x_{m-l}, l = 0, 1, 2: slid along sample by sample */
     float dcorr[3 * ECHO_CHUNK]; /* their change at the boundaries of all but the first region, this chunk */
@@ -81,7 +81,7 @@ struct echo_s {
     float deemph;
     /* per-block accumulators and smoothed powers (pre-emphasised domain) */
     int blk_n;
-    float acc_far, acc_near, acc_efg, acc_ebg, acc_out, acc_nearhp;
+    float acc_far, acc_near, acc_efg, acc_ebg, acc_nearhp;
     float p_far, p_near, p_efg, p_ebg;
     int far_hold;                /* blocks left in which echo of past far signal may still arrive */
     int better_run, worse_run;

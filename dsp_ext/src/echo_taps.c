@@ -10,14 +10,22 @@
  *
  *     w_n' x_{n+1} = w_{n-1}' x_{n+1} + c0_n x_n'G x_{n+1} + c1_n x_{n-1}'G x_{n+1}
  *
- * so one pass applies the pending steps (up to three windows: two samples'
- * steps share one), and computes both filters' outputs for samples n and n+1
- * with each weight loaded once and stored once; the caller adds the two
- * correlation terms once n's step is known. Per tap and sample that is half
- * the loads and stores of a pass per sample. The gains come per tap (a copy
- * of the 32 region gains made once per block), so the pass is one flat loop:
- * looping region by region cost as much as a third of the pass in loop and
- * broadcast overhead.
+ * so one pass computes both filters' outputs for samples n and n+1 with each
+ * weight loaded once and stored once, and the caller adds the correlation
+ * terms once n's step is known.
+ *
+ * Only final steps are applied in a pair's pass (fast affine projection's
+ * idea): the window x_m of the newest sample so far gets a coefficient from
+ * its own step and another from the next sample's, so its step waits; the
+ * pass applies the coefficients of x_{m-1} and x_{m-2}, which are complete,
+ * and the caller adds x_m's step to the outputs through the correlations
+ * too. That is two windows per pass instead of three. The pass runs region
+ * by region: the region's gain times each coefficient is taken once per
+ * region, so a tap's update is two multiply-adds (no gain loaded, no extra
+ * multiply), and a pair costs six multiply-adds per tap. At about one
+ * multiply-add per tap, sample and filter (two outputs, one update) that is
+ * the floor of a time-domain two-filter canceller: on x86 the pass runs at
+ * the multiply-add units' and the load ports' limit together.
  *
  * The correlations x_k'G x_{k-l} (l = 0, 1, 2) are not summed over the taps
  * at all: G is constant within a region, so when the window moves by one
@@ -30,12 +38,19 @@
  *
  * Speed as shipped: setuptools compiles extensions with -fwrapv, which keeps
  * gcc from vectorising loops over ints; build.py adds -fno-wrapv. The loops
- * use GCC's vector extension (8 floats: two SSE or NEON registers; 16 floats
- * for AVX2, two registers, and AVX-512, one), compiled three times on x86-64
+ * use GCC's vector extension (4, 8 or 16 floats a vector, two or more vectors
+ * an iteration), compiled three times on x86-64
  * (baseline SSE4.2, AVX2+FMA, AVX-512F) with the best copy the CPU has picked
  * at run time; on aarch64 the baseline copy is NEON.
  */
 #include "echo_taps.h"
+
+/* The loops below are vectorised by hand, so -ffast-math's reassociation buys
+ * nothing here; and it would turn w + e1 p2 + e0 p1 (two multiply-adds)
+ * back into w + (e1 p2 + e0 p1): a multiply, a multiply-add and an add. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-associative-math")
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,18 +64,24 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
 
-/* One vector of taps at i: the pending step applied, and the products added
- * into the accumulators of set S (two sets, so that two chains of additions
- * are in flight). */
+/* One vector of taps at i: the pending step applied (e0..e2: its
+ * coefficients times the region's gain), and the products added into the
+ * accumulators of set S (two sets, so that two chains of additions are in
+ * flight). */
 #define TAP_STEP(V, TWO, O, i, S)                                                                                \
     do {                                                                                                         \
-        V a_, p0_, p1_, p2_, w_, f_, g_;                                                                         \
-        memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                                 \
+        V a_, p0_, p1_, p2_, w_, f_;                                                                             \
         memcpy(&p1_, xn + (i) + (O) + 1, sizeof(V));                                                             \
         memcpy(&p2_, xn + (i) + (O) + 2, sizeof(V));                                                             \
         memcpy(&w_, wb + (i), sizeof(V));                                                                        \
-        memcpy(&g_, g + (i), sizeof(V));                                                                         \
-        w_ += g_ * (d0 * p0_ + d1 * p1_ + d2 * p2_);                                                             \
+        if (!(TWO)) {                                                                                            \
+            memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                             \
+            w_ += e2 * p2_; /* one multiply-add per window */                                                    \
+            p2_ = p1_;                                                                                           \
+            p1_ = p0_;                                                                                           \
+        }                                                                                                        \
+        w_ += e1 * p2_;                                                                                          \
+        w_ += e0 * p1_;                                                                                          \
         memcpy(wb + (i), &w_, sizeof(V));                                                                        \
         memcpy(&f_, wf + (i), sizeof(V));                                                                        \
         memcpy(&a_, xn + (i), sizeof(V));                                                                        \
@@ -78,28 +99,35 @@ typedef float v16f __attribute__((vector_size(64)));
     } while (0)
 
 /* One pass, one or two samples (TWO = 0 or 1), with vectors of type V (the
- * target's register width). The taps past the last whole pair of vectors go
- * one by one. */
+ * target's register width), region by region: the region's gain times the
+ * step's coefficients is taken once per region, so a tap's update is two or
+ * three multiply-adds and no load of a gain. The taps past the last whole
+ * region go one by one. */
 #define DEFINE_PASS(NAME, V, TWO)                                                                                \
     ALWAYS_INLINE void NAME(float *restrict wb, const float *restrict wf, const float *restrict g,              \
                             const float *restrict xn, int taps, const float *restrict d, float *restrict out)    \
     {                                                                                                            \
         enum { L = sizeof(V) / sizeof(float), O = 1 + (TWO) };                                                   \
-        const float d0 = d[0], d1 = d[1], d2 = d[2];                                                             \
         V yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};                                                        \
         V yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};                                                        \
-        const int full = taps - taps % (2 * L);                                                                  \
-        for (int i = 0; i < full; i += 2 * L) {                                                                  \
-            TAP_STEP(V, TWO, O, i, a);                                                                           \
-            TAP_STEP(V, TWO, O, i + L, b);                                                                       \
+        const int whole = taps / REGION;                                                                         \
+        for (int r = 0; r < whole; r++) {                                                                        \
+            const float e0 = g[r] * d[0], e1 = g[r] * d[1], e2 = (TWO) ? 0.0f : g[r] * d[2];                     \
+            for (int i = r * REGION; i < (r + 1) * REGION; i += 2 * L) {                                         \
+                TAP_STEP(V, TWO, O, i, a);                                                                       \
+                TAP_STEP(V, TWO, O, i + L, b);                                                                   \
+            }                                                                                                    \
         }                                                                                                        \
         yb0a += yb0b;                                                                                            \
         yb1a += yb1b;                                                                                            \
         yf0a += yf0b;                                                                                            \
         yf1a += yf1b;                                                                                            \
         float tb0 = 0.0f, tb1 = 0.0f, tf0 = 0.0f, tf1 = 0.0f;                                                    \
-        for (int i = full; i < taps; i++) {                                                                      \
-            const float w = wb[i] + g[i] * (d0 * xn[i + O] + d1 * xn[i + O + 1] + d2 * xn[i + O + 2]);           \
+        for (int i = whole * REGION; i < taps; i++) {                                                            \
+            const float gi = g[i / REGION];                                                                      \
+            const float u = (TWO) ? d[0] * xn[i + O + 1] + d[1] * xn[i + O + 2]                                  \
+                                  : d[0] * xn[i + O] + d[1] * xn[i + O + 1] + d[2] * xn[i + O + 2];              \
+            const float w = wb[i] + gi * u;                                                                      \
             wb[i] = w;                                                                                           \
             const float older = (TWO) ? xn[i + 1] : xn[i];                                                       \
             tb0 += w * older;                                                                                    \
@@ -131,76 +159,94 @@ DEFINE_PASS(pass2_v8, v8f, 1)
 DEFINE_PASS(pass1_v16, v16f, 0)
 DEFINE_PASS(pass2_v16, v16f, 1)
 
-/* x'G x_{-l} from scratch, l = 0, 1, 2: per region in vectors of type V,
- * across regions in double. */
+/* x'G x_{-l} from scratch, l = 0, 1, 2, in vectors of type V: the region's
+ * gain times x, then a multiply-add per lag, into two sets of accumulators
+ * (independent chains) across all whole regions; the taps past them one by
+ * one; the lanes summed in double. */
 #define DEFINE_CORRELATE(NAME, V)                                                                                \
     ALWAYS_INLINE void NAME(const float *restrict g, const float *restrict xn, int taps, double *restrict r)     \
     {                                                                                                            \
         enum { L = sizeof(V) / sizeof(float) };                                                                  \
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0;                                                                     \
-        const int full = taps - taps % L;                                                                        \
-        for (int r0 = 0; r0 < taps; r0 += REGION) {                                                              \
-            const int end = r0 + REGION < full ? r0 + REGION : full;                                             \
-            V a0 = {0}, a1 = {0}, a2 = {0};                                                                      \
-            for (int i = r0; i < end; i += L) {                                                                  \
-                V x0, x1, x2;                                                                                    \
-                memcpy(&x0, xn + i, sizeof(V));                                                                  \
-                memcpy(&x1, xn + i + 1, sizeof(V));                                                              \
-                memcpy(&x2, xn + i + 2, sizeof(V));                                                              \
-                a0 += x0 * x0;                                                                                   \
-                a1 += x0 * x1;                                                                                   \
-                a2 += x0 * x2;                                                                                   \
+        V a[2][3];                                                                                               \
+        memset(a, 0, sizeof(a));                                                                                 \
+        const int whole = taps / REGION;                                                                         \
+        for (int r0 = 0; r0 < whole; r0++) {                                                                     \
+            const float gr = g[r0];                                                                              \
+            for (int i = r0 * REGION; i < (r0 + 1) * REGION; i += 2 * L) {                                       \
+                for (int h = 0; h < 2; h++) {                                                                    \
+                    V x0, x1, x2;                                                                                \
+                    memcpy(&x0, xn + i + h * L, sizeof(V));                                                      \
+                    memcpy(&x1, xn + i + h * L + 1, sizeof(V));                                                  \
+                    memcpy(&x2, xn + i + h * L + 2, sizeof(V));                                                  \
+                    const V t = gr * x0;                                                                         \
+                    a[h][0] += t * x0;                                                                           \
+                    a[h][1] += t * x1;                                                                           \
+                    a[h][2] += t * x2;                                                                           \
+                }                                                                                                \
             }                                                                                                    \
-            float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;                                                               \
-            for (int i = end > r0 ? end : r0; i < r0 + REGION && i < taps; i++) {                                \
-                t0 += xn[i] * xn[i];                                                                             \
-                t1 += xn[i] * xn[i + 1];                                                                         \
-                t2 += xn[i] * xn[i + 2];                                                                         \
-            }                                                                                                    \
-            for (int j = 0; j < L; j++) {                                                                        \
-                t0 += a0[j];                                                                                     \
-                t1 += a1[j];                                                                                     \
-                t2 += a2[j];                                                                                     \
-            }                                                                                                    \
-            const double gr = g[r0 / REGION];                                                                    \
-            s0 += gr * t0;                                                                                       \
-            s1 += gr * t1;                                                                                       \
-            s2 += gr * t2;                                                                                       \
         }                                                                                                        \
-        r[0] = s0;                                                                                               \
-        r[1] = s1;                                                                                               \
-        r[2] = s2;                                                                                               \
+        double s[3] = {0.0, 0.0, 0.0};                                                                           \
+        for (int i = whole * REGION; i < taps; i++) {                                                            \
+            const double t = (double)g[i / REGION] * (double)xn[i];                                              \
+            s[0] += t * xn[i];                                                                                   \
+            s[1] += t * xn[i + 1];                                                                               \
+            s[2] += t * xn[i + 2];                                                                               \
+        }                                                                                                        \
+        for (int l = 0; l < 3; l++) {                                                                            \
+            const V v = a[0][l] + a[1][l];                                                                       \
+            for (int j = 0; j < L; j++)                                                                          \
+                s[l] += v[j];                                                                                    \
+            r[l] = s[l];                                                                                         \
+        }                                                                                                        \
     }
 
 /* The next chunk's change of those sums at every region boundary below the
- * first, vectorised along the chunk (ECHO_CHUNK / lanes vectors of type V). */
+ * first, vectorised along the chunk (ECHO_CHUNK / lanes vectors of type V);
+ * odd and even boundaries into separate accumulators (independent chains). */
+#define BOUNDARY(V, j, C0, C1, C2)                                                                               \
+    do {                                                                                                         \
+        const int b_ = (j) * REGION < taps ? (j) * REGION : taps;                                                \
+        const float dg_ = ((j) < nreg ? g[(j)] : 0.0f) - g[(j) - 1];                                             \
+        for (int h = 0; h < N; h++) {                                                                            \
+            const float *x = last + b_ - ECHO_CHUNK + h * L;                                                     \
+            V x0, x1, x2;                                                                                        \
+            memcpy(&x0, x, sizeof(V));                                                                           \
+            memcpy(&x1, x + 1, sizeof(V));                                                                       \
+            memcpy(&x2, x + 2, sizeof(V));                                                                       \
+            const V t = dg_ * x0;                                                                                \
+            C0[h] += t * x0;                                                                                     \
+            C1[h] += t * x1;                                                                                     \
+            C2[h] += t * x2;                                                                                     \
+        }                                                                                                        \
+    } while (0)
+
 #define DEFINE_BOUNDARIES(NAME, V)                                                                               \
     ALWAYS_INLINE void NAME(const float *restrict g, const float *restrict last, int taps, float *restrict dcorr) \
     {                                                                                                            \
         enum { L = sizeof(V) / sizeof(float), N = ECHO_CHUNK / L };                                              \
         const int nreg = (taps + REGION - 1) / REGION;                                                           \
-        V c0[N], c1[N], c2[N];                                                                                   \
-        memset(c0, 0, sizeof(c0));                                                                               \
-        memset(c1, 0, sizeof(c1));                                                                               \
-        memset(c2, 0, sizeof(c2));                                                                               \
-        for (int j = 1; j <= nreg; j++) {                                                                        \
-            const int b = j * REGION < taps ? j * REGION : taps;                                                 \
-            const float dg = (j < nreg ? g[j] : 0.0f) - g[j - 1];                                                \
-            for (int h = 0; h < N; h++) {                                                                        \
-                const float *x = last + b - ECHO_CHUNK + h * L;                                                  \
-                V x0, x1, x2;                                                                                    \
-                memcpy(&x0, x, sizeof(V));                                                                       \
-                memcpy(&x1, x + 1, sizeof(V));                                                                   \
-                memcpy(&x2, x + 2, sizeof(V));                                                                   \
-                const V t = dg * x0;                                                                             \
-                c0[h] += t * x0;                                                                                 \
-                c1[h] += t * x1;                                                                                 \
-                c2[h] += t * x2;                                                                                 \
-            }                                                                                                    \
+        V a0[N], a1[N], a2[N], b0[N], b1[N], b2[N];                                                              \
+        memset(a0, 0, sizeof(a0));                                                                               \
+        memset(a1, 0, sizeof(a1));                                                                               \
+        memset(a2, 0, sizeof(a2));                                                                               \
+        memset(b0, 0, sizeof(b0));                                                                               \
+        memset(b1, 0, sizeof(b1));                                                                               \
+        memset(b2, 0, sizeof(b2));                                                                               \
+        int j = 1;                                                                                               \
+        for (; j + 1 <= nreg; j += 2) {                                                                          \
+            BOUNDARY(V, j, a0, a1, a2);                                                                          \
+            BOUNDARY(V, j + 1, b0, b1, b2);                                                                      \
         }                                                                                                        \
-        memcpy(dcorr, c0, sizeof(c0));                                                                           \
-        memcpy(dcorr + ECHO_CHUNK, c1, sizeof(c1));                                                              \
-        memcpy(dcorr + 2 * ECHO_CHUNK, c2, sizeof(c2));                                                          \
+        if (j <= nreg)                                                                                           \
+            BOUNDARY(V, j, a0, a1, a2);                                                                          \
+        for (int h = 0; h < N; h++) {                                                                            \
+            a0[h] += b0[h];                                                                                      \
+            a1[h] += b1[h];                                                                                      \
+            a2[h] += b2[h];                                                                                      \
+        }                                                                                                        \
+        memcpy(dcorr, a0, sizeof(a0));                                                                           \
+        memcpy(dcorr + ECHO_CHUNK, a1, sizeof(a1));                                                              \
+        memcpy(dcorr + 2 * ECHO_CHUNK, a2, sizeof(a2));                                                          \
     }
 
 DEFINE_CORRELATE(correlate_v4, v4f)

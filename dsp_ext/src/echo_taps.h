@@ -20,10 +20,13 @@ int echo_simd_select(const char *name);
  * echo_taps_pass1: one sample; xn is its window (x_m = xn + 1).
  *   out[0] background output, out[1] foreground output.
  * echo_taps_pass2: two samples; xn is the newer one's window, xn + 1 the
- *   older one's (x_m = xn + 2). out[0], out[1]: background outputs of the
- *   older and the newer sample (both with the weights of before the older
- *   one's own update: the caller adds that update's effect on the newer one);
- *   out[2], out[3]: the foreground outputs of the older and the newer. */
+ *   older one's (x_m = xn + 2). It applies only G (d[0] x_{m-1} + d[1] x_{m-2})
+ *   (d has two entries): the step on x_m is not final yet (the next sample's
+ *   step adds to it) and stays with the caller. out[0], out[1]: background
+ *   outputs of the older and the newer sample with the weights as the pass
+ *   leaves them (the caller adds the effect of x_m's step and of the older
+ *   sample's own step through the correlations); out[2], out[3]: the
+ *   foreground outputs of the older and the newer. */
 void echo_taps_pass1(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
                      float *out);
 void echo_taps_pass2(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,

@@ -78,24 +78,17 @@ class AppSession(ChannelHandler):
         self.finish()
 
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
-        if isinstance(ch, FxoChannel) and kind == "start" and tone == "CNG":
-            self.fax_tone_heard()
-        elif far_end_gone(ch, tone, kind):
+        if far_end_gone(ch, tone, kind):
             self.leave()
 
-    def fax_tone_heard(self) -> None:
-        """A calling fax (CNG) on the line: hand the channel and its call to the fax app, if a box takes it."""
-        factory = self.engine.apps.get("fax")
-        if self.finished or factory is None or self.name == "fax":
-            return
-        from ..fax import detected_fax_box
-        box = detected_fax_box(self.engine, self)
-        if not box:
-            return
+    def hand_over(self) -> Call | None:
+        """Another app takes the channel and its call (a calling fax heard: firmware/fax/detect.py)."""
+        if self.finished:
+            return None
         self.handing_over = True
         self.finish()
         self.ch.silence()
-        factory(self.engine, self.ch, box, self.call)
+        return self.call
 
     def on_line_event(self, ch: Channel, event: str) -> None:
         if event == "loop_drop":

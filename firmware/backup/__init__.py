@@ -24,7 +24,7 @@ from .archive import (
     check_archive,
     create_archive,
 )
-from .restore import apply_restore
+from .restore import after_restore, apply_restore
 
-__all__ = ["MAX_ARCHIVE_BYTES", "BackupRefused", "StagedRestore", "StoreLayout", "apply_restore",
+__all__ = ["MAX_ARCHIVE_BYTES", "BackupRefused", "StagedRestore", "StoreLayout", "after_restore", "apply_restore",
            "check_archive", "create_archive"]

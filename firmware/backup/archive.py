@@ -8,6 +8,11 @@ Format (version 1): a gzip-compressed POSIX tar. The first member is `manifest.j
 then one regular file per manifest entry. Names are relative, made of a known top-level store
 (`config.json`, `records.db`, `messages.sqlite`, `customers.db`, `workorders.db`, `knowledge.db`,
 or a file under `voicemail/`, `recordings/`, `prompts/`, `moh/`) and path parts of safe characters only.
+
+Fax (issue 13) keeps its two databases and their files under `fax/`: the inbox `fax/faxes.db` with
+each received fax's TIFF and PDF in `fax/<box>/`, and the outbox `fax/outbox.db` with each send
+job's document and page previews in `fax/outbox/<job id>/`. Unsent drafts (`fax/drafts/`, uploads
+being rendered, gone after a day) are not kept.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import shutil
 import sqlite3
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,13 @@ MANIFEST = "manifest.json"
 CONFIG_FILE = "config.json"
 DATABASES = ("records.db", "messages.sqlite", "customers.db", "workorders.db", "knowledge.db", "campaigns.db")
 MEDIA_DIRS = ("voicemail", "recordings", "prompts", "moh")
+FAX_DIR = "fax"
+FAX_INBOX_DB = "fax/faxes.db"
+FAX_OUTBOX_DB = "fax/outbox.db"
+FAX_OUTBOX_DIR = "fax/outbox"
+FAX_NOT_BOXES = ("outbox", "drafts")             # folders under fax/ that are not an inbox's
+FAX_INBOX_SUFFIXES = (".tif", ".pdf")
+DATABASES = (*DATABASES, FAX_INBOX_DB, FAX_OUTBOX_DB)
 
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024        # the upload as sent (compressed)
 MAX_RESTORED_BYTES = 2 * 1024 * 1024 * 1024  # everything unpacked (a gzip bomb stops here)
@@ -90,6 +102,11 @@ class StagedRestore:
         """The media folders this archive carries (a folder absent from it is left as it is)."""
         return [d for d in MEDIA_DIRS if any(n.startswith(d + "/") for n in self.files)]
 
+    def fax_folders(self) -> list[str]:
+        """The fax folders this archive carries (`fax/<box>`, `fax/outbox`), for the restore to swap in."""
+        return sorted({"/".join(n.split("/")[:2]) for n in self.files
+                       if n.startswith(FAX_DIR + "/") and n.count("/") >= 2})
+
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
@@ -109,9 +126,23 @@ def check_name(name: str) -> str | None:
         return "characters that are not allowed in a file name"
     if len(parts) == 1:
         return None if parts[0] in (CONFIG_FILE, *DATABASES) else "a file Linebox does not store"
+    if parts[0] == FAX_DIR:
+        return _fax_name_problem(name, parts)
     if parts[0] not in MEDIA_DIRS or len(parts) > 4:
         return "a file outside the folders Linebox stores"
     return None
+
+
+def _fax_name_problem(name: str, parts: list[str]) -> str | None:
+    """fax/faxes.db, fax/outbox.db, fax/<box>/<file>.tif|.pdf, fax/outbox/<job id>/<file>."""
+    if name in DATABASES:
+        return None
+    if len(parts) == 3 and parts[1] not in FAX_NOT_BOXES and parts[1].isalnum() and len(parts[1]) <= 20 \
+            and parts[2].endswith(FAX_INBOX_SUFFIXES):
+        return None
+    if len(parts) == 4 and parts[1] == "outbox" and parts[2].isdigit() and len(parts[2]) <= 12:
+        return None
+    return "a fax file outside the fax inbox and outbox folders"
 
 
 # --------------------------------------------------------------------------- writing
@@ -127,7 +158,7 @@ def _snapshot_db(src: Path, dest: Path) -> None:
 
 
 def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
-    for d in MEDIA_DIRS:
+    for d in (*MEDIA_DIRS, FAX_DIR):
         top = layout.root / d
         if not top.is_dir():
             continue
@@ -136,8 +167,9 @@ def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
             for fn in sorted(filenames):
                 p = Path(dirpath) / fn
                 rel = p.relative_to(layout.root).as_posix()
-                if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None:
-                    continue          # temp files of a write in progress, foreign files
+                if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None or rel in DATABASES:
+                    continue          # temp files of a write in progress, foreign files, the fax databases
+                                      # (those are SQLite snapshots, above)
                 if p.is_symlink() or not p.is_file():
                     continue
                 yield rel, p
@@ -160,11 +192,13 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
 
 
 def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: str = "",
-                   keep: int = KEEP_ARCHIVES) -> Path:
+                   keep: int = KEEP_ARCHIVES, progress: Callable[[int, int], None] | None = None) -> Path:
     """Write a backup archive of every store into `out_dir` (default `DATA/backups`) and return it.
 
     The archive is written to a temporary name, fsynced and renamed, so a power cut leaves
-    either the whole archive or none. Older archives beyond `keep` are removed."""
+    either the whole archive or none. Older archives beyond `keep` are removed. `progress(done,
+    total)` is told the bytes read so far after each file (each file is read twice: hashed, then
+    written)."""
     out_dir = Path(out_dir or layout.backups)
     if not out_dir.is_dir():
         out_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
@@ -187,15 +221,19 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
         for db in DATABASES:
             src = layout.path_of(db)
             if src.is_file():
-                _snapshot_db(src, work / db)
-                members.append((db, work / db))
+                dest = work.joinpath(*db.split("/"))
+                dest.parent.mkdir(exist_ok=True)
+                _snapshot_db(src, dest)
+                members.append((db, dest))
         media = list(_media_files(layout))
         files: dict[str, dict] = {}
-        sizes: dict[str, int] = {}
+        sizes = {name: path.stat().st_size for name, path in [*members, *media]}
+        total, done = 2 * sum(sizes.values()), 0
         for name, path in [*members, *media]:
-            size = path.stat().st_size
-            sizes[name] = size
-            files[name] = {"size": size, "sha256": _sha256_of(path)}
+            files[name] = {"size": sizes[name], "sha256": _sha256_of(path)}
+            done += sizes[name]
+            if progress is not None:
+                progress(done, total)
         manifest = json.dumps({"format": FORMAT, "version": VERSION, "created": stamp, "files": files},
                               indent=1, sort_keys=True).encode()
         tmp = out_dir / f".{target.name}.tmp"
@@ -207,6 +245,9 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
                 for name, path in [*members, *media]:
                     with open(path, "rb") as f:
                         tf.addfile(_tarinfo(name, sizes[name], now), f)
+                    done += sizes[name]
+                    if progress is not None:
+                        progress(done, total)
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o640)
@@ -350,3 +391,39 @@ def _unpack_members(tf: tarfile.TarFile, files: dict[str, dict], staged: StagedR
         if h.hexdigest() != meta["sha256"]:
             raise _refuse(f"member {name!r} does not match its checksum (damaged archive?)")
         staged.files[name] = m.size
+
+
+# --------------------------------------------------------------------------- what is left out, on purpose
+
+# Files under the data folder a backup deliberately does not hold (fnmatch patterns on the path
+# relative to the data folder), each with why: derived from what is kept, transient, or the
+# appliance's own identity. Everything else under the data folder must be in the archive; a test
+# (tests/fax/test_fax_backup.py) runs a scenario touching every store and checks exactly that, so a
+# new store cannot be left out silently.
+NOT_BACKED_UP: dict[str, str] = {
+    "config.json.bak": "the configuration's last good copy (config.json itself is kept)",
+    "config.json.lock": "the configuration writer's lock (empty)",
+    "*-wal": "SQLite's write-ahead log (its content is in the database snapshot)",
+    "*-shm": "SQLite's shared-memory index of the WAL",
+    "*-journal": "SQLite's rollback journal",
+    "backups/*": "the backup archives themselves",
+    "spool/*": "uploads in transit between the web and the engine (taken within minutes)",
+    "fax/drafts/*": "fax uploads being rendered or previewed, not sent (removed after a day)",
+    "reports.db": "report aggregates, rebuilt from records.db (reports.rebuild)",
+    "engine.sock": "the engine API's socket",
+    "*.pid": "the running engine's process id",
+    "*.lock": "lock files",
+    "tls/*": "this appliance's own key and certificate: never copied to another box",
+    "metrics.token": "the /metrics scrape token, made anew on each box",
+    "webui.sqlite*": "the web process's logins and sessions (its own store, not the engine's)",
+    "prompts/.generated*": "prompts generated by espeak-ng from text, made again at start",
+}
+
+
+def not_backed_up(rel: str) -> str | None:
+    """Why file `rel` (relative to the data folder) is not in a backup, or None if it must be."""
+    import fnmatch
+    for pattern, why in NOT_BACKED_UP.items():
+        if fnmatch.fnmatchcase(rel, pattern):
+            return why
+    return None

@@ -18,9 +18,9 @@ from .archive import (
     BackupRefused,
     StoreLayout,
     check_archive,
-    create_archive,
     list_archives,
 )
+from .jobs import BackupBusy, BackupFailed, jobs_of, run_worker
 from .restore import apply_restore, check_contents, recover_interrupted
 
 QUIET_STATES = frozenset({"idle", "fault", "disabled", "unplugged", "no-line", "down"})
@@ -47,39 +47,39 @@ def backup_list(ctx: ApiContext) -> dict:
 
 @command("backup.create")
 def backup_create(ctx: ApiContext) -> dict:
-    """Write a backup archive of the configuration, databases and media files now."""
+    """Start writing a backup archive of the configuration, databases and media files; answers at
+    once with the job (`backup.job` to follow it; events `backup.progress`, then `backup.created`
+    with the archive's name or `backup.failed` with the reason)."""
     layout = _layout(ctx)
     if hasattr(ctx.records, "flush"):
         ctx.records.flush()
-    path = _create_in_child(layout)
-    ctx.publish("backup.created", {"name": path.name})
-    return _describe(path)
-
-
-CREATE_TIMEOUT_S = 600
-
-
-def _create_in_child(layout: StoreLayout) -> Path:
-    """`create_archive(layout)` in `python -m firmware.backup.worker` (niced, its own interpreter:
-    the hashing and compressing take nothing from the media loop); this thread only waits."""
-    import json
-    import subprocess
-    import sys
     try:
-        done = subprocess.run([sys.executable, "-m", "firmware.backup.worker", str(layout.root),
-                               str(layout.records_path)], capture_output=True, timeout=CREATE_TIMEOUT_S,
-                              cwd=str(Path(__file__).resolve().parents[2]), check=False)
-    except subprocess.TimeoutExpired:
-        raise ApiError("unavailable", f"The backup took longer than {CREATE_TIMEOUT_S // 60} minutes and was "
-                                      "stopped; free some space (old recordings) and try again.") from None
-    try:
-        answer = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        answer = {"error": (done.stderr.decode(errors="replace").strip().splitlines() or ["no answer"])[-1]}
-    if "path" not in answer:
-        raise ApiError("unavailable", f"The backup could not be written ({answer.get('error')}); "
-                                      "check the free space on the storage card.")
-    return Path(answer["path"])
+        job = jobs_of(ctx.data_dir).start(layout, ctx.publish)
+    except BackupBusy as busy:
+        raise ApiError("conflict", f"A backup is already being made (job {busy.args[0]}); wait for it to "
+                                   "finish, then download it from the list.") from None
+    except OSError as exc:
+        raise ApiError("unavailable", f"The backup could not be started ({exc.strerror or exc}); "
+                                      "try again in a moment.") from None
+    return job.snapshot()
+
+
+@command("backup.job", on="read")
+def backup_job(ctx: ApiContext, job: int = 0) -> dict:
+    """A backup job's state: running (with `percent`, `done_bytes`, `total_bytes`), done (with the
+    archive's `name`) or failed (with the `error` to show). `job` 0: the latest job (state `none`
+    when there was none since the engine started)."""
+    jobs = jobs_of(ctx.data_dir)
+    found = jobs.latest() if job == 0 else jobs.get(job)
+    if found is None:
+        if job == 0:
+            return {"job": 0, "state": "none"}
+        raise ApiError("not_found", f"There is no backup job {job} (jobs are forgotten when the engine "
+                                    "restarts); the archives made are listed on the Backup page.")
+    out = found.snapshot()
+    if found.path is not None and found.path.is_file():
+        out["archive"] = _describe(found.path)
+    return out
 
 
 @command("backup.file")
@@ -121,10 +121,15 @@ def backup_restore(ctx: ApiContext, upload: str) -> dict:
             raise ApiError("bad_request", str(exc)) from None
         try:
             check_contents(layout, staged)          # a bad archive is refused before anything is written
-            before = create_archive(layout, label="before-restore")
+            # the state before, written by the worker child (hashing and compressing take nothing
+            # from this process); the restore goes on only once it exists
+            before = run_worker(layout, label="before-restore")
             done = apply_restore(layout, staged, ctx.config, ctx.records)
         except BackupRefused as exc:
             raise ApiError("bad_request", str(exc)) from None
+        except BackupFailed as exc:
+            raise ApiError("unavailable", f"Nothing was restored: the archive of the current state could not be "
+                                          f"kept first. {exc}") from None
         finally:
             staged.discard()
     finally:

@@ -15,12 +15,24 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..atomic import fsync_dir
 from ..config import check_tables
-from .archive import CONFIG_FILE, DATABASES, BackupRefused, StagedRestore, StoreLayout
+from .archive import (
+    CONFIG_FILE,
+    DATABASES,
+    FAX_DIR,
+    FAX_INBOX_DB,
+    FAX_NOT_BOXES,
+    FAX_OUTBOX_DB,
+    FAX_OUTBOX_DIR,
+    BackupRefused,
+    StagedRestore,
+    StoreLayout,
+)
 
 log = logging.getLogger("linebox.backup")
 
@@ -104,12 +116,44 @@ def _swap_folder(src: Path, live: Path, stamp: str) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+def _restore_fax_folders(layout: StoreLayout, staged: StagedRestore, stamp: str) -> list[str]:
+    """The fax files go with their databases: when the archive has the inbox (outbox) database,
+    the inbox folders (the outbox folder) become exactly the archive's, so every restored row
+    finds its files and no file is left that no row names."""
+    fax = layout.root / FAX_DIR
+    carried = staged.fax_folders()
+    swapped = []
+    if staged.has(FAX_INBOX_DB) and fax.is_dir():
+        for live in sorted(fax.iterdir()):
+            rel = f"{FAX_DIR}/{live.name}"
+            if live.is_dir() and not live.is_symlink() and live.name not in FAX_NOT_BOXES and \
+                    not live.name.startswith(".") and rel not in carried:
+                aside = live.with_name(f".{live.name}.before-restore-{stamp}")
+                os.replace(live, aside)          # a box the archive does not have: its faxes' rows are gone
+                fsync_dir(fax)
+                shutil.rmtree(aside, ignore_errors=True)
+    if staged.has(FAX_OUTBOX_DB) and FAX_OUTBOX_DIR not in carried:
+        empty = staged.path(FAX_OUTBOX_DIR)              # an archive without jobs' files: an empty outbox
+        empty.mkdir(parents=True, exist_ok=True)
+        carried = [*carried, FAX_OUTBOX_DIR]
+    for rel in carried:
+        if rel == FAX_OUTBOX_DIR and not staged.has(FAX_OUTBOX_DB):
+            continue
+        if rel != FAX_OUTBOX_DIR and not staged.has(FAX_INBOX_DB):
+            continue
+        fax.mkdir(mode=0o755, exist_ok=True)
+        _swap_folder(staged.path(rel), layout.root.joinpath(*rel.split("/")), stamp)
+        swapped.append(rel)
+    return swapped
+
+
 def recover_interrupted(layout: StoreLayout) -> list[str]:
     """Tidy what a restore cut off by a crash or power cut left: a media folder renamed aside but
     not replaced is put back; staging folders and folders already replaced are removed."""
     notes = []
-    for aside in sorted(layout.root.glob(".*.before-restore-*")):
-        live = layout.root / aside.name[1:].split(".before-restore-")[0]
+    asides = [*layout.root.glob(".*.before-restore-*"), *(layout.root / FAX_DIR).glob(".*.before-restore-*")]
+    for aside in sorted(asides):
+        live = aside.parent / aside.name[1:].split(".before-restore-")[0]
         if not live.exists():
             os.replace(aside, live)
             notes.append(f"{live.name} put back")
@@ -121,6 +165,17 @@ def recover_interrupted(layout: StoreLayout) -> list[str]:
         fsync_dir(layout.root)
         log.warning("an interrupted restore was tidied up: %s", ", ".join(notes))
     return notes
+
+
+# fn(layout, done) called after a restore put everything in place (on the store thread): a domain
+# that keeps some of its store in memory (the fax outbox's queue) reads it again.
+_AFTER_RESTORE: list[Callable[[StoreLayout, dict], None]] = []
+
+
+def after_restore(fn: Callable[[StoreLayout, dict], None]) -> None:
+    """Have `fn(layout, done)` called after every restore (register once, at import)."""
+    if fn not in _AFTER_RESTORE:
+        _AFTER_RESTORE.append(fn)
 
 
 def apply_restore(layout: StoreLayout, staged: StagedRestore, config: Any, records: Any = None) -> dict:
@@ -140,5 +195,11 @@ def apply_restore(layout: StoreLayout, staged: StagedRestore, config: Any, recor
     for folder in staged.media_dirs():
         _swap_folder(staged.path(folder), layout.root / folder, stamp)
         done["folders"].append(folder)
+    done["folders"] += _restore_fax_folders(layout, staged, stamp)
     log.warning("restored a backup made %s: %s", staged.created or "(unknown time)", done)
+    for fn in list(_AFTER_RESTORE):
+        try:
+            fn(layout, done)
+        except Exception:
+            log.exception("after the restore, %r failed", fn)
     return done

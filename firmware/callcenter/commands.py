@@ -196,6 +196,24 @@ def callback_list(ctx: ApiContext, include_done: bool = False) -> dict:
     return {"callbacks": ctx.records.query(f"SELECT * FROM callback_list {where} ORDER BY ts")}
 
 
+# ---- automated follow-up survey calls (firmware/callcenter/survey_calls.py) ----------------------
+
+@command("survey_call.list")
+def survey_call_list(ctx: ApiContext, done_limit: int = 20, call_id: str = "") -> dict:
+    """Automated follow-up survey calls: those not yet finished (due time, attempts, results so
+    far), then the last `done_limit` finished ones with their result; with `call_id`, only the
+    survey call after that queue call (a work order's call)."""
+    ctx.records.flush()
+    if call_id:
+        rows = ctx.records.query("SELECT * FROM survey_calls WHERE call_id = ? ORDER BY id", (str(call_id)[:80],))
+        return {"waiting": [r for r in rows if r["done"] is None], "done": [r for r in rows if r["done"] is not None]}
+    done_limit = max(0, min(int(done_limit), 200))
+    waiting = ctx.records.query("SELECT * FROM survey_calls WHERE done IS NULL ORDER BY next_try LIMIT 500")
+    done = ctx.records.query("SELECT * FROM survey_calls WHERE done IS NOT NULL ORDER BY done DESC LIMIT ?",
+                             (done_limit,))
+    return {"waiting": waiting, "done": done}
+
+
 @command("callback.schedule", on="media")
 def callback_schedule(ctx: ApiContext, queue: str, number: str, call_id: str = "", at: float | None = None) -> dict:
     """Call `number` back through `queue` (e.g. from the abandoned-call list): an agent is connected

@@ -9,6 +9,7 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
     CONNECT         hold s | agent channel | ring s
     COMPLETEAGENT / COMPLETECALLER   hold s | talk s | original position
     ABANDON / EXITWITHTIMEOUT / EXITEMPTY   position | original position | wait s
+    Linebox: EXITFAX   position | original position | wait s (a calling fax taken to a fax box)
     EXITWITHKEY     key | position | original position | wait s
     TRANSFER        target | '' | hold s | talk s | original position
     AGENTLOGIN      extension ; AGENTLOGOFF extension | logged-in s
@@ -21,8 +22,9 @@ agent-wide events), agent ('NONE' when none), event, data1..data5, all text. Ver
              outbound campaigns (call_id: the outbound call, or 'NONE'; queue 'NONE'):
              CAMPAIGNDIAL campaign | number | attempt;
              CAMPAIGNRESULT campaign | number | result | talk s | status (result: answered,
-             machine, machine_agent, message_left, hung_up, busy, no_answer, failed, denied,
-             rate_limited; status: the number's state after it, pending = tried again later)
+             machine, machine_agent, message_left, hung_up, unknown (the agent hung up before the
+             answering-machine verdict), busy, no_answer, failed, denied, rate_limited;
+             status: the number's state after it, pending = tried again later)
 
 Rows are queued to the records writer thread (`CallRecords.insert`): the media tick never
 waits for the disk. `export_queue_log` writes Asterisk queue_log lines from a read-only
@@ -37,8 +39,8 @@ from typing import Any, TextIO
 
 TABLE = "queue_events"
 FINAL_EVENTS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "ABANDON", "EXITWITHTIMEOUT",
-                          "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ"})
-LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
+                          "EXITEMPTY", "EXITWITHKEY", "CALLBACKREQ", "EXITFAX"})
+LINEBOX_EVENTS = frozenset({"WRAPUPEND", "CALLBACKREQ", "EXITFAX", "CALLBACKDIAL", "CALLBACKANSWER", "CALLBACKFAIL",
                             "SURVEY", "DISPOSITION", "SURVEYCALL", "SURVEYCALLEND", "CAMPAIGNDIAL",
                             "CAMPAIGNRESULT"})
 EVENTS = FINAL_EVENTS | LINEBOX_EVENTS | {

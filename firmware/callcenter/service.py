@@ -712,6 +712,15 @@ class QueueCaller(ChannelHandler):
             return
         self.abandon()
 
+    def hand_over(self) -> Call | None:
+        """A calling fax heard while waiting (firmware/fax/detect.py): leave the queue, keep the call."""
+        if self.done or self.mode == "cb-booked":
+            return None
+        self.svc.events.log("EXITFAX", call_id=self.call.id, queue=self.number,
+                            data=[self.svc.dispatcher.position(self.entry.id), self.orig_position, self.waited])
+        self._leave_queue()
+        return self.call
+
     def on_tone(self, ch: Channel, tone: str, kind: str, at: float) -> None:
         if far_end_gone(ch, tone, kind):
             self._line_gone()

@@ -128,3 +128,20 @@ class AnsweringMachineDetector:
     def _give(self, kind: str, cause: str) -> None:
         self.verdict, self.cause = kind, cause
         self.on_verdict(kind, cause)
+
+
+HOW_ANSWERED = {"polarity": "polarity reversal", "ringback_end": "ringback ended", "voice": "first words",
+                "silent": "silence after dialling", "tone": "answer tone", "": "answer assumed"}
+
+
+def answer_reason(call: object, kind: str | None, cause: str, outcome: str) -> str:
+    """The one reason an answered outbound call keeps in the records: the instant it was answered
+    and how answer supervision knew, who the detector says answered (human | machine | unknown)
+    and by which rule, and what was done. `kind` None: the call ended before a verdict."""
+    answered_at = getattr(call, "answered_at", None)
+    dialled_at = getattr(call, "dialled_at", None)
+    how = HOW_ANSWERED.get(str(getattr(call, "answered_how", "") or ""), str(getattr(call, "answered_how", "")))
+    when = (f"answered {answered_at - dialled_at:.1f} s after dialling ({how})"
+            if answered_at is not None and dialled_at is not None else f"answered ({how})")
+    who = f"answered by: {kind} ({cause})" if kind else f"answered by: unknown ({cause or 'ended before a verdict'})"
+    return f"{when}; {who}; {outcome}"

@@ -176,8 +176,24 @@ def _preview_run(engine: Any, campaign: str, username: str) -> Any:
 def campaign_preview_next(ctx: ApiContext, campaign: str, username: str) -> dict:
     """The next number for agent `username` to look at (kept for them until dialled or skipped)."""
     _preview_run(ctx.engine, campaign, username)
+    _svc, agent = _agent(ctx.engine, username)
+    if agent.status != "available":
+        raise ApiError("conflict", "You are logged out of the queues or paused: log in or unpause to see the "
+                                   "next number.")
     row = _dialer(ctx.engine).preview_next(campaign, username)
     return {"number": row}
+
+
+@command("campaign.desk_watch", on="media")
+def campaign_desk_watch(ctx: ApiContext, username: str, open: bool) -> dict:
+    """Agent `username`'s desk opened (`open` true) or closed its live event stream: a previewed
+    number stays with the agent while their desk is open and goes back to the list when it has
+    been closed for the grace time (and at once when they log out or pause)."""
+    from .dialer import dialer_of
+    d = dialer_of(ctx.engine)
+    if d is not None:
+        d.desk_watch(str(username)[:32], bool(open))
+    return {}
 
 
 @command("campaign.preview_dial", on="media")
@@ -186,7 +202,8 @@ def campaign_preview_dial(ctx: ApiContext, campaign: str, username: str) -> dict
     run = _preview_run(ctx.engine, campaign, username)
     svc, agent = _agent(ctx.engine, username)
     if username not in run.reserved:
-        raise ApiError("conflict", "Ask for the next number first.")
+        raise ApiError("conflict", "No number is kept for you (it goes back to the list when you pause, log out or "
+                                   "leave the desk): ask for the next number first.")
     if not svc.is_free(agent):
         raise ApiError("conflict", "You are not free to dial (logged out, paused, or in a call).")
     if _dialer(ctx.engine).free_lines() <= 0:

@@ -13,7 +13,16 @@ the agent hears the call progress. Once the far end answers, answering-machine d
   `message` (the agent is released, the recorded message is played after the machine's beep:
   `message_left`) or `agent` (the agent takes it anyway: `machine_agent`);
 * the far end hangs up before saying anything (a silent quick hang-up): `hung_up`, no contact,
-  tried again like busy and no answer.
+  tried again like busy and no answer;
+* the agent hangs up before the detector has decided (agents drop a machine at its first
+  words): `unknown`, no contact, tried again.
+
+One decision per call: answer supervision (firmware/answer.py) says *when* it was answered (the
+instant T and how it knew) or why not (busy, no answer, congestion, SIT); the detector alone says
+*who* (human | machine | unknown; the supervision's own guess is not used, `_supervised_class`).
+The call record keeps one reason, written once at the call's end (`amd.answer_reason`): T and how,
+who and by which rule, and what was done. An "answered_by" live event tells the verdict (a silent
+answer that says a word later: "unknown", then "human", the decision's final word).
 
 Busy, no answer, failures, machines hung up on and silent hang-ups are retried after the campaign's
 `retry_after_s`, up to `max_attempts`; a refusal by the gate's call-rate limit is not an attempt:
@@ -31,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..calls import Call, Parked
 from ..channels import Channel, ChannelHandler, FxoChannel, FxsChannel
 from ..clock import Timer
-from .amd import AmdSettings, AnsweringMachineDetector
+from .amd import AmdSettings, AnsweringMachineDetector, answer_reason
 from .model import within_hours
 
 if TYPE_CHECKING:
@@ -45,11 +54,13 @@ log = logging.getLogger("linebox.campaigns")
 TICK_MS = 1000
 AGENT_RING_MS = 20000
 AMD_POLL_MS = 100
-RETRYABLE = ("busy", "no_answer", "failed", "machine", "hung_up")
+RETRYABLE = ("busy", "no_answer", "failed", "machine", "hung_up", "unknown")
 BEEP_TO_MESSAGE_S = 1.0        # the message starts this long after a beep began (after the beep)
 NO_BEEP_SILENCE_S = 2.0        # the greeting ended this long ago and no beep: speak anyway
 MESSAGE_WAIT_MAX_S = 30.0      # a greeting still going after this long: speak anyway
 SILENT_LISTEN_MAX_S = 30.0     # a silent answer is listened to this long for a first word, at most
+DESK_GRACE_S = 20.0            # an agent's desk closed this long: their previewed number goes back
+DESK_LEASE_S = 60.0            # a desk's event stream not renewed for this long counts as closed
 
 
 @dataclass
@@ -70,11 +81,21 @@ class CampaignCall(Call):
     final_disposition = ""
     campaign_attempt: Attempt | None = None
     listens_after_answer = True
+    agent_hung_up = False          # the agent put the phone down while the far end was still there
 
     def end(self, disposition: str) -> None:
         if not self.ended:
             self.final_disposition = disposition
         super().end(disposition)
+
+    def on_hangup(self, ch: Channel) -> None:
+        if ch is self.a and not self.ended:
+            self.agent_hung_up = True
+        super().on_hangup(ch)
+
+    def _supervised_class(self, kind: str) -> None:
+        """Answer supervision's own guess at who answered is not used: the attempt's detector
+        (`amd.py`, with the campaign's settings) makes the one decision on the call."""
 
     def on_progress(self, ch: Channel, kind: str, at: float) -> None:
         super().on_progress(ch, kind, at)
@@ -104,7 +125,8 @@ class Attempt(ChannelHandler):
         self._final_status = ""
         self._logged = False
         self._released = False
-        self.reason = ""                       # the detector's verdict, the call record's reason
+        self.verdict: tuple[str, str] | None = None   # the detector's (human | machine | unknown, cause)
+        self.done_text = ""                    # what was done about it: the end of the call's one reason
         run.in_flight += 1
         agent.connection = self
         dialer.svc.publish(agent)
@@ -201,6 +223,8 @@ class Attempt(ChannelHandler):
         if call is None or call.answered or call.ended:
             return
         if isinstance(call.b, FxoChannel):
+            # (busy, congestion and SIT are answer supervision's reasons; this one is the ring time's)
+            self.dialer.engine.records.set_reason(call.id, f"not answered within {int(self.run.doc['ring_s'])} s")
             call.far_end_gone(call.b, "campaign number not answered", "no_answer")
 
     # ---- after the answer: who is it?
@@ -224,15 +248,25 @@ class Attempt(ChannelHandler):
             self._amd_timer = None
         if call.answered:
             amd = self.amd
-            if self.reason:
-                # the call's own (shorter) listening may have written its guess since: ours stands
-                self.dialer.engine.records.set_reason(call.id, self.reason)
-            if not self._status:                        # gone before a verdict (or a silent answer)
+            if not self._status and self.verdict is None:       # gone before the detector's verdict
                 heard = amd is not None and amd.heard_voice
-                self._result("answered" if heard else "hung_up", final=heard)
+                if isinstance(call, CampaignCall) and call.agent_hung_up:
+                    # the agent put the phone down on whatever it was (agents drop machines at the
+                    # first words): no contact; tried again like a machine
+                    self.done_text = "the agent hung up before the verdict"
+                    self._result("unknown")
+                else:
+                    self.done_text = "the far end hung up before the verdict"
+                    self._result("answered" if heard else "hung_up", final=heard)
+            elif not self._status:                              # a silent answer, then gone
+                self.done_text = ("the agent hung up on the silence" if getattr(call, "agent_hung_up", False)
+                                  else "the far end hung up without a word")
+                self._result("hung_up")
             elif self._status in ("answered", "machine_agent"):
                 self.ended = True
                 self._release_agent()
+            kind, cause = self.verdict if self.verdict is not None else (None, "")
+            self.dialer.engine.records.set_reason(call.id, answer_reason(call, kind, cause, self.done_text))
             self._log_outcome()
             return
         disposition = getattr(call, "final_disposition", "") or "failed"
@@ -245,6 +279,13 @@ class Attempt(ChannelHandler):
         if kind in ("voice_on", "voice_off"):
             amd.voice(kind == "voice_on", at)
             if kind == "voice_on" and amd.verdict == "silent" and not self._status:
+                # the silent answer's "unknown" becomes a person: the decision's final word
+                self.verdict = ("human", "word_after_silence")
+                if self.call is not None:
+                    self.call.answered_by = "human"
+                    self.dialer.engine.publish_call(self.call.id, "answered_by", answered_by="human",
+                                                    cause="word_after_silence")
+                self.done_text = "talked to the agent"
                 self._result("answered", final=True, keep_agent=True)       # a word after all: a contact
                 self._done_listening()
         elif kind == "tone_on":
@@ -273,10 +314,12 @@ class Attempt(ChannelHandler):
         call, eng = self.call, self.dialer.engine
         if call is None or call.ended:
             return
-        self.reason = f"answering-machine detection: {kind} ({cause})"
-        eng.records.set_reason(call.id, self.reason)
-        eng.publish_call(call.id, "campaign_amd", verdict=kind, cause=cause)
+        who = "unknown" if kind == "silent" else kind
+        self.verdict = (who, f"silent, {cause}" if kind == "silent" else cause)
+        call.answered_by = who
+        eng.publish_call(call.id, "answered_by", answered_by=who, cause=cause)
         if kind == "human":
+            self.done_text = "talked to the agent"
             self._result("answered", final=True, keep_agent=True)
             self._done_listening()
             return
@@ -285,12 +328,14 @@ class Attempt(ChannelHandler):
             return
         action = self.run.doc.get("machine_action", "hangup")
         if action == "agent":
+            self.done_text = "passed to the agent anyway"
             self._result("machine_agent", final=True, keep_agent=True)
             self._done_listening()
         elif action == "message" and self.run.message is not None and isinstance(call.b, FxoChannel):
             self._leave_message(call, call.b)
         else:
             self._status = "machine"            # (the call's end, next, is not a result of its own)
+            self.done_text = "hung up on"
             if isinstance(call.b, FxoChannel):
                 call.far_end_gone(call.b, "answering machine: hung up")
             self._result("machine")
@@ -302,6 +347,7 @@ class Attempt(ChannelHandler):
         call = self.call
         if call is None or call.ended or self._status:
             return
+        self.done_text = "the agent stayed on the silent call: taken as a contact"
         self._result("answered", final=True, keep_agent=True)
         self._done_listening()
 
@@ -379,8 +425,7 @@ class Attempt(ChannelHandler):
                 line.handler = None
             line.set_state("idle")
         if call is not None and not call.ended:
-            self.reason = why
-            self.dialer.engine.records.set_reason(call.id, why)
+            self.done_text = why
             call.end("answered")
 
     # ---- results
@@ -434,6 +479,10 @@ class CampaignDialer:
         self.runs: dict[str, RunningCampaign] = {}
         self.dnc: set[str] = set()
         self.waiting: set[Attempt] = set()      # attempts ringing their agent: each will need a line
+        # agent -> [desk event streams open, when that last changed] (`desk_watch`): a previewed
+        # number stays with an agent while their desk is open, and goes back DESK_GRACE_S after
+        self.desks: dict[str, list] = {}
+        self.desk_grace_s = DESK_GRACE_S
         engine.call_listeners.append(self._call_event)
         self._timer = engine.timers.after_ms(TICK_MS, self._tick)
 
@@ -501,6 +550,8 @@ class CampaignDialer:
     def _tick(self) -> None:
         self._timer = self.engine.timers.after_ms(TICK_MS, self._tick)
         for run in list(self.runs.values()):
+            if run.reserved:
+                self._release_absent(run)
             if run.doc["mode"] == "progressive":
                 try:
                     self._progress(run)
@@ -543,6 +594,43 @@ class CampaignDialer:
     def free_lines(self) -> int:
         """Lines free for a new attempt: free lines less those kept for attempts ringing their agent."""
         return sum(1 for line in self.engine.fxo if line.available) - len(self.waiting)
+
+    # ---- preview reservations and the agent's presence
+    def desk_watch(self, username: str, open_: bool) -> None:
+        """Agent `username`'s desk opened (`open_`) or closed an event stream (the web's desk page
+        follows one, renewed every 25 s)."""
+        now = self.engine.clock.now()
+        d = self.desks.setdefault(username, [0, now])
+        d[0] = d[0] + 1 if open_ else max(0, d[0] - 1)
+        d[1] = now
+
+    def desk_gone(self, username: str) -> bool:
+        """Has agent `username`'s desk been closed for longer than the grace time? An agent
+        never seen on a desk (an API client) is not gone: their reservation waits for them."""
+        d = self.desks.get(username)
+        if d is None:
+            return False
+        quiet = self.engine.clock.now() - d[1]
+        return quiet > self.desk_grace_s + (DESK_LEASE_S if d[0] > 0 else 0.0)
+
+    def _release_absent(self, run: RunningCampaign) -> None:
+        for username in list(run.reserved):
+            agent = self.svc.agents.get(username)
+            status = getattr(agent, "status", "logged_out")
+            why = ("logged out" if status == "logged_out" else "paused" if status == "paused"
+                   else "desk closed" if self.desk_gone(username) else "")
+            if why:
+                self.release_preview(run, username, why)
+
+    def release_preview(self, run: RunningCampaign, username: str, why: str) -> None:
+        """The number agent `username` was previewing goes back to the front of the list."""
+        row = run.reserved.pop(username, None)
+        if row is None:
+            return
+        run.pending.insert(0, row)
+        log.info("campaign %s: %s's previewed number back in the list (%s)", run.doc["id"], username, why)
+        self.engine.control.publish(_event({"campaign": run.doc["id"], "number_id": row["id"], "result": "released",
+                                            "status": "pending", "agent": username, "why": why}))
 
     # ---- preview
     def preview_next(self, cid: str, username: str) -> dict | None:

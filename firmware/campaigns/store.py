@@ -31,11 +31,12 @@ CREATE TABLE IF NOT EXISTS numbers (
 CREATE INDEX IF NOT EXISTS numbers_by_campaign ON numbers (campaign, id);
 CREATE TABLE IF NOT EXISTS dnc (number TEXT PRIMARY KEY, added REAL NOT NULL, note TEXT NOT NULL DEFAULT '');
 """
-STATUSES = ("pending", "dialling", "answered", "machine", "machine_agent", "message_left", "hung_up", "busy",
+STATUSES = ("pending", "dialling", "answered", "machine", "machine_agent", "message_left", "hung_up", "unknown", "busy",
             "no_answer", "failed", "denied", "dnc", "skipped")
 # answered: by a person; machine: an answering machine, hung up on (tried again); machine_agent: a
 # machine the agent took anyway; message_left: the recorded message left on it; hung_up: answered
-# and hung up before a word (no contact, tried again)
+# and hung up before a word (no contact, tried again); unknown: the agent hung up before the detector
+# knew who answered (no contact, tried again)
 FINAL = ("answered", "machine_agent", "message_left", "denied", "dnc", "skipped")
 
 def store_at(data_dir: Path) -> CampaignStore:

@@ -26,7 +26,7 @@ from dsp_ext.levels import FRAME, RATE
 
 __all__ = ["LoopbackResult", "run_loopback", "compare_documents"]
 
-MAX_CALL_S = 30 * 60            # a 50-page fax at 9600 bit/s fits in well under this
+MAX_CALL_S = 2 * 60 * 60        # a 50-page fax at 4800 bit/s (V.27ter) takes about an hour
 # T.30's T1 is 35 s; spandsp's timers wait while it hears a carrier, so noise above its carrier
 # threshold would hold a session open for ever. Like a fax machine, give up if the capabilities
 # have not been exchanged by then.
@@ -46,7 +46,8 @@ class LoopbackResult:
     bad_rows: int               # rows received with errors, all pages (0 with ECM)
     rows: int                   # rows received, all pages
     differing_pixels: int | None    # vs the sent document (None: page counts or sizes differ)
-    lost_trainings: int = 0     # page carriers our receiver could not train on (sent again: ECM PPR)
+    lost_trainings: int = 0     # page carriers our receiver could not train on (ECM: PPR; no ECM: RTN, sent again)
+    stale_carriers: int = 0     # carriers left "present" with no receiver running, reported gone (faxterm.h)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -78,13 +79,13 @@ def compare_documents(sent: str | os.PathLike, received: str | os.PathLike) -> t
 def run_loopback(document: str | os.PathLike, received: str | os.PathLike | None = None, *,
                  noise_dbm0: float | None = None, echo_erl_db: float | None = None,
                  ecm: bool = True, modem: str = "v17", seed: int = 1,
-                 page_carrier_guard: bool = True) -> LoopbackResult:
+                 page_carrier_guard: bool = True, whole_buffers: bool = False) -> LoopbackResult:
     """Send `document` (TIFF-F) from a simulated remote fax to our receiver; keep what arrives in `received`."""
     with tempfile.TemporaryDirectory(prefix="linebox-fax-") as tmp:
         out = pathlib.Path(received) if received is not None else pathlib.Path(tmp) / "received.tif"
         remote = FaxTerminal(calling=True, ident="+1 555 0199", ecm=ecm, modem=modem, send=document)
         ours = FaxTerminal(calling=False, ident="Linebox", ecm=ecm, modem=modem, receive=out,
-                           page_carrier_guard=page_carrier_guard)
+                           page_carrier_guard=page_carrier_guard, whole_buffers=whole_buffers)
         rng = np.random.default_rng(seed)
         noise_in, noise_out = LineNoise(rng, noise_dbm0), LineNoise(rng, noise_dbm0)
         echo = EchoPath(hybrid_ir(erl_db=echo_erl_db)) if echo_erl_db is not None else None
@@ -123,4 +124,4 @@ def run_loopback(document: str | os.PathLike, received: str | os.PathLike | None
             result=mine.result_text, result_code=mine.result, pages=mine.pages_rx, pages_sent=theirs.pages_tx,
             rate=mine.bit_rate, ecm=mine.ecm, seconds=round(frames * FRAME / RATE, 2),
             remote_ident=mine.remote_ident, bad_rows=bad_rows, rows=rows, differing_pixels=diff,
-            lost_trainings=mine.carrier_holds)
+            lost_trainings=mine.carrier_holds, stale_carriers=mine.stale_carriers)

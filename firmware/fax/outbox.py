@@ -19,6 +19,7 @@ closed as "interrupted" and the job queued again (`recover`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import fsync_dir
 from ..sqlite_files import open_checked
 
 __all__ = ["OutboxStore", "Job", "AttemptResult", "next_step", "RETRY_S", "FINAL_KINDS", "MODEM_STEPS",
@@ -147,8 +149,10 @@ class AttemptResult:
     transcript: tuple[str, ...] = ()
 
 
-def next_step(job: Job, result: AttemptResult) -> dict[str, Any]:
-    """The job's new state after an attempt: sent, failed, or queued again (when, ECM, modem)."""
+def next_step(job: Job, result: AttemptResult, retry_s: dict[str, int] | None = None) -> dict[str, Any]:
+    """The job's new state after an attempt: sent, failed, or queued again (when, ECM, modem).
+    `retry_s`: seconds to wait by kind (the owner's settings; default RETRY_S)."""
+    retry_s = RETRY_S if retry_s is None else retry_s
     if result.kind == "ok":
         return {"state": "sent", "next_at": 0.0, "ecm": job.ecm, "modem": job.modem}
     if result.kind in FINAL_KINDS or job.attempts >= job.max_attempts:
@@ -158,7 +162,7 @@ def next_step(job: Job, result: AttemptResult) -> dict[str, Any]:
         ecm = False
         steps = list(MODEM_STEPS)
         modem = steps[min(steps.index(modem) + 1, len(steps) - 1)] if modem in steps else "v29"
-    return {"state": "queued", "next_at": result.at + RETRY_S.get(result.kind, 300), "ecm": ecm, "modem": modem}
+    return {"state": "queued", "next_at": result.at + retry_s.get(result.kind, 300), "ecm": ecm, "modem": modem}
 
 
 def _clip(text: Any, n: int) -> str:
@@ -195,42 +199,83 @@ class OutboxStore:
     def add(self, *, owner: str, box: str, number: str, pages: int, lpi: int, draft: Path, subject: str = "",
             cover: bool = False, notify: str = "", notify_ok: bool = False, ecm: bool = True,
             modem: str = "v17", max_attempts: int = MAX_ATTEMPTS) -> Job:
-        """Queue a rendered document: the draft folder becomes the job's folder."""
-        now = time.time()
-        cur = self._tx(
-            "INSERT INTO jobs (owner, box, number, state, created_at, updated_at, max_attempts, pages, lpi, folder,"
-            " ecm, modem, subject, cover, notify, notify_ok) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (_clip(owner, 64), _clip(box, 10), number, "queued", now, now, max_attempts, pages, lpi, "", int(ecm),
-             modem, _clip(subject, 120), int(cover), _clip(notify, 200), int(notify_ok)))
-        job_id = int(cur.lastrowid or 0)
-        folder = self.root / str(job_id)
+        """Queue a rendered document: the draft folder becomes the job's folder.
+
+        Power-cut order: the draft's files are fsynced, the folder is renamed to the job's and
+        that rename made durable, and only then is the row committed (one transaction). A cut
+        before the commit leaves a folder without a row (swept at the next start), never a job
+        whose document is missing or partial."""
         self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            draft.rename(folder)
-        except OSError:
-            self._tx("DELETE FROM jobs WHERE id = ?", (job_id,))
-            raise
-        self._tx("UPDATE jobs SET folder = ? WHERE id = ?", (str(folder), job_id))
+        sync_folder(draft)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                now = time.time()
+                cur = self._db.execute(
+                    "INSERT INTO jobs (owner, box, number, state, created_at, updated_at, max_attempts, pages, lpi,"
+                    " folder, ecm, modem, subject, cover, notify, notify_ok) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (_clip(owner, 64), _clip(box, 10), number, "queued", now, now, max_attempts, pages, lpi, "",
+                     int(ecm), modem, _clip(subject, 120), int(cover), _clip(notify, 200), int(notify_ok)))
+                job_id = int(cur.lastrowid or 0)
+                folder = self.root / str(job_id)
+                if folder.exists():              # left by a cut between rename and commit: no row has it
+                    shutil.rmtree(folder)
+                draft.rename(folder)
+                fsync_dir(self.root)
+                fsync_dir(draft.parent)
+                self._db.execute("UPDATE jobs SET folder = ? WHERE id = ?", (str(folder), job_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         job = self.get(job_id)
         assert job is not None
         return job
 
+    def sweep_orphans(self) -> list[str]:
+        """Job folders no row names (a cut between the folder's rename and the row's commit): removed."""
+        if not self.root.is_dir():
+            return []
+        with self._lock:
+            known = {str(r[0]) for r in self._db.execute("SELECT id FROM jobs")}
+        gone = []
+        for d in self.root.iterdir():
+            if d.is_dir() and not d.is_symlink() and d.name.isdigit() and d.name not in known:
+                shutil.rmtree(d, ignore_errors=True)
+                gone.append(d.name)
+        return gone
+
+    def expire(self, before: float) -> list[int]:
+        """Delete finished jobs (sent, failed, cancelled) that ended before `before` (wall clock), with
+        their folders: the owner's retention, run by the store thread's housekeeping."""
+        with self._lock:
+            ids = [int(r[0]) for r in self._db.execute(
+                "SELECT id FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') AND updated_at < ? ORDER BY id",
+                (float(before),))]
+        for job_id in ids:
+            job = self.get(job_id)
+            self._tx("DELETE FROM attempts WHERE job_id = ?", (job_id,))
+            self._tx("DELETE FROM jobs WHERE id = ?", (job_id,))
+            if job is not None:
+                self.remove_folder(job)
+        return ids
+
     def get(self, job_id: int) -> Job | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
-        return _job(row) if row is not None else None
+        return _job(row, self.root) if row is not None else None
 
     def list(self, owner: str | None = None, limit: int = 100) -> list[Job]:
         sql = "SELECT * FROM jobs" + (" WHERE owner = ?" if owner is not None else "") + " ORDER BY id DESC LIMIT ?"
         args: tuple = ((owner,) if owner is not None else ()) + (int(limit),)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [_job(r) for r in rows]
+        return [_job(r, self.root) for r in rows]
 
     def pending(self) -> list[Job]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id").fetchall()
-        return [_job(r) for r in rows]
+        return [_job(r, self.root) for r in rows]
 
     def set_state(self, job_id: int, state: str, **fields: Any) -> None:
         cols = {"state": state, "updated_at": time.time(), **fields}
@@ -255,12 +300,13 @@ class OutboxStore:
                 raise
         return n
 
-    def finish_attempt(self, job_id: int, result: AttemptResult) -> Job | None:
+    def finish_attempt(self, job_id: int, result: AttemptResult,
+                       retry_s: dict[str, int] | None = None) -> Job | None:
         """Record how the open attempt ended and move the job on (next_step). None: the job is gone."""
         job = self.get(job_id)
         if job is None:
             return None
-        step = next_step(job, result) if job.state != "cancelled" else {
+        step = next_step(job, result, retry_s) if job.state != "cancelled" else {
             "state": "cancelled", "next_at": 0.0, "ecm": job.ecm, "modem": job.modem}
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -300,7 +346,7 @@ class OutboxStore:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs WHERE state = 'sending'").fetchall()
         for r in rows:
-            job = _job(r)
+            job = _job(r, self.root)
             self.finish_attempt(job.id, AttemptResult("interrupted", KIND_WORDS["interrupted"], at,
                                                       transcript=("the engine stopped during this attempt",)))
         return self.pending()
@@ -310,8 +356,23 @@ class OutboxStore:
             shutil.rmtree(job.folder, ignore_errors=True)
 
 
-def _job(r: Any) -> Job:
+def sync_folder(folder: Path) -> None:
+    """fsync every file in `folder` and the folder itself."""
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and not f.is_symlink():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(folder)
+
+
+def _job(r: Any, root: Path) -> Job:
+    # A job's folder is always <outbox root>/<id>: found there even in a store restored from a
+    # backup into another data folder.
+    folder = str(root / str(r["id"])) if r["folder"] else ""
     return Job(r["id"], r["owner"], r["box"], r["number"], r["state"], r["created_at"], r["updated_at"],
-               r["next_at"], r["attempts"], r["max_attempts"], r["pages"], r["lpi"], r["folder"], bool(r["ecm"]),
+               r["next_at"], r["attempts"], r["max_attempts"], r["pages"], r["lpi"], folder, bool(r["ecm"]),
                r["modem"], r["subject"], bool(r["cover"]), r["notify"], bool(r["notify_ok"]), r["last_kind"],
                r["last_reason"])

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..mailer import Mail, header_text
 from ..sqlite_files import shared_store
-from .outbox import KIND_WORDS, MAX_ATTEMPTS, AttemptResult, Job, OutboxStore
+from .outbox import KIND_WORDS, AttemptResult, Job, OutboxStore
 from .render import RenderError, RenderLimits, render_document
 from .send import FaxSender, PendingJob
 
@@ -40,6 +40,7 @@ log = logging.getLogger("linebox.fax")
 DRAFT_RE = re.compile(r"[0-9a-f]{32}")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DRAFT_MAX_AGE_S = 24 * 3600
+HOUSEKEEPING_MS = 3600 * 1000          # retention runs hourly (and at start), on the store thread
 NUMBER_RE = re.compile(r"[0-9]{1,32}")
 
 
@@ -90,6 +91,21 @@ class SerialWorker:
                 fut.set_exception(exc)
 
 
+def _after_restore(layout: Any, done: dict) -> None:
+    """A backup was restored (store thread): the outbox in memory follows the restored database."""
+    out = outbox_for(Path(layout.root) / "fax")
+    if out is not None and "fax/outbox.db" in done.get("databases", []):
+        out.resync()
+
+
+def _register_restore_hook() -> None:
+    from ..backup import after_restore
+    after_restore(_after_restore)
+
+
+_register_restore_hook()
+
+
 class OutboxError(Exception):
     """A refusal for the person sending (code as in the engine API: bad_request, not_found, forbidden...)."""
 
@@ -122,6 +138,34 @@ class FaxOutbox:
         # The queue is recovered on the store thread once the engine runs (the engine API, and so
         # the store thread, is made after the engine registers its apps).
         self.sender.on_running = lambda: self.on_store(self._recover)
+        self._housekeeping_timer = engine.timers.after_ms(HOUSEKEEPING_MS, self._housekeeping_due)
+
+    def _housekeeping_due(self) -> None:                  # media thread: only posts the work
+        self._housekeeping_timer = self.engine.timers.after_ms(HOUSEKEEPING_MS, self._housekeeping_due)
+        self.on_store(self.housekeep)
+
+    def housekeep(self, wall_now: float | None = None, engine_now: float | None = None) -> dict[str, list]:
+        """The owner's retention (settings.py), on the store thread, never the media tick: finished send
+        jobs older than `job_days` and received faxes older than `inbox_days` are deleted with their
+        files; stale drafts and job folders without a row are swept. Returns what was deleted."""
+        s = self.svc.settings
+        wall = time.time() if wall_now is None else wall_now
+        clock = self.engine.clock.now() if engine_now is None else engine_now
+        done: dict[str, list] = {"jobs": [], "faxes": [], "orphans": []}
+        try:
+            if s.job_days > 0:
+                done["jobs"] = self.store.expire(wall - s.job_days * 86400)
+            if s.inbox_days > 0:
+                done["faxes"] = self.svc.store.expire(clock - s.inbox_days * 86400)
+            done["orphans"] = self.store.sweep_orphans()
+            self._sweep_drafts()
+        except Exception:
+            log.exception("fax: housekeeping failed")
+        if done["jobs"] or done["faxes"]:
+            log.info("fax retention: deleted send jobs %s, received faxes %s", done["jobs"], done["faxes"])
+            from ..control import StatusUpdate
+            self.engine.control.publish(StatusUpdate("fax", payload={"event": "expired", **done}))
+        return done
 
     # ---- threads
     def on_store(self, fn: Callable[[], Any]) -> Future:
@@ -144,6 +188,14 @@ class FaxOutbox:
         self._to_media(lambda _eng: self.sender.offer(pending))
 
     # ---- store thread
+    def resync(self) -> None:
+        """The database was replaced (a restore): the sender forgets its waiting jobs and is offered
+        the restored queue."""
+        pending = self.store.pending()
+        self._to_media(lambda _eng: self.sender.jobs.clear())
+        for job in pending:
+            self._offer(job)
+
     def _recover(self) -> None:
         try:
             jobs = self.store.recover(self.engine.clock.now())
@@ -152,7 +204,7 @@ class FaxOutbox:
             return
         for job in jobs:
             self._offer(job)
-        self._sweep_drafts()
+        self.housekeep()
 
     def _sweep_drafts(self) -> None:
         if not self.drafts.is_dir():
@@ -267,7 +319,8 @@ class FaxOutbox:
         folder = self._draft_folder(token)
         (folder / "draft.json").unlink(missing_ok=True)
         job = self.store.add(owner=d["owner"], box=d["box"], number=d["to"], pages=d["pages"], lpi=d["lpi"],
-                             draft=folder, subject=d["subject"], cover=d["cover"], notify=notify, notify_ok=notify_ok)
+                             draft=folder, subject=d["subject"], cover=d["cover"], notify=notify, notify_ok=notify_ok,
+                             max_attempts=self.svc.settings.max_attempts)
         self._offer(job)
         self._publish(job, "queued")
         return job
@@ -296,7 +349,7 @@ class FaxOutbox:
                                           "sent again.")
         if not job.document.exists():
             raise OutboxError("not_found", f"The document of fax job {job_id} is gone; upload it again.")
-        self.store.set_state(job.id, "queued", next_at=0.0, max_attempts=job.attempts + MAX_ATTEMPTS)
+        self.store.set_state(job.id, "queued", next_at=0.0, max_attempts=job.attempts + self.svc.settings.max_attempts)
         job = self.get(job_id)
         self._offer(job)
         self._publish(job, "queued")
@@ -321,7 +374,7 @@ class FaxOutbox:
             self._publish(job, "sending")
 
     def _result(self, job_id: int, result: AttemptResult) -> None:                          # store thread
-        job = self.store.finish_attempt(job_id, result)
+        job = self.store.finish_attempt(job_id, result, self.svc.settings.retry_seconds())
         if job is None:
             return
         if job.state == "queued":

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import zlib
-from pathlib import Path
 
 import numpy as np
 
 from dsp_ext.fax import read_tiff_page, tiff_pages
+
+from ..atomic import atomic_write
 
 __all__ = ["tiff_to_pdf", "page_size_points"]
 
@@ -70,7 +71,5 @@ def tiff_to_pdf(tiff: str | os.PathLike, pdf: str | os.PathLike) -> int:
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
     objects[pages_obj - 1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
                               + b"] /Count %d >>" % len(kids))
-    tmp = Path(os.fspath(pdf) + ".part")
-    tmp.write_bytes(pdf_file(objects, catalog))
-    os.replace(tmp, pdf)
+    atomic_write(pdf, pdf_file(objects, catalog), mode=0o644)      # whole or absent, fsynced
     return n

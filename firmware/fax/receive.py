@@ -18,6 +18,7 @@ from ..apps import AppSession
 from ..mailer import Attachment, Mail, Mailer, header_text
 from .pdf import tiff_to_pdf
 from .reasons import failure_kind, plain_reason
+from .store import make_durable
 
 if TYPE_CHECKING:
     from .service import FaxService
@@ -77,6 +78,12 @@ class FaxReceive(AppSession):
                     tiff_to_pdf(path, pdf)
                 except (OSError, ValueError):
                     log.exception("fax: no PDF made of %s", path)
+            # The files first, durable (file and folder fsynced), then the row that names them: a
+            # power cut leaves at worst files without a row, never a row without its files.
+            try:
+                make_durable(path, pdf)
+            except OSError:                   # a failing card: keep the fax listed rather than lose it
+                log.exception("fax: could not sync %s to the storage card", path)
             mailed = ""
             if recipients and pdf.exists():
                 for to in recipients:

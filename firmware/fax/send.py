@@ -29,6 +29,8 @@ from ..channels import Channel, ChannelHandler, FxoChannel
 from ..clock import Timer
 from .outbox import KIND_WORDS, AttemptResult
 from .reasons import KINDS, failure_kind, plain_reason
+from .settings import sending_limit
+from .transcript import merge
 
 if TYPE_CHECKING:
     from .service import FaxService
@@ -61,10 +63,10 @@ class PendingJob:
 
 class FaxSender:
     def __init__(self, engine: Any, svc: FaxService, on_store: Callable[[Callable[[], Any]], Any],
-                 max_lines: int = 1) -> None:
+                 max_lines: int | None = None) -> None:
         self.engine, self.svc = engine, svc
         self.on_store = on_store               # run fn() on the store thread (the outbox's one writer)
-        self.max_lines = max_lines
+        self.fixed_limit = max_lines           # None: the owner's settings (settings.sending_limit)
         self.jobs: dict[int, PendingJob] = {}
         self.active: dict[int, FaxDialOut] = {}
         self._timer: Timer | None = engine.timers.after_ms(10, self._poll)       # first: the next tick
@@ -72,6 +74,13 @@ class FaxSender:
         self.on_running: Callable[[], None] | None = None       # once, from the first poll (media thread)
         self.on_started: Callable[[int, str, float, bool, str], None] | None = None
         self.on_result: Callable[[int, AttemptResult], None] | None = None
+
+    @property
+    def max_lines(self) -> int:
+        """Faxes sent at once now: the owner's setting, never more than the enabled lines."""
+        if self.fixed_limit is not None:
+            return self.fixed_limit
+        return sending_limit(self.svc.settings, sum(1 for ln in self.engine.fxo if ln.enabled))
 
     # ---- from the store thread, posted to the media thread
     def offer(self, job: PendingJob) -> None:
@@ -93,12 +102,16 @@ class FaxSender:
         if self.on_running is not None:        # the first tick: the engine (and its store thread) run
             begin, self.on_running = self.on_running, None
             begin()
-        if not self.jobs or len(self.active) >= self.max_lines:
+        limit = self.max_lines
+        if not self.jobs or len(self.active) >= limit:
             return
         now = self.engine.clock.now()
+        keep_free = self.svc.settings.keep_line_free
         for job in sorted(self.jobs.values(), key=lambda j: (j.next_at, j.id)):
-            if job.next_at > now or len(self.active) >= self.max_lines:
+            if job.next_at > now or len(self.active) >= limit:
                 continue
+            if keep_free and sum(1 for ln in self.engine.fxo if ln.available) < 2:
+                return                          # the last free line stays free for calls
             line = self.engine.pick_line()
             if line is None:
                 return                          # every line busy: the jobs wait (no attempt counted)
@@ -143,11 +156,18 @@ class FaxDialOut(ChannelHandler):
         self.dropped = False                  # the line went away (not our hang-up)
         self._timer: Timer | None = None
         self._limit: Timer | None = None
-        self.transcript: list[str] = []
+        self.notes: list[tuple[float, str]] = []       # (seconds since the seizure, what happened)
+        self.events: list[Any] = []                    # the terminal's T.30 frames and phases
         self.t0 = self.engine.clock.now()
 
     def note(self, text: str) -> None:
-        self.transcript.append(f"{self.engine.clock.now() - self.t0:6.1f} s  {text}")
+        self.notes.append((self.engine.clock.now() - self.t0, text))
+
+    @property
+    def transcript(self) -> list[str]:
+        """Every step with its time: the call's notes and the T.30 dialogue, in time order."""
+        offset = (self.dialled_at or self.t0) - self.t0
+        return merge(self.notes, self.events, offset, self.job.pages)
 
     # ---- start: the gate at seizure, then dial
     def start(self) -> None:
@@ -185,13 +205,16 @@ class FaxDialOut(ChannelHandler):
         line.detect_fax = True                # the far end's answer tone (CED) says a fax machine answered
         line.set_state("ringback", peer="fax", detail=f"fax to {job.number}")
         svc = self.sender.svc
-        document, ident = job.document, svc.ident
+        document, ident, header = job.document, svc.ident, svc.settings.header
+        made: list[FaxTerminal] = []
 
         def make_terminal() -> FaxTerminal:                  # fax thread
-            return FaxTerminal(calling=True, ident=ident, ecm=job.ecm, modem=job.modem, send=document)
+            made.append(FaxTerminal(calling=True, ident=ident, ecm=job.ecm, modem=job.modem, send=document,
+                                    header=header))
+            return made[0]
 
-        def done(report: FaxReport) -> FaxReport:            # fax thread
-            return report
+        def done(report: FaxReport) -> tuple[FaxReport, list]:        # fax thread: the log, off the tick
+            return report, (made[0].events() if made else [])
 
         self.link = svc.open_link(line, make_terminal, done, self._finished)
         line.source = self.link
@@ -281,16 +304,20 @@ class FaxDialOut(ChannelHandler):
             self._finished(None)
 
     # ---- the end (media thread; the fax thread has finished with the terminal and its file)
-    def _finished(self, report: FaxReport | None) -> None:
+    def _finished(self, outcome: tuple[FaxReport, list] | None) -> None:
         if self.ended:
             return
+        report: FaxReport | None = None
+        if outcome is not None:
+            report, events = outcome
+            self.events = list(events)
         kind, reason = self._classify(report)
         r = report
         if r is not None:
             if r.negotiated:
-                self.note(f"phase B: capabilities exchanged with {r.remote_ident or 'a fax machine (no id)'}")
+                self.note(f"in all: capabilities exchanged with {r.remote_ident or 'a fax machine (no id)'}")
             if r.pages_tx or r.bit_rate:
-                self.note(f"phase C/D: {r.pages_tx} of {self.job.pages} page(s) sent at {r.bit_rate} bit/s, "
+                self.note(f"in all: {r.pages_tx} of {self.job.pages} page(s) sent at {r.bit_rate} bit/s, "
                           f"error correction {'on' if r.ecm else 'off'}")
             self.note(f"phase E: T.30 result {r.result} ({r.result_text})")
         self.note(f"result: {reason}")

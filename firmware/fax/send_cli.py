@@ -1,4 +1,5 @@
-"""`linebox fax send FILE --to NUMBER --from EXT`, `linebox fax outbox`, `linebox fax cancel JOB`:
+"""`linebox fax send FILE --to NUMBER --from EXT`, `linebox fax outbox`, `linebox fax cancel JOB`,
+`linebox fax settings [--ident ID --header TEXT ...]`:
 sending faxes through the running engine's API socket (DATA/engine.sock), like the web page.
 
 The file is copied into the engine's spool folder (as the web does with an upload), rendered by
@@ -87,7 +88,28 @@ def _cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+SETTING_OPTIONS = {"ident": str, "header": str, "retry_busy_min": int, "retry_person_min": int,
+                   "retry_training_min": int, "max_attempts": int, "max_sending": int, "job_days": int,
+                   "inbox_days": int}
+
+
+def _settings(args: argparse.Namespace) -> int:
+    given = {k: getattr(args, k) for k in SETTING_OPTIONS if getattr(args, k) is not None}
+    if args.keep_line_free is not None:
+        given["keep_line_free"] = args.keep_line_free
+    print(json.dumps(_call(args, "fax.settings_set", **given) if given else _call(args, "fax.settings"), indent=2))
+    return 0
+
+
 def register_send(fs: Any) -> None:
+    st = fs.add_parser("settings", help="show or change the fax settings (station id, header line, retries, "
+                                        "faxes at once, retention) of the running Linebox")
+    for name, kind in SETTING_OPTIONS.items():
+        st.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+    st.add_argument("--keep-line-free", dest="keep_line_free", action="store_true", default=None)
+    st.add_argument("--no-keep-line-free", dest="keep_line_free", action="store_false")
+    st.add_argument("--data", default="data")
+    st.set_defaults(fn=_settings)
     s = fs.add_parser("send", help="fax a document (PDF, PNG, JPEG, TIFF) through the running Linebox")
     s.add_argument("file")
     s.add_argument("--to", required=True, help="the number to dial (with the outside-line code if any)")

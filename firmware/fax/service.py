@@ -11,6 +11,7 @@ from dsp_ext.fax import FaxReport, FaxTerminal
 
 from ..sqlite_files import shared_store
 from .session import FaxLink, FaxWorker
+from .settings import FaxSettings, fax_settings
 from .store import FaxStore
 
 __all__ = ["FaxService", "register", "service_of"]
@@ -25,7 +26,9 @@ class FaxService:
         self.engine = engine
         # one store per file and process, closed with the engine (sqlite_files.close_under)
         self.store = shared_store(Path(root) / "faxes.db", lambda _path: FaxStore(root))
+        self.fixed_ident = ident                    # a caller's own (tests); else the owner's setting
         self.ident = ident
+        self.settings = FaxSettings()               # the owner's (settings.py), in memory for the media thread
         # Box for faxes detected (CNG) on calls a menu or greeting has, on lines without their own
         # (line_boxes: the `fax_detect` table, detect.py); None: such calls stay voice.
         self.detect_box: str | None = None
@@ -48,6 +51,12 @@ class FaxService:
             self.box_mail = all_box_addresses(self.engine.config)
         except (AttributeError, TypeError, ValueError) as exc:
             log.error("fax detection settings unreadable: %s", exc)
+        try:
+            self.settings = fax_settings(self.engine.config)
+        except (AttributeError, TypeError, ValueError) as exc:
+            log.error("fax settings unreadable, using the defaults: %s", exc)
+            self.settings = FaxSettings()
+        self.ident = self.fixed_ident or self.settings.ident
 
     def box_recipients(self, box: str) -> list[str]:
         """Where box `box`'s faxes are mailed: its own list (boxes.py), else its mailbox's address."""
@@ -102,6 +111,10 @@ def register(engine: Any) -> FaxService | None:
     svc.outbox = FaxOutbox(engine, svc, root)       # sending: the outbox queue and its sender
     engine.media_listeners.append(svc.reload)
     engine.inbound_ringing_listeners.append(lambda call: on_inbound_ringing(engine, call))
+    from .detect import on_call_event, on_line_tone
+    # a calling fax, whoever has the call (detect.py)
+    engine.call_listeners.append(lambda call, event: on_call_event(engine, call, event))
+    engine.line_tone_listeners.append(lambda ch, tone, kind, at: on_line_tone(engine, ch, tone, kind, at))
     return svc
 
 

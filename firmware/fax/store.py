@@ -6,13 +6,16 @@ parameters, never formatted into SQL) and cut to a sane length.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FaxStore", "FaxRecord"]
+from ..atomic import fsync_dir
+
+__all__ = ["FaxStore", "FaxRecord", "make_durable"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS faxes (
@@ -81,6 +84,7 @@ class FaxStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "faxes.db", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")          # a committed fax survives a power cut
         self._db.executescript(_SCHEMA)
 
     def tiff_path(self, box: str, stamp: float, tag: str) -> Path:
@@ -92,6 +96,8 @@ class FaxStore:
     def add(self, *, box: str, direction: str, line: str, caller_number: str, remote_ident: str, pages: int,
             rate: int, ecm: bool, bad_rows: int, seconds: float, result_code: int, result: str, reason: str,
             kind: str, tiff: str, at: float, pdf: str = "", mailed_to: str = "") -> int:
+        """Record a fax. Its files (`tiff`, `pdf`) must already be durable (`make_durable`): the row
+        is committed only after them, so a power cut never leaves a row naming a missing file."""
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO faxes (box, direction, line, caller_number, remote_ident, pages, rate, ecm, bad_rows,"
@@ -129,14 +135,48 @@ class FaxStore:
         return rec
 
     def file_of(self, name: str) -> Path | None:
-        """A fax file named in a row, if it exists inside this store's folder (never elsewhere)."""
+        """A fax file named in a row, if it exists inside this store's folder (never elsewhere).
+
+        Rows name files by absolute path; a store restored from a backup into another data folder
+        finds them by their box folder and name (`<box>/<file>`) under its own root."""
         if not name:
             return None
+        root = self.root.resolve()
         path = Path(name).resolve()
-        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
-            return None
-        return path
+        if not path.is_relative_to(root):
+            moved = Path(name)
+            path = (root / moved.parent.name / moved.name).resolve()
+            if len(moved.parts) < 2 or not path.is_relative_to(root):
+                return None
+        return path if path.is_file() else None
+
+    def expire(self, before: float) -> list[int]:
+        """Delete the received faxes that arrived before `before` (engine clock), rows and files (the
+        owner's inbox retention, run by the store thread's housekeeping). Returns the ids deleted."""
+        with self._lock:
+            ids = [int(r[0]) for r in self._db.execute(
+                "SELECT id FROM faxes WHERE direction = 'in' AND at < ? ORDER BY id", (float(before),))]
+        for fid in ids:
+            self.delete(fid)
+        return ids
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def make_durable(*files: Path) -> None:
+    """fsync each existing file and then the folders holding them (their names are durable too)."""
+    folders: set[Path] = set()
+    for f in files:
+        if f is None or not Path(f).is_file():
+            continue
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders.add(Path(f).parent)
+    for d in sorted(folders):
+        fsync_dir(d)
+        fsync_dir(d.parent)          # the box folder's own entry (made with the first fax)

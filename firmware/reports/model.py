@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, fields
 from .events import QueueEvent, number
 
 FINAL_EXITS = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "empty",
-               "EXITWITHKEY": "key", "CALLBACKREQ": "callback"}
+               "EXITWITHKEY": "key", "CALLBACKREQ": "callback", "EXITFAX": "fax"}
 AGENT_STATE_EVENTS = frozenset({"AGENTLOGIN", "AGENTLOGOFF", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"})
 COMPLETES = ("COMPLETEAGENT", "COMPLETECALLER", "TRANSFER")
-WAIT_FIELD = {"ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITEMPTY": 3, "EXITWITHKEY": 4, "CALLBACKREQ": 3}
+WAIT_FIELD = {"ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITEMPTY": 3, "EXITWITHKEY": 4, "CALLBACKREQ": 3, "EXITFAX": 3}
 MAX_WAIT_S = 86_400          # a wait field beyond a day is nonsense: capped
 _DIGITS = re.compile(r"\D")
 
@@ -39,7 +39,7 @@ class QueueCall:
     caller: str = ""                 # normalised number
     number: str = ""                 # the number as the caller ID gave it (untrusted text)
     seen_enter: bool = False         # its ENTERQUEUE was read (else it began before the events read)
-    outcome: str = "open"            # answered | abandoned | timeout | empty | key | callback | open
+    outcome: str = "open"            # answered | abandoned | timeout | empty | key | callback | fax | open
     wait: int = 0                    # whole seconds in the queue
     agent: str = ""
     talk: int = 0

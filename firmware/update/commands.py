@@ -188,12 +188,17 @@ def update_auto(ctx: ApiContext) -> dict:
 def update_migrate(ctx: ApiContext) -> dict:
     """Run this release's pending data migrations, forward only (`linebox update check` calls it once
     the tried slot is committed, never before: a rollback must find the data as the old release left it)."""
+    from ..records import SCHEMA_VERSION as RECORDS_SCHEMA
     from .migrations import code_schema, run_forward
     state = UpdateState.load(_state_path(ctx))
     if state.phase == "trying":
         raise ApiError("conflict", "This release is still being tried; its data migrations run after it is "
                                    "committed.")
     done = run_forward(Path(ctx.data_dir))
+    records = ctx.records
+    if getattr(records, "schema_behind", False):     # opened unmigrated while the release was tried
+        was = records.migrate_now()
+        done.append(f"call records: schema {was} -> {RECORDS_SCHEMA}")
     if done:
         ctx.publish("update.migrated", {"done": done})
     return {"done": done, "schema": code_schema()}

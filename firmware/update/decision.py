@@ -98,3 +98,9 @@ def may_install_now(active_calls: int, now: dt.datetime, window: str | None, *, 
         return True, ""
     return False, (f"waiting for the install window {window}" if window else
                    "waiting for the owner to choose 'install now' or an install window")
+
+
+def release_being_tried(data_dir: Path) -> bool:
+    """Is the running release only being tried (booted with tryboot, its health check not passed)?
+    Stores then keep their schema: a rollback must find the data as the old release left it."""
+    return UpdateState.load(Path(data_dir) / "update" / "state.json").phase == "trying"

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,25 @@ def dominant_hz(wav: bytes) -> float:
     return float(np.argmax(spec[1:]) + 1) * 8000 / len(x)
 
 
+def made_backup(api: LocalClient, timeout_s: float = 120.0) -> dict:
+    """Start a backup job and wait for it: the finished job's state (name, seconds, ...)."""
+    job = api.call_sync("backup.create")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = api.call_sync("backup.job", job=job["job"])
+        if state["state"] != "running":
+            break
+        assert time.monotonic() < deadline, f"the backup job did not finish in {timeout_s} s: {state}"
+        time.sleep(0.05)
+    if state["state"] == "failed":
+        raise ApiError("unavailable", state["error"])
+    return state
+
+
+def good_archive(pbx: Pbx, api: LocalClient) -> bytes:
+    return Path(api.call_sync("backup.file", archive=made_backup(api)["name"])).read_bytes()
+
+
 def test_backup_then_restore_brings_everything_back(pbx: Pbx, api: LocalClient) -> None:
     recording_store.save_settings(pbx.config, {"extensions": ["201"]})
     pbx.config.save_extension({"name": "Front desk"}, original_number="201")
@@ -88,7 +108,7 @@ def test_backup_then_restore_brings_everything_back(pbx: Pbx, api: LocalClient) 
     assert len(recs) == 1
     assert abs(dominant_hz(next(iter(recs.values()))) - 1000) < 30      # the caller's tone was recorded
 
-    made = api.call_sync("backup.create")
+    made = made_backup(api)
     listed = api.call_sync("backup.list")["archives"]
     assert [a["name"] for a in listed] == [made["name"]]
     archive = Path(api.call_sync("backup.file", archive=made["name"]))
@@ -105,7 +125,8 @@ def test_backup_then_restore_brings_everything_back(pbx: Pbx, api: LocalClient) 
         p.unlink()
 
     done = api.call_sync("backup.restore", upload=spool(pbx, archive.read_bytes()))
-    assert done["config"] and done["databases"] == ["records.db"] and done["folders"] == ["recordings"]
+    assert done["config"] and done["databases"] == ["records.db", "fax/faxes.db", "fax/outbox.db"]
+    assert done["folders"] == ["recordings", "fax/outbox"]          # the fax stores (empty here) go along
     assert done["saved_before"].endswith("-before-restore.tar.gz")
     assert pbx.config.extension("201")["name"] == "Front desk"
     assert pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"] == calls_before   # live connection sees it
@@ -165,7 +186,7 @@ def _bad_archives(good: bytes) -> dict[str, tuple[bytes, str]]:
 
 def test_bad_archives_are_refused_and_change_nothing(pbx: Pbx, api: LocalClient) -> None:
     recorded_call(pbx)
-    good = Path(api.call_sync("backup.file", archive=api.call_sync("backup.create")["name"])).read_bytes()
+    good = good_archive(pbx, api)
     config_before = (pbx.data_dir / "config.json").read_bytes()
     calls = pbx.records.query("SELECT COUNT(*) AS n FROM calls")[0]["n"]
     for what, (data, reason) in _bad_archives(good).items():
@@ -182,7 +203,7 @@ def test_bad_archives_are_refused_and_change_nothing(pbx: Pbx, api: LocalClient)
 
 
 def test_restore_is_refused_while_a_call_is_up(pbx: Pbx, api: LocalClient) -> None:
-    good = Path(api.call_sync("backup.file", archive=api.call_sync("backup.create")["name"])).read_bytes()
+    good = good_archive(pbx, api)
     a = pbx.phone("201")
     a.off_hook()
     pbx.run(0.5)
@@ -224,25 +245,74 @@ def test_engine_start_puts_back_a_folder_a_cut_restore_left_aside(tmp_path: Path
 
 def test_the_archive_is_written_by_a_child_process_not_the_engine(pbx: Pbx, api: LocalClient,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing and compressing the media files take nothing from the engine's interpreter: the
-    store thread waits for `python -m firmware.backup.worker`. A failure comes back as a clear
-    refusal."""
+    """Hashing and compressing the media files take nothing from the engine's interpreter: backups
+    and the restore's "before restore" archive are written by `python -m firmware.backup.worker`.
+    A failure comes back as a clear refusal, and a restore that cannot keep the state before
+    changes nothing."""
     from firmware.backup import archive, commands
 
     def not_here(*args, **kwargs):
         raise AssertionError("the archive was written inside the engine process")
     monkeypatch.setattr(archive, "create_archive", not_here)
-    monkeypatch.setattr(commands, "create_archive", not_here)
+    assert not hasattr(commands, "create_archive")
     recording_store.save_settings(pbx.config, {"extensions": ["201"]})
     pbx.run(0.1)
     recorded_call(pbx)
-    made = api.call_sync("backup.create")
-    with tarfile.open(Path(api.call_sync("backup.file", archive=made["name"]))) as tf:
+    made = made_backup(api)
+    good = Path(api.call_sync("backup.file", archive=made["name"])).read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(good)) as tf:
         names = tf.getnames()
     assert "records.db" in names and any(n.startswith("recordings/") for n in names)
+    # the restore's "before restore" archive is written by the worker too
+    saved = api.call_sync("backup.restore", upload=spool(pbx, good))["saved_before"]
+    assert saved.endswith("-before-restore.tar.gz") and (pbx.data_dir / "backups" / saved).is_file()
     for p in (pbx.data_dir / "backups").iterdir():
         p.unlink()
     (pbx.data_dir / "backups").rmdir()
     (pbx.data_dir / "backups").write_text("not a folder")
     with pytest.raises(ApiError, match="could not be written .*check the free space"):
-        api.call_sync("backup.create")
+        made_backup(api)
+    # the "before restore" archive is the worker's too: a restore that cannot keep it changes nothing
+    config_before = (pbx.data_dir / "config.json").read_bytes()
+    with pytest.raises(ApiError, match="Nothing was restored.*could not be written .*check the free space"):
+        api.call_sync("backup.restore", upload=spool(pbx, good))
+    assert (pbx.data_dir / "config.json").read_bytes() == config_before
+
+
+def test_a_backup_longer_than_the_web_timeout_is_a_job_with_progress(pbx: Pbx, api: LocalClient) -> None:
+    """A card full of recordings: the archive takes longer than the web's API timeout (injected short
+    here instead of writing gigabytes). `backup.create` answers at once with a job; `backup.job`
+    follows its progress to the archive's name; the events say the same; a second backup while one
+    runs is refused with the reason."""
+    quick = LocalClient(api.api, timeout=0.3)         # the web's 10 s, scaled down with the data
+    folder = pbx.data_dir / "recordings" / "2026-01-01"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for k in range(12):                               # 12 x 1.5 MB of noise: slow to compress
+        (folder / f"call-{k}.wav").write_bytes(rng.integers(0, 256, 1_500_000, dtype=np.uint8).tobytes())
+    events: list = []
+    pbx.control.add_sink(events.append)
+    t0 = time.monotonic()
+    job = quick.call_sync("backup.create")
+    answered = time.monotonic() - t0
+    assert job["state"] == "running" and job["job"] >= 1
+    with pytest.raises(ApiError, match="already being made .*wait for it") as refused:
+        quick.call_sync("backup.create")
+    assert refused.value.code == "conflict"
+    seen: list[int] = []
+    while (state := quick.call_sync("backup.job", job=job["job"]))["state"] == "running":
+        seen.append(state["percent"])
+        time.sleep(0.02)
+    assert state["state"] == "done", state
+    assert state["seconds"] > quick.timeout > answered, (state, answered)     # the old way would have timed out
+    assert state["percent"] == 100 and state["done_bytes"] == state["total_bytes"] >= 2 * 12 * 1_500_000
+    assert seen == sorted(seen) and any(0 < p < 100 for p in seen), seen     # progress seen on the way
+    assert state["archive"]["name"] == state["name"] and state["archive"]["bytes"] > 12 * 1_400_000
+    with tarfile.open(Path(quick.call_sync("backup.file", archive=state["name"]))) as tf:
+        assert sum(n.startswith("recordings/2026-01-01/call-") for n in tf.getnames()) == 12
+    kinds = [(u.kind, u.payload) for u in list(events) if u.kind.startswith("backup.")]
+    assert kinds[-1] == ("backup.created", {"job": job["job"], "name": state["name"]})
+    assert any(k == "backup.progress" and 0 < p["percent"] < 100 for k, p in kinds), kinds
+    assert quick.call_sync("backup.job", job=0)["job"] == job["job"]          # the latest one
+    with pytest.raises(ApiError, match="no backup job 999"):
+        quick.call_sync("backup.job", job=999)

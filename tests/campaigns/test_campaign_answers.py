@@ -286,7 +286,7 @@ def test_silent_answer_the_agent_stays_on_is_a_contact_and_listening_stops(pbx):
     assert res["status"] == "answered" and res["attempts"] == 1, res
     pbx.records.flush()
     reasons = [r["reason"] for r in pbx.records.query("SELECT reason FROM call_reasons")]
-    assert any("silent (initial_silence)" in r for r in reasons), reasons
+    assert any("answered by: unknown (silent, initial_silence)" in r for r in reasons), reasons
     # the line was analysed while silent (for a first word), and no longer after 30 s of it
     on = [t for t, a in analysing if a]
     assert on and on[-1] - on[0] >= 25 and not analysing[-1][1] and len(on) < 40, analysing

@@ -112,6 +112,16 @@ def test_progressive_campaign_results_retries_gate_and_dnc(pbx):
     calls = pbx.records.query("SELECT dst, disposition FROM calls WHERE direction = 'outbound' ORDER BY start")
     assert ("5550201", "answered") in [(c["dst"], c["disposition"]) for c in calls]
     assert ("011442071234567", "denied") in [(c["dst"], c["disposition"]) for c in calls]
+    # each call keeps one reason: answer supervision's (busy) or the ring time's, or who answered
+    reasons: dict[str, list[str]] = {}
+    for r in pbx.records.query("SELECT c.dst, r.reason FROM calls c JOIN call_reasons r USING (call_id) "
+                               "WHERE c.direction = 'outbound' ORDER BY c.start"):
+        reasons.setdefault(r["dst"], []).append(r["reason"])
+    assert reasons["5550203"] == ["not answered within 12 s"] * 2, reasons
+    assert reasons["5550202"] == ["busy"] * 2, reasons
+    # (5550201 picks up silently; the agent's first words come back as its first sound)
+    assert len(reasons["5550201"]) == 1 and "answered by: human (word_after_silence)" in reasons["5550201"][0], \
+        reasons
     exported = cmds.campaign_export(ctx(pbx), campaign="spring")["csv"]
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert rows[0]["name"] == "'=cmd|' /C calc'!A0"           # shown as text, never run

@@ -106,6 +106,35 @@ def test_dtmf_rows_equal_one_receiver_per_port(talk: tuple[np.ndarray, np.ndarra
     assert starts == {0: "159#0*", 1: "", 2: "7", 3: "159#0*"}
 
 
+def test_press_over_our_own_digits_echo_is_found_through_the_rows() -> None:
+    """We send 5; while its echo comes back the far end presses 5 too and holds it past the end of
+    the echo. The receiver first takes the digit for our echo; the batched rows must keep showing it
+    every tick (also ticks without events) so that it reports the press once the echo must be over,
+    exactly as one receiver fed frame by frame does. A port next to it sends and hears only the echo."""
+    sent = pad(dtmf_encode("5", on_ms=100, off_ms=400, level_dbm0=-8.0), RATE)
+    echo = np.concatenate([np.zeros(16), sent[:-16] * 10 ** (-12 / 20)])
+    press = np.concatenate([np.zeros(480), dtmf_encode("5", on_ms=300, off_ms=220, level_dbm0=-12.0)])
+    rx = {0: np.clip(np.rint(echo + pad(press, RATE)), -32768, 32767).astype(np.int16),
+          1: np.rint(echo).astype(np.int16)}
+    one_port = [DtmfReceiver() for _ in rx]
+    rows = DtmfRows([DtmfReceiver() for _ in rx])
+    expect: dict[int, list] = {i: [] for i in rx}
+    got: dict[int, list] = {i: [] for i in rx}
+    for k in range(RATE // FRAME):
+        s = slice(k * FRAME, (k + 1) * FRAME)
+        for i in rx:
+            expect[i] += one_port[i].process(rx[i][s], sent[s])
+            rows.x[i] = rx[i][s]
+            rows.sent[i] = sent[s]
+            rows.rx_on[i] = rows.sent_on[i] = 1
+        for i, events in rows.run():
+            got[i] += events
+    assert got == expect
+    starts = {i: [(e.digit, round(e.time, 2)) for e in ev if e.kind == "start"] for i, ev in got.items()}
+    assert [d for d, _ in starts[0]] == ["5"] and starts[1] == []
+    assert 0.1 < starts[0][0][1] < 0.4        # reported after our digit's echo, while the press lasts
+
+
 def test_fax_tone_rows_equal_one_detector_per_port() -> None:
     t = np.arange(int(3.3 * RATE)) / RATE
     ced = dbm0_to_peak(-12) * np.sin(2 * np.pi * 2100 * t + np.pi * (np.floor(t / 0.45) % 2))

@@ -200,3 +200,28 @@ def test_a_caller_hanging_up_while_the_phones_ring_frees_the_answered_line(ringi
     pbx.run(0.5)
     assert pbx.state("fxs1") == "idle" and not pbx.phone("201").is_ringing
     assert service_of(pbx.engine).store.list("202") == []
+
+
+def test_cng_while_a_menu_rings_an_extension_diverts_the_call(menu_line) -> None:
+    # The menu passes the caller on to extension 202 (key 2); while that phone rings, the caller's
+    # calling-fax tone (1100 Hz, 0.5 s on, 3 s off, as a fax machine left waiting sends it) takes
+    # the call to the line's fax box: the phone stops and the fax app has the line.
+    pbx = menu_line
+    caller = pbx.co.remote(FAX)
+    caller.call(pbx.co.line_number(1))
+    line = pbx.engine.channels["fxo1"]
+    pbx.run_until(lambda: getattr(line.handler, "name", "") == "ivr", 20)
+    pbx.run(1)
+    caller.dial("2")
+    pbx.run_until(lambda: pbx.phone("202").is_ringing, 15)
+    assert line.detect_fax and getattr(line.handler, "name", "") != "fax"
+    for _ in range(2):
+        caller.play_tone([1100], 500, -12)
+        pbx.run(3.5)
+        if getattr(line.handler, "name", "") == "fax":
+            break
+    assert getattr(line.handler, "name", "") == "fax" and line.data_mode
+    pbx.run(0.5)
+    assert not pbx.phone("202").is_ringing and pbx.state("fxs2") == "idle"
+    caller.hang_up()
+    pbx.run_until(lambda: pbx.state("fxo1") == "idle", 90)

@@ -45,6 +45,13 @@ def test_linebox_fax_send_through_the_running_engine(tmp_path: Path) -> None:
         assert json.loads(fax_cli(data, "outbox", "--as", "bob").stdout)["jobs"] == []
         cancelled = fax_cli(data, "cancel", str(job["id"]))
         assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["state"] == "cancelled"
+        # the owner's station id, through `linebox fax settings` (a wrong one is refused in words)
+        wrong = fax_cli(data, "settings", "--ident", "ACME")
+        assert wrong.returncode != 0 and "digits, spaces and '+'" in wrong.stderr
+        set_ok = fax_cli(data, "settings", "--ident", "+1 555 0100", "--max-attempts", "3")
+        assert set_ok.returncode == 0, set_ok.stderr
+        assert json.loads(set_ok.stdout)["ident"] == "+1 555 0100" and json.loads(fax_cli(data, "settings").stdout)[
+            "max_attempts"] == 3
         # a fax machine on the simulated exchange answers; in real time the fax goes through
         armed = subprocess.run([sys.executable, "-m", "firmware.cli", "sim", "--data", str(data), "fax", "5550191",
                                 "answer", "--ident", "+1 555 0191"], cwd=ROOT, capture_output=True, text=True,
@@ -58,6 +65,7 @@ def test_linebox_fax_send_through_the_running_engine(tmp_path: Path) -> None:
         with api(data) as a:
             status = a.call("sim.fax_status", number="5550191")
         assert status["report"]["result"] == "OK" and status["report"]["pages_received"] == 1
+        assert status["report"]["remote_ident"] == "+1 555 0100"           # our station id, as set
         assert (data / "sim-fax" / "5550191-received.tif").exists()
     finally:
         stop(proc)

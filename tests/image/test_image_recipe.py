@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from firmware.update.slots import SlotLayout, parse_autoboot
 
 IMAGE = Path(__file__).resolve().parents[2] / "image"
 sys.path.insert(0, str(IMAGE))
+import compare_builds  # noqa: E402
+import ext4_times  # noqa: E402
 import genimage_config  # noqa: E402
 import sbom  # noqa: E402
 
@@ -61,11 +64,14 @@ def test_root_filesystem_images_are_reproducible(tmp_path: Path) -> None:
     env = {**os.environ, "E2FSPROGS_FAKE_TIME": epoch, "SOURCE_DATE_EPOCH": epoch}
     digests = []
     for n in range(2):
+        if n:
+            time.sleep(1.1)         # the second "build" a second later: ctimes/atimes would differ
         subprocess.run(["touch", "-h", "-d", f"@{epoch}", *map(str, tree.rglob("*")), str(tree)], check=True)
         out = tmp_path / f"root{n}.ext4"
         subprocess.run(["mkfs.ext4", "-q", "-L", "rootA", "-U", "4c696e65-0000-4000-8000-000000000005",
                         "-E", "hash_seed=4c696e65-0000-4000-8000-0000000000aa", "-d", str(tree), str(out), "8M"],
                        check=True, env=env, capture_output=True)
+        ext4_times.fix_times(out, tree, int(epoch))      # as image/build.sh does after mkfs.ext4 -d
         digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
 
@@ -121,3 +127,74 @@ def test_release_key_stays_out_of_the_repository_and_signs_bundles(tmp_path: Pat
     bundle = make_bundle(tmp_path / "r.bundle", tmp_path / "k" / "release.key", "2026.12.3", ["rpi4", "rpi5"],
                          tmp_path / "boot.vfat", tmp_path / "root.ext4")
     assert verify_bundle(bundle, trusted, "rpi5").release == "2026.12.3"
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="openssh-client is not installed")
+def test_ssh_host_keys_are_made_once_per_device_and_remade_when_damaged(tmp_path: Path) -> None:
+    """The image ships no host key (read-only root): ssh.service makes this device's own on the
+    data partition before sshd starts, keeps them across restarts, remakes a half-written one."""
+    script = IMAGE / "firstboot" / "ssh-host-keys.sh"
+    env = {**os.environ, "SSH_KEY_DIR": str(tmp_path / "ssh")}
+    subprocess.run(["sh", str(script)], check=True, env=env, capture_output=True)
+    keys = {t: tmp_path / "ssh" / f"ssh_host_{t}_key" for t in ("ed25519", "ecdsa")}
+    first = {t: k.read_bytes() for t, k in keys.items()}
+    assert all(k.stat().st_mode & 0o077 == 0 and k.with_suffix(".pub").exists() for k in keys.values())
+    subprocess.run(["sh", str(script)], check=True, env=env, capture_output=True)
+    assert {t: k.read_bytes() for t, k in keys.items()} == first                 # kept
+    keys["ecdsa"].write_bytes(first["ecdsa"][:40])                             # a cut mid-write
+    subprocess.run(["sh", str(script)], check=True, env=env, capture_output=True)
+    assert keys["ecdsa"].read_bytes() != first["ecdsa"][:40] and keys["ed25519"].read_bytes() == first["ed25519"]
+    other = tmp_path / "other"
+    subprocess.run(["sh", str(script)], check=True, env={**env, "SSH_KEY_DIR": str(other)}, capture_output=True)
+    assert (other / "ssh_host_ed25519_key").read_bytes() != first["ed25519"]       # per device
+    conf = (IMAGE / "rootfs" / "sshd-linebox.conf").read_text()
+    assert all(f"HostKey /var/lib/linebox/system/ssh/ssh_host_{t}_key" in conf for t in keys)
+    unit = (IMAGE / "rootfs" / "ssh-service-linebox.conf").read_text()
+    assert unit.index("ssh-host-keys.sh") < unit.index("sshd -t")          # keys before sshd's own check
+
+
+def test_system_state_of_the_read_only_root_is_on_the_data_partition() -> None:
+    fstab = (IMAGE / "rootfs" / "fstab").read_text()
+    assert re.search(r"^/var/lib/linebox/system/timesync\s+/var/lib/systemd/timesync\s+none\s+bind,nofail",
+                     fstab, re.M)
+    build = (IMAGE / "build.sh").read_text()
+    for needed in ('mkdir -p "$R/var/lib/systemd/linger"', '"$DATA_SKEL/system/timesync"',
+                   '-d "$DATA_SKEL" "$WORK/data.ext4"', "sshd_config.d/linebox.conf", "ssh.service.d/linebox.conf"):
+        assert needed in build, needed
+    # mkinitramfs once: diverted while packages install, run once by name at the end
+    assert build.count("update-initramfs -c -k") == 1 and "--rename --remove /usr/sbin/update-initramfs" in build
+
+
+def test_config_txt_gives_each_pi_its_kernel_and_every_board_the_hat_fragments(tmp_path: Path) -> None:
+    fragments = "".join(p.read_text() for p in sorted((IMAGE.parent / "board" / "overlays").glob("config-*.txt")))
+    genimage_config.main(tmp_path, fragments, "debian")
+    debian = (tmp_path / "config.txt").read_text()
+    sections = re.split(r"^\[(\w+)\]$", debian, flags=re.M)
+    by = dict(zip(sections[1::2], sections[2::2], strict=True))
+    assert by["pi4"].split() == ["kernel=vmlinuz", "initramfs", "initrd.img", "followkernel"]
+    assert "pi5" not in by                      # Debian's bookworm kernel cannot boot a Pi 5 (no BCM2712)
+    assert list(by)[-1] == "all"                # the shared part last: no board filter left open
+    assert "arm_64bit=1" in by["all"] and "dtoverlay=linebox-4fxs" in by["all"] and "dtparam=spi=on" in by["all"]
+
+    rpi = genimage_config.config_txt(fragments, "raspberrypi")
+    sections = re.split(r"^\[(\w+)\]$", rpi, flags=re.M)
+    by = dict(zip(sections[1::2], sections[2::2], strict=True))
+    assert by["pi4"].split() == ["kernel=kernel8.img"] and by["pi5"].split() == ["kernel=kernel_2712.img"]
+    assert "dtoverlay=linebox-2fxs2fxo" in by["all"]
+    with pytest.raises(ValueError, match="PI_KERNEL"):
+        genimage_config.config_txt(fragments, "ubuntu")
+    build = (IMAGE / "build.sh").read_text()
+    assert '"$WORK/config-fragments.txt" "$PI_KERNEL"' in build and 'cp "$WORK/config.txt" "$WORK/boot/config.txt"' in build
+
+
+def test_compare_builds_groups_what_differs(tmp_path: Path) -> None:
+    a = {"opt/linebox/firmware/records.py": "1", "usr/bin/true": "2", "var/lib/dpkg/status": "3",
+         "usr/lib/python3/dist-packages/x.pyc": "4", "etc/shadow": "5"}
+    b = {**a, "opt/linebox/firmware/records.py": "9", "var/lib/dpkg/status": "8", "etc/shadow": "7",
+         "usr/lib/python3/dist-packages/x.pyc": "6", "usr/bin/new": "1"}
+    groups = compare_builds.compare(a, b, {"firmware/records.py"})
+    assert groups["linebox source changed between the commits"] == ["differs: opt/linebox/firmware/records.py"]
+    assert groups["dpkg and apt state"] == ["differs: var/lib/dpkg/status"]
+    assert groups["python bytecode elsewhere (.pyc)"] == ["differs: usr/lib/python3/dist-packages/x.pyc"]
+    assert groups["etc"] == ["differs: etc/shadow"] and groups["other"] == ["only in B: usr/bin/new"]
+    assert "usr/bin/true" not in str(groups)

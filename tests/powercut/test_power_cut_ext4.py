@@ -82,9 +82,10 @@ def cut_power(mnt: Path) -> None:
         os.close(fd)
 
 
-def run_until_cut(data: Path, mnt: Path, rng: random.Random) -> list[dict]:
+def run_until_cut(data: Path, mnt: Path, rng: random.Random, prompts: Path) -> list[dict]:
     child = subprocess.Popen([sys.executable, "-m", "tests.powercut.workload", str(data)], cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "LINEBOX_POWERCUT_PROMPTS": str(prompts)})
     acks: list[dict] = []
     try:
         assert child.stdout is not None
@@ -162,10 +163,16 @@ def check_queue_reports_fax_update(data: Path, acks: list[dict]) -> None:
     from firmware.reports.aggregate import ReportAggregator
     from firmware.update.decision import UpdateState
 
-    queued = [a["events"] for a in acks if a["kind"] == "queue"]
+    queued = [a for a in acks if a["kind"] == "queue"]
     if queued:
         db = sqlite3.connect(f"file:{data / 'records.db'}?mode=ro", uri=True)
-        assert db.execute("SELECT COUNT(*) FROM queue_events").fetchone()[0] >= queued[-1]
+        assert db.execute("SELECT COUNT(*) FROM queue_events").fetchone()[0] >= queued[-1]["events"]
+        for q in queued:                      # each acknowledged queue call: the call center's whole story
+            verbs = [r[0] for r in db.execute("SELECT event FROM queue_events WHERE call_id = ? ORDER BY id",
+                                              (q["call_id"],))]
+            assert verbs == q["verbs"] and verbs[0] == "ENTERQUEUE" and "CONNECT" in verbs, (q, verbs)
+            assert db.execute("SELECT disposition FROM calls WHERE call_id = ?", (q["call_id"],)).fetchone() == \
+                ("answered",), q
         db.close()
     if (data / "reports.db").exists():
         db = sqlite3.connect(data / "reports.db")
@@ -195,13 +202,15 @@ def check_queue_reports_fax_update(data: Path, acks: list[dict]) -> None:
 
 
 def test_every_store_survives_power_cuts_on_ext4(tmp_path: Path) -> None:
+    from tests.callcenter.cc_scenarios import cached_prompts
+    prompts = cached_prompts()              # the queue's spoken prompts, made once (espeak-ng), off the card
     rng = random.Random(int(os.environ.get("LINEBOX_POWERCUT_SEED", "14")))
     with ext4_on_loop(tmp_path) as (mnt, dev):
         _run("mount", dev, str(mnt))
         data = mnt / "linebox"
         cut_rounds = []
         for _cut in range(CUTS):
-            acks = run_until_cut(data, mnt, rng)
+            acks = run_until_cut(data, mnt, rng, prompts)
             _run("umount", str(mnt))
             _run("mount", dev, str(mnt))          # journal replay, as at the next power-on
             check_after_cut(data, acks)

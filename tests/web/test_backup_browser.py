@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from firmware.harness import Pbx
@@ -77,4 +78,47 @@ def test_backup_download_and_restore(pbx: Pbx, browser_page, tmp_path: Path) -> 
         assert pbx.config.extension("201")["name"] == "Front desk"
         expect(page.locator("#archive-table tr[data-archive]")).to_have_count(2)   # + the state before
         expect(page.locator("#archive-table")).to_contain_text("before-restore")
+    assert page.console_errors == []
+
+
+def test_a_long_backup_shows_its_progress_then_the_download_link(pbx: Pbx, browser_page, tmp_path: Path) -> None:  # noqa: F811
+    """A card full of recordings: the archive takes longer than the web's API timeout (injected
+    short: 0.3 s instead of 10 s, rather than writing gigabytes). The page answers at once with a
+    progress bar, then offers the finished archive for download."""
+    from playwright.sync_api import expect
+
+    from firmware.api import EngineApi, LocalClient
+    page = browser_page
+    folder = pbx.data_dir / "recordings" / "2026-01-01"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(9)
+    for k in range(12):                                   # 12 x 1.5 MB of noise: slow to compress
+        (folder / f"call-{k}.wav").write_bytes(rng.integers(0, 256, 1_500_000, dtype=np.uint8).tobytes())
+    web_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    engine_api = EngineApi(config=pbx.config, records=pbx.records, data_dir=web_dir, control=pbx.control)
+    api = LocalClient(engine_api)
+    app = create_app(api=api, control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
+                     clock=lambda: pbx.now)
+    try:
+        with serve(app) as base:
+            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+            page.goto(base + "/backup")
+            api.timeout = 0.3             # the web's engine API timeout from here on
+            page.click("text=Back up now")
+            expect(page.locator("#backup-job progress")).to_be_visible()      # the page came back at once
+            expect(page.locator("button", has_text="Back up now")).to_have_count(0)
+            expect(page.locator(".alert.ok")).to_contain_text("Backup made", timeout=120_000)
+            job = api.call_sync("backup.job", job=0)
+            assert job["state"] == "done" and job["seconds"] > api.timeout        # longer than the timeout
+            link = page.locator("#backup-ready a")
+            expect(link).to_have_text(job["name"])
+            with page.expect_download() as dl:
+                link.click()
+            saved = tmp_path / dl.value.suggested_filename
+            dl.value.save_as(saved)
+            with tarfile.open(saved) as tf:
+                assert sum(n.startswith("recordings/2026-01-01/call-") for n in tf.getnames()) == 12
+            expect(page.locator("button", has_text="Back up now")).to_have_count(1)
+    finally:
+        engine_api.close()
     assert page.console_errors == []

@@ -98,6 +98,9 @@ def test_sending_a_fax_from_the_web(tmp_path: Path) -> None:
         transcript = page.locator(".fax-attempt .fax-transcript")
         expect(transcript).to_contain_text("fax answer tone (CED)")
         expect(transcript).to_contain_text(re.compile(r"3 of 3 page\(s\) sent at \d+ bit/s"))
+        # every T.30 step with its time: capabilities, training, each page confirmed, disconnect
+        for step in ("DIS received", "DCS sent", "CFR received", "page 3 of 3 through", "DCN sent"):
+            expect(transcript).to_contain_text(re.compile(r"\d+\.\d s  " + step))
         expect(page.locator(".fax-attempt")).to_contain_text("to +1 555 0190")
         # another job to a number that never answers: cancel it, then retry it
         page.goto(base + "/fax/send")

@@ -67,7 +67,11 @@
         dnc: got.number + " is on the do-not-call list." }[action], true);
       if (action !== "call") await loadNext();
       else show("desk-preview-card", false);
-    } catch (e) { say(e.message, false); }
+    } catch (e) {
+      say(e.message, false);
+      // the number may have gone back to the list meanwhile (paused, logged out): show what is kept now
+      if (/No number is kept/.test(e.message)) show("desk-preview-card", false);
+    }
     busy = false;
   }
 
