@@ -1,11 +1,14 @@
 # The two commands a new user needs (see README; on a bare Debian without make, ./linebox.sh
 # installs make and calls these):
 #   make run [PORT=8080] [DATA=data]   install what Linebox needs, then run it (simulated board when no HAT)
-#   make test [PYTEST_ARGS=...]        install what the tests need, then run the whole suite
+#   make test [PYTEST_ARGS=...] [JOBS=n] install what the tests need, then run the whole suite
 VENV   ?= .venv
 DATA   ?= data
 PORT   ?= 8080
 PYTEST_ARGS ?= tests
+# pytest-xdist workers for `make test`: one per core, at most 4; JOBS=0 runs the suite in one process.
+# Tests that must not run beside each other share an xdist_group (tests/conftest.py), hence loadgroup.
+JOBS   ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; [ $$n -lt 2 ] && n=0; echo $$n)
 # Python dependencies are pinned: every install takes the versions the suite was run with.
 PIP_PINS := -c constraints.txt
 PY     := $(VENV)/bin/python
@@ -20,7 +23,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/linebox run --data $(DATA) --port $(PORT)
 
 test: $(VENV)/.installed-test
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+	@$(PY) -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: $(VENV)/.installed-test
 	$(PY) -m bench

@@ -4,20 +4,21 @@
 # not root) and hands over to the Makefile, which installs everything else.
 #
 #   ./linebox.sh run [PORT=8080] [DATA=data]   install what Linebox needs, then run it
-#   ./linebox.sh test [PYTEST_ARGS='tests/web -x']  install what the tests need, then run the suite
+#   ./linebox.sh test [PYTEST_ARGS='tests/web -x'] [JOBS=n]  install what the tests need, then run the
+#                                              suite on JOBS pytest-xdist workers (default: one per core)
 #   ./linebox.sh bench | lint                  the benchmarks / ruff
 set -euo pipefail
 cd "$(dirname "$0")"
 
 usage() {
-    echo "usage: ./linebox.sh run [PORT=8080] [DATA=data] | test [PYTEST_ARGS=...] | bench | lint" >&2
+    echo "usage: ./linebox.sh run [PORT=8080] [DATA=data] | test [PYTEST_ARGS=...] [JOBS=n] | bench | lint" >&2
     exit 2
 }
 [ $# -ge 1 ] || usage
 target=$1; shift
 case "$target" in run|test|bench|lint) ;; *) usage ;; esac
 for arg in "$@"; do
-    case "$arg" in PORT=*|DATA=*|PYTEST_ARGS=*) ;; *) echo "unknown setting: $arg" >&2; usage ;; esac
+    case "$arg" in PORT=*|DATA=*|PYTEST_ARGS=*|JOBS=*) ;; *) echo "unknown setting: $arg" >&2; usage ;; esac
 done
 
 if ! command -v make >/dev/null 2>&1; then

@@ -38,7 +38,8 @@ setup(
         # the drivers are exercised against emulators and ALSA's file/null PCMs.
         "hw": ["spidev>=3.6", "pyalsaaudio>=0.10", "gpiod>=2.1"],
         "test": ["pytest>=8", "httpx>=0.27", "httpx2>=2.16", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4", "import-linter>=2.0",
-                 "schemathesis", "hypothesis>=6"],
+                 "schemathesis", "hypothesis>=6",
+                 "pytest-xdist>=3.5"],      # `make test` runs the suite on every core (-n, --dist loadgroup)
     },
     entry_points={"console_scripts": ["linebox=firmware.cli:console_main"]},
 )

@@ -10,6 +10,7 @@ Generated at test time and cached under tests/.artifacts/talkoff/ (git-ignored):
 - noise: white, pink and brown noise, clicks, mains hum with harmonics.
 Everything is int16 at 8 kHz.
 """
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -94,14 +95,18 @@ def _espeak(lang: str, variant: str, pitch: int, wpm: int) -> np.ndarray:
     path = CACHE / f"speech-{lang}-{variant}-{key}.wav"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            raw = Path(tmp) / "raw.wav"
-            subprocess.run(["espeak-ng", "-v", f"{lang}+{variant}", "-p", str(pitch), "-s", str(wpm),
-                            "-w", str(raw), _text_for(lang)], check=True, capture_output=True)
-            out = Path(tmp) / "8k.wav"
-            subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)],
-                           check=True, capture_output=True)
-            shutil.move(str(out), path)
+        # Test workers running side by side (pytest-xdist) speak each file once: the others wait for it.
+        with open(CACHE / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                with tempfile.TemporaryDirectory(dir=CACHE) as tmp:      # same file system: an atomic move
+                    raw = Path(tmp) / "raw.wav"
+                    subprocess.run(["espeak-ng", "-v", f"{lang}+{variant}", "-p", str(pitch), "-s", str(wpm),
+                                    "-w", str(raw), _text_for(lang)], check=True, capture_output=True)
+                    out = Path(tmp) / "8k.wav"
+                    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)],
+                                   check=True, capture_output=True)
+                    shutil.move(str(out), path)
     return read_wav(path)
 
 

@@ -72,9 +72,11 @@ def test_linebox_run_serves_and_sim_commands_drive_it(service):
     assert httpx.get(url + "/api/sim/status", timeout=5).status_code == 401  # no token, no simulator
     out = _sim(url, data, "phone", "201", "offhook")
     assert out.returncode == 0 and json.loads(out.stdout)["off_hook"] is True
-    _until(lambda: _ports(url, data)["fxs1"]["state"] == "dialtone", 10, "dial tone on 201")
+    # Bounds that only catch a hang: every poll starts a `linebox sim status` process, seconds each on a
+    # loaded machine (a full run beside other suites once missed "202 ringing" within 15 s).
+    _until(lambda: _ports(url, data)["fxs1"]["state"] == "dialtone", 30, "dial tone on 201")
     assert _sim(url, data, "phone", "201", "pulse", "202").returncode == 0
-    _until(lambda: _ports(url, data)["fxs2"]["state"] == "ringing", 15, "202 ringing")
+    _until(lambda: _ports(url, data)["fxs2"]["state"] == "ringing", 30, "202 ringing")
     bad = _sim(url, data, "phone", "299", "offhook")
     assert bad.returncode != 0 and "no extension '299'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     proc.send_signal(signal.SIGTERM)

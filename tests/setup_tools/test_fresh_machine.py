@@ -6,6 +6,7 @@ start says "prompts are being generated" once instead of once per prompt."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -17,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _make_dry(*args: str) -> str:
+    # Not the settings of a `make test` this suite may be running under (make passes them on in MAKEFLAGS).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "JOBS", "PYTEST_ARGS", "PORT", "DATA")}
     done = subprocess.run(["make", "-n", "-W", "setup.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -26,7 +30,15 @@ def _make_dry(*args: str) -> str:
 def test_make_run_takes_a_port_and_test_takes_pytest_args() -> None:
     assert "--port 8099" in _make_dry("run", "PORT=8099")
     assert "--port 8080" in _make_dry("run")
-    assert "pytest tests/web -x" in _make_dry("test", "PYTEST_ARGS=tests/web -x")
+    assert "pytest -n 3 --dist loadgroup tests/web -x" in _make_dry("test", "PYTEST_ARGS=tests/web -x", "JOBS=3")
+
+
+def test_make_test_runs_on_every_core_at_most_four_and_jobs_0_runs_in_one_process() -> None:
+    cores = len(os.sched_getaffinity(0))
+    jobs = re.search(r"pytest -n (\d+) --dist loadgroup tests;", _make_dry("test"))
+    assert jobs, "make test does not run pytest-xdist"
+    assert int(jobs.group(1)) == (0 if cores < 2 else min(cores, 4))
+    assert "pytest -n 0 --dist loadgroup tests;" in _make_dry("test", "JOBS=0")
 
 
 def test_linebox_sh_refuses_unknown_commands_and_settings_before_installing_anything() -> None:
