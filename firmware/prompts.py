@@ -26,7 +26,7 @@ import wave
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -296,8 +296,14 @@ def _trim(x: np.ndarray, pad_ms: int = 80) -> np.ndarray:
     return x[max(0, loud[0] - pad): loud[-1] + pad]
 
 
+class StopRequest(Protocol):
+    """Anything with is_set(): a threading.Event, or the worker's signal-safe flag."""
+
+    def is_set(self) -> bool: ...
+
+
 def generate_defaults(root: Path, languages: Iterable[str] | None = None,
-                      names: Iterable[str] | None = None, stop: threading.Event | None = None) -> int:
+                      names: Iterable[str] | None = None, stop: StopRequest | None = None) -> int:
     """Generate every missing default prompt; returns how many were made (existing kept).
     Setting `stop` ends the run after the prompt in progress (service shutdown)."""
     made = 0

@@ -13,12 +13,26 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from .child_process import exit_with_parent, lower_priority
 
 WORKER_NICE = 10
+
+
+class _StopFlag:
+    """A stop request that a signal handler may set any number of times: no lock."""
+
+    __slots__ = ("requested",)
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def set(self) -> None:
+        self.requested = True
+
+    def is_set(self) -> bool:
+        return self.requested
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m firmware.prompts_worker PROMPTS_ROOT", file=sys.stderr)
         return 2
     lower_priority(WORKER_NICE)
-    stop = threading.Event()
+    stop = _StopFlag()
     # The engine decides when this ends: SIGTERM from it (or, through PR_SET_PDEATHSIG, its death,
     # even by kill -9) stops after the prompt in progress; a Ctrl-C meant for `linebox run` is its.
+    # The handler only sets a flag: threading.Event.set() takes a lock, and a second SIGTERM (the
+    # engine's terminate(), then the parent-death signal) arriving inside the first handler's set()
+    # deadlocked this process for good, holding `linebox run`'s output open (seen under load).
     signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent()

@@ -132,3 +132,28 @@ def test_stopping_the_engine_ends_the_prompt_worker(tmp_path):
     stop.set()
     t.join(30)
     assert not t.is_alive() and done == [0]
+
+
+def test_a_burst_of_sigterms_ends_the_prompt_worker(tmp_path):
+    """The engine's terminate() and the parent-death signal can both reach the worker, the second
+    inside the first one's handler. The handler used threading.Event.set(), which takes a lock: a
+    re-entered handler deadlocked the worker (found hung, holding `linebox run`'s output open).
+    It now only sets a flag, so any number of SIGTERMs end it after the prompt in progress."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.prompts_worker", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)                                   # inside its first prompts
+        for _ in range(200):
+            os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert int(out.strip()) >= 0
