@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cc_scenarios import call_in, events, login, svc
+from cc_scenarios import call_in, events, login, run_until_checked, svc
 from desk_kit import answer, call, client
 
 from dsp_ext.levels import rms_dbm0
@@ -193,7 +193,7 @@ def test_click_to_dial_rings_the_agents_phone_then_calls_and_headset_dials_at_on
     pbx.phone("201").off_hook()
     pbx.run(0.3)
     pbx.phone("201").dial("*45" + "1001#4826#")
-    pbx.run_until(lambda: s.agents["alice"].headset, 20)
+    run_until_checked(pbx, lambda: s.agents["alice"].headset, 20)     # the PIN check is a real thread
     far = pbx.co.remote("12125550100")
     assert call(pbx, api, "desk.dial", username="alice", number="12125550100")["how"] == "headset"
     pbx.run_until(lambda: far.is_ringing, 10)
