@@ -119,18 +119,24 @@ def test_a_number_the_owner_did_not_allow_is_never_dialled(tmp_path):
         p.close()
 
 
+def survey_within_hours_from_1005(p) -> None:
+    """Queue 600 with a follow-up survey call a minute after each call, as extension 204, only
+    within calling hours that open at 10:05 (the simulated day starts at 10:00)."""
+    from firmware.apps.timeconditions import save_condition
+    save_condition(p.config, {"id": "office", "name": "Office", "open": "voicemail:201",
+                              "closed": "voicemail:201",
+                              "rules": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "10:05", "end": "18:00"}]})
+    model.save_survey(p.config, {"id": "csat", "name": "Satisfaction", "questions": ["queue/survey_default"]})
+    model.save_queue(p.config, {**model.queue(p.config, "600"), "survey": "csat", "survey_call_min": 1,
+                                "survey_as": "204", "hours": "office", "join_empty": [], "leave_empty": []},
+                     original="600")
+
+
 def test_the_survey_call_waits_for_calling_hours(tmp_path):
     """The queue's hours open at 10:05 (it is 10:00): a survey due at 10:01 is made after 10:05."""
-    from firmware.apps.timeconditions import save_condition
     p = make_pbx(tmp_path)
     try:
-        save_condition(p.config, {"id": "office", "name": "Office", "open": "voicemail:201",
-                                  "closed": "voicemail:201",
-                                  "rules": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "10:05", "end": "18:00"}]})
-        model.save_survey(p.config, {"id": "csat", "name": "Satisfaction", "questions": ["queue/survey_default"]})
-        model.save_queue(p.config, {**model.queue(p.config, "600"), "survey": "csat", "survey_call_min": 1,
-                                    "survey_as": "204", "hours": "office", "join_empty": [], "leave_empty": []},
-                         original="600")
+        survey_within_hours_from_1005(p)
         p.run(0.2)
         r, call_id = queue_call(p)
         p.run(150.0)

@@ -13,12 +13,16 @@ import shutil
 
 import numpy as np
 from cc_scenarios import events, make_pbx, prompt, svc
-from test_followup_survey_call import of_call, outside_calls, queue_call, survey_pbx
+from test_followup_survey_call import (
+    of_call,
+    outside_calls,
+    queue_call,
+    survey_pbx,
+    survey_within_hours_from_1005,
+)
 
 from drivers.sim.speech import speak
 from dsp_ext.tones import tone
-from firmware.apps.timeconditions import save_condition
-from firmware.callcenter import model
 from firmware.harness import START_EPOCH, Pbx
 
 GREETING = ("Hi, you have reached Anna and Tom. We can't take your call right now. "
@@ -47,13 +51,7 @@ def test_a_follow_up_not_yet_made_survives_a_power_cut_and_waits_for_calling_hou
     first = tmp_path / "first"
     p = make_pbx(first)
     try:
-        save_condition(p.config, {"id": "office", "name": "Office", "open": "voicemail:201",
-                                  "closed": "voicemail:201",
-                                  "rules": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "10:05", "end": "18:00"}]})
-        model.save_survey(p.config, {"id": "csat", "name": "Satisfaction", "questions": ["queue/survey_default"]})
-        model.save_queue(p.config, {**model.queue(p.config, "600"), "survey": "csat", "survey_call_min": 1,
-                                    "survey_as": "204", "hours": "office", "join_empty": [], "leave_empty": []},
-                         original="600")
+        survey_within_hours_from_1005(p)
         p.run(0.2)
         _r, call_id = queue_call(p)
         kept = rows(p)
