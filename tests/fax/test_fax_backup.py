@@ -222,6 +222,9 @@ def test_every_file_under_the_data_folder_is_backed_up_or_deliberately_left_out(
     api.call_sync("kb.save", article={"title": "Opening hours", "body": "9 to 5"})
     api.call_sync("dnc.add", numbers=["5550199"])
     api.call_sync("reports.rebuild")
+    # an ssh login key (left out on purpose: see NOT_BACKED_UP)
+    api.call_sync("ssh.keys.add", text="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBMwRoFyrkbVrtjb4M3x9uXA0Q9RMSJ9awEZY5Qa"
+                                        "yiM9 owner@laptop")
     # fax: one received, one sent, one draft left unsent
     write_tiff(tmp_path / "in.tif", [chart("text", 98, seed=4)], 98)
     remote = pbx.co.fax_machine("5550191", ident="111")
@@ -249,4 +252,5 @@ def test_every_file_under_the_data_folder_is_backed_up_or_deliberately_left_out(
     forgotten = [rel for rel in on_disk if rel not in archived and not_backed_up(rel) is None]
     assert forgotten == [], f"files neither in the backup nor on archive.NOT_BACKED_UP: {forgotten}"
     assert any(rel.startswith("fax/drafts/") for rel in on_disk)          # the draft is there, and left out
+    assert "system/ssh/authorized_keys/root" in on_disk and not any(n.startswith("system") for n in archived)
     assert any(not_backed_up(rel) for rel in on_disk)
