@@ -13,6 +13,14 @@ Fax (issue 13) keeps its two databases and their files under `fax/`: the inbox `
 each received fax's TIFF and PDF in `fax/<box>/`, and the outbox `fax/outbox.db` with each send
 job's document and page previews in `fax/outbox/<job id>/`. Unsent drafts (`fax/drafts/`, uploads
 being rendered, gone after a day) are not kept.
+
+A received fax's files are captured *with* the inbox snapshot: right after `fax/faxes.db` is
+copied, every TIFF and PDF its rows name is hard-linked (copied on another file system) into the
+archive's work folder, so a fax deleted while the archive is being written keeps its files in it.
+A row whose file is already gone by then (deleted between the snapshot and the capture, a
+moment) is left out of the archive's inbox, and the manifest says how many under `left_out`:
+an archive never holds a row naming a file it does not carry. Leaving the row out is right
+because its fax was being deleted: the owner asked for it to go.
 """
 from __future__ import annotations
 
@@ -157,6 +165,65 @@ def _snapshot_db(src: Path, dest: Path) -> None:
     s.close()
 
 
+def _inbox_name(name: str) -> str | None:
+    """The archive name (`fax/<box>/<file>`) of a file a fax row names, or None if it is not one
+    of the inbox's own files. Rows name files by absolute path; a store restored into another data
+    folder names them by its old one, found by box folder and file name (as FaxStore.file_of)."""
+    path = Path(name)
+    if len(path.parts) < 3 or path.parts[-3] != FAX_DIR:
+        return None
+    rel = f"{FAX_DIR}/{path.parent.name}/{path.name}"
+    return rel if check_name(rel) is None and _is_inbox_file(rel) else None
+
+
+def _is_inbox_file(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 3 and parts[0] == FAX_DIR and parts[1] not in FAX_NOT_BOXES
+
+
+def _capture_inbox(layout: StoreLayout, snapshot: Path, work: Path) -> tuple[list[tuple[str, Path]], int]:
+    """Link every file the inbox snapshot's rows name into `work`; drop the rows whose files are
+    gone from the snapshot. Returns (the captured files, how many rows were left out)."""
+    captured: dict[str, Path] = {}
+    gone: list[int] = []
+    db = sqlite3.connect(str(snapshot))
+    try:
+        for fid, *names in db.execute("SELECT id, tiff, pdf FROM faxes ORDER BY id").fetchall():
+            mine: dict[str, Path] = {}
+            for name in (n for n in names if n):
+                rel = _inbox_name(str(name))
+                if rel is None:
+                    continue                        # not an inbox file: never archived with the inbox
+                dest = captured.get(rel) or mine.get(rel) or work.joinpath(*rel.split("/"))
+                if not dest.exists():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        try:
+                            os.link(layout.root / rel, dest)        # the same file, whatever happens to its name
+                        except OSError as exc:
+                            if isinstance(exc, FileNotFoundError):
+                                raise
+                            shutil.copyfile(layout.root / rel, dest)
+                    except FileNotFoundError:
+                        break
+                mine[rel] = dest
+            else:
+                captured.update(mine)
+                continue
+            gone.append(int(fid))
+            for rel, dest in mine.items():
+                if rel not in captured:
+                    dest.unlink(missing_ok=True)
+        db.execute("PRAGMA secure_delete = ON")       # a left-out row's text is not kept in free pages
+        with db:
+            db.executemany("DELETE FROM faxes WHERE id = ?", [(i,) for i in gone])
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'deleted_files'").fetchone():
+                db.execute("DELETE FROM deleted_files")     # files of deleted faxes: not in the archive
+    finally:
+        db.close()
+    return sorted(captured.items()), len(gone)
+
+
 def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
     for d in (*MEDIA_DIRS, FAX_DIR):
         top = layout.root / d
@@ -167,9 +234,11 @@ def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
             for fn in sorted(filenames):
                 p = Path(dirpath) / fn
                 rel = p.relative_to(layout.root).as_posix()
-                if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None or rel in DATABASES:
+                if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None or rel in DATABASES \
+                        or _is_inbox_file(rel):
                     continue          # temp files of a write in progress, foreign files, the fax databases
-                                      # (those are SQLite snapshots, above)
+                                      # (those are SQLite snapshots, above), the inbox's files (captured
+                                      # with its snapshot)
                 if p.is_symlink() or not p.is_file():
                     continue
                 yield rel, p
@@ -218,14 +287,20 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
         if cfg.is_file():
             shutil.copyfile(cfg, work / CONFIG_FILE)        # replaced atomically by its writer: never torn
             members.append((CONFIG_FILE, work / CONFIG_FILE))
+        left_out: dict[str, dict] = {}
+        inbox: list[tuple[str, Path]] = []
         for db in DATABASES:
             src = layout.path_of(db)
             if src.is_file():
                 dest = work.joinpath(*db.split("/"))
                 dest.parent.mkdir(exist_ok=True)
                 _snapshot_db(src, dest)
+                if db == FAX_INBOX_DB:
+                    inbox, gone = _capture_inbox(layout, dest, work)
+                    left_out[db] = {"rows": gone, "why": "received faxes deleted while the backup was made "
+                                                          "(their files were already gone)"}
                 members.append((db, dest))
-        media = list(_media_files(layout))
+        media = [*_media_files(layout), *inbox]
         files: dict[str, dict] = {}
         sizes = {name: path.stat().st_size for name, path in [*members, *media]}
         total, done = 2 * sum(sizes.values()), 0
@@ -234,8 +309,8 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
             done += sizes[name]
             if progress is not None:
                 progress(done, total)
-        manifest = json.dumps({"format": FORMAT, "version": VERSION, "created": stamp, "files": files},
-                              indent=1, sort_keys=True).encode()
+        manifest = json.dumps({"format": FORMAT, "version": VERSION, "created": stamp, "files": files,
+                               "left_out": left_out}, indent=1, sort_keys=True).encode()
         tmp = out_dir / f".{target.name}.tmp"
         now = int(time.time())
         with open(tmp, "wb") as raw:

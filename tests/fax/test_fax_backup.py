@@ -254,3 +254,52 @@ def test_every_file_under_the_data_folder_is_backed_up_or_deliberately_left_out(
     assert any(rel.startswith("fax/drafts/") for rel in on_disk)          # the draft is there, and left out
     assert "system/ssh/authorized_keys/root" in on_disk and not any(n.startswith("system") for n in archived)
     assert any(not_backed_up(rel) for rel in on_disk)
+
+
+def test_faxes_deleted_while_a_backup_is_written_leave_a_consistent_archive(pbx: Pbx, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two received faxes. One is deleted right after the inbox snapshot, before its files are
+    captured: the archive leaves its row out and says so in the manifest. The other is deleted
+    while the archive is being written, after the capture: the archive still carries its row and
+    both its files. Every row in the archive names files the archive holds, and it restores."""
+    import firmware.backup.archive as archive
+    from firmware.backup import StoreLayout, check_archive
+    write_tiff(tmp_path / "in.tif", [chart("text", 98, seed=4)], 98)
+    for number in ("5550191", "5550193"):
+        remote = pbx.co.fax_machine(number)
+        remote.send_document(tmp_path / "in.tif", to=pbx.co.line_number(2))
+        pbx.run_until(lambda remote=remote: remote.done, 300)
+        assert service_of(pbx.engine).worker.flush(10)
+        pbx.run(0.5)
+    store = service_of(pbx.engine).store
+    second, first = store.list("202")                       # newest first
+    real_snapshot = archive._snapshot_db
+
+    def snapshot_then_delete(src: Path, dest: Path) -> None:
+        real_snapshot(src, dest)
+        if src.name == "faxes.db":
+            store.delete(first.id)                           # the engine deletes it at this moment
+    monkeypatch.setattr(archive, "_snapshot_db", snapshot_then_delete)
+    deleted_during_write = []
+
+    def progress(done: int, total: int) -> None:
+        if not deleted_during_write:
+            deleted_during_write.append(store.delete(second.id))
+    path = archive.create_archive(StoreLayout(pbx.data_dir, pbx.data_dir / "records.db"), tmp_path / "out",
+                                  progress=progress)
+    assert deleted_during_write[0] is not None and store.list() == []     # both are gone from the box
+    with tarfile.open(path) as tf:
+        manifest = json.loads(tf.extractfile("manifest.json").read())
+        names = set(tf.getnames())
+        tf.extract("fax/faxes.db", tmp_path / "x", filter="data")
+    assert manifest["left_out"]["fax/faxes.db"]["rows"] == 1
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "x" / "fax" / "faxes.db")
+    rows = db.execute("SELECT id, tiff, pdf FROM faxes").fetchall()
+    db.close()
+    assert [r[0] for r in rows] == [second.id]
+    for _, tiff, pdf in rows:
+        for name in (tiff, pdf):
+            assert f"fax/202/{Path(name).name}" in names                 # captured with the snapshot
+    assert not any(Path(first.tiff).name in n or Path(first.pdf).name in n for n in names)
+    check_archive(path, tmp_path / "staging").discard()                  # and it passes the restore checks
