@@ -391,8 +391,8 @@ class CallRecords:
     def migrate_now(self, timeout: float = 60.0) -> int:
         """Bring the file to this release's schema now (the update's commit), then write what was
         waiting for it. Returns the version the file had. On the writer thread, like every write."""
-        if self._closed:
-            raise RuntimeError("call records are closed")
+        if self._closed:        # (a ProgrammingError, as SQLite's own for a closed connection)
+            raise sqlite3.ProgrammingError("call records are closed; they migrate when they open again")
         done = threading.Event()
         result: dict[str, Any] = {}
         self._queue.put(("migrate", done, result))
