@@ -14,13 +14,17 @@ each received fax's TIFF and PDF in `fax/<box>/`, and the outbox `fax/outbox.db`
 job's document and page previews in `fax/outbox/<job id>/`. Unsent drafts (`fax/drafts/`, uploads
 being rendered, gone after a day) are not kept.
 
+Media files are captured (hard-linked into the archive's work folder) right after the database
+snapshots, before anything is read: a file deleted while the archive is written stays in it.
 A received fax's files are captured *with* the inbox snapshot: right after `fax/faxes.db` is
 copied, every TIFF and PDF its rows name is hard-linked (copied on another file system) into the
 archive's work folder, so a fax deleted while the archive is being written keeps its files in it.
 A row whose file is already gone by then (deleted between the snapshot and the capture, a
 moment) is left out of the archive's inbox, and the manifest says how many under `left_out`:
 an archive never holds a row naming a file it does not carry. Leaving the row out is right
-because its fax was being deleted: the owner asked for it to go.
+because its fax was being deleted: the owner asked for it to go. The outbox is captured the same
+way: a send job whose folder is gone by then (retention expired it) is left out, with its
+attempts, and counted.
 """
 from __future__ import annotations
 
@@ -195,17 +199,8 @@ def _capture_inbox(layout: StoreLayout, snapshot: Path, work: Path) -> tuple[lis
                 if rel is None:
                     continue                        # not an inbox file: never archived with the inbox
                 dest = captured.get(rel) or mine.get(rel) or work.joinpath(*rel.split("/"))
-                if not dest.exists():
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    try:
-                        try:
-                            os.link(layout.root / rel, dest)        # the same file, whatever happens to its name
-                        except OSError as exc:
-                            if isinstance(exc, FileNotFoundError):
-                                raise
-                            shutil.copyfile(layout.root / rel, dest)
-                    except FileNotFoundError:
-                        break
+                if not dest.exists() and not _link_or_copy(layout.root / rel, dest):
+                    break
                 mine[rel] = dest
             else:
                 captured.update(mine)
@@ -224,6 +219,51 @@ def _capture_inbox(layout: StoreLayout, snapshot: Path, work: Path) -> tuple[lis
     return sorted(captured.items()), len(gone)
 
 
+def _link_or_copy(src: Path, dest: Path) -> bool:
+    """Capture `src` as `dest` (a hard link: the same file, whatever happens to its name later; a
+    copy on another file system). False if `src` is gone."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            os.link(src, dest)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            shutil.copyfile(src, dest)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _capture_outbox(layout: StoreLayout, snapshot: Path, work: Path) -> tuple[list[tuple[str, Path]], int]:
+    """Link the files of every send job in the outbox snapshot (`fax/outbox/<id>/`) into `work`;
+    drop from the snapshot the jobs whose folder is gone (expired while the backup was made).
+    Returns (the captured files, how many jobs were left out)."""
+    captured: list[tuple[str, Path]] = []
+    gone: list[int] = []
+    db = sqlite3.connect(str(snapshot))
+    try:
+        for (job_id,) in db.execute("SELECT id FROM jobs ORDER BY id").fetchall():
+            folder = layout.root / FAX_OUTBOX_DIR / str(int(job_id))
+            try:
+                names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+            except FileNotFoundError:
+                gone.append(int(job_id))
+                continue
+            for name in names:
+                rel = f"{FAX_OUTBOX_DIR}/{int(job_id)}/{name}"
+                if check_name(rel) is None and not name.endswith(".tmp") and \
+                        _link_or_copy(folder / name, work.joinpath(*rel.split("/"))):
+                    captured.append((rel, work.joinpath(*rel.split("/"))))
+        db.execute("PRAGMA secure_delete = ON")
+        with db:
+            db.executemany("DELETE FROM attempts WHERE job_id = ?", [(i,) for i in gone])
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in gone])
+    finally:
+        db.close()
+    return captured, len(gone)
+
+
 def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
     for d in (*MEDIA_DIRS, FAX_DIR):
         top = layout.root / d
@@ -235,10 +275,10 @@ def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
                 p = Path(dirpath) / fn
                 rel = p.relative_to(layout.root).as_posix()
                 if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None or rel in DATABASES \
-                        or _is_inbox_file(rel):
+                        or _is_inbox_file(rel) or rel.startswith(FAX_OUTBOX_DIR + "/"):
                     continue          # temp files of a write in progress, foreign files, the fax databases
-                                      # (those are SQLite snapshots, above), the inbox's files (captured
-                                      # with its snapshot)
+                                      # (those are SQLite snapshots, above), the fax inbox's and outbox's
+                                      # files (captured with their snapshots)
                 if p.is_symlink() or not p.is_file():
                     continue
                 yield rel, p
@@ -288,7 +328,7 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
             shutil.copyfile(cfg, work / CONFIG_FILE)        # replaced atomically by its writer: never torn
             members.append((CONFIG_FILE, work / CONFIG_FILE))
         left_out: dict[str, dict] = {}
-        inbox: list[tuple[str, Path]] = []
+        captured: list[tuple[str, Path]] = []
         for db in DATABASES:
             src = layout.path_of(db)
             if src.is_file():
@@ -296,11 +336,23 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
                 dest.parent.mkdir(exist_ok=True)
                 _snapshot_db(src, dest)
                 if db == FAX_INBOX_DB:
-                    inbox, gone = _capture_inbox(layout, dest, work)
+                    files, gone = _capture_inbox(layout, dest, work)
                     left_out[db] = {"rows": gone, "why": "received faxes deleted while the backup was made "
                                                           "(their files were already gone)"}
+                    captured += files
+                elif db == FAX_OUTBOX_DB:
+                    files, gone = _capture_outbox(layout, dest, work)
+                    left_out[db] = {"rows": gone, "why": "finished send jobs removed while the backup was "
+                                                          "made (their folders were already gone)"}
+                    captured += files
                 members.append((db, dest))
-        media = [*_media_files(layout), *inbox]
+        # every other media file is captured too (a link each) before anything is read: one deleted
+        # while the archive is written stays in it, one deleted before is simply not in it
+        for rel, src in _media_files(layout):
+            dest = work.joinpath(*rel.split("/"))
+            if _link_or_copy(src, dest):
+                captured.append((rel, dest))
+        media = captured
         files: dict[str, dict] = {}
         sizes = {name: path.stat().st_size for name, path in [*members, *media]}
         total, done = 2 * sum(sizes.values()), 0

@@ -303,3 +303,48 @@ def test_faxes_deleted_while_a_backup_is_written_leave_a_consistent_archive(pbx:
             assert f"fax/202/{Path(name).name}" in names                 # captured with the snapshot
     assert not any(Path(first.tiff).name in n or Path(first.pdf).name in n for n in names)
     check_archive(path, tmp_path / "staging").discard()                  # and it passes the restore checks
+
+
+def test_a_send_job_expired_while_a_backup_is_written_is_left_out_whole(pbx: Pbx, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sent job expires (retention) right after the outbox snapshot: the archive leaves the job and
+    its attempts out and counts it; a second sent job expires while the archive is being written and
+    stays in it whole, its document with it."""
+    import firmware.backup.archive as archive
+    from firmware.backup import StoreLayout
+
+    pbx.co.fax_machine(FAX).receive_into(tmp_path / "received.tif")
+    jobs = []
+    for _ in range(2):
+        job = queue(pbx, tmp_path, pages=1)
+        assert run_until_state(pbx, job.id, ("sent", "failed"), 400).state == "sent"
+        jobs.append(job)
+    store = outbox(pbx).store
+    real_snapshot = archive._snapshot_db
+
+    def snapshot_then_expire(src: Path, dest: Path) -> None:
+        real_snapshot(src, dest)
+        if src.name == "outbox.db":
+            first, second = (store.get(j.id).updated_at for j in jobs)
+            assert store.expire((first + second) / 2) == [jobs[0].id]     # retention removes the first job
+    monkeypatch.setattr(archive, "_snapshot_db", snapshot_then_expire)
+    expired_while_writing = []
+
+    def progress(done: int, total: int) -> None:
+        if not expired_while_writing:
+            expired_while_writing.append(store.expire(time.time() + 60))
+    path = archive.create_archive(StoreLayout(pbx.data_dir, pbx.data_dir / "records.db"), tmp_path / "out",
+                                  progress=progress)
+    assert expired_while_writing == [[jobs[1].id]] and store.list() == []
+    with tarfile.open(path) as tf:
+        manifest = json.loads(tf.extractfile("manifest.json").read())
+        names = set(tf.getnames())
+        tf.extract("fax/outbox.db", tmp_path / "x", filter="data")
+    assert manifest["left_out"]["fax/outbox.db"]["rows"] == 1
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "x" / "fax" / "outbox.db")
+    assert [r[0] for r in db.execute("SELECT id FROM jobs")] == [jobs[1].id]
+    assert {r[0] for r in db.execute("SELECT job_id FROM attempts")} == {jobs[1].id}
+    db.close()
+    assert f"fax/outbox/{jobs[1].id}/document.tif" in names
+    assert not any(n.startswith(f"fax/outbox/{jobs[0].id}/") for n in names)
