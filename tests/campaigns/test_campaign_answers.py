@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from cc_scenarios import contains, login, make_pbx, svc
 
-from drivers.sim.subscriber import FRAME_MS
 from drivers.sim.speech import speak
+from drivers.sim.subscriber import FRAME_MS
 from dsp_ext.tones import tone
 from firmware.api import ApiContext
 from firmware.apps import permissions_store
