@@ -4,7 +4,8 @@ WAL with `synchronous=FULL` (a commit survives a power cut), a `quick_check` of 
 open, numbered migrations (`PRAGMA user_version`), and a damaged file set aside as
 `NAME.corrupt-<UTC time>` (with its -wal and -shm) so a new, empty one starts: the reason is
 logged once, kept as `alarm` and raised for the status page (`system.alarms`).
-Used by customers, work orders, the knowledge base and the fax outbox; each keeps its own file
+Used by customers, work orders, the knowledge base and the fax outbox (the fax inbox, firmware/fax/store.py,
+holds its added columns by the same rule); each keeps its own file
 and is written only on the engine's store thread.
 
 **A release being tried keeps every store's schema (issue 14).** While a new release runs once
