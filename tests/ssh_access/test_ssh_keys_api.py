@@ -36,11 +36,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     out["private"] = (folder / "ed25519").read_text()
     # RSA public keys are only (e, n): made here rather than by ssh-keygen, whose prime search takes
     # seconds on a loaded machine; ssh-keygen -l still reads them back below
-    out["rsa3072"], out["rsa2048"] = _rsa_line(3072, "rsa3072@laptop"), _rsa_line(2048, "rsa2048@laptop")
+    out["rsa3072"], out["rsa2048"] = rsa_key_line(3072, "rsa3072@laptop"), rsa_key_line(2048, "rsa2048@laptop")
     return out
 
 
-def _rsa_line(bits: int, comment: str) -> str:
+def rsa_key_line(bits: int, comment: str) -> str:
     n = int.from_bytes(hashlib.shake_256(str(bits).encode()).digest(bits // 8), "big") | (1 << (bits - 1)) | 1
 
     def mpint(v: int) -> bytes:
@@ -102,12 +102,12 @@ BAD = {
     "repeated": (lambda m: m["other"] + "\n\n" + m["other"], "Line 3 is the same key as line 1"),
     "nul": (lambda m: m["other"] + "\x00", "control characters"),
     "huge line": (lambda m: "ssh-ed25519 " + "A" * 9000, "longer than any public key"),
-    "too many": (lambda m: "\n".join(_ed25519_line(i) for i in range(21)), "At most 20 keys"),
+    "too many": (lambda m: "\n".join(ed25519_key_line(i) for i in range(21)), "At most 20 keys"),
     "nothing": (lambda m: " \n\n", "Paste at least one public key"),
 }
 
 
-def _ed25519_line(i: int) -> str:
+def ed25519_key_line(i: int) -> str:
     """A well-formed ed25519 public key line (32 distinct bytes: any 32 bytes are a valid encoding)."""
     blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + hashlib.sha256(str(i).encode()).digest()
     return "ssh-ed25519 " + base64.b64encode(blob).decode() + f" key{i}"

@@ -15,9 +15,9 @@ from firmware.config import Config
 from firmware.control import EngineControl
 from firmware.ssh_access import keys_file
 
-from .test_ssh_keys_api import _rsa_line
+from .test_ssh_keys_api import rsa_key_line
 
-KEY = _rsa_line(4096, "ops@desk")
+KEY = rsa_key_line(4096, "ops@desk")
 
 
 @pytest.fixture

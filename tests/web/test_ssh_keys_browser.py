@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from firmware.ssh_access import keys_file
-from tests.ssh_access.test_ssh_keys_api import _rsa_line
+from tests.ssh_access.test_ssh_keys_api import rsa_key_line
 
 from .browser_kit import ADMIN, PASSWORD, UNNAMED_CONTROLS_JS, chromium_page, office_and_server
 from .live_server import create_admin, setup_code_in
@@ -41,7 +41,7 @@ def test_ssh_access_page(tmp_path: Path) -> None:
         expect(page.locator("#ssh-add textarea[name=keys]")).to_have_value('command="/bin/sh" ' + key)
         assert not stored.exists()
 
-        page.locator("#ssh-add textarea[name=keys]").fill(_rsa_line(2048, "old@laptop"))
+        page.locator("#ssh-add textarea[name=keys]").fill(rsa_key_line(2048, "old@laptop"))
         page.click("#ssh-add button[type=submit]")
         expect(page.locator("#ssh-error")).to_contain_text("at least 3072 bits")
         assert not stored.exists()
