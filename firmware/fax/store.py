@@ -7,6 +7,7 @@ parameters, never formatted into SQL) and cut to a sane length.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..atomic import fsync_dir
 
 __all__ = ["FaxStore", "FaxRecord", "make_durable"]
+log = logging.getLogger("linebox.fax")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS faxes (
@@ -42,6 +44,9 @@ CREATE TABLE IF NOT EXISTS faxes (
     transcript TEXT NOT NULL DEFAULT '[]'   -- JSON list of timed lines (received faxes: the T.30 dialogue)
 );
 CREATE INDEX IF NOT EXISTS faxes_box ON faxes (box, at);
+-- files of deleted faxes not yet removed from the disk: written in the transaction that deletes
+-- the row, emptied once the files are gone, finished when the store opens after a crash
+CREATE TABLE IF NOT EXISTS deleted_files (path TEXT PRIMARY KEY);
 """
 # Columns added after the first release, with their definition (a store made before gets them on open).
 _ADDED_COLUMNS = {"transcript": "TEXT NOT NULL DEFAULT '[]'"}
@@ -107,6 +112,7 @@ class FaxStore:
             if name not in have:
                 with self._db:
                     self._db.execute(f"ALTER TABLE faxes ADD COLUMN {name} {definition}")
+        self._finish_deletes()              # a crash after a delete's commit left its files: remove them
 
     def tiff_path(self, box: str, stamp: float, tag: str) -> Path:
         """Where a fax's TIFF goes (no disk access: the media thread asks; the fax thread creates it)."""
@@ -144,18 +150,45 @@ class FaxStore:
         return None if row is None else _record(row)
 
     def delete(self, fid: int) -> FaxRecord | None:
-        """Remove fax `fid`'s row and its files (TIFF, PDF) if they lie in this store's folder."""
-        with self._lock, self._db:
-            row = self._db.execute("SELECT * FROM faxes WHERE id = ?", (int(fid),)).fetchone()
-            if row is None:
-                return None
-            self._db.execute("DELETE FROM faxes WHERE id = ?", (int(fid),))
-        rec = _record(row)
-        for name in (rec.tiff, rec.pdf):
-            path = self.file_of(name)
-            if path is not None:
-                path.unlink(missing_ok=True)
+        """Remove fax `fid`'s row and its files (TIFF, PDF) if they lie in this store's folder.
+
+        Power-cut order: the row goes in the same transaction that lists its files in
+        `deleted_files`; the files are removed after the commit, then the list is emptied. A crash
+        before the commit keeps the fax whole; a crash after it leaves the list, and the next
+        start removes the files (`_finish_deletes`): no row without its files, no file nobody owns."""
+        with self._lock:
+            with self._db:
+                row = self._db.execute("SELECT * FROM faxes WHERE id = ?", (int(fid),)).fetchone()
+                if row is None:
+                    return None
+                rec = _record(row)
+                names = [n for n in (rec.tiff, rec.pdf) if n]
+                self._db.executemany("INSERT OR IGNORE INTO deleted_files (path) VALUES (?)", [(n,) for n in names])
+                self._db.execute("DELETE FROM faxes WHERE id = ?", (int(fid),))
+            self._remove_files(names)
         return rec
+
+    def _remove_files(self, names: list[str]) -> None:
+        """Unlink the files of deleted rows (the caller holds the lock), then forget them."""
+        folders = set()
+        for name in names:
+            path = self.file_of(name)
+            if path is not None and not self._db.execute(
+                    "SELECT 1 FROM faxes WHERE tiff = ? OR pdf = ?", (name, name)).fetchone():
+                path.unlink(missing_ok=True)
+                folders.add(path.parent)
+        for folder in folders:
+            fsync_dir(folder)                # the names are gone before the list forgets them
+        with self._db:
+            self._db.executemany("DELETE FROM deleted_files WHERE path = ?", [(n,) for n in names])
+
+    def _finish_deletes(self) -> None:
+        with self._lock:
+            names = [r[0] for r in self._db.execute("SELECT path FROM deleted_files")]
+            if names:
+                log.warning("fax store: removing the files of %d deleted fax file(s) a restart interrupted",
+                            len(names))
+                self._remove_files(names)
 
     def file_of(self, name: str) -> Path | None:
         """A fax file named in a row, if it exists inside this store's folder (never elsewhere).
