@@ -84,10 +84,12 @@ class FaxReceive(AppSession):
         self.tiff = path
         recipients = svc.box_recipients(box)      # media thread: in-memory copies of the config
         made: list[FaxTerminal] = []
+        cutoff = svc.v21_cutoffs.get(line)         # an installer's setting for this line, else the default
 
         def make_terminal() -> FaxTerminal:                 # fax thread
             path.parent.mkdir(parents=True, exist_ok=True)
-            made.append(FaxTerminal(calling=False, ident=svc.ident, ecm=True, modem="v17", receive=path))
+            made.append(FaxTerminal(calling=False, ident=svc.ident, ecm=True, modem="v17", receive=path,
+                                    v21_cutoff_dbm0=cutoff))
             return made[0]
 
         def done(report: FaxReport) -> dict[str, Any]:        # fax thread

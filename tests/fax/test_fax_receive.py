@@ -132,42 +132,17 @@ def test_speech_on_a_voicemail_call_does_not_switch_to_fax(tmp_path) -> None:
 def test_a_received_fax_is_mailed_as_pdf_with_safe_headers(tmp_path) -> None:
     import email
     import email.policy
-    import socket
 
-    from aiosmtpd.controller import Controller
-
-    from firmware.apps.voicemail_store import save_mailbox, save_settings
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.envelopes: list = []
-
-        async def handle_DATA(self, server, session, envelope):   # noqa: N802 (aiosmtpd's hook name)
-            self.envelopes.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        with Pbx(country="US", seed=5, data_dir=tmp_path / "data") as pbx:
-            save_mailbox(pbx.config, "201", enabled=False, email="faxes@example.com")
-            save_settings(pbx.config, {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none",
-                                       "smtp_from": "pbx@example.com"})
-            pbx.config.set_inbound_route("fxo1", "fax:201")
-            pbx.run(0.3)
-            pbx.engine.on_caller_id(pbx.engine.channels["fxo1"], "555\r\nBcc: thief@evil.example", "X")
-            fax = _send(pbx, tmp_path, [chart("text", 98)], lpi=98)
-            assert fax.report.result == 0
-            svc = service_of(pbx.engine)
-            assert svc.mailer.wait_idle(20)
-            rec = svc.store.list("201")[0]
-            pdf = open(rec.pdf, "rb").read()
-    finally:
-        server.stop()
+    from .mailbox import faxes_mailed
+    with faxes_mailed(tmp_path / "data", "faxes@example.com") as (pbx, inbox):
+        pbx.run(0.3)
+        pbx.engine.on_caller_id(pbx.engine.channels["fxo1"], "555\r\nBcc: thief@evil.example", "X")
+        fax = _send(pbx, tmp_path, [chart("text", 98)], lpi=98)
+        assert fax.report.result == 0
+        svc = service_of(pbx.engine)
+        assert svc.mailer.wait_idle(20)
+        rec = svc.store.list("201")[0]
+        pdf = open(rec.pdf, "rb").read()
     assert rec.mailed_to == "faxes@example.com" and pdf.startswith(b"%PDF-1.4")
     (env,) = inbox.envelopes
     assert env.rcpt_tos == ["faxes@example.com"]

@@ -15,7 +15,8 @@ import pytest
 
 from webui.app import create_app
 
-from .live_server import create_admin, serve, setup_code
+from .live_server import serve
+from .report_pages import open_report
 from .test_browser import ADMIN, PASSWORD, browser_page  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "callcenter"))
@@ -40,11 +41,7 @@ def test_manager_sees_campaign_figures(browser_page, tmp_path: Path) -> None:  #
         app = create_app(control=p.control, config=p.config, records=p.records,
                          data_dir=Path(tempfile.mkdtemp(dir=tmp_path)), clock=lambda: p.now)
         with serve(app) as base:
-            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
-            page.click("nav a[href='/reports']")
-            page.fill("input[name=date_from]", "2026-01-01")
-            page.select_option("select[name=by]", "day")
-            page.click("#report-form button[type=submit]")
+            open_report(page, base, app, "2026-01-01", "day")
             expect(page.locator("#campaign-figures tr[data-kpi=cmp_attempts] td.num")).to_have_text("3")
             expect(page.locator("#campaign-figures tr[data-kpi=cmp_contacts] td.num")).to_have_text("1")
             expect(page.locator("#campaign-figures tr[data-kpi=cmp_machines] td.num")).to_have_text("1")
