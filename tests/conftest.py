@@ -1,4 +1,6 @@
-"""Shared test set-up: keep the C extension in step with its sources; spread the suite over the cores."""
+"""Shared test set-up: keep the C extension in step with its sources; spread the suite over the cores;
+no test can hang the suite."""
+import faulthandler
 import fcntl
 import importlib.machinery
 import os
@@ -88,3 +90,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(_module_of(item)))
     if os.environ.get("PYTEST_XDIST_WORKER"):        # every worker sorts alike: collections must agree
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+# ---- no hang possible ----
+#
+# Every test has a time limit (pytest-timeout; the default is `timeout` in pyproject.toml, a longer
+# test says its own with @pytest.mark.timeout(seconds)). Past it the test fails with the stack of
+# every thread and the suite goes on (the signal method: the test's own clean-up still runs).
+# Should a test be stuck where that signal cannot reach (C code that never returns to Python), a
+# second limit HARD_STOP_MARGIN_S later dumps every thread's stack (faulthandler, on the real
+# stderr) and ends the process: under pytest-xdist the worker is reported crashed in that test and
+# replaced, so a hang always ends, with the place it hung, long before CI's own limit.
+
+HARD_STOP_MARGIN_S = 60.0
+_hang_dump_fd: int | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _hang_dump_fd
+    if _hang_dump_fd is None:
+        _hang_dump_fd = os.dup(2)           # the real stderr: the tests' output capture replaces fd 2
+
+
+def time_limit_s(item: pytest.Item) -> float:
+    """The test's pytest-timeout limit in seconds (0: none)."""
+    mark = item.get_closest_marker("timeout")
+    if mark is not None:
+        value = mark.args[0] if mark.args else mark.kwargs.get("timeout", 0)
+    else:
+        try:
+            value = item.config.getoption("timeout", None) or item.config.getini("timeout")
+        except ValueError:                  # pytest-timeout is not installed
+            value = 0
+    return float(value or 0)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    limit = time_limit_s(item)
+    if limit > 0 and _hang_dump_fd is not None:
+        faulthandler.dump_traceback_later(limit + HARD_STOP_MARGIN_S, exit=True, file=_hang_dump_fd)
+    try:
+        yield
+    finally:
+        if limit > 0:
+            faulthandler.cancel_dump_traceback_later()
