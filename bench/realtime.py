@@ -249,6 +249,7 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
             "late": after["late_ticks"] - before["late_ticks"], "gap_max": w["gap_max"] * 1e3,
             "lost": after["frames_lost"] - before["frames_lost"],
             "gen2": after["gc"]["gen2_during_calls"] - before["gc"]["gen2_during_calls"],
+            "gc_runs": [a - b for a, b in zip(after["gc"]["collections"], before["gc"]["collections"], strict=True)],
             "cpu_p50": w.get("cpu_p50", 0.0) * 1e3, "cpu_p99": w.get("cpu_p99", 0.0) * 1e3,
             "engine_p50": w.get("engine_p50", 0.0) * 1e3, "engine_p99": w.get("engine_p99", 0.0) * 1e3,
             "stages": {k: {q: v * 1e3 for q, v in st.items()} for k, st in w.get("stages", {}).items()},
@@ -282,11 +283,13 @@ def tail_table(rows: list[dict]) -> str:
     """The p99 ticks (work at or above the window's p99): their mean work, thread CPU (work minus
     CPU = waiting for the interpreter lock or a processor) and mean time per stage (ms)."""
     names = [k for k in (rows[0]["tail"]["stages"] if rows else {})]
-    out = ["| layout | calls | clients | p99 ticks | their work / thread CPU | " + " | ".join(names) + " |",
-           "|---|---:|---:|---:|---|" + "---:|" * len(names)]
+    out = ["| layout | calls | clients | GC runs in the window (gen 0 / 1 / 2, engine process) | p99 ticks | "
+           "their work / thread CPU | " + " | ".join(names) + " |",
+           "|---|---:|---:|---|---:|---|" + "---:|" * len(names)]
     for r in rows:
         t = r["tail"]
-        out.append(f"| {LAYOUTS[r['layout']][0]} | {r['calls']} | {r['clients']} | {t['ticks']} | "
+        gc_runs = " / ".join(str(n) for n in r.get("gc_runs", []))
+        out.append(f"| {LAYOUTS[r['layout']][0]} | {r['calls']} | {r['clients']} | {gc_runs} | {t['ticks']} | "
                    f"{t['work_mean']:.2f} / {t['cpu_mean']:.2f} | "
                    + " | ".join(f"{t['stages'].get(k, 0.0):.2f}" for k in names) + " |")
     return "\n".join(out)
