@@ -36,6 +36,14 @@ def _api_error(exc: Exception) -> str | None:
     return exc.message if isinstance(exc, ApiError) else None
 
 
+def _refusal(exc: Exception) -> str:
+    """The engine's refusal in words (to show on the page); anything else goes on up."""
+    msg = _api_error(exc)
+    if msg is None:
+        raise exc
+    return msg
+
+
 async def _lines(request: Request) -> list[dict]:
     lines = (await web(request).api.call("config.lines"))["lines"]
     return [ln for ln in lines if PORT_RE.fullmatch(str(ln.get("port", "")))]
@@ -144,10 +152,7 @@ async def calibration_gains(request: Request, port: str, user: AdminUser) -> Res
         else:
             return await _profile_page(request, port, gain_error="Choose one of the gain buttons.", status_code=400)
     except Exception as exc:
-        msg = _api_error(exc)
-        if msg is None:
-            raise
-        return await _profile_page(request, port, gain_error=msg, values=values, status_code=400)
+        return await _profile_page(request, port, gain_error=_refusal(exc), values=values, status_code=400)
     run = done["running"]
     return await _profile_page(request, port, gain_done=f"Gains applied: receive {run['rx_db']:+d} dB, "
                                                         f"transmit {run['tx_db']:+d} dB.")
@@ -164,10 +169,7 @@ async def calibration_fax_tuning(request: Request, port: str, user: AdminUser) -
     try:
         done = await web(request).api.call("fax.line_tuning_set", line=port, v21_cutoff_dbm0=value)
     except Exception as exc:
-        msg = _api_error(exc)
-        if msg is None:
-            raise
-        return await _profile_page(request, port, fax_error=msg, fax_value=value, status_code=400)
+        return await _profile_page(request, port, fax_error=_refusal(exc), fax_value=value, status_code=400)
     got = done["v21_cutoff_dbm0"]
     return await _profile_page(request, port, fax_done=(
         f"Faxes on {port} now use a V.21 carrier cut-off of {got:g} dBm0." if got is not None
