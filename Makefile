@@ -42,16 +42,22 @@ system-deps-test: system-deps
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-$(VENV)/.installed: setup.py constraints.txt | system-deps
+# The venv and its build tools (once per venv).
+$(VENV)/.tools: constraints.txt | system-deps
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(PIP_PINS) --upgrade setuptools wheel cffi
+	@touch $@
+
+$(VENV)/.installed: setup.py constraints.txt $(VENV)/.tools | system-deps
 	$(PY) -m pip install -q $(PIP_PINS) -e '.[hw]'
 	@touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed | system-deps-test
+# Linebox with the test packages in one install: the C extension is built once (a fresh clone for
+# CI went through `.installed` first and built it twice). It includes `.installed`'s packages.
+$(VENV)/.installed-test: setup.py constraints.txt $(VENV)/.tools | system-deps system-deps-test
 	$(PY) -m pip install -q $(PIP_PINS) -e '.[hw,test]'
-	@touch $@
+	@touch $@ $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) build *.egg-info dsp_ext/_dsp*.so dsp_ext/_dsp.c dsp_ext/_dsp.o

@@ -39,7 +39,8 @@ setup(
         "hw": ["spidev>=3.6", "pyalsaaudio>=0.10", "gpiod>=2.1"],
         "test": ["pytest>=8", "httpx>=0.27", "httpx2>=2.16", "playwright>=1.40", "aiosmtpd>=1.4", "ruff>=0.4", "import-linter>=2.0",
                  "schemathesis", "hypothesis>=6",
-                 "pytest-xdist>=3.5"],      # `make test` runs the suite on every core (-n, --dist loadgroup)
+                 "pytest-xdist>=3.5",       # `make test` runs the suite on every core (-n, --dist loadgroup)
+                 "pytest-timeout>=2.3"],    # no test can hang the suite: a per-test limit (pyproject.toml)
     },
     entry_points={"console_scripts": ["linebox=firmware.cli:console_main"]},
 )

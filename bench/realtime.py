@@ -249,9 +249,11 @@ def one_run(seed_dir: Path, tmp: Path, layout: str, calls: int, clients: int, se
             "late": after["late_ticks"] - before["late_ticks"], "gap_max": w["gap_max"] * 1e3,
             "lost": after["frames_lost"] - before["frames_lost"],
             "gen2": after["gc"]["gen2_during_calls"] - before["gc"]["gen2_during_calls"],
+            "gc_runs": [a - b for a, b in zip(after["gc"]["collections"], before["gc"]["collections"], strict=True)],
             "cpu_p50": w.get("cpu_p50", 0.0) * 1e3, "cpu_p99": w.get("cpu_p99", 0.0) * 1e3,
             "engine_p50": w.get("engine_p50", 0.0) * 1e3, "engine_p99": w.get("engine_p99", 0.0) * 1e3,
             "stages": {k: {q: v * 1e3 for q, v in st.items()} for k, st in w.get("stages", {}).items()},
+            "tail": _tail_ms(w.get("tail")),
             "web_p99": pct(latencies, 99) * 1e3, "web_n": len(latencies), "errors": errors[:3]}
 
 
@@ -267,6 +269,29 @@ def stage_table(rows: list[dict]) -> str:
         out.append(f"| {LAYOUTS[r['layout']][0]} | {r['calls']} | {r['clients']} | "
                    f"{r['cpu_p50']:.2f} / {r['cpu_p99']:.2f} | {r['engine_p50']:.2f} / {r['engine_p99']:.2f} | "
                    + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _tail_ms(tail: dict | None) -> dict:
+    if not tail:
+        return {"ticks": 0, "work_mean": 0.0, "cpu_mean": 0.0, "stages": {}}
+    return {"ticks": tail["ticks"], "work_mean": tail["work_mean"] * 1e3, "cpu_mean": tail["cpu_mean"] * 1e3,
+            "stages": {k: v * 1e3 for k, v in tail["stages"].items()}}
+
+
+def tail_table(rows: list[dict]) -> str:
+    """The p99 ticks (work at or above the window's p99): their mean work, thread CPU (work minus
+    CPU = waiting for the interpreter lock or a processor) and mean time per stage (ms)."""
+    names = [k for k in (rows[0]["tail"]["stages"] if rows else {})]
+    out = ["| layout | calls | clients | GC runs in the window (gen 0 / 1 / 2, engine process) | p99 ticks | "
+           "their work / thread CPU | " + " | ".join(names) + " |",
+           "|---|---:|---:|---|---:|---|" + "---:|" * len(names)]
+    for r in rows:
+        t = r["tail"]
+        gc_runs = " / ".join(str(n) for n in r.get("gc_runs", []))
+        out.append(f"| {LAYOUTS[r['layout']][0]} | {r['calls']} | {r['clients']} | {gc_runs} | {t['ticks']} | "
+                   f"{t['work_mean']:.2f} / {t['cpu_mean']:.2f} | "
+                   + " | ".join(f"{t['stages'].get(k, 0.0):.2f}" for k in names) + " |")
     return "\n".join(out)
 
 
@@ -320,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append(r)
                     print(table([r]).splitlines()[-1], flush=True)
                     print(stage_table([r]).splitlines()[-1], flush=True)
+                    print(tail_table([r]).splitlines()[-1], flush=True)
     load_after = os.getloadavg()
     header = (f"Measured by `python3 -m bench.realtime{' --quick' if args.quick else ''}` on {cpu_name()} "
               f"({os.cpu_count()} CPUs), {args.seconds:.0f} s window per run after the calls were up; "
@@ -331,7 +357,9 @@ def main(argv: list[str] | None = None) -> None:
             "Where the tick's time went (ms per tick, mean / p99 over the window, from the media loop's "
             "per-stage timers; thread CPU from `time.thread_time`; 'board' on the simulator is the simulated "
             "exchange, lines and phones, which the appliance does not spend, so 'work without the board' is "
-            "the engine's own share):\n\n" + stage_table(rows) + "\n")
+            "the engine's own share):\n\n" + stage_table(rows) + "\n\n"
+            "The p99 ticks of each run (work at or above its p99): their mean work and thread CPU, and "
+            "where they spent it (ms per tick, mean over those ticks):\n\n" + tail_table(rows) + "\n")
     print("\n" + text)
     RESULTS.write_text(text)
 

@@ -11,6 +11,8 @@ so it stays comparable on a busy machine.
 
     python3 -m bench.realtime_tick                 # 8 calls, 40 segments of 100 ticks
     python3 -m bench.realtime_tick --calls 16 --segments 80
+    python3 -m bench.realtime_tick --tail 3000     # tick by tick: each stage's p50 / p99 / max,
+                                                   # and what the p99 ticks spent in each stage
 """
 from __future__ import annotations
 
@@ -76,13 +78,64 @@ def measure(calls: int, segments: int, ticks: int) -> dict:
             "stages": dict(zip(STAGES, (np.min(seg_stages, axis=0) * 1e3).tolist(), strict=True))}
 
 
+def tail(calls: int, ticks: int) -> str:
+    """Tick by tick (CPU clock): each stage's mean / p50 / p99 / max, and the ticks at or above
+    the p99 of the whole tick: what they spent in each stage (which stage makes the tail)."""
+    import firmware.media as media_module
+    from firmware.media_health import STAGES
+    pbx = office(calls)
+    rows = np.zeros((ticks, len(STAGES) + 1))
+    runs = [0]
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            runs[0] += 1
+    try:
+        gc.collect()
+        gc.freeze()
+        gc.callbacks.append(count)
+        media_module.time = types.SimpleNamespace(perf_counter=time.thread_time)
+        media = pbx.media
+        st = media.health.stage_now
+        st[:] = [0.0] * len(st)
+        for i in range(ticks):
+            c0 = time.thread_time()
+            media.step()
+            rows[i, -1] = time.thread_time() - c0
+            rows[i, :-1] = st
+            st[:] = [0.0] * len(st)
+    finally:
+        gc.callbacks.remove(count)
+        media_module.time = time
+        gc.unfreeze()
+        pbx.close()
+    rows *= 1e3
+    total = rows[:, -1]
+    slow = total >= np.percentile(total, 99)
+    out = [f"{calls} calls, {ticks} ticks, media-thread CPU per tick (ms); {runs[0]} garbage collections; "
+           f"the p99 ticks: {int(slow.sum())}",
+           "| stage | mean | p50 | p99 | max | mean in the p99 ticks |", "|---|---:|---:|---:|---:|---:|"]
+    for k, name in enumerate((*STAGES, "whole tick")):
+        a = rows[:, k]
+        out.append(f"| {name} | {a.mean():.3f} | {np.percentile(a, 50):.3f} | {np.percentile(a, 99):.3f} | "
+                   f"{a.max():.3f} | {a[slow].mean():.3f} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python3 -m bench.realtime_tick", description=__doc__.split("\n")[0])
     p.add_argument("--calls", default="8", help="comma-separated outside-call counts (up to 16)")
     p.add_argument("--segments", type=int, default=40)
     p.add_argument("--ticks", type=int, default=100, help="ticks per segment")
+    p.add_argument("--tail", type=int, default=0, metavar="TICKS",
+                   help="instead: time TICKS ticks one by one and break the p99 ticks down by stage")
     args = p.parse_args(argv)
     load = os.getloadavg()[0]
+    if args.tail:
+        for n in args.calls.split(","):
+            print(tail(int(n), args.tail))
+        print(f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+        return
     rows = [measure(int(n), args.segments, args.ticks) for n in args.calls.split(",")]
     print(f"media tick CPU (ms), cheapest / median segment of {args.segments} x {args.ticks} ticks; "
           f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")

@@ -88,6 +88,12 @@ class FaxEvent:
     name: str = ""
 
 
+# The V.21 carrier cut-off an installer may set (faxterm_set_v21_cutoff): spandsp's default is
+# -45.5 dBm0; from -50 (more sensitive) to -30 dBm0 (a line's far end is rarely weaker than that).
+V21_CUTOFF_DEFAULT_DBM0 = -45.5
+V21_CUTOFF_MIN_DBM0, V21_CUTOFF_MAX_DBM0 = -50.0, -30.0
+
+
 def frame_name(fcf: int) -> str:
     """spandsp's name of T.30 frame type `fcf` (DIS, DCS, CFR, MCF, RTN, DCN, ...)."""
     return ffi.string(lib.faxterm_frame_name(int(fcf) & 0xFF)).decode("ascii", "replace")
@@ -108,7 +114,8 @@ class FaxTerminal:
 
     def __init__(self, *, calling: bool, ident: str = "", ecm: bool = True, modem: str = "v17",
                  send: str | os.PathLike | None = None, receive: str | os.PathLike | None = None,
-                 page_carrier_guard: bool = True, header: str = "", whole_buffers: bool = False) -> None:
+                 page_carrier_guard: bool = True, header: str = "", whole_buffers: bool = False,
+                 v21_cutoff_dbm0: float | None = None) -> None:
         if modem not in _MODEM_LADDER:
             raise ValueError(f"unknown modem {modem!r}: use one of {', '.join(_MODEM_LADDER)}")
         if (send is None) == (receive is None):
@@ -122,6 +129,11 @@ class FaxTerminal:
             lib.faxterm_set_page_carrier_guard(self._t, 0)
         if whole_buffers:                   # tests: spandsp fed whole buffers (fax_src/faxterm.h)
             lib.faxterm_set_whole_buffers(self._t, 1)
+        if v21_cutoff_dbm0 is not None:     # an installer's setting for a noisy line (fax_src/faxterm.h)
+            if not V21_CUTOFF_MIN_DBM0 <= v21_cutoff_dbm0 <= V21_CUTOFF_MAX_DBM0:
+                raise ValueError(f"V.21 carrier cut-off {v21_cutoff_dbm0} dBm0: give {V21_CUTOFF_MIN_DBM0:g} "
+                                 f"to {V21_CUTOFF_MAX_DBM0:g} dBm0")
+            lib.faxterm_set_v21_cutoff(self._t, float(v21_cutoff_dbm0))
         if header:                          # printed on each page sent (with date, station id, page)
             lib.faxterm_set_header(self._t, _header_bytes(header))
         self._events = ffi.new("faxterm_event_t[]", 64)

@@ -126,12 +126,23 @@ class _Signature:
         self.tol = np.array([max(FREQ_TOL * f, 6.0) for f in freqs])
         self.runs: list[_Run] = []
         self._levels: list[float] = []      # levels of the recent "on" blocks
-        self.level_dbm0 = -99.0             # their median: a burst's edge blocks, half filled, do not count
 
     def heard_at(self, level: float) -> None:
-        self._levels.append(level)
-        del self._levels[:-LEVEL_BLOCKS]
-        self.level_dbm0 = float(np.median(self._levels))
+        levels = self._levels
+        levels.append(level)
+        if len(levels) > LEVEL_BLOCKS:
+            del levels[0]
+
+    @property
+    def level_dbm0(self) -> float:
+        """The median level of the recent "on" blocks (a burst's edge blocks, half filled, do not
+        count); -99 before the first. Computed when asked: only a recognition reads it."""
+        levels = self._levels
+        if not levels:
+            return -99.0
+        s = sorted(levels)
+        mid = len(s) // 2
+        return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
     def judge(self, power: np.ndarray, offset: np.ndarray, known: np.ndarray,
               total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,18 +170,78 @@ class _Signature:
         level = 10 * np.log10(np.maximum(p.max(axis=1), 1e-12) / DBM0_RMS ** 2)
         return ok, level
 
-    def add(self, on: bool, block: int) -> None:
-        if self.runs and self.runs[-1].on == on:
-            self.runs[-1].length += 1
-            return
-        glitch = GLITCH_MS // BLOCK_MS
-        if len(self.runs) >= 2 and self.runs[-1].length < glitch:
+    def add(self, on: bool, block: int) -> bool:
+        """The next block; True if the run history changed shape (a run began, or a dropout was
+        merged), False if the last run only grew."""
+        runs = self.runs
+        if runs and runs[-1].on == on:
+            runs[-1].length += 1
+            return False
+        if len(runs) >= 2 and runs[-1].length < GLITCH_MS // BLOCK_MS:
             # a short run between two of the other kind is a dropout: merge
-            short = self.runs.pop()
-            self.runs[-1].length += short.length + 1
-            return
-        self.runs.append(_Run(on, block, 1))
-        del self.runs[:-16]
+            short = runs.pop()
+            runs[-1].length += short.length + 1
+            return True
+        runs.append(_Run(on, block, 1))
+        del runs[:-16]
+        return True
+
+
+def _new_judge(freqs: Sequence[float], sigs: Sequence[_Signature]):
+    """The C block analyser and judge (`tone_judge_t`) for these frequencies and signatures;
+    None for no frequency at all (a country without the tones asked for: nothing to hear)."""
+    if not freqs:
+        return None
+    state = ffi.new("tone_judge_t *")
+    floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
+    if lib.tone_judge_init(state, ffi.new("double[]", list(freqs)), len(freqs), BLOCK, float(RATE), floor,
+                           DBM0_RMS ** 2, PURITY) != 0:
+        raise ValueError(f"cannot analyse {len(freqs)} tone frequencies in one detector")
+    if len(sigs) > lib.TONE_MAX_SIGS:
+        raise ValueError(f"too many tone signatures for one detector ({len(sigs)})")
+    for sig in sigs:
+        n = len(sig.freq_index)
+        if lib.tone_judge_add_sig(state, n, ffi.new("int[]", sig.freq_index),
+                                  ffi.new("double[]", [float(t) for t in sig.tol]), int(sig.modulated)) < 0:
+            raise ValueError(f"tone signature {sig.freq_index} does not fit the detector")
+    return state
+
+
+class ToneJudgeReference:
+    """The per-block judge of `ToneDetector` written with numpy (what `src/tones.c`
+    `tone_judge_process` computes): kept to hold the C judge to it in the tests."""
+
+    def __init__(self, detector: "ToneDetector") -> None:
+        freqs = list(detector.freqs)
+        self._sigs = list(detector._sig_list)
+        self._state = ffi.new("tone_rx_t *")
+        lib.tone_rx_init(self._state, ffi.new("float[]", freqs), len(freqs), BLOCK)
+        self._nf = len(freqs)
+        self._advance = 2 * np.pi * np.array(freqs) * BLOCK / RATE      # nominal phase advance per block
+        self._prev = np.zeros(len(freqs), complex)
+
+    def process(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(on, level): per completed block (rows) and signature (columns)."""
+        x = as_int16(samples)
+        width = 2 * self._nf + 1
+        out = np.empty((x.size // BLOCK + 1) * width, dtype=np.float32)
+        nb = lib.tone_rx_process(self._state, samples_ptr(x), x.size,
+                                 ffi.from_buffer("float[]", out), x.size // BLOCK + 1)
+        if nb == 0:
+            return np.zeros((0, len(self._sigs)), bool), np.zeros((0, len(self._sigs)))
+        rows = out[: nb * width].reshape(nb, width).astype(np.float64)
+        spectrum = rows[:, 0:-1:2] + 1j * rows[:, 1:-1:2]
+        prev = np.vstack([self._prev[None, :], spectrum[:-1]])
+        self._prev = spectrum[-1].copy()
+        power = np.abs(spectrum) ** 2
+        floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
+        known = (power >= floor) & (np.abs(prev) ** 2 >= floor)
+        # frequency from the phase advance since the previous block
+        turn = np.angle(spectrum * np.conj(prev)) - self._advance
+        offset = ((turn + np.pi) % (2 * np.pi) - np.pi) * (RATE / (2 * np.pi * BLOCK))
+        judged = [sig.judge(power, offset, known, rows[:, -1]) for sig in self._sigs]
+        return (np.stack([on for on, _ in judged], axis=1) if judged else np.zeros((nb, 0), bool),
+                np.stack([lv for _, lv in judged], axis=1) if judged else np.zeros((nb, 0)))
 
 
 def _matches(ms: float, want: int) -> bool:
@@ -206,8 +277,7 @@ class ToneDetector:
         freqs = sorted({f for s in self.specs.values() for f in _components(s)})
         if len(freqs) > lib.TONE_MAX_FREQS:
             raise ValueError(f"too many tone frequencies for one detector ({len(freqs)})")
-        self._state = ffi.new("tone_rx_t *")
-        lib.tone_rx_init(self._state, ffi.new("float[]", freqs), len(freqs), BLOCK)
+        self.freqs = tuple(freqs)
         self._sigs: dict[tuple, _Signature] = {}
         self._sig_of: dict[str, _Signature] = {}
         for name, spec in self.specs.items():
@@ -216,42 +286,55 @@ class ToneDetector:
                 self._sigs[key] = _Signature([freqs.index(f) for f in key[0]],
                                              (spec.freqs[0],) if spec.modulated else key[0], spec.modulated)
             self._sig_of[name] = self._sigs[key]
-        self._nf = len(freqs)
-        self._advance = 2 * np.pi * np.array(freqs) * BLOCK / RATE      # nominal phase advance per block
-        self._prev = np.zeros(len(freqs), complex)
+        self._sig_list = list(self._sigs.values())
+        # the block analyser and per-block judge (src/tones.c), fed any number of samples at a time
+        self._judge = _new_judge(self.freqs, self._sig_list)
+        self._on = np.zeros(0, dtype=np.uint8)          # per block and signature, grown on demand
+        self._level = np.zeros(0, dtype=np.float64)
         self._block = 0
         self._active: str | None = None
         self._active_since = 0
         self._active_loose: ToneSpec | None = None     # the cadence measured, when matched loosely
         self._last_end = -1                            # block where the last recognised tone ended
+        # Recognition (`_recognise`, `_recognise_loosely`) is a function of the completed runs,
+        # of the last run's length and of `_last_end`. While no run began or was merged and no
+        # tone ended, a cadence that did not match still does not (the runs it looks at are the
+        # same, and an over-long last run only gets longer), so between such changes only a
+        # continuous tone outlasting its threshold can be recognised: `_reshaped` says when the
+        # whole recognition must run again.
+        self._reshaped = True
+        self._need_ms = {name: self._continuous_ms(name) for name, spec in self.specs.items() if not spec.cadence_ms}
+        self._continuous = [(name, self._sig_of[name], need) for name, need in self._need_ms.items()]
 
     def process(self, samples: np.ndarray) -> list[ToneEvent]:
+        if self._judge is None:
+            return []
         x = as_int16(samples)
-        width = 2 * self._nf + 1
-        out = np.empty((x.size // BLOCK + 1) * width, dtype=np.float32)
-        nb = lib.tone_rx_process(self._state, samples_ptr(x), x.size,
-                                 ffi.from_buffer("float[]", out), x.size // BLOCK + 1)
+        ns = len(self._sig_list)
+        most = x.size // BLOCK + 1
+        if self._on.size < most * ns:
+            self._on = np.zeros(most * ns, dtype=np.uint8)
+            self._level = np.zeros(most * ns, dtype=np.float64)
+        nb = lib.tone_judge_process(self._judge, samples_ptr(x), x.size, ffi.from_buffer("uint8_t[]", self._on),
+                                    ffi.from_buffer("double[]", self._level), most)
         events: list[ToneEvent] = []
         if nb == 0:
             return events
-        rows = out[: nb * width].reshape(nb, width).astype(np.float64)
-        spectrum = rows[:, 0:-1:2] + 1j * rows[:, 1:-1:2]
-        prev = np.vstack([self._prev[None, :], spectrum[:-1]])
-        self._prev = spectrum[-1].copy()
-        power = np.abs(spectrum) ** 2
-        floor = DBM0_RMS ** 2 * 10 ** (MIN_TONE_DBM0 / 10)
-        known = (power >= floor) & (np.abs(prev) ** 2 >= floor)
-        # frequency from the phase advance since the previous block
-        turn = np.angle(spectrum * np.conj(prev)) - self._advance
-        offset = ((turn + np.pi) % (2 * np.pi) - np.pi) * (RATE / (2 * np.pi * BLOCK))
-        judged = [(sig, *sig.judge(power, offset, known, rows[:, -1])) for sig in self._sigs.values()]
-        for b in range(nb):
-            for sig, on, level in judged:
-                if on[b]:
-                    sig.heard_at(float(level[b]))
-                sig.add(bool(on[b]), self._block)
+        on = self._on[: nb * ns].tolist()
+        level = self._level[: nb * ns].tolist()
+        sigs = self._sig_list
+        k = 0
+        for _ in range(nb):
+            for sig in sigs:
+                if on[k]:
+                    sig.heard_at(level[k])
+                if sig.add(on[k] == 1, self._block):
+                    self._reshaped = True
+                k += 1
             self._block += 1
-            events += self._decide()
+            found = self._decide()
+            if found:
+                events += found
         return events
 
     def _time(self, block: int) -> float:
@@ -261,15 +344,21 @@ class ToneDetector:
         events = []
         if self._active is not None:
             end = self._ended(self._active)
-            if end is not None:
-                events.append(ToneEvent("end", self._active, self._time(end)))
-                self._active = None
-                self._last_end = end
+            if end is None:
+                return events
+            events.append(ToneEvent("end", self._active, self._time(end)))
+            self._active = None
+            self._last_end = end
+            self._reshaped = True
         if self._active is None:
-            found = self._recognise()
             loose = None
-            if found is None:
-                found, loose = self._recognise_loosely()
+            if self._reshaped:
+                self._reshaped = False
+                found = self._recognise()
+                if found is None:
+                    found, loose = self._recognise_loosely()
+            else:
+                found = self._recognise_continuous()
             if found is not None:
                 name, start = found
                 self._active = name
@@ -333,18 +422,34 @@ class ToneDetector:
         _, name, start = min(candidates)
         return name, start
 
-    def _continuous_start(self, name: str) -> int | None:
-        sig = self._sig_of[name]
-        if not sig.runs or not sig.runs[-1].on:
+    def _recognise_continuous(self) -> tuple[str, int] | None:
+        """`_recognise` while the runs kept their shape: only a continuous tone can be new."""
+        candidates = []
+        for name, sig, need in self._continuous:
+            runs = sig.runs
+            if runs and runs[-1].on and runs[-1].length * BLOCK_MS >= need:
+                candidates.append((abs(sig.level_dbm0 + self.line_loss_db - self.specs[name].level_dbm0), name,
+                                   runs[-1].start))
+        if not candidates:
             return None
+        _, name, start = min(candidates)
+        return name, start
+
+    def _continuous_ms(self, name: str) -> float:
+        """How long a continuous tone must last to be told from the cadenced ones."""
         # a cadenced tone on overlapping frequencies can look like this one
         # for one on-period (a 400 Hz busy burst vs a 400x25 Hz dial tone)
         mine = _components(self.specs[name])
         longest = max((max(s.cadence_ms[0::2]) for s in self.specs.values()
                        if s.cadence_ms and any(abs(a - b) <= 30 for a in _components(s) for b in mine)),
                       default=0)
-        need_ms = max(500, longest * (1 + CADENCE_TOL) + CADENCE_SLACK_MS + 100)
-        return sig.runs[-1].start if sig.runs[-1].length * BLOCK_MS >= need_ms else None
+        return max(500, longest * (1 + CADENCE_TOL) + CADENCE_SLACK_MS + 100)
+
+    def _continuous_start(self, name: str) -> int | None:
+        sig = self._sig_of[name]
+        if not sig.runs or not sig.runs[-1].on:
+            return None
+        return sig.runs[-1].start if sig.runs[-1].length * BLOCK_MS >= self._need_ms[name] else None
 
     def _cadence_start(self, name: str, spec: ToneSpec, sig: _Signature) -> int | None:
         # completed runs only (the last run is still growing), starting with an "on"

@@ -48,6 +48,8 @@ from typing import Any
 
 import pydantic
 
+from .sqlite_files import SchemaWaitsForCommit
+
 log = logging.getLogger("linebox.api")
 
 API_VERSION = 1
@@ -212,6 +214,8 @@ class EngineApi:
             return cmd.fn(ctx, **kwargs)
         except ApiError:
             raise
+        except SchemaWaitsForCommit as exc:         # a store kept at its old schema while a release is tried
+            raise ApiError("unavailable", str(exc)) from None
         except Exception as exc:
             log.exception("engine API command %s failed", cmd.name)
             raise ApiError("internal", f"{cmd.name} failed; the details are in the Linebox log") from exc

@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Tools other modules provide; a missing one must not break the rest of the CLI.
     for module in ("firmware.dsp_cli", "firmware.hw_cli", "firmware.linecal.cli", "firmware.callcenter.cli",
                    "firmware.reports.cli", "firmware.fax.cli", "firmware.update.cli",
-                   "firmware.tls.cli"):
+                   "firmware.tls.cli", "firmware.ssh_access.cli"):
         try:
             mod = importlib.import_module(module)
         except ImportError:

@@ -1,7 +1,7 @@
 """A whole Linebox in simulated time, for tests and demos: `Pbx()`.
 
 Builds the simulated board, config and call records in a temp dir, the
-engine and the media loop, with no threads: `run(seconds)` steps the media
+engine and the media loop, with no media thread: `run(seconds)` steps the media
 loop frame by frame, so a scenario is deterministic and runs far faster than
 real time.
 
@@ -9,11 +9,23 @@ real time.
         a, b = pbx.phone("201"), pbx.phone("202")
         a.off_hook(); pbx.run(0.5); a.dial("202")
         pbx.run_until(lambda: b.is_ringing, 3)
+
+Held still, the engine still answers. A media-thread command queued by another thread (a web
+page's `/api/calls` fetch runs `calls.list` on the media thread; a store command applying a
+change live) is run at the current simulated instant when the test is not stepping, by a small
+thread that starts on the first such command: a page polled while the test waits on it sees the
+engine as it is, without the test stepping for it. No simulated time passes for it, and it never
+runs inside a step: every step, and that thread, hold `engine_lock` (test code that touches the
+engine from its own ticking thread holds it too). Commands the test submits itself still run at
+the start of its next step, as they always did.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +40,37 @@ from .media import MediaLoop
 from .sqlite_files import close_under
 
 START_EPOCH = 1_767_261_600.0      # 2026-01-01 10:00 UTC: every run starts at the same time
+# How long a command queued by another thread waits for the test's own next step before the
+# harness runs it with the engine held still (real seconds; a stepping test gets there first).
+STILL_ENGINE_GRACE_S = 0.005
+
+
+class SteppedMediaLoop(MediaLoop):
+    """The media loop as the harness steps it: each step holds `lock`, so the commands answered
+    while the engine is held still never run inside a step."""
+
+    def __init__(self, *args: Any, lock: threading.RLock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = lock
+
+    def step(self) -> None:
+        with self.lock:
+            super().step()
+
+
+class AnsweringControl(EngineControl):
+    """EngineControl that tells the harness when another thread queues a media-thread command."""
+
+    def __init__(self, on_foreign_call: Callable[[], None]) -> None:
+        super().__init__()
+        self._owner = threading.get_ident()
+        self._on_foreign_call = on_foreign_call
+
+    def call(self, fn: Callable[[Any], Any]) -> concurrent.futures.Future:
+        fut = super().call(fn)
+        if threading.get_ident() != self._owner:
+            self._on_foreign_call()
+        return fut
 
 
 class Pbx:
@@ -42,11 +85,39 @@ class Pbx:
         self.board = SimBoard(fxs=fxs, fxo=fxo, country=country, seed=seed, realtime=False, **board_options)
         self.config = Config(self.data_dir / "config.json")
         seed_config(self.config, self.board, country)
-        from firmware.update import release_being_tried  # the engine's own rule (firmware/service.py)
-        self.records = CallRecords(self.data_dir / "records.db", migrate=not release_being_tried(self.data_dir))
-        self.control = EngineControl()
+        from firmware.update import keep_schemas_while_tried  # the engine's own rule (firmware/service.py)
+        tried = keep_schemas_while_tried(self.data_dir)
+        self.records = CallRecords(self.data_dir / "records.db", migrate=not tried)
+        self.engine_lock = threading.RLock()      # held by every step and by the still-engine answers
+        self._queued = threading.Event()
+        self._answers: threading.Thread | None = None
+        self._answers_start = threading.Lock()
+        self._closed = False
+        self.control = AnsweringControl(self._foreign_call)
         self.engine = Engine(self.board, self.config, self.records, self.control, start_epoch=start_epoch)
-        self.media = MediaLoop(self.board, self.engine, self.control)
+        self.media = SteppedMediaLoop(self.board, self.engine, self.control, lock=self.engine_lock)
+
+    # ---- the engine held still still answers other threads' media-thread commands
+    def _foreign_call(self) -> None:
+        if self._answers is None:
+            with self._answers_start:
+                if self._answers is None and not self._closed:
+                    self._answers = threading.Thread(target=self._answer_while_still, daemon=True,
+                                                     name="harness-still-engine")
+                    self._answers.start()
+        self._queued.set()
+
+    def _answer_while_still(self) -> None:
+        while True:
+            self._queued.wait()
+            if self._closed:
+                return
+            time.sleep(STILL_ENGINE_GRACE_S)     # a test that is stepping runs it on its next tick
+            self._queued.clear()
+            with self.engine_lock:
+                if self._closed:
+                    return
+                self.control.run_pending(self.engine)
 
     # ---- time
     def run(self, seconds: float) -> None:
@@ -84,6 +155,10 @@ class Pbx:
         return next(p.state for p in self.engine.port_status() if p.port == port)
 
     def close(self) -> None:
+        self._closed = True
+        self._queued.set()
+        if self._answers is not None and self._answers is not threading.current_thread():
+            self._answers.join(timeout=5)
         close_under(self.data_dir)
         for obj in (self.records, self.config):
             close = getattr(obj, "close", None)

@@ -38,12 +38,13 @@ S_CONTROL, S_BOARD, S_EVENTS, S_ECHO, S_TONES, S_PROGRESS, S_CALLERID, S_DTMF, S
                        "sources", "publish"))
 CID_WAKE_PEAK = dbm0_to_peak(-46.0)      # the receiver decodes down to -46 dBm0; line noise is far below this
 CID_HANGOVER_FRAMES = 50
-# The busy-tone detector (far-end disconnect) costs about the same per call whether it gets one
-# 10 ms frame or twenty (its numpy judging dominates), and needs two cadence cycles (seconds)
-# anyway: each line feeds it BUSY_BATCH_FRAMES at a time, lines on different ticks (staggered by
-# port), so it costs ~1/20 as much per tick and at most one line's batch lands on a tick for up to
-# 20 lines. Event times stay sample-accurate (the detector counts its own blocks); the reaction
-# comes at most 0.2 s later.
+# The busy-tone detector (far-end disconnect) needs two cadence cycles (seconds) anyway, so each
+# line feeds it BUSY_BATCH_FRAMES at a time, lines on different ticks (staggered by port): at most
+# one line's batch lands on a tick for up to 20 lines, and one C call (which gives the interpreter
+# lock away) serves 20 frames. Since session 6 a batch costs ~30 us (the per-block judge is C and
+# the cadence recognition re-runs only when the on/off runs change shape; it was ~0.3-0.9 ms of
+# numpy), so the tick that gets a batch is no longer a tail tick. Event times stay
+# sample-accurate (the detector counts its own blocks); the reaction comes at most 0.2 s later.
 BUSY_BATCH_FRAMES = 20
 
 

@@ -176,8 +176,20 @@ class TickHealth:
             # per stage: mean, p99 and max over the window (in seconds)
             "stages": {name: {"mean": float(stages[:, k].mean()) if n else 0.0, "p99": pct(stages[:, k], 99),
                               "max": float(stages[:, k].max()) if n else 0.0}
-                       for k, name in enumerate(STAGES)}})
+                       for k, name in enumerate(STAGES)},
+            "tail": self._tail(work, cpu, stages)})
         return out
+
+    @staticmethod
+    def _tail(work: np.ndarray, cpu: np.ndarray, stages: np.ndarray) -> dict[str, Any]:
+        """The slowest ticks (work at or above the window's p99): what they spent, on average,
+        in each stage, and how much of their work was the thread's own CPU (the rest it waited
+        for the interpreter lock or a processor). Says which stage makes the p99."""
+        if not work.size:
+            return {"ticks": 0, "work_mean": 0.0, "cpu_mean": 0.0, "stages": {name: 0.0 for name in STAGES}}
+        slow = work >= np.percentile(work, 99)
+        return {"ticks": int(slow.sum()), "work_mean": float(work[slow].mean()), "cpu_mean": float(cpu[slow].mean()),
+                "stages": {name: float(stages[slow, k].mean()) for k, name in enumerate(STAGES)}}
 
 
 class GcWatch:

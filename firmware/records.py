@@ -48,6 +48,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .sqlite_files import BehindStore, connect_store, register_behind
+
 log = logging.getLogger("linebox.records")
 
 MIGRATIONS: list[str] = [
@@ -240,6 +242,9 @@ class CallRecords:
             log.warning("call records: schema %d kept as it is while this release is tried (it writes %d); "
                         "writes needing the new schema wait for the commit", schema_version(self._writer_db),
                         SCHEMA_VERSION)
+            # the commit's update.migrate migrates it with every other store (firmware/sqlite_files.py)
+            register_behind(self.path, BehindStore("call records", schema_version(self._writer_db), SCHEMA_VERSION,
+                                                   self.migrate_now))
         self._columns = list(code_schema()["calls"])
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._listeners: list[Callable[[dict], None]] = []
@@ -255,9 +260,7 @@ class CallRecords:
 
     # ---- opening
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0)
-        db.row_factory = sqlite3.Row
-        return db
+        return connect_store(self.path)      # a read of a table the tried release waits for says so
 
     def _open_writer(self) -> sqlite3.Connection:
         try:
@@ -388,8 +391,8 @@ class CallRecords:
     def migrate_now(self, timeout: float = 60.0) -> int:
         """Bring the file to this release's schema now (the update's commit), then write what was
         waiting for it. Returns the version the file had. On the writer thread, like every write."""
-        if self._closed:
-            raise RuntimeError("call records are closed")
+        if self._closed:        # (a ProgrammingError, as SQLite's own for a closed connection)
+            raise sqlite3.ProgrammingError("call records are closed; they migrate when they open again")
         done = threading.Event()
         result: dict[str, Any] = {}
         self._queue.put(("migrate", done, result))

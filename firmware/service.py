@@ -208,8 +208,9 @@ def build_service(data_dir: Path, board_kind: str = "auto", country: str | None 
     stored_country = str((config.settings() or {}).get("country") or "US")
     board, simulated = make_board(board_kind, country or stored_country, sim_phones=sim_phones, sim_lines=sim_lines)
     seed_config(config, board, country)
-    from .update import release_being_tried
-    records = CallRecords(data_dir / "records.db", migrate=not release_being_tried(data_dir))
+    from .update import keep_schemas_while_tried
+    tried = keep_schemas_while_tried(data_dir)     # every store keeps its schema until the commit
+    records = CallRecords(data_dir / "records.db", migrate=not tried)
     control = EngineControl()
     engine = Engine(board, config, records, control)
     from .apps.ivr import start_prompt_generation

@@ -112,6 +112,8 @@ mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
 rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building
 in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
+# the base's packages, to decide at the end whether its initramfs can be kept (see there)
+in_root dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort > "$WORK/base-packages.txt"
 # no initramfs until everything is installed (a base cached before this rule made its own: replaced)
 if [ ! -e "$R/usr/sbin/update-initramfs.distrib" ]; then
   in_root dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
@@ -175,13 +177,38 @@ in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C so
 # the one initramfs (the kernel with the newest version if there are several)
 rm -f "$R/usr/sbin/update-initramfs" && in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
 KVER=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)     # Debian's (Raspberry Pi's need none)
-rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER" "$R/initrd.img.old" "$R/vmlinuz.old"
+rm -f "$R/initrd.img.old" "$R/vmlinuz.old"
+# Keep the base's initramfs (made once when the base was; ~40 min of mkinitramfs under emulation)
+# when this stage changed nothing it is made of: no package of the base upgraded (the compilers
+# purged above are the only removals allowed: nothing of theirs goes into an initramfs) and no
+# added package ships a file where initramfs-tools looks (hooks, scripts, conf, kernel modules).
+# REUSE_INITRAMFS=0 always makes it anew.
+in_root dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort > "$WORK/final-packages.txt"
+INITRD_WHY=""
+if [ "${REUSE_INITRAMFS:-1}" = 0 ]; then INITRD_WHY="REUSE_INITRAMFS=0"
+elif [ ! -s "$R/boot/initrd.img-$KVER" ]; then INITRD_WHY="the base has no initramfs for $KVER"
+else
+  CHANGED=$(LC_ALL=C join "$WORK/base-packages.txt" "$WORK/final-packages.txt" | awk '$2 != $3 {print $1}')
+  ADDED=$(LC_ALL=C join -v 2 "$WORK/base-packages.txt" "$WORK/final-packages.txt" | cut -d' ' -f1)
+  [ -z "$CHANGED" ] || INITRD_WHY="upgraded since the base: $(echo $CHANGED)"
+  for p in $ADDED; do
+    if in_root dpkg -L "$p" | grep -qE '^(/usr)?/(lib/modules|share/initramfs-tools|etc/initramfs-tools)/'; then
+      INITRD_WHY="$INITRD_WHY added $p ships initramfs files;"
+    fi
+  done
+fi
 T_INITRD=$(date +%s)
-# raspi-firmware's post-update hook refuses an unmounted /boot/firmware when it does not see a
-# chroot (it then copies the initramfs there, as on a Pi): a bind mount of itself satisfies it
-mount --bind "$R/boot/firmware" "$R/boot/firmware"
-in_root update-initramfs -c -k "$KVER"
-umount "$R/boot/firmware"
+if [ -z "$INITRD_WHY" ]; then
+  echo "initramfs for $KVER: the base's, kept (nothing it is made of changed in this stage)"
+else
+  echo "initramfs for $KVER: made anew ($INITRD_WHY)"
+  rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER"
+  # raspi-firmware's post-update hook refuses an unmounted /boot/firmware when it does not see a
+  # chroot (it then copies the initramfs there, as on a Pi): a bind mount of itself satisfies it
+  mount --bind "$R/boot/firmware" "$R/boot/firmware"
+  in_root update-initramfs -c -k "$KVER"
+  umount "$R/boot/firmware"
+fi
 echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT

@@ -1,4 +1,6 @@
-"""Shared test set-up: keep the C extension in step with its sources; spread the suite over the cores."""
+"""Shared test set-up: keep the C extension in step with its sources; spread the suite over the cores;
+no test can hang the suite."""
+import faulthandler
 import fcntl
 import importlib.machinery
 import os
@@ -48,7 +50,9 @@ _ensure_extensions_built()
 # - tests that run real `linebox` processes in real time and wait on them with wall-clock bounds
 #   (mark `realtime`, or a module in REAL_TIME_MODULES) run one after another on one worker, never
 #   beside each other;
-# - tests marked `slow` are handed out first, so that no long test starts last and runs alone.
+# - the real-time group is handed out first (it is the longest unit of work: one worker runs it
+#   from the start while the other takes everything else), then the tests marked `slow`, so that
+#   no long test starts last and runs alone.
 # Every test keeps its files under tmp_path and binds ports the OS chooses (port 0).
 
 REAL_TIME_GROUP = "realtime"
@@ -77,14 +81,79 @@ def _shares_a_module_fixture(item: pytest.Item) -> bool:
     return any(d.scope in ("module", "class") for defs in info.name2fixturedefs.values() for d in defs)
 
 
+def _hand_out_order(item: pytest.Item) -> int:
+    group = item.get_closest_marker("xdist_group")
+    if group is not None and group.args and group.args[0] == REAL_TIME_GROUP:
+        return 0
+    return 1 if item.get_closest_marker("slow") is not None else 2
+
+
 @pytest.hookimpl(tryfirst=True)        # before xdist turns the xdist_group marks into work units
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
-            continue
-        if item.get_closest_marker("realtime") is not None or _module_of(item) in REAL_TIME_MODULES:
+            pass
+        elif item.get_closest_marker("realtime") is not None or _module_of(item) in REAL_TIME_MODULES:
             item.add_marker(pytest.mark.xdist_group(REAL_TIME_GROUP))
         elif _shares_a_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(_module_of(item)))
+        if item.get_closest_marker("timeout") is None and (
+                _module_of(item) in LONG_TESTS or item.get_closest_marker("slow") is not None):
+            item.add_marker(pytest.mark.timeout(LONG_TEST_LIMIT_S))
     if os.environ.get("PYTEST_XDIST_WORKER"):        # every worker sorts alike: collections must agree
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        items.sort(key=_hand_out_order)
+
+
+# ---- no hang possible ----
+#
+# Every test has a time limit (pytest-timeout; the default is `timeout` in pyproject.toml, a longer
+# test says its own with @pytest.mark.timeout(seconds)). Past it the test fails with the stack of
+# every thread and the suite goes on (the signal method: the test's own clean-up still runs).
+# Should a test be stuck where that signal cannot reach (C code that never returns to Python), a
+# second limit HARD_STOP_MARGIN_S later dumps every thread's stack (faulthandler, on the real
+# stderr) and ends the process: under pytest-xdist the worker is reported crashed in that test and
+# replaced, so a hang always ends, with the place it hung, long before CI's own limit.
+
+HARD_STOP_MARGIN_S = float(os.environ.get("LINEBOX_HARD_STOP_MARGIN_S", "60"))
+# The few tests that take tens of seconds on a quiet machine (and several times that on a busy
+# one) get a longer limit than the default; so does every test marked `slow`. A test's own
+# @pytest.mark.timeout wins over this list.
+LONG_TEST_LIMIT_S = 900
+LONG_TESTS = frozenset({
+    "tests/web/test_fuzz_openapi.py",
+    "tests/fax/test_fax_send_cli.py",
+    "tests/web/test_live_resync_and_phone.py",
+    "tests/powercut/test_power_cut_ext4.py",
+})
+_hang_dump_fd: int | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _hang_dump_fd
+    if _hang_dump_fd is None:
+        _hang_dump_fd = os.dup(2)           # the real stderr: the tests' output capture replaces fd 2
+
+
+def time_limit_s(item: pytest.Item) -> float:
+    """The test's pytest-timeout limit in seconds (0: none)."""
+    mark = item.get_closest_marker("timeout")
+    if mark is not None:
+        value = mark.args[0] if mark.args else mark.kwargs.get("timeout", 0)
+    else:
+        try:
+            value = item.config.getoption("timeout", None) or item.config.getini("timeout")
+        except ValueError:                  # pytest-timeout is not installed
+            value = 0
+    return float(value or 0)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    limit = time_limit_s(item)
+    if limit > 0 and _hang_dump_fd is not None:
+        faulthandler.dump_traceback_later(limit + HARD_STOP_MARGIN_S, exit=True, file=_hang_dump_fd)
+    try:
+        yield
+    finally:
+        if limit > 0:
+            faulthandler.cancel_dump_traceback_later()

@@ -241,6 +241,8 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     from . import routes_backup, routes_update
     app.include_router(routes_backup.router)
     app.include_router(routes_update.router)
+    from . import routes_ssh_keys
+    app.include_router(routes_ssh_keys.router)
     from . import routes_metrics
     app.include_router(routes_metrics.router)
     routes_metrics.ensure_token(data_dir)

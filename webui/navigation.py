@@ -68,6 +68,7 @@ SECTIONS: tuple[Section, ...] = (
         Page("Users", "/users", ("admin",), "users"),
         Page("Backup & restore", "/backup", ("admin",), "gear"),
         Page("Update", "/update", ("admin",), "gear"),
+        Page("ssh access", "/ssh-access", ("admin",), "gear"),
     )),
 )
 

@@ -176,6 +176,10 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
                         to = u.payload.get("team")
                         if u.payload.get("withdrawn") or not to or to == team[0]:   # not another team's
                             yield _sse("bulletin", u.payload)
+                    elif u.kind == "campaign" and isinstance(u.payload, dict):
+                        released = _released_preview(u.payload, user.username)
+                        if released is not None:
+                            yield _sse("preview", released)
                 if "queues" in kinds or "ports" in kinds:
                     # "ports": a phone changed (the agent's may have gone on hook: state direct call ->
                     # idle); sent only when what the desk shows changed
@@ -191,6 +195,16 @@ async def desk_events(request: Request, user: AnyUser) -> StreamingResponse:
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _released_preview(payload: dict, username: str) -> dict | None:
+    """The engine gave this agent's previewed campaign number back to the list (they paused,
+    logged out, or their desk was closed too long): what the desk's preview card needs to drop
+    the contact and say why. None for any other campaign event or another agent's number."""
+    if payload.get("result") != "released" or payload.get("agent") != username:
+        return None
+    return {"campaign": str(payload.get("campaign", "")), "number": str(payload.get("number", "")),
+            "why": str(payload.get("why", ""))}
 
 
 @router.post("/api/desk/call/{action}")

@@ -36,6 +36,14 @@ def _api_error(exc: Exception) -> str | None:
     return exc.message if isinstance(exc, ApiError) else None
 
 
+def _refusal(exc: Exception) -> str:
+    """The engine's refusal in words (to show on the page); anything else goes on up."""
+    msg = _api_error(exc)
+    if msg is None:
+        raise exc
+    return msg
+
+
 async def _lines(request: Request) -> list[dict]:
     lines = (await web(request).api.call("config.lines"))["lines"]
     return [ln for ln in lines if PORT_RE.fullmatch(str(ln.get("port", "")))]
@@ -144,17 +152,33 @@ async def calibration_gains(request: Request, port: str, user: AdminUser) -> Res
         else:
             return await _profile_page(request, port, gain_error="Choose one of the gain buttons.", status_code=400)
     except Exception as exc:
-        msg = _api_error(exc)
-        if msg is None:
-            raise
-        return await _profile_page(request, port, gain_error=msg, values=values, status_code=400)
+        return await _profile_page(request, port, gain_error=_refusal(exc), values=values, status_code=400)
     run = done["running"]
     return await _profile_page(request, port, gain_done=f"Gains applied: receive {run['rx_db']:+d} dB, "
                                                         f"transmit {run['tx_db']:+d} dB.")
 
 
+@router.post("/line-calibration/{port}/fax")
+async def calibration_fax_tuning(request: Request, port: str, user: AdminUser) -> Response:
+    """The line's V.21 carrier cut-off for fax (`fax.line_tuning_set`): a level in dBm0, or back to
+    spandsp's default."""
+    if not PORT_RE.fullmatch(port):
+        return await _index(request, "No such line.", status_code=404)
+    form = await request.form()
+    value = "" if _field(form, "action", 10) == "default" else _field(form, "v21_cutoff_dbm0", 12)
+    try:
+        done = await web(request).api.call("fax.line_tuning_set", line=port, v21_cutoff_dbm0=value)
+    except Exception as exc:
+        return await _profile_page(request, port, fax_error=_refusal(exc), fax_value=value, status_code=400)
+    got = done["v21_cutoff_dbm0"]
+    return await _profile_page(request, port, fax_done=(
+        f"Faxes on {port} now use a V.21 carrier cut-off of {got:g} dBm0." if got is not None
+        else f"Faxes on {port} use the default V.21 carrier cut-off ({done['default_dbm0']:g} dBm0) again."))
+
+
 async def _profile_page(request: Request, port: str, gain_error: str | None = None, gain_done: str | None = None,
-                        values: dict | None = None, status_code: int = 200) -> Response:
+                        values: dict | None = None, status_code: int = 200, fax_error: str | None = None,
+                        fax_done: str | None = None, fax_value: str | None = None) -> Response:
     from firmware.linecal.picture import impulse_response_svg
     if not PORT_RE.fullmatch(port):
         return await _index(request, "No such line.", status_code=404)
@@ -183,6 +207,10 @@ async def _profile_page(request: Request, port: str, gain_error: str | None = No
         g, gain_error = None, gain_error or msg
     gv = values or ({"rx_db": f"{g['running']['rx_db']:+d}", "tx_db": f"{g['running']['tx_db']:+d}"} if g
                     else {"rx_db": "0", "tx_db": "0"})
+    tuning = await web(request).api.call("fax.line_tuning")
+    mine = next((r["v21_cutoff_dbm0"] for r in tuning["lines"] if r["line"] == port), None)
+    fax = {"value": mine, "default": tuning["default_dbm0"], "error": fax_error, "done": fax_done,
+           "typed": fax_value if fax_value is not None else ("" if mine is None else f"{mine:g}")}
     return render(request, "line_profile.html", status_code=status_code, title=f"Line profile {port}", port=port,
                   p=profile, echo=echo, picture=picture, tones=tones, g=g, gv=gv, gain_error=gain_error,
-                  gain_done=gain_done)
+                  gain_done=gain_done, fax=fax)

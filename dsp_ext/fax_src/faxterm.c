@@ -29,6 +29,9 @@ struct faxterm {
     int guard_off;          /* the guard switched off (tests show what it prevents) */
     int whole_buffers;      /* tests: feed spandsp whole buffers, as before (see faxterm_rx) */
     int stale_carriers;     /* carriers left "present" with no receiver running, reported gone */
+    int v21_cutoff_set;     /* an installer's V.21 carrier cut-off is in force (faxterm_set_v21_cutoff) */
+    int32_t v21_on_power;   /* ... as the V.21 receiver's carrier on / off thresholds */
+    int32_t v21_off_power;
     int64_t samples;        /* fed to faxterm_rx so far: the events' clock */
     faxterm_event_t events[FAXTERM_MAX_EVENTS];
     int ev_head;            /* next to write */
@@ -237,11 +240,33 @@ static void clear_stale_carrier(faxterm_t *t)
 }
 #endif
 
+void faxterm_set_v21_cutoff(faxterm_t *t, float dbm0)
+{
+    fsk_rx_state_t *rx = &t->fax->modems.v21_rx;
+    fsk_rx_signal_cutoff(rx, dbm0);
+    t->v21_on_power = rx->carrier_on_power;
+    t->v21_off_power = rx->carrier_off_power;
+    t->v21_cutoff_set = 1;
+}
+
+static void keep_v21_cutoff(faxterm_t *t)
+{
+    /* The thresholds live in the V.21 receiver's state; should spandsp set them again when it
+     * restarts that receiver, the installer's cut-off is put back (two compares a buffer). */
+    fsk_rx_state_t *rx = &t->fax->modems.v21_rx;
+    if (rx->carrier_on_power != t->v21_on_power || rx->carrier_off_power != t->v21_off_power) {
+        rx->carrier_on_power = t->v21_on_power;
+        rx->carrier_off_power = t->v21_off_power;
+    }
+}
+
 void faxterm_rx(faxterm_t *t, const int16_t *amp, int len)
 {
     /* One sample at a time: a receiver T.30 switches off part-way through a buffer must not see
      * the rest of it (faxterm.h, "A receiver switched off mid-buffer"). fax_rx does not write to
      * the buffer; its prototype is just not const. */
+    if (t->v21_cutoff_set)
+        keep_v21_cutoff(t);
     if (t->whole_buffers)
         fax_rx(t->fax, (int16_t *) amp, len);
     else

@@ -114,6 +114,12 @@ int faxterm_set_header(faxterm_t *t, const char *info);
 int faxterm_page_carrier_guard(void);   /* 1 if built with the T2 guard (the spandsp release it knows) */
 void faxterm_set_page_carrier_guard(faxterm_t *t, int on);   /* on by default */
 void faxterm_set_whole_buffers(faxterm_t *t, int on);   /* tests: off by default (one sample at a time) */
+/* The V.21 (300 bit/s, T.30 control) receiver's carrier cut-off in dBm0 (spandsp's
+ * fsk_rx_signal_cutoff; its default is -45.5 dBm0 carrier on). An installer's setting for a noisy
+ * line: with noise near the default the receiver hears a "carrier" in the noise and can miss the
+ * training check that follows (seen with V.17 without ECM at -48 dBm0 noise). A higher cut-off
+ * also ignores a far end weaker than it. */
+void faxterm_set_v21_cutoff(faxterm_t *t, float dbm0);
 
 /* TIFF-F files. Pixels are packed rows, 1 bit per pixel, MSB first, 1 = black,
  * (width + 7) / 8 bytes per row. Return 0 on success, < 0 on error. */

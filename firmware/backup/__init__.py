@@ -12,6 +12,10 @@ Public face:
   (configuration in one atomic commit, databases through the SQLite backup API, media folders
   swapped by rename).
 
+* `run_worker(layout, label)` -> Path: the same archive written by the niced worker child and
+  waited for (`BackupFailed` says why not): for an archive that must exist before the caller
+  goes on (before a restore, before an update).
+
 `StoreLayout.of(config, records)` says where the stores are. Commands: `firmware/backup/commands.py`.
 """
 from __future__ import annotations
@@ -24,7 +28,8 @@ from .archive import (
     check_archive,
     create_archive,
 )
+from .jobs import BackupFailed, run_worker
 from .restore import after_restore, apply_restore
 
-__all__ = ["MAX_ARCHIVE_BYTES", "BackupRefused", "StagedRestore", "StoreLayout", "after_restore", "apply_restore",
-           "check_archive", "create_archive"]
+__all__ = ["MAX_ARCHIVE_BYTES", "BackupFailed", "BackupRefused", "StagedRestore", "StoreLayout", "after_restore", "apply_restore",
+           "check_archive", "create_archive", "run_worker"]

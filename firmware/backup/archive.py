@@ -13,6 +13,18 @@ Fax (issue 13) keeps its two databases and their files under `fax/`: the inbox `
 each received fax's TIFF and PDF in `fax/<box>/`, and the outbox `fax/outbox.db` with each send
 job's document and page previews in `fax/outbox/<job id>/`. Unsent drafts (`fax/drafts/`, uploads
 being rendered, gone after a day) are not kept.
+
+Media files are captured (hard-linked into the archive's work folder) right after the database
+snapshots, before anything is read: a file deleted while the archive is written stays in it.
+A received fax's files are captured *with* the inbox snapshot: right after `fax/faxes.db` is
+copied, every TIFF and PDF its rows name is hard-linked (copied on another file system) into the
+archive's work folder, so a fax deleted while the archive is being written keeps its files in it.
+A row whose file is already gone by then (deleted between the snapshot and the capture, a
+moment) is left out of the archive's inbox, and the manifest says how many under `left_out`:
+an archive never holds a row naming a file it does not carry. Leaving the row out is right
+because its fax was being deleted: the owner asked for it to go. The outbox is captured the same
+way: a send job whose folder is gone by then (retention expired it) is left out, with its
+attempts, and counted.
 """
 from __future__ import annotations
 
@@ -157,6 +169,101 @@ def _snapshot_db(src: Path, dest: Path) -> None:
     s.close()
 
 
+def _inbox_name(name: str) -> str | None:
+    """The archive name (`fax/<box>/<file>`) of a file a fax row names, or None if it is not one
+    of the inbox's own files. Rows name files by absolute path; a store restored into another data
+    folder names them by its old one, found by box folder and file name (as FaxStore.file_of)."""
+    path = Path(name)
+    if len(path.parts) < 3 or path.parts[-3] != FAX_DIR:
+        return None
+    rel = f"{FAX_DIR}/{path.parent.name}/{path.name}"
+    return rel if check_name(rel) is None and _is_inbox_file(rel) else None
+
+
+def _is_inbox_file(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 3 and parts[0] == FAX_DIR and parts[1] not in FAX_NOT_BOXES
+
+
+def _capture_inbox(layout: StoreLayout, snapshot: Path, work: Path) -> tuple[list[tuple[str, Path]], int]:
+    """Link every file the inbox snapshot's rows name into `work`; drop the rows whose files are
+    gone from the snapshot. Returns (the captured files, how many rows were left out)."""
+    captured: dict[str, Path] = {}
+    gone: list[int] = []
+    db = sqlite3.connect(str(snapshot))
+    try:
+        for fid, *names in db.execute("SELECT id, tiff, pdf FROM faxes ORDER BY id").fetchall():
+            mine: dict[str, Path] = {}
+            for name in (n for n in names if n):
+                rel = _inbox_name(str(name))
+                if rel is None:
+                    continue                        # not an inbox file: never archived with the inbox
+                dest = captured.get(rel) or mine.get(rel) or work.joinpath(*rel.split("/"))
+                if not dest.exists() and not _link_or_copy(layout.root / rel, dest):
+                    break
+                mine[rel] = dest
+            else:
+                captured.update(mine)
+                continue
+            gone.append(int(fid))
+            for rel, dest in mine.items():
+                if rel not in captured:
+                    dest.unlink(missing_ok=True)
+        db.execute("PRAGMA secure_delete = ON")       # a left-out row's text is not kept in free pages
+        with db:
+            db.executemany("DELETE FROM faxes WHERE id = ?", [(i,) for i in gone])
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'deleted_files'").fetchone():
+                db.execute("DELETE FROM deleted_files")     # files of deleted faxes: not in the archive
+    finally:
+        db.close()
+    return sorted(captured.items()), len(gone)
+
+
+def _link_or_copy(src: Path, dest: Path) -> bool:
+    """Capture `src` as `dest` (a hard link: the same file, whatever happens to its name later; a
+    copy on another file system). False if `src` is gone."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            os.link(src, dest)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            shutil.copyfile(src, dest)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _capture_outbox(layout: StoreLayout, snapshot: Path, work: Path) -> tuple[list[tuple[str, Path]], int]:
+    """Link the files of every send job in the outbox snapshot (`fax/outbox/<id>/`) into `work`;
+    drop from the snapshot the jobs whose folder is gone (expired while the backup was made).
+    Returns (the captured files, how many jobs were left out)."""
+    captured: list[tuple[str, Path]] = []
+    gone: list[int] = []
+    db = sqlite3.connect(str(snapshot))
+    try:
+        for (job_id,) in db.execute("SELECT id FROM jobs ORDER BY id").fetchall():
+            folder = layout.root / FAX_OUTBOX_DIR / str(int(job_id))
+            try:
+                names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+            except FileNotFoundError:
+                gone.append(int(job_id))
+                continue
+            for name in names:
+                rel = f"{FAX_OUTBOX_DIR}/{int(job_id)}/{name}"
+                if check_name(rel) is None and not name.endswith(".tmp") and \
+                        _link_or_copy(folder / name, work.joinpath(*rel.split("/"))):
+                    captured.append((rel, work.joinpath(*rel.split("/"))))
+        db.execute("PRAGMA secure_delete = ON")
+        with db:
+            db.executemany("DELETE FROM attempts WHERE job_id = ?", [(i,) for i in gone])
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in gone])
+    finally:
+        db.close()
+    return captured, len(gone)
+
+
 def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
     for d in (*MEDIA_DIRS, FAX_DIR):
         top = layout.root / d
@@ -167,9 +274,11 @@ def _media_files(layout: StoreLayout) -> Iterator[tuple[str, Path]]:
             for fn in sorted(filenames):
                 p = Path(dirpath) / fn
                 rel = p.relative_to(layout.root).as_posix()
-                if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None or rel in DATABASES:
+                if fn.endswith(".tmp") or fn.startswith(".") or check_name(rel) is not None or rel in DATABASES \
+                        or _is_inbox_file(rel) or rel.startswith(FAX_OUTBOX_DIR + "/"):
                     continue          # temp files of a write in progress, foreign files, the fax databases
-                                      # (those are SQLite snapshots, above)
+                                      # (those are SQLite snapshots, above), the fax inbox's and outbox's
+                                      # files (captured with their snapshots)
                 if p.is_symlink() or not p.is_file():
                     continue
                 yield rel, p
@@ -218,14 +327,32 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
         if cfg.is_file():
             shutil.copyfile(cfg, work / CONFIG_FILE)        # replaced atomically by its writer: never torn
             members.append((CONFIG_FILE, work / CONFIG_FILE))
+        left_out: dict[str, dict] = {}
+        captured: list[tuple[str, Path]] = []
         for db in DATABASES:
             src = layout.path_of(db)
             if src.is_file():
                 dest = work.joinpath(*db.split("/"))
                 dest.parent.mkdir(exist_ok=True)
                 _snapshot_db(src, dest)
+                if db == FAX_INBOX_DB:
+                    files, gone = _capture_inbox(layout, dest, work)
+                    left_out[db] = {"rows": gone, "why": "received faxes deleted while the backup was made "
+                                                          "(their files were already gone)"}
+                    captured += files
+                elif db == FAX_OUTBOX_DB:
+                    files, gone = _capture_outbox(layout, dest, work)
+                    left_out[db] = {"rows": gone, "why": "finished send jobs removed while the backup was "
+                                                          "made (their folders were already gone)"}
+                    captured += files
                 members.append((db, dest))
-        media = list(_media_files(layout))
+        # every other media file is captured too (a link each) before anything is read: one deleted
+        # while the archive is written stays in it, one deleted before is simply not in it
+        for rel, src in _media_files(layout):
+            dest = work.joinpath(*rel.split("/"))
+            if _link_or_copy(src, dest):
+                captured.append((rel, dest))
+        media = captured
         files: dict[str, dict] = {}
         sizes = {name: path.stat().st_size for name, path in [*members, *media]}
         total, done = 2 * sum(sizes.values()), 0
@@ -234,8 +361,8 @@ def create_archive(layout: StoreLayout, out_dir: Path | None = None, *, label: s
             done += sizes[name]
             if progress is not None:
                 progress(done, total)
-        manifest = json.dumps({"format": FORMAT, "version": VERSION, "created": stamp, "files": files},
-                              indent=1, sort_keys=True).encode()
+        manifest = json.dumps({"format": FORMAT, "version": VERSION, "created": stamp, "files": files,
+                               "left_out": left_out}, indent=1, sort_keys=True).encode()
         tmp = out_dir / f".{target.name}.tmp"
         now = int(time.time())
         with open(tmp, "wb") as raw:
@@ -414,6 +541,8 @@ NOT_BACKED_UP: dict[str, str] = {
     "*.pid": "the running engine's process id",
     "*.lock": "lock files",
     "tls/*": "this appliance's own key and certificate: never copied to another box",
+    "system/*": ("this device's ssh host keys and ssh login keys, and the system clock's floor: a restored "
+                 "archive (an upload) must never grant ssh access, so the owner adds login keys again"),
     "metrics.token": "the /metrics scrape token, made anew on each box",
     "webui.sqlite*": "the web process's logins and sessions (its own store, not the engine's)",
     "prompts/.generated*": "prompts generated by espeak-ng from text, made again at start",

@@ -6,7 +6,8 @@ the archive is written (read by `firmware.backup.jobs`).
 Hashing and compressing every recording and voicemail took CPU (and, between zlib's chunks, the
 interpreter lock) from the media loop for as long as the archive took, when the engine did it
 itself. The engine now only starts this process: `backup.create` as a job it watches from a
-thread of its own, `backup.restore` (the "before restore" archive) by waiting for it.
+thread of its own; `backup.restore` (the "before restore" archive) and `update.install` (the
+"before update" one) by waiting for it.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Wallboard figures: today's answered, abandoned and service level per queue, with colour bands.
+"""Wallboard figures: today's answered, abandoned and service level per queue, with colour bands,
+and the faxes that called the queue (taken to a fax box: not callers, so in none of the others).
 
 The figures come from `firmware.reports` (the same KPI functions as every report: one formula),
 read from the records read-only; the live part (who waits, agents' states) is `queue.status`.
@@ -82,5 +83,6 @@ def figures(config: Any, data_dir: Path, day: str, queues: list[str]) -> dict[st
             sl = k.get("service_level")
             out[q] = {"answered": int(k.get("answered") or 0), "abandoned": int(k.get("abandoned") or 0),
                       "service_level": sl, "target": target, "threshold_s": threshold,
-                      "band": band(sl, target), "longest_wait_today_s": k.get("longest_wait_s")}
+                      "band": band(sl, target), "longest_wait_today_s": k.get("longest_wait_s"),
+                      "faxes": int(k.get("faxes") or 0)}
     return out

@@ -630,7 +630,8 @@ class CampaignDialer:
         run.pending.insert(0, row)
         log.info("campaign %s: %s's previewed number back in the list (%s)", run.doc["id"], username, why)
         self.engine.control.publish(_event({"campaign": run.doc["id"], "number_id": row["id"], "result": "released",
-                                            "status": "pending", "agent": username, "why": why}))
+                                            "status": "pending", "agent": username, "why": why,
+                                            "number": row["number"]}))
 
     # ---- preview
     def preview_next(self, cid: str, username: str) -> dict | None:

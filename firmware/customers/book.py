@@ -176,6 +176,8 @@ class CustomerBook:
         self.db: sqlite3.Connection = opened.db
         self.alarm = opened.alarm
         self.path = Path(path)
+        if opened.behind:                 # a release being tried: the clean-up waits for a start after the
+            return                        # commit (an interrupted import stays invisible until then)
         with self.db:                     # an import cut off by a restart is dropped whole
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("DELETE FROM contacts WHERE import_job IS NOT NULL AND import_job NOT IN "

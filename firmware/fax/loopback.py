@@ -79,13 +79,15 @@ def compare_documents(sent: str | os.PathLike, received: str | os.PathLike) -> t
 def run_loopback(document: str | os.PathLike, received: str | os.PathLike | None = None, *,
                  noise_dbm0: float | None = None, echo_erl_db: float | None = None,
                  ecm: bool = True, modem: str = "v17", seed: int = 1,
-                 page_carrier_guard: bool = True, whole_buffers: bool = False) -> LoopbackResult:
+                 page_carrier_guard: bool = True, whole_buffers: bool = False,
+                 v21_cutoff_dbm0: float | None = None) -> LoopbackResult:
     """Send `document` (TIFF-F) from a simulated remote fax to our receiver; keep what arrives in `received`."""
     with tempfile.TemporaryDirectory(prefix="linebox-fax-") as tmp:
         out = pathlib.Path(received) if received is not None else pathlib.Path(tmp) / "received.tif"
         remote = FaxTerminal(calling=True, ident="+1 555 0199", ecm=ecm, modem=modem, send=document)
         ours = FaxTerminal(calling=False, ident="Linebox", ecm=ecm, modem=modem, receive=out,
-                           page_carrier_guard=page_carrier_guard, whole_buffers=whole_buffers)
+                           page_carrier_guard=page_carrier_guard, whole_buffers=whole_buffers,
+                           v21_cutoff_dbm0=v21_cutoff_dbm0)
         rng = np.random.default_rng(seed)
         noise_in, noise_out = LineNoise(rng, noise_dbm0), LineNoise(rng, noise_dbm0)
         echo = EchoPath(hybrid_ir(erl_db=echo_erl_db)) if echo_erl_db is not None else None

@@ -19,6 +19,7 @@ from ..mailer import Attachment, Mail, Mailer, header_text
 from .pdf import tiff_to_pdf
 from .reasons import failure_kind, plain_reason
 from .store import make_durable
+from .transcript import merge
 
 if TYPE_CHECKING:
     from .service import FaxService
@@ -43,6 +44,23 @@ def mail_fax(mailer: Mailer, to: str, box: str, caller: str, report: FaxReport, 
                      attachments=[Attachment(f"fax-{box}-{pdf.stem}.pdf", "application/pdf", pdf)]))
 
 
+def receive_transcript(line: str, box: str, caller: str, report: FaxReport, events: list[Any],
+                       seconds: float) -> list[str]:
+    """A received fax's timed transcript: the answer, the T.30 dialogue from the terminal's event log
+    (seconds since the line was handed to the fax terminal) and the outcome. The caller's number is
+    untrusted: printable characters only, cut short."""
+    who = "".join(c for c in caller if c.isprintable())[:32] or "an unknown number"
+    notes = [(0.0, f"line {line} answered for fax box {box}, call from {who}; answer tone (CED) sent")]
+    end = max([seconds] + [e.at for e in events])
+    if report.pages_rx:
+        notes.append((end, f"in all: {report.pages_rx} page(s) received at {report.bit_rate} bit/s, "
+                           f"error correction {'on' if report.ecm else 'off'}"
+                           + (f", {report.bad_rows_total} bad row(s)" if report.bad_rows_total else "")))
+    notes.append((end, f"phase E: T.30 result {report.result} ({report.result_text})"))
+    notes.append((end, f"result: {plain_reason(report.result)}"))
+    return merge(notes, events, 0.0, report.pages_rx, receiving=True)
+
+
 class FaxReceive(AppSession):
     name = "fax"
 
@@ -65,13 +83,18 @@ class FaxReceive(AppSession):
         line = ch.name
         self.tiff = path
         recipients = svc.box_recipients(box)      # media thread: in-memory copies of the config
+        made: list[FaxTerminal] = []
+        cutoff = svc.v21_cutoffs.get(line)         # an installer's setting for this line, else the default
 
         def make_terminal() -> FaxTerminal:                 # fax thread
             path.parent.mkdir(parents=True, exist_ok=True)
-            return FaxTerminal(calling=False, ident=svc.ident, ecm=True, modem="v17", receive=path)
+            made.append(FaxTerminal(calling=False, ident=svc.ident, ecm=True, modem="v17", receive=path,
+                                    v21_cutoff_dbm0=cutoff))
+            return made[0]
 
         def done(report: FaxReport) -> dict[str, Any]:        # fax thread
             seconds = self.link.frames / 100.0
+            transcript = receive_transcript(line, box, caller, report, made[0].events() if made else [], seconds)
             pdf = path.with_suffix(".pdf")
             if report.pages_rx > 0 and path.exists():
                 try:
@@ -95,7 +118,7 @@ class FaxReceive(AppSession):
                 seconds=seconds, result_code=report.result, result=report.result_text,
                 reason=plain_reason(report.result), kind=failure_kind(report.result),
                 tiff=str(path) if path.exists() else "", at=started,
-                pdf=str(pdf) if pdf.exists() else "", mailed_to=mailed)
+                pdf=str(pdf) if pdf.exists() else "", mailed_to=mailed, transcript=transcript)
             return {"id": fid, "box": box, "pages": report.pages_rx, "result": report.result_text}
 
         self.link = svc.open_link(ch, make_terminal, done, self._finished)

@@ -40,6 +40,32 @@ def fax_detect_set(ctx: ApiContext, line: str, box: str = "") -> dict:
     return {"line": line.strip(), "box": box.strip()}
 
 
+@command("fax.line_tuning", on="store")
+def fax_line_tuning(ctx: ApiContext) -> dict:
+    """Every line with its V.21 carrier cut-off for fax (line_tuning.py): the installer's value in
+    dBm0, or None for spandsp's default (`default_dbm0`)."""
+    from .line_tuning import V21_CUTOFF_DEFAULT_DBM0, line_v21_cutoffs
+    tuned = line_v21_cutoffs(ctx.config)
+    return {"default_dbm0": V21_CUTOFF_DEFAULT_DBM0,
+            "lines": [{"line": row["port"], "name": row.get("name", ""), "v21_cutoff_dbm0": tuned.get(row["port"])}
+                      for row in ctx.config.lines()]}
+
+
+@command("fax.line_tuning_set", on="store")
+def fax_line_tuning_set(ctx: ApiContext, line: str, v21_cutoff_dbm0: float | str | None = None) -> dict:
+    """Line `line`'s V.21 carrier cut-off in dBm0 for fax (-50 to -30; a noisy line: -40), or back
+    to the default with none. Faxes on the line use it from their next call."""
+    from .line_tuning import V21_CUTOFF_DEFAULT_DBM0, set_line_v21_cutoff
+    if len(str(line)) > 12:
+        raise ApiError("bad_request", "line: a port such as fxo1")
+    try:
+        saved = set_line_v21_cutoff(ctx.config, str(line), v21_cutoff_dbm0)
+    except ConfigError as exc:
+        raise ApiError("bad_request", str(exc)) from None
+    ctx.publish("fax", {"event": "line_tuning", "line": str(line).strip()})
+    return {"line": str(line).strip(), "v21_cutoff_dbm0": saved, "default_dbm0": V21_CUTOFF_DEFAULT_DBM0}
+
+
 # ---- the inbox: documents and deleting --------------------------------------------------------
 
 _BOX = re.compile(r"[0-9]{2,10}")

@@ -206,11 +206,12 @@ class FaxDialOut(ChannelHandler):
         line.set_state("ringback", peer="fax", detail=f"fax to {job.number}")
         svc = self.sender.svc
         document, ident, header = job.document, svc.ident, svc.settings.header
+        cutoff = svc.v21_cutoffs.get(line.name)     # an installer's setting for this line, else the default
         made: list[FaxTerminal] = []
 
         def make_terminal() -> FaxTerminal:                  # fax thread
             made.append(FaxTerminal(calling=True, ident=ident, ecm=job.ecm, modem=job.modem, send=document,
-                                    header=header))
+                                    header=header, v21_cutoff_dbm0=cutoff))
             return made[0]
 
         def done(report: FaxReport) -> tuple[FaxReport, list]:        # fax thread: the log, off the tick

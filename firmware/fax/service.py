@@ -34,6 +34,7 @@ class FaxService:
         self.detect_box: str | None = None
         self.line_boxes: dict[str, str] = {}
         self.box_mail: dict[str, list[str]] = {}     # boxes' own recipients (boxes.py)
+        self.v21_cutoffs: dict[str, float] = {}      # installer's V.21 cut-off per line (line_tuning.py)
         self.reload()
         self.worker = FaxWorker(engine.control.call)
         from ..apps.voicemail_store import settings
@@ -46,9 +47,11 @@ class FaxService:
         """The lines' fax boxes, kept in memory for the media thread (called when the config changes)."""
         from .boxes import all_box_addresses
         from .detect import detect_boxes
+        from .line_tuning import line_v21_cutoffs
         try:
             self.line_boxes = detect_boxes(self.engine.config)
             self.box_mail = all_box_addresses(self.engine.config)
+            self.v21_cutoffs = line_v21_cutoffs(self.engine.config)
         except (AttributeError, TypeError, ValueError) as exc:
             log.error("fax detection settings unreadable: %s", exc)
         try:

@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS calls_seen (call_id TEXT PRIMARY KEY, entered REAL NO
 CREATE TABLE IF NOT EXISTS late_events (id INTEGER PRIMARY KEY, ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS late_events_ts ON late_events (ts);
 """
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5               # 5: Totals.faxes (EXITFAX out of entered)
 LATE_LOOKBACK_S = 31 * 86400     # a late event of a call that entered longer ago than this is counted at its own time
 SETTLE_S = 7200
 CHUNK_S = 86400

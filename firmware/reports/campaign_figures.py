@@ -6,6 +6,11 @@ They are counted from the durable queue event log (records.db `queue_events`, re
 the campaign dialler writes one CAMPAIGNDIAL per number dialled and one CAMPAIGNRESULT per
 outcome (contract in firmware/callcenter/events.py): data1 campaign, data2 number, data3 result,
 data4 talk s, data5 the number's status afterwards. An event counts in the period its time falls in.
+
+Each answered attempt counts in exactly one outcome figure: contacts (answered), answering
+machines (machine, machine_agent, message_left), silent hang-ups (hung_up) or hung up before the
+verdict (unknown); the rest of the attempts were not answered (busy, no answer, failed). Messages
+left are a part of the machines, not an outcome of their own.
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ FIGURES: tuple[Figure, ...] = (
            "(result message_left)", "count"),
     Figure("cmp_hung_up", "Silent hang-ups", "attempts answered and hung up before a word (result hung_up)",
            "count"),
+    Figure("cmp_unknown", "Hung up before the verdict", "attempts answered where the agent hung up before the "
+           "answering-machine detector's verdict (result unknown): not a contact, tried again", "count"),
     Figure("cmp_contact_rate", "Contact rate", "campaign contacts ÷ campaign attempts", "ratio"),
     Figure("cmp_talk_s", "Campaign talk time", "Σ seconds agents were on answered campaign calls (from the answer "
            "to the hang-up; results answered and machine_agent)", "seconds"),
@@ -41,7 +48,7 @@ FIGURES: tuple[Figure, ...] = (
 
 
 def _blank() -> dict[str, int]:
-    return {"attempts": 0, "contacts": 0, "machines": 0, "messages": 0, "hung_up": 0, "talk_s": 0}
+    return {"attempts": 0, "contacts": 0, "machines": 0, "messages": 0, "hung_up": 0, "unknown": 0, "talk_s": 0}
 
 
 def _add(acc: dict[str, int], event: str, result: str, talk: str) -> None:
@@ -54,6 +61,8 @@ def _add(acc: dict[str, int], event: str, result: str, talk: str) -> None:
         acc["machines"] += 1
     elif result == "hung_up":
         acc["hung_up"] += 1
+    elif result == "unknown":            # the agent dropped it before the detector decided
+        acc["unknown"] += 1
     if result == "message_left":
         acc["messages"] += 1
     try:
@@ -86,7 +95,8 @@ def figures_of(rows: list[dict]) -> dict:
 
     return {"total": {"cmp_attempts": total["attempts"], "cmp_contacts": total["contacts"],
                       "cmp_machines": total["machines"], "cmp_messages": total["messages"],
-                      "cmp_hung_up": total["hung_up"], "cmp_contact_rate": _rate(total),
+                      "cmp_hung_up": total["hung_up"], "cmp_unknown": total["unknown"],
+                      "cmp_contact_rate": _rate(total),
                       "cmp_talk_s": total["talk_s"]},
             "by_campaign": [row("campaign", k, v) for k, v in sorted(by_campaign.items())],
             "by_agent": [row("agent", k, v) for k, v in sorted(by_agent.items()) if k != "NONE"]}

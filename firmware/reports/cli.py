@@ -69,7 +69,8 @@ def _print_text(doc: dict) -> None:
             print(f"  {f['label']:<30} {_fmt(f['value'], f['unit']):>10}   = {f['formula']}")
         for r in cmp["by_agent"]:
             print(f"    agent {r['agent'][:24]:<24} {r['attempts']:>6} attempts {r['contacts']:>6} contacts "
-                  f"{r['machines']:>5} machines  talk {_fmt(r['talk_s'], 'seconds')}")
+                  f"{r['machines']:>5} machines {r['unknown']:>5} before the verdict  "
+                  f"talk {_fmt(r['talk_s'], 'seconds')}")
 
 
 def _report(args: argparse.Namespace) -> int:

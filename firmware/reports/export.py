@@ -57,7 +57,7 @@ def campaign_tables(doc: dict) -> list[tuple[list[str], list[list[object]]]]:
     cmp = doc.get("campaigns")
     if not cmp:
         return []
-    cols = ["attempts", "contacts", "machines", "messages", "hung_up", "contact_rate", "talk_s"]
+    cols = ["attempts", "contacts", "machines", "messages", "hung_up", "unknown", "contact_rate", "talk_s"]
     return [(["campaign figure", "value", "formula"], [[f["label"], f["value"], f["formula"]] for f in cmp["figures"]]),
             (["campaign", *cols], [[r["campaign"], *(r[c] for c in cols)] for r in cmp["by_campaign"]]),
             (["campaign agent", *cols], [[r["agent"], *(r[c] for c in cols)] for r in cmp["by_agent"]])]

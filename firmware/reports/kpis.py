@@ -106,7 +106,8 @@ def _kpi(name: str, label: str, formula: str, unit: str,
     REGISTRY[name] = Kpi(name, label, formula, unit, fn)
 
 
-_kpi("entered", "Entered", "callers that entered a queue (ENTERQUEUE)", "count", lambda c, p: c.t.entered)
+_kpi("entered", "Entered", "callers that entered a queue (ENTERQUEUE; a fax taken to a fax "
+     "box is not one)", "count", lambda c, p: c.t.entered)
 _kpi("offered", "Offered", "entered − short abandons", "count", lambda c, p: c.offered)
 _kpi("answered", "Answered", "callers connected to an agent (CONNECT)", "count", lambda c, p: c.t.answered)
 _kpi("abandoned", "Abandoned", "callers who hung up in the queue after waiting at least S s (ABANDON)",
@@ -115,6 +116,8 @@ _kpi("short_abandoned", "Short abandons", "callers who hung up in the queue with
      "count", lambda c, p: c.short)
 _kpi("other_exits", "Other exits", "timeouts + empty-queue exits + key exits + callback requests", "count",
      lambda c, p: c.t.timeouts + c.t.exit_empty + c.t.exit_key + c.t.callback_requested)
+_kpi("faxes", "Faxes (not callers)", "fax machines that called a queue and were taken to a fax box (EXITFAX); "
+     "left out of entered, offered, abandoned, the service level and the waits", "count", lambda c, p: c.t.faxes)
 _kpi("answer_rate", "Answer rate", "answered ÷ offered", "ratio", lambda c, p: ratio(c.t.answered, c.offered))
 _kpi("abandon_rate", "Abandon rate", "abandoned ÷ offered", "ratio", lambda c, p: ratio(c.abandoned, c.offered))
 _kpi("service_level", "Service level", "see the chosen variant", "ratio", _service_level)

@@ -118,6 +118,7 @@ class Totals:
     line_busy_s: float = 0.0         # line-seconds in use
     line_capacity_s: float = 0.0     # lines x seconds
     all_lines_busy_s: float = 0.0    # seconds with every line in use
+    faxes: int = 0                   # fax machines that called a queue, taken to a fax box (EXITFAX): not callers
     pre: Thresholded | None = None   # wait figures counted elsewhere for one (T, S), added to the histograms'
 
     def __add__(self, other: Totals) -> Totals:
@@ -144,6 +145,16 @@ class Totals:
         return self
 
     def add_call(self, c: QueueCall) -> None:
+        if c.outcome == "fax":
+            # A fax machine that called a queue line is not a caller: no person waited, could be
+            # answered or could give up. Counting it as entered would lower the answer rate and,
+            # as an "other exit", raise nothing an agent can act on; counting it as abandoned would
+            # punish the service level for a call no agent could take. So it is a figure of its own
+            # (`faxes`) and stays out of entered, offered, abandoned, the service level, the waits
+            # and the agents' ring misses. (app_queue's reports count ENTERQUEUE as entered; our
+            # EXITFAX is a Linebox verb, so the choice is ours, and this is it.)
+            self.faxes += 1
+            return
         self.entered += 1
         if c.outcome == "answered":
             self.answered += 1

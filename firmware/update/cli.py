@@ -20,9 +20,10 @@ def _updater(args: argparse.Namespace):  # noqa: ANN202 - Updater, imported lazi
     from .updater import Updater
     data = Path(args.data)
 
-    def backup() -> None:
-        from ..backup import StoreLayout, create_archive
-        create_archive(StoreLayout(data, data / "records.db"), label="before-update")
+    def backup() -> None:                            # in the niced worker child, as the engine does
+        from ..backup import StoreLayout, run_worker
+        run_worker(StoreLayout(data, data / "records.db"), label="before-update")
+
     def migrate() -> list[str]:
         from ..api_client import ApiConnection
         from ..api_wire import SOCKET_NAME

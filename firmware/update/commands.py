@@ -40,8 +40,17 @@ def _updater(ctx: ApiContext) -> Updater:
         raise ApiError("unavailable", NOT_AB)
 
     def backup() -> None:
-        from ..backup import StoreLayout, create_archive
-        create_archive(StoreLayout.of(ctx.config, ctx.records), label="before-update")
+        # Written by the niced backup worker child, like backup.create: hashing and compressing a
+        # card full of recordings take nothing from the engine's interpreter. The install waits
+        # for it: data migrations run forward only, after this archive exists.
+        from ..backup import BackupFailed, StoreLayout, run_worker
+        if hasattr(ctx.records, "flush"):
+            ctx.records.flush()                      # the calls up to now are in the archive
+        try:
+            run_worker(StoreLayout.of(ctx.config, ctx.records), label="before-update")
+        except BackupFailed as exc:
+            raise ApiError("unavailable", f"The update was not installed: the archive of the current data "
+                                          f"could not be kept first. {exc}") from None
     return Updater(env, _state_path(ctx), site.keys_dir(), site.board(), backup=backup)
 
 
@@ -188,17 +197,14 @@ def update_auto(ctx: ApiContext) -> dict:
 def update_migrate(ctx: ApiContext) -> dict:
     """Run this release's pending data migrations, forward only (`linebox update check` calls it once
     the tried slot is committed, never before: a rollback must find the data as the old release left it)."""
-    from ..records import SCHEMA_VERSION as RECORDS_SCHEMA
+    from ..sqlite_files import migrate_held
     from .migrations import code_schema, run_forward
     state = UpdateState.load(_state_path(ctx))
     if state.phase == "trying":
         raise ApiError("conflict", "This release is still being tried; its data migrations run after it is "
                                    "committed.")
     done = run_forward(Path(ctx.data_dir))
-    records = ctx.records
-    if getattr(records, "schema_behind", False):     # opened unmigrated while the release was tried
-        was = records.migrate_now()
-        done.append(f"call records: schema {was} -> {RECORDS_SCHEMA}")
+    done += migrate_held(Path(ctx.data_dir))         # every store opened unmigrated while tried
     if done:
         ctx.publish("update.migrated", {"done": done})
     return {"done": done, "schema": code_schema()}

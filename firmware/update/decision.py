@@ -104,3 +104,13 @@ def release_being_tried(data_dir: Path) -> bool:
     """Is the running release only being tried (booted with tryboot, its health check not passed)?
     Stores then keep their schema: a rollback must find the data as the old release left it."""
     return UpdateState.load(Path(data_dir) / "update" / "state.json").phase == "trying"
+
+
+def keep_schemas_while_tried(data_dir: Path) -> bool:
+    """The engine's start: while this release is only being tried, every SQLite store under
+    `data_dir` keeps its schema until the commit's `update.migrate` (firmware/sqlite_files.py).
+    Returns whether the release is being tried."""
+    from ..sqlite_files import hold_schemas
+    tried = release_being_tried(data_dir)
+    hold_schemas(data_dir, tried)
+    return tried

@@ -13,6 +13,7 @@ import pytest
 from cc_scenarios import contains, login, make_pbx, svc
 
 from drivers.sim.speech import speak
+from drivers.sim.subscriber import FRAME_MS
 from dsp_ext.tones import tone
 from firmware.api import ApiContext
 from firmware.apps import permissions_store
@@ -70,9 +71,12 @@ def start(p, numbers: list[str], **over) -> None:
     cmds.campaign_start(ctx(p), campaign="spring")
 
 
-def agent_works(p, seconds: float, talk_s: float = 3.0, heard: list | None = None) -> None:
+def agent_works(p, seconds: float, talk_s: float = 3.0, heard: list | None = None,
+                drop: tuple[str, ...] = ()) -> None:
     """Alice answers every ring, listens (what she hears is kept in `heard`), hangs up `talk_s`
-    after the call is up or when she hears busy/congestion."""
+    after the call is up or when she hears busy/congestion. On the numbers in `drop` she hangs up
+    1.5 s after the far end answered: at a machine greeting's first words, before the detector's
+    verdict."""
     ph = p.phone("201")
     ch = p.engine.channel_for_extension("201")
     t = 0.0
@@ -80,6 +84,11 @@ def agent_works(p, seconds: float, talk_s: float = 3.0, heard: list | None = Non
         for far in p.co.remotes.values():
             if far.state == "busy":             # we hung up on them: they put the phone down too
                 far.hang_up()
+        for number in drop:
+            far = p.co.remotes.get(number)
+            if far is not None and far.state == "connected" and ch.off_hook and ch.state == "in-call" \
+                    and (p.co.frames - far.state_frame) * FRAME_MS > 1500:
+                ph.on_hook()
         if ph.is_ringing:
             ph.off_hook()
             ph.clear_heard()

@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 import serial
+from test_board_files import MODEM_BOARD
 
 from board import parse_board
 from drivers.emulators.gpiochip import EmulatedGpioChip
@@ -106,25 +107,7 @@ def test_refused_off_hook_faults_the_port(rig):
 def test_modem_port_on_a_hat_board(rig):
     """A board file may list a voice modem as an FXO port: HatBoard moves its audio and events."""
     port, modem = rig
-    d = parse_board("""
-[board]
-id = "fxs-plus-modem"
-name = "1 FXS + modem"
-hat_product = "x"
-overlay = "x"
-[audio]
-alsa_device = "hw:0"
-channels = 1
-[[port]]
-name = "fxs1"
-chip = "si3215"
-cs = 0
-timeslot = 0
-[[port]]
-name = "fxo1"
-chip = "modem"
-device = "/dev/ttyUSB0"
-""")
+    d = parse_board(MODEM_BOARD.replace('"/dev/ttyACM0"', '"/dev/ttyUSB0"'))    # the board files' modem board
     assert d.port("fxo1").device == "/dev/ttyUSB0"
     world = EmulatedWorld(1)
     world.slics.append(Si3215Emulator())

@@ -130,3 +130,26 @@ def test_a_board_giving_a_short_frame_is_named() -> None:
         pbx.board.tick = short
         with pytest.raises(ValueError, match=r"gave 40 samples for fxs1; a tick carries int16\[80\]"):
             pbx.media.step()
+
+
+def test_the_slowest_ticks_say_which_stage_made_them_slow() -> None:
+    """`metrics.read(detail=True)` breaks the p99 ticks down by stage (bench.realtime prints it):
+    here one tick in fifty spends 2 ms in the tone detectors, and only those are the tail."""
+    h = TickHealth()
+    h.start()
+    try:
+        tones, echo = STAGES.index("tones"), STAGES.index("echo")
+        for i in range(1000):
+            h.stage_now[echo] = 0.0004
+            slow = i % 50 == 7
+            h.stage_now[tones] = 0.002 if slow else 0.0001
+            work = 0.0005 + h.stage_now[tones]
+            h.tick(i * 0.01, work, 0.8 * work)
+        tail = h.read(window_s=10.0, detail=True)["window"]["tail"]
+    finally:
+        h.close()
+    assert tail["ticks"] == 20
+    assert tail["stages"]["tones"] == pytest.approx(0.002)
+    assert tail["stages"]["echo"] == pytest.approx(0.0004)
+    assert max(tail["stages"], key=tail["stages"].get) == "tones"
+    assert tail["work_mean"] == pytest.approx(0.0025) and tail["cpu_mean"] == pytest.approx(0.002)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 
 import pytest
 
@@ -16,45 +15,22 @@ from firmware.fax.boxes import box_addresses, save_box_addresses
 from firmware.fax.charts import chart
 from firmware.harness import Pbx
 
-
-class Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):   # noqa: N802 (aiosmtpd's hook name)
-        self.envelopes.append(envelope)
-        return "250 OK"
+from .mailbox import faxes_mailed
 
 
 def test_a_fax_is_mailed_to_each_of_the_boxs_recipients(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
-    from firmware.apps.voicemail_store import save_mailbox, save_settings
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        with Pbx(country="US", seed=5, data_dir=tmp_path / "data") as pbx:
-            save_mailbox(pbx.config, "201", enabled=False, email="voicemail@example.com")
-            save_settings(pbx.config, {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none",
-                                       "smtp_from": "pbx@example.com"})
-            assert save_box_addresses(pbx.config, "201", "office@example.com\nboss@example.com") == \
-                ["office@example.com", "boss@example.com"]
-            pbx.config.set_inbound_route("fxo1", "fax:201")
-            pbx.run(0.3)
-            write_tiff(tmp_path / "doc.tif", [chart("text", 98)], 98)
-            fax = pbx.co.fax_machine("5550190", ident="+1 555 0190")
-            fax.send_document(tmp_path / "doc.tif", to=pbx.co.line_number(1))
-            pbx.run_until(lambda: fax.done, 300)
-            svc = service_of(pbx.engine)
-            assert svc.worker.flush(10) and svc.mailer.wait_idle(20)
-            rec = svc.store.list("201")[0]
-            pdf = open(rec.pdf, "rb").read()
-    finally:
-        server.stop()
+    with faxes_mailed(tmp_path / "data", "voicemail@example.com") as (pbx, inbox):
+        assert save_box_addresses(pbx.config, "201", "office@example.com\nboss@example.com") == \
+            ["office@example.com", "boss@example.com"]
+        pbx.run(0.3)
+        write_tiff(tmp_path / "doc.tif", [chart("text", 98)], 98)
+        fax = pbx.co.fax_machine("5550190", ident="+1 555 0190")
+        fax.send_document(tmp_path / "doc.tif", to=pbx.co.line_number(1))
+        pbx.run_until(lambda: fax.done, 300)
+        svc = service_of(pbx.engine)
+        assert svc.worker.flush(10) and svc.mailer.wait_idle(20)
+        rec = svc.store.list("201")[0]
+        pdf = open(rec.pdf, "rb").read()
     assert fax.report.result == 0 and rec.mailed_to == "office@example.com, boss@example.com"
     assert sorted(tuple(e.rcpt_tos) for e in inbox.envelopes) == [("boss@example.com",), ("office@example.com",)]
     for env in inbox.envelopes:

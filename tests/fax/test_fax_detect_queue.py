@@ -78,6 +78,24 @@ def test_a_fax_calling_a_queue_line_arrives_in_the_lines_box(queue_line, tmp_pat
     (qcall,) = [c for c in model.calls.values() if c.call_id != "NONE"]
     assert qcall.outcome == "fax" and qcall.wait < 10
     assert p.state("fxo1") == "idle" and not line.detect_fax
+    _fax_is_no_caller_in_the_reports_or_on_the_wallboard(p, tmp_path)
+
+
+def _fax_is_no_caller_in_the_reports_or_on_the_wallboard(p, data_dir) -> None:
+    """The day's report and the wallboard read the same event log: one fax, no caller (not
+    entered, not abandoned, no service level to spoil)."""
+    from firmware.callcenter import wallboard
+    from firmware.reports import KpiParams, make_request, report_from_store, site_from_config
+    p.records.flush()
+    day = wallboard.today(p.config, p.now)
+    doc = report_from_store(data_dir, make_request(day, day, "queue", site_from_config(p.config), KpiParams()))
+    total = doc["total"]
+    assert (total["faxes"], total["entered"], total["offered"], total["abandoned"], total["other_exits"]) == \
+        (1, 0, 0, 0, 0), total
+    assert total["service_level"] is None and total["longest_wait_s"] is None
+    board = wallboard.figures(p.config, data_dir, day, ["600"])["600"]
+    assert (board["faxes"], board["answered"], board["abandoned"], board["service_level"], board["band"]) == \
+        (1, 0, 0, None, "none"), board
 
 
 def test_a_person_waiting_with_music_is_never_taken_for_a_fax(queue_line) -> None:

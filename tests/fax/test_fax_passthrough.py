@@ -13,32 +13,45 @@ from firmware.harness import Pbx
 REMOTE_FAX = "5550188"
 
 
+def _phone_fax_calls_the_remote(pbx: Pbx, tmp_path, pages: list) -> FaxTerminal:
+    """The fax machine on phone 201 dials 9 + the remote fax, which answers at the first ring and
+    keeps what it receives in far.tif; returns our sending terminal, feeding the phone."""
+    write_tiff(tmp_path / "doc.tif", pages, 98)
+    far = pbx.co.fax_machine(REMOTE_FAX, ident="555 0188")
+    far.receive_into(tmp_path / "far.tif", answer_at_ring=1)
+    phone = pbx.phone("201")
+    phone.off_hook()
+    pbx.run_until(lambda: pbx.state("fxs1") == "dialtone", 1)
+    pbx.run(0.3)
+    phone.dial("9" + REMOTE_FAX)
+    pbx.run_until(lambda: far.state == "connected", 40)
+    ours = FaxTerminal(calling=True, ident="555 0201", send=tmp_path / "doc.tif")
+    PhoneFax(phone, ours)
+    return ours
+
+
+def _pages_arrived(pbx: Pbx, tmp_path, ours: FaxTerminal, pages: list) -> None:
+    """Our terminal finishes OK and the remote fax has every page, bit-exact."""
+    pbx.run_until(lambda: ours.done, 300)
+    r = ours.report()
+    assert r.result == 0 and r.pages_tx == len(pages), r.result_text
+    pbx.run(3)
+    far = pbx.co.fax_machine(REMOTE_FAX)
+    assert far.report is not None and far.report.pages_rx == len(pages)
+    for i, page in enumerate(pages):
+        assert np.array_equal(read_tiff_page(tmp_path / "far.tif", i).pixels, page)
+
+
 def test_fax_machine_on_fxs_sends_through_a_line(tmp_path) -> None:
     pages = [chart("text", 98), chart("lineart", 98, seed=1)]
-    write_tiff(tmp_path / "doc.tif", pages, 98)
     with Pbx(country="US", seed=12, data_dir=tmp_path / "data") as pbx:
         pbx.run(0.2)
-        far = pbx.co.fax_machine(REMOTE_FAX, ident="555 0188")
-        far.receive_into(tmp_path / "far.tif", answer_at_ring=1)
-        phone = pbx.phone("201")
-        phone.off_hook()
-        pbx.run_until(lambda: pbx.state("fxs1") == "dialtone", 1)
-        pbx.run(0.3)
-        phone.dial("9" + REMOTE_FAX)
-        pbx.run_until(lambda: far.state == "connected", 40)
-        ours = FaxTerminal(calling=True, ident="555 0201", send=tmp_path / "doc.tif")
-        PhoneFax(phone, ours)
         line = pbx.engine.channels["fxo1"]
+        ours = _phone_fax_calls_the_remote(pbx, tmp_path, pages)
         assert not line.data_mode
         pbx.run_until(lambda: line.data_mode, 10)          # the far fax's answer tone (CED) was heard
-        pbx.run_until(lambda: ours.done, 300)
-        r = ours.report()
-        assert r.result == 0 and r.pages_tx == 2, r.result_text
-        pbx.run(3)
-        assert far.report is not None and far.report.pages_rx == 2
-        for i, page in enumerate(pages):
-            assert np.array_equal(read_tiff_page(tmp_path / "far.tif", i).pixels, page)
-        phone.on_hook()
+        _pages_arrived(pbx, tmp_path, ours, pages)
+        pbx.phone("201").on_hook()
         pbx.run(1)
         assert not line.data_mode                          # back to voice for the next call
 
@@ -50,7 +63,6 @@ def test_a_phone_fax_sends_on_one_line_while_a_voice_call_runs_on_the_other(tmp_
     # both ways; the pages arrive bit-exact.
     from firmware.harness import tone_level
     pages = [chart("text", 98, seed=4), chart("lineart", 98, seed=5)]
-    write_tiff(tmp_path / "doc.tif", pages, 98)
     with Pbx(country="US", seed=13, data_dir=tmp_path / "data") as pbx:
         pbx.run(0.2)
         person = pbx.co.remote("5550142")
@@ -62,16 +74,7 @@ def test_a_phone_fax_sends_on_one_line_while_a_voice_call_runs_on_the_other(tmp_
         talker.dial("95550142")
         pbx.run_until(lambda: person.state == "connected", 40)
         voice_line = next(ch for ch in pbx.engine.fxo if ch.handler is not None)
-        far = pbx.co.fax_machine(REMOTE_FAX, ident="555 0188")
-        far.receive_into(tmp_path / "far.tif", answer_at_ring=1)
-        phone = pbx.phone("201")
-        phone.off_hook()
-        pbx.run_until(lambda: pbx.state("fxs1") == "dialtone", 1)
-        pbx.run(0.3)
-        phone.dial("9" + REMOTE_FAX)
-        pbx.run_until(lambda: far.state == "connected", 40)
-        ours = FaxTerminal(calling=True, ident="555 0201", send=tmp_path / "doc.tif")
-        PhoneFax(phone, ours)
+        ours = _phone_fax_calls_the_remote(pbx, tmp_path, pages)
         fax_line = next(ch for ch in pbx.engine.fxo if ch is not voice_line)
         pbx.run_until(lambda: fax_line.data_mode, 10)
         for _ in range(3):                                  # the conversation goes on during the fax
@@ -83,15 +86,9 @@ def test_a_phone_fax_sends_on_one_line_while_a_voice_call_runs_on_the_other(tmp_
             assert tone_level(talker.heard(1000), 1000) > -25 and tone_level(person.heard(1000), 700) > -25
             assert not voice_line.data_mode and fax_line.data_mode
             pbx.run(10)
-        pbx.run_until(lambda: ours.done, 300)
-        r = ours.report()
-        assert r.result == 0 and r.pages_tx == 2, r.result_text
-        pbx.run(3)
-        assert far.report is not None and far.report.pages_rx == 2
-        for i, page in enumerate(pages):
-            assert np.array_equal(read_tiff_page(tmp_path / "far.tif", i).pixels, page)
+        _pages_arrived(pbx, tmp_path, ours, pages)
         assert person.state == "connected" and pbx.state("fxs2") == "in-call"
-        phone.on_hook()
+        pbx.phone("201").on_hook()
         talker.on_hook()
         pbx.run(1)
         assert not fax_line.data_mode and not voice_line.data_mode

@@ -150,3 +150,52 @@ def test_a_crash_while_a_job_is_queued_leaves_no_job_without_its_document(tmp_pa
         assert job.id == 1 and tiff_pages(Path(job.folder) / "document.tif") == 1
         for j in outbox(pbx).store.list():
             assert tiff_pages(Path(j.folder) / "document.tif") == j.pages
+
+
+@pytest.mark.parametrize("crash_at", ["unlink", "fsync_dir"])
+def test_a_crash_while_a_fax_is_deleted_leaves_no_row_without_files_and_no_orphan_files(
+        tmp_path: Path, monkeypatch, crash_at: str) -> None:
+    """Deleting a received fax: the row and the list of its files commit together; the files go
+    after. A power cut after the commit (while unlinking, or before the folder's fsync) leaves the
+    list, and the next start removes the files: no orphan file, no row naming a missing one."""
+    import firmware.fax.store as store_mod
+    data = tmp_path / "data"
+
+    class PowerCut(Exception):
+        pass
+
+    with Pbx(country="US", seed=3, data_dir=data) as pbx:
+        pbx.config.set_inbound_route("fxo2", "fax:202")
+        pbx.run(0.2)
+        receive_one(pbx, tmp_path)
+        store = service_of(pbx.engine).store
+        (rec,) = store.list("202")
+        files = [Path(rec.tiff), Path(rec.pdf)]
+        assert all(f.is_file() for f in files)
+        if crash_at == "unlink":
+            real_unlink = Path.unlink
+
+            def unlink(self: Path, missing_ok: bool = False) -> None:
+                if self == files[1]:
+                    raise PowerCut()            # the TIFF is gone, the PDF not yet
+                real_unlink(self, missing_ok=missing_ok)
+            monkeypatch.setattr(Path, "unlink", unlink)
+        else:
+            def cut(*_a: object) -> None:
+                raise PowerCut()
+            monkeypatch.setattr(store_mod, "fsync_dir", cut)
+        with pytest.raises(PowerCut):
+            store.delete(rec.id)
+        monkeypatch.undo()
+        assert store.get(rec.id) is None                                   # the row went first ...
+        if crash_at == "unlink":
+            assert files[1].is_file()                                      # ... a file is left behind
+        else:                                                              # ... or its name may come back
+            assert store._db.execute("SELECT COUNT(*) FROM deleted_files").fetchone()[0] == 2
+    with Pbx(country="US", seed=3, data_dir=data) as pbx:                  # restart
+        pbx.run(0.3)
+        store = service_of(pbx.engine).store
+        assert store.list() == [] and not any(f.exists() for f in files)
+        assert store._db.execute("SELECT COUNT(*) FROM deleted_files").fetchone()[0] == 0
+        left = [p for p in (data / "fax").rglob("*") if p.is_file() and p.suffix in (".tif", ".pdf")]
+        assert left == []

@@ -51,6 +51,27 @@ def test_a_fax_to_a_fax_route_arrives_bit_exact_and_is_in_the_inbox(pbx, tmp_pat
     assert pbx.state("fxo1") == "idle"
     assert pbx.engine.channels["fxo1"].data_mode is False
     assert service_of(pbx.engine).store.list("202") == []
+    assert_receive_transcript(rec.transcript, pages=2, ecm=True)
+
+
+def assert_receive_transcript(lines: tuple[str, ...], pages: int, ecm: bool) -> None:
+    """A received fax's transcript: timed lines in time order, the T.30 dialogue told from the
+    answering side (answer, DIS, the sender's DCS, CFR, each page and its MCF, the sender's DCN),
+    then the outcome."""
+    times = [float(line.split(" s  ", 1)[0]) for line in lines]
+    assert times == sorted(times) and times[0] == 0.0, lines
+    steps = ["answered for fax box 201, call from 5550190", "DIS sent: our capabilities",
+             "DCS received: the sender's chosen settings", "CFR sent: training accepted"]
+    for n in range(1, pages + 1):
+        steps += [f"page {n} received", "MCF sent: page confirmed"]
+    steps += ["DCN received: the sending machine hung up",
+              f"in all: {pages} page(s) received at 14400 bit/s, error correction {'on' if ecm else 'off'}",
+              "phase E: T.30 result 0 (OK)", "result: The fax went through."]
+    at = 0
+    for step in steps:                 # each step after the one before
+        found = next((i for i in range(at, len(lines)) if step in lines[i]), None)
+        assert found is not None, (step, lines)
+        at = found + 1
 
 
 def test_a_caller_who_is_not_a_fax_is_recorded_as_such(pbx) -> None:
@@ -111,42 +132,17 @@ def test_speech_on_a_voicemail_call_does_not_switch_to_fax(tmp_path) -> None:
 def test_a_received_fax_is_mailed_as_pdf_with_safe_headers(tmp_path) -> None:
     import email
     import email.policy
-    import socket
 
-    from aiosmtpd.controller import Controller
-
-    from firmware.apps.voicemail_store import save_mailbox, save_settings
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.envelopes: list = []
-
-        async def handle_DATA(self, server, session, envelope):   # noqa: N802 (aiosmtpd's hook name)
-            self.envelopes.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        with Pbx(country="US", seed=5, data_dir=tmp_path / "data") as pbx:
-            save_mailbox(pbx.config, "201", enabled=False, email="faxes@example.com")
-            save_settings(pbx.config, {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none",
-                                       "smtp_from": "pbx@example.com"})
-            pbx.config.set_inbound_route("fxo1", "fax:201")
-            pbx.run(0.3)
-            pbx.engine.on_caller_id(pbx.engine.channels["fxo1"], "555\r\nBcc: thief@evil.example", "X")
-            fax = _send(pbx, tmp_path, [chart("text", 98)], lpi=98)
-            assert fax.report.result == 0
-            svc = service_of(pbx.engine)
-            assert svc.mailer.wait_idle(20)
-            rec = svc.store.list("201")[0]
-            pdf = open(rec.pdf, "rb").read()
-    finally:
-        server.stop()
+    from .mailbox import faxes_mailed
+    with faxes_mailed(tmp_path / "data", "faxes@example.com") as (pbx, inbox):
+        pbx.run(0.3)
+        pbx.engine.on_caller_id(pbx.engine.channels["fxo1"], "555\r\nBcc: thief@evil.example", "X")
+        fax = _send(pbx, tmp_path, [chart("text", 98)], lpi=98)
+        assert fax.report.result == 0
+        svc = service_of(pbx.engine)
+        assert svc.mailer.wait_idle(20)
+        rec = svc.store.list("201")[0]
+        pdf = open(rec.pdf, "rb").read()
     assert rec.mailed_to == "faxes@example.com" and pdf.startswith(b"%PDF-1.4")
     (env,) = inbox.envelopes
     assert env.rcpt_tos == ["faxes@example.com"]
@@ -206,3 +202,32 @@ def test_a_fax_cut_off_midway_is_recorded_as_call_dropped(pbx, tmp_path) -> None
     assert rec.result_code != 0 and rec.pages < 3
     assert rec.kind == "call_dropped", (rec.result, rec.kind)
     assert "cut off" in rec.reason
+
+
+def test_an_inbox_from_before_transcripts_opens_and_keeps_its_faxes(tmp_path) -> None:
+    """A faxes.db written by an older release (no transcript column) gets the column when opened:
+    its faxes are listed with no transcript, and new ones keep theirs."""
+    import sqlite3
+
+    from firmware.fax.store import FaxStore
+    db = sqlite3.connect(tmp_path / "faxes.db")
+    db.execute("CREATE TABLE faxes (id INTEGER PRIMARY KEY, box TEXT NOT NULL, direction TEXT NOT NULL, "
+               "line TEXT NOT NULL DEFAULT '', caller_number TEXT NOT NULL DEFAULT '', remote_ident TEXT NOT NULL "
+               "DEFAULT '', pages INTEGER NOT NULL DEFAULT 0, rate INTEGER NOT NULL DEFAULT 0, ecm INTEGER NOT NULL "
+               "DEFAULT 0, bad_rows INTEGER NOT NULL DEFAULT 0, seconds REAL NOT NULL DEFAULT 0, result_code INTEGER "
+               "NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, tiff TEXT NOT NULL DEFAULT "
+               "'', at REAL NOT NULL, pdf TEXT NOT NULL DEFAULT '', mailed_to TEXT NOT NULL DEFAULT '')")
+    db.execute("INSERT INTO faxes (box, direction, result_code, result, reason, kind, at) "
+               "VALUES ('201', 'in', 0, 'OK', 'The fax went through.', 'ok', 1000)")
+    db.commit()
+    db.close()
+    store = FaxStore(tmp_path)
+    (old,) = store.list("201")
+    assert old.transcript == () and old.as_json()["transcript"] == []
+    fid = store.add(box="201", direction="in", line="fxo1", caller_number="5550190", remote_ident="", pages=0,
+                    rate=0, ecm=False, bad_rows=0, seconds=1.0, result_code=0, result="OK", reason="r", kind="ok",
+                    tiff="", at=2000, transcript=["   0.0 s  answered", "x" * 1000 + "\x00"])
+    new = store.get(fid)
+    assert new is not None and new.transcript[0] == "   0.0 s  answered"
+    assert len(new.transcript[1]) == 300 and "\x00" not in new.transcript[1]      # cut short, printable
+    store.close()

@@ -26,12 +26,12 @@ ADMIN, PASSWORD = "owner", "Quiet-Harbour-Lantern-8"
 class TickingOffice:
     """The simulated board and engine, stepped 10 ms at a time by a background thread (the way the
     media thread runs in `linebox run`), in simulated time. The test drives phones with `step()`,
-    which holds the same lock, so the scenario and the web's engine API calls never race."""
+    which holds the harness's engine lock, so the scenario and the web's engine API calls never race."""
 
     def __init__(self, tmp: Path) -> None:
         from firmware.harness import Pbx
         self.pbx = Pbx(data_dir=tmp / "pbx")
-        self.lock = threading.Lock()
+        self.lock = self.pbx.engine_lock
         self._stop = threading.Event()
         self.pbx.run(0.1)
         self._thread = threading.Thread(target=self._pump, name="test-media", daemon=True)

@@ -30,7 +30,7 @@ class SteppedPbx:
     def __init__(self, data_dir: Path) -> None:
         self.pbx = Pbx(data_dir=data_dir)
         self.pbx.co.disconnect_signal = "both"
-        self.lock = threading.Lock()
+        self.lock = self.pbx.engine_lock      # the harness's: the still-engine answers wait too
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()

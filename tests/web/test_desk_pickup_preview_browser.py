@@ -7,6 +7,7 @@ the timeouts are upper bounds for a loaded machine, never the thing waited for.
   types Bob's extension on her desk and clicks "Pick up their ringing call"; her phone rings, she
   lifts it, and she talks to the caller (a tone the caller sends is heard on her phone); her desk
   shows the call live, Bob's phone stops ringing, and the queue log gives the call to her.
+* A pause drops the preview card live: the engine gives the number back and the desk says why.
 * Preview reservation: Alice and Bob dial a preview campaign; each desk shows its own contact.
   Alice closes her page: after the grace time her contact goes back to the front of the list,
   and Bob, skipping his, is shown hers."""
@@ -105,11 +106,12 @@ def test_pickup_of_a_queue_call_ringing_a_colleague(office, browser_page) -> Non
             actx.close()
 
 
-def test_a_closed_desk_gives_its_previewed_contact_back(office, browser_page) -> None:  # noqa: F811
-    from playwright.sync_api import expect
-    p = office.pbx
+def _running_preview_campaign(stepped) -> tuple:
+    """Alice and Bob, logged in, dial the running preview campaign "quotes" of three contacts
+    (Ann Archer, Ben Brook, Cat Cole, in that order). Returns the queue service and the dialler."""
+    p = stepped.pbx
     ctx = ApiContext(config=p.config, records=p.records, data_dir=p.data_dir, control=p.engine.control)
-    with office.lock:
+    with stepped.lock:
         _agents(p)
         p.run(0.1)
     cmds.campaign_save(ctx, campaign={"id": "quotes", "name": "Quote follow-up", "mode": "preview",
@@ -117,13 +119,59 @@ def test_a_closed_desk_gives_its_previewed_contact_back(office, browser_page) ->
                                       "hours": HOURS_ALWAYS, "max_attempts": 1, "ring_s": 20})
     listing = "number,name,note\n5550601,Ann Archer,\n5550602,Ben Brook,\n5550603,Cat Cole,\n"
     cmds.campaign_import(ctx, campaign="quotes", csv_b64=base64.b64encode(listing.encode()).decode())
-    with office.lock:
+    with stepped.lock:
         svc = service_of(p.engine)
         svc.login(svc.agents["alice"], "201")
         svc.login(svc.agents["bob"], "202")
         dialer = dialer_of(p.engine)
-        dialer.desk_grace_s = 8.0                  # (20 s by default) simulated seconds after the page closed
     cmds.campaign_start(ctx, campaign="quotes")
+    return svc, dialer
+
+
+def test_a_pause_drops_the_preview_card_live(office, browser_page) -> None:  # noqa: F811
+    """Alice previews Ann Archer and pauses on her desk: the engine gives the number back to the
+    list, and her desk, told through its event stream, drops the card at once with a line saying
+    why (before, the card stayed until she clicked Call and was refused). When she is available
+    again the card shows the next contact: Ann Archer again, back at the front of the list."""
+    from playwright.sync_api import expect
+    p = office.pbx
+    _svc, dialer = _running_preview_campaign(office)
+    with tempfile.TemporaryDirectory() as web_dir:
+        app = create_app(control=p.control, config=p.config, records=p.records, data_dir=Path(web_dir))
+        with serve(app) as base:
+            create_admin(browser_page, base, ADMIN, PASSWORD, setup_code(app))
+            app.state.web.accounts.create("alice", ALICE_PW, "agent", extension="201")
+            actx = browser_page.context.browser.new_context()
+            ap = _login(actx, base, "alice", ALICE_PW)
+            errors: list[str] = []
+            ap.on("pageerror", lambda e: errors.append(str(e)))
+            ap.goto(base + "/desk")
+            expect(ap.locator("#desk-preview-name")).to_have_text("Ann Archer", timeout=15000)
+            expect(ap.locator("#desk-preview-released")).to_be_hidden()
+            ap.click("#desk-loggedin button[data-status=pause]")
+            expect(ap.locator("#desk-preview-card")).to_be_hidden(timeout=15000)
+            expect(ap.locator("#desk-preview-released")).to_have_text(
+                "5550601 went back to the campaign's list because you paused. Unpause to see the next contact.",
+                timeout=15000)
+            with office.lock:
+                run = dialer.runs["quotes"]
+                assert "alice" not in run.reserved
+                assert run.pending[0]["number"] == "5550601"            # at the front of the list
+            expect(ap.locator("#desk-error")).to_be_hidden()
+            ap.click("#desk-loggedin button[data-status=unpause]")
+            expect(ap.locator("#desk-preview-name")).to_have_text("Ann Archer", timeout=15000)
+            expect(ap.locator("#desk-preview-released")).to_be_hidden()
+            _until(office, lambda q: "alice" in dialer.runs["quotes"].reserved, 15)
+            assert errors == [], errors
+            actx.close()
+
+
+def test_a_closed_desk_gives_its_previewed_contact_back(office, browser_page) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+    p = office.pbx
+    _svc, dialer = _running_preview_campaign(office)
+    with office.lock:
+        dialer.desk_grace_s = 8.0                  # (20 s by default) simulated seconds after the page closed
     with tempfile.TemporaryDirectory() as web_dir:
         app = create_app(control=p.control, config=p.config, records=p.records, data_dir=Path(web_dir))
         with serve(app) as base:

@@ -1,6 +1,7 @@
 """The fax inbox in real Chromium against a real server: a remote fax machine on the simulated
 exchange sends two pages to a line routed to fax:201, and a caller who is no fax reaches it too;
-the inbox lists both with remote id, pages, rate, ECM, duration and the result in words."""
+the inbox lists both with remote id, pages, rate, ECM, duration, the result in words and the
+received fax's timed T.30 transcript."""
 from __future__ import annotations
 
 import tempfile
@@ -68,6 +69,14 @@ def test_fax_inbox_lists_received_and_failed_faxes(pbx: Pbx, browser_page, tmp_p
         expect(ok.locator(".fax-pages")).to_have_text("2")
         expect(ok).to_contain_text("14.4 kbit/s")
         expect(ok).to_contain_text("Received")
+        # the received fax's timed T.30 transcript, folded away until asked for
+        transcript = ok.locator(".fax-transcript")
+        expect(transcript).to_be_hidden()
+        ok.locator(".fax-transcript-details summary").click()
+        expect(transcript).to_be_visible()
+        expect(transcript).to_contain_text("DIS sent: our capabilities sent (phase B)")
+        expect(transcript).to_contain_text("page 2 received")
+        expect(transcript).to_contain_text("result: The fax went through.")
         failed = page.locator("#faxes tr.fax-not_a_fax")
         expect(failed).to_contain_text("No fax machine answered")
         expect(failed).to_contain_text("5550111")

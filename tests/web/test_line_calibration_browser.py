@@ -88,6 +88,25 @@ def test_calibration_page_shows_the_echo_path_of_a_g168_line(pbx: Pbx, browser_p
         assert delay == pytest.approx(delay_true, abs=0.5)
         expect(page.locator("#tones")).to_contain_text("350 + 440 Hz")
         _shot(page, "line-calibration-profile")
+        # the line's V.21 carrier cut-off for fax (firmware/fax/line_tuning.py): refused out of range,
+        # set, in force in the engine's fax service, and back to the default
+        from firmware.fax import service_of as fax_service
+        expect(page.locator("#fax-cutoff")).to_contain_text("default, -45.5 dBm0")
+        page.fill("#fax-tuning input[name=v21_cutoff_dbm0]", "-60")
+        page.click("#fax-tuning button[type=submit]")
+        expect(page.locator("#fax-error")).to_contain_text("out of range: give -50 to -30 dBm0")
+        assert page.input_value("#fax-tuning input[name=v21_cutoff_dbm0]") == "-60"       # what was typed is kept
+        page.fill("#fax-tuning input[name=v21_cutoff_dbm0]", "-40")
+        page.click("#fax-tuning button[type=submit]")
+        expect(page.locator("#fax-done")).to_have_text("Faxes on fxo1 now use a V.21 carrier cut-off of -40 dBm0.")
+        expect(page.locator("#fax-cutoff")).to_contain_text("-40 dBm0")
+        deadline = time.monotonic() + 10
+        while fax_service(pbx.engine).v21_cutoffs != {"fxo1": -40.0} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fax_service(pbx.engine).v21_cutoffs == {"fxo1": -40.0}
+        page.click("#fax-default button[type=submit]")
+        expect(page.locator("#fax-done")).to_contain_text("default V.21 carrier cut-off (-45.5 dBm0) again")
+        expect(page.locator("#fax-cutoff")).to_contain_text("default, -45.5 dBm0")
         page.click("text=Back to line calibration")
         expect(page.locator("#profiles tr[data-port=fxo1]")).to_contain_text("dB")
         # a test call the outbound permissions refuse: the page says why, the line stays idle

@@ -20,7 +20,8 @@ from tests.reports.eventlog import at
 from tests.reports.test_golden import golden_day
 from webui.app import create_app
 
-from .live_server import create_admin, serve, setup_code
+from .live_server import serve
+from .report_pages import open_report
 from .test_browser import ADMIN, PASSWORD, _shot, browser_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
@@ -71,11 +72,7 @@ def test_manager_day_report_charts_and_exports(pbx: Pbx, browser_page, tmp_path:
     app = create_app(control=pbx.control, config=pbx.config, records=pbx.records, data_dir=web_dir,
                      clock=lambda: pbx.now)
     with serve(app) as base:
-        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
-        page.click("nav a[href='/reports']")
-        page.fill("input[name=date_from]", "2026-03-02")
-        page.select_option("select[name=by]", "60min")
-        page.click("#report-form button[type=submit]")
+        open_report(page, base, app, "2026-03-02", "60min")
         expect(page.locator("#kpis tr[data-kpi=service_level]")).to_contain_text("answered within T")
         expect(page.locator("#kpis tr[data-kpi=answered] td.num")).to_have_text("3")
         # 08:00 (alice logs in), 09:00 (the queue calls), 12:00 (the call on the outside line)

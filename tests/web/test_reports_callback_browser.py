@@ -42,7 +42,7 @@ class Office:
         s.login(s.agents["alice"], "201")
         s.pause(s.agents["alice"], "lunch")
         p.run(0.1)
-        self.lock = threading.Lock()
+        self.lock = self.pbx.engine_lock      # the harness's: the still-engine answers wait too
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()

@@ -16,7 +16,8 @@ from firmware.harness import Pbx
 from tests.reports.eventlog import at
 from webui.app import create_app
 
-from .live_server import create_admin, serve, setup_code
+from .live_server import serve
+from .report_pages import open_report
 from .test_browser import ADMIN, PASSWORD, browser_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
@@ -57,11 +58,7 @@ def test_manager_sees_menu_figures(pbx: Pbx, browser_page, tmp_path: Path) -> No
     app = create_app(control=pbx.control, config=pbx.config, records=pbx.records,
                      data_dir=Path(tempfile.mkdtemp(dir=tmp_path)), clock=lambda: pbx.now)
     with serve(app) as base:
-        create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
-        page.click("nav a[href='/reports']")
-        page.fill("input[name=date_from]", "2026-03-02")
-        page.select_option("select[name=by]", "day")
-        page.click("#report-form button[type=submit]")
+        open_report(page, base, app, "2026-03-02", "day")
         expect(page.locator("#menu-figures tr[data-kpi=menu_calls] td.num")).to_have_text("2")
         expect(page.locator("#menu-figures tr[data-kpi=self_service_rate] td.num")).to_have_text("50.0 %")
         expect(page.locator("#menu-figures tr[data-kpi=self_service_rate]")).to_contain_text("÷")

@@ -7,6 +7,7 @@ why."""
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,45 @@ def test_team_leader_wallboard_live_listen_bulletin(office, browser_page) -> Non
             assert "only on your own phone" in res
             assert sp.console_errors == [] and page.console_errors == []
             sup_ctx.close()
+
+
+def test_a_fax_calling_the_queue_shows_as_a_fax_not_a_caller(office, browser_page, tmp_path) -> None:  # noqa: F811
+    """A fax machine calls the queue's line (fax detection on, into box 204): its CNG takes it out of
+    the queue (EXITFAX) into the fax box. The wallboard counts it as a fax today, not as answered or
+    abandoned, and gives no service level (no caller was counted yet: grey band)."""
+    from dsp_ext.fax import write_tiff
+    from firmware.fax.charts import chart
+    from firmware.fax.detect import set_detect_box
+    p = office.pbx
+    with office.lock:
+        model.save_agent(p.config, {"username": "alice", "name": "Alice", "number": "1001", "pin": "4826"})
+        model.save_queue(p.config, {"number": "600", "name": "Sales", "strategy": "ringall", "ring_s": 15,
+                                    "announce_every_s": 0, "members": [{"agent": "alice", "penalty": 0}]})
+        p.config.set_inbound_route("fxo1", "queue:600")
+        set_detect_box(p.config, "fxo1", "204")
+    svc = service_of(p.engine)
+    for _ in range(400):                     # the engine takes the new configuration on its next ticks
+        with office.lock:
+            if "alice" in svc.agents:
+                svc.login(svc.agents["alice"], "201")
+                break
+        time.sleep(0.025)
+    write_tiff(tmp_path / "doc.tif", [chart("text", 98, seed=3)], 98)
+    page = browser_page
+    with tempfile.TemporaryDirectory() as web_dir:
+        app = create_app(control=p.control, config=p.config, records=p.records, data_dir=Path(web_dir))
+        with serve(app) as base:
+            create_admin(page, base, ADMIN, PASSWORD, setup_code(app))
+            page.goto(base + "/wallboard")
+            page.wait_for_selector("#wb-queues [data-queue='600']")
+            assert page.locator("#wb-queues [data-queue='600'] .wb-faxes").count() == 0   # none yet: not shown
+            with office.lock:
+                fax = p.co.fax_machine("5550190", ident="+1 555 0190")
+                fax.send_document(tmp_path / "doc.tif", to=p.co.line_number(1))
+            page.locator("#wb-queues [data-queue='600'] .wb-faxes b", has_text="1").wait_for(timeout=60000)
+            card = page.locator("#wb-queues [data-queue='600']")
+            assert "FAXES TODAY (NOT CALLERS)" in card.inner_text().upper()
+            assert page.inner_text("#wb-queues [data-queue='600'] .wb-answered b") == "0"
+            assert page.inner_text("#wb-queues [data-queue='600'] .wb-abandoned b") == "0"
+            assert page.get_attribute("#wb-queues [data-queue='600']", "data-band") == "none"
+        assert not page.console_errors, page.console_errors

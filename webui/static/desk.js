@@ -156,6 +156,8 @@
     view = { ...view, ...v };
     receivedAt = Date.now() / 1000;
     render();
+    // the agent's queue status, for the preview card (desk_preview.js): available again -> next contact
+    if (view.agent) document.dispatchEvent(new CustomEvent("linebox:desk-agent", { detail: { status: view.agent.status } }));
     // a call just ended: the wrap-up form needs the recent calls again
     if (hadCall && !(v.agent && v.agent.call) && v.recent === undefined) refresh();
   }
@@ -284,5 +286,8 @@
   const es = new EventSource("/api/desk/events");
   es.addEventListener("desk", (ev) => accept(JSON.parse(ev.data)));
   es.addEventListener("bulletin", (ev) => addBulletin(JSON.parse(ev.data)));
+  // the engine gave a previewed campaign number back to the list: the preview card (desk_preview.js) drops it
+  es.addEventListener("preview", (ev) => document.dispatchEvent(
+    new CustomEvent("linebox:preview-released", { detail: JSON.parse(ev.data) })));
   setInterval(() => { renderStatus(); expireBulletins(); if (view.agent && view.agent.call) renderCall(); }, 1000);
 })();

@@ -27,6 +27,7 @@
 
   function renderContact(got) {
     const c = got.contact;
+    if (c) show("desk-preview-released", false);
     show("desk-preview-empty", !c);
     show("desk-preview-card", !!c);
     if (!c) return;
@@ -51,12 +52,36 @@
     }
   }
 
-  async function loadNext() {
+  async function loadNext(quiet) {
     if (!select.value) return;
     try {
       renderContact(await getJson("/api/desk/preview/" + encodeURIComponent(select.value) + "/next"));
-    } catch (e) { say(e.message, false); }
+    } catch (e) { if (!quiet) say(e.message, false); }   // a background look while paused stays quiet
   }
+
+  // the engine gave the number back to the list (live, from the desk's event stream): the card goes,
+  // and a line says why and what brings the next contact
+  const RELEASED_WHY = {
+    "paused": "because you paused. Unpause to see the next contact.",
+    "logged out": "because you logged out of the queues. Log in to see the next contact.",
+    "desk closed": "because this desk was closed for too long. The next contact shows in a moment.",
+  };
+  let agentStatus = "";
+  document.addEventListener("linebox:desk-agent", (ev) => {
+    const was = agentStatus;
+    agentStatus = (ev.detail || {}).status || "";
+    if (agentStatus === "available" && was && was !== "available" && !panel.hidden && $("desk-preview-card").hidden
+        && !busy) loadNext(true);
+  });
+  document.addEventListener("linebox:preview-released", (ev) => {
+    const d = ev.detail || {};
+    if (d.campaign !== select.value) return;
+    show("desk-preview-card", false);
+    show("desk-preview-empty", false);
+    setText("desk-preview-released", (d.number || "The number") + " went back to the campaign's list " +
+      (RELEASED_WHY[d.why] || "(" + (d.why || "released") + ")."));
+    show("desk-preview-released", true);
+  });
 
   async function act(action) {
     if (busy || !select.value) return;
@@ -76,7 +101,7 @@
   }
 
   for (const b of panel.querySelectorAll("[data-preview]")) b.addEventListener("click", () => act(b.dataset.preview));
-  select.addEventListener("change", loadNext);
+  select.addEventListener("change", () => loadNext(false));
 
   async function start() {
     try {
@@ -94,5 +119,5 @@
   start();
   // after a call, the next contact: when the agent's phone is free again the desk's own view
   // refreshes; here, a button to ask again is enough (and a periodic look while nothing is shown)
-  setInterval(() => { if (!panel.hidden && $("desk-preview-card").hidden && !busy) loadNext(); }, 5000);
+  setInterval(() => { if (!panel.hidden && $("desk-preview-card").hidden && !busy) loadNext(true); }, 5000);
 })();

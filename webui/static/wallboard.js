@@ -31,6 +31,8 @@
         fig(q.staffed + "/" + q.free, "staffed / free"),
         fig(pct(f.service_level), "service level (target " + Math.round(f.target * 100) + "% in " + f.threshold_s + " s)", "wb-sl band-" + f.band),
         fig(String(f.answered), "answered today", "wb-answered"), fig(String(f.abandoned), "abandoned today", "wb-abandoned"));
+      // faxes that called the queue went to a fax box: not callers, so not in answered/abandoned/SL
+      if (f.faxes) grid.append(fig(String(f.faxes), "faxes today (not callers)", "wb-faxes"));
       card.append(grid); qs.append(card);
     }
     const states = document.getElementById("wb-states");

@@ -69,6 +69,51 @@ static void run_tone_rx(const int16_t *buf, size_t n, uint32_t *r)
     }
 }
 
+static void run_tone_judge(const int16_t *buf, size_t n, uint32_t *r)
+{
+    /* the busy detector's judge: random frequencies and signatures (some refused), random
+     * chunking with the outputs sized as the header says; every level finite, every "on" 0/1 */
+    tone_judge_t j;
+    double freqs[TONE_MAX_FREQS];
+    int nfreq = 1 + (int) (next_random(r) % TONE_MAX_FREQS);
+    for (int k = 0; k < nfreq; k++)
+        freqs[k] = (double) (next_random(r) % 4001);
+    if (tone_judge_init(&j, freqs, nfreq, 200, 8000.0, 0.25, 1.0e6, 0.75) != 0)
+        __builtin_trap();
+    int want = 1 + (int) (next_random(r) % (TONE_MAX_SIGS + 2));
+    for (int s = 0; s < want; s++) {
+        int modulated = (int) (next_random(r) % 3 == 0);
+        int m = 1 + (int) (next_random(r) % 3);
+        int idx[3];
+        double tol[3] = {6.0, 10.0, 12.0};
+        for (int c = 0; c < 3; c++)
+            idx[c] = (int) (next_random(r) % (unsigned) (nfreq + 1));      /* sometimes out of range */
+        int fits = j.nsig < TONE_MAX_SIGS && !(modulated && m != 3);
+        int got = tone_judge_add_sig(&j, m, idx, tol, modulated);
+        for (int c = 0; c < m; c++)
+            fits = fits && idx[c] < nfreq;
+        if ((got >= 0) != fits)
+            __builtin_trap();
+    }
+    static uint8_t on[(FUZZ_LEN / 200 + 2) * TONE_MAX_SIGS + 1];
+    static double level[(FUZZ_LEN / 200 + 2) * TONE_MAX_SIGS];
+    size_t i = 0;
+    while (i < n) {
+        size_t take = next_random(r) % 3000;
+        if (take > n - i)
+            take = n - i;
+        int max_blocks = (int) take / 200 + 1;
+        on[(size_t) max_blocks * (size_t) j.nsig] = 77;     /* guard just past the end */
+        int got = tone_judge_process(&j, buf + i, (int) take, on, level, max_blocks);
+        if (got < 0 || got > max_blocks || on[(size_t) max_blocks * (size_t) j.nsig] != 77)
+            __builtin_trap();
+        for (size_t k = 0; k < (size_t) got * (size_t) j.nsig; k++)
+            if (on[k] > 1 || !isfinite(level[k]))
+                __builtin_trap();
+        i += take ? take : 1;
+    }
+}
+
 static void hostile_fax(int16_t *b, size_t n, uint32_t *r)
 {
     const double tau = 6.283185307179586;
@@ -128,10 +173,12 @@ void fuzz_tones(const int16_t *buf, size_t n, uint32_t seed)
     static int16_t own[FUZZ_LEN];
     uint32_t r = seed * 2246822519u + 7u;
     run_tone_rx(buf, n, &r);
+    run_tone_judge(buf, n, &r);
     run_faxtone(buf, n, &r);
     run_g711(buf, n);
     size_t m = 1 + next_random(&r) % FUZZ_LEN;
     hostile_fax(own, m, &r);
     run_faxtone(own, m, &r);
     run_tone_rx(own, m, &r);
+    run_tone_judge(own, m, &r);
 }
