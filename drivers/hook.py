@@ -83,6 +83,15 @@ class HookClassifier:
                 self._flush_digit(events)
         return events
 
+    @property
+    def at_rest(self) -> bool:
+        """True when the next frame with the same raw loop state can produce nothing: the raw loop
+        agrees with the logical state and no break or pulse is being classified. A host may then
+        stop feeding frames of that same state (the simulated board sleeps idle ports): frames at
+        rest change nothing that is ever read again, since the next change of the raw loop
+        restarts its count."""
+        return bool(self._raw) == self.off_hook and not (self._break_ms or self._pulses)
+
     def _flush_digit(self, events) -> None:
         if self._pulses:
             events.append((EventType.PULSE_DIGIT, str(self._pulses % 10)))

@@ -27,7 +27,7 @@ from dsp_ext.levels import FRAME
 
 from ..port import Board, PortEvent, Tick, pick_port
 from .audio import as_pcm
-from .co import CentralOffice
+from .co import CentralOffice, resting_signal
 from .line import SubscriberLine
 from .phone import VirtualPhone
 from .ports import SimFxoPort, SimFxsPort
@@ -37,6 +37,9 @@ __all__ = ["SimBoard", "Recording"]
 FRAME_S = FRAME / 8000
 MAX_PORTS = 64
 _FRAME_SHAPE = (FRAME,)
+_SILENCE = np.zeros(FRAME, dtype=np.int16)      # an asleep FXS port's rx (shared, read-only)
+_SILENCE.flags.writeable = False
+REST_CHECK_FRAMES = 8        # how often awake ports are looked at for rest (they sleep at most this late)
 MAX_LAG_S = 0.2              # realtime: further behind than this, resynchronise instead of bursting
 
 
@@ -54,11 +57,13 @@ class SimBoard(Board):
     name = "sim"
 
     def __init__(self, fxs: int = 4, fxo: int = 2, country: str = "US", seed: int = 0,
-                 realtime: bool = False, echo: bool = True, noise_dbm0: float | None = -70.0) -> None:
+                 realtime: bool = False, echo: bool = True, noise_dbm0: float | None = -70.0,
+                 rest_idle: bool = True) -> None:
         for what, n in (("fxs", fxs), ("fxo", fxo)):
             if not isinstance(n, int) or not 0 <= n <= MAX_PORTS:
                 raise ValueError(f"{what} port count must be 0..{MAX_PORTS}, got {n!r}")
         self.co = CentralOffice(country=country, seed=seed, echo=echo, noise_dbm0=noise_dbm0)
+        self.co.rest_idle = self._rest_idle = bool(rest_idle)
         self._fxs = [SimFxsPort(f"fxs{i}") for i in range(1, fxs + 1)]
         self._fxo = []
         for i in range(1, fxo + 1):
@@ -66,6 +71,17 @@ class SimBoard(Board):
             self._fxo.append(SimFxoPort(f"fxo{i}", i))
         super().__init__([*self._fxs, *self._fxo])
         self.frames = 0
+        # Ports at rest are not stepped (event-driven): an on-hook phone with nothing on its line,
+        # an on-hook FXO port on an idle line cost next to nothing per tick. A port wakes through
+        # its `on_wake` when something can change (lifted, rung, seized, its line woken).
+        self._fxs_awake = list(self._fxs)
+        self._fxo_awake = list(self._fxo)
+        self._fxo_of_line = {p.line_index: p for p in self._fxo}
+        self._rx_blank = {p.name: _SILENCE for p in self.ports}
+        for p in self._fxs:
+            p.on_wake = self._wake_fxs
+        for p in self._fxo:
+            p.on_wake = self._wake_fxo
         self._realtime = bool(realtime)
         self._deadline: float | None = None
         self._posted: queue.SimpleQueue = queue.SimpleQueue()
@@ -125,19 +141,59 @@ class SimBoard(Board):
         if not self._posted.empty():
             self._run_posted()
         events: list[PortEvent] = []
-        rx: dict[str, np.ndarray] = {}
-        for p in self._fxs:
+        rx = self._rx_blank.copy()          # ports asleep: silence, unless set below
+        frames = self.frames + 1            # this tick's number
+        # ports are looked at for rest every REST_CHECK_FRAMES frames, not every frame: a port at
+        # rest gives the same frames stepped or not, so it may fall asleep a few frames late
+        check = self._rest_idle and not frames % REST_CHECK_FRAMES
+        resting = False
+        for p in self._fxs_awake:
             rx[p.name] = p.step(tx.get(p.name), events)
+            if check and p.at_rest:
+                p.asleep_since = frames
+                resting = True
+        if resting:
+            self._fxs_awake = [p for p in self._fxs if p.asleep_since is None]
         if self._fxo:
-            signals = self.co.step({p.line_index: p.cpe_input(tx.get(p.name)) for p in self._fxo})
-            for p in self._fxo:
-                rx[p.name] = p.take_signal(signals[p.line_index], events)
+            signals, quiet = self.co.step_lines({p.line_index: p.cpe_input(tx.get(p.name)) for p in self._fxo_awake})
+            by_line = self._fxo_of_line
+            for index in signals:
+                p = by_line.get(index)
+                if p is not None and p.asleep:
+                    self._wake_fxo(p)
+            resting = False
+            for p in self._fxo_awake:
+                s = signals.get(p.line_index)
+                if s is not None:
+                    rx[p.name] = p.take_signal(s, events)
+                else:
+                    rx[p.name] = p.take_signal(resting_signal(quiet.get(p.line_index)), events)
+                    if check and p.at_rest:
+                        p.asleep = resting = True
+            if resting:
+                self._fxo_awake = [p for p in self._fxo if not p.asleep]
+            for index, noise in quiet.items():
+                p = by_line.get(index)
+                if p is not None and p.asleep:
+                    rx[p.name] = p.resting_rx(noise)
         else:
-            self.co.step({})
-        self.frames += 1
+            self.co.step_lines({})
+        self.frames = frames
         if self._realtime:
             self._pace()
         return Tick(rx, events)
+
+    def _wake_fxs(self, port: SimFxsPort) -> None:
+        if port.asleep_since is None:
+            return
+        port.phone.rest(self.frames - port.asleep_since)      # the frames it was not stepped
+        port.asleep_since = None
+        self._fxs_awake = [p for p in self._fxs if p.asleep_since is None]
+
+    def _wake_fxo(self, port: SimFxoPort) -> None:
+        if port.asleep:
+            port.asleep = False
+            self._fxo_awake = [p for p in self._fxo if not p.asleep]
 
     def _pace(self) -> None:
         now = time.monotonic()

@@ -45,6 +45,7 @@ from .echo import (
     DEFAULT_SHAPE,
     G168_MODELS,
     LineNoise,
+    NoiseBank,
     g168_ir,
     hybrid_ir,
 )
@@ -52,7 +53,7 @@ from .line import LineSignal, SubscriberLine, g711, to_pcm
 from .remote import RemoteParty
 from .subscriber import FRAME_MS, Call, Subscriber
 
-__all__ = ["CentralOffice", "LineSignal", "RemoteParty", "SubscriberLine", "Call"]
+__all__ = ["CentralOffice", "LineSignal", "RemoteParty", "SubscriberLine", "Call", "resting_signal"]
 
 FIRST_LINE_NUMBER = 5550001
 DISCONNECT_SIGNALS = ("busy", "loop_drop", "both")
@@ -68,6 +69,17 @@ SIT_VARIANTS: dict[str, tuple[tuple[float, int], ...]] = {
     "ITU": ((950.0, 330), (1400.0, 330), (1800.0, 330)),
 }
 SIT_LEVEL_DBM0 = -24.0
+NOISE_BLOCK_FRAMES = 20
+REST_CHECK_FRAMES = 8        # how often subscribers awake are looked at for rest (they sleep this late at most)
+_NOTHING = (False, None)                                 # what a CPE missing from `step`'s input does
+_SILENCE = np.zeros(FRAME, dtype=np.int16)
+_SILENCE.flags.writeable = False
+
+
+def resting_signal(noise: np.ndarray | None) -> LineSignal:
+    """The signal of a line at rest: its noise (None: silence), no ringing, normal polarity,
+    loop current and line voltage, no parallel phone off hook."""
+    return LineSignal(_SILENCE if noise is None else noise, False, False, True, True, False)
 
 
 class CentralOffice:
@@ -109,6 +121,12 @@ class CentralOffice:
         self.post_dial_delay_ms = 0
         self._routing: list[tuple[int, SubscriberLine, str]] = []
         self._mix = np.zeros((0, FRAME))                 # one row per line: the lines' float mixes
+        self._noise_bank = NoiseBank(NOISE_BLOCK_FRAMES)  # the lines' noise blocks, one row each
+        # Subscribers at rest are left out of the frames (`wake`); False: every one is stepped
+        # every frame, as before (the same signals: tests/sim/test_sim_rest.py compares the two).
+        self.rest_idle = True
+        self._awake_lines: list[SubscriberLine] = []     # lines not at rest, by index (wake)
+        self._awake_remotes: list[RemoteParty] = []      # remotes not at rest, in the order made
 
     # --- configuration --------------------------------------------------------------------------
     @property
@@ -152,10 +170,12 @@ class CentralOffice:
         if number in self._by_number:
             raise ValueError(f"number {number} is already in use")
         ir = hybrid_ir(DEFAULT_SHAPE, DEFAULT_ERL_DB) if self.echo_enabled else None
-        noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0, phase=index, block_frames=20)
+        noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0, phase=index,
+                          block_frames=NOISE_BLOCK_FRAMES, bank=self._noise_bank)
         line = SubscriberLine(self, index, number, ir, noise)
         self.lines.append(line)
         self._by_number[number] = line
+        self._regroup()
         return line
 
     def line(self, i: int) -> SubscriberLine:
@@ -175,8 +195,7 @@ class CentralOffice:
             raise ValueError(f"{number} is our line {sub.index}, not a remote subscriber")
         if sub is None:
             sub = RemoteParty(self, number, name)
-            self.remotes[number] = sub
-            self._by_number[number] = sub
+            self._add_remote(sub)
         elif name is not None:
             sub.name = name
         return sub
@@ -190,9 +209,14 @@ class CentralOffice:
             raise ValueError(f"{number} is already a {sub.kind} subscriber, not a fax machine")
         if sub is None:
             sub = FaxMachine(self, number, ident=ident, ecm=ecm, modem=modem)
-            self.remotes[number] = sub
-            self._by_number[number] = sub
+            self._add_remote(sub)
         return sub
+
+    def _add_remote(self, sub: RemoteParty) -> None:
+        sub.serial = len(self.remotes) + 1
+        self.remotes[sub.number] = sub
+        self._by_number[sub.number] = sub
+        self._regroup()
 
     def set_echo(self, i: int, shape: str | np.ndarray | None = DEFAULT_SHAPE,
                  erl_db: float = DEFAULT_ERL_DB, delay_ms: float = 0.0) -> None:
@@ -376,12 +400,43 @@ class CentralOffice:
             other.far_end_left()
 
     # --- the per-frame contract -----------------------------------------------------------------
+    def wake(self, sub: Subscriber) -> None:
+        """Take `sub` (a line or a remote at rest) back into the frames, from the next phase on.
+
+        Subscribers at rest (`at_rest`: an idle line on hook with nothing but its noise, an idle
+        remote) are left out of the frames: a resting line costs one slice of its noise per
+        frame. Whatever changes one of them (a state, a seizure, a ring, on-hook data, a cable)
+        wakes it here first; frames at rest change nothing else, so waking is all it needs."""
+        if sub.asleep:
+            sub.asleep = False
+            self._regroup()
+
+    def _regroup(self) -> None:
+        self._awake_lines = [ln for ln in self.lines if not ln.asleep]
+        self._awake_remotes = [r for r in self.remotes.values() if not r.asleep]
+
     def step(self, cpe: Mapping[int, tuple[bool, np.ndarray | None]] | None = None) -> dict[int, LineSignal]:
         """Advance one frame. `cpe`: line index -> (loop closed, int16[FRAME] sent). Returns line signals."""
+        signals, quiet = self.step_lines(cpe)
+        out: dict[int, LineSignal] = {}
+        for line in self.lines:
+            s = signals.get(line.index)
+            out[line.index] = s if s is not None else resting_signal(quiet[line.index])
+        return out
+
+    def step_lines(self, cpe: Mapping[int, tuple[bool, np.ndarray | None]] | None = None
+                   ) -> tuple[dict[int, LineSignal], dict[int, np.ndarray | None]]:
+        """`step`, with the lines at rest given apart: (line index -> signal for the lines awake,
+        line index -> noise frame (None: silence) for the lines at rest, whose signal is otherwise
+        `resting_signal(noise)`). The simulated board uses it to leave resting ports out too."""
         self.frames += 1
         cpe = cpe or {}
-        for line in self.lines:
-            off, tx = cpe.get(line.index, (False, None))
+        lines = self.lines
+        for index, (off, _tx) in cpe.items():
+            if off and 1 <= index <= len(lines) and lines[index - 1].asleep:
+                self.wake(lines[index - 1])
+        for line in self._awake_lines:
+            off, tx = cpe.get(line.index, _NOTHING)
             line.take_input(off, tx)
         if self._routing:
             due = [r for r in self._routing if r[0] <= self.frames]
@@ -389,37 +444,84 @@ class CentralOffice:
             for _at, line, digits in due:
                 if line.state == "routing" and line.digits == digits:
                     self._route(line, True)
-        for remote in list(self.remotes.values()):
+        # Remotes, then lines, each in the order they were made; one woken on the way (a call
+        # placed this phase) takes its turn this frame if it comes after the one that woke it,
+        # as it would if every subscriber were stepped.
+        made = len(self.remotes)
+        group = self._awake_remotes
+        i = 0
+        while i < len(group):
+            remote = group[i]
+            if remote.serial > made:
+                break
             remote.advance()
-        for line in self.lines:
+            i += 1
+            if self._awake_remotes is not group:       # one woke: carry on after this one
+                group = self._awake_remotes
+                i = group.index(remote) + 1
+        group = self._awake_lines
+        i = 0
+        while i < len(group):
+            line = group[i]
             line.advance()
-        out = self._signals()
-        for remote in self.remotes.values():
+            i += 1
+            if self._awake_lines is not group:
+                group = self._awake_lines
+                i = group.index(line) + 1
+        signals, quiet = self._signals()
+        for remote in self._awake_remotes:
             remote.listen()
-        return out
+        if not self.rest_idle or self.frames % REST_CHECK_FRAMES:
+            return signals, quiet           # looked at for rest every REST_CHECK_FRAMES frames
+        resting = False
+        for sub in self._awake_lines:
+            if sub.at_rest:
+                sub.asleep = resting = True
+        for sub in self._awake_remotes:
+            if sub.at_rest:
+                sub.asleep = resting = True
+        if resting:
+            self._regroup()
+        return signals, quiet
 
-    def _signals(self) -> dict[int, LineSignal]:
+    def _signals(self) -> tuple[dict[int, LineSignal], dict[int, np.ndarray | None]]:
         """Every line's signal this frame. The lines that mix several sounds (echo, the far party,
         on-hook data, noise) mix them as float rows of one array, rounded to PCM in one pass; an
-        idle line's audio is its noise, already PCM."""
+        idle line's audio is its noise, already PCM; a line at rest gives only that."""
         lines = self.lines
         mix = self._mix
         if mix.shape[0] != len(lines):
             mix = self._mix = np.zeros((len(lines), FRAME))
         out: dict[int, LineSignal] = {}
-        mixed: list[int] = []                   # rows of `mix` in use this frame
-        for row, line in enumerate(lines):
-            s = line.signal(mix[row])
+        quiet: dict[int, np.ndarray | None] = {}
+        mixed: list[SubscriberLine] = []           # lines whose row of `mix` is in use this frame
+        noisy: list[SubscriberLine] = []           # ... of them, those whose noise is added below
+        awake = self._awake_lines
+        if len(awake) < len(lines):
+            for line in lines:
+                if line.asleep:
+                    quiet[line.index] = line.noise.pcm_frame()
+        for line in awake:
+            s = line.signal(mix[line.index - 1], noisy)
             if s.audio is None:
-                mixed.append(row)
+                mixed.append(line)
             out[line.index] = s
         if mixed:
-            pcm = to_pcm(mix if len(mixed) == len(lines) else mix[mixed])
-            for k, row in enumerate(mixed):
-                line = lines[row]
+            every = len(mixed) == len(lines)
+            rows = mix if every else mix[[line.index - 1 for line in mixed]]
+            if noisy:
+                # the noise, last in every line's mix, for all of them in one pass
+                noise = self._noise_bank.take([line.noise for line in noisy])
+                if len(noisy) == len(mixed):
+                    rows += noise
+                else:
+                    at = {line.index: k for k, line in enumerate(mixed)}
+                    rows[[at[line.index] for line in noisy]] += noise
+            pcm = to_pcm(rows)
+            for k, line in enumerate(mixed):
                 s = out[line.index]
                 s.audio = pcm[k] if line.codec is None else g711(pcm[k], line.codec)
-        return out
+        return out, quiet
 
     def describe(self) -> dict:
         return {

@@ -22,7 +22,7 @@ import numpy as np
 from dsp_ext.levels import DBM0_RMS, FRAME, RATE
 
 __all__ = ["EchoShape", "ECHO_SHAPES", "G168_HEADER", "G168_MODELS", "g168_models", "g168_ir", "hybrid_ir",
-           "voice_band_erl_db", "EchoPath", "LineNoise"]
+           "voice_band_erl_db", "EchoPath", "LineNoise", "NoiseBank"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,8 @@ def g168_ir(model: str, erl_db: float, delay_ms: float = 0.0) -> np.ndarray:
 class EchoPath:
     """Convolves what the subscriber sends with the IR, frame by frame, keeping state."""
 
+    RING_FRAMES = 16            # frames appended before the history is moved back to the front
+
     def __init__(self, ir: np.ndarray) -> None:
         ir = np.asarray(ir, dtype=np.float64)
         if ir.ndim != 1 or ir.size == 0:
@@ -123,28 +125,37 @@ class EchoPath:
         self.ir = ir
         self._ir_reversed = np.ascontiguousarray(ir[::-1])   # correlate with it == convolve, minus overhead
         self._keep = ir.size - 1
-        # one frame's input window, allocated once: at rest its last `_keep` samples are the
-        # history (the stream's latest samples); a frame slides them to the front and follows them
-        self._x = np.zeros(self._keep + FRAME)
+        # the input stream, allocated once: the `_keep` samples before `_end` are the history (the
+        # stream's latest samples); a frame is written after them and the window [_end - _keep,
+        # _end + FRAME) convolved. When the buffer is full the history moves back to the front
+        # (once every RING_FRAMES frames, instead of sliding it every frame).
+        self._x = np.zeros(self._keep + FRAME * self.RING_FRAMES)
+        self._end = self._keep
         self._clean = True          # history is all zeros (skip resetting it every on-hook frame)
 
     def process(self, tx: np.ndarray) -> np.ndarray:
         k = self._keep
         x = self._x
         self._clean = False
+        end = self._end
         if tx.size == FRAME:
-            if k:
-                x[:k] = x[FRAME:]
-            x[k:] = tx
-            return np.correlate(x, self._ir_reversed, "valid")
-        whole = np.concatenate([x[FRAME:], tx])       # any other length: the general way
+            if end + FRAME > x.size:
+                if k:
+                    x[:k] = x[end - k:end]
+                end = k
+            x[end:end + FRAME] = tx
+            self._end = end + FRAME
+            return np.correlate(x[end - k:end + FRAME], self._ir_reversed, "valid")
+        whole = np.concatenate([x[end - k:end], tx])       # any other length: the general way
         if k:
-            x[FRAME:] = whole[-k:]
+            x[:k] = whole[-k:]
+        self._end = k
         return np.correlate(whole, self._ir_reversed, "valid")
 
     def reset(self) -> None:
         if not self._clean:
             self._x[:] = 0
+            self._end = self._keep
             self._clean = True
 
 
@@ -157,12 +168,14 @@ class LineNoise:
     at once made one tick in a hundred 1.6 ms longer in the real-time service. A frame is taken either as float samples (`frame`, to mix
     with other signals) or, for a line carrying nothing else, already as int16 PCM
     (`pcm_frame`: the same samples rounded and saturated once per block, so an idle
-    line costs a slice per frame instead of a rounding pass)."""
+    line costs a slice per frame instead of a rounding pass). With a `NoiseBank` the float
+    blocks are rows of the bank's array, so the frames of many lines are taken in one gather
+    (`NoiseBank.take`); the samples are the same."""
 
     BLOCK_FRAMES = 100
 
     def __init__(self, rng: np.random.Generator, level_dbm0: float | None, phase: int = 0,
-                 block_frames: int = BLOCK_FRAMES) -> None:
+                 block_frames: int = BLOCK_FRAMES, bank: NoiseBank | None = None) -> None:
         if block_frames < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
         self.rng = rng
@@ -172,11 +185,17 @@ class LineNoise:
         self._pos = 0
         self._frames = int(block_frames)
         self._first = self._frames - int(phase) % self._frames      # frames in the first block
+        self.bank = bank
+        self.row = bank.add(self) if bank is not None else -1
 
     def _next(self) -> int:
         if self._pos >= self._block.size:
             frames, self._first = self._first, self._frames
-            self._block = self.rng.standard_normal(FRAME * frames) * self.sigma
+            if self.bank is None:
+                self._block = self.rng.standard_normal(FRAME * frames) * self.sigma
+            else:
+                self._block = self.bank.rows[self.row, :FRAME * frames]
+                np.multiply(self.rng.standard_normal(FRAME * frames), self.sigma, out=self._block)
             self._pcm = None
             self._pos = 0
         pos = self._pos
@@ -199,3 +218,32 @@ class LineNoise:
             pcm = self._pcm = np.clip(np.rint(self._block), -32768, 32767).astype(np.int16)
             pcm.flags.writeable = False
         return pcm[pos:pos + FRAME]
+
+
+_FRAME_INDEX = np.arange(FRAME)
+
+
+class NoiseBank:
+    """The current float noise blocks of many `LineNoise`s, as rows of one array (the exchange's
+    lines): `take` gives the next frame of several of them in one gather, for one pass of mixing."""
+
+    def __init__(self, block_frames: int) -> None:
+        self.rows = np.zeros((0, block_frames * FRAME))
+        self._noises: list[LineNoise] = []
+
+    def add(self, noise: LineNoise) -> int:
+        """A row for `noise` (its blocks are drawn into it from now on)."""
+        rows = np.zeros((len(self._noises) + 1, self.rows.shape[1]))
+        rows[:-1] = self.rows
+        self.rows = rows
+        for k, other in enumerate(self._noises):        # the blocks drawn so far now live in the new array
+            other._block = rows[k, :other._block.size]
+        self._noises.append(noise)
+        return len(self._noises) - 1
+
+    def take(self, noises: list[LineNoise]) -> np.ndarray:
+        """The next float frame of each of `noises` (all of this bank, all with a level), as rows."""
+        n = len(noises)
+        pos = np.fromiter([x._next() for x in noises], np.intp, n)
+        rows = np.fromiter([x.row for x in noises], np.intp, n)
+        return self.rows[rows[:, None], pos[:, None] + _FRAME_INDEX]

@@ -63,6 +63,10 @@ class FaxMachine(RemoteParty):
     def done(self) -> bool:
         return self.report is not None and self.report.done
 
+    @property
+    def at_rest(self) -> bool:
+        return self.terminal is None and super().at_rest
+
     # --- per frame ------------------------------------------------------------------------------
     def advance(self) -> None:
         super().advance()

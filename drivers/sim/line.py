@@ -75,13 +75,13 @@ class SubscriberLine(Subscriber):
         self.index = index                      # 1-based, like the fxoN port names
         self.plugged = True
         self.in_service = True                  # False: loop current, but no dial tone and no digits taken
-        self.parallel_off_hook = False
+        self._parallel_off_hook = False
         self.reversed = False
         self.digits = ""                        # dialled so far in this dialing state
         self.rings = 0                          # ring bursts sent for the current call
         self.ringing_now = False
         self.echo = EchoPath(echo_ir) if echo_ir is not None else None
-        self.codec: str | None = None           # 'ulaw'/'alaw': audio goes through G.711 both ways
+        self._codec: str | None = None          # 'ulaw'/'alaw': audio goes through G.711 both ways
         self.noise = noise
         self._hook = HookClassifier()
         self._cpe_off_hook = False
@@ -102,18 +102,54 @@ class SubscriberLine(Subscriber):
         self.receiver_heard: list[np.ndarray] = []   # what the digit receiver heard, this dialling
 
     # --- configuration --------------------------------------------------------------------------
+    @property
+    def parallel_off_hook(self) -> bool:
+        """Another phone wired in parallel on this line is off hook (our FXO sees the line in use)."""
+        return self._parallel_off_hook
+
+    @parallel_off_hook.setter
+    def parallel_off_hook(self, on: bool) -> None:
+        self._parallel_off_hook = bool(on)
+        self._wake()
+
+    @property
+    def codec(self) -> str | None:
+        """'ulaw'/'alaw': the line's audio goes through G.711 both ways; None: linear."""
+        return self._codec
+
+    @codec.setter
+    def codec(self, codec: str | None) -> None:
+        self._codec = codec
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.asleep:
+            self.co.wake(self)
+
+    @property
+    def at_rest(self) -> bool:
+        """Idle on hook, nothing sent or heard but the line's noise, nothing being classified or
+        timed: the exchange may leave it out of its frames until something wakes it (a seizure,
+        a call, on-hook data, a cable, a parallel phone, a codec)."""
+        return (self.state == "idle" and self.plugged and self._tx is None and not self._parallel_off_hook
+                and self._codec is None and not self.ringing_now and not self.reversed
+                and not self._fsk.busy and self._hook.at_rest and not self._hook.off_hook
+                and self.co.frames >= self._loop_drop_until)
+
     def set_echo(self, ir: np.ndarray | None) -> None:
         self.echo = EchoPath(ir) if ir is not None else None
 
     def unplug(self) -> None:
         if not self.plugged:
             return
+        self._wake()
         self.plugged = False
         if self.current_call is not None or self.state != "idle":
             self.co.hang_up(self)
         self._hook = HookClassifier()           # plugging back in starts from a clean loop
 
     def plug(self) -> None:
+        self._wake()
         self.plugged = True
 
     @property
@@ -126,10 +162,10 @@ class SubscriberLine(Subscriber):
         self._cpe_off_hook = cpe_off
         # off hook, "nothing sent" is silence on the wire: the digit receiver must see the gaps
         self._tx = (tx if tx is not None else _SILENCE) if cpe_off else None
-        if self._tx is not None and self.codec is not None:
-            self._tx = g711(self._tx, self.codec)
+        if self._tx is not None and self._codec is not None:
+            self._tx = g711(self._tx, self._codec)
         self.uplink = self._tx
-        for ev, data in self._hook.feed(cpe_off or (self.parallel_off_hook and self.plugged)):
+        for ev, data in self._hook.feed(cpe_off or (self._parallel_off_hook and self.plugged)):
             if ev is EventType.OFF_HOOK:
                 self._seized()
             elif ev is EventType.ON_HOOK:
@@ -259,6 +295,7 @@ class SubscriberLine(Subscriber):
     def send_onhook_data(self, samples: np.ndarray) -> None:
         """Queue FSK (e.g. message waiting) on the line toward the on-hook CPE."""
         self._fsk.play(samples)
+        self._wake()
 
     def set_state(self, state: str) -> None:
         super().set_state(state)
@@ -276,11 +313,13 @@ class SubscriberLine(Subscriber):
         return super().network_audio()
 
     # --- per frame, phase 3: what is on the wire ------------------------------------------------
-    def signal(self, mix_row: np.ndarray | None = None) -> LineSignal:
+    def signal(self, mix_row: np.ndarray | None = None, noise_later: list | None = None) -> LineSignal:
         """What is on the wire toward the CPE this frame. With `mix_row` (float64[FRAME], the
         exchange's row for this line), a line that mixes sounds leaves its float mix there and
         returns its signal with `audio=None`: the exchange rounds every line's row to PCM in one
-        pass (CentralOffice._signals). Without it the line rounds its own mix."""
+        pass (CentralOffice._signals). Without it the line rounds its own mix. With `noise_later`
+        too, a line mixing leaves out its noise (the last sound of the mix) and appends itself to
+        it: the exchange adds the noise of all those lines in one pass."""
         if not self.plugged:
             return LineSignal(_SILENCE, False, False, False, False, False)
         tx = self._tx
@@ -290,13 +329,13 @@ class SubscriberLine(Subscriber):
         if tx is None:
             if self.echo is not None and not self._cpe_off_hook:
                 self.echo.reset()
-            if far is None and not fsk and self.codec is None:
+            if far is None and not fsk and self._codec is None:
                 # An idle line (no echo, no network audio, no on-hook data): its noise alone, taken
                 # as PCM (the same samples the mix below would give, without a rounding pass).
                 audio = self.noise.pcm_frame()
                 return LineSignal(_SILENCE if audio is None else audio, self.ringing_now and self.state == "ringing",
                                   self.reversed, self.co.frames >= self._loop_drop_until, True,
-                                  self.parallel_off_hook)
+                                  self._parallel_off_hook)
         mix = np.zeros(FRAME) if mix_row is None else mix_row
         if tx is not None and self.echo is not None:
             mix[:] = self.echo.process(tx)
@@ -306,14 +345,18 @@ class SubscriberLine(Subscriber):
             mix += far
         if fsk:
             mix += self._fsk.frame()
-        n = self.noise.frame()
-        if n is not None:
-            mix += n
+        if noise_later is not None and mix_row is not None:
+            if self.noise.sigma:
+                noise_later.append(self)
+        else:
+            n = self.noise.frame()
+            if n is not None:
+                mix += n
         audio = None
         if mix_row is None:
             audio = to_pcm(mix)
-            if self.codec is not None:
-                audio = g711(audio, self.codec)
+            if self._codec is not None:
+                audio = g711(audio, self._codec)
         loop = self.co.frames >= self._loop_drop_until
         return LineSignal(audio, self.ringing_now and self.state == "ringing", self.reversed, loop,
-                          True, self.parallel_off_hook)
+                          True, self._parallel_off_hook)

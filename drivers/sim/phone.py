@@ -15,11 +15,17 @@ rotary pulses are breaks in it, the host classifies them) and what the
 mouthpiece sends (silence while the loop is open).
 
 User actions (`off_hook`, `dial`, ...) take effect at the next `step`.
+
+A phone on hook with no ringing, no on-hook audio and nothing planned is at rest
+(`at_rest`): its `step` changes nothing but the frame count. A host may then stop
+stepping it and call `rest(frames)` for the frames it skipped when it wakes it
+again; `on_wake` (set by the host) is called when the user lifts the handset.
 """
 from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -57,11 +63,14 @@ class VirtualPhone:
         self.message_waiting: bool | None = None         # from FSK MWI; None until one is heard
         self.reversed = False
         self.lamp = False                                # neon message-waiting lamp (set by the host)
+        self.on_wake: Callable[[], None] | None = None   # the host's: the user did something (lifted)
 
     # --- user actions -------------------------------------------------------------------------
     def off_hook(self) -> None:
         self._off_hook = True
         self._hook_plan.clear()
+        if self.on_wake is not None:
+            self.on_wake()
 
     def on_hook(self) -> None:
         self._off_hook = False
@@ -119,6 +128,16 @@ class VirtualPhone:
 
     def clear_heard(self) -> None:
         self.ear.clear()
+
+    @property
+    def at_rest(self) -> bool:
+        """On hook, silent and not ringing, nothing planned: `step` with no ringing and no
+        on-hook audio would only count the frame."""
+        return not (self._off_hook or self._hook_plan or self.is_ringing or self._loop)
+
+    def rest(self, frames: int) -> None:
+        """Account for `frames` frames at rest that the host did not step (same polarity)."""
+        self.frame += frames
 
     # --- the per-frame contract ---------------------------------------------------------------
     def step(self, ear: np.ndarray, ringing: bool, onhook_audio: bool = False,

@@ -12,6 +12,8 @@ LINE_IN_USE / LINE_FREE).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from dsp_ext.levels import FRAME
@@ -40,6 +42,11 @@ _SILENCE.flags.writeable = False
 
 
 class SimFxsPort(FxsPort):
+    """A simulated SLIC with its phone. At rest (`at_rest`: on hook, not ringing, no on-hook
+    audio, the phone idle) its frames give silence and no events, so the board stops stepping
+    it; `on_wake` (the board's) is called when that may change: the phone lifted, ringing or
+    on-hook audio switched on, the polarity changed."""
+
     def __init__(self, name: str, phone: VirtualPhone | None = None) -> None:
         super().__init__(name)
         self.phone = phone or VirtualPhone(name)
@@ -48,6 +55,18 @@ class SimFxsPort(FxsPort):
         self.onhook_transmission = False
         self.reverse_polarity = False
         self.lamp = False
+        self.asleep_since: int | None = None        # the board's frame count when it stopped stepping us
+        self.on_wake: Callable[[SimFxsPort], None] | None = None
+        self.phone.on_wake = self._wake
+
+    def _wake(self) -> None:
+        if self.asleep_since is not None and self.on_wake is not None:
+            self.on_wake(self)
+
+    @property
+    def at_rest(self) -> bool:
+        return (not (self.ringing or self.onhook_transmission or self.hook.off_hook)
+                and self.hook.at_rest and self.phone.at_rest)
 
     @property
     def off_hook(self) -> bool:
@@ -55,11 +74,17 @@ class SimFxsPort(FxsPort):
 
     def set_ringing(self, on: bool) -> None:
         self.ringing = bool(on)
+        if on:
+            self._wake()
 
     def set_onhook_transmission(self, on: bool) -> None:
         self.onhook_transmission = bool(on)
+        if on:
+            self._wake()
 
     def set_reverse_polarity(self, on: bool) -> None:
+        if bool(on) != self.reverse_polarity:
+            self._wake()
         self.reverse_polarity = bool(on)
 
     def set_message_waiting_lamp(self, on: bool) -> None:
@@ -102,6 +127,10 @@ class _Debounced:
         return False
 
 
+def _settled(d: _Debounced, value: bool) -> bool:
+    return d.value == value and not d._count
+
+
 class SimFxoPort(FxoPort):
     """A simulated DAA. Its gain stages scale the audio as the Si3050's do (whole dB, +-12)."""
 
@@ -119,6 +148,15 @@ class SimFxoPort(FxoPort):
         self._in_use = _Debounced(False, LINE_MONITOR_MS)
         self._reversed = False
         self._signal: LineSignal | None = None
+        self.asleep = False                 # on hook on a line at rest, settled: the board does not step it
+        self.on_wake: Callable[[SimFxoPort], None] | None = None     # the board's
+
+    @property
+    def at_rest(self) -> bool:
+        """On hook, every monitor settled on a resting line (powered, not ringing, not in use,
+        normal polarity): while its line rests too, its frames give the line's noise and no events."""
+        return (not self._off_hook and not self._reversed and _settled(self._power, True)
+                and _settled(self._ring, False) and _settled(self._in_use, False))
 
     @property
     def is_off_hook(self) -> bool:
@@ -128,6 +166,8 @@ class SimFxoPort(FxoPort):
         self._off_hook = bool(off)
         if off:
             self._loop = _Debounced(True, LOOP_DROP_MS)   # a fresh seizure starts with current
+            if self.asleep and self.on_wake is not None:
+                self.on_wake(self)
 
     @property
     def ringing(self) -> bool:
@@ -177,6 +217,12 @@ class SimFxoPort(FxoPort):
         elif self._in_use.feed(s.in_use):
             events.append(PortEvent(name, EventType.LINE_IN_USE if s.in_use else EventType.LINE_FREE))
         return _scaled(s.audio, self._rx_gain) if self.rx_gain_db else s.audio
+
+    def resting_rx(self, noise: np.ndarray | None) -> np.ndarray:
+        """rx of a frame asleep: the resting line's noise (None: silence) through the receive gain."""
+        if noise is None:
+            return _SILENCE
+        return _scaled(noise, self._rx_gain) if self.rx_gain_db else noise
 
     def describe(self) -> dict:
         return {**super().describe(), "chip": "simulated DAA", "off_hook": self._off_hook,

@@ -107,6 +107,11 @@ class RemoteParty(Subscriber):
     def clear_heard(self) -> None:
         self.ear.clear()
 
+    @property
+    def at_rest(self) -> bool:
+        """Idle and sending nothing: its frames would change nothing (a call or a ring wakes it)."""
+        return self.state == "idle" and self.uplink is None
+
     # --- the CO's calls into this subscriber ----------------------------------------------------
     def ring(self, call: Call) -> None:
         self.current_call = call

@@ -82,6 +82,8 @@ class Subscriber:
         self.uplink: np.ndarray | None = None     # what it sends into the network this frame
         self._tone = None                         # ToneGenerator for the current state
         self.state_frame = 0                      # CO frame of the last state change
+        self.asleep = False                       # at rest, left out of the CO's frames (CentralOffice.wake)
+        self.serial = 0                           # remotes: the order the CO made them in (1, 2, ...)
 
     # --- state ----------------------------------------------------------------------------------
     def set_state(self, state: str) -> None:
@@ -91,6 +93,14 @@ class Subscriber:
         self.state_frame = self.co.frames
         name = _TONE_OF_STATE.get(state)
         self._tone = self.co.tone_generator(name) if name else None
+        if self.asleep:
+            self.co.wake(self)
+
+    @property
+    def at_rest(self) -> bool:
+        """Nothing to do this frame or the next unless something wakes it (`CentralOffice.wake`):
+        the CO may then leave it out of its frames. False unless a kind says otherwise."""
+        return False
 
     @property
     def is_free(self) -> bool:
