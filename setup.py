@@ -1,6 +1,16 @@
 """Linebox: builds the cffi DSP core from dsp_ext/ and installs the `linebox` command."""
 from setuptools import find_namespace_packages, setup
 
+SHIPPED = ["firmware", "drivers", "dsp_ext", "webui", "board"]
+
+
+def shipped_packages() -> list[str]:
+    # Searched inside the shipped folders only: a search from the top would walk build/ too,
+    # which after `make image` holds whole arm64 root file systems (it took over 20 minutes).
+    return [*SHIPPED, *(f"{top}.{p}" for top in SHIPPED
+                        for p in find_namespace_packages(where=top, exclude=["__pycache__", "*.__pycache__"]))]
+
+
 setup(
     name="linebox",
     version="0.1.0",
@@ -9,8 +19,7 @@ setup(
     # Namespace discovery: the data folders (webui/static, webui/templates, board/boards, ...)
     # are packages too, so setuptools ships them without a page of "Package would be
     # ignored" warnings in every `make run`.
-    packages=find_namespace_packages(include=["firmware*", "drivers*", "dsp_ext*", "webui*", "board*"],
-                                     exclude=["*.__pycache__"]),
+    packages=shipped_packages(),
     include_package_data=True,
     package_data={
         "webui": ["templates/*.html", "static/*"],
