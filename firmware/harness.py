@@ -102,9 +102,10 @@ class Pbx:
         if self._answers is None:
             with self._answers_start:
                 if self._answers is None and not self._closed:
-                    self._answers = threading.Thread(target=self._answer_while_still, daemon=True,
-                                                     name="harness-still-engine")
-                    self._answers.start()
+                    answers = threading.Thread(target=self._answer_while_still, daemon=True,
+                                               name="harness-still-engine")
+                    answers.start()            # published only once started: close() may join it
+                    self._answers = answers
         self._queued.set()
 
     def _answer_while_still(self) -> None:
@@ -155,10 +156,12 @@ class Pbx:
         return next(p.state for p in self.engine.port_status() if p.port == port)
 
     def close(self) -> None:
-        self._closed = True
+        with self._answers_start:            # no answering thread is started after this
+            self._closed = True
+            answers = self._answers
         self._queued.set()
-        if self._answers is not None and self._answers is not threading.current_thread():
-            self._answers.join(timeout=5)
+        if answers is not None and answers is not threading.current_thread():
+            answers.join(timeout=5)
         close_under(self.data_dir)
         for obj in (self.records, self.config):
             close = getattr(obj, "close", None)
