@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from firmware import records
-from firmware.api import EngineApi, LocalClient
 from firmware.apps.ivr_store import save_menu
 from firmware.harness import Pbx
 from firmware.update import HealthReport
 from firmware.update.updater import Updater
 from tests.apps.test_ivr_calls import cached_prompts, call_in, key, settle
-from tests.update.test_updates import SimulatedPi, healthy, keys, make_bundle  # noqa: F401 (fixture)
+from tests.update.test_updates import healthy, keys  # noqa: F401 (fixture)
+from tests.update.tried import tried_release
 
 OLD_SCHEMA = 5                      # the old release: records.db before menu_events (migration 6)
 
@@ -60,23 +60,12 @@ def tried(tmp_path: Path, keys: dict[str, Path]) -> Iterator[tuple[Pbx, Updater]
     data = tmp_path / "data"
     old_release_file(data)
     shutil.copytree(cached_prompts() / "en", data / "prompts" / "en")
-    pi = SimulatedPi(tmp_path / "pi")
-    holder: dict[str, LocalClient] = {}
-    up = Updater(pi.env, data / "update" / "state.json", keys["trusted"], "rpi5",
-                 migrate=lambda: list(holder["api"].call_sync("update.migrate")["done"]))
-    up.stage(make_bundle(tmp_path / "u.bundle", keys["release"]))
-    up.install()                                    # the old release reboots into the new one
-    assert up.state.phase == "trying"
-    pbx = Pbx(country="US", seed=5, data_dir=data)     # the tried release's engine starts
-    engine_api = EngineApi(config=pbx.config, records=pbx.records, data_dir=data, control=pbx.control)
-    holder["api"] = LocalClient(engine_api, timeout=60)
-    save_menu(pbx.config, {"id": "main", "name": "Main", "greeting": "ivr/welcome", "timeout_s": 3, "retries": 2,
-                           "fallback": "extension:201", "options": {"2": "extension:202"}})
-    pbx.config.set_inbound_route("fxo1", "ivr:main")
-    settle(pbx)
-    yield pbx, up
-    engine_api.close()
-    pbx.close()
+    with tried_release(tmp_path, keys, data) as (pbx, up, _api):
+        save_menu(pbx.config, {"id": "main", "name": "Main", "greeting": "ivr/welcome", "timeout_s": 3, "retries": 2,
+                               "fallback": "extension:201", "options": {"2": "extension:202"}})
+        pbx.config.set_inbound_route("fxo1", "ivr:main")
+        settle(pbx)
+        yield pbx, up
 
 
 def press_2_in_the_menu(pbx: Pbx) -> None:

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 from firmware import sqlite_files
-from firmware.api import ApiError, EngineApi, LocalClient
+from firmware.api import ApiError, LocalClient
 from firmware.customers import book as customers_book
 from firmware.harness import Pbx
 from firmware.update import HealthReport
 from firmware.update.updater import Updater
 from firmware.workorders import orders as workorders
-from tests.update.test_updates import SimulatedPi, healthy, keys, make_bundle  # noqa: F401 (fixture)
+from tests.update.test_updates import healthy, keys  # noqa: F401 (fixture)
+from tests.update.tried import tried_release
 
 OLD_CUSTOMERS = 1                     # the old release: customers.db before CSV imports (migration 2)
 OLD_ORDERS = len(workorders.MIGRATIONS)
@@ -66,19 +67,8 @@ def tried(tmp_path: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
     data = tmp_path / "data"
     old_release_files(data)
     monkeypatch.setattr(workorders, "MIGRATIONS", [*workorders.MIGRATIONS, NEW_ORDERS_MIGRATION])   # the new release
-    pi = SimulatedPi(tmp_path / "pi")
-    holder: dict[str, LocalClient] = {}
-    up = Updater(pi.env, data / "update" / "state.json", keys["trusted"], "rpi5",
-                 migrate=lambda: list(holder["api"].call_sync("update.migrate")["done"]))
-    up.stage(make_bundle(tmp_path / "u.bundle", keys["release"]))
-    up.install()                                    # the old release reboots into the new one
-    assert up.state.phase == "trying"
-    pbx = Pbx(country="US", seed=5, data_dir=data)   # the tried release's engine starts
-    engine_api = EngineApi(config=pbx.config, records=pbx.records, data_dir=data, control=pbx.control)
-    api = holder["api"] = LocalClient(engine_api, timeout=60)
-    yield pbx, up, api
-    engine_api.close()
-    pbx.close()
+    with tried_release(tmp_path, keys, data) as tried_parts:
+        yield tried_parts
 
 
 def work_while_tried(data: Path, api: LocalClient) -> None:
