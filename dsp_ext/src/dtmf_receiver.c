@@ -1,5 +1,6 @@
 /* A port's DTMF receiver with its echo guard: see dtmf_receiver.h. */
 #include "dtmf_receiver.h"
+#include "fpmode.h"
 
 #include <string.h>
 
@@ -182,6 +183,7 @@ int dtmf_receiver_rows(dtmf_receiver_t *const *rs, int rows, const uint8_t *port
         return -1 - count - j;
     int reports = 0;
     dtmf_event_t ev[PIECE_OUT];
+    const unsigned int fpmode = fp_enter();     /* once for all ports (dtmf_rx_process nests) */
     j = 0;
     for (int k = 0; k < count; k++) {
         const int port = ports[k];
@@ -210,5 +212,6 @@ int dtmf_receiver_rows(dtmf_receiver_t *const *rs, int rows, const uint8_t *port
             }
         }
     }
+    fp_leave(fpmode);
     return reports;
 }
