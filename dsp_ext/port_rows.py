@@ -39,6 +39,7 @@ _REPORT_DTYPE = np.dtype({
     "itemsize": ffi.sizeof("dtmf_report_t"),
 })
 _KIND = {lib.DTMF_EV_START: "start", lib.DTMF_EV_END: "end"}
+_STARTS = lib.DTMF_REPORT_STARTS
 
 
 class _Rows:
@@ -113,24 +114,24 @@ class DtmfRows:
         self._max = max(self.rows, 1) * 16 * -(-n // (8 * lib.DTMF_HALF))
         self._out = ffi.new("dtmf_report_t[]", self._max)
         self._reports = np.frombuffer(ffi.buffer(self._out), dtype=_REPORT_DTYPE)
+        self._rows = ffi.new("dtmf_rows_t *", {"rs": self._states, "rows": self.rows, "n": n, "out": self._out,
+                                               "max_out": self._max})
 
     def _call(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int],
               sent_frames: Sequence[np.ndarray], kinds: int) -> int:
+        """Runs the receivers; the number of reports in self._reports. The frames go to C as the
+        bytes they are joined into (no per-port copy or pointer)."""
         count = len(ports)
         x = b"".join(frames)
+        s = b"".join(sent_frames) if sent_frames else b""
         if len(x) != count * self._bytes or len(frames) != count:
-            raise ValueError(f"{len(frames)} frames of {len(x)} bytes for {count} ports: each port needs one "
-                             f"int16[{self.n}] frame")
-        sent = ffi.NULL
-        sent_count = len(sent_ports)
-        if sent_count or sent_frames:
-            s = b"".join(sent_frames)
-            if len(s) != sent_count * self._bytes or len(sent_frames) != sent_count:
-                raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes for {sent_count} ports: each "
-                                 f"needs one int16[{self.n}] frame")
-            sent = ffi.from_buffer("int16_t[]", s)
-        got = lib.dtmf_receiver_rows(self._states, self.rows, bytes(ports), count, ffi.from_buffer("int16_t[]", x),
-                        bytes(sent_ports), sent_count, sent, self.n, kinds, self._out, self._max)
+            raise ValueError(f"{len(frames)} frames of {len(x)} bytes in all for {count} ports: each port needs "
+                             f"one int16[{self.n}] frame")
+        if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
+            raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
+                             f"ports: each needs one int16[{self.n}] frame")
+        got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
+                                     kinds)
         if got < 0:
             k = -1 - got
             if k < count:
@@ -141,8 +142,8 @@ class DtmfRows:
 
     def run(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int] = (),
             sent_frames: Sequence[np.ndarray] = ()) -> list[tuple[int, DtmfEvent]]:
-        """One tick: (port, event) for every digit start and end the receivers report, in the
-        order of `ports`; the same events `DtmfReceiver.process(frame, sent)` gives per port."""
+        """One tick: (port, event) for every digit start and end the receivers report, frame by
+        frame; the same events `DtmfReceiver.process(frame, sent)` gives per port."""
         if not ports:
             return []
         got = self._call(ports, frames, sent_ports, sent_frames, lib.DTMF_REPORT_STARTS | lib.DTMF_REPORT_ENDS)
@@ -157,7 +158,7 @@ class DtmfRows:
         on (`Engine.on_digit`). Ticks without a digit cost one C call and no Python per port."""
         if not ports:
             return []
-        got = self._call(ports, frames, sent_ports, sent_frames, lib.DTMF_REPORT_STARTS)
+        got = self._call(ports, frames, sent_ports, sent_frames, _STARTS)
         if not got:
             return []
         return [(port, digit.decode()) for port, _, digit, _, _ in self._reports[:got].tolist()]

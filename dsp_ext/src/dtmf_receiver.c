@@ -167,10 +167,13 @@ int dtmf_receiver_process(dtmf_receiver_t *r, const int16_t *x, const int16_t *s
     return count;
 }
 
-int dtmf_receiver_rows(dtmf_receiver_t *const *rs, int rows, const uint8_t *ports, int count, const int16_t *x,
-                       const uint8_t *sent_ports, int sent_count, const int16_t *sent, int n, int kinds,
-                       dtmf_report_t *out, int max_out)
+int dtmf_receiver_rows(const dtmf_rows_t *t, const uint8_t *ports, int count, const void *x_,
+                       const uint8_t *sent_ports, int sent_count, const void *sent_, int kinds)
 {
+    dtmf_receiver_t *const *rs = t->rs;
+    const int rows = t->rows, n = t->n, max_out = t->max_out;
+    dtmf_report_t *out = t->out;
+    const int16_t *x = x_, *sent = sent_;
     /* check everything first: bad input runs nothing */
     int j = 0;
     for (int k = 0; k < count; k++) {

@@ -84,17 +84,27 @@ void dtmf_receiver_reset(dtmf_receiver_t *r);
  * r->reports_dropped). n / 51 + 4 slots always suffice. */
 int dtmf_receiver_process(dtmf_receiver_t *r, const int16_t *x, const int16_t *sent, int n,
                           dtmf_event_t *out, int max_out);
-/* One tick of many ports. `count` frames of n samples each are packed in x; frame k belongs to
- * receiver rs[ports[k]]. `sent_count` frames packed in `sent` are what we sent: sent frame j
- * belongs to port sent_ports[j], and the sent ports must appear in the same order as in
- * `ports` (a subsequence of it). Reports of the kinds in `kinds` (DTMF_REPORT_STARTS |
- * DTMF_REPORT_ENDS) go to out, in port order of the frames; returns how many (at most
- * max_out: extra ones are counted in that receiver's reports_dropped), or -1 - k if frame k's
- * port is not below `rows` or has no receiver, or -1 - count - j if sent frame j's port is not
- * among `ports` in that order: nothing is run then. */
-int dtmf_receiver_rows(dtmf_receiver_t *const *rs, int rows, const uint8_t *ports, int count, const int16_t *x,
-                       const uint8_t *sent_ports, int sent_count, const int16_t *sent, int n, int kinds,
-                       dtmf_report_t *out, int max_out);
+/* The receivers of a set of ports (rs[i] for port i, rows of them; NULL: none), a frame length
+ * and where the reports go: set once (DtmfRows), handed to every dtmf_receiver_rows call. */
+typedef struct {
+    dtmf_receiver_t *const *rs;
+    int rows;
+    int n;
+    dtmf_report_t *out;
+    int max_out;
+} dtmf_rows_t;
+
+/* One tick of many ports. `count` frames of t->n int16 samples each are packed in x; frame k
+ * belongs to receiver t->rs[ports[k]]. `sent_count` frames packed in `sent` are what we sent:
+ * sent frame j belongs to port sent_ports[j], and the sent ports must appear in the same order
+ * as in `ports` (a subsequence of it). Reports of the kinds in `kinds` (DTMF_REPORT_STARTS |
+ * DTMF_REPORT_ENDS) go to t->out, frame by frame; returns how many (at most t->max_out: extra
+ * ones are counted in that receiver's reports_dropped), or -1 - k if frame k's port is not
+ * below t->rows or has no receiver, or -1 - count - j if sent frame j's port is not among
+ * `ports` in that order: nothing is run then. (x and sent are void pointers so that Python
+ * can pass the bytes it packed the frames into as they are.) */
+int dtmf_receiver_rows(const dtmf_rows_t *t, const uint8_t *ports, int count, const void *x,
+                       const uint8_t *sent_ports, int sent_count, const void *sent, int kinds);
 /* cdef-end */
 
 #endif
