@@ -114,8 +114,12 @@ class DtmfRows:
         self._max = max(self.rows, 1) * 16 * -(-n // (8 * lib.DTMF_HALF))
         self._out = ffi.new("dtmf_report_t[]", self._max)
         self._reports = np.frombuffer(ffi.buffer(self._out), dtype=_REPORT_DTYPE)
+        # the same reports as (port, digit) byte pairs: digits() reads a tick's in one slice
+        self._found = bytearray(2 * self._max)
+        found = ffi.from_buffer("uint8_t[]", self._found)
         self._rows = ffi.new("dtmf_rows_t *", {"rs": self._states, "rows": self.rows, "n": n, "out": self._out,
-                                               "max_out": self._max})
+                                               "max_out": self._max, "found": found})
+        self._keep = found
 
     def _call(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int],
               sent_frames: Sequence[np.ndarray], kinds: int) -> int:
@@ -161,11 +165,8 @@ class DtmfRows:
         got = self._call(ports, frames, sent_ports, sent_frames, _STARTS)
         if not got:
             return []
-        out, found = self._out, []
-        for i in range(got):            # a few at most: field access beats numpy's slicing here
-            o = out[i]
-            found.append((o.port, o.digit.decode()))
-        return found
+        f = self._found                                 # port, digit, port, digit, ...
+        return [(f[i], chr(f[i + 1])) for i in range(0, 2 * got, 2)]
 
 
 class FaxToneRows(_Rows):
