@@ -127,15 +127,18 @@ class DtmfRows:
         bytes they are joined into (no per-port copy or pointer)."""
         count = len(ports)
         x = b"".join(frames)
-        s = b"".join(sent_frames) if sent_frames else b""
         if len(x) != count * self._bytes or len(frames) != count:
             raise ValueError(f"{len(frames)} frames of {len(x)} bytes in all for {count} ports: each port needs "
                              f"one int16[{self.n}] frame")
-        if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
-            raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
-                             f"ports: each needs one int16[{self.n}] frame")
-        got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
-                                     kinds)
+        if sent_ports or sent_frames:
+            s = b"".join(sent_frames)
+            if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
+                raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
+                                 f"ports: each needs one int16[{self.n}] frame")
+            got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
+                                         kinds)
+        else:                       # nothing sent this tick (the common case): no empty joins
+            got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, ffi.NULL, 0, ffi.NULL, kinds)
         if got < 0:
             k = -1 - got
             if k < count:
