@@ -157,3 +157,39 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     finally:
         if limit > 0:
             faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def lock_given_away():
+    """`count(fn)`: run `fn()` while another thread wants the interpreter lock, and return how many
+    times that thread got it meanwhile. With a switch interval of 10 s it can only get the lock when
+    `fn`'s thread gives it away by itself (a C call that releases it, a numpy operation over a few
+    hundred elements, a sleep or a blocking call): 0 means `fn` never let it go. (Each time the lock
+    is released the rival may or may not win it: a count above 0 proves a release, 0 over many
+    releases would be very unlikely.)"""
+    import threading
+    import time
+    got = [0]
+    stop = threading.Event()
+
+    def rival() -> None:
+        while not stop.is_set():
+            got[0] += 1
+            time.sleep(0)           # let go at once: it only ever takes the lock when it is free
+
+    old = sys.getswitchinterval()
+    t = threading.Thread(target=rival, name="lock-rival", daemon=True)
+    t.start()
+
+    def count(fn) -> int:
+        sys.setswitchinterval(10.0)
+        time.sleep(0.01)            # (the rival's waits from now on use the long interval)
+        before = got[0]
+        fn()
+        return got[0] - before
+    try:
+        yield count
+    finally:
+        sys.setswitchinterval(old)
+        stop.set()
+        t.join(5)

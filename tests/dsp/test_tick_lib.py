@@ -1,0 +1,65 @@
+"""The per-tick batches (dsp_ext.port_rows) keep the interpreter lock through their C calls
+(dsp_ext._ffi.tick_lib): with another thread waiting for it, the media thread does not hand it
+over at every stage and wait to get it back. The plain cffi calls do hand it over (the same loop
+through `lib` is the check that the probe sees a release)."""
+from __future__ import annotations
+
+import numpy as np
+
+from dsp_ext import port_rows
+from dsp_ext._ffi import lib, tick_lib
+from dsp_ext.dtmf import DtmfReceiver, dtmf_encode
+from dsp_ext.echo import EchoCanceller
+from dsp_ext.faxtone import FaxToneDetector
+from dsp_ext.levels import FRAME
+from dsp_ext.port_rows import DtmfRows, EchoRows, FaxToneRows
+
+
+def ticks(n: int = 300):
+    """`n` ticks of 8 echo rows, 16 DTMF rows (digits in them) and 4 fax-tone rows."""
+    rng = np.random.default_rng(3)
+    echo = EchoRows([EchoCanceller() for _ in range(8)])
+    dtmf = DtmfRows([DtmfReceiver() for _ in range(16)])
+    fax = FaxToneRows(4)
+    for i in range(4):
+        fax.attach(i, FaxToneDetector())
+    digits = np.asarray(dtmf_encode("0123456789*#", on_ms=60, off_ms=60), dtype=np.int16)
+    digits = np.resize(digits, n * FRAME).reshape(n, FRAME)
+    far = (rng.standard_normal((n, FRAME)) * 2000).astype(np.int16)
+    near = far // 4
+    found = []
+
+    def run() -> None:
+        # (row by row: numpy itself lets the lock go on operations over ~500 elements)
+        for k in range(n):
+            for i in range(8):
+                echo.far[i] = far[k]
+                echo.near[i] = near[k]
+                echo.on[i] = 1
+            echo.run()
+            for i in range(16):
+                dtmf.x[i] = digits[k]
+                dtmf.rx_on[i] = 1
+            found.extend(dtmf.run())
+            for i in range(4):
+                fax.x[i] = digits[k]
+                fax.on[i] = 1
+            fax.run()
+    return run, found
+
+
+def test_the_rows_keep_the_interpreter_lock(lock_given_away) -> None:
+    run, found = ticks()
+    assert lock_given_away(run) == 0
+    assert found                                  # the receivers did work: digits came out
+
+
+def test_the_probe_sees_plain_cffi_calls_give_it_away(lock_given_away, monkeypatch) -> None:
+    monkeypatch.setattr(port_rows, "lib", lib)    # the rows through plain cffi: released per call
+    run, _ = ticks()
+    assert lock_given_away(run) > 0
+
+
+def test_tick_lib_is_lib_for_everything_else() -> None:
+    assert tick_lib.DTMF_HALF == lib.DTMF_HALF
+    assert tick_lib.echo_state_size is lib.echo_state_size
