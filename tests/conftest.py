@@ -159,37 +159,51 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
             faulthandler.cancel_dump_traceback_later()
 
 
-@pytest.fixture
-def lock_given_away():
-    """`count(fn)`: run `fn()` while another thread wants the interpreter lock, and return how many
-    times that thread got it meanwhile. With a switch interval of 10 s it can only get the lock when
-    `fn`'s thread gives it away by itself (a C call that releases it, a numpy operation over a few
-    hundred elements, a sleep or a blocking call): 0 means `fn` never let it go. (Each time the lock
-    is released the rival may or may not win it: a count above 0 proves a release, 0 over many
-    releases would be very unlikely.)"""
-    import threading
-    import time
-    got = [0]
-    stop = threading.Event()
+class LockRival:
+    """Another thread that wants the interpreter lock all the time, but only ever takes it when it
+    is free: with a switch interval of 10 s it can only get it when the thread under test gives it
+    away by itself (a C call that releases it, a numpy operation over a few hundred elements, a
+    sleep or a blocking call). `turns` counts the times it got it. Each time the lock is released
+    the rival may or may not win it: turns above 0 prove a release; 0 over many releases would be
+    very unlikely."""
 
-    def rival() -> None:
-        while not stop.is_set():
-            got[0] += 1
-            time.sleep(0)           # let go at once: it only ever takes the lock when it is free
-
-    old = sys.getswitchinterval()
-    t = threading.Thread(target=rival, name="lock-rival", daemon=True)
-    t.start()
-
-    def count(fn) -> int:
+    def __init__(self) -> None:
+        import threading
+        self.turns = 0
+        self._stop = threading.Event()
+        self._old = sys.getswitchinterval()
+        self._thread = threading.Thread(target=self._run, name="lock-rival", daemon=True)
+        self._thread.start()
         sys.setswitchinterval(10.0)
+        self.settle()
+
+    def _run(self) -> None:
+        import time
+        while not self._stop.is_set():
+            self.turns += 1
+            time.sleep(0)           # let go at once
+
+    @staticmethod
+    def settle() -> None:
+        import time
         time.sleep(0.01)            # (the rival's waits from now on use the long interval)
-        before = got[0]
+
+    def count(self, fn) -> int:
+        """How many times the rival got the lock while `fn()` ran."""
+        before = self.turns
         fn()
-        return got[0] - before
+        return self.turns - before
+
+    def close(self) -> None:
+        sys.setswitchinterval(self._old)
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def lock_rival():
+    rival = LockRival()
     try:
-        yield count
+        yield rival
     finally:
-        sys.setswitchinterval(old)
-        stop.set()
-        t.join(5)
+        rival.close()
