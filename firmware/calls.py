@@ -9,6 +9,7 @@ Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,8 +61,7 @@ class FrameBacklog:
 
     def since(self, first: int) -> tuple[np.ndarray, np.ndarray]:
         """The kept rx and tx frames after frame number `first`, oldest first, as two (n x FRAME)
-        arrays (copies; a frame that was not there is zeros). A few array operations, whatever n:
-        this runs on the media tick that decides the answer, with up to 12 s kept."""
+        arrays (copies; a frame that was not there is zeros)."""
         size = self.frame.size
         j = np.arange(max(0, self.count - size), self.count) % size
         j = j[self.frame[j] > first]
@@ -382,14 +382,17 @@ class Call(ChannelHandler):
                 ch.taps.remove(backlog.keep)
         self._backlog.clear()
 
-    def audio_since_answer(self, ch: Channel) -> tuple[np.ndarray, np.ndarray] | None:
-        """The rx and tx frames `ch` carried from the answer instant up to now, as two (n x FRAME)
-        arrays, when the answer was decided after the fact (None otherwise)."""
+    def audio_since_answer(self, ch: Channel) -> Callable[[], tuple[np.ndarray, np.ndarray]] | None:
+        """When the answer was decided after the fact (None otherwise): a function giving the rx
+        and tx frames `ch` carried from the answer instant up to now, as two (n x FRAME) arrays.
+        Call it off the media tick (a recording's writer thread does): copying up to 12 s of
+        both legs there would hold the tick. It stays good: the call stops keeping audio right
+        after the 'answered' event (`_drop_backlog`), so nothing writes those frames any more."""
         kept = self._backlog.get(ch)
         if kept is None or self.answered_at is None:
             return None
-        clock = self.engine.clock
-        return kept.since(round((self.answered_at - clock.start_epoch) * 100))
+        first = round((self.answered_at - self.engine.clock.start_epoch) * 100)
+        return lambda: kept.since(first)
 
     def _assume_answered(self) -> None:
         if not self.answered and not self.ended:

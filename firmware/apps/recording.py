@@ -146,7 +146,7 @@ class RecordingService:
         # a moment after it was: the recording starts at the answer instant all the same.
         backlog = call.audio_since_answer(ch)
         if backlog is not None:
-            rec.write_frames(*backlog)
+            rec.write_backlog(backlog)
         active.tap = tap
         ch.taps.append(tap)
         self.active[call] = active
