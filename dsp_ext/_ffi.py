@@ -76,5 +76,8 @@ class _LockHeldLib:
         return getattr(lib, name)
 
 
-# the per-tick batches (src/port_rows.c), called by dsp_ext.port_rows on the media thread
-tick_lib = _LockHeldLib(("echo_process_rows", "dtmf_rx_process_rows", "faxtone_rx_process_rows"))
+# what the media tick calls: the per-tick batches (src/port_rows.c, through dsp_ext.port_rows), the
+# busy-tone judge (a line's 20-frame batch, dsp_ext.tones) and the answer-supervision block features
+# (dsp_ext.progress); each is tens of microseconds and calls no Python
+tick_lib = _LockHeldLib(("echo_process_rows", "dtmf_rx_process_rows", "faxtone_rx_process_rows",
+                         "tone_judge_process", "progress_block_features"))

@@ -63,3 +63,19 @@ def test_the_probe_sees_plain_cffi_calls_give_it_away(lock_rival, monkeypatch) -
 def test_tick_lib_is_lib_for_everything_else() -> None:
     assert tick_lib.DTMF_HALF == lib.DTMF_HALF
     assert tick_lib.echo_state_size is lib.echo_state_size
+
+
+def test_the_busy_judge_and_the_answer_features_keep_it_too(lock_rival) -> None:
+    """The busy-tone detector's batch (20 frames of a line, dsp_ext.tones) and the answer
+    supervision's block features (dsp_ext.progress) run on the media tick as well."""
+    from dsp_ext.progress import CallProgressAnalyser
+    from dsp_ext.tones import ToneDetector, tone
+    busy = np.resize(np.concatenate([tone((480.0, 620.0), 500, -20.0), np.zeros(4000, np.int16)]), 20 * FRAME * 40)
+    det = ToneDetector("US", tones=("busy", "congestion"))
+    events = []
+    assert lock_rival.count(lambda: [events.extend(det.process(busy[k:k + 20 * FRAME]))
+                                     for k in range(0, busy.size, 20 * FRAME)]) == 0
+    assert events                                 # it did hear the busy tone
+    ana = CallProgressAnalyser("US")
+    frames = busy[:FRAME * 200].reshape(-1, FRAME)
+    assert lock_rival.count(lambda: [ana.process(f, None) for f in frames]) == 0
