@@ -15,7 +15,7 @@ PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev libtiff-dev \
             espeak-ng sox libsox-fmt-mp3 alsa-utils poppler-utils netpbm
-APT_TEST := chromium
+APT_TEST := chromium openssh-server
 
 .PHONY: run test bench lint system-deps system-deps-test clean
 

@@ -197,7 +197,10 @@ def simd_variants() -> list[str]:
 
 def main() -> None:
     args = sys.argv[1:]
-    which = args.pop(0) if args and args[0] in ("dsp", "realtime", "reports", "fax") else "all"
+    which = args.pop(0) if args and args[0] in ("dsp", "dtmf", "realtime", "reports", "fax") else "all"
+    if which == "dtmf":
+        dtmf_main(args)
+        return
     if which in ("dsp", "all"):
         dsp_main(args if which == "dsp" else args[:1])
     if which in ("realtime", "all"):
@@ -212,30 +215,33 @@ def main() -> None:
 
 
 def time_ours_dtmf_rows(signals: np.ndarray, runs: int) -> tuple[float, float, int]:
-    """The DTMF stage as the media loop runs it (firmware/media.py): each tick every port's frame
-    goes into its row of a `DtmfRows`, the row is marked, and one `run()` serves all ports (one C
-    call; Python then visits only the ports whose detectors found something). `signals` holds one
-    row per port. Returns ns per sample per channel of run() alone and of filling the rows plus
-    run() (each tick's least time over the runs), and the digits found."""
+    """The DTMF stage as the media loop runs it (firmware/media.py): each tick the board hands over
+    one int16 frame per port; the loop appends each port's index and frame to two lists (its
+    "filling") and one `DtmfRows.digits()` runs every receiver with its echo guard in one C call
+    and returns only the digits found. `signals` holds one row per port. Returns ns per sample
+    per channel of digits() alone and of filling plus digits() (each tick's least time over the
+    runs), and the digits found."""
     ports, n = signals.shape
     frames = n // FRAME
+    # what the board gives: a separate array per port and tick (made before the clock runs)
+    board = [[signals[i, k * FRAME:(k + 1) * FRAME].copy() for i in range(ports)] for k in range(frames)]
     least_run, least_all = np.full(frames, np.inf), np.full(frames, np.inf)
     clock, digits = time.perf_counter_ns, 0
     for r in range(runs + 1):
         rows = DtmfRows([DtmfReceiver() for _ in range(ports)])
-        x, rx_on = rows.x, rows.rx_on
         t_run, t_all = np.empty(frames), np.empty(frames)
         got = 0
         for k in range(frames):
-            frame = signals[:, k * FRAME:(k + 1) * FRAME]
+            rx = board[k]
             t0 = clock()
+            dtmf_ports, dtmf_frames = [], []
             for i in range(ports):          # as the media loop does, port by port
-                x[i] = frame[i]
-                rx_on[i] = 1
+                dtmf_ports.append(i)
+                dtmf_frames.append(rx[i])
             t1 = clock()
-            for _, events in rows.run():
-                got += sum(e.kind == "start" for e in events)
+            found = rows.digits(dtmf_ports, dtmf_frames)
             t2 = clock()
+            got += len(found)
             t_run[k], t_all[k] = t2 - t1, t2 - t0
         if r:
             least_run, least_all = np.minimum(least_run, t_run), np.minimum(least_all, t_all)
@@ -247,6 +253,122 @@ def time_ours_dtmf_rows(signals: np.ndarray, runs: int) -> tuple[float, float, i
 def median_range(values: list[float]) -> str:
     """'median (min-max)' of one figure over the rounds."""
     return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
+def dtmf_bench(tmp: pathlib.Path, peer: pathlib.Path, shipped: pathlib.Path, speech: np.ndarray, runs: int,
+               rounds: int) -> tuple[list[str], list[str]]:
+    """The DTMF receiver against spandsp: one port, and DTMF_PORTS ports as the media loop runs them,
+    all dialling and all in conversation. Returns the section's lines and the goal lines."""
+    med = statistics.median
+    # DTMF: 48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law; one port per
+    # call, and DTMF_PORTS ports the way the media loop runs them (one batched call per tick)
+    digits = "1234567890*#ABCD" * 3
+    tones = dtmf_encode(digits, on_ms=50, off_ms=50, level_dbm0=-10.0).astype(np.float64)
+    bg = real_speech(-30.0)
+    bg = np.resize(bg, tones.size + 2 * RATE)
+    sig = mulaw(np.concatenate([tones, np.zeros(2 * RATE)]) + bg)
+    sig = sig[: sig.size - sig.size % FRAME]
+    multi = np.stack([np.roll(sig, 997 * p) for p in range(DTMF_PORTS)])  # each port its own timing
+    # the common case: every port in a conversation (speech at -15 dBm0, mu-law), nobody dialling
+    talk = mulaw(np.resize(speech, sig.size))
+    talking = np.stack([np.roll(talk, 4999 * p) for p in range(DTMF_PORTS)])
+    d_file, m_file, t_file = save(tmp, "dtmf", sig), save(tmp, "dtmf_ports", multi), save(tmp, "talk", talking)
+    one_c, one_py, one_sp, rows_run, rows_all, rows_sp = [], [], [], [], [], []
+    talk_run, talk_all, talk_sp = [], [], []
+    talk_got = talk_sp_got = 0
+    got = rows_got = sp_rows_got = 0
+    sp_digits = ""
+    c_digits = 0
+    for _ in range(rounds):
+        c = json.loads(run([str(peer), "ours-dtmf-time", str(shipped), libpython(), str(ffi.sizeof("dtmf_rx_t")),
+                            str(ffi.sizeof("dtmf_event_t")), d_file, str(runs)]).strip())
+        one_c.append(c["ns_per_sample"])
+        c_digits = c["digits"]
+        ns, found = time_ours_dtmf(sig, runs)
+        one_py.append(ns)
+        got = len(found)
+        peer_dtmf = json.loads(run([str(peer), "dtmf-time", d_file, str(runs)]).strip())
+        one_sp.append(peer_dtmf["ns_per_sample"])
+        sp_digits = peer_dtmf["digits"]
+        r_run, r_all, rows_got = time_ours_dtmf_rows(multi, runs)
+        rows_run.append(r_run)
+        rows_all.append(r_all)
+        pr = json.loads(run([str(peer), "dtmf-ports-time", m_file, str(DTMF_PORTS), str(runs)]).strip())
+        rows_sp.append(pr["ns_per_sample"])
+        sp_rows_got = pr["digits"]
+        t_run, t_all, talk_got = time_ours_dtmf_rows(talking, runs)
+        talk_run.append(t_run)
+        talk_all.append(t_all)
+        pt = json.loads(run([str(peer), "dtmf-ports-time", t_file, str(DTMF_PORTS), str(runs)]).strip())
+        talk_sp.append(pt["ns_per_sample"])
+        talk_sp_got = pt["digits"]
+    call_ns = cffi_call_ns(runs)
+    sp_dtmf, sp_multi = med(one_sp), med(rows_sp)
+
+    def ratios(theirs: list[float], ours: list[float]) -> list[float]:
+        return [t / o for t, o in zip(theirs, ours, strict=True)]
+
+    r_one_c, r_one_py = ratios(one_sp, one_c), ratios(one_sp, one_py)
+    r_rows_run, r_rows_all = ratios(rows_sp, rows_run), ratios(rows_sp, rows_all)
+    r_talk, r_talk_all = ratios(talk_sp, talk_run), ratios(talk_sp, talk_all)
+    out = ["", "### DTMF receiver (48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law)", "",
+            f"One port per call, and {DTMF_PORTS} ports (the same signal, each port shifted by 997 samples) the way "
+            "the media loop runs them (firmware/media.py): each tick the loop appends every port's index and the "
+            "frame the board gave it to two lists (its filling), and one `DtmfRows.digits()` runs every receiver "
+            "with its echo guard in one C call and returns only the digits found. spandsp runs its "
+            f"{DTMF_PORTS} receivers one after another in a C loop, after copying each port's frame from its own "
+            f"buffer into one tick buffer (the same filling, in C). Medians over {rounds} rounds; ratios as above.",
+            "",
+            "| implementation | called from | ns per sample per channel | channels per core | spandsp / this (range) | "
+            "digits found |",
+            "|---|---|---:|---:|---:|---:|",
+            f"| Linebox `dtmf_rx_process`, as installed, one port | C, per 10 ms frame | {med(one_c):.1f} | "
+            f"{1e9 / (med(one_c) * RATE):.0f} | {median_range(r_one_c)} | {c_digits} |",
+            f"| Linebox `dtmf_rx_process`, as installed, one port | Python (cffi), per 10 ms frame | {med(one_py):.1f} | "
+            f"{1e9 / (med(one_py) * RATE):.0f} | {median_range(r_one_py)} | {got} |",
+            f"| spandsp `dtmf_rx`, one port | C, per 10 ms frame | {sp_dtmf:.1f} | {1e9 / (sp_dtmf * RATE):.0f} | 1.00x | "
+            f"{len(sp_digits)} |",
+            f"| Linebox `DtmfRows.digits()`, {DTMF_PORTS} ports all dialling, as the media loop calls it | Python, one "
+            f"call per tick | {med(rows_run):.1f} | {1e9 / (med(rows_run) * RATE):.0f} | {median_range(r_rows_run)} | "
+            f"{rows_got} |",
+            f"| the same with the media loop's filling | Python, per tick | {med(rows_all):.1f} | "
+            f"{1e9 / (med(rows_all) * RATE):.0f} | {median_range(r_rows_all)} | {rows_got} |",
+            f"| spandsp `dtmf_rx`, {DTMF_PORTS} ports, with its filling | C, per tick | {sp_multi:.1f} | "
+            f"{1e9 / (sp_multi * RATE):.0f} | 1.00x | {sp_rows_got} |",
+            f"| Linebox `DtmfRows.digits()`, {DTMF_PORTS} ports in conversation (speech, no digits) | Python, one call "
+            f"per tick | {med(talk_run):.1f} | {1e9 / (med(talk_run) * RATE):.0f} | {median_range(r_talk)} | "
+            f"{talk_got} |",
+            f"| the same with the media loop's filling | Python, per tick | {med(talk_all):.1f} | "
+            f"{1e9 / (med(talk_all) * RATE):.0f} | {median_range(r_talk_all)} | {talk_got} |",
+            f"| spandsp `dtmf_rx`, the same {DTMF_PORTS} ports, with its filling | C, per tick | {med(talk_sp):.1f} | "
+            f"{1e9 / (med(talk_sp) * RATE):.0f} | 1.00x | {talk_sp_got} |",
+            "",
+            f"One cffi call with nothing to do costs {call_ns:.0f} ns here, {call_ns / FRAME:.1f} ns per sample of a "
+            "10 ms frame: what the one-port Python row pays on top of the C one; the batched stage pays one call "
+            "per tick for all ports."]
+    dtmf_ratio = statistics.median(r_one_c)
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    goals = [
+        f"- DTMF receiver at least as fast as spandsp, one port in the same C loop: {median_range(r_one_c)}, "
+        f"{verdict(dtmf_ratio >= 1)}; {DTMF_PORTS} ports as the engine runs them, with the media loop's filling, "
+        f"against spandsp's {DTMF_PORTS} in C with the same filling: every port dialling "
+        f"{median_range(r_rows_all)}, {verdict(statistics.median(r_rows_all) >= 1)}; every port in conversation "
+        f"{median_range(r_talk_all)}, {verdict(statistics.median(r_talk_all) >= 1)} (the C call alone: "
+        f"{median_range(r_rows_run)} and {median_range(r_talk)})",
+    ]
+    return out, goals
+
+
+def dtmf_main(args: list[str]) -> None:
+    """`python -m bench dtmf [RUNS [ROUNDS]]`: only the DTMF comparison (printed, not written)."""
+    runs = int(args[0]) if args else 7
+    rounds = int(args[1]) if len(args) > 1 else 5
+    shipped = pathlib.Path(_dsp.__file__).resolve()
+    with tempfile.TemporaryDirectory(prefix="linebox-bench-") as tmp_:
+        tmp = pathlib.Path(tmp_)
+        table, goals = dtmf_bench(tmp, build_peer(tmp), shipped, real_speech(), runs, rounds)
+    print(f"`python -m bench dtmf {runs} {rounds}`, load average {os.getloadavg()[0]:.1f} at the end\n")
+    print("\n".join(table + [""] + goals))
 
 
 def dsp_main(args: list[str]) -> None:
@@ -342,87 +464,9 @@ def dsp_main(args: list[str]) -> None:
                 erle_ok &= all(x >= y for x, y in zip(a, b, strict=True))
                 out.append(f"| {m} | {sname} | {a[0]:.1f} dB | {b[0]:.1f} dB | {a[1]:.1f} dB | {b[1]:.1f} dB |")
 
-        # DTMF: 48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law; one port per
-        # call, and DTMF_PORTS ports the way the media loop runs them (one batched call per tick)
-        digits = "1234567890*#ABCD" * 3
-        tones = dtmf_encode(digits, on_ms=50, off_ms=50, level_dbm0=-10.0).astype(np.float64)
-        bg = real_speech(-30.0)
-        bg = np.resize(bg, tones.size + 2 * RATE)
-        sig = mulaw(np.concatenate([tones, np.zeros(2 * RATE)]) + bg)
-        sig = sig[: sig.size - sig.size % FRAME]
-        multi = np.stack([np.roll(sig, 997 * p) for p in range(DTMF_PORTS)])  # each port its own timing
-        # the common case: every port in a conversation (speech at -15 dBm0, mu-law), nobody dialling
-        talk = mulaw(np.resize(speech, sig.size))
-        talking = np.stack([np.roll(talk, 4999 * p) for p in range(DTMF_PORTS)])
-        d_file, m_file, t_file = save(tmp, "dtmf", sig), save(tmp, "dtmf_ports", multi), save(tmp, "talk", talking)
-        one_c, one_py, one_sp, rows_run, rows_all, rows_sp = [], [], [], [], [], []
-        talk_run, talk_sp = [], []
-        talk_got = talk_sp_got = 0
-        got = rows_got = sp_rows_got = 0
-        sp_digits = ""
-        c_digits = 0
-        for _ in range(rounds):
-            c = json.loads(run([str(peer), "ours-dtmf-time", str(shipped), libpython(), str(ffi.sizeof("dtmf_rx_t")),
-                                str(ffi.sizeof("dtmf_event_t")), d_file, str(runs)]).strip())
-            one_c.append(c["ns_per_sample"])
-            c_digits = c["digits"]
-            ns, found = time_ours_dtmf(sig, runs)
-            one_py.append(ns)
-            got = len(found)
-            peer_dtmf = json.loads(run([str(peer), "dtmf-time", d_file, str(runs)]).strip())
-            one_sp.append(peer_dtmf["ns_per_sample"])
-            sp_digits = peer_dtmf["digits"]
-            r_run, r_all, rows_got = time_ours_dtmf_rows(multi, runs)
-            rows_run.append(r_run)
-            rows_all.append(r_all)
-            pr = json.loads(run([str(peer), "dtmf-ports-time", m_file, str(DTMF_PORTS), str(runs)]).strip())
-            rows_sp.append(pr["ns_per_sample"])
-            sp_rows_got = pr["digits"]
-            t_run, _, talk_got = time_ours_dtmf_rows(talking, runs)
-            talk_run.append(t_run)
-            pt = json.loads(run([str(peer), "dtmf-ports-time", t_file, str(DTMF_PORTS), str(runs)]).strip())
-            talk_sp.append(pt["ns_per_sample"])
-            talk_sp_got = pt["digits"]
-        call_ns = cffi_call_ns(runs)
-    sp_dtmf, sp_multi = med(one_sp), med(rows_sp)
-
-    def ratios(theirs: list[float], ours: list[float]) -> list[float]:
-        return [t / o for t, o in zip(theirs, ours, strict=True)]
-
-    r_one_c, r_one_py = ratios(one_sp, one_c), ratios(one_sp, one_py)
-    r_rows_run, r_rows_all = ratios(rows_sp, rows_run), ratios(rows_sp, rows_all)
-    r_talk = ratios(talk_sp, talk_run)
-    out += ["", "### DTMF receiver (48 digits, 50 ms on/off, -10 dBm0, over real speech at -30 dBm0, mu-law)", "",
-            f"One port per call, and {DTMF_PORTS} ports (the same signal, each port shifted by 997 samples) the way "
-            "the media loop runs them: each tick every port's frame goes into its row of a `DtmfRows` and one "
-            f"`run()` serves all ports (firmware/media.py); spandsp runs its {DTMF_PORTS} receivers one after "
-            f"another in a C loop. Medians over {rounds} rounds; ratios as above.", "",
-            "| implementation | called from | ns per sample per channel | channels per core | spandsp / this (range) | "
-            "digits found |",
-            "|---|---|---:|---:|---:|---:|",
-            f"| Linebox `dtmf_rx_process`, as installed, one port | C, per 10 ms frame | {med(one_c):.1f} | "
-            f"{1e9 / (med(one_c) * RATE):.0f} | {median_range(r_one_c)} | {c_digits} |",
-            f"| Linebox `dtmf_rx_process`, as installed, one port | Python (cffi), per 10 ms frame | {med(one_py):.1f} | "
-            f"{1e9 / (med(one_py) * RATE):.0f} | {median_range(r_one_py)} | {got} |",
-            f"| spandsp `dtmf_rx`, one port | C, per 10 ms frame | {sp_dtmf:.1f} | {1e9 / (sp_dtmf * RATE):.0f} | 1.00x | "
-            f"{len(sp_digits)} |",
-            f"| Linebox `DtmfRows.run()`, {DTMF_PORTS} ports, as the media loop calls it | Python, one call per tick | "
-            f"{med(rows_run):.1f} | {1e9 / (med(rows_run) * RATE):.0f} | {median_range(r_rows_run)} | {rows_got} |",
-            f"| the same with the media loop's filling of the rows | Python, per tick | {med(rows_all):.1f} | "
-            f"{1e9 / (med(rows_all) * RATE):.0f} | {median_range(r_rows_all)} | {rows_got} |",
-            f"| spandsp `dtmf_rx`, {DTMF_PORTS} ports | C, per tick | {sp_multi:.1f} | {1e9 / (sp_multi * RATE):.0f} | "
-            f"1.00x | {sp_rows_got} |",
-            f"| Linebox `DtmfRows.run()`, {DTMF_PORTS} ports in conversation (speech, no digits) | Python, one call "
-            f"per tick | {med(talk_run):.1f} | {1e9 / (med(talk_run) * RATE):.0f} | {median_range(r_talk)} | "
-            f"{talk_got} |",
-            f"| spandsp `dtmf_rx`, the same {DTMF_PORTS} ports | C, per tick | {med(talk_sp):.1f} | "
-            f"{1e9 / (med(talk_sp) * RATE):.0f} | 1.00x | {talk_sp_got} |",
-            "",
-            f"One cffi call with nothing to do costs {call_ns:.0f} ns here, {call_ns / FRAME:.1f} ns per sample of a "
-            "10 ms frame: what the one-port Python row pays on top of the C one; the batched stage pays one call "
-            "per tick for all ports."]
+        dtmf_table, dtmf_goals = dtmf_bench(tmp, peer, shipped, speech, runs, rounds)
+    out += dtmf_table
     ec_ratio, ec_ratio_cffi = statistics.median(ratio_c[default_simd]), statistics.median(ratio_py[default_simd])
-    dtmf_ratio, dtmf_rows_ratio = statistics.median(r_one_c), statistics.median(r_rows_run)
     verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     out += ["", "Goals (issue 15), like for like, medians over the rounds of this run (our side the installed "
             "extension):",
@@ -431,11 +475,7 @@ def dsp_main(args: list[str]) -> None:
             f"(through cffi, as the engine calls it: {median_range(ratio_py[default_simd])}, "
             f"{verdict(ec_ratio_cffi >= 4)})",
             f"- at equal or better ERLE (every model, signal and time above): {verdict(erle_ok)}",
-            f"- DTMF receiver at least as fast as spandsp, one port in the same C loop: {median_range(r_one_c)}, "
-            f"{verdict(dtmf_ratio >= 1)}; {DTMF_PORTS} ports as the engine calls them (`DtmfRows.run()`) against "
-            f"spandsp's {DTMF_PORTS} in C, every port dialling: {median_range(r_rows_run)}, "
-            f"{verdict(dtmf_rows_ratio >= 1)} (with the media loop's row filling: {median_range(r_rows_all)}); "
-            f"every port in conversation: {median_range(r_talk)}, {verdict(statistics.median(r_talk) >= 1)}",
+            *dtmf_goals,
             "",
             "Notes: the C rows load the extension that pip built (dlopen) into the same C program as",
             "spandsp and call it exactly as spandsp is called; the Python rows add what a cffi call per",

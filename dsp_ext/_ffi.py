@@ -45,7 +45,8 @@ class _LockHeldLib:
     load, the recording writer just woken), taking it back can cost up to the interpreter's
     switch interval, per call. The per-tick batches of `port_rows` are short and call no
     Python, so for them the media thread keeps the lock: the same compiled functions, called
-    through ctypes.PyDLL (which holds it) with the cdata arguments passed as addresses.
+    through ctypes.PyDLL (which holds it) with the cdata arguments passed as addresses (and
+    bytes as they are, as cffi takes them for a pointer).
     Everything else is `lib` itself."""
 
     _CTYPES = {"int": ctypes.c_int, "void": None}
@@ -63,12 +64,13 @@ class _LockHeldLib:
 
     @staticmethod
     def _call(fn, pointers: tuple[int, ...]):
-        cast = ffi.cast
+        cast, cdata = ffi.cast, ffi.CData
 
         def call(*args):
             a = list(args)
             for i in pointers:
-                a[i] = int(cast("uintptr_t", a[i]))
+                if isinstance(a[i], cdata):       # (bytes go as they are: ctypes passes their buffer)
+                    a[i] = int(cast("uintptr_t", a[i]))
             return fn(*a)
         return call
 
@@ -79,5 +81,5 @@ class _LockHeldLib:
 # what the media tick calls: the per-tick batches (src/port_rows.c, through dsp_ext.port_rows), the
 # busy-tone judge (a line's 20-frame batch, dsp_ext.tones) and the answer-supervision block features
 # (dsp_ext.progress); each is tens of microseconds and calls no Python
-tick_lib = _LockHeldLib(("echo_process_rows", "dtmf_rx_process_rows", "faxtone_rx_process_rows",
+tick_lib = _LockHeldLib(("echo_process_rows", "dtmf_receiver_rows", "faxtone_rx_process_rows",
                          "tone_judge_process", "progress_block_features"))

@@ -4,12 +4,15 @@ receivers, fax-tone detectors.
 cffi releases the interpreter lock around every C call, and takes it back afterwards; with
 any other thread of the engine busy, each retake can keep the media thread waiting up to the
 switch interval. One port at a time, a tick with 8 outside calls made ~40 such calls; with
-these, one per stage. Each object owns a (rows x FRAME) int16 array per input: the media
-loop copies a port's frame into its row, marks the row, and runs the whole tick:
+these, one per stage. `EchoRows` and `FaxToneRows` own a (rows x FRAME) int16 array per input:
+the media loop copies a port's frame into its row, marks the row, and runs the whole tick:
 
     echo = EchoRows([dsp.echo for dsp in ports])           # None for ports without one
     echo.near[i] = rx; echo.far[i] = tx; echo.on[i] = 1     # per port in a call
     out = echo.run()                                        # fresh (rows x FRAME) array; out[i]
+
+`DtmfRows` takes the tick's frames packed instead (`rows.digits(ports, frames, sent_ports,
+sent_frames)`) and returns only the digits its receivers report: the echo guard runs in C.
 
 Since session 7 the batches do not give the lock away at all: they are called through
 `dsp_ext._ffi.tick_lib`, which keeps it (they are short and call no Python), so the media
@@ -30,17 +33,19 @@ from dsp_ext._ffi import tick_lib as lib
 from dsp_ext.dtmf import DtmfEvent, DtmfReceiver
 from dsp_ext.echo import EchoCanceller
 from dsp_ext.faxtone import FaxToneDetector, FaxToneEvent
-from dsp_ext.levels import FRAME
+from dsp_ext.levels import FRAME, RATE
 
 __all__ = ["EchoRows", "DtmfRows", "FaxToneRows"]
 
-# dtmf_event_t (src/dtmf.h), field by field at the offsets the compiler gave them
-_EVENT_DTYPE = np.dtype({
-    "names": ["kind", "digit", "sample", "level_dbm0"],
-    "formats": [np.intc, "S1", np.uint64, np.float32],
-    "offsets": [ffi.offsetof("dtmf_event_t", f) for f in ("kind", "digit", "sample", "level_dbm0")],
-    "itemsize": ffi.sizeof("dtmf_event_t"),
+# dtmf_report_t (src/dtmf_receiver.h), field by field at the offsets the compiler gave them
+_REPORT_DTYPE = np.dtype({
+    "names": ["port", "kind", "digit", "sample", "level_dbm0"],
+    "formats": [np.intc, np.intc, "S1", np.uint64, np.float32],
+    "offsets": [ffi.offsetof("dtmf_report_t", f) for f in ("port", "kind", "digit", "sample", "level_dbm0")],
+    "itemsize": ffi.sizeof("dtmf_report_t"),
 })
+_KIND = {lib.DTMF_EV_START: "start", lib.DTMF_EV_END: "end"}
+_STARTS = lib.DTMF_REPORT_STARTS
 
 
 class _Rows:
@@ -86,76 +91,91 @@ class EchoRows(_Rows):
         return out
 
 
-class DtmfRows(_Rows):
-    """The DTMF receivers of a set of ports. Row i is port i's received frame (`x`); if `sent_on[i]`
-    is marked too, `sent[i]` is what we sent that port (the receiver's echo guard, as
-    `DtmfReceiver.process(rx, sent)`)."""
+class DtmfRows:
+    """The DTMF receivers (`DtmfReceiver`: detectors and echo guard) of a set of ports, all run in
+    one C call per tick that returns only the digits they report (`src/dtmf_receiver.c`).
+
+    The frames are handed over as the media loop has them, packed, not copied into rows one by
+    one: `ports` lists the ports that carry audio this tick (receiver indices, any order, each
+    at most once) and `frames` their received frames (int16[n] each, C-contiguous), in the same
+    order; `sent_ports` / `sent_frames` what we sent to those of them that sent anything (in the
+    same order as they appear in `ports`), for the echo guard. Building two lists and joining
+    them costs less than a numpy row copy per port.
+
+        rows = DtmfRows([dsp.dtmf for dsp in ports])
+        for port, digit in rows.digits([0, 3], [rx0, rx3], [3], [tx3]):    # digit starts only
+            ...
+        rows.run(...)                       # every event, as DtmfReceiver.process gives them
+    """
 
     def __init__(self, receivers: Sequence[DtmfReceiver], n: int = FRAME) -> None:
-        rows = len(receivers)
-        super().__init__(2 * rows, n)                 # received rows, then sent rows
-        self._receivers = list(receivers)
-        self._states = ffi.new("dtmf_rx_t *[]", max(2 * rows, 1))
+        if n <= 0:
+            raise ValueError(f"the frame length must be > 0, got {n}")
+        if len(receivers) > 255:
+            raise ValueError(f"{len(receivers)} receivers: DtmfRows serves at most 255 ports (one byte each)")
+        self.rows = len(receivers)
+        self.n = n
+        self._bytes = 2 * n
+        self._receivers = list(receivers)            # keeps each receiver's C memory alive
+        self._states = ffi.new("dtmf_receiver_t *[]", max(self.rows, 1))
         for i, r in enumerate(receivers):
-            self._states[i] = r._rx._state
-            self._states[rows + i] = r._tx._state
-        self._all, self._ptr = self._array()
-        self.x = self._all[:rows]
-        self.sent = self._all[rows:2 * rows]
-        self.rx_on = self.on[:rows]
-        self.sent_on = self.on[rows:2 * rows]
-        self.per_row = n // lib.DTMF_HALF + 2
-        self._events = ffi.new("dtmf_event_t[]", max(2 * rows, 1) * self.per_row)
-        self._counts = np.zeros(max(2 * rows, 1), dtype=np.intc)
-        self._counts_ptr = ffi.from_buffer("int[]", self._counts)
-        # the events as a numpy view of the C array: a row's events come out in one tolist()
-        self._event_rows = np.frombuffer(ffi.buffer(self._events), dtype=_EVENT_DTYPE)
-        # ports whose receiver is holding back an echo of our own digit (DtmfReceiver.waiting):
-        # kept from each `take` here, so a receiver in rows must be run by its rows only
-        self._waiting: set[int] = set()
+            self._states[i] = r._state
+        # at most 16 reports per receiver per 408 samples (PIECE_OUT in dtmf_receiver.c)
+        self._max = max(self.rows, 1) * 16 * -(-n // (8 * lib.DTMF_HALF))
+        self._out = ffi.new("dtmf_report_t[]", self._max)
+        self._reports = np.frombuffer(ffi.buffer(self._out), dtype=_REPORT_DTYPE)
+        self._rows = ffi.new("dtmf_rows_t *", {"rs": self._states, "rows": self.rows, "n": n, "out": self._out,
+                                               "max_out": self._max})
 
-    def run(self) -> list[tuple[int, list[DtmfEvent]]]:
-        """Run every marked row; (port index, its receiver's events) for each port that had any.
-        Clears the marks.
+    def _call(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int],
+              sent_frames: Sequence[np.ndarray], kinds: int) -> int:
+        """Runs the receivers; the number of reports in self._reports. The frames go to C as the
+        bytes they are joined into (no per-port copy or pointer)."""
+        count = len(ports)
+        x = b"".join(frames)
+        s = b"".join(sent_frames) if sent_frames else b""
+        if len(x) != count * self._bytes or len(frames) != count:
+            raise ValueError(f"{len(frames)} frames of {len(x)} bytes in all for {count} ports: each port needs "
+                             f"one int16[{self.n}] frame")
+        if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
+            raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
+                             f"ports: each needs one int16[{self.n}] frame")
+        got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
+                                     kinds)
+        if got < 0:
+            k = -1 - got
+            if k < count:
+                raise ValueError(f"port {ports[k]} (frame {k}) has no receiver: {self.rows} ports")
+            raise ValueError(f"sent frame {k - count} is for port {sent_ports[k - count]}, which is not among the "
+                             "ports with a received frame (in the same order)")
+        return got
 
-        Python only visits the ports whose detectors found something this tick, or whose receiver
-        is `waiting` (holding back an echo of our own digit): on most ticks none, so the stage
-        costs one C call for all ports."""
-        total = lib.dtmf_rx_process_rows(self._states, self._on_ptr, self._ptr, self.rows, self.n,
-                                         self._events, self.per_row, self._counts_ptr)
-        waiting = self._waiting
-        if total == 0 and not waiting:
-            self.on.fill(0)
+    def run(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int] = (),
+            sent_frames: Sequence[np.ndarray] = ()) -> list[tuple[int, DtmfEvent]]:
+        """One tick: (port, event) for every digit start and end the receivers report, frame by
+        frame; the same events `DtmfReceiver.process(frame, sent)` gives per port."""
+        if not ports:
             return []
-        ports = len(self._receivers)
-        visit = set(waiting)
-        if total:
-            visit.update(r if r < ports else r - ports for r in self._counts.nonzero()[0].tolist())
-        counts, rx_on, sent_on = self._counts, self.rx_on, self.sent_on
-        out = []
-        n = self.n
-        for i in sorted(visit):
-            if not rx_on[i]:
-                continue
-            r = self._receivers[i]
-            rx_ev = self._decode(i, int(counts[i]))
-            sent_ev = self._decode(ports + i, int(counts[ports + i])) if sent_on[i] else None
-            events = r.take(rx_ev, sent_ev, n)
-            if r.waiting:
-                waiting.add(i)
-            else:
-                waiting.discard(i)
-            if events:
-                out.append((i, events))
-        self.on.fill(0)
-        return out
-
-    def _decode(self, row: int, count: int) -> list[tuple[int, str, int, float]]:
-        if not count:
+        got = self._call(ports, frames, sent_ports, sent_frames, lib.DTMF_REPORT_STARTS | lib.DTMF_REPORT_ENDS)
+        if not got:
             return []
-        base = row * self.per_row
-        return [(kind, digit.decode(), sample, level)
-                for kind, digit, sample, level in self._event_rows[base:base + count].tolist()]
+        return [(port, DtmfEvent(_KIND[kind], digit.decode(), sample / RATE, level))
+                for port, kind, digit, sample, level in self._reports[:got].tolist()]
+
+    def digits(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int] = (),
+               sent_frames: Sequence[np.ndarray] = ()) -> list[tuple[int, str]]:
+        """One tick as `run`, but only (port, digit) for each digit that starts: what the engine acts
+        on (`Engine.on_digit`). Ticks without a digit cost one C call and no Python per port."""
+        if not ports:
+            return []
+        got = self._call(ports, frames, sent_ports, sent_frames, _STARTS)
+        if not got:
+            return []
+        out, found = self._out, []
+        for i in range(got):            # a few at most: field access beats numpy's slicing here
+            o = out[i]
+            found.append((o.port, o.digit.decode()))
+        return found
 
 
 class FaxToneRows(_Rows):

@@ -171,9 +171,13 @@ class MediaLoop:
         # receivers then run for all ports in one C call each (dsp_ext.port_rows): one release
         # of the interpreter lock per stage and tick, not one per port.
         lines: list[tuple[int, Channel, PortDsp, np.ndarray]] = []      # FXO ports carrying a call
-        digits = False
+        # the DTMF receivers' input, packed as it comes (DtmfRows.digits): ports and their frames,
+        # and what we sent to the lines among them (the echo guard)
+        dtmf_ports: list[int] = []
+        dtmf_frames: list[np.ndarray] = []
+        sent_ports: list[int] = []
+        sent_frames: list[np.ndarray] = []
         echo_rows.on[:] = 0             # (cleared by each run; again here in case a tick failed half way)
-        dtmf_rows.on[:] = 0
         fax_rows.on[:] = 0
         for i, ch, name, fxo, dsp in self._ports:
             rx = rx_by_port.get(name)
@@ -218,9 +222,8 @@ class MediaLoop:
                             st[S_CALLERID] += now() - t0
                     ch.rx = None            # an on-hook line carries no call audio
             elif rx is not None and ch.off_hook and not ch.data_mode:
-                dtmf_rows.x[i] = rx
-                dtmf_rows.rx_on[i] = 1
-                digits = True
+                dtmf_ports.append(i)
+                dtmf_frames.append(rx)
                 ch.rx = rx
             else:
                 ch.rx = None
@@ -261,14 +264,12 @@ class MediaLoop:
                     st[S_PROGRESS] += t1 - t0
                 if not ch.data_mode:
                     # Our own DTMF (dialling out) echoes back from the line: the receiver's echo guard
-                    # needs what we sent.
-                    dtmf_rows.x[i] = rx
-                    dtmf_rows.rx_on[i] = 1
-                    sent = tx.get(ch.name)
-                    if sent is not None:
-                        dtmf_rows.sent[i] = sent
-                        dtmf_rows.sent_on[i] = 1
-                    digits = True
+                    # needs what we sent (the canceller's far row holds it, as int16).
+                    dtmf_ports.append(i)
+                    dtmf_frames.append(rx)
+                    if ch.name in tx:
+                        sent_ports.append(i)
+                        sent_frames.append(echo_rows.far[i])
                 ch.rx = rx
             for i, events in fax_rows.run():
                 ch = self._channels[i]
@@ -277,12 +278,10 @@ class MediaLoop:
                     eng.on_tone(ch, e.tone, e.kind, at0 + e.time)
             t0 = now()
             st[S_TONES] += t0 - t1
-        if digits:
-            for i, events in dtmf_rows.run():
-                ch = self._channels[i]
-                for e in events:
-                    if e.kind == "start":
-                        eng.on_digit(ch, e.digit)
+        if dtmf_ports:
+            # one C call: every receiver and its echo guard; only the digits found come back
+            for i, digit in dtmf_rows.digits(dtmf_ports, dtmf_frames, sent_ports, sent_frames):
+                eng.on_digit(self._channels[i], digit)
             st[S_DTMF] += now() - t0
         t0 = now()
         eng.timers.run_due()

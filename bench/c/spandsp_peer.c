@@ -12,7 +12,10 @@
  *   spandsp_peer dtmf-ports-time SIGNALS PORTS RUNS
  *                                            -> JSON line: PORTS receivers, one tick (a 10 ms frame
  *                                               of each port, port after port) timed at a time;
- *                                               SIGNALS holds PORTS rows of equal length
+ *                                               SIGNALS holds PORTS rows of equal length. As the
+ *                                               engine's media loop packs the frames the board gave
+ *                                               each port, each tick first copies every port's frame
+ *                                               from its own row into one tick buffer (in the timing)
  *
  * and, so that both sides can be timed in the same C loop with no interpreter
  * around either, our installed extension (dsp_ext/_dsp*.so as pip built it,
@@ -317,6 +320,7 @@ int main(int argc, char **argv)
         }
         const int n = total / ports, frames = (n + FRAME - 1) / FRAME;
         dtmf_rx_state_t **rx = malloc(sizeof(*rx) * (size_t)ports);
+        int16_t *tick = malloc(sizeof(*tick) * (size_t)ports * FRAME);
         double *least = least_times(frames);
         char got[512];
         int nd = 0;
@@ -327,8 +331,10 @@ int main(int argc, char **argv)
             for (int k = 0; k < n; k += FRAME) {
                 const int m = n - k < FRAME ? n - k : FRAME;
                 double t = now();
+                for (int p = 0; p < ports; p++)
+                    memcpy(tick + (size_t)p * FRAME, sig + (size_t)p * (size_t)n + k, sizeof(*tick) * (size_t)m);
                 for (int p = 0; p < ports; p++) {
-                    dtmf_rx(rx[p], sig + (size_t)p * (size_t)n + k, m);
+                    dtmf_rx(rx[p], tick + (size_t)p * FRAME, m);
                     nd += (int)dtmf_rx_get(rx[p], got, 511);
                 }
                 keep_least(least, k / FRAME, r, now() - t);

@@ -51,6 +51,7 @@
  * <= 10 ms can spoil at most one block, so it is bridged.
  */
 #include "dtmf.h"
+#include "fpmode.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -631,6 +632,8 @@ static void goertzel_run(dtmf_rx_t *s, const int16_t *in)
 
 int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
 {
+    /* the notches' memories decay into subnormals in digital silence after a tone */
+    const unsigned int fpmode = fp_enter();
     int count = 0;
     int i = 0;
     while (i < n) {
@@ -695,6 +698,7 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         s->energy = 0.0f;
         s->hf_energy = 0.0f;
     }
+    fp_leave(fpmode);
     return count;
 }
 

@@ -76,6 +76,7 @@
  * flush-to-zero and denormals-are-zero (restored on return): decaying states
  * in speech pauses would otherwise go subnormal and cost ~10x per frame.
  */
+#include "fpmode.h"
 #include "echo.h"
 #include "echo_taps.h"
 
@@ -97,46 +98,7 @@
 #define NOISE_PREDICTABLE 16.0f /* 12 dB: a near signal this predictable is no background noise */
 #define TONAL_GAIN 316.0f /* 25 dB order-4 prediction gain: one or two sinusoids, not speech */
 
-/* Flush-to-zero and denormals-are-zero for the duration of one echo_process
- * call (restored on return, so the host process is not affected): a decaying
- * state (weights of idle taps, filter memories in a speech pause) would
- * otherwise reach the subnormal range, where each operation costs ~100 cycles
- * on x86 and one 10 ms frame takes ~10x longer. */
-#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
-#include <xmmintrin.h>
-static unsigned int fp_enter(void)
-{
-    unsigned int csr = _mm_getcsr();
-    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
-    return csr;
-}
-static void fp_leave(unsigned int csr)
-{
-    _mm_setcsr(csr);
-}
-#elif defined(__aarch64__)
-static unsigned int fp_enter(void)
-{
-    unsigned long fpcr;
-    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
-    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | (1ul << 24))); /* FZ */
-    return (unsigned int)fpcr;
-}
-static void fp_leave(unsigned int fpcr)
-{
-    unsigned long v = fpcr;
-    __asm__ volatile("msr fpcr, %0" : : "r"(v));
-}
-#else
-static unsigned int fp_enter(void)
-{
-    return 0;
-}
-static void fp_leave(unsigned int x)
-{
-    (void)x;
-}
-#endif
+/* Flush-to-zero for the duration of one echo_process call: fp_enter / fp_leave (fpmode.h). */
 
 /* The tonal test's window (a Hann window, filled once by echo_init; every
  * init writes the same values). */

@@ -15,21 +15,6 @@ void echo_process_rows(echo_t *const *states, const uint8_t *on, const int16_t *
     }
 }
 
-int dtmf_rx_process_rows(dtmf_rx_t *const *states, const uint8_t *on, const int16_t *x, int rows,
-                         int n, dtmf_event_t *events, int per_row, int *counts)
-{
-    int total = 0;
-    for (int i = 0; i < rows; i++) {
-        counts[i] = 0;
-        if (on[i] && states[i] != NULL) {
-            counts[i] = dtmf_rx_process(states[i], x + (size_t)i * (size_t)n, n,
-                                        events + (size_t)i * (size_t)per_row, per_row);
-            total += counts[i];
-        }
-    }
-    return total;
-}
-
 void faxtone_rx_process_rows(faxtone_rx_t *const *states, const uint8_t *on, const int16_t *x,
                              int rows, int n, int *bits)
 {

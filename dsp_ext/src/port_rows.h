@@ -6,11 +6,11 @@
  * thread waiting up to the interpreter's switch interval, per call. These entry points take
  * the whole tick at once: row i of each (rows x n) int16 array belongs to the state in slot i,
  * `on[i]` says whether that port runs this tick. They only loop over the per-port functions
- * (echo.c, dtmf.c, faxtone.c), whose algorithms and one-port API stay as they are; nothing is
- * allocated.
+ * (echo.c, faxtone.c), whose algorithms and one-port API stay as they are; nothing is
+ * allocated. The DTMF receivers' batch, with their echo guard, is dtmf_receiver_rows
+ * (dtmf_receiver.h).
  *
  *     echo_process_rows(states, on, far, near, out, rows, n);
- *     total = dtmf_rx_process_rows(states, on, x, rows, n, events, per_row, counts);
  *     faxtone_rx_process_rows(states, on, x, rows, n, bits);
  */
 #ifndef LINEBOX_PORT_ROWS_H
@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dtmf.h"
 #include "echo.h"
 #include "faxtone.h"
 
@@ -28,11 +27,6 @@
  * other rows of out are zeroed (so out may be fresh, uninitialised memory). */
 void echo_process_rows(echo_t *const *states, const uint8_t *on, const int16_t *far,
                        const int16_t *near, int16_t *out, int rows, int n);
-/* Row i of x through receiver i (on[i]); its events go to events[i * per_row ...] and their
- * number to counts[i] (0 for rows not on). per_row >= n / 51 + 2 always suffices.
- * Returns the number of events over all rows. */
-int dtmf_rx_process_rows(dtmf_rx_t *const *states, const uint8_t *on, const int16_t *x, int rows,
-                         int n, dtmf_event_t *events, int per_row, int *counts);
 /* Row i of x through fax-tone detector i (on[i] and states[i] not NULL); its state bits
  * (faxtone_rx_process's result) to bits[i]. */
 void faxtone_rx_process_rows(faxtone_rx_t *const *states, const uint8_t *on, const int16_t *x,

@@ -96,16 +96,18 @@ def test_every_shipped_simd_copy_of_the_echo_tap_pass_runs_clean(harness, simd):
 DTMF_SIMD_NEEDS = {"generic": set(), "avx2": {"avx2", "fma"}}
 
 
+@pytest.mark.parametrize("fuzzer", ["dtmf", "dtmf_receiver"])      # the receiver, and it with its echo guard
 @pytest.mark.parametrize("simd", sorted(DTMF_SIMD_NEEDS))
-def test_every_shipped_simd_copy_of_the_dtmf_filters_runs_clean(harness, simd):
+def test_every_shipped_simd_copy_of_the_dtmf_filters_runs_clean(harness, simd, fuzzer):
     import platform
     if simd != "generic" and (platform.machine() != "x86_64" or not DTMF_SIMD_NEEDS[simd] <= _cpu_flags()):
         pytest.skip(f"this CPU does not run the {simd} copy")
     env = {**ENV, "LINEBOX_DTMF_SIMD": simd}
-    done = subprocess.run([str(harness), str(CASES), "dtmf"], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([str(harness), str(CASES), fuzzer], capture_output=True, text=True, env=env, timeout=300)
     report = next((m for m in REPORT_MARKS if m in done.stderr), None)
-    assert done.returncode == 0 and report is None, f"fuzz_dtmf ({simd}): exit {done.returncode}\n{done.stderr[-4000:]}"
-    assert f"fuzz_dtmf: filter copy {simd}" in done.stdout, done.stdout[-500:]
+    assert done.returncode == 0 and report is None, \
+        f"fuzz_{fuzzer} ({simd}): exit {done.returncode}\n{done.stderr[-4000:]}"
+    assert f"fuzz_{fuzzer}: filter copy {simd}" in done.stdout, done.stdout[-500:]
 
 
 @pytest.mark.parametrize("name", FUZZERS)

@@ -27,6 +27,7 @@ def ticks(n: int = 300):
     digits = np.resize(digits, n * FRAME).reshape(n, FRAME)
     far = (rng.standard_normal((n, FRAME)) * 2000).astype(np.int16)
     near = far // 4
+    ports = list(range(16))
     found = []
 
     def run() -> None:
@@ -37,10 +38,7 @@ def ticks(n: int = 300):
                 echo.near[i] = near[k]
                 echo.on[i] = 1
             echo.run()
-            for i in range(16):
-                dtmf.x[i] = digits[k]
-                dtmf.rx_on[i] = 1
-            found.extend(dtmf.run())
+            found.extend(dtmf.run(ports, [digits[k]] * 16, ports[:4], [far[k]] * 4))
             for i in range(4):
                 fax.x[i] = digits[k]
                 fax.on[i] = 1

@@ -52,7 +52,9 @@ PHRASES = {
 @functools.cache
 def speech(voice: str, level_dbm0: float = TALK_DBM0) -> np.ndarray:
     x = g168.espeak_speech(PHRASES[voice], voice, level_dbm0)
-    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+    samples = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+    samples.flags.writeable = False                # cached: shared by every test of the module
+    return samples
 
 
 def call_out(pbx: Pbx, model: str, erl_db: float, delay_ms: float, codec: str | None):

@@ -114,7 +114,7 @@ def test_each_stage_is_one_c_call_per_tick_for_all_ports(monkeypatch: pytest.Mon
             pbx.media.step()
         assert len(pbx.engine.calls) == 2
     assert calls["echo_process_rows"] == 50
-    assert calls["dtmf_rx_process_rows"] == 50
+    assert calls["dtmf_receiver_rows"] == 50
 
 
 def test_a_board_giving_a_short_frame_is_named() -> None:
