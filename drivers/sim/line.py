@@ -324,11 +324,11 @@ class SubscriberLine(Subscriber):
                echo: np.ndarray | None = None) -> LineSignal:
         """What is on the wire toward the CPE this frame. With `mix_row` (float64[FRAME], the
         exchange's row for this line), a line that mixes sounds leaves its float mix there and
-        returns its signal with `audio=None`: the exchange rounds every line's row to PCM in one
-        pass (CentralOffice._signals). Without it the line rounds its own mix. With `noise_later`
+        returns its signal with `audio=None`: the exchange rounds the lines' rows to PCM a few at a
+        time (CentralOffice._signals). Without it the line rounds its own mix. With `noise_later`
         too, a line mixing leaves out its noise (the last sound of the mix) and appends itself to
-        it: the exchange adds the noise of all those lines in one pass. `echo`: this frame's echo
-        already made (`echo_input`), instead of making it here."""
+        it: the exchange adds it after. `echo`: this frame's echo already made (`echo_input`),
+        instead of making it here."""
         if not self.plugged:
             return LineSignal(_SILENCE, False, False, False, False, False)
         tx = self._tx
