@@ -14,6 +14,10 @@ the media loop copies a port's frame into its row, marks the row, and runs the w
 `DtmfRows` takes the tick's frames packed instead (`rows.digits(ports, frames, sent_ports,
 sent_frames)`) and returns only the digits its receivers report: the echo guard runs in C.
 
+Since session 7 the batches do not give the lock away at all: they are called through
+`dsp_ext._ffi.tick_lib`, which keeps it (they are short and call no Python), so the media
+thread cannot lose it to another thread at these calls (up to a switch interval each).
+
 The per-port objects (`EchoCanceller`, `DtmfReceiver`, `FaxToneDetector`) stay the owners
 of their C state and keep their one-port API; a row holds a pointer to that state only.
 """
@@ -23,7 +27,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dsp_ext._ffi import ffi, lib
+# the batches keep the interpreter lock through their C call (see dsp_ext._ffi.tick_lib)
+from dsp_ext._ffi import ffi
+from dsp_ext._ffi import tick_lib as lib
 from dsp_ext.dtmf import DtmfEvent, DtmfReceiver
 from dsp_ext.echo import EchoCanceller
 from dsp_ext.faxtone import FaxToneDetector, FaxToneEvent
@@ -73,11 +79,15 @@ class EchoRows(_Rows):
     def run(self) -> np.ndarray:
         """Cancel every marked row; returns this tick's output (a new array: row i is port i's
         frame, rows not marked are zero), and clears the marks."""
-        out = np.zeros((max(self.rows, 1), self.n), dtype=np.int16)
+        # np.empty, filled by the C call (rows not run are zeroed there): numpy's zeros, fill and
+        # copy let the interpreter lock go on arrays over ~500 elements, this one does not
+        out = np.empty((max(self.rows, 1), self.n), dtype=np.int16)
         if self.on.any():
             lib.echo_process_rows(self._states, self._on_ptr, self._far_ptr, self._near_ptr,
                                   ffi.from_buffer("int16_t[]", out), self.rows, self.n)
             self.on[:] = 0
+        else:
+            out[:] = 0
         return out
 
 

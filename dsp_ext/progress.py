@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp_ext._ffi import ffi, lib
+from dsp_ext._ffi import ffi, lib, tick_lib
 from dsp_ext.countries import CountryProfile, ToneSpec, profile
 from dsp_ext.levels import DBM0_RMS, RATE
 
@@ -161,7 +161,7 @@ class CallProgressAnalyser:
             sp = self._txbuf_ptr
         else:
             sp = ffi.from_buffer("double[]", np.ascontiguousarray(sent, np.float64))
-        lib.progress_block_features(st, xp, sp, out)
+        tick_lib.progress_block_features(st, xp, sp, out)      # (keeps the interpreter lock)
         level = 10 * math.log10(out.power / DBM0_RMS ** 2 + 1e-12)
         total = out.total
         tx_level = -99.0 if sent is None else 10 * math.log10(out.sent_power / DBM0_RMS ** 2 + 1e-12)

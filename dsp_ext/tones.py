@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr
+from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr, tick_lib
 from dsp_ext.countries import ToneSpec, profile
 from dsp_ext.levels import DBM0_RMS, RATE, dbm0_to_peak
 
@@ -315,8 +315,8 @@ class ToneDetector:
         if self._on.size < most * ns:
             self._on = np.zeros(most * ns, dtype=np.uint8)
             self._level = np.zeros(most * ns, dtype=np.float64)
-        nb = lib.tone_judge_process(self._judge, samples_ptr(x), x.size, ffi.from_buffer("uint8_t[]", self._on),
-                                    ffi.from_buffer("double[]", self._level), most)
+        nb = tick_lib.tone_judge_process(self._judge, samples_ptr(x), x.size, ffi.from_buffer("uint8_t[]", self._on),
+                                         ffi.from_buffer("double[]", self._level), most)
         events: list[ToneEvent] = []
         if nb == 0:
             return events

@@ -9,6 +9,7 @@ Later apps (IVR, voicemail, conference...) are more handlers of the same kind.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,17 +59,16 @@ class FrameBacklog:
                 row[i, n:] = 0
         self.count += 1
 
-    def since(self, first: int) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
-        """The kept (rx, tx) frames after frame number `first`, oldest first (copies)."""
+    def since(self, first: int) -> tuple[np.ndarray, np.ndarray]:
+        """The kept rx and tx frames after frame number `first`, oldest first, as two (n x FRAME)
+        arrays (copies; a frame that was not there is zeros)."""
         size = self.frame.size
-        start = max(0, self.count - size)
-        out = []
-        for j in range(start, self.count):
-            i = j % size
-            if self.frame[i] > first:
-                out.append((self.rx[i].copy() if self.present[i, 0] else None,
-                            self.tx[i].copy() if self.present[i, 1] else None))
-        return out
+        j = np.arange(max(0, self.count - size), self.count) % size
+        j = j[self.frame[j] > first]
+        rx, tx = self.rx[j], self.tx[j]
+        rx[~self.present[j, 0]] = 0
+        tx[~self.present[j, 1]] = 0
+        return rx, tx
 
 
 class Parked(ChannelHandler):
@@ -382,14 +382,17 @@ class Call(ChannelHandler):
                 ch.taps.remove(backlog.keep)
         self._backlog.clear()
 
-    def audio_since_answer(self, ch: Channel) -> list[tuple]:
-        """(rx, tx) frames `ch` carried from the answer instant up to now, when the answer was
-        decided after the fact (empty otherwise)."""
+    def audio_since_answer(self, ch: Channel) -> Callable[[], tuple[np.ndarray, np.ndarray]] | None:
+        """When the answer was decided after the fact (None otherwise): a function giving the rx
+        and tx frames `ch` carried from the answer instant up to now, as two (n x FRAME) arrays.
+        Call it off the media tick (a recording's writer thread does): copying up to 12 s of
+        both legs there would hold the tick. It stays good: the call stops keeping audio right
+        after the 'answered' event (`_drop_backlog`), so nothing writes those frames any more."""
         kept = self._backlog.get(ch)
         if kept is None or self.answered_at is None:
-            return []
-        clock = self.engine.clock
-        return kept.since(round((self.answered_at - clock.start_epoch) * 100))
+            return None
+        first = round((self.answered_at - self.engine.clock.start_epoch) * 100)
+        return lambda: kept.since(first)
 
     def _assume_answered(self) -> None:
         if not self.answered and not self.ended:

@@ -141,7 +141,8 @@ class StereoRecording:
         self.path = path
         self.closed = False
         self.stopped: str | None = None      # "disk" when the guard closed it (writer thread sets it)
-        self.frames = 0
+        self.frames = 0                      # written on the tick (`write`)
+        self.backlog_frames = 0              # written before them, by the writer thread (`write_backlog`)
         self._block = np.zeros((BLOCK_FRAMES * FRAME, CHANNELS), dtype="<i2")
         self._fill = 0
         self._file: GrowingFile | None = None
@@ -153,7 +154,7 @@ class StereoRecording:
 
     @property
     def seconds(self) -> float:
-        return self.frames * FRAME / RATE
+        return (self.frames + self.backlog_frames) * FRAME / RATE
 
     # ---- tick side
     def write(self, left: np.ndarray | None, right: np.ndarray | None) -> None:
@@ -175,6 +176,28 @@ class StereoRecording:
         self.frames += 1
         if self._fill == len(self._block):
             self._hand_over()
+
+    def write_backlog(self, rows: Callable[[], tuple[np.ndarray, np.ndarray]]) -> None:
+        """Frames from before now, ahead of what `write` adds from now on: `rows()` gives them as
+        (left, right), two (n x FRAME) int16 arrays. It is called on the writer thread, which
+        interleaves and appends them there: up to seconds of audio are not copied on the tick."""
+        if self.closed:
+            return
+        if self.stopped:
+            self.closed = True
+            return
+        self._hand_over()
+
+        def job() -> None:
+            left, right = rows()
+            if left.shape != right.shape or left.ndim != 2 or left.shape[1] != FRAME:
+                raise ValueError(f"a backlog is two (n x {FRAME}) arrays, got {left.shape} and {right.shape}")
+            data = np.empty((left.size, CHANNELS), dtype="<i2")
+            data[:, 0] = left.reshape(-1)
+            data[:, 1] = right.reshape(-1)
+            self.backlog_frames = left.shape[0]
+            self._append(data.tobytes())
+        self.writer.submit(job)
 
     def _hand_over(self) -> None:
         if self._fill:

@@ -157,3 +157,53 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     finally:
         if limit > 0:
             faulthandler.cancel_dump_traceback_later()
+
+
+class LockRival:
+    """Another thread that wants the interpreter lock all the time, but only ever takes it when it
+    is free: with a switch interval of 10 s it can only get it when the thread under test gives it
+    away by itself (a C call that releases it, a numpy operation over a few hundred elements, a
+    sleep or a blocking call). `turns` counts the times it got it. Each time the lock is released
+    the rival may or may not win it: turns above 0 prove a release; 0 over many releases would be
+    very unlikely."""
+
+    def __init__(self) -> None:
+        import threading
+        self.turns = 0
+        self._stop = threading.Event()
+        self._old = sys.getswitchinterval()
+        self._thread = threading.Thread(target=self._run, name="lock-rival", daemon=True)
+        self._thread.start()
+        sys.setswitchinterval(10.0)
+        self.settle()
+
+    def _run(self) -> None:
+        import time
+        while not self._stop.is_set():
+            self.turns += 1
+            time.sleep(0)           # let go at once
+
+    @staticmethod
+    def settle() -> None:
+        import time
+        time.sleep(0.01)            # (the rival's waits from now on use the long interval)
+
+    def count(self, fn) -> int:
+        """How many times the rival got the lock while `fn()` ran."""
+        before = self.turns
+        fn()
+        return self.turns - before
+
+    def close(self) -> None:
+        sys.setswitchinterval(self._old)
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def lock_rival():
+    rival = LockRival()
+    try:
+        yield rival
+    finally:
+        rival.close()

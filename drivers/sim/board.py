@@ -204,7 +204,13 @@ class SimBoard(Board):
         self._deadline += FRAME_S
         delay = self._deadline - now
         if delay > 0:
-            time.sleep(delay)
+            # While it waits for its period the board draws the lines' next noise blocks (work
+            # that lets the interpreter lock go, done here instead of on some later tick); on
+            # hardware this wait is the blocking ALSA read
+            self.co.draw_noise_ahead()
+            delay = self._deadline - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
             self.last_wait = time.monotonic() - now
         else:
             self.last_wait = 0.0

@@ -44,8 +44,8 @@ from .echo import (
     DEFAULT_ERL_DB,
     DEFAULT_SHAPE,
     G168_MODELS,
+    EchoBatch,
     LineNoise,
-    NoiseBank,
     g168_ir,
     hybrid_ir,
 )
@@ -70,6 +70,8 @@ SIT_VARIANTS: dict[str, tuple[tuple[float, int], ...]] = {
 }
 SIT_LEVEL_DBM0 = -24.0
 NOISE_BLOCK_FRAMES = 20
+ROWS_PER_PASS = 500 // FRAME     # rows rounded to PCM per numpy pass: under the ~500 elements where numpy
+                                 # lets the interpreter lock go
 REST_CHECK_FRAMES = 8        # how often subscribers awake are looked at for rest (they sleep this late at most)
 _NOTHING = (False, None)                                 # what a CPE missing from `step`'s input does
 _SILENCE = np.zeros(FRAME, dtype=np.int16)
@@ -121,7 +123,7 @@ class CentralOffice:
         self.post_dial_delay_ms = 0
         self._routing: list[tuple[int, SubscriberLine, str]] = []
         self._mix = np.zeros((0, FRAME))                 # one row per line: the lines' float mixes
-        self._noise_bank = NoiseBank(NOISE_BLOCK_FRAMES)  # the lines' noise blocks, one row each
+        self._echo_batch = EchoBatch()                   # the lines' echoes, one correlation per IR
         # Subscribers at rest are left out of the frames (`wake`); False: every one is stepped
         # every frame, as before (the same signals: tests/sim/test_sim_rest.py compares the two).
         self.rest_idle = True
@@ -171,7 +173,7 @@ class CentralOffice:
             raise ValueError(f"number {number} is already in use")
         ir = hybrid_ir(DEFAULT_SHAPE, DEFAULT_ERL_DB) if self.echo_enabled else None
         noise = LineNoise(np.random.default_rng([self.seed, index]), self.noise_dbm0, phase=index,
-                          block_frames=NOISE_BLOCK_FRAMES, bank=self._noise_bank)
+                          block_frames=NOISE_BLOCK_FRAMES)
         line = SubscriberLine(self, index, number, ir, noise)
         self.lines.append(line)
         self._by_number[number] = line
@@ -411,6 +413,12 @@ class CentralOffice:
             sub.asleep = False
             self._regroup()
 
+    def draw_noise_ahead(self) -> None:
+        """Every line draws its next noise block now if it has not yet (LineNoise.draw_ahead):
+        the realtime board calls it while it waits for its period. Same samples, same order."""
+        for line in self.lines:
+            line.noise.draw_ahead()
+
     def _regroup(self) -> None:
         self._awake_lines = [ln for ln in self.lines if not ln.asleep]
         self._awake_remotes = [r for r in self.remotes.values() if not r.asleep]
@@ -486,8 +494,13 @@ class CentralOffice:
 
     def _signals(self) -> tuple[dict[int, LineSignal], dict[int, np.ndarray | None]]:
         """Every line's signal this frame. The lines that mix several sounds (echo, the far party,
-        on-hook data, noise) mix them as float rows of one array, rounded to PCM in one pass; an
-        idle line's audio is its noise, already PCM; a line at rest gives only that."""
+        on-hook data, noise) mix them as float rows of one array, rounded to PCM a few rows at a
+        time; an idle line's audio is its noise, already PCM; a line at rest gives only that.
+
+        This runs on the media tick, and numpy lets the interpreter lock go in every correlation
+        and in operations over ~500 elements, where another thread may keep it up to a switch
+        interval. So the lines' echoes are one correlation per impulse response (EchoBatch),
+        the noise is added row by row and the rounding takes ROWS_PER_PASS rows at a time."""
         lines = self.lines
         mix = self._mix
         if mix.shape[0] != len(lines):
@@ -501,26 +514,30 @@ class CentralOffice:
             for line in lines:
                 if line.asleep:
                     quiet[line.index] = line.noise.pcm_frame()
+        echoing: list[tuple] = []
         for line in awake:
-            s = line.signal(mix[line.index - 1], noisy)
+            tx = line.echo_input()
+            if tx is not None:
+                echoing.append((line.echo, tx))
+        echoes = iter(self._echo_batch.run(echoing)) if echoing else None
+        for line in awake:
+            echo = next(echoes) if echoes is not None and line.echo_input() is not None else None
+            s = line.signal(mix[line.index - 1], noisy, echo)
             if s.audio is None:
                 mixed.append(line)
             out[line.index] = s
         if mixed:
-            every = len(mixed) == len(lines)
-            rows = mix if every else mix[[line.index - 1 for line in mixed]]
-            if noisy:
-                # the noise, last in every line's mix, for all of them in one pass
-                noise = self._noise_bank.take([line.noise for line in noisy])
-                if len(noisy) == len(mixed):
-                    rows += noise
-                else:
-                    at = {line.index: k for k, line in enumerate(mixed)}
-                    rows[[at[line.index] for line in noisy]] += noise
-            pcm = to_pcm(rows)
-            for k, line in enumerate(mixed):
-                s = out[line.index]
-                s.audio = pcm[k] if line.codec is None else g711(pcm[k], line.codec)
+            for line in noisy:          # the noise, last in every line's mix
+                mix[line.index - 1] += line.noise.frame()
+            first, last = mixed[0].index - 1, mixed[-1].index
+            for a in range(first, last, ROWS_PER_PASS):
+                b = min(a + ROWS_PER_PASS, last)
+                pcm = to_pcm(mix[a:b])          # (rounds those rows of `mix` in place)
+                for line in mixed:
+                    i = line.index - 1
+                    if a <= i < b:
+                        s = out[line.index]
+                        s.audio = pcm[i - a] if line.codec is None else g711(pcm[i - a], line.codec)
         return out, quiet
 
     def describe(self) -> dict:

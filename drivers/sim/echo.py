@@ -22,7 +22,7 @@ import numpy as np
 from dsp_ext.levels import DBM0_RMS, FRAME, RATE
 
 __all__ = ["EchoShape", "ECHO_SHAPES", "G168_HEADER", "G168_MODELS", "g168_models", "g168_ir", "hybrid_ir",
-           "voice_band_erl_db", "EchoPath", "LineNoise", "NoiseBank"]
+           "voice_band_erl_db", "EchoPath", "EchoBatch", "LineNoise"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class EchoPath:
         self.ir = ir
         self._ir_reversed = np.ascontiguousarray(ir[::-1])   # correlate with it == convolve, minus overhead
         self._keep = ir.size - 1
+        self.key = self._ir_reversed.tobytes()      # paths with equal IRs share a correlation (EchoBatch)
         # the input stream, allocated once: the `_keep` samples before `_end` are the history (the
         # stream's latest samples); a frame is written after them and the window [_end - _keep,
         # _end + FRAME) convolved. When the buffer is full the history moves back to the front
@@ -133,19 +134,29 @@ class EchoPath:
         self._end = self._keep
         self._clean = True          # history is all zeros (skip resetting it every on-hook frame)
 
-    def process(self, tx: np.ndarray) -> np.ndarray:
+    def feed(self, tx: np.ndarray) -> np.ndarray:
+        """Take one FRAME of `tx` into the stream; returns the window whose correlation with the
+        reversed IR is its echo (a view, good until the next frame): `process` = that correlation,
+        `EchoBatch` does it for many lines at once."""
         k = self._keep
         x = self._x
         self._clean = False
         end = self._end
+        if end + FRAME > x.size:
+            if k:
+                x[:k] = x[end - k:end]
+            end = k
+        x[end:end + FRAME] = tx
+        self._end = end + FRAME
+        return x[end - k:end + FRAME]
+
+    def process(self, tx: np.ndarray) -> np.ndarray:
         if tx.size == FRAME:
-            if end + FRAME > x.size:
-                if k:
-                    x[:k] = x[end - k:end]
-                end = k
-            x[end:end + FRAME] = tx
-            self._end = end + FRAME
-            return np.correlate(x[end - k:end + FRAME], self._ir_reversed, "valid")
+            return np.correlate(self.feed(tx), self._ir_reversed, "valid")
+        k = self._keep
+        x = self._x
+        self._clean = False
+        end = self._end
         whole = np.concatenate([x[end - k:end], tx])       # any other length: the general way
         if k:
             x[:k] = whole[-k:]
@@ -159,6 +170,43 @@ class EchoPath:
             self._clean = True
 
 
+class EchoBatch:
+    """The echoes of many lines' frames with one `np.correlate` per distinct impulse response, not
+    one per line: numpy lets the interpreter lock go in every correlate, and on the media tick
+    (the simulated board runs there) another thread of the engine may then keep it up to a switch
+    interval. The lines' windows are laid end to end in one buffer; a 'valid' correlation over it
+    gives, at each line's offset, exactly the samples that line's own correlation gives (each
+    output is the same dot product over the same samples), and between them samples that are
+    not used."""
+
+    def __init__(self) -> None:
+        self._buf = np.empty(0)
+
+    def run(self, items: list[tuple[EchoPath, np.ndarray]]) -> list[np.ndarray]:
+        """`EchoPath.process(tx)` for every (path, tx) of `items` (tx of FRAME samples), in order."""
+        out: list[np.ndarray | None] = [None] * len(items)
+        groups: dict[bytes, list[int]] = {}
+        for j, (path, tx) in enumerate(items):
+            if tx.size == FRAME:
+                groups.setdefault(path.key, []).append(j)
+            else:
+                out[j] = path.process(tx)
+        for rows in groups.values():
+            first = items[rows[0]][0]
+            w = first._keep + FRAME
+            need = len(rows) * w
+            if self._buf.size < need:
+                self._buf = np.empty(need)
+            buf = self._buf
+            for m, j in enumerate(rows):
+                path, tx = items[j]
+                buf[m * w:(m + 1) * w] = path.feed(tx)
+            y = np.correlate(buf[:need], first._ir_reversed, "valid")
+            for m, j in enumerate(rows):
+                out[j] = y[m * w:m * w + FRAME]
+        return out       # type: ignore[return-value]
+
+
 class LineNoise:
     """White Gaussian noise at a fixed level, from its own seeded generator.
 
@@ -168,14 +216,12 @@ class LineNoise:
     at once made one tick in a hundred 1.6 ms longer in the real-time service. A frame is taken either as float samples (`frame`, to mix
     with other signals) or, for a line carrying nothing else, already as int16 PCM
     (`pcm_frame`: the same samples rounded and saturated once per block, so an idle
-    line costs a slice per frame instead of a rounding pass). With a `NoiseBank` the float
-    blocks are rows of the bank's array, so the frames of many lines are taken in one gather
-    (`NoiseBank.take`); the samples are the same."""
+    line costs a slice per frame instead of a rounding pass)."""
 
     BLOCK_FRAMES = 100
 
     def __init__(self, rng: np.random.Generator, level_dbm0: float | None, phase: int = 0,
-                 block_frames: int = BLOCK_FRAMES, bank: NoiseBank | None = None) -> None:
+                 block_frames: int = BLOCK_FRAMES) -> None:
         if block_frames < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
         self.rng = rng
@@ -185,22 +231,36 @@ class LineNoise:
         self._pos = 0
         self._frames = int(block_frames)
         self._first = self._frames - int(phase) % self._frames      # frames in the first block
-        self.bank = bank
-        self.row = bank.add(self) if bank is not None else -1
+        self._spare: tuple[np.ndarray, np.ndarray | None] | None = None     # the next block (draw_ahead)
 
     def _next(self) -> int:
         if self._pos >= self._block.size:
-            frames, self._first = self._first, self._frames
-            if self.bank is None:
-                self._block = self.rng.standard_normal(FRAME * frames) * self.sigma
+            if self._spare is not None:
+                self._block, self._pcm = self._spare
+                self._spare = None
             else:
-                self._block = self.bank.rows[self.row, :FRAME * frames]
-                np.multiply(self.rng.standard_normal(FRAME * frames), self.sigma, out=self._block)
-            self._pcm = None
+                self._block, self._pcm = self._draw(), None
             self._pos = 0
         pos = self._pos
         self._pos = pos + FRAME
         return pos
+
+    def _draw(self) -> np.ndarray:
+        frames, self._first = self._first, self._frames
+        return self.rng.standard_normal(FRAME * frames) * self.sigma
+
+    def draw_ahead(self) -> None:
+        """Draw the next block now, while nothing waits for it (the simulated board does it in
+        its pacing wait): numpy lets the interpreter lock go while it draws and scales a block,
+        and on the media tick another thread could then keep it. The same samples come out, in
+        the same order; a line whose frames are taken as PCM gets its next block rounded too."""
+        if self._spare is None and self.sigma:
+            block = self._draw()
+            pcm = None
+            if self._pcm is not None:
+                pcm = np.clip(np.rint(block), -32768, 32767).astype(np.int16)
+                pcm.flags.writeable = False
+            self._spare = (block, pcm)
 
     def frame(self) -> np.ndarray | None:
         if not self.sigma:
@@ -218,32 +278,3 @@ class LineNoise:
             pcm = self._pcm = np.clip(np.rint(self._block), -32768, 32767).astype(np.int16)
             pcm.flags.writeable = False
         return pcm[pos:pos + FRAME]
-
-
-_FRAME_INDEX = np.arange(FRAME)
-
-
-class NoiseBank:
-    """The current float noise blocks of many `LineNoise`s, as rows of one array (the exchange's
-    lines): `take` gives the next frame of several of them in one gather, for one pass of mixing."""
-
-    def __init__(self, block_frames: int) -> None:
-        self.rows = np.zeros((0, block_frames * FRAME))
-        self._noises: list[LineNoise] = []
-
-    def add(self, noise: LineNoise) -> int:
-        """A row for `noise` (its blocks are drawn into it from now on)."""
-        rows = np.zeros((len(self._noises) + 1, self.rows.shape[1]))
-        rows[:-1] = self.rows
-        self.rows = rows
-        for k, other in enumerate(self._noises):        # the blocks drawn so far now live in the new array
-            other._block = rows[k, :other._block.size]
-        self._noises.append(noise)
-        return len(self._noises) - 1
-
-    def take(self, noises: list[LineNoise]) -> np.ndarray:
-        """The next float frame of each of `noises` (all of this bank, all with a level), as rows."""
-        n = len(noises)
-        pos = np.fromiter([x._next() for x in noises], np.intp, n)
-        rows = np.fromiter([x.row for x in noises], np.intp, n)
-        return self.rows[rows[:, None], pos[:, None] + _FRAME_INDEX]

@@ -313,13 +313,22 @@ class SubscriberLine(Subscriber):
         return super().network_audio()
 
     # --- per frame, phase 3: what is on the wire ------------------------------------------------
-    def signal(self, mix_row: np.ndarray | None = None, noise_later: list | None = None) -> LineSignal:
+    def echo_input(self) -> np.ndarray | None:
+        """What this frame's echo is made from (the CPE's frame), if `signal` will make one: the
+        exchange makes the echoes of all its lines at once (EchoBatch) and hands each its own."""
+        if self.plugged and self.echo is not None:
+            return self._tx
+        return None
+
+    def signal(self, mix_row: np.ndarray | None = None, noise_later: list | None = None,
+               echo: np.ndarray | None = None) -> LineSignal:
         """What is on the wire toward the CPE this frame. With `mix_row` (float64[FRAME], the
         exchange's row for this line), a line that mixes sounds leaves its float mix there and
-        returns its signal with `audio=None`: the exchange rounds every line's row to PCM in one
-        pass (CentralOffice._signals). Without it the line rounds its own mix. With `noise_later`
+        returns its signal with `audio=None`: the exchange rounds the lines' rows to PCM a few at a
+        time (CentralOffice._signals). Without it the line rounds its own mix. With `noise_later`
         too, a line mixing leaves out its noise (the last sound of the mix) and appends itself to
-        it: the exchange adds the noise of all those lines in one pass."""
+        it: the exchange adds it after. `echo`: this frame's echo already made (`echo_input`),
+        instead of making it here."""
         if not self.plugged:
             return LineSignal(_SILENCE, False, False, False, False, False)
         tx = self._tx
@@ -338,7 +347,7 @@ class SubscriberLine(Subscriber):
                                   self._parallel_off_hook)
         mix = np.zeros(FRAME) if mix_row is None else mix_row
         if tx is not None and self.echo is not None:
-            mix[:] = self.echo.process(tx)
+            mix[:] = echo if echo is not None else self.echo.process(tx)
         else:
             mix.fill(0.0)
         if far is not None:

@@ -23,7 +23,8 @@
 #include "faxtone.h"
 
 /* cdef-begin */
-/* out[i] = near[i] with the echo of far[i] removed, for each row with on[i] (others untouched). */
+/* out[i] = near[i] with the echo of far[i] removed, for each row with on[i] and a state; the
+ * other rows of out are zeroed (so out may be fresh, uninitialised memory). */
 void echo_process_rows(echo_t *const *states, const uint8_t *on, const int16_t *far,
                        const int16_t *near, int16_t *out, int rows, int n);
 /* Row i of x through fax-tone detector i (on[i] and states[i] not NULL); its state bits

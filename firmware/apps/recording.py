@@ -144,8 +144,9 @@ class RecordingService:
             rec.write(rx, tx)
         # An outside call whose answer was read from the line's audio is known to be answered
         # a moment after it was: the recording starts at the answer instant all the same.
-        for rx, tx in call.audio_since_answer(ch):
-            rec.write(rx, tx)
+        backlog = call.audio_since_answer(ch)
+        if backlog is not None:
+            rec.write_backlog(backlog)
         active.tap = tap
         ch.taps.append(tap)
         self.active[call] = active

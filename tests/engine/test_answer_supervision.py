@@ -225,6 +225,55 @@ def test_always_recorded_line_records_from_the_answer_instant():
         assert loud.size and loud[0] / 8000 == pytest.approx(0.3, abs=0.35)
 
 
+def test_recording_decided_late_gets_the_backlog_in_one_piece_bit_for_bit(monkeypatch):
+    """The answer is read from the line seconds after it happened; the recording then starts with
+    the audio kept since the answer instant. That backlog (hundreds of frames) goes to the file
+    as one piece on the deciding tick, not frame by frame (it was ~3 ms of the media tick per
+    recorded call), and the file is exactly what the recorded leg carried, frame for frame."""
+    from firmware.media_writer import StereoRecording
+    written: list[int] = []                 # engine frame of every per-frame write
+    per_frame = StereoRecording.write
+
+    def counted(self, left, right):
+        written.append(clock.frame)
+        per_frame(self, left, right)
+    monkeypatch.setattr(StereoRecording, "write", counted)
+    with Pbx(country="US", seed=19, fxs=2, fxo=1) as pbx:
+        clock = pbx.engine.clock
+        pbx.run(0.2)
+        store.save_settings(pbx.config, {"lines": ["fxo1"], "on_demand": False, "retention_days": 0,
+                                         "max_total_mb": 0, "min_free_mb": 10})
+        pbx.run(0.1)
+        carried: list[tuple[int, np.ndarray, np.ndarray]] = []       # the phone's leg, every tick
+        phone_leg = pbx.engine.channels["fxs1"]
+
+        def spy(rx, tx):
+            z = np.zeros(80, dtype=np.int16)
+            carried.append((clock.frame, z if rx is None else rx.copy(), z if tx is None else tx.copy()))
+        phone_leg.taps.append(spy)
+        remote = pbx.co.remote(NUMBER)
+        remote.far_end(1, HELLO, delay_ms=1500)
+        call_and_time_answer(pbx, remote)
+        pbx.run(4)
+        pbx.phone("201").on_hook()
+        pbx.run(1.5)
+        svc = service_of(pbx.engine)
+        assert svc is not None and svc.writer.flush(10)
+        (rec,) = records(pbx)
+        (f,) = store.listing(svc.root)
+        with wave.open(str(svc.root / f.name), "rb") as w:
+            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    first = round((rec["answered"] - clock.start_epoch) * 100)      # frames after this one are kept
+    after = [(rx, tx) for frame, rx, tx in carried if frame > first]
+    n = data.shape[0] // 80
+    assert n > 300 and len(after) >= n
+    assert np.array_equal(data[:, 0], np.concatenate([rx for rx, _ in after[:n]]))     # the phone
+    assert np.array_equal(data[:, 1], np.concatenate([tx for _, tx in after[:n]]))     # what it heard
+    # one per-frame write per tick at most: the backlog did not go through them
+    assert written and max(written.count(f) for f in set(written)) == 1
+    assert written[0] - first > 20          # the decision came late: there was a backlog
+
+
 def test_no_false_answer_on_ringback_with_line_noise_and_echo():
     # A noisy line (-45 dBm0), a strong echo (ERL 6 dB), and the office caller talking over the
     # ringback ("is it ringing?"): none of it is the far end answering.
