@@ -1,5 +1,5 @@
 """Linebox: builds the cffi DSP core from dsp_ext/ and installs the `linebox` command."""
-from setuptools import find_namespace_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 SHIPPED = ["firmware", "drivers", "dsp_ext", "webui", "board"]
 
@@ -24,10 +24,13 @@ setup(
     package_data={
         "webui": ["templates/*.html", "static/*"],
         "board": ["boards/*.toml", "overlays/*", "*.md"],    # the shipped board files live in boards/
-        "dsp_ext": ["src/*.c", "src/*.h", "fax_src/*.c", "fax_src/*.h"],
+        "dsp_ext": ["src/*.c", "src/*.h", "fax_src/*.c", "fax_src/*.h", "tick_src/*.c"],
     },
     setup_requires=["cffi>=1.15"],
     cffi_modules=["dsp_ext/build.py:ffibuilder", "dsp_ext/fax_build.py:ffibuilder"],
+    # the media tick's C calls without releasing the interpreter lock (cffi always releases it)
+    ext_modules=[Extension("dsp_ext._tick", ["dsp_ext/tick_src/tickmod.c"], include_dirs=["dsp_ext/src"],
+                           extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"])],
     install_requires=[
         "cffi>=1.15",
         "numpy>=1.24",

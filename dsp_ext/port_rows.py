@@ -27,9 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# the batches keep the interpreter lock through their C call (see dsp_ext._ffi.tick_lib)
-from dsp_ext._ffi import ffi
-from dsp_ext._ffi import tick_lib as lib
+from dsp_ext._ffi import address, ffi, lib, tick_lib
 from dsp_ext.dtmf import DtmfEvent, DtmfReceiver
 from dsp_ext.echo import EchoCanceller
 from dsp_ext.faxtone import FaxToneDetector, FaxToneEvent
@@ -48,6 +46,11 @@ _KIND = {lib.DTMF_EV_START: "start", lib.DTMF_EV_END: "end"}
 _STARTS = lib.DTMF_REPORT_STARTS
 
 
+def _data(a: np.ndarray) -> int:
+    """The address of an array's data (the array is kept by its owner for as long as it is used)."""
+    return a.__array_interface__["data"][0]
+
+
 class _Rows:
     """A (rows x n) int16 input array and a run mask, with their C pointers made once."""
 
@@ -57,11 +60,11 @@ class _Rows:
         self.rows = rows
         self.n = n
         self.on = np.zeros(max(rows, 1), dtype=np.uint8)
-        self._on_ptr = ffi.from_buffer("uint8_t[]", self.on)
+        self._on_addr = _data(self.on)
 
-    def _array(self) -> tuple[np.ndarray, object]:
+    def _array(self) -> tuple[np.ndarray, int]:
         a = np.zeros((max(self.rows, 1), self.n), dtype=np.int16)
-        return a, ffi.from_buffer("int16_t[]", a)
+        return a, _data(a)
 
 
 class EchoRows(_Rows):
@@ -73,8 +76,9 @@ class EchoRows(_Rows):
         self._states = ffi.new("echo_t *[]", max(self.rows, 1))
         for i, ec in enumerate(cancellers):
             self._states[i] = ec._state if ec is not None else ffi.NULL
-        self.far, self._far_ptr = self._array()
-        self.near, self._near_ptr = self._array()
+        self.far, far = self._array()
+        self.near, near = self._array()
+        self._fixed = (address(self._states), self._on_addr, far, near)     # what each call passes first
 
     def run(self) -> np.ndarray:
         """Cancel every marked row; returns this tick's output (a new array: row i is port i's
@@ -83,8 +87,7 @@ class EchoRows(_Rows):
         # copy let the interpreter lock go on arrays over ~500 elements, this one does not
         out = np.empty((max(self.rows, 1), self.n), dtype=np.int16)
         if self.on.any():
-            lib.echo_process_rows(self._states, self._on_ptr, self._far_ptr, self._near_ptr,
-                                  ffi.from_buffer("int16_t[]", out), self.rows, self.n)
+            tick_lib.echo_process_rows(*self._fixed, out, self.rows, self.n)
             self.on[:] = 0
         else:
             out[:] = 0
@@ -130,6 +133,7 @@ class DtmfRows:
         self._rows = ffi.new("dtmf_rows_t *", {"rs": self._states, "rows": self.rows, "n": n, "out": self._out,
                                                "max_out": self._max, "found": found})
         self._keep = found
+        self._rows_addr = address(self._rows)
 
     def _call(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int],
               sent_frames: Sequence[np.ndarray], kinds: int) -> int:
@@ -145,10 +149,10 @@ class DtmfRows:
             if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
                 raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
                                  f"ports: each needs one int16[{self.n}] frame")
-            got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
-                                         kinds)
+            got = tick_lib.dtmf_receiver_rows(self._rows_addr, bytes(ports), count, x, bytes(sent_ports),
+                                              len(sent_ports), s, kinds)
         else:                       # nothing sent this tick (the common case): no empty joins
-            got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, ffi.NULL, 0, ffi.NULL, kinds)
+            got = tick_lib.dtmf_receiver_rows(self._rows_addr, bytes(ports), count, x, None, 0, None, kinds)
         if got < 0:
             k = -1 - got
             if k < count:
@@ -190,9 +194,9 @@ class FaxToneRows(_Rows):
         super().__init__(rows, n)
         self._detectors: list[FaxToneDetector | None] = [None] * rows
         self._states = ffi.new("faxtone_rx_t *[]", max(rows, 1))
-        self.x, self._x_ptr = self._array()
+        self.x, x = self._array()
         self._bits = np.zeros(max(rows, 1), dtype=np.intc)
-        self._bits_ptr = ffi.from_buffer("int[]", self._bits)
+        self._fixed = (address(self._states), self._on_addr, x, self.rows, self.n, _data(self._bits))
 
     def attach(self, i: int, det: FaxToneDetector) -> None:
         self._detectors[i] = det
@@ -210,8 +214,7 @@ class FaxToneRows(_Rows):
         ran = np.flatnonzero(self.on)
         if ran.size == 0:
             return []
-        lib.faxtone_rx_process_rows(self._states, self._on_ptr, self._x_ptr, self.rows, self.n,
-                                    self._bits_ptr)
+        tick_lib.faxtone_rx_process_rows(*self._fixed)
         self.on[:] = 0
         out = []
         bits = self._bits

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp_ext._ffi import ffi, lib, tick_lib
+from dsp_ext._ffi import address, ffi, lib, tick_lib
 from dsp_ext.countries import CountryProfile, ToneSpec, profile
 from dsp_ext.levels import DBM0_RMS, RATE
 
@@ -127,12 +127,11 @@ class CallProgressAnalyser:
         lib.progress_block_init(self._state, ffi.from_buffer("double[]", self._ringback_bins),
                                 ffi.from_buffer("double[]", self._tone_bins))
         self._out = ffi.new("progress_features_t *")
+        self._state_addr, self._out_addr = address(self._state), address(self._out)
         self._varied: list[bool] = []
         self.ringback_cadence_ms = rb.cadence_ms
         self._buf = np.zeros(BLOCK, dtype=np.float64)
-        self._txbuf = np.zeros(BLOCK, dtype=np.float64)
-        self._buf_ptr = ffi.from_buffer("double[]", self._buf)      # the C kernel reads these in place
-        self._txbuf_ptr = ffi.from_buffer("double[]", self._txbuf)
+        self._txbuf = np.zeros(BLOCK, dtype=np.float64)       # the C kernel reads both in place
         self._fill = 0
         self._block = 0
         self._floor = None
@@ -153,15 +152,12 @@ class CallProgressAnalyser:
     def features(self, x: np.ndarray, sent: np.ndarray | None) -> BlockFeatures:
         """Describe one BLOCK of rx (and what we sent over the same 25 ms). `x` and `sent` must be
         this analyser's own block buffers or any float64 arrays of BLOCK samples."""
-        st, out = self._state, self._out
-        xp = self._buf_ptr if x is self._buf else ffi.from_buffer("double[]", np.ascontiguousarray(x, np.float64))
-        if sent is None:
-            sp = ffi.NULL
-        elif sent is self._txbuf:
-            sp = self._txbuf_ptr
-        else:
-            sp = ffi.from_buffer("double[]", np.ascontiguousarray(sent, np.float64))
-        tick_lib.progress_block_features(st, xp, sp, out)      # (keeps the interpreter lock)
+        out = self._out
+        if x is not self._buf:
+            x = np.ascontiguousarray(x, np.float64)
+        if sent is not None and sent is not self._txbuf:
+            sent = np.ascontiguousarray(sent, np.float64)
+        tick_lib.progress_block_features(self._state_addr, x, sent, self._out_addr)   # (keeps the lock)
         level = 10 * math.log10(out.power / DBM0_RMS ** 2 + 1e-12)
         total = out.total
         tx_level = -99.0 if sent is None else 10 * math.log10(out.sent_power / DBM0_RMS ** 2 + 1e-12)

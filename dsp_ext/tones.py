@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp_ext._ffi import as_int16, ffi, lib, samples_ptr, tick_lib
+from dsp_ext._ffi import address, as_int16, ffi, lib, samples_ptr, tick_lib
 from dsp_ext.countries import ToneSpec, profile
 from dsp_ext.levels import DBM0_RMS, RATE, dbm0_to_peak
 
@@ -289,6 +289,7 @@ class ToneDetector:
         self._sig_list = list(self._sigs.values())
         # the block analyser and per-block judge (src/tones.c), fed any number of samples at a time
         self._judge = _new_judge(self.freqs, self._sig_list)
+        self._judge_addr = address(self._judge) if self._judge is not None else None
         self._on = np.zeros(0, dtype=np.uint8)          # per block and signature, grown on demand
         self._level = np.zeros(0, dtype=np.float64)
         self._block = 0
@@ -315,8 +316,7 @@ class ToneDetector:
         if self._on.size < most * ns:
             self._on = np.zeros(most * ns, dtype=np.uint8)
             self._level = np.zeros(most * ns, dtype=np.float64)
-        nb = tick_lib.tone_judge_process(self._judge, samples_ptr(x), x.size, ffi.from_buffer("uint8_t[]", self._on),
-                                         ffi.from_buffer("double[]", self._level), most)
+        nb = tick_lib.tone_judge_process(self._judge_addr, x, x.size, self._on, self._level, most)
         events: list[ToneEvent] = []
         if nb == 0:
             return events
