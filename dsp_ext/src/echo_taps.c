@@ -64,18 +64,52 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
 
+/* A value loaded once and kept in a register: gcc otherwise folds the load
+ * into each multiply-add that uses it, and a window read twice costs a second
+ * (unaligned, with AVX-512 always cache-line-split) load, which made the load
+ * ports, not the multiply-adds, the pass's limit. */
+#define IN_REGISTER(v) __asm__("" : "+x"(v))
+
+/* The window at xn + i + k (k = 1..4) as a vector, from the window at i
+ * (xc_, kept from the last step) and the one at i + L (xd_, loaded once per
+ * step): with AVX-512 every unaligned 64-byte load crosses a cache line and
+ * costs two of the load ports' slots, so a pair's pass, with four windows
+ * per vector of taps, ran at the load ports' limit; a lane shift (valignd)
+ * costs one shuffle instead. SH says which offsets k are shifted (bit k);
+ * the others are loaded. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WINDOW(V, SH, dst, i, k)                                                                                 \
+    do {                                                                                                         \
+        if ((SH) >> (k) & 1)                                                                                     \
+            dst = __builtin_shuffle(xc_, xd_, IOTA(V) + (k));                                                    \
+        else                                                                                                     \
+            memcpy(&dst, xn + (i) + (k), sizeof(V));                                                             \
+    } while (0)
+#else
+#define WINDOW(V, SH, dst, i, k) memcpy(&dst, xn + (i) + (k), sizeof(V))
+#endif
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+#define IOTA(V) IOTA_##V
+#define IOTA_v4f ((v4i){0, 1, 2, 3})
+#define IOTA_v8f ((v8i){0, 1, 2, 3, 4, 5, 6, 7})
+#define IOTA_v16f ((v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+
 /* One vector of taps at i: the pending step applied (e0..e2: its
  * coefficients times the region's gain), and the products added into the
  * accumulators of set S (two sets, so that two chains of additions are in
- * flight). */
-#define TAP_STEP(V, TWO, O, i, S)                                                                                \
+ * flight). xc_ holds the window at i on entry and the one at i + L on exit. */
+#define TAP_STEP(V, TWO, O, SH, i, S)                                                                            \
     do {                                                                                                         \
-        V a_, p0_, p1_, p2_, w_, f_;                                                                             \
-        memcpy(&p1_, xn + (i) + (O) + 1, sizeof(V));                                                             \
-        memcpy(&p2_, xn + (i) + (O) + 2, sizeof(V));                                                             \
+        V a_ = xc_, xd_, p0_, p1_, p2_, w_, f_;                                                                  \
+        memcpy(&xd_, xn + (i) + sizeof(V) / sizeof(float), sizeof(V));                                           \
+        IN_REGISTER(xd_);                                                                                        \
+        WINDOW(V, SH, p1_, i, (O) + 1);                                                                          \
+        WINDOW(V, SH, p2_, i, (O) + 2);                                                                          \
         memcpy(&w_, wb + (i), sizeof(V));                                                                        \
         if (!(TWO)) {                                                                                            \
-            memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                             \
+            WINDOW(V, SH, p0_, i, (O));                                                                          \
             w_ += e2 * p2_; /* one multiply-add per window */                                                    \
             p2_ = p1_;                                                                                           \
             p1_ = p0_;                                                                                           \
@@ -84,10 +118,11 @@ typedef float v16f __attribute__((vector_size(64)));
         w_ += e0 * p1_;                                                                                          \
         memcpy(wb + (i), &w_, sizeof(V));                                                                        \
         memcpy(&f_, wf + (i), sizeof(V));                                                                        \
-        memcpy(&a_, xn + (i), sizeof(V));                                                                        \
+        IN_REGISTER(f_);                                                                                         \
         if (TWO) {                                                                                               \
             V b_;                                                                                                \
-            memcpy(&b_, xn + (i) + 1, sizeof(V));                                                                \
+            WINDOW(V, SH, b_, i, 1);                                                                             \
+            IN_REGISTER(b_);                                                                                     \
             yb0##S += w_ * b_;                                                                                   \
             yf0##S += f_ * b_;                                                                                   \
             yb1##S += w_ * a_;                                                                                   \
@@ -96,6 +131,7 @@ typedef float v16f __attribute__((vector_size(64)));
             yb0##S += w_ * a_;                                                                                   \
             yf0##S += f_ * a_;                                                                                   \
         }                                                                                                        \
+        xc_ = xd_;                                                                                               \
     } while (0)
 
 /* One pass, one or two samples (TWO = 0 or 1), with vectors of type V (the
@@ -103,7 +139,7 @@ typedef float v16f __attribute__((vector_size(64)));
  * step's coefficients is taken once per region, so a tap's update is two or
  * three multiply-adds and no load of a gain. The taps past the last whole
  * region go one by one. */
-#define DEFINE_PASS(NAME, V, TWO)                                                                                \
+#define DEFINE_PASS(NAME, V, TWO, SH)                                                                                \
     ALWAYS_INLINE void NAME(float *restrict wb, const float *restrict wf, const float *restrict g,              \
                             const float *restrict xn, int taps, const float *restrict d, float *restrict out)    \
     {                                                                                                            \
@@ -111,11 +147,13 @@ typedef float v16f __attribute__((vector_size(64)));
         V yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};                                                        \
         V yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};                                                        \
         const int whole = taps / REGION;                                                                         \
+        V xc_;                                                                                                   \
+        memcpy(&xc_, xn, sizeof(V));                                                                             \
         for (int r = 0; r < whole; r++) {                                                                        \
             const float e0 = g[r] * d[0], e1 = g[r] * d[1], e2 = (TWO) ? 0.0f : g[r] * d[2];                     \
             for (int i = r * REGION; i < (r + 1) * REGION; i += 2 * L) {                                         \
-                TAP_STEP(V, TWO, O, i, a);                                                                       \
-                TAP_STEP(V, TWO, O, i + L, b);                                                                   \
+                TAP_STEP(V, TWO, O, SH, i, a);                                                                   \
+                TAP_STEP(V, TWO, O, SH, i + L, b);                                                               \
             }                                                                                                    \
         }                                                                                                        \
         yb0a += yb0b;                                                                                            \
@@ -152,12 +190,18 @@ typedef float v16f __attribute__((vector_size(64)));
         }                                                                                                        \
     }
 
-DEFINE_PASS(pass1_v4, v4f, 0)
-DEFINE_PASS(pass2_v4, v4f, 1)
-DEFINE_PASS(pass1_v8, v8f, 0)
-DEFINE_PASS(pass2_v8, v8f, 1)
-DEFINE_PASS(pass1_v16, v16f, 0)
-DEFINE_PASS(pass2_v16, v16f, 1)
+/* Which windows are lane shifts (bit k: the window at i + k, k = 1..4): none
+ * in the SSE and AVX2 copies (a shift across 128-bit lanes costs two or more
+ * shuffles there), all in the AVX-512 one. Measured on an Intel Xeon
+ * (bench/RESULTS.md): loads only 125.9 ns/sample, the offsets 1, 3 and 4 of
+ * a pair shifted 109.4, only 3 and 4 119.1, only 1 and 4 119.3. */
+#define SH16 0x1e
+DEFINE_PASS(pass1_v4, v4f, 0, 0)
+DEFINE_PASS(pass2_v4, v4f, 1, 0)
+DEFINE_PASS(pass1_v8, v8f, 0, 0)
+DEFINE_PASS(pass2_v8, v8f, 1, 0)
+DEFINE_PASS(pass1_v16, v16f, 0, SH16)
+DEFINE_PASS(pass2_v16, v16f, 1, SH16)
 
 /* x'G x_{-l} from scratch, l = 0, 1, 2, in vectors of type V: the region's
  * gain times x, then a multiply-add per lag, into two sets of accumulators
