@@ -43,6 +43,7 @@
  * (baseline SSE4.2, AVX2+FMA, AVX-512F) with the best copy the CPU has picked
  * at run time; on aarch64 the baseline copy is NEON.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "echo_taps.h"
 
 /* The loops below are vectorised by hand, so -ffast-math's reassociation buys
@@ -53,7 +54,9 @@
 #endif
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "echo.h"
 
@@ -347,6 +350,35 @@ X86_COPY(pass1_avx512, pass1_v16, "avx512f,avx2,fma")
 X86_COPY(pass2_avx512, pass2_v16, "avx512f,avx2,fma")
 #endif
 
+/* The copies, and whether this CPU runs each. */
+typedef struct {
+    const char *name;
+    pass_fn pass1, pass2;
+    correlate_fn correlate;
+    boundaries_fn boundaries;
+} copy_t;
+
+static const copy_t COPIES[] = {
+    {"generic", pass1_generic, pass2_generic, correlate_generic, boundaries_generic},
+#ifdef HAVE_X86_VARIANTS
+    {"avx2", pass1_avx2, pass2_avx2, correlate_avx2, boundaries_avx2},
+    {"avx512", pass1_avx512, pass2_avx512, correlate_avx2, boundaries_avx2},
+#endif
+};
+#define NCOPIES ((int)(sizeof(COPIES) / sizeof(COPIES[0])))
+
+static int runs_here(const copy_t *c)
+{
+#ifdef HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    if (strcmp(c->name, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(c->name, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return c == &COPIES[0];
+}
+
 static pass_fn pass1 = pass1_generic, pass2 = pass2_generic;
 static correlate_fn correlate = correlate_generic;
 static boundaries_fn boundaries = boundaries_generic;
@@ -376,36 +408,17 @@ void echo_taps_pass2(float *wb, const float *wf, const float *g, const float *xn
 
 int echo_simd_select(const char *name)
 {
-    if (name == NULL)
-        return -1;
-    if (strcmp(name, "generic") == 0) {
-        pass1 = pass1_generic;
-        pass2 = pass2_generic;
-        correlate = correlate_generic;
-        boundaries = boundaries_generic;
-        variant = "generic";
-        return 0;
+    for (int v = 0; name != NULL && v < NCOPIES; v++) {
+        const copy_t *c = &COPIES[v];
+        if (strcmp(name, c->name) == 0 && runs_here(c)) {
+            pass1 = c->pass1;
+            pass2 = c->pass2;
+            correlate = c->correlate;
+            boundaries = c->boundaries;
+            variant = c->name;
+            return 0;
+        }
     }
-#ifdef HAVE_X86_VARIANTS
-    __builtin_cpu_init();
-    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        pass1 = pass1_avx2;
-        pass2 = pass2_avx2;
-        correlate = correlate_avx2;
-        boundaries = boundaries_avx2;
-        variant = "avx2";
-        return 0;
-    }
-    if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")
-        && __builtin_cpu_supports("fma")) {
-        pass1 = pass1_avx512;
-        pass2 = pass2_avx512;
-        correlate = correlate_avx2;
-        boundaries = boundaries_avx2;
-        variant = "avx512";
-        return 0;
-    }
-#endif
     return -1;
 }
 
@@ -414,30 +427,73 @@ const char *echo_simd_variant(void)
     return variant;
 }
 
-static int prefer_avx512(void)
+/* A copy's time for four pair passes over a full-length window, the least of
+ * eight tries (the values are zeros: the cost does not depend on them). */
+static double time_copy(const copy_t *c, float *wb, const float *wf, const float *g, const float *xn)
 {
-#ifdef HAVE_X86_VARIANTS
-    __builtin_cpu_init();
-    return __builtin_cpu_is("intel");
-#else
-    return 0;
-#endif
+    const float d[2] = {0.0f, 0.0f};
+    float out[4];
+    double best = 1e30;
+    for (int k = 0; k < 8; k++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int j = 0; j < 4; j++)
+            c->pass2(wb, wf, g, xn, ECHO_MAX_TAPS, d, out);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        const double ns = 1e9 * (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec);
+        best = ns < best ? ns : best;
+    }
+    return best;
 }
 
-/* The best copy this CPU runs, once per process unless LINEBOX_ECHO_SIMD names
- * one (generic, avx2, avx512: for tests and benchmarks). Every call picks the
- * same answer, so concurrent first calls are harmless. */
+/* The fastest copy this CPU runs, by timing the pair pass of each (well under
+ * a millisecond, once per process): which width wins is no matter of the
+ * vendor's name (a core may split 512-bit operations in two, or clock lower
+ * for them; bench/RESULTS.md). The copies are timed in turns, three rounds,
+ * each one's least time counting, so one preemption cannot decide. Nothing
+ * global changes while timing. */
+static const char *fastest_copy(void)
+{
+    float *mem = calloc(2 * ECHO_MAX_TAPS + ECHO_XBUF + ECHO_REGIONS + 16, sizeof(float));
+    if (mem == NULL)
+        return COPIES[NCOPIES - 1].name;
+    float *wb = mem + (16 - ((uintptr_t)mem / sizeof(float)) % 16) % 16; /* 64-byte aligned, as new_state's */
+    float *wf = wb + ECHO_MAX_TAPS, *xn = wf + ECHO_MAX_TAPS, *g = xn + ECHO_XBUF;
+    double best[NCOPIES];
+    int pick = 0;
+    for (int v = 0; v < NCOPIES; v++)
+        best[v] = 1e30;
+    for (int round = 0; round < 3; round++)
+        for (int v = 0; v < NCOPIES; v++)
+            if (runs_here(&COPIES[v])) {
+                const double ns = time_copy(&COPIES[v], wb, wf, g, xn);
+                best[v] = ns < best[v] ? ns : best[v];
+            }
+    for (int v = 1; v < NCOPIES; v++)
+        if (best[v] < best[pick])
+            pick = v;
+    free(mem);
+    return COPIES[pick].name;
+}
+
+/* Once per process, at the first echo_init: the copy LINEBOX_ECHO_SIMD names
+ * (generic, avx2, avx512: for tests and benchmarks), else the fastest one by
+ * timing. Concurrent first calls may both time, but only the first decision
+ * is kept (compare-and-swap) and both select it; later calls change nothing
+ * (a copy forced with echo_simd_select stays). */
 void echo_taps_pick(void)
 {
-    static int picked;
-    if (picked)
+    static const char *chosen;
+    if (__atomic_load_n(&chosen, __ATOMIC_ACQUIRE) != NULL)
         return;
-    const char *forced = getenv("LINEBOX_ECHO_SIMD");
-    if (forced == NULL || forced[0] == '\0' || echo_simd_select(forced) != 0) {
-        /* AVX-512 where it is the faster copy (Intel); on AMD's Zen 4 (512-bit
-         * operations split in two) AVX2 measured faster (bench/RESULTS.md). */
-        if (!(prefer_avx512() && echo_simd_select("avx512") == 0) && echo_simd_select("avx2") != 0)
-            echo_simd_select("generic");
-    }
-    picked = 1;
+    const char *forced = getenv("LINEBOX_ECHO_SIMD"), *mine = NULL;
+    for (int v = 0; forced != NULL && v < NCOPIES; v++)
+        if (strcmp(forced, COPIES[v].name) == 0 && runs_here(&COPIES[v]))
+            mine = COPIES[v].name;
+    if (mine == NULL)
+        mine = fastest_copy();
+    const char *expected = NULL;
+    if (!__atomic_compare_exchange_n(&chosen, &expected, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        mine = expected;
+    echo_simd_select(mine);
 }
