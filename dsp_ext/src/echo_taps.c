@@ -137,6 +137,21 @@ typedef int32_t v16i __attribute__((vector_size(64)));
         xc_ = xd_;                                                                                               \
     } while (0)
 
+/* The sum of a vector's lanes as a tree (halves added, log2 L deep): the
+ * next sample's step waits for it, and lane by lane it was a chain of L
+ * dependent additions. */
+#define HALVES(V, v)                                                                                             \
+    __extension__({                                                                                              \
+        const __typeof__(v) whole_ = (v);                                                                        \
+        V lo_, hi_;                                                                                              \
+        memcpy(&lo_, &whole_, sizeof(V));                                                                        \
+        memcpy(&hi_, (const char *)&whole_ + sizeof(V), sizeof(V));                                              \
+        lo_ + hi_;                                                                                               \
+    })
+#define SUM_v4f(v) (((v)[0] + (v)[2]) + ((v)[1] + (v)[3]))
+#define SUM_v8f(v) SUM_v4f(HALVES(v4f, v))
+#define SUM_v16f(v) SUM_v8f(HALVES(v8f, v))
+
 /* One pass, one or two samples (TWO = 0 or 1), with vectors of type V (the
  * target's register width), region by region: the region's gain times the
  * step's coefficients is taken once per region, so a tap's update is two or
@@ -176,12 +191,10 @@ typedef int32_t v16i __attribute__((vector_size(64)));
             tb1 += w * xn[i];                                                                                    \
             tf1 += wf[i] * xn[i];                                                                                \
         }                                                                                                        \
-        for (int j = 0; j < L; j++) {                                                                            \
-            tb0 += yb0a[j];                                                                                      \
-            tf0 += yf0a[j];                                                                                      \
-            tb1 += yb1a[j];                                                                                      \
-            tf1 += yf1a[j];                                                                                      \
-        }                                                                                                        \
+        tb0 += SUM_##V(yb0a);                                                                                  \
+        tf0 += SUM_##V(yf0a);                                                                                  \
+        tb1 += SUM_##V(yb1a);                                                                                  \
+        tf1 += SUM_##V(yf1a);                                                                                  \
         if (TWO) {                                                                                               \
             out[0] = tb0;                                                                                        \
             out[1] = tb1;                                                                                        \
