@@ -167,8 +167,14 @@ typedef int32_t v16i __attribute__((vector_size(64)));
         const int whole = taps / REGION;                                                                         \
         V xc_;                                                                                                   \
         memcpy(&xc_, xn, sizeof(V));                                                                             \
+        float ge_[3][ECHO_REGIONS]; /* broadcast from memory in the loop: a load, not a shuffle */               \
         for (int r = 0; r < whole; r++) {                                                                        \
-            const float e0 = g[r] * d[0], e1 = g[r] * d[1], e2 = (TWO) ? 0.0f : g[r] * d[2];                     \
+            ge_[0][r] = g[r] * d[0];                                                                             \
+            ge_[1][r] = g[r] * d[1];                                                                             \
+            ge_[2][r] = (TWO) ? 0.0f : g[r] * d[2];                                                              \
+        }                                                                                                        \
+        for (int r = 0; r < whole; r++) {                                                                        \
+            const float e0 = ge_[0][r], e1 = ge_[1][r], e2 = ge_[2][r];                                          \
             for (int i = r * REGION; i < (r + 1) * REGION; i += 2 * L) {                                         \
                 TAP_STEP(V, TWO, O, SH, i, a);                                                                   \
                 TAP_STEP(V, TWO, O, SH, i + L, b);                                                               \
