@@ -71,7 +71,11 @@ typedef float v16f __attribute__((vector_size(64)));
  * into each multiply-add that uses it, and a window read twice costs a second
  * (unaligned, with AVX-512 always cache-line-split) load, which made the load
  * ports, not the multiply-adds, the pass's limit. */
-#define IN_REGISTER(v) __asm__("" : "+x"(v))
+#if defined(__x86_64__) || defined(__aarch64__)
+#define IN_REGISTER(v) __asm__("" : "+x"(v)) /* "x": a vector register on both */
+#else
+#define IN_REGISTER(v) ((void)0)
+#endif
 
 /* The window at xn + i + k (k = 1..4) as a vector, from the window at i
  * (xc_, kept from the last step) and the one at i + L (xd_, loaded once per
