@@ -114,8 +114,12 @@ class DtmfRows:
         self._max = max(self.rows, 1) * 16 * -(-n // (8 * lib.DTMF_HALF))
         self._out = ffi.new("dtmf_report_t[]", self._max)
         self._reports = np.frombuffer(ffi.buffer(self._out), dtype=_REPORT_DTYPE)
+        # the same reports as (port, digit) byte pairs: digits() reads a tick's in one slice
+        self._found = bytearray(2 * self._max)
+        found = ffi.from_buffer("uint8_t[]", self._found)
         self._rows = ffi.new("dtmf_rows_t *", {"rs": self._states, "rows": self.rows, "n": n, "out": self._out,
-                                               "max_out": self._max})
+                                               "max_out": self._max, "found": found})
+        self._keep = found
 
     def _call(self, ports: Sequence[int], frames: Sequence[np.ndarray], sent_ports: Sequence[int],
               sent_frames: Sequence[np.ndarray], kinds: int) -> int:
@@ -123,15 +127,18 @@ class DtmfRows:
         bytes they are joined into (no per-port copy or pointer)."""
         count = len(ports)
         x = b"".join(frames)
-        s = b"".join(sent_frames) if sent_frames else b""
         if len(x) != count * self._bytes or len(frames) != count:
             raise ValueError(f"{len(frames)} frames of {len(x)} bytes in all for {count} ports: each port needs "
                              f"one int16[{self.n}] frame")
-        if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
-            raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
-                             f"ports: each needs one int16[{self.n}] frame")
-        got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
-                                     kinds)
+        if sent_ports or sent_frames:
+            s = b"".join(sent_frames)
+            if len(s) != len(sent_ports) * self._bytes or len(sent_frames) != len(sent_ports):
+                raise ValueError(f"{len(sent_frames)} sent frames of {len(s)} bytes in all for {len(sent_ports)} "
+                                 f"ports: each needs one int16[{self.n}] frame")
+            got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, bytes(sent_ports), len(sent_ports), s,
+                                         kinds)
+        else:                       # nothing sent this tick (the common case): no empty joins
+            got = lib.dtmf_receiver_rows(self._rows, bytes(ports), count, x, ffi.NULL, 0, ffi.NULL, kinds)
         if got < 0:
             k = -1 - got
             if k < count:
@@ -161,11 +168,8 @@ class DtmfRows:
         got = self._call(ports, frames, sent_ports, sent_frames, _STARTS)
         if not got:
             return []
-        out, found = self._out, []
-        for i in range(got):            # a few at most: field access beats numpy's slicing here
-            o = out[i]
-            found.append((o.port, o.digit.decode()))
-        return found
+        f = self._found                                 # port, digit, port, digit, ...
+        return [(f[i], chr(f[i + 1])) for i in range(0, 2 * got, 2)]
 
 
 class FaxToneRows(_Rows):

@@ -634,6 +634,13 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
 {
     /* the notches' memories decay into subnormals in digital silence after a tone */
     const unsigned int fpmode = fp_enter();
+    int count = dtmf_rx_process_ftz(s, in, n, events, max_events);
+    fp_leave(fpmode);
+    return count;
+}
+
+int dtmf_rx_process_ftz(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
+{
     int count = 0;
     int i = 0;
     while (i < n) {
@@ -698,7 +705,6 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
         s->energy = 0.0f;
         s->hf_energy = 0.0f;
     }
-    fp_leave(fpmode);
     return count;
 }
 

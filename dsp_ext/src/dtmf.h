@@ -116,4 +116,8 @@ int dtmf_digit_index(char digit);
 const char *dtmf_simd_variant(void);
 /* cdef-end */
 
+/* dtmf_rx_process for a caller that has already set flush-to-zero (fpmode.h) for a whole
+ * batch of calls (dtmf_receiver_rows: once per tick, not once per port). */
+int dtmf_rx_process_ftz(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events);
+
 #endif

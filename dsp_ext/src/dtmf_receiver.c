@@ -127,14 +127,15 @@ void dtmf_receiver_reset(dtmf_receiver_t *r)
     dtmf_guard_reset(&r->guard);
 }
 
-/* m <= PIECE samples through both detectors and the guard; the reports (at most PIECE_OUT) to out. */
+/* m <= PIECE samples through both detectors and the guard; the reports (at most PIECE_OUT) to out.
+ * The caller sets flush-to-zero (once per call from Python, not per detector). */
 static int piece(dtmf_receiver_t *r, const int16_t *x, const int16_t *sent, int m, dtmf_event_t *out)
 {
     dtmf_event_t rx_ev[PIECE_EVENTS], tx_ev[PIECE_EVENTS];
-    int n_rx = dtmf_rx_process(&r->rx, x, m, rx_ev, PIECE_EVENTS);
+    int n_rx = dtmf_rx_process_ftz(&r->rx, x, m, rx_ev, PIECE_EVENTS);
     int n_tx = 0;
     if (sent != NULL) {
-        n_tx = dtmf_rx_process(&r->tx, sent, m, tx_ev, PIECE_EVENTS);
+        n_tx = dtmf_rx_process_ftz(&r->tx, sent, m, tx_ev, PIECE_EVENTS);
         if (n_tx) {
             /* onto the received signal's clock (equal unless a caller skipped sending frames) */
             int64_t shift = (int64_t) r->rx.samples - (int64_t) r->tx.samples;
@@ -154,6 +155,7 @@ int dtmf_receiver_process(dtmf_receiver_t *r, const int16_t *x, const int16_t *s
 {
     int count = 0;
     dtmf_event_t ev[PIECE_OUT];
+    const unsigned int fpmode = fp_enter();
     for (int i = 0; i < n; i += PIECE) {
         int m = n - i < PIECE ? n - i : PIECE;
         int got = piece(r, x + i, sent != NULL ? sent + i : NULL, m, ev);
@@ -164,6 +166,7 @@ int dtmf_receiver_process(dtmf_receiver_t *r, const int16_t *x, const int16_t *s
                 r->reports_dropped++;
         }
     }
+    fp_leave(fpmode);
     return count;
 }
 
@@ -173,6 +176,7 @@ int dtmf_receiver_rows(const dtmf_rows_t *t, const uint8_t *ports, int count, co
     dtmf_receiver_t *const *rs = t->rs;
     const int rows = t->rows, n = t->n, max_out = t->max_out;
     dtmf_report_t *out = t->out;
+    uint8_t *found = t->found;
     const int16_t *x = x_, *sent = sent_;
     /* check everything first: bad input runs nothing */
     int j = 0;
@@ -186,7 +190,7 @@ int dtmf_receiver_rows(const dtmf_rows_t *t, const uint8_t *ports, int count, co
         return -1 - count - j;
     int reports = 0;
     dtmf_event_t ev[PIECE_OUT];
-    const unsigned int fpmode = fp_enter();     /* once for all ports (dtmf_rx_process nests) */
+    const unsigned int fpmode = fp_enter();     /* once for all ports and detectors */
     j = 0;
     for (int k = 0; k < count; k++) {
         const int port = ports[k];
@@ -205,6 +209,10 @@ int dtmf_receiver_rows(const dtmf_rows_t *t, const uint8_t *ports, int count, co
                 if (reports >= max_out) {
                     r->reports_dropped++;
                     continue;
+                }
+                if (found != NULL) {
+                    found[2 * reports] = (uint8_t) port;
+                    found[2 * reports + 1] = (uint8_t) ev[e].digit;
                 }
                 dtmf_report_t *o = &out[reports++];
                 o->port = port;

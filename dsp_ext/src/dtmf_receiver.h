@@ -85,13 +85,16 @@ void dtmf_receiver_reset(dtmf_receiver_t *r);
 int dtmf_receiver_process(dtmf_receiver_t *r, const int16_t *x, const int16_t *sent, int n,
                           dtmf_event_t *out, int max_out);
 /* The receivers of a set of ports (rs[i] for port i, rows of them; NULL: none), a frame length
- * and where the reports go: set once (DtmfRows), handed to every dtmf_receiver_rows call. */
+ * and where the reports go: set once (DtmfRows), handed to every dtmf_receiver_rows call.
+ * `found`, if not NULL (2 * max_out bytes), gets each report also as two bytes, its port and
+ * its digit, so that Python reads a tick's digits as one bytes object. */
 typedef struct {
     dtmf_receiver_t *const *rs;
     int rows;
     int n;
     dtmf_report_t *out;
     int max_out;
+    uint8_t *found;
 } dtmf_rows_t;
 
 /* One tick of many ports. `count` frames of t->n int16 samples each are packed in x; frame k

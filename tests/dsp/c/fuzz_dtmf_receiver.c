@@ -137,6 +137,7 @@ static void run_rows(const int16_t *buf, size_t n, uint32_t *r)
     static dtmf_receiver_t rcv[PORTS];
     static int16_t x[PORTS * MAX_N], sent[PORTS * MAX_N];
     static dtmf_report_t out_store[OUT_CAP];
+    static uint8_t found_store[2 * OUT_CAP];
     dtmf_receiver_t *rs[PORTS];
     const int rows = 1 + (int) (next_random(r) % PORTS);
     for (int p = 0; p < PORTS; p++) {
@@ -176,7 +177,9 @@ static void run_rows(const int16_t *buf, size_t n, uint32_t *r)
         }
         const int max_out = (int) (next_random(r) % 2 ? next_random(r) % 3 : next_random(r) % OUT_CAP);
         const int kinds = (int) (next_random(r) % 4);
-        dtmf_rows_t t = {rs, rows, frame, out_store + OUT_CAP - max_out, max_out};
+        /* the compact copy of the reports (port, digit bytes), at the end of its array too */
+        uint8_t *found = next_random(r) % 2 ? found_store + 2 * (OUT_CAP - max_out) : NULL;
+        dtmf_rows_t t = {rs, rows, frame, out_store + OUT_CAP - max_out, max_out, found};
         int got = dtmf_receiver_rows(&t, ports, count, x, sent_ports, sent_count, sent, kinds);
         if (bad == 1 && got >= 0)
             __builtin_trap();
@@ -197,6 +200,8 @@ static void run_rows(const int16_t *buf, size_t n, uint32_t *r)
             dtmf_event_t e = {o->kind, o->digit, o->sample, o->level_dbm0};
             check_event(&e, rs[o->port]->rx.samples);
             if (!(kinds & (o->kind == DTMF_EV_START ? DTMF_REPORT_STARTS : DTMF_REPORT_ENDS)))
+                __builtin_trap();
+            if (found != NULL && (found[2 * k] != (uint8_t) o->port || found[2 * k + 1] != (uint8_t) o->digit))
                 __builtin_trap();
         }
     }
