@@ -16,7 +16,7 @@
 /* cdef-begin */
 #define ECHO_MAX_TAPS 1024       /* 128 ms at 8 kHz */
 #define ECHO_SHIFT 256           /* history slack: the tap window moves down this far before one memmove */
-#define ECHO_XBUF 1288           /* ECHO_MAX_TAPS + ECHO_SHIFT + the 4 older samples a pass reads, rounded up */
+#define ECHO_XBUF 1296           /* ECHO_MAX_TAPS + ECHO_SHIFT + the 16 older samples a pass reads */
 #define ECHO_REGIONS 32          /* step-size regions of ECHO_MAX_TAPS / ECHO_REGIONS = 32 taps */
 #define ECHO_TONAL_N 160        /* 20 ms window of the tonal-far test */
 #define ECHO_BLOCK 40            /* 5 ms: control decisions (two-path, NLP levels, tone disabler) run per block */

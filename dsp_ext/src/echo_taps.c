@@ -43,6 +43,7 @@
  * (baseline SSE4.2, AVX2+FMA, AVX-512F) with the best copy the CPU has picked
  * at run time; on aarch64 the baseline copy is NEON.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "echo_taps.h"
 
 /* The loops below are vectorised by hand, so -ffast-math's reassociation buys
@@ -53,7 +54,9 @@
 #endif
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "echo.h"
 
@@ -64,18 +67,56 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
 
+/* A value loaded once and kept in a register: gcc otherwise folds the load
+ * into each multiply-add that uses it, and a window read twice costs a second
+ * (unaligned, with AVX-512 always cache-line-split) load, which made the load
+ * ports, not the multiply-adds, the pass's limit. */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define IN_REGISTER(v) __asm__("" : "+x"(v)) /* "x": a vector register on both */
+#else
+#define IN_REGISTER(v) ((void)0)
+#endif
+
+/* The window at xn + i + k (k = 1..4) as a vector, from the window at i
+ * (xc_, kept from the last step) and the one at i + L (xd_, loaded once per
+ * step): with AVX-512 every unaligned 64-byte load crosses a cache line and
+ * costs two of the load ports' slots, so a pair's pass, with four windows
+ * per vector of taps, ran at the load ports' limit; a lane shift (valignd)
+ * costs one shuffle instead. SH says which offsets k are shifted (bit k);
+ * the others are loaded. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WINDOW(V, SH, dst, i, k)                                                                                 \
+    do {                                                                                                         \
+        if ((SH) >> (k) & 1)                                                                                     \
+            dst = __builtin_shuffle(xc_, xd_, IOTA(V) + (k));                                                    \
+        else                                                                                                     \
+            memcpy(&dst, xn + (i) + (k), sizeof(V));                                                             \
+    } while (0)
+#else
+#define WINDOW(V, SH, dst, i, k) memcpy(&dst, xn + (i) + (k), sizeof(V))
+#endif
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+#define IOTA(V) IOTA_##V
+#define IOTA_v4f ((v4i){0, 1, 2, 3})
+#define IOTA_v8f ((v8i){0, 1, 2, 3, 4, 5, 6, 7})
+#define IOTA_v16f ((v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+
 /* One vector of taps at i: the pending step applied (e0..e2: its
  * coefficients times the region's gain), and the products added into the
  * accumulators of set S (two sets, so that two chains of additions are in
- * flight). */
-#define TAP_STEP(V, TWO, O, i, S)                                                                                \
+ * flight). xc_ holds the window at i on entry and the one at i + L on exit. */
+#define TAP_STEP(V, TWO, O, SH, i, S)                                                                            \
     do {                                                                                                         \
-        V a_, p0_, p1_, p2_, w_, f_;                                                                             \
-        memcpy(&p1_, xn + (i) + (O) + 1, sizeof(V));                                                             \
-        memcpy(&p2_, xn + (i) + (O) + 2, sizeof(V));                                                             \
+        V a_ = xc_, xd_, p0_, p1_, p2_, w_, f_;                                                                  \
+        memcpy(&xd_, xn + (i) + sizeof(V) / sizeof(float), sizeof(V));                                           \
+        IN_REGISTER(xd_);                                                                                        \
+        WINDOW(V, SH, p1_, i, (O) + 1);                                                                          \
+        WINDOW(V, SH, p2_, i, (O) + 2);                                                                          \
         memcpy(&w_, wb + (i), sizeof(V));                                                                        \
         if (!(TWO)) {                                                                                            \
-            memcpy(&p0_, xn + (i) + (O), sizeof(V));                                                             \
+            WINDOW(V, SH, p0_, i, (O));                                                                          \
             w_ += e2 * p2_; /* one multiply-add per window */                                                    \
             p2_ = p1_;                                                                                           \
             p1_ = p0_;                                                                                           \
@@ -84,10 +125,11 @@ typedef float v16f __attribute__((vector_size(64)));
         w_ += e0 * p1_;                                                                                          \
         memcpy(wb + (i), &w_, sizeof(V));                                                                        \
         memcpy(&f_, wf + (i), sizeof(V));                                                                        \
-        memcpy(&a_, xn + (i), sizeof(V));                                                                        \
+        IN_REGISTER(f_);                                                                                         \
         if (TWO) {                                                                                               \
             V b_;                                                                                                \
-            memcpy(&b_, xn + (i) + 1, sizeof(V));                                                                \
+            WINDOW(V, SH, b_, i, 1);                                                                             \
+            IN_REGISTER(b_);                                                                                     \
             yb0##S += w_ * b_;                                                                                   \
             yf0##S += f_ * b_;                                                                                   \
             yb1##S += w_ * a_;                                                                                   \
@@ -96,14 +138,30 @@ typedef float v16f __attribute__((vector_size(64)));
             yb0##S += w_ * a_;                                                                                   \
             yf0##S += f_ * a_;                                                                                   \
         }                                                                                                        \
+        xc_ = xd_;                                                                                               \
     } while (0)
+
+/* The sum of a vector's lanes as a tree (halves added, log2 L deep): the
+ * next sample's step waits for it, and lane by lane it was a chain of L
+ * dependent additions. */
+#define HALVES(V, v)                                                                                             \
+    __extension__({                                                                                              \
+        const __typeof__(v) whole_ = (v);                                                                        \
+        V lo_, hi_;                                                                                              \
+        memcpy(&lo_, &whole_, sizeof(V));                                                                        \
+        memcpy(&hi_, (const char *)&whole_ + sizeof(V), sizeof(V));                                              \
+        lo_ + hi_;                                                                                               \
+    })
+#define SUM_v4f(v) (((v)[0] + (v)[2]) + ((v)[1] + (v)[3]))
+#define SUM_v8f(v) SUM_v4f(HALVES(v4f, v))
+#define SUM_v16f(v) SUM_v8f(HALVES(v8f, v))
 
 /* One pass, one or two samples (TWO = 0 or 1), with vectors of type V (the
  * target's register width), region by region: the region's gain times the
  * step's coefficients is taken once per region, so a tap's update is two or
  * three multiply-adds and no load of a gain. The taps past the last whole
  * region go one by one. */
-#define DEFINE_PASS(NAME, V, TWO)                                                                                \
+#define DEFINE_PASS(NAME, V, TWO, SH)                                                                                \
     ALWAYS_INLINE void NAME(float *restrict wb, const float *restrict wf, const float *restrict g,              \
                             const float *restrict xn, int taps, const float *restrict d, float *restrict out)    \
     {                                                                                                            \
@@ -111,11 +169,19 @@ typedef float v16f __attribute__((vector_size(64)));
         V yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};                                                        \
         V yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};                                                        \
         const int whole = taps / REGION;                                                                         \
+        V xc_;                                                                                                   \
+        memcpy(&xc_, xn, sizeof(V));                                                                             \
+        float ge_[3][ECHO_REGIONS]; /* broadcast from memory in the loop: a load, not a shuffle */               \
         for (int r = 0; r < whole; r++) {                                                                        \
-            const float e0 = g[r] * d[0], e1 = g[r] * d[1], e2 = (TWO) ? 0.0f : g[r] * d[2];                     \
+            ge_[0][r] = g[r] * d[0];                                                                             \
+            ge_[1][r] = g[r] * d[1];                                                                             \
+            ge_[2][r] = (TWO) ? 0.0f : g[r] * d[2];                                                              \
+        }                                                                                                        \
+        for (int r = 0; r < whole; r++) {                                                                        \
+            const float e0 = ge_[0][r], e1 = ge_[1][r], e2 = ge_[2][r];                                          \
             for (int i = r * REGION; i < (r + 1) * REGION; i += 2 * L) {                                         \
-                TAP_STEP(V, TWO, O, i, a);                                                                       \
-                TAP_STEP(V, TWO, O, i + L, b);                                                                   \
+                TAP_STEP(V, TWO, O, SH, i, a);                                                                   \
+                TAP_STEP(V, TWO, O, SH, i + L, b);                                                               \
             }                                                                                                    \
         }                                                                                                        \
         yb0a += yb0b;                                                                                            \
@@ -135,12 +201,10 @@ typedef float v16f __attribute__((vector_size(64)));
             tb1 += w * xn[i];                                                                                    \
             tf1 += wf[i] * xn[i];                                                                                \
         }                                                                                                        \
-        for (int j = 0; j < L; j++) {                                                                            \
-            tb0 += yb0a[j];                                                                                      \
-            tf0 += yf0a[j];                                                                                      \
-            tb1 += yb1a[j];                                                                                      \
-            tf1 += yf1a[j];                                                                                      \
-        }                                                                                                        \
+        tb0 += SUM_##V(yb0a);                                                                                  \
+        tf0 += SUM_##V(yf0a);                                                                                  \
+        tb1 += SUM_##V(yb1a);                                                                                  \
+        tf1 += SUM_##V(yf1a);                                                                                  \
         if (TWO) {                                                                                               \
             out[0] = tb0;                                                                                        \
             out[1] = tb1;                                                                                        \
@@ -152,12 +216,18 @@ typedef float v16f __attribute__((vector_size(64)));
         }                                                                                                        \
     }
 
-DEFINE_PASS(pass1_v4, v4f, 0)
-DEFINE_PASS(pass2_v4, v4f, 1)
-DEFINE_PASS(pass1_v8, v8f, 0)
-DEFINE_PASS(pass2_v8, v8f, 1)
-DEFINE_PASS(pass1_v16, v16f, 0)
-DEFINE_PASS(pass2_v16, v16f, 1)
+/* Which windows are lane shifts (bit k: the window at i + k, k = 1..4): none
+ * in the SSE and AVX2 copies (a shift across 128-bit lanes costs two or more
+ * shuffles there), all in the AVX-512 one. Measured on an Intel Xeon
+ * (bench/RESULTS.md): loads only 125.9 ns/sample, the offsets 1, 3 and 4 of
+ * a pair shifted 109.4, only 3 and 4 119.1, only 1 and 4 119.3. */
+#define SH16 0x1e
+DEFINE_PASS(pass1_v4, v4f, 0, 0)
+DEFINE_PASS(pass2_v4, v4f, 1, 0)
+DEFINE_PASS(pass1_v8, v8f, 0, 0)
+DEFINE_PASS(pass2_v8, v8f, 1, 0)
+DEFINE_PASS(pass1_v16, v16f, 0, SH16)
+DEFINE_PASS(pass2_v16, v16f, 1, SH16)
 
 /* x'G x_{-l} from scratch, l = 0, 1, 2, in vectors of type V: the region's
  * gain times x, then a multiply-add per lag, into two sets of accumulators
@@ -303,6 +373,35 @@ X86_COPY(pass1_avx512, pass1_v16, "avx512f,avx2,fma")
 X86_COPY(pass2_avx512, pass2_v16, "avx512f,avx2,fma")
 #endif
 
+/* The copies, and whether this CPU runs each. */
+typedef struct {
+    const char *name;
+    pass_fn pass1, pass2;
+    correlate_fn correlate;
+    boundaries_fn boundaries;
+} copy_t;
+
+static const copy_t COPIES[] = {
+    {"generic", pass1_generic, pass2_generic, correlate_generic, boundaries_generic},
+#ifdef HAVE_X86_VARIANTS
+    {"avx2", pass1_avx2, pass2_avx2, correlate_avx2, boundaries_avx2},
+    {"avx512", pass1_avx512, pass2_avx512, correlate_avx2, boundaries_avx2},
+#endif
+};
+#define NCOPIES ((int)(sizeof(COPIES) / sizeof(COPIES[0])))
+
+static int runs_here(const copy_t *c)
+{
+#ifdef HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    if (strcmp(c->name, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(c->name, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return c == &COPIES[0];
+}
+
 static pass_fn pass1 = pass1_generic, pass2 = pass2_generic;
 static correlate_fn correlate = correlate_generic;
 static boundaries_fn boundaries = boundaries_generic;
@@ -332,36 +431,17 @@ void echo_taps_pass2(float *wb, const float *wf, const float *g, const float *xn
 
 int echo_simd_select(const char *name)
 {
-    if (name == NULL)
-        return -1;
-    if (strcmp(name, "generic") == 0) {
-        pass1 = pass1_generic;
-        pass2 = pass2_generic;
-        correlate = correlate_generic;
-        boundaries = boundaries_generic;
-        variant = "generic";
-        return 0;
+    for (int v = 0; name != NULL && v < NCOPIES; v++) {
+        const copy_t *c = &COPIES[v];
+        if (strcmp(name, c->name) == 0 && runs_here(c)) {
+            pass1 = c->pass1;
+            pass2 = c->pass2;
+            correlate = c->correlate;
+            boundaries = c->boundaries;
+            variant = c->name;
+            return 0;
+        }
     }
-#ifdef HAVE_X86_VARIANTS
-    __builtin_cpu_init();
-    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        pass1 = pass1_avx2;
-        pass2 = pass2_avx2;
-        correlate = correlate_avx2;
-        boundaries = boundaries_avx2;
-        variant = "avx2";
-        return 0;
-    }
-    if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")
-        && __builtin_cpu_supports("fma")) {
-        pass1 = pass1_avx512;
-        pass2 = pass2_avx512;
-        correlate = correlate_avx2;
-        boundaries = boundaries_avx2;
-        variant = "avx512";
-        return 0;
-    }
-#endif
     return -1;
 }
 
@@ -370,30 +450,73 @@ const char *echo_simd_variant(void)
     return variant;
 }
 
-static int prefer_avx512(void)
+/* A copy's time for four pair passes over a full-length window, the least of
+ * eight tries (the values are zeros: the cost does not depend on them). */
+static double time_copy(const copy_t *c, float *wb, const float *wf, const float *g, const float *xn)
 {
-#ifdef HAVE_X86_VARIANTS
-    __builtin_cpu_init();
-    return __builtin_cpu_is("intel");
-#else
-    return 0;
-#endif
+    const float d[2] = {0.0f, 0.0f};
+    float out[4];
+    double best = 1e30;
+    for (int k = 0; k < 8; k++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int j = 0; j < 4; j++)
+            c->pass2(wb, wf, g, xn, ECHO_MAX_TAPS, d, out);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        const double ns = 1e9 * (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec);
+        best = ns < best ? ns : best;
+    }
+    return best;
 }
 
-/* The best copy this CPU runs, once per process unless LINEBOX_ECHO_SIMD names
- * one (generic, avx2, avx512: for tests and benchmarks). Every call picks the
- * same answer, so concurrent first calls are harmless. */
+/* The fastest copy this CPU runs, by timing the pair pass of each (well under
+ * a millisecond, once per process): which width wins is no matter of the
+ * vendor's name (a core may split 512-bit operations in two, or clock lower
+ * for them; bench/RESULTS.md). The copies are timed in turns, three rounds,
+ * each one's least time counting, so one preemption cannot decide. Nothing
+ * global changes while timing. */
+static const char *fastest_copy(void)
+{
+    float *mem = calloc(2 * ECHO_MAX_TAPS + ECHO_XBUF + ECHO_REGIONS + 16, sizeof(float));
+    if (mem == NULL)
+        return COPIES[NCOPIES - 1].name;
+    float *wb = mem + (16 - ((uintptr_t)mem / sizeof(float)) % 16) % 16; /* 64-byte aligned, as new_state's */
+    float *wf = wb + ECHO_MAX_TAPS, *xn = wf + ECHO_MAX_TAPS, *g = xn + ECHO_XBUF;
+    double best[NCOPIES];
+    int pick = 0;
+    for (int v = 0; v < NCOPIES; v++)
+        best[v] = 1e30;
+    for (int round = 0; round < 3; round++)
+        for (int v = 0; v < NCOPIES; v++)
+            if (runs_here(&COPIES[v])) {
+                const double ns = time_copy(&COPIES[v], wb, wf, g, xn);
+                best[v] = ns < best[v] ? ns : best[v];
+            }
+    for (int v = 1; v < NCOPIES; v++)
+        if (best[v] < best[pick])
+            pick = v;
+    free(mem);
+    return COPIES[pick].name;
+}
+
+/* Once per process, at the first echo_init: the copy LINEBOX_ECHO_SIMD names
+ * (generic, avx2, avx512: for tests and benchmarks), else the fastest one by
+ * timing. Concurrent first calls may both time, but only the first decision
+ * is kept (compare-and-swap) and both select it; later calls change nothing
+ * (a copy forced with echo_simd_select stays). */
 void echo_taps_pick(void)
 {
-    static int picked;
-    if (picked)
+    static const char *chosen;
+    if (__atomic_load_n(&chosen, __ATOMIC_ACQUIRE) != NULL)
         return;
-    const char *forced = getenv("LINEBOX_ECHO_SIMD");
-    if (forced == NULL || forced[0] == '\0' || echo_simd_select(forced) != 0) {
-        /* AVX-512 where it is the faster copy (Intel); on AMD's Zen 4 (512-bit
-         * operations split in two) AVX2 measured faster (bench/RESULTS.md). */
-        if (!(prefer_avx512() && echo_simd_select("avx512") == 0) && echo_simd_select("avx2") != 0)
-            echo_simd_select("generic");
-    }
-    picked = 1;
+    const char *forced = getenv("LINEBOX_ECHO_SIMD"), *mine = NULL;
+    for (int v = 0; forced != NULL && v < NCOPIES; v++)
+        if (strcmp(forced, COPIES[v].name) == 0 && runs_here(&COPIES[v]))
+            mine = COPIES[v].name;
+    if (mine == NULL)
+        mine = fastest_copy();
+    const char *expected = NULL;
+    if (!__atomic_compare_exchange_n(&chosen, &expected, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        mine = expected;
+    echo_simd_select(mine);
 }

@@ -356,3 +356,36 @@ def test_every_simd_copy_gives_the_same_canceller(models):
     for name, out in outputs.items():
         diff = _difference_db(near, outputs["generic"], out)
         assert max(diff) <= -60.0, (name, diff)
+
+
+_PICK = """
+from dsp_ext._dsp import ffi, lib
+from dsp_ext.echo import new_state
+runs = [n for n in (b"generic", b"avx2", b"avx512") if lib.echo_simd_select(n) == 0]
+lib.echo_simd_select(b"generic")     # what a fresh process has before its first canceller
+_, st = new_state()
+lib.echo_init(st, 1024, 7)
+first = ffi.string(lib.echo_simd_variant()).decode()
+lib.echo_simd_select(runs[-1])       # forced after the pick (tests, the benchmark) ...
+lib.echo_init(st, 1024, 7)           # ... stays through later inits
+print(first, ffi.string(lib.echo_simd_variant()).decode(), runs[-1].decode(), *[r.decode() for r in runs])
+"""
+
+
+@pytest.mark.parametrize("forced", [None, "generic", "avx2", "avx512", "sse9"])
+def test_the_copy_is_picked_once_per_process_and_can_be_forced(forced):
+    """The first canceller of a process picks the copy (the fastest by a short timing, unless
+    LINEBOX_ECHO_SIMD names one this CPU runs): always one this CPU runs; a copy selected
+    afterwards is kept by later inits."""
+    import os
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != "LINEBOX_ECHO_SIMD"}
+    if forced:
+        env["LINEBOX_ECHO_SIMD"] = forced
+    done = subprocess.run([sys.executable, "-c", _PICK], capture_output=True, text=True, env=env, timeout=60,
+                          check=True)
+    first, later, last, *runs = done.stdout.split()
+    assert first in runs
+    if forced in runs:
+        assert first == forced
+    assert later == last
