@@ -92,7 +92,7 @@ def test_each_stage_is_one_c_call_per_tick_for_all_ports(monkeypatch: pytest.Mon
         pbx.run_until(lambda: all(r.state == "connected" for r in remotes), 30)
         pbx.run(1.0)
         calls: dict[str, int] = {}
-        real_lib = port_rows.lib
+        real_lib = port_rows.tick_lib
 
         class Counting:
             def __getattr__(self, name: str):
@@ -107,7 +107,7 @@ def test_each_stage_is_one_c_call_per_tick_for_all_ports(monkeypatch: pytest.Mon
 
         def one_port(*args, **kwargs):
             raise AssertionError("a port's DSP was called on its own")
-        monkeypatch.setattr(port_rows, "lib", Counting())
+        monkeypatch.setattr(port_rows, "tick_lib", Counting())
         monkeypatch.setattr(EchoCanceller, "process", one_port)
         monkeypatch.setattr(DtmfReceiver, "process", one_port)
         for _ in range(50):
