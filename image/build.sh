@@ -1,7 +1,7 @@
 #!/bin/sh
 # make image: a flashable Linebox image for Raspberry Pi 4/5 (arm64) from Debian packages only.
 #
-# Needs (Debian host): mmdebstrap qemu-user-static binfmt-support genimage dosfstools mtools
+# Needs (Debian host, installed by image/host-deps.sh when missing): mmdebstrap qemu-user-static binfmt-support genimage dosfstools mtools
 # e2fsprogs device-tree-compiler; root; network to the Debian mirror and to PyPI (the pinned
 # Python dependencies of constraints.txt, built/installed under qemu-user inside the root).
 # Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes file times, file system UUIDs/volume ids/hash seeds and the
@@ -16,6 +16,7 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
+sh "$HERE/host-deps.sh" build        # the host's tools (apt) and qemu-aarch64 in binfmt_misc
 OUT=${OUT:-$REPO/build/image}
 DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
 SRC_COMMIT=${SRC_COMMIT:-HEAD}        # the commit built (another one: rebuild a release, or compare two builds)
