@@ -59,7 +59,7 @@ def _times(image: Path, inodes: list[int]) -> dict[int, tuple[int, int]]:
     ctimes = [int(h, 16) for h in re.findall(r"^ ctime: 0x([0-9a-f]+)", out, re.M)]
     atimes = [int(h, 16) for h in re.findall(r"^ atime: 0x([0-9a-f]+)", out, re.M)]
     assert len(ctimes) == len(atimes) == len(inodes)
-    return dict(zip(inodes, zip(ctimes, atimes)))
+    return dict(zip(inodes, zip(ctimes, atimes, strict=True), strict=True))
 
 
 def _tree(tmp_path: Path) -> Path:
