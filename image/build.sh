@@ -15,7 +15,16 @@
 #      reused by the next build).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
+# The build runs a copy of the recipe (image/ and board/, next to OUT): it takes an hour or more, and
+# sh reads a script as it goes, so editing image/ during a build must not change the running one.
+if [ -z "${LINEBOX_RECIPE_COPY:-}" ]; then
+  REPO=$(dirname "$HERE")
+  COPY=${OUT:-$REPO/build/image}.recipe
+  rm -rf "$COPY" && mkdir -p "$COPY" && cp -a "$HERE" "$COPY/image" && cp -a "$REPO/board" "$COPY/board"
+  LINEBOX_RECIPE_COPY=$COPY LINEBOX_REPO=$REPO exec sh "$COPY/image/build.sh" "$@"
+fi
+REPO=$LINEBOX_REPO                   # the repository: git, build/ (HERE is the copy's image/)
+BOARD=$(dirname "$HERE")/board
 sh "$HERE/host-deps.sh" build        # the host's tools (apt) and qemu-aarch64 in binfmt_misc
 OUT=${OUT:-$REPO/build/image}
 DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
@@ -221,7 +230,7 @@ echo "root file system: $(( $(date +%s) - START )) s"
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
 #    device-tree overlays of the reference boards (board/overlays), the slot's cmdline.txt
-cat "$REPO"/board/overlays/config-*.txt > "$WORK/config-fragments.txt"
+cat "$BOARD"/overlays/config-*.txt > "$WORK/config-fragments.txt"
 python3 "$HERE/genimage_config.py" "$WORK" "$WORK/config-fragments.txt" "$PI_KERNEL"
 cp -r "$WORK/rootfs/usr/lib/raspi-firmware/." "$WORK/boot/"
 cp "$WORK/rootfs/boot/vmlinuz-$KVER" "$WORK/boot/vmlinuz"; cp "$WORK/rootfs/boot/initrd.img-$KVER" "$WORK/boot/initrd.img"
@@ -229,7 +238,7 @@ for dtb in "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$W
   if [ -e "$dtb" ]; then cp "$dtb" "$WORK/boot/"; fi
 done
 mkdir -p "$WORK/boot/overlays"
-for dts in "$REPO"/board/overlays/*.dts; do
+for dts in "$BOARD"/overlays/*.dts; do
   dtc -q -@ -I dts -O dtb -o "$WORK/boot/overlays/$(basename "$dts" -overlay.dts).dtbo" "$dts"
 done
 if [ "$PI_KERNEL" = raspberrypi ]; then      # the Pis' own kernels, DTBs and overlays (see 1b)
