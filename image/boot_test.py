@@ -27,6 +27,7 @@ simulated board here, as on a Pi without a HAT).
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import http.cookiejar
 import json
@@ -113,6 +114,7 @@ def autoboot(disk: Disk) -> tuple[int, int]:
 class Machine:
     def __init__(self, work: Path, disk: Disk) -> None:
         self.work, self.disk = work, disk
+        atexit.register(self.pull_the_plug)      # a failed check must not leave qemu running
         self.boots = 0
         self.proc: subprocess.Popen | None = None
         self.console: Path | None = None
@@ -154,6 +156,11 @@ class Machine:
         self.proc = subprocess.Popen([*base, "-dtb", str(boot / "pi.dtb"), "-serial", f"file:{self.console}"],
                                      stdin=subprocess.DEVNULL)
         return partition, tryboot
+
+    def pull_the_plug(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
 
     def log(self) -> str:
         return self.console.read_text(errors="replace") if self.console and self.console.exists() else ""
