@@ -146,7 +146,20 @@ in_root env CFLAGS="-g0" PIP_CERT=/tmp/build-ca.pem PIP_DISABLE_PIP_VERSION_CHEC
   -c /opt/linebox/constraints.txt "/opt/linebox[hw]"
 rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
 in_root /opt/linebox/.venv/bin/linebox --version
-in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED >/dev/null
+# linebox-tryboot (image/tryboot/): Debian's kernel does not pass `reboot "0 tryboot"` on to the Pi
+# firmware; this module does (a reboot notifier setting the firmware's reboot flag). Built against
+# the image's own kernel's headers (installed for this and purged with the compilers), stripped, put
+# in updates/ and autoloaded by udev on a Pi (its of: alias); see image/README.md, "Tryboot".
+KVER_DEB=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)
+in_root apt-get -q update >/dev/null
+in_root apt-get install -y -q --no-install-recommends "linux-headers-$KVER_DEB" make >/dev/null
+rm -rf "$R/tmp/tryboot" && mkdir -p "$R/tmp/tryboot" && cp "$HERE"/tryboot/linebox-tryboot.c "$HERE"/tryboot/Kbuild "$R/tmp/tryboot/"
+in_root make -s -C "/usr/src/linux-headers-$KVER_DEB" M=/tmp/tryboot modules
+in_root strip --strip-debug /tmp/tryboot/linebox-tryboot.ko
+install -D -m 0644 "$R/tmp/tryboot/linebox-tryboot.ko" "$R/lib/modules/$KVER_DEB/updates/linebox-tryboot.ko"
+in_root depmod -a "$KVER_DEB"
+in_root /sbin/modinfo -F alias "linebox-tryboot" -k "$KVER_DEB" | grep -q 'raspberrypi,bcm2835-firmware'
+in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED "linux-headers-$KVER_DEB" make >/dev/null
 in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
 if [ "$PI_KERNEL" = raspberrypi ]; then
   cp "$RPI_ARCHIVE_KEY" "$R/usr/share/keyrings/raspberrypi-archive.asc"
