@@ -185,7 +185,7 @@ cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot
 # ssh-host-keys.sh) live on the data partition, under system/ (skeleton made in data.ext4 below).
 mkdir -p "$R/var/lib/systemd/linger" "$R/var/lib/systemd/timesync"
 in_root chown systemd-timesync:systemd-timesync /var/lib/systemd/timesync
-mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d"
+mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d" "$R/etc/ssh/linebox"     # linebox: fstab's bind
 cp "$HERE"/rootfs/sshd-linebox.conf "$R/etc/ssh/sshd_config.d/linebox.conf"
 cp "$HERE"/rootfs/ssh-service-linebox.conf "$R/etc/systemd/system/ssh.service.d/linebox.conf"
 ln -sf /etc/machine-id "$R/var/lib/dbus/machine-id"      # what systemd-tmpfiles would link at boot
