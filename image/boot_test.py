@@ -85,8 +85,12 @@ class Disk:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        table = json.loads(run("sfdisk", "-J", str(path)))["partitiontable"]
-        self.parts = {int(p["node"].rsplit(str(path.name), 1)[-1] or 0): p for p in table["partitions"]}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the partition table again (the first boot grows p4 and p7)."""
+        table = json.loads(run("sfdisk", "-J", str(self.path)))["partitiontable"]
+        self.parts = {int(p["node"].rsplit(str(self.path.name), 1)[-1] or 0): p for p in table["partitions"]}
 
     def offset(self, n: int) -> int:
         return int(self.parts[n]["start"]) * SECTOR
@@ -286,6 +290,7 @@ def check(ok: bool, what: str) -> None:
 
 
 def data_partition_facts(disk: Disk, work: Path) -> dict:
+    disk.reload()                                   # the partition as the machine left it, not as flashed
     part = disk.partition_file(7, work / "data.ext4")
     info = run("dumpe2fs", "-h", str(part), stderr=subprocess.DEVNULL)
     blocks = int(re.search(r"Block count:\s+(\d+)", info).group(1))
