@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -497,4 +498,5 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # so atexit stops qemu on a kill too
     sys.exit(main())
