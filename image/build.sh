@@ -235,8 +235,10 @@ fi
 echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT
+# apt's binary caches (pkgcache.bin, srcpkgcache.bin) hold the times of the package lists: two builds
+# of one commit differed in 6 bytes of pkgcache.bin and nothing else (session 7); apt remakes them
 rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/* "$R/var/cache/ldconfig/aux-cache" \
-  "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
+  "$R"/var/cache/apt/*.bin "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
 rm -f "$R/etc/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
 rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
 echo "root file system: $(( $(date +%s) - START )) s"
