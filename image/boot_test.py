@@ -27,12 +27,14 @@ simulated board here, as on a Pi without a HAT).
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import http.cookiejar
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -44,7 +46,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SECTOR = 512
-HTTPS_PORT, HTTP_PORT = 18443, 18080
+HTTPS_PORT, HTTP_PORT, SSH_PORT = 18443, 18080, 18022
 ADMIN, PASSWORD = "owner", "boot-test-pass-1"
 T0 = time.monotonic()
 
@@ -84,8 +86,12 @@ class Disk:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        table = json.loads(run("sfdisk", "-J", str(path)))["partitiontable"]
-        self.parts = {int(p["node"].rsplit(str(path.name), 1)[-1] or 0): p for p in table["partitions"]}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the partition table again (the first boot grows p4 and p7)."""
+        table = json.loads(run("sfdisk", "-J", str(self.path)))["partitiontable"]
+        self.parts = {int(p["node"].rsplit(str(self.path.name), 1)[-1] or 0): p for p in table["partitions"]}
 
     def offset(self, n: int) -> int:
         return int(self.parts[n]["start"]) * SECTOR
@@ -113,6 +119,7 @@ def autoboot(disk: Disk) -> tuple[int, int]:
 class Machine:
     def __init__(self, work: Path, disk: Disk) -> None:
         self.work, self.disk = work, disk
+        atexit.register(self.pull_the_plug)      # a failed check must not leave qemu running
         self.boots = 0
         self.proc: subprocess.Popen | None = None
         self.console: Path | None = None
@@ -123,7 +130,8 @@ class Machine:
                 "-append", cmdline,
                 "-drive", f"if=none,file={self.disk.path},format=raw,id=card,cache=unsafe",
                 "-device", "virtio-blk-pci,drive=card",
-                "-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:{HTTPS_PORT}-:443,hostfwd=tcp:127.0.0.1:{HTTP_PORT}-:80",
+                "-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:{HTTPS_PORT}-:443,hostfwd=tcp:127.0.0.1:{HTTP_PORT}-:80"
+                f",hostfwd=tcp:127.0.0.1:{SSH_PORT}-:22",
                 "-device", "virtio-net-pci,netdev=lan", "-device", "i6300esb",
                 "-monitor", f"unix:{self.work / 'monitor.sock'},server,nowait"]
 
@@ -153,6 +161,11 @@ class Machine:
         self.proc = subprocess.Popen([*base, "-dtb", str(boot / "pi.dtb"), "-serial", f"file:{self.console}"],
                                      stdin=subprocess.DEVNULL)
         return partition, tryboot
+
+    def pull_the_plug(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
 
     def log(self) -> str:
         return self.console.read_text(errors="replace") if self.console and self.console.exists() else ""
@@ -278,6 +291,7 @@ def check(ok: bool, what: str) -> None:
 
 
 def data_partition_facts(disk: Disk, work: Path) -> dict:
+    disk.reload()                                   # the partition as the machine left it, not as flashed
     part = disk.partition_file(7, work / "data.ext4")
     info = run("dumpe2fs", "-h", str(part), stderr=subprocess.DEVNULL)
     blocks = int(re.search(r"Block count:\s+(\d+)", info).group(1))
@@ -359,8 +373,24 @@ def main() -> int:
     failed = re.findall(r"(Failed to start linebox[^\n]*|linebox-[\w-]+\.service: Failed with result[^\n]*)", log)
     check(not failed, f"no Linebox unit failed {failed[:2]}")
     # the read-only root's system services (their state: data partition or the image, never /var/lib writes)
-    for unit in ("systemd-timesyncd.service", "systemd-logind.service", "ssh.service"):
+    for unit in ("systemd-timesyncd.service", "systemd-logind.service"):
         check(bool(re.search(rf"Started {re.escape(unit)}", log)), f"{unit} started on the read-only root")
+    # ssh is off until the owner adds a login key on the web (session 6): add one, then log in with it
+    check(bool(re.search(r"ssh\.service[^\n]*skipped because of an unmet condition check \(ConditionFileNotEmpty", log))
+          and not re.search(r"Started ssh\.service", log), "ssh off on first boot (no login key yet)")
+    ssh_key = a.work / "owner_ed25519"
+    ssh_key.unlink(missing_ok=True)
+    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "boot-test owner", "-f", str(ssh_key))
+    status, url, html = web.get("/ssh-access")
+    status, url, html = web.post("/ssh-access/add", {"csrf_token": web.csrf(html),
+                                                     "keys": (a.work / "owner_ed25519.pub").read_text()})
+    check(status == 200 and "done=added" in url, f"owner's ssh key added on the ssh access page ({url})")
+    m.wait_log(r"Started ssh\.service", 180)
+    who = run("ssh", "-i", str(ssh_key), "-p", str(SSH_PORT), "-o", "StrictHostKeyChecking=no",
+              "-o", "UserKnownHostsFile=" + str(a.work / "known_hosts"), "-o", "BatchMode=yes",
+              "-o", "ConnectTimeout=60", "root@127.0.0.1", "/opt/linebox/.venv/bin/linebox --version; findmnt -no OPTIONS /")
+    check(who.startswith("linebox ") and "ro," in who, f"ssh login with that key: {' | '.join(who.split())}")
+    log = m.log()
     check("Mounted var-lib-systemd-timesync.mount" in log or "var-lib-systemd-timesync.mount" in log,
           "timesyncd's clock directory bound from the data partition")
     failed = sorted(set(re.findall(r"Failed to start (\S+)", log)) | set(re.findall(r"(\S+): Failed with result", log)))
@@ -377,7 +407,9 @@ def main() -> int:
           f"(partition {after['part_bytes'] >> 20} MiB)")
     check(" tls" in after["root_listing"] and ".firstboot-done" in after["root_listing"],
           "TLS certificate and first-boot marker on the data partition")
-    check(after["ssh_host_key"].startswith("ssh-ed25519 "), f"this device's ssh host key on the data partition "
+    check(after["ssh_host_key"].startswith("ssh-ed25519 ")
+          and after["ssh_host_key"].split()[1] in (a.work / "known_hosts").read_text(),
+          "this device's ssh host key on the data partition is the one ssh was served "
           f"({after['ssh_host_key'][:40]}...)")
     step_done("first boot: power on, HTTPS up, owner's setup, checks, power off")
 
@@ -392,7 +424,7 @@ def main() -> int:
     status, url, html = web.get("/login")
     status, url, html = web.post("/login", {"csrf_token": web.csrf(html), "next": "/update", "username": ADMIN,
                                             "password": PASSWORD})
-    check("Running slot A" in html, "Update page: running slot A")
+    check("Running slot A" in re.sub(r"<[^>]+>", "", html), "Update page: running slot A")
     say(f"uploading {bundle.name} ({bundle.stat().st_size >> 20} MiB) on the Update page")
     status, html = web.upload("/update/upload", {"csrf_token": web.csrf(html)}, "file", bundle)
     check(status == 200, f"upload accepted (HTTP {status})")
@@ -466,4 +498,5 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # so atexit stops qemu on a kill too
     sys.exit(main())

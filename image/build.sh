@@ -1,7 +1,7 @@
 #!/bin/sh
 # make image: a flashable Linebox image for Raspberry Pi 4/5 (arm64) from Debian packages only.
 #
-# Needs (Debian host): mmdebstrap qemu-user-static binfmt-support genimage dosfstools mtools
+# Needs (Debian host, installed by image/host-deps.sh when missing): mmdebstrap qemu-user-static binfmt-support genimage dosfstools mtools
 # e2fsprogs device-tree-compiler; root; network to the Debian mirror and to PyPI (the pinned
 # Python dependencies of constraints.txt, built/installed under qemu-user inside the root).
 # Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes file times, file system UUIDs/volume ids/hash seeds and the
@@ -15,7 +15,17 @@
 #      reused by the next build).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(dirname "$HERE")
+# The build runs a copy of the recipe (image/ and board/, next to OUT): it takes an hour or more, and
+# sh reads a script as it goes, so editing image/ during a build must not change the running one.
+if [ -z "${LINEBOX_RECIPE_COPY:-}" ]; then
+  REPO=$(dirname "$HERE")
+  COPY=${OUT:-$REPO/build/image}.recipe
+  rm -rf "$COPY" && mkdir -p "$COPY" && cp -a "$HERE" "$COPY/image" && cp -a "$REPO/board" "$COPY/board"
+  LINEBOX_RECIPE_COPY=$COPY LINEBOX_REPO=$REPO exec sh "$COPY/image/build.sh" "$@"
+fi
+REPO=$LINEBOX_REPO                   # the repository: git, build/ (HERE is the copy's image/)
+BOARD=$(dirname "$HERE")/board
+sh "$HERE/host-deps.sh" build        # the host's tools (apt) and qemu-aarch64 in binfmt_misc
 OUT=${OUT:-$REPO/build/image}
 DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
 SRC_COMMIT=${SRC_COMMIT:-HEAD}        # the commit built (another one: rebuild a release, or compare two builds)
@@ -136,7 +146,20 @@ in_root env CFLAGS="-g0" PIP_CERT=/tmp/build-ca.pem PIP_DISABLE_PIP_VERSION_CHEC
   -c /opt/linebox/constraints.txt "/opt/linebox[hw]"
 rm -rf "$R/opt/linebox/build" "$R"/opt/linebox/*.egg-info
 in_root /opt/linebox/.venv/bin/linebox --version
-in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED >/dev/null
+# linebox-tryboot (image/tryboot/): Debian's kernel does not pass `reboot "0 tryboot"` on to the Pi
+# firmware; this module does (a reboot notifier setting the firmware's reboot flag). Built against
+# the image's own kernel's headers (installed for this and purged with the compilers), stripped, put
+# in updates/ and autoloaded by udev on a Pi (its of: alias); see image/README.md, "Tryboot".
+KVER_DEB=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)
+in_root apt-get -q update >/dev/null
+in_root apt-get install -y -q --no-install-recommends "linux-headers-$KVER_DEB" make >/dev/null
+rm -rf "$R/tmp/tryboot" && mkdir -p "$R/tmp/tryboot" && cp "$HERE"/tryboot/linebox-tryboot.c "$HERE"/tryboot/Kbuild "$R/tmp/tryboot/"
+in_root make -s -C "/usr/src/linux-headers-$KVER_DEB" M=/tmp/tryboot modules
+in_root strip --strip-debug /tmp/tryboot/linebox-tryboot.ko
+install -D -m 0644 "$R/tmp/tryboot/linebox-tryboot.ko" "$R/lib/modules/$KVER_DEB/updates/linebox-tryboot.ko"
+in_root depmod -a "$KVER_DEB"
+in_root /sbin/modinfo -F alias "linebox-tryboot" -k "$KVER_DEB" | grep -q 'raspberrypi,bcm2835-firmware'
+in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED "linux-headers-$KVER_DEB" make >/dev/null
 in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
 if [ "$PI_KERNEL" = raspberrypi ]; then
   cp "$RPI_ARCHIVE_KEY" "$R/usr/share/keyrings/raspberrypi-archive.asc"
@@ -162,7 +185,7 @@ cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot
 # ssh-host-keys.sh) live on the data partition, under system/ (skeleton made in data.ext4 below).
 mkdir -p "$R/var/lib/systemd/linger" "$R/var/lib/systemd/timesync"
 in_root chown systemd-timesync:systemd-timesync /var/lib/systemd/timesync
-mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d"
+mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d" "$R/etc/ssh/linebox"     # linebox: fstab's bind
 cp "$HERE"/rootfs/sshd-linebox.conf "$R/etc/ssh/sshd_config.d/linebox.conf"
 cp "$HERE"/rootfs/ssh-service-linebox.conf "$R/etc/systemd/system/ssh.service.d/linebox.conf"
 ln -sf /etc/machine-id "$R/var/lib/dbus/machine-id"      # what systemd-tmpfiles would link at boot
@@ -212,15 +235,17 @@ fi
 echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT
+# apt's binary caches (pkgcache.bin, srcpkgcache.bin) hold the times of the package lists: two builds
+# of one commit differed in 6 bytes of pkgcache.bin and nothing else (session 7); apt remakes them
 rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/* "$R/var/cache/ldconfig/aux-cache" \
-  "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
+  "$R"/var/cache/apt/*.bin "$R"/root/.cache "$R"/tmp/* "$R"/var/tmp/*
 rm -f "$R/etc/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
 rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
 echo "root file system: $(( $(date +%s) - START )) s"
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
 #    device-tree overlays of the reference boards (board/overlays), the slot's cmdline.txt
-cat "$REPO"/board/overlays/config-*.txt > "$WORK/config-fragments.txt"
+cat "$BOARD"/overlays/config-*.txt > "$WORK/config-fragments.txt"
 python3 "$HERE/genimage_config.py" "$WORK" "$WORK/config-fragments.txt" "$PI_KERNEL"
 cp -r "$WORK/rootfs/usr/lib/raspi-firmware/." "$WORK/boot/"
 cp "$WORK/rootfs/boot/vmlinuz-$KVER" "$WORK/boot/vmlinuz"; cp "$WORK/rootfs/boot/initrd.img-$KVER" "$WORK/boot/initrd.img"
@@ -228,7 +253,7 @@ for dtb in "$WORK"/rootfs/usr/lib/linux-image-*/broadcom/bcm2711-rpi-4-b.dtb "$W
   if [ -e "$dtb" ]; then cp "$dtb" "$WORK/boot/"; fi
 done
 mkdir -p "$WORK/boot/overlays"
-for dts in "$REPO"/board/overlays/*.dts; do
+for dts in "$BOARD"/overlays/*.dts; do
   dtc -q -@ -I dts -O dtb -o "$WORK/boot/overlays/$(basename "$dts" -overlay.dts).dtbo" "$dts"
 done
 if [ "$PI_KERNEL" = raspberrypi ]; then      # the Pis' own kernels, DTBs and overlays (see 1b)

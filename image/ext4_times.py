@@ -9,6 +9,12 @@ builds of the same commit then differ in every inode. (e2fsprogs 1.47.1 clamps t
 SOURCE_DATE_EPOCH itself.) mtime and crtime are already right (touch, E2FSPROGS_FAKE_TIME).
 One debugfs run, two set_inode_field commands per path; E2FSPROGS_FAKE_TIME keeps the superblock's
 write time fixed too.
+
+Quoting: debugfs parses its command lines with libss, where a double-quoted word may hold anything
+but a newline, a backslash is an ordinary character and `""` inside the quotes is one `"`. So every
+path is written as "path" with its quotes doubled (systemd's `system-systemd\\x2dcryptsetup.slice`,
+spaces, tabs, quotes, non-UTF-8 bytes all go through); a name with a newline or carriage return cannot
+be one script line and stops the build with its name.
 """
 from __future__ import annotations
 
@@ -19,33 +25,38 @@ import tempfile
 from pathlib import Path
 
 
-def commands(tree: Path, epoch: int) -> str:
+def quote(path: bytes) -> bytes:
+    """One path as a debugfs (libss) word: in double quotes, each `"` doubled."""
+    if b"\n" in path or b"\r" in path:
+        raise SystemExit(f"ext4_times: a file name with a line break cannot be given to debugfs: {path!r}")
+    return b'"' + path.replace(b'"', b'""') + b'"'
+
+
+def commands(tree: Path, epoch: int) -> bytes:
     lines = []
-    paths = ["/"] + sorted("/" + p.relative_to(tree).as_posix() for p in tree.rglob("*"))
+    paths = [b"/"] + sorted(b"/" + os.fsencode(p.relative_to(tree).as_posix()) for p in tree.rglob("*"))
     for path in paths:
-        if '"' in path or "\n" in path or "\\" in path:
-            raise SystemExit(f"ext4_times: cannot quote the path {path!r} for debugfs; rename it")
-        for field in ("ctime", "atime"):
-            lines.append(f'sif "{path}" {field} @{epoch}')
-    return "\n".join(lines) + "\n"
+        for field in (b"ctime", b"atime"):
+            lines.append(b"sif " + quote(path) + b" " + field + b" @%d" % epoch)
+    return b"\n".join(lines) + b"\n"
 
 
 def fix_times(image: Path, tree: Path, epoch: int) -> int:
-    with tempfile.NamedTemporaryFile("w", suffix=".debugfs", delete=False) as f:
+    with tempfile.NamedTemporaryFile("wb", suffix=".debugfs", delete=False) as f:
         f.write(commands(tree, epoch))
         script = f.name
     try:
         env = {**os.environ, "E2FSPROGS_FAKE_TIME": str(epoch)}
         out = subprocess.run(["debugfs", "-w", "-f", script, str(image)], env=env, check=True,
-                             capture_output=True, text=True)
+                             capture_output=True)
     finally:
         os.unlink(script)
     # debugfs echoes each command; anything else it says is an error for one path
-    errors = [ln for ln in out.stdout.splitlines() + out.stderr.splitlines()
-              if ln.strip() and not ln.startswith("debugfs") and not ln.startswith("sif ")]
+    said = [ln.decode("utf-8", "backslashreplace") for ln in out.stdout.splitlines() + out.stderr.splitlines()]
+    errors = [ln for ln in said if ln.strip() and not ln.startswith("debugfs")]
     if errors:
         raise SystemExit("ext4_times: debugfs said:\n" + "\n".join(errors[:20]))
-    return sum(1 for ln in out.stdout.splitlines() if ln.startswith("debugfs: sif"))
+    return sum(1 for ln in out.stdout.splitlines() if ln.startswith(b"debugfs: sif"))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Where the owner's ssh login keys live and whether sshd runs (issue 14).
 
-The image's sshd reads `AuthorizedKeysFile /var/lib/linebox/system/ssh/authorized_keys/%u`
-(image/rootfs/sshd-linebox.conf): the data partition, so keys survive updates of the read-only
-root. The one login is root (the image has no other shell account; `PermitRootLogin
+The keys live on the data partition (`DATA/system/ssh/`), so they survive updates of the read-only
+root; the image's sshd reads them as `AuthorizedKeysFile /etc/ssh/linebox/authorized_keys/%u`
+(image/rootfs/sshd-linebox.conf), a bind of that folder (image/rootfs/fstab): sshd's StrictModes
+refuses keys below a group-writable folder, which the data folder is (for the web UI's group).
+Every folder from `system/ssh` down is kept 0700. The one login is root (the image has no other shell account; `PermitRootLogin
 prohibit-password`, `PasswordAuthentication no`), so the keys file is
 `DATA/system/ssh/authorized_keys/root`, written whole and atomically (temp file, fsync, rename,
 fsync of the folder; mode 0600) from keys rebuilt by `keys.parse_keys`, or removed when the last
@@ -54,6 +56,7 @@ def save_keys(data_dir: Path | str, keys: list[AuthorizedKey]) -> None:
     ssh_dir = path.parent.parent
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(ssh_dir, 0o700)                 # as the image makes it: host keys live here too
+    os.chmod(path.parent, 0o700)             # sshd's StrictModes: no group-writable folder (engine umask)
     if keys:
         atomic_write(path, "".join(k.line() + "\n" for k in keys).encode("ascii"), mode=0o600)
     else:

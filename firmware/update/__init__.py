@@ -3,7 +3,8 @@ or roll back by itself (issue 14). See image/README.md "Updates" for the design 
 
 Public face:
 * `verify_bundle(path, keys, board)` -> VerifiedBundle, `BundleRefused` (bundle.py)
-* `BootEnvironment`, `SlotLayout` (slots.py): which slot runs, write the other, tryboot, commit
+* `BootEnvironment`, `SlotLayout` (slots.py): which slot runs, write the other, tryboot, commit;
+  `TrybootUnavailable`: an install refused where the kernel cannot ask the firmware for tryboot
 * `UpdateState`, `after_boot`, `may_install_now`, `release_being_tried`,
   `keep_schemas_while_tried` (decision.py): the decisions,
   as plain functions
@@ -21,8 +22,8 @@ from .decision import (
     may_install_now,
     release_being_tried,
 )
-from .slots import BootEnvironment, BootInfo, SlotLayout
+from .slots import BootEnvironment, BootInfo, SlotLayout, TrybootUnavailable
 
-__all__ = ["Action", "BootEnvironment", "BootInfo", "BundleRefused", "HealthReport", "SlotLayout", "UpdateState",
+__all__ = ["Action", "BootEnvironment", "BootInfo", "BundleRefused", "HealthReport", "SlotLayout", "TrybootUnavailable", "UpdateState",
            "VerifiedBundle", "after_boot", "install_to_slot", "keep_schemas_while_tried", "may_install_now", "release_being_tried",
            "verify_bundle"]

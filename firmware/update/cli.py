@@ -54,7 +54,12 @@ def _install(args: argparse.Namespace) -> int:
     if not ok:
         print(why)
         return 3
-    _updater(args).install()
+    from .slots import TrybootUnavailable
+    try:
+        _updater(args).install()
+    except TrybootUnavailable as exc:
+        print(exc)
+        return 2
     return 0
 
 

@@ -20,6 +20,7 @@ from . import site
 from .bundle import BundleRefused
 from .decision import WINDOW_RE, UpdateState, may_install_now
 from .fetch import FetchRefused, check_url, fetch_bundle
+from .slots import TrybootUnavailable
 from .updater import Updater
 
 QUIET_STATES = frozenset({"idle", "fault", "disabled", "unplugged", "no-line", "down"})
@@ -189,7 +190,10 @@ def update_auto(ctx: ApiContext) -> dict:
     ok, why = may_install_now(_calls_up(ctx), dt.datetime.now(), policy["window"], owner_now=False)
     if not ok:
         return {"installing": False, "why": why}
-    _updater(ctx).install()
+    try:
+        _updater(ctx).install()
+    except TrybootUnavailable as exc:
+        return {"installing": False, "why": str(exc)}
     return {"installing": True, "why": f"release {state.release} inside the window {policy['window']}"}
 
 
@@ -252,6 +256,8 @@ def update_install(ctx: ApiContext, now: bool = False, window: str = "") -> dict
         raise ApiError("conflict", why[0].upper() + why[1:] + ".")
     try:
         updater.install()
+    except TrybootUnavailable as exc:
+        raise ApiError("unavailable", str(exc)) from None
     except RuntimeError as exc:
         raise ApiError("conflict", f"Nothing to install ({exc}); upload a bundle first.") from None
     return {"rebooting": True}

@@ -44,6 +44,34 @@ class SlotLayout:
         return "B" if slot == "A" else "A"
 
 
+class TrybootUnavailable(RuntimeError):
+    """The running kernel cannot ask the firmware for a one-time boot of the other slot: an install
+    would restart into the running slot, and its boot-time check would find the update never tried."""
+
+
+TRYBOOT_MODULE = "linebox_tryboot"          # image/tryboot/linebox-tryboot.c, as /sys/module names it
+
+
+def kernel_tryboot_unavailable(board: str, sys_module: Path = Path("/sys/module"),
+                               kernel_release: str | None = None) -> str | None:
+    """None when `reboot "0 tryboot"` reaches this board's firmware, else why not (for the owner).
+
+    * qemu-virt (image/boot-test.sh): the boot test plays the firmware and reads the kernel's
+      restart command from the console, so any kernel will do.
+    * rpi4/rpi5: Raspberry Pi's kernels (release `...+rpt-rpi-v8`, `...-rpi-2712`) set the firmware's
+      reboot flag in their own firmware driver; Debian's kernel does not, and needs the image's
+      linebox-tryboot module, which loads only where the firmware answered for its reboot flags."""
+    if board == "qemu-virt":
+        return None
+    if board not in ("rpi4", "rpi5"):
+        return f"this board ({board}) is not a Raspberry Pi 4 or 5 with tryboot"
+    release = kernel_release if kernel_release is not None else os.uname().release
+    if re.search(r"(^|[-+])rpi(-|$)|\+rpt", release) or (sys_module / TRYBOOT_MODULE).is_dir():
+        return None
+    return (f"the running kernel ({release}) cannot ask the Raspberry Pi firmware for a one-time boot "
+            f"of the new slot (Debian's kernel without the linebox-tryboot module loaded)")
+
+
 @dataclass(frozen=True)
 class BootInfo:
     partition: int
@@ -120,7 +148,8 @@ class BootEnvironment:
     def __init__(self, autoboot: Path, device_of: Callable[[int], Path], bootloader_dir: Path,
                  reboot: Callable[[bool], None], layout: SlotLayout | None = None,
                  selector_writable: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
-                 point_boot_at_root: Callable[[Path, str, SlotLayout], None] | None = fat_cmdline_rewrite) -> None:
+                 point_boot_at_root: Callable[[Path, str, SlotLayout], None] | None = fat_cmdline_rewrite,
+                 tryboot_unavailable: Callable[[str], str | None] = kernel_tryboot_unavailable) -> None:
         self.autoboot = Path(autoboot)
         self.device_of = device_of
         self.bootloader_dir = Path(bootloader_dir)
@@ -128,6 +157,7 @@ class BootEnvironment:
         self.layout = layout or SlotLayout()
         self.selector_writable = selector_writable or contextlib.nullcontext
         self.point_boot_at_root = point_boot_at_root
+        self.tryboot_unavailable = tryboot_unavailable      # (board) -> None, or why tryboot cannot work
 
     @classmethod
     def appliance(cls) -> BootEnvironment:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .bundle import BundleRefused, VerifiedBundle, install_to_slot, verify_bundle
 from .decision import Action, HealthReport, UpdateState, after_boot
-from .slots import BootEnvironment
+from .slots import BootEnvironment, TrybootUnavailable
 
 log = logging.getLogger("linebox.update")
 
@@ -52,6 +52,10 @@ class Updater:
         state = self.state
         if state.phase != "staged":
             raise RuntimeError("no staged update to install")
+        why = self.boot.tryboot_unavailable(self.board)
+        if why is not None:                  # before the backup and autoboot.txt: nothing changes
+            raise TrybootUnavailable(f"The update was not installed: {why}. The running release and its slot "
+                                     f"were not changed; the new release stays staged.")
         if self.backup is not None:
             self.backup()                    # data migrations run forward only, after this backup
         self.boot.arm_tryboot(state.target)

@@ -198,3 +198,15 @@ def test_compare_builds_groups_what_differs(tmp_path: Path) -> None:
     assert groups["python bytecode elsewhere (.pyc)"] == ["differs: usr/lib/python3/dist-packages/x.pyc"]
     assert groups["etc"] == ["differs: etc/shadow"] and groups["other"] == ["only in B: usr/bin/new"]
     assert "usr/bin/true" not in str(groups)
+
+
+def test_no_unit_chowns_the_data_partition_at_start() -> None:
+    """StateDirectory= on the engine made systemd chown /var/lib/linebox back to root:root, recursively,
+    at every start (the engine gives the folder to group linebox-web): the web's TLS key became
+    unreadable and the web failed on every boot after the first (session 7's boot test). The data
+    partition is a mount the engine waits for; the engine sets the folder's mode and group itself."""
+    for unit in [*IMAGE.glob("*.service"), *IMAGE.glob("firstboot/*.service")]:
+        text = unit.read_text()
+        assert not re.search(r"^(StateDirectory|StateDirectoryMode)=", text, re.M), unit.name
+    engine = (IMAGE / "linebox-engine.service").read_text()
+    assert re.search(r"^RequiresMountsFor=/var/lib/linebox$", engine, re.M)

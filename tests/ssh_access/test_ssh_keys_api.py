@@ -153,7 +153,10 @@ def test_the_image_sshd_reads_this_file_and_runs_only_with_a_key() -> None:
     """The image's sshd configuration and the engine agree on where keys are, and ssh.service
     starts only with a non-empty keys file; passwords never log in."""
     sshd = (IMAGE / "rootfs" / "sshd-linebox.conf").read_text()
-    assert re.search(rf"^AuthorizedKeysFile /var/lib/linebox/{KEYS_FOLDER}/%u$", sshd, re.M)
+    # the keys folder's parent (DATA/system/ssh) bound on /etc/ssh/linebox, where sshd reads it
+    assert re.search(rf"^AuthorizedKeysFile /etc/ssh/linebox/{KEYS_FOLDER.name}/%u$", sshd, re.M)
+    fstab = (IMAGE / "rootfs" / "fstab").read_text()
+    assert re.search(rf"^/var/lib/linebox/{KEYS_FOLDER.parent}\s+/etc/ssh/linebox\s+none\s+bind,", fstab, re.M)
     assert re.search(r"^PasswordAuthentication no$", sshd, re.M)
     assert re.search(r"^KbdInteractiveAuthentication no$", sshd, re.M)
     unit = (IMAGE / "rootfs" / "ssh-service-linebox.conf").read_text()

@@ -4,14 +4,17 @@ data folder) and host keys made by the image's own script; a key added through t
 logs in as root, a password never does, and the key removed no longer logs in.
 
 Needs /usr/sbin/sshd (Debian's openssh-server) and root (the keys are root's); skipped without
-them. `StrictModes no` only because pytest's folder lies under /tmp, which anyone may write to:
-on the image the folders are the data partition's (the same check passed by hand with
-/var/lib/linebox's mode 1770 root:root, Debian's sshd accepting a group holding only root)."""
+them. sshd keeps its StrictModes, as on the image: the data folder here lies under /tmp, which
+anyone may write to, as the image's lies under /var/lib/linebox, which the web UI's group may
+write to; sshd reads the keys, as on the image, through a bind of `system/ssh` onto a folder only
+root may write (/etc/ssh/linebox there, a fresh folder under /run here). Reading them below the
+data folder was refused on the image (session 7's boot test)."""
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,9 +43,13 @@ def sshd(tmp_path: Path) -> Iterator[tuple[LocalClient, int]]:
     subprocess.run(["sh", str(IMAGE / "firstboot" / "ssh-host-keys.sh")], check=True, capture_output=True,
                    env={**os.environ, "SSH_KEY_DIR": str(data / "system" / "ssh")})
     port = free_port()
-    conf = (IMAGE / "rootfs" / "sshd-linebox.conf").read_text().replace("/var/lib/linebox", str(data))
+    bound = Path(tempfile.mkdtemp(dir="/run", prefix="linebox-sshd-test-")) / "linebox"   # /etc/ssh/linebox
+    bound.mkdir()
+    subprocess.run(["mount", "--bind", str(data / "system" / "ssh"), str(bound)], check=True)
+    conf = (IMAGE / "rootfs" / "sshd-linebox.conf").read_text()
+    conf = conf.replace("/etc/ssh/linebox", str(bound)).replace("/var/lib/linebox", str(data))
     (tmp_path / "sshd_config").write_text(conf + f"\nPort {port}\nListenAddress 127.0.0.1\nPidFile none\n"
-                                          "UsePAM no\nStrictModes no\n")
+                                          "UsePAM no\nStrictModes yes\n")
     Path("/run/sshd").mkdir(exist_ok=True)                 # sshd's privilege separation folder
     subprocess.run([str(SSHD), "-t", "-f", str(tmp_path / "sshd_config")], check=True, capture_output=True)
     log = open(tmp_path / "sshd.log", "wb")                # noqa: SIM115 - closed below
@@ -63,6 +70,9 @@ def sshd(tmp_path: Path) -> Iterator[tuple[LocalClient, int]]:
         proc.terminate()
         proc.wait(10)
         log.close()
+        subprocess.run(["umount", str(bound)], check=True)
+        bound.rmdir()
+        bound.parent.rmdir()
 
 
 def ssh(port: int, key: Path | None, *options: str) -> subprocess.CompletedProcess:

@@ -20,7 +20,12 @@ from firmware.update import BootEnvironment, BundleRefused, HealthReport, may_in
 from firmware.update.decision import in_window
 from firmware.update.selftest import simulated_call_selftest
 from firmware.update.signature import generate_key, sign
-from firmware.update.slots import autoboot_text, parse_autoboot
+from firmware.update.slots import (
+    TrybootUnavailable,
+    autoboot_text,
+    kernel_tryboot_unavailable,
+    parse_autoboot,
+)
 from firmware.update.updater import Updater
 
 SLOT_BYTES = 256 * 1024
@@ -29,8 +34,9 @@ SLOT_BYTES = 256 * 1024
 class SimulatedPi:
     """The SD card's partitions as files and the Pi firmware's choice of boot partition."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, kernel_release: str = "6.6.51+rpt-rpi-2712") -> None:
         self.root = root
+        self.kernel_release = kernel_release     # Raspberry Pi's kernel by default: it passes tryboot on
         (root / "selector").mkdir(parents=True)
         (root / "dev").mkdir()
         (root / "dt").mkdir()
@@ -40,7 +46,9 @@ class SimulatedPi:
         self.boots: list[tuple[int, bool]] = []
         self.root_of_boot = {2: "A"}             # whose root each boot partition's cmdline.txt names
         self.env = BootEnvironment(root / "selector" / "autoboot.txt", self.dev, root / "dt", self.reboot,
-                                   point_boot_at_root=self.point_boot_at_root)
+                                   point_boot_at_root=self.point_boot_at_root,
+                                   tryboot_unavailable=lambda board: kernel_tryboot_unavailable(
+                                       board, root / "sys" / "module", self.kernel_release))
         self.power_on(2, False)
 
     def dev(self, n: int) -> Path:
@@ -60,6 +68,8 @@ class SimulatedPi:
         return self.dev(partition).read_bytes().startswith(b"BOOT") and self.root_of_boot.get(partition) == own
 
     def reboot(self, tryboot: bool) -> None:
+        # the firmware sees the tryboot flag only if the kernel sets it (Debian's kernel alone does not)
+        tryboot = tryboot and kernel_tryboot_unavailable("rpi5", self.root / "sys" / "module", self.kernel_release) is None
         default, trying = parse_autoboot(self.env.autoboot.read_text())
         chosen = trying if tryboot else default
         if not self.starts(chosen):              # hangs or panics: the hardware watchdog resets the board,
@@ -153,6 +163,44 @@ def test_release_that_does_not_start_falls_back(keys: dict[str, Path], tmp_path:
     assert up.check_after_boot(healthy) == "fell_back"
     assert up.state.phase == "rolled_back" and "did not start" in up.state.reason
     assert pi.env.default_slot() == "A"
+
+
+def test_install_refused_where_the_kernel_cannot_ask_for_tryboot(keys: dict[str, Path], tmp_path: Path) -> None:
+    """Debian's kernel alone: `reboot "0 tryboot"` would restart the old slot (the firmware never sees
+    the flag). The install is refused with the reason before anything changes; with the
+    linebox-tryboot module loaded the same staged release is tried and committed."""
+    pi = SimulatedPi(tmp_path / "pi", kernel_release="6.1.0-57-arm64")
+    backups: list[str] = []
+    up = updater(pi, keys, tmp_path, backups)
+    up.stage(make_bundle(tmp_path / "u.bundle", keys["release"]))
+    autoboot_before, boots_before = pi.env.autoboot.read_text(), list(pi.boots)
+    with pytest.raises(TrybootUnavailable) as err:
+        up.install()
+    assert "cannot ask the Raspberry Pi firmware for a one-time boot" in str(err.value)
+    assert "6.1.0-57-arm64" in str(err.value) and "linebox-tryboot module" in str(err.value)
+    assert "were not changed" in str(err.value)
+    assert pi.env.autoboot.read_text() == autoboot_before and pi.boots == boots_before
+    assert backups == [] and up.state.phase == "staged" and up.state.target == "B"
+
+    (pi.root / "sys" / "module" / "linebox_tryboot").mkdir(parents=True)     # the module loaded at boot
+    up.install()
+    assert backups == ["backup"] and pi.boots[-1] == (3, True)
+    assert up.check_after_boot(healthy) == "commit" and pi.env.default_slot() == "B"
+
+
+@pytest.mark.parametrize("board, release, module, ok", [
+    ("rpi4", "6.1.0-57-arm64", False, False),          # Debian's kernel alone
+    ("rpi4", "6.1.0-57-arm64", True, True),            # with linebox-tryboot loaded
+    ("rpi5", "6.6.51+rpt-rpi-2712", False, True),      # Raspberry Pi's kernels set the flag themselves
+    ("rpi4", "6.6.51+rpt-rpi-v8", False, True),
+    ("rpi4", "6.1.0-57-rpiish-arm64", False, False),
+    ("qemu-virt", "6.1.0-57-arm64", False, True),      # the boot test plays the firmware from the console
+    ("unknown", "6.6.51+rpt-rpi-v8", True, False),
+])
+def test_which_kernels_can_ask_for_tryboot(board: str, release: str, module: bool, ok: bool, tmp_path: Path) -> None:
+    if module:
+        (tmp_path / "linebox_tryboot").mkdir()
+    assert (kernel_tryboot_unavailable(board, tmp_path, release) is None) is ok
 
 
 @pytest.mark.parametrize("case, reason", [
