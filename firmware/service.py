@@ -529,6 +529,7 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
     if nice:
         lower_priority(nice)
     data_dir = Path(data_dir)
+    form_parts_on_data_partition(data_dir)
     client = EngineClient(data_dir / SOCKET_NAME)
     token = None
     with contextlib.suppress(OSError):
@@ -571,6 +572,25 @@ def run_web(data_dir: Path, host: str = "0.0.0.0", port: int = 8080, nice: int =
                   "(another program there? choose another with --port)", host, port)
         return EXIT_CANNOT_BIND
     return 0
+
+
+FORM_PARTS_DIR = "spool/parts"
+
+
+def form_parts_on_data_partition(data_dir: Path) -> Path:
+    """The web process's temporary folder: DATA/spool/parts, emptied at start.
+
+    Starlette keeps every uploaded form part over 1 MiB in a temporary file in the default temp
+    folder; on the image that is /tmp, a 64 MiB RAM disk, so an update bundle (about 2 GB) could
+    not even be read (found by the boot test). The data partition has the room, and spool/ is
+    already left out of backups."""
+    import shutil
+    import tempfile
+    parts = data_dir / FORM_PARTS_DIR
+    shutil.rmtree(parts, ignore_errors=True)          # what a killed web process left behind
+    parts.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tempfile.tempdir = str(parts)
+    return parts
 
 
 async def _connected(client: Any) -> None:

@@ -5,11 +5,13 @@ Failures raise the small exceptions below; `app.py` turns them into a redirect
 """
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.formparsers import MultiPartException
 
 from .accounts import User
 from .sessions import Session
@@ -20,6 +22,7 @@ PRE_SESSION_COOKIE = "lb_pre"   # CSRF token for the forms shown before login
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+log = logging.getLogger("linebox.webui")
 
 
 class SetupRequired(Exception):
@@ -112,7 +115,13 @@ async def csrf_guard(request: Request) -> None:
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         try:
             form = await request.form()
-        except Exception as exc:   # malformed multipart: refuse clearly, not 500
+        except MultiPartException as exc:      # malformed multipart: say so, not 500
+            raise BadRequest(f"The form could not be read: {exc.message}") from exc
+        except OSError as exc:                 # no room for its parts (a full disk): nothing was changed
+            log.error("a form's upload could not be stored: %s", exc)
+            raise BadRequest("The upload could not be stored on the box (it has no room left for it); "
+                             "nothing was changed.") from exc
+        except Exception as exc:   # anything else unreadable is refused, never a 500
             raise CsrfRejected from exc
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None

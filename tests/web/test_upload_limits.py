@@ -136,3 +136,27 @@ def test_agents_upload_only_their_own_short_greeting(env, office):
     r = upload_greeting(agent, "202", wav(22050, 5, channels=2))
     assert r.status_code == 303, error_of(r.text)
     assert abs(len(store.greeting("202", "busy")) - 40000) < 100
+
+
+def test_form_parts_go_to_the_data_partition_and_no_room_is_a_clear_error(env, office, monkeypatch):
+    """Starlette keeps every form part over 1 MiB in a temporary file; the web process puts those on
+    the data partition (on the image /tmp is a 64 MiB RAM disk: a 2 GB update bundle could not even
+    be read there, found by the boot test), emptied at start. Where a part cannot be stored, the
+    refusal says so (400, not a CSRF refusal) and nothing is changed."""
+    import tempfile
+
+    from firmware.service import FORM_PARTS_DIR, form_parts_on_data_partition
+    left = env.data_dir / FORM_PARTS_DIR / "left-by-a-killed-web-process"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"x")
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    parts = form_parts_on_data_partition(env.data_dir)
+    assert tempfile.gettempdir() == str(parts) and not left.exists() and parts.stat().st_mode & 0o777 == 0o700
+    r = upload_prompt(office, wav(8000, 400))          # 6.4 MB: its part is kept in parts/ while read
+    assert r.status_code == 400 and "400 seconds long" in html.unescape(error_of(r.text))
+    not_a_folder = env.data_dir / "not-a-folder"
+    not_a_folder.write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))   # no room for the part
+    r = upload_prompt(office, wav(8000, 400))
+    assert r.status_code == 400 and "could not be stored on the box" in r.json()["error"]
+    assert no_custom_prompts(env)
