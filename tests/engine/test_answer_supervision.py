@@ -41,6 +41,20 @@ def call_and_time_answer(pbx: Pbx, remote, timeout: float = 60.0) -> float:
     return pbx.now
 
 
+def talk_hang_up_and_read_the_recording(pbx: Pbx) -> tuple[dict, np.ndarray]:
+    """4 s more of the answered call, 201 hangs up; the call's record and its one recording's
+    frames (n x 2: the two legs)."""
+    pbx.run(4)
+    pbx.phone("201").on_hook()
+    pbx.run(1.5)
+    svc = service_of(pbx.engine)
+    assert svc is not None and svc.writer.flush(10)
+    (rec,) = records(pbx)
+    (f,) = store.listing(svc.root)
+    with wave.open(str(svc.root / f.name), "rb") as w:
+        return rec, np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+
+
 @pytest.mark.parametrize("ring, into_ms", [(0, None), (1, None), (2, None), (5, None), (2, 700), (1, 1500)])
 def test_answer_with_speech_at_ring_n_is_timed_within_half_a_second(ring, into_ms):
     with Pbx(country="US", seed=ring) as pbx:
@@ -208,15 +222,7 @@ def test_always_recorded_line_records_from_the_answer_instant():
         remote = pbx.co.remote(NUMBER)
         remote.far_end(1, HELLO, delay_ms=300)
         truth = call_and_time_answer(pbx, remote)
-        pbx.run(4)
-        pbx.phone("201").on_hook()
-        pbx.run(1.5)
-        svc = service_of(pbx.engine)
-        assert svc is not None and svc.writer.flush(10)
-        (rec,) = records(pbx)
-        (f,) = store.listing(svc.root)
-        with wave.open(str(svc.root / f.name), "rb") as w:
-            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+        rec, data = talk_hang_up_and_read_the_recording(pbx)
         # from the answer to the hang-up, not from the decision
         assert data.shape[0] / 8000 == pytest.approx(rec["ended"] - truth, abs=0.5)
         # the far end's "Hello?" (what the phone hears: right channel) ~0.3 s into the file
@@ -254,15 +260,7 @@ def test_recording_decided_late_gets_the_backlog_in_one_piece_bit_for_bit(monkey
         remote = pbx.co.remote(NUMBER)
         remote.far_end(1, HELLO, delay_ms=1500)
         call_and_time_answer(pbx, remote)
-        pbx.run(4)
-        pbx.phone("201").on_hook()
-        pbx.run(1.5)
-        svc = service_of(pbx.engine)
-        assert svc is not None and svc.writer.flush(10)
-        (rec,) = records(pbx)
-        (f,) = store.listing(svc.root)
-        with wave.open(str(svc.root / f.name), "rb") as w:
-            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+        rec, data = talk_hang_up_and_read_the_recording(pbx)
     first = round((rec["answered"] - clock.start_epoch) * 100)      # frames after this one are kept
     after = [(rx, tx) for frame, rx, tx in carried if frame > first]
     n = data.shape[0] // 80
