@@ -13,18 +13,9 @@
 #include <string.h>
 
 #include "fsk.h"
+#include "fuzz_util.h"
 
 #define FUZZ_BLOCK 4096
-
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}
 
 static void check_events(const uint32_t *events, int count, int max_events)
 {

@@ -18,23 +18,9 @@
 #include <string.h>
 
 #include "dtmf.h"
+#include "fuzz_util.h"
 
 #define FUZZ_LEN 8192
-
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x ? x : 0x9E3779B9u;
-}
-
-static int16_t clip(double v)
-{
-    return v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : (int16_t) v;
-}
 
 static const double freqs[8] = {697, 770, 852, 941, 1209, 1336, 1477, 1633};
 

@@ -21,25 +21,11 @@
 #include <string.h>
 
 #include "dtmf_receiver.h"
+#include "fuzz_util.h"
 
 #define PORTS 8
 #define MAX_N 900
 #define OUT_CAP 96
-
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x ? x : 0x9E3779B9u;
-}
-
-static int16_t clip(double v)
-{
-    return v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : (int16_t) v;
-}
 
 /* digit bursts with random gaps, sometimes the same key twice in a row */
 static void digits_signal(int16_t *b, size_t n, uint32_t *r)

@@ -17,16 +17,7 @@
 
 #include "echo.h"
 #include "echo_taps.h"
-
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}
+#include "fuzz_util.h"
 
 static void check_state(const echo_t *s)
 {

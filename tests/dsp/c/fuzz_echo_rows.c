@@ -13,19 +13,10 @@
 
 #include "echo.h"
 #include "port_rows.h"
+#include "fuzz_util.h"
 
 #define PORTS 3
 #define MAX_N 160
-
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}
 
 void fuzz_echo_rows(const int16_t *buf, size_t n, uint32_t seed);
 

@@ -19,23 +19,9 @@
 #include "faxtone.h"
 #include "g711.h"
 #include "tones.h"
+#include "fuzz_util.h"
 
 #define FUZZ_LEN 8192
-
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x ? x : 0x9E3779B9u;
-}
-
-static int16_t clip(double v)
-{
-    return v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : (int16_t) v;
-}
 
 static void run_tone_rx(const int16_t *buf, size_t n, uint32_t *r)
 {
