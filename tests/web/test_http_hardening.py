@@ -78,6 +78,7 @@ def test_forwarded_for_from_localhost_does_not_dodge_the_login_throttle(tmp_path
 class QuickDeadline(RequestDeadlineH11):
     header_timeout_s = 0.5
     body_timeout_s = 0.5
+    body_min_bytes = 64 * 1024
 
 
 @contextmanager
@@ -138,6 +139,40 @@ def test_slow_connections_are_closed_and_the_web_still_answers(env: WebEnv) -> N
         assert httpx.get(f"http://{host}:{port}/setup", timeout=5).status_code == 200
         for s in (*slow, body_slow, keep):
             s.close()
+
+
+async def _count_body(scope, receive, send) -> None:  # noqa: ANN001 - a bare ASGI app
+    """Reads the whole body and says how many bytes came (an upload route does the same)."""
+    if scope["type"] != "http":
+        return
+    size, more = 0, True
+    while more:
+        message = await receive()
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": f"received {size}".encode()})
+
+
+def test_a_long_upload_that_keeps_coming_is_not_cut_off(env: WebEnv) -> None:
+    """An update bundle takes minutes: the body may take many windows as long as each brings
+    enough (the image's boot test saw its 1.8 GB upload closed after the former fixed 60 s)."""
+    size, chunk = 6 * 1024 * 1024, b"x" * (64 * 1024)      # 96 chunks, ~4 windows of 0.5 s
+    with serve_guarded(_count_body) as (host, port), socket.create_connection((host, port)) as s:
+        s.sendall(b"POST /update/upload HTTP/1.1\r\nHost: box\r\nContent-Type: application/octet-stream\r\n"
+                  b"Content-Length: " + str(size).encode() + b"\r\n\r\n")
+        started = time.monotonic()
+        for _ in range(size // len(chunk)):
+            s.sendall(chunk)                  # 64 KiB every 20 ms: ~25 times the minimum pace
+            time.sleep(0.02)
+        assert time.monotonic() - started > 3 * QuickDeadline.body_timeout_s   # longer than one window
+        s.settimeout(10)
+        answer = b""
+        while b"received" not in answer:
+            got = s.recv(65536)
+            assert got, f"the server closed the upload: {answer!r}"
+            answer += got
+        assert answer.startswith(b"HTTP/1.1 200") and f"received {size}\r\n".encode() in answer
 
 
 def test_connections_beyond_the_limit_are_refused_not_queued(env: WebEnv) -> None:
