@@ -16,6 +16,7 @@ from desk_kit import answer, call, client
 from drivers.sim.speech import speak
 from firmware.api import ApiError
 from firmware.apps.recording_store import recordings_root
+from firmware.apps.voicemail import service_of
 from firmware.harness import tone_level
 from firmware.prompts import prompts_root, save_upload
 
@@ -127,7 +128,12 @@ def test_pickup_of_a_colleagues_ringing_phone_and_voicemail_to_a_colleague(pbx):
     pbx.run(0.2)
     assert call(pbx, api, "desk.voicemail_to", username="alice", extension="204")["how"] == "ringing"
     answer(pbx, "201")
-    pbx.run(8.0)                                                         # greeting and beep
+    # the greeting is read by the voicemail writer thread: wait for it (not for a fixed time, which a
+    # loaded machine overruns), then for the greeting and the beep to end
+    writer = service_of(pbx.engine).writer
+    port = pbx.engine.plan.extensions["201"].port
+    pbx.run_until(lambda: writer.flush(10) and getattr(pbx.engine.channels[port].handler, "mode", None)
+                  == "recording", 20)
     pbx.phone("201").play_tone([700], 2500, -12)
     pbx.run(3.0)
     pbx.phone("201").on_hook()
