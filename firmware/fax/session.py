@@ -11,10 +11,11 @@ frame queues:
 port captured and sends the oldest frame the fax thread produced. The fax path
 runs `LATENCY_FRAMES` behind (silence first), far inside T.30's timing margins.
 On real hardware the thread is always ahead (a page of work costs milliseconds);
-if it ever is not, the tick sends silence and counts an underrun instead of
-waiting. With `lockstep` (a board in simulated time, where the tick runs as fast
-as the CPU) the tick waits for the fax thread's frame, so simulated runs are
-deterministic; the audio is the same either way.
+if it ever is not, the tick sends silence and counts an underrun (logged at the
+session's end) instead of waiting. With `lockstep` (a board in simulated time,
+where the tick runs as fast as the CPU) the tick waits for the fax thread's frame
+however long it takes, so simulated runs are deterministic even on a busy machine;
+the audio is the same either way.
 
 When a session ends, the thread finishes it off the tick too (`on_done` runs on
 the fax thread: it writes the inbox), then posts `on_finished` to the media thread.
@@ -38,7 +39,7 @@ log = logging.getLogger("linebox.fax")
 
 LATENCY_FRAMES = 8             # 80 ms: like a longer line; T.30 timing does not notice
 NEGOTIATE_FRAMES = 60 * 100      # no capabilities exchanged after 60 s: not a fax (see loopback.py)
-LOCKSTEP_WAIT_S = 5.0
+LOCKSTEP_WAIT_S = 5.0           # lockstep: a warning each time the fax thread keeps the tick this long
 _SILENCE = np.zeros(FRAME, dtype=np.int16)
 _SILENCE.flags.writeable = False
 
@@ -76,12 +77,23 @@ class FaxLink:
         self.frames += 1
         self._worker.wake()
         if self.lockstep and not self.from_fax:
-            with self._produced:
-                self._produced.wait_for(lambda: bool(self.from_fax) or self.finished, LOCKSTEP_WAIT_S)
+            self._wait_for_the_fax_thread()
         if self.from_fax:
             return self.from_fax.popleft()
         self.underruns += 1
         return _SILENCE
+
+    def _wait_for_the_fax_thread(self) -> None:
+        """Simulated time: wait as long as the fax thread needs (a page written to a busy disk can
+        take seconds), so the run stays deterministic; only a dead fax thread ends the wait."""
+        waited = 0.0
+        with self._produced:
+            while not self._produced.wait_for(lambda: bool(self.from_fax) or self.finished, LOCKSTEP_WAIT_S):
+                waited += LOCKSTEP_WAIT_S
+                if not self._worker.alive():
+                    log.error("fax: the fax thread is gone; %s goes on with silence", self.ch.name)
+                    return
+                log.warning("fax: simulated time has waited %.0f s for the fax thread on %s", waited, self.ch.name)
 
     def close(self) -> None:
         """The call went away (tick side): the fax thread hangs the terminal up and finishes."""
@@ -136,6 +148,9 @@ class FaxWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every session has finished (tests, shutdown)."""
         with self._idle:
@@ -168,6 +183,9 @@ class FaxWorker:
                 result = link._on_done(report)
         except Exception:
             log.exception("fax: finishing the session failed")
+        if link.underruns:             # real time: the thread fell behind the tick (sent as silence)
+            log.warning("fax: %s: %d frames of silence sent while the fax thread was behind",
+                        link.ch.name, link.underruns)
         link.finished = True
         with link._produced:
             link._produced.notify_all()
