@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _ensure_extensions_built() -> None:
-    """Rebuild the DSP and fax extensions when their sources are newer than the built files.
+    """Rebuild the C extensions (DSP core, fax, the tick module) when their sources are newer than the built files.
 
     Built exactly as `pip install -e .` builds them (setuptools' build_ext with the cffi modules of
     setup.py, abi3 file names), so the tests and the benchmarks load the code that ships, never a copy
@@ -23,7 +23,7 @@ def _ensure_extensions_built() -> None:
     first and is removed.
     """
     src = ROOT / "dsp_ext"
-    inputs = [p for pattern in ("src/*.[ch]", "fax_src/*.[ch]", "build.py", "fax_build.py")
+    inputs = [p for pattern in ("src/*.[ch]", "fax_src/*.[ch]", "tick_src/*.[ch]", "build.py", "fax_build.py")
               for p in src.glob(pattern)] + [ROOT / "setup.py"]
     newest = max(p.stat().st_mtime for p in inputs)
     with open(src / ".build.lock", "w") as lock:
@@ -32,7 +32,7 @@ def _ensure_extensions_built() -> None:
             for sfx in importlib.machinery.EXTENSION_SUFFIXES:
                 if sfx != ".abi3.so" and (src / f"{name}{sfx}").exists():
                     (src / f"{name}{sfx}").unlink()
-        built = [src / f"{name}.abi3.so" for name in ("_dsp", "_fax")]
+        built = [src / f"{name}.abi3.so" for name in ("_dsp", "_fax")] + [src / f"_tick{importlib.machinery.EXTENSION_SUFFIXES[0]}"]
         if all(p.exists() and p.stat().st_mtime >= newest for p in built):
             return
         subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=ROOT, check=True,
@@ -50,12 +50,14 @@ _ensure_extensions_built()
 # - tests that run real `linebox` processes in real time and wait on them with wall-clock bounds
 #   (mark `realtime`, or a module in REAL_TIME_MODULES) run one after another on one worker, never
 #   beside each other;
-# - the real-time group is handed out first (it is the longest unit of work: one worker runs it
-#   from the start while the other takes everything else), then the tests marked `slow`, so that
-#   no long test starts last and runs alone.
+# - the real-time group and the arm64 root build (IMAGE_ROOT_BUILD: minutes of qemu-user) are the
+#   longest units of work: they are handed out first, one to each worker (FirstThingsFirst below;
+#   xdist by itself hands out the units with the most tests first), while the other workers take
+#   everything else; then the tests marked `slow`, so that no long test starts last and runs alone.
 # Every test keeps its files under tmp_path and binds ports the OS chooses (port 0).
 
 REAL_TIME_GROUP = "realtime"
+IMAGE_ROOT_BUILD = "tests/image/test_root_smoke.py::test_root_built_in_ci_runs_linebox"
 REAL_TIME_MODULES = frozenset({
     "tests/engine/test_service.py",
     "tests/engine/test_service_stop_with_open_pages.py",
@@ -102,6 +104,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(LONG_TEST_LIMIT_S))
     if os.environ.get("PYTEST_XDIST_WORKER"):        # every worker sorts alike: collections must agree
         items.sort(key=_hand_out_order)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
+    """`--dist loadgroup`, except that the real-time group and the root build are the first two work
+    units handed out (xdist orders the units by their number of tests: a single long test would wait
+    for every group)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FirstThingsFirst(LoadGroupScheduling):
+        def _assign_work_unit(self, node) -> None:  # noqa: ANN001
+            first = next((u for u in self.workqueue if u == REAL_TIME_GROUP or u.startswith(IMAGE_ROOT_BUILD)), None)
+            if first is not None:
+                self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return FirstThingsFirst(config, log)
 
 
 # ---- no hang possible ----
