@@ -41,6 +41,17 @@ class SteppedPbx:
                 self.pbx.media.step()
             time.sleep(0.002)
 
+    def rings(self, number: str, timeout_s: float = 15.0) -> bool:
+        """Whether the phone's bell sounds within `timeout_s` of real time: the bell follows the ring
+        cadence (on 2 s, off 4 s), so a glance at one moment may fall in a pause."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.pbx.phone(number).is_ringing:
+                    return True
+            time.sleep(0.02)
+        return False
+
     def close(self) -> None:
         self._stop.set()
         self.thread.join(5)
