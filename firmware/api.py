@@ -244,8 +244,9 @@ class LocalClient:
         self.api = api
         self.timeout = timeout
 
-    async def call(self, name: str, **args: Any) -> Any:
-        return await asyncio.wait_for(asyncio.wrap_future(self.api.submit(name, args)), self.timeout)
+    async def call(self, name: str, answer_within: float | None = None, **args: Any) -> Any:
+        """`answer_within`: seconds to wait for this call's answer instead of `timeout`."""
+        return await asyncio.wait_for(asyncio.wrap_future(self.api.submit(name, args)), answer_within or self.timeout)
 
     def call_sync(self, name: str, **args: Any) -> Any:
         return self.api.submit(name, args).result(self.timeout)

@@ -100,7 +100,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BadRequest)
     async def _bad(request: Request, exc: BadRequest) -> Response:
-        return JSONResponse({"error": exc.message}, status_code=400)
+        return _error(request, 400, exc.message)         # a page's form gets a page, an API JSON
 
     @app.exception_handler(ApiError)
     async def _engine_refused(request: Request, exc: ApiError) -> Response:
@@ -241,6 +241,7 @@ def create_app(*, api: Any = None, control: Any = None, config: Any = None, reco
     from . import routes_backup, routes_update
     app.include_router(routes_backup.router)
     app.include_router(routes_update.router)
+    app.include_router(routes_update.upload_router)
     from . import routes_ssh_keys
     app.include_router(routes_ssh_keys.router)
     from . import routes_metrics

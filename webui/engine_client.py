@@ -55,7 +55,8 @@ class EngineClient:
         self._closing = False
 
     # ---- the LocalClient face
-    async def call(self, name: str, **args: Any) -> Any:
+    async def call(self, name: str, answer_within: float | None = None, **args: Any) -> Any:
+        """`answer_within`: seconds to wait for this call's answer instead of `timeout`."""
         self._start()
         if not self.connected:
             assert self._up is not None
@@ -63,7 +64,7 @@ class EngineClient:
                 await asyncio.wait_for(self._up.wait(), CONNECT_WAIT_S)
             if not self.connected:
                 raise ApiError("unavailable", RESTARTING)
-        return await self._request({"type": "call", "name": name, "args": args})
+        return await self._request({"type": "call", "name": name, "args": args}, answer_within)
 
     def snapshot(self) -> list[PortStatus]:
         self._start()
@@ -104,7 +105,7 @@ class EngineClient:
             self._up = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="engine-client")
 
-    async def _request(self, msg: dict[str, Any]) -> Any:
+    async def _request(self, msg: dict[str, Any], answer_within: float | None = None) -> Any:
         writer = self._writer
         if writer is None:
             raise ApiError("unavailable", RESTARTING)
@@ -120,9 +121,9 @@ class EngineClient:
                 raise ApiError("bad_request", f"arguments are not JSON: {exc}") from None
             raise ApiError("unavailable", RESTARTING) from None
         try:
-            return await asyncio.wait_for(fut, self.timeout)
+            return await asyncio.wait_for(fut, answer_within or self.timeout)
         except TimeoutError:
-            raise ApiError("unavailable", f"the engine did not answer within {self.timeout:.0f} s") from None
+            raise ApiError("unavailable", f"the engine did not answer within {answer_within or self.timeout:.0f} s") from None
         finally:
             self._pending.pop(mid, None)
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from .accounts import User
@@ -109,7 +110,6 @@ async def csrf_guard(request: Request) -> None:
     """Every POST/PUT/PATCH/DELETE must carry the token from the page it came from."""
     if request.method not in UNSAFE_METHODS:
         return
-    expected = expected_csrf(request)
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -117,6 +117,10 @@ async def csrf_guard(request: Request) -> None:
             form = await request.form()
         except MultiPartException as exc:      # malformed multipart: say so, not 500
             raise BadRequest(f"The form could not be read: {exc.message}") from exc
+        except HTTPException as exc:           # the same, as Starlette reports it inside an app
+            if exc.status_code != 400:
+                raise
+            raise BadRequest(f"The form could not be read: {exc.detail}") from exc
         except OSError as exc:                 # no room for its parts (a full disk): nothing was changed
             log.error("a form's upload could not be stored: %s", exc)
             raise BadRequest("The upload could not be stored on the box (it has no room left for it); "
@@ -125,6 +129,12 @@ async def csrf_guard(request: Request) -> None:
             raise CsrfRejected from exc
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
+    check_csrf_token(request, given)
+
+
+def check_csrf_token(request: Request, given: str | None) -> None:
+    """CsrfRejected (or LoginRequired for an expired session) unless `given` is the page's token."""
+    expected = expected_csrf(request)
     if not expected or not given or not secrets.compare_digest(expected.encode(), given.encode()):
         if current_session(request) is None and request.cookies.get(SESSION_COOKIE):
             raise LoginRequired      # the page was sent by a session that has since expired

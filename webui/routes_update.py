@@ -1,7 +1,7 @@
 """Update page (administrators): the update state, upload a signed bundle, install it.
 
-The bundle is streamed into the spool folder and handed to `update.stage`
-(firmware/update/commands.py), which verifies it and writes the inactive slot on its own thread;
+The bundle is streamed from the request body straight into the spool folder (bundle_upload.py) and
+handed to `update.stage` (firmware/update/commands.py), which verifies it and writes the inactive slot on its own thread;
 the page shows the outcome (a refusal says why; the running system is never changed by one).
 """
 from __future__ import annotations
@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from firmware.api import ApiError
 
-from .engine_calls import attempt, call, spool_upload
-from .guards import AdminUser, csrf_guard
+from .bundle_upload import UploadRefused, spool_bundle
+from .engine_calls import NO_ANSWER, attempt, call
+from .guards import AdminUser, csrf_guard, web
 from .rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_guard)])
@@ -35,14 +36,18 @@ async def update_page(request: Request, user: AdminUser) -> Response:
     return await _page(request)
 
 
-@router.post("/update/upload")
+# Not under `router`: its CSRF guard would read the whole form first. The bundle is streamed
+# straight into the spool and the token checked on the way (webui/bundle_upload.py).
+upload_router = APIRouter()
+
+
+@upload_router.post("/update/upload")
 async def update_upload(request: Request, user: AdminUser) -> Response:
-    form = await request.form()
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        return await _page(request, status_code=400, error="Choose a Linebox update bundle to upload.")
     state = await call(request, "update.status")
-    spooled = await spool_upload(request, upload, int(state["max_bytes"]))
+    try:
+        spooled = await spool_bundle(request, int(state["max_bytes"]))
+    except UploadRefused as exc:
+        return await _page(request, status_code=exc.status, error=exc.message)
     try:
         _, error = await attempt(request, "update.stage", upload=spooled)
     except ApiError as exc:
@@ -79,14 +84,27 @@ async def update_fetch(request: Request, user: AdminUser) -> Response:
     return RedirectResponse("/update", status_code=303)
 
 
+# Install now: the engine first writes the before-update archive of the data (a niced worker; minutes
+# on a card full of recordings, ~10 s under the boot test's emulation), then arms tryboot and
+# reboots. The page waits for that answer, not the usual 10 s: the boot test saw the box reboot
+# into the new release while the page, timed out, said the engine did not answer.
+INSTALL_ANSWER_S = 15 * 60
+
+
 @router.post("/update/install")
 async def update_install(request: Request, user: AdminUser) -> Response:
     try:
-        _, error = await attempt(request, "update.install", now=True)
+        await web(request).api.call("update.install", now=True, answer_within=INSTALL_ANSWER_S)
+        error = None
+    except TimeoutError:
+        error = NO_ANSWER
     except ApiError as exc:
-        if exc.code not in ("unavailable", "conflict"):
+        if exc.code == "bad_request":
+            error = exc.message
+        elif exc.code in ("unavailable", "conflict"):
+            error = exc.message
+        else:
             raise
-        error = exc.message
     if error:
         return await _page(request, status_code=409, error=error)
     return render(request, "message.html", title="Restarting", message="Linebox restarts into the new release "

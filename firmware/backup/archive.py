@@ -535,6 +535,7 @@ NOT_BACKED_UP: dict[str, str] = {
     "*-journal": "SQLite's rollback journal",
     "backups/*": "the backup archives themselves",
     "spool/*": "uploads in transit between the web and the engine (taken within minutes)",
+    "update/selftest-*": "the post-update health check's throw-away self-test call (removed after)",
     "fax/drafts/*": "fax uploads being rendered or previewed, not sent (removed after a day)",
     "reports.db": "report aggregates, rebuilt from records.db (reports.rebuild)",
     "engine.sock": "the engine API's socket",

@@ -3,13 +3,16 @@
 HTTPS only, including every redirect (a redirect to http:// is refused); the server's certificate
 is checked against the system's CAs (ca-certificates on the image) or the `cafile` given. The
 download is capped: a Content-Length above the cap is refused before a byte is read, and a server
-that sends more than it announced (or announces nothing) is cut off at the cap. The bytes go to a
+that sends more than it announced (or announces nothing) is cut off at the cap. So is one that
+does not fit on the data partition (`room.room_for`: a clear "no room" before a byte is read, or
+when the bytes pass the room there was; ENOSPC all the same). The bytes go to a
 temporary file on the data partition and are renamed into place only when whole; the bundle's
 signature, board and image checksums are then checked by `Updater.stage` before anything is
 written to the inactive slot (a refused download never reaches the slot).
 """
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import re
@@ -18,6 +21,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from . import room
+from .room import NoRoom, no_room_message, room_for
 
 CHUNK = 1024 * 1024
 URL_MAX = 2000
@@ -84,20 +90,32 @@ def fetch_bundle(url: str, dest: Path, *, max_bytes: int, cafile: Path | None = 
             if announced is not None and announced.isdigit() and int(announced) > max_bytes:
                 raise FetchRefused(f"The file at the update URL is {int(announced) // (1024 * 1024)} MiB, larger than "
                                    f"any Linebox update ({max_bytes // (1024 * 1024)} MiB); check the address.")
+            needed = int(announced) if announced is not None and announced.isdigit() else None
+            try:
+                budget = room_for(dest.parent, needed)
+            except NoRoom as exc:
+                raise FetchRefused(str(exc)) from None
             size = 0
-            with open(part, "wb") as out:
-                try:
-                    while chunk := response.read(CHUNK):
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise FetchRefused(f"The download passed {max_bytes // (1024 * 1024)} MiB, larger than "
-                                               "any Linebox update; it was stopped. Check the address.")
-                        out.write(chunk)
-                except (http.client.HTTPException, ssl.SSLError, ConnectionError, TimeoutError) as exc:
-                    raise FetchRefused(f"The download stopped after {size} of {announced or 'unknown'} bytes "
-                                       f"({type(exc).__name__}); try again.") from None
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                with open(part, "wb") as out:
+                    try:
+                        while chunk := response.read(CHUNK):
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise FetchRefused(f"The download passed {max_bytes // (1024 * 1024)} MiB, larger "
+                                                   "than any Linebox update; it was stopped. Check the address.")
+                            if size > budget:
+                                raise FetchRefused(no_room_message(needed, budget + room.MARGIN_BYTES))
+                            out.write(chunk)
+                    except (http.client.HTTPException, ssl.SSLError, ConnectionError, TimeoutError) as exc:
+                        raise FetchRefused(f"The download stopped after {size} of {announced or 'unknown'} bytes "
+                                           f"({type(exc).__name__}); try again.") from None
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise FetchRefused(no_room_message(needed, budget + room.MARGIN_BYTES)) from None
             if announced is not None and announced.isdigit() and size != int(announced):
                 raise FetchRefused(f"The download stopped after {size} of {announced} bytes; try again.")
         os.replace(part, dest)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .decision import HealthReport
-from .selftest import simulated_call_selftest
+from .selftest import selftest_folder, simulated_call_selftest
 
 
 def _retry(probe: Callable[[], str], within_s: float, pause_s: float = 2.0) -> tuple[bool, str]:
@@ -67,5 +67,5 @@ def run_health_check(data_dir: Path, *, web_host: str = "127.0.0.1", web_port: i
     return HealthReport({
         "engine": _retry(lambda: engine_probe(data_dir), within_s),
         "web": _retry(lambda: web_probe(web_host, web_port, cert if cert.is_file() else None), within_s),
-        "selftest": simulated_call_selftest(),
+        "selftest": simulated_call_selftest(selftest_folder(data_dir)),
     })

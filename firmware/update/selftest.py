@@ -1,18 +1,36 @@
 """The health check's self-test call: the installed release's own engine, DSP core and simulated
 board place a call (201 -> 202) and a 1 kHz tone sent by one phone must arrive at the other.
 Runs in a throw-away data folder in simulated time (well under a second), never on the
-appliance's live stores or its hardware."""
+appliance's live stores or its hardware. The health check puts that folder on the data partition
+(`DATA/update/selftest-…`, removed after, and any a killed check left removed before; not in
+DATA/spool, which is the web process's own folder and must not be made by root): on the
+image the default temp folder is /tmp, a 64 MiB RAM disk, where the self-test's engine logged
+"recording stopped: only 63 MB free" (an ERROR) at every commit (found by the boot test)."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+PREFIX = "selftest-"
 
-def simulated_call_selftest() -> tuple[bool, str]:
+
+def selftest_folder(data_dir: Path) -> Path:
+    """Where the health check's self-test keeps its throw-away data: DATA/update, emptied of what a
+    killed check left."""
+    folder = Path(data_dir) / "update"
+    folder.mkdir(parents=True, exist_ok=True)
+    for left in folder.glob(PREFIX + "*"):
+        shutil.rmtree(left, ignore_errors=True)
+    return folder
+
+
+def simulated_call_selftest(work_dir: Path | None = None) -> tuple[bool, str]:
+    """The call, in a throw-away folder inside `work_dir` (the system's temp folder if None)."""
     from ..harness import Pbx
-    with tempfile.TemporaryDirectory(prefix="linebox-selftest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=PREFIX, dir=work_dir) as tmp:
         pbx = Pbx(data_dir=Path(tmp))
         try:
             a, b = pbx.phone("201"), pbx.phone("202")

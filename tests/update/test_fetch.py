@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import os
+import shutil
 import ssl
 import threading
 import time
@@ -225,3 +227,25 @@ def test_auto_install_only_inside_the_window_and_never_during_a_call(
     assert outcome["installing"] is True, outcome
     assert pi.boots[-1] == (3, True)                                # one tryboot into slot B
     assert api.call_sync("update.status")["phase"] == "trying"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a size-limited tmpfs needs root")
+def test_a_download_that_does_not_fit_is_refused_with_the_room_it_needs(server: BundleServer, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same room check as the web's upload: the announced length against the free space minus the
+    margin, before a byte is read; a disk that fills up meanwhile (ENOSPC) is refused the same way."""
+    from firmware.update import fetch, room
+    from tests.storage.test_full_disk import small_filesystem
+    size = len((tmp_path / "good.bundle").read_bytes())
+    with small_filesystem(tmp_path / "data", 1) as data:
+        dest = data / "update" / "incoming.bundle"
+        monkeypatch.setattr(room, "MARGIN_BYTES", shutil.disk_usage(data).free - size // 2)
+        with pytest.raises(FetchRefused, match=f"No room for the update bundle on the data partition: it needs "
+                                               f"{room.mib(size)}"):
+            fetch_bundle(server.url("good.bundle"), dest, max_bytes=10 ** 9, cafile=server.cert)
+        assert not list(dest.parent.glob("*"))
+        monkeypatch.setattr(fetch, "room_for", lambda folder, needed: 1 << 40)   # room there, then taken
+        (data / "filler").write_bytes(b"\xa5" * (shutil.disk_usage(data).free - size // 2))
+        with pytest.raises(FetchRefused, match="No room for the update bundle"):
+            fetch_bundle(server.url("good.bundle"), dest, max_bytes=10 ** 9, cafile=server.cert)
+        assert not list(dest.parent.glob("*"))

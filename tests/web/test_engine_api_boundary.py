@@ -19,10 +19,11 @@ WEBUI = Path(__file__).resolve().parents[2] / "webui"
 NOT_YET = {"routes_status.py", "sim_api.py", "app.py", "state.py"}
 # What else the web may import from firmware: the engine API and its transport (the socket client),
 # and libraries that hold no engine state and write nothing: the setup code's feature code (a
-# constant), the Prometheus text of the health figures, the impulse-response picture, and the
+# constant), the Prometheus text of the health figures, the impulse-response picture, the update
+# bundle's room check (free space against a size, shared with the engine's URL fetch), and the
 # reports library, which reads records.db / reports.db read-only (as issue 8 allows).
 ALLOWED_FIRMWARE = {"firmware.api", "firmware.api_wire", "firmware.control", "firmware.firstboot",
-                    "firmware.media_health", "firmware.linecal.picture"}
+                    "firmware.media_health", "firmware.linecal.picture", "firmware.update.room"}
 ALLOWED_PREFIXES = ("firmware.reports.",)
 
 

@@ -58,6 +58,15 @@ def test_malformed_requests_get_4xx(env: WebEnv, admin: TestClient) -> None:
     assert env.config.extensions() == []
 
 
+
+def test_a_malformed_page_form_gets_a_page_and_a_script_gets_json(admin: TestClient) -> None:
+    body, kind = b"--xx\r\nContent-Disposition: form-data\r\n\r\nv\r\n--xx--\r\n", "multipart/form-data; boundary=xx"
+    r = admin.post("/extensions", content=body, headers={"Content-Type": kind, "Accept": "text/html"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), r.status_code
+    assert "The form could not be read" in r.text and "Request refused" in r.text
+    r = admin.post("/extensions", content=body, headers={"Content-Type": kind})
+    assert r.status_code == 400 and r.json()["error"].startswith("The form could not be read")
+
 def test_sim_api_mounted_only_with_token_and_needs_it(env: WebEnv) -> None:
     assert env.client().get("/api/sim/status").status_code == 404
     with_token = env.client(sim_token="sim-secret-token")
