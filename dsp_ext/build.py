@@ -46,6 +46,9 @@ ffibuilder.set_source(
     includes(),
     sources=sources(),
     include_dirs=[str(SRC)],
+    # setuptools rebuilds an object only when its .c is newer; a changed header (dtmf_filter_copy.h
+    # is all of the DTMF filter code) must rebuild too
+    depends=[str(h) for h in sorted(SRC.glob("*.h"))],
     extra_compile_args=CFLAGS,
     libraries=["m"],
 )

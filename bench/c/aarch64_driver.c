@@ -1,33 +1,43 @@
-/* aarch64 check of the echo canceller (bench/aarch64.py): runs SAMPLES (argv[1],
- * default 16000) of a speech-like signal through a 1024-tap canceller, or, with
- * argv[2] = 0, everything but the canceller (the baseline an instruction count
- * subtracts), and prints the tap-pass variant. Built by the cross compiler, run
- * under qemu-user. */
+/* aarch64 check of the echo canceller (bench/aarch64.py): runs the far and near int16 files
+ * argv[1], argv[2] (bench dsp's real speech over its line model) through a 1024-tap canceller
+ * with the engine's flags, one 80-sample frame per call, or, with argv[3] = 0, everything but
+ * the canceller (the baseline an instruction count subtracts), and prints the tap-pass variant.
+ * With argv[4] = W, window_end() is called after every W samples (a multiple of 80): the bench's
+ * --ec-windows mode counts the instructions between its calls.
+ * Built by the cross compiler, run under qemu-user; bench/c/aarch64_spandsp_driver.c is the
+ * spandsp side on the same files. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "echo.h"
 #include "echo_taps.h"
+#include "s16_file.h"
+
+/* Does nothing; its address in qemu's log marks a window's end. */
+__attribute__((noinline)) static void window_end(void)
+{
+    __asm__ __volatile__("");
+}
 
 int main(int argc, char **argv)
 {
-    const int n = argc > 1 ? atoi(argv[1]) : 16000, run = argc > 2 ? atoi(argv[2]) : 1;
-    int16_t *far = malloc(2 * (size_t)n), *near = malloc(2 * (size_t)n), out[80];
+    if (argc < 4)
+        return 2;
+    size_t n, m;
+    int16_t *far = load(argv[1], &n), *near = load(argv[2], &m), out[80];
+    const int run = atoi(argv[3]);
+    const size_t window = argc > 4 ? strtoul(argv[4], NULL, 10) : 0;
     echo_t *s = malloc(echo_state_size());
     if (!far || !near || !s || echo_init(s, 1024, ECHO_NLP | ECHO_CNG | ECHO_HPF) != 0)
         return 1;
-    uint32_t r = 12345u;
-    double lp = 0.0;
-    for (int i = 0; i < n; i++) {
-        r = r * 1664525u + 1013904223u;
-        lp = 0.7 * lp + ((double)(r >> 8) / 16777216.0 - 0.5) * 8000.0;
-        far[i] = (int16_t)lp;
-        near[i] = (int16_t)(i >= 40 ? 0.3 * far[i - 40] : 0.0);
-    }
-    if (run)
-        for (int k = 0; k + 80 <= n; k += 80)
+    n = n < m ? n : m;
+    for (size_t k = 0; k + 80 <= n; k += 80) {
+        if (run)
             echo_process(s, far + k, near + k, out, 80);
+        if (window > 0 && (k + 80) % window == 0)
+            window_end();
+    }
     printf("%s\n", echo_simd_variant());
     free(s);
     free(far);

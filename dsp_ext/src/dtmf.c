@@ -3,9 +3,8 @@
  * Receiver design
  * ---------------
  * Eight Goertzel filters, one per Q.23 frequency, share one pass over the
- * input. The inner loop updates all eight from one sample (arrays of eight
- * floats, so the compiler vectorises it: two SSE/NEON registers), plus two
- * energies: of x and of x[n] - x[n-2]. Blocks are 102
+ * input (dtmf_filter.c: one detector alone, or several in the lanes of a
+ * vector), plus two energies: of x and of x[n] - x[n-2]. Blocks are 102
  * samples (12.75 ms, bins 78 Hz apart, which separates adjacent rows by
  * ~20 dB) split into two 51-sample halves; combining the halves' complex
  * outputs gives the whole-block DFT, so the halves cost nothing per sample.
@@ -126,15 +125,13 @@ int dtmf_digit_index(char digit)
 void dtmf_rx_reset(dtmf_rx_t *s)
 {
     s->steady_removed = s->steady_removed_hf = 3.0e38f; /* the first half sets them */
-    memset(s->s1, 0, sizeof(s->s1));
-    memset(s->s2, 0, sizeof(s->s2));
     memset(s->h1_re, 0, sizeof(s->h1_re));
     memset(s->h1_im, 0, sizeof(s->h1_im));
     memset(s->prev_re, 0, sizeof(s->prev_re));
     memset(s->prev_im, 0, sizeof(s->prev_im));
-    s->energy = s->h1_energy = 0.0f;
+    s->h1_energy = 0.0f;
     s->x1 = s->x2 = 0.0f;
-    s->hf_energy = s->h1_hf_energy = 0.0f;
+    s->h1_hf_energy = 0.0f;
     s->fill = s->half = 0;
     /* s->samples keeps counting: event times stay on the receiver's own clock */
     s->prev_hit = 0;
@@ -283,12 +280,40 @@ static int shows(const float *p, const float *g2, float energy, float min_power,
     return p[lo] * g2[lo] + p[hi] * g2[hi] >= purity * energy;
 }
 
+/* The angle of (x, y), as atan2f, to within 2e-7 rad (the library's atan2f is a call and a
+ * careful reduction; the frequency checks need ~1e-4 rad: 1e-4 rad over the 51-sample lag is
+ * 0.0025 Hz). atan(t) = t P(t^2) on 0 <= t <= 1, P of degree 7 fitted here (least squares on
+ * Chebyshev nodes, reweighted towards an even error: max 1.8e-7 in float); the octants by
+ * symmetry. (0, 0) gives 0. */
+static float angle_of(float y, float x)
+{
+    const float ax = fabsf(x), ay = fabsf(y);
+    const float hi = ax > ay ? ax : ay, lo = ax > ay ? ay : ax;
+    if (!(hi > 0.0f))
+        return 0.0f;
+    const float t = lo / hi, t2 = t * t;
+    float p = -4.780891099e-03f;
+    p = p * t2 + 2.455874810e-02f;
+    p = p * t2 - 5.990713226e-02f;
+    p = p * t2 + 9.942941948e-02f;
+    p = p * t2 - 1.402949365e-01f;
+    p = p * t2 + 1.997139042e-01f;
+    p = p * t2 - 3.333209490e-01f;
+    p = p * t2 + 9.999999118e-01f;
+    float a = t * p;
+    if (ay > ax)
+        a = 0.5f * (float) M_PI - a;
+    if (x < 0.0f)
+        a = (float) M_PI - a;
+    return y < 0.0f ? -a : a;
+}
+
 /* Frequency offset (Hz) from the phase advance of a complex amplitude:
  * coarse over `short_lag` samples (unambiguous), fine over `long_lag`. */
 /* Coarse frequency offset (Hz) from the phase advance between two halves. */
 static float coarse_hz(float w, float c1r, float c1i, float c2r, float c2i)
 {
-    return wrap_pi(atan2f(c2i * c1r - c2r * c1i, c2r * c1r + c2i * c1i) - wrap_pi(w * DTMF_HALF))
+    return wrap_pi(angle_of(c2i * c1r - c2r * c1i, c2r * c1r + c2i * c1i) - wrap_pi(w * DTMF_HALF))
         * DTMF_RATE / (2.0f * (float) M_PI * DTMF_HALF);
 }
 
@@ -303,9 +328,9 @@ static float corrected(float power, float df, float f)
 static float offset_hz(float w, float c1r, float c1i, float c2r, float c2i, int short_lag,
                        float f1r, float f1i, float f2r, float f2i, int long_lag)
 {
-    float coarse = wrap_pi(atan2f(c2i * c1r - c2r * c1i, c2r * c1r + c2i * c1i) - wrap_pi(w * short_lag))
+    float coarse = wrap_pi(angle_of(c2i * c1r - c2r * c1i, c2r * c1r + c2i * c1i) - wrap_pi(w * short_lag))
         * DTMF_RATE / (2.0f * (float) M_PI * short_lag);
-    float fine = wrap_pi(atan2f(f2i * f1r - f2r * f1i, f2r * f1r + f2i * f1i) - wrap_pi(w * long_lag))
+    float fine = wrap_pi(angle_of(f2i * f1r - f2r * f1i, f2r * f1r + f2i * f1i) - wrap_pi(w * long_lag))
         * DTMF_RATE / (2.0f * (float) M_PI * long_lag);
     float step = DTMF_RATE / long_lag;
     return fine + step * roundf((coarse - fine) / step);
@@ -409,15 +434,22 @@ static void end_of_block(dtmf_rx_t *s, const float *h2_re, const float *h2_im, f
          * (their bins are 157 Hz wide), so for them only the digit's own two
          * tones are measured; a half has half a block's power. */
         float row_min = DTMF_CONT_DROP * s->ref_row, col_min = DTMF_CONT_DROP * s->ref_col;
-        dtmf_pair_t pb = unmix(s, b.re, b.im, cr, cc, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
-        dtmf_pair_t p1 = unmix(s, s->h1_re, s->h1_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
-        dtmf_pair_t p2 = unmix(s, h2_re, h2_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
-        int present = (shows(b.power, s->notch_g2, energy, 0.0f, cr, cc, DTMF_CONT_PURITY)
-                       && pb.pa >= row_min && pb.pb >= col_min)
-            || (p1.pa >= row_min / 2 && p1.pb >= col_min / 2
-                && p1.pa * s->notch_g2[cr] + p1.pb * s->notch_g2[4 + cc] >= DTMF_CONT_PURITY * s->h1_energy)
-            || (p2.pa >= row_min / 2 && p2.pb >= col_min / 2
-                && p2.pa * s->notch_g2[cr] + p2.pb * s->notch_g2[4 + cc] >= DTMF_CONT_PURITY * h2_energy);
+        /* the whole block first; each half only if what comes before it did not show the digit */
+        int present = 0;
+        if (shows(b.power, s->notch_g2, energy, 0.0f, cr, cc, DTMF_CONT_PURITY)) {
+            dtmf_pair_t pb = unmix(s, b.re, b.im, cr, cc, s->leak_block_re, s->leak_block_im, DTMF_BLOCK);
+            present = pb.pa >= row_min && pb.pb >= col_min;
+        }
+        if (!present) {
+            dtmf_pair_t p1 = unmix(s, s->h1_re, s->h1_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+            present = p1.pa >= row_min / 2 && p1.pb >= col_min / 2
+                      && p1.pa * s->notch_g2[cr] + p1.pb * s->notch_g2[4 + cc] >= DTMF_CONT_PURITY * s->h1_energy;
+        }
+        if (!present) {
+            dtmf_pair_t p2 = unmix(s, h2_re, h2_im, cr, cc, s->leak_half_re, s->leak_half_im, DTMF_HALF);
+            present = p2.pa >= row_min / 2 && p2.pb >= col_min / 2
+                      && p2.pa * s->notch_g2[cr] + p2.pb * s->notch_g2[4 + cc] >= DTMF_CONT_PURITY * h2_energy;
+        }
         if (present) {
             s->misses = 0;
         } else {
@@ -484,152 +516,6 @@ static void end_of_first_half(dtmf_rx_t *s, dtmf_event_t *events, int max_events
     s->pending = 0;
 }
 
-/* The per-sample work runs over whole half-blocks (51 samples;
- * dtmf_rx_process collects a half that arrives in pieces, so results do not
- * depend on the caller's framing). The eight Goertzel filters are one vector
- * of eight floats (GCC's vector extension: one AVX register, or two SSE /
- * NEON ones). Written as one loop over each caller's frame with the filters
- * as arrays, gcc kept their state going through the stack on every sample
- * and the receiver ran at 0.4x spandsp's speed; see half_pass for what it is
- * now. On x86-64 an FMA copy is chosen at run time; the product itself is
- * built for plain SSE4.2. */
-typedef float dtmf_v8 __attribute__((vector_size(32)));
-
-/* One half-block: the dial-tone notches (two biquads in cascade, zeros on the
- * unit circle, c = 2 cos w0, and poles at radius r, p = 2 r cos w0,
- * rr = r^2), the eight Goertzel filters on their output, and the four energy
- * sums. Every recursion here, y[n] = p y[n-1] - rr y[n-2] + f[n] (the
- * Goertzel filter is the case p = c, rr = 1), is taken two outputs per step,
- * both from the same older pair:
- *     y[n+1] = (p^2 - rr) y[n-1] - p rr y[n-2] + p f[n] + f[n+1],
- * so its latency is paid once per two samples; and the three recursions
- * (two notches, the Goertzel vector) share one loop, each a step behind the
- * one feeding it, so their latencies overlap instead of adding up. */
-static inline __attribute__((always_inline)) void half_pass(dtmf_rx_t *restrict s, const int16_t *restrict in)
-{
-    enum { N = DTMF_HALF };
-    float ub[N + 2], xb[N + 2]; /* input and notch output, each after the two samples before */
-    const float c1 = s->notch_c[0], c2 = s->notch_c[1], p1 = s->notch_p[0], p2 = s->notch_p[1];
-    const float rr = s->notch_r2, q1 = p1 * p1 - rr, q2 = p2 * p2 - rr, pr1 = p1 * rr, pr2 = p2 * rr;
-    ub[0] = s->x2;
-    ub[1] = s->x1;
-    xb[0] = s->z2;
-    xb[1] = s->z1;
-    for (int j = 0; j < N; j++)
-        ub[j + 2] = (float) in[j];
-    float v1 = s->v1, v2 = s->v2, z1 = s->z1, z2 = s->z2;
-    dtmf_v8 s1, s2, coef;
-    memcpy(&s1, s->s1, sizeof(s1));
-    memcpy(&s2, s->s2, sizeof(s2));
-    memcpy(&coef, s->coef, sizeof(coef));
-    const dtmf_v8 coef2 = coef * coef - 1.0f;
-    int j = 0;
-    for (; j + 1 < N; j += 2) {
-        const float f0 = ub[j + 2] - c1 * ub[j + 1] + ub[j], f1 = ub[j + 3] - c1 * ub[j + 2] + ub[j + 1];
-        const float va = p1 * v1 + (f0 - rr * v2);
-        const float vb = q1 * v1 + ((p1 * f0 + f1) - pr1 * v2);
-        const float g0 = va - c2 * v1 + v2, g1 = vb - c2 * va + v1;
-        const float za = p2 * z1 + (g0 - rr * z2);
-        const float zb = q2 * z1 + ((p2 * g0 + g1) - pr2 * z2);
-        xb[j + 2] = za;
-        xb[j + 3] = zb;
-        v2 = va;
-        v1 = vb;
-        z2 = za;
-        z1 = zb;
-        const dtmf_v8 t = za - s2;
-        const dtmf_v8 a = coef * s1 + t;
-        const dtmf_v8 b = coef2 * s1 + (coef * t + zb);
-        s2 = a;
-        s1 = b;
-    }
-    if (j < N) {
-        const float f0 = ub[j + 2] - c1 * ub[j + 1] + ub[j];
-        const float va = p1 * v1 - rr * v2 + f0;
-        const float g0 = va - c2 * v1 + v2;
-        const float za = p2 * z1 - rr * z2 + g0;
-        xb[j + 2] = za;
-        v2 = v1;
-        v1 = va;
-        z2 = z1;
-        z1 = za;
-        const dtmf_v8 t = za - s2;
-        s2 = s1;
-        s1 = coef * s1 + t;
-    }
-    float raw = 0.0f, raw_hf = 0.0f, energy = 0.0f, hf = 0.0f;
-    for (int k = 0; k < N; k++) {
-        const float u = ub[k + 2], du = u - ub[k], x = xb[k + 2], d = x - xb[k];
-        raw += u * u;
-        raw_hf += du * du;
-        energy += x * x;
-        hf += d * d;
-    }
-    memcpy(s->s1, &s1, sizeof(s1));
-    memcpy(s->s2, &s2, sizeof(s2));
-    s->energy = energy;
-    s->raw_energy = raw;
-    s->raw_hf_energy = raw_hf;
-    s->hf_energy = hf;
-    s->x2 = ub[N];
-    s->x1 = ub[N + 1];
-    s->v1 = v1;
-    s->v2 = v2;
-    s->z1 = z1;
-    s->z2 = z2;
-}
-
-/* The same code twice: an AVX2+FMA copy picked at run time where the CPU has it, and the
- * build's baseline. The sanitizer build (tests/dsp/test_sanitizers.py) has both, so the copy
- * this CPU ships with is the one its fuzzer runs. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target("avx2,fma"))) static void goertzel_run_fma(dtmf_rx_t *restrict s,
-                                                                 const int16_t *restrict in)
-{
-    half_pass(s, in);
-}
-#define HAVE_GOERTZEL_FMA 1
-#endif
-
-static void goertzel_run_plain(dtmf_rx_t *restrict s, const int16_t *restrict in)
-{
-    half_pass(s, in);
-}
-
-/* 1: the FMA copy, 0: the baseline; decided once per process (every caller
- * decides the same, so concurrent first calls are harmless). */
-static int goertzel_use_fma(void)
-{
-#ifdef HAVE_GOERTZEL_FMA
-    static int use_fma = -1;
-    if (use_fma < 0) {
-        const char *forced = getenv("LINEBOX_DTMF_SIMD");
-        __builtin_cpu_init();
-        use_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-                  && !(forced != NULL && strcmp(forced, "generic") == 0);
-    }
-    return use_fma;
-#else
-    return 0;
-#endif
-}
-
-const char *dtmf_simd_variant(void)
-{
-    return goertzel_use_fma() ? "avx2" : "generic";
-}
-
-static void goertzel_run(dtmf_rx_t *s, const int16_t *in)
-{
-#ifdef HAVE_GOERTZEL_FMA
-    if (goertzel_use_fma()) {
-        goertzel_run_fma(s, in);
-        return;
-    }
-#endif
-    goertzel_run_plain(s, in);
-}
-
 int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
 {
     /* the notches' memories decay into subnormals in digital silence after a tone */
@@ -641,6 +527,75 @@ int dtmf_rx_process(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events
 
 int dtmf_rx_process_ftz(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events)
 {
+    return dtmf_rx_feed_ftz(s, in, n, NULL, events, max_events);
+}
+
+const int16_t *dtmf_rx_half_at(dtmf_rx_t *s, const int16_t *in, int k)
+{
+    if (s->fill == 0)
+        return in + (size_t) k * DTMF_HALF;
+    if (k == 0) {
+        memcpy(s->partial + s->fill, in, (size_t) (DTMF_HALF - s->fill) * sizeof(int16_t));
+        return s->partial;
+    }
+    return in + (size_t) k * DTMF_HALF - (size_t) s->fill;
+}
+
+/* max(x, 0) and min(a, b) for the finite energies here: fmaxf/fminf are library calls under
+ * -fno-finite-math-only (they must handle NaN), four per half-block. */
+static inline float above_zero(float x)
+{
+    return x > 0.0f ? x : 0.0f;
+}
+
+static inline float lesser(float a, float b)
+{
+    return a < b ? a : b;
+}
+
+/* The decisions on one half-block the filter pass (dtmf_filter.c) has run over. */
+static void after_half(dtmf_rx_t *s, const dtmf_half_t *h, dtmf_event_t *events, int max_events, int *count)
+{
+    float energy = h->energy, hf = h->hf;
+    float removed = above_zero(h->raw - h->energy);
+    float removed_hf = above_zero(h->raw_hf - h->hf);
+    /* Half complete: the Goertzel output is e^{j w 50} X(w); rotate it
+     * back so X is referenced to the half's first sample. */
+    float re[8], im[8];
+    for (int k = 0; k < 8; k++) {
+        float gr = h->s1[k] - s->cosw[k] * h->s2[k];
+        float gi = s->sinw[k] * h->s2[k];
+        re[k] = gr * s->ref_re[k] - gi * s->ref_im[k];
+        im[k] = gr * s->ref_im[k] + gi * s->ref_re[k];
+    }
+    if (s->half == 0) {
+        memcpy(s->h1_re, re, sizeof(re));
+        memcpy(s->h1_im, im, sizeof(im));
+        s->h1_energy = energy;
+        s->h1_hf_energy = hf;
+        s->h1_removed = removed;
+        s->h1_removed_hf = removed_hf;
+        s->half = 1;
+        end_of_first_half(s, events, max_events, count);
+    } else {
+        /* What the notches took away counts against a digit unless it
+         * is steady (a dial tone): only the excess over its slowly rising
+         * minimum, block by block (a two-tone dial tone beats within a
+         * half), does. Speech drops to nothing between syllables, so for
+         * speech nearly all of it counts, as if there were no notches. */
+        float rem = s->h1_removed + removed, rem_hf = s->h1_removed_hf + removed_hf;
+        s->steady_removed = lesser(rem, lesser(s->steady_removed * DTMF_STEADY_RISE + 1.0f, 3.0e38f));
+        s->steady_removed_hf = lesser(rem_hf, lesser(s->steady_removed_hf * DTMF_STEADY_RISE + 1.0f, 3.0e38f));
+        energy += above_zero(rem - DTMF_STEADY_MARGIN * s->steady_removed);
+        hf += above_zero(rem_hf - DTMF_STEADY_MARGIN * s->steady_removed_hf);
+        end_of_block(s, re, im, energy, s->h1_hf_energy + hf, events, max_events, count);
+        s->half = 0;
+    }
+}
+
+int dtmf_rx_feed_ftz(dtmf_rx_t *s, const int16_t *in, int n, const dtmf_half_t *done, dtmf_event_t *events,
+                     int max_events)
+{
     int count = 0;
     int i = 0;
     while (i < n) {
@@ -651,59 +606,22 @@ int dtmf_rx_process_ftz(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *ev
          * first, so results do not depend on how the caller frames its
          * input, and the filters run over a fixed length. */
         const int16_t *half = in + i;
-        if (take < DTMF_HALF) {
+        const int completes = s->fill + take == DTMF_HALF;
+        if (take < DTMF_HALF && !(completes && done != NULL)) {    /* (dtmf_rx_half_at copied it) */
             memcpy(s->partial + s->fill, in + i, (size_t) take * sizeof(int16_t));
             half = s->partial;
         }
         i += take;
         s->fill += take;
         s->samples += (uint64_t) take;
-        if (s->fill < DTMF_HALF)
+        if (!completes)
             break;
-        goertzel_run(s, half);
-        float energy = s->energy, hf = s->hf_energy;
-        float removed = fmaxf(s->raw_energy - s->energy, 0.0f);
-        float removed_hf = fmaxf(s->raw_hf_energy - s->hf_energy, 0.0f);
-        s->raw_energy = 0.0f;
-        s->raw_hf_energy = 0.0f;
-        const float *s1 = s->s1, *s2 = s->s2;
-        /* Half complete: the Goertzel output is e^{j w 50} X(w); rotate it
-         * back so X is referenced to the half's first sample. */
-        float re[8], im[8];
-        for (int k = 0; k < 8; k++) {
-            float gr = s1[k] - s->cosw[k] * s2[k];
-            float gi = s->sinw[k] * s2[k];
-            re[k] = gr * s->ref_re[k] - gi * s->ref_im[k];
-            im[k] = gr * s->ref_im[k] + gi * s->ref_re[k];
-        }
-        memset(s->s1, 0, sizeof(s->s1));
-        memset(s->s2, 0, sizeof(s->s2));
         s->fill = 0;
-        if (s->half == 0) {
-            memcpy(s->h1_re, re, sizeof(re));
-            memcpy(s->h1_im, im, sizeof(im));
-            s->h1_energy = energy;
-            s->h1_hf_energy = hf;
-            s->h1_removed = removed;
-            s->h1_removed_hf = removed_hf;
-            s->half = 1;
-            end_of_first_half(s, events, max_events, &count);
-        } else {
-            /* What the notches took away counts against a digit unless it
-             * is steady (a dial tone): only the excess over its slowly rising
-             * minimum, block by block (a two-tone dial tone beats within a
-             * half), does. Speech drops to nothing between syllables, so for
-             * speech nearly all of it counts, as if there were no notches. */
-            float rem = s->h1_removed + removed, rem_hf = s->h1_removed_hf + removed_hf;
-            s->steady_removed = fminf(rem, fminf(s->steady_removed * DTMF_STEADY_RISE + 1.0f, 3.0e38f));
-            s->steady_removed_hf = fminf(rem_hf, fminf(s->steady_removed_hf * DTMF_STEADY_RISE + 1.0f, 3.0e38f));
-            energy += fmaxf(rem - DTMF_STEADY_MARGIN * s->steady_removed, 0.0f);
-            hf += fmaxf(rem_hf - DTMF_STEADY_MARGIN * s->steady_removed_hf, 0.0f);
-            end_of_block(s, re, im, energy, s->h1_hf_energy + hf, events, max_events, &count);
-            s->half = 0;
-        }
-        s->energy = 0.0f;
-        s->hf_energy = 0.0f;
+        dtmf_half_t h;
+        const dtmf_half_t *result = done != NULL ? done++ : &h;
+        if (done == NULL)
+            dtmf_half_pass(s, half, &h);
+        after_half(s, result, events, max_events, &count);
     }
     return count;
 }

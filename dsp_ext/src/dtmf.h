@@ -40,24 +40,21 @@ typedef struct {
      * halves and whole blocks (index row * 4 + column) */
     float leak_half_re[16], leak_half_im[16];
     float leak_block_re[16], leak_block_im[16];
-    /* running Goertzel state, the block so far and the previous block */
-    float s1[8], s2[8];
+    /* the block so far and the previous block */
     float h1_re[8], h1_im[8];      /* first half of the current block */
     float prev_re[8], prev_im[8];  /* whole previous block */
-    float energy;                  /* sum of x^2 over the current half */
-    float h1_energy;
+    float h1_energy;               /* sum of x^2 over the first half */
     /* talk-off guard: energy of x[n] - x[n-2], which weights the spectrum by
      * 4 sin^2(w) (see dtmf.c) */
     float x1, x2;                  /* last two input samples */
     float v1, v2, z1, z2;          /* the notches' own outputs (z: after both) */
     float notch_c[2], notch_p[2];  /* 2 cos(w0) and 2 r cos(w0) of each notch */
     float notch_r2;
-    float raw_energy, raw_hf_energy;          /* the same sums before the notches */
     float steady_removed, steady_removed_hf;  /* slowly rising minimum of what the notches removed */
     float h1_removed, h1_removed_hf;          /* what they removed in the first half */
     float notch_g2[8];             /* the notch's power gain at each tone */
     float notch_inv[8];            /* 1 / its amplitude gain */
-    float hf_energy, h1_hf_energy;
+    float h1_hf_energy;
     float hf_weight[8];            /* 4 sin^2(w) of each tone */
     float hf_purity;               /* the tones' share of that energy needed to qualify */
     int fill;                      /* samples in the current half */
@@ -110,14 +107,44 @@ void dtmf_tx_generate(dtmf_tx_t *s, int16_t *out, int n);
 int dtmf_tx_busy(const dtmf_tx_t *s);
 /* Row (0-3) and column (0-3) of a digit, or -1 if it is not one. */
 int dtmf_digit_index(char digit);
-/* Which copy of the receiver's filter loop runs: "generic" (the build's
- * baseline) or "avx2" (AVX2+FMA, picked at run time where the CPU has it;
- * LINEBOX_DTMF_SIMD=generic forces the baseline, for tests and benchmarks). */
+/* Which copy of the receiver's filter pass runs (dtmf_filter.c): "generic" (the build's
+ * baseline, 4 ports a lane pass) or "avx2" (AVX2+FMA, 8 ports, picked at run time where the
+ * CPU has it; LINEBOX_DTMF_SIMD=generic forces the baseline, for tests and benchmarks). */
 const char *dtmf_simd_variant(void);
 /* cdef-end */
 
 /* dtmf_rx_process for a caller that has already set flush-to-zero (fpmode.h) for a whole
  * batch of calls (dtmf_receiver_rows: once per tick, not once per port). */
 int dtmf_rx_process_ftz(dtmf_rx_t *s, const int16_t *in, int n, dtmf_event_t *events, int max_events);
+
+/* ---- the filter pass apart from the decisions (dtmf_receiver_rows runs ports in lanes) ----
+ *
+ * What the filter pass (dtmf_filter.c) gives the decisions for one half-block: the Goertzel
+ * filters' last two states and the energies of x and of x[n] - x[n-2], after the notches and
+ * before (raw). */
+typedef struct {
+    float s1[8], s2[8];
+    float energy, hf, raw, raw_hf;
+} dtmf_half_t;
+
+/* How many half-blocks n more samples complete. */
+static inline int dtmf_rx_halves(const dtmf_rx_t *s, int n)
+{
+    return (s->fill + n) / DTMF_HALF;
+}
+/* The samples of the k-th of them, n more samples being `in` (the first is copied into
+ * s->partial when it began in an earlier call). */
+const int16_t *dtmf_rx_half_at(dtmf_rx_t *s, const int16_t *in, int k);
+/* One half-block through the filters: updates the notches' memories in s, the rest to out. */
+void dtmf_half_pass(dtmf_rx_t *s, const int16_t *in, dtmf_half_t *out);
+/* jobs <= dtmf_lanes_width() half-blocks of different detectors at once, in the lanes of a
+ * vector: for each, exactly (bit for bit) what dtmf_half_pass gives. */
+int dtmf_lanes_width(void);
+void dtmf_lanes_pass(dtmf_rx_t *const *s, const int16_t *const *in, dtmf_half_t *const *out, int jobs);
+/* dtmf_rx_process_ftz with the filter pass already run: done[k] is the k-th half-block these n
+ * samples complete, in order, from dtmf_half_pass or dtmf_lanes_pass on dtmf_rx_half_at(s, in, k)
+ * (NULL: run it here). */
+int dtmf_rx_feed_ftz(dtmf_rx_t *s, const int16_t *in, int n, const dtmf_half_t *done, dtmf_event_t *events,
+                     int max_events);
 
 #endif

@@ -71,7 +71,7 @@
  * echo_taps.c), over a history buffer kept contiguous by a memmove every
  * ECHO_SHIFT samples, so the loop has no wrap branch. The pass lives in
  * echo_taps.c, compiled in SSE4.2 / AVX2+FMA / AVX-512F copies picked at run
- * time (NEON from -O3 on aarch64). The per-sample work around it runs in three
+ * time (on aarch64 NEON, the hot passes in assembly). The per-sample work around it runs in three
  * loops per block segment (see echo_process). echo_process runs with
  * flush-to-zero and denormals-are-zero (restored on return): decaying states
  * in speech pauses would otherwise go subnormal and cost ~10x per frame.
@@ -82,6 +82,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__aarch64__) && defined(__GNUC__)
+#include <arm_neon.h>
+#endif
 
 #define PRE_EMPHASIS 0.4f /* partial whitening: stronger starves the low band and slows it */
 #define STEP 0.7f         /* background affine-projection step */
@@ -155,17 +158,17 @@ static inline v4f flush4(v4f x)
 #endif
 
 /* The high-pass of both paths at once, lane 0 the far signal and lane 1 the
- * near: z holds x1 x2 y1 y2 of the first biquad, then of the second (the
- * state is kept as hp_far / hp_near, the same order). */
+ * near, each biquad in the transposed direct form II: z holds its two
+ * states, the first biquad's, then the second's (kept as hp_far / hp_near,
+ * the same order). Two states a biquad instead of four (x1 x2 y1 y2 of the
+ * direct form I): five multiply-adds and no moves of the delay line. */
 static inline v4f highpass2(v4f *z, v4f x)
 {
-    for (int k = 0; k < 2; k++, z += 4) {
+    for (int k = 0; k < 2; k++, z += 2) {
         const float *c = HP[k];
-        const v4f y = flush4(c[0] * x + c[1] * z[0] + c[2] * z[1] - c[3] * z[2] - c[4] * z[3]);
-        z[1] = z[0];
-        z[0] = x;
-        z[3] = z[2];
-        z[2] = y;
+        const v4f y = flush4(c[0] * x + z[0]);
+        z[0] = flush4(c[1] * x - c[3] * y + z[1]);
+        z[1] = flush4(c[2] * x - c[4] * y);
         x = y;
     }
     return x;
@@ -195,7 +198,30 @@ static inline float region_mass(const float *w)
     return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
-static void update_gains(echo_t *s, float leak)
+/* known: each region's mass as echo_taps_settle summed it over w_bg as it is
+ * now (known[4 j]), or NULL (summed here). */
+/* One whole region's weights times leak, those it leaves under 1e-20 in
+ * magnitude set to zero (flush(), in a form that is vectorised: on aarch64 an
+ * absolute compare and a bit clear, where gcc's code for the C form spends
+ * three times the instructions on NaN rules). */
+static inline void leak_region(float *w, float leak)
+{
+#if defined(__aarch64__) && defined(__GNUC__)
+    const float32x4_t tiny = vdupq_n_f32(1e-20f);
+    for (int i = 0; i < REGION; i += 8) {
+        const float32x4_t a = vmulq_n_f32(vld1q_f32(w + i), leak), b = vmulq_n_f32(vld1q_f32(w + i + 4), leak);
+        vst1q_f32(w + i, vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(a), vcaltq_f32(a, tiny))));
+        vst1q_f32(w + i + 4, vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(b), vcaltq_f32(b, tiny))));
+    }
+#else
+    for (int i = 0; i < REGION; i++) { /* constant trip count: vectorised */
+        const float v = w[i] * leak;
+        w[i] = fabsf(v) < 1e-20f ? 0.0f : v; /* flush(), in a form gcc vectorises */
+    }
+#endif
+}
+
+static void update_gains(echo_t *s, float leak, const float *known)
 {
     float mass[ECHO_MAX_TAPS / REGION + 2];
     const int taps = s->taps, nreg = (taps + REGION - 1) / REGION;
@@ -204,7 +230,9 @@ static void update_gains(echo_t *s, float leak)
         const float *w = s->w_bg + j * REGION;
         const int len = (j + 1) * REGION < taps ? REGION : taps - j * REGION;
         float m = 0.0f;
-        if (len == REGION) {
+        if (known != NULL) {
+            m = known[4 * j];
+        } else if (len == REGION) {
             m = region_mass(w);
         } else {
             for (int i = 0; i < len; i++)
@@ -231,10 +259,7 @@ static void update_gains(echo_t *s, float leak)
             float *w = s->w_bg + j * REGION;
             const int len = (j + 1) * REGION < taps ? REGION : taps - j * REGION;
             if (len == REGION) {
-                for (int i = 0; i < REGION; i++) { /* constant trip count: vectorised */
-                    const float v = w[i] * leak;
-                    w[i] = fabsf(v) < 1e-20f ? 0.0f : v; /* flush(), in a form gcc vectorises */
-                }
+                leak_region(w, leak);
             } else {
                 for (int i = 0; i < len; i++) {
                     const float v = w[i] * leak;
@@ -372,6 +397,7 @@ static void clear_filters(echo_t *s)
     s->converged = 0;
     s->erle_db = 0.0f;
     s->p_efg = s->p_ebg = s->p_near;
+    s->settle_mass_stale = 1;
     s->resets++;
 }
 
@@ -463,6 +489,7 @@ static void end_block(echo_t *s)
             if (++s->worse_run >= 4) {
                 memcpy(s->w_bg, s->w_fg, sizeof(float) * (size_t)s->taps);
                 s->pend[0] = s->pend[1] = s->pend[2] = s->carry = s->prev_err = 0.0f;
+                s->settle_mass_stale = 1;
                 s->worse_run = 0;
                 s->p_ebg = s->p_efg;
             }
@@ -507,11 +534,23 @@ static void end_block(echo_t *s)
     float leak = 1.0f;
     if (learn)
         leak = 1.0f - LEAK * fminf(1.0f, LEAK_GAIN * s->p_ebg / (s->p_near + 1.0f));
-    update_gains(s, leak);
+    update_gains(s, leak, s->settled && !s->settle_mass_stale ? s->settle_sums : NULL);
     /* G changed: the correlations the steps need start again from a full sum
      * (sliding them across a change of G would be wrong, and this also keeps
-     * rounding errors from piling up). */
-    echo_taps_correlate(s->gain, s->xbuf + s->pos, s->taps, s->corr);
+     * rounding errors from piling up): from the settle's per-region sums if
+     * the block ended with it (the window is the same), else over the taps. */
+    if (s->settled) {
+        const int nreg = (s->taps + REGION - 1) / REGION;
+        double c[3] = {0.0, 0.0, 0.0};
+        for (int j = 0; j < nreg; j++)
+            for (int l = 0; l < 3; l++)
+                c[l] += (double)s->gain[j] * (double)s->settle_sums[4 * j + 1 + l];
+        for (int l = 0; l < 3; l++)
+            s->corr[l] = c[l];
+    } else {
+        echo_taps_correlate(s->gain, s->xbuf + s->pos, s->taps, s->corr);
+    }
+    s->settled = s->settle_mass_stale = 0;
 
     track_background(s);
 
@@ -560,81 +599,87 @@ typedef struct {
     float yf[ECHO_BLOCK]; /* the foreground's echo estimate */
 } segment_t;
 
+/* One sample of both paths (lanes 0 and 1 of x) through the high-pass (if
+ * hpf), the pre-emphasis and the block sums; z: the high-pass state, pre the
+ * last high-passed sample, acc and acch the sums of the pre-emphasised and
+ * the high-passed signals' squares, all kept in registers by the loop. */
+static inline __attribute__((always_inline)) void condition_one(v4f x, int hpf, v4f *z, v4f *pre, v4f *acc,
+                                                                v4f *acch, segment_t *g, int i)
+{
+    const v4f h = hpf ? highpass2(z, x) : x;
+    const v4f w = h - PRE_EMPHASIS * *pre;
+    *pre = h;
+    g->xw[i] = w[0];
+    g->nw[i] = w[1];
+    g->nh[i] = h[1];
+    *acc += w * w;
+    *acch += h * h;
+}
+
 /* Stage 1: input conditioning of m samples, and their block sums. */
 static void condition(echo_t *s, const int16_t *far, const int16_t *near, int m, segment_t *g)
 {
-    float pre_far = s->pre_far, pre_near = s->pre_near;
-    float acc_far = 0.0f, acc_near = 0.0f, acc_nearhp = 0.0f;
-    float fh_[ECHO_BLOCK], nh_[ECHO_BLOCK];
+    /* both paths as floats, interleaved (one vectorised loop), then one loop
+     * over the samples with the paths in two lanes of a vector */
+    float in[2 * ECHO_BLOCK];
+    for (int i = 0; i < m; i++) {
+        in[2 * i] = (float)far[i];
+        in[2 * i + 1] = (float)near[i];
+    }
+    v4f z[4], pre = {s->pre_far, s->pre_near, 0.0f, 0.0f}, acc = {0}, acch = {0};
+    for (int k = 0; k < 4; k++)
+        z[k] = (v4f){s->hp_far[k], s->hp_near[k], 0.0f, 0.0f};
     if (s->flags & ECHO_HPF) {
-        v4f z[8];
-        for (int k = 0; k < 8; k++)
-            z[k] = (v4f){s->hp_far[k], s->hp_near[k], 0.0f, 0.0f};
-        for (int i = 0; i < m; i++) {
-            const v4f y = highpass2(z, (v4f){(float)far[i], (float)near[i], 0.0f, 0.0f});
-            fh_[i] = y[0];
-            nh_[i] = y[1];
-        }
-        for (int k = 0; k < 8; k++) {
+        for (int i = 0; i < m; i++)
+            condition_one((v4f){in[2 * i], in[2 * i + 1], 0.0f, 0.0f}, 1, z, &pre, &acc, &acch, g, i);
+        for (int k = 0; k < 4; k++) {
             s->hp_far[k] = z[k][0];
             s->hp_near[k] = z[k][1];
         }
     } else {
-        for (int i = 0; i < m; i++) {
-            fh_[i] = (float)far[i];
-            nh_[i] = (float)near[i];
-        }
+        for (int i = 0; i < m; i++)
+            condition_one((v4f){in[2 * i], in[2 * i + 1], 0.0f, 0.0f}, 0, z, &pre, &acc, &acch, g, i);
     }
-    for (int i = 0; i < m; i++) {
-        const float fh = fh_[i], nh = nh_[i];
-        const float xw = fh - PRE_EMPHASIS * pre_far;
-        const float nw = nh - PRE_EMPHASIS * pre_near;
-        pre_far = fh;
-        pre_near = nh;
-        g->xw[i] = xw;
-        g->nw[i] = nw;
-        g->nh[i] = nh;
-        acc_far += xw * xw;
-        acc_near += nw * nw;
-        acc_nearhp += nh * nh;
-    }
-    s->pre_far = pre_far;
-    s->pre_near = pre_near;
-    s->acc_far += acc_far;
-    s->acc_near += acc_near;
-    s->acc_nearhp += acc_nearhp;
-    /* the tonal tests' windows (rings of the last 20 ms) */
-    int pos = s->hist_pos;
-    for (int i = 0; i < m; i++) {
-        s->far_hist[pos] = g->xw[i];
-        s->near_hist[pos] = g->nw[i];
-        pos = pos + 1 == ECHO_TONAL_N ? 0 : pos + 1;
-    }
-    s->hist_pos = pos;
+    s->pre_far = pre[0];
+    s->pre_near = pre[1];
+    s->acc_far += acc[0];
+    s->acc_near += acc[1];
+    s->acc_nearhp += acch[1];
+    /* the tonal tests' windows (rings of the last 20 ms), in at most two
+     * pieces each */
+    const int pos = s->hist_pos, first = ECHO_TONAL_N - pos < m ? ECHO_TONAL_N - pos : m;
+    memcpy(s->far_hist + pos, g->xw, sizeof(float) * (size_t)first);
+    memcpy(s->near_hist + pos, g->nw, sizeof(float) * (size_t)first);
+    memcpy(s->far_hist, g->xw + first, sizeof(float) * (size_t)(m - first));
+    memcpy(s->near_hist, g->nw + first, sizeof(float) * (size_t)(m - first));
+    s->hist_pos = pos + m >= ECHO_TONAL_N ? pos + m - ECHO_TONAL_N : pos + m;
 }
 
 /* The far sample xw pushed onto the history (block position t), and the
- * correlations slid to its window: r[l] = x'G x_{-l}. */
-static void push_far(echo_t *s, float xw, int t, float *r)
+ * correlations slid to its window: r[l] = x'G x_{-l}. Inlined into the filter
+ * loop, which keeps the history position and the correlations in registers
+ * (pos, corr: its copies of s->pos and s->corr) across the tap passes. */
+static inline __attribute__((always_inline)) void push_far(echo_t *s, float xw, int t, int *pos, double *corr,
+                                                           float *r)
 {
     if (t % ECHO_CHUNK == 0) /* the next chunk's change at the region boundaries, from older samples */
-        echo_taps_boundaries(s->gain, s->xbuf + s->pos, s->taps, s->dcorr);
+        echo_taps_boundaries(s->gain, s->xbuf + *pos, s->taps, s->dcorr);
     /* keep the window contiguous */
-    if (s->pos == 0) {
+    if (*pos == 0) {
         memmove(s->xbuf + ECHO_SHIFT, s->xbuf, sizeof(float) * (size_t)(s->taps + 4));
-        s->pos = ECHO_SHIFT;
+        *pos = ECHO_SHIFT;
     }
-    s->pos--;
-    float *xn = s->xbuf + s->pos;
+    --*pos;
+    float *xn = s->xbuf + *pos;
     xn[0] = xw;
     const double top = (double)s->gain[0] * (double)xw; /* the first region's upper end */
     const int back = ECHO_CHUNK - 1 - t % ECHO_CHUNK;
-    s->corr[0] += top * xn[0] + s->dcorr[back];
-    s->corr[1] += top * xn[1] + s->dcorr[ECHO_CHUNK + back];
-    s->corr[2] += top * xn[2] + s->dcorr[2 * ECHO_CHUNK + back];
-    r[0] = larger((float)s->corr[0], 0.0f); /* an energy: never below 0 by rounding */
-    r[1] = (float)s->corr[1];
-    r[2] = (float)s->corr[2];
+    corr[0] += top * xn[0] + s->dcorr[back];
+    corr[1] += top * xn[1] + s->dcorr[ECHO_CHUNK + back];
+    corr[2] += top * xn[2] + s->dcorr[2 * ECHO_CHUNK + back];
+    r[0] = larger((float)corr[0], 0.0f); /* an energy: never below 0 by rounding */
+    r[1] = (float)corr[1];
+    r[2] = (float)corr[2];
 }
 
 /* The background's affine-projection step for one sample with error eb and
@@ -658,10 +703,14 @@ static inline void ap_step(float eb, const float *r, float reg, float *prev_err,
 }
 
 /* Stage 2: both filters over m samples from block position t0. Two samples
- * per pass over the taps, unless only one is left in the segment; and a
- * block's last sample goes alone: the decisions at the block's end (copies
- * between the filters, the leak, the gains) then see the background exactly
- * as one pass per sample leaves it, with only the last sample's step pending.
+ * per pass over the taps, unless only one is left in the segment. The
+ * decisions at the block's end (copies between the filters, the leak, the
+ * gains) must see the background as one pass per sample leaves it, with only
+ * the last sample's step pending: a pair that ends the block is followed by
+ * echo_taps_settle, which applies the other pending steps in a pass of its own
+ * (two multiply-adds a tap, no outputs) and sums, on the way, each region's
+ * weight mass and window correlations for end_block; a block's last sample
+ * that comes alone (a segment of odd length) goes through a one-sample pass.
  *
  * The pending steps: pend[0..2] on the newest window x_m and the two before it
  * (as one pass per sample would leave them), and `carry`, a step on x_{m-2}
@@ -675,17 +724,19 @@ static void filter(echo_t *s, segment_t *g, int m, int t0)
     const float reg = REGULARISE * (float)s->taps;
     float prev_err = s->prev_err, prev_xgx = s->prev_xgx;
     float acc_efg = 0.0f, acc_ebg = 0.0f;
+    int pos = s->pos;
+    double corr[3] = {s->corr[0], s->corr[1], s->corr[2]};
     int i = 0;
     while (i < m) {
         const int t = t0 + i;
         float ra[3], ca[2];
-        push_far(s, g->xw[i], t, ra);
-        if (i + 1 < m && t + 2 < ECHO_BLOCK) {
+        push_far(s, g->xw[i], t, &pos, corr, ra);
+        if (i + 1 < m) {
             float rb[3], cb[2], y[4];
-            push_far(s, g->xw[i + 1], t + 1, rb);
+            push_far(s, g->xw[i + 1], t + 1, &pos, corr, rb);
             const float p0 = s->pend[0];
             const float d[2] = {s->pend[1], s->pend[2] + s->carry};
-            echo_taps_pass2(s->w_bg, s->w_fg, s->gain, s->xbuf + s->pos, s->taps, d, y);
+            echo_taps_pass2(s->w_bg, s->w_fg, s->gain, s->xbuf + pos, s->taps, d, y);
             const float nwa = g->nw[i], nwb = g->nw[i + 1];
             const float eba = nwa - (y[0] + p0 * ra[1]);
             if (frozen) {
@@ -702,10 +753,24 @@ static void filter(echo_t *s, segment_t *g, int m, int t0)
             } else {
                 ap_step(ebb, rb, reg, &prev_err, &prev_xgx, cb);
             }
-            s->carry = p0;
-            s->pend[0] = cb[0];
-            s->pend[1] = cb[1] + ca[0];
-            s->pend[2] = ca[1];
+            if (t + 2 < ECHO_BLOCK) {
+                s->carry = p0;
+                s->pend[0] = cb[0];
+                s->pend[1] = cb[1] + ca[0];
+                s->pend[2] = ca[1];
+            } else {
+                /* the block's end: the steps that one pass per sample would
+                 * have applied by now (the older sample's on x_{m+1}, and all
+                 * on x_m) in one pass, which also sums what end_block needs */
+                const float e[2] = {ca[0], ca[1] + p0};
+                echo_taps_settle(s->w_bg, s->gain, s->xbuf + pos, s->taps, e, s->settle_sums);
+                s->settled = 1;
+                s->settle_mass_stale = 0;
+                s->carry = 0.0f;
+                s->pend[0] = cb[0];
+                s->pend[1] = cb[1];
+                s->pend[2] = 0.0f;
+            }
             const float efa = nwa - y[2], efb = nwb - y[3];
             g->ef[i] = efa;
             g->ef[i + 1] = efb;
@@ -717,7 +782,7 @@ static void filter(echo_t *s, segment_t *g, int m, int t0)
         } else {
             float y[2];
             const float d[3] = {s->pend[0], s->pend[1], s->pend[2] + s->carry};
-            echo_taps_pass1(s->w_bg, s->w_fg, s->gain, s->xbuf + s->pos, s->taps, d, y);
+            echo_taps_pass1(s->w_bg, s->w_fg, s->gain, s->xbuf + pos, s->taps, d, y);
             const float eba = g->nw[i] - y[0], efa = g->nw[i] - y[1];
             if (frozen) {
                 ca[0] = ca[1] = prev_err = 0.0f;
@@ -736,6 +801,10 @@ static void filter(echo_t *s, segment_t *g, int m, int t0)
             i += 1;
         }
     }
+    s->pos = pos;
+    s->corr[0] = corr[0];
+    s->corr[1] = corr[1];
+    s->corr[2] = corr[2];
     s->prev_err = prev_err;
     s->prev_xgx = prev_xgx;
     s->acc_efg += acc_efg;

@@ -73,9 +73,13 @@ struct echo_s {
     float prev_err, prev_xgx;    /* the last sample's error and window energy x'Gx */
     double corr[3];              /* x_m'G x_{m-l}, l = 0, 1, 2: slid along sample by sample */
     float dcorr[3 * ECHO_CHUNK]; /* their change at the boundaries of all but the first region, this chunk */
-    /* input conditioning: biquad high-pass states (x1 x2 y1 y2) and pre-emphasis memories */
-    float hp_far[8];
-    float hp_near[8];
+    int settled;                 /* the block's last pair ended with echo_taps_settle: its sums below are valid */
+    int settle_mass_stale;       /* ... but w_bg was replaced since (settle_mass no longer holds) */
+    float settle_sums[4 * ECHO_REGIONS]; /* per region: sum |w_bg| as the settle left it, x_m'x_{m-l} (l = 0..2) */
+    /* input conditioning: high-pass states (two biquads, transposed direct form II: s1 s2 each)
+     * and pre-emphasis memories */
+    float hp_far[4];
+    float hp_near[4];
     float pre_far;
     float pre_near;
     float deemph;

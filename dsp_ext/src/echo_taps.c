@@ -41,7 +41,9 @@
  * use GCC's vector extension (4, 8 or 16 floats a vector, two or more vectors
  * an iteration), compiled three times on x86-64
  * (baseline SSE4.2, AVX2+FMA, AVX-512F) with the best copy the CPU has picked
- * at run time; on aarch64 the baseline copy is NEON.
+ * at run time; on aarch64 the baseline copy is NEON, its pair pass, block-end
+ * settle and region boundaries in assembly (pass2_neon, echo_taps_settle,
+ * boundaries_neon).
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "echo_taps.h"
@@ -66,6 +68,31 @@
 typedef float v4f __attribute__((vector_size(16)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
+
+/* aarch64 (gcc): the hottest loops in NEON assembly (see pass2_neon) */
+#if defined(__aarch64__) && defined(__GNUC__)
+#define HAVE_NEON_ASM 1
+#include <arm_neon.h>
+#endif
+
+/* AddressSanitizer does not see the memory that assembly touches: in ASan
+ * builds (the sanitizer tests, also cross-built for aarch64) each asm block's
+ * whole range of floats, [p, p + n), is checked before it runs. */
+#if defined(HAVE_NEON_ASM) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <stdio.h>
+static void asm_range(const float *p, long n, const char *what)
+{
+    const void *bad = __asan_region_is_poisoned((void *)(uintptr_t)p, sizeof(float) * (size_t)n);
+    if (bad != NULL) {
+        fprintf(stderr, "AddressSanitizer: the NEON assembly of %s would touch %p, outside its buffer\n", what, bad);
+        __builtin_trap();
+    }
+}
+#define ASM_RANGE(p, n, what) asm_range((p), (n), (what))
+#else
+#define ASM_RANGE(p, n, what) ((void)0)
+#endif
 
 /* A value loaded once and kept in a register: gcc otherwise folds the load
  * into each multiply-add that uses it, and a window read twice costs a second
@@ -333,9 +360,85 @@ static void correlate_generic(const float *g, const float *xn, int taps, double 
     correlate_v4(g, xn, taps, r);
 }
 
+#ifdef HAVE_NEON_ASM
+/* aarch64: the region boundaries' changes (boundaries_v4) with the pairs of
+ * boundaries below the last region in NEON assembly: 14 instructions a
+ * boundary (three paired loads with post-index, the gain step, two
+ * multiplies and six multiply-adds) where gcc's code took about 30; the
+ * arithmetic is boundaries_v4's, operation for operation (same accumulator
+ * sets, same order: the same result). */
+#define NEON_BOUNDARY(D, S)                                                                                       \
+    "ldp q0, q1, [%[p0]], #128\n\t"                                                                              \
+    "ldp q2, q3, [%[p1]], #128\n\t"                                                                              \
+    "ldp q4, q5, [%[p2]], #128\n\t"                                                                              \
+    "fmul v6.4s, v0.4s, " D ".s[0]\n\t"                                                                          \
+    "fmul v7.4s, v1.4s, " D ".s[0]\n\t"                                                                          \
+    "fmla %[" S "0l].4s, v6.4s, v0.4s\n\t"                                                                       \
+    "fmla %[" S "0h].4s, v7.4s, v1.4s\n\t"                                                                       \
+    "fmla %[" S "1l].4s, v6.4s, v2.4s\n\t"                                                                       \
+    "fmla %[" S "1h].4s, v7.4s, v3.4s\n\t"                                                                       \
+    "fmla %[" S "2l].4s, v6.4s, v4.4s\n\t"                                                                       \
+    "fmla %[" S "2h].4s, v7.4s, v5.4s\n\t"
+
+static void boundaries_neon(const float *restrict g, const float *restrict last, int taps, float *restrict dcorr)
+{
+    enum { L = 4, N = ECHO_CHUNK / 4 };
+    const int nreg = (taps + REGION - 1) / REGION;
+    int pairs = (nreg - 1) / 2; /* pairs j, j + 1 with j + 1 < nreg: both whole, both with a next gain */
+    v4f a0[N] = {{0}}, a1[N] = {{0}}, a2[N] = {{0}}, b0[N] = {{0}}, b1[N] = {{0}}, b2[N] = {{0}};
+    int j = 1;
+    if (pairs > 0) {
+        const float *p0 = last + REGION - ECHO_CHUNK, *p1 = p0 + 1, *p2 = p0 + 2, *pg = g;
+        v4f a0l, a0h, a1l, a1h, a2l, a2h, b0l, b0h, b1l, b1h, b2l, b2h;
+        ASM_RANGE(g, 2 * pairs + 1, "the boundaries (gains)");
+        ASM_RANGE(p0, 2 * pairs * REGION - REGION + ECHO_CHUNK + 2, "the boundaries (history)");
+        j += 2 * pairs;
+        __asm__ __volatile__("movi %[a0l].4s, #0\n\tmovi %[a0h].4s, #0\n\tmovi %[a1l].4s, #0\n\t"
+                             "movi %[a1h].4s, #0\n\tmovi %[a2l].4s, #0\n\tmovi %[a2h].4s, #0\n\t"
+                             "movi %[b0l].4s, #0\n\tmovi %[b0h].4s, #0\n\tmovi %[b1l].4s, #0\n\t"
+                             "movi %[b1h].4s, #0\n\tmovi %[b2l].4s, #0\n\tmovi %[b2h].4s, #0\n\t"
+                             "1:\n\t"
+                             "ldr s24, [%[pg]], #8\n\t"      /* g[j - 1] */
+                             "ldp s25, s26, [%[pg], #-4]\n\t" /* g[j], g[j + 1] */
+                             "fsub s27, s25, s24\n\t"
+                             "fsub s28, s26, s25\n\t"
+                             NEON_BOUNDARY("v27", "a") NEON_BOUNDARY("v28", "b")
+                             "subs %w[n], %w[n], #1\n\t"
+                             "b.ne 1b\n\t"
+                             : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [pg] "+r"(pg), [n] "+r"(pairs),
+                               [a0l] "=&w"(a0l), [a0h] "=&w"(a0h), [a1l] "=&w"(a1l), [a1h] "=&w"(a1h),
+                               [a2l] "=&w"(a2l), [a2h] "=&w"(a2h), [b0l] "=&w"(b0l), [b0h] "=&w"(b0h),
+                               [b1l] "=&w"(b1l), [b1h] "=&w"(b1h), [b2l] "=&w"(b2l), [b2h] "=&w"(b2h)
+                             :
+                             : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v24", "v25", "v26", "v27", "v28",
+                               "cc", "memory");
+        a0[0] = a0l, a0[1] = a0h, a1[0] = a1l, a1[1] = a1h, a2[0] = a2l, a2[1] = a2h;
+        b0[0] = b0l, b0[1] = b0h, b1[0] = b1l, b1[1] = b1h, b2[0] = b2l, b2[1] = b2h;
+    }
+    for (; j + 1 <= nreg; j += 2) { /* the rest as boundaries_v4 */
+        BOUNDARY(v4f, j, a0, a1, a2);
+        BOUNDARY(v4f, j + 1, b0, b1, b2);
+    }
+    if (j <= nreg)
+        BOUNDARY(v4f, j, a0, a1, a2);
+    for (int h = 0; h < N; h++) {
+        a0[h] += b0[h];
+        a1[h] += b1[h];
+        a2[h] += b2[h];
+    }
+    memcpy(dcorr, a0, sizeof(a0));
+    memcpy(dcorr + ECHO_CHUNK, a1, sizeof(a1));
+    memcpy(dcorr + 2 * ECHO_CHUNK, a2, sizeof(a2));
+}
+#endif
+
 static void boundaries_generic(const float *g, const float *last, int taps, float *dcorr)
 {
+#ifdef HAVE_NEON_ASM
+    boundaries_neon(g, last, taps, dcorr);
+#else
     boundaries_v4(g, last, taps, dcorr);
+#endif
 }
 
 static void pass1_generic(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
@@ -344,10 +447,145 @@ static void pass1_generic(float *wb, const float *wf, const float *g, const floa
     pass1_v4(wb, wf, g, xn, taps, d, out);
 }
 
+#ifdef HAVE_NEON_ASM
+/* aarch64: the pair pass's whole regions in NEON assembly. gcc's code for
+ * pass2_v4 spends 29 instructions on 8 taps: window loads at 4-byte offsets
+ * from one pointer, each an ldur; single stores; pointer increments; a
+ * register copy for the window carried to the next step. Here every stream
+ * (weights of each filter, the windows at offsets 1, 3 and 4) has its own
+ * pointer, advanced by the load or store itself (post-index), and moves 64
+ * bytes (16 taps, four registers) per ld1/st1; the window at offset 0 is the
+ * one at offset 4 of the vector before; two regions of 32 taps an iteration,
+ * their gains in one load. 31 instructions per 16 taps (24 multiply-adds, 5
+ * loads and a store of four registers, one register copy) plus 2.5 per
+ * region. The arithmetic is the generic pass's, operation for operation: the
+ * same roundings, the same output, with eight accumulators (the generic
+ * pass's two sets, vectors in the same turn).
+ *
+ * What the count does not show (bench/aarch64.py): an ld1/st1 of four
+ * registers is one instruction but four 16-byte transfers, as ldp is one for
+ * two; the bytes the pass moves are the generic pass's. On an A72, whose load
+ * unit takes 16 bytes a cycle, the pass is bound by those loads (and by its
+ * multiply-adds) either way; fewer instructions leave the front end room,
+ * not the load unit. */
+/* 16 taps: the weights v0-v3, the windows at offsets 1 (v4-v7), 3 (v16-v19,
+ * then the foreground weights there) and 4 (v20-v23); the window at offset
+ * 0 of the first vector is v24 (the last one at offset 4 of the step before),
+ * of the others those at offset 4. E: the region's gains times the step's
+ * coefficients (lane 0 on offset 3, lane 1 on offset 4). */
+#define NEON_STEP(E)                                                                                              \
+    "ld1 {v0.4s-v3.4s}, [%[pw]]\n\t"                                                                             \
+    "ld1 {v16.4s-v19.4s}, [%[p3]], #64\n\t"                                                                      \
+    "ld1 {v20.4s-v23.4s}, [%[p4]], #64\n\t"                                                                      \
+    "fmla v0.4s, v20.4s, " E ".s[1]\n\t"                                                                         \
+    "fmla v1.4s, v21.4s, " E ".s[1]\n\t"                                                                         \
+    "fmla v2.4s, v22.4s, " E ".s[1]\n\t"                                                                         \
+    "fmla v3.4s, v23.4s, " E ".s[1]\n\t"                                                                         \
+    "fmla v0.4s, v16.4s, " E ".s[0]\n\t"                                                                         \
+    "fmla v1.4s, v17.4s, " E ".s[0]\n\t"                                                                         \
+    "fmla v2.4s, v18.4s, " E ".s[0]\n\t"                                                                         \
+    "fmla v3.4s, v19.4s, " E ".s[0]\n\t"                                                                         \
+    "st1 {v0.4s-v3.4s}, [%[pw]], #64\n\t"                                                                        \
+    "ld1 {v16.4s-v19.4s}, [%[pf]], #64\n\t"                                                                      \
+    "ld1 {v4.4s-v7.4s}, [%[p1]], #64\n\t"                                                                        \
+    "fmla %[yb0a].4s, v0.4s, v4.4s\n\t"                                                                          \
+    "fmla %[yf0a].4s, v16.4s, v4.4s\n\t"                                                                         \
+    "fmla %[yb1a].4s, v0.4s, v24.4s\n\t"                                                                         \
+    "fmla %[yf1a].4s, v16.4s, v24.4s\n\t"                                                                        \
+    "fmla %[yb0b].4s, v1.4s, v5.4s\n\t"                                                                          \
+    "fmla %[yf0b].4s, v17.4s, v5.4s\n\t"                                                                         \
+    "fmla %[yb1b].4s, v1.4s, v20.4s\n\t"                                                                         \
+    "fmla %[yf1b].4s, v17.4s, v20.4s\n\t"                                                                        \
+    "fmla %[yb0a].4s, v2.4s, v6.4s\n\t"                                                                          \
+    "fmla %[yf0a].4s, v18.4s, v6.4s\n\t"                                                                         \
+    "fmla %[yb1a].4s, v2.4s, v21.4s\n\t"                                                                         \
+    "fmla %[yf1a].4s, v18.4s, v21.4s\n\t"                                                                        \
+    "fmla %[yb0b].4s, v3.4s, v7.4s\n\t"                                                                          \
+    "fmla %[yf0b].4s, v19.4s, v7.4s\n\t"                                                                         \
+    "fmla %[yb1b].4s, v3.4s, v22.4s\n\t"                                                                         \
+    "fmla %[yf1b].4s, v19.4s, v22.4s\n\t"                                                                        \
+    "mov v24.16b, v23.16b\n\t"
+#define NEON_REGION(E) NEON_STEP(E) NEON_STEP(E)
+
+/* (v[0] + v[2]) + (v[1] + v[3]) of four vectors at once (SUM_v4f's order):
+ * the lanes of a, b, c, d. */
+static inline v4f sum4_neon(v4f a, v4f b, v4f c, v4f d)
+{
+    const float64x2_t a2 = vreinterpretq_f64_f32(a), b2 = vreinterpretq_f64_f32(b);
+    const float64x2_t c2 = vreinterpretq_f64_f32(c), d2 = vreinterpretq_f64_f32(d);
+    const float32x4_t ab = vaddq_f32(vreinterpretq_f32_f64(vzip1q_f64(a2, b2)), vreinterpretq_f32_f64(vzip2q_f64(a2, b2)));
+    const float32x4_t cd = vaddq_f32(vreinterpretq_f32_f64(vzip1q_f64(c2, d2)), vreinterpretq_f32_f64(vzip2q_f64(c2, d2)));
+    return vpaddq_f32(ab, cd);
+}
+
+static void pass2_neon(float *restrict wb, const float *restrict wf, const float *restrict g,
+                       const float *restrict xn, int taps, const float *restrict d, float *restrict out)
+{
+    const int whole = taps / REGION;
+    v4f yb0a = {0}, yb1a = {0}, yf0a = {0}, yf1a = {0};
+    v4f yb0b = {0}, yb1b = {0}, yf0b = {0}, yf1b = {0};
+    if (whole > 0) {
+        /* two regions an iteration (their gains in one load); an odd count
+         * enters at the second */
+        float *pw = wb;
+        const float *pf = wf, *pg = g, *p1 = xn + 1, *p3 = xn + 3, *p4 = xn + 4;
+        const float *const end = wb + whole * REGION;
+        const v4f dd = {d[0], d[1], 0.0f, 0.0f};
+        ASM_RANGE(wb, whole * REGION, "the pair pass (w_bg)");
+        ASM_RANGE(wf, whole * REGION, "the pair pass (w_fg)");
+        ASM_RANGE(g, whole, "the pair pass (gains)");
+        ASM_RANGE(xn, whole * REGION + 4, "the pair pass (history)");
+        __asm__ __volatile__("ldur q24, [%[p4], #-16]\n\t" /* the window at offset 0 */
+                "movi %[yb0a].4s, #0\n\tmovi %[yb1a].4s, #0\n\tmovi %[yf0a].4s, #0\n\tmovi %[yf1a].4s, #0\n\t"
+                "movi %[yb0b].4s, #0\n\tmovi %[yb1b].4s, #0\n\tmovi %[yf0b].4s, #0\n\tmovi %[yf1b].4s, #0\n\t"
+                "tbz %w[odd], #0, 1f\n\t"
+                "ldr s27, [%[pg]], #4\n\t"
+                "fmul v26.2s, %[dd].2s, v27.s[0]\n\t"
+                "b 2f\n\t"
+                "1:\n\t"
+                "ldp s27, s28, [%[pg]], #8\n\t"
+                "fmul v25.2s, %[dd].2s, v27.s[0]\n\t"
+                "fmul v26.2s, %[dd].2s, v28.s[0]\n\t"
+                NEON_REGION("v25")
+                "2:\n\t"
+                NEON_REGION("v26")
+                "cmp %[pw], %[end]\n\t"
+                "b.ne 1b\n\t"
+                : [pw] "+r"(pw), [pf] "+r"(pf), [pg] "+r"(pg), [p1] "+r"(p1), [p3] "+r"(p3), [p4] "+r"(p4),
+                  [yb0a] "=&w"(yb0a), [yb1a] "=&w"(yb1a), [yf0a] "=&w"(yf0a), [yf1a] "=&w"(yf1a),
+                  [yb0b] "=&w"(yb0b), [yb1b] "=&w"(yb1b), [yf0b] "=&w"(yf0b), [yf1b] "=&w"(yf1b)
+                : [end] "r"(end), [dd] "w"(dd), [odd] "r"(whole)
+                : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",
+                  "v22", "v23", "v24", "v25", "v26", "v27", "v28", "cc", "memory");
+    }
+    yb0a += yb0b;
+    yb1a += yb1b;
+    yf0a += yf0b;
+    yf1a += yf1b;
+    v4f t = {0.0f, 0.0f, 0.0f, 0.0f}; /* tb0, tb1, tf0, tf1 */
+    for (int i = whole * REGION; i < taps; i++) { /* as pass2_v4's taps past the last whole region */
+        const float gi = g[i / REGION];
+        const float u = d[0] * xn[i + 3] + d[1] * xn[i + 4];
+        const float w = wb[i] + gi * u;
+        wb[i] = w;
+        t[0] += w * xn[i + 1];
+        t[2] += wf[i] * xn[i + 1];
+        t[1] += w * xn[i];
+        t[3] += wf[i] * xn[i];
+    }
+    t += sum4_neon(yb0a, yb1a, yf0a, yf1a);
+    memcpy(out, &t, sizeof(t));
+}
+#endif
+
 static void pass2_generic(float *wb, const float *wf, const float *g, const float *xn, int taps, const float *d,
                           float *out)
 {
+#ifdef HAVE_NEON_ASM
+    pass2_neon(wb, wf, g, xn, taps, d, out);
+#else
     pass2_v4(wb, wf, g, xn, taps, d, out);
+#endif
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -372,6 +610,118 @@ X86_COPY(pass2_avx2, pass2_v8, "avx2,fma")
 X86_COPY(pass1_avx512, pass1_v16, "avx512f,avx2,fma")
 X86_COPY(pass2_avx512, pass2_v16, "avx512f,avx2,fma")
 #endif
+
+/* One pass for the block's end (echo_taps.h): once per block, so one copy
+ * (vectors of four in C; on aarch64 the whole regions in NEON assembly as the
+ * pair pass, 83 instructions a region where gcc's code took 190). The
+ * update's order is the pair pass's (the older window first). */
+#ifdef HAVE_NEON_ASM
+#define SETTLE_STEP(FIRST)                                                                                         \
+    "ldp q0, q1, [%[pw]]\n\t"                                                                                    \
+    "ldp q2, q3, [%[p0]], #32\n\t"                                                                               \
+    "ldp q4, q5, [%[p1]], #32\n\t"                                                                               \
+    "ldp q6, q7, [%[p2]], #32\n\t"                                                                               \
+    "fmla v0.4s, v6.4s, v24.s[1]\n\t"                                                                            \
+    "fmla v1.4s, v7.4s, v24.s[1]\n\t"                                                                            \
+    "fmla v0.4s, v4.4s, v24.s[0]\n\t"                                                                            \
+    "fmla v1.4s, v5.4s, v24.s[0]\n\t"                                                                            \
+    "stp q0, q1, [%[pw]], #32\n\t"                                                                               \
+    "fabs v0.4s, v0.4s\n\t"                                                                                      \
+    "fabs v1.4s, v1.4s\n\t"                                                                                      \
+    FIRST##_MASS                                                                                                 \
+    FIRST##_OP " %[c0].4s, v2.4s, v2.4s\n\t"                                                                     \
+    "fmla %[c0].4s, v3.4s, v3.4s\n\t"                                                                            \
+    FIRST##_OP " %[c1].4s, v2.4s, v4.4s\n\t"                                                                     \
+    "fmla %[c1].4s, v3.4s, v5.4s\n\t"                                                                            \
+    FIRST##_OP " %[c2].4s, v2.4s, v6.4s\n\t"                                                                     \
+    "fmla %[c2].4s, v3.4s, v7.4s\n\t"
+#define START_MASS "fadd %[m].4s, v0.4s, v1.4s\n\t"
+#define START_OP "fmul"
+#define MORE_MASS "fadd %[m].4s, %[m].4s, v0.4s\n\tfadd %[m].4s, %[m].4s, v1.4s\n\t"
+#define MORE_OP "fmla"
+#endif
+
+void echo_taps_settle(float *restrict wb, const float *restrict g, const float *restrict xn, int taps,
+                      const float *restrict d, float *restrict sums)
+{
+    const int nreg = (taps + REGION - 1) / REGION;
+    int r = 0;
+#ifdef HAVE_NEON_ASM
+    const int whole = taps / REGION;
+    if (whole > 0) {
+        float *pw = wb, *po = sums;
+        const float *pg = g, *p0 = xn, *p1 = xn + 1, *p2 = xn + 2;
+        const float *const end = wb + whole * REGION;
+        const v4f dd = {d[0], d[1], 0.0f, 0.0f};
+        v4f m, c0, c1, c2;
+        ASM_RANGE(wb, whole * REGION, "the settle (w_bg)");
+        ASM_RANGE(g, whole, "the settle (gains)");
+        ASM_RANGE(xn, whole * REGION + 2, "the settle (history)");
+        ASM_RANGE(sums, 4 * whole, "the settle (sums)");
+        __asm__ __volatile__("1:\n\t"
+                "ldr s25, [%[pg]], #4\n\t"
+                "fmul v24.2s, %[dd].2s, v25.s[0]\n\t"
+                SETTLE_STEP(START) SETTLE_STEP(MORE) SETTLE_STEP(MORE) SETTLE_STEP(MORE)
+                "faddp %[m].4s, %[m].4s, %[c0].4s\n\t"
+                "faddp %[c1].4s, %[c1].4s, %[c2].4s\n\t"
+                "faddp %[m].4s, %[m].4s, %[c1].4s\n\t"
+                "str %q[m], [%[po]], #16\n\t"
+                "cmp %[pw], %[end]\n\t"
+                "b.ne 1b\n\t"
+                : [pw] "+r"(pw), [po] "+r"(po), [pg] "+r"(pg), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2),
+                  [m] "=&w"(m), [c0] "=&w"(c0), [c1] "=&w"(c1), [c2] "=&w"(c2)
+                : [end] "r"(end), [dd] "w"(dd)
+                : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v24", "v25", "cc", "memory");
+        r = whole;
+    }
+#endif
+    for (; r < nreg; r++) {
+        const int lo = r * REGION, hi = lo + REGION < taps ? lo + REGION : taps;
+        const float e0 = g[r] * d[0], e1 = g[r] * d[1];
+        float m = 0.0f, s0 = 0.0f, s1 = 0.0f, s2 = 0.0f;
+        if (hi - lo == REGION) {
+            v4f vm = {0}, v0 = {0}, v1 = {0}, v2 = {0};
+            for (int i = lo; i < hi; i += 4) {
+                v4f w, x0, x1, x2;
+                memcpy(&w, wb + i, sizeof(w));
+                memcpy(&x0, xn + i, sizeof(x0));
+                memcpy(&x1, xn + i + 1, sizeof(x1));
+                memcpy(&x2, xn + i + 2, sizeof(x2));
+                w += e1 * x2;
+                w += e0 * x1;
+                memcpy(wb + i, &w, sizeof(w));
+                v4i bits;
+                memcpy(&bits, &w, sizeof(bits));
+                bits &= 0x7fffffff;
+                v4f a;
+                memcpy(&a, &bits, sizeof(a));
+                vm += a;
+                v0 += x0 * x0;
+                v1 += x0 * x1;
+                v2 += x0 * x2;
+            }
+            m = SUM_v4f(vm);
+            s0 = SUM_v4f(v0);
+            s1 = SUM_v4f(v1);
+            s2 = SUM_v4f(v2);
+        } else {
+            for (int i = lo; i < hi; i++) {
+                float w = wb[i];
+                w += e1 * xn[i + 2];
+                w += e0 * xn[i + 1];
+                wb[i] = w;
+                m += w < 0.0f ? -w : w;
+                s0 += xn[i] * xn[i];
+                s1 += xn[i] * xn[i + 1];
+                s2 += xn[i] * xn[i + 2];
+            }
+        }
+        sums[4 * r] = m;
+        sums[4 * r + 1] = s0;
+        sums[4 * r + 2] = s1;
+        sums[4 * r + 3] = s2;
+    }
+}
 
 /* The copies, and whether this CPU runs each. */
 typedef struct {

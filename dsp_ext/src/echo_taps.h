@@ -38,6 +38,12 @@ void echo_taps_correlate(const float *g, const float *xn, int taps, double *r);
  * t-th sample after the one whose window is last); the first region's own
  * boundary needs the new sample and is the caller's. */
 void echo_taps_boundaries(const float *g, const float *last, int taps, float *dcorr);
+/* The block's end after a pair's pass: w += G (d[0] x_{m-1} + d[1] x_{m-2})
+ * (x_m = xn, the newest window) in one pass that also sums what the
+ * block-end decisions read, per region r: sums[4 r], the sum of |w| as the
+ * update leaves it, and sums[4 r + 1 + l], the sum of x_m[i] x_m[i + l]
+ * (l = 0, 1, 2; without G, which is about to change). */
+void echo_taps_settle(float *wb, const float *g, const float *xn, int taps, const float *d, float *sums);
 void echo_taps_pick(void);
 
 #endif

@@ -8,6 +8,11 @@
  * - dtmf_receiver_rows over up to 8 ports of packed frames of random length (one or more
  *   408-sample pieces), ports in any order, out of range or without a receiver, sent ports in
  *   and out of order, every kinds mask.
+ * - dtmf_receiver_rows against one dtmf_receiver_process per port (ports joining and leaving,
+ *   in any order, with and without what we sent, frames short enough for the lane passes and
+ *   longer than a piece; a quarter of the ticks one port alone, the rows call's one-port path,
+ *   between ticks in lanes): the same reports and, bit for bit, the same detector state after
+ *   every tick, in the filter copy this run uses (LINEBOX_DTMF_SIMD).
  * Output arrays end where their size says (they sit at the end of a static array), so a write
  * past max_out is an overflow the sanitizer sees. It traps if a contract is broken: counts
  * within the array, errors exactly for bad input, reports only of the asked kinds, of known
@@ -193,6 +198,77 @@ static void run_rows(const int16_t *buf, size_t n, uint32_t *r)
     }
 }
 
+/* The rows call (ports in lanes) against each port alone: same reports, same state bits. */
+static void run_rows_vs_one(const int16_t *buf, size_t n, uint32_t *r)
+{
+    enum { P = 64, CAP = 64 };          /* more ports than a lane group holds half-blocks */
+    static dtmf_receiver_t rows_rcv[P], one_rcv[P];
+    static int16_t x[P * MAX_N], sent[P * MAX_N];
+    static dtmf_report_t out[CAP];
+    static dtmf_event_t one_out[CAP];
+    dtmf_receiver_t *rs[P];
+    for (int p = 0; p < P; p++) {
+        dtmf_receiver_init(&rows_rcv[p], 22826.36);
+        dtmf_receiver_init(&one_rcv[p], 22826.36);
+        rs[p] = &rows_rcv[p];
+    }
+    /* mostly media-tick frames (80 samples), sometimes other lengths, some beyond a piece */
+    const int choice = (int) (next_random(r) % 4);
+    const int frame = choice < 2 ? 80 : choice == 2 ? 1 + (int) (next_random(r) % 60) : 1 + (int) (next_random(r) % MAX_N);
+    const int ticks = 1 + (int) (next_random(r) % 40);
+    size_t at[P];
+    for (int p = 0; p < P; p++)
+        at[p] = n ? (size_t) next_random(r) % n : 0;
+    for (int tick = 0; tick < ticks; tick++) {
+        uint8_t ports[P], sent_ports[P];
+        int count = 0, sent_count = 0, used[P] = {0};
+        /* a quarter of the ticks one port alone (the rows call's one-port path), now and then
+         * with what we sent; the others a random subset */
+        const int want = next_random(r) % 4 == 0 ? 1 : (int) (next_random(r) % (P + 1));
+        while (count < want) {          /* a random subset in a random order */
+            int p = (int) (next_random(r) % P);
+            if (used[p])
+                continue;
+            used[p] = 1;
+            ports[count++] = (uint8_t) p;
+        }
+        int expect = 0;
+        static dtmf_report_t want_out[CAP];
+        for (int k = 0; k < count; k++) {
+            const int p = ports[k];
+            int16_t *row = x + (size_t) k * (size_t) frame, *row_sent = NULL;
+            for (int i = 0; i < frame; i++)
+                row[i] = n ? buf[(at[p] + (size_t) i) % n] : 0;
+            at[p] += (size_t) frame;
+            if (next_random(r) % 3 == 0) {
+                row_sent = sent + (size_t) sent_count * (size_t) frame;
+                for (int i = 0; i < frame; i++)
+                    row_sent[i] = clip(2.0 * row[(i + 40) % frame]);
+                sent_ports[sent_count++] = (uint8_t) p;
+            }
+            int got = dtmf_receiver_process(&one_rcv[p], row, row_sent, frame, one_out, CAP);
+            for (int e = 0; e < got && expect < CAP; e++)
+                want_out[expect++] = (dtmf_report_t) {p, one_out[e].kind, one_out[e].digit, one_out[e].sample,
+                                                      one_out[e].level_dbm0};
+        }
+        dtmf_rows_t t = {rs, P, frame, out, CAP, NULL};
+        int got = dtmf_receiver_rows(&t, ports, count, x, sent_ports, sent_count, sent,
+                                     DTMF_REPORT_STARTS | DTMF_REPORT_ENDS);
+        if (got != expect)
+            __builtin_trap();
+        for (int e = 0; e < got; e++)
+            if (out[e].port != want_out[e].port || out[e].kind != want_out[e].kind || out[e].digit != want_out[e].digit
+                || out[e].sample != want_out[e].sample
+                || memcmp(&out[e].level_dbm0, &want_out[e].level_dbm0, sizeof(float)) != 0)
+                __builtin_trap();
+        for (int p = 0; p < P; p++)
+            if (memcmp(&rows_rcv[p].rx, &one_rcv[p].rx, sizeof(dtmf_rx_t)) != 0
+                || memcmp(&rows_rcv[p].tx, &one_rcv[p].tx, sizeof(dtmf_rx_t)) != 0
+                || memcmp(&rows_rcv[p].guard, &one_rcv[p].guard, sizeof(dtmf_guard_t)) != 0)
+                __builtin_trap();
+    }
+}
+
 void fuzz_dtmf_receiver(const int16_t *buf, size_t n, uint32_t seed)
 {
     static int16_t own[8192];
@@ -204,6 +280,8 @@ void fuzz_dtmf_receiver(const int16_t *buf, size_t n, uint32_t seed)
     run_process(own, m, &r);
     run_rows(own, m, &r);
     run_rows(buf, n, &r);
+    run_rows_vs_one(own, m, &r);
+    run_rows_vs_one(buf, n, &r);
     static int said;
     if (!said) {
         said = 1;
