@@ -299,9 +299,23 @@ def data_partition_facts(disk: Disk, work: Path) -> dict:
     ls = run("debugfs", "-R", "ls -l /", str(part), stderr=subprocess.DEVNULL)
     state = run("debugfs", "-R", "cat /update/state.json", str(part), stderr=subprocess.DEVNULL)
     ssh_pub = run("debugfs", "-R", "cat /system/ssh/ssh_host_ed25519_key.pub", str(part), stderr=subprocess.DEVNULL)
+    left = {folder: run("debugfs", "-R", f"ls {folder}", str(part), stderr=subprocess.DEVNULL)
+            for folder in ("/spool", "/spool/parts", "/update")}
+    seed = run("debugfs", "-R", "stat /system/random-seed", str(part), stderr=subprocess.DEVNULL)
     part.unlink()
+    size = re.search(r"Size:\s+(\d+)", seed)
     return {"ssh_host_key": ssh_pub.strip(), "fs_bytes": blocks * bsize, "part_bytes": int(disk.parts[7]["size"]) * SECTOR,
-            "root_listing": ls, "update_state": json.loads(state) if state.strip() else {}}
+            "root_listing": ls, "update_state": json.loads(state) if state.strip() else {}, "listings": left,
+            "random_seed_bytes": int(size.group(1)) if size else 0}
+
+
+def left_behind(listings: dict[str, str]) -> list[str]:
+    """Uploads, form parts, downloads or self-test folders still on the data partition."""
+    entry = re.compile(r"\d+\s+\(\d+\)\s+(.+?)(?=\s{2,}\d+\s+\(\d+\)|\s*$)", re.M)     # debugfs's `ls`
+    names = {f"{folder}/{name}" for folder, text in listings.items() for name in entry.findall(text)
+             if name not in (".", "..")}
+    return sorted(n for n in names if n.endswith((".upload", ".part", ".bundle")) or "/selftest-" in n
+                  or n.startswith("/spool/parts/"))
 
 
 def broken_bundle(work: Path, key: Path, image_work: Path) -> Path:
@@ -375,6 +389,9 @@ def main() -> int:
     # the read-only root's system services (their state: data partition or the image, never /var/lib writes)
     for unit in ("systemd-timesyncd.service", "systemd-logind.service"):
         check(bool(re.search(rf"Started {re.escape(unit)}", log)), f"{unit} started on the read-only root")
+    # its seed on the data partition (image/rootfs/random-seed-service-linebox.conf): loaded at boot
+    check(bool(re.search(r"Finished systemd-random-seed\.service", log)),
+          "systemd-random-seed.service succeeded on the read-only root")
     # ssh is off until the owner adds a login key on the web (session 6): add one, then log in with it
     check(bool(re.search(r"ssh\.service[^\n]*skipped because of an unmet condition check \(ConditionFileNotEmpty", log))
           and not re.search(r"Started ssh\.service", log), "ssh off on first boot (no login key yet)")
@@ -401,7 +418,14 @@ def main() -> int:
     check("Watchdog timeout" not in m.log(), "the engine kept feeding its systemd watchdog (no timeout in 25 s)")
     m.power_button()
     m.wait_stopped(300)
+    log = m.log()
+    seed_failed = re.findall(r"[^\n]*(?:systemd-random-seed\.service: Failed|Failed[^\n]*/random-seed)[^\n]*", log)
+    check(not seed_failed and bool(re.search(r"Stopped systemd-random-seed\.service", log)),
+          f"systemd-random-seed.service saved the seed at shutdown {seed_failed[:2]}")
     after = data_partition_facts(disk, a.work)
+    # systemd 252 saves as many bytes as the kernel's pool holds: 256 bits (32 bytes) since Linux 5.18
+    check(after["random_seed_bytes"] >= 32,
+          f"the random seed kept on the data partition (system/random-seed, {after['random_seed_bytes']} bytes)")
     check(after["fs_bytes"] > before["fs_bytes"] * 4 and after["fs_bytes"] >= after["part_bytes"] - 8 * 2 ** 20,
           f"data partition grown on first boot: {before['fs_bytes'] >> 20} MiB -> {after['fs_bytes'] >> 20} MiB "
           f"(partition {after['part_bytes'] >> 20} MiB)")
@@ -444,9 +468,13 @@ def main() -> int:
     m.power_on(True)
     web.wait_up(900)
     m.wait_log(r"Finished linebox-update-check\.service|linebox-update-check\.service: (Deactivated|Failed)", 900)
+    check("recording stopped" not in m.log(), "the health check's self-test logged no 'recording stopped' "
+          "(its engine ran on the data partition, not in the 64 MiB /tmp)")
     m.power_button()
     m.wait_stopped(300)
     facts = data_partition_facts(disk, a.work)
+    check(left_behind(facts["listings"]) == [], f"nothing left in spool/, spool/parts/ or update/ after the "
+          f"upload, staging and check: {left_behind(facts['listings'])}")
     check(facts["update_state"].get("phase") == "committed", f"update state: {facts['update_state'].get('phase')} "
           f"({(facts['update_state'].get('history') or [''])[-1]})")
     check(autoboot(disk)[0] == 3, "autoboot.txt [all] now names boot partition 3 (slot B)")

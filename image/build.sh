@@ -13,6 +13,11 @@
 # snapshot.debian.org at SOURCE_DATE_EPOCH instead (needs that host reachable).
 # Env: OUT (build/image), MIRROR, SECURITY_MIRROR, USE_SNAPSHOT, DEB_CACHE (build/image-cache: downloaded .debs,
 #      reused by the next build).
+# ROOT_ONLY=1 (`make image-root`, the CI smoke test): the same root, Linebox installed the same way, but
+#      without what only boots it: the packages marked "# boot" in packages.txt (kernel, Pi firmware,
+#      wifi firmware; so no initramfs-tools either), the tryboot module, mkinitramfs, the boot slot,
+#      root B, the data partition and genimage. Output: OUT (build/image-root)/work/rootA.ext4,
+#      packages.txt, rootfs.sha256.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 # The build runs a copy of the recipe (image/ and board/, next to OUT): it takes an hour or more, and
@@ -26,7 +31,9 @@ fi
 REPO=$LINEBOX_REPO                   # the repository: git, build/ (HERE is the copy's image/)
 BOARD=$(dirname "$HERE")/board
 sh "$HERE/host-deps.sh" build        # the host's tools (apt) and qemu-aarch64 in binfmt_misc
-OUT=${OUT:-$REPO/build/image}
+ROOT_ONLY=${ROOT_ONLY:-0}
+case "$ROOT_ONLY" in 0) OUT=${OUT:-$REPO/build/image} ;; 1) OUT=${OUT:-$REPO/build/image-root} ;;
+  *) echo "ROOT_ONLY=$ROOT_ONLY: use 0 or 1" >&2; exit 2 ;; esac
 DEB_CACHE=${DEB_CACHE:-$REPO/build/image-cache}
 SRC_COMMIT=${SRC_COMMIT:-HEAD}        # the commit built (another one: rebuild a release, or compare two builds)
 : "${SOURCE_DATE_EPOCH:=$(git -C "$REPO" log -1 --format=%ct "$SRC_COMMIT")}"
@@ -38,6 +45,21 @@ if [ "${USE_SNAPSHOT:-0}" = 1 ]; then
   MIRROR=http://snapshot.debian.org/archive/debian/$SNAPSHOT
   SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/$SNAPSHOT
 fi
+# Both mirrors and PyPI must answer (3 tries): a clear failure now, not one deep inside mmdebstrap or pip.
+for url in "$MIRROR/dists/bookworm/InRelease" "$SECURITY_MIRROR/dists/bookworm-security/InRelease" https://pypi.org/simple/pip/; do
+  python3 - "$url" <<'PY' || { echo "build.sh: cannot reach $url (the build needs the Debian mirror and PyPI)" >&2; exit 3; }
+import sys, time, urllib.request
+for attempt in range(3):
+    try:
+        urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="HEAD"), timeout=30).close()
+        break
+    except OSError as e:
+        print(f"{sys.argv[1]}: {e}", file=sys.stderr)
+        if attempt == 2:
+            sys.exit(1)
+        time.sleep(10)
+PY
+done
 COMPONENTS="main non-free-firmware"
 # PI_KERNEL: "debian" (Debian's kernel only: boots a Pi 4 and the qemu boot test, but no Pi 5 and no
 # tryboot on real hardware) or "raspberrypi" (adds Raspberry Pi's kernels for the Pi 4 and 5 from
@@ -73,7 +95,9 @@ else
   echo "WARNING: development image: it trusts $DEVKEY/release.pem (set UPDATE_KEYS to the release keys)" >&2
 fi
 
-PKGS=$(grep -v '^#' "$HERE/packages.txt" | tr '\n' ',' | sed 's/,$//')
+BOOT_ONLY='#[[:space:]]*boot$'       # packages.txt's mark of what only boots the card (see ROOT_ONLY)
+PKGS=$(grep -v '^#' "$HERE/packages.txt" | { if [ "$ROOT_ONLY" = 1 ]; then grep -v "$BOOT_ONLY"; else cat; fi; } \
+  | sed 's/[[:space:]]*#.*//' | tr '\n' ',' | sed 's/,$//')
 # Only to build the Python extensions (DSP core, fax, gpiod, spidev, pyalsaaudio); purged afterwards.
 BUILD_PKGS=gcc,libc6-dev,python3-dev,libspandsp-dev,libtiff-dev,libasound2-dev,pkg-config
 BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
@@ -88,14 +112,21 @@ BUILD_PKGS_SPACED=$(echo "$BUILD_PKGS" | tr ',' ' ')
 #     mkinitramfs runs once, at the end of 1b: update-initramfs is diverted to `true` while
 #     packages are installed (the kernel's postinst, initramfs-tools' trigger and raspi-firmware
 #     would each make one, ~10 min apiece under emulation).
-BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" | sha256sum | cut -c1-16)
+#     Leaner and faster (session 10): dpkg leaves out man/info pages, translations and /usr/share/doc
+#     but the copyright files (rootfs/dpkg-nodoc.cfg), and unpacks under eatmydata (mmdebstrap's own
+#     hook: the arm64 libeatmydata from the mirror preloaded into dpkg while the base is made, removed
+#     at its end: no fsync per file unpacked); both are part of the base's key.
+DPKG_OPTS=$HERE/rootfs/dpkg-nodoc.cfg
+EATMYDATA_HOOK=/usr/share/mmdebstrap/hooks/eatmydata
+BASE_ID=$(printf '%s\n' "$PKGS" "$BUILD_PKGS" "$MIRROR" "$SECURITY_MIRROR" "$(cat "$DPKG_OPTS")" "hook eatmydata" \
+  | sha256sum | cut -c1-16)
 BASE_DIR=${BASE_DIR:-$REPO/build/image-base}        # not inside DEB_CACHE: that is copied into the root
 mkdir -p "$BASE_DIR"
 BASE=$BASE_DIR/base-$BASE_ID-$(date -u +%Y%m%d).tar
 if [ "${BASE_CACHE:-1}" = 0 ] || [ ! -s "$BASE" ]; then
   mmdebstrap --arch=arm64 --variant=minbase --format=tar --include="$PKGS,$BUILD_PKGS" \
     --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Retries "5"' \
-    --skip=download/empty \
+    --skip=download/empty --dpkgopt="$DPKG_OPTS" --hook-dir="$EATMYDATA_HOOK" \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
     --essential-hook='ln -sf /bin/true "$1/usr/sbin/update-initramfs"' \
     --setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
@@ -122,8 +153,6 @@ mount --bind /dev "$R/dev" && mount --bind /dev/pts "$R/dev/pts"
 rm -f "$R/etc/resolv.conf" && cp /etc/resolv.conf "$R/etc/resolv.conf"         # pip's network, while building
 in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive "$@"; }
-# the base's packages, to decide at the end whether its initramfs can be kept (see there)
-in_root dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort > "$WORK/base-packages.txt"
 # no initramfs until everything is installed (a base cached before this rule made its own: replaced)
 if [ ! -e "$R/usr/sbin/update-initramfs.distrib" ]; then
   in_root dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
@@ -150,18 +179,22 @@ in_root /opt/linebox/.venv/bin/linebox --version
 # firmware; this module does (a reboot notifier setting the firmware's reboot flag). Built against
 # the image's own kernel's headers (installed for this and purged with the compilers), stripped, put
 # in updates/ and autoloaded by udev on a Pi (its of: alias); see image/README.md, "Tryboot".
-KVER_DEB=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)
-in_root apt-get -q update >/dev/null
-in_root apt-get install -y -q --no-install-recommends "linux-headers-$KVER_DEB" make >/dev/null
-rm -rf "$R/tmp/tryboot" && mkdir -p "$R/tmp/tryboot" && cp "$HERE"/tryboot/linebox-tryboot.c "$HERE"/tryboot/Kbuild "$R/tmp/tryboot/"
-in_root make -s -C "/usr/src/linux-headers-$KVER_DEB" M=/tmp/tryboot modules
-in_root strip --strip-debug /tmp/tryboot/linebox-tryboot.ko
-install -D -m 0644 "$R/tmp/tryboot/linebox-tryboot.ko" "$R/lib/modules/$KVER_DEB/updates/linebox-tryboot.ko"
-in_root depmod -a "$KVER_DEB"
-in_root /sbin/modinfo -F alias "linebox-tryboot" -k "$KVER_DEB" | grep -q 'raspberrypi,bcm2835-firmware'
-in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED "linux-headers-$KVER_DEB" make >/dev/null
+TRYBOOT_PKGS=""                      # (ROOT_ONLY: no kernel, so no module to build for it)
+if [ "$ROOT_ONLY" = 0 ]; then
+  KVER_DEB=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)
+  in_root apt-get -q update >/dev/null
+  in_root apt-get install -y -q --no-install-recommends "linux-headers-$KVER_DEB" make >/dev/null
+  rm -rf "$R/tmp/tryboot" && mkdir -p "$R/tmp/tryboot" && cp "$HERE"/tryboot/linebox-tryboot.c "$HERE"/tryboot/Kbuild "$R/tmp/tryboot/"
+  in_root make -s -C "/usr/src/linux-headers-$KVER_DEB" M=/tmp/tryboot modules
+  in_root strip --strip-debug /tmp/tryboot/linebox-tryboot.ko
+  install -D -m 0644 "$R/tmp/tryboot/linebox-tryboot.ko" "$R/lib/modules/$KVER_DEB/updates/linebox-tryboot.ko"
+  in_root depmod -a "$KVER_DEB"
+  in_root /sbin/modinfo -F alias "linebox-tryboot" -k "$KVER_DEB" | grep -q 'raspberrypi,bcm2835-firmware'
+  TRYBOOT_PKGS="linux-headers-$KVER_DEB make"
+fi
+in_root apt-get purge -y -q --autoremove $BUILD_PKGS_SPACED $TRYBOOT_PKGS >/dev/null
 in_root /opt/linebox/.venv/bin/python -c "import dsp_ext, firmware.update, webui.app"
-if [ "$PI_KERNEL" = raspberrypi ]; then
+if [ "$PI_KERNEL" = raspberrypi ] && [ "$ROOT_ONLY" = 0 ]; then
   cp "$RPI_ARCHIVE_KEY" "$R/usr/share/keyrings/raspberrypi-archive.asc"
   echo "deb [signed-by=/usr/share/keyrings/raspberrypi-archive.asc] http://archive.raspberrypi.com/debian bookworm main" \
     > "$R/etc/apt/sources.list.d/raspberrypi.list"
@@ -181,13 +214,19 @@ echo linebox > "$R/etc/hostname"
 cp "$HERE"/rootfs/fstab "$R/etc/fstab" && mkdir -p "$R/var/lib/linebox" "$R/boot/selector" "$R/etc/linebox/update-keys"
 # Read-only root: what system services keep in /var/lib. logind's linger directory exists (empty,
 # as systemd wants it: no write needed); timesyncd's clock (the Pi 4 has no real-time clock: time
-# must not go backwards at boot) and sshd's host keys (made per device at its first start by
-# ssh-host-keys.sh) live on the data partition, under system/ (skeleton made in data.ext4 below).
+# must not go backwards at boot), sshd's host keys (made per device at its first start by
+# ssh-host-keys.sh) and systemd-random-seed's seed live on the data partition, under system/
+# (skeleton made in data.ext4 below).
 mkdir -p "$R/var/lib/systemd/linger" "$R/var/lib/systemd/timesync"
 in_root chown systemd-timesync:systemd-timesync /var/lib/systemd/timesync
 mkdir -p "$R/etc/ssh/sshd_config.d" "$R/etc/systemd/system/ssh.service.d" "$R/etc/ssh/linebox"     # linebox: fstab's bind
 cp "$HERE"/rootfs/sshd-linebox.conf "$R/etc/ssh/sshd_config.d/linebox.conf"
 cp "$HERE"/rootfs/ssh-service-linebox.conf "$R/etc/systemd/system/ssh.service.d/linebox.conf"
+# systemd-random-seed's seed (loaded at boot, saved at shutdown) on the data partition: a symlink to a
+# file systemd-random-seed makes there itself; the drop-in orders it after that mount
+rm -f "$R/var/lib/systemd/random-seed" && ln -s /var/lib/linebox/system/random-seed "$R/var/lib/systemd/random-seed"
+mkdir -p "$R/etc/systemd/system/systemd-random-seed.service.d"
+cp "$HERE"/rootfs/random-seed-service-linebox.conf "$R/etc/systemd/system/systemd-random-seed.service.d/linebox.conf"
 ln -sf /etc/machine-id "$R/var/lib/dbus/machine-id"      # what systemd-tmpfiles would link at boot
 DATA_SKEL=$WORK/data-skel
 rm -rf "$DATA_SKEL" && mkdir -p "$DATA_SKEL/system/timesync" "$DATA_SKEL/system/ssh"
@@ -199,40 +238,45 @@ in_root systemctl enable systemd-networkd systemd-resolved linebox-firstboot lin
 in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort > "$OUT/packages.txt"
 # the one initramfs (the kernel with the newest version if there are several)
 rm -f "$R/usr/sbin/update-initramfs" && in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
-KVER=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)     # Debian's (Raspberry Pi's need none)
-rm -f "$R/initrd.img.old" "$R/vmlinuz.old"
-# Keep the base's initramfs (made once when the base was; ~40 min of mkinitramfs under emulation)
-# when this stage changed nothing it is made of: no package of the base upgraded (the compilers
-# purged above are the only removals allowed: nothing of theirs goes into an initramfs) and no
-# added package ships a file where initramfs-tools looks (hooks, scripts, conf, kernel modules).
-# REUSE_INITRAMFS=0 always makes it anew.
-in_root dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort > "$WORK/final-packages.txt"
-INITRD_WHY=""
-if [ "${REUSE_INITRAMFS:-1}" = 0 ]; then INITRD_WHY="REUSE_INITRAMFS=0"
-elif [ ! -s "$R/boot/initrd.img-$KVER" ]; then INITRD_WHY="the base has no initramfs for $KVER"
-else
-  CHANGED=$(LC_ALL=C join "$WORK/base-packages.txt" "$WORK/final-packages.txt" | awk '$2 != $3 {print $1}')
-  ADDED=$(LC_ALL=C join -v 2 "$WORK/base-packages.txt" "$WORK/final-packages.txt" | cut -d' ' -f1)
-  [ -z "$CHANGED" ] || INITRD_WHY="upgraded since the base: $(echo $CHANGED)"
-  for p in $ADDED; do
-    if in_root dpkg -L "$p" | grep -qE '^(/usr)?/(lib/modules|share/initramfs-tools|etc/initramfs-tools)/'; then
-      INITRD_WHY="$INITRD_WHY added $p ships initramfs files;"
-    fi
-  done
-fi
-T_INITRD=$(date +%s)
-if [ -z "$INITRD_WHY" ]; then
-  echo "initramfs for $KVER: the base's, kept (nothing it is made of changed in this stage)"
-else
-  echo "initramfs for $KVER: made anew ($INITRD_WHY)"
+if [ "$ROOT_ONLY" = 0 ]; then           # (ROOT_ONLY: no kernel, no initramfs)
+  KVER=$(ls "$R/lib/modules" | grep -- '-arm64$' | sort -V | tail -n 1)     # Debian's (Raspberry Pi's need none)
+  rm -f "$R/initrd.img.old" "$R/vmlinuz.old"
+  # The initramfs is cached beside the Debian base (BASE_DIR; ~10-35 min of mkinitramfs under
+  # emulation otherwise), keyed by everything it is made of: the kernel's version, the time it is
+  # made at (SOURCE_DATE_EPOCH: the kernel's own timestamp, not the commit's, so the same inputs make
+  # the same bytes whatever the commit), every package with its version (initramfs-tools, its hooks,
+  # busybox, klibc, udev, kmod, firmware, ...) and the files not from packages that mkinitramfs or
+  # its hooks read (kernel modules and depmod's tables, initramfs-tools/modprobe/udev config, fstab,
+  # crypttab, raspi-firmware's defaults). A hit is copied into /boot and the post-update hooks run on
+  # it as update-initramfs would (raspi-firmware's copies it into /boot/firmware): the root is the
+  # same as with a fresh one. REUSE_INITRAMFS=0 always makes it anew (and caches that one).
+  INITRD_EPOCH=$(stat -c %Y "$R/boot/vmlinuz-$KVER")
+  INITRD_ID=$({ echo "$KVER $INITRD_EPOCH"
+    in_root dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' | LC_ALL=C sort
+    cd "$R" && set -- && for d in "lib/modules/$KVER" etc/initramfs-tools etc/initramfs etc/modprobe.d \
+      lib/modprobe.d usr/lib/modprobe.d etc/udev etc/fstab etc/crypttab etc/default/raspi-firmware \
+      etc/default/raspi-firmware-custom etc/default/raspi-extra-cmdline; do [ ! -e "$d" ] || set -- "$@" "$d"; done
+    find "$@" -type l -printf 'link %p %l\n' | LC_ALL=C sort
+    find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+  } | sha256sum | cut -c1-16)
+  INITRD_CACHE=$BASE_DIR/initrd.img-$KVER-$INITRD_ID
+  T_INITRD=$(date +%s)
   rm -f "$R/boot/initrd.img-$KVER" "$R/boot/firmware/initrd.img-$KVER"
   # raspi-firmware's post-update hook refuses an unmounted /boot/firmware when it does not see a
   # chroot (it then copies the initramfs there, as on a Pi): a bind mount of itself satisfies it
   mount --bind "$R/boot/firmware" "$R/boot/firmware"
-  in_root update-initramfs -c -k "$KVER"
+  if [ "${REUSE_INITRAMFS:-1}" != 0 ] && [ -s "$INITRD_CACHE" ]; then
+    echo "initramfs for $KVER: the cached one ($INITRD_CACHE: nothing it is made of changed)"
+    cp "$INITRD_CACHE" "$R/boot/initrd.img-$KVER"
+    in_root run-parts --arg="$KVER" --arg="/boot/initrd.img-$KVER" /etc/initramfs/post-update.d/
+  else
+    echo "initramfs for $KVER: made anew (${REUSE_INITRAMFS:+REUSE_INITRAMFS=$REUSE_INITRAMFS, }cache $INITRD_CACHE)"
+    in_root env SOURCE_DATE_EPOCH="$INITRD_EPOCH" update-initramfs -c -k "$KVER"
+    cp "$R/boot/initrd.img-$KVER" "$INITRD_CACHE.part" && mv "$INITRD_CACHE.part" "$INITRD_CACHE"
+  fi
   umount "$R/boot/firmware"
+  echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 fi
-echo "initramfs for $KVER: $(( $(date +%s) - T_INITRD )) s"
 cleanup
 trap - EXIT
 # apt's binary caches (pkgcache.bin, srcpkgcache.bin) hold the times of the package lists: two builds
@@ -242,6 +286,17 @@ rm -rf "$R/var/cache/apt/archives"/*.deb "$R/var/lib/apt/lists"/* "$R/var/log"/*
 rm -f "$R/etc/machine-id" "$R"/etc/ssh/ssh_host_*; touch "$R/etc/machine-id"
 rm -f "$R/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"        # systemd-resolved's, at run time
 echo "root file system: $(( $(date +%s) - START )) s"
+# root A's file system image (read-only on the card) with fixed ids, hash seed and times (reproducible)
+export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
+find "$WORK/rootfs" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+(cd "$WORK/rootfs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) > "$OUT/rootfs.sha256"
+mkfs.ext4 -q -L rootA -U 4c696e65-0000-4000-8000-000000000005 -E hash_seed=4c696e65-0000-4000-8000-0000000000aa -d "$WORK/rootfs" "$WORK/rootA.ext4" 1536M
+python3 "$HERE/ext4_times.py" "$WORK/rootA.ext4" "$WORK/rootfs" "$SOURCE_DATE_EPOCH"     # ctime/atime: see there
+if [ "$ROOT_ONLY" = 1 ]; then
+  rm -rf "$WORK/rootfs"
+  echo "built $WORK/rootA.ext4 (ROOT_ONLY: no boot slot, no card image) in $(( $(date +%s) - START )) s"
+  exit 0
+fi
 
 # 2. boot slot A: the Pi firmware + kernel from the Debian packages, config.txt fragments and
 #    device-tree overlays of the reference boards (board/overlays), the slot's cmdline.txt
@@ -269,15 +324,11 @@ cp "$WORK/config.txt" "$WORK/boot/config.txt"
 cp "$WORK/cmdline-A.txt" "$WORK/boot/cmdline.txt"
 cp "$WORK/autoboot.txt" "$WORK/selector/autoboot.txt"
 
-# 3. file system images with fixed ids, hash seeds and times (reproducible)
-export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
-find "$WORK/rootfs" "$WORK/boot" "$WORK/selector" "$DATA_SKEL" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-(cd "$WORK/rootfs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) > "$OUT/rootfs.sha256"
+# 3. file system images with fixed ids, hash seeds and times (reproducible; root A's: above)
+find "$WORK/boot" "$WORK/selector" "$DATA_SKEL" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 mkfs.vfat --invariant -n SELECTOR -i 4c690001 -C "$WORK/selector.vfat" $((32 * 1024)) && mcopy -m -s -i "$WORK/selector.vfat" "$WORK/selector/"* ::
 mkfs.vfat --invariant -n BOOTA -i 4c690002 -C "$WORK/bootA.vfat" $((256 * 1024)) && mcopy -m -s -i "$WORK/bootA.vfat" "$WORK/boot/"* ::
 mkfs.vfat --invariant -n BOOTB -i 4c690003 -C "$WORK/bootB.vfat" $((256 * 1024))
-mkfs.ext4 -q -L rootA -U 4c696e65-0000-4000-8000-000000000005 -E hash_seed=4c696e65-0000-4000-8000-0000000000aa -d "$WORK/rootfs" "$WORK/rootA.ext4" 1536M
-python3 "$HERE/ext4_times.py" "$WORK/rootA.ext4" "$WORK/rootfs" "$SOURCE_DATE_EPOCH"     # ctime/atime: see there
 mkfs.ext4 -q -L rootB -U 4c696e65-0000-4000-8000-000000000006 -E hash_seed=4c696e65-0000-4000-8000-0000000000bb "$WORK/rootB.ext4" 1536M
 mkfs.ext4 -q -L data -U 4c696e65-0000-4000-8000-000000000007 -E hash_seed=4c696e65-0000-4000-8000-0000000000cc -d "$DATA_SKEL" "$WORK/data.ext4" 256M
 python3 "$HERE/ext4_times.py" "$WORK/data.ext4" "$DATA_SKEL" "$SOURCE_DATE_EPOCH"

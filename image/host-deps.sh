@@ -6,7 +6,8 @@ set -eu
 case "${1:-}" in
   build) CMDS="mmdebstrap:mmdebstrap qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support
                genimage:genimage mkfs.vfat:dosfstools mcopy:mtools mkfs.ext4:e2fsprogs debugfs:e2fsprogs
-               dtc:device-tree-compiler git:git python3:python3 openssl:openssl" ;;
+               dtc:device-tree-compiler git:git python3:python3 openssl:openssl
+               dpkg-architecture:dpkg-dev" ;;
   boot) CMDS="qemu-system-aarch64:qemu-system-arm mcopy:mtools debugfs:e2fsprogs dtc:device-tree-compiler
               sfdisk:fdisk cpio:cpio openssl:openssl" ;;
   *) echo "usage: $0 build|boot" >&2; exit 2 ;;
@@ -21,6 +22,12 @@ if [ -n "$MISSING" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $MISSING >/dev/null
 fi
 if [ "$1" = build ]; then
+  # mmdebstrap's eatmydata hook (build.sh: the base unpacked without fsyncs; it fetches the root's own
+  # arm64 eatmydata from the mirror, so the host needs none, only dpkg-architecture): mmdebstrap >= 1.0
+  if [ ! -x /usr/share/mmdebstrap/hooks/eatmydata/extract.sh ]; then
+    echo "host: mmdebstrap has no eatmydata hook (/usr/share/mmdebstrap/hooks/eatmydata): needs mmdebstrap 1.0 or later" >&2
+    exit 1
+  fi
   # binfmt_misc: mounted (a container may not have it) and qemu-aarch64 registered and enabled
   [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --import qemu-aarch64 2>/dev/null || true
