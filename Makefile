@@ -49,13 +49,17 @@ $(VENV)/.tools: constraints.txt | system-deps
 	$(PY) -m pip install -q $(PIP_PINS) --upgrade setuptools wheel cffi
 	@touch $@
 
-$(VENV)/.installed: setup.py constraints.txt $(VENV)/.tools | system-deps
+# The extension is compiled when the tree is installed into the venv (editable too): a changed C
+# source installs again, so `make test` never runs an extension older than its sources.
+C_SOURCES := $(wildcard dsp_ext/src/*.[ch] dsp_ext/tick_src/*.[ch] dsp_ext/fax_src/*.[ch] dsp_ext/*build.py)
+
+$(VENV)/.installed: setup.py constraints.txt $(C_SOURCES) $(VENV)/.tools | system-deps
 	$(PY) -m pip install -q $(PIP_PINS) -e '.[hw]'
 	@touch $@
 
 # Linebox with the test packages in one install: the C extension is built once (a fresh clone for
 # CI went through `.installed` first and built it twice). It includes `.installed`'s packages.
-$(VENV)/.installed-test: setup.py constraints.txt $(VENV)/.tools | system-deps system-deps-test
+$(VENV)/.installed-test: setup.py constraints.txt $(C_SOURCES) $(VENV)/.tools | system-deps system-deps-test
 	$(PY) -m pip install -q $(PIP_PINS) -e '.[hw,test]'
 	@touch $@ $(VENV)/.installed
 
@@ -64,9 +68,14 @@ clean:
 
 # The flashable SD image (issue 14): long, CPU-heavy, needs the Debian mirror and qemu-user;
 # not part of `make test` (tests/image checks the recipe cheaply). See image/README.md "Image".
-.PHONY: image image-test image-boot-test
+.PHONY: image image-root image-test image-boot-test
 image:
 	nice -n 10 sh image/build.sh
+
+# Only the root file system, by the same recipe (ROOT_ONLY=1: no kernel, boot slot or card image);
+# what the suite's smoke test (tests/image/test_root_smoke.py) builds and runs under qemu-user.
+image-root:
+	nice -n 10 env ROOT_ONLY=1 sh image/build.sh
 
 # The image recipe's cheap checks (layout, reproducible file systems, SBOM, scripts parse, slots).
 image-test: $(VENV)/.installed-test
