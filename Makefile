@@ -15,7 +15,10 @@ PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_RUN  := gcc make python3-venv python3-dev libffi-dev libasound2-dev libspandsp-dev libtiff-dev \
             espeak-ng sox libsox-fmt-mp3 alsa-utils poppler-utils netpbm
-APT_TEST := chromium openssh-server
+# The tests' own: the browser; sshd (the SSH-keys page); an aarch64 cross compiler, its ASan/UBSan
+# runtimes and qemu-user (the NEON copies under the sanitizers); FAT tools (the boot slot's rewrite).
+APT_TEST := chromium openssh-server gcc-aarch64-linux-gnu libasan8-arm64-cross libubsan1-arm64-cross qemu-user \
+            dosfstools mtools
 
 .PHONY: run test bench lint system-deps system-deps-test clean
 

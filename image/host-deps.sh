@@ -7,7 +7,7 @@ case "${1:-}" in
   build) CMDS="mmdebstrap:mmdebstrap qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support
                genimage:genimage mkfs.vfat:dosfstools mcopy:mtools mkfs.ext4:e2fsprogs debugfs:e2fsprogs
                dtc:device-tree-compiler git:git python3:python3 openssl:openssl
-               dpkg-architecture:dpkg-dev" ;;
+               dpkg-architecture:dpkg-dev arch-test:arch-test" ;;
   boot) CMDS="qemu-system-aarch64:qemu-system-arm mcopy:mtools debugfs:e2fsprogs dtc:device-tree-compiler
               sfdisk:fdisk cpio:cpio openssl:openssl" ;;
   *) echo "usage: $0 build|boot" >&2; exit 2 ;;
